@@ -1,0 +1,2 @@
+//! The `dittofs` command.
+fn main() {}

@@ -1,0 +1,18 @@
+//! Sans-IO protocol codecs for DittoFS: XDR (RFC 4506), ONC RPC v2 with TCP record marking
+//! (RFC 5531), MOUNT v3 and NFSv3 (RFC 1813), and the portmapper v2 (RFC 1833).
+//!
+//! This crate never does I/O, never reads a clock and never depends on tokio: every function
+//! takes bytes (and, for session state, the current time) and returns values. Decoders check
+//! every length against [`wire::limits`] before allocating and never panic on peer input; that
+//! is what the fuzz targets in `fuzz/` check through [`fuzzing`].
+//!
+//! Layout:
+//! - [`wire`]: [`wire::DecodeError`], the [`wire::Decode`] / [`wire::Encode`] traits, limits.
+//! - [`xdr`]: the XDR [`xdr::Reader`] and [`xdr::Writer`].
+//! - [`rpc`]: ONC RPC messages, AUTH_NONE / AUTH_SYS, record marking.
+//! - [`portmap`]: portmapper v2.
+//! - [`mount3`]: MOUNT v3.
+//! - [`nfs3`]: NFSv3, one module per procedure.
+
+pub mod wire;
+pub mod xdr;

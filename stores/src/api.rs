@@ -1,0 +1,469 @@
+//! The storage contract: [`MetadataStore`] (the namespace and inode attributes) and
+//! [`ContentStore`] (file bytes keyed by [`ContentKey`]), their domain types and [`StoreError`].
+//!
+//! Nothing here knows about NFS or SMB: no status codes, no handles. Front ends map
+//! [`StoreError`] to their protocol's errors at the edge.
+
+use std::future::Future;
+use std::io;
+
+use bytes::Bytes;
+
+/// A boxed error from a backend library (RocksDB, sqlx, S3 client).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Result alias for store operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What a store operation can fail with. Semantic and exhaustive on purpose: a new variant
+/// breaks every protocol mapping at compile time.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A name does not exist in a directory.
+    #[error("no such entry")]
+    NotFound,
+    /// The name already exists.
+    #[error("entry exists")]
+    Exists,
+    /// A directory to remove or replace still has entries.
+    #[error("directory not empty")]
+    NotEmpty,
+    /// A directory was required.
+    #[error("not a directory")]
+    NotDir,
+    /// A non-directory was required.
+    #[error("is a directory")]
+    IsDir,
+    /// The inode addressed by id no longer exists (or its generation does not match).
+    #[error("stale inode")]
+    Stale,
+    /// A name is longer than the store allows.
+    #[error("name too long")]
+    NameTooLong,
+    /// The backend is out of space or over a quota.
+    #[error("no space left")]
+    NoSpace,
+    /// The store is read-only.
+    #[error("read-only store")]
+    ReadOnly,
+    /// The operation is not valid for this object (e.g. rename a directory into itself, a
+    /// hard link to a directory, readlink on a regular file).
+    #[error("invalid operation: {0}")]
+    Invalid(&'static str),
+    /// The backend is temporarily overloaded; retrying later can succeed.
+    #[error("store busy")]
+    Busy,
+    /// An I/O error from the local system.
+    #[error("I/O error: {0}")]
+    Io(#[source] io::Error),
+    /// Any other backend failure.
+    #[error("backend error: {0}")]
+    Backend(#[source] BoxError),
+}
+
+impl From<io::Error> for StoreError {
+    fn from(e: io::Error) -> Self {
+        match e.raw_os_error() {
+            Some(28) => Self::NoSpace,  // ENOSPC
+            Some(122) => Self::NoSpace, // EDQUOT
+            Some(30) => Self::ReadOnly, // EROFS
+            _ => Self::Io(e),
+        }
+    }
+}
+
+/// A persistent inode number, unique within one metadata store and never reused. Never 0
+/// (fileid 0 crashed macOS clients).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct InodeId(pub u64);
+
+/// Generation of an inode; together with [`InodeId`] it names one object forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Generation(pub u64);
+
+/// Position in a directory listing. Each entry gets its own cookie when it is linked into the
+/// directory; cookies only grow, so a listing resumed after cookie `c` returns exactly the
+/// entries with a larger cookie. `Cookie(0)` means "from the start"; 1 and 2 are reserved for
+/// front ends that synthesise "." and "..".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cookie(pub u64);
+
+impl Cookie {
+    /// Start of a listing.
+    pub const START: Self = Self(0);
+    /// First cookie a store hands out for a real entry.
+    pub const FIRST_ENTRY: u64 = 3;
+}
+
+/// Identity of a metadata store instance, random at creation and persisted: it namespaces
+/// content keys so two metadata stores may share one content store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StoreId(pub u64);
+
+/// Where the bytes of one regular file live in a [`ContentStore`]. Built from the metadata
+/// store's id and the inode id, never from a path, so rename never touches content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ContentKey {
+    /// The metadata store that owns the inode.
+    pub store: StoreId,
+    /// The inode.
+    pub ino: InodeId,
+}
+
+impl ContentKey {
+    /// A stable printable name: 32 lowercase hex digits.
+    pub fn to_hex(&self) -> String {
+        format!("{:016x}{:016x}", self.store.0, self.ino.0)
+    }
+}
+
+/// A point in time: seconds and nanoseconds since the Unix epoch (may be negative).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp {
+    /// Seconds since 1970-01-01T00:00:00Z.
+    pub secs: i64,
+    /// Nanoseconds, `< 1_000_000_000`.
+    pub nanos: u32,
+}
+
+/// The kind of an inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FileKind {
+    /// A regular file with content.
+    Regular,
+    /// A directory.
+    Directory,
+    /// A symbolic link; its target is metadata.
+    Symlink,
+    /// A block device node.
+    BlockDevice,
+    /// A character device node.
+    CharDevice,
+    /// A Unix socket node.
+    Socket,
+    /// A named pipe.
+    Fifo,
+}
+
+/// Device numbers of a block or character device node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct Device {
+    /// Major number.
+    pub major: u32,
+    /// Minor number.
+    pub minor: u32,
+}
+
+/// Everything a store knows about an inode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attr {
+    /// The inode.
+    pub ino: InodeId,
+    /// Its generation.
+    pub generation: Generation,
+    /// Its kind.
+    pub kind: FileKind,
+    /// Permission bits including setuid (0o4000), setgid (0o2000) and sticky (0o1000); `<= 0o7777`.
+    pub mode: u32,
+    /// Hard link count (a directory counts "." and each subdirectory's "..").
+    pub nlink: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Size in bytes: the content length for files, the target length for symlinks.
+    pub size: u64,
+    /// Device numbers for device nodes, zero otherwise.
+    pub rdev: Device,
+    /// Last access.
+    pub atime: Timestamp,
+    /// Last content modification.
+    pub mtime: Timestamp,
+    /// Last attribute change.
+    pub ctime: Timestamp,
+    /// Creation time (SMB needs it).
+    pub btime: Timestamp,
+    /// Monotonic change counter: bumped by every change to the inode or its entries.
+    pub change: u64,
+}
+
+impl Attr {
+    /// The content key of this inode within `store`.
+    pub fn content_key(&self, store: StoreId) -> ContentKey {
+        ContentKey {
+            store,
+            ino: self.ino,
+        }
+    }
+}
+
+/// A new inode to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNode {
+    /// Kind of node.
+    pub kind: FileKind,
+    /// Permission bits (`<= 0o7777`), already filtered by the caller's umask policy.
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Device numbers for device nodes.
+    pub rdev: Device,
+    /// Target for symlinks; empty otherwise.
+    pub symlink_target: Vec<u8>,
+    /// Time to stamp as atime, mtime, ctime and btime.
+    pub now: Timestamp,
+}
+
+/// How to change attributes; `None` leaves a field as it is. Every applied change also sets
+/// ctime to `now` (the caller's clock) and bumps `change`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SetAttr {
+    /// New permission bits.
+    pub mode: Option<u32>,
+    /// New owner.
+    pub uid: Option<u32>,
+    /// New group.
+    pub gid: Option<u32>,
+    /// New size (regular files only; the caller truncates content to match).
+    pub size: Option<u64>,
+    /// New access time.
+    pub atime: Option<Timestamp>,
+    /// New modification time.
+    pub mtime: Option<Timestamp>,
+}
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    /// Its position: resume after it with this cookie.
+    pub cookie: Cookie,
+    /// Entry name.
+    pub name: Vec<u8>,
+    /// The inode's attributes.
+    pub attr: Attr,
+}
+
+/// A page of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirPage {
+    /// Entries in cookie order.
+    pub entries: Vec<DirEntry>,
+    /// Whether the listing has no entries after the last one returned.
+    pub eof: bool,
+}
+
+/// Result of removing a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removed {
+    /// The inode that lost a link, after the change (its nlink is the new count).
+    pub attr: Attr,
+    /// Whether that was the last link: the inode is gone and its content must be removed.
+    pub freed: bool,
+}
+
+/// Result of a rename.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renamed {
+    /// The moved inode after the rename.
+    pub attr: Attr,
+    /// The target that was replaced, if any: its attributes after losing the link.
+    pub replaced: Option<Removed>,
+}
+
+/// Capacity figures for FSSTAT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    /// Total bytes the backend can hold (an estimate for unbounded backends).
+    pub bytes_total: u64,
+    /// Bytes free.
+    pub bytes_free: u64,
+    /// Total inodes.
+    pub files_total: u64,
+    /// Inodes free.
+    pub files_free: u64,
+}
+
+/// The namespace: inodes, directory entries and attributes, shared by several shares.
+///
+/// Contract (checked by [`crate::conformance`]):
+/// - Every operation is atomic: it happens completely or not at all, and concurrent callers see
+///   it happen at one instant.
+/// - Inode ids are never reused, never 0; an operation addressed by an inode that no longer
+///   exists fails with [`StoreError::Stale`]. A name that does not exist is
+///   [`StoreError::NotFound`].
+/// - Names are byte strings of 1 to 255 bytes without `/` or NUL, never "." or ".."; longer ones
+///   fail with [`StoreError::NameTooLong`], others with [`StoreError::Invalid`].
+/// - `rename` is atomic also when it replaces an existing target: no observer sees the target
+///   missing. Replacing a directory requires it to be empty; replacing a file with a directory
+///   or the reverse fails (`IsDir` / `NotDir`); moving a directory under itself is `Invalid`.
+///   Renaming a name onto another name for the same inode does nothing.
+/// - `nlink` counts names (plus "." and subdirectories for directories). An inode whose last
+///   link is removed is freed; the caller then removes its content.
+/// - Directory listings are ordered by [`Cookie`]; every entry keeps the cookie it got when it
+///   was linked, so a listing resumed after a cookie neither repeats nor skips unchanged entries,
+///   even if the entry with that cookie was removed meanwhile.
+/// - Durability: a completed call survives a process crash on persistent backends, but only
+///   calls completed before a [`MetadataStore::sync`] that returned are guaranteed to survive a
+///   machine crash (power loss). The memory store models the weakest case: `crash()` forgets
+///   everything after the last `sync`.
+pub trait MetadataStore: Send + Sync + 'static {
+    /// This store's persistent identity.
+    fn id(&self) -> StoreId;
+
+    /// Returns the root directory of share `name`, creating it with `root` if it does not exist.
+    fn share_root(
+        &self,
+        name: &str,
+        root: NewNode,
+    ) -> impl Future<Output = StoreResult<Attr>> + Send;
+
+    /// Attributes of an inode.
+    fn getattr(&self, ino: InodeId) -> impl Future<Output = StoreResult<Attr>> + Send;
+
+    /// Finds `name` in directory `dir`.
+    fn lookup(&self, dir: InodeId, name: &[u8]) -> impl Future<Output = StoreResult<Attr>> + Send;
+
+    /// Creates a new inode named `name` in `dir`. Fails with `Exists` if the name is taken.
+    /// Updates the directory's mtime and ctime to `node.now`.
+    fn create(
+        &self,
+        dir: InodeId,
+        name: &[u8],
+        node: NewNode,
+    ) -> impl Future<Output = StoreResult<Attr>> + Send;
+
+    /// Adds a hard link `name` in `dir` to the existing non-directory `ino`.
+    fn link(
+        &self,
+        ino: InodeId,
+        dir: InodeId,
+        name: &[u8],
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<Attr>> + Send;
+
+    /// Removes the non-directory entry `name` from `dir` (`IsDir` for a directory).
+    fn unlink(
+        &self,
+        dir: InodeId,
+        name: &[u8],
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<Removed>> + Send;
+
+    /// Removes the empty directory `name` from `dir` (`NotDir` for a non-directory, `NotEmpty`
+    /// if it has entries).
+    fn rmdir(
+        &self,
+        dir: InodeId,
+        name: &[u8],
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<Removed>> + Send;
+
+    /// Moves `from_dir/from_name` to `to_dir/to_name`, atomically replacing a compatible target.
+    fn rename(
+        &self,
+        from_dir: InodeId,
+        from_name: &[u8],
+        to_dir: InodeId,
+        to_name: &[u8],
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<Renamed>> + Send;
+
+    /// Changes attributes. A size change on a non-regular file is `Invalid` (`IsDir` for a
+    /// directory). Setting uid/gid on a regular file does not clear setuid/setgid here: that is
+    /// the front end's policy.
+    fn setattr(
+        &self,
+        ino: InodeId,
+        set: SetAttr,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<Attr>> + Send;
+
+    /// Records that bytes up to `end` were written at `mtime`: size becomes `max(size, end)`,
+    /// mtime and ctime become `mtime`. A narrow update: nothing else in the record changes.
+    fn record_write(
+        &self,
+        ino: InodeId,
+        end: u64,
+        mtime: Timestamp,
+    ) -> impl Future<Output = StoreResult<Attr>> + Send;
+
+    /// The target of a symlink (`Invalid` for other kinds).
+    fn readlink(&self, ino: InodeId) -> impl Future<Output = StoreResult<Vec<u8>>> + Send;
+
+    /// Up to `max_entries` entries of `dir` with cookies greater than `after`.
+    fn readdir(
+        &self,
+        dir: InodeId,
+        after: Cookie,
+        max_entries: usize,
+    ) -> impl Future<Output = StoreResult<DirPage>> + Send;
+
+    /// The parent of directory `dir` (the root is its own parent).
+    fn parent(&self, dir: InodeId) -> impl Future<Output = StoreResult<InodeId>> + Send;
+
+    /// Capacity figures.
+    fn usage(&self) -> impl Future<Output = StoreResult<Usage>> + Send;
+
+    /// Makes every completed call durable against machine crashes.
+    fn sync(&self) -> impl Future<Output = StoreResult<()>> + Send;
+}
+
+/// File bytes, keyed by [`ContentKey`].
+///
+/// Contract (checked by [`crate::conformance`]):
+/// - A key that was never written reads as empty (length 0). Writing past the end extends the
+///   object; the gap reads as zeros (a hole). Reads past the end return fewer bytes (possibly 0).
+/// - `truncate` sets the length exactly: shrinking drops bytes, growing adds a hole.
+/// - Written bytes are visible to reads at once, but durable against machine crashes only after
+///   [`ContentStore::sync`] for that key returned. The memory store's `crash()` forgets
+///   unsynced writes.
+/// - A block that should exist but cannot be found is an error, never zeros.
+pub trait ContentStore: Send + Sync + 'static {
+    /// Reads up to `len` bytes at `offset`.
+    fn read(
+        &self,
+        key: ContentKey,
+        offset: u64,
+        len: u32,
+    ) -> impl Future<Output = StoreResult<Bytes>> + Send;
+
+    /// Writes `data` at `offset`.
+    fn write(
+        &self,
+        key: ContentKey,
+        offset: u64,
+        data: Bytes,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Sets the length to `len`.
+    fn truncate(&self, key: ContentKey, len: u64) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The current length (0 for a key never written).
+    fn len(&self, key: ContentKey) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Removes the object; removing a missing key succeeds.
+    fn remove(&self, key: ContentKey) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Makes every write and truncate of `key` durable.
+    fn sync(&self, key: ContentKey) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Capacity figures (bytes only; the inode fields are ignored).
+    fn usage(&self) -> impl Future<Output = StoreResult<Usage>> + Send;
+}
+
+/// Checks a directory entry name against the contract: 1 to 255 bytes, no `/` or NUL, not "."
+/// or "..". Every backend calls this before touching its state.
+pub fn check_name(name: &[u8]) -> StoreResult<()> {
+    if name.len() > 255 {
+        return Err(StoreError::NameTooLong);
+    }
+    if name.is_empty() || name == b"." || name == b".." {
+        return Err(StoreError::Invalid("reserved or empty name"));
+    }
+    if name.iter().any(|&b| b == b'/' || b == 0) {
+        return Err(StoreError::Invalid("name contains '/' or NUL"));
+    }
+    Ok(())
+}

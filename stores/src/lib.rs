@@ -1,0 +1,17 @@
+//! Storage for DittoFS: the [`MetadataStore`] and [`ContentStore`] traits with their written
+//! contracts, [`StoreError`], one conformance suite, and the backends.
+//!
+//! This crate knows nothing of NFS or SMB: no status codes, no handle bytes. It does no
+//! networking of its own beyond what a backend's client library does.
+//!
+//! Layout:
+//! - [`api`]: traits, domain types, errors.
+//! - [`memory`]: in-memory metadata and content stores that model the weakest durability of any
+//!   real backend (`crash()` forgets what was not synced); they back the simulator.
+//! - [`fs`]: content on the local filesystem, one file per inode, named by content key.
+//! - `rocksdb` (feature `rocksdb`): the embedded persistent metadata store, the default.
+//! - `conformance` (feature `conformance`): the suite every backend's tests run.
+
+pub mod api;
+
+pub use api::*;
