@@ -14,5 +14,8 @@
 //! - [`mount3`]: MOUNT v3.
 //! - [`nfs3`]: NFSv3, one module per procedure.
 
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
+pub mod nfs3;
 pub mod wire;
 pub mod xdr;

@@ -114,4 +114,9 @@ pub mod limits {
     pub const READDIR_REPLY_MAX: usize = 1 << 20;
     /// Portmapper DUMP and MOUNT DUMP/EXPORT lists: entries we decode at most (replies only).
     pub const LIST_ENTRIES_MAX: usize = 4096;
+    /// READDIR/READDIRPLUS replies: entries we decode at most (replies only; the server builds
+    /// its own lists to the client's byte budget). The smallest `entry3` takes 28 bytes with its
+    /// list pointer (RFC 1813 §3.3.16), so a reply of [`READDIR_REPLY_MAX`] bytes cannot hold
+    /// more; this caps what a garbage reply can make a client allocate.
+    pub const DIR_ENTRIES_MAX: usize = READDIR_REPLY_MAX / 28;
 }

@@ -202,7 +202,8 @@ impl Attr {
 pub struct NewNode {
     /// Kind of node.
     pub kind: FileKind,
-    /// Permission bits (`<= 0o7777`), already filtered by the caller's umask policy.
+    /// Permission bits (`<= 0o7777`, larger values fail with [`StoreError::Invalid`]), already
+    /// filtered by the caller's umask policy.
     pub mode: u32,
     /// Owner.
     pub uid: u32,
@@ -220,13 +221,15 @@ pub struct NewNode {
 /// ctime to `now` (the caller's clock) and bumps `change`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SetAttr {
-    /// New permission bits.
+    /// New permission bits (`<= 0o7777`, larger values fail with [`StoreError::Invalid`]).
     pub mode: Option<u32>,
     /// New owner.
     pub uid: Option<u32>,
     /// New group.
     pub gid: Option<u32>,
-    /// New size (regular files only; the caller truncates content to match).
+    /// New size (regular files only; the caller truncates content to match). A size that
+    /// differs from the current one also sets mtime to `now` unless `mtime` is given, as
+    /// POSIX truncate does.
     pub size: Option<u64>,
     /// New access time.
     pub atime: Option<Timestamp>,
@@ -287,10 +290,12 @@ pub struct Usage {
 
 /// The namespace: inodes, directory entries and attributes, shared by several shares.
 ///
-/// Contract (checked by [`crate::conformance`]):
+/// Contract (checked by the suite in `crate::conformance`, feature `conformance`):
 /// - Every operation is atomic: it happens completely or not at all, and concurrent callers see
 ///   it happen at one instant.
-/// - Inode ids are never reused, never 0; an operation addressed by an inode that no longer
+/// - Inode ids are never reused (not even after a machine crash lost the inodes that held
+///   them: clients may still hold their handles), never 0; an operation addressed by an inode
+///   that no longer
 ///   exists fails with [`StoreError::Stale`]. A name that does not exist is
 ///   [`StoreError::NotFound`].
 /// - Names are byte strings of 1 to 255 bytes without `/` or NUL, never "." or ".."; longer ones
@@ -334,7 +339,8 @@ pub trait MetadataStore: Send + Sync + 'static {
         node: NewNode,
     ) -> impl Future<Output = StoreResult<Attr>> + Send;
 
-    /// Adds a hard link `name` in `dir` to the existing non-directory `ino`.
+    /// Adds a hard link `name` in `dir` to the existing non-directory `ino` (`Invalid` for a
+    /// directory). Sets the inode's ctime and the directory's mtime and ctime to `now`.
     fn link(
         &self,
         ino: InodeId,
@@ -343,7 +349,8 @@ pub trait MetadataStore: Send + Sync + 'static {
         now: Timestamp,
     ) -> impl Future<Output = StoreResult<Attr>> + Send;
 
-    /// Removes the non-directory entry `name` from `dir` (`IsDir` for a directory).
+    /// Removes the non-directory entry `name` from `dir` (`IsDir` for a directory). Sets the
+    /// directory's mtime and ctime and the inode's ctime to `now`.
     fn unlink(
         &self,
         dir: InodeId,
@@ -352,7 +359,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<Removed>> + Send;
 
     /// Removes the empty directory `name` from `dir` (`NotDir` for a non-directory, `NotEmpty`
-    /// if it has entries).
+    /// if it has entries). Sets `dir`'s mtime and ctime to `now`; the removed directory is
+    /// always freed.
     fn rmdir(
         &self,
         dir: InodeId,
@@ -361,6 +369,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<Removed>> + Send;
 
     /// Moves `from_dir/from_name` to `to_dir/to_name`, atomically replacing a compatible target.
+    /// Sets both directories' mtime and ctime and the moved inode's ctime to `now` (a no-op
+    /// rename onto the same inode changes nothing). The entry gets a new cookie in `to_dir`.
     fn rename(
         &self,
         from_dir: InodeId,
@@ -382,6 +392,7 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     /// Records that bytes up to `end` were written at `mtime`: size becomes `max(size, end)`,
     /// mtime and ctime become `mtime`. A narrow update: nothing else in the record changes.
+    /// Regular files only (`IsDir` for a directory, `Invalid` for other kinds).
     fn record_write(
         &self,
         ino: InodeId,
@@ -392,7 +403,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// The target of a symlink (`Invalid` for other kinds).
     fn readlink(&self, ino: InodeId) -> impl Future<Output = StoreResult<Vec<u8>>> + Send;
 
-    /// Up to `max_entries` entries of `dir` with cookies greater than `after`.
+    /// Up to `max_entries` entries of `dir` with cookies greater than `after`, in cookie order.
+    /// A page with no entries has `eof` set unless `max_entries` was 0.
     fn readdir(
         &self,
         dir: InodeId,
@@ -412,7 +424,7 @@ pub trait MetadataStore: Send + Sync + 'static {
 
 /// File bytes, keyed by [`ContentKey`].
 ///
-/// Contract (checked by [`crate::conformance`]):
+/// Contract (checked by the suite in `crate::conformance`, feature `conformance`):
 /// - A key that was never written reads as empty (length 0). Writing past the end extends the
 ///   object; the gap reads as zeros (a hole). Reads past the end return fewer bytes (possibly 0).
 /// - `truncate` sets the length exactly: shrinking drops bytes, growing adds a hole.

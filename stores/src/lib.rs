@@ -13,5 +13,11 @@
 //! - `conformance` (feature `conformance`): the suite every backend's tests run.
 
 pub mod api;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+pub mod fs;
+pub mod memory;
+#[cfg(feature = "rocksdb")]
+pub mod rocksdb;
 
 pub use api::*;

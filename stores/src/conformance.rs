@@ -1,0 +1,1930 @@
+//! The conformance suite: every rule of the [`MetadataStore`] and [`ContentStore`] contracts
+//! as a named check, run against any backend.
+//!
+//! Entry points, called from each backend's `tests/`:
+//! - [`metadata_suite`] runs every metadata check against one store,
+//! - [`content_suite`] runs every content check against one store,
+//! - [`run_all`] runs both.
+//!
+//! Each check panics with a message naming what it expected on the first violation; the name of
+//! the failing check is printed to stderr as the panic unwinds. The suite may run many times
+//! against the same store (a persistent backend reopened between runs): metadata checks work in
+//! a fresh directory `run-N` of the share `conformance`, content checks remove their keys first.
+
+use bytes::Bytes;
+
+use crate::api::{
+    Attr, ContentKey, ContentStore, Cookie, Device, DirEntry, FileKind, InodeId, MetadataStore,
+    NewNode, SetAttr, StoreError, StoreId, StoreResult, Timestamp,
+};
+
+/// Runs each named check in order, naming it on stderr if it panics.
+macro_rules! checks {
+    ($cx:expr; $($check:ident),+ $(,)?) => {
+        $(
+            {
+                let _guard = CheckGuard(stringify!($check));
+                $check($cx).await;
+            }
+        )+
+    };
+}
+
+/// Fails unless `$e` is `Err` matching `$p`.
+macro_rules! assert_err {
+    ($e:expr, $p:pat, $($what:tt)+) => {
+        match $e {
+            Err($p) => {}
+            other => panic!(
+                "{}: expected Err({}), got {:?}",
+                format_args!($($what)+),
+                stringify!($p),
+                other
+            ),
+        }
+    };
+}
+
+/// Runs [`metadata_suite`] on `meta`, then [`content_suite`] on `content`.
+pub async fn run_all<M: MetadataStore, C: ContentStore>(meta: &M, content: &C) {
+    metadata_suite(meta).await;
+    content_suite(content).await;
+}
+
+/// Runs every metadata check against `store`; panics on the first violation.
+pub async fn metadata_suite<M: MetadataStore>(store: &M) {
+    let cx = Meta::new(store).await;
+    checks!(&cx;
+        share_roots,
+        names,
+        create_attrs,
+        create_exists,
+        not_found_and_not_dir,
+        stale_inodes,
+        dir_times,
+        mkdir_nlink,
+        rmdir_rules,
+        unlink_frees,
+        hard_links,
+        link_rules,
+        rename_same_dir,
+        rename_cross_dir,
+        rename_over_file,
+        rename_over_linked_file,
+        rename_dir_over_empty_dir,
+        rename_dir_over_nonempty_dir,
+        rename_kind_mismatch,
+        rename_into_own_subtree,
+        rename_same_inode,
+        rename_dir_moves_parent,
+        rename_times,
+        symlinks,
+        special_nodes,
+        setattr_fields,
+        setattr_size,
+        setattr_invalid,
+        record_write_narrow,
+        readdir_order,
+        readdir_paging,
+        readdir_resume_after_removed,
+        readdir_added_later,
+        readdir_edges,
+        readdir_after_rename,
+        parents,
+        ids_never_reused,
+        usage_and_sync,
+    );
+}
+
+/// Runs every content check against `store`; panics on the first violation.
+pub async fn content_suite<C: ContentStore>(store: &C) {
+    let cx = Content { store };
+    checks!(&cx;
+        content_empty_key,
+        content_write_read,
+        content_overwrite_middle,
+        content_hole_zeros,
+        content_short_reads,
+        content_truncate,
+        content_truncate_fresh_key,
+        content_remove,
+        content_keys_independent,
+        content_block_boundaries,
+        content_appends,
+        content_empty_write,
+        content_large_sparse,
+        content_random_ops_match_model,
+        content_sync_and_usage,
+    );
+}
+
+/// Prints the check's name if it is dropped while panicking.
+struct CheckGuard(&'static str);
+
+impl Drop for CheckGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("conformance check `{}` failed", self.0);
+        }
+    }
+}
+
+/// Unwraps `r`, panicking with `what` and the error.
+fn ok<T>(r: StoreResult<T>, what: &str) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("{what}: unexpected error {e:?}"),
+    }
+}
+
+/// A timestamp with nanoseconds, so lost precision shows.
+fn t(n: i64) -> Timestamp {
+    Timestamp {
+        secs: 1_700_000_000 + n,
+        nanos: 123_456_789,
+    }
+}
+
+fn node(kind: FileKind, now: i64) -> NewNode {
+    NewNode {
+        kind,
+        mode: match kind {
+            FileKind::Directory => 0o755,
+            FileKind::Symlink => 0o777,
+            _ => 0o644,
+        },
+        uid: 1000,
+        gid: 100,
+        rdev: Device::default(),
+        symlink_target: Vec::new(),
+        now: t(now),
+    }
+}
+
+fn file(now: i64) -> NewNode {
+    node(FileKind::Regular, now)
+}
+
+fn dir(now: i64) -> NewNode {
+    node(FileKind::Directory, now)
+}
+
+fn symlink(target: &[u8], now: i64) -> NewNode {
+    NewNode {
+        symlink_target: target.to_vec(),
+        ..node(FileKind::Symlink, now)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metadata checks
+// ---------------------------------------------------------------------------------------------
+
+/// Context of one metadata run.
+struct Meta<'a, M> {
+    store: &'a M,
+    /// This run's directory: every check works in its own subdirectory.
+    run: InodeId,
+    /// Distinguishes this run's share names from earlier runs'.
+    tag: String,
+}
+
+impl<'a, M: MetadataStore> Meta<'a, M> {
+    async fn new(store: &'a M) -> Self {
+        let top = ok(
+            store.share_root("conformance", dir(0)).await,
+            "share_root(conformance)",
+        );
+        for n in 0u32.. {
+            let name = format!("run-{n}");
+            match store.create(top.ino, name.as_bytes(), dir(0)).await {
+                Ok(run) => {
+                    return Self {
+                        store,
+                        run: run.ino,
+                        tag: format!("conformance-{n}"),
+                    };
+                }
+                Err(StoreError::Exists) => {}
+                Err(e) => panic!("creating the run directory {name}: {e:?}"),
+            }
+        }
+        unreachable!("some run-N name is free")
+    }
+
+    /// A fresh directory for one check.
+    async fn dir(&self, name: &str) -> Attr {
+        ok(
+            self.store.create(self.run, name.as_bytes(), dir(0)).await,
+            &format!("mkdir {name}"),
+        )
+    }
+
+    /// Creates `name` in `parent` from `node`.
+    async fn make(&self, parent: InodeId, name: &[u8], node: NewNode) -> Attr {
+        ok(
+            self.store.create(parent, name, node).await,
+            &format!("create {:?}", String::from_utf8_lossy(name)),
+        )
+    }
+
+    async fn attr(&self, ino: InodeId) -> Attr {
+        ok(self.store.getattr(ino).await, &format!("getattr {ino:?}"))
+    }
+
+    async fn lookup(&self, dir: InodeId, name: &[u8]) -> Attr {
+        ok(
+            self.store.lookup(dir, name).await,
+            &format!("lookup {:?}", String::from_utf8_lossy(name)),
+        )
+    }
+
+    /// Every entry of `dir`, read in pages of `page`.
+    async fn list(&self, dir: InodeId, page: usize) -> Vec<DirEntry> {
+        let mut all = Vec::new();
+        let mut after = Cookie::START;
+        loop {
+            let p = ok(self.store.readdir(dir, after, page).await, "readdir");
+            assert!(
+                p.entries.len() <= page,
+                "readdir returned more than max_entries"
+            );
+            if p.entries.is_empty() {
+                assert!(
+                    p.eof,
+                    "a page with no entries must be the end of the listing"
+                );
+                return all;
+            }
+            for e in &p.entries {
+                // Also what keeps this loop finite on a store that repeats entries.
+                assert!(
+                    e.cookie > after,
+                    "readdir after {after:?} returned cookie {:?}",
+                    e.cookie
+                );
+                after = e.cookie;
+            }
+            all.extend(p.entries);
+            if p.eof {
+                return all;
+            }
+        }
+    }
+
+    async fn names(&self, dir: InodeId) -> Vec<Vec<u8>> {
+        self.list(dir, 1000)
+            .await
+            .into_iter()
+            .map(|e| e.name)
+            .collect()
+    }
+}
+
+fn names_of(list: &[&str]) -> Vec<Vec<u8>> {
+    list.iter().map(|s| s.as_bytes().to_vec()).collect()
+}
+
+/// Two shares get distinct directory roots; asking again returns the same root unchanged.
+async fn share_roots<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let a = ok(
+        s.share_root(&format!("{}-a", cx.tag), dir(1)).await,
+        "share a",
+    );
+    let b = ok(
+        s.share_root(&format!("{}-b", cx.tag), dir(2)).await,
+        "share b",
+    );
+    assert_ne!(a.ino, b.ino, "two shares share a root");
+    for r in [&a, &b] {
+        assert_ne!(r.ino, InodeId(0), "inode id 0 handed out");
+        assert_eq!(r.kind, FileKind::Directory);
+        assert_eq!(r.nlink, 2, "an empty root has nlink 2");
+        assert_eq!(
+            ok(s.parent(r.ino).await, "parent of root"),
+            r.ino,
+            "root is its own parent"
+        );
+    }
+    let again = ok(
+        s.share_root(&format!("{}-a", cx.tag), dir(9)).await,
+        "share a again",
+    );
+    assert_eq!(
+        again, a,
+        "share_root is idempotent and does not recreate the root"
+    );
+    let page = ok(s.readdir(a.ino, Cookie::START, 10).await, "readdir root");
+    assert!(page.entries.is_empty() && page.eof, "a new root is empty");
+}
+
+/// Every name-taking operation validates names before touching state.
+async fn names<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("names").await;
+    let f = cx.make(d.ino, b"f", file(1)).await;
+    let sub = cx.make(d.ino, b"sub", dir(1)).await;
+    let invalid: [&[u8]; 6] = [b"", b".", b"..", b"a/b", b"a\0b", b"/"];
+    for bad in invalid {
+        let what = format!("name {bad:?}");
+        assert_err!(
+            s.create(d.ino, bad, file(2)).await,
+            StoreError::Invalid(_),
+            "create {what}"
+        );
+        assert_err!(
+            s.lookup(d.ino, bad).await,
+            StoreError::Invalid(_),
+            "lookup {what}"
+        );
+        assert_err!(
+            s.link(f.ino, d.ino, bad, t(2)).await,
+            StoreError::Invalid(_),
+            "link {what}"
+        );
+        assert_err!(
+            s.unlink(d.ino, bad, t(2)).await,
+            StoreError::Invalid(_),
+            "unlink {what}"
+        );
+        assert_err!(
+            s.rmdir(d.ino, bad, t(2)).await,
+            StoreError::Invalid(_),
+            "rmdir {what}"
+        );
+        assert_err!(
+            s.rename(d.ino, b"f", d.ino, bad, t(2)).await,
+            StoreError::Invalid(_),
+            "rename to {what}"
+        );
+        assert_err!(
+            s.rename(d.ino, bad, d.ino, b"g", t(2)).await,
+            StoreError::Invalid(_),
+            "rename from {what}"
+        );
+    }
+    let long = vec![b'x'; 256];
+    assert_err!(
+        s.create(d.ino, &long, file(2)).await,
+        StoreError::NameTooLong,
+        "create 256"
+    );
+    assert_err!(
+        s.lookup(d.ino, &long).await,
+        StoreError::NameTooLong,
+        "lookup 256"
+    );
+    assert_err!(
+        s.link(f.ino, d.ino, &long, t(2)).await,
+        StoreError::NameTooLong,
+        "link 256"
+    );
+    assert_err!(
+        s.rename(d.ino, b"f", d.ino, &long, t(2)).await,
+        StoreError::NameTooLong,
+        "rename to 256 bytes"
+    );
+    let max = vec![b'y'; 255];
+    let m = cx.make(d.ino, &max, file(3)).await;
+    assert_eq!(cx.lookup(d.ino, &max).await.ino, m.ino);
+    // Names are bytes, not UTF-8.
+    let binary: &[u8] = &[0xff, 0xfe, b' ', 0x80];
+    let bin = cx.make(d.ino, binary, file(3)).await;
+    assert_eq!(cx.lookup(d.ino, binary).await.ino, bin.ino);
+    let mut listed = cx.names(d.ino).await;
+    listed.sort();
+    let mut want = vec![b"f".to_vec(), b"sub".to_vec(), max, binary.to_vec()];
+    want.sort();
+    assert_eq!(listed, want, "failed operations left entries behind");
+    assert_eq!(cx.attr(sub.ino).await.nlink, 2);
+}
+
+/// A new node's attributes are exactly what was asked, and lookup/getattr agree.
+async fn create_attrs<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let d = cx.dir("create_attrs").await;
+    let node = NewNode {
+        mode: 0o4751,
+        uid: 7,
+        gid: 8,
+        ..file(5)
+    };
+    let a = cx.make(d.ino, b"f", node).await;
+    assert_ne!(a.ino, InodeId(0), "inode id 0 handed out");
+    assert_eq!(a.kind, FileKind::Regular);
+    assert_eq!((a.mode, a.uid, a.gid), (0o4751, 7, 8));
+    assert_eq!((a.nlink, a.size), (1, 0));
+    assert_eq!(a.rdev, Device::default());
+    assert_eq!(
+        (a.atime, a.mtime, a.ctime, a.btime),
+        (t(5), t(5), t(5), t(5))
+    );
+    assert_eq!(
+        cx.lookup(d.ino, b"f").await,
+        a,
+        "lookup differs from create's result"
+    );
+    assert_eq!(
+        cx.attr(a.ino).await,
+        a,
+        "getattr differs from create's result"
+    );
+    let sub = cx.make(d.ino, b"d", dir(6)).await;
+    assert_eq!(
+        (sub.kind, sub.nlink, sub.mode),
+        (FileKind::Directory, 2, 0o755)
+    );
+    assert_eq!(a.content_key(StoreId(3)).ino, a.ino);
+}
+
+/// Creating an existing name fails with Exists, whatever the kinds, and changes nothing.
+async fn create_exists<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("create_exists").await;
+    let f = cx.make(d.ino, b"f", file(1)).await;
+    let sub = cx.make(d.ino, b"sub", dir(1)).await;
+    let before = cx.attr(d.ino).await;
+    for kind in [FileKind::Regular, FileKind::Directory, FileKind::Fifo] {
+        assert_err!(
+            s.create(d.ino, b"f", node(kind, 2)).await,
+            StoreError::Exists,
+            "{kind:?}"
+        );
+        assert_err!(
+            s.create(d.ino, b"sub", node(kind, 2)).await,
+            StoreError::Exists,
+            "{kind:?}"
+        );
+    }
+    cx.make(d.ino, b"l", symlink(b"x", 2)).await;
+    assert_err!(
+        s.create(d.ino, b"l", file(2)).await,
+        StoreError::Exists,
+        "over a symlink"
+    );
+    assert_eq!(
+        cx.attr(f.ino).await,
+        f,
+        "a failed create changed the existing file"
+    );
+    assert_eq!(cx.attr(sub.ino).await, sub);
+    let after = cx.attr(d.ino).await;
+    assert_eq!(after.nlink, before.nlink);
+    assert_eq!(cx.names(d.ino).await, names_of(&["f", "sub", "l"]));
+}
+
+/// Missing names are NotFound; a non-directory where a directory is needed is NotDir.
+async fn not_found_and_not_dir<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("not_found").await;
+    let f = cx.make(d.ino, b"f", file(1)).await;
+    assert_err!(
+        s.lookup(d.ino, b"nope").await,
+        StoreError::NotFound,
+        "lookup missing"
+    );
+    assert_err!(
+        s.unlink(d.ino, b"nope", t(2)).await,
+        StoreError::NotFound,
+        "unlink missing"
+    );
+    assert_err!(
+        s.rmdir(d.ino, b"nope", t(2)).await,
+        StoreError::NotFound,
+        "rmdir missing"
+    );
+    assert_err!(
+        s.rename(d.ino, b"nope", d.ino, b"x", t(2)).await,
+        StoreError::NotFound,
+        "rename missing"
+    );
+    assert_err!(
+        s.lookup(f.ino, b"x").await,
+        StoreError::NotDir,
+        "lookup in a file"
+    );
+    assert_err!(
+        s.create(f.ino, b"x", file(2)).await,
+        StoreError::NotDir,
+        "create in a file"
+    );
+    assert_err!(
+        s.readdir(f.ino, Cookie::START, 10).await,
+        StoreError::NotDir,
+        "readdir file"
+    );
+    assert_err!(
+        s.parent(f.ino).await,
+        StoreError::NotDir,
+        "parent of a file"
+    );
+    assert_err!(
+        s.unlink(f.ino, b"x", t(2)).await,
+        StoreError::NotDir,
+        "unlink in a file"
+    );
+    assert_err!(
+        s.rmdir(f.ino, b"x", t(2)).await,
+        StoreError::NotDir,
+        "rmdir in a file"
+    );
+    assert_err!(
+        s.link(f.ino, f.ino, b"x", t(2)).await,
+        StoreError::NotDir,
+        "link into a file"
+    );
+    assert_err!(
+        s.rename(d.ino, b"f", f.ino, b"x", t(2)).await,
+        StoreError::NotDir,
+        "rename into a file"
+    );
+    assert_err!(
+        s.rename(f.ino, b"x", d.ino, b"y", t(2)).await,
+        StoreError::NotDir,
+        "rename out of a file"
+    );
+}
+
+/// Every operation addressed by an inode that no longer exists (or never did) is Stale.
+async fn stale_inodes<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("stale").await;
+    let f = cx.make(d.ino, b"f", file(1)).await;
+    let gone_dir = cx.make(d.ino, b"gone_dir", dir(1)).await;
+    let gone_file = cx.make(d.ino, b"gone_file", file(1)).await;
+    ok(s.rmdir(d.ino, b"gone_dir", t(2)).await, "rmdir");
+    ok(s.unlink(d.ino, b"gone_file", t(2)).await, "unlink");
+    for ino in [
+        gone_dir.ino,
+        gone_file.ino,
+        InodeId(u64::MAX - 1),
+        InodeId(0),
+    ] {
+        let w = format!("{ino:?}");
+        assert_err!(s.getattr(ino).await, StoreError::Stale, "getattr {w}");
+        assert_err!(
+            s.setattr(ino, set(|x| x.mode = Some(0o600)), t(3)).await,
+            StoreError::Stale,
+            "setattr {w}"
+        );
+        assert_err!(
+            s.record_write(ino, 10, t(3)).await,
+            StoreError::Stale,
+            "record_write {w}"
+        );
+        assert_err!(s.readlink(ino).await, StoreError::Stale, "readlink {w}");
+        assert_err!(
+            s.link(ino, d.ino, b"l", t(3)).await,
+            StoreError::Stale,
+            "link {w}"
+        );
+    }
+    let gd = gone_dir.ino;
+    assert_err!(
+        s.lookup(gd, b"x").await,
+        StoreError::Stale,
+        "lookup in a removed dir"
+    );
+    assert_err!(
+        s.create(gd, b"x", file(3)).await,
+        StoreError::Stale,
+        "create in removed dir"
+    );
+    assert_err!(
+        s.readdir(gd, Cookie::START, 10).await,
+        StoreError::Stale,
+        "readdir removed"
+    );
+    assert_err!(
+        s.parent(gd).await,
+        StoreError::Stale,
+        "parent of removed dir"
+    );
+    assert_err!(
+        s.unlink(gd, b"x", t(3)).await,
+        StoreError::Stale,
+        "unlink in removed dir"
+    );
+    assert_err!(
+        s.rmdir(gd, b"x", t(3)).await,
+        StoreError::Stale,
+        "rmdir in removed dir"
+    );
+    assert_err!(
+        s.link(f.ino, gd, b"x", t(3)).await,
+        StoreError::Stale,
+        "link to removed dir"
+    );
+    assert_err!(
+        s.rename(gd, b"x", d.ino, b"y", t(3)).await,
+        StoreError::Stale,
+        "rename from"
+    );
+    assert_err!(
+        s.rename(d.ino, b"f", gd, b"y", t(3)).await,
+        StoreError::Stale,
+        "rename to"
+    );
+    assert_eq!(
+        cx.lookup(d.ino, b"f").await.ino,
+        f.ino,
+        "a failed rename moved the file"
+    );
+}
+
+/// Namespace changes set the directory's mtime and ctime and bump its change counter, and
+/// leave its atime and btime alone.
+async fn dir_times<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("dir_times").await;
+    let other = cx.dir("dir_times_other").await;
+    let mut last = cx.attr(d.ino).await;
+    let mut step = |name: &'static str, at: i64, after: Attr| {
+        assert_eq!(
+            (after.mtime, after.ctime),
+            (t(at), t(at)),
+            "dir times after {name}"
+        );
+        assert_eq!(
+            (after.atime, after.btime),
+            (last.atime, last.btime),
+            "after {name}"
+        );
+        assert!(after.change > last.change, "change not bumped by {name}");
+        last = after;
+    };
+    cx.make(d.ino, b"f", file(10)).await;
+    step("create", 10, cx.attr(d.ino).await);
+    cx.make(d.ino, b"sub", dir(11)).await;
+    step("mkdir", 11, cx.attr(d.ino).await);
+    cx.make(d.ino, b"l", symlink(b"f", 12)).await;
+    step("symlink", 12, cx.attr(d.ino).await);
+    let f = cx.lookup(d.ino, b"f").await;
+    ok(s.link(f.ino, d.ino, b"f2", t(13)).await, "link");
+    step("link", 13, cx.attr(d.ino).await);
+    ok(s.unlink(d.ino, b"f2", t(14)).await, "unlink");
+    step("unlink", 14, cx.attr(d.ino).await);
+    ok(s.rmdir(d.ino, b"sub", t(15)).await, "rmdir");
+    step("rmdir", 15, cx.attr(d.ino).await);
+    ok(s.rename(d.ino, b"f", d.ino, b"g", t(16)).await, "rename");
+    step("rename within", 16, cx.attr(d.ino).await);
+    ok(
+        s.rename(d.ino, b"g", other.ino, b"g", t(17)).await,
+        "rename out",
+    );
+    step("rename out", 17, cx.attr(d.ino).await);
+    ok(
+        s.rename(other.ino, b"g", d.ino, b"g", t(18)).await,
+        "rename in",
+    );
+    step("rename in", 18, cx.attr(d.ino).await);
+}
+
+/// A directory's nlink is 2 plus its subdirectories; files do not count.
+async fn mkdir_nlink<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("mkdir_nlink").await;
+    assert_eq!(d.nlink, 2);
+    let parent_before = cx.attr(cx.run).await.nlink;
+    let a = cx.make(d.ino, b"a", dir(1)).await;
+    assert_eq!(cx.attr(d.ino).await.nlink, 3);
+    cx.make(d.ino, b"b", dir(1)).await;
+    cx.make(d.ino, b"f", file(1)).await;
+    cx.make(d.ino, b"p", node(FileKind::Fifo, 1)).await;
+    assert_eq!(
+        cx.attr(d.ino).await.nlink,
+        4,
+        "files changed the directory's nlink"
+    );
+    assert_eq!((a.nlink, ok(s.parent(a.ino).await, "parent")), (2, d.ino));
+    cx.make(a.ino, b"inner", dir(1)).await;
+    assert_eq!(cx.attr(a.ino).await.nlink, 3);
+    ok(s.rmdir(a.ino, b"inner", t(2)).await, "rmdir inner");
+    ok(s.rmdir(d.ino, b"b", t(2)).await, "rmdir b");
+    assert_eq!(cx.attr(d.ino).await.nlink, 3);
+    assert_eq!(cx.attr(a.ino).await.nlink, 2);
+    assert_eq!(
+        cx.attr(cx.run).await.nlink,
+        parent_before,
+        "grandparent changed"
+    );
+}
+
+/// rmdir removes only empty directories and frees them; unlink refuses directories.
+async fn rmdir_rules<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("rmdir_rules").await;
+    let full = cx.make(d.ino, b"full", dir(1)).await;
+    cx.make(full.ino, b"x", file(1)).await;
+    let f = cx.make(d.ino, b"f", file(1)).await;
+    let empty = cx.make(d.ino, b"empty", dir(1)).await;
+    assert_err!(
+        s.rmdir(d.ino, b"full", t(2)).await,
+        StoreError::NotEmpty,
+        "rmdir non-empty"
+    );
+    assert_err!(
+        s.rmdir(d.ino, b"f", t(2)).await,
+        StoreError::NotDir,
+        "rmdir a file"
+    );
+    assert_err!(
+        s.unlink(d.ino, b"empty", t(2)).await,
+        StoreError::IsDir,
+        "unlink a dir"
+    );
+    assert_eq!(cx.attr(full.ino).await.nlink, 2);
+    assert_eq!(cx.attr(f.ino).await, f);
+    let r = ok(s.rmdir(d.ino, b"empty", t(3)).await, "rmdir empty");
+    assert!(r.freed, "a removed directory is freed");
+    assert_eq!((r.attr.ino, r.attr.nlink), (empty.ino, 0));
+    assert_err!(
+        s.getattr(empty.ino).await,
+        StoreError::Stale,
+        "getattr removed dir"
+    );
+    assert_err!(
+        s.lookup(d.ino, b"empty").await,
+        StoreError::NotFound,
+        "lookup removed dir"
+    );
+    // Emptied directories can go.
+    ok(s.unlink(full.ino, b"x", t(4)).await, "unlink x");
+    ok(s.rmdir(d.ino, b"full", t(4)).await, "rmdir emptied");
+    assert_eq!(cx.attr(d.ino).await.nlink, 2);
+}
+
+/// Unlinking the last name of any non-directory frees it.
+async fn unlink_frees<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("unlink_frees").await;
+    for (name, n) in [
+        (&b"file"[..], file(1)),
+        (b"link", symlink(b"target", 1)),
+        (b"fifo", node(FileKind::Fifo, 1)),
+        (b"sock", node(FileKind::Socket, 1)),
+    ] {
+        let a = cx.make(d.ino, name, n).await;
+        let r = ok(s.unlink(d.ino, name, t(2)).await, "unlink");
+        assert!(r.freed, "last link of {:?} not freed", a.kind);
+        assert_eq!((r.attr.ino, r.attr.nlink), (a.ino, 0));
+        assert_err!(
+            s.getattr(a.ino).await,
+            StoreError::Stale,
+            "getattr freed {:?}",
+            a.kind
+        );
+        assert_err!(
+            s.lookup(d.ino, name).await,
+            StoreError::NotFound,
+            "lookup unlinked"
+        );
+    }
+    assert!(cx.names(d.ino).await.is_empty());
+}
+
+/// Hard links count names; the inode is freed with its last name, not before.
+async fn hard_links<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d1 = cx.dir("hard_links_1").await;
+    let d2 = cx.dir("hard_links_2").await;
+    let f = cx.make(d1.ino, b"f", file(1)).await;
+    let a = ok(s.link(f.ino, d2.ino, b"g", t(3)).await, "link");
+    assert_eq!((a.ino, a.nlink, a.ctime), (f.ino, 2, t(3)), "link result");
+    assert_eq!(a.mtime, f.mtime, "link changed mtime");
+    ok(s.link(f.ino, d1.ino, b"h", t(4)).await, "link same dir");
+    assert_eq!(cx.lookup(d2.ino, b"g").await.ino, f.ino);
+    assert_eq!(cx.lookup(d1.ino, b"h").await.nlink, 3);
+    let r = ok(s.unlink(d1.ino, b"f", t(5)).await, "unlink first");
+    assert!(!r.freed, "freed while names remain");
+    assert_eq!((r.attr.nlink, r.attr.ctime), (2, t(5)));
+    let r = ok(s.unlink(d1.ino, b"h", t(6)).await, "unlink second");
+    assert!(!r.freed);
+    assert_eq!(cx.attr(f.ino).await.nlink, 1);
+    let r = ok(s.unlink(d2.ino, b"g", t(7)).await, "unlink last");
+    assert!(r.freed && r.attr.nlink == 0, "last unlink must free");
+    assert_err!(
+        s.getattr(f.ino).await,
+        StoreError::Stale,
+        "getattr after last unlink"
+    );
+}
+
+/// link refuses directories and taken names, and changes nothing when it fails.
+async fn link_rules<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("link_rules").await;
+    let f = cx.make(d.ino, b"f", file(1)).await;
+    let sub = cx.make(d.ino, b"sub", dir(1)).await;
+    assert_err!(
+        s.link(sub.ino, d.ino, b"x", t(2)).await,
+        StoreError::Invalid(_),
+        "link dir"
+    );
+    assert_err!(
+        s.link(f.ino, d.ino, b"sub", t(2)).await,
+        StoreError::Exists,
+        "link over dir"
+    );
+    assert_err!(
+        s.link(f.ino, d.ino, b"f", t(2)).await,
+        StoreError::Exists,
+        "link onto self"
+    );
+    assert_eq!(cx.attr(f.ino).await, f, "a failed link changed the file");
+    assert_eq!(cx.attr(sub.ino).await.nlink, 2);
+    let l = cx.make(d.ino, b"l", symlink(b"f", 1)).await;
+    assert_eq!(cx.names(d.ino).await, names_of(&["f", "sub", "l"]));
+    assert_eq!(l.nlink, 1);
+}
+
+/// A rename within a directory moves the name and keeps the inode.
+async fn rename_same_dir<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("rename_same_dir").await;
+    let f = cx.make(d.ino, b"a", file(1)).await;
+    let r = ok(s.rename(d.ino, b"a", d.ino, b"b", t(2)).await, "rename");
+    assert_eq!((r.attr.ino, r.replaced), (f.ino, None));
+    assert_err!(
+        s.lookup(d.ino, b"a").await,
+        StoreError::NotFound,
+        "old name"
+    );
+    let b = cx.lookup(d.ino, b"b").await;
+    assert_eq!((b.ino, b.nlink, b.size, b.mtime), (f.ino, 1, 0, f.mtime));
+    assert_eq!(cx.names(d.ino).await, names_of(&["b"]));
+}
+
+/// A rename across directories moves the name and keeps the inode.
+async fn rename_cross_dir<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d1 = cx.dir("rename_cross_1").await;
+    let d2 = cx.dir("rename_cross_2").await;
+    let f = cx.make(d1.ino, b"a", file(1)).await;
+    let r = ok(s.rename(d1.ino, b"a", d2.ino, b"b", t(2)).await, "rename");
+    assert_eq!((r.attr.ino, r.attr.nlink, r.replaced), (f.ino, 1, None));
+    assert!(cx.names(d1.ino).await.is_empty());
+    assert_eq!(cx.names(d2.ino).await, names_of(&["b"]));
+    assert_eq!(cx.lookup(d2.ino, b"b").await.ino, f.ino);
+    assert_eq!(
+        (cx.attr(d1.ino).await.nlink, cx.attr(d2.ino).await.nlink),
+        (2, 2)
+    );
+}
+
+/// A rename over an existing file replaces it in one step and frees it.
+async fn rename_over_file<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("rename_over_file").await;
+    let a = cx.make(d.ino, b"a", file(1)).await;
+    let b = cx.make(d.ino, b"b", file(1)).await;
+    let r = ok(
+        s.rename(d.ino, b"a", d.ino, b"b", t(2)).await,
+        "rename over b",
+    );
+    assert_eq!(r.attr.ino, a.ino);
+    let replaced = r
+        .replaced
+        .expect("rename over a file reports the replaced file");
+    assert!(replaced.freed, "the replaced file had one link");
+    assert_eq!((replaced.attr.ino, replaced.attr.nlink), (b.ino, 0));
+    assert_eq!(cx.lookup(d.ino, b"b").await.ino, a.ino);
+    assert_err!(s.getattr(b.ino).await, StoreError::Stale, "replaced file");
+    assert_eq!(cx.names(d.ino).await, names_of(&["b"]));
+    // Replacing a symlink works the same.
+    cx.make(d.ino, b"l", symlink(b"x", 3)).await;
+    let r = ok(
+        s.rename(d.ino, b"b", d.ino, b"l", t(4)).await,
+        "rename over symlink",
+    );
+    assert!(r.replaced.is_some_and(|x| x.freed));
+    assert_eq!(cx.lookup(d.ino, b"l").await.ino, a.ino);
+}
+
+/// Replacing a file that has other names only removes one link.
+async fn rename_over_linked_file<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("rename_over_linked").await;
+    let a = cx.make(d.ino, b"a", file(1)).await;
+    let b = cx.make(d.ino, b"b", file(1)).await;
+    ok(s.link(b.ino, d.ino, b"c", t(2)).await, "link");
+    let r = ok(s.rename(d.ino, b"a", d.ino, b"b", t(3)).await, "rename");
+    let replaced = r.replaced.expect("replaced reported");
+    assert!(!replaced.freed, "a file with another name was freed");
+    assert_eq!((replaced.attr.ino, replaced.attr.nlink), (b.ino, 1));
+    assert_eq!(replaced.attr.ctime, t(3), "losing a link changes ctime");
+    assert_eq!(cx.lookup(d.ino, b"c").await.nlink, 1);
+    assert_eq!(cx.lookup(d.ino, b"b").await.ino, a.ino);
+}
+
+/// A directory may replace an empty directory; link counts follow.
+async fn rename_dir_over_empty_dir<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("rename_dir_over_empty").await;
+    let x = cx.make(d.ino, b"x", dir(1)).await;
+    cx.make(x.ino, b"content", file(1)).await;
+    let y = cx.make(d.ino, b"y", dir(1)).await;
+    assert_eq!(cx.attr(d.ino).await.nlink, 4);
+    let r = ok(
+        s.rename(d.ino, b"x", d.ino, b"y", t(2)).await,
+        "rename over empty dir",
+    );
+    let replaced = r.replaced.expect("replaced reported");
+    assert!(replaced.freed && replaced.attr.nlink == 0 && replaced.attr.ino == y.ino);
+    assert_err!(s.getattr(y.ino).await, StoreError::Stale, "replaced dir");
+    assert_eq!(cx.attr(d.ino).await.nlink, 3);
+    assert_eq!(cx.lookup(d.ino, b"y").await.ino, x.ino);
+    assert_eq!(cx.names(x.ino).await, names_of(&["content"]));
+    // Across directories: the destination loses one subdirectory and gains another.
+    let p1 = cx.make(d.ino, b"p1", dir(3)).await;
+    let p2 = cx.make(d.ino, b"p2", dir(3)).await;
+    let m = cx.make(p1.ino, b"m", dir(3)).await;
+    cx.make(p2.ino, b"e", dir(3)).await;
+    ok(
+        s.rename(p1.ino, b"m", p2.ino, b"e", t(4)).await,
+        "rename over empty dir across",
+    );
+    assert_eq!(
+        (cx.attr(p1.ino).await.nlink, cx.attr(p2.ino).await.nlink),
+        (2, 3)
+    );
+    assert_eq!(ok(s.parent(m.ino).await, "parent"), p2.ino);
+}
+
+/// A non-empty directory is never replaced.
+async fn rename_dir_over_nonempty_dir<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("rename_dir_over_nonempty").await;
+    let x = cx.make(d.ino, b"x", dir(1)).await;
+    let y = cx.make(d.ino, b"y", dir(1)).await;
+    cx.make(y.ino, b"keep", file(1)).await;
+    assert_err!(
+        s.rename(d.ino, b"x", d.ino, b"y", t(2)).await,
+        StoreError::NotEmpty,
+        "rename over a non-empty dir"
+    );
+    assert_eq!(cx.lookup(d.ino, b"x").await.ino, x.ino);
+    assert_eq!(cx.lookup(d.ino, b"y").await.ino, y.ino);
+    assert_eq!(cx.names(y.ino).await, names_of(&["keep"]));
+    assert_eq!(cx.attr(d.ino).await.nlink, 4);
+}
+
+/// A file never replaces a directory, nor a directory a file.
+async fn rename_kind_mismatch<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("rename_kind_mismatch").await;
+    let f = cx.make(d.ino, b"f", file(1)).await;
+    let sub = cx.make(d.ino, b"sub", dir(1)).await;
+    assert_err!(
+        s.rename(d.ino, b"f", d.ino, b"sub", t(2)).await,
+        StoreError::IsDir,
+        "f->sub"
+    );
+    assert_err!(
+        s.rename(d.ino, b"sub", d.ino, b"f", t(2)).await,
+        StoreError::NotDir,
+        "sub->f"
+    );
+    assert_eq!(cx.attr(f.ino).await, f);
+    assert_eq!(cx.attr(sub.ino).await, sub);
+    assert_eq!(cx.names(d.ino).await, names_of(&["f", "sub"]));
+}
+
+/// A directory cannot move into itself or its own subtree.
+async fn rename_into_own_subtree<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("rename_into_subtree").await;
+    let a = cx.make(d.ino, b"a", dir(1)).await;
+    let b = cx.make(a.ino, b"b", dir(1)).await;
+    let c = cx.make(b.ino, b"c", dir(1)).await;
+    for (to, what) in [
+        (a.ino, "itself"),
+        (b.ino, "its child"),
+        (c.ino, "its grandchild"),
+    ] {
+        assert_err!(
+            s.rename(d.ino, b"a", to, b"z", t(2)).await,
+            StoreError::Invalid(_),
+            "move a into {what}"
+        );
+    }
+    assert_err!(
+        s.rename(a.ino, b"b", c.ino, b"z", t(2)).await,
+        StoreError::Invalid(_),
+        "b->c"
+    );
+    assert_eq!(ok(s.parent(a.ino).await, "parent a"), d.ino);
+    assert_eq!(ok(s.parent(b.ino).await, "parent b"), a.ino);
+    assert_eq!(cx.attr(a.ino).await.nlink, 3);
+    // Moving up the tree is fine.
+    ok(s.rename(b.ino, b"c", d.ino, b"c", t(3)).await, "move c up");
+    assert_eq!(ok(s.parent(c.ino).await, "parent c"), d.ino);
+    assert_eq!(cx.attr(b.ino).await.nlink, 2);
+}
+
+/// Renaming a name onto another name of the same inode does nothing.
+async fn rename_same_inode<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("rename_same_inode").await;
+    let f = cx.make(d.ino, b"a", file(1)).await;
+    ok(s.link(f.ino, d.ino, b"b", t(2)).await, "link");
+    let sub = cx.make(d.ino, b"sub", dir(3)).await;
+    let before = cx.attr(d.ino).await;
+    let r = ok(
+        s.rename(d.ino, b"a", d.ino, b"b", t(4)).await,
+        "rename onto own link",
+    );
+    assert_eq!((r.attr.ino, r.replaced), (f.ino, None));
+    ok(
+        s.rename(d.ino, b"a", d.ino, b"a", t(4)).await,
+        "rename file onto itself",
+    );
+    ok(
+        s.rename(d.ino, b"sub", d.ino, b"sub", t(4)).await,
+        "rename dir onto itself",
+    );
+    assert_eq!(cx.names(d.ino).await, names_of(&["a", "b", "sub"]));
+    assert_eq!(cx.attr(f.ino).await.nlink, 2);
+    assert_eq!(cx.attr(sub.ino).await, sub);
+    let after = cx.attr(d.ino).await;
+    assert_eq!(
+        (after.nlink, after.mtime),
+        (before.nlink, before.mtime),
+        "no-op changed dir"
+    );
+}
+
+/// Moving a directory re-parents it: its "..", and both parents' nlink.
+async fn rename_dir_moves_parent<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d1 = cx.dir("rename_dir_parent_1").await;
+    let d2 = cx.dir("rename_dir_parent_2").await;
+    let x = cx.make(d1.ino, b"x", dir(1)).await;
+    cx.make(x.ino, b"inner", dir(1)).await;
+    let r = ok(s.rename(d1.ino, b"x", d2.ino, b"y", t(2)).await, "move dir");
+    assert_eq!((r.attr.ino, r.attr.nlink), (x.ino, 3));
+    assert_eq!(ok(s.parent(x.ino).await, "parent"), d2.ino);
+    assert_eq!(
+        (cx.attr(d1.ino).await.nlink, cx.attr(d2.ino).await.nlink),
+        (2, 3)
+    );
+    assert_eq!(cx.names(x.ino).await, names_of(&["inner"]));
+    // And back, under a new name in the same directory first.
+    ok(
+        s.rename(d2.ino, b"y", d2.ino, b"z", t(3)).await,
+        "rename dir in place",
+    );
+    assert_eq!(cx.attr(d2.ino).await.nlink, 3);
+    ok(
+        s.rename(d2.ino, b"z", d1.ino, b"x", t(4)).await,
+        "move back",
+    );
+    assert_eq!(
+        (cx.attr(d1.ino).await.nlink, cx.attr(d2.ino).await.nlink),
+        (3, 2)
+    );
+    assert_eq!(ok(s.parent(x.ino).await, "parent"), d1.ino);
+}
+
+/// A rename sets both directories' mtime and ctime and the moved inode's ctime.
+async fn rename_times<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d1 = cx.dir("rename_times_1").await;
+    let d2 = cx.dir("rename_times_2").await;
+    let f = cx.make(d1.ino, b"f", file(1)).await;
+    let r = ok(s.rename(d1.ino, b"f", d2.ino, b"g", t(9)).await, "rename");
+    assert_eq!(
+        (r.attr.ctime, r.attr.mtime),
+        (t(9), f.mtime),
+        "moved inode times"
+    );
+    assert!(r.attr.change > f.change, "moved inode's change not bumped");
+    for d in [d1.ino, d2.ino] {
+        let a = cx.attr(d).await;
+        assert_eq!(
+            (a.mtime, a.ctime),
+            (t(9), t(9)),
+            "directory times after rename"
+        );
+    }
+}
+
+/// Symlinks keep their target; readlink works only on symlinks.
+async fn symlinks<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("symlinks").await;
+    let target = b"../some/where/\xff";
+    let l = cx.make(d.ino, b"l", symlink(target, 1)).await;
+    assert_eq!(
+        (l.kind, l.nlink, l.size),
+        (FileKind::Symlink, 1, target.len() as u64)
+    );
+    assert_eq!(ok(s.readlink(l.ino).await, "readlink"), target.to_vec());
+    let f = cx.make(d.ino, b"f", file(1)).await;
+    assert_err!(
+        s.readlink(f.ino).await,
+        StoreError::Invalid(_),
+        "readlink of a file"
+    );
+    assert_err!(
+        s.readlink(d.ino).await,
+        StoreError::Invalid(_),
+        "readlink of a dir"
+    );
+    // A symlink survives a rename with its target.
+    ok(
+        s.rename(d.ino, b"l", d.ino, b"m", t(2)).await,
+        "rename symlink",
+    );
+    assert_eq!(
+        ok(s.readlink(l.ino).await, "readlink after rename"),
+        target.to_vec()
+    );
+}
+
+/// Device, fifo and socket nodes keep their kind; only devices keep device numbers.
+async fn special_nodes<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let d = cx.dir("special_nodes").await;
+    let rdev = Device {
+        major: 8,
+        minor: 17,
+    };
+    for (name, kind, kept) in [
+        (&b"blk"[..], FileKind::BlockDevice, true),
+        (b"chr", FileKind::CharDevice, true),
+        (b"fifo", FileKind::Fifo, false),
+        (b"sock", FileKind::Socket, false),
+        (b"file", FileKind::Regular, false),
+    ] {
+        let a = cx
+            .make(
+                d.ino,
+                name,
+                NewNode {
+                    rdev,
+                    ..node(kind, 1)
+                },
+            )
+            .await;
+        let want = if kept { rdev } else { Device::default() };
+        assert_eq!(
+            (a.kind, a.rdev, a.nlink, a.size),
+            (kind, want, 1, 0),
+            "{kind:?}"
+        );
+        assert_eq!(cx.attr(a.ino).await, a);
+    }
+}
+
+/// A time before the epoch: timestamps may be negative.
+const BEFORE_1970: Timestamp = Timestamp {
+    secs: -86_400,
+    nanos: 5,
+};
+
+/// A [`SetAttr`] with the fields `edit` sets.
+fn set(edit: impl FnOnce(&mut SetAttr)) -> SetAttr {
+    let mut s = SetAttr::default();
+    edit(&mut s);
+    s
+}
+
+/// How a setattr case changes the expected attributes.
+type AttrEdit = fn(&mut Attr);
+
+/// setattr changes exactly the fields asked, sets ctime to `now` and bumps change.
+async fn setattr_fields<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("setattr_fields").await;
+    let f = cx.make(d.ino, b"f", file(1)).await;
+    let mut expect = f.clone();
+    let cases: [(SetAttr, AttrEdit); 5] = [
+        (set(|x| x.mode = Some(0o2700)), |a| a.mode = 0o2700),
+        (set(|x| x.uid = Some(42)), |a| a.uid = 42),
+        (set(|x| x.gid = Some(43)), |a| a.gid = 43),
+        (set(|x| x.atime = Some(t(-5))), |a| a.atime = t(-5)),
+        (set(|x| x.mtime = Some(BEFORE_1970)), |a| {
+            a.mtime = BEFORE_1970
+        }),
+    ];
+    for (i, (set, apply)) in cases.into_iter().enumerate() {
+        let now = 10 + i as i64;
+        let what = format!("{set:?}");
+        let a = ok(s.setattr(f.ino, set, t(now)).await, &what);
+        apply(&mut expect);
+        expect.ctime = t(now);
+        assert!(a.change > expect.change, "change not bumped by {what}");
+        expect.change = a.change;
+        assert_eq!(a, expect, "setattr {what}");
+        assert_eq!(cx.attr(f.ino).await, expect, "getattr after {what}");
+    }
+    let all = SetAttr {
+        mode: Some(0o600),
+        uid: Some(1),
+        gid: Some(2),
+        size: None,
+        atime: Some(t(30)),
+        mtime: Some(t(31)),
+    };
+    let a = ok(s.setattr(f.ino, all, t(32)).await, "setattr all");
+    assert_eq!((a.mode, a.uid, a.gid), (0o600, 1, 2));
+    assert_eq!(
+        (a.atime, a.mtime, a.ctime, a.btime),
+        (t(30), t(31), t(32), f.btime)
+    );
+    // Directories take attributes too.
+    let da = ok(
+        s.setattr(d.ino, set(|x| x.mode = Some(0o700)), t(33)).await,
+        "setattr dir",
+    );
+    assert_eq!((da.mode, da.ctime, da.nlink), (0o700, t(33), 2));
+}
+
+/// A size change applies to regular files only and counts as a modification.
+async fn setattr_size<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("setattr_size").await;
+    let f = cx.make(d.ino, b"f", file(1)).await;
+    let a = ok(
+        s.setattr(f.ino, set(|x| x.size = Some(5000)), t(2)).await,
+        "grow",
+    );
+    assert_eq!(
+        (a.size, a.mtime, a.ctime),
+        (5000, t(2), t(2)),
+        "grow sets mtime"
+    );
+    let a = ok(
+        s.setattr(
+            f.ino,
+            set(|x| {
+                x.size = Some(10);
+                x.mtime = Some(t(-1));
+            }),
+            t(3),
+        )
+        .await,
+        "shrink with mtime",
+    );
+    assert_eq!(
+        (a.size, a.mtime, a.ctime),
+        (10, t(-1), t(3)),
+        "explicit mtime wins"
+    );
+    let size = |n| set(|x| x.size = Some(n));
+    assert_err!(
+        s.setattr(d.ino, size(0), t(4)).await,
+        StoreError::IsDir,
+        "size of a dir"
+    );
+    let l = cx.make(d.ino, b"l", symlink(b"x", 1)).await;
+    assert_err!(
+        s.setattr(l.ino, size(0), t(4)).await,
+        StoreError::Invalid(_),
+        "size symlink"
+    );
+    let p = cx.make(d.ino, b"p", node(FileKind::Fifo, 1)).await;
+    assert_err!(
+        s.setattr(p.ino, size(0), t(4)).await,
+        StoreError::Invalid(_),
+        "size fifo"
+    );
+    assert_eq!(
+        cx.attr(l.ino).await,
+        l,
+        "a failed setattr changed the symlink"
+    );
+}
+
+/// Modes beyond 0o7777 are refused and change nothing.
+async fn setattr_invalid<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("setattr_invalid").await;
+    let f = cx.make(d.ino, b"f", file(1)).await;
+    assert_err!(
+        s.setattr(
+            f.ino,
+            set(|x| {
+                x.mode = Some(0o100644);
+                x.uid = Some(5);
+            }),
+            t(2)
+        )
+        .await,
+        StoreError::Invalid(_),
+        "setattr mode with type bits"
+    );
+    assert_eq!(cx.attr(f.ino).await, f, "a failed setattr changed fields");
+    assert_err!(
+        s.create(
+            d.ino,
+            b"g",
+            NewNode {
+                mode: 0o10000,
+                ..file(2)
+            }
+        )
+        .await,
+        StoreError::Invalid(_),
+        "create with mode beyond 0o7777"
+    );
+    assert_err!(
+        s.lookup(d.ino, b"g").await,
+        StoreError::NotFound,
+        "refused create left a name"
+    );
+}
+
+/// record_write changes only size (to the maximum), mtime, ctime and change.
+async fn record_write_narrow<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("record_write").await;
+    let f = cx
+        .make(
+            d.ino,
+            b"f",
+            NewNode {
+                mode: 0o640,
+                uid: 3,
+                gid: 4,
+                ..file(1)
+            },
+        )
+        .await;
+    let a = ok(s.record_write(f.ino, 100, t(5)).await, "record_write 100");
+    let mut expect = Attr {
+        size: 100,
+        mtime: t(5),
+        ctime: t(5),
+        change: a.change,
+        ..f.clone()
+    };
+    assert!(a.change > f.change, "change not bumped");
+    assert_eq!(a, expect);
+    let a = ok(s.record_write(f.ino, 50, t(6)).await, "record_write 50");
+    expect.mtime = t(6);
+    expect.ctime = t(6);
+    assert!(a.change > expect.change, "change not bumped");
+    expect.change = a.change;
+    assert_eq!(a, expect, "a write inside the file keeps the size");
+    assert_eq!(cx.attr(f.ino).await, expect);
+    let sub = cx.make(d.ino, b"sub", dir(1)).await;
+    assert!(
+        s.record_write(sub.ino, 10, t(7)).await.is_err(),
+        "record_write on a directory"
+    );
+    let l = cx.make(d.ino, b"l", symlink(b"x", 1)).await;
+    assert!(
+        s.record_write(l.ino, 10, t(7)).await.is_err(),
+        "record_write on a symlink"
+    );
+    assert_eq!(cx.attr(l.ino).await, l);
+}
+
+/// A listing returns every entry once, in link order, with cookies that only grow and
+/// attributes that match lookup.
+async fn readdir_order<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("readdir_order").await;
+    let mut created = Vec::new();
+    for i in 0..20 {
+        // Names in an order unlike their sort order, so a name-sorted listing shows.
+        let name = format!("n{:02}", (i * 7) % 20).into_bytes();
+        let kind = if i % 3 == 0 {
+            FileKind::Directory
+        } else {
+            FileKind::Regular
+        };
+        cx.make(d.ino, &name, node(kind, i)).await;
+        created.push(name);
+    }
+    let page = ok(s.readdir(d.ino, Cookie::START, 1000).await, "readdir");
+    assert!(page.eof, "whole listing must be eof");
+    let names: Vec<_> = page.entries.iter().map(|e| e.name.clone()).collect();
+    assert_eq!(names, created, "listing order is not link order");
+    let mut last = Cookie(Cookie::FIRST_ENTRY - 1);
+    for e in &page.entries {
+        assert!(
+            e.cookie > last,
+            "cookies must grow: {:?} after {last:?}",
+            e.cookie
+        );
+        last = e.cookie;
+        assert_eq!(e.attr, cx.lookup(d.ino, &e.name).await, "entry attributes");
+    }
+}
+
+/// Paging with a small `max_entries` returns every entry exactly once.
+async fn readdir_paging<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("readdir_paging").await;
+    let mut want = Vec::new();
+    for i in 0..57 {
+        let name = format!("entry-{i}").into_bytes();
+        cx.make(d.ino, &name, file(i)).await;
+        want.push(name);
+    }
+    for page in [1, 2, 5, 56, 57, 58] {
+        let got: Vec<_> = cx
+            .list(d.ino, page)
+            .await
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(got, want, "listing in pages of {page}");
+    }
+    // The eof flag is set exactly on the page holding the last entry (or after it).
+    let p = ok(s.readdir(d.ino, Cookie::START, 56).await, "readdir 56");
+    assert!(!p.eof, "eof with one entry left");
+    let p = ok(
+        s.readdir(d.ino, p.entries[55].cookie, 10).await,
+        "readdir rest",
+    );
+    assert_eq!((p.entries.len(), p.eof), (1, true));
+}
+
+/// Resuming after the cookie of a removed entry neither repeats nor skips the others.
+async fn readdir_resume_after_removed<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("readdir_resume").await;
+    for i in 0..10 {
+        cx.make(d.ino, format!("e{i}").as_bytes(), file(i)).await;
+    }
+    let first = ok(s.readdir(d.ino, Cookie::START, 4).await, "first page");
+    assert_eq!(first.entries.len(), 4);
+    let resume = first.entries[3].cookie;
+    // Remove the entry the listing resumes after, and one not yet listed.
+    ok(s.unlink(d.ino, b"e3", t(20)).await, "unlink e3");
+    ok(s.unlink(d.ino, b"e6", t(20)).await, "unlink e6");
+    let rest = ok(s.readdir(d.ino, resume, 100).await, "resume");
+    let names: Vec<_> = rest.entries.into_iter().map(|e| e.name).collect();
+    assert_eq!(names, names_of(&["e4", "e5", "e7", "e8", "e9"]));
+    assert!(rest.eof);
+}
+
+/// Entries linked after a listing started show up later in that listing.
+async fn readdir_added_later<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("readdir_added_later").await;
+    for i in 0..5 {
+        cx.make(d.ino, format!("e{i}").as_bytes(), file(i)).await;
+    }
+    let first = ok(s.readdir(d.ino, Cookie::START, 3).await, "first page");
+    cx.make(d.ino, b"late", file(9)).await;
+    let rest = ok(
+        s.readdir(d.ino, first.entries[2].cookie, 100).await,
+        "resume",
+    );
+    let names: Vec<_> = rest.entries.into_iter().map(|e| e.name).collect();
+    assert_eq!(names, names_of(&["e3", "e4", "late"]));
+}
+
+/// Empty directories, zero-entry pages, reserved cookies and cookies past the end.
+async fn readdir_edges<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("readdir_edges").await;
+    let p = ok(s.readdir(d.ino, Cookie::START, 10).await, "empty dir");
+    assert!(
+        p.entries.is_empty() && p.eof,
+        "an empty directory lists nothing, eof"
+    );
+    cx.make(d.ino, b"a", file(1)).await;
+    cx.make(d.ino, b"b", file(1)).await;
+    let p = ok(s.readdir(d.ino, Cookie::START, 0).await, "max_entries 0");
+    assert!(
+        p.entries.is_empty() && !p.eof,
+        "a zero-entry page of a non-empty dir is not eof"
+    );
+    for reserved in [Cookie(1), Cookie(2)] {
+        let p = ok(s.readdir(d.ino, reserved, 10).await, "reserved cookie");
+        assert_eq!(p.entries.len(), 2, "cookies 1 and 2 are before every entry");
+    }
+    let all = ok(s.readdir(d.ino, Cookie::START, 10).await, "all");
+    assert!(
+        all.entries
+            .iter()
+            .all(|e| e.cookie.0 >= Cookie::FIRST_ENTRY)
+    );
+    let last = all.entries[1].cookie;
+    let p = ok(s.readdir(d.ino, last, 10).await, "after the last cookie");
+    assert!(p.entries.is_empty() && p.eof);
+    let p = ok(
+        s.readdir(d.ino, Cookie(u64::MAX), 10).await,
+        "cookie far past the end",
+    );
+    assert!(p.entries.is_empty() && p.eof);
+}
+
+/// A renamed entry is listed once, under its new name.
+async fn readdir_after_rename<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("readdir_after_rename").await;
+    for n in ["a", "b", "c"] {
+        cx.make(d.ino, n.as_bytes(), file(1)).await;
+    }
+    ok(s.rename(d.ino, b"a", d.ino, b"a2", t(2)).await, "rename");
+    ok(
+        s.rename(d.ino, b"b", d.ino, b"c", t(2)).await,
+        "rename over",
+    );
+    let mut names = cx.names(d.ino).await;
+    names.sort();
+    assert_eq!(names, names_of(&["a2", "c"]));
+}
+
+/// parent() follows the tree; roots are their own parents.
+async fn parents<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("parents").await;
+    let a = cx.make(d.ino, b"a", dir(1)).await;
+    let b = cx.make(a.ino, b"b", dir(1)).await;
+    assert_eq!(ok(s.parent(b.ino).await, "parent b"), a.ino);
+    assert_eq!(ok(s.parent(a.ino).await, "parent a"), d.ino);
+    assert_eq!(ok(s.parent(d.ino).await, "parent d"), cx.run);
+    let mut cur = b.ino;
+    for _ in 0..100 {
+        let p = ok(s.parent(cur).await, "walk up");
+        if p == cur {
+            return;
+        }
+        cur = p;
+    }
+    panic!("walking up parents never reached a root");
+}
+
+/// Inode ids are never 0 and never reused after the inode is freed.
+async fn ids_never_reused<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("ids_never_reused").await;
+    let mut seen = std::collections::BTreeSet::new();
+    seen.insert(d.ino);
+    for round in 0..3 {
+        let mut made = Vec::new();
+        for i in 0..10 {
+            let name = format!("n{i}");
+            let kind = if i % 2 == 0 {
+                FileKind::Regular
+            } else {
+                FileKind::Directory
+            };
+            let a = cx.make(d.ino, name.as_bytes(), node(kind, round)).await;
+            assert_ne!(a.ino, InodeId(0), "inode id 0 handed out");
+            assert!(seen.insert(a.ino), "inode id {:?} reused", a.ino);
+            made.push((name, kind));
+        }
+        for (name, kind) in made {
+            if kind == FileKind::Directory {
+                ok(s.rmdir(d.ino, name.as_bytes(), t(round)).await, "rmdir");
+            } else {
+                ok(s.unlink(d.ino, name.as_bytes(), t(round)).await, "unlink");
+            }
+        }
+    }
+}
+
+/// usage() and sync() succeed and everything stays readable after sync.
+async fn usage_and_sync<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let u = ok(s.usage().await, "usage");
+    assert!(
+        u.files_free <= u.files_total,
+        "more free inodes than inodes: {u:?}"
+    );
+    let d = cx.dir("usage_and_sync").await;
+    let f = cx.make(d.ino, b"f", file(1)).await;
+    ok(s.sync().await, "sync");
+    ok(s.sync().await, "sync twice");
+    assert_eq!(cx.attr(f.ino).await, f);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Content checks
+// ---------------------------------------------------------------------------------------------
+
+/// Context of one content run.
+struct Content<'a, C> {
+    store: &'a C,
+}
+
+/// Store id the content checks use for their keys.
+const CONTENT_STORE: StoreId = StoreId(0xC0FF_EE00_C0FF_EE00);
+
+impl<C: ContentStore> Content<'_, C> {
+    /// Key `n`, emptied first so the suite can run again on the same store.
+    async fn key(&self, n: u64) -> ContentKey {
+        let key = ContentKey {
+            store: CONTENT_STORE,
+            ino: InodeId(n),
+        };
+        ok(self.store.remove(key).await, "remove before the check");
+        key
+    }
+
+    async fn write(&self, key: ContentKey, offset: u64, data: &[u8]) {
+        ok(
+            self.store
+                .write(key, offset, Bytes::copy_from_slice(data))
+                .await,
+            &format!("write {} bytes at {offset}", data.len()),
+        );
+    }
+
+    async fn read(&self, key: ContentKey, offset: u64, len: u32) -> Bytes {
+        ok(
+            self.store.read(key, offset, len).await,
+            &format!("read {len} at {offset}"),
+        )
+    }
+
+    async fn len(&self, key: ContentKey) -> u64 {
+        ok(self.store.len(key).await, "len")
+    }
+
+    /// Checks that the whole object equals `model`.
+    async fn same(&self, key: ContentKey, model: &[u8], what: &str) {
+        assert_eq!(self.len(key).await, model.len() as u64, "{what}: length");
+        let got = self.read(key, 0, u32::MAX).await;
+        if got[..] != model[..] {
+            let at = got.iter().zip(model).position(|(a, b)| a != b);
+            panic!("{what}: content differs (first difference at {at:?})");
+        }
+    }
+}
+
+/// A byte pattern that differs at every position of a block, so misplaced bytes show.
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u64).wrapping_mul(31).wrapping_add(u64::from(seed)) as u8 ^ (i >> 8) as u8)
+        .collect()
+}
+
+/// A key never written reads empty everywhere; sync and remove of it succeed.
+async fn content_empty_key<C: ContentStore>(cx: &Content<'_, C>) {
+    let k = cx.key(1).await;
+    assert!(cx.read(k, 0, 100).await.is_empty());
+    assert!(cx.read(k, 1 << 40, 100).await.is_empty());
+    assert_eq!(cx.len(k).await, 0);
+    ok(cx.store.sync(k).await, "sync of a never-written key");
+    ok(cx.store.remove(k).await, "remove of a never-written key");
+}
+
+/// Bytes written read back, whole and in parts.
+async fn content_write_read<C: ContentStore>(cx: &Content<'_, C>) {
+    let k = cx.key(2).await;
+    cx.write(k, 0, b"hello world").await;
+    assert_eq!(&cx.read(k, 0, 11).await[..], b"hello world");
+    assert_eq!(&cx.read(k, 6, 5).await[..], b"world");
+    assert_eq!(&cx.read(k, 3, 2).await[..], b"lo");
+    assert_eq!(cx.len(k).await, 11);
+}
+
+/// An overwrite inside the object changes only its range.
+async fn content_overwrite_middle<C: ContentStore>(cx: &Content<'_, C>) {
+    let k = cx.key(3).await;
+    cx.write(k, 0, b"abcdefghijklmnopqrstuvwxyz").await;
+    cx.write(k, 10, b"XYZ").await;
+    cx.same(k, b"abcdefghijXYZnopqrstuvwxyz", "overwrite").await;
+    cx.write(k, 24, b"1234").await;
+    cx.same(
+        k,
+        b"abcdefghijXYZnopqrstuvwx1234",
+        "overwrite across the end",
+    )
+    .await;
+}
+
+/// Writing past the end leaves a hole of zeros.
+async fn content_hole_zeros<C: ContentStore>(cx: &Content<'_, C>) {
+    let k = cx.key(4).await;
+    cx.write(k, 1000, b"end").await;
+    assert_eq!(cx.len(k).await, 1003);
+    assert_eq!(&cx.read(k, 0, 1000).await[..], &[0u8; 1000][..]);
+    assert_eq!(&cx.read(k, 998, 5).await[..], b"\0\0end");
+    cx.write(k, 0, b"start").await;
+    cx.write(k, 200_000, b"far").await;
+    let mut model = vec![0u8; 200_003];
+    model[..5].copy_from_slice(b"start");
+    model[1000..1003].copy_from_slice(b"end");
+    model[200_000..].copy_from_slice(b"far");
+    cx.same(k, &model, "two holes").await;
+}
+
+/// Reads past the end are short or empty, never padded; a huge length does not matter.
+async fn content_short_reads<C: ContentStore>(cx: &Content<'_, C>) {
+    let k = cx.key(5).await;
+    cx.write(k, 0, b"0123456789").await;
+    assert_eq!(&cx.read(k, 5, 100).await[..], b"56789");
+    assert_eq!(&cx.read(k, 0, u32::MAX).await[..], b"0123456789");
+    assert!(cx.read(k, 10, 10).await.is_empty());
+    assert!(cx.read(k, 11, 1).await.is_empty());
+    assert!(cx.read(k, u64::MAX - 1, 10).await.is_empty());
+    assert!(cx.read(k, 0, 0).await.is_empty());
+}
+
+/// truncate sets the length exactly; growing exposes zeros, never old bytes.
+async fn content_truncate<C: ContentStore>(cx: &Content<'_, C>) {
+    let k = cx.key(6).await;
+    let data = pattern(150_000, 6);
+    cx.write(k, 0, &data).await;
+    ok(cx.store.truncate(k, 100_000).await, "shrink");
+    cx.same(k, &data[..100_000], "after shrink").await;
+    ok(cx.store.truncate(k, 140_000).await, "grow");
+    let mut model = data[..100_000].to_vec();
+    model.resize(140_000, 0);
+    cx.same(k, &model, "after grow (old bytes must not come back)")
+        .await;
+    ok(cx.store.truncate(k, 140_000).await, "same length");
+    cx.same(k, &model, "after a truncate to the same length")
+        .await;
+    ok(
+        cx.store.truncate(k, 7).await,
+        "shrink inside the first block",
+    );
+    ok(cx.store.truncate(k, 20).await, "grow again");
+    let mut model = data[..7].to_vec();
+    model.resize(20, 0);
+    cx.same(k, &model, "after shrink and grow within a block")
+        .await;
+    ok(cx.store.truncate(k, 0).await, "truncate to 0");
+    assert_eq!(cx.len(k).await, 0);
+    assert!(cx.read(k, 0, 100).await.is_empty());
+}
+
+/// Truncating a never-written key grows it into a hole.
+async fn content_truncate_fresh_key<C: ContentStore>(cx: &Content<'_, C>) {
+    let k = cx.key(7).await;
+    ok(cx.store.truncate(k, 4096).await, "truncate fresh key");
+    cx.same(k, &[0u8; 4096], "fresh key grown by truncate")
+        .await;
+    let k0 = cx.key(8).await;
+    ok(cx.store.truncate(k0, 0).await, "truncate fresh key to 0");
+    assert_eq!(cx.len(k0).await, 0);
+}
+
+/// remove empties the key; removing twice succeeds; a later write starts from nothing.
+async fn content_remove<C: ContentStore>(cx: &Content<'_, C>) {
+    let k = cx.key(9).await;
+    cx.write(k, 0, b"some data").await;
+    ok(cx.store.sync(k).await, "sync");
+    ok(cx.store.remove(k).await, "remove");
+    assert_eq!(cx.len(k).await, 0);
+    assert!(cx.read(k, 0, 100).await.is_empty());
+    ok(cx.store.remove(k).await, "remove again");
+    cx.write(k, 5, b"b").await;
+    cx.same(k, b"\0\0\0\0\0b", "write after remove").await;
+}
+
+/// Keys differing in store id or inode id are separate objects.
+async fn content_keys_independent<C: ContentStore>(cx: &Content<'_, C>) {
+    let a = cx.key(10).await;
+    let b = cx.key(11).await;
+    let c = ContentKey {
+        store: StoreId(CONTENT_STORE.0 + 1),
+        ino: a.ino,
+    };
+    ok(cx.store.remove(c).await, "remove");
+    cx.write(a, 0, b"aaaa").await;
+    cx.write(b, 0, b"bb").await;
+    cx.write(c, 0, b"c").await;
+    cx.same(a, b"aaaa", "key a").await;
+    cx.same(b, b"bb", "key b").await;
+    cx.same(c, b"c", "same inode, other store").await;
+    ok(cx.store.remove(c).await, "remove c");
+    cx.same(a, b"aaaa", "key a after removing c").await;
+}
+
+/// Writes and reads at unaligned offsets across many block sizes' boundaries.
+async fn content_block_boundaries<C: ContentStore>(cx: &Content<'_, C>) {
+    let k = cx.key(12).await;
+    let data = pattern(300_000, 12);
+    cx.write(k, 65_000, &data).await;
+    let mut model = vec![0u8; 65_000];
+    model.extend_from_slice(&data);
+    for (offset, len) in [
+        (131_070, 10),
+        (4095, 2),
+        (65_535, 65_537),
+        (262_143, 3),
+        (0, 1),
+    ] {
+        let patch = pattern(len, offset as u8);
+        cx.write(k, offset as u64, &patch).await;
+        model[offset..offset + len].copy_from_slice(&patch);
+    }
+    cx.same(k, &model, "after unaligned writes").await;
+    let mut offset = 0;
+    while offset < model.len() {
+        let len = 77_777.min(model.len() - offset);
+        let got = cx.read(k, offset as u64, len as u32).await;
+        assert!(
+            got[..] == model[offset..offset + len],
+            "read of {len} at {offset}"
+        );
+        offset += 77_777;
+    }
+}
+
+/// Many small sequential writes build the object in order.
+async fn content_appends<C: ContentStore>(cx: &Content<'_, C>) {
+    let k = cx.key(13).await;
+    let data = pattern(100 * 333, 13);
+    for (i, chunk) in data.chunks(333).enumerate() {
+        cx.write(k, (i * 333) as u64, chunk).await;
+    }
+    cx.same(k, &data, "after appends").await;
+}
+
+/// A zero-length write changes nothing, not even the length.
+async fn content_empty_write<C: ContentStore>(cx: &Content<'_, C>) {
+    let k = cx.key(14).await;
+    cx.write(k, 0, b"0123456789").await;
+    cx.write(k, 100, b"").await;
+    assert_eq!(cx.len(k).await, 10, "an empty write extended the object");
+    let fresh = cx.key(15).await;
+    cx.write(fresh, 100, b"").await;
+    assert_eq!(cx.len(fresh).await, 0);
+}
+
+/// 1 MiB written beyond 4 GiB reads back; everything before it is a hole.
+async fn content_large_sparse<C: ContentStore>(cx: &Content<'_, C>) {
+    let k = cx.key(16).await;
+    let offset = (5u64 << 30) + 12_345;
+    let data = pattern(1 << 20, 16);
+    cx.write(k, offset, &data).await;
+    assert_eq!(cx.len(k).await, offset + (1 << 20));
+    assert!(
+        cx.read(k, offset, 1 << 20).await[..] == data[..],
+        "data beyond 4 GiB"
+    );
+    assert!(
+        cx.read(k, 4 << 30, 4096).await.iter().all(|&b| b == 0),
+        "hole at 4 GiB"
+    );
+    assert_eq!(
+        &cx.read(k, offset - 2, 4).await[..],
+        &[0, 0, data[0], data[1]]
+    );
+    ok(cx.store.sync(k).await, "sync sparse");
+    ok(cx.store.truncate(k, (4 << 30) + 10).await, "shrink sparse");
+    assert_eq!(cx.len(k).await, (4 << 30) + 10);
+    ok(cx.store.remove(k).await, "remove sparse");
+}
+
+/// A deterministic random sequence of writes, truncates and reads matches a byte-vector model.
+async fn content_random_ops_match_model<C: ContentStore>(cx: &Content<'_, C>) {
+    let k = cx.key(17).await;
+    let mut model: Vec<u8> = Vec::new();
+    // A fixed linear congruential generator: reproducible and needs no dependency.
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = |bound: u64| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % bound
+    };
+    for step in 0..300 {
+        match next(10) {
+            0..=5 => {
+                let offset = next(400_000) as usize;
+                let bound = if next(4) == 0 { 140_000 } else { 3_000 };
+                let len = 1 + next(bound) as usize;
+                let data = pattern(len, step as u8);
+                cx.write(k, offset as u64, &data).await;
+                if model.len() < offset + len {
+                    model.resize(offset + len, 0);
+                }
+                model[offset..offset + len].copy_from_slice(&data);
+            }
+            6 => {
+                let len = next(420_000) as usize;
+                ok(cx.store.truncate(k, len as u64).await, "truncate");
+                model.resize(len, 0);
+            }
+            7 => ok(cx.store.sync(k).await, "sync"),
+            _ => {
+                let offset = next(450_000) as usize;
+                let len = next(200_000) as usize;
+                let got = cx.read(k, offset as u64, len as u32).await;
+                let want = model
+                    .get(offset..model.len().min(offset + len))
+                    .unwrap_or(&[]);
+                assert!(got[..] == want[..], "step {step}: read {len} at {offset}");
+            }
+        }
+    }
+    cx.same(k, &model, "after random operations").await;
+}
+
+/// sync and usage succeed; data stays readable after sync.
+async fn content_sync_and_usage<C: ContentStore>(cx: &Content<'_, C>) {
+    let k = cx.key(18).await;
+    cx.write(k, 0, b"durable").await;
+    ok(cx.store.sync(k).await, "sync");
+    ok(cx.store.sync(k).await, "sync twice");
+    cx.same(k, b"durable", "after sync").await;
+    let u = ok(cx.store.usage().await, "usage");
+    assert!(
+        u.bytes_free <= u.bytes_total,
+        "more free bytes than bytes: {u:?}"
+    );
+}
