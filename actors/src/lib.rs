@@ -1,1 +1,20 @@
-//! The DittoFS server.
+//! The DittoFS server: the runtime seam, the actors that serve NFSv3 (MOUNT v3 and the
+//! portmapper alongside), the configuration and the command line.
+//!
+//! Server code is generic over [`stores::MetadataStore`] and [`stores::ContentStore`] and never
+//! names a backend; only [`daemon`] (the binary's wiring) picks backends from the configuration.
+//! Time, randomness and sockets come in through [`runtime`], so the simulator runs the same
+//! [`server::serve`].
+//!
+//! Layout:
+//! - [`runtime`]: `Env` (clock, seeded RNG), the `Listener` seam, `buggify!`.
+//! - [`server`]: `serve()`, connections, dispatch, shares, the write-back cache, front ends.
+//! - [`config`]: the YAML configuration and its validation.
+//! - [`cli`]: the `dittofs` command line.
+//! - [`daemon`]: stores, listeners and signals for `dittofs start`.
+
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod runtime;
+pub mod server;

@@ -64,7 +64,12 @@ impl<C: Ord + Clone, R: Clone> Drc<C, R> {
     /// Linux retransmits after 60 s by default (`timeo=600`) and retries three times before a
     /// major timeout, so a few minutes of memory covers a realistic retransmission.
     pub fn new(capacity: usize, ttl: Duration) -> Self {
-        Self { entries: BTreeMap::new(), order: VecDeque::new(), capacity: capacity.max(1), ttl }
+        Self {
+            entries: BTreeMap::new(),
+            order: VecDeque::new(),
+            capacity: capacity.max(1),
+            ttl,
+        }
     }
 
     /// Entries held.
@@ -87,11 +92,19 @@ impl<C: Ord + Clone, R: Clone> Drc<C, R> {
             };
         }
         while self.entries.len() >= self.capacity {
-            let Some(old) = self.order.pop_front() else { break };
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
             self.entries.remove(&old);
         }
         self.order.push_back(key.clone());
-        self.entries.insert(key, Entry { state: State::InProgress, created: now });
+        self.entries.insert(
+            key,
+            Entry {
+                state: State::InProgress,
+                created: now,
+            },
+        );
         DrcLookup::New
     }
 
@@ -114,7 +127,11 @@ impl<C: Ord + Clone, R: Clone> Drc<C, R> {
                 Some(e) if now.saturating_duration_since(e.created) < self.ttl => break,
                 _ => {
                     let k = self.order.pop_front().expect("front exists");
-                    if self.entries.get(&k).is_some_and(|e| now.saturating_duration_since(e.created) >= self.ttl) {
+                    if self
+                        .entries
+                        .get(&k)
+                        .is_some_and(|e| now.saturating_duration_since(e.created) >= self.ttl)
+                    {
                         self.entries.remove(&k);
                     }
                 }
@@ -128,11 +145,20 @@ mod tests {
     use super::*;
 
     fn key(xid: u32) -> DrcKey<u8> {
-        DrcKey { client: 1, xid, prog_vers_proc: (100003, 3, 12), args_hash: 99 }
+        DrcKey {
+            client: 1,
+            xid,
+            prog_vers_proc: (100003, 3, 12),
+            args_hash: 99,
+        }
     }
 
     /// Goal: a retransmission during execution is dropped, after completion replayed.
     #[test]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test needs some base instant; only differences matter"
+    )]
     fn replay_after_completion() {
         let t0 = Instant::now();
         let mut d: Drc<u8, &'static str> = Drc::new(8, Duration::from_secs(60));
@@ -148,6 +174,10 @@ mod tests {
 
     /// Goal: capacity and ttl bound the cache.
     #[test]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test needs some base instant; only differences matter"
+    )]
     fn bounded_by_capacity_and_ttl() {
         let t0 = Instant::now();
         let mut d: Drc<u8, u32> = Drc::new(4, Duration::from_secs(10));
@@ -157,7 +187,10 @@ mod tests {
         }
         assert_eq!(d.len(), 4);
         assert_eq!(d.handle_call(key(9), t0), DrcLookup::Replay(9));
-        assert_eq!(d.handle_call(key(0), t0 + Duration::from_secs(11)), DrcLookup::New);
+        assert_eq!(
+            d.handle_call(key(0), t0 + Duration::from_secs(11)),
+            DrcLookup::New
+        );
         assert_eq!(d.len(), 1);
     }
 }

@@ -38,3 +38,45 @@ pub fn fuzz_nfs3_reply(data: &[u8]) {
         );
     }
 }
+
+/// RPC record marking: the bytes are fed to a [`crate::rpc::RecordDecoder`] in chunks whose
+/// sizes come from the data itself, until it needs more input or reports a broken stream.
+pub fn fuzz_record(data: &[u8]) {
+    let mut d = crate::rpc::RecordDecoder::new();
+    let mut buf = bytes::BytesMut::new();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let n = (usize::from(rest[0]) % 64 + 1).min(rest.len());
+        buf.extend_from_slice(&rest[..n]);
+        rest = &rest[n..];
+        loop {
+            match d.decode(&mut buf) {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// An ONC RPC call header and its credentials.
+pub fn fuzz_rpc_call(data: &[u8]) {
+    if let Ok((call, _)) = crate::rpc::decode_call(data) {
+        let _ = crate::rpc::Credentials::from_call(&call);
+    }
+    let _ = crate::rpc::decode_reply(data);
+}
+
+/// Portmapper arguments and results.
+pub fn fuzz_portmap(data: &[u8]) {
+    let _ = crate::portmap::decode_mapping(data);
+    let _ = crate::portmap::decode_dump(data);
+}
+
+/// MOUNT arguments and results.
+pub fn fuzz_mount(data: &[u8]) {
+    let _ = crate::mount3::decode_dirpath(data);
+    let _ = crate::mount3::decode_mnt_res(data);
+    let _ = crate::mount3::decode_mount_list(data);
+    let _ = crate::mount3::decode_exports(data);
+}

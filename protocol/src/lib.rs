@@ -13,9 +13,14 @@
 //! - [`portmap`]: portmapper v2.
 //! - [`mount3`]: MOUNT v3.
 //! - [`nfs3`]: NFSv3, one module per procedure.
+//! - [`drc`]: the duplicate request cache.
 
+pub mod drc;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub mod mount3;
 pub mod nfs3;
+pub mod portmap;
+pub mod rpc;
 pub mod wire;
 pub mod xdr;

@@ -1,0 +1,137 @@
+//! The connection actor: one per TCP connection. It owns the socket, splits the byte stream
+//! into ONC RPC records, runs up to `max_in_flight` calls at once (replies may leave out of
+//! order, as RFC 5531 allows) and stops reading while the window is full, so a client that
+//! sends faster than we answer is slowed by TCP itself.
+//!
+//! Exit path: the peer closes, a framing error (broken record marking) closes the connection,
+//! or shutdown is signalled; in every case the actor stops reading, waits for its in-flight
+//! calls to finish, writes their replies and closes the socket.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use protocol::rpc::RecordDecoder;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::dispatch::Dispatcher;
+
+/// A connection's identity, for logs, the DRC and export checks.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnInfo {
+    /// Server-wide connection number, for logs.
+    pub id: u64,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The local port the client connected to.
+    pub local_port: u16,
+}
+
+/// Limits for one connection.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnLimits {
+    /// Calls executed at once on this connection.
+    pub max_in_flight: usize,
+}
+
+/// Runs one connection to completion.
+pub(crate) async fn run<S>(
+    stream: S,
+    info: ConnInfo,
+    dispatcher: Arc<Dispatcher>,
+    limits: ConnLimits,
+    shutdown: CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let span = tracing::info_span!("conn", conn = info.id, peer = %info.peer);
+    async move {
+        tracing::debug!("connected");
+        let (mut rd, wr) = tokio::io::split(stream);
+        let window = limits.max_in_flight.max(1);
+        let (tx, rx) = mpsc::channel::<Bytes>(window);
+        let writer = tokio::spawn(write_replies(wr, rx));
+        let in_flight = Arc::new(Semaphore::new(window));
+        let mut decoder = RecordDecoder::default();
+        let mut buf = BytesMut::with_capacity(64 * 1024);
+        'read: loop {
+            // Drain every complete record before reading more.
+            loop {
+                let record = match decoder.decode(&mut buf) {
+                    Ok(Some(r)) => r,
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "broken record marking; closing the connection");
+                        break 'read;
+                    }
+                };
+                let permit = tokio::select! {
+                    biased;
+                    () = shutdown.cancelled() => break 'read,
+                    p = in_flight.clone().acquire_owned() => p.expect("in-flight semaphore is never closed"),
+                };
+                let d = dispatcher.clone();
+                let tx = tx.clone();
+                tokio::spawn(
+                    async move {
+                        if let Some(reply) = d.dispatch(record, &info).await {
+                            // The writer only goes away when the socket broke; the reply has
+                            // nowhere to go then, and the client will retransmit.
+                            let _ = tx.send(reply).await;
+                        }
+                        drop(permit);
+                    }
+                    .in_current_span(),
+                );
+            }
+            if buf.capacity() - buf.len() < 16 * 1024 {
+                buf.reserve(64 * 1024);
+            }
+            let n = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break 'read,
+                n = rd.read_buf(&mut buf) => n,
+            };
+            match n {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "read failed");
+                    break;
+                }
+            }
+        }
+        // Let in-flight calls finish and their replies go out, then close.
+        let _all = in_flight.acquire_many(window as u32).await;
+        drop(tx);
+        let _ = writer.await;
+        tracing::debug!("closed");
+    }
+    .instrument(span)
+    .await;
+}
+
+/// Writes each reply as one record-marked fragment.
+async fn write_replies<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::Receiver<Bytes>) {
+    while let Some(reply) = rx.recv().await {
+        let header = protocol::rpc::record_header(reply.len(), true);
+        let ok = async {
+            wr.write_all(&header).await?;
+            wr.write_all(&reply).await?;
+            // Coalesce: only flush when no further reply is ready.
+            if rx.is_empty() {
+                wr.flush().await?;
+            }
+            std::io::Result::Ok(())
+        }
+        .await;
+        if let Err(e) = ok {
+            tracing::debug!(error = %e, "write failed");
+            break;
+        }
+    }
+    let _ = wr.shutdown().await;
+}

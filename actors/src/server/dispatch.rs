@@ -1,0 +1,224 @@
+//! The dispatcher: everything between a complete RPC record and a program's handler. It
+//! decodes the ONC RPC call header, checks credentials and versions, applies the export rules
+//! (client networks, privileged ports), runs non-idempotent NFS calls through the duplicate
+//! request cache and routes each call to the portmapper, MOUNT or a share actor.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use protocol::drc::{Drc, DrcKey, DrcLookup};
+use protocol::nfs3::NfsStat3;
+use protocol::rpc::{self, AcceptStat, CallError, CallHeader, Credentials};
+use protocol::xdr::Writer;
+use tokio::sync::Semaphore;
+
+use super::connection::ConnInfo;
+use super::handle::{HandleCodec, ShareId};
+use super::share::Caller;
+use super::share_actor::ShareHandle;
+use super::{ShareSpec, mount, nfs3, portmap};
+use crate::runtime::Env;
+
+/// ONC RPC program numbers we serve.
+pub(crate) const PROG_PORTMAP: u32 = 100_000;
+pub(crate) const PROG_NFS: u32 = 100_003;
+pub(crate) const PROG_MOUNT: u32 = 100_005;
+
+/// Entries in the duplicate request cache, server-wide. A WRITE reply is ~150 bytes, so this
+/// is well under a megabyte.
+const DRC_CAPACITY: usize = 8192;
+/// How long a reply stays replayable: longer than Linux's retransmission schedule
+/// (`timeo=600,retrans=2`: 60 s, 120 s).
+const DRC_TTL: Duration = Duration::from_secs(300);
+
+/// A share as the dispatcher sees it.
+#[derive(Debug)]
+pub(crate) struct ShareEntry {
+    pub(crate) handle: ShareHandle,
+    pub(crate) spec: ShareSpec,
+}
+
+impl ShareEntry {
+    /// Whether `peer` may use this share at all (network and port rules).
+    pub(crate) fn admits(&self, conn: &ConnInfo) -> bool {
+        let ip = conn.peer.ip();
+        let net_ok = self.spec.allowed_clients.is_empty()
+            || self.spec.allowed_clients.iter().any(|c| c.contains(ip));
+        let port_ok = !self.spec.require_privileged_port || conn.peer.port() < 1024;
+        net_ok && port_ok
+    }
+}
+
+/// Routes calls. Shared by every connection of a server.
+pub(crate) struct Dispatcher {
+    env: Env,
+    pub(crate) shares: BTreeMap<ShareId, ShareEntry>,
+    request_bytes: Arc<Semaphore>,
+    request_bytes_max: usize,
+    drc: Mutex<Drc<IpAddr, Bytes>>,
+    pub(crate) mounts: mount::MountTable,
+    pub(crate) portmap: portmap::Registry,
+}
+
+impl Dispatcher {
+    pub(crate) fn new(
+        env: Env,
+        shares: BTreeMap<ShareId, ShareEntry>,
+        nfs_port: u16,
+        request_bytes: Arc<Semaphore>,
+        request_bytes_max: usize,
+    ) -> Self {
+        Self {
+            env,
+            shares,
+            request_bytes,
+            request_bytes_max,
+            drc: Mutex::new(Drc::new(DRC_CAPACITY, DRC_TTL)),
+            mounts: mount::MountTable::default(),
+            portmap: portmap::Registry::new(nfs_port),
+        }
+    }
+
+    /// Handles one record; `None` means no reply is sent (a duplicate still executing, or a
+    /// record too broken to answer).
+    pub(crate) async fn dispatch(&self, record: Bytes, conn: &ConnInfo) -> Option<Bytes> {
+        // Bound the bytes of requests executing server-wide; a record larger than the whole
+        // budget is impossible (records are capped far below it).
+        let charge = u32::try_from(record.len().min(self.request_bytes_max)).unwrap_or(u32::MAX);
+        let _permit = self.request_bytes.acquire_many(charge).await.ok()?;
+        let (call, args) = match rpc::decode_call(&record) {
+            Ok(x) => x,
+            Err(CallError::RpcMismatch { xid }) => {
+                return Some(reply(|w| rpc::encode_rpc_mismatch(w, xid, 2, 2)));
+            }
+            Err(CallError::Garbage { xid: Some(xid), .. }) => {
+                return Some(reply(|w| {
+                    rpc::encode_accepted(w, xid, AcceptStat::GARBAGE_ARGS)
+                }));
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "undecodable RPC call dropped");
+                return None;
+            }
+        };
+        let xid = call.xid;
+        let creds = match Credentials::from_call(&call) {
+            Ok(c) => c,
+            Err(stat) => return Some(reply(|w| rpc::encode_auth_error(w, xid, stat))),
+        };
+        let args = record.slice_ref(args);
+        let span = tracing::debug_span!("call", xid = xid.0, prog = call.prog, proc_ = call.proc_);
+        let _enter = span.enter();
+        match call.prog {
+            PROG_PORTMAP => Some(self.portmap.handle(&call, &args, conn)),
+            PROG_MOUNT => Some(mount::handle(self, &call, &creds, &args, conn)),
+            PROG_NFS => self.nfs(&call, &creds, args, conn).await,
+            _ => Some(reply(|w| {
+                rpc::encode_accepted(w, xid, AcceptStat::PROG_UNAVAIL)
+            })),
+        }
+    }
+
+    /// The caller's identity on `share`, after its squash rule.
+    fn caller(entry: &ShareEntry, creds: &Credentials) -> Caller {
+        match creds {
+            Credentials::Sys(s) => entry.spec.policy.map_caller(s.uid, s.gid, &s.gids),
+            // AUTH_NONE is the anonymous user.
+            Credentials::None => Caller {
+                uid: entry.spec.policy.anon_uid,
+                gid: entry.spec.policy.anon_gid,
+                gids: Vec::new(),
+            },
+        }
+    }
+
+    async fn nfs(
+        &self,
+        call: &CallHeader<'_>,
+        creds: &Credentials,
+        args: Bytes,
+        conn: &ConnInfo,
+    ) -> Option<Bytes> {
+        let xid = call.xid;
+        if call.vers != protocol::nfs3::VERSION {
+            return Some(reply(|w| rpc::encode_prog_mismatch(w, xid, 3, 3)));
+        }
+        let Some(proc_) = protocol::nfs3::Nfs3Proc::from_u32(call.proc_) else {
+            return Some(reply(|w| {
+                rpc::encode_accepted(w, xid, AcceptStat::PROC_UNAVAIL)
+            }));
+        };
+        if proc_ == protocol::nfs3::Nfs3Proc::Null {
+            return Some(reply(|w| rpc::encode_accepted(w, xid, AcceptStat::SUCCESS)));
+        }
+        let fail = |stat: NfsStat3| {
+            Some(reply(|w| {
+                rpc::encode_accepted(w, xid, AcceptStat::SUCCESS);
+                w.raw(&nfs3::error_reply(call.proc_, stat));
+            }))
+        };
+        let Ok(fh) = nfs3::first_handle(&args) else {
+            return Some(reply(|w| {
+                rpc::encode_accepted(w, xid, AcceptStat::GARBAGE_ARGS)
+            }));
+        };
+        let Some(share_id) = HandleCodec::peek_share(fh) else {
+            return fail(NfsStat3::BADHANDLE);
+        };
+        let Some(entry) = self.shares.get(&share_id) else {
+            return fail(NfsStat3::STALE);
+        };
+        if !entry.admits(conn) {
+            tracing::info!(share = %entry.spec.name, "client not admitted by the share's export rules");
+            return fail(NfsStat3::ACCES);
+        }
+        let caller = Self::caller(entry, creds);
+        let drc_key = nfs3::is_non_idempotent(call.proc_).then(|| DrcKey {
+            client: conn.peer.ip(),
+            xid: xid.0,
+            prog_vers_proc: (call.prog, call.vers, call.proc_),
+            args_hash: crate::runtime::fnv1a64(&args),
+        });
+        if let Some(key) = &drc_key {
+            let now = self.env.now().into_std();
+            let seen = self
+                .drc
+                .lock()
+                .expect("DRC lock is never poisoned")
+                .handle_call(key.clone(), now);
+            match seen {
+                DrcLookup::New => {}
+                DrcLookup::InProgress => return None,
+                DrcLookup::Replay(r) => {
+                    tracing::debug!("retransmission answered from the duplicate request cache");
+                    return Some(r);
+                }
+            }
+        }
+        let body = entry.handle.nfs3(call.proc_, caller, args).await;
+        let out = match body {
+            Some(body) => reply(|w| {
+                rpc::encode_accepted(w, xid, AcceptStat::SUCCESS);
+                w.raw(&body);
+            }),
+            None => reply(|w| rpc::encode_accepted(w, xid, AcceptStat::GARBAGE_ARGS)),
+        };
+        if let Some(key) = &drc_key {
+            self.drc
+                .lock()
+                .expect("DRC lock is never poisoned")
+                .complete(key, out.clone());
+        }
+        Some(out)
+    }
+}
+
+/// Builds a reply record body.
+pub(crate) fn reply(f: impl FnOnce(&mut Writer)) -> Bytes {
+    let mut w = Writer::with_capacity(128);
+    f(&mut w);
+    Bytes::from(w.into_inner())
+}

@@ -1,0 +1,610 @@
+//! The write-back cache: unstable writes land here, flush workers write them to the content
+//! store, sync it, and only then record the new size and mtime in the metadata store (data
+//! before metadata, DESIGN §7). COMMIT waits for that to finish for its file.
+//!
+//! Memory is bounded: every dirty byte holds a permit from a semaphore shared by all shares
+//! ([`DirtyBudget`]); a writer that finds the budget spent waits (and wakes the flush workers)
+//! instead of failing. That wait is the backpressure that reaches the client through the
+//! connection's in-flight window.
+//!
+//! Per file there are two layers of pending bytes: `dirty` (accepted, not yet being flushed)
+//! and `flushing` (being written by a flush right now). Reads see content, then `flushing`,
+//! then `dirty`, so a read never misses an acknowledged write. Flushes of one file are
+//! serialised by a per-file async lock, so a later flush never overtakes an earlier one.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use stores::{
+    ContentKey, ContentStore, InodeId, MetadataStore, StoreError, StoreId, StoreResult, Timestamp,
+};
+use tokio::sync::{Notify, Semaphore};
+
+use crate::runtime::Env;
+
+/// The global limit on unflushed bytes, shared by every share's cache.
+#[derive(Debug, Clone)]
+pub struct DirtyBudget {
+    sem: Arc<Semaphore>,
+    max: usize,
+}
+
+impl DirtyBudget {
+    /// A budget of `max` bytes.
+    pub fn new(max: usize) -> Self {
+        Self {
+            sem: Arc::new(Semaphore::new(max)),
+            max,
+        }
+    }
+
+    /// Bytes currently held by unflushed data.
+    pub fn in_use(&self) -> usize {
+        self.max - self.sem.available_permits()
+    }
+
+    /// The limit.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// Whether more than half of the budget is in use: flush workers start flushing eagerly.
+    fn is_high(&self) -> bool {
+        self.in_use() * 2 > self.max
+    }
+}
+
+/// The write verifier (RFC 1813 §3.3.7): random per boot, changed after any failed flush so
+/// clients resend their unstable writes.
+#[derive(Debug)]
+pub struct WriteVerifier(AtomicU64);
+
+impl WriteVerifier {
+    /// A verifier starting at `initial` (random per boot).
+    pub fn new(initial: u64) -> Self {
+        Self(AtomicU64::new(initial))
+    }
+
+    /// The current verifier bytes.
+    pub fn current(&self) -> [u8; 8] {
+        self.0.load(Ordering::SeqCst).to_be_bytes()
+    }
+
+    /// Changes the verifier: unstable data may have been lost.
+    pub fn bump(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Tuning for one cache.
+#[derive(Debug, Clone)]
+pub struct WriteBackConfig {
+    /// Flush workers for this share.
+    pub flush_workers: usize,
+    /// Dirty data older than this is flushed even if nobody asks.
+    pub flush_delay: Duration,
+    /// Files a worker flushes per wake-up before yielding.
+    pub flush_batch_max: usize,
+}
+
+impl Default for WriteBackConfig {
+    fn default() -> Self {
+        Self {
+            flush_workers: 2,
+            flush_delay: Duration::from_secs(2),
+            flush_batch_max: 16,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Layer {
+    /// Non-overlapping extents by offset.
+    extents: BTreeMap<u64, Bytes>,
+    bytes: usize,
+}
+
+impl Layer {
+    /// Inserts `data` at `off`, trimming what it overlaps. Returns bytes freed by the trim.
+    fn insert(&mut self, off: u64, data: Bytes) -> usize {
+        let end = off + data.len() as u64;
+        let mut freed = 0;
+        // Extents starting before `off` that reach into it.
+        if let Some((&s, e)) = self.extents.range(..off).next_back() {
+            let e_end = s + e.len() as u64;
+            if e_end > off {
+                let e = self.extents.remove(&s).expect("extent just seen");
+                let keep_head = e.slice(..(off - s) as usize);
+                freed += e.len() - keep_head.len();
+                self.extents.insert(s, keep_head);
+                if e_end > end {
+                    let tail = e.slice((end - s) as usize..);
+                    freed -= tail.len();
+                    self.extents.insert(end, tail);
+                }
+            }
+        }
+        // Extents starting inside [off, end).
+        let inside: Vec<u64> = self.extents.range(off..end).map(|(&s, _)| s).collect();
+        for s in inside {
+            let e = self.extents.remove(&s).expect("extent just seen");
+            let e_end = s + e.len() as u64;
+            freed += e.len();
+            if e_end > end {
+                let tail = e.slice((end - s) as usize..);
+                freed -= tail.len();
+                self.extents.insert(end, tail);
+            }
+        }
+        self.bytes += data.len();
+        self.bytes -= freed;
+        self.extents.insert(off, data);
+        freed
+    }
+
+    /// Drops everything at or beyond `len`. Returns bytes freed.
+    fn truncate(&mut self, len: u64) -> usize {
+        let mut freed = 0;
+        let beyond: Vec<u64> = self.extents.range(len..).map(|(&s, _)| s).collect();
+        for s in beyond {
+            freed += self.extents.remove(&s).map_or(0, |e| e.len());
+        }
+        if let Some((&s, e)) = self.extents.range(..len).next_back()
+            && s + e.len() as u64 > len
+        {
+            let e = self.extents.remove(&s).expect("extent just seen");
+            let head = e.slice(..(len - s) as usize);
+            freed += e.len() - head.len();
+            self.extents.insert(s, head);
+        }
+        self.bytes -= freed;
+        freed
+    }
+
+    /// Copies the part of every extent that falls in `[off, off + buf.len())` into `buf`.
+    fn overlay(&self, off: u64, buf: &mut [u8]) {
+        let end = off + buf.len() as u64;
+        let first = self
+            .extents
+            .range(..=off)
+            .next_back()
+            .map_or(off, |(&s, _)| s);
+        for (&s, e) in self.extents.range(first..end) {
+            let e_end = s + e.len() as u64;
+            let lo = s.max(off);
+            let hi = e_end.min(end);
+            if lo < hi {
+                buf[(lo - off) as usize..(hi - off) as usize]
+                    .copy_from_slice(&e[(lo - s) as usize..(hi - s) as usize]);
+            }
+        }
+    }
+
+    fn end(&self) -> u64 {
+        self.extents
+            .iter()
+            .next_back()
+            .map_or(0, |(&s, e)| s + e.len() as u64)
+    }
+}
+
+#[derive(Debug)]
+struct FileState {
+    dirty: Layer,
+    flushing: Layer,
+    /// Largest end offset of any accepted write not yet recorded in metadata.
+    end: u64,
+    /// Time of the latest accepted write.
+    mtime: Timestamp,
+    /// When the oldest byte in `dirty` was accepted.
+    dirty_since: tokio::time::Instant,
+    /// Serialises flushes of this file.
+    flush_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    files: BTreeMap<InodeId, FileState>,
+    shutting_down: bool,
+}
+
+struct Inner<M, C> {
+    meta: Arc<M>,
+    content: Arc<C>,
+    store: StoreId,
+    budget: DirtyBudget,
+    verifier: Arc<WriteVerifier>,
+    env: Env,
+    config: WriteBackConfig,
+    state: Mutex<State>,
+    kick: Notify,
+}
+
+/// Pending attribute changes of a file with unflushed writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pending {
+    /// Size including unflushed writes (at least).
+    pub end: u64,
+    /// Modification time of the latest write.
+    pub mtime: Timestamp,
+}
+
+/// One share's write-back cache. Cheap to clone.
+pub struct WriteBack<M, C> {
+    inner: Arc<Inner<M, C>>,
+}
+
+impl<M, C> Clone for WriteBack<M, C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
+    /// A cache writing to `content` and recording sizes in `meta`.
+    pub fn new(
+        env: Env,
+        meta: Arc<M>,
+        content: Arc<C>,
+        budget: DirtyBudget,
+        verifier: Arc<WriteVerifier>,
+        config: WriteBackConfig,
+    ) -> Self {
+        let store = meta.id();
+        Self {
+            inner: Arc::new(Inner {
+                meta,
+                content,
+                store,
+                budget,
+                verifier,
+                env,
+                config,
+                state: Mutex::new(State::default()),
+                kick: Notify::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner
+            .state
+            .lock()
+            .expect("write-back state lock is never poisoned: no panics while held")
+    }
+
+    fn key(&self, ino: InodeId) -> ContentKey {
+        ContentKey {
+            store: self.inner.store,
+            ino,
+        }
+    }
+
+    /// The content store this cache writes to.
+    pub fn content(&self) -> &Arc<C> {
+        &self.inner.content
+    }
+
+    /// The write verifier.
+    pub fn verifier(&self) -> [u8; 8] {
+        self.inner.verifier.current()
+    }
+
+    /// Starts the flush workers; they exit after [`WriteBack::shutdown`].
+    pub fn spawn_workers(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        (0..self.inner.config.flush_workers.max(1))
+            .map(|_| {
+                let me = self.clone();
+                tokio::spawn(async move { me.worker().await })
+            })
+            .collect()
+    }
+
+    /// Accepts an unstable write. Waits while the dirty budget is spent.
+    pub async fn write(
+        &self,
+        ino: InodeId,
+        off: u64,
+        data: Bytes,
+        mtime: Timestamp,
+    ) -> StoreResult<Pending> {
+        let len = data.len();
+        if len == 0 {
+            return Ok(self.pending(ino).unwrap_or(Pending { end: 0, mtime }));
+        }
+        let n = u32::try_from(len).map_err(|_| StoreError::Invalid("write larger than 4 GiB"))?;
+        if len > self.inner.budget.max() {
+            return Err(StoreError::Invalid("write larger than the dirty budget"));
+        }
+        if self.inner.budget.sem.available_permits() < len {
+            self.inner.kick.notify_waiters();
+        }
+        let Ok(permit) = self.inner.budget.sem.clone().acquire_many_owned(n).await else {
+            return Err(StoreError::Busy);
+        };
+        permit.forget();
+        let now = self.inner.env.now();
+        let (freed, pending) = {
+            let mut st = self.lock();
+            let f = st.files.entry(ino).or_insert_with(|| FileState {
+                dirty: Layer::default(),
+                flushing: Layer::default(),
+                end: 0,
+                mtime,
+                dirty_since: now,
+                flush_lock: Arc::new(tokio::sync::Mutex::new(())),
+            });
+            if f.dirty.bytes == 0 {
+                f.dirty_since = now;
+            }
+            let freed = f.dirty.insert(off, data);
+            f.end = f.end.max(off + len as u64);
+            f.mtime = f.mtime.max(mtime);
+            (
+                freed,
+                Pending {
+                    end: f.end,
+                    mtime: f.mtime,
+                },
+            )
+        };
+        self.inner.budget.sem.add_permits(freed);
+        if self.inner.budget.is_high() {
+            self.inner.kick.notify_waiters();
+        }
+        Ok(pending)
+    }
+
+    /// Unrecorded size and mtime of `ino`, if it has unflushed writes.
+    pub fn pending(&self, ino: InodeId) -> Option<Pending> {
+        self.lock().files.get(&ino).map(|f| Pending {
+            end: f.end,
+            mtime: f.mtime,
+        })
+    }
+
+    /// Reads `len` bytes at `off` of a file whose current size is `size`, seeing unflushed
+    /// writes. Returns fewer bytes at end of file.
+    pub async fn read(&self, ino: InodeId, off: u64, len: u32, size: u64) -> StoreResult<Bytes> {
+        if off >= size || len == 0 {
+            return Ok(Bytes::new());
+        }
+        let want = (size - off).min(u64::from(len)) as usize;
+        let has_pending = self.lock().files.contains_key(&ino);
+        let stored = self
+            .inner
+            .content
+            .read(self.key(ino), off, want as u32)
+            .await?;
+        if !has_pending {
+            if stored.len() < want {
+                // The content store is shorter than the recorded size: bytes are missing. Never
+                // hand out zeros for data we cannot find (DESIGN §7).
+                return Err(StoreError::Io(std::io::Error::other(format!(
+                    "content of inode {} is shorter ({} bytes at {off}) than its size {size}",
+                    ino.0,
+                    stored.len()
+                ))));
+            }
+            return Ok(stored);
+        }
+        let mut buf = BytesMut::zeroed(want);
+        buf[..stored.len()].copy_from_slice(&stored);
+        let st = self.lock();
+        if let Some(f) = st.files.get(&ino) {
+            f.flushing.overlay(off, &mut buf);
+            f.dirty.overlay(off, &mut buf);
+        }
+        drop(st);
+        Ok(buf.freeze())
+    }
+
+    /// Flushes `ino`'s unflushed writes and makes them and its size durable. What COMMIT,
+    /// FILE_SYNC writes and truncation wait on.
+    pub async fn flush(&self, ino: InodeId) -> StoreResult<()> {
+        self.flush_file(ino).await?;
+        self.inner.meta.sync().await
+    }
+
+    async fn flush_file(&self, ino: InodeId) -> StoreResult<()> {
+        let Some(lock) = self.lock().files.get(&ino).map(|f| f.flush_lock.clone()) else {
+            return Ok(());
+        };
+        let _serial = lock.lock().await;
+        let (extents, end, mtime) = {
+            let mut st = self.lock();
+            let Some(f) = st.files.get_mut(&ino) else {
+                return Ok(());
+            };
+            if f.dirty.bytes == 0 {
+                return Ok(());
+            }
+            f.flushing = std::mem::take(&mut f.dirty);
+            let extents: Vec<(u64, Bytes)> = f
+                .flushing
+                .extents
+                .iter()
+                .map(|(&o, b)| (o, b.clone()))
+                .collect();
+            (extents, f.end, f.mtime)
+        };
+        let result = self.write_out(ino, &extents, end, mtime).await;
+        let freed = {
+            let mut st = self.lock();
+            let mut freed = 0;
+            if let Some(f) = st.files.get_mut(&ino) {
+                freed = f.flushing.bytes;
+                f.flushing = Layer::default();
+                if f.dirty.bytes == 0 {
+                    st.files.remove(&ino);
+                }
+            }
+            freed
+        };
+        self.inner.budget.sem.add_permits(freed);
+        if let Err(e) = &result {
+            // The bytes are dropped: the new verifier tells clients to resend them.
+            self.inner.verifier.bump();
+            tracing::error!(ino = ino.0, error = %e, "flush failed; write verifier changed so clients resend");
+        }
+        result
+    }
+
+    async fn write_out(
+        &self,
+        ino: InodeId,
+        extents: &[(u64, Bytes)],
+        end: u64,
+        mtime: Timestamp,
+    ) -> StoreResult<()> {
+        let key = self.key(ino);
+        for (off, data) in extents {
+            self.inner.content.write(key, *off, data.clone()).await?;
+        }
+        self.inner.content.sync(key).await?;
+        match self.inner.meta.record_write(ino, end, mtime).await {
+            Ok(_) => Ok(()),
+            // The file was removed while its data was in flight: nothing left to record.
+            Err(StoreError::Stale) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Drops unflushed data at or beyond `len` (truncation). The caller flushes first when it
+    /// needs the remaining data durable.
+    pub fn truncate(&self, ino: InodeId, len: u64) {
+        let freed = {
+            let mut st = self.lock();
+            let Some(f) = st.files.get_mut(&ino) else {
+                return;
+            };
+            let freed = f.dirty.truncate(len);
+            f.end = f.end.min(len).max(f.dirty.end().max(f.flushing.end()));
+            freed
+        };
+        self.inner.budget.sem.add_permits(freed);
+    }
+
+    /// Forgets every unflushed byte of a removed file.
+    pub fn forget(&self, ino: InodeId) {
+        let freed = {
+            let mut st = self.lock();
+            match st.files.get_mut(&ino) {
+                Some(f) => {
+                    let freed = f.dirty.bytes;
+                    f.dirty = Layer::default();
+                    if f.flushing.bytes == 0 {
+                        st.files.remove(&ino);
+                    }
+                    freed
+                }
+                None => 0,
+            }
+        };
+        self.inner.budget.sem.add_permits(freed);
+    }
+
+    /// Flushes everything and stops the workers (graceful shutdown).
+    pub async fn shutdown(&self) -> StoreResult<()> {
+        let result = self.flush_all().await;
+        self.lock().shutting_down = true;
+        self.inner.kick.notify_waiters();
+        result
+    }
+
+    /// Flushes every file with unflushed data, then syncs the metadata store.
+    pub async fn flush_all(&self) -> StoreResult<()> {
+        let inos: Vec<InodeId> = self.lock().files.keys().copied().collect();
+        let mut first_err = None;
+        for ino in inos {
+            if let Err(e) = self.flush_file(ino).await {
+                first_err.get_or_insert(e);
+            }
+        }
+        let synced = self.inner.meta.sync().await;
+        match first_err {
+            Some(e) => Err(e),
+            None => synced,
+        }
+    }
+
+    /// Files due for flushing: old enough, or any when the budget runs high. Oldest first.
+    fn due(&self) -> Vec<InodeId> {
+        let now = self.inner.env.now();
+        let high = self.inner.budget.is_high();
+        let st = self.lock();
+        let mut v: Vec<(tokio::time::Instant, InodeId)> = st
+            .files
+            .iter()
+            .filter(|(_, f)| f.dirty.bytes > 0)
+            .filter(|(_, f)| {
+                high || now.saturating_duration_since(f.dirty_since)
+                    >= self.inner.config.flush_delay
+            })
+            .map(|(&i, f)| (f.dirty_since, i))
+            .collect();
+        v.sort();
+        v.into_iter()
+            .map(|(_, i)| i)
+            .take(self.inner.config.flush_batch_max)
+            .collect()
+    }
+
+    /// A flush worker: wakes when kicked or every `flush_delay / 2`, flushes at most
+    /// `flush_batch_max` files, and exits once shutdown was requested.
+    async fn worker(self) {
+        let tick = (self.inner.config.flush_delay / 2).max(Duration::from_millis(10));
+        loop {
+            let kicked = self.inner.kick.notified();
+            tokio::pin!(kicked);
+            kicked.as_mut().enable();
+            if self.lock().shutting_down {
+                return;
+            }
+            for ino in self.due() {
+                // Errors are logged and the verifier changed inside flush_file.
+                let _ = self.flush_file(ino).await;
+            }
+            if !self.due().is_empty() {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            tokio::select! {
+                biased;
+                () = kicked => {}
+                () = tokio::time::sleep(tick) => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Goal: overlapping inserts keep extents non-overlapping, newest bytes win, byte
+    /// accounting stays exact.
+    #[test]
+    fn layer_insert_overlaps() {
+        let mut l = Layer::default();
+        l.insert(0, Bytes::from_static(b"aaaaaaaaaa"));
+        l.insert(3, Bytes::from_static(b"bbb"));
+        l.insert(8, Bytes::from_static(b"cccc"));
+        let mut buf = [0u8; 12];
+        l.overlay(0, &mut buf);
+        assert_eq!(&buf, b"aaabbbaacccc");
+        assert_eq!(l.bytes, 12);
+        assert_eq!(l.extents.values().map(|b| b.len()).sum::<usize>(), 12);
+        l.insert(0, Bytes::from_static(b"dddddddddddddd"));
+        assert_eq!(l.bytes, 14);
+        assert_eq!(l.extents.len(), 1);
+        assert_eq!(l.truncate(5), 9);
+        assert_eq!(l.bytes, 5);
+        assert_eq!(l.end(), 5);
+    }
+}
