@@ -363,13 +363,33 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
 
     /// Attributes of `ino`.
     pub async fn getattr(&self, ino: InodeId) -> OpResult<Attr> {
-        Ok(self.overlay(
-            self.inner
+        let epoch = self.inner.cache.flush_epoch();
+        let a = self
+            .inner
+            .meta
+            .getattr(ino)
+            .await
+            .map_err(OpError::from_store)?;
+        self.settle(a, epoch).await
+    }
+
+    /// Applies pending writes to attributes read from the store after `epoch` was taken,
+    /// re-reading them if a flush may have recorded a newer size in between (a size that went
+    /// backwards would make clients drop cached data).
+    async fn settle(&self, a: Attr, epoch: u64) -> OpResult<Attr> {
+        if a.kind == FileKind::Regular
+            && self.inner.cache.pending(a.ino).is_none()
+            && self.inner.cache.flush_epoch() != epoch
+        {
+            let fresh = self
+                .inner
                 .meta
-                .getattr(ino)
+                .getattr(a.ino)
                 .await
-                .map_err(OpError::from_store)?,
-        ))
+                .map_err(OpError::from_store)?;
+            return Ok(self.overlay(fresh));
+        }
+        Ok(self.overlay(a))
     }
 
     async fn getattr_opt(&self, ino: InodeId) -> Option<Attr> {
@@ -444,7 +464,11 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
                 };
                 self.getattr(p).await?
             }
-            _ => self.overlay(self.inner.meta.lookup(dir, name).await?),
+            _ => {
+                let epoch = self.inner.cache.flush_epoch();
+                let a = self.inner.meta.lookup(dir, name).await?;
+                self.settle(a, epoch).await?
+            }
         };
         Ok((a, d))
     }
@@ -1007,9 +1031,10 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
             return Err(StoreError::NotDir.into());
         }
         Self::require(&d, caller, 4)?;
+        let epoch = self.inner.cache.flush_epoch();
         let mut page = self.inner.meta.readdir(dir, cookie, max_entries).await?;
         for e in &mut page.entries {
-            e.attr = self.overlay(e.attr.clone());
+            e.attr = self.settle(e.attr.clone(), epoch).await?;
         }
         Ok((d, page))
     }

@@ -164,22 +164,25 @@ impl Layer {
         freed
     }
 
-    /// Copies the part of every extent that falls in `[off, off + buf.len())` into `buf`.
-    fn overlay(&self, off: u64, buf: &mut [u8]) {
-        let end = off + buf.len() as u64;
+    /// The extents that overlap `[off, end)` (cheap reference-counted clones).
+    fn extents_in(&self, off: u64, end: u64) -> impl Iterator<Item = (u64, Bytes)> + '_ {
         let first = self
             .extents
             .range(..=off)
             .next_back()
             .map_or(off, |(&s, _)| s);
-        for (&s, e) in self.extents.range(first..end) {
-            let e_end = s + e.len() as u64;
-            let lo = s.max(off);
-            let hi = e_end.min(end);
-            if lo < hi {
-                buf[(lo - off) as usize..(hi - off) as usize]
-                    .copy_from_slice(&e[(lo - s) as usize..(hi - s) as usize]);
-            }
+        self.extents
+            .range(first..end)
+            .filter(move |(s, e)| **s + e.len() as u64 > off)
+            .map(|(&s, e)| (s, e.clone()))
+    }
+
+    /// Copies the part of every extent that falls in `[off, off + buf.len())` into `buf`.
+    #[cfg(test)]
+    fn overlay(&self, off: u64, buf: &mut [u8]) {
+        let end = off + buf.len() as u64;
+        for (s, e) in self.extents_in(off, end) {
+            copy_overlap(off, buf, s, &e);
         }
     }
 
@@ -188,6 +191,17 @@ impl Layer {
             .iter()
             .next_back()
             .map_or(0, |(&s, e)| s + e.len() as u64)
+    }
+}
+
+/// Copies the part of extent `e` (starting at `s`) that overlaps `buf` (starting at `off`).
+fn copy_overlap(off: u64, buf: &mut [u8], s: u64, e: &[u8]) {
+    let end = off + buf.len() as u64;
+    let lo = s.max(off);
+    let hi = (s + e.len() as u64).min(end);
+    if lo < hi {
+        buf[(lo - off) as usize..(hi - off) as usize]
+            .copy_from_slice(&e[(lo - s) as usize..(hi - s) as usize]);
     }
 }
 
@@ -221,6 +235,8 @@ struct Inner<M, C> {
     config: WriteBackConfig,
     state: Mutex<State>,
     kick: Notify,
+    /// Completed flushes, ever: readers compare it before and after a metadata read.
+    flush_epoch: AtomicU64,
 }
 
 /// Pending attribute changes of a file with unflushed writes.
@@ -267,6 +283,7 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
                 config,
                 state: Mutex::new(State::default()),
                 kick: Notify::new(),
+                flush_epoch: AtomicU64::new(0),
             }),
         }
     }
@@ -360,6 +377,13 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
         Ok(pending)
     }
 
+    /// Counts completed flushes. A reader that reads metadata and then finds no pending
+    /// writes may have raced a flush that recorded a larger size in between; if this counter
+    /// moved across its metadata read, it reads again.
+    pub fn flush_epoch(&self) -> u64 {
+        self.inner.flush_epoch.load(Ordering::SeqCst)
+    }
+
     /// Unrecorded size and mtime of `ino`, if it has unflushed writes.
     pub fn pending(&self, ino: InodeId) -> Option<Pending> {
         self.lock().files.get(&ino).map(|f| Pending {
@@ -375,13 +399,22 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
             return Ok(Bytes::new());
         }
         let want = (size - off).min(u64::from(len)) as usize;
-        let has_pending = self.lock().files.contains_key(&ino);
+        // Snapshot the unflushed extents *before* reading the content store: a flush that
+        // completes meanwhile wrote its bytes to the store before dropping them from the cache,
+        // so every byte is in the snapshot or in what the store returns.
+        let overlays: Option<Vec<(u64, Bytes)>> = self.lock().files.get(&ino).map(|f| {
+            let end = off + want as u64;
+            f.flushing
+                .extents_in(off, end)
+                .chain(f.dirty.extents_in(off, end))
+                .collect()
+        });
         let stored = self
             .inner
             .content
             .read(self.key(ino), off, want as u32)
             .await?;
-        if !has_pending {
+        let Some(overlays) = overlays else {
             if stored.len() < want {
                 // The content store is shorter than the recorded size: bytes are missing. Never
                 // hand out zeros for data we cannot find (DESIGN §7).
@@ -392,15 +425,13 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
                 ))));
             }
             return Ok(stored);
-        }
+        };
         let mut buf = BytesMut::zeroed(want);
         buf[..stored.len()].copy_from_slice(&stored);
-        let st = self.lock();
-        if let Some(f) = st.files.get(&ino) {
-            f.flushing.overlay(off, &mut buf);
-            f.dirty.overlay(off, &mut buf);
+        // Oldest first: flushing extents, then dirty ones, so the newest bytes win.
+        for (s, e) in overlays {
+            copy_overlap(off, &mut buf, s, &e);
         }
-        drop(st);
         Ok(buf.freeze())
     }
 
@@ -446,6 +477,7 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
             }
             freed
         };
+        self.inner.flush_epoch.fetch_add(1, Ordering::SeqCst);
         self.inner.budget.sem.add_permits(freed);
         if let Err(e) = &result {
             // The bytes are dropped: the new verifier tells clients to resend them.
