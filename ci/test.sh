@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The README's test command: installs what the tests need, then runs every check and test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+step() { printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
+
+step "setup: packages"
+ci/setup.sh
+
+export CARGO_TERM_COLOR=never
+# Build parallelism: this machine class has 2 cores; let cargo use them all.
+export CARGO_INCREMENTAL=0
+
+step "format"
+cargo fmt --all --check
+
+step "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "build (tests, binary)"
+cargo build --workspace --all-targets --locked
+cargo build -p actors --bin dittofs --locked
+
+step "tests"
+if command -v cargo-nextest >/dev/null; then
+  cargo nextest run --workspace --locked --no-fail-fast
+  cargo test --workspace --doc --locked
+else
+  cargo test --workspace --locked --no-fail-fast
+fi
+
+step "done"
