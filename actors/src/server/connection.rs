@@ -73,6 +73,11 @@ pub(crate) async fn run<S>(
                     () = shutdown.cancelled() => break 'read,
                     p = in_flight.clone().acquire_owned() => p.expect("in-flight semaphore is never closed"),
                 };
+                let bytes = tokio::select! {
+                    biased;
+                    () = shutdown.cancelled() => break 'read,
+                    b = dispatcher.reserve(record.len()) => b,
+                };
                 let d = dispatcher.clone();
                 let tx = tx.clone();
                 tokio::spawn(
@@ -82,7 +87,7 @@ pub(crate) async fn run<S>(
                             // nowhere to go then, and the client will retransmit.
                             let _ = tx.send(reply).await;
                         }
-                        drop(permit);
+                        drop((permit, bytes));
                     }
                     .in_current_span(),
                 );

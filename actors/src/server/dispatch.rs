@@ -13,7 +13,7 @@ use protocol::drc::{Drc, DrcKey, DrcLookup};
 use protocol::nfs3::NfsStat3;
 use protocol::rpc::{self, AcceptStat, CallError, CallHeader, Credentials};
 use protocol::xdr::Writer;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::connection::ConnInfo;
 use super::handle::{HandleCodec, ShareId};
@@ -82,13 +82,19 @@ impl Dispatcher {
         }
     }
 
+    /// Reserves room for a record of `len` bytes in the server-wide budget of request bytes
+    /// being held. Connections call this before they read further, so the memory held by
+    /// requests is bounded by `request_bytes_max` plus one unreserved record per connection.
+    pub(crate) async fn reserve(&self, len: usize) -> OwnedSemaphorePermit {
+        // A record larger than the whole budget (impossible with the record limits, but cheap
+        // to guard) takes all of it rather than waiting forever.
+        let charge = u32::try_from(len.clamp(1, self.request_bytes_max)).unwrap_or(u32::MAX);
+        self.request_bytes.clone().acquire_many_owned(charge).await.expect("request byte semaphore is never closed")
+    }
+
     /// Handles one record; `None` means no reply is sent (a duplicate still executing, or a
     /// record too broken to answer).
     pub(crate) async fn dispatch(&self, record: Bytes, conn: &ConnInfo) -> Option<Bytes> {
-        // Bound the bytes of requests executing server-wide; a record larger than the whole
-        // budget is impossible (records are capped far below it).
-        let charge = u32::try_from(record.len().min(self.request_bytes_max)).unwrap_or(u32::MAX);
-        let _permit = self.request_bytes.acquire_many(charge).await.ok()?;
         let (call, args) = match rpc::decode_call(&record) {
             Ok(x) => x,
             Err(CallError::RpcMismatch { xid }) => {
