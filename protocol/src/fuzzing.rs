@@ -40,18 +40,22 @@ pub fn fuzz_nfs3_reply(data: &[u8]) {
 }
 
 /// RPC record marking: the bytes are fed to a [`crate::rpc::RecordDecoder`] in chunks whose
-/// sizes come from the data itself, until it needs more input or reports a broken stream.
+/// sizes come from the data itself, until the data is used up or the decoder reports a broken
+/// stream. Every record returned must respect the record limit.
 pub fn fuzz_record(data: &[u8]) {
     let mut d = crate::rpc::RecordDecoder::new();
     let mut buf = bytes::BytesMut::new();
     let mut rest = data;
-    while !rest.is_empty() {
-        let n = (usize::from(rest[0]) % 64 + 1).min(rest.len());
+    while let Some(&first) = rest.first() {
+        let n = (usize::from(first) % 64 + 1).min(rest.len());
         buf.extend_from_slice(&rest[..n]);
         rest = &rest[n..];
         loop {
             match d.decode(&mut buf) {
-                Ok(Some(_)) => {}
+                Ok(Some(record)) => assert!(
+                    record.len() <= crate::wire::limits::RECORD_MAX,
+                    "a record over RECORD_MAX was returned"
+                ),
                 Ok(None) => break,
                 Err(_) => return,
             }
@@ -59,24 +63,95 @@ pub fn fuzz_record(data: &[u8]) {
     }
 }
 
-/// An ONC RPC call header and its credentials.
+/// An ONC RPC call header, its credentials, and the reply the server would send for a broken
+/// header; the same bytes also go through the reply decoder. A call that decodes must
+/// re-encode to its input (the header encoding is canonical).
 pub fn fuzz_rpc_call(data: &[u8]) {
-    if let Ok((call, _)) = crate::rpc::decode_call(data) {
-        let _ = crate::rpc::Credentials::from_call(&call);
+    use crate::rpc;
+    match rpc::decode_call(data) {
+        Ok((call, args)) => {
+            let _ = rpc::Credentials::from_call(&call);
+            let mut again = encode_to_vec(&call);
+            again.extend_from_slice(args);
+            assert_eq!(
+                again, data,
+                "an accepted RPC call must re-encode to its input"
+            );
+        }
+        Err(e) => {
+            if let Some((xid, status)) = e.reply() {
+                rpc::encode_reply(&mut crate::xdr::Writer::new(), xid, status);
+            }
+        }
     }
-    let _ = crate::rpc::decode_reply(data);
+    let _ = rpc::decode_reply(data);
 }
 
-/// Portmapper arguments and results.
+/// Portmapper arguments and results: the bytes are decoded as the arguments and as the results
+/// of every procedure, and whatever decodes must re-encode to its input.
 pub fn fuzz_portmap(data: &[u8]) {
-    let _ = crate::portmap::decode_mapping(data);
-    let _ = crate::portmap::decode_dump(data);
+    use crate::portmap::{self, PortmapProc};
+    for p in PortmapProc::ALL {
+        if let Ok(call) = portmap::decode_call(p.as_u32(), data) {
+            assert_eq!(encode_to_vec(&call), data, "portmapper call must re-encode");
+        }
+        if let Ok(reply) = portmap::decode_reply(p, data) {
+            assert_eq!(
+                encode_to_vec(&reply),
+                data,
+                "portmapper reply must re-encode"
+            );
+        }
+    }
 }
 
-/// MOUNT arguments and results.
+/// MOUNT arguments and results: the bytes are decoded as the arguments and as the results of
+/// every procedure, and whatever decodes must re-encode to its input.
 pub fn fuzz_mount(data: &[u8]) {
-    let _ = crate::mount3::decode_dirpath(data);
-    let _ = crate::mount3::decode_mnt_res(data);
-    let _ = crate::mount3::decode_mount_list(data);
-    let _ = crate::mount3::decode_exports(data);
+    use crate::mount3::{self, MountProc};
+    for p in MountProc::ALL {
+        if let Ok(call) = mount3::decode_call(p.as_u32(), data) {
+            assert_eq!(encode_to_vec(&call), data, "MOUNT call must re-encode");
+        }
+        if let Ok(reply) = mount3::decode_reply(p, data) {
+            assert_eq!(encode_to_vec(&reply), data, "MOUNT reply must re-encode");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Goal: the fuzz entry points accept the inputs their targets start from (valid
+    /// messages) without tripping their own assertions.
+    #[test]
+    fn seeds_pass() {
+        let null_call = hex::decode(concat!(
+            "00000001", "00000000", "00000002", "000186a3", "00000003", "00000000", "00000000",
+            "00000000", "00000000", "00000000",
+        ))
+        .unwrap();
+        fuzz_rpc_call(&null_call);
+        fuzz_record(&crate::rpc::encode_record(&null_call));
+        fuzz_portmap(&hex::decode("000186a5000000030000000600000000").unwrap());
+        fuzz_mount(&hex::decode("000000072f6578706f727400").unwrap());
+        fuzz_mount(&[]);
+        fuzz_portmap(&[]);
+    }
+
+    proptest! {
+        /// Goal: random bytes never panic the RPC, portmapper and MOUNT entry points (their
+        /// re-encode assertions included).
+        #[test]
+        fn random_bytes(data in vec(any::<u8>(), 0..256)) {
+            fuzz_record(&data);
+            fuzz_rpc_call(&data);
+            fuzz_portmap(&data);
+            fuzz_mount(&data);
+        }
+    }
 }

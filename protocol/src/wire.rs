@@ -1,5 +1,5 @@
 //! Shared decoding vocabulary: the [`DecodeError`] every decoder returns, the [`Decode`] and
-//! [`Encode`] traits, and [`Limits`], the one place where every size a peer can ask for is capped.
+//! [`Encode`] traits, and [`limits`], the one place where every size a peer can ask for is capped.
 
 use crate::xdr::{Reader, Writer};
 
@@ -77,6 +77,71 @@ pub fn encode_to_vec<T: Encode + ?Sized>(v: &T) -> Vec<u8> {
     w.into_inner()
 }
 
+/// Declares a newtype over `u32` for a set of codes the spec lists but a peer may extend (STYLE
+/// §3: unknown values must round-trip), with one associated const per listed value, a
+/// `name()` giving the spec's spelling, `Debug`/`Display` printing that name, and XDR
+/// [`Decode`]/[`Encode`] impls. A const whose Rust name differs from the spec's spelling gives
+/// the spelling after a comma; it becomes a doc alias, so searching the docs for
+/// `AUTH_BADCRED` finds `AuthStat::BADCRED`.
+macro_rules! open_set {
+    (
+        $(#[$meta:meta])*
+        $name:ident, $field:literal {
+            $($(#[doc = $doc:literal])* $konst:ident = $value:literal $(, $spec:literal)?;)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub u32);
+
+        impl $name {
+            $(
+                $(#[doc = $doc])*
+                $(#[doc(alias = $spec)])?
+                pub const $konst: Self = Self($value);
+            )*
+
+            /// The spec's name for this value, or `None` for a value the spec does not list.
+            pub const fn name(self) -> Option<&'static str> {
+                match self.0 {
+                    $($value => Some($crate::wire::open_set!(@spelling $konst $($spec)?)),)*
+                    _ => None,
+                }
+            }
+        }
+
+        impl ::core::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                match self.name() {
+                    Some(name) => f.write_str(name),
+                    None => write!(f, "{}({})", stringify!($name), self.0),
+                }
+            }
+        }
+
+        impl ::core::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                ::core::fmt::Debug::fmt(self, f)
+            }
+        }
+
+        impl $crate::wire::Decode<'_> for $name {
+            fn decode(r: &mut $crate::xdr::Reader<'_>) -> Result<Self, $crate::wire::DecodeError> {
+                r.u32($field).map(Self)
+            }
+        }
+
+        impl $crate::wire::Encode for $name {
+            fn encode(&self, w: &mut $crate::xdr::Writer) {
+                w.u32(self.0);
+            }
+        }
+    };
+    (@spelling $konst:ident) => { stringify!($konst) };
+    (@spelling $konst:ident $spec:literal) => { $spec };
+}
+pub(crate) use open_set;
+
 /// Every limit a peer's message is checked against, with its source. Decoders take the value
 /// from here before they allocate anything.
 pub mod limits {
@@ -98,9 +163,9 @@ pub mod limits {
     pub const IO_SIZE_MAX: usize = 1 << 20;
     /// RFC 5531 §8.2: opaque_auth bodies are at most 400 bytes.
     pub const AUTH_BODY_MAX: usize = 400;
-    /// RFC 5531 §14 (authsys_parms): machinename is `string<255>`.
+    /// RFC 5531 Appendix A (`authsys_parms`): machinename is `string<255>`.
     pub const AUTH_MACHINE_NAME_MAX: usize = 255;
-    /// RFC 5531 §14 (authsys_parms): `gids<16>`.
+    /// RFC 5531 Appendix A (`authsys_parms`): `gids<16>`.
     pub const AUTH_GIDS_MAX: usize = 16;
     /// One record-marking fragment (RFC 5531 §11): the largest WRITE call plus headers fits
     /// with room to spare. Larger fragments close the connection.

@@ -89,7 +89,11 @@ impl Dispatcher {
         // A record larger than the whole budget (impossible with the record limits, but cheap
         // to guard) takes all of it rather than waiting forever.
         let charge = u32::try_from(len.clamp(1, self.request_bytes_max)).unwrap_or(u32::MAX);
-        self.request_bytes.clone().acquire_many_owned(charge).await.expect("request byte semaphore is never closed")
+        self.request_bytes
+            .clone()
+            .acquire_many_owned(charge)
+            .await
+            .expect("request byte semaphore is never closed")
     }
 
     /// Handles one record; `None` means no reply is sent (a duplicate still executing, or a
