@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use protocol::nfs3::*;
 use protocol::wire::{DecodeError, Encode, decode_exact, limits};
-use protocol::xdr::{Reader, Writer, pad_len};
+use protocol::xdr::{Reader, Writer};
 use stores::{
     Attr, ContentStore, Cookie, Device, FileKind, InodeId, MetadataStore, StoreError, Timestamp,
 };
@@ -825,11 +825,6 @@ async fn link<M: MetadataStore, C: ContentStore>(
 /// client that sends another one gets NFS3ERR_BAD_COOKIE.
 const COOKIE_VERF: [u8; 8] = *b"dittofs1";
 
-/// Bytes of XDR an entry name takes (length word + padded bytes).
-fn name_len(name: &[u8]) -> usize {
-    4 + name.len() + pad_len(name.len())
-}
-
 /// Entries of a listing, with "." and ".." synthesised at cookies 1 and 2 as knfsd does.
 struct Listing {
     dir_attr: Attr,
@@ -896,17 +891,18 @@ async fn readdir<M: MetadataStore, C: ContentStore>(
     let mut out = Vec::new();
     let mut truncated = false;
     for (cookie, name, attr) in l.entries {
-        let size = 4 + 8 + name_len(&name) + 8;
+        let e = Entry3 {
+            fileid: attr.ino.0,
+            name,
+            cookie: Cookie3(cookie),
+        };
+        let size = entry3_encoded_len(&e);
         if used + size > budget {
             truncated = true;
             break;
         }
         used += size;
-        out.push(Entry3 {
-            fileid: attr.ino.0,
-            name,
-            cookie: Cookie3(cookie),
-        });
+        out.push(e);
     }
     if out.is_empty() && truncated {
         return Err((
@@ -960,7 +956,7 @@ async fn readdirplus<M: MetadataStore, C: ContentStore>(
         };
         let size = entryplus3_encoded_len(&e);
         // dircount counts only fileid, name and cookie (RFC 1813 §3.3.17).
-        let dsize = 8 + name_len(&e.name) + 8;
+        let dsize = entryplus3_dircount(&e);
         if used + size > maxcount
             || (dircount > 0 && dir_used + dsize > dircount && !out.is_empty())
         {
