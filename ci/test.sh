@@ -22,6 +22,9 @@ step "build (tests, binary)"
 cargo build --workspace --all-targets --locked
 cargo build -p actors --bin dittofs --locked
 
+step "kernel-client VM (cached between runs)"
+ci/vm/build.sh
+
 step "tests"
 if command -v cargo-nextest >/dev/null; then
   cargo nextest run --workspace --locked --no-fail-fast

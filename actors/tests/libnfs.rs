@@ -8,106 +8,13 @@
     reason = "test harness: a failed setup step should abort the test with its error"
 )]
 
-use std::io::Read as _;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+mod common;
 
+use std::path::Path;
+use std::process::Command;
+
+use common::Daemon;
 use rand::{RngCore, SeedableRng};
-
-/// A running daemon; killed on drop.
-struct Daemon {
-    child: Option<Child>,
-    config: PathBuf,
-    port: u16,
-}
-
-impl Daemon {
-    fn start(dir: &Path) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let config = dir.join("config.yaml");
-        std::fs::write(
-            &config,
-            format!(
-                "server: {{ state_dir: {d}/state }}\n\
-                 metadata: {{ stores: {{ default: {{ type: rocksdb, path: {d}/meta }} }} }}\n\
-                 content: {{ stores: {{ default: {{ type: filesystem, path: {d}/content }} }} }}\n\
-                 shares:\n  - {{ name: /export, metadata_store: default, content_store: default, allowed_clients: [] }}\n\
-                 adapters: {{ nfs: {{ port: {port}, portmapper: {{ enabled: false }} }} }}\n",
-                d = dir.display()
-            ),
-        )
-        .unwrap();
-        let mut d = Self {
-            child: None,
-            config,
-            port,
-        };
-        d.spawn();
-        d
-    }
-
-    fn spawn(&mut self) {
-        let child = Command::new(env!("CARGO_BIN_EXE_dittofs"))
-            .arg("--config")
-            .arg(&self.config)
-            .arg("start")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawning dittofs");
-        self.child = Some(child);
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let mut err = String::new();
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.stderr.take().map(|mut s| s.read_to_string(&mut err));
-        }
-        panic!(
-            "dittofs did not listen on port {} within 10 s; its stderr:\n{err}",
-            self.port
-        );
-    }
-
-    /// SIGTERM, then waits; returns the exit status code.
-    fn terminate(&mut self) -> Option<i32> {
-        let mut c = self.child.take()?;
-        let ok = Command::new("kill")
-            .arg("-TERM")
-            .arg(c.id().to_string())
-            .status()
-            .unwrap();
-        assert!(ok.success());
-        let status = c.wait().unwrap();
-        status.code()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!(
-            "nfs://127.0.0.1/export{path}?version=3&nfsport={p}&mountport={p}",
-            p = self.port
-        )
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 fn tool(name: &str) -> Command {
     let path = Path::new("/usr/bin").join(name);

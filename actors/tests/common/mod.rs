@@ -1,0 +1,144 @@
+//! Shared by the end-to-end tests: the real `dittofs` binary on RocksDB + filesystem content
+//! in a temporary directory.
+
+#![allow(
+    dead_code,
+    reason = "each test binary uses the part of the harness it needs"
+)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A running daemon; killed on drop. Its log goes to `DIR/dittofs.log`.
+pub(crate) struct Daemon {
+    child: Option<Child>,
+    /// The configuration file it was started with.
+    pub(crate) config: PathBuf,
+    /// Its NFS, MOUNT and portmapper port on 127.0.0.1.
+    pub(crate) port: u16,
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// Writes a configuration serving `/export` from RocksDB + filesystem under `dir` on a free
+    /// loopback port, and starts the binary with it.
+    pub(crate) fn start(dir: &Path) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = dir.join("config.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "server: {{ state_dir: {d}/state }}\n\
+                 metadata: {{ stores: {{ default: {{ type: rocksdb, path: {d}/meta }} }} }}\n\
+                 content: {{ stores: {{ default: {{ type: filesystem, path: {d}/content }} }} }}\n\
+                 shares:\n  - {{ name: /export, metadata_store: default, content_store: default, allowed_clients: [] }}\n\
+                 adapters: {{ nfs: {{ port: {port}, portmapper: {{ enabled: false }} }} }}\n",
+                d = dir.display()
+            ),
+        )
+        .unwrap();
+        let mut d = Self {
+            child: None,
+            config,
+            port,
+            log: dir.join("dittofs.log"),
+        };
+        d.spawn();
+        d
+    }
+
+    /// Starts the binary (again) and waits until it accepts connections.
+    pub(crate) fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_dittofs"))
+            .arg("--config")
+            .arg(&self.config)
+            .arg("start")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawning dittofs");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        panic!(
+            "dittofs did not listen on port {} within 10 s; its log:\n{}",
+            self.port,
+            self.stderr_tail()
+        );
+    }
+
+    /// The process id of the running daemon.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+
+    /// Whether the daemon is still running.
+    pub(crate) fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// SIGTERM, then waits; returns the exit status code.
+    pub(crate) fn terminate(&mut self) -> Option<i32> {
+        let mut c = self.child.take()?;
+        let ok = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        c.wait().unwrap().code()
+    }
+
+    /// SIGKILL, then waits: the crash a restart test needs.
+    pub(crate) fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            let _ = c.wait();
+        }
+    }
+
+    /// A libnfs URL of `path` in the export.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!(
+            "nfs://127.0.0.1/export{path}?version=3&nfsport={p}&mountport={p}",
+            p = self.port
+        )
+    }
+
+    /// The last 8 KiB of the daemon's log.
+    pub(crate) fn stderr_tail(&self) -> String {
+        let log = std::fs::read(&self.log).unwrap_or_default();
+        let from = log.len().saturating_sub(8 << 10);
+        String::from_utf8_lossy(&log[from..]).into_owned()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

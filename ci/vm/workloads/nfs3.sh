@@ -1,0 +1,126 @@
+# Guest workload (busybox sh): the Linux kernel NFSv3 client against a server on the host.
+#
+# Environment: PORT (the server's NFS and MOUNT port on the host's loopback), EXPORT (default
+# /export), ENTRIES (entries in the big directory, default 10000). Files: tree.tar.gz and
+# tree.sha256 from ci/vm/mktree.sh.
+#
+# Steps: mount; untar the tree and verify every checksum after dropping caches; rename
+# (also over an existing file), hard link, symlink, chmod, chown, truncate (shrink and sparse
+# extend), utimes; create ENTRIES files and `ls -l` them after dropping caches; unmount,
+# remount, verify everything again; clean up. Any failed check exits non-zero.
+set -eu
+: "${PORT:?PORT is the server port}"
+EXPORT="${EXPORT:-/export}"
+ENTRIES="${ENTRIES:-10000}"
+M=/mnt/nfs
+OPTS="vers=3,tcp,port=$PORT,mountport=$PORT,mountproto=tcp,nolock,addr=10.0.2.2,mountaddr=10.0.2.2"
+
+t0=$(date +%s)
+step() { echo "== [$(($(date +%s) - t0))s] $*"; }
+fail() { echo "FAIL: $*"; exit 1; }
+expect() { # expect WHAT GOT WANT
+  [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
+}
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+do_mount() { mount -t nfs -o "$OPTS" "10.0.2.2:$EXPORT" "$M" || fail "mount -o $OPTS 10.0.2.2:$EXPORT"; }
+
+mkdir -p "$M"
+step "mount -t nfs -o $OPTS 10.0.2.2:$EXPORT $M"
+do_mount
+grep " $M " /proc/mounts
+W="$M/vmtest.$$"
+rm -rf "$W"
+mkdir "$W"
+
+step "untar $(wc -l </workload/tree.sha256) files"
+tar -xzf /workload/tree.tar.gz -C "$W"
+drop_caches
+step "verify checksums after dropping caches"
+(cd "$W" && sha256sum -c -s /workload/tree.sha256) || fail "checksums differ after untar"
+expect "files in tree" "$(find "$W/tree" -type f | wc -l)" "$(wc -l </workload/tree.sha256)"
+
+step "rename, link, symlink, chmod, chown, truncate, utimes"
+cd "$W"
+echo "payload one" >a
+mv a b
+[ ! -e a ] || fail "rename left the source"
+expect "renamed content" "$(cat b)" "payload one"
+echo "old target" >c
+mv b c
+[ ! -e b ] || fail "rename over existing left the source"
+expect "rename over existing" "$(cat c)" "payload one"
+ln c hard
+expect "nlink after link" "$(stat -c %h c)" 2
+expect "link content" "$(cat hard)" "payload one"
+expect "same inode" "$(stat -c %i hard)" "$(stat -c %i c)"
+rm hard
+expect "nlink after unlink" "$(stat -c %h c)" 1
+ln -s c sym
+expect "readlink" "$(readlink sym)" c
+expect "read through symlink" "$(cat sym)" "payload one"
+ln -s "dangling/target/../x" dsym
+expect "dangling symlink" "$(readlink dsym)" "dangling/target/../x"
+chmod 640 c
+expect "mode after chmod" "$(stat -c %a c)" 640
+chmod 4755 c
+expect "setuid mode" "$(stat -c %a c)" 4755
+chown 1234:5678 c
+expect "owner after chown" "$(stat -c %u:%g c)" 1234:5678
+expect "chown clears setuid" "$(stat -c %a c)" 755
+chmod 4755 c
+truncate -s 3 c
+expect "size after shrink" "$(stat -c %s c)" 3
+expect "content after shrink" "$(cat c)" pay
+truncate -s 1000000 c
+expect "size after extend" "$(stat -c %s c)" 1000000
+expect "hole reads zeros" "$(tail -c +4 c | tr -d '\000' | wc -c)" 0
+touch -d "2020-01-02 03:04:05" c
+expect "mtime after utimes" "$(stat -c %Y c)" "$(date -d "2020-01-02 03:04:05" +%s)"
+mkdir -p dir1/sub
+echo inner >dir1/sub/f
+mv dir1 dir2
+expect "renamed directory" "$(cat dir2/sub/f)" inner
+mkdir dir3
+mv dir2 dir3/
+expect "directory moved into another" "$(cat dir3/dir2/sub/f)" inner
+rm -r dir3
+[ ! -e dir3 ] || fail "rm -r left the directory"
+mkfifo fifo
+expect "fifo type" "$(stat -c %F fifo)" "fifo"
+dd if=/dev/zero of=big bs=65536 count=64 2>/dev/null
+echo tail >>big
+expect "appended size" "$(stat -c %s big)" $((65536 * 64 + 5))
+drop_caches
+expect "appended tail" "$(tail -c 5 big)" tail
+sums_before="$(sha256sum c big)"
+
+step "create $ENTRIES entries"
+mkdir many
+cd many
+seq 1 "$ENTRIES" | sed 's/^/entry-with-a-longer-name-/' | xargs touch
+cd ..
+drop_caches
+step "ls -l of $ENTRIES entries"
+s=$(date +%s)
+n=$(ls -l many | grep -c '^-')
+expect "entries listed" "$n" "$ENTRIES"
+echo "ls -l took $(($(date +%s) - s))s"
+expect "ls | sort -u" "$(ls many | sort -u | wc -l)" "$ENTRIES"
+
+step "unmount, remount, verify again"
+cd /
+umount "$M" || fail "umount"
+do_mount
+cd "$W"
+(cd "$W" && sha256sum -c -s /workload/tree.sha256) || fail "checksums differ after remount"
+expect "sums after remount" "$(sha256sum c big)" "$sums_before"
+expect "symlink after remount" "$(readlink sym)" c
+expect "owner after remount" "$(stat -c %u:%g:%a c)" 1234:5678:4755
+expect "entries after remount" "$(ls many | wc -l)" "$ENTRIES"
+
+step "clean up"
+cd /
+rm -rf "$W"
+[ ! -e "$W" ] || fail "rm -rf left $W"
+umount "$M"
+step "all NFSv3 kernel-client checks passed"
