@@ -16,6 +16,10 @@ pub(super) const STORE_ID: &[u8] = b"meta/store_id";
 pub(super) const NEXT_INO: &[u8] = b"meta/next_ino";
 /// `meta/files`: the number of live inodes, a `u64`.
 pub(super) const FILES: &[u8] = b"meta/files";
+/// `meta/epoch`: how many times the database has been opened, a `u64`, fsynced at every open
+/// before any inode is created; new inodes take it as their generation. Absent in a database
+/// created before it existed, which reads as 0.
+pub(super) const EPOCH: &[u8] = b"meta/epoch";
 
 /// The leading byte of an encoded inode record. A new record layout gets a new value and a
 /// migration that rewrites every record (see `super::migrate`).

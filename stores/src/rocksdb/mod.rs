@@ -10,6 +10,7 @@
 //! | `meta/format` | `u32` | on-disk format version ([`FORMAT_VERSION`]), written at creation |
 //! | `meta/store_id` | `u64` | the random [`StoreId`], written once at creation |
 //! | `meta/next_ino` | `u64` | the next inode id to hand out; only grows, starts at 1 |
+//! | `meta/epoch` | `u64` | opens so far, fsynced at each open; the generation of inodes created in this run |
 //! | `meta/files` | `u64` | number of live inodes, for [`MetadataStore::usage`] |
 //! | `i/<ino>` | inode record | version byte 1, kind, mode, nlink, uid, gid, size, rdev, atime, mtime, ctime, btime, generation, change, parent (directories), next cookie (directories): 114 bytes |
 //! | `l/<ino>` | bytes | symlink target |
@@ -44,8 +45,12 @@
 //!   survives a process crash. [`MetadataStore::sync`] fsyncs the log (`flush_wal(true)`), after
 //!   which every completed call survives a machine crash, as the contract asks.
 //! - **Ids.** `meta/next_ino` is advanced in the same batch that creates the inode, so an id is
-//!   never handed out twice, also across restarts. Ids start at 1, never 0. Because ids are never
-//!   reused, every inode has generation [`GENERATION`].
+//!   never handed out twice while the write-ahead log survives. Ids start at 1, never 0. After a
+//!   machine crash the unsynced tail of the log is gone, and with it the newest creations *and*
+//!   their counter advance, so an id given out before the crash can be given out again. Handles
+//!   must never name a different object, so every open bumps `meta/epoch` and fsyncs it before
+//!   any creation, and new inodes take the epoch as their generation: an id reused after a crash
+//!   comes with a generation no earlier handle carries.
 //! - **Change counter.** Each inode's `change` starts at 1 and grows by one with every change
 //!   to the inode (or, for a directory, to its entries), in the same batch as the change.
 //! - **Format versions.** `meta/format` is written at creation and checked on open: a newer
@@ -74,10 +79,6 @@ use codec::Inode;
 
 /// The on-disk format version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
-
-/// The generation of every inode. Inode ids are never reused, so one generation suffices; the
-/// field exists for backends that recycle ids.
-pub const GENERATION: Generation = Generation(1);
 
 /// The inode capacity reported by [`MetadataStore::usage`]. RocksDB has no inode limit; this is
 /// large but leaves headroom in clients that add to it.
@@ -123,6 +124,8 @@ pub struct RocksMetadata {
     path: PathBuf,
     /// Serialises mutations; see the module docs. Guards no data: the state is in `db`.
     write_lock: Mutex<()>,
+    /// This run's `meta/epoch`: the generation of the inodes it creates.
+    generation: Generation,
 }
 
 impl fmt::Debug for RocksMetadata {
@@ -163,11 +166,13 @@ impl RocksMetadata {
             }
             None => initialise(&db, path)?,
         };
+        let generation = next_epoch(&db)?;
         Ok(Self {
             db,
             id,
             path: path.to_owned(),
             write_lock: Mutex::new(()),
+            generation,
         })
     }
 
@@ -206,7 +211,7 @@ impl RocksMetadata {
         }
         let ino = txn.allocate_ino()?;
         // A share root is its own parent, as "/" is.
-        let inode = new_inode(ino, &root, ino)?;
+        let inode = new_inode(ino, self.generation, &root, ino)?;
         txn.batch.put(key, codec::encode_u64(ino));
         let attr = inode.attr.clone();
         txn.put_inode(inode);
@@ -247,7 +252,7 @@ impl RocksMetadata {
             return Err(StoreError::Exists);
         }
         let ino = txn.allocate_ino()?;
-        let inode = new_inode(ino, &node, dir.0)?;
+        let inode = new_inode(ino, self.generation, &node, dir.0)?;
         if node.kind == FileKind::Symlink {
             txn.batch.put(codec::symlink_key(ino), &node.symlink_target);
         }
@@ -882,6 +887,22 @@ fn initialise(db: &DB, path: &Path) -> StoreResult<StoreId> {
     Ok(id)
 }
 
+/// Advances `meta/epoch` and makes it durable; returns the new value, this run's generation.
+fn next_epoch(db: &DB) -> StoreResult<Generation> {
+    let epoch = match db.get(codec::EPOCH).map_err(rocks_error)? {
+        Some(value) => codec::decode_u64(&value, "epoch")?,
+        None => 0,
+    };
+    let next = epoch
+        .checked_add(1)
+        .ok_or(FormatError::Corrupt { what: "epoch" })?;
+    db.put(codec::EPOCH, codec::encode_u64(next))
+        .map_err(rocks_error)?;
+    // Durable before any inode of this run exists: see "Ids" in the module docs.
+    db.flush_wal(true).map_err(rocks_error)?;
+    Ok(Generation(next))
+}
+
 /// Brings a database written in format `found` up to [`FORMAT_VERSION`], or refuses it.
 fn migrate(_db: &DB, found: u32) -> StoreResult<()> {
     match found {
@@ -908,7 +929,7 @@ fn random_store_id(path: &Path) -> StoreId {
 }
 
 /// A new inode's record. `parent` is the directory it is created in.
-fn new_inode(ino: u64, node: &NewNode, parent: u64) -> StoreResult<Inode> {
+fn new_inode(ino: u64, generation: Generation, node: &NewNode, parent: u64) -> StoreResult<Inode> {
     let mode = check_mode(node.mode)?;
     let is_dir = node.kind == FileKind::Directory;
     let size = match node.kind {
@@ -922,7 +943,7 @@ fn new_inode(ino: u64, node: &NewNode, parent: u64) -> StoreResult<Inode> {
     Ok(Inode {
         attr: Attr {
             ino: InodeId(ino),
-            generation: GENERATION,
+            generation,
             kind: node.kind,
             mode,
             // A directory's own "." plus its name in the parent.
