@@ -11,6 +11,7 @@ packages=(
   cpio              # packs the VM's initramfs
   zstd xz-utils     # decompress kernel modules for busybox insmod
   clang libclang-dev # bindgen for librocksdb-sys
+  libacl1-dev       # pjdfstest (built from crates.io below) links libacl
 )
 
 missing=()
@@ -28,3 +29,10 @@ if ((${#missing[@]})); then
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 command -v cargo >/dev/null || { echo "ci/setup.sh: cargo not found; install Rust (rustup) first" >&2; exit 1; }
+
+# pjdfstest (the Rust POSIX suite from crates.io), run inside the VM; cached with the VM.
+tools="${DITTOFS_VM_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dittofs-vm}/tools"
+if [[ ! -x "$tools/bin/pjdfstest" ]]; then
+  echo "ci/setup.sh: building pjdfstest 0.2.2 into $tools"
+  cargo install pjdfstest@0.2.2 --locked --root "$tools"
+fi

@@ -85,8 +85,10 @@ for m in "${order[@]}"; do
 done
 cp "$here/init" "$stage/init"
 chmod 755 "$stage/init" "$stage/bin/busybox"
-echo "root:x:0:0:root:/:/bin/sh" >"$stage/etc/passwd"
-echo "root:x:0:" >"$stage/etc/group"
+# Users the workloads switch to (pjdfstest needs "nobody" and "tests").
+printf '%s\n' "root:x:0:0:root:/:/bin/sh" "tests:x:1000:1000:tests:/:/bin/sh" \
+  "nobody:x:65534:65534:nobody:/:/bin/sh" >"$stage/etc/passwd"
+printf '%s\n' "root:x:0:" "tests:x:1000:" "nogroup:x:65534:" "nobody:x:65533:" >"$stage/etc/group"
 
 (cd "$stage" && find . -print0 | sort -z | cpio --null -o -H newc --quiet) | gzip -1 >"$out/base.cpio.gz.tmp"
 cp "/boot/vmlinuz-$kver" "$out/vmlinuz.tmp"

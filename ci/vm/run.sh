@@ -9,6 +9,9 @@
 #
 # Options:
 #   --file SRC[:NAME]  copy SRC into the guest as /workload/NAME (default: its basename)
+#   --bin PATH         copy the host program PATH into the guest's /usr/local/bin, with the
+#                      shared libraries it links (from ldd), so dynamically linked host
+#                      tools (pjdfstest, perl, fio) run in the busybox guest
 #   --share DIR        offer DIR read-only over virtio-9p; the guest mounts it at /host
 #   --timeout SECS     give up after SECS (default 1200); exit status 124
 #   --mem MIB          guest memory (default 1536)
@@ -22,15 +25,16 @@ vm="${DITTOFS_VM_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dittofs-vm}"
 
 die() { echo "ci/vm/run.sh: $*" >&2; exit 125; }
 
-files=() share="" timeout=1200 mem=1536 log=""
+files=() bins=() share="" timeout=1200 mem=1536 log=""
 while (($#)); do
   case "$1" in
     --file) files+=("$2"); shift 2 ;;
+    --bin) bins+=("$2"); shift 2 ;;
     --share) share="$2"; shift 2 ;;
     --timeout) timeout="$2"; shift 2 ;;
     --mem) mem="$2"; shift 2 ;;
     --log) log="$2"; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) shift; break ;;
     -*) die "unknown option $1 (see --help)" ;;
     *) break ;;
@@ -59,6 +63,7 @@ trap cleanup EXIT
 
 mkdir -p "$work/root/workload"
 cp "$workload" "$work/root/workload/run.sh"
+cp "$here/workloads/lib.sh" "$work/root/workload/lib.sh"
 : >"$work/root/workload/env"
 for kv in "$@"; do
   [[ "$kv" == *=* ]] || die "argument '$kv' is not NAME=VALUE"
@@ -69,6 +74,16 @@ for f in "${files[@]}"; do
   [[ "$f" == *:* ]] && name="${f#*:}"
   [[ -e "$src" ]] || die "--file $src not found"
   cp -r "$src" "$work/root/workload/$name"
+done
+for b in "${bins[@]}"; do
+  [[ -x "$b" ]] || die "--bin $b is not an executable"
+  mkdir -p "$work/root/usr/local/bin"
+  cp -L "$b" "$work/root/usr/local/bin/"
+  # Every library the program links, and the dynamic loader, at the same paths in the guest.
+  for lib in $(ldd "$b" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+    mkdir -p "$work/root$(dirname "$lib")"
+    cp -L "$lib" "$work/root$lib"
+  done
 done
 (cd "$work/root" && find . -print0 | sort -z | cpio --null -o -H newc --quiet) | gzip -1 >"$work/overlay.cpio.gz"
 # The kernel unpacks concatenated initramfs archives in order; the overlay adds /workload.

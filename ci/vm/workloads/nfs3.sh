@@ -9,24 +9,11 @@
 # extend), utimes; create ENTRIES files and `ls -l` them after dropping caches; unmount,
 # remount, verify everything again; clean up. Any failed check exits non-zero.
 set -eu
-: "${PORT:?PORT is the server port}"
-EXPORT="${EXPORT:-/export}"
+. /workload/lib.sh
 ENTRIES="${ENTRIES:-10000}"
 M=/mnt/nfs
-OPTS="vers=3,tcp,port=$PORT,mountport=$PORT,mountproto=tcp,nolock,addr=10.0.2.2,mountaddr=10.0.2.2"
 
-t0=$(date +%s)
-step() { echo "== [$(($(date +%s) - t0))s] $*"; }
-fail() { echo "FAIL: $*"; exit 1; }
-expect() { # expect WHAT GOT WANT
-  [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
-}
-drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
-do_mount() { mount -t nfs -o "$OPTS" "10.0.2.2:$EXPORT" "$M" || fail "mount -o $OPTS 10.0.2.2:$EXPORT"; }
-
-mkdir -p "$M"
-step "mount -t nfs -o $OPTS 10.0.2.2:$EXPORT $M"
-do_mount
+nfs_mount "$M"
 grep " $M " /proc/mounts
 W="$M/vmtest.$$"
 rm -rf "$W"
@@ -110,7 +97,7 @@ expect "ls | sort -u" "$(ls many | sort -u | wc -l)" "$ENTRIES"
 step "unmount, remount, verify again"
 cd /
 umount "$M" || fail "umount"
-do_mount
+nfs_mount "$M"
 cd "$W"
 (cd "$W" && sha256sum -c -s /workload/tree.sha256) || fail "checksums differ after remount"
 expect "sums after remount" "$(sha256sum c big)" "$sums_before"
