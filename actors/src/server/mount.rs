@@ -84,8 +84,9 @@ pub(crate) fn handle(
             };
             let res = mnt(d, path, conn);
             if res.is_ok() {
-                d.mounts
-                    .add(host, String::from_utf8_lossy(path).into_owned());
+                // Record the export's own name, not the client's spelling ("/export/"), so
+                // DUMP lists real exports and a later UMNT of either spelling removes it.
+                d.mounts.add(host, export_name(path).into_owned());
             }
             reply(|w| {
                 rpc::encode_accepted(w, xid, AcceptStat::SUCCESS);
@@ -109,7 +110,7 @@ pub(crate) fn handle(
             let Ok(path) = mount3::decode_dirpath(args) else {
                 return garbage();
             };
-            d.mounts.remove(&host, &String::from_utf8_lossy(path));
+            d.mounts.remove(&host, &export_name(path));
             reply(|w| rpc::encode_accepted(w, xid, AcceptStat::SUCCESS))
         }
         MountProc::Umntall => {
@@ -150,28 +151,50 @@ pub(crate) fn handle(
     }
 }
 
+/// The export a MNT or UMNT path names: clients may write it with trailing slashes.
+fn export_name(path: &[u8]) -> std::borrow::Cow<'_, str> {
+    let path = String::from_utf8_lossy(path);
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty() || trimmed.len() == path.len() {
+        return path;
+    }
+    std::borrow::Cow::Owned(trimmed.to_owned())
+}
+
 /// MNT: the root handle of the share named `path`, if the client is admitted.
 fn mnt(
     d: &Dispatcher,
     path: &[u8],
     conn: &ConnInfo,
 ) -> Result<(Vec<u8>, Vec<AuthFlavor>), MountStat3> {
-    let path = std::str::from_utf8(path).map_err(|_| MountStat3::NOENT)?;
-    // Clients may write the export with a trailing slash.
-    let path = if path.len() > 1 {
-        path.trim_end_matches('/')
-    } else {
-        path
-    };
+    if std::str::from_utf8(path).is_err() {
+        return Err(MountStat3::NOENT);
+    }
+    let path = export_name(path);
     let Some(entry) = d.shares.values().find(|e| e.spec.name == path) else {
         return Err(MountStat3::NOENT);
     };
     if !entry.admits(conn) {
-        tracing::info!(share = path, "MNT refused by the share's export rules");
+        tracing::info!(share = %path, "MNT refused by the share's export rules");
         return Err(MountStat3::ACCES);
     }
     Ok((
         entry.handle.root_handle.to_vec(),
         vec![AuthFlavor::AUTH_SYS, AuthFlavor::AUTH_NONE],
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Goal: every spelling of an export maps to its one name, so the mount table (DUMP) holds
+    /// real export names and UMNT removes what MNT added. Found by tests/tests/nfs3_client.rs.
+    #[test]
+    fn export_names_drop_trailing_slashes() {
+        assert_eq!(export_name(b"/export"), "/export");
+        assert_eq!(export_name(b"/export/"), "/export");
+        assert_eq!(export_name(b"/export//"), "/export");
+        assert_eq!(export_name(b"/"), "/");
+    }
 }
