@@ -10,22 +10,33 @@
 //! machine crash along with the bytes. The fan-out directories are created and the root fsynced
 //! when the store is opened. Holes are the filesystem's sparse regions.
 //!
-//! Each call opens the file afresh through `tokio::fs`; a descriptor cache would save the
-//! opens but is not needed yet.
+//! Descriptors: open files are kept in a bounded cache ([`FD_CACHE_MAX`] descriptors, the
+//! oldest closed first), and every call does its I/O as one positional `pread`/`pwrite`
+//! (`read_at`/`write_all_at`) on the blocking pool: no seek, one thread hop per call. A removed
+//! key's descriptor leaves the cache before its file is unlinked.
+//!
+//! This backend does real file I/O on tokio's blocking pool; it never runs in the simulator,
+//! where the memory content store stands in for it.
 
-use std::io::{self, SeekFrom};
+use std::collections::{HashMap, VecDeque};
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
-use tokio::fs::{File, OpenOptions};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use crate::api::{ContentKey, ContentStore, StoreError, StoreResult, Usage};
 
 /// Byte total (and free) reported by [`FsContent::usage`] when no capacity is configured
 /// (1 PiB): without a `statvfs` binding the real figures are unknown.
 pub const UNKNOWN_CAPACITY_REPORTED: u64 = 1 << 50;
+
+/// Open descriptors kept at most: half the usual soft limit of 1,024 per process, leaving the
+/// rest to sockets and RocksDB.
+pub const FD_CACHE_MAX: usize = 512;
 
 /// Number of fan-out directories: one per value of the inode id's low byte.
 const FAN_OUT: usize = 256;
@@ -39,6 +50,27 @@ pub struct FsContent {
     /// Per fan-out directory: whether it may hold an entry not yet made durable by an fsync of
     /// the directory. All start set, since a previous process may have left such entries.
     dir_unsynced: Box<[AtomicBool]>,
+    /// Open descriptors by key, bounded by [`FD_CACHE_MAX`].
+    fds: Mutex<Fds>,
+}
+
+/// The descriptor cache: a map plus insertion order for eviction.
+#[derive(Debug, Default)]
+struct Fds {
+    map: HashMap<ContentKey, Arc<File>>,
+    order: VecDeque<ContentKey>,
+}
+
+/// Runs blocking file I/O on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> StoreResult<T> {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "real file I/O; this backend never runs in the simulator"
+    )]
+    let joined = tokio::task::spawn_blocking(f).await;
+    Ok(joined.map_err(io::Error::other)??)
 }
 
 impl FsContent {
@@ -55,11 +87,12 @@ impl FsContent {
                 Err(e) => return Err(e.into()),
             }
         }
-        std::fs::File::open(&root)?.sync_all()?;
+        File::open(&root)?.sync_all()?;
         Ok(Self {
             root,
             capacity: None,
             dir_unsynced: (0..FAN_OUT).map(|_| AtomicBool::new(true)).collect(),
+            fds: Mutex::new(Fds::default()),
         })
     }
 
@@ -87,32 +120,73 @@ impl FsContent {
         self.root.join(fan_name(fan))
     }
 
-    /// Opens `key`'s file for writing, creating it if `create`; `None` if it does not exist
-    /// and `create` is false.
-    async fn open_write(&self, key: ContentKey, create: bool) -> StoreResult<Option<File>> {
-        let (path, fan) = self.path(key);
-        match OpenOptions::new().write(true).open(&path).await {
-            Ok(f) => return Ok(Some(f)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound && create => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
+    fn fds(&self) -> std::sync::MutexGuard<'_, Fds> {
+        // The cache holds only descriptors; a panic elsewhere cannot leave it inconsistent.
+        self.fds.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// `key`'s open file (read and write), from the cache or opened now, created if `create`;
+    /// `None` if it does not exist and `create` is false.
+    async fn file(&self, key: ContentKey, create: bool) -> StoreResult<Option<Arc<File>>> {
+        if let Some(f) = self.fds().map.get(&key) {
+            return Ok(Some(f.clone()));
         }
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        options.mode(0o600);
-        let file = match options.open(&path).await {
-            Ok(f) => f,
-            // A concurrent call created it between the two opens.
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                OpenOptions::new().write(true).open(&path).await?
+        let (path, fan) = self.path(key);
+        let opened = blocking(move || {
+            match OpenOptions::new().read(true).write(true).open(&path) {
+                Ok(f) => return Ok(Some((f, false))),
+                Err(e) if e.kind() == io::ErrorKind::NotFound && create => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e.into()),
+            let created = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path);
+            match created {
+                Ok(f) => Ok(Some((f, true))),
+                // A concurrent call created it between the two opens.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(Some((
+                    OpenOptions::new().read(true).write(true).open(&path)?,
+                    false,
+                ))),
+                Err(e) => Err(e),
+            }
+        })
+        .await?;
+        let Some((file, created)) = opened else {
+            return Ok(None);
         };
-        // Set only after the entry exists, so a sync that clears the flag and then fsyncs
-        // the directory always covers it.
-        self.dir_unsynced[fan].store(true, Ordering::Release);
+        if created {
+            // Set only after the entry exists, so a sync that clears the flag and then fsyncs
+            // the directory always covers it.
+            self.dir_unsynced[fan].store(true, Ordering::Release);
+        }
+        let mut fds = self.fds();
+        if let Some(f) = fds.map.get(&key) {
+            // A concurrent call opened it too; keep one descriptor.
+            return Ok(Some(f.clone()));
+        }
+        while fds.map.len() >= FD_CACHE_MAX {
+            let Some(old) = fds.order.pop_front() else {
+                break;
+            };
+            fds.map.remove(&old);
+        }
+        let file = Arc::new(file);
+        fds.map.insert(key, file.clone());
+        fds.order.push_back(key);
         Ok(Some(file))
+    }
+
+    /// Drops `key`'s cached descriptor, if any.
+    fn forget(&self, key: ContentKey) {
+        let mut fds = self.fds();
+        if fds.map.remove(&key).is_some() {
+            fds.order.retain(|k| *k != key);
+        }
     }
 }
 
@@ -122,41 +196,34 @@ fn fan_name(fan: usize) -> String {
 
 fn dir_builder() -> std::fs::DirBuilder {
     let mut b = std::fs::DirBuilder::new();
-    #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
     b
 }
 
-fn is_not_found(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::NotFound
-}
-
 impl ContentStore for FsContent {
     async fn read(&self, key: ContentKey, offset: u64, len: u32) -> StoreResult<Bytes> {
-        let (path, _) = self.path(key);
-        let mut file = match File::open(&path).await {
-            Ok(f) => f,
-            Err(e) if is_not_found(&e) => return Ok(Bytes::new()),
-            Err(e) => return Err(e.into()),
-        };
-        let file_len = file.metadata().await?.len();
-        if offset >= file_len || len == 0 {
+        if len == 0 {
             return Ok(Bytes::new());
         }
-        let want = u64::from(len).min(file_len - offset);
-        let mut buf = vec![0u8; usize::try_from(want).expect("a u32 length fits in usize")];
-        file.seek(SeekFrom::Start(offset)).await?;
-        let mut filled = 0;
-        // The file may shrink meanwhile; stop at its end.
-        while filled < buf.len() {
-            let n = file.read(&mut buf[filled..]).await?;
-            if n == 0 {
-                break;
+        let Some(file) = self.file(key, false).await? else {
+            return Ok(Bytes::new());
+        };
+        blocking(move || {
+            let mut buf = vec![0u8; len as usize];
+            let mut filled = 0;
+            // Stops at the end of the file (a short read returns 0 there).
+            while filled < buf.len() {
+                match file.read_at(&mut buf[filled..], offset + filled as u64) {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
             }
-            filled += n;
-        }
-        buf.truncate(filled);
-        Ok(Bytes::from(buf))
+            buf.truncate(filled);
+            Ok(Bytes::from(buf))
+        })
+        .await
     }
 
     async fn write(&self, key: ContentKey, offset: u64, data: Bytes) -> StoreResult<()> {
@@ -167,59 +234,56 @@ impl ContentStore for FsContent {
         offset
             .checked_add(data.len() as u64)
             .ok_or(StoreError::Invalid("write beyond the largest offset"))?;
-        let mut file = self
-            .open_write(key, true)
+        let file = self
+            .file(key, true)
             .await?
-            .expect("open_write with create returns a file");
-        // Seeking past the end and writing leaves a sparse hole that reads as zeros.
-        file.seek(SeekFrom::Start(offset)).await?;
-        file.write_all(&data).await?;
-        // tokio's File completes writes in the background; flush waits and reports errors.
-        file.flush().await?;
-        Ok(())
+            .expect("file() with create returns a file");
+        // Writing past the end leaves a sparse hole that reads as zeros.
+        blocking(move || file.write_all_at(&data, offset)).await
     }
 
     async fn truncate(&self, key: ContentKey, len: u64) -> StoreResult<()> {
-        let Some(file) = self.open_write(key, len > 0).await? else {
+        let Some(file) = self.file(key, len > 0).await? else {
             return Ok(());
         };
-        file.set_len(len).await?;
-        Ok(())
+        blocking(move || file.set_len(len)).await
     }
 
     async fn len(&self, key: ContentKey) -> StoreResult<u64> {
-        let (path, _) = self.path(key);
-        match tokio::fs::metadata(&path).await {
-            Ok(m) => Ok(m.len()),
-            Err(e) if is_not_found(&e) => Ok(0),
-            Err(e) => Err(e.into()),
-        }
+        let Some(file) = self.file(key, false).await? else {
+            return Ok(0);
+        };
+        blocking(move || Ok(file.metadata()?.len())).await
     }
 
     async fn remove(&self, key: ContentKey) -> StoreResult<()> {
+        self.forget(key);
         let (path, _) = self.path(key);
-        match tokio::fs::remove_file(&path).await {
-            Ok(()) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        let removed = blocking(move || match std::fs::remove_file(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        })
+        .await;
+        // A call that opened the file between the first forget and the unlink cached a
+        // descriptor of the unlinked file; drop it too.
+        self.forget(key);
+        removed
     }
 
     async fn sync(&self, key: ContentKey) -> StoreResult<()> {
-        let (path, fan) = self.path(key);
-        match File::open(&path).await {
-            Ok(f) => f.sync_all().await?,
+        let Some(file) = self.file(key, false).await? else {
             // Never written (or removed): nothing to make durable.
-            Err(e) if is_not_found(&e) => return Ok(()),
-            Err(e) => return Err(e.into()),
-        }
+            return Ok(());
+        };
+        blocking(move || file.sync_all()).await?;
+        let (_, fan) = self.path(key);
         // Clear before the fsync: an entry created after the clear sets the flag again, one
         // created before it is covered by this fsync.
         if self.dir_unsynced[fan].swap(false, Ordering::AcqRel) {
-            let synced = async { File::open(self.dir_path(fan)).await?.sync_all().await }.await;
-            if let Err(e) = synced {
+            let dir = self.dir_path(fan);
+            if let Err(e) = blocking(move || File::open(dir)?.sync_all()).await {
                 self.dir_unsynced[fan].store(true, Ordering::Release);
-                return Err(e.into());
+                return Err(e);
             }
         }
         Ok(())
@@ -294,5 +358,37 @@ mod tests {
         };
         store.truncate(other, 5).await.unwrap();
         assert!(store.dir_unsynced[2].load(Ordering::Acquire));
+    }
+
+    /// Goal: the descriptor cache stays within its bound while every file keeps its bytes,
+    /// and a removed key's descriptor is dropped with it. Method: write more keys than the
+    /// cache holds, read them all back, remove one.
+    #[tokio::test]
+    async fn descriptor_cache_is_bounded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = FsContent::open(tmp.path().to_path_buf()).unwrap();
+        let key = |ino| ContentKey {
+            store: StoreId(3),
+            ino: InodeId(ino),
+        };
+        let n = FD_CACHE_MAX as u64 + 40;
+        for i in 1..=n {
+            store
+                .write(key(i), i, Bytes::from(i.to_be_bytes().to_vec()))
+                .await
+                .unwrap();
+        }
+        assert!(store.fds().map.len() <= FD_CACHE_MAX);
+        assert_eq!(store.fds().map.len(), store.fds().order.len());
+        for i in 1..=n {
+            let got = store.read(key(i), 0, 64).await.unwrap();
+            let mut want = vec![0u8; i as usize];
+            want.extend_from_slice(&i.to_be_bytes());
+            assert_eq!(&got[..], &want[..], "key {i}");
+        }
+        store.remove(key(n)).await.unwrap();
+        assert!(!store.fds().map.contains_key(&key(n)));
+        assert!(store.read(key(n), 0, 8).await.unwrap().is_empty());
+        assert_eq!(store.len(key(n - 1)).await.unwrap(), n - 1 + 8);
     }
 }
