@@ -148,6 +148,10 @@ pub mod limits {
     /// RFC 1813 §3.2 leaves names unbounded on the wire; 255 bytes is `NAME_MAX` on every client
     /// we serve (Linux, macOS, Windows) and what PATHCONF advertises.
     pub const NAME_MAX: usize = 255;
+    /// Longest name the decoders take off the wire. Longer than [`NAME_MAX`] so that a name of
+    /// 256 to 4,096 bytes reaches the server and gets NFS3ERR_NAMETOOLONG, the answer clients
+    /// map to ENAMETOOLONG, rather than GARBAGE_ARGS (EIO); beyond it, GARBAGE_ARGS.
+    pub const NAME_WIRE_MAX: usize = 4096;
     /// RFC 1813 MOUNT `dirpath` is `string<MNTPATHLEN>` with MNTPATHLEN = 1024 (§5.1).
     pub const MNT_PATH_LEN: usize = 1024;
     /// RFC 1813 MOUNT `name` is `string<MNTNAMLEN>` with MNTNAMLEN = 255 (§5.1).

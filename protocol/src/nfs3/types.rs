@@ -731,13 +731,14 @@ impl Encode for Sattr3 {
     }
 }
 
-/// Reads a `filename3` (RFC 1813 §2.5: `string filename3<>`), capped at [`limits::NAME_MAX`].
-/// Names are bytes: NFSv3 does not require UTF-8.
+/// Reads a `filename3` (RFC 1813 §2.5: `string filename3<>`), capped at
+/// [`limits::NAME_WIRE_MAX`]; the stores refuse names over [`limits::NAME_MAX`] with
+/// NFS3ERR_NAMETOOLONG. Names are bytes: NFSv3 does not require UTF-8.
 pub(crate) fn read_name<'a>(
     r: &mut Reader<'a>,
     field: &'static str,
 ) -> Result<&'a [u8], DecodeError> {
-    r.string(limits::NAME_MAX, field)
+    r.string(limits::NAME_WIRE_MAX, field)
 }
 
 /// Reads an `nfspath3` (RFC 1813 §2.5: `string nfspath3<>`), capped at

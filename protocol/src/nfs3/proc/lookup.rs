@@ -147,20 +147,26 @@ pub(crate) mod tests {
         );
     }
 
-    /// Goal: a name longer than NAME_MAX is refused on its length word. Method: a valid handle
-    /// followed by a length of NAME_MAX + 1 and that many bytes.
+    /// Goal: a name longer than NAME_WIRE_MAX is refused on its length word, while one just
+    /// over NAME_MAX decodes (the server answers it NFS3ERR_NAMETOOLONG). Method: a valid
+    /// handle followed by names of NAME_MAX + 1 and NAME_WIRE_MAX + 1 bytes.
     #[test]
     fn oversized_name_rejected() {
-        let mut w = Writer::new();
-        w.opaque(&[1, 2, 3, 4]);
-        w.string(&[b'a'; limits::NAME_MAX + 1]);
-        let bytes = w.into_inner();
+        let args = |len: usize| {
+            let mut w = Writer::new();
+            w.opaque(&[1, 2, 3, 4]);
+            w.string(&vec![b'a'; len]);
+            w.into_inner()
+        };
+        let long = args(limits::NAME_MAX + 1);
+        let decoded = decode_exact::<Lookup3Args<'_>>(&long, "LOOKUP3args").unwrap();
+        assert_eq!(decoded.what.name.len(), limits::NAME_MAX + 1);
         assert_eq!(
-            decode_exact::<Lookup3Args<'_>>(&bytes, "LOOKUP3args"),
+            decode_exact::<Lookup3Args<'_>>(&args(limits::NAME_WIRE_MAX + 1), "LOOKUP3args"),
             Err(DecodeError::TooLong {
                 field: "diropargs3.name",
-                len: 256,
-                max: 255
+                len: limits::NAME_WIRE_MAX as u64 + 1,
+                max: limits::NAME_WIRE_MAX as u64
             })
         );
     }
