@@ -136,7 +136,7 @@ awk '
     for (i = 1; i <= n; i++) {
       w = order[i]; d = median(vals["dittofs" SUBSEP w]); g = median(vals["ganesha" SUBSEP w])
       r = (g > 0) ? sprintf("%.2fx", d / g) : "-"
-      printf "| %s | %s | %.2f | %.2f | %s |\n", w, unit[w], d, g, r
+      printf "| %s | %s | %.4g | %.4g | %s |\n", w, unit[w], d, g, r
     }
   }' "$results"
 echo

@@ -220,7 +220,7 @@ where
 }
 
 fn result(workload: &str, value: f64, unit: &str) {
-    println!("RESULT {workload} {value:.2} {unit}");
+    println!("RESULT {workload} {value:.4} {unit}");
 }
 
 #[tokio::main]
