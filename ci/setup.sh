@@ -12,6 +12,7 @@ packages=(
   zstd xz-utils     # decompress kernel modules for busybox insmod
   clang libclang-dev # bindgen for librocksdb-sys
   libacl1-dev       # pjdfstest (built from crates.io below) links libacl
+  samba             # smbd, the SMB server the cifs workloads run against (ci/samba.sh)
 )
 
 missing=()

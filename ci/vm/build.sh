@@ -44,7 +44,9 @@ stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
 
 # Modules to load, in an order that satisfies modules.dep (dependencies first).
-want=(virtio_pci virtio_net virtio_blk 9pnet_virtio 9p nfsv3 cifs)
+# cifs names its crypto as soft dependencies (modules.softdep), which modules.dep does not list:
+# signing (cmac, sha256, sha512, hmac), encryption (ccm, gcm) and NTLM (md4, md5, arc4).
+want=(virtio_pci virtio_net virtio_blk 9pnet_virtio 9p nfsv3 cifs cmac ccm gcm ctr ecb ghash_generic sha512_generic md4)
 declare -A path_of=() seen=()
 while IFS= read -r line; do
   p="${line%%:*}"

@@ -142,3 +142,48 @@ impl Drop for Daemon {
         }
     }
 }
+
+// ---- the kernel-client test VM (ci/vm) ----
+
+/// The repository root.
+pub(crate) fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+pub(crate) fn require(tool: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).exists()))
+        .unwrap_or(false);
+    assert!(
+        found,
+        "{tool} not found: run ci/setup.sh (it installs qemu-system-x86, linux-image-amd64, busybox-static)"
+    );
+}
+
+/// The VM cache (`ci/vm/build.sh`'s output), where `ci/setup.sh` also installs pjdfstest.
+pub(crate) fn vm_cache() -> PathBuf {
+    if let Some(d) = std::env::var_os("DITTOFS_VM_DIR") {
+        return d.into();
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(&std::env::var_os("HOME").unwrap()).join(".cache"));
+    cache.join("dittofs-vm")
+}
+
+/// Runs `ci/vm/run.sh` with `args`; returns its exit status and console, printing both.
+pub(crate) fn run_vm(dir: &Path, args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+    let out = Command::new(repo().join("ci/vm/run.sh"))
+        .args(["--timeout", "2400", "--log"])
+        .arg(dir.join("console.log"))
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    // Progress and timings, shown by `cargo test -- --nocapture` and on failure.
+    println!("{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    (out.status.code(), stdout)
+}
