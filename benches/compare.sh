@@ -7,7 +7,8 @@
 #   benches/compare.sh            # the full set: RUNS=3, 1 GiB sequential file, 10,000 files
 #   QUICK=1 benches/compare.sh    # a smoke-sized run (64 MiB, 1,000 files, 3 s random I/O)
 #
-# SMB (dittofs vs Samba) is not measured: dittofs has no SMB adapter yet.
+# Then benches/smb.sh: the SMB workloads against Samba (the dittofs column says "adapter not
+# built yet" until the SMB adapter exists).
 # Needs root (it installs nfs-ganesha, nfs-ganesha-vfs and rpcbind when missing and starts
 # rpcbind, which Ganesha must register with). Everything listens on 127.0.0.1 only. Data
 # lives under ${BENCH_DIR:-/var/tmp} (a real disk, not tmpfs), removed afterwards.
@@ -23,7 +24,7 @@ fi
 say() { printf '== %s\n' "$*" >&2; }
 
 need=()
-for p in nfs-ganesha nfs-ganesha-vfs rpcbind; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+for p in nfs-ganesha nfs-ganesha-vfs rpcbind samba smbclient samba-testsuite; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
 if ((${#need[@]})); then
   say "installing ${need[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >&2
@@ -141,4 +142,6 @@ awk '
   }' "$results"
 echo
 echo "Median of $RUNS runs, $CONNS connections, sizes: ${sizes[*]}. For \`s\` and MiB rows lower is better."
-echo "SMB: dittofs/Samba not measured, the SMB adapter is not built yet."
+
+# The SMB half: the same workload set against Samba (dittofs: SMB adapter not built yet).
+benches/smb.sh
