@@ -1,142 +1,127 @@
-//! A simulated ONC RPC client on turmoil's TCP, built on the project's `protocol` codecs, that
-//! writes a [`Trace`] line for every message it sends and receives.
+//! A simulated NFSv3 client built on the `protocol` crate: ONC RPC calls with AUTH_SYS
+//! credentials over turmoil TCP, record marking on both directions, xids from a counter, and
+//! a [`Trace`] line for every message sent and received.
+//!
+//! It sends one call at a time on a connection and waits for its reply, which keeps the trace
+//! a plain sequence. It neither retransmits nor reconnects; the scenarios that need those
+//! will add them here.
 
-use std::cell::RefCell;
 use std::fmt::Write as _;
-use std::rc::Rc;
 
-use anyhow::{Context as _, bail, ensure};
-use protocol::rpc::{self, AuthFlavor, AuthSys, CallHeader, OpaqueAuth, ReplyStatus, Xid};
-use protocol::wire::{Decode, Encode, decode_exact};
+use bytes::{Bytes, BytesMut};
+use protocol::mount3::{self, MountProc, MountRes3};
+use protocol::nfs3::{
+    self, Commit3Args, Commit3ResOk, Create3Args, Create3ResOk, CreateHow3, Fattr3, Nfs3Proc,
+    Nfs3Res, NfsFh3Buf, PostOpAttr, Read3Args, Read3ResOk, Readdirplus3Args, Readdirplus3ResOk,
+    SetTime, Write3Args, Write3ResOk,
+};
+use protocol::portmap::{self, Mapping, PortmapProc};
+use protocol::rpc::{self, AuthFlavor, AuthSys, CallHeader, OpaqueAuth, RecordDecoder, Xid};
+use protocol::wire::{DecodeError, Encode};
 use protocol::xdr::Writer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use turmoil::net::TcpStream;
 
-/// Largest reply record the client accepts: a 1 MiB READ plus headers.
-const REPLY_MAX: usize = (1 << 20) + (64 << 10);
+use crate::Error;
+use crate::trace::{HandleNames, Trace};
 
-/// What the clients of one simulation saw, one line per message, in simulated time.
-#[derive(Debug, Default, Clone)]
-pub struct Trace {
-    lines: Vec<String>,
-}
+/// Attempts to connect before giving up: the server host may not have bound its port yet in
+/// the first ticks of a simulation.
+const CONNECT_ATTEMPTS: u32 = 100;
 
-impl Trace {
-    /// Appends a line, prefixed with the simulated time.
-    pub fn push(&mut self, line: String) {
-        let t = turmoil::sim_elapsed().unwrap_or_default();
-        self.lines
-            .push(format!("{:>12.6}s {line}", t.as_secs_f64()));
-    }
-
-    /// The whole trace, one line per message.
-    pub fn text(&self) -> String {
-        let mut s = String::new();
-        for l in &self.lines {
-            s.push_str(l);
-            s.push('\n');
-        }
-        s
-    }
-
-    /// A stable 64-bit digest of [`Trace::text`].
-    pub fn hash(&self) -> u64 {
-        actors::runtime::fnv1a64(self.text().as_bytes())
-    }
-
-    /// Number of lines.
-    pub fn len(&self) -> usize {
-        self.lines.len()
-    }
-
-    /// Whether nothing was recorded.
-    pub fn is_empty(&self) -> bool {
-        self.lines.is_empty()
-    }
-}
-
-/// A trace shared by the clients of one simulation (they all run on turmoil's thread).
-pub type SharedTrace = Rc<RefCell<Trace>>;
-
-/// One client connection: AUTH_SYS credentials, sequential xids, every message traced.
-pub struct SimClient {
-    name: String,
+/// One TCP connection to a server.
+#[derive(Debug)]
+pub struct RpcConn {
+    /// `host:port`, for the trace.
+    peer: String,
     stream: TcpStream,
-    next_xid: u32,
-    cred: Vec<u8>,
-    trace: SharedTrace,
+    decoder: RecordDecoder,
+    buf: BytesMut,
 }
 
-impl std::fmt::Debug for SimClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimClient")
-            .field("name", &self.name)
-            .field("next_xid", &self.next_xid)
-            .finish_non_exhaustive()
-    }
+/// The client: credentials, the xid counter, the trace and the handle names. Connections are
+/// separate values so one client can talk to the portmapper and to NFS at once.
+#[derive(Debug)]
+pub struct SimClient {
+    /// Encoded AUTH_SYS body sent with every call.
+    cred: Vec<u8>,
+    next_xid: u32,
+    trace: Trace,
+    handles: HandleNames,
 }
 
 impl SimClient {
-    /// Connects to `host:port` as `uid`/`gid`.
-    pub async fn connect(
-        name: &str,
-        host: &str,
-        port: u16,
-        uid: u32,
-        gid: u32,
-        trace: SharedTrace,
-    ) -> anyhow::Result<Self> {
-        let stream = TcpStream::connect((host, port))
-            .await
-            .with_context(|| format!("{name}: connecting to {host}:{port}"))?;
-        let cred = AuthSys {
-            stamp: 0,
-            machine_name: name.as_bytes().to_vec(),
-            uid,
-            gid,
-            gids: Vec::new(),
-        }
-        .to_body();
-        trace
-            .borrow_mut()
-            .push(format!("{name} connected to {host}:{port}"));
-        Ok(Self {
-            name: name.to_owned(),
-            stream,
+    /// A client that calls as `cred` and records into `trace`.
+    pub fn new(cred: &AuthSys, trace: Trace) -> Self {
+        Self {
+            cred: cred.to_body(),
             next_xid: 1,
-            cred,
             trace,
+            handles: HandleNames::default(),
+        }
+    }
+
+    /// The trace so far.
+    pub fn trace(&self) -> &Trace {
+        &self.trace
+    }
+
+    /// Ends the client, keeping its trace.
+    pub fn into_trace(self) -> Trace {
+        self.trace
+    }
+
+    /// Records a line at the current simulated time.
+    pub fn note(&mut self, event: impl std::fmt::Display) {
+        self.trace.push(now(), event);
+    }
+
+    /// The `fh#N` name of a handle.
+    pub fn handle_name(&mut self, fh: &[u8]) -> String {
+        self.handles.name(fh)
+    }
+
+    /// Opens a TCP connection to `host:port`, retrying while the server is not yet listening.
+    pub async fn connect(&mut self, host: &str, port: u16) -> Result<RpcConn, Error> {
+        let mut attempt = 1;
+        let stream = loop {
+            match TcpStream::connect((host, port)).await {
+                Ok(s) => break s,
+                Err(e) if attempt >= CONNECT_ATTEMPTS => return Err(e.into()),
+                Err(_) => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                }
+            }
+        };
+        let peer = format!("{host}:{port}");
+        self.note(format_args!(
+            "C   connect {peer} from {} (attempt {attempt})",
+            stream.local_addr()?
+        ));
+        Ok(RpcConn {
+            peer,
+            stream,
+            decoder: RecordDecoder::new(),
+            buf: BytesMut::with_capacity(64 * 1024),
         })
     }
 
-    /// Calls `prog`/`vers`/`proc_` with `args` and decodes the SUCCESS result as `R`.
-    pub async fn call<A: Encode, R: for<'a> Decode<'a>>(
+    /// Sends one call and returns the reply's result body. The call and the reply are both
+    /// traced: `what` names the program and procedure, `args_summary` describes the arguments
+    /// and `reply_summary` describes a successful result body (RPC-level failures are traced
+    /// and returned as [`Error::Rpc`]).
+    async fn call<T>(
         &mut self,
-        prog: u32,
-        vers: u32,
-        proc_: u32,
-        args: &A,
-    ) -> anyhow::Result<R> {
-        let body = self.call_raw(prog, vers, proc_, args).await?;
-        decode_exact(&body, "result").with_context(|| {
-            format!(
-                "{}: decoding the result of {}",
-                self.name,
-                proc_name(prog, proc_)
-            )
-        })
-    }
-
-    /// Calls and returns the SUCCESS result's bytes; any other reply is an error.
-    pub async fn call_raw<A: Encode>(
-        &mut self,
-        prog: u32,
-        vers: u32,
-        proc_: u32,
-        args: &A,
-    ) -> anyhow::Result<Vec<u8>> {
+        conn: &mut RpcConn,
+        (prog, vers, proc_): (u32, u32, u32),
+        what: &str,
+        args: &dyn Encode,
+        args_summary: String,
+        reply_summary: impl FnOnce(&mut HandleNames, &[u8]) -> Result<(T, String), DecodeError>,
+    ) -> Result<T, Error> {
         let xid = Xid(self.next_xid);
-        self.next_xid += 1;
+        self.next_xid = self.next_xid.wrapping_add(1);
         let header = CallHeader::new(
             xid,
             prog,
@@ -148,119 +133,406 @@ impl SimClient {
             },
         );
         let mut w = Writer::new();
-        header.encode(&mut w);
+        rpc::encode_call(&mut w, &header);
         args.encode(&mut w);
-        let record = w.into_inner();
-        self.trace.borrow_mut().push(format!(
-            "{} -> xid={} {} {}B #{:016x}",
-            self.name,
-            xid.0,
-            proc_name(prog, proc_),
-            record.len(),
-            actors::runtime::fnv1a64(&record)
-        ));
-        self.stream
-            .write_all(&rpc::encode_record(&record))
-            .await
-            .with_context(|| format!("{}: sending xid {}", self.name, xid.0))?;
-        let reply = self.read_record().await?;
-        let head = rpc::decode_reply(&reply)
-            .with_context(|| format!("{}: undecodable reply to xid {}", self.name, xid.0))?;
-        let mut line = format!(
-            "{} <- xid={} {:?} {}B #{:016x}",
-            self.name,
-            head.xid.0,
-            head.status,
-            reply.len(),
-            actors::runtime::fnv1a64(&reply)
+        let record = rpc::encode_record(w.as_slice());
+        self.trace.push(
+            now(),
+            message("C→S", what, xid, &record[4..], &args_summary),
         );
-        if head.status.is_success() && prog == protocol::nfs3::PROGRAM {
-            // The NFS status word leads every NFSv3 result.
-            if let Some(s) = head.body.get(..4) {
-                let _ = write!(
-                    line,
-                    " nfsstat3={}",
-                    u32::from_be_bytes([s[0], s[1], s[2], s[3]])
-                );
-            }
+        conn.stream.write_all(&record).await?;
+        conn.stream.flush().await?;
+
+        let reply = conn.read_record(xid).await?;
+        let header = rpc::decode_reply(&reply).map_err(|source| Error::Decode {
+            what: "RPC reply header",
+            source,
+        })?;
+        if header.xid != xid {
+            return Err(Error::XidMismatch {
+                want: xid.0,
+                got: header.xid.0,
+            });
         }
-        self.trace.borrow_mut().push(line);
-        ensure!(
-            head.xid == xid,
-            "{}: reply for xid {} while waiting for {}",
-            self.name,
-            head.xid.0,
-            xid.0
-        );
-        match head.status {
-            ReplyStatus::Accepted(s) if head.status.is_success() => {
-                let _ = s;
-                Ok(head.body.to_vec())
-            }
-            other => bail!(
-                "{}: {} answered {other:?}",
-                self.name,
-                proc_name(prog, proc_)
-            ),
+        if !header.status.is_success() {
+            let summary = format!("{:?}", header.status);
+            self.trace
+                .push(now(), message("S→C", what, xid, &reply, &summary));
+            return Err(Error::Rpc {
+                what: what.to_owned(),
+                status: header.status,
+            });
+        }
+        let (value, summary) =
+            reply_summary(&mut self.handles, header.body).map_err(|source| Error::Decode {
+                what: "procedure results",
+                source,
+            })?;
+        self.trace
+            .push(now(), message("S→C", what, xid, &reply, &summary));
+        Ok(value)
+    }
+
+    /// Portmapper GETPORT for `prog`/`vers` over TCP: the port, or 0 if not registered.
+    pub async fn getport(
+        &mut self,
+        conn: &mut RpcConn,
+        prog: u32,
+        vers: u32,
+    ) -> Result<u16, Error> {
+        let p = PortmapProc::Getport;
+        let mapping = Mapping {
+            prog,
+            vers,
+            prot: portmap::IPPROTO_TCP,
+            port: 0,
+        };
+        let call = portmap::Call::Getport(mapping);
+        let port = self
+            .call(
+                conn,
+                (portmap::PROGRAM, portmap::VERSION, p.as_u32()),
+                "PMAP GETPORT",
+                &call,
+                format!("prog={prog} vers={vers} prot=tcp"),
+                |_, body| match portmap::decode_reply(p, body)? {
+                    portmap::Reply::Getport(port) => Ok((port, format!("port={port}"))),
+                    _ => unreachable!("decode_reply answers the procedure it was given"),
+                },
+            )
+            .await?;
+        u16::try_from(port).map_err(|_| Error::Check(format!("GETPORT returned port {port}")))
+    }
+
+    /// MOUNT v3 MNT of `path`: the export's root handle.
+    pub async fn mnt(&mut self, conn: &mut RpcConn, path: &str) -> Result<NfsFh3Buf, Error> {
+        let p = MountProc::Mnt;
+        let call = mount3::Call::Mnt(mount3::DirPath(path.as_bytes()));
+        let res = self
+            .call(
+                conn,
+                (mount3::PROGRAM, mount3::VERSION, p.as_u32()),
+                "MOUNT MNT",
+                &call,
+                format!("path={path:?}"),
+                |names, body| match mount3::decode_reply(p, body)? {
+                    mount3::Reply::Mnt(res) => {
+                        let summary = match &res {
+                            MountRes3::Ok(ok) => format!(
+                                "MNT3_OK root={} flavors={:?}",
+                                names.name(&ok.fhandle),
+                                ok.auth_flavors
+                            ),
+                            MountRes3::Fail(stat) => stat.to_string(),
+                        };
+                        Ok((res, summary))
+                    }
+                    _ => unreachable!("decode_reply answers the procedure it was given"),
+                },
+            )
+            .await?;
+        match res {
+            MountRes3::Ok(ok) => NfsFh3Buf::new(&ok.fhandle)
+                .ok_or_else(|| Error::Check("MNT returned a handle over 64 bytes".to_owned())),
+            MountRes3::Fail(status) => Err(Error::Mount {
+                path: path.to_owned(),
+                status,
+            }),
         }
     }
 
-    async fn read_record(&mut self) -> anyhow::Result<Vec<u8>> {
-        let mut rec = Vec::new();
+    /// MOUNT v3 UMNT of `path`.
+    pub async fn umnt(&mut self, conn: &mut RpcConn, path: &str) -> Result<(), Error> {
+        let p = MountProc::Umnt;
+        let call = mount3::Call::Umnt(mount3::DirPath(path.as_bytes()));
+        self.call(
+            conn,
+            (mount3::PROGRAM, mount3::VERSION, p.as_u32()),
+            "MOUNT UMNT",
+            &call,
+            format!("path={path:?}"),
+            |_, body| mount3::decode_reply(p, body).map(|_| ((), String::new())),
+        )
+        .await
+    }
+
+    /// One NFSv3 call; the reply's status is traced and returned inside the [`nfs3::Reply`].
+    pub async fn nfs3(
+        &mut self,
+        conn: &mut RpcConn,
+        call: &nfs3::Call<'_>,
+    ) -> Result<nfs3::Reply, Error> {
+        let p = call.proc_();
+        let what = format!("NFS3 {}", p.name());
+        let args_summary = describe_call(&mut self.handles, call);
+        self.call(
+            conn,
+            (nfs3::PROGRAM, nfs3::VERSION, p.as_u32()),
+            &what,
+            call,
+            args_summary,
+            |names, body| {
+                let reply = nfs3::decode_reply(p, body)?;
+                let summary = describe_reply(names, &reply);
+                Ok((reply, summary))
+            },
+        )
+        .await
+    }
+
+    /// CREATE; a failure status becomes [`Error::Nfs`].
+    pub async fn create(
+        &mut self,
+        conn: &mut RpcConn,
+        args: Create3Args<'_>,
+    ) -> Result<Create3ResOk, Error> {
+        match self.nfs3(conn, &nfs3::Call::Create(args)).await? {
+            nfs3::Reply::Create(res) => ok(Nfs3Proc::Create, res),
+            _ => unreachable!("decode_reply answers the procedure it was given"),
+        }
+    }
+
+    /// WRITE; a failure status becomes [`Error::Nfs`].
+    pub async fn write(
+        &mut self,
+        conn: &mut RpcConn,
+        args: Write3Args<'_>,
+    ) -> Result<Write3ResOk, Error> {
+        match self.nfs3(conn, &nfs3::Call::Write(args)).await? {
+            nfs3::Reply::Write(res) => ok(Nfs3Proc::Write, res),
+            _ => unreachable!("decode_reply answers the procedure it was given"),
+        }
+    }
+
+    /// COMMIT; a failure status becomes [`Error::Nfs`].
+    pub async fn commit(
+        &mut self,
+        conn: &mut RpcConn,
+        args: Commit3Args<'_>,
+    ) -> Result<Commit3ResOk, Error> {
+        match self.nfs3(conn, &nfs3::Call::Commit(args)).await? {
+            nfs3::Reply::Commit(res) => ok(Nfs3Proc::Commit, res),
+            _ => unreachable!("decode_reply answers the procedure it was given"),
+        }
+    }
+
+    /// READ; a failure status becomes [`Error::Nfs`].
+    pub async fn read(
+        &mut self,
+        conn: &mut RpcConn,
+        args: Read3Args<'_>,
+    ) -> Result<Read3ResOk, Error> {
+        match self.nfs3(conn, &nfs3::Call::Read(args)).await? {
+            nfs3::Reply::Read(res) => ok(Nfs3Proc::Read, res),
+            _ => unreachable!("decode_reply answers the procedure it was given"),
+        }
+    }
+
+    /// READDIRPLUS; a failure status becomes [`Error::Nfs`].
+    pub async fn readdirplus(
+        &mut self,
+        conn: &mut RpcConn,
+        args: Readdirplus3Args<'_>,
+    ) -> Result<Readdirplus3ResOk, Error> {
+        match self.nfs3(conn, &nfs3::Call::Readdirplus(args)).await? {
+            nfs3::Reply::Readdirplus(res) => ok(Nfs3Proc::Readdirplus, res),
+            _ => unreachable!("decode_reply answers the procedure it was given"),
+        }
+    }
+}
+
+impl RpcConn {
+    /// The `host:port` this connection goes to.
+    pub fn peer(&self) -> &str {
+        &self.peer
+    }
+
+    /// Reads until one whole record has arrived.
+    async fn read_record(&mut self, xid: Xid) -> Result<Bytes, Error> {
         loop {
-            let h = self.stream.read_u32().await.context("reading a reply")?;
-            let len = (h & 0x7fff_ffff) as usize;
-            ensure!(
-                rec.len() + len <= REPLY_MAX,
-                "reply larger than {REPLY_MAX} bytes"
-            );
-            let at = rec.len();
-            rec.resize(at + len, 0);
-            self.stream
-                .read_exact(&mut rec[at..])
-                .await
-                .context("reading a reply")?;
-            if h & 0x8000_0000 != 0 {
-                return Ok(rec);
+            if let Some(record) = self.decoder.decode(&mut self.buf)? {
+                return Ok(record);
+            }
+            if self.stream.read_buf(&mut self.buf).await? == 0 {
+                return Err(Error::Closed { xid: xid.0 });
             }
         }
     }
 }
 
-/// A readable name for a procedure, for traces.
-pub fn proc_name(prog: u32, proc_: u32) -> String {
-    const NFS: [&str; 22] = [
-        "NULL",
-        "GETATTR",
-        "SETATTR",
-        "LOOKUP",
-        "ACCESS",
-        "READLINK",
-        "READ",
-        "WRITE",
-        "CREATE",
-        "MKDIR",
-        "SYMLINK",
-        "MKNOD",
-        "REMOVE",
-        "RMDIR",
-        "RENAME",
-        "LINK",
-        "READDIR",
-        "READDIRPLUS",
-        "FSSTAT",
-        "FSINFO",
-        "PATHCONF",
-        "COMMIT",
-    ];
-    const MOUNT: [&str; 6] = ["NULL", "MNT", "DUMP", "UMNT", "UMNTALL", "EXPORT"];
-    let (p, names): (&str, &[&str]) = match prog {
-        protocol::nfs3::PROGRAM => ("NFS3", &NFS),
-        protocol::mount3::PROGRAM => ("MOUNT3", &MOUNT),
-        _ => return format!("{prog}.{proc_}"),
-    };
-    match names.get(proc_ as usize) {
-        Some(n) => format!("{p}.{n}"),
-        None => format!("{p}.{proc_}"),
+/// Simulated time since the simulation started.
+fn now() -> std::time::Duration {
+    turmoil::sim_elapsed().expect("the simulated client runs inside a turmoil simulation")
+}
+
+/// One message line: direction, program and procedure, xid, then the record's length and
+/// hash, then the summary.
+fn message(dir: &str, what: &str, xid: Xid, record: &[u8], summary: &str) -> String {
+    let mut line = format!(
+        "{dir} {what} xid={} len={} fnv={:016x}",
+        xid.0,
+        record.len(),
+        actors::runtime::fnv1a64(record)
+    );
+    if !summary.is_empty() {
+        line.push(' ');
+        line.push_str(summary);
     }
+    line
+}
+
+/// The success body of an NFSv3 result, or [`Error::Nfs`].
+fn ok<T, F>(proc_: Nfs3Proc, res: Nfs3Res<T, F>) -> Result<T, Error> {
+    match res {
+        Nfs3Res::Ok(t) => Ok(t),
+        Nfs3Res::Fail(status, _) => Err(Error::Nfs {
+            proc_: proc_.name(),
+            status,
+        }),
+    }
+}
+
+/// Eight verifier bytes as hex.
+fn hex8(v: &[u8; 8]) -> String {
+    v.iter().fold(String::with_capacity(16), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// The attributes a trace shows: type, mode, size, file id and mtime.
+fn attrs(a: &Fattr3) -> String {
+    format!(
+        "{:?} mode={:o} size={} fileid={} mtime={}.{:09}",
+        a.ftype, a.mode, a.size, a.fileid, a.mtime.seconds, a.mtime.nseconds
+    )
+}
+
+fn post_op(a: &PostOpAttr) -> String {
+    a.0.as_ref().map_or_else(|| "-".to_owned(), attrs)
+}
+
+/// CREATE's mode and the attributes it sets, e.g. `UNCHECKED(mode=644)`.
+fn describe_how(how: &CreateHow3) -> String {
+    let (mode, attrs) = match how {
+        CreateHow3::Unchecked(a) => ("UNCHECKED", a),
+        CreateHow3::Guarded(a) => ("GUARDED", a),
+        CreateHow3::Exclusive(v) => return format!("EXCLUSIVE(verf={})", hex8(&v.0)),
+    };
+    let mut set = Vec::new();
+    if let Some(m) = attrs.mode {
+        set.push(format!("mode={m:o}"));
+    }
+    if let Some(u) = attrs.uid {
+        set.push(format!("uid={u}"));
+    }
+    if let Some(g) = attrs.gid {
+        set.push(format!("gid={g}"));
+    }
+    if let Some(n) = attrs.size {
+        set.push(format!("size={n}"));
+    }
+    if attrs.atime != SetTime::DontChange {
+        set.push(format!("atime={:?}", attrs.atime));
+    }
+    if attrs.mtime != SetTime::DontChange {
+        set.push(format!("mtime={:?}", attrs.mtime));
+    }
+    format!("{mode}({})", set.join(" "))
+}
+
+/// A readable summary of the arguments of the procedures the scenarios use; other
+/// procedures are identified by the message line alone.
+fn describe_call(names: &mut HandleNames, call: &nfs3::Call<'_>) -> String {
+    match call {
+        nfs3::Call::Create(a) => format!(
+            "dir={} name={:?} how={}",
+            names.name(a.where_.dir.as_bytes()),
+            String::from_utf8_lossy(a.where_.name),
+            describe_how(&a.how)
+        ),
+        nfs3::Call::Write(a) => format!(
+            "file={} offset={} count={} stable={:?} data.fnv={:016x}",
+            names.name(a.file.as_bytes()),
+            a.offset,
+            a.data.len(),
+            a.stable,
+            actors::runtime::fnv1a64(a.data)
+        ),
+        nfs3::Call::Commit(a) => format!(
+            "file={} offset={} count={}",
+            names.name(a.file.as_bytes()),
+            a.offset,
+            a.count
+        ),
+        nfs3::Call::Read(a) => format!(
+            "file={} offset={} count={}",
+            names.name(a.file.as_bytes()),
+            a.offset,
+            a.count
+        ),
+        nfs3::Call::Readdirplus(a) => format!(
+            "dir={} cookie={} dircount={} maxcount={}",
+            names.name(a.dir.as_bytes()),
+            a.cookie.0,
+            a.dircount,
+            a.maxcount
+        ),
+        _ => String::new(),
+    }
+}
+
+/// A readable summary of a result: its status, then for the procedures the scenarios use the
+/// fields they check.
+fn describe_reply(names: &mut HandleNames, reply: &nfs3::Reply) -> String {
+    let detail = match reply {
+        nfs3::Reply::Create(Nfs3Res::Ok(ok)) => format!(
+            " obj={} attrs=[{}]",
+            ok.obj
+                .0
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |fh| names.name(fh.as_bytes())),
+            post_op(&ok.obj_attributes)
+        ),
+        nfs3::Reply::Write(Nfs3Res::Ok(ok)) => format!(
+            " count={} committed={:?} verf={} after=[{}]",
+            ok.count,
+            ok.committed,
+            hex8(&ok.verf.0),
+            post_op(&ok.file_wcc.after)
+        ),
+        nfs3::Reply::Commit(Nfs3Res::Ok(ok)) => format!(
+            " verf={} after=[{}]",
+            hex8(&ok.verf.0),
+            post_op(&ok.file_wcc.after)
+        ),
+        nfs3::Reply::Read(Nfs3Res::Ok(ok)) => format!(
+            " count={} eof={} data.fnv={:016x}",
+            ok.data.len(),
+            ok.eof,
+            actors::runtime::fnv1a64(&ok.data)
+        ),
+        nfs3::Reply::Readdirplus(Nfs3Res::Ok(ok)) => {
+            let mut s = format!(" eof={} entries=[", ok.eof);
+            for (i, e) in ok.entries.iter().enumerate() {
+                let fh = e
+                    .name_handle
+                    .0
+                    .as_ref()
+                    .map_or_else(|| "-".to_owned(), |fh| names.name(fh.as_bytes()));
+                let _ = write!(
+                    s,
+                    "{}{:?} cookie={} {fh} {}",
+                    if i == 0 { "" } else { "; " },
+                    String::from_utf8_lossy(&e.name),
+                    e.cookie.0,
+                    post_op(&e.name_attributes)
+                );
+            }
+            s.push(']');
+            s
+        }
+        _ => String::new(),
+    };
+    format!("{}{detail}", reply.status())
 }

@@ -1,79 +1,98 @@
 //! Deterministic simulation of the DittoFS server.
 //!
-//! The production [`actors::server::serve`] runs unchanged on a turmoil host: its network is
-//! turmoil's simulated TCP ([`SimListener`]), its clock is turmoil's virtual time
-//! ([`SimClock`]), its randomness comes from the seed in its [`actors::runtime::Env`], and its
-//! stores are the memory stores. Simulated clients ([`client::SimClient`]) speak NFSv3 through
-//! the project's own `protocol` codecs and record a [`client::Trace`] of every message, so two
-//! runs of one seed can be compared byte for byte.
+//! The production `actors::server::serve()` runs inside a turmoil simulation: the network is
+//! turmoil's, time is turmoil's (through [`SimClock`] in the server's `Env`), the stores are the
+//! memory stores, and clients are built here on the `protocol` crate's codecs. One seed
+//! reproduces one run, down to the bytes on the wire; [`Trace`] is how that is checked.
 //!
-//! - [`seam`]: the first scenario, which proves the seam: MOUNT, CREATE, WRITE UNSTABLE,
-//!   COMMIT, READ and READDIRPLUS against a simulated server, twice per seed.
+//! Nothing here opens a real socket or reads the real clock.
+//!
+//! Entry points: [`run_seam_scenario`] (the seam scenario: MOUNT, CREATE, WRITE UNSTABLE,
+//! COMMIT, READ, READDIRPLUS, clean shutdown), and the parts it is built from for other
+//! scenarios: [`SimListener`], [`SimClock`], [`SimClient`].
+//!
+//! Layout:
+//! - [`net`]: [`SimListener`], turmoil's TCP listener behind the server's `Listener` trait.
+//! - [`clock`]: [`SimClock`], the server's `Clock` over simulated time.
+//! - [`client`]: [`SimClient`], ONC RPC / MOUNT / NFSv3 calls over turmoil TCP, traced.
+//! - [`trace`]: [`Trace`], the stable one-line-per-message record of a run.
+//! - [`scenario`]: the seam scenario and its report.
 
 pub mod client;
-pub mod seam;
+pub mod clock;
+pub mod net;
+pub mod scenario;
+pub mod trace;
 
-use std::fmt;
-use std::io;
-use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+pub use self::client::{RpcConn, SimClient};
+pub use self::clock::{SimClock, sim_epoch};
+pub use self::net::SimListener;
+pub use self::scenario::{SeamReport, SeamRun, run_seam_scenario};
+pub use self::trace::Trace;
 
-use actors::runtime::{Clock, Listener};
-
-/// turmoil's simulated TCP listener as the server's [`Listener`].
-pub struct SimListener(pub turmoil::net::TcpListener);
-
-impl fmt::Debug for SimListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("SimListener")
-            .field(&self.0.local_addr().ok())
-            .finish()
-    }
-}
-
-impl Listener for SimListener {
-    type Conn = turmoil::net::TcpStream;
-
-    async fn accept(&mut self) -> io::Result<(Self::Conn, SocketAddr)> {
-        self.0.accept().await
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.local_addr()
-    }
-}
-
-/// The simulator's clock: tokio's time, which turmoil pauses and advances itself, and a wall
-/// clock that starts at a fixed instant and moves with simulated time.
-#[derive(Debug, Clone, Copy)]
-pub struct SimClock {
-    /// Wall-clock time at the start of the simulation.
-    pub epoch: SystemTime,
-}
-
-impl SimClock {
-    /// 2026-01-01T00:00:00Z: a fixed start, so timestamps in traces are the same every run.
-    pub const EPOCH_SECS: u64 = 1_767_225_600;
-}
-
-impl Default for SimClock {
-    fn default() -> Self {
-        Self {
-            epoch: UNIX_EPOCH + Duration::from_secs(Self::EPOCH_SECS),
-        }
-    }
-}
-
-impl Clock for SimClock {
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "tokio's clock is virtual on a turmoil host (a paused runtime turmoil advances)"
-    )]
-    fn now(&self) -> tokio::time::Instant {
-        tokio::time::Instant::now()
-    }
-
-    fn wall(&self) -> SystemTime {
-        self.epoch + turmoil::sim_elapsed().unwrap_or_default()
-    }
+/// Why a simulated client or scenario failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A simulated socket failed.
+    #[error("network: {0}")]
+    Io(#[from] std::io::Error),
+    /// The server broke record marking.
+    #[error("record marking: {0}")]
+    Frame(#[from] protocol::rpc::FrameError),
+    /// A reply did not decode.
+    #[error("undecodable {what}: {source}")]
+    Decode {
+        /// What was being decoded.
+        what: &'static str,
+        /// Why it failed.
+        #[source]
+        source: protocol::wire::DecodeError,
+    },
+    /// The server closed the connection before answering.
+    #[error("connection closed while waiting for the reply to xid {xid}")]
+    Closed {
+        /// The call left unanswered.
+        xid: u32,
+    },
+    /// A reply answered another call (this client has one call outstanding at a time).
+    #[error("reply for xid {got} while waiting for xid {want}")]
+    XidMismatch {
+        /// The xid called.
+        want: u32,
+        /// The xid answered.
+        got: u32,
+    },
+    /// The server refused the call at the RPC level.
+    #[error("{what}: RPC reply {status:?}")]
+    Rpc {
+        /// Program and procedure.
+        what: String,
+        /// What the server said.
+        status: protocol::rpc::ReplyStatus,
+    },
+    /// MNT failed.
+    #[error("MNT {path}: {status}")]
+    Mount {
+        /// The path asked for.
+        path: String,
+        /// The status returned.
+        status: protocol::mount3::MountStat3,
+    },
+    /// An NFSv3 procedure failed.
+    #[error("NFS3 {proc_}: {status}")]
+    Nfs {
+        /// The procedure's name.
+        proc_: &'static str,
+        /// The status returned.
+        status: protocol::nfs3::NfsStat3,
+    },
+    /// A store looked into after the run failed.
+    #[error("store: {0}")]
+    Store(#[from] stores::StoreError),
+    /// A scenario's check failed; the message says what should have held.
+    #[error("check failed: {0}")]
+    Check(String),
+    /// Turmoil failed the simulation (a host's error, a panic or the time limit).
+    #[error("simulation: {0}")]
+    Sim(String),
 }
