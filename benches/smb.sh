@@ -31,6 +31,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'say "benches/smb.sh: failed at line $LINENO: $BASH_COMMAND"' ERR
 
 say "making the local data: $seq_mib MiB file, $big x 1 MiB files, $files small files"
 mkdir -p "$work/src/big" "$work/src/small"
@@ -63,6 +64,7 @@ for run in $(seq 1 "$RUNS"); do
   ci/samba.sh start "$work/samba" "$port" >&2
   # Peak RSS of all smbd processes together (smbd forks one per client), sampled every 0.1 s.
   (
+    set +e # a process may exit between pgrep and the read of its status
     peak=0
     while :; do
       sum=$(for p in $(pgrep -x smbd); do awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null; done | awk '{ s += $1 } END { print s + 0 }')
@@ -84,7 +86,8 @@ for run in $(seq 1 "$RUNS"); do
       --option=torture:nprocs=32 --option=torture:timelimit=10 smb2.bench.echo 2>&1 \
       | grep -o 'num/s=[0-9]*' | cut -d= -f2 | awk '{ s += $1; n++ } END { print n ? s / n : 0 }') ops/s"
   } | awk '{ print "samba", $0 }' >>"$results"
-  kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
   sampler=""
   echo "samba peak-rss $(($(cat "$work/peak" 2>/dev/null || echo 0) / 1024)) MiB" >>"$results"
   ci/samba.sh stop "$work/samba"
