@@ -190,7 +190,7 @@ impl Dispatcher {
             client: conn.peer.ip(),
             xid: xid.0,
             prog_vers_proc: (call.prog, call.vers, call.proc_),
-            args_hash: crate::runtime::fnv1a64(&args),
+            args_hash: args_digest(&args),
         });
         if let Some(key) = &drc_key {
             let now = self.env.now().into_std();
@@ -226,9 +226,47 @@ impl Dispatcher {
     }
 }
 
+/// Bytes of a call's arguments the duplicate request cache hashes, like knfsd's
+/// `RC_CSUMLEN`: handles, offsets, counts and names all sit in the first 256 bytes, and
+/// hashing a 1 MiB WRITE's data byte by byte cost a fifth of the server's CPU on sequential
+/// writes.
+const DRC_DIGEST_LEN: usize = 256;
+
+/// What tells a retransmission (same arguments) from a reused xid (other arguments): a hash
+/// of the first [`DRC_DIGEST_LEN`] bytes and the length.
+fn args_digest(args: &[u8]) -> u64 {
+    let head = &args[..args.len().min(DRC_DIGEST_LEN)];
+    crate::runtime::fnv1a64(head) ^ (args.len() as u64).rotate_left(32)
+}
+
 /// Builds a reply record body.
 pub(crate) fn reply(f: impl FnOnce(&mut Writer)) -> Bytes {
     let mut w = Writer::with_capacity(128);
     f(&mut w);
     Bytes::from(w.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Goal: the DRC digest tells calls apart by their leading bytes and length only, so a
+    /// 1 MiB WRITE costs no more to key than a GETATTR. Method: vary the head, the length and
+    /// the tail past DRC_DIGEST_LEN.
+    #[test]
+    fn args_digest_covers_head_and_length() {
+        let a = vec![1u8; 1 << 20];
+        let mut tail = a.clone();
+        tail[DRC_DIGEST_LEN + 10] = 2;
+        let mut head = a.clone();
+        head[10] = 2;
+        assert_eq!(
+            args_digest(&a),
+            args_digest(&tail),
+            "bytes past the head are not hashed"
+        );
+        assert_ne!(args_digest(&a), args_digest(&head));
+        assert_ne!(args_digest(&a), args_digest(&a[..a.len() - 4]));
+        assert_ne!(args_digest(&[]), args_digest(&[0]));
+    }
 }
