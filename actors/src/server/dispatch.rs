@@ -210,10 +210,14 @@ impl Dispatcher {
         }
         let body = entry.handle.nfs3(call.proc_, caller, args).await;
         let out = match body {
-            Some(body) => reply(|w| {
-                rpc::encode_accepted(w, xid, AcceptStat::SUCCESS);
-                w.raw(&body);
-            }),
+            Some(mut body) => {
+                // The result sits behind REPLY_HEAD reserved bytes: fill in the header there
+                // rather than copying the result (up to 1 MiB) behind a new one.
+                let head = reply(|w| rpc::encode_accepted(w, xid, AcceptStat::SUCCESS));
+                debug_assert_eq!(head.len(), nfs3::REPLY_HEAD);
+                body[..nfs3::REPLY_HEAD].copy_from_slice(&head);
+                Bytes::from(body)
+            }
             None => reply(|w| rpc::encode_accepted(w, xid, AcceptStat::GARBAGE_ARGS)),
         };
         if let Some(key) = &drc_key {

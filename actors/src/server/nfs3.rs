@@ -277,8 +277,22 @@ pub fn is_non_idempotent(proc_: u32) -> bool {
 /// Largest READ we answer and largest WRITE we take (FSINFO rtmax/wtmax).
 pub const IO_SIZE: u32 = limits::IO_SIZE_MAX as u32;
 
-/// Runs one NFSv3 procedure (not NULL) against `share`. Returns the encoded result body, or
-/// `None` when the arguments do not decode (the caller answers GARBAGE_ARGS).
+/// Bytes every reply body from [`handle`] starts with, left zero for the caller to fill with
+/// the ONC RPC accepted-SUCCESS header (xid, REPLY, MSG_ACCEPTED, AUTH_NONE verifier,
+/// SUCCESS: six words). Encoding the result behind them saves copying a 1 MiB READ into a
+/// second buffer.
+pub const REPLY_HEAD: usize = 24;
+
+/// A result buffer with [`REPLY_HEAD`] bytes reserved and room for `len` more.
+fn body_writer(len: usize) -> Writer {
+    let mut w = Writer::with_capacity(REPLY_HEAD + len);
+    w.raw(&[0; REPLY_HEAD]);
+    w
+}
+
+/// Runs one NFSv3 procedure (not NULL) against `share`. Returns the encoded result body behind
+/// [`REPLY_HEAD`] reserved bytes, or `None` when the arguments do not decode (the caller
+/// answers GARBAGE_ARGS).
 pub async fn handle<M: MetadataStore, C: ContentStore>(
     share: &Share<M, C>,
     codec: &HandleCodec,
@@ -292,7 +306,7 @@ pub async fn handle<M: MetadataStore, C: ContentStore>(
         caller,
     };
     let Some(p) = Nfs3Proc::from_u32(proc_) else {
-        return Some(Vec::new());
+        return Some(body_writer(0).into_inner());
     };
     macro_rules! run {
         ($args:ty, $f:ident, $fail:ty) => {{
@@ -305,14 +319,15 @@ pub async fn handle<M: MetadataStore, C: ContentStore>(
             };
             match $f(&cx, a, args).await {
                 Ok(ok) => {
-                    let mut w = Writer::with_capacity(256);
+                    // Sized for the largest result (a full READ) so it never reallocates.
+                    let mut w = body_writer(if matches!(p, Nfs3Proc::Read) { 256 + IO_SIZE as usize } else { 256 });
                     NfsStat3::OK.encode(&mut w);
                     ok.encode(&mut w);
                     w.into_inner()
                 }
                 Err((Fail(stat), fail)) => {
                     let fail: $fail = fail;
-                    let mut w = Writer::new();
+                    let mut w = body_writer(128);
                     stat.encode(&mut w);
                     fail.encode(&mut w);
                     w.into_inner()
@@ -321,7 +336,7 @@ pub async fn handle<M: MetadataStore, C: ContentStore>(
         }};
     }
     Some(match p {
-        Nfs3Proc::Null => Vec::new(),
+        Nfs3Proc::Null => body_writer(0).into_inner(),
         Nfs3Proc::Getattr => run!(Getattr3Args<'_>, getattr, Getattr3ResFail),
         Nfs3Proc::Setattr => run!(Setattr3Args<'_>, setattr, Setattr3ResFail),
         Nfs3Proc::Lookup => run!(Lookup3Args<'_>, lookup, Lookup3ResFail),
