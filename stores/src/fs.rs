@@ -282,7 +282,9 @@ impl ContentStore for FsContent {
             // Never written (or removed): nothing to make durable.
             return Ok(());
         };
-        blocking(move || file.sync_all()).await?;
+        // fdatasync: the bytes and the size (metadata needed to read them back), not the
+        // timestamps, which the metadata store keeps.
+        blocking(move || file.sync_data()).await?;
         let (_, fan) = self.path(key);
         // Clear before the fsync: an entry created after the clear sets the flag again, one
         // created before it is covered by this fsync.
