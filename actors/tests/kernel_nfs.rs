@@ -13,9 +13,7 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{Daemon, repo, require, run_vm, vm_cache};
+use common::{Daemon, make_tree, repo, require, run_vm, vm_cache};
 
 /// Goal: a stock Linux kernel client mounts the export with
 /// `vers=3,tcp,port=P,mountport=P,nolock` and everything it writes reads back identically:
@@ -26,17 +24,9 @@ use common::{Daemon, repo, require, run_vm, vm_cache};
 fn linux_kernel_nfs3_client() {
     require("qemu-system-x86_64");
     let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("tree");
-    let status = Command::new(repo().join("ci/vm/mktree.sh"))
-        .arg(&tree)
-        .arg("2500")
-        .status()
-        .unwrap();
-    assert!(status.success(), "ci/vm/mktree.sh failed");
+    let (tar, sums) = make_tree(&dir.path().join("tree"), 2500);
 
     let mut d = Daemon::start(dir.path());
-    let tar = tree.join("tree.tar.gz");
-    let sums = tree.join("tree.sha256");
     let workload = repo().join("ci/vm/workloads/nfs3.sh");
     let port = format!("PORT={}", d.port);
     let (status, stdout) = run_vm(

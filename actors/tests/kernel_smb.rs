@@ -17,7 +17,7 @@ mod common;
 use std::net::TcpListener;
 use std::process::Command;
 
-use common::{repo, require, run_vm};
+use common::{make_tree, repo, require, run_vm};
 
 /// Stops the throwaway Samba when the test ends, passed or not.
 struct Samba(std::path::PathBuf);
@@ -42,13 +42,7 @@ fn linux_kernel_cifs_client_against_samba() {
     require("qemu-system-x86_64");
     require("smbd");
     let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("tree");
-    let status = Command::new(repo().join("ci/vm/mktree.sh"))
-        .arg(&tree)
-        .arg("1000")
-        .status()
-        .unwrap();
-    assert!(status.success(), "ci/vm/mktree.sh failed");
+    let (tar, sums) = make_tree(&dir.path().join("tree"), 1000);
 
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -65,8 +59,6 @@ fn linux_kernel_cifs_client_against_samba() {
     assert!(started.success(), "ci/samba.sh could not start smbd");
     let _samba = Samba(samba_dir.clone());
 
-    let tar = tree.join("tree.tar.gz");
-    let sums = tree.join("tree.sha256");
     let workload = repo().join("ci/vm/workloads/smb.sh");
     let port = format!("PORT={port}");
     let (status, stdout) = run_vm(

@@ -187,3 +187,15 @@ pub(crate) fn run_vm(dir: &Path, args: &[&std::ffi::OsStr]) -> (Option<i32>, Str
     println!("{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
     (out.status.code(), stdout)
 }
+
+/// A tree of `files` files for the VM workloads (`ci/vm/mktree.sh`): `DIR/tree.tar.gz` and
+/// `DIR/tree.sha256`, returned in that order.
+pub(crate) fn make_tree(dir: &Path, files: u32) -> (PathBuf, PathBuf) {
+    let status = Command::new(repo().join("ci/vm/mktree.sh"))
+        .arg(dir)
+        .arg(files.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success(), "ci/vm/mktree.sh failed");
+    (dir.join("tree.tar.gz"), dir.join("tree.sha256"))
+}

@@ -34,3 +34,45 @@ cifs_mount() {
   step "mount -t cifs -o vers=$2,port=$PORT,... //10.0.2.2/${SHARE:-share} $1"
   mount -t cifs -o "$opts" "//10.0.2.2/${SHARE:-share}" "$1" || fail "mount -t cifs vers=$2"
 }
+
+# The metadata mix both protocols run, in the current directory, around file c.
+# mix_names: rename (also over an existing file), a hard link (nlink, same inode), a symlink.
+mix_names() {
+  echo "payload one" >a
+  mv a b
+  [ ! -e a ] || fail "rename left the source"
+  expect "renamed content" "$(cat b)" "payload one"
+  echo "old target" >c
+  mv b c
+  [ ! -e b ] || fail "rename over existing left the source"
+  expect "rename over existing" "$(cat c)" "payload one"
+  ln c hard
+  expect "nlink after link" "$(stat -c %h c)" 2
+  expect "link content" "$(cat hard)" "payload one"
+  expect "same inode" "$(stat -c %i hard)" "$(stat -c %i c)"
+  rm hard
+  expect "nlink after unlink" "$(stat -c %h c)" 1
+  ln -s c sym
+  expect "readlink" "$(readlink sym)" c
+  expect "read through symlink" "$(cat sym)" "payload one"
+}
+# mix_sizes_times_dirs: truncate (shrink, sparse extend), utimes, directory rename and move.
+mix_sizes_times_dirs() {
+  truncate -s 3 c
+  expect "size after shrink" "$(stat -c %s c)" 3
+  expect "content after shrink" "$(cat c)" pay
+  truncate -s 1000000 c
+  expect "size after extend" "$(stat -c %s c)" 1000000
+  expect "hole reads zeros" "$(tail -c +4 c | tr -d '\000' | wc -c)" 0
+  touch -d "2020-01-02 03:04:05" c
+  expect "mtime after utimes" "$(stat -c %Y c)" "$(date -d "2020-01-02 03:04:05" +%s)"
+  mkdir -p dir1/sub
+  echo inner >dir1/sub/f
+  mv dir1 dir2
+  expect "renamed directory" "$(cat dir2/sub/f)" inner
+  mkdir dir3
+  mv dir2 dir3/
+  expect "directory moved into another" "$(cat dir3/dir2/sub/f)" inner
+  rm -r dir3
+  [ ! -e dir3 ] || fail "rm -r left the directory"
+}
