@@ -6,6 +6,7 @@
 #
 #   benches/compare.sh            # the full set: RUNS=3, 1 GiB sequential file, 10,000 files
 #   QUICK=1 benches/compare.sh    # a smoke-sized run (64 MiB, 1,000 files, 3 s random I/O)
+#   SKIP_SMB=1 benches/compare.sh # the NFS half only
 #
 # Then benches/smb.sh: the SMB workloads against Samba (the dittofs column says "adapter not
 # built yet" until the SMB adapter exists).
@@ -144,4 +145,5 @@ echo
 echo "Median of $RUNS runs, $CONNS connections, sizes: ${sizes[*]}. For \`s\` and MiB rows lower is better."
 
 # The SMB half: the same workload set against Samba (dittofs: SMB adapter not built yet).
-benches/smb.sh
+# SKIP_SMB=1 leaves it out (it does not depend on dittofs yet).
+[[ -n "${SKIP_SMB:-}" ]] || benches/smb.sh
