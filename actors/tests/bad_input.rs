@@ -135,6 +135,18 @@ enum Reply {
 }
 
 impl Reply {
+    /// The words after an accepted SUCCESS; panics with `what` on any other reply.
+    fn success(self, what: &str) -> Vec<u32> {
+        match self {
+            Self::Accepted {
+                stat: SUCCESS,
+                rest,
+                ..
+            } => rest,
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+
     fn xid(&self) -> u32 {
         match self {
             Self::Accepted { xid, .. } | Self::Denied { xid, .. } => *xid,
@@ -248,14 +260,7 @@ async fn root_handle(port: u16) -> Vec<u8> {
     let r = raw
         .ask(&call(1, 2, MOUNT, 3, 1, &auth_sys(0, 0, &[]), &args))
         .await;
-    let Reply::Accepted {
-        stat: SUCCESS,
-        rest,
-        ..
-    } = r
-    else {
-        panic!("MNT: {r:?}");
-    };
+    let rest = r.success("MNT");
     assert_eq!(rest[0], 0, "mountstat3");
     let len = rest[1] as usize;
     rest[2..2 + len.div_ceil(4)]
@@ -467,14 +472,7 @@ async fn hostile_peers_get_errors_or_closed_connections_and_cost_bounded_memory(
     // A LOOKUP of a 1,000-byte name decodes (names are unbounded in XDR) and is refused by NFS.
     let x = next();
     let r = raw.ask(&call(x, 2, NFS, 3, 3, &sys, &long_name)).await;
-    let Reply::Accepted {
-        stat: SUCCESS,
-        rest,
-        ..
-    } = r
-    else {
-        panic!("LOOKUP of a long name: {r:?}");
-    };
+    let rest = r.success("LOOKUP of a long name");
     assert_eq!(rest[0], 63, "NFS3ERR_NAMETOOLONG");
 
     // 2. Version mismatches answer the supported range.
