@@ -57,8 +57,9 @@ impl DirtyBudget {
     }
 }
 
-/// The write verifier (RFC 1813 §3.3.7): random per boot, changed after any failed flush so
-/// clients resend their unstable writes.
+/// The write verifier (RFC 1813 §3.3.7): random per boot, changed whenever unflushed bytes are
+/// dropped (a file's flush failed [`FLUSH_ATTEMPTS_MAX`] times in a row) so clients resend their
+/// unstable writes.
 #[derive(Debug)]
 pub struct WriteVerifier(AtomicU64);
 
@@ -217,7 +218,15 @@ struct FileState {
     dirty_since: tokio::time::Instant,
     /// Serialises flushes of this file.
     flush_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Flushes of this file that failed in a row (its bytes kept for the next attempt).
+    failures: u32,
 }
+
+/// Failed flushes in a row after which a file's unflushed bytes are dropped (and the write
+/// verifier changes, so clients resend them): a store that keeps failing must not pin the
+/// dirty budget, and with it every writer, for ever. Before that the bytes stay cached, READ
+/// keeps returning them and the next flush tries again.
+const FLUSH_ATTEMPTS_MAX: u32 = 8;
 
 #[derive(Debug, Default)]
 struct State {
@@ -355,6 +364,7 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
                 mtime,
                 dirty_since: now,
                 flush_lock: Arc::new(tokio::sync::Mutex::new(())),
+                failures: 0,
             });
             if f.dirty.bytes == 0 {
                 f.dirty_since = now;
@@ -465,24 +475,46 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
             (extents, f.end, f.mtime)
         };
         let result = self.write_out(ino, &extents, end, mtime).await;
-        let freed = {
+        let now = self.inner.env.now();
+        let (freed, dropped) = {
             let mut st = self.lock();
             let mut freed = 0;
+            let mut dropped = false;
             if let Some(f) = st.files.get_mut(&ino) {
-                freed = f.flushing.bytes;
-                f.flushing = Layer::default();
+                let flushed = std::mem::take(&mut f.flushing);
+                if result.is_ok() {
+                    f.failures = 0;
+                    freed = flushed.bytes;
+                } else if f.failures + 1 >= FLUSH_ATTEMPTS_MAX {
+                    f.failures = 0;
+                    freed = flushed.bytes;
+                    dropped = true;
+                } else {
+                    // Keep the bytes for the next attempt, under whatever was written since
+                    // (newer bytes win where they overlap), and wait a flush delay first.
+                    f.failures += 1;
+                    let newer = std::mem::replace(&mut f.dirty, flushed);
+                    for (off, data) in newer.extents {
+                        freed += f.dirty.insert(off, data);
+                    }
+                    f.dirty_since = now;
+                }
                 if f.dirty.bytes == 0 {
                     st.files.remove(&ino);
                 }
             }
-            freed
+            (freed, dropped)
         };
         self.inner.flush_epoch.fetch_add(1, Ordering::SeqCst);
         self.inner.budget.sem.add_permits(freed);
         if let Err(e) = &result {
-            // The bytes are dropped: the new verifier tells clients to resend them.
-            self.inner.verifier.bump();
-            tracing::error!(ino = ino.0, error = %e, "flush failed; write verifier changed so clients resend");
+            if dropped {
+                // The bytes are gone: the new verifier tells clients to resend them.
+                self.inner.verifier.bump();
+                tracing::error!(ino = ino.0, error = %e, attempts = FLUSH_ATTEMPTS_MAX, "flush failed again; unflushed bytes dropped and write verifier changed so clients resend");
+            } else {
+                tracing::warn!(ino = ino.0, error = %e, "flush failed; bytes kept for the next attempt");
+            }
         }
         result
     }
@@ -495,6 +527,19 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
         mtime: Timestamp,
     ) -> StoreResult<()> {
         let key = self.key(ino);
+        if end > 0 {
+            // Extending past the recorded size: bytes beyond it in the content store are a
+            // stale tail (a shrink whose content cut a crash interrupted, or a failed flush's
+            // unrecorded bytes) and must read as zeros, not old data, once the size covers them.
+            let recorded = match self.inner.meta.getattr(ino).await {
+                Ok(a) => a.size,
+                Err(StoreError::Stale) => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            if end > recorded && self.inner.content.len(key).await? > recorded {
+                self.inner.content.truncate(key, recorded).await?;
+            }
+        }
         for (off, data) in extents {
             self.inner.content.write(key, *off, data.clone()).await?;
         }
