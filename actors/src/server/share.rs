@@ -646,11 +646,32 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
             if caller.uid != before.uid && !Self::mode_allows(&before, caller, 2) {
                 return Err(OpError::Access);
             }
-            self.truncate_content(ino, size).await?;
+            // Flush first so no older cached extent lands beyond the new end later; the
+            // flush also leaves the recorded size equal to the bytes in the content store.
+            self.inner.cache.flush(ino).await?;
+            self.inner.cache.truncate(ino, size);
+            let recorded = self.inner.meta.getattr(ino).await?.size;
             set.size = Some(size);
             if size != before.size && set.mtime.is_none() {
                 set.mtime = Some(now);
             }
+            if size < recorded {
+                // Shrinking: the smaller size must be durable before the bytes go, or a crash
+                // in between leaves a size that reaches past the content (reads then fail for
+                // ever). A crash after the sync leaves a stale tail beyond the size instead,
+                // which every extension cuts first (below and in the write-back flush).
+                let after = self
+                    .inner
+                    .meta
+                    .setattr(ino, set, now)
+                    .await
+                    .map_err(OpError::from_store)?;
+                self.inner.meta.sync().await?;
+                self.set_content_len(ino, size, size).await?;
+                return Ok((Some(before), self.overlay(after)));
+            }
+            // Growing: cut any stale tail, then add the hole, durably, before the size says so.
+            self.set_content_len(ino, recorded, size).await?;
         }
         let after = self
             .inner
@@ -661,15 +682,17 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
         Ok((Some(before), self.overlay(after)))
     }
 
-    async fn truncate_content(&self, ino: InodeId, size: u64) -> OpResult<()> {
-        // Flush first so no older cached extent lands beyond the new end later.
-        self.inner.cache.flush(ino).await?;
-        self.inner.cache.truncate(ino, size);
+    /// Cuts the content to `keep` bytes, then sets its length to `len` (zeros after `keep`),
+    /// and syncs it.
+    async fn set_content_len(&self, ino: InodeId, keep: u64, len: u64) -> OpResult<()> {
         let key = ContentKey {
             store: self.inner.meta.id(),
             ino,
         };
-        self.inner.content.truncate(key, size).await?;
+        if keep < len && self.inner.content.len(key).await? > keep {
+            self.inner.content.truncate(key, keep).await?;
+        }
+        self.inner.content.truncate(key, len).await?;
         self.inner.content.sync(key).await?;
         Ok(())
     }
