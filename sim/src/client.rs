@@ -3,10 +3,12 @@
 //! a [`Trace`] line for every message sent and received.
 //!
 //! It sends one call at a time on a connection and waits for its reply, which keeps the trace
-//! a plain sequence. It neither retransmits nor reconnects; the scenarios that need those
-//! will add them here.
+//! a plain sequence. [`SimClient::call`] is the plain form, on a connection the caller holds;
+//! [`crate::link`] adds what real clients do when the network or the server misbehaves.
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
+use std::rc::Rc;
 
 use bytes::{Bytes, BytesMut};
 use protocol::mount3::{self, MountProc, MountRes3};
@@ -34,7 +36,7 @@ const CONNECT_ATTEMPTS: u32 = 100;
 pub struct RpcConn {
     /// `host:port`, for the trace.
     peer: String,
-    stream: TcpStream,
+    pub(crate) stream: TcpStream,
     decoder: RecordDecoder,
     buf: BytesMut,
 }
@@ -46,39 +48,145 @@ pub struct SimClient {
     /// Encoded AUTH_SYS body sent with every call.
     cred: Vec<u8>,
     next_xid: u32,
-    trace: Trace,
-    handles: HandleNames,
+    trace: Rc<RefCell<Trace>>,
+    /// Put before every line of this client's (`"c1 "`), empty for a lone client.
+    tag: String,
+    handles: Rc<RefCell<HandleNames>>,
 }
 
 impl SimClient {
     /// A client that calls as `cred` and records into `trace`.
     pub fn new(cred: &AuthSys, trace: Trace) -> Self {
+        Self::shared(
+            cred,
+            Rc::new(RefCell::new(trace)),
+            Rc::default(),
+            String::new(),
+            1,
+        )
+    }
+
+    /// One of several clients writing into one trace with one handle numbering; `tag` starts
+    /// each of its lines and `first_xid` keeps xids apart between clients.
+    pub fn shared(
+        cred: &AuthSys,
+        trace: Rc<RefCell<Trace>>,
+        handles: Rc<RefCell<HandleNames>>,
+        tag: String,
+        first_xid: u32,
+    ) -> Self {
         Self {
             cred: cred.to_body(),
-            next_xid: 1,
+            next_xid: first_xid,
             trace,
-            handles: HandleNames::default(),
+            tag,
+            handles,
         }
     }
 
     /// The trace so far.
-    pub fn trace(&self) -> &Trace {
-        &self.trace
+    pub fn trace(&self) -> Trace {
+        self.trace.borrow().clone()
     }
 
     /// Ends the client, keeping its trace.
     pub fn into_trace(self) -> Trace {
-        self.trace
+        self.trace.borrow().clone()
     }
 
     /// Records a line at the current simulated time.
     pub fn note(&mut self, event: impl std::fmt::Display) {
-        self.trace.push(now(), event);
+        let line = format!("{}{event}", self.tag);
+        self.trace.borrow_mut().push(now(), line);
     }
 
     /// The `fh#N` name of a handle.
     pub fn handle_name(&mut self, fh: &[u8]) -> String {
-        self.handles.name(fh)
+        self.handles.borrow_mut().name(fh)
+    }
+
+    /// The handle names, for describing messages.
+    pub(crate) fn handles_mut(&self) -> std::cell::RefMut<'_, HandleNames> {
+        self.handles.borrow_mut()
+    }
+
+    /// Takes the next xid.
+    pub(crate) fn take_xid(&mut self) -> Xid {
+        let xid = Xid(self.next_xid);
+        self.next_xid = self.next_xid.wrapping_add(1);
+        xid
+    }
+
+    /// Encodes one call as a whole record (marker included).
+    pub(crate) fn encode_call(
+        &self,
+        xid: Xid,
+        (prog, vers, proc_): (u32, u32, u32),
+        args: &dyn Encode,
+    ) -> Vec<u8> {
+        let header = CallHeader::new(
+            xid,
+            prog,
+            vers,
+            proc_,
+            OpaqueAuth {
+                flavor: AuthFlavor::AUTH_SYS,
+                body: &self.cred,
+            },
+        );
+        let mut w = Writer::new();
+        rpc::encode_call(&mut w, &header);
+        args.encode(&mut w);
+        rpc::encode_record(w.as_slice())
+    }
+
+    /// Traces a message line.
+    pub(crate) fn trace_message(
+        &mut self,
+        dir: &str,
+        what: &str,
+        xid: Xid,
+        record: &[u8],
+        summary: &str,
+    ) {
+        let line = message(dir, what, xid, record, summary);
+        self.note(line);
+    }
+
+    /// Decodes a reply record for `xid`: the result value and its summary, or the RPC-level
+    /// failure. Traces the reply.
+    pub(crate) fn finish_reply<T>(
+        &mut self,
+        what: &str,
+        xid: Xid,
+        reply: &[u8],
+        reply_summary: impl FnOnce(&mut HandleNames, &[u8]) -> Result<(T, String), DecodeError>,
+    ) -> Result<T, Error> {
+        let header = rpc::decode_reply(reply).map_err(|source| Error::Decode {
+            what: "RPC reply header",
+            source,
+        })?;
+        if header.xid != xid {
+            return Err(Error::XidMismatch {
+                want: xid.0,
+                got: header.xid.0,
+            });
+        }
+        if !header.status.is_success() {
+            let summary = format!("{:?}", header.status);
+            self.trace_message("S→C", what, xid, reply, &summary);
+            return Err(Error::Rpc {
+                what: what.to_owned(),
+                status: header.status,
+            });
+        }
+        let result = reply_summary(&mut self.handles.borrow_mut(), header.body);
+        let (value, summary) = result.map_err(|source| Error::Decode {
+            what: "procedure results",
+            source,
+        })?;
+        self.trace_message("S→C", what, xid, reply, &summary);
+        Ok(value)
     }
 
     /// Opens a TCP connection to `host:port`, retrying while the server is not yet listening.
@@ -99,12 +207,7 @@ impl SimClient {
             "C   connect {peer} from {} (attempt {attempt})",
             stream.local_addr()?
         ));
-        Ok(RpcConn {
-            peer,
-            stream,
-            decoder: RecordDecoder::new(),
-            buf: BytesMut::with_capacity(64 * 1024),
-        })
+        Ok(RpcConn::new(peer, stream))
     }
 
     /// Sends one call and returns the reply's result body. The call and the reply are both
@@ -120,57 +223,13 @@ impl SimClient {
         args_summary: String,
         reply_summary: impl FnOnce(&mut HandleNames, &[u8]) -> Result<(T, String), DecodeError>,
     ) -> Result<T, Error> {
-        let xid = Xid(self.next_xid);
-        self.next_xid = self.next_xid.wrapping_add(1);
-        let header = CallHeader::new(
-            xid,
-            prog,
-            vers,
-            proc_,
-            OpaqueAuth {
-                flavor: AuthFlavor::AUTH_SYS,
-                body: &self.cred,
-            },
-        );
-        let mut w = Writer::new();
-        rpc::encode_call(&mut w, &header);
-        args.encode(&mut w);
-        let record = rpc::encode_record(w.as_slice());
-        self.trace.push(
-            now(),
-            message("C→S", what, xid, &record[4..], &args_summary),
-        );
+        let xid = self.take_xid();
+        let record = self.encode_call(xid, (prog, vers, proc_), args);
+        self.trace_message("C→S", what, xid, &record[4..], &args_summary);
         conn.stream.write_all(&record).await?;
         conn.stream.flush().await?;
-
         let reply = conn.read_record(xid).await?;
-        let header = rpc::decode_reply(&reply).map_err(|source| Error::Decode {
-            what: "RPC reply header",
-            source,
-        })?;
-        if header.xid != xid {
-            return Err(Error::XidMismatch {
-                want: xid.0,
-                got: header.xid.0,
-            });
-        }
-        if !header.status.is_success() {
-            let summary = format!("{:?}", header.status);
-            self.trace
-                .push(now(), message("S→C", what, xid, &reply, &summary));
-            return Err(Error::Rpc {
-                what: what.to_owned(),
-                status: header.status,
-            });
-        }
-        let (value, summary) =
-            reply_summary(&mut self.handles, header.body).map_err(|source| Error::Decode {
-                what: "procedure results",
-                source,
-            })?;
-        self.trace
-            .push(now(), message("S→C", what, xid, &reply, &summary));
-        Ok(value)
+        self.finish_reply(what, xid, &reply, reply_summary)
     }
 
     /// Portmapper GETPORT for `prog`/`vers` over TCP: the port, or 0 if not registered.
@@ -264,7 +323,7 @@ impl SimClient {
     ) -> Result<nfs3::Reply, Error> {
         let p = call.proc_();
         let what = format!("NFS3 {}", p.name());
-        let args_summary = describe_call(&mut self.handles, call);
+        let args_summary = describe_call(&mut self.handles.borrow_mut(), call);
         self.call(
             conn,
             (nfs3::PROGRAM, nfs3::VERSION, p.as_u32()),
@@ -342,13 +401,23 @@ impl SimClient {
 }
 
 impl RpcConn {
+    /// Wraps a connected stream to `peer` (`host:port`).
+    pub(crate) fn new(peer: String, stream: TcpStream) -> Self {
+        Self {
+            peer,
+            stream,
+            decoder: RecordDecoder::new(),
+            buf: BytesMut::with_capacity(64 * 1024),
+        }
+    }
+
     /// The `host:port` this connection goes to.
     pub fn peer(&self) -> &str {
         &self.peer
     }
 
     /// Reads until one whole record has arrived.
-    async fn read_record(&mut self, xid: Xid) -> Result<Bytes, Error> {
+    pub(crate) async fn read_record(&mut self, xid: Xid) -> Result<Bytes, Error> {
         loop {
             if let Some(record) = self.decoder.decode(&mut self.buf)? {
                 return Ok(record);
@@ -443,7 +512,7 @@ fn describe_how(how: &CreateHow3) -> String {
 
 /// A readable summary of the arguments of the procedures the scenarios use; other
 /// procedures are identified by the message line alone.
-fn describe_call(names: &mut HandleNames, call: &nfs3::Call<'_>) -> String {
+pub(crate) fn describe_call(names: &mut HandleNames, call: &nfs3::Call<'_>) -> String {
     match call {
         nfs3::Call::Create(a) => format!(
             "dir={} name={:?} how={}",
@@ -484,7 +553,7 @@ fn describe_call(names: &mut HandleNames, call: &nfs3::Call<'_>) -> String {
 
 /// A readable summary of a result: its status, then for the procedures the scenarios use the
 /// fields they check.
-fn describe_reply(names: &mut HandleNames, reply: &nfs3::Reply) -> String {
+pub(crate) fn describe_reply(names: &mut HandleNames, reply: &nfs3::Reply) -> String {
     let detail = match reply {
         nfs3::Reply::Create(Nfs3Res::Ok(ok)) => format!(
             " obj={} attrs=[{}]",

@@ -20,9 +20,16 @@
 
 pub mod client;
 pub mod clock;
+pub mod disk;
+pub mod faulty;
+pub mod link;
+pub mod model;
 pub mod net;
+pub mod run;
 pub mod scenario;
+pub mod spec;
 pub mod trace;
+pub mod workload;
 
 pub use self::client::{RpcConn, SimClient};
 pub use self::clock::{SimClock, sim_epoch};
