@@ -349,6 +349,8 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
     let mut applied = 0u64;
     let mut crashes = 0u64;
     let mut server_down = false;
+    let mut partitioned = std::collections::BTreeSet::new();
+    let mut held = std::collections::BTreeSet::new();
     let mut stopped = false;
     let mut crash_rng = ChaCha8Rng::seed_from_u64(seed ^ fnv1a64(b"disk crash"));
     let client = |i: u32| format!("c{i}");
@@ -386,6 +388,8 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
                 sim.release("server", client(i));
                 sim.set_link_max_message_latency("server", client(i), LATENCY_MAX);
             }
+            partitioned.clear();
+            held.clear();
             if server_down {
                 sim.bounce("server");
                 server_down = false;
@@ -404,21 +408,34 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
             applied += 1;
             let line = match ev {
                 Event::Partition(c, d) => {
+                    partitioned.insert(c);
                     sim.partition("server", client(c));
                     pending.push((t + d, Event::Repair(c)));
                     format!("partition server / c{c} for {d:?}")
                 }
                 Event::Repair(c) => {
-                    sim.repair("server", client(c));
+                    partitioned.remove(&c);
+                    if held.contains(&c) {
+                        sim.hold("server", client(c));
+                    } else {
+                        sim.repair("server", client(c));
+                    }
                     format!("repair server / c{c}")
                 }
                 Event::Hold(c, d) => {
-                    sim.hold("server", client(c));
+                    held.insert(c);
+                    if !partitioned.contains(&c) {
+                        sim.hold("server", client(c));
+                    }
                     pending.push((t + d, Event::Release(c)));
                     format!("hold messages server / c{c} for {d:?}")
                 }
                 Event::Release(c) => {
+                    held.remove(&c);
                     sim.release("server", client(c));
+                    if partitioned.contains(&c) {
+                        sim.partition("server", client(c));
+                    }
                     format!("release messages server / c{c}")
                 }
                 Event::Spike(c, d, l) => {
@@ -435,7 +452,22 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
                     format!("reset c{c}'s connection")
                 }
                 Event::Crash(d) if !server_down => {
+                    // A machine that dies sends nothing: cut every link while the host's
+                    // sockets are dropped, so no FIN or RST leaves it. (Turmoil would give each
+                    // a latency drawn from the seeded RNG in the order tokio drops the tasks,
+                    // which depends on process-global task ids: two runs of one seed in one
+                    // process would then differ.)
+                    for i in 1..=spec.clients {
+                        sim.partition("server", client(i));
+                    }
                     sim.crash("server");
+                    for i in 1..=spec.clients {
+                        if held.contains(&i) {
+                            sim.hold("server", client(i));
+                        } else if !partitioned.contains(&i) {
+                            sim.repair("server", client(i));
+                        }
+                    }
                     meta.inner().crash();
                     let report = disk.inner().crash(&mut crash_rng);
                     crashes += 1;
