@@ -222,6 +222,15 @@ struct FileState {
     failures: u32,
 }
 
+/// Whether a flush that failed with `e` may succeed if tried again soon. No space, a
+/// read-only store or an invalid request will not: their bytes are dropped at once.
+fn transient(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::Io(_) | StoreError::Busy | StoreError::Backend(_)
+    )
+}
+
 /// Failed flushes in a row after which a file's unflushed bytes are dropped (and the write
 /// verifier changes, so clients resend them): a store that keeps failing must not pin the
 /// dirty budget, and with it every writer, for ever. Before that the bytes stay cached, READ
@@ -485,10 +494,14 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
                 if result.is_ok() {
                     f.failures = 0;
                     freed = flushed.bytes;
-                } else if f.failures + 1 >= FLUSH_ATTEMPTS_MAX {
+                } else if f.failures + 1 >= FLUSH_ATTEMPTS_MAX
+                    || result.as_ref().is_err_and(|e| !transient(e))
+                {
                     f.failures = 0;
                     freed = flushed.bytes;
                     dropped = true;
+                    // The dropped bytes no longer make the file longer.
+                    f.end = f.dirty.end();
                 } else {
                     // Keep the bytes for the next attempt, under whatever was written since
                     // (newer bytes win where they overlap), and wait a flush delay first.
@@ -511,7 +524,7 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
             if dropped {
                 // The bytes are gone: the new verifier tells clients to resend them.
                 self.inner.verifier.bump();
-                tracing::error!(ino = ino.0, error = %e, attempts = FLUSH_ATTEMPTS_MAX, "flush failed again; unflushed bytes dropped and write verifier changed so clients resend");
+                tracing::error!(ino = ino.0, error = %e, "flush failed; unflushed bytes dropped and write verifier changed so clients resend");
             } else {
                 tracing::warn!(ino = ino.0, error = %e, "flush failed; bytes kept for the next attempt");
             }
