@@ -9,6 +9,8 @@ step "setup: packages"
 ci/setup.sh
 
 export CARGO_TERM_COLOR=never
+# Protocol-trace snapshots (sim/tests/traces.rs) must match; CI never writes new ones.
+export INSTA_UPDATE=no
 # Build parallelism: this machine class has 2 cores; let cargo use them all.
 export CARGO_INCREMENTAL=0
 

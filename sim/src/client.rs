@@ -510,6 +510,24 @@ fn describe_how(how: &CreateHow3) -> String {
     format!("{mode}({})", set.join(" "))
 }
 
+/// The attributes a SETATTR or MKDIR sets, e.g. `(mode=755 size=0)`.
+fn describe_sattr(a: &nfs3::Sattr3) -> String {
+    let mut set = Vec::new();
+    if let Some(m) = a.mode {
+        set.push(format!("mode={m:o}"));
+    }
+    if let Some(u) = a.uid {
+        set.push(format!("uid={u}"));
+    }
+    if let Some(g) = a.gid {
+        set.push(format!("gid={g}"));
+    }
+    if let Some(n) = a.size {
+        set.push(format!("size={n}"));
+    }
+    format!("({})", set.join(" "))
+}
+
 /// A readable summary of the arguments of the procedures the scenarios use; other
 /// procedures are identified by the message line alone.
 pub(crate) fn describe_call(names: &mut HandleNames, call: &nfs3::Call<'_>) -> String {
@@ -539,6 +557,36 @@ pub(crate) fn describe_call(names: &mut HandleNames, call: &nfs3::Call<'_>) -> S
             names.name(a.file.as_bytes()),
             a.offset,
             a.count
+        ),
+        nfs3::Call::Getattr(a) => format!("obj={}", names.name(a.object.as_bytes())),
+        nfs3::Call::Setattr(a) => format!(
+            "obj={} set={}",
+            names.name(a.object.as_bytes()),
+            describe_sattr(&a.new_attributes)
+        ),
+        nfs3::Call::Lookup(a) => format!(
+            "dir={} name={:?}",
+            names.name(a.what.dir.as_bytes()),
+            String::from_utf8_lossy(a.what.name)
+        ),
+        nfs3::Call::Mkdir(a) => format!(
+            "dir={} name={:?} set={}",
+            names.name(a.where_.dir.as_bytes()),
+            String::from_utf8_lossy(a.where_.name),
+            describe_sattr(&a.attributes)
+        ),
+        nfs3::Call::Remove(nfs3::Remove3Args { object: a })
+        | nfs3::Call::Rmdir(nfs3::Rmdir3Args { object: a }) => format!(
+            "dir={} name={:?}",
+            names.name(a.dir.as_bytes()),
+            String::from_utf8_lossy(a.name)
+        ),
+        nfs3::Call::Rename(a) => format!(
+            "from={}/{:?} to={}/{:?}",
+            names.name(a.from.dir.as_bytes()),
+            String::from_utf8_lossy(a.from.name),
+            names.name(a.to.dir.as_bytes()),
+            String::from_utf8_lossy(a.to.name)
         ),
         nfs3::Call::Readdirplus(a) => format!(
             "dir={} cookie={} dircount={} maxcount={}",
@@ -581,6 +629,21 @@ pub(crate) fn describe_reply(names: &mut HandleNames, reply: &nfs3::Reply) -> St
             ok.eof,
             actors::runtime::fnv1a64(&ok.data)
         ),
+        nfs3::Reply::Getattr(Nfs3Res::Ok(ok)) => format!(" attrs=[{}]", attrs(&ok.obj_attributes)),
+        nfs3::Reply::Lookup(Nfs3Res::Ok(ok)) => format!(
+            " obj={} attrs=[{}]",
+            names.name(ok.object.as_bytes()),
+            post_op(&ok.obj_attributes)
+        ),
+        nfs3::Reply::Mkdir(Nfs3Res::Ok(ok)) => format!(
+            " obj={} attrs=[{}]",
+            ok.obj
+                .0
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |fh| names.name(fh.as_bytes())),
+            post_op(&ok.obj_attributes)
+        ),
+        nfs3::Reply::Setattr(Nfs3Res::Ok(ok)) => format!(" after=[{}]", post_op(&ok.obj_wcc.after)),
         nfs3::Reply::Readdirplus(Nfs3Res::Ok(ok)) => {
             let mut s = format!(" eof={} entries=[", ok.eof);
             for (i, e) in ok.entries.iter().enumerate() {

@@ -27,6 +27,7 @@ pub mod model;
 pub mod net;
 pub mod run;
 pub mod scenario;
+pub mod script;
 pub mod spec;
 pub mod trace;
 pub mod workload;

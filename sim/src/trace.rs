@@ -50,6 +50,18 @@ impl Trace {
         self.to_string()
     }
 
+    /// The trace for people and snapshots: as [`Trace::text`] without each record's `fnv=`
+    /// hash (the summaries still show statuses, handles as `fh#N`, sizes and data hashes).
+    pub fn readable(&self) -> String {
+        let mut out = String::new();
+        for line in &self.lines {
+            let kept: Vec<&str> = line.split(' ').filter(|w| !w.starts_with("fnv=")).collect();
+            out.push_str(&kept.join(" "));
+            out.push('\n');
+        }
+        out
+    }
+
     /// FNV-1a over [`Trace::text`]: a short, stable fingerprint of the run.
     pub fn digest(&self) -> u64 {
         fnv1a64(self.text().as_bytes())
