@@ -171,15 +171,16 @@ impl Listener for tokio::net::TcpListener {
     }
 }
 
-/// A fault-injection point: `false` in production builds; in the simulator (feature `sim`) each
-/// call site is enabled for a quarter of the seeds and then fires a quarter of the time.
-/// Each call site says what it imitates.
+/// A fault-injection point, named by a string literal (`buggify!("reply-dropped")`): `false`
+/// in production builds; in the simulator (feature `sim`) each site is enabled for a quarter of
+/// the seeds and then fires 5% of the times it is reached. Each call site says what it
+/// imitates; docs/SIMULATION.md lists them.
 #[macro_export]
 macro_rules! buggify {
-    () => {{
+    ($site:literal) => {{
         #[cfg(feature = "sim")]
         {
-            $crate::runtime::buggify::fire(concat!(file!(), ":", line!()))
+            $crate::runtime::buggify::fire($site)
         }
         #[cfg(not(feature = "sim"))]
         {
@@ -199,32 +200,87 @@ pub mod buggify {
     use rand_chacha::ChaCha8Rng;
 
     thread_local! {
-        static STATE: RefCell<Option<(ChaCha8Rng, BTreeMap<&'static str, bool>)>> = const { RefCell::new(None) };
+        static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
+    }
+
+    /// How often an enabled site fires when reached: rare enough that a run still makes
+    /// progress (a dropped reply costs the client a retransmission timeout), often enough that
+    /// the hot sites fire many times per run.
+    const FIRE_PROBABILITY: f64 = 0.05;
+
+    /// The decisions of one run: the seeded stream, and per site whether it is enabled and how
+    /// often it fired.
+    struct State {
+        rng: ChaCha8Rng,
+        sites: BTreeMap<&'static str, (bool, u64)>,
+        all: bool,
+        quiet: bool,
     }
 
     /// Enables buggify for this thread with `seed`; `None` disables it.
     pub fn set_seed(seed: Option<u64>) {
         STATE.with(|s| {
-            *s.borrow_mut() = seed.map(|seed| (ChaCha8Rng::seed_from_u64(seed), BTreeMap::new()))
+            *s.borrow_mut() = seed.map(|seed| State {
+                rng: ChaCha8Rng::seed_from_u64(seed),
+                sites: BTreeMap::new(),
+                all: false,
+                quiet: false,
+            });
         });
+    }
+
+    /// Enables buggify with `seed` and every site switched on (each still fires 5% of the
+    /// time): for tests that must reach every site.
+    pub fn set_seed_all(seed: u64) {
+        STATE.with(|s| {
+            *s.borrow_mut() = Some(State {
+                rng: ChaCha8Rng::seed_from_u64(seed),
+                sites: BTreeMap::new(),
+                all: true,
+                quiet: false,
+            });
+        });
+    }
+
+    /// Stops every site firing for the rest of the run (the liveness phase) but keeps the
+    /// record for [`report`].
+    pub fn quiet() {
+        STATE.with(|s| {
+            if let Some(st) = s.borrow_mut().as_mut() {
+                st.quiet = true;
+            }
+        });
+    }
+
+    /// Every site reached so far in this run: its name, whether it was enabled, and
+    /// how many times it fired.
+    pub fn report() -> Vec<(&'static str, bool, u64)> {
+        STATE.with(|s| {
+            s.borrow().as_ref().map_or_else(Vec::new, |st| {
+                st.sites.iter().map(|(k, (e, n))| (*k, *e, *n)).collect()
+            })
+        })
     }
 
     /// Whether the call site `site` fires now.
     pub fn fire(site: &'static str) -> bool {
         STATE.with(|s| {
             let mut s = s.borrow_mut();
-            let Some((rng, sites)) = s.as_mut() else {
+            let Some(st) = s.as_mut().filter(|st| !st.quiet) else {
                 return false;
             };
-            let enabled = match sites.get(site) {
-                Some(&e) => e,
+            let entry = match st.sites.get_mut(site) {
+                Some(e) => e,
                 None => {
-                    let e = rng.random_bool(0.25);
-                    sites.insert(site, e);
-                    e
+                    let enabled = st.all || st.rng.random_bool(0.25);
+                    st.sites.entry(site).or_insert((enabled, 0))
                 }
             };
-            enabled && rng.random_bool(0.25)
+            let fired = entry.0 && st.rng.random_bool(FIRE_PROBABILITY);
+            if fired {
+                entry.1 += 1;
+            }
+            fired
         })
     }
 }
@@ -243,6 +299,29 @@ mod tests {
         let c: u64 = env.rng("share:/other").random();
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    /// Goal: a buggify site never fires unless a seed switched buggify on for this thread, and
+    /// with every site switched on it fires some of the time, deterministically per seed.
+    #[test]
+    fn buggify_fires_only_when_seeded() {
+        assert!(!(0..1000).any(|_| crate::buggify!("test-site")));
+        #[cfg(feature = "sim")]
+        {
+            let run = |seed| {
+                buggify::set_seed_all(seed);
+                let v: Vec<bool> = (0..1000).map(|_| crate::buggify!("test-site")).collect();
+                let report = buggify::report();
+                buggify::set_seed(None);
+                (v, report)
+            };
+            let (a, report) = run(7);
+            assert_eq!(a, run(7).0, "same seed, same decisions");
+            let fired = a.iter().filter(|&&f| f).count();
+            assert!((10..150).contains(&fired), "{fired} of 1000 at 5%");
+            assert_eq!(report, vec![("test-site", true, fired as u64)]);
+            assert!(!crate::buggify!("test-site"), "off again");
+        }
     }
 
     /// Goal: timestamps round-trip through SystemTime, including before 1970.

@@ -83,9 +83,13 @@ pub(crate) async fn run<S>(
                 tokio::spawn(
                     async move {
                         if let Some(reply) = d.dispatch(record, &info).await {
-                            // The writer only goes away when the socket broke; the reply has
-                            // nowhere to go then, and the client will retransmit.
-                            let _ = tx.send(reply).await;
+                            // buggify: the reply is lost on the wire after the call ran; the
+                            // client retransmits and the duplicate request cache answers.
+                            if !crate::buggify!("reply-dropped") {
+                                // The writer only goes away when the socket broke; the reply
+                                // has nowhere to go then, and the client will retransmit.
+                                let _ = tx.send(reply).await;
+                            }
                         }
                         drop((permit, bytes));
                     }
@@ -94,6 +98,11 @@ pub(crate) async fn run<S>(
             }
             if buf.capacity() - buf.len() < 16 * 1024 {
                 buf.reserve(64 * 1024);
+            }
+            if crate::buggify!("slow-read") {
+                // buggify: a server slow to read the next request (a busy machine, a full
+                // socket buffer): the client's calls queue behind it.
+                tokio::time::sleep(std::time::Duration::from_millis(150)).await;
             }
             let n = tokio::select! {
                 biased;
@@ -123,6 +132,14 @@ pub(crate) async fn run<S>(
 async fn write_replies<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::Receiver<Bytes>) {
     while let Some(reply) = rx.recv().await {
         let header = protocol::rpc::record_header(reply.len(), true);
+        if reply.len() > 1 && crate::buggify!("connection-cut-mid-reply") {
+            // buggify: the connection breaks in the middle of a reply record; the client sees
+            // a cut record and end of stream, reconnects and retransmits.
+            let _ = wr.write_all(&header).await;
+            let _ = wr.write_all(&reply[..reply.len() / 2]).await;
+            let _ = wr.shutdown().await;
+            return;
+        }
         let ok = async {
             wr.write_all(&header).await?;
             wr.write_all(&reply).await?;

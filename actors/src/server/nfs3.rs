@@ -317,7 +317,14 @@ pub async fn handle<M: MetadataStore, C: ContentStore>(
                     return None;
                 }
             };
-            match $f(&cx, a, args).await {
+            // buggify: a store that answers "busy" before the call did anything; the client
+            // waits and calls again (NFS3ERR_JUKEBOX).
+            let result = if crate::buggify!("store-busy") {
+                Err((Fail(NfsStat3::JUKEBOX), <$fail>::default()))
+            } else {
+                $f(&cx, a, args).await
+            };
+            match result {
                 Ok(ok) => {
                     // Sized for the largest result (a full READ) so it never reallocates.
                     let mut w = body_writer(if matches!(p, Nfs3Proc::Read) { 256 + IO_SIZE as usize } else { 256 });
@@ -479,11 +486,12 @@ async fn read<M: MetadataStore, C: ContentStore>(
     _: &Bytes,
 ) -> R<Read3ResOk, Read3ResFail> {
     let obj = with(cx.resolve(a.file).await, Read3ResFail::default)?;
-    match cx
-        .share
-        .read(cx.caller, obj.ino, a.offset, a.count.min(IO_SIZE))
-        .await
-    {
+    let mut count = a.count.min(IO_SIZE);
+    if count > 1 && crate::buggify!("short-read") {
+        // buggify: a short read, fewer bytes than asked and no EOF; clients read on from there.
+        count /= 2;
+    }
+    match cx.share.read(cx.caller, obj.ino, a.offset, count).await {
         Ok((attr, data, eof)) => Ok(Read3ResOk {
             file_attributes: cx.post(Some(&attr)),
             eof,
@@ -510,8 +518,12 @@ async fn write<M: MetadataStore, C: ContentStore>(
         StableHow::FileSync => Stability::FileSync,
     };
     // The data borrows from the record: hand the cache a reference-counted slice, no copy.
-    let data = raw.slice_ref(a.data);
-    let count = a.data.len() as u32;
+    let mut data = raw.slice_ref(a.data);
+    if data.len() > 1 && crate::buggify!("short-write") {
+        // buggify: a short write, only a prefix taken; clients send the rest.
+        data.truncate(data.len() / 2);
+    }
+    let count = data.len() as u32;
     match cx
         .share
         .write(cx.caller, obj.ino, a.offset, data, stability)
@@ -945,7 +957,11 @@ async fn readdirplus<M: MetadataStore, C: ContentStore>(
     let dircount = a.dircount as usize;
     let fixed = 4 + 4 + FATTR3_ENCODED_LEN + 8 + 4 + 4;
     let per_entry_min = 4 + 8 + 8 + 8 + 4 + FATTR3_ENCODED_LEN + 8 + HANDLE_LEN;
-    let max_entries = maxcount.saturating_sub(fixed) / per_entry_min + 2;
+    let mut max_entries = maxcount.saturating_sub(fixed) / per_entry_min + 2;
+    if crate::buggify!("readdir-short-page") {
+        // buggify: a page with fewer entries than would fit; clients resume from its last cookie.
+        max_entries = 1;
+    }
     let l = list(cx, &dir, a.cookie.0, a.cookieverf.0, max_entries.min(4096))
         .await
         .map_err(|f| {

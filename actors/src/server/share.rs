@@ -293,6 +293,10 @@ async fn reap<M: MetadataStore, C: ContentStore>(
             batch.clear();
             continue;
         }
+        if crate::buggify!("reaper-delayed") {
+            // buggify: the reaper runs late: freed files keep their bytes a while longer.
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
         for key in batch.drain(..) {
             remove_content(&*content, key).await;
         }
@@ -332,6 +336,20 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
                 },
             )
             .await?;
+        // A root created just now must be durable before any client gets its handle: otherwise
+        // a crash before the first sync recreates it as another inode and every mounted
+        // client's root handle goes stale (found by the simulator, storm seed 0x7f). Cheap when
+        // the root already existed: nothing is pending. A busy or failing store gets a few
+        // tries before the share (and the server start) fails.
+        let mut attempt: u32 = 1;
+        while let Err(e) = meta.sync().await {
+            if attempt >= 10 || !matches!(e, StoreError::Busy | StoreError::Io(_)) {
+                return Err(e.into());
+            }
+            tracing::warn!(share = name, error = %e, attempt, "metadata sync at share start failed; retrying");
+            attempt += 1;
+            tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt))).await;
+        }
         let (reaper, rx) = mpsc::channel(REAP_QUEUE);
         tokio::spawn(reap(meta.clone(), content.clone(), rx));
         Ok(Self {
@@ -795,6 +813,11 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
             // so far durable.
             self.inner.meta.sync().await?;
             return Ok((Some(before.clone()), before, self.inner.cache.verifier()));
+        }
+        if crate::buggify!("commit-delayed") {
+            // buggify: a COMMIT that takes long (a slow disk): the client's timer may fire and
+            // it retransmits while the first one still runs.
+            tokio::time::sleep(std::time::Duration::from_millis(400)).await;
         }
         let result = self.inner.cache.flush(ino).await;
         let verifier = self.inner.cache.verifier();

@@ -554,7 +554,20 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
             }
         }
         for (off, data) in extents {
+            if crate::buggify!("flush-fails-midway") {
+                // buggify: the store takes part of an extent, then fails (a transient I/O
+                // error mid-flush); the bytes stay cached and the next flush writes them again.
+                let half = data.slice(..data.len() / 2);
+                self.inner.content.write(key, *off, half).await?;
+                return Err(StoreError::Io(std::io::Error::other(
+                    "buggify: content store failed in the middle of a flush",
+                )));
+            }
             self.inner.content.write(key, *off, data.clone()).await?;
+        }
+        if crate::buggify!("slow-sync") {
+            // buggify: a slow disk sync (the flush, and any COMMIT waiting on it, takes longer).
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
         self.inner.content.sync(key).await?;
         match self.inner.meta.record_write(ino, end, mtime).await {
@@ -657,6 +670,11 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
                 return;
             }
             for ino in self.due() {
+                if crate::buggify!("flush-delayed") {
+                    // buggify: a flush worker held up (a busy machine): dirty bytes stay cached
+                    // longer and writers may meet a full budget.
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
                 // Errors are logged and the verifier changed inside flush_file.
                 let _ = self.flush_file(ino).await;
             }
