@@ -64,7 +64,7 @@ pub struct RunReport {
     pub metadata_faults: FaultCounts,
     /// Faults the content store injected.
     pub content_faults: FaultCounts,
-    /// Buggify sites that fired at least once.
+    /// Buggify sites (by name) that fired at least once.
     pub buggify_fired: Vec<String>,
     /// Distinct file handles seen.
     pub handles: usize,
@@ -211,6 +211,11 @@ pub fn run(spec: &Scenario, seed: u64) -> Result<RunReport, Box<RunFailure>> {
         .borrow_mut()
         .push(Duration::ZERO, format_args!("N   scenario {}", spec.name));
     let result = run_inner(spec, seed, &trace);
+    let fired: Vec<String> = actors::runtime::buggify::report()
+        .into_iter()
+        .filter(|(_, _, n)| *n > 0)
+        .map(|(site, _, n)| format!("{site}*{n}"))
+        .collect();
     actors::runtime::buggify::set_seed(None);
     let panics = PANICS.with(std::cell::Cell::get) - panics_before;
     let fail = |error| {
@@ -226,6 +231,16 @@ pub fn run(spec: &Scenario, seed: u64) -> Result<RunReport, Box<RunFailure>> {
             "{panics} panic(s) during the run (see the test output above)"
         )))),
         Ok(mut report) => {
+            if !fired.is_empty() {
+                let at = report.elapsed;
+                trace
+                    .borrow_mut()
+                    .push(at, format_args!("N   buggify fired: {}", fired.join(" ")));
+            }
+            report.buggify_fired = fired
+                .iter()
+                .map(|f| f.rsplit_once('*').map_or(f.clone(), |(s, _)| s.to_owned()))
+                .collect();
             report.trace = trace.borrow().clone();
             Ok(report)
         }
@@ -259,7 +274,11 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
             .borrow_mut()
             .push(Duration::ZERO, format_args!("N   planned at {t:?}: {e:?}"));
     }
-    actors::runtime::buggify::set_seed(spec.buggify.then_some(seed));
+    if spec.buggify_all {
+        actors::runtime::buggify::set_seed_all(seed);
+    } else {
+        actors::runtime::buggify::set_seed(spec.buggify.then_some(seed));
+    }
 
     let fault_end = Duration::from_secs(spec.fault_secs);
     let deadline = fault_end + Duration::from_secs(spec.liveness_secs);
@@ -396,7 +415,7 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
             }
             meta.set_active(false);
             disk.set_active(false);
-            actors::runtime::buggify::set_seed(None);
+            actors::runtime::buggify::quiet();
             pending.clear();
             trace.borrow_mut().push(
                 t,

@@ -46,6 +46,10 @@ pub struct Scenario {
     /// Whether the server's buggify sites are switched on for this scenario's seeds.
     #[serde(default)]
     pub buggify: bool,
+    /// Whether every buggify site is switched on (each still fires 5% of the time),
+    /// rather than a seed-chosen quarter of them.
+    #[serde(default)]
+    pub buggify_all: bool,
     /// Longest file a client writes.
     #[serde(default = "default_file_max")]
     pub file_max: u64,

@@ -216,7 +216,9 @@ impl Worker {
             if r.value.status() == NfsStat3::OK && !r.crashed {
                 break;
             }
-            // A crash before the sync may have taken the directories: look again.
+            // A crash before the sync may have taken the directories: look again (nothing
+            // else of this client's exists yet to check).
+            self.seen_crashes = self.link.ctl().crashes.get();
             self.dir = self.ensure_dir(self.root, &own).await?;
             self.shared = self.ensure_dir(self.root, "shared").await?;
         }
@@ -325,7 +327,9 @@ impl Worker {
                     .zip(&state)
                     .all(|((hn, &hid), (sn, &sid))| hn == sn && (hid == 0 || hid == sid))
         };
-        let inflight = self.inflight.take();
+        // Kept until a recovery completes: a crash during this one starts it over, and the
+        // in-flight change may still be what the store holds.
+        let inflight = self.inflight.clone();
         // The states the store may really hold: the listing may show the in-flight change run
         // by the restarted server and not yet synced.
         let durable: Vec<BTreeMap<String, u64>> = self
@@ -449,6 +453,7 @@ impl Worker {
         // change, unsynced: all of them are what a further crash may leave.
         self.model.history = durable;
         self.model.remember();
+        self.inflight = None;
         // The shared directory: keep the own names that survived.
         let shared = self.shared;
         if let Some(listed) = self.list(shared).await? {
