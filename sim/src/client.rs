@@ -136,8 +136,11 @@ impl SimClient {
         );
         let mut w = Writer::new();
         rpc::encode_call(&mut w, &header);
+        let header_len = w.as_slice().len();
         args.encode(&mut w);
-        rpc::encode_record(w.as_slice())
+        let record = rpc::encode_record(w.as_slice());
+        corpus::call(prog, proc_, &record, &w.as_slice()[header_len..]);
+        record
     }
 
     /// Traces a message line.
@@ -180,6 +183,7 @@ impl SimClient {
                 status: header.status,
             });
         }
+        corpus::reply(reply, header.body);
         let result = reply_summary(&mut self.handles.borrow_mut(), header.body);
         let (value, summary) = result.map_err(|source| Error::Decode {
             what: "procedure results",
@@ -265,39 +269,18 @@ impl SimClient {
 
     /// MOUNT v3 MNT of `path`: the export's root handle.
     pub async fn mnt(&mut self, conn: &mut RpcConn, path: &str) -> Result<NfsFh3Buf, Error> {
-        let p = MountProc::Mnt;
         let call = mount3::Call::Mnt(mount3::DirPath(path.as_bytes()));
         let res = self
             .call(
                 conn,
-                (mount3::PROGRAM, mount3::VERSION, p.as_u32()),
+                (mount3::PROGRAM, mount3::VERSION, MountProc::Mnt.as_u32()),
                 "MOUNT MNT",
                 &call,
                 format!("path={path:?}"),
-                |names, body| match mount3::decode_reply(p, body)? {
-                    mount3::Reply::Mnt(res) => {
-                        let summary = match &res {
-                            MountRes3::Ok(ok) => format!(
-                                "MNT3_OK root={} flavors={:?}",
-                                names.name(&ok.fhandle),
-                                ok.auth_flavors
-                            ),
-                            MountRes3::Fail(stat) => stat.to_string(),
-                        };
-                        Ok((res, summary))
-                    }
-                    _ => unreachable!("decode_reply answers the procedure it was given"),
-                },
+                mnt_decode,
             )
             .await?;
-        match res {
-            MountRes3::Ok(ok) => NfsFh3Buf::new(&ok.fhandle)
-                .ok_or_else(|| Error::Check("MNT returned a handle over 64 bytes".to_owned())),
-            MountRes3::Fail(status) => Err(Error::Mount {
-                path: path.to_owned(),
-                status,
-            }),
-        }
+        mnt_root(res, path)
     }
 
     /// MOUNT v3 UMNT of `path`.
@@ -426,6 +409,39 @@ impl RpcConn {
                 return Err(Error::Closed { xid: xid.0 });
             }
         }
+    }
+}
+
+/// Decodes and describes a MNT reply.
+pub(crate) fn mnt_decode(
+    names: &mut HandleNames,
+    body: &[u8],
+) -> Result<(MountRes3, String), DecodeError> {
+    match mount3::decode_reply(MountProc::Mnt, body)? {
+        mount3::Reply::Mnt(res) => {
+            let summary = match &res {
+                MountRes3::Ok(ok) => format!(
+                    "MNT3_OK root={} flavors={:?}",
+                    names.name(&ok.fhandle),
+                    ok.auth_flavors
+                ),
+                MountRes3::Fail(stat) => stat.to_string(),
+            };
+            Ok((res, summary))
+        }
+        _ => unreachable!("decode_reply answers the procedure it was given"),
+    }
+}
+
+/// The root handle of a MNT result, or why there is none.
+pub(crate) fn mnt_root(res: MountRes3, path: &str) -> Result<NfsFh3Buf, Error> {
+    match res {
+        MountRes3::Ok(ok) => NfsFh3Buf::new(&ok.fhandle)
+            .ok_or_else(|| Error::Check("MNT returned a handle over 64 bytes".to_owned())),
+        MountRes3::Fail(status) => Err(Error::Mount {
+            path: path.to_owned(),
+            status,
+        }),
     }
 }
 
@@ -667,4 +683,80 @@ pub(crate) fn describe_reply(names: &mut HandleNames, reply: &nfs3::Reply) -> St
         _ => String::new(),
     };
     format!("{}{detail}", reply.status())
+}
+
+/// Collects the messages simulated clients send and receive as seed inputs for the fuzz
+/// targets in `fuzz/` (`sim corpus <dir>` writes them out), in each target's input format.
+pub mod corpus {
+    use std::cell::RefCell;
+
+    thread_local! {
+        static INPUTS: RefCell<Option<Inputs>> = const { RefCell::new(None) };
+    }
+
+    /// Inputs by fuzz target name, and the program and procedure of the last call (so its
+    /// reply can be filed under the right target).
+    #[derive(Debug, Default)]
+    struct Inputs {
+        by_target: Vec<(&'static str, Vec<u8>)>,
+        last: (u32, u32),
+    }
+
+    /// Starts collecting on this thread.
+    pub fn start() {
+        INPUTS.with(|i| *i.borrow_mut() = Some(Inputs::default()));
+    }
+
+    /// Stops collecting and returns (target, input) pairs.
+    pub fn take() -> Vec<(&'static str, Vec<u8>)> {
+        INPUTS.with(|i| {
+            i.borrow_mut()
+                .take()
+                .map(|i| i.by_target)
+                .unwrap_or_default()
+        })
+    }
+
+    fn push(f: impl FnOnce(&mut Inputs)) {
+        INPUTS.with(|i| {
+            if let Some(i) = i.borrow_mut().as_mut() {
+                f(i);
+            }
+        });
+    }
+
+    fn with_proc(proc_: u32, body: &[u8]) -> Vec<u8> {
+        let mut v = proc_.to_be_bytes().to_vec();
+        v.extend_from_slice(body);
+        v
+    }
+
+    pub(super) fn call(prog: u32, proc_: u32, record: &[u8], args: &[u8]) {
+        push(|i| {
+            i.last = (prog, proc_);
+            i.by_target.push(("record", record.to_vec()));
+            i.by_target.push(("rpc_call", record[4..].to_vec()));
+            match prog {
+                protocol::nfs3::PROGRAM => i.by_target.push(("nfs3_call", with_proc(proc_, args))),
+                protocol::mount3::PROGRAM => i.by_target.push(("mount", args.to_vec())),
+                protocol::portmap::PROGRAM => i.by_target.push(("portmap", args.to_vec())),
+                _ => {}
+            }
+        });
+    }
+
+    pub(super) fn reply(record: &[u8], body: &[u8]) {
+        push(|i| {
+            i.by_target.push(("rpc_call", record.to_vec()));
+            match i.last.0 {
+                protocol::nfs3::PROGRAM => {
+                    let p = i.last.1;
+                    i.by_target.push(("nfs3_reply", with_proc(p, body)));
+                }
+                protocol::mount3::PROGRAM => i.by_target.push(("mount", body.to_vec())),
+                protocol::portmap::PROGRAM => i.by_target.push(("portmap", body.to_vec())),
+                _ => {}
+            }
+        });
+    }
 }

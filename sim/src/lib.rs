@@ -38,6 +38,38 @@ pub use self::net::SimListener;
 pub use self::scenario::{SeamReport, SeamRun, run_seam_scenario};
 pub use self::trace::Trace;
 
+/// The server configuration every simulation uses: one share `export` over the metadata store
+/// named "mem" and the content store named `content`, owned by root with `root_mode`, no
+/// squashing, no client restrictions, NFS on `port`.
+pub(crate) fn share_config(
+    export: &str,
+    content: &str,
+    root_mode: u32,
+    handle_key: [u8; 32],
+    port: u16,
+) -> actors::server::ServerConfig {
+    use actors::server::share::{SharePolicy, Squash};
+    let share = actors::server::ShareSpec {
+        name: export.to_owned(),
+        metadata_store: "mem".to_owned(),
+        content_store: content.to_owned(),
+        policy: SharePolicy {
+            read_only: false,
+            squash: Squash::None,
+            anon_uid: 65534,
+            anon_gid: 65534,
+        },
+        root_mode,
+        root_uid: 0,
+        root_gid: 0,
+        allowed_clients: Vec::new(),
+        require_privileged_port: false,
+    };
+    let mut config = actors::server::ServerConfig::new(vec![share], handle_key);
+    config.nfs_port = port;
+    config
+}
+
 /// Why a simulated client or scenario failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -242,37 +242,18 @@ impl SimClient {
         link: &mut Link,
         path: &str,
     ) -> Result<nfs3::NfsFh3Buf, Error> {
-        use protocol::mount3::{self, MountProc, MountRes3};
-        let p = MountProc::Mnt;
+        use protocol::mount3::{self, MountProc};
         let call = mount3::Call::Mnt(mount3::DirPath(path.as_bytes()));
         let called = self
             .call_link(
                 link,
-                (mount3::PROGRAM, mount3::VERSION, p.as_u32()),
+                (mount3::PROGRAM, mount3::VERSION, MountProc::Mnt.as_u32()),
                 "MOUNT MNT",
                 &call,
                 format!("path={path:?}"),
-                |names, body| match mount3::decode_reply(p, body)? {
-                    mount3::Reply::Mnt(res) => {
-                        let summary = match &res {
-                            MountRes3::Ok(ok) => {
-                                format!("MNT3_OK root={}", names.name(&ok.fhandle))
-                            }
-                            MountRes3::Fail(stat) => stat.to_string(),
-                        };
-                        Ok((res, summary))
-                    }
-                    _ => unreachable!("decode_reply answers the procedure it was given"),
-                },
+                crate::client::mnt_decode,
             )
             .await?;
-        match called.value {
-            MountRes3::Ok(ok) => nfs3::NfsFh3Buf::new(&ok.fhandle)
-                .ok_or_else(|| Error::Check("MNT returned a handle over 64 bytes".to_owned())),
-            MountRes3::Fail(status) => Err(Error::Mount {
-                path: path.to_owned(),
-                status,
-            }),
-        }
+        crate::client::mnt_root(called.value, path)
     }
 }

@@ -15,8 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use actors::runtime::{Env, fnv1a64};
-use actors::server::share::{SharePolicy, Squash};
-use actors::server::{self, ServerConfig, ShareSpec, StoreSet};
+use actors::server::{self, ServerConfig, StoreSet};
 use protocol::rpc::AuthSys;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -44,6 +43,14 @@ pub const NFS_PORT: u16 = 2049;
 const HANDLE_KEY: [u8; 32] = [9; 32];
 /// Message latency on a healthy link.
 const LATENCY_MAX: Duration = Duration::from_millis(20);
+
+/// The server's configuration: one share on the faulty stores, with a dirty budget small
+/// enough that backpressure and the flush workers matter in a short run.
+fn config() -> ServerConfig {
+    let mut config = crate::share_config(EXPORT, "disk", 0o777, HANDLE_KEY, NFS_PORT);
+    config.dirty_bytes_max = 1 << 20;
+    config
+}
 
 /// What a passing run produced.
 #[derive(Debug, Clone)]
@@ -536,29 +543,4 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
         handles: registry.len(),
         elapsed,
     })
-}
-
-/// The server's configuration: one share on the faulty stores, root-owned, no squashing.
-fn config() -> ServerConfig {
-    let share = ShareSpec {
-        name: EXPORT.to_owned(),
-        metadata_store: "mem".to_owned(),
-        content_store: "disk".to_owned(),
-        policy: SharePolicy {
-            read_only: false,
-            squash: Squash::None,
-            anon_uid: 65534,
-            anon_gid: 65534,
-        },
-        root_mode: 0o777,
-        root_uid: 0,
-        root_gid: 0,
-        allowed_clients: Vec::new(),
-        require_privileged_port: false,
-    };
-    let mut config = ServerConfig::new(vec![share], HANDLE_KEY);
-    config.nfs_port = NFS_PORT;
-    // Small enough that the write-back budget and the flush workers matter in a short run.
-    config.dirty_bytes_max = 1 << 20;
-    config
 }

@@ -15,8 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actors::runtime::Env;
-use actors::server::share::{SharePolicy, Squash};
-use actors::server::{self, ServerConfig, ShareSpec, StoreSet};
+use actors::server::{self, StoreSet};
 use protocol::nfs3::{
     Commit3Args, Cookie3, Cookieverf3, Create3Args, CreateHow3, DirOpArgs3, Read3Args,
     Readdirplus3Args, Sattr3, StableHow, Write3Args, Writeverf3,
@@ -126,7 +125,14 @@ pub fn run_seam_scenario(seed: u64) -> Result<SeamRun, Error> {
                 metadata: BTreeMap::from([("mem".to_owned(), meta)]),
                 content: BTreeMap::from([("mem".to_owned(), content)]),
             };
-            server::serve(env, config(), stores, listeners, shutdown).await?;
+            server::serve(
+                env,
+                crate::share_config(EXPORT, "mem", 0o755, HANDLE_KEY, NFS_PORT),
+                stores,
+                listeners,
+                shutdown,
+            )
+            .await?;
             Ok(())
         }
     });
@@ -179,29 +185,6 @@ pub fn run_seam_scenario(seed: u64) -> Result<SeamRun, Error> {
         "the size in the metadata store after shutdown and a crash is the file's length",
     )?;
     Ok(SeamRun { trace, report })
-}
-
-/// The server's configuration: one share, root-owned, no squashing, no client restrictions.
-fn config() -> ServerConfig {
-    let share = ShareSpec {
-        name: EXPORT.to_owned(),
-        metadata_store: "mem".to_owned(),
-        content_store: "mem".to_owned(),
-        policy: SharePolicy {
-            read_only: false,
-            squash: Squash::None,
-            anon_uid: 65534,
-            anon_gid: 65534,
-        },
-        root_mode: 0o755,
-        root_uid: 0,
-        root_gid: 0,
-        allowed_clients: Vec::new(),
-        require_privileged_port: false,
-    };
-    let mut config = ServerConfig::new(vec![share], HANDLE_KEY);
-    config.nfs_port = NFS_PORT;
-    config
 }
 
 /// The client's side of the scenario; returns its trace and what it checked.

@@ -9,8 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actors::runtime::Env;
-use actors::server::share::{SharePolicy, Squash};
-use actors::server::{self, ServerConfig, ShareSpec, StoreSet};
+use actors::server::{self, StoreSet};
 use protocol::nfs3::NfsFh3Buf;
 use protocol::rpc::AuthSys;
 use stores::StoreId;
@@ -74,7 +73,20 @@ where
                 metadata: BTreeMap::from([("mem".to_owned(), meta)]),
                 content: BTreeMap::from([("disk".to_owned(), disk)]),
             };
-            server::serve(env, config(setup.root_mode), stores, listeners, shutdown).await?;
+            server::serve(
+                env,
+                crate::share_config(
+                    crate::run::EXPORT,
+                    "disk",
+                    setup.root_mode,
+                    [5; 32],
+                    crate::run::NFS_PORT,
+                ),
+                stores,
+                listeners,
+                shutdown,
+            )
+            .await?;
             Ok(())
         }
     });
@@ -108,26 +120,4 @@ where
         .ok_or_else(|| Error::Sim("the script did not finish".to_owned()))??;
     let trace = trace.borrow().clone();
     Ok(trace)
-}
-
-fn config(root_mode: u32) -> ServerConfig {
-    let share = ShareSpec {
-        name: crate::run::EXPORT.to_owned(),
-        metadata_store: "mem".to_owned(),
-        content_store: "disk".to_owned(),
-        policy: SharePolicy {
-            read_only: false,
-            squash: Squash::None,
-            anon_uid: 65534,
-            anon_gid: 65534,
-        },
-        root_mode,
-        root_uid: 0,
-        root_gid: 0,
-        allowed_clients: Vec::new(),
-        require_privileged_port: false,
-    };
-    let mut config = ServerConfig::new(vec![share], [5; 32]);
-    config.nfs_port = crate::run::NFS_PORT;
-    config
 }

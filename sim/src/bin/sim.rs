@@ -29,6 +29,12 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Writes the messages of a few simulated runs as seed inputs for the fuzz targets
+    /// (one file per distinct input, named by its hash, under DIR/<target>/).
+    Corpus {
+        /// Where the fuzz corpus lives (fuzz/corpus).
+        dir: std::path::PathBuf,
+    },
     /// Runs fresh seeds until one fails or COUNT have passed.
     Sweep {
         /// Scenario name.
@@ -90,6 +96,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Corpus { dir } => corpus(&dir),
         Command::Sweep {
             scenario,
             count,
@@ -141,5 +148,52 @@ fn sweep(scenario: &str, count: u64, start: Option<u64>) -> ExitCode {
     }
     bar.finish();
     println!("sweep {scenario}: {count} seeds passed, {ops} client operations");
+    ExitCode::SUCCESS
+}
+
+fn corpus(dir: &std::path::Path) -> ExitCode {
+    sim::client::corpus::start();
+    // The seam scenario (portmapper, MOUNT, the data path) and one calm multi-client run
+    // (every namespace procedure the workload uses).
+    if let Err(e) = sim::run_seam_scenario(1) {
+        eprintln!("sim: seam scenario: {e}");
+        return ExitCode::FAILURE;
+    }
+    let calm = match sim::spec::load("calm") {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(f) = sim::run::run(&calm, 1) {
+        eprintln!("{f}");
+        return ExitCode::FAILURE;
+    }
+    let inputs = sim::client::corpus::take();
+    let mut written = std::collections::BTreeMap::<&str, usize>::new();
+    for (target, bytes) in inputs {
+        // Large WRITE and READ payloads teach the fuzzer nothing a short one does not.
+        if bytes.len() > 4096 {
+            continue;
+        }
+        let path = dir.join(target);
+        if let Err(e) = std::fs::create_dir_all(&path) {
+            eprintln!("sim: {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+        let name = format!("{:016x}", actors::runtime::fnv1a64(&bytes));
+        let file = path.join(name);
+        if !file.exists() {
+            if let Err(e) = std::fs::write(&file, &bytes) {
+                eprintln!("sim: {}: {e}", file.display());
+                return ExitCode::FAILURE;
+            }
+            *written.entry(target).or_default() += 1;
+        }
+    }
+    for (target, n) in &written {
+        println!("{target}: {n} new inputs");
+    }
     ExitCode::SUCCESS
 }
