@@ -23,6 +23,12 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "build (tests, binary)"
 cargo build --workspace --all-targets --locked
 cargo build -p actors --bin dittofs --locked
+# The production binary carries no fault injection: buggify sites exist only with the sim
+# feature, which only the simulator turns on (their names would show up as strings).
+if grep -a -q -e reply-dropped -e flush-fails-midway "${CARGO_TARGET_DIR:-target}/debug/dittofs"; then
+  echo "ci/test.sh: buggify sites found in the dittofs binary" >&2
+  exit 1
+fi
 
 step "kernel-client VM (cached between runs)"
 ci/vm/build.sh
@@ -34,5 +40,8 @@ if command -v cargo-nextest >/dev/null; then
 else
   cargo test --workspace --locked --no-fail-fast
 fi
+
+step "fuzz smoke (each target ${FUZZ_SECONDS:-20}s)"
+ci/fuzz-smoke.sh
 
 step "done"

@@ -3,7 +3,7 @@
 //! a [`Trace`] line for every message sent and received.
 //!
 //! It sends one call at a time on a connection and waits for its reply, which keeps the trace
-//! a plain sequence. [`SimClient::call`] is the plain form, on a connection the caller holds;
+//! a plain sequence. `SimClient::call` is the plain form, on a connection the caller holds;
 //! [`crate::link`] adds what real clients do when the network or the server misbehaves.
 
 use std::cell::RefCell;

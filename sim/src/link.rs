@@ -86,7 +86,7 @@ impl Link {
 
 impl SimClient {
     /// One RPC call over `link`, retransmitted with the same xid on a new connection until a
-    /// reply comes. `reply_summary` decodes and describes the result (see [`SimClient::call`]).
+    /// reply comes. `reply_summary` decodes and describes the result (as in `SimClient::call`).
     pub async fn call_link<T>(
         &mut self,
         link: &mut Link,
