@@ -418,21 +418,46 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
             return Ok(Bytes::new());
         }
         let want = (size - off).min(u64::from(len)) as usize;
-        // Snapshot the unflushed extents *before* reading the content store: a flush that
-        // completes meanwhile wrote its bytes to the store before dropping them from the cache,
-        // so every byte is in the snapshot or in what the store returns.
-        let overlays: Option<Vec<(u64, Bytes)>> = self.lock().files.get(&ino).map(|f| {
-            let end = off + want as u64;
-            f.flushing
-                .extents_in(off, end)
-                .chain(f.dirty.extents_in(off, end))
-                .collect()
-        });
-        let stored = self
-            .inner
-            .content
-            .read(self.key(ino), off, want as u32)
-            .await?;
+        let mut attempts = 0;
+        let (overlays, mut stored, recorded) = loop {
+            attempts += 1;
+            let epoch = self.flush_epoch();
+            // With unflushed writes the read may reach past the recorded size, where the store
+            // can hold a stale tail (an interrupted shrink, a failed flush's unrecorded bytes):
+            // those bytes must read as zeros. Found by the simulator (storm seed 0x329).
+            let cached = self.lock().files.contains_key(&ino);
+            let recorded = if cached {
+                Some(self.inner.meta.getattr(ino).await?.size)
+            } else {
+                None
+            };
+            // Snapshot the unflushed extents *before* reading the content store: a flush that
+            // completes meanwhile wrote its bytes to the store before dropping them from the
+            // cache, so every byte is in the snapshot or in what the store returns.
+            let overlays: Option<Vec<(u64, Bytes)>> = self.lock().files.get(&ino).map(|f| {
+                let end = off + want as u64;
+                f.flushing
+                    .extents_in(off, end)
+                    .chain(f.dirty.extents_in(off, end))
+                    .collect()
+            });
+            let stored = self
+                .inner
+                .content
+                .read(self.key(ino), off, want as u32)
+                .await?;
+            // A flush that completed meanwhile may have recorded a larger size (and cut the
+            // tail): read again so the size and the snapshot agree.
+            if overlays.is_none() || self.flush_epoch() == epoch || attempts >= 8 {
+                break (overlays, stored, recorded);
+            }
+        };
+        if let (Some(_), Some(recorded)) = (&overlays, recorded)
+            && off + stored.len() as u64 > recorded
+        {
+            let keep = recorded.saturating_sub(off) as usize;
+            stored.truncate(keep);
+        }
         let Some(overlays) = overlays else {
             if stored.len() < want {
                 // The content store is shorter than the recorded size: bytes are missing. Never
