@@ -313,11 +313,7 @@ impl SimClient {
             &what,
             call,
             args_summary,
-            |names, body| {
-                let reply = nfs3::decode_reply(p, body)?;
-                let summary = describe_reply(names, &reply);
-                Ok((reply, summary))
-            },
+            nfs3_decode(p),
         )
         .await
     }
@@ -409,6 +405,17 @@ impl RpcConn {
                 return Err(Error::Closed { xid: xid.0 });
             }
         }
+    }
+}
+
+/// Decodes and describes the result of NFSv3 procedure `p`.
+pub(crate) fn nfs3_decode(
+    p: Nfs3Proc,
+) -> impl FnOnce(&mut HandleNames, &[u8]) -> Result<(nfs3::Reply, String), DecodeError> {
+    move |names, body| {
+        let reply = nfs3::decode_reply(p, body)?;
+        let summary = describe_reply(names, &reply);
+        Ok((reply, summary))
     }
 }
 

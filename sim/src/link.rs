@@ -19,7 +19,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
 
 use crate::Error;
-use crate::client::{RpcConn, SimClient, describe_call, describe_reply};
+use crate::client::{RpcConn, SimClient, describe_call};
 
 /// Shared between the harness and one client.
 #[derive(Debug, Default)]
@@ -213,11 +213,7 @@ impl SimClient {
                     &what,
                     call,
                     args_summary,
-                    |names, body| {
-                        let reply = nfs3::decode_reply(p, body)?;
-                        let summary = describe_reply(names, &reply);
-                        Ok((reply, summary))
-                    },
+                    crate::client::nfs3_decode(p),
                 )
                 .await?;
             crashed |= called.crashed;

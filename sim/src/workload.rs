@@ -1004,20 +1004,28 @@ impl Worker {
         let Some(name) = self.name_of_file(id) else {
             return Ok(());
         };
+        self.unlink_name(name, false).await
+    }
+
+    /// REMOVE (`dir == false`) or RMDIR of `name` in the client's directory, checked against
+    /// the model.
+    async fn unlink_name(&mut self, name: String, dir: bool) -> Result<(), Error> {
         let mut candidate = self.model.state();
         candidate.remove(&name);
         self.model.history.push(candidate);
-        let dir = self.dir;
-        let r = self
-            .nfs(&nfs3::Call::Remove(Remove3Args {
-                object: DirOpArgs3 {
-                    dir: dir.as_fh(),
-                    name: name.as_bytes(),
-                },
-            }))
-            .await?;
+        let dir_fh = self.dir;
+        let object = DirOpArgs3 {
+            dir: dir_fh.as_fh(),
+            name: name.as_bytes(),
+        };
+        let (call, what) = if dir {
+            (nfs3::Call::Rmdir(nfs3::Rmdir3Args { object }), "RMDIR")
+        } else {
+            (nfs3::Call::Remove(Remove3Args { object }), "REMOVE")
+        };
+        let r = self.nfs(&call).await?;
         let status = r.value.status();
-        self.once_only(&r, status, NfsStat3::NOENT, "REMOVE")?;
+        self.once_only(&r, status, NfsStat3::NOENT, what)?;
         if r.crashed {
             self.inflight = Some(Effect::Remove(name));
             return Ok(());
@@ -1103,34 +1111,11 @@ impl Worker {
             .filter(|(_, e)| e.kind == Kind::Dir)
             .map(|(n, _)| n.clone())
             .collect();
+        if let Some(name) = existing.choose(&mut self.rng).cloned() {
+            return self.unlink_name(name, true).await;
+        }
         let dir = self.dir;
         let mut candidate = self.model.state();
-        if let Some(name) = existing.choose(&mut self.rng).cloned() {
-            candidate.remove(&name);
-            self.model.history.push(candidate);
-            let r = self
-                .nfs(&nfs3::Call::Rmdir(nfs3::Rmdir3Args {
-                    object: DirOpArgs3 {
-                        dir: dir.as_fh(),
-                        name: name.as_bytes(),
-                    },
-                }))
-                .await?;
-            let status = r.value.status();
-            self.once_only(&r, status, NfsStat3::NOENT, "RMDIR")?;
-            if r.crashed {
-                self.inflight = Some(Effect::Remove(name));
-                return Ok(());
-            }
-            self.model.history.pop();
-            if status == NfsStat3::OK {
-                self.model.names.remove(&name);
-                self.model.remember();
-                return Ok(());
-            }
-            self.stats.errors += 1;
-            return self.resync(&name).await;
-        }
         let name = self.fresh_name("d");
         candidate.insert(name.clone(), 0);
         self.model.history.push(candidate);
