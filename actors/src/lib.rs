@@ -10,11 +10,13 @@
 //! - [`runtime`]: `Env` (clock, seeded RNG), the `Listener` seam, `buggify!`.
 //! - [`server`]: `serve()`, connections, dispatch, shares, the write-back cache, front ends.
 //! - [`config`]: the YAML configuration and its validation.
+//! - [`identity`]: users, groups and share permissions, shared by every protocol.
 //! - [`cli`]: the `dittofs` command line.
 //! - [`daemon`]: stores, listeners and signals for `dittofs start`.
 
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod identity;
 pub mod runtime;
 pub mod server;
