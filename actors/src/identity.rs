@@ -3,6 +3,8 @@
 //! Both front ends (NFS now, SMB next) resolve a caller to a principal and a [`Permission`]
 //! through this module, so a user has the same rights whichever protocol they arrive by.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// What a caller may do on a share. Resolved in this order: the user's own grant for the
@@ -32,6 +34,29 @@ impl Permission {
     pub fn can_write(self) -> bool {
         self == Self::ReadWrite
     }
+}
+
+/// Who a call runs as once a front end has authenticated it and identity has resolved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The configured user's name; `None` for a uid that matches no user, or a guest.
+    pub user: Option<Arc<str>>,
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+    /// Supplementary group ids.
+    pub gids: Vec<u32>,
+    /// What the caller may do on the share the call is for.
+    pub permission: Permission,
+}
+
+/// Resolves callers to principals. The server holds one behind an `Arc` and asks it on every
+/// call (and at MOUNT), so an identity store that reloads applies changes without a restart.
+pub trait Resolver: Send + Sync + std::fmt::Debug + 'static {
+    /// A Unix caller (NFS AUTH_SYS, after the export's squash rule) on the share named `share`.
+    /// A uid that matches no user gets the share's default permission.
+    fn unix(&self, share: &str, uid: u32, gid: u32, gids: &[u32]) -> Principal;
 }
 
 #[cfg(test)]
