@@ -1055,7 +1055,7 @@ async fn fsinfo<M: MetadataStore, C: ContentStore>(
         wtpref: IO_SIZE,
         wtmult: 4096,
         dtpref: 64 * 1024,
-        maxfilesize: super::share::FILE_SIZE_MAX,
+        maxfilesize: cx.share.file_size_max(),
         time_delta: Nfstime3 {
             seconds: 0,
             nseconds: 1,

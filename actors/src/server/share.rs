@@ -392,6 +392,13 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
         &self.inner.cache
     }
 
+    /// The largest file size this share accepts; a SETATTR or WRITE past it is
+    /// [`OpError::TooBig`], and FSINFO reports it. One place, so it can follow the content
+    /// store's own limit.
+    pub fn file_size_max(&self) -> u64 {
+        FILE_SIZE_MAX
+    }
+
     fn now(&self) -> Timestamp {
         self.inner.env.wall()
     }
@@ -534,7 +541,6 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
     pub async fn access(&self, caller: &Caller, ino: InodeId, want: u32) -> OpResult<(Attr, u32)> {
         let a = self.getattr(ino).await?;
         let ro = self.inner.policy.read_only;
-        let owner = caller.uid == a.uid;
         let mut granted = 0;
         let r = Self::mode_allows(&a, caller, 4);
         let w = !ro && Self::mode_allows(&a, caller, 2);
@@ -550,7 +556,10 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
                 granted |= access::MODIFY | access::EXTEND | access::DELETE;
             }
         } else {
-            if r || (owner && a.kind == FileKind::Regular) {
+            // From the mode bits alone, as knfsd answers: the Linux client decides open(2)
+            // from this reply, so the owner of a 0277 file must not be told it may read.
+            // The owner override lives in `read` and `write`, for files already open.
+            if r {
                 granted |= access::READ;
             }
             if w {
@@ -592,20 +601,21 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
             if !caller.is_root() && !caller.in_group(change.gid.unwrap_or(before.gid)) {
                 *m &= !0o2000;
             }
-            if !caller.is_root() && before.kind != FileKind::Directory {
-                // Only root may set the sticky bit on files (as Linux does on its own files).
-                *m &= !0o1000;
-            }
+            // S_ISVTX stays as asked, on files too: Linux keeps it on non-directories (only
+            // some BSDs strip it), and the kernel client checks that it did.
         }
+        // chown(2): only root may give a file away; the owner may "change" the owner to
+        // itself. Anyone else is refused even when the ids asked for are the current ones
+        // (Linux `chown_ok`/`chgrp_ok`), or a non-owner could probe and clear setuid bits.
         if let Some(uid) = change.uid
-            && uid != before.uid
             && !caller.is_root()
+            && !(caller.uid == before.uid && uid == before.uid)
         {
             return Err(OpError::Perm);
         }
         if let Some(gid) = change.gid
-            && gid != before.gid
-            && !(caller.is_root() || (caller.uid == before.uid && caller.in_group(gid)))
+            && !caller.is_root()
+            && !(caller.uid == before.uid && (gid == before.gid || caller.in_group(gid)))
         {
             return Err(OpError::Perm);
         }
@@ -658,7 +668,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
                 FileKind::Directory => return Err(StoreError::IsDir.into()),
                 _ => return Err(OpError::Invalid("size of a non-regular file")),
             }
-            if size > FILE_SIZE_MAX {
+            if size > self.file_size_max() {
                 return Err(OpError::TooBig);
             }
             if caller.uid != before.uid && !Self::mode_allows(&before, caller, 2) {
@@ -770,7 +780,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
         let end = offset
             .checked_add(data.len() as u64)
             .ok_or(OpError::TooBig)?;
-        if end > FILE_SIZE_MAX {
+        if end > self.file_size_max() {
             return Err(OpError::TooBig);
         }
         // A write by anyone but root clears setuid and setgid (write(2) on Linux).
@@ -1332,6 +1342,244 @@ mod tests {
             "the reaper synced the removal before deleting the bytes"
         );
         assert_eq!(content.used_bytes(), 0, "the reaper deleted the bytes");
+    }
+
+    type MemShare = Share<stores::memory::MemoryMetadata, stores::memory::MemoryContent>;
+
+    /// A share on fresh memory stores with a 0777 root owned by root.
+    async fn mem_share() -> MemShare {
+        use stores::memory::{MemoryContent, MemoryMetadata};
+
+        use crate::runtime::{Env, RealClock};
+        use crate::server::writeback::{DirtyBudget, WriteBackConfig, WriteVerifier};
+
+        let meta = Arc::new(MemoryMetadata::default());
+        let content = Arc::new(MemoryContent::default());
+        let env = Env::new(Arc::new(RealClock), 7);
+        let cache = WriteBack::new(
+            env.clone(),
+            meta.clone(),
+            content,
+            DirtyBudget::new(1 << 20),
+            Arc::new(WriteVerifier::new(1)),
+            WriteBackConfig::default(),
+        );
+        Share::open(
+            env,
+            "/export",
+            ShareId(1),
+            meta,
+            cache,
+            SharePolicy {
+                read_only: false,
+                squash: Squash::None,
+                anon_uid: 65534,
+                anon_gid: 65534,
+            },
+            RootAttrs {
+                mode: 0o777,
+                uid: 0,
+                gid: 0,
+            },
+        )
+        .await
+        .expect("open share")
+    }
+
+    fn user(uid: u32, gid: u32) -> Caller {
+        Caller {
+            uid,
+            gid,
+            gids: vec![],
+        }
+    }
+
+    /// Creates `name` of `kind` with `mode` in the root as `caller`.
+    async fn make(
+        share: &MemShare,
+        caller: &Caller,
+        name: &[u8],
+        kind: FileKind,
+        mode: u32,
+    ) -> Attr {
+        let spec = CreateSpec {
+            kind,
+            attrs: AttrChange {
+                mode: Some(mode),
+                ..AttrChange::default()
+            },
+            rdev: Device::default(),
+            target: Vec::new(),
+        };
+        share
+            .create(caller, share.root().ino, name, spec, true, None)
+            .await
+            .expect("create")
+            .0
+    }
+
+    fn chmod(mode: u32) -> AttrChange {
+        AttrChange {
+            mode: Some(mode),
+            ..AttrChange::default()
+        }
+    }
+
+    /// Goal: a non-root owner's chmod keeps S_ISVTX on a regular file and a fifo (Linux keeps
+    /// it on non-directories), and clears S_ISGID only when the owner is outside the file's
+    /// group. Method: chmod 01644 and 02644 as the owner, inside and outside the group.
+    #[tokio::test(flavor = "current_thread")]
+    async fn chmod_keeps_sticky_on_files() {
+        let share = mem_share().await;
+        let alice = user(1000, 1000);
+        for (name, kind) in [(&b"f"[..], FileKind::Regular), (b"p", FileKind::Fifo)] {
+            let a = make(&share, &alice, name, kind, 0o644).await;
+            let (_, after) = share
+                .setattr(&alice, a.ino, chmod(0o1644), None)
+                .await
+                .expect("chmod");
+            assert_eq!(after.mode & 0o7777, 0o1644, "{kind:?} lost its sticky bit");
+            let (_, after) = share
+                .setattr(&alice, a.ino, chmod(0o2644), None)
+                .await
+                .expect("chmod");
+            assert_eq!(after.mode & 0o7777, 0o2644, "in the group: setgid stays");
+        }
+        // Give alice a file in a group she is not in: setgid goes, sticky stays.
+        let root = user(0, 0);
+        let a = make(&share, &alice, b"g", FileKind::Regular, 0o644).await;
+        let to_other_group = AttrChange {
+            gid: Some(50),
+            ..AttrChange::default()
+        };
+        share
+            .setattr(&root, a.ino, to_other_group, None)
+            .await
+            .expect("chgrp by root");
+        let (_, after) = share
+            .setattr(&alice, a.ino, chmod(0o3644), None)
+            .await
+            .expect("chmod");
+        assert_eq!(after.mode & 0o7777, 0o1644);
+    }
+
+    /// Goal: chown and chgrp by someone who is neither root nor the owner are EPERM even when
+    /// the ids asked for are the current ones; the owner may "set" its own uid and a group it
+    /// is in. Method: SETATTR uid/gid with the file's own ids as a stranger, then as the owner.
+    #[tokio::test(flavor = "current_thread")]
+    async fn chown_by_non_owner_is_perm_even_without_change() {
+        let share = mem_share().await;
+        let alice = user(1000, 1000);
+        let bob = user(1001, 1000);
+        let a = make(&share, &alice, b"f", FileKind::Regular, 0o666).await;
+        for change in [
+            AttrChange {
+                uid: Some(1000),
+                ..AttrChange::default()
+            },
+            AttrChange {
+                gid: Some(1000),
+                ..AttrChange::default()
+            },
+            AttrChange {
+                uid: Some(1000),
+                gid: Some(1000),
+                ..AttrChange::default()
+            },
+        ] {
+            let r = share.setattr(&bob, a.ino, change.clone(), None).await;
+            assert!(matches!(r, Err(OpError::Perm)), "{change:?}: {r:?}");
+            share
+                .setattr(&alice, a.ino, change, None)
+                .await
+                .expect("the owner keeps its own ids");
+        }
+        let r = share
+            .setattr(
+                &alice,
+                a.ino,
+                AttrChange {
+                    uid: Some(1001),
+                    ..AttrChange::default()
+                },
+                None,
+            )
+            .await;
+        assert!(matches!(r, Err(OpError::Perm)), "giving away: {r:?}");
+    }
+
+    /// Goal: ACCESS answers from the mode bits only (the owner of a 0277 or 0077 file is not
+    /// granted READ), while READ and WRITE keep the owner override so that
+    /// `open(O_CREAT, 0444)` followed by writes works. Method: ACCESS, READ and WRITE as the
+    /// owner of files with those modes.
+    #[tokio::test(flavor = "current_thread")]
+    async fn access_from_mode_bits_read_write_with_owner_override() {
+        let share = mem_share().await;
+        let alice = user(1000, 1000);
+        for (name, mode) in [(&b"a"[..], 0o277), (b"b", 0o077)] {
+            let a = make(&share, &alice, name, FileKind::Regular, mode).await;
+            let (_, granted) = share
+                .access(&alice, a.ino, access::READ | access::MODIFY)
+                .await
+                .expect("access");
+            assert_eq!(
+                granted & access::READ,
+                0,
+                "mode {mode:o} grants the owner READ"
+            );
+            share
+                .read(&alice, a.ino, 0, 10)
+                .await
+                .expect("READ keeps the owner override");
+        }
+        let ro = make(&share, &alice, b"c", FileKind::Regular, 0o444).await;
+        let (_, granted) = share
+            .access(&alice, ro.ino, access::MODIFY)
+            .await
+            .expect("access");
+        assert_eq!(granted, 0, "0444 grants no MODIFY in ACCESS");
+        share
+            .write(
+                &alice,
+                ro.ino,
+                0,
+                Bytes::from_static(b"x"),
+                Stability::Unstable,
+            )
+            .await
+            .expect("WRITE keeps the owner override");
+    }
+
+    /// Goal: a size or a write end past `file_size_max` is TooBig (NFS3ERR_FBIG), through the
+    /// one function that FSINFO reports too. Method: SETATTR size and WRITE just past it.
+    #[tokio::test(flavor = "current_thread")]
+    async fn past_file_size_max_is_too_big() {
+        let share = mem_share().await;
+        let alice = user(1000, 1000);
+        let a = make(&share, &alice, b"f", FileKind::Regular, 0o644).await;
+        let max = share.file_size_max();
+        let r = share
+            .setattr(
+                &alice,
+                a.ino,
+                AttrChange {
+                    size: Some(max + 1),
+                    ..AttrChange::default()
+                },
+                None,
+            )
+            .await;
+        assert!(matches!(r, Err(OpError::TooBig)), "{r:?}");
+        let r = share
+            .write(
+                &alice,
+                a.ino,
+                max,
+                Bytes::from_static(b"x"),
+                Stability::Unstable,
+            )
+            .await;
+        assert!(matches!(r, Err(OpError::TooBig)), "{r:?}");
     }
 
     /// Goal: squash rules map ids as documented.
