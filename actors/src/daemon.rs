@@ -20,7 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config, ContentStoreConfig, MetadataStoreConfig};
 use crate::runtime::Env;
-use crate::server::{self, ServerConfig, ShareSpec, StoreSet};
+use crate::server::nfs::export::{NfsExport, Squash};
+use crate::server::{self, Listeners, ServerConfig, ShareSpec, StoreSet};
 
 /// Every metadata backend the binary can run. Backends compiled out still have a variant, so
 /// the configuration can name them and get a clear error.
@@ -213,21 +214,21 @@ pub fn server_config(config: &Config, handle_key: [u8; 32]) -> ServerConfig {
             name: s.name.clone(),
             metadata_store: s.metadata_store.clone(),
             content_store: s.content_store.clone(),
-            policy: server::share::SharePolicy {
-                read_only: s.read_only,
-                squash: match s.squash {
-                    config::Squash::None => server::share::Squash::None,
-                    config::Squash::Root => server::share::Squash::Root,
-                    config::Squash::All => server::share::Squash::All,
-                },
-                anon_uid: s.anonymous_uid,
-                anon_gid: s.anonymous_gid,
-            },
+            read_only: s.read_only,
             root_mode: s.root.mode,
             root_uid: s.root.uid,
             root_gid: s.root.gid,
-            allowed_clients: s.allowed_clients.clone(),
-            require_privileged_port: s.require_privileged_port,
+            nfs: NfsExport {
+                squash: match s.squash {
+                    config::Squash::None => Squash::None,
+                    config::Squash::Root => Squash::Root,
+                    config::Squash::All => Squash::All,
+                },
+                anon_uid: s.anonymous_uid,
+                anon_gid: s.anonymous_gid,
+                allowed_clients: s.allowed_clients.clone(),
+                require_privileged_port: s.require_privileged_port,
+            },
         })
         .collect();
     let nfs = &config.adapters.nfs;
@@ -340,7 +341,7 @@ async fn run_async(config: Config) -> anyhow::Result<()> {
             shutdown.cancel();
         })
     };
-    let result = server::serve(env, sc, stores, listeners, shutdown).await;
+    let result = server::serve(env, sc, stores, Listeners { nfs: listeners }, shutdown).await;
     signal.abort();
     result.context("server stopped with an error")
 }

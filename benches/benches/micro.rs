@@ -17,7 +17,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use actors::server::handle::{HandleCodec, HandleTarget, ShareId};
+use actors::server::nfs::filehandle::{FileHandle, FileHandleCodec};
+use actors::server::share::{Node, ShareId};
 use bytes::{Bytes, BytesMut};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use protocol::nfs3::{
@@ -213,11 +214,13 @@ fn rpc_benches(c: &mut Criterion) {
 
 fn handle_benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("handle");
-    let codec = HandleCodec::new(&[9; 32]);
-    let target = HandleTarget {
+    let codec = FileHandleCodec::new(&[9; 32]);
+    let target = FileHandle {
         share: ShareId(0x1234_5678),
-        ino: InodeId(1 << 40),
-        generation: Generation(3),
+        node: Node {
+            ino: InodeId(1 << 40),
+            generation: Generation(3),
+        },
     };
     let good = codec.encode(target);
     let mut forged = good;

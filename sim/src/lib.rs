@@ -48,22 +48,19 @@ pub(crate) fn share_config(
     handle_key: [u8; 32],
     port: u16,
 ) -> actors::server::ServerConfig {
-    use actors::server::share::{SharePolicy, Squash};
     let share = actors::server::ShareSpec {
         name: export.to_owned(),
         metadata_store: "mem".to_owned(),
         content_store: content.to_owned(),
-        policy: SharePolicy {
-            read_only: false,
-            squash: Squash::None,
-            anon_uid: 65534,
-            anon_gid: 65534,
-        },
+        read_only: false,
         root_mode,
         root_uid: 0,
         root_gid: 0,
-        allowed_clients: Vec::new(),
-        require_privileged_port: false,
+        nfs: actors::server::nfs::export::NfsExport {
+            anon_uid: 65534,
+            anon_gid: 65534,
+            ..Default::default()
+        },
     };
     let mut config = actors::server::ServerConfig::new(vec![share], handle_key);
     config.nfs_port = port;

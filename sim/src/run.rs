@@ -325,7 +325,14 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
                     metadata: BTreeMap::from([("mem".to_owned(), meta)]),
                     content: BTreeMap::from([("disk".to_owned(), disk)]),
                 };
-                server::serve(env, config(), stores, listeners, shutdown).await?;
+                server::serve(
+                    env,
+                    config(),
+                    stores,
+                    server::Listeners { nfs: listeners },
+                    shutdown,
+                )
+                .await?;
                 Ok(())
             }
         });

@@ -83,7 +83,7 @@ where
                     crate::run::NFS_PORT,
                 ),
                 stores,
-                listeners,
+                server::Listeners { nfs: listeners },
                 shutdown,
             )
             .await?;

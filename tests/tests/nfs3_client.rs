@@ -16,8 +16,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use actors::runtime::{Env, RealClock};
-use actors::server::handle::HANDLE_LEN;
-use actors::server::share::{SharePolicy, Squash};
+use actors::server::nfs::export::{NfsExport, Squash};
+use actors::server::nfs::filehandle::FILE_HANDLE_LEN as HANDLE_LEN;
 use actors::server::{self, ServerConfig, ShareSpec, StoreSet};
 use anyhow::Context as _;
 use nfs3_client::nfs3_types::mount::{self, dirpath, mountstat3};
@@ -89,17 +89,17 @@ impl TestServer {
             name: name.to_owned(),
             metadata_store: "mem".to_owned(),
             content_store: "mem".to_owned(),
-            policy: SharePolicy {
-                read_only: false,
-                squash: Squash::None,
-                anon_uid: 65534,
-                anon_gid: 65534,
-            },
+            read_only: false,
             root_mode: 0o755,
             root_uid: ROOT,
             root_gid: ROOT,
-            allowed_clients,
-            require_privileged_port: false,
+            nfs: NfsExport {
+                squash: Squash::None,
+                anon_uid: 65534,
+                anon_gid: 65534,
+                allowed_clients,
+                require_privileged_port: false,
+            },
         };
         let shares = vec![
             spec(EXPORT, Vec::new()),
@@ -118,7 +118,9 @@ impl TestServer {
             env,
             config,
             stores,
-            vec![listener],
+            server::Listeners {
+                nfs: vec![listener],
+            },
             shutdown.clone(),
         ));
         Ok(Self {

@@ -1,25 +1,15 @@
 //! The server: [`serve`] wires shares, stores and listeners together, the same way in the
 //! `dittofs` binary (real sockets, real stores) and in the simulator (turmoil, memory stores).
 //!
-//! Layout:
-//! - [`connection`]: the per-connection actor (framing, in-flight window, reply writer).
-//! - `dispatch`: ONC RPC header handling, the duplicate request cache, routing to programs.
-//! - `mount` and `portmap`: the MOUNT v3 and portmapper v2 programs.
-//! - `nfs3`: the NFSv3 front end, mapping procedures to [`share`] operations.
-//! - `share_actor`: the mailbox in front of each [`share::Share`].
-//! - [`share`]: permissions and namespace semantics over the stores.
-//! - [`writeback`]: the write-back cache and its flush workers.
-//! - [`handle`]: file handle encoding with a keyed MAC.
+//! Layout (see docs/ARCHITECTURE.md):
+//! - [`share`]: the protocol-neutral share core (permissions, namespace semantics, write-back,
+//!   the share actor and the registry of shares).
+//! - [`nfs`]: the NFSv3 front end with MOUNT and the portmapper, calling the share core.
+//!
+//! An SMB front end would be a sibling `smb/` with its own listeners in [`Listeners`].
 
-pub mod connection;
-mod dispatch;
-pub mod handle;
-mod mount;
-pub mod nfs3;
-mod portmap;
+pub mod nfs;
 pub mod share;
-mod share_actor;
-pub mod writeback;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,11 +20,16 @@ use stores::{ContentStore, MetadataStore};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use self::connection::{ConnInfo, ConnLimits};
-use self::dispatch::{Dispatcher, ShareEntry};
-use self::handle::{HandleCodec, ShareId};
-use self::share::{Share, SharePolicy};
-use self::writeback::{DirtyBudget, WriteBack, WriteBackConfig, WriteVerifier};
+use self::nfs::connection::{self, ConnLimits};
+use self::nfs::dispatch::Dispatcher;
+use self::nfs::export::{Exports, NfsExport};
+use self::nfs::filehandle::FileHandleCodec;
+use self::nfs::rpc::ConnInfo;
+use self::share::actor::ShareActor;
+use self::share::registry::Registry;
+use self::share::writeback::{DirtyBudget, WriteBack, WriteBackConfig, WriteVerifier};
+use self::share::{Share, ShareId, share_id};
+use crate::identity::{Permission, Principal, Resolver};
 use crate::runtime::{Env, Listener};
 
 /// What can stop the server from starting or running.
@@ -76,18 +71,60 @@ pub struct ShareSpec {
     pub metadata_store: String,
     /// Content store name.
     pub content_store: String,
-    /// Identity and write policy.
-    pub policy: SharePolicy,
+    /// Refuse every change, whatever the caller's permission.
+    pub read_only: bool,
     /// Root directory mode at creation.
     pub root_mode: u32,
     /// Root directory owner at creation.
     pub root_uid: u32,
     /// Root directory group at creation.
     pub root_gid: u32,
-    /// Client networks allowed to mount and use the share (empty: everyone).
-    pub allowed_clients: Vec<crate::config::Cidr>,
-    /// Refuse clients whose source port is not below 1024.
-    pub require_privileged_port: bool,
+    /// How the share is exported over NFS (squash, allowed clients, privileged ports).
+    pub nfs: NfsExport,
+}
+
+/// The resolver a server uses when its configuration names none: every caller gets the
+/// share's default permission (read-write, or read for a read-only share), which is how the
+/// server behaved before identity existed.
+#[derive(Debug, Clone, Default)]
+pub struct ShareDefaults {
+    read_only: BTreeMap<String, bool>,
+}
+
+impl ShareDefaults {
+    /// Defaults for `shares`.
+    pub fn new(shares: &[ShareSpec]) -> Self {
+        Self {
+            read_only: shares
+                .iter()
+                .map(|s| (s.name.clone(), s.read_only))
+                .collect(),
+        }
+    }
+}
+
+impl Resolver for ShareDefaults {
+    fn unix(&self, share: &str, uid: u32, gid: u32, gids: &[u32]) -> Principal {
+        let permission = match self.read_only.get(share) {
+            Some(true) => Permission::Read,
+            Some(false) => Permission::ReadWrite,
+            None => Permission::None,
+        };
+        Principal {
+            user: None,
+            uid,
+            gid,
+            gids: gids.to_vec(),
+            permission,
+        }
+    }
+}
+
+/// The listeners of each front end.
+#[derive(Debug)]
+pub struct Listeners<L> {
+    /// NFSv3, MOUNT and the portmapper (one port serves all three).
+    pub nfs: Vec<L>,
 }
 
 /// Server settings derived from the configuration file.
@@ -113,6 +150,8 @@ pub struct ServerConfig {
     pub handle_key: [u8; 32],
     /// How long shutdown waits for in-flight calls before it flushes anyway.
     pub shutdown_timeout: Duration,
+    /// Resolves callers to principals and share permissions; `None`: [`ShareDefaults`].
+    pub resolver: Option<Arc<dyn Resolver>>,
 }
 
 impl ServerConfig {
@@ -129,6 +168,7 @@ impl ServerConfig {
             share_concurrency: 256,
             handle_key,
             shutdown_timeout: Duration::from_secs(30),
+            resolver: None,
         }
     }
 }
@@ -142,14 +182,14 @@ pub struct StoreSet<M, C> {
     pub content: BTreeMap<String, Arc<C>>,
 }
 
-/// Serves NFSv3, MOUNT v3 and the portmapper on every listener until `shutdown` is cancelled,
-/// then stops accepting, lets in-flight calls finish (up to `shutdown_timeout`), flushes every
-/// dirty byte and syncs the stores.
+/// Serves NFSv3, MOUNT v3 and the portmapper on every NFS listener until `shutdown` is
+/// cancelled, then stops accepting, lets in-flight calls finish (up to `shutdown_timeout`),
+/// flushes every dirty byte and syncs the stores.
 pub async fn serve<L, M, C>(
     env: Env,
     config: ServerConfig,
     stores: StoreSet<M, C>,
-    listeners: Vec<L>,
+    listeners: Listeners<L>,
     shutdown: CancellationToken,
 ) -> Result<(), Error>
 where
@@ -157,10 +197,11 @@ where
     M: MetadataStore,
     C: ContentStore,
 {
-    let codec = HandleCodec::new(&config.handle_key);
+    let codec = FileHandleCodec::new(&config.handle_key);
     let budget = DirtyBudget::new(config.dirty_bytes_max);
     let verifier = Arc::new(WriteVerifier::new(env.rng("write-verifier").next_u64()));
-    let mut shares = BTreeMap::new();
+    let mut registry = Registry::default();
+    let mut rules = BTreeMap::new();
     let mut caches = Vec::new();
     let mut workers = Vec::new();
     let mut names: BTreeMap<ShareId, String> = BTreeMap::new();
@@ -207,10 +248,9 @@ where
         let share = Share::open(
             env.clone(),
             &spec.name,
-            id,
             meta,
             cache.clone(),
-            spec.policy.clone(),
+            spec.read_only,
             root,
         )
         .await
@@ -219,20 +259,19 @@ where
             source,
         })?;
         caches.push(cache);
-        let handle = share_actor::spawn(share, codec.clone(), config.share_concurrency);
-        shares.insert(
-            id,
-            ShareEntry {
-                handle,
-                spec: spec.clone(),
-            },
-        );
+        let handle = ShareActor::spawn(share, config.share_concurrency);
+        registry.insert(spec.name.clone(), handle);
+        rules.insert(id, spec.nfs.clone());
     }
+    let resolver = config
+        .resolver
+        .clone()
+        .unwrap_or_else(|| Arc::new(ShareDefaults::new(&config.shares)));
     let dispatcher = Arc::new(Dispatcher::new(
         env.clone(),
-        shares,
+        Exports::new(registry, rules, resolver),
+        codec,
         config.nfs_port,
-        Arc::new(Semaphore::new(config.request_bytes_max)),
         config.request_bytes_max,
     ));
     let limits = ConnLimits {
@@ -241,8 +280,7 @@ where
     let conn_slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let tracker = tokio_util::task::TaskTracker::new();
     let next_id = Arc::new(std::sync::atomic::AtomicU64::new(1));
-    for mut listener in listeners {
-        let local_port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    for mut listener in listeners.nfs {
         let dispatcher = dispatcher.clone();
         let shutdown = shutdown.clone();
         let conn_slots = conn_slots.clone();
@@ -273,7 +311,6 @@ where
                 let info = ConnInfo {
                     id: next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                     peer,
-                    local_port,
                 };
                 let d = dispatcher.clone();
                 let s = shutdown.child_token();
@@ -307,14 +344,6 @@ where
     result
 }
 
-/// The handle id of a share: a stable hash of its name, so handles survive restarts and config
-/// reordering. 0 is skipped to keep it distinguishable from "no share".
-pub fn share_id(name: &str) -> ShareId {
-    let h = crate::runtime::fnv1a64(name.as_bytes());
-    let id = (h ^ (h >> 32)) as u32;
-    ShareId(if id == 0 { 1 } else { id })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,5 +354,26 @@ mod tests {
         assert_eq!(share_id("/export"), share_id("/export"));
         assert_ne!(share_id("/export"), share_id("/export2"));
         assert_ne!(share_id("/export").0, 0);
+    }
+
+    /// Goal: the default resolver gives what the server gave before identity existed:
+    /// read-write on a writable share, read on a read-only one, nothing on an unknown share.
+    #[test]
+    fn share_defaults() {
+        let spec = |name: &str, read_only| ShareSpec {
+            name: name.to_owned(),
+            metadata_store: String::new(),
+            content_store: String::new(),
+            read_only,
+            root_mode: 0o755,
+            root_uid: 0,
+            root_gid: 0,
+            nfs: NfsExport::default(),
+        };
+        let r = ShareDefaults::new(&[spec("/rw", false), spec("/ro", true)]);
+        assert_eq!(r.unix("/rw", 5, 6, &[7]).permission, Permission::ReadWrite);
+        assert_eq!(r.unix("/ro", 5, 6, &[7]).permission, Permission::Read);
+        assert_eq!(r.unix("/nope", 5, 6, &[7]).permission, Permission::None);
+        assert_eq!(r.unix("/rw", 5, 6, &[7]).gids, vec![7]);
     }
 }

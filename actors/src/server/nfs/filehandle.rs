@@ -1,4 +1,6 @@
 //! NFS file handles: share id + inode id + generation, authenticated with a keyed MAC.
+//! ("File handle" here always means these bytes; the share actor's address is a
+//! `ShareHandle`.)
 //!
 //! Layout (37 bytes, well under RFC 1813's 64-byte `NFS3_FHSIZE`):
 //!
@@ -17,33 +19,29 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use stores::{Generation, InodeId};
 
+use crate::server::share::{Node, ShareId};
+
 /// Current handle format version.
 const VERSION: u8 = 1;
 /// Bytes covered by the MAC.
 const BODY_LEN: usize = 21;
 /// Truncated MAC length: 128 bits is far beyond what an online forger can guess.
 const MAC_LEN: usize = 16;
-/// Encoded handle length.
-pub const HANDLE_LEN: usize = BODY_LEN + MAC_LEN;
+/// Encoded file handle length.
+pub const FILE_HANDLE_LEN: usize = BODY_LEN + MAC_LEN;
 
-/// A stable share identifier carried in every handle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ShareId(pub u32);
-
-/// What a valid handle names.
+/// What a valid file handle names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HandleTarget {
+pub struct FileHandle {
     /// The share.
     pub share: ShareId,
-    /// The inode.
-    pub ino: InodeId,
-    /// Its generation.
-    pub generation: Generation,
+    /// The node.
+    pub node: Node,
 }
 
 /// Why a handle was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HandleError {
+pub enum FileHandleError {
     /// Not a handle this server produces (wrong length or version): NFS3ERR_BADHANDLE.
     Malformed,
     /// Well-formed but not authentic (forged or from another key): NFS3ERR_STALE.
@@ -52,17 +50,17 @@ pub enum HandleError {
 
 /// Encodes and verifies handles with one secret key.
 #[derive(Clone)]
-pub struct HandleCodec {
+pub struct FileHandleCodec {
     key: Hmac<Sha256>,
 }
 
-impl std::fmt::Debug for HandleCodec {
+impl std::fmt::Debug for FileHandleCodec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("HandleCodec { key: <redacted> }")
+        f.write_str("FileHandleCodec { key: <redacted> }")
     }
 }
 
-impl HandleCodec {
+impl FileHandleCodec {
     /// A codec keyed with `key` (32 random bytes kept by the server).
     pub fn new(key: &[u8; 32]) -> Self {
         Self {
@@ -80,40 +78,42 @@ impl HandleCodec {
     }
 
     /// The handle bytes for `target`.
-    pub fn encode(&self, target: HandleTarget) -> [u8; HANDLE_LEN] {
-        let mut h = [0u8; HANDLE_LEN];
+    pub fn encode(&self, target: FileHandle) -> [u8; FILE_HANDLE_LEN] {
+        let mut h = [0u8; FILE_HANDLE_LEN];
         h[0] = VERSION;
         h[1..5].copy_from_slice(&target.share.0.to_be_bytes());
-        h[5..13].copy_from_slice(&target.ino.0.to_be_bytes());
-        h[13..21].copy_from_slice(&target.generation.0.to_be_bytes());
+        h[5..13].copy_from_slice(&target.node.ino.0.to_be_bytes());
+        h[13..21].copy_from_slice(&target.node.generation.0.to_be_bytes());
         let mac = self.mac(&h[..BODY_LEN]);
         h[BODY_LEN..].copy_from_slice(&mac);
         h
     }
 
     /// Checks and decodes handle bytes from a client.
-    pub fn decode(&self, bytes: &[u8]) -> Result<HandleTarget, HandleError> {
-        if bytes.len() != HANDLE_LEN || bytes[0] != VERSION {
-            return Err(HandleError::Malformed);
+    pub fn decode(&self, bytes: &[u8]) -> Result<FileHandle, FileHandleError> {
+        if bytes.len() != FILE_HANDLE_LEN || bytes[0] != VERSION {
+            return Err(FileHandleError::Malformed);
         }
         let mut m = self.key.clone();
         m.update(&bytes[..BODY_LEN]);
         // verify_truncated_left compares in constant time.
         m.verify_truncated_left(&bytes[BODY_LEN..])
-            .map_err(|_| HandleError::Forged)?;
+            .map_err(|_| FileHandleError::Forged)?;
         let u32_at =
             |i: usize| u32::from_be_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
         let u64_at = |i: usize| (u64::from(u32_at(i)) << 32) | u64::from(u32_at(i + 4));
-        Ok(HandleTarget {
+        Ok(FileHandle {
             share: ShareId(u32_at(1)),
-            ino: InodeId(u64_at(5)),
-            generation: Generation(u64_at(13)),
+            node: Node {
+                ino: InodeId(u64_at(5)),
+                generation: Generation(u64_at(13)),
+            },
         })
     }
 
     /// The share id in handle bytes, without verifying them (for routing; the share verifies).
     pub fn peek_share(bytes: &[u8]) -> Option<ShareId> {
-        (bytes.len() == HANDLE_LEN && bytes[0] == VERSION)
+        (bytes.len() == FILE_HANDLE_LEN && bytes[0] == VERSION)
             .then(|| ShareId(u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]])))
     }
 }
@@ -122,35 +122,37 @@ impl HandleCodec {
 mod tests {
     use super::*;
 
-    fn target() -> HandleTarget {
-        HandleTarget {
+    fn target() -> FileHandle {
+        FileHandle {
             share: ShareId(7),
-            ino: InodeId(1234),
-            generation: Generation(1),
+            node: Node {
+                ino: InodeId(1234),
+                generation: Generation(1),
+            },
         }
     }
 
     /// Goal: a handle round-trips; flipping any byte makes it malformed or forged.
     #[test]
     fn round_trip_and_tamper() {
-        let c = HandleCodec::new(&[9u8; 32]);
+        let c = FileHandleCodec::new(&[9u8; 32]);
         let h = c.encode(target());
         assert_eq!(c.decode(&h), Ok(target()));
-        for i in 0..HANDLE_LEN {
+        for i in 0..FILE_HANDLE_LEN {
             let mut bad = h;
             bad[i] ^= 0x40;
             assert!(c.decode(&bad).is_err(), "tampered byte {i} accepted");
         }
-        assert_eq!(c.decode(&h[..10]), Err(HandleError::Malformed));
+        assert_eq!(c.decode(&h[..10]), Err(FileHandleError::Malformed));
     }
 
     /// Goal: a handle made with another key is refused as forged, not malformed.
     #[test]
     fn other_key_is_forged() {
-        let h = HandleCodec::new(&[1u8; 32]).encode(target());
+        let h = FileHandleCodec::new(&[1u8; 32]).encode(target());
         assert_eq!(
-            HandleCodec::new(&[2u8; 32]).decode(&h),
-            Err(HandleError::Forged)
+            FileHandleCodec::new(&[2u8; 32]).decode(&h),
+            Err(FileHandleError::Forged)
         );
     }
 }

@@ -8,8 +8,9 @@ use bytes::Bytes;
 use protocol::mount3::{self, MountProc, MountStat3};
 use protocol::rpc::{self, AcceptStat, AuthFlavor, CallHeader, Credentials};
 
-use super::connection::ConnInfo;
-use super::dispatch::{Dispatcher, reply};
+use super::export::Exports;
+use super::filehandle::{FileHandle, FileHandleCodec};
+use super::rpc::{ConnInfo, reply};
 
 /// Who mounted what (for DUMP): client host and export path. Bounded: one entry per client
 /// address and share.
@@ -59,11 +60,19 @@ impl MountTable {
     }
 }
 
-/// Handles one MOUNT call.
-pub(crate) fn handle(
-    d: &Dispatcher,
+/// What MOUNT needs from the server: the exports, the file handle codec (root handles) and
+/// the mount table.
+pub(crate) struct MountCtx<'a> {
+    pub(crate) exports: &'a Exports,
+    pub(crate) codec: &'a FileHandleCodec,
+    pub(crate) mounts: &'a MountTable,
+}
+
+/// Serves one MOUNT call.
+pub(crate) fn serve_call(
+    d: &MountCtx<'_>,
     call: &CallHeader<'_>,
-    _creds: &Credentials,
+    creds: &Credentials,
     args: &Bytes,
     conn: &ConnInfo,
 ) -> Bytes {
@@ -82,7 +91,7 @@ pub(crate) fn handle(
             let Ok(path) = mount3::decode_dirpath(args) else {
                 return garbage();
             };
-            let res = mnt(d, path, conn);
+            let res = mnt(d, path, creds, conn);
             if res.is_ok() {
                 // Record the export's own name, not the client's spelling ("/export/"), so
                 // DUMP lists real exports and a later UMNT of either spelling removes it.
@@ -125,12 +134,12 @@ pub(crate) fn handle(
                 return garbage();
             }
             let exports: Vec<(String, Vec<String>)> = d
-                .shares
-                .values()
+                .exports
+                .iter()
                 .map(|e| {
                     (
-                        e.spec.name.clone(),
-                        e.spec
+                        e.share.name.clone(),
+                        e.rules
                             .allowed_clients
                             .iter()
                             .map(ToString::to_string)
@@ -161,25 +170,39 @@ fn export_name(path: &[u8]) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(trimmed.to_owned())
 }
 
-/// MNT: the root handle of the share named `path`, if the client is admitted.
+/// MNT: the root handle of the share named `path`, if the client is admitted and identity
+/// gives the caller any permission on it.
 fn mnt(
-    d: &Dispatcher,
+    d: &MountCtx<'_>,
     path: &[u8],
+    creds: &Credentials,
     conn: &ConnInfo,
 ) -> Result<(Vec<u8>, Vec<AuthFlavor>), MountStat3> {
     if std::str::from_utf8(path).is_err() {
         return Err(MountStat3::NOENT);
     }
     let path = export_name(path);
-    let Some(entry) = d.shares.values().find(|e| e.spec.name == path) else {
+    let Some(entry) = d.exports.by_name(&path) else {
         return Err(MountStat3::NOENT);
     };
-    if !entry.admits(conn) {
+    if !entry.rules.admits(conn) {
         tracing::info!(share = %path, "MNT refused by the share's export rules");
         return Err(MountStat3::ACCES);
     }
+    if !entry
+        .caller(d.exports.resolver(), creds)
+        .permission
+        .can_read()
+    {
+        tracing::info!(share = %path, "MNT refused: the caller has no permission on the share");
+        return Err(MountStat3::ACCES);
+    }
+    let root = d.codec.encode(FileHandle {
+        share: entry.share.handle.id(),
+        node: entry.share.handle.root(),
+    });
     Ok((
-        entry.handle.root_handle.to_vec(),
+        root.to_vec(),
         vec![AuthFlavor::AUTH_SYS, AuthFlavor::AUTH_NONE],
     ))
 }

@@ -11,8 +11,7 @@ use bytes::Bytes;
 use protocol::portmap::{self, Mapping, PortmapProc};
 use protocol::rpc::{self, AcceptStat, CallHeader};
 
-use super::connection::ConnInfo;
-use super::dispatch::{PROG_MOUNT, PROG_NFS, PROG_PORTMAP, reply};
+use super::rpc::{ConnInfo, PROG_MOUNT, PROG_NFS, PROG_PORTMAP, reply};
 
 /// Registrations beyond our own we keep at most.
 const REGISTRY_MAX: usize = 256;
@@ -38,8 +37,8 @@ impl Registry {
         }
     }
 
-    /// Handles one portmapper call.
-    pub(crate) fn handle(&self, call: &CallHeader<'_>, args: &Bytes, conn: &ConnInfo) -> Bytes {
+    /// Serves one portmapper call.
+    pub(crate) fn serve_call(&self, call: &CallHeader<'_>, args: &Bytes, conn: &ConnInfo) -> Bytes {
         let xid = call.xid;
         if call.vers != portmap::VERSION {
             return reply(|w| rpc::encode_prog_mismatch(w, xid, 2, 2));

@@ -3,7 +3,6 @@
 //! (client networks, privileged ports), runs non-idempotent NFS calls through the duplicate
 //! request cache and routes each call to the portmapper, MOUNT or a share actor.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,20 +11,14 @@ use bytes::Bytes;
 use protocol::drc::{Drc, DrcKey, DrcLookup};
 use protocol::nfs3::NfsStat3;
 use protocol::rpc::{self, AcceptStat, CallError, CallHeader, Credentials};
-use protocol::xdr::Writer;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::connection::ConnInfo;
-use super::handle::{HandleCodec, ShareId};
-use super::share::Caller;
-use super::share_actor::ShareHandle;
-use super::{ShareSpec, mount, nfs3, portmap};
+use super::export::Exports;
+use super::filehandle::FileHandleCodec;
+use super::mount::{self, MountCtx};
+use super::rpc::{ConnInfo, PROG_MOUNT, PROG_NFS, PROG_PORTMAP, reply};
+use super::{nfs3, portmap};
 use crate::runtime::Env;
-
-/// ONC RPC program numbers we serve.
-pub(crate) const PROG_PORTMAP: u32 = 100_000;
-pub(crate) const PROG_NFS: u32 = 100_003;
-pub(crate) const PROG_MOUNT: u32 = 100_005;
 
 /// Entries in the duplicate request cache, server-wide. A WRITE reply is ~150 bytes, so this
 /// is well under a megabyte.
@@ -34,47 +27,31 @@ const DRC_CAPACITY: usize = 8192;
 /// (`timeo=600,retrans=2`: 60 s, 120 s).
 const DRC_TTL: Duration = Duration::from_secs(300);
 
-/// A share as the dispatcher sees it.
-#[derive(Debug)]
-pub(crate) struct ShareEntry {
-    pub(crate) handle: ShareHandle,
-    pub(crate) spec: ShareSpec,
-}
-
-impl ShareEntry {
-    /// Whether `peer` may use this share at all (network and port rules).
-    pub(crate) fn admits(&self, conn: &ConnInfo) -> bool {
-        let ip = conn.peer.ip();
-        let net_ok = self.spec.allowed_clients.is_empty()
-            || self.spec.allowed_clients.iter().any(|c| c.contains(ip));
-        let port_ok = !self.spec.require_privileged_port || conn.peer.port() < 1024;
-        net_ok && port_ok
-    }
-}
-
 /// Routes calls. Shared by every connection of a server.
 pub(crate) struct Dispatcher {
     env: Env,
-    pub(crate) shares: BTreeMap<ShareId, ShareEntry>,
+    exports: Exports,
+    codec: FileHandleCodec,
     request_bytes: Arc<Semaphore>,
     request_bytes_max: usize,
     drc: Mutex<Drc<IpAddr, Bytes>>,
-    pub(crate) mounts: mount::MountTable,
-    pub(crate) portmap: portmap::Registry,
+    mounts: mount::MountTable,
+    portmap: portmap::Registry,
 }
 
 impl Dispatcher {
     pub(crate) fn new(
         env: Env,
-        shares: BTreeMap<ShareId, ShareEntry>,
+        exports: Exports,
+        codec: FileHandleCodec,
         nfs_port: u16,
-        request_bytes: Arc<Semaphore>,
         request_bytes_max: usize,
     ) -> Self {
         Self {
             env,
-            shares,
-            request_bytes,
+            exports,
+            codec,
+            request_bytes: Arc::new(Semaphore::new(request_bytes_max)),
             request_bytes_max,
             drc: Mutex::new(Drc::new(DRC_CAPACITY, DRC_TTL)),
             mounts: mount::MountTable::default(),
@@ -96,7 +73,7 @@ impl Dispatcher {
             .expect("request byte semaphore is never closed")
     }
 
-    /// Handles one record; `None` means no reply is sent (a duplicate still executing, or a
+    /// Runs one record; `None` means no reply is sent (a duplicate still executing, or a
     /// record too broken to answer).
     pub(crate) async fn dispatch(&self, record: Bytes, conn: &ConnInfo) -> Option<Bytes> {
         let (call, args) = match rpc::decode_call(&record) {
@@ -123,25 +100,19 @@ impl Dispatcher {
         let span = tracing::debug_span!("call", xid = xid.0, prog = call.prog, proc_ = call.proc_);
         let _enter = span.enter();
         match call.prog {
-            PROG_PORTMAP => Some(self.portmap.handle(&call, &args, conn)),
-            PROG_MOUNT => Some(mount::handle(self, &call, &creds, &args, conn)),
+            PROG_PORTMAP => Some(self.portmap.serve_call(&call, &args, conn)),
+            PROG_MOUNT => {
+                let cx = MountCtx {
+                    exports: &self.exports,
+                    codec: &self.codec,
+                    mounts: &self.mounts,
+                };
+                Some(mount::serve_call(&cx, &call, &creds, &args, conn))
+            }
             PROG_NFS => self.nfs(&call, &creds, args, conn).await,
             _ => Some(reply(|w| {
                 rpc::encode_accepted(w, xid, AcceptStat::PROG_UNAVAIL)
             })),
-        }
-    }
-
-    /// The caller's identity on `share`, after its squash rule.
-    fn caller(entry: &ShareEntry, creds: &Credentials) -> Caller {
-        match creds {
-            Credentials::Sys(s) => entry.spec.policy.map_caller(s.uid, s.gid, &s.gids),
-            // AUTH_NONE is the anonymous user.
-            Credentials::None => Caller {
-                uid: entry.spec.policy.anon_uid,
-                gid: entry.spec.policy.anon_gid,
-                gids: Vec::new(),
-            },
         }
     }
 
@@ -175,17 +146,18 @@ impl Dispatcher {
                 rpc::encode_accepted(w, xid, AcceptStat::GARBAGE_ARGS)
             }));
         };
-        let Some(share_id) = HandleCodec::peek_share(fh) else {
+        let Some(share_id) = FileHandleCodec::peek_share(fh) else {
             return fail(NfsStat3::BADHANDLE);
         };
-        let Some(entry) = self.shares.get(&share_id) else {
+        let Some(entry) = self.exports.get(share_id) else {
             return fail(NfsStat3::STALE);
         };
-        if !entry.admits(conn) {
-            tracing::info!(share = %entry.spec.name, "client not admitted by the share's export rules");
+        if !entry.rules.admits(conn) {
+            tracing::info!(share = %entry.share.name, "client not admitted by the share's export rules");
             return fail(NfsStat3::ACCES);
         }
-        let caller = Self::caller(entry, creds);
+        // Resolved per call, so identity changes apply to mounted clients at once.
+        let caller = entry.caller(self.exports.resolver(), creds);
         let drc_key = nfs3::is_non_idempotent(call.proc_).then(|| DrcKey {
             client: conn.peer.ip(),
             xid: xid.0,
@@ -208,7 +180,8 @@ impl Dispatcher {
                 }
             }
         }
-        let body = entry.handle.nfs3(call.proc_, caller, args).await;
+        let body =
+            nfs3::serve_call(&entry.share.handle, &self.codec, &caller, call.proc_, &args).await;
         let out = match body {
             Some(mut body) => {
                 // The result sits behind REPLY_HEAD reserved bytes: fill in the header there
@@ -241,13 +214,6 @@ const DRC_DIGEST_LEN: usize = 256;
 fn args_digest(args: &[u8]) -> u64 {
     let head = &args[..args.len().min(DRC_DIGEST_LEN)];
     crate::runtime::fnv1a64(head) ^ (args.len() as u64).rotate_left(32)
-}
-
-/// Builds a reply record body.
-pub(crate) fn reply(f: impl FnOnce(&mut Writer)) -> Bytes {
-    let mut w = Writer::with_capacity(128);
-    f(&mut w);
-    Bytes::from(w.into_inner())
 }
 
 #[cfg(test)]

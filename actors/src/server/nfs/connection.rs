@@ -7,7 +7,6 @@
 //! or shutdown is signalled; in every case the actor stops reading, waits for its in-flight
 //! calls to finish, writes their replies and closes the socket.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -18,23 +17,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::dispatch::Dispatcher;
-
-/// A connection's identity, for logs, the DRC and export checks.
-#[derive(Debug, Clone, Copy)]
-pub struct ConnInfo {
-    /// Server-wide connection number, for logs.
-    pub id: u64,
-    /// The client's address.
-    pub peer: SocketAddr,
-    /// The local port the client connected to.
-    pub local_port: u16,
-}
+use super::rpc::ConnInfo;
 
 /// Limits for one connection.
 #[derive(Debug, Clone, Copy)]
-pub struct ConnLimits {
+pub(crate) struct ConnLimits {
     /// Calls executed at once on this connection.
-    pub max_in_flight: usize,
+    pub(crate) max_in_flight: usize,
 }
 
 /// Runs one connection to completion.

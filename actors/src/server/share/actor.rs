@@ -1,0 +1,539 @@
+//! The share actor: the one owner of a [`Share`] and the mailbox in front of it. Front ends
+//! call it through a [`ShareHandle`], whose async methods (one per operation) build a
+//! [`ShareMsg`], send it and await the typed reply, so callers never touch channels and are not
+//! generic over the share's store types.
+//!
+//! Each message names its nodes by [`Node`] (inode + generation). The actor resolves each node
+//! once (one metadata read), runs the operation on the resolved attributes, and on failure
+//! returns a [`Failure`] carrying the attributes it had, so a front end can still report them
+//! (NFS wcc data) without reading them again.
+//!
+//! Concurrency: the actor owns the share; it runs up to `concurrency` operations at once, each
+//! on its own task over a clone of the share (a slow store call must not stall the others),
+//! bounded by a semaphore, and takes no new message while the bound is reached, so a full
+//! mailbox pushes back on the connections. The namespace itself is serialised by the metadata
+//! store, not by the actor.
+//!
+//! Exit path: when every handle is dropped the mailbox closes; the actor then waits for its
+//! running operations and returns.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use stores::{Attr, ContentStore, Cookie, MetadataStore, Timestamp, Usage};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use super::{
+    AttrChange, Caller, Change, Listing, Made, NewKind, Node, OpError, Rights, Share, ShareId,
+    Stability, Written,
+};
+
+/// Mailbox capacity of a share actor: operations queued beyond the ones running. Each
+/// connection already caps its own in-flight calls, so this only smooths bursts from many
+/// connections.
+pub(crate) const SHARE_MAILBOX_CAPACITY: usize = 256;
+
+/// Why an operation failed, with what the share knew of the nodes it touched.
+#[derive(Debug)]
+pub struct Failure {
+    /// The error.
+    pub error: OpError,
+    /// The node the operation was on (a directory for namespace operations): `before` is its
+    /// resolved attributes (`None` if it did not resolve), `after` is read again after a
+    /// failed change, and `None` for operations that change nothing.
+    pub node: Change,
+    /// The second node of RENAME (the target directory) and LINK (the directory).
+    pub other: Change,
+}
+
+impl From<OpError> for Failure {
+    fn from(error: OpError) -> Self {
+        Self {
+            error,
+            node: Change::default(),
+            other: Change::default(),
+        }
+    }
+}
+
+/// Result of a share operation through the actor.
+pub type Outcome<T> = Result<T, Failure>;
+
+macro_rules! share_ops {
+    ($(
+        $(#[$doc:meta])*
+        $variant:ident => $method:ident($($arg:ident: $ty:ty),*) -> $out:ty;
+    )*) => {
+        /// Requests a share actor accepts: one per operation, each with its typed reply.
+        #[derive(Debug)]
+        pub(crate) enum ShareMsg {
+            $(
+                $(#[$doc])*
+                $variant {
+                    /// Who is calling.
+                    caller: Caller,
+                    $(
+                        #[doc = concat!("Argument `", stringify!($arg), "`.")]
+                        $arg: $ty,
+                    )*
+                    /// Where the result goes.
+                    reply: oneshot::Sender<Outcome<$out>>,
+                },
+            )*
+        }
+
+        impl ShareHandle {
+            $(
+                $(#[$doc])*
+                pub async fn $method(&self, caller: Caller, $($arg: $ty),*) -> Outcome<$out> {
+                    let (reply, rx) = oneshot::channel();
+                    self.send(ShareMsg::$variant { caller, $($arg,)* reply }).await?;
+                    rx.await.map_err(|_| gone())?
+                }
+            )*
+        }
+
+        /// Runs one message on `share` and answers it.
+        async fn run<M: MetadataStore, C: ContentStore>(share: &Share<M, C>, msg: ShareMsg) {
+            match msg {
+                $(
+                    ShareMsg::$variant { caller, $($arg,)* reply } => {
+                        // The caller may have given up (its connection closed): nothing to do.
+                        let _ = reply.send(ops::$method(share, &caller, $($arg),*).await);
+                    }
+                )*
+            }
+        }
+    };
+}
+
+share_ops! {
+    /// The attributes of `node`.
+    Getattr => getattr(node: Node) -> Attr;
+    /// Changes attributes of `node`, if `guard` (when given) equals its ctime.
+    Setattr => setattr(node: Node, change: AttrChange, guard: Option<Timestamp>) -> Change;
+    /// Looks up `name` in directory `dir`: the entry and the directory.
+    Lookup => lookup(dir: Node, name: Bytes) -> (Attr, Attr);
+    /// Which of `want` the caller has on `node`, with its attributes.
+    Access => access(node: Node, want: Rights) -> (Attr, Rights);
+    /// The target of symlink `node`, with its attributes.
+    Readlink => readlink(node: Node) -> (Attr, Vec<u8>);
+    /// Up to `count` bytes at `offset`: attributes, data, EOF.
+    Read => read(node: Node, offset: u64, count: u32) -> (Attr, Bytes, bool);
+    /// Writes `data` at `offset` with `stability`; the result carries the write verifier.
+    Write => write(node: Node, offset: u64, data: Bytes, stability: Stability) -> Written;
+    /// Makes every write to `node` durable.
+    Commit => commit(node: Node) -> Written;
+    /// Makes `name` in `dir`: a file (with its create mode), directory, symlink or special node.
+    Make => make(dir: Node, name: Bytes, what: NewKind, attrs: AttrChange) -> Made;
+    /// Removes the non-directory `name` from `dir` (or the empty directory, with `dir_only`).
+    Remove => remove(dir: Node, name: Bytes, dir_only: bool) -> Change;
+    /// Renames `from_dir/from` to `to_dir/to`: both directories' changes.
+    Rename => rename(from_dir: Node, from: Bytes, to_dir: Node, to: Bytes) -> (Change, Change);
+    /// Links `name` in `dir` to `node`.
+    Link => link(node: Node, dir: Node, name: Bytes) -> Made;
+    /// Lists `dir` after `cookie` (see [`Share::readdir`]).
+    Readdir => readdir(dir: Node, cookie: Cookie, verifier: [u8; 8], max_entries: usize, attrs: bool) -> Listing;
+    /// The share's capacity, with the attributes of `node`.
+    Fsstat => fsstat(node: Node) -> (Attr, Usage);
+    /// A file is opened (SMB will keep open state here).
+    Open => open(node: Node) -> Attr;
+    /// A file is closed.
+    Close => close(node: Node) -> ();
+}
+
+/// The operations, each resolving its nodes once and shaping its failure.
+mod ops {
+    use super::*;
+
+    /// Resolves `node`, failing with no attributes known.
+    async fn resolve<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        node: Node,
+    ) -> Outcome<Attr> {
+        share.resolve(node).await.map_err(Failure::from)
+    }
+
+    /// A failure on `a` that changed nothing: report `a` as it was.
+    fn unchanged(error: OpError, a: &Attr) -> Failure {
+        Failure {
+            error,
+            node: Change {
+                before: Some(a.clone()),
+                after: None,
+            },
+            other: Change::default(),
+        }
+    }
+
+    /// A failed change of `a`: report it as it was and as it is now.
+    async fn failed<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        error: OpError,
+        a: Attr,
+    ) -> Failure {
+        let after = share.attr_opt(a.ino).await;
+        Failure {
+            error,
+            node: Change {
+                before: Some(a),
+                after,
+            },
+            other: Change::default(),
+        }
+    }
+
+    pub(super) async fn getattr<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        node: Node,
+    ) -> Outcome<Attr> {
+        let a = resolve(share, node).await?;
+        share.getattr(caller, a).map_err(Failure::from)
+    }
+
+    pub(super) async fn setattr<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        node: Node,
+        change: AttrChange,
+        guard: Option<Timestamp>,
+    ) -> Outcome<Change> {
+        let a = resolve(share, node).await?;
+        match share.setattr(caller, &a, change, guard).await {
+            Ok(after) => Ok(Change {
+                before: Some(a),
+                after: Some(after),
+            }),
+            Err(e) => Err(failed(share, e, a).await),
+        }
+    }
+
+    pub(super) async fn lookup<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        dir: Node,
+        name: Bytes,
+    ) -> Outcome<(Attr, Attr)> {
+        let d = resolve(share, dir).await?;
+        match share.lookup(caller, &d, &name).await {
+            Ok(a) => Ok((a, d)),
+            Err(e) => Err(unchanged(e, &d)),
+        }
+    }
+
+    pub(super) async fn access<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        node: Node,
+        want: Rights,
+    ) -> Outcome<(Attr, Rights)> {
+        let a = resolve(share, node).await?;
+        match share.access(caller, &a, want) {
+            Ok(r) => Ok((a, r)),
+            Err(e) => Err(unchanged(e, &a)),
+        }
+    }
+
+    pub(super) async fn readlink<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        node: Node,
+    ) -> Outcome<(Attr, Vec<u8>)> {
+        let a = resolve(share, node).await?;
+        match share.readlink(caller, &a).await {
+            Ok(t) => Ok((a, t)),
+            Err(e) => Err(unchanged(e, &a)),
+        }
+    }
+
+    pub(super) async fn read<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        node: Node,
+        offset: u64,
+        count: u32,
+    ) -> Outcome<(Attr, Bytes, bool)> {
+        let a = resolve(share, node).await?;
+        match share.read(caller, &a, offset, count).await {
+            Ok((data, eof)) => Ok((a, data, eof)),
+            Err(e) => Err(unchanged(e, &a)),
+        }
+    }
+
+    pub(super) async fn write<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        node: Node,
+        offset: u64,
+        data: Bytes,
+        stability: Stability,
+    ) -> Outcome<Written> {
+        let a = resolve(share, node).await?;
+        match share
+            .write(caller, a.clone(), offset, data, stability)
+            .await
+        {
+            Ok(w) => Ok(w),
+            Err(e) => Err(failed(share, e, a).await),
+        }
+    }
+
+    pub(super) async fn commit<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        node: Node,
+    ) -> Outcome<Written> {
+        let a = resolve(share, node).await?;
+        match share.commit(caller, a.clone()).await {
+            Ok(w) => Ok(w),
+            Err(e) => Err(failed(share, e, a).await),
+        }
+    }
+
+    pub(super) async fn make<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        dir: Node,
+        name: Bytes,
+        what: NewKind,
+        attrs: AttrChange,
+    ) -> Outcome<Made> {
+        let d = resolve(share, dir).await?;
+        match share.make(caller, &d, &name, what, attrs).await {
+            Ok(m) => Ok(m),
+            Err(e) => Err(failed(share, e, d).await),
+        }
+    }
+
+    pub(super) async fn remove<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        dir: Node,
+        name: Bytes,
+        dir_only: bool,
+    ) -> Outcome<Change> {
+        let d = resolve(share, dir).await?;
+        match share.remove(caller, &d, &name, dir_only).await {
+            Ok(c) => Ok(c),
+            Err(e) => Err(failed(share, e, d).await),
+        }
+    }
+
+    pub(super) async fn rename<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        from_dir: Node,
+        from: Bytes,
+        to_dir: Node,
+        to: Bytes,
+    ) -> Outcome<(Change, Change)> {
+        let fd = resolve(share, from_dir).await?;
+        let td = if to_dir == from_dir {
+            fd.clone()
+        } else {
+            resolve(share, to_dir).await?
+        };
+        match share.rename(caller, &fd, &from, &td, &to).await {
+            Ok(c) => Ok(c),
+            Err(error) => {
+                let fa = share.attr_opt(fd.ino).await;
+                let ta = share.attr_opt(td.ino).await;
+                Err(Failure {
+                    error,
+                    node: Change {
+                        before: Some(fd),
+                        after: fa,
+                    },
+                    other: Change {
+                        before: Some(td),
+                        after: ta,
+                    },
+                })
+            }
+        }
+    }
+
+    pub(super) async fn link<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        node: Node,
+        dir: Node,
+        name: Bytes,
+    ) -> Outcome<Made> {
+        let file = resolve(share, node).await?;
+        let d = match share.resolve(dir).await {
+            Ok(d) => d,
+            Err(error) => {
+                return Err(Failure {
+                    error,
+                    node: Change {
+                        before: Some(file.clone()),
+                        after: Some(file),
+                    },
+                    other: Change::default(),
+                });
+            }
+        };
+        match share.link(caller, &file, &d, &name).await {
+            Ok(m) => Ok(m),
+            Err(error) => {
+                let fa = share.attr_opt(file.ino).await;
+                let da = share.attr_opt(d.ino).await;
+                Err(Failure {
+                    error,
+                    node: Change {
+                        before: Some(file),
+                        after: fa,
+                    },
+                    other: Change {
+                        before: Some(d),
+                        after: da,
+                    },
+                })
+            }
+        }
+    }
+
+    pub(super) async fn readdir<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        dir: Node,
+        cookie: Cookie,
+        verifier: [u8; 8],
+        max_entries: usize,
+        attrs: bool,
+    ) -> Outcome<Listing> {
+        let d = resolve(share, dir).await?;
+        match share
+            .readdir(caller, &d, cookie, verifier, max_entries, attrs)
+            .await
+        {
+            Ok(l) => Ok(l),
+            Err(e) => Err(unchanged(e, &d)),
+        }
+    }
+
+    pub(super) async fn fsstat<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        node: Node,
+    ) -> Outcome<(Attr, Usage)> {
+        let a = resolve(share, node).await?;
+        match share.usage(caller).await {
+            Ok(u) => Ok((a, u)),
+            Err(e) => Err(unchanged(e, &a)),
+        }
+    }
+
+    pub(super) async fn open<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        node: Node,
+    ) -> Outcome<Attr> {
+        let a = resolve(share, node).await?;
+        match share.open_node(caller, &a) {
+            Ok(()) => Ok(a),
+            Err(e) => Err(unchanged(e, &a)),
+        }
+    }
+
+    pub(super) async fn close<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        node: Node,
+    ) -> Outcome<()> {
+        share.close_node(caller, node).map_err(Failure::from)
+    }
+}
+
+/// The failure a caller sees when the actor is gone (only at shutdown).
+fn gone() -> Failure {
+    Failure::from(OpError::Store(stores::StoreError::Io(
+        std::io::Error::other("share actor stopped"),
+    )))
+}
+
+/// A cloneable address of a share actor, with what front ends need to know of the share
+/// without asking it.
+#[derive(Debug, Clone)]
+pub struct ShareHandle {
+    tx: mpsc::Sender<ShareMsg>,
+    id: ShareId,
+    root: Node,
+    file_size_max: u64,
+}
+
+impl ShareHandle {
+    async fn send(&self, msg: ShareMsg) -> Result<(), Failure> {
+        self.tx.send(msg).await.map_err(|_| gone())
+    }
+
+    /// The share's id.
+    pub fn id(&self) -> ShareId {
+        self.id
+    }
+
+    /// The share's root directory.
+    pub fn root(&self) -> Node {
+        self.root
+    }
+
+    /// The largest file size the share accepts.
+    pub fn file_size_max(&self) -> u64 {
+        self.file_size_max
+    }
+}
+
+/// The actor that owns one share.
+pub(crate) struct ShareActor<M, C> {
+    share: Share<M, C>,
+    rx: mpsc::Receiver<ShareMsg>,
+    concurrency: usize,
+}
+
+impl<M: MetadataStore, C: ContentStore> ShareActor<M, C> {
+    /// Starts the actor for `share`, running up to `concurrency` operations at once; returns
+    /// its handle.
+    pub(crate) fn spawn(share: Share<M, C>, concurrency: usize) -> ShareHandle {
+        let (tx, rx) = mpsc::channel(SHARE_MAILBOX_CAPACITY);
+        let handle = ShareHandle {
+            tx,
+            id: share.id(),
+            root: Node::from(share.root()),
+            file_size_max: share.file_size_max(),
+        };
+        let actor = Self {
+            share,
+            rx,
+            concurrency: concurrency.max(1),
+        };
+        tokio::spawn(actor.run());
+        handle
+    }
+
+    /// The loop: one permit, then one message. It waits for a permit first, so while
+    /// `concurrency` operations run, messages wait in the bounded mailbox (backpressure).
+    /// Exit path: the mailbox closes when every handle is gone; then it waits for the running
+    /// operations (by taking every permit) and returns.
+    async fn run(mut self) {
+        let running = Arc::new(Semaphore::new(self.concurrency));
+        loop {
+            let permit = running
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("share semaphore is never closed");
+            let Some(msg) = self.rx.recv().await else {
+                break;
+            };
+            let share = self.share.clone();
+            tokio::spawn(async move {
+                run(&share, msg).await;
+                drop(permit);
+            });
+        }
+        let n = u32::try_from(self.concurrency).unwrap_or(u32::MAX);
+        let _ = running.acquire_many(n).await;
+    }
+}

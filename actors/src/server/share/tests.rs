@@ -1,0 +1,359 @@
+//! Tests of the share core on memory stores.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use stores::memory::{MemoryContent, MemoryMetadata};
+use stores::{Attr, FileKind};
+
+use super::writeback::{DirtyBudget, WriteBack, WriteBackConfig, WriteVerifier};
+use super::*;
+use crate::identity::Permission;
+use crate::runtime::{Env, RealClock};
+
+type MemShare = Share<MemoryMetadata, MemoryContent>;
+
+/// Opens "/export" (0777 root owned by root) on `meta` and `content`.
+async fn open(meta: &Arc<MemoryMetadata>, content: &Arc<MemoryContent>) -> MemShare {
+    let env = Env::new(Arc::new(RealClock), 7);
+    let cache = WriteBack::new(
+        env.clone(),
+        meta.clone(),
+        content.clone(),
+        DirtyBudget::new(1 << 20),
+        Arc::new(WriteVerifier::new(1)),
+        WriteBackConfig::default(),
+    );
+    Share::open(
+        env,
+        "/export",
+        meta.clone(),
+        cache,
+        false,
+        RootAttrs {
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+        },
+    )
+    .await
+    .expect("open share")
+}
+
+/// A share on fresh memory stores.
+async fn mem_share() -> MemShare {
+    open(
+        &Arc::new(MemoryMetadata::default()),
+        &Arc::new(MemoryContent::default()),
+    )
+    .await
+}
+
+fn user(uid: u32, gid: u32) -> Caller {
+    Caller::unix(uid, gid, vec![])
+}
+
+async fn root_dir(share: &MemShare) -> Attr {
+    share
+        .resolve(Node::from(share.root()))
+        .await
+        .expect("root resolves")
+}
+
+async fn current(share: &MemShare, a: &Attr) -> Attr {
+    share.resolve(Node::from(a)).await.expect("resolves")
+}
+
+/// Creates `name` of `kind` with `mode` in the root as `caller`.
+async fn make(share: &MemShare, caller: &Caller, name: &[u8], kind: FileKind, mode: u32) -> Attr {
+    let what = match kind {
+        FileKind::Regular => NewKind::Regular(CreateMode::Guarded),
+        FileKind::Directory => NewKind::Directory,
+        k => NewKind::Special(k, Device::default()),
+    };
+    let attrs = AttrChange {
+        mode: Some(mode),
+        ..AttrChange::default()
+    };
+    share
+        .make(caller, &root_dir(share).await, name, what, attrs)
+        .await
+        .expect("create")
+        .attr
+}
+
+fn chmod(mode: u32) -> AttrChange {
+    AttrChange {
+        mode: Some(mode),
+        ..AttrChange::default()
+    }
+}
+
+async fn setattr(share: &MemShare, caller: &Caller, a: &Attr, c: AttrChange) -> OpResult<Attr> {
+    let now = current(share, a).await;
+    share.setattr(caller, &now, c, None).await
+}
+
+/// Goal: a non-root owner's chmod keeps S_ISVTX on a regular file and a fifo (Linux keeps it
+/// on non-directories), and clears S_ISGID only when the owner is outside the file's group.
+/// Method: chmod 01644 and 02644 as the owner, inside and outside the group.
+#[tokio::test(flavor = "current_thread")]
+async fn chmod_keeps_sticky_on_files() {
+    let share = mem_share().await;
+    let alice = user(1000, 1000);
+    for (name, kind) in [(&b"f"[..], FileKind::Regular), (b"p", FileKind::Fifo)] {
+        let a = make(&share, &alice, name, kind, 0o644).await;
+        let after = setattr(&share, &alice, &a, chmod(0o1644))
+            .await
+            .expect("chmod");
+        assert_eq!(after.mode & 0o7777, 0o1644, "{kind:?} lost its sticky bit");
+        let after = setattr(&share, &alice, &a, chmod(0o2644))
+            .await
+            .expect("chmod");
+        assert_eq!(after.mode & 0o7777, 0o2644, "in the group: setgid stays");
+    }
+    // Give alice a file in a group she is not in: setgid goes, sticky stays.
+    let root = user(0, 0);
+    let a = make(&share, &alice, b"g", FileKind::Regular, 0o644).await;
+    let to_other_group = AttrChange {
+        gid: Some(50),
+        ..AttrChange::default()
+    };
+    setattr(&share, &root, &a, to_other_group)
+        .await
+        .expect("chgrp by root");
+    let after = setattr(&share, &alice, &a, chmod(0o3644))
+        .await
+        .expect("chmod");
+    assert_eq!(after.mode & 0o7777, 0o1644);
+}
+
+/// Goal: chown and chgrp by someone who is neither root nor the owner are EPERM even when the
+/// ids asked for are the current ones; the owner may "set" its own uid and a group it is in.
+/// Method: SETATTR uid/gid with the file's own ids as a stranger, then as the owner.
+#[tokio::test(flavor = "current_thread")]
+async fn chown_by_non_owner_is_perm_even_without_change() {
+    let share = mem_share().await;
+    let alice = user(1000, 1000);
+    let bob = user(1001, 1000);
+    let a = make(&share, &alice, b"f", FileKind::Regular, 0o666).await;
+    for change in [
+        AttrChange {
+            uid: Some(1000),
+            ..AttrChange::default()
+        },
+        AttrChange {
+            gid: Some(1000),
+            ..AttrChange::default()
+        },
+        AttrChange {
+            uid: Some(1000),
+            gid: Some(1000),
+            ..AttrChange::default()
+        },
+    ] {
+        let r = setattr(&share, &bob, &a, change.clone()).await;
+        assert!(matches!(r, Err(OpError::Perm)), "{change:?}: {r:?}");
+        setattr(&share, &alice, &a, change)
+            .await
+            .expect("the owner keeps its own ids");
+    }
+    let give_away = AttrChange {
+        uid: Some(1001),
+        ..AttrChange::default()
+    };
+    let r = setattr(&share, &alice, &a, give_away).await;
+    assert!(matches!(r, Err(OpError::Perm)), "giving away: {r:?}");
+}
+
+/// Goal: ACCESS answers from the mode bits only (the owner of a 0277 or 0077 file is not
+/// granted READ), while READ and WRITE keep the owner override so that `open(O_CREAT, 0444)`
+/// followed by writes works. Method: ACCESS, READ and WRITE as the owner of such files.
+#[tokio::test(flavor = "current_thread")]
+async fn access_from_mode_bits_read_write_with_owner_override() {
+    let share = mem_share().await;
+    let alice = user(1000, 1000);
+    for (name, mode) in [(&b"a"[..], 0o277), (b"b", 0o077)] {
+        let a = make(&share, &alice, name, FileKind::Regular, mode).await;
+        let granted = share
+            .access(&alice, &a, Rights::READ | Rights::MODIFY)
+            .expect("access");
+        assert!(
+            !granted.contains(Rights::READ),
+            "mode {mode:o} grants the owner READ"
+        );
+        share
+            .read(&alice, &a, 0, 10)
+            .await
+            .expect("READ keeps the owner override");
+    }
+    let ro = make(&share, &alice, b"c", FileKind::Regular, 0o444).await;
+    let granted = share.access(&alice, &ro, Rights::MODIFY).expect("access");
+    assert_eq!(granted, Rights::NONE, "0444 grants no MODIFY in ACCESS");
+    share
+        .write(&alice, ro, 0, Bytes::from_static(b"x"), Stability::Unstable)
+        .await
+        .expect("WRITE keeps the owner override");
+}
+
+/// Goal: a size or a write end past `file_size_max` is TooBig (NFS3ERR_FBIG), through the one
+/// function that FSINFO reports too. Method: SETATTR size and WRITE just past it.
+#[tokio::test(flavor = "current_thread")]
+async fn past_file_size_max_is_too_big() {
+    let share = mem_share().await;
+    let alice = user(1000, 1000);
+    let a = make(&share, &alice, b"f", FileKind::Regular, 0o644).await;
+    let max = share.file_size_max();
+    let grow = AttrChange {
+        size: Some(max + 1),
+        ..AttrChange::default()
+    };
+    let r = setattr(&share, &alice, &a, grow).await;
+    assert!(matches!(r, Err(OpError::TooBig)), "{r:?}");
+    let r = share
+        .write(
+            &alice,
+            a,
+            max,
+            Bytes::from_static(b"x"),
+            Stability::Unstable,
+        )
+        .await;
+    assert!(matches!(r, Err(OpError::TooBig)), "{r:?}");
+}
+
+/// Goal: the share permission is enforced by the core for every protocol: `none` refuses
+/// reads and changes with Access, `read` lets reads through and refuses every change with
+/// ReadOnly (COMMIT included), and the mode bits still apply on top of read-write. Method: the
+/// same operations as one uid under each permission.
+#[tokio::test(flavor = "current_thread")]
+async fn share_permission_gates_every_operation() {
+    let share = mem_share().await;
+    let owner = user(1000, 1000);
+    let f = make(&share, &owner, b"f", FileKind::Regular, 0o600).await;
+    let dir = root_dir(&share).await;
+    let as_perm = |p| Caller {
+        permission: p,
+        ..user(1000, 1000)
+    };
+
+    let none = as_perm(Permission::None);
+    assert!(matches!(
+        share.getattr(&none, f.clone()),
+        Err(OpError::Access)
+    ));
+    assert!(matches!(
+        share.lookup(&none, &dir, b"f").await,
+        Err(OpError::Access)
+    ));
+    assert!(matches!(
+        share.read(&none, &f, 0, 1).await,
+        Err(OpError::Access)
+    ));
+    assert!(matches!(
+        share.commit(&none, f.clone()).await,
+        Err(OpError::Access)
+    ));
+
+    let read = as_perm(Permission::Read);
+    share
+        .lookup(&read, &dir, b"f")
+        .await
+        .expect("read may look up");
+    share.read(&read, &f, 0, 1).await.expect("read may read");
+    let w = share
+        .write(
+            &read,
+            f.clone(),
+            0,
+            Bytes::from_static(b"x"),
+            Stability::Unstable,
+        )
+        .await;
+    assert!(matches!(w, Err(OpError::ReadOnly)), "{w:?}");
+    assert!(matches!(
+        share.commit(&read, f.clone()).await,
+        Err(OpError::ReadOnly)
+    ));
+    let granted = share
+        .access(&read, &f, Rights::READ | Rights::MODIFY)
+        .expect("access");
+    assert_eq!(granted, Rights::READ, "read permission grants no MODIFY");
+    let mk = share
+        .make(&read, &dir, b"g", NewKind::Directory, AttrChange::default())
+        .await;
+    assert!(matches!(mk, Err(OpError::ReadOnly)), "{mk:?}");
+
+    // Read-write, but the mode bits say no: another uid cannot read a 0600 file.
+    let stranger = user(2000, 2000);
+    assert!(matches!(
+        share.read(&stranger, &f, 0, 1).await,
+        Err(OpError::Access)
+    ));
+}
+
+/// Goal: the bytes of a removed file are deleted only after the removal is durable, so a
+/// machine crash at any moment leaves either the file with its bytes or no file, never a name
+/// whose content is gone. Method: memory stores (removal of content is durable at once, the
+/// weakest case); write + COMMIT a file, remove it, crash both stores before the reaper runs:
+/// the file and its bytes are back. Remove again, let the reaper run, crash: the file is gone
+/// for good and its content with it.
+#[tokio::test(flavor = "current_thread")]
+async fn removed_content_outlives_an_unsynced_unlink() {
+    let meta = Arc::new(MemoryMetadata::default());
+    let content = Arc::new(MemoryContent::default());
+    let root = user(0, 0);
+    let share = open(&meta, &content).await;
+    let f = make(&share, &root, b"f", FileKind::Regular, 0o644).await;
+    share
+        .write(
+            &root,
+            f.clone(),
+            0,
+            Bytes::from_static(b"committed"),
+            Stability::Unstable,
+        )
+        .await
+        .expect("write");
+    share.commit(&root, f).await.expect("commit");
+
+    let dir = root_dir(&share).await;
+    share
+        .remove(&root, &dir, b"f", false)
+        .await
+        .expect("remove");
+    // Crash before the reaper had a chance to run (current-thread runtime, no yield).
+    meta.crash();
+    content.crash();
+    drop(share);
+    let share = open(&meta, &content).await;
+    let dir = root_dir(&share).await;
+    let back = share
+        .lookup(&root, &dir, b"f")
+        .await
+        .expect("the unsynced removal is undone");
+    let (bytes, _) = share.read(&root, &back, 0, 100).await.expect("read");
+    assert_eq!(
+        &bytes[..],
+        b"committed",
+        "the file came back without its bytes"
+    );
+
+    share
+        .remove(&root, &dir, b"f", false)
+        .await
+        .expect("remove again");
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    meta.crash();
+    content.crash();
+    drop(share);
+    let share = open(&meta, &content).await;
+    let dir = root_dir(&share).await;
+    assert!(
+        share.lookup(&root, &dir, b"f").await.is_err(),
+        "the reaper synced the removal before deleting the bytes"
+    );
+    assert_eq!(content.used_bytes(), 0, "the reaper deleted the bytes");
+}
