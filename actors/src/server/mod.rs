@@ -25,10 +25,11 @@ use self::nfs::dispatch::Dispatcher;
 use self::nfs::export::{Exports, NfsExport};
 use self::nfs::filehandle::FileHandleCodec;
 use self::nfs::rpc::ConnInfo;
+use self::share::Share;
 use self::share::actor::ShareActor;
 use self::share::registry::Registry;
 use self::share::writeback::{DirtyBudget, WriteBack, WriteBackConfig, WriteVerifier};
-use self::share::{Share, ShareId, share_id};
+pub use self::share::{Node, ShareId, share_id};
 use crate::identity::{Permission, Principal, Resolver};
 use crate::runtime::{Env, Listener};
 
