@@ -141,6 +141,9 @@ pub struct ServerConfig {
     pub max_in_flight_per_connection: usize,
     /// Bytes of request records being executed, server-wide.
     pub request_bytes_max: usize,
+    /// Bytes of replies not yet written to their sockets, server-wide; a reply that finds no
+    /// room waits (its connection stops reading), it never fails.
+    pub reply_bytes_max: usize,
     /// Unflushed write bytes, server-wide.
     pub dirty_bytes_max: usize,
     /// Flush workers per share.
@@ -164,6 +167,7 @@ impl ServerConfig {
             max_connections: 1024,
             max_in_flight_per_connection: 64,
             request_bytes_max: 256 << 20,
+            reply_bytes_max: 256 << 20,
             dirty_bytes_max: 256 << 20,
             flush_workers: 2,
             share_concurrency: 256,
@@ -274,6 +278,7 @@ where
         codec,
         config.nfs_port,
         config.request_bytes_max,
+        config.reply_bytes_max,
     ));
     let limits = ConnLimits {
         max_in_flight: config.max_in_flight_per_connection,

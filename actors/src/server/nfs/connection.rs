@@ -12,7 +12,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use protocol::rpc::RecordDecoder;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -41,7 +41,7 @@ pub(crate) async fn run<S>(
         tracing::debug!("connected");
         let (mut rd, wr) = tokio::io::split(stream);
         let window = limits.max_in_flight.max(1);
-        let (tx, rx) = mpsc::channel::<Bytes>(window);
+        let (tx, rx) = mpsc::channel::<(Bytes, OwnedSemaphorePermit)>(window);
         let writer = tokio::spawn(write_replies(wr, rx));
         let in_flight = Arc::new(Semaphore::new(window));
         let mut decoder = RecordDecoder::default();
@@ -71,16 +71,22 @@ pub(crate) async fn run<S>(
                 let tx = tx.clone();
                 tokio::spawn(
                     async move {
-                        if let Some(reply) = d.dispatch(record, &info).await {
+                        let reply = d.dispatch(record, &info).await;
+                        // The request is done with; its bytes go back before the reply waits.
+                        drop(bytes);
+                        if let Some(reply) = reply {
                             // buggify: the reply is lost on the wire after the call ran; the
                             // client retransmits and the duplicate request cache answers.
                             if !crate::buggify!("reply-dropped") {
+                                // Room in the server-wide reply budget first: with many slow
+                                // readers this waits, and this connection's window fills.
+                                let budget = d.reserve_reply(reply.len()).await;
                                 // The writer only goes away when the socket broke; the reply
                                 // has nowhere to go then, and the client will retransmit.
-                                let _ = tx.send(reply).await;
+                                let _ = tx.send((reply, budget)).await;
                             }
                         }
-                        drop((permit, bytes));
+                        drop(permit);
                     }
                     .in_current_span(),
                 );
@@ -117,9 +123,13 @@ pub(crate) async fn run<S>(
     .await;
 }
 
-/// Writes each reply as one record-marked fragment.
-async fn write_replies<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::Receiver<Bytes>) {
-    while let Some(reply) = rx.recv().await {
+/// Writes each reply as one record-marked fragment, and gives its bytes back to the server's
+/// reply budget once written (a reply dropped unwritten gives them back too).
+async fn write_replies<W: AsyncWrite + Unpin>(
+    mut wr: W,
+    mut rx: mpsc::Receiver<(Bytes, OwnedSemaphorePermit)>,
+) {
+    while let Some((reply, _budget)) = rx.recv().await {
         let header = protocol::rpc::record_header(reply.len(), true);
         if reply.len() > 1 && crate::buggify!("connection-cut-mid-reply") {
             // buggify: the connection breaks in the middle of a reply record; the client sees

@@ -4,19 +4,19 @@
 //! request cache and routes each call to the portmapper, MOUNT or a share actor.
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
 use protocol::drc::{Drc, DrcKey, DrcLookup};
 use protocol::nfs3::NfsStat3;
 use protocol::rpc::{self, AcceptStat, CallError, CallHeader, Credentials};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::export::Exports;
 use super::filehandle::FileHandleCodec;
 use super::mount::{self, MountCtx};
-use super::rpc::{ConnInfo, PROG_MOUNT, PROG_NFS, PROG_PORTMAP, reply};
+use super::rpc::{ByteBudget, ConnInfo, PROG_MOUNT, PROG_NFS, PROG_PORTMAP, reply};
 use super::{nfs3, portmap};
 use crate::runtime::Env;
 
@@ -32,8 +32,8 @@ pub(crate) struct Dispatcher {
     env: Env,
     exports: Exports,
     codec: FileHandleCodec,
-    request_bytes: Arc<Semaphore>,
-    request_bytes_max: usize,
+    request_bytes: ByteBudget,
+    reply_bytes: ByteBudget,
     drc: Mutex<Drc<IpAddr, Bytes>>,
     mounts: mount::MountTable,
     portmap: portmap::Registry,
@@ -46,13 +46,14 @@ impl Dispatcher {
         codec: FileHandleCodec,
         nfs_port: u16,
         request_bytes_max: usize,
+        reply_bytes_max: usize,
     ) -> Self {
         Self {
             env,
             exports,
             codec,
-            request_bytes: Arc::new(Semaphore::new(request_bytes_max)),
-            request_bytes_max,
+            request_bytes: ByteBudget::new(request_bytes_max),
+            reply_bytes: ByteBudget::new(reply_bytes_max),
             drc: Mutex::new(Drc::new(DRC_CAPACITY, DRC_TTL)),
             mounts: mount::MountTable::default(),
             portmap: portmap::Registry::new(nfs_port),
@@ -63,14 +64,15 @@ impl Dispatcher {
     /// being held. Connections call this before they read further, so the memory held by
     /// requests is bounded by `request_bytes_max` plus one unreserved record per connection.
     pub(crate) async fn reserve(&self, len: usize) -> OwnedSemaphorePermit {
-        // A record larger than the whole budget (impossible with the record limits, but cheap
-        // to guard) takes all of it rather than waiting forever.
-        let charge = u32::try_from(len.clamp(1, self.request_bytes_max)).unwrap_or(u32::MAX);
-        self.request_bytes
-            .clone()
-            .acquire_many_owned(charge)
-            .await
-            .expect("request byte semaphore is never closed")
+        self.request_bytes.reserve(len).await
+    }
+
+    /// Reserves room for a reply of `len` bytes in the server-wide budget of reply bytes not
+    /// yet written to their sockets; the permit goes with the reply to the connection's writer,
+    /// which drops it once the bytes are written. A reply that finds no room waits (so its
+    /// connection stops reading once its window is full): backpressure, never a failure.
+    pub(crate) async fn reserve_reply(&self, len: usize) -> OwnedSemaphorePermit {
+        self.reply_bytes.reserve(len).await
     }
 
     /// Runs one record; `None` means no reply is sent (a duplicate still executing, or a
