@@ -35,15 +35,15 @@ pub(crate) const SHARE_MAILBOX_CAPACITY: usize = 256;
 
 /// Why an operation failed, with what the share knew of the nodes it touched.
 #[derive(Debug)]
-pub struct Failure {
+pub(crate) struct Failure {
     /// The error.
-    pub error: OpError,
+    pub(crate) error: OpError,
     /// The node the operation was on (a directory for namespace operations): `before` is its
     /// resolved attributes (`None` if it did not resolve), `after` is read again after a
     /// failed change, and `None` for operations that change nothing.
-    pub node: Change,
+    pub(crate) node: Change,
     /// The second node of RENAME (the target directory) and LINK (the directory).
-    pub other: Change,
+    pub(crate) other: Change,
 }
 
 impl From<OpError> for Failure {
@@ -57,11 +57,12 @@ impl From<OpError> for Failure {
 }
 
 /// Result of a share operation through the actor.
-pub type Outcome<T> = Result<T, Failure>;
+pub(crate) type Outcome<T> = Result<T, Failure>;
 
 macro_rules! share_ops {
     ($(
         $(#[$doc:meta])*
+        $(@method #[$mattr:meta])*
         $variant:ident => $method:ident($($arg:ident: $ty:ty),*) -> $out:ty;
     )*) => {
         /// Requests a share actor accepts: one per operation, each with its typed reply.
@@ -85,7 +86,8 @@ macro_rules! share_ops {
         impl ShareHandle {
             $(
                 $(#[$doc])*
-                pub async fn $method(&self, caller: Caller, $($arg: $ty),*) -> Outcome<$out> {
+                $(#[$mattr])*
+                pub(crate) async fn $method(&self, caller: Caller, $($arg: $ty),*) -> Outcome<$out> {
                     let (reply, rx) = oneshot::channel();
                     self.send(ShareMsg::$variant { caller, $($arg,)* reply }).await?;
                     rx.await.map_err(|_| gone())?
@@ -137,8 +139,10 @@ share_ops! {
     /// The share's capacity, with the attributes of `node`.
     Fsstat => fsstat(node: Node) -> (Attr, Usage);
     /// A file is opened (SMB will keep open state here).
+    @method #[expect(dead_code, reason = "the hook the SMB front end will call; NFSv3 has no open")]
     Open => open(node: Node) -> Attr;
     /// A file is closed.
+    @method #[expect(dead_code, reason = "the hook the SMB front end will call; NFSv3 has no close")]
     Close => close(node: Node) -> ();
 }
 
@@ -457,7 +461,7 @@ fn gone() -> Failure {
 /// A cloneable address of a share actor, with what front ends need to know of the share
 /// without asking it.
 #[derive(Debug, Clone)]
-pub struct ShareHandle {
+pub(crate) struct ShareHandle {
     tx: mpsc::Sender<ShareMsg>,
     id: ShareId,
     root: Node,
@@ -470,17 +474,17 @@ impl ShareHandle {
     }
 
     /// The share's id.
-    pub fn id(&self) -> ShareId {
+    pub(crate) fn id(&self) -> ShareId {
         self.id
     }
 
     /// The share's root directory.
-    pub fn root(&self) -> Node {
+    pub(crate) fn root(&self) -> Node {
         self.root
     }
 
     /// The largest file size the share accepts.
-    pub fn file_size_max(&self) -> u64 {
+    pub(crate) fn file_size_max(&self) -> u64 {
         self.file_size_max
     }
 }

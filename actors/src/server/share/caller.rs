@@ -16,17 +16,17 @@ use crate::identity::{Permission, Principal};
 
 /// The identity a share operation runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
+pub(crate) struct Caller {
     /// The configured user's name, if the caller matched one.
-    pub user: Option<Arc<str>>,
+    pub(crate) user: Option<Arc<str>>,
     /// User id.
-    pub uid: u32,
+    pub(crate) uid: u32,
     /// Primary group id.
-    pub gid: u32,
+    pub(crate) gid: u32,
     /// Supplementary groups.
-    pub gids: Vec<u32>,
+    pub(crate) gids: Vec<u32>,
     /// What the caller may do on this share.
-    pub permission: Permission,
+    pub(crate) permission: Permission,
 }
 
 impl From<Principal> for Caller {
@@ -42,8 +42,9 @@ impl From<Principal> for Caller {
 }
 
 impl Caller {
-    /// A caller with read-write permission and no user name (tests, internal calls).
-    pub fn unix(uid: u32, gid: u32, gids: Vec<u32>) -> Self {
+    /// A caller with read-write permission and no user name.
+    #[cfg(test)]
+    pub(crate) fn unix(uid: u32, gid: u32, gids: Vec<u32>) -> Self {
         Self {
             user: None,
             uid,
@@ -54,12 +55,12 @@ impl Caller {
     }
 
     /// Whether the caller is root.
-    pub fn is_root(&self) -> bool {
+    pub(crate) fn is_root(&self) -> bool {
         self.uid == 0
     }
 
     /// Whether the caller is a member of `gid`.
-    pub fn in_group(&self, gid: u32) -> bool {
+    pub(crate) fn in_group(&self, gid: u32) -> bool {
         self.gid == gid || self.gids.contains(&gid)
     }
 
@@ -83,7 +84,7 @@ impl Caller {
     }
 
     /// Whether the mode bits let the caller do `want` (a mix of r=4, w=2, x=1).
-    pub fn mode_allows(&self, attr: &Attr, want: u32) -> bool {
+    pub(crate) fn mode_allows(&self, attr: &Attr, want: u32) -> bool {
         if self.is_root() {
             return want & 1 == 0 || attr.kind == FileKind::Directory || attr.mode & 0o111 != 0;
         }
@@ -116,32 +117,32 @@ impl Caller {
 /// Rights an ACCESS-style query asks about and is granted, in the share's own terms (front
 /// ends map their protocol's bits to and from these).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Rights(u8);
+pub(crate) struct Rights(u8);
 
 impl Rights {
     /// No rights.
-    pub const NONE: Self = Self(0);
+    pub(crate) const NONE: Self = Self(0);
     /// Read data or list a directory.
-    pub const READ: Self = Self(1 << 0);
+    pub(crate) const READ: Self = Self(1 << 0);
     /// Look up names in a directory.
-    pub const LOOKUP: Self = Self(1 << 1);
+    pub(crate) const LOOKUP: Self = Self(1 << 1);
     /// Rewrite existing data or directory entries.
-    pub const MODIFY: Self = Self(1 << 2);
+    pub(crate) const MODIFY: Self = Self(1 << 2);
     /// Append data or add entries.
-    pub const EXTEND: Self = Self(1 << 3);
+    pub(crate) const EXTEND: Self = Self(1 << 3);
     /// Delete entries from a directory.
-    pub const DELETE: Self = Self(1 << 4);
+    pub(crate) const DELETE: Self = Self(1 << 4);
     /// Execute a file.
-    pub const EXECUTE: Self = Self(1 << 5);
+    pub(crate) const EXECUTE: Self = Self(1 << 5);
 
     /// Whether every right in `other` is in `self`.
-    pub fn contains(self, other: Self) -> bool {
+    pub(crate) fn contains(self, other: Self) -> bool {
         self.0 & other.0 == other.0
     }
 
     /// Rights in both.
     #[must_use]
-    pub fn intersect(self, other: Self) -> Self {
+    pub(crate) fn intersect(self, other: Self) -> Self {
         Self(self.0 & other.0)
     }
 }

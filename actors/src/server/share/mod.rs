@@ -16,8 +16,8 @@
 //! mode ("owner override", because the client checked the mode when it opened the file and
 //! `open(O_CREAT, 0444)` followed by writes must work), but ACCESS answers from the mode bits.
 
-pub mod actor;
-pub mod caller;
+pub(crate) mod actor;
+pub(crate) mod caller;
 mod reaper;
 pub(crate) mod registry;
 pub mod writeback;
@@ -31,8 +31,8 @@ use stores::{
 };
 use tokio::sync::mpsc;
 
-pub use self::actor::ShareHandle;
-pub use self::caller::{Caller, Rights};
+pub(crate) use self::actor::ShareHandle;
+pub(crate) use self::caller::{Caller, Rights};
 use self::reaper::{REAP_QUEUE, reap, remove_content};
 use self::writeback::{Pending, WriteBack};
 use crate::runtime::Env;
@@ -54,9 +54,9 @@ pub fn share_id(name: &str) -> ShareId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Node {
     /// The inode.
-    pub ino: InodeId,
+    pub(crate) ino: InodeId,
     /// Its generation.
-    pub generation: Generation,
+    pub(crate) generation: Generation,
 }
 
 impl From<&Attr> for Node {
@@ -111,25 +111,25 @@ impl OpError {
 }
 
 /// Result alias for share operations.
-pub type OpResult<T> = Result<T, OpError>;
+pub(crate) type OpResult<T> = Result<T, OpError>;
 
 /// Largest file size: i64::MAX keeps every client's `off_t` happy.
 const FILE_SIZE_MAX: u64 = i64::MAX as u64;
 
 /// Attributes of a share's root directory when it is first created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RootAttrs {
+pub(crate) struct RootAttrs {
     /// Permission bits.
-    pub mode: u32,
+    pub(crate) mode: u32,
     /// Owner.
-    pub uid: u32,
+    pub(crate) uid: u32,
     /// Group.
-    pub gid: u32,
+    pub(crate) gid: u32,
 }
 
 /// How to set a time in SETATTR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TimeSet {
+pub(crate) enum TimeSet {
     /// Leave it.
     #[default]
     Keep,
@@ -141,19 +141,19 @@ pub enum TimeSet {
 
 /// An attribute change in protocol-neutral terms.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AttrChange {
+pub(crate) struct AttrChange {
     /// New mode bits.
-    pub mode: Option<u32>,
+    pub(crate) mode: Option<u32>,
     /// New owner.
-    pub uid: Option<u32>,
+    pub(crate) uid: Option<u32>,
     /// New group.
-    pub gid: Option<u32>,
+    pub(crate) gid: Option<u32>,
     /// New size.
-    pub size: Option<u64>,
+    pub(crate) size: Option<u64>,
     /// New access time.
-    pub atime: TimeSet,
+    pub(crate) atime: TimeSet,
     /// New modification time.
-    pub mtime: TimeSet,
+    pub(crate) mtime: TimeSet,
 }
 
 impl AttrChange {
@@ -164,16 +164,16 @@ impl AttrChange {
 
 /// Attributes of a node before and after an operation; `None` where they could not be read.
 #[derive(Debug, Clone, Default)]
-pub struct Change {
+pub(crate) struct Change {
     /// Before.
-    pub before: Option<Attr>,
+    pub(crate) before: Option<Attr>,
     /// After.
-    pub after: Option<Attr>,
+    pub(crate) after: Option<Attr>,
 }
 
 /// How durable a write must be before it is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Stability {
+pub(crate) enum Stability {
     /// Cached; durable after COMMIT.
     Unstable,
     /// Data and the metadata needed to read it back are durable.
@@ -184,26 +184,26 @@ pub enum Stability {
 
 /// The result of a write or a commit.
 #[derive(Debug, Clone)]
-pub struct Written {
+pub(crate) struct Written {
     /// The file before and after (the size includes cached writes).
-    pub change: Change,
+    pub(crate) change: Change,
     /// The write verifier at the time of the reply.
-    pub verifier: [u8; 8],
+    pub(crate) verifier: [u8; 8],
 }
 
 /// What an exclusive create stores so a retransmission can be recognised: the two times the
 /// new file carries until its creator sets them. Front ends encode their verifier into it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CreateVerifier {
+pub(crate) struct CreateVerifier {
     /// Stored as the access time.
-    pub atime: Timestamp,
+    pub(crate) atime: Timestamp,
     /// Stored as the modification time.
-    pub mtime: Timestamp,
+    pub(crate) mtime: Timestamp,
 }
 
 /// How CREATE treats an existing name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CreateMode {
+pub(crate) enum CreateMode {
     /// An existing regular file is opened (and truncated if a size was asked for).
     Unchecked,
     /// An existing name is `Exists`.
@@ -215,7 +215,7 @@ pub enum CreateMode {
 
 /// What a new node is.
 #[derive(Debug, Clone)]
-pub enum NewKind {
+pub(crate) enum NewKind {
     /// A regular file.
     Regular(CreateMode),
     /// A directory.
@@ -239,41 +239,41 @@ impl NewKind {
 
 /// A node made by create, mkdir, symlink, mknod or link, and its directory's change.
 #[derive(Debug, Clone)]
-pub struct Made {
+pub(crate) struct Made {
     /// The node.
-    pub attr: Attr,
+    pub(crate) attr: Attr,
     /// Its directory, before and after.
-    pub dir: Change,
+    pub(crate) dir: Change,
 }
 
 /// One entry of a listing.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// Where a listing resumes after this entry.
-    pub cookie: Cookie,
+    pub(crate) cookie: Cookie,
     /// Its name.
-    pub name: Vec<u8>,
+    pub(crate) name: Vec<u8>,
     /// Its attributes (with pending writes applied when the listing asked for attributes).
-    pub attr: Attr,
+    pub(crate) attr: Attr,
 }
 
 /// A page of a directory listing.
 #[derive(Debug, Clone)]
-pub struct Listing {
+pub(crate) struct Listing {
     /// The directory.
-    pub dir: Attr,
+    pub(crate) dir: Attr,
     /// Entries after the cookie; "." and ".." come first at cookies 1 and 2.
-    pub entries: Vec<Entry>,
+    pub(crate) entries: Vec<Entry>,
     /// No entries follow.
-    pub eof: bool,
+    pub(crate) eof: bool,
 }
 
 /// Cookies are stable for the life of an entry, so one verifier serves every listing; a
 /// listing resumed with another one is [`OpError::BadCookie`].
-pub const COOKIE_VERIFIER: [u8; 8] = *b"dittofs1";
+pub(crate) const COOKIE_VERIFIER: [u8; 8] = *b"dittofs1";
 
 /// One share. Cheap to clone; every clone serves the same share.
-pub struct Share<M, C> {
+pub(crate) struct Share<M, C> {
     inner: Arc<ShareInner<M, C>>,
 }
 
@@ -300,7 +300,7 @@ struct ShareInner<M, C> {
 impl<M: MetadataStore, C: ContentStore> Share<M, C> {
     /// Opens share `name`, creating its root directory with `root` attributes if needed.
     /// A `read_only` share refuses every change, whatever the caller's permission.
-    pub async fn open(
+    pub(crate) async fn open(
         env: Env,
         name: &str,
         meta: Arc<M>,
@@ -354,19 +354,19 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
     }
 
     /// The share's id.
-    pub fn id(&self) -> ShareId {
+    pub(crate) fn id(&self) -> ShareId {
         self.inner.id
     }
 
     /// The root directory as it was when the share opened (id and generation are stable).
-    pub fn root(&self) -> &Attr {
+    pub(crate) fn root(&self) -> &Attr {
         &self.inner.root
     }
 
     /// The largest file size this share accepts; a SETATTR or WRITE past it is
     /// [`OpError::TooBig`], and FSINFO reports it. One place, so it can follow the content
     /// store's own limit.
-    pub fn file_size_max(&self) -> u64 {
+    pub(crate) fn file_size_max(&self) -> u64 {
         FILE_SIZE_MAX
     }
 
@@ -441,7 +441,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
 
     /// The live node `node` names: one metadata read. A missing inode or another generation
     /// is `Stale`.
-    pub async fn resolve(&self, node: Node) -> OpResult<Attr> {
+    pub(crate) async fn resolve(&self, node: Node) -> OpResult<Attr> {
         let a = self.attr(node.ino).await.map_err(|e| match e {
             OpError::Store(StoreError::NotFound) => OpError::Store(StoreError::Stale),
             e => e,
@@ -468,13 +468,13 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
     }
 
     /// GETATTR: the resolved attributes, after the share permission check.
-    pub fn getattr(&self, caller: &Caller, a: Attr) -> OpResult<Attr> {
+    pub(crate) fn getattr(&self, caller: &Caller, a: Attr) -> OpResult<Attr> {
         caller.check_any()?;
         Ok(a)
     }
 
     /// Looks up `name` in directory `d`. "." and ".." resolve to the directory and its parent.
-    pub async fn lookup(&self, caller: &Caller, d: &Attr, name: &[u8]) -> OpResult<Attr> {
+    pub(crate) async fn lookup(&self, caller: &Caller, d: &Attr, name: &[u8]) -> OpResult<Attr> {
         caller.check_any()?;
         Self::searchable_dir(caller, d)?;
         match name {
@@ -501,7 +501,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
     /// answers: the Linux client decides open(2) from this, so the owner of a 0277 file must
     /// not be told it may read. The owner override lives in [`Self::read`] and
     /// [`Self::write`], for files already open.
-    pub fn access(&self, caller: &Caller, a: &Attr, want: Rights) -> OpResult<Rights> {
+    pub(crate) fn access(&self, caller: &Caller, a: &Attr, want: Rights) -> OpResult<Rights> {
         caller.check_any()?;
         let mut granted = Rights::NONE;
         let r = caller.mode_allows(a, 4);
@@ -532,7 +532,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
     }
 
     /// SETATTR with an optional ctime guard; returns the attributes after.
-    pub async fn setattr(
+    pub(crate) async fn setattr(
         &self,
         caller: &Caller,
         before: &Attr,
@@ -686,7 +686,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
     }
 
     /// READLINK: the target of symlink `a`.
-    pub async fn readlink(&self, caller: &Caller, a: &Attr) -> OpResult<Vec<u8>> {
+    pub(crate) async fn readlink(&self, caller: &Caller, a: &Attr) -> OpResult<Vec<u8>> {
         caller.check_any()?;
         if a.kind != FileKind::Symlink {
             return Err(OpError::Invalid("not a symlink"));
@@ -695,7 +695,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
     }
 
     /// READ: up to `count` bytes at `offset` of file `a`; returns the data and EOF.
-    pub async fn read(
+    pub(crate) async fn read(
         &self,
         caller: &Caller,
         a: &Attr,
@@ -717,7 +717,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
     }
 
     /// WRITE `data` at `offset` of file `before`.
-    pub async fn write(
+    pub(crate) async fn write(
         &self,
         caller: &Caller,
         before: Attr,
@@ -785,7 +785,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
 
     /// COMMIT: makes every write to file `before` durable (for a directory: every namespace
     /// change so far). A caller who may not change the share has nothing to commit.
-    pub async fn commit(&self, caller: &Caller, before: Attr) -> OpResult<Written> {
+    pub(crate) async fn commit(&self, caller: &Caller, before: Attr) -> OpResult<Written> {
         caller.check_change()?;
         if before.kind == FileKind::Directory {
             // Linux sends COMMIT only for files; for a directory, make every namespace change
@@ -854,7 +854,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
 
     /// Makes `name` in directory `d`: a regular file (with its [`CreateMode`]), a directory, a
     /// symlink or a special node, with the requested `attrs`.
-    pub async fn make(
+    pub(crate) async fn make(
         &self,
         caller: &Caller,
         d: &Attr,
@@ -973,7 +973,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
     }
 
     /// Adds a hard link `name` in directory `d` to the non-directory `file`.
-    pub async fn link(
+    pub(crate) async fn link(
         &self,
         caller: &Caller,
         file: &Attr,
@@ -1022,7 +1022,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
 
     /// Removes a non-directory (`dir_only = false`) or an empty directory (`dir_only = true`)
     /// from directory `d`; returns the directory's change.
-    pub async fn remove(
+    pub(crate) async fn remove(
         &self,
         caller: &Caller,
         d: &Attr,
@@ -1062,7 +1062,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
 
     /// Renames `fd/from` to `td/to`, replacing a compatible target atomically; returns both
     /// directories' changes.
-    pub async fn rename(
+    pub(crate) async fn rename(
         &self,
         caller: &Caller,
         fd: &Attr,
@@ -1127,7 +1127,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
     /// beyond "." and "..", which come first at cookies 1 and 2 as knfsd lists them. A
     /// non-zero cookie must come with [`COOKIE_VERIFIER`] (or zeros). With `attrs`, each entry's
     /// attributes include pending writes; without, they are the store's.
-    pub async fn readdir(
+    pub(crate) async fn readdir(
         &self,
         caller: &Caller,
         d: &Attr,
@@ -1185,7 +1185,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
     }
 
     /// Capacity figures: bytes from the content store, files from the metadata store.
-    pub async fn usage(&self, caller: &Caller) -> OpResult<Usage> {
+    pub(crate) async fn usage(&self, caller: &Caller) -> OpResult<Usage> {
         caller.check_any()?;
         let m = self.inner.meta.usage().await?;
         let c = self.inner.content.usage().await?;
@@ -1199,12 +1199,12 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
 
     /// A file is being opened (SMB CREATE, not used by NFSv3, which has no open): the hook
     /// where open state will live. Checks the share permission only, for now.
-    pub fn open_node(&self, caller: &Caller, _a: &Attr) -> OpResult<()> {
+    pub(crate) fn open_node(&self, caller: &Caller, _a: &Attr) -> OpResult<()> {
         caller.check_any()
     }
 
     /// A file opened with [`Self::open_node`] is closed. Nothing to release yet.
-    pub fn close_node(&self, _caller: &Caller, _node: Node) -> OpResult<()> {
+    pub(crate) fn close_node(&self, _caller: &Caller, _node: Node) -> OpResult<()> {
         Ok(())
     }
 }
