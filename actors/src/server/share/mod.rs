@@ -873,7 +873,10 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
             {
                 return Err(OpError::Perm);
             }
-            NewKind::Special(FileKind::Socket | FileKind::Fifo, _) => {}
+            NewKind::Special(
+                FileKind::CharDevice | FileKind::BlockDevice | FileKind::Socket | FileKind::Fifo,
+                _,
+            ) => {}
             NewKind::Special(..) => return Err(OpError::BadType),
             _ => {}
         }
