@@ -54,9 +54,9 @@ pub fn share_id(name: &str) -> ShareId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Node {
     /// The inode.
-    pub(crate) ino: InodeId,
+    pub ino: InodeId,
     /// Its generation.
-    pub(crate) generation: Generation,
+    pub generation: Generation,
 }
 
 impl From<&Attr> for Node {
