@@ -2,9 +2,9 @@
 //! and the per-connection actor, the dispatcher (RPC header, credentials, export rules, the
 //! duplicate request cache), MOUNT v3, the portmapper and the NFSv3 procedures. It decodes and
 //! encodes XDR, turns file handles into share nodes and calls the neutral share core through
-//! [`crate::server::share::ShareHandle`]s; the share core knows nothing of NFS.
+//! `crate::server::share::ShareHandle`s; the share core knows nothing of NFS.
 //!
-//! - [`connection`]: the per-connection actor (framing, in-flight window, reply writer).
+//! - `connection`: the per-connection actor (framing, in-flight window, reply writer).
 //! - `dispatch`: RPC header handling, the duplicate request cache, routing to programs.
 //! - `mount` and `portmap`: the MOUNT v3 and portmapper v2 programs.
 //! - `nfs3`: the NFSv3 procedures.

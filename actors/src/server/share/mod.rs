@@ -1,12 +1,12 @@
 //! The protocol-neutral share core: namespace rules, permissions and attribute semantics over
 //! a metadata store, a content store and the share's write-back cache. Front ends (NFSv3 now,
-//! SMB next) reach it through a [`ShareHandle`] (the address of the share's actor), pass a
-//! resolved [`Node`] and a [`Caller`], get typed results back and map [`OpError`] to their own
+//! SMB next) reach it through a `ShareHandle` (the address of the share's actor), pass a
+//! resolved [`Node`] and a `Caller`, get typed results back and map [`OpError`] to their own
 //! status codes. Nothing here knows a wire format.
 //!
-//! - [`caller`]: who a call runs as, the share permission and the mode-bit checks.
-//! - [`actor`]: the share actor, its messages and [`ShareHandle`].
-//! - [`registry`]: the shares by id and by name.
+//! - `caller`: who a call runs as, the share permission and the mode-bit checks.
+//! - `actor`: the share actor, its messages and `ShareHandle`.
+//! - `registry`: the shares by id and by name.
 //! - [`writeback`]: the write-back cache and its flush workers.
 //! - `reaper`: deletes the bytes of freed files once their removal is durable.
 //!
