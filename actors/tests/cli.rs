@@ -311,7 +311,10 @@ fn env_override_changes_show() {
         &[
             ("DITTOFS_ADAPTERS__NFS__PORT", "2049"),
             ("DITTOFS_LOGGING__LEVEL", "debug"),
-            ("DITTOFS_METADATA__STORES__DEFAULT__PATH", "/srv/meta"),
+            (
+                "DITTOFS_METADATA__STORES__DEFAULT__ROCKSDB__PATH",
+                "/srv/meta",
+            ),
         ],
     );
     changed.assert_ok();

@@ -88,6 +88,17 @@ impl Config {
         Ok(config)
     }
 
+    /// The file's own values: parsed, with defaults for missing keys, but without overrides,
+    /// `~` expansion or validation. Tools that edit the file start from this, so that they never
+    /// write an environment override into it.
+    pub fn parse_file_only(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let tree: Value = serde_yaml_ng::from_str(text).map_err(|e| parse_error(origin, &e))?;
+        if tree.is_null() {
+            return Ok(Self::default_config());
+        }
+        serde_yaml_ng::from_str(text).map_err(|e| parse_error(origin, &e))
+    }
+
     /// Parses, then applies overrides; no expansion, no validation. Returns the config and the
     /// applied overrides with the keys they set.
     ///

@@ -33,9 +33,10 @@ pub use self::cidr::{Cidr, CidrError};
 pub use self::load::ConfigEnv;
 pub use self::overrides::{ENV_PREFIX, ENV_SEPARATOR};
 pub use self::schema::{
-    AdaptersSection, CacheSection, Config, ContentSection, ContentStoreConfig, LogFormat, LogLevel,
-    LoggingSection, MetadataSection, MetadataStoreConfig, NfsConfig, PortmapperConfig,
-    ServerSection, ShareConfig, ShareRoot, Squash,
+    AdaptersSection, CacheSection, Config, ContentSection, ContentStoreConfig, GroupConfig,
+    GuestConfig, LogFormat, LogLevel, LoggingSection, MetadataSection, MetadataStoreConfig,
+    NfsConfig, PortmapperConfig, ServerSection, ShareConfig, ShareRoot, SmbConfig, Squash,
+    UserConfig,
 };
 pub use self::units::{ByteSize, UnitError, format_duration, parse_duration, parse_mode};
 pub use self::validate::Problem;

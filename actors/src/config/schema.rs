@@ -6,11 +6,14 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use serde_yaml_ng::Value;
+use serde::de::{DeserializeOwned, Error as _};
+use serde::ser::SerializeMap as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_yaml_ng::{Mapping, Value};
 
 use super::cidr::Cidr;
 use super::units::{ByteSize, humane_duration, octal_mode};
+use crate::identity::{Permission, Secret};
 
 /// The whole configuration. Every section and key has a default, so an empty file is the
 /// default configuration.
@@ -27,6 +30,12 @@ pub struct Config {
     pub content: ContentSection,
     /// The write-back cache.
     pub cache: CacheSection,
+    /// Groups of users, with their grants on shares; names and gids are unique.
+    pub groups: Vec<GroupConfig>,
+    /// Users: name, ids, password hashes and grants on shares; names and uids are unique.
+    pub users: Vec<UserConfig>,
+    /// The identity of callers without credentials, on shares that allow it.
+    pub guest: GuestConfig,
     /// The exported shares; names are unique.
     pub shares: Vec<ShareConfig>,
     /// The protocol front ends.
@@ -127,9 +136,10 @@ pub struct MetadataSection {
     pub stores: BTreeMap<String, MetadataStoreConfig>,
 }
 
-/// One metadata store, chosen by its `type` key.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+/// One metadata store, chosen by its `type` key, with its options in a sub-section named after
+/// the type (`type: rocksdb` + `rocksdb: {path: …}`). The older flat shape, options beside
+/// `type`, still loads; see [`StoreShape`].
+#[derive(Debug, Clone, PartialEq)]
 pub enum MetadataStoreConfig {
     /// Kept in memory; lost when the process exits. (A struct variant with no fields, so that
     /// serde rejects stray keys such as `path`; a unit variant would ignore them.)
@@ -178,9 +188,9 @@ pub struct ContentSection {
     pub stores: BTreeMap<String, ContentStoreConfig>,
 }
 
-/// One content store, chosen by its `type` key.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+/// One content store, chosen by its `type` key, with its options in a sub-section named after
+/// the type (`type: filesystem` + `filesystem: {path: …}`); the flat shape still loads.
+#[derive(Debug, Clone, PartialEq)]
 pub enum ContentStoreConfig {
     /// Kept in memory; lost when the process exits. (A struct variant with no fields, so that
     /// serde rejects stray keys such as `path`; a unit variant would ignore them.)
@@ -268,6 +278,14 @@ pub struct ShareConfig {
     /// macOS clients and QEMU user networking use unprivileged ports.
     #[serde(default)]
     pub require_privileged_port: bool,
+    /// Let callers without credentials (NFS AUTH_NONE) in as the guest, when `guest.enabled`.
+    #[serde(default)]
+    pub allow_guest: bool,
+    /// What callers get who have no grant for this share: a uid that matches no user, a user
+    /// without a grant of their own or through a group, the guest. Left out, it is `read-write`,
+    /// or `read` when `read_only` is true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_permission: Option<Permission>,
 }
 
 impl ShareConfig {
@@ -284,7 +302,19 @@ impl ShareConfig {
             anonymous_gid: default_anonymous_id(),
             allowed_clients: default_allowed_clients(),
             require_privileged_port: false,
+            allow_guest: false,
+            default_permission: None,
         }
+    }
+
+    /// `default_permission`, or what it means when left out: `read` for a read-only share,
+    /// else `read-write` (so a configuration without users serves as it always did).
+    pub fn effective_default_permission(&self) -> Permission {
+        self.default_permission.unwrap_or(if self.read_only {
+            Permission::Read
+        } else {
+            Permission::ReadWrite
+        })
     }
 
     /// Whether `addr` may use this share according to `allowed_clients`.
@@ -351,12 +381,99 @@ pub enum Squash {
     All,
 }
 
+/// One entry of `users`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// The login name: 1 to 64 letters, digits, `.`, `_` or `-`, not starting with `-`.
+    pub username: String,
+    /// The bcrypt hash of the password (`dittofs user add` and `user passwd` write it). A user
+    /// without one can still be matched by uid over NFS, but cannot log in where a password
+    /// is needed (SMB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<Secret>,
+    /// The NT hash NTLM needs (MD4 of the UTF-16LE password), as 32 hex digits; written with
+    /// `password_hash`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nt_hash: Option<Secret>,
+    /// The user id an NFS AUTH_SYS caller is matched by.
+    pub uid: u32,
+    /// The primary group id.
+    pub gid: u32,
+    /// Names of groups in `groups` the user belongs to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// The user's own grants, by share name; they win over group grants.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub share_permissions: BTreeMap<String, Permission>,
+}
+
+/// One entry of `groups`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    /// The group name, spelled like a username.
+    pub name: String,
+    /// The group id.
+    pub gid: u32,
+    /// The group's grants, by share name; a member gets the best of their groups' grants.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub share_permissions: BTreeMap<String, Permission>,
+}
+
+/// `guest`: who a caller without credentials is, on shares with `allow_guest: true`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GuestConfig {
+    /// Let guests in at all.
+    pub enabled: bool,
+    /// The guest's uid.
+    pub uid: u32,
+    /// The guest's gid.
+    pub gid: u32,
+}
+
+impl Default for GuestConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            uid: default_anonymous_id(),
+            gid: default_anonymous_id(),
+        }
+    }
+}
+
 /// `adapters`: the protocol front ends; at least one is enabled.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdaptersSection {
     /// NFSv3 with MOUNT v3 on the same port, and the portmapper.
     pub nfs: NfsConfig,
+    /// SMB2/3. The section is accepted so a configuration can be written ahead, but this
+    /// version does not serve SMB: validation refuses `enabled: true`.
+    pub smb: SmbConfig,
+}
+
+/// `adapters.smb` (not served yet).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmbConfig {
+    /// Serve SMB; must be false in this version.
+    pub enabled: bool,
+    /// The address to listen on.
+    pub bind: IpAddr,
+    /// The TCP port.
+    pub port: u16,
+}
+
+impl Default for SmbConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: 12445,
+        }
+    }
 }
 
 /// `adapters.nfs`.
@@ -482,8 +599,157 @@ impl Config {
             metadata: MetadataSection::default(),
             content: ContentSection::default(),
             cache: CacheSection::default(),
+            groups: Vec::new(),
+            users: Vec::new(),
+            guest: GuestConfig::default(),
             shares: vec![ShareConfig::new("/export")],
             adapters: AdaptersSection::default(),
+        }
+    }
+
+    /// This configuration with every password hash replaced by `<redacted>`, for printing.
+    pub fn redacted(&self) -> Self {
+        let mut copy = self.clone();
+        for user in &mut copy.users {
+            for secret in [&mut user.password_hash, &mut user.nt_hash]
+                .into_iter()
+                .flatten()
+            {
+                *secret = Secret::redacted();
+            }
+        }
+        copy
+    }
+
+    /// Whether any user has a password hash or NT hash, so the file must be private.
+    pub fn has_secrets(&self) -> bool {
+        self.users
+            .iter()
+            .any(|u| u.password_hash.is_some() || u.nt_hash.is_some())
+    }
+}
+
+/// The two shapes a store section may take: `type` plus a sub-section named after it (what
+/// `dittofs init` writes now), or `type` with the options beside it (what it wrote before).
+/// Mixing them is refused, since it is unclear which value is meant.
+#[derive(Debug)]
+struct StoreShape {
+    kind: String,
+    options: Value,
+}
+
+impl StoreShape {
+    fn read<'de, D: Deserializer<'de>>(
+        deserializer: D,
+        kinds: &'static [&'static str],
+    ) -> Result<Self, D::Error> {
+        let mut map = BTreeMap::<String, Value>::deserialize(deserializer)?;
+        let kind = match map.remove("type") {
+            Some(Value::String(kind)) => kind,
+            Some(_) => return Err(D::Error::custom("`type` must be a string")),
+            None => return Err(D::Error::missing_field("type")),
+        };
+        if !kinds.contains(&kind.as_str()) {
+            return Err(D::Error::unknown_variant(&kind, kinds));
+        }
+        let options = match map.remove(&kind) {
+            Some(section) => {
+                if let Some(stray) = map.keys().next() {
+                    return Err(D::Error::custom(format!(
+                        "`{stray}` is beside the `{kind}:` section; put every option of a \
+                         {kind} store inside `{kind}:`"
+                    )));
+                }
+                if section.is_null() {
+                    Value::Mapping(Mapping::new())
+                } else {
+                    section
+                }
+            }
+            None => Value::Mapping(
+                map.into_iter()
+                    .map(|(k, v)| (Value::String(k), v))
+                    .collect(),
+            ),
+        };
+        Ok(Self { kind, options })
+    }
+
+    /// Deserialises the options into `T`, with serde_yaml_ng's message as the error.
+    fn options<'de, T: DeserializeOwned, D: Deserializer<'de>>(self) -> Result<T, D::Error> {
+        serde_yaml_ng::from_value(self.options).map_err(|e| D::Error::custom(e.to_string()))
+    }
+
+    fn write<S: Serializer, T: Serialize>(
+        serializer: S,
+        kind: &str,
+        options: &T,
+    ) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("type", kind)?;
+        map.serialize_entry(kind, options)?;
+        map.end()
+    }
+}
+
+/// The options of a store kept in one directory.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PathOptions {
+    path: PathBuf,
+}
+
+/// The options of a memory store: none. (A struct, so that serde rejects stray keys.)
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoOptions {}
+
+impl<'de> Deserialize<'de> for MetadataStoreConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let shape = StoreShape::read(deserializer, &["memory", "rocksdb", "postgres"])?;
+        match shape.kind.as_str() {
+            "memory" => shape.options::<NoOptions, D>().map(|_| Self::Memory {}),
+            "rocksdb" => shape
+                .options::<PathOptions, D>()
+                .map(|o| Self::Rocksdb { path: o.path }),
+            _ => shape.options::<_, D>().map(Self::Postgres),
+        }
+    }
+}
+
+impl Serialize for MetadataStoreConfig {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Memory {} => StoreShape::write(serializer, self.kind(), &NoOptions {}),
+            Self::Rocksdb { path } => {
+                StoreShape::write(serializer, self.kind(), &PathOptions { path: path.clone() })
+            }
+            Self::Postgres(options) => StoreShape::write(serializer, self.kind(), options),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ContentStoreConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let shape = StoreShape::read(deserializer, &["memory", "filesystem", "s3"])?;
+        match shape.kind.as_str() {
+            "memory" => shape.options::<NoOptions, D>().map(|_| Self::Memory {}),
+            "filesystem" => shape
+                .options::<PathOptions, D>()
+                .map(|o| Self::Filesystem { path: o.path }),
+            _ => shape.options::<_, D>().map(Self::S3),
+        }
+    }
+}
+
+impl Serialize for ContentStoreConfig {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Memory {} => StoreShape::write(serializer, self.kind(), &NoOptions {}),
+            Self::Filesystem { path } => {
+                StoreShape::write(serializer, self.kind(), &PathOptions { path: path.clone() })
+            }
+            Self::S3(options) => StoreShape::write(serializer, self.kind(), options),
         }
     }
 }

@@ -8,6 +8,8 @@ use std::path::Path;
 use protocol::wire::limits::{IO_SIZE_MAX, MNT_PATH_LEN, NAME_MAX};
 
 use super::overrides::ENV_SEPARATOR;
+use crate::identity::secret;
+
 use super::{ByteSize, Config, ConfigError, ContentStoreConfig, MetadataStoreConfig};
 
 /// One broken rule: the dotted key path (`shares[0].name`) and why.
@@ -51,6 +53,7 @@ impl Config {
         self.validate_cache(&mut problems);
         self.validate_shares(&mut problems);
         self.validate_adapters(&mut problems);
+        self.validate_identity(&mut problems);
         if problems.0.is_empty() {
             Ok(())
         } else {
@@ -174,6 +177,13 @@ impl Config {
     }
 
     fn validate_adapters(&self, problems: &mut Problems) {
+        if self.adapters.smb.enabled {
+            problems.push(
+                "adapters.smb.enabled",
+                "SMB is not served by this version yet; set it to false (the section is \
+                 accepted so a configuration can be written ahead)",
+            );
+        }
         let nfs = &self.adapters.nfs;
         if !nfs.enabled {
             problems.push(
@@ -208,6 +218,137 @@ impl Config {
             }
         }
     }
+}
+
+impl Config {
+    /// Users and groups: unique names and ids, known groups, grants on existing shares, hashes
+    /// of the right form. Reasons never quote a hash.
+    fn validate_identity(&self, problems: &mut Problems) {
+        let shares: Vec<&String> = self.shares.iter().map(|s| &s.name).collect();
+        let check_grants = |problems: &mut Problems, key: &str, grants: &BTreeMap<String, _>| {
+            for share in grants.keys() {
+                if !shares.contains(&share) {
+                    problems.push(
+                        format!("{key}.share_permissions.{share}"),
+                        format!(
+                            "no share named {share:?} (defined: {})",
+                            names(shares.iter().copied())
+                        ),
+                    );
+                }
+            }
+        };
+        let mut group_names: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut gids: BTreeMap<u32, usize> = BTreeMap::new();
+        for (i, group) in self.groups.iter().enumerate() {
+            let key = format!("groups[{i}]");
+            if let Err(reason) = check_account_name(&group.name) {
+                problems.push(format!("{key}.name"), format!("{:?} {reason}", group.name));
+            }
+            if let Some(&first) = group_names.get(group.name.as_str()) {
+                problems.push(
+                    format!("{key}.name"),
+                    format!("{:?} is already the name of groups[{first}]", group.name),
+                );
+            } else {
+                group_names.insert(&group.name, i);
+            }
+            if let Some(&first) = gids.get(&group.gid) {
+                problems.push(
+                    format!("{key}.gid"),
+                    format!("{} is already the gid of groups[{first}]", group.gid),
+                );
+            } else {
+                gids.insert(group.gid, i);
+            }
+            check_grants(problems, &key, &group.share_permissions);
+        }
+        let mut usernames: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut uids: BTreeMap<u32, usize> = BTreeMap::new();
+        for (i, user) in self.users.iter().enumerate() {
+            let key = format!("users[{i}]");
+            if let Err(reason) = check_account_name(&user.username) {
+                problems.push(
+                    format!("{key}.username"),
+                    format!("{:?} {reason}", user.username),
+                );
+            }
+            if let Some(&first) = usernames.get(user.username.as_str()) {
+                problems.push(
+                    format!("{key}.username"),
+                    format!("{:?} is already the name of users[{first}]", user.username),
+                );
+            } else {
+                usernames.insert(&user.username, i);
+            }
+            if let Some(&first) = uids.get(&user.uid) {
+                problems.push(
+                    format!("{key}.uid"),
+                    format!("{} is already the uid of users[{first}]", user.uid),
+                );
+            } else {
+                uids.insert(user.uid, i);
+            }
+            if let Some(hash) = &user.password_hash {
+                if let Err(reason) = secret::check_bcrypt_hash(hash.expose()) {
+                    problems.push(
+                        format!("{key}.password_hash"),
+                        format!(
+                            "{reason}; set it with `dittofs user passwd {}`",
+                            user.username
+                        ),
+                    );
+                }
+            }
+            if let Some(hash) = &user.nt_hash {
+                if let Err(reason) = secret::check_nt_hash(hash.expose()) {
+                    problems.push(
+                        format!("{key}.nt_hash"),
+                        format!(
+                            "{reason}; set it with `dittofs user passwd {}`",
+                            user.username
+                        ),
+                    );
+                }
+                if user.password_hash.is_none() {
+                    problems.push(
+                        format!("{key}.nt_hash"),
+                        "is set without password_hash; set both with `dittofs user passwd`",
+                    );
+                }
+            }
+            for (j, group) in user.groups.iter().enumerate() {
+                if !group_names.contains_key(group.as_str()) {
+                    problems.push(
+                        format!("{key}.groups[{j}]"),
+                        format!(
+                            "no group named {group:?} (defined: {})",
+                            names(self.groups.iter().map(|g| &g.name))
+                        ),
+                    );
+                }
+            }
+            check_grants(problems, &key, &user.share_permissions);
+        }
+    }
+}
+
+/// Checks a user or group name; the error completes the sentence `"<name>" …`. Names are
+/// what a login prompt accepts and what a `share_permissions` list can show unquoted.
+fn check_account_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() || name.len() > 64 {
+        return Err("must be 1 to 64 characters long");
+    }
+    if name.starts_with('-') {
+        return Err("must not start with -");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err("may only contain letters, digits, '.', '_' and '-'");
+    }
+    Ok(())
 }
 
 /// Collects broken rules during validation.
