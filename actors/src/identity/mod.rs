@@ -2,14 +2,32 @@
 //!
 //! Both front ends (NFS now, SMB next) resolve a caller to a principal and a [`Permission`]
 //! through this module, so a user has the same rights whichever protocol they arrive by.
+//!
+//! Layout:
+//! - this file: [`Permission`], [`Principal`] and the [`Resolver`] seam the front ends call;
+//! - `model`: [`Identity`], one snapshot of users, groups, guest and share rules, and the
+//!   resolution order;
+//! - `store`: the [`IdentityStore`] interface and the default [`FileIdentityStore`] (the
+//!   `users:`, `groups:` and `guest:` sections of the configuration file);
+//! - `live`: [`LiveIdentity`], the [`Resolver`] a running server holds, reloaded by polling;
+//! - `secret`: bcrypt and NT hashes, redaction, the constant-time password check.
 
+mod live;
+mod model;
 pub mod secret;
+mod store;
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use self::live::{LiveIdentity, RELOAD_PERIOD};
+pub use self::model::{Identity, IdentityData, ShareRules};
 pub use self::secret::Secret;
+pub use self::store::{
+    FileIdentityStore, IdentityError, IdentityStore, check_private, identity_of, restart_keys,
+    rewrite_identity, write_private,
+};
 
 /// What a caller may do on a share. Resolved in this order: the user's own grant for the
 /// share, then the best grant among the user's groups, then the share's `default_permission`.
