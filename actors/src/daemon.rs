@@ -18,7 +18,9 @@ use stores::{
 };
 use tokio_util::sync::CancellationToken;
 
+use crate::cli::ConfigSource;
 use crate::config::{self, Config, ContentStoreConfig, MetadataStoreConfig};
+use crate::identity::{self, FileIdentityStore, Identity, LiveIdentity, Resolver};
 use crate::runtime::Env;
 use crate::server::{self, ServerConfig, ShareSpec, StoreSet};
 
@@ -291,16 +293,45 @@ fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
         .open(path)
 }
 
+/// The identity resolver the server asks on every call: users, groups, guest and the shares'
+/// `allow_guest` / `default_permission`, from the configuration file. When the configuration
+/// came from a file, a task (ended by `shutdown`) re-reads the file's identity sections every
+/// [`identity::RELOAD_PERIOD`] and applies them live; other changed keys are logged as needing
+/// a restart. With the built-in defaults it never changes.
+pub async fn identity_resolver(
+    config: &Config,
+    source: &ConfigSource,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Arc<dyn Resolver>> {
+    let shares = Identity::share_rules(&config.shares);
+    let Some(path) = &source.path else {
+        let fixed = Identity::new(&identity::identity_of(config), &shares);
+        return Ok(Arc::new(LiveIdentity::fixed(fixed)));
+    };
+    let store = FileIdentityStore::new(path, source.env.clone()).with_baseline(config.clone());
+    let (live, _task) = LiveIdentity::watch(store, shares, identity::RELOAD_PERIOD, shutdown)
+        .await
+        .with_context(|| format!("loading users and groups from {}", path.display()))?;
+    let snapshot = live.snapshot();
+    tracing::info!(
+        users = snapshot.user_count(),
+        groups = config.groups.len(),
+        guest = config.guest.enabled,
+        "identity loaded; changes to users, groups and guest apply without a restart"
+    );
+    Ok(Arc::new(live))
+}
+
 /// `dittofs start`: serves until SIGINT or SIGTERM, then shuts down gracefully.
-pub fn run(config: Config) -> anyhow::Result<()> {
+pub fn run(config: Config, source: ConfigSource) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    rt.block_on(run_async(config))
+    rt.block_on(run_async(config, source))
 }
 
-async fn run_async(config: Config) -> anyhow::Result<()> {
+async fn run_async(config: Config, source: ConfigSource) -> anyhow::Result<()> {
     let env = Env::real();
     let key = load_or_create_key(&env, &config.server.state_dir.join("handle.key"))?;
     let stores = open_stores(&env, &config)?;
@@ -327,6 +358,9 @@ async fn run_async(config: Config) -> anyhow::Result<()> {
         }
     }
     let shutdown = CancellationToken::new();
+    // Built and kept live now; `server::serve` takes it once the share API holds a resolver
+    // (the lead wires it in when the server branch merges).
+    let _resolver = identity_resolver(&config, &source, shutdown.clone()).await?;
     let sc = server_config(&config, key);
     for s in &config.shares {
         tracing::info!(share = %s.name, metadata = %s.metadata_store, content = %s.content_store, "serving share");
