@@ -308,7 +308,10 @@ pub async fn identity_resolver(
         let fixed = Identity::new(&identity::identity_of(config), &shares);
         return Ok(Arc::new(LiveIdentity::fixed(fixed)));
     };
-    let store = FileIdentityStore::new(path, source.env.clone()).with_baseline(config.clone());
+    // The file as loaded, without command-line flags such as --log-level, so that a reload
+    // compares like with like when it names keys that need a restart.
+    let baseline = Config::load_with(path, &source.env).unwrap_or_else(|_| config.clone());
+    let store = FileIdentityStore::new(path, source.env.clone()).with_baseline(baseline);
     let (live, _task) = LiveIdentity::watch(store, shares, identity::RELOAD_PERIOD, shutdown)
         .await
         .with_context(|| format!("loading users and groups from {}", path.display()))?;
@@ -393,4 +396,74 @@ async fn wait_for_signal() {
 #[cfg(not(unix))]
 async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConfigEnv;
+    use crate::identity::Permission;
+
+    /// Goal: the resolver the daemon builds answers from the configuration file and follows
+    /// an edit of it while running; with the built-in defaults it answers as before users
+    /// existed (read-write for everyone). Method: a real file in a temp dir, the real store
+    /// and poll task; wait up to ten reload periods for the edit.
+    #[tokio::test]
+    async fn identity_resolver_follows_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let env = ConfigEnv {
+            home: Some(dir.path().to_owned()),
+            ..ConfigEnv::default()
+        };
+        let defaults = Config::parse("", "defaults", &env).expect("defaults");
+        let shutdown = CancellationToken::new();
+        let none = ConfigSource {
+            path: None,
+            env: env.clone(),
+        };
+        let fixed = identity_resolver(&defaults, &none, shutdown.clone())
+            .await
+            .expect("fixed resolver");
+        assert_eq!(
+            fixed.unix("/export", 4242, 1, &[]).permission,
+            Permission::ReadWrite
+        );
+        assert_eq!(fixed.guest("/export").permission, Permission::None);
+
+        let path = dir.path().join("config.yaml");
+        let base = "shares:\n  - {name: /export, default_permission: read, allow_guest: true}\n";
+        std::fs::write(&path, base).expect("write");
+        let config = Config::load_with(&path, &env).expect("valid");
+        let source = ConfigSource {
+            path: Some(path.clone()),
+            env,
+        };
+        let live = identity_resolver(&config, &source, shutdown.clone())
+            .await
+            .expect("live resolver");
+        assert_eq!(
+            live.unix("/export", 1001, 1, &[]).permission,
+            Permission::Read
+        );
+        std::fs::write(
+            &path,
+            format!(
+                "{base}users: [{{username: alice, uid: 1001, gid: 1, share_permissions: {{/export: read-write}}}}]\nguest: {{enabled: true}}\n"
+            ),
+        )
+        .expect("edit");
+        let mut periods = 0;
+        while live.unix("/export", 1001, 1, &[]).permission != Permission::ReadWrite && periods < 10
+        {
+            tokio::time::sleep(identity::RELOAD_PERIOD).await;
+            periods += 1;
+        }
+        let alice = live.unix("/export", 1001, 1, &[]);
+        assert_eq!(
+            (alice.user.as_deref(), alice.permission),
+            (Some("alice"), Permission::ReadWrite)
+        );
+        assert_eq!(live.guest("/export").permission, Permission::Read);
+        shutdown.cancel();
+    }
 }
