@@ -704,7 +704,7 @@ fn seed_config_validates_with_a_real_hash() {
         .to_owned();
     let seed = include_str!("data/seed-config.yaml").replace("$2a$10$...", &hash);
     let path = sandbox.write_config("seed.yaml", &seed);
-    let run = sandbox.run(&["--config", path_str(&path), "config", "validate"]);
+    let run = sandbox.run(&["config", "validate", path_str(&path)]);
     run.assert_fails_with("has 2 problems:");
     let problems: Vec<&str> = run.stderr.lines().skip(1).map(str::trim).collect();
     assert_eq!(

@@ -147,9 +147,14 @@ pub enum ConfigCommand {
         after_long_help = "Examples:\n  \
             dittofs config validate\n  \
             dittofs --config ./dev.yaml config validate\n  \
+            dittofs config validate ./dev.yaml            the same\n  \
             DITTOFS_ADAPTERS__NFS__PORT=2049 dittofs config validate"
     )]
-    Validate,
+    Validate {
+        /// The file to check, in place of --config.
+        #[arg(value_name = "PATH")]
+        file: Option<PathBuf>,
+    },
     /// Print the configuration the server would use.
     #[command(
         long_about = "Print the effective configuration as YAML: the file (or the built-in \
@@ -209,8 +214,11 @@ pub fn run(
             println!("next: review it, then run `dittofs{flag} start`");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Config(ConfigCommand::Validate) => {
-            let (path, _) = config_path(&cli, env)?;
+        Command::Config(ConfigCommand::Validate { file }) => {
+            let path = match file {
+                Some(file) => file.clone(),
+                None => config_path(&cli, env)?.0,
+            };
             match Config::load_with(&path, env) {
                 Ok(_) => {
                     println!("ok: {}", path.display());
