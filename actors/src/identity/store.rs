@@ -134,6 +134,8 @@ impl IdentityStore for FileIdentityStore {
     where
         F: FnOnce(&mut IdentityData) -> Result<(), IdentityError> + Send,
     {
+        // Plain blocking file calls: edits come from the CLI on a runtime of their own, never
+        // from the server's request path.
         let origin = self.path.display().to_string();
         let text = std::fs::read_to_string(&self.path).map_err(|e| self.io_error(e))?;
         // The file's own values, without the environment overrides, so that an override is
