@@ -717,3 +717,102 @@ fn seed_config_validates_with_a_real_hash() {
         run.stderr
     );
 }
+
+/// Goal: a running server applies `user add` and `group grant` without a restart, logs other
+/// changed keys as needing one, and never logs a hash. Method: `dittofs start` (memory
+/// stores, a free loopback port, debug logging) with its log in a file; edit the file with
+/// the CLI and by hand; read the log.
+#[test]
+fn running_server_reloads_identity_and_logs_no_hash() {
+    use std::io::Read as _;
+    use std::time::Duration;
+    let sandbox = Sandbox::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("free port")
+        .local_addr()
+        .expect("local addr")
+        .port();
+    let text = format!(
+        "metadata: {{stores: {{default: {{type: memory}}}}}}\n\
+         content: {{stores: {{default: {{type: memory}}}}}}\n\
+         server: {{state_dir: {home}/state}}\n\
+         cache: {{flush_workers: 2}}\n\
+         adapters: {{nfs: {{bind: 127.0.0.1, port: {port}, portmapper: {{enabled: false}}}}}}\n",
+        home = path_str(sandbox.home.path())
+    );
+    let path = sandbox.write_config("c.yaml", &text);
+    let config = path_str(&path);
+    let log_path = sandbox.home.path().join("dittofs.log");
+    let log = fs::File::create(&log_path).expect("log file");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_dittofs"))
+        .args(["--config", config, "--log-level", "debug", "start"])
+        .env_clear()
+        .env("HOME", sandbox.home.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start dittofs");
+    let read_log = || {
+        let mut text = String::new();
+        fs::File::open(&log_path)
+            .and_then(|mut f| f.read_to_string(&mut text))
+            .expect("read log");
+        text
+    };
+    let wait_for = |needle: &str| {
+        for _ in 0..100 {
+            if read_log().contains(needle) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the log never showed {needle:?}:\n{}", read_log());
+    };
+    wait_for("identity loaded");
+
+    sandbox
+        .run_stdin(&["--config", config, "group", "add", "editors"], "")
+        .assert_ok();
+    sandbox
+        .run_stdin(
+            &[
+                "--config",
+                config,
+                "user",
+                "add",
+                "alice",
+                "--groups",
+                "editors",
+                "--password-stdin",
+            ],
+            "pw\n",
+        )
+        .assert_ok();
+    wait_for("users=1");
+    let edited = fs::read_to_string(&path)
+        .expect("read")
+        .replace("flush_workers: 2", "flush_workers: 3");
+    fs::write(&path, edited).expect("hand edit");
+    wait_for("need a restart");
+
+    let _ = server.kill();
+    let _ = server.wait();
+    let log = read_log();
+    let file = fs::read_to_string(&path).expect("read");
+    let secrets: Vec<&str> = file
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("password_hash: ")
+                .or_else(|| l.trim().strip_prefix("nt_hash: "))
+        })
+        .collect();
+    assert_eq!(secrets.len(), 2, "{file}");
+    for secret in secrets {
+        assert!(
+            !log.contains(secret.trim_matches('\'')),
+            "a hash is in the log:\n{log}"
+        );
+    }
+    assert!(log.contains("keys=cache"), "{log}");
+}
