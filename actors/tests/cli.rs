@@ -419,6 +419,9 @@ fn mode(path: &Path) -> u32 {
 #[test]
 fn user_and_group_commands_edit_the_file() {
     let sandbox = Sandbox::new();
+    sandbox
+        .run_stdin(&["user", "add", "alice", "--password-stdin"], "pw\n")
+        .assert_fails_with("no config file at ");
     sandbox.run(&["init"]).assert_ok();
     let path = sandbox.default_config();
     let text = fs::read_to_string(&path).expect("read");
