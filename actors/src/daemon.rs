@@ -18,7 +18,9 @@ use stores::{
 };
 use tokio_util::sync::CancellationToken;
 
+use crate::cli::ConfigSource;
 use crate::config::{self, Config, ContentStoreConfig, MetadataStoreConfig};
+use crate::identity::{self, FileIdentityStore, Identity, LiveIdentity, Resolver};
 use crate::runtime::Env;
 use crate::server::nfs::export::{NfsExport, Squash};
 use crate::server::{self, Listeners, ServerConfig, ShareSpec, StoreSet};
@@ -292,16 +294,48 @@ fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
         .open(path)
 }
 
+/// The identity resolver the server asks on every call: users, groups, guest and the shares'
+/// `allow_guest` / `default_permission`, from the configuration file. When the configuration
+/// came from a file, a task (ended by `shutdown`) re-reads the file's identity sections every
+/// [`identity::RELOAD_PERIOD`] and applies them live; other changed keys are logged as needing
+/// a restart. With the built-in defaults it never changes.
+pub async fn identity_resolver(
+    config: &Config,
+    source: &ConfigSource,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Arc<dyn Resolver>> {
+    let shares = Identity::share_rules(&config.shares);
+    let Some(path) = &source.path else {
+        let fixed = Identity::new(&identity::identity_of(config), &shares);
+        return Ok(Arc::new(LiveIdentity::fixed(fixed)));
+    };
+    // The file as loaded, without command-line flags such as --log-level, so that a reload
+    // compares like with like when it names keys that need a restart.
+    let baseline = Config::load_with(path, &source.env).unwrap_or_else(|_| config.clone());
+    let store = FileIdentityStore::new(path, source.env.clone()).with_baseline(baseline);
+    let (live, _task) = LiveIdentity::watch(store, shares, identity::RELOAD_PERIOD, shutdown)
+        .await
+        .with_context(|| format!("loading users and groups from {}", path.display()))?;
+    let snapshot = live.snapshot();
+    tracing::info!(
+        users = snapshot.user_count(),
+        groups = config.groups.len(),
+        guest = config.guest.enabled,
+        "identity loaded; changes to users, groups and guest apply without a restart"
+    );
+    Ok(Arc::new(live))
+}
+
 /// `dittofs start`: serves until SIGINT or SIGTERM, then shuts down gracefully.
-pub fn run(config: Config) -> anyhow::Result<()> {
+pub fn run(config: Config, source: ConfigSource) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    rt.block_on(run_async(config))
+    rt.block_on(run_async(config, source))
 }
 
-async fn run_async(config: Config) -> anyhow::Result<()> {
+async fn run_async(config: Config, source: ConfigSource) -> anyhow::Result<()> {
     let env = Env::real();
     let key = load_or_create_key(&env, &config.server.state_dir.join("handle.key"))?;
     let stores = open_stores(&env, &config)?;
@@ -328,6 +362,9 @@ async fn run_async(config: Config) -> anyhow::Result<()> {
         }
     }
     let shutdown = CancellationToken::new();
+    // Built and kept live now; `server::serve` takes it once the share API holds a resolver
+    // (the lead wires it in when the server branch merges).
+    let _resolver = identity_resolver(&config, &source, shutdown.clone()).await?;
     let sc = server_config(&config, key);
     for s in &config.shares {
         tracing::info!(share = %s.name, metadata = %s.metadata_store, content = %s.content_store, "serving share");
@@ -360,4 +397,74 @@ async fn wait_for_signal() {
 #[cfg(not(unix))]
 async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConfigEnv;
+    use crate::identity::Permission;
+
+    /// Goal: the resolver the daemon builds answers from the configuration file and follows
+    /// an edit of it while running; with the built-in defaults it answers as before users
+    /// existed (read-write for everyone). Method: a real file in a temp dir, the real store
+    /// and poll task; wait up to ten reload periods for the edit.
+    #[tokio::test]
+    async fn identity_resolver_follows_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let env = ConfigEnv {
+            home: Some(dir.path().to_owned()),
+            ..ConfigEnv::default()
+        };
+        let defaults = Config::parse("", "defaults", &env).expect("defaults");
+        let shutdown = CancellationToken::new();
+        let none = ConfigSource {
+            path: None,
+            env: env.clone(),
+        };
+        let fixed = identity_resolver(&defaults, &none, shutdown.clone())
+            .await
+            .expect("fixed resolver");
+        assert_eq!(
+            fixed.unix("/export", 4242, 1, &[]).permission,
+            Permission::ReadWrite
+        );
+        assert_eq!(fixed.guest("/export").permission, Permission::None);
+
+        let path = dir.path().join("config.yaml");
+        let base = "shares:\n  - {name: /export, default_permission: read, allow_guest: true}\n";
+        std::fs::write(&path, base).expect("write");
+        let config = Config::load_with(&path, &env).expect("valid");
+        let source = ConfigSource {
+            path: Some(path.clone()),
+            env,
+        };
+        let live = identity_resolver(&config, &source, shutdown.clone())
+            .await
+            .expect("live resolver");
+        assert_eq!(
+            live.unix("/export", 1001, 1, &[]).permission,
+            Permission::Read
+        );
+        std::fs::write(
+            &path,
+            format!(
+                "{base}users: [{{username: alice, uid: 1001, gid: 1, share_permissions: {{/export: read-write}}}}]\nguest: {{enabled: true}}\n"
+            ),
+        )
+        .expect("edit");
+        let mut periods = 0;
+        while live.unix("/export", 1001, 1, &[]).permission != Permission::ReadWrite && periods < 10
+        {
+            tokio::time::sleep(identity::RELOAD_PERIOD).await;
+            periods += 1;
+        }
+        let alice = live.unix("/export", 1001, 1, &[]);
+        assert_eq!(
+            (alice.user.as_deref(), alice.permission),
+            (Some("alice"), Permission::ReadWrite)
+        );
+        assert_eq!(live.guest("/export").permission, Permission::Read);
+        shutdown.cancel();
+    }
 }

@@ -2,16 +2,49 @@
 //!
 //! Both front ends (NFS now, SMB next) resolve a caller to a principal and a [`Permission`]
 //! through this module, so a user has the same rights whichever protocol they arrive by.
+//!
+//! Layout:
+//! - this file: [`Permission`], [`Principal`] and the [`Resolver`] seam the front ends call;
+//! - `model`: [`Identity`], one snapshot of users, groups, guest and share rules, and the
+//!   resolution order;
+//! - `store`: the [`IdentityStore`] interface and the default [`FileIdentityStore`] (the
+//!   `users:`, `groups:` and `guest:` sections of the configuration file);
+//! - `live`: [`LiveIdentity`], the [`Resolver`] a running server holds, reloaded by polling;
+//! - `secret`: bcrypt and NT hashes, redaction, the constant-time password check.
+
+mod live;
+mod model;
+pub mod secret;
+mod store;
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use self::live::{LiveIdentity, RELOAD_PERIOD};
+pub use self::model::{Identity, IdentityData, ShareRules};
+pub use self::secret::Secret;
+pub use self::store::{
+    FileIdentityStore, IdentityError, IdentityStore, check_private, identity_of, restart_keys,
+    rewrite_identity, write_private,
+};
+
 /// What a caller may do on a share. Resolved in this order: the user's own grant for the
 /// share, then the best grant among the user's groups, then the share's `default_permission`.
 /// The order of the variants is their strength, so "the best of the groups" is a `max`.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Permission {
@@ -57,6 +90,31 @@ pub trait Resolver: Send + Sync + std::fmt::Debug + 'static {
     /// A Unix caller (NFS AUTH_SYS, after the export's squash rule) on the share named `share`.
     /// A uid that matches no user gets the share's default permission.
     fn unix(&self, share: &str, uid: u32, gid: u32, gids: &[u32]) -> Principal;
+
+    /// A caller without credentials (NFS AUTH_NONE) on the share named `share`: the guest,
+    /// with the share's default permission, where `guest.enabled` and the share's
+    /// `allow_guest` are both true. The default refuses (`none`, as uid/gid 65534), which is
+    /// right for a resolver that knows no guest.
+    fn guest(&self, share: &str) -> Principal {
+        let _ = share;
+        Principal {
+            user: None,
+            uid: 65534,
+            gid: 65534,
+            gids: Vec::new(),
+            permission: Permission::None,
+        }
+    }
+}
+
+impl std::fmt::Display for Permission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::None => "none",
+            Self::Read => "read",
+            Self::ReadWrite => "read-write",
+        })
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The `dittofs` command line: argument parsing (clap), the subcommands (`init`, `start`,
-//! `config validate`, `config show`, `version`) and logging set-up.
+//! `config validate`, `config show`, `user …`, `group …`, `version`) and logging set-up.
+//! The `user` and `group` commands live in `accounts`.
 //!
 //! The binary calls [`main`] with the function that runs the server, so this module never
 //! depends on how the server is wired; tests call [`run`] with an explicit environment.
@@ -15,6 +16,11 @@ use tracing::level_filters::LevelFilter;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, ConfigEnv, ConfigError, DEFAULT_YAML, LogFormat, LogLevel};
+use crate::identity;
+
+mod accounts;
+
+pub use self::accounts::{GroupCommand, PasswordArgs, UserCommand};
 
 /// What `origin` is called in errors about the built-in defaults.
 const DEFAULTS_ORIGIN: &str = "built-in defaults";
@@ -34,7 +40,9 @@ const DEFAULTS_ORIGIN: &str = "built-in defaults";
         dittofs init                      write ~/.config/dittofs/config.yaml\n  \
         dittofs start                     serve /export on port 12049\n  \
         dittofs config validate           check the file, naming any bad key\n  \
-        dittofs --config ./dev.yaml config show\n\n\
+        dittofs --config ./dev.yaml config show\n  \
+        dittofs user add alice            add a user (asks for the password)\n  \
+        dittofs user grant alice /export read-write\n\n\
         Then mount from this machine:\n  \
         mount -t nfs -o tcp,port=12049,mountport=12049 localhost:/export /mnt"
 )]
@@ -78,7 +86,10 @@ pub enum Command {
             adapter until it is stopped (Ctrl-C or SIGTERM), then flush unwritten data and exit.\n\n\
             Without a configuration file the built-in defaults are used (the ones `dittofs init` \
             writes): the share /export on NFS port 12049, stored under ~/.local/share/dittofs, \
-            open to this machine only.",
+            open to this machine only.\n\n\
+            Changes to users:, groups: and guest: in the file are applied while running; other \
+            changes are logged as needing a restart. A file that holds password hashes must not \
+            be readable by group or others: start refuses it (chmod 600 fixes it).",
         after_long_help = "Examples:\n  \
             dittofs start\n  \
             dittofs --log-level debug --log-format json start\n  \
@@ -90,6 +101,36 @@ pub enum Command {
     /// Check or print the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Manage users: passwords, groups and share permissions.
+    #[command(
+        subcommand,
+        long_about = "Manage users in the configuration file: add and remove them, set \
+            passwords, put them in groups and grant them permissions on shares.\n\n\
+            Each command rewrites only the users:, groups: and guest: sections of the file \
+            (comments elsewhere are kept), checks the result like `config validate`, and \
+            replaces the file atomically with mode 0600, since it holds password hashes. A \
+            running server applies the change within a second.\n\n\
+            A share permission is none, read or read-write. A user gets their own grant on the \
+            share, else the best grant of their groups, else the share's default_permission.",
+        after_long_help = "Examples:\n  \
+            dittofs user add alice --groups editors\n  \
+            dittofs user grant alice /export read-write\n  \
+            dittofs user join alice staff\n  \
+            dittofs user list"
+    )]
+    User(UserCommand),
+    /// Manage groups and their share permissions.
+    #[command(
+        subcommand,
+        long_about = "Manage groups in the configuration file. A member gets the best of their \
+            groups' grants on a share, unless they have a grant of their own. Edits are written \
+            like those of `dittofs user`.",
+        after_long_help = "Examples:\n  \
+            dittofs group add editors --gid 101\n  \
+            dittofs group grant editors /export read-write\n  \
+            dittofs group list"
+    )]
+    Group(GroupCommand),
     /// Print the version and the commit it was built from.
     #[command(after_long_help = "Example:\n  dittofs version")]
     Version,
@@ -106,14 +147,20 @@ pub enum ConfigCommand {
         after_long_help = "Examples:\n  \
             dittofs config validate\n  \
             dittofs --config ./dev.yaml config validate\n  \
+            dittofs config validate ./dev.yaml            the same\n  \
             DITTOFS_ADAPTERS__NFS__PORT=2049 dittofs config validate"
     )]
-    Validate,
+    Validate {
+        /// The file to check, in place of --config.
+        #[arg(value_name = "PATH")]
+        file: Option<PathBuf>,
+    },
     /// Print the configuration the server would use.
     #[command(
         long_about = "Print the effective configuration as YAML: the file (or the built-in \
             defaults when there is none) with the DITTOFS_* overrides applied and ~ expanded. \
-            Fails like `config validate` when the result is invalid.",
+            Password hashes are printed as <redacted>. Fails like `config validate` when the \
+            result is invalid.",
         after_long_help = "Examples:\n  \
             dittofs config show\n  \
             DITTOFS_LOGGING__LEVEL=debug dittofs config show"
@@ -121,10 +168,19 @@ pub enum ConfigCommand {
     Show,
 }
 
+/// Where `start`'s configuration came from, so the server can reload its identity sections.
+#[derive(Debug, Clone)]
+pub struct ConfigSource {
+    /// The file, or `None` when the built-in defaults are used.
+    pub path: Option<PathBuf>,
+    /// The environment it was loaded with (`~`, overrides), to reload it the same way.
+    pub env: ConfigEnv,
+}
+
 /// Parses the process's arguments, runs the subcommand, and turns an error into a message on
 /// stderr and exit status 1. `run_server` is called by `start` with the loaded configuration and
-/// returns when the server has stopped.
-pub fn main(run_server: impl FnOnce(Config) -> anyhow::Result<()>) -> ExitCode {
+/// where it came from, and returns when the server has stopped.
+pub fn main(run_server: impl FnOnce(Config, ConfigSource) -> anyhow::Result<()>) -> ExitCode {
     let cli = Cli::parse();
     match run(cli, &ConfigEnv::from_process(), run_server) {
         Ok(code) => code,
@@ -139,7 +195,7 @@ pub fn main(run_server: impl FnOnce(Config) -> anyhow::Result<()>) -> ExitCode {
 pub fn run(
     cli: Cli,
     env: &ConfigEnv,
-    run_server: impl FnOnce(Config) -> anyhow::Result<()>,
+    run_server: impl FnOnce(Config, ConfigSource) -> anyhow::Result<()>,
 ) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Version => {
@@ -158,8 +214,11 @@ pub fn run(
             println!("next: review it, then run `dittofs{flag} start`");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Config(ConfigCommand::Validate) => {
-            let (path, _) = config_path(&cli, env)?;
+        Command::Config(ConfigCommand::Validate { file }) => {
+            let path = match file {
+                Some(file) => file.clone(),
+                None => config_path(&cli, env)?.0,
+            };
             match Config::load_with(&path, env) {
                 Ok(_) => {
                     println!("ok: {}", path.display());
@@ -183,12 +242,26 @@ pub fn run(
                     path.display()
                 );
             }
-            print!("{}", config.to_yaml());
+            // Hashes never leave the file: not on a terminal, not in a pasted bug report.
+            print!("{}", config.redacted().to_yaml());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User(command) => {
+            let (path, _) = config_path(&cli, env)?;
+            accounts::run_user(command, &path, env)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Group(command) => {
+            let (path, _) = config_path(&cli, env)?;
+            accounts::run_group(command, &path, env)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Start => {
             let (path, _) = config_path(&cli, env)?;
             let (mut config, from_file) = load_or_defaults(&path, env)?;
+            if from_file {
+                identity::check_private(&path, &config).map_err(|e| anyhow!(e))?;
+            }
             if let Some(level) = cli.log_level {
                 config.logging.level = level;
             }
@@ -204,7 +277,11 @@ pub fn run(
                     "no config file; using the built-in defaults (`dittofs init` writes them there)"
                 );
             }
-            run_server(config)?;
+            let source = ConfigSource {
+                path: from_file.then_some(path),
+                env: env.clone(),
+            };
+            run_server(config, source)?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -439,7 +516,8 @@ mod tests {
         ])
         .expect("valid arguments");
         let seen = RefCell::new(None);
-        let result = run(cli, &env_in(home.path()), |config| {
+        let result = run(cli, &env_in(home.path()), |config, source| {
+            assert!(source.path.is_none(), "no file was loaded");
             *seen.borrow_mut() = Some(config);
             Err(anyhow!("runner stopped"))
         });

@@ -1,0 +1,755 @@
+//! The schema: [`Config`] and its sections, with the defaults every missing key takes.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::{DeserializeOwned, Error as _};
+use serde::ser::SerializeMap as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_yaml_ng::{Mapping, Value};
+
+use super::cidr::Cidr;
+use super::units::{ByteSize, humane_duration, octal_mode};
+use crate::identity::{Permission, Secret};
+
+/// The whole configuration. Every section and key has a default, so an empty file is the
+/// default configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Log level and format.
+    pub logging: LoggingSection,
+    /// Process-wide server settings.
+    pub server: ServerSection,
+    /// Named metadata stores.
+    pub metadata: MetadataSection,
+    /// Named content stores.
+    pub content: ContentSection,
+    /// The write-back cache.
+    pub cache: CacheSection,
+    /// Groups of users, with their grants on shares; names and gids are unique.
+    pub groups: Vec<GroupConfig>,
+    /// Users: name, ids, password hashes and grants on shares; names and uids are unique.
+    pub users: Vec<UserConfig>,
+    /// The identity of callers without credentials, on shares that allow it.
+    pub guest: GuestConfig,
+    /// The exported shares; names are unique.
+    pub shares: Vec<ShareConfig>,
+    /// The protocol front ends.
+    pub adapters: AdaptersSection,
+}
+
+/// `logging`: what the process logs and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoggingSection {
+    /// The least severe level logged; `RUST_LOG`, when set, replaces it.
+    pub level: LogLevel,
+    /// Human-readable lines or one JSON object per line.
+    pub format: LogFormat,
+}
+
+/// A log level, least to most severe.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Everything, including per-request detail.
+    Trace,
+    /// Diagnostic detail.
+    Debug,
+    /// Start, stop, configuration and other notable events.
+    Info,
+    /// Something went wrong but the server carried on.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+impl LogLevel {
+    /// The name used in the file and by `RUST_LOG`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trace => "trace",
+            Self::Debug => "debug",
+            Self::Info => "info",
+            Self::Warn => "warn",
+            Self::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per event, for log collectors.
+    Json,
+}
+
+impl LogFormat {
+    /// The name used in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Json => "json",
+        }
+    }
+}
+
+impl fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `server`: process-wide settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSection {
+    /// How long shutdown waits for in-flight requests before it flushes dirty data anyway;
+    /// written like `30s`; more than zero.
+    #[serde(with = "humane_duration")]
+    pub shutdown_timeout: Duration,
+    /// Where the server keeps its own state (the file handle key, `handle.key`, mode 0600).
+    /// Handles clients hold stay valid only while this key does: keep it with the metadata.
+    pub state_dir: PathBuf,
+}
+
+/// `metadata`: named metadata stores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetadataSection {
+    /// Stores by name (lower-case letters, digits, `-`, `_`).
+    pub stores: BTreeMap<String, MetadataStoreConfig>,
+}
+
+/// One metadata store, chosen by its `type` key, with its options in a sub-section named after
+/// the type (`type: rocksdb` + `rocksdb: {path: …}`). The older flat shape, options beside
+/// `type`, still loads; see [`StoreShape`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetadataStoreConfig {
+    /// Kept in memory; lost when the process exits. (A struct variant with no fields, so that
+    /// serde rejects stray keys such as `path`; a unit variant would ignore them.)
+    Memory {},
+    /// An embedded RocksDB database.
+    Rocksdb {
+        /// Its directory: absolute, or starting with `~/`.
+        path: PathBuf,
+    },
+    /// A PostgreSQL database shared by several gateways. Part of the schema so the name is
+    /// reserved, but not built in this version: [`Config::validate`] rejects it.
+    Postgres(BTreeMap<String, Value>),
+}
+
+impl MetadataStoreConfig {
+    /// The `type` name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Memory {} => "memory",
+            Self::Rocksdb { .. } => "rocksdb",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+
+    /// The directory the store keeps its files in, if it has one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Self::Rocksdb { path } => Some(path),
+            Self::Memory {} | Self::Postgres(_) => None,
+        }
+    }
+
+    pub(super) fn path_mut(&mut self) -> Option<&mut PathBuf> {
+        match self {
+            Self::Rocksdb { path } => Some(path),
+            Self::Memory {} | Self::Postgres(_) => None,
+        }
+    }
+}
+
+/// `content`: named content stores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContentSection {
+    /// Stores by name (lower-case letters, digits, `-`, `_`).
+    pub stores: BTreeMap<String, ContentStoreConfig>,
+}
+
+/// One content store, chosen by its `type` key, with its options in a sub-section named after
+/// the type (`type: filesystem` + `filesystem: {path: …}`); the flat shape still loads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ContentStoreConfig {
+    /// Kept in memory; lost when the process exits. (A struct variant with no fields, so that
+    /// serde rejects stray keys such as `path`; a unit variant would ignore them.)
+    Memory {},
+    /// Files in a local directory.
+    Filesystem {
+        /// The directory: absolute, or starting with `~/`.
+        path: PathBuf,
+    },
+    /// An S3 bucket. Part of the schema so the name is reserved, but not built in this version:
+    /// [`Config::validate`] rejects it.
+    S3(BTreeMap<String, Value>),
+}
+
+impl ContentStoreConfig {
+    /// The `type` name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Memory {} => "memory",
+            Self::Filesystem { .. } => "filesystem",
+            Self::S3(_) => "s3",
+        }
+    }
+
+    /// The directory the store keeps its files in, if it has one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Self::Filesystem { path } => Some(path),
+            Self::Memory {} | Self::S3(_) => None,
+        }
+    }
+
+    pub(super) fn path_mut(&mut self) -> Option<&mut PathBuf> {
+        match self {
+            Self::Filesystem { path } => Some(path),
+            Self::Memory {} | Self::S3(_) => None,
+        }
+    }
+}
+
+/// `cache`: the write-back cache in front of the content stores.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheSection {
+    /// Written but unflushed bytes, server-wide; writers wait while it is reached. At least one
+    /// maximal WRITE (1 MiB).
+    pub dirty_bytes_max: ByteSize,
+    /// Flush workers per share; at least 1.
+    pub flush_workers: usize,
+}
+
+/// One exported share.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShareConfig {
+    /// The export path clients mount, e.g. `/export`: starts with `/`, no empty, `.` or `..`
+    /// components, no trailing `/`, at most 1024 bytes (RFC 1813 MNTPATHLEN).
+    pub name: String,
+    /// The name of a store in `metadata.stores`.
+    #[serde(default = "default_store_name")]
+    pub metadata_store: String,
+    /// The name of a store in `content.stores`.
+    #[serde(default = "default_store_name")]
+    pub content_store: String,
+    /// Refuse every change.
+    #[serde(default)]
+    pub read_only: bool,
+    /// Owner and mode of the root directory when the share is first created.
+    #[serde(default)]
+    pub root: ShareRoot,
+    /// Which callers are mapped to the anonymous identity.
+    #[serde(default)]
+    pub squash: Squash,
+    /// The uid squashed callers get.
+    #[serde(default = "default_anonymous_id")]
+    pub anonymous_uid: u32,
+    /// The gid squashed callers get.
+    #[serde(default = "default_anonymous_id")]
+    pub anonymous_gid: u32,
+    /// Client networks allowed to mount and use the share; empty allows every client. When the
+    /// key is left out, only loopback clients are allowed.
+    #[serde(default = "default_allowed_clients")]
+    pub allowed_clients: Vec<Cidr>,
+    /// Refuse calls from source ports at or above 1024 (knfsd's `secure`). Off by default:
+    /// macOS clients and QEMU user networking use unprivileged ports.
+    #[serde(default)]
+    pub require_privileged_port: bool,
+    /// Let callers without credentials (NFS AUTH_NONE) in as the guest, when `guest.enabled`.
+    #[serde(default)]
+    pub allow_guest: bool,
+    /// What callers get who have no grant for this share: a uid that matches no user, a user
+    /// without a grant of their own or through a group, the guest. Left out, it is `read-write`,
+    /// or `read` when `read_only` is true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_permission: Option<Permission>,
+}
+
+impl ShareConfig {
+    /// A share named `name` on the `default` stores with every other key at its default.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            metadata_store: default_store_name(),
+            content_store: default_store_name(),
+            read_only: false,
+            root: ShareRoot::default(),
+            squash: Squash::default(),
+            anonymous_uid: default_anonymous_id(),
+            anonymous_gid: default_anonymous_id(),
+            allowed_clients: default_allowed_clients(),
+            require_privileged_port: false,
+            allow_guest: false,
+            default_permission: None,
+        }
+    }
+
+    /// `default_permission`, or what it means when left out: `read` for a read-only share,
+    /// else `read-write` (so a configuration without users serves as it always did).
+    pub fn effective_default_permission(&self) -> Permission {
+        self.default_permission.unwrap_or(if self.read_only {
+            Permission::Read
+        } else {
+            Permission::ReadWrite
+        })
+    }
+
+    /// Whether `addr` may use this share according to `allowed_clients`.
+    pub fn is_client_allowed(&self, addr: IpAddr) -> bool {
+        self.allowed_clients.is_empty()
+            || self
+                .allowed_clients
+                .iter()
+                .any(|block| block.contains(addr))
+    }
+}
+
+fn default_store_name() -> String {
+    "default".to_owned()
+}
+
+/// `nobody` / `nogroup` on Linux.
+fn default_anonymous_id() -> u32 {
+    65534
+}
+
+fn default_allowed_clients() -> Vec<Cidr> {
+    vec![
+        Cidr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 0)), 8)
+            .expect("127.0.0.0/8 is a network address"),
+        Cidr::new(IpAddr::V6(std::net::Ipv6Addr::LOCALHOST), 128)
+            .expect("::1/128 is a host address"),
+    ]
+}
+
+/// A share's root directory attributes at creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShareRoot {
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Permission bits, `<= 0o7777`; written in octal (`"0777"`).
+    #[serde(with = "octal_mode")]
+    pub mode: u32,
+}
+
+impl Default for ShareRoot {
+    fn default() -> Self {
+        Self {
+            uid: 0,
+            gid: 0,
+            mode: 0o777,
+        }
+    }
+}
+
+/// Which AUTH_SYS callers a share maps to `anonymous_uid` / `anonymous_gid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Squash {
+    /// Callers keep their uid and gids.
+    #[default]
+    None,
+    /// uid 0 becomes anonymous (knfsd's `root_squash`).
+    Root,
+    /// Every caller becomes anonymous (knfsd's `all_squash`).
+    All,
+}
+
+/// One entry of `users`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// The login name: 1 to 64 letters, digits, `.`, `_` or `-`, not starting with `-`.
+    pub username: String,
+    /// The bcrypt hash of the password (`dittofs user add` and `user passwd` write it). A user
+    /// without one can still be matched by uid over NFS, but cannot log in where a password
+    /// is needed (SMB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<Secret>,
+    /// The NT hash NTLM needs (MD4 of the UTF-16LE password), as 32 hex digits; written with
+    /// `password_hash`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nt_hash: Option<Secret>,
+    /// The user id an NFS AUTH_SYS caller is matched by.
+    pub uid: u32,
+    /// The primary group id.
+    pub gid: u32,
+    /// Names of groups in `groups` the user belongs to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// The user's own grants, by share name; they win over group grants.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub share_permissions: BTreeMap<String, Permission>,
+}
+
+/// One entry of `groups`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    /// The group name, spelled like a username.
+    pub name: String,
+    /// The group id.
+    pub gid: u32,
+    /// The group's grants, by share name; a member gets the best of their groups' grants.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub share_permissions: BTreeMap<String, Permission>,
+}
+
+/// `guest`: who a caller without credentials is, on shares with `allow_guest: true`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GuestConfig {
+    /// Let guests in at all.
+    pub enabled: bool,
+    /// The guest's uid.
+    pub uid: u32,
+    /// The guest's gid.
+    pub gid: u32,
+}
+
+impl Default for GuestConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            uid: default_anonymous_id(),
+            gid: default_anonymous_id(),
+        }
+    }
+}
+
+/// `adapters`: the protocol front ends; at least one is enabled.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdaptersSection {
+    /// NFSv3 with MOUNT v3 on the same port, and the portmapper.
+    pub nfs: NfsConfig,
+    /// SMB2/3. The section is accepted so a configuration can be written ahead, but this
+    /// version does not serve SMB: validation refuses `enabled: true`.
+    pub smb: SmbConfig,
+}
+
+/// `adapters.smb` (not served yet).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmbConfig {
+    /// Serve SMB; must be false in this version.
+    pub enabled: bool,
+    /// The address to listen on.
+    pub bind: IpAddr,
+    /// The TCP port.
+    pub port: u16,
+}
+
+impl Default for SmbConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: 12445,
+        }
+    }
+}
+
+/// `adapters.nfs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NfsConfig {
+    /// Serve NFS at all.
+    pub enabled: bool,
+    /// The address to listen on (`0.0.0.0` every IPv4 interface, `::` every interface).
+    pub bind: IpAddr,
+    /// The TCP port for NFS and MOUNT; not 0.
+    pub port: u16,
+    /// The portmapper, which tells clients that ask where NFS and MOUNT listen.
+    pub portmapper: PortmapperConfig,
+    /// Connections served at once; at least 1.
+    pub max_connections: usize,
+    /// Requests one connection may have executing at once; at least 1.
+    pub max_in_flight_per_connection: usize,
+}
+
+impl NfsConfig {
+    /// The NFS listening address.
+    pub fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind, self.port)
+    }
+}
+
+/// `adapters.nfs.portmapper`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PortmapperConfig {
+    /// Serve the portmapper (on the NFS bind address).
+    pub enabled: bool,
+    /// Its TCP port; not 0 and not the NFS port. 111 is privileged.
+    pub port: u16,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::default_config()
+    }
+}
+
+impl Default for LoggingSection {
+    fn default() -> Self {
+        Self {
+            level: LogLevel::Info,
+            format: LogFormat::Text,
+        }
+    }
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            shutdown_timeout: Duration::from_secs(30),
+            state_dir: PathBuf::from("~/.local/share/dittofs"),
+        }
+    }
+}
+
+impl Default for MetadataSection {
+    fn default() -> Self {
+        let store = MetadataStoreConfig::Rocksdb {
+            path: PathBuf::from("~/.local/share/dittofs/metadata"),
+        };
+        Self {
+            stores: BTreeMap::from([(default_store_name(), store)]),
+        }
+    }
+}
+
+impl Default for ContentSection {
+    fn default() -> Self {
+        let store = ContentStoreConfig::Filesystem {
+            path: PathBuf::from("~/.local/share/dittofs/content"),
+        };
+        Self {
+            stores: BTreeMap::from([(default_store_name(), store)]),
+        }
+    }
+}
+
+impl Default for CacheSection {
+    fn default() -> Self {
+        Self {
+            dirty_bytes_max: ByteSize::mib(256),
+            flush_workers: 4,
+        }
+    }
+}
+
+impl Default for NfsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: 12049,
+            portmapper: PortmapperConfig::default(),
+            max_connections: 1024,
+            max_in_flight_per_connection: 64,
+        }
+    }
+}
+
+impl Default for PortmapperConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            port: 111,
+        }
+    }
+}
+
+impl Config {
+    /// The built-in defaults: one share `/export` on a RocksDB metadata store and a filesystem
+    /// content store under `~/.local/share/dittofs` (unexpanded), NFS on port 12049, loopback
+    /// clients only.
+    pub fn default_config() -> Self {
+        Self {
+            logging: LoggingSection::default(),
+            server: ServerSection::default(),
+            metadata: MetadataSection::default(),
+            content: ContentSection::default(),
+            cache: CacheSection::default(),
+            groups: Vec::new(),
+            users: Vec::new(),
+            guest: GuestConfig::default(),
+            shares: vec![ShareConfig::new("/export")],
+            adapters: AdaptersSection::default(),
+        }
+    }
+
+    /// This configuration with every password hash replaced by `<redacted>`, for printing.
+    pub fn redacted(&self) -> Self {
+        let mut copy = self.clone();
+        for user in &mut copy.users {
+            for secret in [&mut user.password_hash, &mut user.nt_hash]
+                .into_iter()
+                .flatten()
+            {
+                *secret = Secret::redacted();
+            }
+        }
+        copy
+    }
+
+    /// Whether any user has a password hash or NT hash, so the file must be private.
+    pub fn has_secrets(&self) -> bool {
+        self.users
+            .iter()
+            .any(|u| u.password_hash.is_some() || u.nt_hash.is_some())
+    }
+}
+
+/// The two shapes a store section may take: `type` plus a sub-section named after it (what
+/// `dittofs init` writes now), or `type` with the options beside it (what it wrote before).
+/// Mixing them is refused, since it is unclear which value is meant.
+#[derive(Debug)]
+struct StoreShape {
+    kind: String,
+    options: Value,
+}
+
+impl StoreShape {
+    fn read<'de, D: Deserializer<'de>>(
+        deserializer: D,
+        kinds: &'static [&'static str],
+    ) -> Result<Self, D::Error> {
+        let mut map = BTreeMap::<String, Value>::deserialize(deserializer)?;
+        let kind = match map.remove("type") {
+            Some(Value::String(kind)) => kind,
+            Some(_) => return Err(D::Error::custom("`type` must be a string")),
+            None => return Err(D::Error::missing_field("type")),
+        };
+        if !kinds.contains(&kind.as_str()) {
+            return Err(D::Error::unknown_variant(&kind, kinds));
+        }
+        let options = match map.remove(&kind) {
+            Some(section) => {
+                if let Some(stray) = map.keys().next() {
+                    return Err(D::Error::custom(format!(
+                        "`{stray}` is beside the `{kind}:` section; put every option of a \
+                         {kind} store inside `{kind}:`"
+                    )));
+                }
+                if section.is_null() {
+                    Value::Mapping(Mapping::new())
+                } else {
+                    section
+                }
+            }
+            None => Value::Mapping(
+                map.into_iter()
+                    .map(|(k, v)| (Value::String(k), v))
+                    .collect(),
+            ),
+        };
+        Ok(Self { kind, options })
+    }
+
+    /// Deserialises the options into `T`, with serde_yaml_ng's message as the error.
+    fn options<'de, T: DeserializeOwned, D: Deserializer<'de>>(self) -> Result<T, D::Error> {
+        serde_yaml_ng::from_value(self.options).map_err(|e| D::Error::custom(e.to_string()))
+    }
+
+    fn write<S: Serializer, T: Serialize>(
+        serializer: S,
+        kind: &str,
+        options: &T,
+    ) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("type", kind)?;
+        map.serialize_entry(kind, options)?;
+        map.end()
+    }
+}
+
+/// The options of a store kept in one directory.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PathOptions {
+    path: PathBuf,
+}
+
+/// The options of a memory store: none. (A struct, so that serde rejects stray keys.)
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoOptions {}
+
+impl<'de> Deserialize<'de> for MetadataStoreConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let shape = StoreShape::read(deserializer, &["memory", "rocksdb", "postgres"])?;
+        match shape.kind.as_str() {
+            "memory" => shape.options::<NoOptions, D>().map(|_| Self::Memory {}),
+            "rocksdb" => shape
+                .options::<PathOptions, D>()
+                .map(|o| Self::Rocksdb { path: o.path }),
+            _ => shape.options::<_, D>().map(Self::Postgres),
+        }
+    }
+}
+
+impl Serialize for MetadataStoreConfig {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Memory {} => StoreShape::write(serializer, self.kind(), &NoOptions {}),
+            Self::Rocksdb { path } => {
+                StoreShape::write(serializer, self.kind(), &PathOptions { path: path.clone() })
+            }
+            Self::Postgres(options) => StoreShape::write(serializer, self.kind(), options),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ContentStoreConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let shape = StoreShape::read(deserializer, &["memory", "filesystem", "s3"])?;
+        match shape.kind.as_str() {
+            "memory" => shape.options::<NoOptions, D>().map(|_| Self::Memory {}),
+            "filesystem" => shape
+                .options::<PathOptions, D>()
+                .map(|o| Self::Filesystem { path: o.path }),
+            _ => shape.options::<_, D>().map(Self::S3),
+        }
+    }
+}
+
+impl Serialize for ContentStoreConfig {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Memory {} => StoreShape::write(serializer, self.kind(), &NoOptions {}),
+            Self::Filesystem { path } => {
+                StoreShape::write(serializer, self.kind(), &PathOptions { path: path.clone() })
+            }
+            Self::S3(options) => StoreShape::write(serializer, self.kind(), options),
+        }
+    }
+}

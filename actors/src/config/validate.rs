@@ -1,0 +1,471 @@
+//! Validation: every rule a parsed configuration must follow, each broken one reported as a
+//! [`Problem`] naming the key and the reason.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use protocol::wire::limits::{IO_SIZE_MAX, MNT_PATH_LEN, NAME_MAX};
+
+use super::overrides::ENV_SEPARATOR;
+use crate::identity::secret;
+
+use super::{ByteSize, Config, ConfigError, ContentStoreConfig, MetadataStoreConfig};
+
+/// One broken rule: the dotted key path (`shares[0].name`) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The key, as `section.key`, with `[i]` for list entries.
+    pub key: String,
+    /// What is wrong, in a phrase.
+    pub reason: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.reason)
+    }
+}
+
+/// Joins problems on one line, so the error also reads well in a log.
+pub(super) struct ProblemList<'a>(pub(super) &'a [Problem]);
+
+impl fmt::Display for ProblemList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, problem) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Checks every rule a parsed configuration must follow and reports all that are broken,
+    /// each with its key. Relative store paths are rejected, so call this after `~` expansion
+    /// (as [`Config::load`] does).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Problems::default();
+        self.validate_server(&mut problems);
+        self.validate_stores(&mut problems);
+        self.validate_cache(&mut problems);
+        self.validate_shares(&mut problems);
+        self.validate_adapters(&mut problems);
+        self.validate_identity(&mut problems);
+        if problems.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid {
+                problems: problems.0,
+            })
+        }
+    }
+
+    fn validate_server(&self, problems: &mut Problems) {
+        if self.server.shutdown_timeout.is_zero() {
+            problems.push(
+                "server.shutdown_timeout",
+                "must be longer than 0s, or shutdown cannot wait for in-flight writes",
+            );
+        }
+    }
+
+    fn validate_stores(&self, problems: &mut Problems) {
+        // (key, path) of every store that keeps files, to catch two stores sharing a directory.
+        let mut dirs: Vec<(String, &Path)> = Vec::new();
+        if self.metadata.stores.is_empty() {
+            problems.push("metadata.stores", "at least one store is required");
+        }
+        for (name, store) in &self.metadata.stores {
+            let key = format!("metadata.stores.{name}");
+            check_store_name(problems, &key, name);
+            if let MetadataStoreConfig::Postgres(_) = store {
+                problems.push(
+                    format!("{key}.type"),
+                    "postgres is not built in this version (available: memory, rocksdb)",
+                );
+            }
+            if let Some(path) = store.path() {
+                if check_store_path(problems, &format!("{key}.path"), path, &dirs) {
+                    dirs.push((format!("{key}.path"), path));
+                }
+            }
+        }
+        if self.content.stores.is_empty() {
+            problems.push("content.stores", "at least one store is required");
+        }
+        for (name, store) in &self.content.stores {
+            let key = format!("content.stores.{name}");
+            check_store_name(problems, &key, name);
+            if let ContentStoreConfig::S3(_) = store {
+                problems.push(
+                    format!("{key}.type"),
+                    "s3 is not built in this version (available: memory, filesystem)",
+                );
+            }
+            if let Some(path) = store.path() {
+                if check_store_path(problems, &format!("{key}.path"), path, &dirs) {
+                    dirs.push((format!("{key}.path"), path));
+                }
+            }
+        }
+    }
+
+    fn validate_cache(&self, problems: &mut Problems) {
+        let io_max = u64::try_from(IO_SIZE_MAX).expect("1 MiB fits in u64");
+        if self.cache.dirty_bytes_max.bytes() < io_max {
+            problems.push(
+                "cache.dirty_bytes_max",
+                format!(
+                    "{} is less than one maximal WRITE ({}); use at least that",
+                    self.cache.dirty_bytes_max,
+                    ByteSize(io_max)
+                ),
+            );
+        }
+        if self.cache.flush_workers == 0 {
+            problems.push("cache.flush_workers", "must be at least 1");
+        }
+    }
+
+    fn validate_shares(&self, problems: &mut Problems) {
+        if self.shares.is_empty() {
+            problems.push("shares", "at least one share is required");
+        }
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, share) in self.shares.iter().enumerate() {
+            let key = format!("shares[{i}]");
+            if let Err(reason) = check_share_name(&share.name) {
+                problems.push(format!("{key}.name"), format!("{:?} {reason}", share.name));
+            }
+            if let Some(first) = seen.insert(&share.name, i) {
+                seen.insert(&share.name, first);
+                problems.push(
+                    format!("{key}.name"),
+                    format!("{:?} is already the name of shares[{first}]", share.name),
+                );
+            }
+            if !self.metadata.stores.contains_key(&share.metadata_store) {
+                problems.push(
+                    format!("{key}.metadata_store"),
+                    format!(
+                        "no metadata store named {:?} (defined: {})",
+                        share.metadata_store,
+                        names(self.metadata.stores.keys())
+                    ),
+                );
+            }
+            if !self.content.stores.contains_key(&share.content_store) {
+                problems.push(
+                    format!("{key}.content_store"),
+                    format!(
+                        "no content store named {:?} (defined: {})",
+                        share.content_store,
+                        names(self.content.stores.keys())
+                    ),
+                );
+            }
+            if share.root.mode > 0o7777 {
+                problems.push(
+                    format!("{key}.root.mode"),
+                    format!("{:o} is more than 7777 (octal)", share.root.mode),
+                );
+            }
+        }
+    }
+
+    fn validate_adapters(&self, problems: &mut Problems) {
+        if self.adapters.smb.enabled {
+            problems.push(
+                "adapters.smb.enabled",
+                "SMB is not served by this version yet; set it to false (the section is \
+                 accepted so a configuration can be written ahead)",
+            );
+        }
+        let nfs = &self.adapters.nfs;
+        if !nfs.enabled {
+            problems.push(
+                "adapters",
+                "no adapter is enabled (set adapters.nfs.enabled: true)",
+            );
+            return;
+        }
+        if nfs.port == 0 {
+            problems.push("adapters.nfs.port", "0 is not a valid port");
+        }
+        if nfs.max_connections == 0 {
+            problems.push("adapters.nfs.max_connections", "must be at least 1");
+        }
+        if nfs.max_in_flight_per_connection == 0 {
+            problems.push(
+                "adapters.nfs.max_in_flight_per_connection",
+                "must be at least 1",
+            );
+        }
+        if nfs.portmapper.enabled {
+            if nfs.portmapper.port == 0 {
+                problems.push("adapters.nfs.portmapper.port", "0 is not a valid port");
+            } else if nfs.portmapper.port == nfs.port {
+                problems.push(
+                    "adapters.nfs.portmapper.port",
+                    format!(
+                        "{} is also adapters.nfs.port; they need different ports",
+                        nfs.port
+                    ),
+                );
+            }
+        }
+    }
+}
+
+impl Config {
+    /// Users and groups: unique names and ids, known groups, grants on existing shares, hashes
+    /// of the right form. Reasons never quote a hash.
+    fn validate_identity(&self, problems: &mut Problems) {
+        let shares: Vec<&String> = self.shares.iter().map(|s| &s.name).collect();
+        let check_grants = |problems: &mut Problems, key: &str, grants: &BTreeMap<String, _>| {
+            for share in grants.keys() {
+                if !shares.contains(&share) {
+                    problems.push(
+                        format!("{key}.share_permissions.{share}"),
+                        format!(
+                            "no share named {share:?} (defined: {})",
+                            names(shares.iter().copied())
+                        ),
+                    );
+                }
+            }
+        };
+        let mut group_names: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut gids: BTreeMap<u32, usize> = BTreeMap::new();
+        for (i, group) in self.groups.iter().enumerate() {
+            let key = format!("groups[{i}]");
+            if let Err(reason) = check_account_name(&group.name) {
+                problems.push(format!("{key}.name"), format!("{:?} {reason}", group.name));
+            }
+            if let Some(&first) = group_names.get(group.name.as_str()) {
+                problems.push(
+                    format!("{key}.name"),
+                    format!("{:?} is already the name of groups[{first}]", group.name),
+                );
+            } else {
+                group_names.insert(&group.name, i);
+            }
+            if let Some(&first) = gids.get(&group.gid) {
+                problems.push(
+                    format!("{key}.gid"),
+                    format!("{} is already the gid of groups[{first}]", group.gid),
+                );
+            } else {
+                gids.insert(group.gid, i);
+            }
+            check_grants(problems, &key, &group.share_permissions);
+        }
+        let mut usernames: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut uids: BTreeMap<u32, usize> = BTreeMap::new();
+        for (i, user) in self.users.iter().enumerate() {
+            let key = format!("users[{i}]");
+            if let Err(reason) = check_account_name(&user.username) {
+                problems.push(
+                    format!("{key}.username"),
+                    format!("{:?} {reason}", user.username),
+                );
+            }
+            if let Some(&first) = usernames.get(user.username.as_str()) {
+                problems.push(
+                    format!("{key}.username"),
+                    format!("{:?} is already the name of users[{first}]", user.username),
+                );
+            } else {
+                usernames.insert(&user.username, i);
+            }
+            if let Some(&first) = uids.get(&user.uid) {
+                problems.push(
+                    format!("{key}.uid"),
+                    format!("{} is already the uid of users[{first}]", user.uid),
+                );
+            } else {
+                uids.insert(user.uid, i);
+            }
+            if let Some(hash) = &user.password_hash {
+                if let Err(reason) = secret::check_bcrypt_hash(hash.expose()) {
+                    problems.push(
+                        format!("{key}.password_hash"),
+                        format!(
+                            "{reason}; set it with `dittofs user passwd {}`",
+                            user.username
+                        ),
+                    );
+                }
+            }
+            if let Some(hash) = &user.nt_hash {
+                if let Err(reason) = secret::check_nt_hash(hash.expose()) {
+                    problems.push(
+                        format!("{key}.nt_hash"),
+                        format!(
+                            "{reason}; set it with `dittofs user passwd {}`",
+                            user.username
+                        ),
+                    );
+                }
+                if user.password_hash.is_none() {
+                    problems.push(
+                        format!("{key}.nt_hash"),
+                        "is set without password_hash; set both with `dittofs user passwd`",
+                    );
+                }
+            }
+            for (j, group) in user.groups.iter().enumerate() {
+                if !group_names.contains_key(group.as_str()) {
+                    problems.push(
+                        format!("{key}.groups[{j}]"),
+                        format!(
+                            "no group named {group:?} (defined: {})",
+                            names(self.groups.iter().map(|g| &g.name))
+                        ),
+                    );
+                }
+            }
+            check_grants(problems, &key, &user.share_permissions);
+        }
+    }
+}
+
+/// Checks a user or group name; the error completes the sentence `"<name>" …`. Names are
+/// what a login prompt accepts and what a `share_permissions` list can show unquoted.
+fn check_account_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() || name.len() > 64 {
+        return Err("must be 1 to 64 characters long");
+    }
+    if name.starts_with('-') {
+        return Err("must not start with -");
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err("may only contain letters, digits, '.', '_' and '-'");
+    }
+    Ok(())
+}
+
+/// Collects broken rules during validation.
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn push(&mut self, key: impl Into<String>, reason: impl Into<String>) {
+        self.0.push(Problem {
+            key: key.into(),
+            reason: reason.into(),
+        });
+    }
+}
+
+/// `a, b, c`, or `none` for an empty list.
+fn names<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let list: Vec<&str> = names.map(String::as_str).collect();
+    if list.is_empty() {
+        "none".to_owned()
+    } else {
+        list.join(", ")
+    }
+}
+
+/// Store names are lower-case letters, digits, `-` and `_` (never `__`), so that
+/// `DITTOFS_METADATA__STORES__<NAME>__PATH` can address every store.
+fn check_store_name(problems: &mut Problems, key: &str, name: &str) {
+    let is_valid = name
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && !name.contains(ENV_SEPARATOR);
+    if !is_valid {
+        problems.push(
+            key,
+            format!(
+                "{name:?} is not a valid store name (use lower-case letters, digits, '-' and '_', \
+                 starting with a letter or digit, without \"__\")"
+            ),
+        );
+    }
+}
+
+/// A store directory must be absolute (after `~` expansion) and apart from every other store's
+/// (`others`, the valid ones checked so far). Returns whether `path` is valid, reporting at most
+/// one problem.
+fn check_store_path(
+    problems: &mut Problems,
+    key: &str,
+    path: &Path,
+    others: &[(String, &Path)],
+) -> bool {
+    if path.as_os_str().is_empty() {
+        problems.push(key, "must not be empty");
+        return false;
+    }
+    if !path.is_absolute() {
+        problems.push(
+            key,
+            format!(
+                "{:?} must be an absolute path or start with ~/",
+                path.display().to_string()
+            ),
+        );
+        return false;
+    }
+    for (other_key, other) in others {
+        let clash = if path == *other {
+            "is the same directory as"
+        } else if path.starts_with(other) {
+            "is inside"
+        } else if other.starts_with(path) {
+            "contains"
+        } else {
+            continue;
+        };
+        problems.push(
+            key,
+            format!("{clash} {other_key}; stores need separate directories"),
+        );
+        return false;
+    }
+    true
+}
+
+/// Checks an export path; the error completes the sentence `"<name>" …`.
+fn check_share_name(name: &str) -> Result<(), String> {
+    let Some(rest) = name.strip_prefix('/') else {
+        return Err("must start with /".to_owned());
+    };
+    if name.len() > MNT_PATH_LEN {
+        return Err(format!(
+            "is longer than {MNT_PATH_LEN} bytes (RFC 1813 MNTPATHLEN)"
+        ));
+    }
+    if name.contains('\0') {
+        return Err("contains a NUL byte".to_owned());
+    }
+    if rest.is_empty() {
+        return Ok(());
+    }
+    if rest.ends_with('/') {
+        return Err("must not end with /".to_owned());
+    }
+    for component in rest.split('/') {
+        match component {
+            "" => return Err("has an empty component (//)".to_owned()),
+            "." | ".." => return Err(format!("has a {component:?} component")),
+            c if c.len() > NAME_MAX => {
+                return Err(format!("has a component longer than {NAME_MAX} bytes"));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
