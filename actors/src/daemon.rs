@@ -362,10 +362,10 @@ async fn run_async(config: Config, source: ConfigSource) -> anyhow::Result<()> {
         }
     }
     let shutdown = CancellationToken::new();
-    // Built and kept live now; `server::serve` takes it once the share API holds a resolver
-    // (the lead wires it in when the server branch merges).
-    let _resolver = identity_resolver(&config, &source, shutdown.clone()).await?;
-    let sc = server_config(&config, key);
+    // Users, groups and guest, followed live from the configuration file.
+    let resolver = identity_resolver(&config, &source, shutdown.clone()).await?;
+    let mut sc = server_config(&config, key);
+    sc.resolver = Some(resolver);
     for s in &config.shares {
         tracing::info!(share = %s.name, metadata = %s.metadata_store, content = %s.content_store, "serving share");
     }

@@ -104,20 +104,31 @@ impl ShareDefaults {
     }
 }
 
-impl Resolver for ShareDefaults {
-    fn unix(&self, share: &str, uid: u32, gid: u32, gids: &[u32]) -> Principal {
-        let permission = match self.read_only.get(share) {
+impl ShareDefaults {
+    fn permission(&self, share: &str) -> Permission {
+        match self.read_only.get(share) {
             Some(true) => Permission::Read,
             Some(false) => Permission::ReadWrite,
             None => Permission::None,
-        };
+        }
+    }
+}
+
+impl Resolver for ShareDefaults {
+    fn unix(&self, share: &str, uid: u32, gid: u32, gids: &[u32]) -> Principal {
         Principal {
             user: None,
             uid,
             gid,
             gids: gids.to_vec(),
-            permission,
+            permission: self.permission(share),
         }
+    }
+
+    /// Without an identity configuration a caller with no credentials is the anonymous user
+    /// (65534) with the share's default permission, as before identity existed.
+    fn guest(&self, share: &str) -> Principal {
+        self.unix(share, 65534, 65534, &[])
     }
 }
 

@@ -28,9 +28,9 @@ pub enum Squash {
 pub struct NfsExport {
     /// Identity mapping.
     pub squash: Squash,
-    /// uid squashed and AUTH_NONE callers get.
+    /// uid squashed callers get.
     pub anon_uid: u32,
-    /// gid squashed and AUTH_NONE callers get.
+    /// gid squashed callers get.
     pub anon_gid: u32,
     /// Client networks allowed to mount and use the share (empty: everyone).
     pub allowed_clients: Vec<crate::config::Cidr>,
@@ -84,8 +84,13 @@ pub(crate) struct Exported<'a> {
 }
 
 impl Exported<'_> {
-    /// Who a call with `creds` runs as on this share: squashed, then resolved by identity.
+    /// Who a call with `creds` runs as on this share: an AUTH_SYS caller is squashed, then
+    /// resolved by identity (its uid picks the user); a caller without credentials (AUTH_NONE)
+    /// is the guest, refused unless guest is enabled and the share allows it.
     pub(crate) fn caller(&self, resolver: &dyn Resolver, creds: &Credentials) -> Caller {
+        if !matches!(creds, Credentials::Sys(_)) {
+            return Caller::from(resolver.guest(&self.share.name));
+        }
         let (uid, gid, gids) = self.rules.squash(creds);
         Caller::from(resolver.unix(&self.share.name, uid, gid, &gids))
     }
