@@ -8,6 +8,8 @@
 //! - [`api`]: traits, domain types, errors.
 //! - [`memory`]: in-memory metadata and content stores that model the weakest durability of any
 //!   real backend (`crash()` forgets what was not synced); they back the simulator.
+//! - [`rules`]: the namespace rules every metadata backend applies (new inode attributes,
+//!   setattr, link counts, removal and rename checks), written once.
 //! - [`fs`]: content on the local filesystem, one file per inode, named by content key.
 //! - `rocksdb` (feature `rocksdb`): the embedded persistent metadata store, the default.
 //! - `conformance` (feature `conformance`): the suite every backend's tests run.
@@ -19,5 +21,6 @@ pub mod fs;
 pub mod memory;
 #[cfg(feature = "rocksdb")]
 pub mod rocksdb;
+pub mod rules;
 
 pub use api::*;

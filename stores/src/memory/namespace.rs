@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use super::GENERATION;
 use super::metadata::Op;
 use crate::api::{
-    Attr, Cookie, Device, FileKind, InodeId, NewNode, Removed, Renamed, SetAttr, StoreError,
-    StoreResult, Timestamp,
+    Attr, Cookie, FileKind, InodeId, NewNode, Removed, Renamed, SetAttr, StoreError, StoreResult,
+    Timestamp,
 };
+use crate::rules;
 
 /// One copy of the namespace.
 #[derive(Clone)]
@@ -87,6 +88,11 @@ impl Inode {
         matches!(self.body, Body::Dir(_))
     }
 
+    /// Whether this is a directory without entries.
+    fn is_empty_dir(&self) -> bool {
+        matches!(&self.body, Body::Dir(d) if d.by_name.is_empty())
+    }
+
     pub(super) fn dir_mut(&mut self) -> &mut Dir {
         match &mut self.body {
             Body::Dir(d) => d,
@@ -95,22 +101,6 @@ impl Inode {
             }
         }
     }
-}
-
-/// Checks the parts of a new node the caller controls.
-fn check_node(node: &NewNode) -> StoreResult<()> {
-    check_mode(node.mode)
-}
-
-fn check_mode(mode: u32) -> StoreResult<()> {
-    if mode > 0o7777 {
-        return Err(StoreError::Invalid("mode has bits beyond 0o7777"));
-    }
-    Ok(())
-}
-
-fn too_many_links() -> StoreError {
-    StoreError::Invalid("too many links")
 }
 
 impl Namespace {
@@ -217,60 +207,33 @@ impl Namespace {
         if let Some(attr) = self.existing_share(name)? {
             return Ok(attr);
         }
-        if root.kind != FileKind::Directory {
-            return Err(StoreError::Invalid("a share root must be a directory"));
-        }
-        check_node(root)?;
-        let ino = self.alloc_ino();
-        let inode = self.new_inode(ino, ino, root);
+        rules::check_share_root(root)?;
+        // A share root is its own parent, as "/" is.
+        let inode = self.new_inode(None, root)?;
+        let ino = inode.attr.ino;
         let attr = inode.attr.clone();
         self.inodes.insert(ino, inode);
         self.shares.insert(name.to_owned(), ino);
         Ok(attr)
     }
 
-    /// Builds a fresh inode; `parent` is only used for directories.
-    pub(super) fn new_inode(&mut self, ino: InodeId, parent: InodeId, node: &NewNode) -> Inode {
-        let (body, nlink, size) = match node.kind {
-            FileKind::Directory => (Body::Dir(Dir::new(parent)), 2, 0),
-            FileKind::Symlink => (
-                Body::Symlink(node.symlink_target.clone()),
-                1,
-                node.symlink_target.len() as u64,
-            ),
+    /// Builds a fresh inode with the next id and change number, in directory `parent` (`None`
+    /// for a share root, its own parent). Checks `node` before allocating anything, so a
+    /// failure leaves the counters alone and the journal replays to the same ids.
+    fn new_inode(&mut self, parent: Option<InodeId>, node: &NewNode) -> StoreResult<Inode> {
+        let attr = rules::new_attr(InodeId(self.next_ino), GENERATION, node, self.next_change)?;
+        let ino = self.alloc_ino();
+        self.next_change();
+        let body = match node.kind {
+            FileKind::Directory => Body::Dir(Dir::new(parent.unwrap_or(ino))),
+            FileKind::Symlink => Body::Symlink(node.symlink_target.clone()),
             FileKind::Regular
             | FileKind::BlockDevice
             | FileKind::CharDevice
             | FileKind::Socket
-            | FileKind::Fifo => (Body::Plain, 1, 0),
+            | FileKind::Fifo => Body::Plain,
         };
-        let rdev = match node.kind {
-            FileKind::BlockDevice | FileKind::CharDevice => node.rdev,
-            FileKind::Regular
-            | FileKind::Directory
-            | FileKind::Symlink
-            | FileKind::Socket
-            | FileKind::Fifo => Device::default(),
-        };
-        Inode {
-            attr: Attr {
-                ino,
-                generation: GENERATION,
-                kind: node.kind,
-                mode: node.mode,
-                nlink,
-                uid: node.uid,
-                gid: node.gid,
-                size,
-                rdev,
-                atime: node.now,
-                mtime: node.now,
-                ctime: node.now,
-                btime: node.now,
-                change: self.next_change(),
-            },
-            body,
-        }
+        Ok(Inode { attr, body })
     }
 
     pub(super) fn create(
@@ -283,17 +246,17 @@ impl Namespace {
         if d.by_name.contains_key(name) {
             return Err(StoreError::Exists);
         }
-        check_node(node)?;
+        rules::check_mode(node.mode)?;
         let is_dir = node.kind == FileKind::Directory;
         let dir_nlink = self.inode(dir)?.attr.nlink;
         let dir_nlink = if is_dir {
-            dir_nlink.checked_add(1).ok_or_else(too_many_links)?
+            rules::add_link(dir_nlink)?
         } else {
             dir_nlink
         };
         // Every check passed; from here on nothing fails.
-        let ino = self.alloc_ino();
-        let inode = self.new_inode(ino, dir, node);
+        let inode = self.new_inode(Some(dir), node)?;
+        let ino = inode.attr.ino;
         let attr = inode.attr.clone();
         self.inodes.insert(ino, inode);
         self.inode_mut(dir).dir_mut().insert(name, ino);
@@ -319,7 +282,7 @@ impl Namespace {
         if d.by_name.contains_key(name) {
             return Err(StoreError::Exists);
         }
-        let nlink = nlink.checked_add(1).ok_or_else(too_many_links)?;
+        let nlink = rules::add_link(nlink)?;
         self.inode_mut(dir).dir_mut().insert(name, ino);
         self.inode_mut(ino).attr.nlink = nlink;
         self.touch_ctime(ino, now);
@@ -334,9 +297,7 @@ impl Namespace {
         now: Timestamp,
     ) -> StoreResult<Removed> {
         let entry = self.entry(dir, name)?;
-        if self.inode(entry.ino)?.is_dir() {
-            return Err(StoreError::IsDir);
-        }
+        rules::check_remove(false, self.inode(entry.ino)?.is_dir(), || Ok(true))?;
         let removed = self.drop_entry(dir, name, now);
         self.touch_dir(dir, now);
         Ok(removed)
@@ -349,11 +310,8 @@ impl Namespace {
         now: Timestamp,
     ) -> StoreResult<Removed> {
         let entry = self.entry(dir, name)?;
-        match &self.inode(entry.ino)?.body {
-            Body::Dir(d) if !d.by_name.is_empty() => return Err(StoreError::NotEmpty),
-            Body::Dir(_) => {}
-            Body::Symlink(_) | Body::Plain => return Err(StoreError::NotDir),
-        }
+        let inode = self.inode(entry.ino)?;
+        rules::check_remove(true, inode.is_dir(), || Ok(inode.is_empty_dir()))?;
         let removed = self.drop_entry(dir, name, now);
         self.touch_dir(dir, now);
         Ok(removed)
@@ -421,7 +379,7 @@ impl Namespace {
             let mut cur = to_dir;
             loop {
                 if cur == source.ino {
-                    return Err(StoreError::Invalid("move a directory under itself"));
+                    return Err(rules::moved_under_itself());
                 }
                 let parent = self.dir(cur)?.parent;
                 if parent == cur {
@@ -432,22 +390,14 @@ impl Namespace {
         }
         let mut target_is_dir = false;
         if let Some(t) = target {
-            match (&self.inode(t.ino)?.body, source_is_dir) {
-                (Body::Dir(d), true) if !d.by_name.is_empty() => return Err(StoreError::NotEmpty),
-                (Body::Dir(_), true) => target_is_dir = true,
-                (Body::Dir(_), false) => return Err(StoreError::IsDir),
-                (Body::Symlink(_) | Body::Plain, true) => return Err(StoreError::NotDir),
-                (Body::Symlink(_) | Body::Plain, false) => {}
-            }
+            let target = self.inode(t.ino)?;
+            target_is_dir = target.is_dir();
+            rules::check_rename_target(source_is_dir, target_is_dir, || Ok(target.is_empty_dir()))?;
         }
         // A directory moving to another parent adds a ".." link there, unless it replaces a
         // directory whose ".." link it takes over.
         if source_is_dir && from_dir != to_dir && !target_is_dir {
-            self.inode(to_dir)?
-                .attr
-                .nlink
-                .checked_add(1)
-                .ok_or_else(too_many_links)?;
+            rules::add_link(self.inode(to_dir)?.attr.nlink)?;
         }
         // Every check passed; from here on nothing fails.
         let replaced = target.map(|_| self.drop_entry(to_dir, to_name, now));
@@ -481,47 +431,12 @@ impl Namespace {
         now: Timestamp,
     ) -> StoreResult<(Attr, bool)> {
         let inode = self.inode(ino)?;
-        if let Some(mode) = set.mode {
-            check_mode(mode)?;
-        }
-        if set.size.is_some() {
-            match inode.attr.kind {
-                FileKind::Regular => {}
-                FileKind::Directory => return Err(StoreError::IsDir),
-                FileKind::Symlink
-                | FileKind::BlockDevice
-                | FileKind::CharDevice
-                | FileKind::Socket
-                | FileKind::Fifo => return Err(StoreError::Invalid("size of a non-regular file")),
-            }
-        }
-        if *set == SetAttr::default() {
+        if !rules::check_setattr(&inode.attr, set)? {
             return Ok((inode.attr.clone(), false));
         }
         self.touch_ctime(ino, now);
         let attr = &mut self.inode_mut(ino).attr;
-        if let Some(mode) = set.mode {
-            attr.mode = mode;
-        }
-        if let Some(uid) = set.uid {
-            attr.uid = uid;
-        }
-        if let Some(gid) = set.gid {
-            attr.gid = gid;
-        }
-        if let Some(size) = set.size {
-            // POSIX truncate: changing the size is a content modification.
-            if size != attr.size {
-                attr.mtime = now;
-            }
-            attr.size = size;
-        }
-        if let Some(atime) = set.atime {
-            attr.atime = atime;
-        }
-        if let Some(mtime) = set.mtime {
-            attr.mtime = mtime;
-        }
+        rules::apply_setattr(attr, set, now);
         Ok((attr.clone(), true))
     }
 
@@ -531,19 +446,10 @@ impl Namespace {
         end: u64,
         mtime: Timestamp,
     ) -> StoreResult<Attr> {
-        match self.inode(ino)?.attr.kind {
-            FileKind::Regular => {}
-            FileKind::Directory => return Err(StoreError::IsDir),
-            FileKind::Symlink
-            | FileKind::BlockDevice
-            | FileKind::CharDevice
-            | FileKind::Socket
-            | FileKind::Fifo => return Err(StoreError::Invalid("write to a non-regular file")),
-        }
+        rules::check_write(self.inode(ino)?.attr.kind)?;
         self.touch_ctime(ino, mtime);
         let attr = &mut self.inode_mut(ino).attr;
-        attr.size = attr.size.max(end);
-        attr.mtime = mtime;
+        rules::apply_write(attr, end, mtime);
         Ok(attr.clone())
     }
 }
