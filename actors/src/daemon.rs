@@ -8,22 +8,19 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use bytes::Bytes;
 use rand::RngCore;
+use stores::StoreId;
 use stores::fs::FsContent;
 use stores::memory::{MemoryContent, MemoryMetadata};
-use stores::{
-    Attr, ContentKey, ContentStore, Cookie, DirPage, InodeId, MetadataStore, NewNode, Removed,
-    Renamed, SetAttr, StoreId, StoreResult, Timestamp, Usage,
-};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config, ContentStoreConfig, MetadataStoreConfig};
 use crate::runtime::Env;
 use crate::server::{self, ServerConfig, ShareSpec, StoreSet};
 
-/// Every metadata backend the binary can run. Backends compiled out still have a variant, so
-/// the configuration can name them and get a clear error.
+/// Every metadata backend compiled into the binary. A backend compiled out (RocksDB without
+/// the `rocksdb` feature) has no variant; the configuration can still name it, and
+/// [`open_stores`] answers with a clear error instead.
 pub enum AnyMetadata {
     /// In memory; lost at exit.
     Memory(MemoryMetadata),
@@ -40,9 +37,10 @@ pub enum AnyContent {
     Fs(FsContent),
 }
 
+/// How one call reaches the backend inside an [`AnyMetadata`]; see `stores::forward`.
 macro_rules! meta_dispatch {
-    ($self:ident, $s:ident => $e:expr) => {
-        match $self {
+    ($this:ident, $kind:ident $op:ident, $s:ident => $e:expr) => {
+        match $this {
             AnyMetadata::Memory($s) => $e,
             #[cfg(feature = "rocksdb")]
             AnyMetadata::Rocks($s) => $e,
@@ -50,107 +48,18 @@ macro_rules! meta_dispatch {
     };
 }
 
+/// How one call reaches the backend inside an [`AnyContent`]; see `stores::forward`.
 macro_rules! content_dispatch {
-    ($self:ident, $s:ident => $e:expr) => {
-        match $self {
+    ($this:ident, $kind:ident $op:ident, $s:ident => $e:expr) => {
+        match $this {
             AnyContent::Memory($s) => $e,
             AnyContent::Fs($s) => $e,
         }
     };
 }
 
-impl MetadataStore for AnyMetadata {
-    fn id(&self) -> StoreId {
-        meta_dispatch!(self, s => s.id())
-    }
-    async fn share_root(&self, name: &str, root: NewNode) -> StoreResult<Attr> {
-        meta_dispatch!(self, s => s.share_root(name, root).await)
-    }
-    async fn getattr(&self, ino: InodeId) -> StoreResult<Attr> {
-        meta_dispatch!(self, s => s.getattr(ino).await)
-    }
-    async fn lookup(&self, dir: InodeId, name: &[u8]) -> StoreResult<Attr> {
-        meta_dispatch!(self, s => s.lookup(dir, name).await)
-    }
-    async fn create(&self, dir: InodeId, name: &[u8], node: NewNode) -> StoreResult<Attr> {
-        meta_dispatch!(self, s => s.create(dir, name, node).await)
-    }
-    async fn link(
-        &self,
-        ino: InodeId,
-        dir: InodeId,
-        name: &[u8],
-        now: Timestamp,
-    ) -> StoreResult<Attr> {
-        meta_dispatch!(self, s => s.link(ino, dir, name, now).await)
-    }
-    async fn unlink(&self, dir: InodeId, name: &[u8], now: Timestamp) -> StoreResult<Removed> {
-        meta_dispatch!(self, s => s.unlink(dir, name, now).await)
-    }
-    async fn rmdir(&self, dir: InodeId, name: &[u8], now: Timestamp) -> StoreResult<Removed> {
-        meta_dispatch!(self, s => s.rmdir(dir, name, now).await)
-    }
-    async fn rename(
-        &self,
-        from_dir: InodeId,
-        from_name: &[u8],
-        to_dir: InodeId,
-        to_name: &[u8],
-        now: Timestamp,
-    ) -> StoreResult<Renamed> {
-        meta_dispatch!(self, s => s.rename(from_dir, from_name, to_dir, to_name, now).await)
-    }
-    async fn setattr(&self, ino: InodeId, set: SetAttr, now: Timestamp) -> StoreResult<Attr> {
-        meta_dispatch!(self, s => s.setattr(ino, set, now).await)
-    }
-    async fn record_write(&self, ino: InodeId, end: u64, mtime: Timestamp) -> StoreResult<Attr> {
-        meta_dispatch!(self, s => s.record_write(ino, end, mtime).await)
-    }
-    async fn readlink(&self, ino: InodeId) -> StoreResult<Vec<u8>> {
-        meta_dispatch!(self, s => s.readlink(ino).await)
-    }
-    async fn readdir(
-        &self,
-        dir: InodeId,
-        after: Cookie,
-        max_entries: usize,
-    ) -> StoreResult<DirPage> {
-        meta_dispatch!(self, s => s.readdir(dir, after, max_entries).await)
-    }
-    async fn parent(&self, dir: InodeId) -> StoreResult<InodeId> {
-        meta_dispatch!(self, s => s.parent(dir).await)
-    }
-    async fn usage(&self) -> StoreResult<Usage> {
-        meta_dispatch!(self, s => s.usage().await)
-    }
-    async fn sync(&self) -> StoreResult<()> {
-        meta_dispatch!(self, s => s.sync().await)
-    }
-}
-
-impl ContentStore for AnyContent {
-    async fn read(&self, key: ContentKey, offset: u64, len: u32) -> StoreResult<Bytes> {
-        content_dispatch!(self, s => s.read(key, offset, len).await)
-    }
-    async fn write(&self, key: ContentKey, offset: u64, data: Bytes) -> StoreResult<()> {
-        content_dispatch!(self, s => s.write(key, offset, data).await)
-    }
-    async fn truncate(&self, key: ContentKey, len: u64) -> StoreResult<()> {
-        content_dispatch!(self, s => s.truncate(key, len).await)
-    }
-    async fn len(&self, key: ContentKey) -> StoreResult<u64> {
-        content_dispatch!(self, s => s.len(key).await)
-    }
-    async fn remove(&self, key: ContentKey) -> StoreResult<()> {
-        content_dispatch!(self, s => s.remove(key).await)
-    }
-    async fn sync(&self, key: ContentKey) -> StoreResult<()> {
-        content_dispatch!(self, s => s.sync(key).await)
-    }
-    async fn usage(&self) -> StoreResult<Usage> {
-        content_dispatch!(self, s => s.usage().await)
-    }
-}
+stores::forward_metadata_store!(impl[] for AnyMetadata, meta_dispatch);
+stores::forward_content_store!(impl[] for AnyContent, content_dispatch);
 
 /// Opens every store the configuration names.
 pub fn open_stores(
