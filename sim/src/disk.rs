@@ -17,7 +17,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
 use rand::Rng;
-use stores::{ContentKey, ContentStore, StoreError, StoreResult, Usage};
+use stores::{ContentKey, ContentStore, ContentVersion, StoreError, StoreResult, Usage};
 
 /// The unit a crash tears inside: a write is atomic per sector, not per block.
 pub const SECTOR: u64 = 512;
@@ -201,9 +201,14 @@ impl ContentStore for SimDisk {
         Ok(Bytes::copy_from_slice(&obj[start..end]))
     }
 
-    async fn write(&self, key: ContentKey, offset: u64, data: Bytes) -> StoreResult<()> {
+    async fn write(
+        &self,
+        key: ContentKey,
+        offset: u64,
+        data: Bytes,
+    ) -> StoreResult<Option<ContentVersion>> {
         if data.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let end = offset
             .checked_add(data.len() as u64)
@@ -224,7 +229,7 @@ impl ContentStore for SimDisk {
             .entry(key)
             .or_default()
             .push(Pending::Write { offset, data });
-        Ok(())
+        Ok(None)
     }
 
     async fn truncate(&self, key: ContentKey, len: u64) -> StoreResult<()> {
@@ -266,7 +271,7 @@ impl ContentStore for SimDisk {
         Ok(())
     }
 
-    async fn sync(&self, key: ContentKey) -> StoreResult<()> {
+    async fn sync(&self, key: ContentKey) -> StoreResult<Option<ContentVersion>> {
         let mut inner = self.lock();
         if inner.journal.remove(&key).is_some() {
             match inner.live.get(&key).cloned() {
@@ -274,7 +279,7 @@ impl ContentStore for SimDisk {
                 None => inner.durable.remove(&key),
             };
         }
-        Ok(())
+        Ok(None)
     }
 
     async fn usage(&self) -> StoreResult<Usage> {

@@ -117,6 +117,20 @@ impl ContentKey {
     }
 }
 
+/// A version of one file's content, chosen by the [`ContentStore`] and recorded by the
+/// [`MetadataStore`] together with the size it belongs to.
+///
+/// A store that overwrites bytes in place (memory, filesystem) has no versions and returns
+/// `None` wherever a version may be returned. A store that writes immutable objects (an S3
+/// store writing each block or object under a new name) returns the version that holds the
+/// bytes; the server hands it to [`MetadataStore::record_write`], which switches the file to
+/// it in the same atomic step as the new size, so a crash between the two leaves the old
+/// size with the old version, never a new size over missing bytes. The value is opaque to
+/// everyone but the content store that issued it (a counter, or a handle to an object name
+/// it keeps); 64 bits let it number versions without ever running out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ContentVersion(pub u64);
+
 /// A point in time: seconds and nanoseconds since the Unix epoch (may be negative).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp {
@@ -391,14 +405,27 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<Attr>> + Send;
 
     /// Records that bytes up to `end` were written at `mtime`: size becomes `max(size, end)`,
-    /// mtime and ctime become `mtime`. A narrow update: nothing else in the record changes.
-    /// Regular files only (`IsDir` for a directory, `Invalid` for other kinds).
+    /// mtime and ctime become `mtime`, and if `version` is given (what the content store's
+    /// [`ContentStore::sync`] returned) it becomes the file's [`ContentVersion`] in the same
+    /// atomic step: an observer, and a crash, sees the old size and version or the new size and
+    /// version, never a mix. `None` keeps the recorded version. A narrow update: nothing else in
+    /// the record changes. Regular files only (`IsDir` for a directory, `Invalid` for other
+    /// kinds).
     fn record_write(
         &self,
         ino: InodeId,
         end: u64,
         mtime: Timestamp,
+        version: Option<ContentVersion>,
     ) -> impl Future<Output = StoreResult<Attr>> + Send;
+
+    /// The content version last recorded for `ino` by [`MetadataStore::record_write`], `None`
+    /// if none was ever recorded (always, with a content store that has no versions). `Stale`
+    /// if the inode does not exist.
+    fn content_version(
+        &self,
+        ino: InodeId,
+    ) -> impl Future<Output = StoreResult<Option<ContentVersion>>> + Send;
 
     /// The target of a symlink (`Invalid` for other kinds).
     fn readlink(&self, ino: InodeId) -> impl Future<Output = StoreResult<Vec<u8>>> + Send;
@@ -432,6 +459,11 @@ pub trait MetadataStore: Send + Sync + 'static {
 ///   [`ContentStore::sync`] for that key returned. The memory store's `crash()` forgets
 ///   unsynced writes.
 /// - A block that should exist but cannot be found is an error, never zeros.
+/// - Versions: `write` and `sync` return the [`ContentVersion`] holding the key's bytes as of
+///   that call, or `None` for a store that changes bytes in place (memory, filesystem). A store
+///   that returns versions keeps a version's bytes readable at least until the metadata store
+///   recorded a newer one for the file (the server passes `sync`'s version to
+///   [`MetadataStore::record_write`]), and never returns the same version for different bytes.
 pub trait ContentStore: Send + Sync + 'static {
     /// Reads up to `len` bytes at `offset`.
     fn read(
@@ -441,13 +473,14 @@ pub trait ContentStore: Send + Sync + 'static {
         len: u32,
     ) -> impl Future<Output = StoreResult<Bytes>> + Send;
 
-    /// Writes `data` at `offset`.
+    /// Writes `data` at `offset`; returns the version now holding the key's bytes, if the store
+    /// has versions.
     fn write(
         &self,
         key: ContentKey,
         offset: u64,
         data: Bytes,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
+    ) -> impl Future<Output = StoreResult<Option<ContentVersion>>> + Send;
 
     /// Sets the length to `len`.
     fn truncate(&self, key: ContentKey, len: u64) -> impl Future<Output = StoreResult<()>> + Send;
@@ -458,8 +491,12 @@ pub trait ContentStore: Send + Sync + 'static {
     /// Removes the object; removing a missing key succeeds.
     fn remove(&self, key: ContentKey) -> impl Future<Output = StoreResult<()>> + Send;
 
-    /// Makes every write and truncate of `key` durable.
-    fn sync(&self, key: ContentKey) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Makes every write and truncate of `key` durable; returns the version holding those
+    /// bytes, if the store has versions: the one to record with the size.
+    fn sync(
+        &self,
+        key: ContentKey,
+    ) -> impl Future<Output = StoreResult<Option<ContentVersion>>> + Send;
 
     /// Capacity figures (bytes only; the inode fields are ignored).
     fn usage(&self) -> impl Future<Output = StoreResult<Usage>> + Send;

@@ -116,9 +116,17 @@ macro_rules! forward_metadata_store {
                 ino: $crate::InodeId,
                 end: u64,
                 mtime: $crate::Timestamp,
+                version: Option<$crate::ContentVersion>,
             ) -> $crate::StoreResult<$crate::Attr> {
                 $via!(self, async record_write,
-                    s => $crate::MetadataStore::record_write(s, ino, end, mtime).await)
+                    s => $crate::MetadataStore::record_write(s, ino, end, mtime, version).await)
+            }
+            async fn content_version(
+                &self,
+                ino: $crate::InodeId,
+            ) -> $crate::StoreResult<Option<$crate::ContentVersion>> {
+                $via!(self, async content_version,
+                    s => $crate::MetadataStore::content_version(s, ino).await)
             }
             async fn readlink(&self, ino: $crate::InodeId) -> $crate::StoreResult<Vec<u8>> {
                 $via!(self, async readlink, s => $crate::MetadataStore::readlink(s, ino).await)
@@ -165,7 +173,7 @@ macro_rules! forward_content_store {
                 key: $crate::ContentKey,
                 offset: u64,
                 data: $crate::bytes::Bytes,
-            ) -> $crate::StoreResult<()> {
+            ) -> $crate::StoreResult<Option<$crate::ContentVersion>> {
                 $via!(self, async write,
                     s => $crate::ContentStore::write(s, key, offset, data).await)
             }
@@ -178,7 +186,10 @@ macro_rules! forward_content_store {
             async fn remove(&self, key: $crate::ContentKey) -> $crate::StoreResult<()> {
                 $via!(self, async remove, s => $crate::ContentStore::remove(s, key).await)
             }
-            async fn sync(&self, key: $crate::ContentKey) -> $crate::StoreResult<()> {
+            async fn sync(
+                &self,
+                key: $crate::ContentKey,
+            ) -> $crate::StoreResult<Option<$crate::ContentVersion>> {
                 $via!(self, async sync, s => $crate::ContentStore::sync(s, key).await)
             }
             async fn usage(&self) -> $crate::StoreResult<$crate::Usage> {

@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 
-use crate::api::{ContentKey, ContentStore, StoreError, StoreResult, Usage};
+use crate::api::{ContentKey, ContentStore, ContentVersion, StoreError, StoreResult, Usage};
 
 /// Byte total (and free) reported by [`FsContent::usage`] when no capacity is configured
 /// (1 PiB): without a `statvfs` binding the real figures are unknown.
@@ -233,10 +233,15 @@ impl ContentStore for FsContent {
         .await
     }
 
-    async fn write(&self, key: ContentKey, offset: u64, data: Bytes) -> StoreResult<()> {
+    async fn write(
+        &self,
+        key: ContentKey,
+        offset: u64,
+        data: Bytes,
+    ) -> StoreResult<Option<ContentVersion>> {
         if data.is_empty() {
             // As pwrite(2): writing nothing changes nothing.
-            return Ok(());
+            return Ok(None);
         }
         offset
             .checked_add(data.len() as u64)
@@ -246,7 +251,9 @@ impl ContentStore for FsContent {
             .await?
             .expect("file() with create returns a file");
         // Writing past the end leaves a sparse hole that reads as zeros.
-        blocking(move || file.write_all_at(&data, offset)).await
+        blocking(move || file.write_all_at(&data, offset)).await?;
+        // Bytes are changed in place: no versions.
+        Ok(None)
     }
 
     async fn truncate(&self, key: ContentKey, len: u64) -> StoreResult<()> {
@@ -277,10 +284,10 @@ impl ContentStore for FsContent {
         removed
     }
 
-    async fn sync(&self, key: ContentKey) -> StoreResult<()> {
+    async fn sync(&self, key: ContentKey) -> StoreResult<Option<ContentVersion>> {
         let Some(file) = self.file(key, false).await? else {
             // Never written (or removed): nothing to make durable.
-            return Ok(());
+            return Ok(None);
         };
         // fdatasync: the bytes and the size (metadata needed to read them back), not the
         // timestamps, which the metadata store keeps.
@@ -295,7 +302,7 @@ impl ContentStore for FsContent {
                 return Err(e);
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     async fn usage(&self) -> StoreResult<Usage> {

@@ -594,8 +594,10 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
             // buggify: a slow disk sync (the flush, and any COMMIT waiting on it, takes longer).
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        self.inner.content.sync(key).await?;
-        match self.inner.meta.record_write(ino, end, mtime).await {
+        // A content store with versions names the bytes just made durable; the size and the
+        // version switch together.
+        let version = self.inner.content.sync(key).await?;
+        match self.inner.meta.record_write(ino, end, mtime, version).await {
             Ok(_) => Ok(()),
             // The file was removed while its data was in flight: nothing left to record.
             Err(StoreError::Stale) => Ok(()),

@@ -24,6 +24,7 @@ pub async fn content_suite<C: ContentStore>(store: &C) {
         content_large_sparse,
         content_random_ops_match_model,
         content_sync_and_usage,
+        content_versions,
     );
 }
 
@@ -326,7 +327,7 @@ async fn content_random_ops_match_model<C: ContentStore>(cx: &Content<'_, C>) {
                 ok(cx.store.truncate(k, len as u64).await, "truncate");
                 model.resize(len, 0);
             }
-            7 => ok(cx.store.sync(k).await, "sync"),
+            7 => drop(ok(cx.store.sync(k).await, "sync")),
             _ => {
                 let offset = next(450_000) as usize;
                 let len = next(200_000) as usize;
@@ -353,4 +354,30 @@ async fn content_sync_and_usage<C: ContentStore>(cx: &Content<'_, C>) {
         u.bytes_free <= u.bytes_total,
         "more free bytes than bytes: {u:?}"
     );
+}
+
+/// A store has versions or it has not: `write` and `sync` agree on it; a store with versions
+/// names changed bytes with a new version.
+async fn content_versions<C: ContentStore>(cx: &Content<'_, C>) {
+    let k = cx.key(16).await;
+    let written = ok(
+        cx.store.write(k, 0, Bytes::from_static(b"one")).await,
+        "write",
+    );
+    let synced = ok(cx.store.sync(k).await, "sync");
+    assert_eq!(
+        written.is_some(),
+        synced.is_some(),
+        "write and sync disagree on whether the store has versions"
+    );
+    let rewritten = ok(
+        cx.store.write(k, 0, Bytes::from_static(b"two")).await,
+        "second write",
+    );
+    let resynced = ok(cx.store.sync(k).await, "second sync");
+    assert_eq!(rewritten.is_some(), resynced.is_some());
+    if let (Some(first), Some(second)) = (synced, resynced) {
+        assert_ne!(first, second, "different bytes under one version");
+    }
+    cx.same(k, b"two", "bytes after two versions").await;
 }

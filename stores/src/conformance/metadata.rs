@@ -2,8 +2,8 @@
 
 use super::{CheckGuard, dir, file, node, ok, symlink, t};
 use crate::api::{
-    Attr, Cookie, Device, DirEntry, FileKind, InodeId, MetadataStore, NewNode, SetAttr, StoreError,
-    StoreId, Timestamp,
+    Attr, ContentVersion, Cookie, Device, DirEntry, FileKind, InodeId, MetadataStore, NewNode,
+    SetAttr, StoreError, StoreId, Timestamp,
 };
 
 /// Runs every metadata check against `store`; panics on the first violation.
@@ -39,6 +39,7 @@ pub async fn metadata_suite<M: MetadataStore>(store: &M) {
         setattr_size,
         setattr_invalid,
         record_write_narrow,
+        content_versions,
         readdir_order,
         readdir_paging,
         readdir_resume_after_removed,
@@ -439,7 +440,7 @@ async fn stale_inodes<M: MetadataStore>(cx: &Meta<'_, M>) {
             "setattr {w}"
         );
         assert_err!(
-            s.record_write(ino, 10, t(3)).await,
+            s.record_write(ino, 10, t(3), None).await,
             StoreError::Stale,
             "record_write {w}"
         );
@@ -1206,6 +1207,70 @@ async fn setattr_invalid<M: MetadataStore>(cx: &Meta<'_, M>) {
     );
 }
 
+/// record_write switches the content version with the size; `None` keeps the recorded one;
+/// versions belong to the inode and go with it.
+async fn content_versions<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("versions").await;
+    let f = cx.make(d.ino, b"f", file(1)).await;
+    assert_eq!(
+        ok(s.content_version(f.ino).await, "version of a new file"),
+        None
+    );
+    let a = ok(
+        s.record_write(f.ino, 10, t(2), Some(ContentVersion(7)))
+            .await,
+        "record_write with version 7",
+    );
+    assert_eq!(a.size, 10);
+    assert_eq!(
+        ok(s.content_version(f.ino).await, "version after record_write"),
+        Some(ContentVersion(7))
+    );
+    ok(
+        s.record_write(f.ino, 20, t(3), None).await,
+        "record_write without a version",
+    );
+    assert_eq!(
+        ok(
+            s.content_version(f.ino).await,
+            "version after a write without one"
+        ),
+        Some(ContentVersion(7)),
+        "None keeps the recorded version"
+    );
+    ok(
+        s.record_write(f.ino, 5, t(4), Some(ContentVersion(9)))
+            .await,
+        "record_write with version 9",
+    );
+    assert_eq!(
+        ok(s.content_version(f.ino).await, "version after a newer one"),
+        Some(ContentVersion(9))
+    );
+    assert_eq!(
+        cx.attr(f.ino).await.size,
+        20,
+        "a version never shrinks the size"
+    );
+    // Another file's version is its own.
+    let g = cx.make(d.ino, b"g", file(1)).await;
+    assert_eq!(ok(s.content_version(g.ino).await, "other file"), None);
+    let sub = cx.make(d.ino, b"sub", dir(1)).await;
+    assert!(
+        s.record_write(sub.ino, 1, t(5), Some(ContentVersion(1)))
+            .await
+            .is_err(),
+        "record_write with a version on a directory"
+    );
+    ok(s.unlink(d.ino, b"f", t(6)).await, "unlink");
+    assert_err!(
+        s.content_version(f.ino).await,
+        StoreError::Stale,
+        "version of a freed inode"
+    );
+}
+
 /// record_write changes only size (to the maximum), mtime, ctime and change.
 async fn record_write_narrow<M: MetadataStore>(cx: &Meta<'_, M>) {
     let s = cx.store;
@@ -1222,7 +1287,10 @@ async fn record_write_narrow<M: MetadataStore>(cx: &Meta<'_, M>) {
             },
         )
         .await;
-    let a = ok(s.record_write(f.ino, 100, t(5)).await, "record_write 100");
+    let a = ok(
+        s.record_write(f.ino, 100, t(5), None).await,
+        "record_write 100",
+    );
     let mut expect = Attr {
         size: 100,
         mtime: t(5),
@@ -1232,7 +1300,10 @@ async fn record_write_narrow<M: MetadataStore>(cx: &Meta<'_, M>) {
     };
     assert!(a.change > f.change, "change not bumped");
     assert_eq!(a, expect);
-    let a = ok(s.record_write(f.ino, 50, t(6)).await, "record_write 50");
+    let a = ok(
+        s.record_write(f.ino, 50, t(6), None).await,
+        "record_write 50",
+    );
     expect.mtime = t(6);
     expect.ctime = t(6);
     assert!(a.change > expect.change, "change not bumped");
@@ -1241,12 +1312,12 @@ async fn record_write_narrow<M: MetadataStore>(cx: &Meta<'_, M>) {
     assert_eq!(cx.attr(f.ino).await, expect);
     let sub = cx.make(d.ino, b"sub", dir(1)).await;
     assert!(
-        s.record_write(sub.ino, 10, t(7)).await.is_err(),
+        s.record_write(sub.ino, 10, t(7), None).await.is_err(),
         "record_write on a directory"
     );
     let l = cx.make(d.ino, b"l", symlink(b"x", 1)).await;
     assert!(
-        s.record_write(l.ino, 10, t(7)).await.is_err(),
+        s.record_write(l.ino, 10, t(7), None).await.is_err(),
         "record_write on a symlink"
     );
     assert_eq!(cx.attr(l.ino).await, l);

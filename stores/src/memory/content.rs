@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 
 use super::{BLOCK_SIZE, UNBOUNDED_BYTES_REPORTED};
-use crate::api::{ContentKey, ContentStore, StoreError, StoreResult, Usage};
+use crate::api::{ContentKey, ContentStore, ContentVersion, StoreError, StoreResult, Usage};
 
 /// An in-memory [`ContentStore`] with a live and a durable copy of every object.
 ///
@@ -85,10 +85,15 @@ impl ContentStore for MemoryContent {
             .map_or_else(Bytes::new, |o| o.read(offset, len)))
     }
 
-    async fn write(&self, key: ContentKey, offset: u64, data: Bytes) -> StoreResult<()> {
+    async fn write(
+        &self,
+        key: ContentKey,
+        offset: u64,
+        data: Bytes,
+    ) -> StoreResult<Option<ContentVersion>> {
         if data.is_empty() {
             // As pwrite(2): writing nothing changes nothing, not even the length.
-            return Ok(());
+            return Ok(None);
         }
         let end = offset
             .checked_add(data.len() as u64)
@@ -109,7 +114,7 @@ impl ContentStore for MemoryContent {
         let dirty = inner.dirty.entry(key).or_default();
         object.write(offset, &data, dirty);
         inner.used += growth;
-        Ok(())
+        Ok(None)
     }
 
     async fn truncate(&self, key: ContentKey, len: u64) -> StoreResult<()> {
@@ -139,15 +144,15 @@ impl ContentStore for MemoryContent {
         Ok(())
     }
 
-    async fn sync(&self, key: ContentKey) -> StoreResult<()> {
+    async fn sync(&self, key: ContentKey) -> StoreResult<Option<ContentVersion>> {
         let mut inner = self.lock();
         let inner = &mut *inner;
         let Some(dirty) = inner.dirty.remove(&key) else {
-            return Ok(());
+            return Ok(None);
         };
         let Some(live) = inner.live.get(&key) else {
             inner.durable.remove(&key);
-            return Ok(());
+            return Ok(None);
         };
         let durable = inner.durable.entry(key).or_default();
         durable.len = live.len;
@@ -157,7 +162,7 @@ impl ContentStore for MemoryContent {
                 None => durable.blocks.remove(&index),
             };
         }
-        Ok(())
+        Ok(None)
     }
 
     async fn usage(&self) -> StoreResult<Usage> {

@@ -8,8 +8,8 @@ use std::sync::{Mutex, MutexGuard};
 use super::namespace::{Body, Namespace};
 use super::{JOURNAL_MAX, UNBOUNDED_FILES_REPORTED};
 use crate::api::{
-    Attr, Cookie, DirEntry, DirPage, InodeId, MetadataStore, NewNode, Removed, Renamed, SetAttr,
-    StoreError, StoreId, StoreResult, Timestamp, Usage, check_name,
+    Attr, ContentVersion, Cookie, DirEntry, DirPage, InodeId, MetadataStore, NewNode, Removed,
+    Renamed, SetAttr, StoreError, StoreId, StoreResult, Timestamp, Usage, check_name,
 };
 
 /// An in-memory [`MetadataStore`] with a live and a durable copy of the namespace.
@@ -220,11 +220,26 @@ impl MetadataStore for MemoryMetadata {
         Ok(attr)
     }
 
-    async fn record_write(&self, ino: InodeId, end: u64, mtime: Timestamp) -> StoreResult<Attr> {
+    async fn record_write(
+        &self,
+        ino: InodeId,
+        end: u64,
+        mtime: Timestamp,
+        version: Option<ContentVersion>,
+    ) -> StoreResult<Attr> {
         let mut inner = self.lock();
-        let attr = inner.live.record_write(ino, end, mtime)?;
-        inner.record(Op::RecordWrite { ino, end, mtime });
+        let attr = inner.live.record_write(ino, end, mtime, version)?;
+        inner.record(Op::RecordWrite {
+            ino,
+            end,
+            mtime,
+            version,
+        });
         Ok(attr)
+    }
+
+    async fn content_version(&self, ino: InodeId) -> StoreResult<Option<ContentVersion>> {
+        Ok(self.lock().live.inode(ino)?.version)
     }
 
     async fn readlink(&self, ino: InodeId) -> StoreResult<Vec<u8>> {
@@ -360,6 +375,7 @@ pub(super) enum Op {
         ino: InodeId,
         end: u64,
         mtime: Timestamp,
+        version: Option<ContentVersion>,
     },
 }
 #[cfg(test)]
@@ -403,7 +419,7 @@ mod tests {
             .unwrap();
         m.link(f.ino, root.ino, b"g", t(4)).await.unwrap();
         m.rename(d.ino, b"f", root.ino, b"h", t(5)).await.unwrap();
-        m.record_write(f.ino, 100, t(6)).await.unwrap();
+        m.record_write(f.ino, 100, t(6), None).await.unwrap();
         m.unlink(root.ino, b"g", t(7)).await.unwrap();
         let before = (
             m.getattr(root.ino).await.unwrap(),
@@ -471,6 +487,31 @@ mod tests {
         assert_eq!(m.lookup(root.ino, b"again").await.unwrap().ino, again.ino);
     }
 
+    /// Goal: a crash keeps the size and the content version together. Method: record size 10
+    /// with version 1, sync, record size 20 with version 2, crash: size 10 with version 1.
+    #[tokio::test]
+    async fn metadata_crash_keeps_size_and_version_together() {
+        let m = MemoryMetadata::new(StoreId(1));
+        let root = m.share_root("s", dir_node(1)).await.unwrap();
+        let f = m
+            .create(root.ino, b"f", node(FileKind::Regular, 1))
+            .await
+            .unwrap();
+        m.record_write(f.ino, 10, t(2), Some(ContentVersion(1)))
+            .await
+            .unwrap();
+        m.sync().await.unwrap();
+        m.record_write(f.ino, 20, t(3), Some(ContentVersion(2)))
+            .await
+            .unwrap();
+        m.crash();
+        assert_eq!(m.getattr(f.ino).await.unwrap().size, 10);
+        assert_eq!(
+            m.content_version(f.ino).await.unwrap(),
+            Some(ContentVersion(1))
+        );
+    }
+
     /// Goal: a workload that never syncs still has a bounded journal. Method: run more than
     /// JOURNAL_MAX changes without sync; after a crash at least the first JOURNAL_MAX survive.
     #[tokio::test]
@@ -482,7 +523,7 @@ mod tests {
             .await
             .unwrap();
         for i in 0..JOURNAL_MAX as u64 + 10 {
-            m.record_write(f.ino, i, t(2)).await.unwrap();
+            m.record_write(f.ino, i, t(2), None).await.unwrap();
         }
         assert!(m.lock().journal.len() < JOURNAL_MAX);
         m.crash();

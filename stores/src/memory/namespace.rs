@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use super::GENERATION;
 use super::metadata::Op;
 use crate::api::{
-    Attr, Cookie, FileKind, InodeId, NewNode, Removed, Renamed, SetAttr, StoreError, StoreResult,
-    Timestamp,
+    Attr, ContentVersion, Cookie, FileKind, InodeId, NewNode, Removed, Renamed, SetAttr,
+    StoreError, StoreResult, Timestamp,
 };
 use crate::rules;
 
@@ -29,6 +29,8 @@ pub(super) struct Namespace {
 pub(super) struct Inode {
     pub(super) attr: Attr,
     pub(super) body: Body,
+    /// The content version last recorded by `record_write`, if any.
+    pub(super) version: Option<ContentVersion>,
 }
 
 #[derive(Clone)]
@@ -136,7 +138,12 @@ impl Namespace {
                 .rename(*from_dir, from_name, *to_dir, to_name, *now)
                 .map(drop),
             Op::SetAttr { ino, set, now } => self.setattr(*ino, set, *now).map(drop),
-            Op::RecordWrite { ino, end, mtime } => self.record_write(*ino, *end, *mtime).map(drop),
+            Op::RecordWrite {
+                ino,
+                end,
+                mtime,
+                version,
+            } => self.record_write(*ino, *end, *mtime, *version).map(drop),
         }
     }
 
@@ -233,7 +240,11 @@ impl Namespace {
             | FileKind::Socket
             | FileKind::Fifo => Body::Plain,
         };
-        Ok(Inode { attr, body })
+        Ok(Inode {
+            attr,
+            body,
+            version: None,
+        })
     }
 
     pub(super) fn create(
@@ -445,11 +456,15 @@ impl Namespace {
         ino: InodeId,
         end: u64,
         mtime: Timestamp,
+        version: Option<ContentVersion>,
     ) -> StoreResult<Attr> {
         rules::check_write(self.inode(ino)?.attr.kind)?;
         self.touch_ctime(ino, mtime);
-        let attr = &mut self.inode_mut(ino).attr;
-        rules::apply_write(attr, end, mtime);
-        Ok(attr.clone())
+        let inode = self.inode_mut(ino);
+        rules::apply_write(&mut inode.attr, end, mtime);
+        if version.is_some() {
+            inode.version = version;
+        }
+        Ok(inode.attr.clone())
     }
 }

@@ -57,6 +57,11 @@ pub(super) fn symlink_key(ino: u64) -> [u8; 10] {
     prefixed(*b"l/", ino)
 }
 
+/// `v/<ino>`: the content version last recorded for a regular file, a `u64`.
+pub(super) fn version_key(ino: u64) -> [u8; 10] {
+    prefixed(*b"v/", ino)
+}
+
 /// `d/<dir>`: the prefix of every entry of `dir`, keyed by name.
 pub(super) fn entry_prefix(dir: u64) -> [u8; 10] {
     prefixed(*b"d/", dir)

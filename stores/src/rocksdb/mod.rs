@@ -14,6 +14,7 @@
 //! | `meta/files` | `u64` | number of live inodes, for [`MetadataStore::usage`] |
 //! | `i/<ino>` | inode record | version byte 1, kind, mode, nlink, uid, gid, size, rdev, atime, mtime, ctime, btime, generation, change, parent (directories), next cookie (directories): 114 bytes |
 //! | `l/<ino>` | bytes | symlink target |
+//! | `v/<ino>` | `u64` | the file's [`ContentVersion`], once `record_write` recorded one; written in the batch that sets the size, deleted with the inode |
 //! | `d/<dir><name>` | `<ino><cookie>` | directory entry, for lookup by name |
 //! | `c/<dir><cookie>` | `<ino><name>` | cookie index: readdir seeks to `c/<dir><after + 1>` and walks forward, so listings come in cookie order and resume after a removed cookie |
 //! | `s/<share name>` | `<ino>` | root directory of a share |
@@ -76,8 +77,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use ::rocksdb::{DB, DBCompressionType, ErrorKind, Options, ReadOptions, WriteBatch};
 
 use crate::api::{
-    Attr, Cookie, DirEntry, DirPage, FileKind, Generation, InodeId, MetadataStore, NewNode,
-    Removed, Renamed, SetAttr, StoreError, StoreId, StoreResult, Timestamp, Usage, check_name,
+    Attr, ContentVersion, Cookie, DirEntry, DirPage, FileKind, Generation, InodeId, MetadataStore,
+    NewNode, Removed, Renamed, SetAttr, StoreError, StoreId, StoreResult, Timestamp, Usage,
+    check_name,
 };
 use crate::rules::{self, add_link};
 use codec::Inode;
@@ -422,7 +424,13 @@ impl RocksMetadata {
         Ok(attr)
     }
 
-    fn record_write_now(&self, ino: InodeId, end: u64, mtime: Timestamp) -> StoreResult<Attr> {
+    fn record_write_now(
+        &self,
+        ino: InodeId,
+        end: u64,
+        mtime: Timestamp,
+        version: Option<ContentVersion>,
+    ) -> StoreResult<Attr> {
         let mut txn = self.begin();
         let mut inode = txn.inode(ino)?;
         let a = &mut inode.attr;
@@ -430,9 +438,26 @@ impl RocksMetadata {
         rules::apply_write(a, end, mtime);
         a.change += 1;
         let attr = a.clone();
+        if let Some(version) = version {
+            // Same batch as the size: both change or neither does.
+            txn.batch
+                .put(codec::version_key(ino.0), codec::encode_u64(version.0));
+        }
         txn.put_inode(inode);
         txn.commit()?;
         Ok(attr)
+    }
+
+    fn content_version_now(&self, ino: InodeId) -> StoreResult<Option<ContentVersion>> {
+        let snap = self.db.snapshot();
+        read_inode(snap.get(codec::inode_key(ino.0)), ino)?;
+        match snap.get(codec::version_key(ino.0)).map_err(rocks_error)? {
+            Some(value) => Ok(Some(ContentVersion(codec::decode_u64(
+                &value,
+                "content version",
+            )?))),
+            None => Ok(None),
+        }
     }
 
     fn readlink_now(&self, ino: InodeId) -> StoreResult<Vec<u8>> {
@@ -580,8 +605,18 @@ impl MetadataStore for RocksMetadata {
         self.setattr_now(ino, set, now)
     }
 
-    async fn record_write(&self, ino: InodeId, end: u64, mtime: Timestamp) -> StoreResult<Attr> {
-        self.record_write_now(ino, end, mtime)
+    async fn record_write(
+        &self,
+        ino: InodeId,
+        end: u64,
+        mtime: Timestamp,
+        version: Option<ContentVersion>,
+    ) -> StoreResult<Attr> {
+        self.record_write_now(ino, end, mtime, version)
+    }
+
+    async fn content_version(&self, ino: InodeId) -> StoreResult<Option<ContentVersion>> {
+        self.content_version_now(ino)
     }
 
     async fn readlink(&self, ino: InodeId) -> StoreResult<Vec<u8>> {
@@ -737,8 +772,10 @@ impl Txn<'_> {
         let freed = inode.attr.nlink == 0;
         if freed {
             let ino = inode.attr.ino;
-            if inode.attr.kind == FileKind::Symlink {
-                self.batch.delete(codec::symlink_key(ino.0));
+            match inode.attr.kind {
+                FileKind::Symlink => self.batch.delete(codec::symlink_key(ino.0)),
+                FileKind::Regular => self.batch.delete(codec::version_key(ino.0)),
+                _ => {}
             }
             self.inodes.insert(ino.0, None);
             let files = self.files()?;
