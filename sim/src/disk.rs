@@ -300,7 +300,7 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
     use std::future::Future;
 
-    use stores::{InodeId, StoreId};
+    use stores::{Generation, InodeId, StoreId};
 
     use super::*;
 
@@ -308,6 +308,7 @@ mod tests {
         ContentKey {
             store: StoreId(1),
             ino: InodeId(n),
+            generation: Generation(1),
         }
     }
 

@@ -101,19 +101,30 @@ impl Cookie {
 pub struct StoreId(pub u64);
 
 /// Where the bytes of one regular file live in a [`ContentStore`]. Built from the metadata
-/// store's id and the inode id, never from a path, so rename never touches content.
+/// store's id, the inode id and the inode's generation, never from a path, so rename never
+/// touches content.
+///
+/// The generation is part of the key because a backend may hand out an inode id again after a
+/// machine crash (RocksDB does, with a new generation: see its `meta/epoch`). Bytes of a file
+/// deleted before the crash, whose removal from the content store may not have happened, then
+/// stay under the old generation's key and can never be read through the new inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ContentKey {
     /// The metadata store that owns the inode.
     pub store: StoreId,
     /// The inode.
     pub ino: InodeId,
+    /// The inode's generation.
+    pub generation: Generation,
 }
 
 impl ContentKey {
-    /// A stable printable name: 32 lowercase hex digits.
+    /// A stable printable name: 48 lowercase hex digits (store, inode, generation).
     pub fn to_hex(&self) -> String {
-        format!("{:016x}{:016x}", self.store.0, self.ino.0)
+        format!(
+            "{:016x}{:016x}{:016x}",
+            self.store.0, self.ino.0, self.generation.0
+        )
     }
 }
 
@@ -207,6 +218,7 @@ impl Attr {
         ContentKey {
             store,
             ino: self.ino,
+            generation: self.generation,
         }
     }
 }

@@ -1,9 +1,17 @@
 //! [`FsContent`]: file content on the local filesystem, one file per [`ContentKey`].
 //!
-//! Layout: `<root>/<fan>/<32 hex digits of the key>`, where `<fan>` is the inode id's low byte
-//! in two hex digits. The fan-out keeps directories small; the low byte spreads consecutive
-//! inode ids (the key's leading digits are the store id, the same for every file). Files are
-//! named by key, never by the user's path, so a rename never touches content.
+//! Layout: `<root>/<fan>/<48 hex digits of the key>` (store id, inode id, generation), where
+//! `<fan>` is the inode id's low byte in two hex digits. The fan-out keeps directories small;
+//! the low byte spreads consecutive inode ids (the key's leading digits are the store id, the
+//! same for every file). Files are named by key, never by the user's path, so a rename never
+//! touches content.
+//!
+//! Older versions named files by store and inode only (32 hex digits). A root they wrote has no
+//! `layout` file; in such a root, a key whose file is missing takes over the old name of its
+//! store and inode, renaming it on first use, so files written before the upgrade stay
+//! readable. (An old name cannot say which generation it belonged to; it goes to whichever
+//! generation of the inode asks first, as it did before.) A root created by this version gets a
+//! `layout` file and never looks for old names.
 //!
 //! Durability: `sync(key)` fsyncs the file and, if a file was created in its fan-out directory
 //! since that directory was last fsynced, the directory too, so the new name survives a
@@ -52,7 +60,14 @@ pub struct FsContent {
     dir_unsynced: Box<[AtomicBool]>,
     /// Open descriptors by key, bounded by [`FD_CACHE_MAX`].
     fds: Mutex<Fds>,
+    /// Whether the root may hold files under the old 32-digit names (see the module docs).
+    legacy_names: bool,
 }
+
+/// Marks a root whose files all have 48-digit names.
+const LAYOUT_FILE: &str = "layout";
+/// The content of [`LAYOUT_FILE`].
+const LAYOUT: &[u8] = b"dittofs content layout 2: <fan>/<store><inode><generation>\n";
 
 /// The descriptor cache: a map plus insertion order for eviction.
 #[derive(Debug, Default)]
@@ -80,6 +95,7 @@ impl FsContent {
     /// Blocking: meant for startup, before the server serves.
     pub fn open(root: PathBuf) -> StoreResult<Self> {
         std::fs::create_dir_all(&root)?;
+        let legacy_names = !root.join(LAYOUT_FILE).exists() && holds_files(&root)?;
         for fan in 0..FAN_OUT {
             match dir_builder().create(root.join(fan_name(fan))) {
                 Ok(()) => {}
@@ -87,12 +103,18 @@ impl FsContent {
                 Err(e) => return Err(e.into()),
             }
         }
+        if !legacy_names && !root.join(LAYOUT_FILE).exists() {
+            let mut f = File::create(root.join(LAYOUT_FILE))?;
+            io::Write::write_all(&mut f, LAYOUT)?;
+            f.sync_all()?;
+        }
         File::open(&root)?.sync_all()?;
         Ok(Self {
             root,
             capacity: None,
             dir_unsynced: (0..FAN_OUT).map(|_| AtomicBool::new(true)).collect(),
             fds: Mutex::new(Fds::default()),
+            legacy_names,
         })
     }
 
@@ -116,6 +138,14 @@ impl FsContent {
         (self.root.join(fan_name(fan)).join(key.to_hex()), fan)
     }
 
+    /// The name older versions gave `key`'s file, if this root may hold such names.
+    fn legacy_path(&self, key: ContentKey) -> Option<PathBuf> {
+        self.legacy_names.then(|| {
+            let (path, _) = self.path(key);
+            path.with_file_name(format!("{:016x}{:016x}", key.store.0, key.ino.0))
+        })
+    }
+
     fn dir_path(&self, fan: usize) -> PathBuf {
         self.root.join(fan_name(fan))
     }
@@ -132,12 +162,28 @@ impl FsContent {
             return Ok(Some(f.clone()));
         }
         let (path, fan) = self.path(key);
+        let legacy = self.legacy_path(key);
         let opened = blocking(move || {
             match OpenOptions::new().read(true).write(true).open(&path) {
                 Ok(f) => return Ok(Some((f, false))),
-                Err(e) if e.kind() == io::ErrorKind::NotFound && create => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
+            }
+            if let Some(legacy) = legacy {
+                // A file written before keys had generations: give it its new name. The new
+                // name is a directory change, made durable by the next sync (reported as
+                // created).
+                match std::fs::rename(&legacy, &path) {
+                    Ok(()) => {
+                        let f = OpenOptions::new().read(true).write(true).open(&path)?;
+                        return Ok(Some((f, true)));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if !create {
+                return Ok(None);
             }
             let created = OpenOptions::new()
                 .read(true)
@@ -188,6 +234,22 @@ impl FsContent {
             fds.order.retain(|k| *k != key);
         }
     }
+}
+
+/// Whether any fan-out directory under `root` holds a file: a root an older version wrote.
+fn holds_files(root: &Path) -> io::Result<bool> {
+    for fan in 0..FAN_OUT {
+        match std::fs::read_dir(root.join(fan_name(fan))) {
+            Ok(mut entries) => {
+                if entries.next().transpose()?.is_some() {
+                    return Ok(true);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
 }
 
 fn fan_name(fan: usize) -> String {
@@ -273,9 +335,15 @@ impl ContentStore for FsContent {
     async fn remove(&self, key: ContentKey) -> StoreResult<()> {
         self.forget(key);
         let (path, _) = self.path(key);
-        let removed = blocking(move || match std::fs::remove_file(&path) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            other => other,
+        let legacy = self.legacy_path(key);
+        let removed = blocking(move || {
+            for path in std::iter::once(path).chain(legacy) {
+                match std::fs::remove_file(&path) {
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    other => other?,
+                }
+            }
+            Ok(())
         })
         .await;
         // A call that opened the file between the first forget and the unlink cached a
@@ -319,7 +387,7 @@ impl ContentStore for FsContent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{InodeId, StoreId};
+    use crate::api::{Generation, InodeId, StoreId};
 
     /// Goal: files land in the documented layout, spread by the inode's low byte, and `open`
     /// is idempotent on an existing root. Method: write two keys, check their paths, reopen.
@@ -331,6 +399,7 @@ mod tests {
         let key = |ino| ContentKey {
             store: StoreId(0xab),
             ino: InodeId(ino),
+            generation: Generation(2),
         };
         store
             .write(key(0x1234), 0, Bytes::from_static(b"x"))
@@ -341,8 +410,15 @@ mod tests {
             .await
             .unwrap();
         store.sync(key(0x1234)).await.unwrap();
-        assert!(root.join("34/00000000000000ab0000000000001234").is_file());
-        assert!(root.join("35/00000000000000ab0000000000001235").is_file());
+        assert!(
+            root.join("34/00000000000000ab00000000000012340000000000000002")
+                .is_file()
+        );
+        assert!(
+            root.join("35/00000000000000ab00000000000012350000000000000002")
+                .is_file()
+        );
+        assert!(root.join(LAYOUT_FILE).is_file(), "a fresh root is marked");
         assert!(root.join("ff").is_dir());
         drop(store);
         let store = FsContent::open(root).unwrap();
@@ -358,6 +434,7 @@ mod tests {
         let key = ContentKey {
             store: StoreId(1),
             ino: InodeId(2),
+            generation: Generation(1),
         };
         store.write(key, 0, Bytes::from_static(b"a")).await.unwrap();
         assert!(store.dir_unsynced[2].load(Ordering::Acquire));
@@ -371,6 +448,7 @@ mod tests {
         let other = ContentKey {
             store: StoreId(1),
             ino: InodeId(0x102),
+            generation: Generation(1),
         };
         store.truncate(other, 5).await.unwrap();
         assert!(store.dir_unsynced[2].load(Ordering::Acquire));
@@ -386,6 +464,7 @@ mod tests {
         let key = |ino| ContentKey {
             store: StoreId(3),
             ino: InodeId(ino),
+            generation: Generation(1),
         };
         let n = FD_CACHE_MAX as u64 + 40;
         for i in 1..=n {
@@ -409,5 +488,55 @@ mod tests {
         assert!(!store.fds().map.contains_key(&key(n)));
         assert!(store.read(key(n), 0, 8).await.unwrap().is_empty());
         assert_eq!(store.len(key(n - 1)).await.unwrap(), n - 1 + 8);
+    }
+
+    /// Goal: files an older version named by store and inode only stay readable after the
+    /// upgrade, under their new name, and a fresh root never looks for old names. Method: lay
+    /// out a root as the old version did, open it, read, write and remove through keys with a
+    /// generation.
+    #[tokio::test]
+    async fn legacy_names_are_adopted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("content");
+        for fan in 0..FAN_OUT {
+            std::fs::create_dir_all(root.join(fan_name(fan))).unwrap();
+        }
+        std::fs::write(
+            root.join("34/00000000000000ab0000000000001234"),
+            b"old bytes",
+        )
+        .unwrap();
+        std::fs::write(root.join("35/00000000000000ab0000000000001235"), b"gone").unwrap();
+        let store = FsContent::open(root.clone()).unwrap();
+        assert!(store.legacy_names);
+        assert!(!root.join(LAYOUT_FILE).exists(), "old names may remain");
+        let key = |ino| ContentKey {
+            store: StoreId(0xab),
+            ino: InodeId(ino),
+            generation: Generation(3),
+        };
+        assert_eq!(store.len(key(0x1234)).await.unwrap(), 9);
+        assert_eq!(
+            &store.read(key(0x1234), 0, 100).await.unwrap()[..],
+            b"old bytes"
+        );
+        assert!(!root.join("34/00000000000000ab0000000000001234").exists());
+        assert!(
+            root.join("34/00000000000000ab00000000000012340000000000000003")
+                .is_file()
+        );
+        store.remove(key(0x1235)).await.unwrap();
+        assert!(!root.join("35/00000000000000ab0000000000001235").exists());
+
+        let fresh = tmp.path().join("fresh");
+        let store = FsContent::open(fresh.clone()).unwrap();
+        assert!(!store.legacy_names);
+        std::fs::write(fresh.join("34/00000000000000ab0000000000001234"), b"x").unwrap();
+        assert_eq!(store.len(key(0x1234)).await.unwrap(), 0);
+        drop(store);
+        assert!(
+            !FsContent::open(fresh).unwrap().legacy_names,
+            "the mark stays"
+        );
     }
 }

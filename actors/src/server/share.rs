@@ -685,11 +685,11 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
                     .await
                     .map_err(OpError::from_store)?;
                 self.inner.meta.sync().await?;
-                self.set_content_len(ino, size, size).await?;
+                self.set_content_len(&before, size, size).await?;
                 return Ok((Some(before), self.overlay(after)));
             }
             // Growing: cut any stale tail, then add the hole, durably, before the size says so.
-            self.set_content_len(ino, recorded, size).await?;
+            self.set_content_len(&before, recorded, size).await?;
         }
         let after = self
             .inner
@@ -702,11 +702,8 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
 
     /// Cuts the content to `keep` bytes, then sets its length to `len` (zeros after `keep`),
     /// and syncs it.
-    async fn set_content_len(&self, ino: InodeId, keep: u64, len: u64) -> OpResult<()> {
-        let key = ContentKey {
-            store: self.inner.meta.id(),
-            ino,
-        };
+    async fn set_content_len(&self, file: &Attr, keep: u64, len: u64) -> OpResult<()> {
+        let key = file.content_key(self.inner.meta.id());
         if keep < len && self.inner.content.len(key).await? > keep {
             self.inner.content.truncate(key, keep).await?;
         }
@@ -743,7 +740,11 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
         if caller.uid != a.uid && !Self::mode_allows(&a, caller, 4) {
             return Err(OpError::Access);
         }
-        let data = self.inner.cache.read(ino, offset, count, a.size).await?;
+        let data = self
+            .inner
+            .cache
+            .read(ino, a.generation, offset, count, a.size)
+            .await?;
         let eof = offset.saturating_add(data.len() as u64) >= a.size;
         Ok((a, data, eof))
     }
@@ -992,10 +993,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
     async fn removed(&self, r: &Removed) -> OpResult<()> {
         if r.freed && r.attr.kind == FileKind::Regular {
             self.inner.cache.forget(r.attr.ino);
-            let key = ContentKey {
-                store: self.inner.meta.id(),
-                ino: r.attr.ino,
-            };
+            let key = r.attr.content_key(self.inner.meta.id());
             // The bytes go only after the removal is durable: see `reap`.
             if let Err(mpsc::error::TrySendError::Full(key)) = self.inner.reaper.try_send(key) {
                 match self.inner.meta.sync().await {

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::{CheckGuard, ok};
-use crate::api::{ContentKey, ContentStore, InodeId, StoreId};
+use crate::api::{ContentKey, ContentStore, Generation, InodeId, StoreId};
 
 /// Runs every content check against `store`; panics on the first violation.
 pub async fn content_suite<C: ContentStore>(store: &C) {
@@ -42,6 +42,7 @@ impl<C: ContentStore> Content<'_, C> {
         let key = ContentKey {
             store: CONTENT_STORE,
             ino: InodeId(n),
+            generation: Generation(1),
         };
         ok(self.store.remove(key).await, "remove before the check");
         key
@@ -201,15 +202,24 @@ async fn content_remove<C: ContentStore>(cx: &Content<'_, C>) {
     cx.same(k, b"\0\0\0\0\0b", "write after remove").await;
 }
 
-/// Keys differing in store id or inode id are separate objects.
+/// Keys differing in store id, inode id or generation are separate objects.
 async fn content_keys_independent<C: ContentStore>(cx: &Content<'_, C>) {
     let a = cx.key(10).await;
     let b = cx.key(11).await;
     let c = ContentKey {
         store: StoreId(CONTENT_STORE.0 + 1),
-        ino: a.ino,
+        ..a
+    };
+    // The same inode id reused with a new generation (after a crash) is another object: the
+    // old bytes never show through it.
+    let g = ContentKey {
+        generation: Generation(a.generation.0 + 1),
+        ..a
     };
     ok(cx.store.remove(c).await, "remove");
+    ok(cx.store.remove(g).await, "remove");
+    cx.write(g, 0, b"gg").await;
+    cx.same(g, b"gg", "other generation").await;
     cx.write(a, 0, b"aaaa").await;
     cx.write(b, 0, b"bb").await;
     cx.write(c, 0, b"c").await;
@@ -218,6 +228,10 @@ async fn content_keys_independent<C: ContentStore>(cx: &Content<'_, C>) {
     cx.same(c, b"c", "same inode, other store").await;
     ok(cx.store.remove(c).await, "remove c");
     cx.same(a, b"aaaa", "key a after removing c").await;
+    cx.same(g, b"gg", "other generation after a's writes").await;
+    ok(cx.store.remove(a).await, "remove a");
+    cx.same(g, b"gg", "other generation after removing a").await;
+    ok(cx.store.remove(g).await, "remove g");
 }
 
 /// Writes and reads at unaligned offsets across many block sizes' boundaries.

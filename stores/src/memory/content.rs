@@ -288,12 +288,13 @@ impl Object {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{InodeId, StoreId};
+    use crate::api::{Generation, InodeId, StoreId};
 
     fn key(ino: u64) -> ContentKey {
         ContentKey {
             store: StoreId(7),
             ino: InodeId(ino),
+            generation: Generation(1),
         }
     }
 
