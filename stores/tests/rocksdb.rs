@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use stores::conformance::metadata_suite;
+use stores::conformance::{metadata_concurrency, metadata_suite};
 use stores::fs::FsContent;
 use stores::rocksdb::{FORMAT_VERSION, FormatError, RocksMetadata};
 use stores::{
@@ -797,4 +797,16 @@ async fn concurrent_mutations_serialise() {
     assert_eq!(store.getattr(root.ino).await.expect("root").nlink, 2 + 80);
     let usage = store.usage().await.expect("usage");
     assert_eq!(usage.files_total - usage.files_free, 401);
+}
+
+/// Goal: callers racing on one directory keep RocksDB's namespace consistent: names, nlink,
+/// parents, listings. Method: run the metadata concurrency check on a multi-threaded runtime,
+/// then again after reopening the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rocksdb_concurrency() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(open(dir.path()));
+    metadata_concurrency(Arc::clone(&store)).await;
+    drop(store);
+    metadata_concurrency(Arc::new(open(dir.path()))).await;
 }

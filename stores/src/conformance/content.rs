@@ -341,7 +341,9 @@ async fn content_random_ops_match_model<C: ContentStore>(cx: &Content<'_, C>) {
                 ok(cx.store.truncate(k, len as u64).await, "truncate");
                 model.resize(len, 0);
             }
-            7 => drop(ok(cx.store.sync(k).await, "sync")),
+            7 => {
+                ok(cx.store.sync(k).await, "sync");
+            }
             _ => {
                 let offset = next(450_000) as usize;
                 let len = next(200_000) as usize;

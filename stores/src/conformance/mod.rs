@@ -4,7 +4,9 @@
 //! Entry points, called from each backend's `tests/`:
 //! - [`metadata_suite`] runs every metadata check against one store,
 //! - [`content_suite`] runs every content check against one store,
-//! - [`run_all`] runs both.
+//! - [`run_all`] runs both,
+//! - [`metadata_concurrency`] and [`content_concurrency`] race callers on one directory or one
+//!   file and check the invariants afterwards (they need a multi-threaded runtime).
 //!
 //! Each check panics with a message naming what it expected on the first violation; the name of
 //! the failing check is printed to stderr as the panic unwinds. The suite may run many times
@@ -44,8 +46,11 @@ macro_rules! assert_err {
 }
 
 // The check modules come after the macros so they can use them.
+mod concurrency;
 mod content;
 mod metadata;
+
+pub use concurrency::{content_concurrency, metadata_concurrency};
 
 /// Runs [`metadata_suite`] on `meta`, then [`content_suite`] on `content`.
 pub async fn run_all<M: MetadataStore, C: ContentStore>(meta: &M, content: &C) {
