@@ -186,8 +186,9 @@ fn apply_write(obj: &mut Vec<u8>, offset: u64, data: &[u8]) {
     obj[start..end].copy_from_slice(data);
 }
 
-/// Largest object the simulated disk accepts (simulated files are small; larger writes are a
-/// workload bug, reported as no space rather than an allocation failure).
+/// Largest object the simulated disk accepts (simulated files are small and dense; larger
+/// writes are a workload bug, reported as "file too large" rather than an allocation failure).
+/// Also what [`ContentStore::max_file_size`] reports.
 const OBJECT_MAX: u64 = 64 << 20;
 
 impl ContentStore for SimDisk {
@@ -212,10 +213,8 @@ impl ContentStore for SimDisk {
         }
         let end = offset
             .checked_add(data.len() as u64)
-            .ok_or(StoreError::Invalid("write beyond the largest offset"))?;
-        if end > OBJECT_MAX {
-            return Err(StoreError::NoSpace);
-        }
+            .filter(|&end| end <= OBJECT_MAX)
+            .ok_or(StoreError::FileTooLarge)?;
         let mut inner = self.lock();
         let old = inner.live.get(&key).map_or(0, |v| v.len() as u64);
         if let Some(cap) = self.capacity
@@ -234,7 +233,7 @@ impl ContentStore for SimDisk {
 
     async fn truncate(&self, key: ContentKey, len: u64) -> StoreResult<()> {
         if len > OBJECT_MAX {
-            return Err(StoreError::NoSpace);
+            return Err(StoreError::FileTooLarge);
         }
         let mut inner = self.lock();
         let old = inner.live.get(&key).map_or(0, |v| v.len() as u64);
@@ -280,6 +279,10 @@ impl ContentStore for SimDisk {
             };
         }
         Ok(None)
+    }
+
+    fn max_file_size(&self) -> u64 {
+        OBJECT_MAX
     }
 
     async fn usage(&self) -> StoreResult<Usage> {

@@ -209,9 +209,13 @@ macro_rules! faulty_meta {
     }};
 }
 
-/// How one content call reaches the wrapped store: the faults come first, and writes and
-/// syncs may also fail after the work was done.
+/// How one content call reaches the wrapped store: the faults come first (not for the
+/// synchronous `max_file_size`), and writes and syncs may also fail after the work was done.
 macro_rules! faulty_content {
+    ($this:ident, fn $op:ident, $s:ident => $e:expr) => {{
+        let $s = &*$this.inner;
+        $e
+    }};
     ($this:ident, async write, $s:ident => $e:expr) => {
         faulty_content!(@after $this, write, $s => $e)
     };

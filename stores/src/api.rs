@@ -46,6 +46,10 @@ pub enum StoreError {
     /// The store is read-only.
     #[error("read-only store")]
     ReadOnly,
+    /// A write or truncate would make a file larger than the content store can hold (see
+    /// [`ContentStore::max_file_size`]; `EFBIG` from the local system).
+    #[error("file too large")]
+    FileTooLarge,
     /// The operation is not valid for this object (e.g. rename a directory into itself, a
     /// hard link to a directory, readlink on a regular file).
     #[error("invalid operation: {0}")]
@@ -61,14 +65,13 @@ pub enum StoreError {
     Backend(#[source] BoxError),
 }
 
+/// Maps the errno inside `e`, if any, through [`crate::errno::classify`], the one table of
+/// errno meanings; everything else stays [`StoreError::Io`].
 impl From<io::Error> for StoreError {
     fn from(e: io::Error) -> Self {
-        match e.raw_os_error() {
-            Some(28) => Self::NoSpace,  // ENOSPC
-            Some(122) => Self::NoSpace, // EDQUOT
-            Some(30) => Self::ReadOnly, // EROFS
-            _ => Self::Io(e),
-        }
+        e.raw_os_error()
+            .and_then(crate::errno::classify)
+            .unwrap_or(Self::Io(e))
     }
 }
 
@@ -471,6 +474,8 @@ pub trait MetadataStore: Send + Sync + 'static {
 ///   [`ContentStore::sync`] for that key returned. The memory store's `crash()` forgets
 ///   unsynced writes.
 /// - A block that should exist but cannot be found is an error, never zeros.
+/// - Size: no object grows beyond [`ContentStore::max_file_size`]; a write ending beyond it or
+///   a truncate to a larger length fails with [`StoreError::FileTooLarge`] and changes nothing.
 /// - Versions: `write` and `sync` return the [`ContentVersion`] holding the key's bytes as of
 ///   that call, or `None` for a store that changes bytes in place (memory, filesystem). A store
 ///   that returns versions keeps a version's bytes readable at least until the metadata store
@@ -512,6 +517,10 @@ pub trait ContentStore: Send + Sync + 'static {
 
     /// Capacity figures (bytes only; the inode fields are ignored).
     fn usage(&self) -> impl Future<Output = StoreResult<Usage>> + Send;
+
+    /// The largest length an object can have here, in bytes: what FSINFO reports as
+    /// `maxfilesize`. Fixed for the store's lifetime.
+    fn max_file_size(&self) -> u64;
 }
 
 /// Checks a directory entry name against the contract: 1 to 255 bytes, no `/` or NUL, not "."

@@ -195,6 +195,9 @@ macro_rules! forward_content_store {
             async fn usage(&self) -> $crate::StoreResult<$crate::Usage> {
                 $via!(self, async usage, s => $crate::ContentStore::usage(s).await)
             }
+            fn max_file_size(&self) -> u64 {
+                $via!(self, fn max_file_size, s => $crate::ContentStore::max_file_size(s))
+            }
         }
     };
 }

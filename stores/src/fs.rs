@@ -23,6 +23,10 @@
 //! (`read_at`/`write_all_at`) on the blocking pool: no seek, one thread hop per call. A removed
 //! key's descriptor leaves the cache before its file is unlinked.
 //!
+//! Capacity: [`ContentStore::usage`] reports the filesystem's size and the space still
+//! available to the server (`statvfs`); [`ContentStore::max_file_size`] the largest file the
+//! filesystem holds (see `probe_max_file_size`).
+//!
 //! This backend does real file I/O on tokio's blocking pool; it never runs in the simulator,
 //! where the memory content store stands in for it.
 
@@ -35,12 +39,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
+use nix::errno::Errno;
+use nix::sys::statvfs::statvfs;
+use nix::unistd::{PathconfVar, pathconf};
 
 use crate::api::{ContentKey, ContentStore, ContentVersion, StoreError, StoreResult, Usage};
-
-/// Byte total (and free) reported by [`FsContent::usage`] when no capacity is configured
-/// (1 PiB): without a `statvfs` binding the real figures are unknown.
-pub const UNKNOWN_CAPACITY_REPORTED: u64 = 1 << 50;
 
 /// Open descriptors kept at most: half the usual soft limit of 1,024 per process, leaving the
 /// rest to sockets and RocksDB.
@@ -53,7 +56,7 @@ const FAN_OUT: usize = 256;
 #[derive(Debug)]
 pub struct FsContent {
     root: PathBuf,
-    /// Capacity to report, in bytes; see [`FsContent::with_capacity`].
+    /// A cap on the capacity reported; see [`FsContent::with_capacity`].
     capacity: Option<u64>,
     /// Per fan-out directory: whether it may hold an entry not yet made durable by an fsync of
     /// the directory. All start set, since a previous process may have left such entries.
@@ -62,6 +65,8 @@ pub struct FsContent {
     fds: Mutex<Fds>,
     /// Whether the root may hold files under the old 32-digit names (see the module docs).
     legacy_names: bool,
+    /// The largest file the filesystem under the root holds; see [`probe_max_file_size`].
+    max_file_size: u64,
 }
 
 /// Marks a root whose files all have 48-digit names.
@@ -108,6 +113,7 @@ impl FsContent {
             io::Write::write_all(&mut f, LAYOUT)?;
             f.sync_all()?;
         }
+        let max_file_size = probe_max_file_size(&root)?;
         File::open(&root)?.sync_all()?;
         Ok(Self {
             root,
@@ -115,13 +121,13 @@ impl FsContent {
             dir_unsynced: (0..FAN_OUT).map(|_| AtomicBool::new(true)).collect(),
             fds: Mutex::new(Fds::default()),
             legacy_names,
+            max_file_size,
         })
     }
 
-    /// Sets the capacity [`ContentStore::usage`] reports (as both total and free, since the
-    /// bytes in use are not tracked). Without it the store reports
-    /// [`UNKNOWN_CAPACITY_REPORTED`]. Writes are limited only by the filesystem (`ENOSPC`
-    /// becomes [`StoreError::NoSpace`]).
+    /// Caps the capacity [`ContentStore::usage`] reports: the total becomes the smaller of
+    /// `bytes` and the filesystem's size, free space at most that total. Writes are still
+    /// limited only by the filesystem (`ENOSPC` becomes [`StoreError::NoSpace`]).
     pub fn with_capacity(mut self, bytes: u64) -> Self {
         self.capacity = Some(bytes);
         self
@@ -236,6 +242,77 @@ impl FsContent {
     }
 }
 
+/// Name of the scratch file [`probe_max_file_size`] uses (removed again at once).
+const PROBE_FILE: &str = "max-size-probe";
+
+/// The largest length a file under `root` can have, as the filesystem really enforces it:
+///
+/// - `pathconf(root, _PC_FILESIZEBITS)` first. Below 64 bits (FAT and other filesystems
+///   without sparse files report 32) its bound `2^(bits-1) - 1` is the answer: probing there
+///   would allocate real blocks.
+/// - At 64 bits (ext4, XFS, btrfs, tmpfs), which still hides limits such as ext4's 16 TiB with
+///   4 KiB blocks, a binary search for the largest length `ftruncate` accepts on a scratch file,
+///   starting from `i64::MAX`. Extending a file on these filesystems only sets its size (a hole),
+///   so the probe writes no data; it costs at most 63 `ftruncate`s at open.
+/// - `i64::MAX` (a signed `off_t`) is the ceiling whatever the filesystem says.
+fn probe_max_file_size(root: &Path) -> io::Result<u64> {
+    const OFF_T_MAX: u64 = i64::MAX as u64;
+    let bits = pathconf(root, PathconfVar::FILESIZEBITS).map_err(io::Error::from)?;
+    if let Some(bits @ 1..=63) = bits {
+        return Ok((1u64 << (bits - 1)) - 1);
+    }
+    // 64 or more bits, or no limit reported: probe.
+    let path = root.join(PROBE_FILE);
+    let probe = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)?;
+    let found = largest_accepted_len(&probe, OFF_T_MAX);
+    drop(probe);
+    std::fs::remove_file(&path)?;
+    found
+}
+
+/// The largest length in `0..=max` that `set_len` accepts on `file`, by binary search.
+fn largest_accepted_len(file: &File, max: u64) -> io::Result<u64> {
+    if accepts_len(file, max)? {
+        file.set_len(0)?;
+        return Ok(max);
+    }
+    // `ok` is accepted, `refused` is not.
+    let (mut ok, mut refused) = (0u64, max);
+    while refused - ok > 1 {
+        let mid = ok + (refused - ok) / 2;
+        if accepts_len(file, mid)? {
+            ok = mid;
+        } else {
+            refused = mid;
+        }
+    }
+    file.set_len(0)?;
+    Ok(ok)
+}
+
+/// Whether `set_len(len)` succeeds on `file`; a refusal must be EFBIG or EINVAL (Linux answers
+/// either for a length beyond the limit), anything else is a real error.
+fn accepts_len(file: &File, len: u64) -> io::Result<bool> {
+    match file.set_len(len) {
+        Ok(()) => Ok(true),
+        Err(e)
+            if matches!(
+                e.raw_os_error().map(Errno::from_raw),
+                Some(Errno::EFBIG | Errno::EINVAL)
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Whether any fan-out directory under `root` holds a file: a root an older version wrote.
 fn holds_files(root: &Path) -> io::Result<bool> {
     for fan in 0..FAN_OUT {
@@ -307,7 +384,8 @@ impl ContentStore for FsContent {
         }
         offset
             .checked_add(data.len() as u64)
-            .ok_or(StoreError::Invalid("write beyond the largest offset"))?;
+            .filter(|&end| end <= self.max_file_size)
+            .ok_or(StoreError::FileTooLarge)?;
         let file = self
             .file(key, true)
             .await?
@@ -319,6 +397,9 @@ impl ContentStore for FsContent {
     }
 
     async fn truncate(&self, key: ContentKey, len: u64) -> StoreResult<()> {
+        if len > self.max_file_size {
+            return Err(StoreError::FileTooLarge);
+        }
         let Some(file) = self.file(key, len > 0).await? else {
             return Ok(());
         };
@@ -373,11 +454,23 @@ impl ContentStore for FsContent {
         Ok(None)
     }
 
+    fn max_file_size(&self) -> u64 {
+        self.max_file_size
+    }
+
+    /// The filesystem's figures for the root, from `statvfs`: total is `f_blocks`, free is
+    /// `f_bavail` (what an unprivileged writer such as this server may still use), both in
+    /// `f_frsize` units; capped by [`FsContent::with_capacity`] if set.
     async fn usage(&self) -> StoreResult<Usage> {
-        let total = self.capacity.unwrap_or(UNKNOWN_CAPACITY_REPORTED);
+        let root = self.root.clone();
+        let stat = blocking(move || statvfs(&root).map_err(io::Error::from)).await?;
+        let unit = stat.fragment_size();
+        let fs_total = stat.blocks().saturating_mul(unit);
+        let fs_free = stat.blocks_available().saturating_mul(unit);
+        let total = self.capacity.map_or(fs_total, |cap| cap.min(fs_total));
         Ok(Usage {
             bytes_total: total,
-            bytes_free: total,
+            bytes_free: fs_free.min(total),
             files_total: 0,
             files_free: 0,
         })
@@ -538,5 +631,48 @@ mod tests {
             !FsContent::open(fresh).unwrap().legacy_names,
             "the mark stays"
         );
+    }
+
+    /// Goal: usage reports the filesystem's real size and free space, as `df` shows them for
+    /// the root, and the capacity cap applies. Method: compare with `df -B1 --output=size,avail`
+    /// run on the same directory (free space may move a little between the two readings).
+    #[tokio::test]
+    async fn usage_matches_df() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = FsContent::open(tmp.path().to_path_buf()).unwrap();
+        let usage = store.usage().await.unwrap();
+        let out = std::process::Command::new("df")
+            .args(["-B1", "--output=size,avail"])
+            .arg(tmp.path())
+            .output()
+            .expect("df runs");
+        assert!(out.status.success(), "df failed: {out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let figures: Vec<u64> = text
+            .lines()
+            .nth(1)
+            .expect("df prints a line after its header")
+            .split_whitespace()
+            .map(|f| f.parse().unwrap())
+            .collect();
+        let (size, avail) = (figures[0], figures[1]);
+        assert_eq!(usage.bytes_total, size, "total differs from df's size");
+        let drift = usage.bytes_free.abs_diff(avail);
+        assert!(
+            drift <= 64 << 20,
+            "free {} differs from df's {avail} by {drift}",
+            usage.bytes_free
+        );
+        assert!(usage.bytes_free <= usage.bytes_total);
+        let capped = FsContent::open(tmp.path().to_path_buf())
+            .unwrap()
+            .with_capacity(4096)
+            .usage()
+            .await
+            .unwrap();
+        assert_eq!(capped.bytes_total, 4096.min(size));
+        assert!(capped.bytes_free <= 4096);
+        assert!(store.max_file_size() > 0);
+        eprintln!("max_file_size here: {}", store.max_file_size());
     }
 }

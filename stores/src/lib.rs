@@ -10,6 +10,7 @@
 //!   real backend (`crash()` forgets what was not synced); they back the simulator.
 //! - [`rules`]: the namespace rules every metadata backend applies (new inode attributes,
 //!   setattr, link counts, removal and rename checks), written once.
+//! - [`errno`]: the one table mapping errnos to [`StoreError`].
 //! - [`forward`]: macros that implement the store traits for wrappers (enums of backends,
 //!   fault injectors) by forwarding, so a new trait method is forwarded in one place.
 //! - [`fs`]: content on the local filesystem, one file per inode, named by content key.
@@ -19,6 +20,7 @@
 pub mod api;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod errno;
 pub mod forward;
 pub mod fs;
 pub mod memory;

@@ -25,6 +25,7 @@ pub fn status(e: &StoreError) -> NfsStat3 {
         StoreError::NameTooLong => NfsStat3::NAMETOOLONG,
         StoreError::NoSpace => NfsStat3::NOSPC,
         StoreError::ReadOnly => NfsStat3::ROFS,
+        StoreError::FileTooLarge => NfsStat3::FBIG,
         StoreError::Invalid(_) => NfsStat3::INVAL,
         StoreError::Busy => NfsStat3::JUKEBOX,
         StoreError::Io(_) | StoreError::Backend(_) => NfsStat3::IO,

@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::{CheckGuard, ok};
-use crate::api::{ContentKey, ContentStore, Generation, InodeId, StoreId};
+use crate::api::{ContentKey, ContentStore, Generation, InodeId, StoreError, StoreId};
 
 /// Runs every content check against `store`; panics on the first violation.
 pub async fn content_suite<C: ContentStore>(store: &C) {
@@ -25,6 +25,7 @@ pub async fn content_suite<C: ContentStore>(store: &C) {
         content_random_ops_match_model,
         content_sync_and_usage,
         content_versions,
+        content_max_size,
     );
 }
 
@@ -396,4 +397,36 @@ async fn content_versions<C: ContentStore>(cx: &Content<'_, C>) {
         assert_ne!(first, second, "different bytes under one version");
     }
     cx.same(k, b"two", "bytes after two versions").await;
+}
+
+/// Nothing grows beyond `max_file_size`: such a write or truncate is `FileTooLarge` and
+/// changes nothing; up to it, bytes land where asked.
+async fn content_max_size<C: ContentStore>(cx: &Content<'_, C>) {
+    let max = cx.store.max_file_size();
+    assert!(
+        max > 0 && max <= i64::MAX as u64,
+        "max_file_size {max} outside 1..=i64::MAX"
+    );
+    let k = cx.key(17).await;
+    assert_err!(
+        cx.store.write(k, max, Bytes::from_static(b"x")).await,
+        StoreError::FileTooLarge,
+        "a write ending one byte beyond the maximum"
+    );
+    assert_err!(
+        cx.store.write(k, u64::MAX, Bytes::from_static(b"x")).await,
+        StoreError::FileTooLarge,
+        "a write ending beyond u64"
+    );
+    assert_err!(
+        cx.store.truncate(k, max + 1).await,
+        StoreError::FileTooLarge,
+        "a truncate beyond the maximum"
+    );
+    assert_eq!(cx.len(k).await, 0, "a refused call changed the length");
+    cx.write(k, max - 1, b"z").await;
+    assert_eq!(cx.len(k).await, max);
+    assert_eq!(&cx.read(k, max - 1, 10).await[..], b"z");
+    ok(cx.store.truncate(k, max).await, "truncate to the maximum");
+    ok(cx.store.remove(k).await, "remove");
 }

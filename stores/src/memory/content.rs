@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 
-use super::{BLOCK_SIZE, UNBOUNDED_BYTES_REPORTED};
+use super::{BLOCK_SIZE, MAX_FILE_SIZE, UNBOUNDED_BYTES_REPORTED};
 use crate::api::{ContentKey, ContentStore, ContentVersion, StoreError, StoreResult, Usage};
 
 /// An in-memory [`ContentStore`] with a live and a durable copy of every object.
@@ -97,7 +97,8 @@ impl ContentStore for MemoryContent {
         }
         let end = offset
             .checked_add(data.len() as u64)
-            .ok_or(StoreError::Invalid("write beyond the largest offset"))?;
+            .filter(|&end| end <= MAX_FILE_SIZE)
+            .ok_or(StoreError::FileTooLarge)?;
         let mut inner = self.lock();
         let inner = &mut *inner;
         let object = inner.live.get(&key);
@@ -118,6 +119,9 @@ impl ContentStore for MemoryContent {
     }
 
     async fn truncate(&self, key: ContentKey, len: u64) -> StoreResult<()> {
+        if len > MAX_FILE_SIZE {
+            return Err(StoreError::FileTooLarge);
+        }
         let mut inner = self.lock();
         let inner = &mut *inner;
         if len == 0 && !inner.live.contains_key(&key) {
@@ -163,6 +167,10 @@ impl ContentStore for MemoryContent {
             };
         }
         Ok(None)
+    }
+
+    fn max_file_size(&self) -> u64 {
+        MAX_FILE_SIZE
     }
 
     async fn usage(&self) -> StoreResult<Usage> {

@@ -41,6 +41,10 @@ pub const UNBOUNDED_FILES_REPORTED: u64 = 1 << 32;
 /// Byte total reported by [`MemoryContent::usage`] when no capacity limit is set (1 PiB).
 pub const UNBOUNDED_BYTES_REPORTED: u64 = 1 << 50;
 
+/// The largest object [`MemoryContent`] holds: the largest offset a client's signed 64-bit
+/// `off_t` can name. Blocks are sparse, so nothing smaller limits it.
+pub const MAX_FILE_SIZE: u64 = i64::MAX as u64;
+
 /// The generation of every inode. Inode ids are never reused (not even after `crash()`, see
 /// [`MemoryMetadata::crash`]), so the id alone names one object forever.
 const GENERATION: Generation = Generation(1);
