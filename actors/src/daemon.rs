@@ -3,15 +3,13 @@
 //! STYLE §5): the server itself is generic over the store traits.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use rand::RngCore;
-use stores::StoreId;
 use stores::fs::FsContent;
 use stores::memory::{MemoryContent, MemoryMetadata};
+use stores::{MetadataStore as _, StoreId};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config, ContentStoreConfig, MetadataStoreConfig};
@@ -150,54 +148,84 @@ pub fn server_config(config: &Config, handle_key: [u8; 32]) -> ServerConfig {
     sc
 }
 
-/// Reads the handle MAC key from `path`, creating it (mode 0600) with fresh random bytes if it
-/// does not exist. The key must outlive restarts: handles clients hold are signed with it.
-pub fn load_or_create_key(env: &Env, path: &Path) -> anyhow::Result<[u8; 32]> {
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-                anyhow::anyhow!(
-                    "{} is {} bytes, expected 32; it is not a DittoFS handle key (move it away to make a new one, \
-                     which invalidates every file handle clients hold)",
-                    path.display(),
-                    bytes.len()
-                )
-            })?;
-            Ok(key)
+/// Name of the NFS file-handle MAC key among the metadata store's secrets.
+pub const HANDLE_KEY_SECRET: &str = "nfs-handle-key";
+
+/// The key that signs NFS file handles, from the metadata store of the first share (or, with
+/// no shares, the first metadata store by name), so that gateways sharing that store accept
+/// each other's handles. On the first start after an upgrade the store has no key yet: the
+/// key of `state_dir/handle.key`, which older versions kept there, is stored (so handles issued
+/// before the upgrade stay valid); without that file a fresh random key is. Gateways starting
+/// at once agree through [`MetadataStore::init_secret`]: the first key stored wins.
+pub async fn handle_key(
+    env: &Env,
+    config: &Config,
+    stores: &StoreSet<AnyMetadata, AnyContent>,
+) -> anyhow::Result<[u8; 32]> {
+    let name = config
+        .shares
+        .first()
+        .map(|s| s.metadata_store.clone())
+        .or_else(|| stores.metadata.keys().next().cloned())
+        .context("no metadata store to keep the file-handle key in")?;
+    let store = stores
+        .metadata
+        .get(&name)
+        .with_context(|| format!("metadata store {name} is not open"))?;
+    let stored = match store.secret(HANDLE_KEY_SECRET).await {
+        Ok(Some(key)) => key,
+        Ok(None) => {
+            let legacy = config.server.state_dir.join("handle.key");
+            let candidate = match std::fs::read(&legacy) {
+                Ok(bytes) => {
+                    let key = key_bytes(&bytes).with_context(|| {
+                        format!(
+                            "{} is {} bytes, expected 32; it is not a DittoFS handle key (move \
+                             it away to make a new one, which invalidates every file handle \
+                             clients hold)",
+                            legacy.display(),
+                            bytes.len()
+                        )
+                    })?;
+                    tracing::info!(
+                        file = %legacy.display(), store = %name,
+                        "moving the file-handle key into the metadata store"
+                    );
+                    key
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    let mut key = [0u8; 32];
+                    env.rng("handle-key").fill_bytes(&mut key);
+                    key
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| format!("reading {}", legacy.display()));
+                }
+            };
+            store
+                .init_secret(HANDLE_KEY_SECRET, candidate.to_vec())
+                .await
+                .with_context(|| format!("storing the file-handle key in metadata store {name}"))?
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut key = [0u8; 32];
-            env.rng("handle-key").fill_bytes(&mut key);
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
-            }
-            let mut f =
-                open_private(path).with_context(|| format!("creating {}", path.display()))?;
-            f.write_all(&key)?;
-            f.sync_all()?;
-            Ok(key)
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!("reading the file-handle key from metadata store {name}")
+            });
         }
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-    }
+    };
+    key_bytes(&stored).with_context(|| {
+        format!(
+            "the file-handle key in metadata store {name} is {} bytes, expected 32",
+            stored.len()
+        )
+    })
 }
 
-#[cfg(unix)]
-fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
+/// `bytes` as a 32-byte key.
+fn key_bytes(bytes: &[u8]) -> anyhow::Result<[u8; 32]> {
+    bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("a file-handle key has 32 bytes"))
 }
 
 /// `dittofs start`: serves until SIGINT or SIGTERM, then shuts down gracefully.
@@ -211,8 +239,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
 
 async fn run_async(config: Config) -> anyhow::Result<()> {
     let env = Env::real();
-    let key = load_or_create_key(&env, &config.server.state_dir.join("handle.key"))?;
     let stores = open_stores(&env, &config)?;
+    let key = handle_key(&env, &config, &stores).await?;
     let nfs = &config.adapters.nfs;
     if !nfs.enabled {
         anyhow::bail!(

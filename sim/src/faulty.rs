@@ -191,14 +191,23 @@ impl<S> Faulty<S> {
 }
 
 /// How one metadata call reaches the wrapped store (see `stores::forward`): the faults come
-/// first, except for `id` and `share_root` (a share that cannot start is a configuration
-/// failure, not a scenario).
+/// first, except for `id`, `share_root` and the secrets (a share that cannot start is a
+/// configuration failure, not a scenario).
 macro_rules! faulty_meta {
     ($this:ident, fn $op:ident, $s:ident => $e:expr) => {{
         let $s = &*$this.inner;
         $e
     }};
     ($this:ident, async share_root, $s:ident => $e:expr) => {{
+        let $s = &*$this.inner;
+        $e
+    }};
+    // Secrets are read once at start-up, like share roots.
+    ($this:ident, async secret, $s:ident => $e:expr) => {{
+        let $s = &*$this.inner;
+        $e
+    }};
+    ($this:ident, async init_secret, $s:ident => $e:expr) => {{
         let $s = &*$this.inner;
         $e
     }};

@@ -462,6 +462,21 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     /// Makes every completed call durable against machine crashes.
     fn sync(&self) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The server secret stored under `name` (such as the key that signs NFS file handles), or
+    /// `None`. Secrets live in the metadata store so that every gateway sharing it uses the
+    /// same ones. Names are short ASCII identifiers; values are small (a few dozen bytes).
+    fn secret(&self, name: &str) -> impl Future<Output = StoreResult<Option<Vec<u8>>>> + Send;
+
+    /// Stores `value` under `name` unless a secret is stored there already, and returns the
+    /// secret stored: of callers racing to set one (gateways starting at once), all get the
+    /// first value written. Durable against machine crashes when it returns. A secret is never
+    /// changed or removed through this API.
+    fn init_secret(
+        &self,
+        name: &str,
+        value: Vec<u8>,
+    ) -> impl Future<Output = StoreResult<Vec<u8>>> + Send;
 }
 
 /// File bytes, keyed by [`ContentKey`].

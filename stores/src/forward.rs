@@ -149,6 +149,17 @@ macro_rules! forward_metadata_store {
             async fn sync(&self) -> $crate::StoreResult<()> {
                 $via!(self, async sync, s => $crate::MetadataStore::sync(s).await)
             }
+            async fn secret(&self, name: &str) -> $crate::StoreResult<Option<Vec<u8>>> {
+                $via!(self, async secret, s => $crate::MetadataStore::secret(s, name).await)
+            }
+            async fn init_secret(
+                &self,
+                name: &str,
+                value: Vec<u8>,
+            ) -> $crate::StoreResult<Vec<u8>> {
+                $via!(self, async init_secret,
+                    s => $crate::MetadataStore::init_secret(s, name, value).await)
+            }
         }
     };
 }

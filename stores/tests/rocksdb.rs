@@ -810,3 +810,32 @@ async fn rocksdb_concurrency() {
     drop(store);
     metadata_concurrency(Arc::new(open(dir.path()))).await;
 }
+
+/// Goal: a secret survives closing and reopening the database, and a later `init_secret` (a
+/// second gateway starting) gets the stored one back. Method: init, drop, reopen, read, init.
+#[tokio::test]
+async fn secrets_survive_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = open(dir.path());
+        assert_eq!(
+            store
+                .init_secret("nfs-handle-key", vec![7; 32])
+                .await
+                .expect("init"),
+            vec![7; 32]
+        );
+    }
+    let store = open(dir.path());
+    assert_eq!(
+        store.secret("nfs-handle-key").await.expect("secret"),
+        Some(vec![7; 32])
+    );
+    assert_eq!(
+        store
+            .init_secret("nfs-handle-key", vec![8; 32])
+            .await
+            .expect("init again"),
+        vec![7; 32]
+    );
+}

@@ -49,6 +49,7 @@ pub async fn metadata_suite<M: MetadataStore>(store: &M) {
         parents,
         ids_never_reused,
         usage_and_sync,
+        secrets,
     );
 }
 
@@ -1537,4 +1538,33 @@ async fn usage_and_sync<M: MetadataStore>(cx: &Meta<'_, M>) {
     ok(s.sync().await, "sync");
     ok(s.sync().await, "sync twice");
     assert_eq!(cx.attr(f.ino).await, f);
+}
+
+/// A secret is stored once: the first `init_secret` wins, later ones get it back, `secret`
+/// reads it; names are independent.
+async fn secrets<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let name = format!("{}-key", cx.tag);
+    let other = format!("{}-other", cx.tag);
+    assert_eq!(ok(s.secret(&name).await, "secret before init"), None);
+    let first = ok(
+        s.init_secret(&name, b"first value".to_vec()).await,
+        "init_secret",
+    );
+    assert_eq!(first, b"first value");
+    let again = ok(
+        s.init_secret(&name, b"second value".to_vec()).await,
+        "init_secret again",
+    );
+    assert_eq!(again, b"first value", "a second init replaced the secret");
+    assert_eq!(
+        ok(s.secret(&name).await, "secret after init").as_deref(),
+        Some(&b"first value"[..])
+    );
+    assert_eq!(ok(s.secret(&other).await, "another name"), None);
+    ok(s.sync().await, "sync");
+    assert_eq!(
+        ok(s.secret(&name).await, "secret after sync").as_deref(),
+        Some(&b"first value"[..])
+    );
 }

@@ -18,6 +18,7 @@
 //! | `d/<dir><name>` | `<ino><cookie>` | directory entry, for lookup by name |
 //! | `c/<dir><cookie>` | `<ino><name>` | cookie index: readdir seeks to `c/<dir><after + 1>` and walks forward, so listings come in cookie order and resume after a removed cookie |
 //! | `s/<share name>` | `<ino>` | root directory of a share |
+//! | `x/<name>` | bytes | a server secret (`init_secret`), written once and fsynced |
 //!
 //! Each directory keeps its next cookie in its own record, starting at
 //! [`Cookie::FIRST_ENTRY`]; a name linked into the directory (create, link, rename) takes the
@@ -544,6 +545,24 @@ impl RocksMetadata {
         })
     }
 
+    fn secret_now(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.db.get(codec::secret_key(name)).map_err(rocks_error)
+    }
+
+    fn init_secret_now(&self, name: &str, value: Vec<u8>) -> StoreResult<Vec<u8>> {
+        // Under the write lock, so two initialisations in this process cannot both see none;
+        // another process cannot open the database at the same time (RocksDB's lock file).
+        let txn = self.begin();
+        let key = codec::secret_key(name);
+        if let Some(stored) = self.db.get(&key).map_err(rocks_error)? {
+            return Ok(stored);
+        }
+        self.db.put(&key, &value).map_err(rocks_error)?;
+        self.db.flush_wal(true).map_err(rocks_error)?;
+        drop(txn);
+        Ok(value)
+    }
+
     fn sync_now(&self) -> StoreResult<()> {
         self.db.flush_wal(true).map_err(rocks_error)
     }
@@ -642,6 +661,14 @@ impl MetadataStore for RocksMetadata {
 
     async fn sync(&self) -> StoreResult<()> {
         self.sync_now()
+    }
+
+    async fn secret(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.secret_now(name)
+    }
+
+    async fn init_secret(&self, name: &str, value: Vec<u8>) -> StoreResult<Vec<u8>> {
+        self.init_secret_now(name, value)
     }
 }
 
