@@ -3,19 +3,13 @@
 //! STYLE §5): the server itself is generic over the store traits.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use bytes::Bytes;
 use rand::RngCore;
 use stores::fs::FsContent;
 use stores::memory::{MemoryContent, MemoryMetadata};
-use stores::{
-    Attr, ContentKey, ContentStore, Cookie, DirPage, InodeId, MetadataStore, NewNode, Removed,
-    Renamed, SetAttr, StoreId, StoreResult, Timestamp, Usage,
-};
+use stores::{MetadataStore as _, StoreId};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::ConfigSource;
@@ -25,8 +19,9 @@ use crate::runtime::Env;
 use crate::server::nfs::export::{NfsExport, Squash};
 use crate::server::{self, Listeners, ServerConfig, ShareSpec, StoreSet};
 
-/// Every metadata backend the binary can run. Backends compiled out still have a variant, so
-/// the configuration can name them and get a clear error.
+/// Every metadata backend compiled into the binary. A backend compiled out (RocksDB without
+/// the `rocksdb` feature) has no variant; the configuration can still name it, and
+/// [`open_stores`] answers with a clear error instead.
 pub enum AnyMetadata {
     /// In memory; lost at exit.
     Memory(MemoryMetadata),
@@ -43,9 +38,10 @@ pub enum AnyContent {
     Fs(FsContent),
 }
 
+/// How one call reaches the backend inside an [`AnyMetadata`]; see `stores::forward`.
 macro_rules! meta_dispatch {
-    ($self:ident, $s:ident => $e:expr) => {
-        match $self {
+    ($this:ident, $kind:ident $op:ident, $s:ident => $e:expr) => {
+        match $this {
             AnyMetadata::Memory($s) => $e,
             #[cfg(feature = "rocksdb")]
             AnyMetadata::Rocks($s) => $e,
@@ -53,107 +49,18 @@ macro_rules! meta_dispatch {
     };
 }
 
+/// How one call reaches the backend inside an [`AnyContent`]; see `stores::forward`.
 macro_rules! content_dispatch {
-    ($self:ident, $s:ident => $e:expr) => {
-        match $self {
+    ($this:ident, $kind:ident $op:ident, $s:ident => $e:expr) => {
+        match $this {
             AnyContent::Memory($s) => $e,
             AnyContent::Fs($s) => $e,
         }
     };
 }
 
-impl MetadataStore for AnyMetadata {
-    fn id(&self) -> StoreId {
-        meta_dispatch!(self, s => s.id())
-    }
-    async fn share_root(&self, name: &str, root: NewNode) -> StoreResult<Attr> {
-        meta_dispatch!(self, s => s.share_root(name, root).await)
-    }
-    async fn getattr(&self, ino: InodeId) -> StoreResult<Attr> {
-        meta_dispatch!(self, s => s.getattr(ino).await)
-    }
-    async fn lookup(&self, dir: InodeId, name: &[u8]) -> StoreResult<Attr> {
-        meta_dispatch!(self, s => s.lookup(dir, name).await)
-    }
-    async fn create(&self, dir: InodeId, name: &[u8], node: NewNode) -> StoreResult<Attr> {
-        meta_dispatch!(self, s => s.create(dir, name, node).await)
-    }
-    async fn link(
-        &self,
-        ino: InodeId,
-        dir: InodeId,
-        name: &[u8],
-        now: Timestamp,
-    ) -> StoreResult<Attr> {
-        meta_dispatch!(self, s => s.link(ino, dir, name, now).await)
-    }
-    async fn unlink(&self, dir: InodeId, name: &[u8], now: Timestamp) -> StoreResult<Removed> {
-        meta_dispatch!(self, s => s.unlink(dir, name, now).await)
-    }
-    async fn rmdir(&self, dir: InodeId, name: &[u8], now: Timestamp) -> StoreResult<Removed> {
-        meta_dispatch!(self, s => s.rmdir(dir, name, now).await)
-    }
-    async fn rename(
-        &self,
-        from_dir: InodeId,
-        from_name: &[u8],
-        to_dir: InodeId,
-        to_name: &[u8],
-        now: Timestamp,
-    ) -> StoreResult<Renamed> {
-        meta_dispatch!(self, s => s.rename(from_dir, from_name, to_dir, to_name, now).await)
-    }
-    async fn setattr(&self, ino: InodeId, set: SetAttr, now: Timestamp) -> StoreResult<Attr> {
-        meta_dispatch!(self, s => s.setattr(ino, set, now).await)
-    }
-    async fn record_write(&self, ino: InodeId, end: u64, mtime: Timestamp) -> StoreResult<Attr> {
-        meta_dispatch!(self, s => s.record_write(ino, end, mtime).await)
-    }
-    async fn readlink(&self, ino: InodeId) -> StoreResult<Vec<u8>> {
-        meta_dispatch!(self, s => s.readlink(ino).await)
-    }
-    async fn readdir(
-        &self,
-        dir: InodeId,
-        after: Cookie,
-        max_entries: usize,
-    ) -> StoreResult<DirPage> {
-        meta_dispatch!(self, s => s.readdir(dir, after, max_entries).await)
-    }
-    async fn parent(&self, dir: InodeId) -> StoreResult<InodeId> {
-        meta_dispatch!(self, s => s.parent(dir).await)
-    }
-    async fn usage(&self) -> StoreResult<Usage> {
-        meta_dispatch!(self, s => s.usage().await)
-    }
-    async fn sync(&self) -> StoreResult<()> {
-        meta_dispatch!(self, s => s.sync().await)
-    }
-}
-
-impl ContentStore for AnyContent {
-    async fn read(&self, key: ContentKey, offset: u64, len: u32) -> StoreResult<Bytes> {
-        content_dispatch!(self, s => s.read(key, offset, len).await)
-    }
-    async fn write(&self, key: ContentKey, offset: u64, data: Bytes) -> StoreResult<()> {
-        content_dispatch!(self, s => s.write(key, offset, data).await)
-    }
-    async fn truncate(&self, key: ContentKey, len: u64) -> StoreResult<()> {
-        content_dispatch!(self, s => s.truncate(key, len).await)
-    }
-    async fn len(&self, key: ContentKey) -> StoreResult<u64> {
-        content_dispatch!(self, s => s.len(key).await)
-    }
-    async fn remove(&self, key: ContentKey) -> StoreResult<()> {
-        content_dispatch!(self, s => s.remove(key).await)
-    }
-    async fn sync(&self, key: ContentKey) -> StoreResult<()> {
-        content_dispatch!(self, s => s.sync(key).await)
-    }
-    async fn usage(&self) -> StoreResult<Usage> {
-        content_dispatch!(self, s => s.usage().await)
-    }
-}
+stores::forward_metadata_store!(impl[] for AnyMetadata, meta_dispatch);
+stores::forward_content_store!(impl[] for AnyContent, content_dispatch);
 
 /// Opens every store the configuration names.
 pub fn open_stores(
@@ -244,54 +151,84 @@ pub fn server_config(config: &Config, handle_key: [u8; 32]) -> ServerConfig {
     sc
 }
 
-/// Reads the handle MAC key from `path`, creating it (mode 0600) with fresh random bytes if it
-/// does not exist. The key must outlive restarts: handles clients hold are signed with it.
-pub fn load_or_create_key(env: &Env, path: &Path) -> anyhow::Result<[u8; 32]> {
-    match std::fs::read(path) {
-        Ok(bytes) => {
-            let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-                anyhow::anyhow!(
-                    "{} is {} bytes, expected 32; it is not a DittoFS handle key (move it away to make a new one, \
-                     which invalidates every file handle clients hold)",
-                    path.display(),
-                    bytes.len()
-                )
-            })?;
-            Ok(key)
+/// Name of the NFS file-handle MAC key among the metadata store's secrets.
+pub const HANDLE_KEY_SECRET: &str = "nfs-handle-key";
+
+/// The key that signs NFS file handles, from the metadata store of the first share (or, with
+/// no shares, the first metadata store by name), so that gateways sharing that store accept
+/// each other's handles. On the first start after an upgrade the store has no key yet: the
+/// key of `state_dir/handle.key`, which older versions kept there, is stored (so handles issued
+/// before the upgrade stay valid); without that file a fresh random key is. Gateways starting
+/// at once agree through [`MetadataStore::init_secret`]: the first key stored wins.
+pub async fn handle_key(
+    env: &Env,
+    config: &Config,
+    stores: &StoreSet<AnyMetadata, AnyContent>,
+) -> anyhow::Result<[u8; 32]> {
+    let name = config
+        .shares
+        .first()
+        .map(|s| s.metadata_store.clone())
+        .or_else(|| stores.metadata.keys().next().cloned())
+        .context("no metadata store to keep the file-handle key in")?;
+    let store = stores
+        .metadata
+        .get(&name)
+        .with_context(|| format!("metadata store {name} is not open"))?;
+    let stored = match store.secret(HANDLE_KEY_SECRET).await {
+        Ok(Some(key)) => key,
+        Ok(None) => {
+            let legacy = config.server.state_dir.join("handle.key");
+            let candidate = match std::fs::read(&legacy) {
+                Ok(bytes) => {
+                    let key = key_bytes(&bytes).with_context(|| {
+                        format!(
+                            "{} is {} bytes, expected 32; it is not a DittoFS handle key (move \
+                             it away to make a new one, which invalidates every file handle \
+                             clients hold)",
+                            legacy.display(),
+                            bytes.len()
+                        )
+                    })?;
+                    tracing::info!(
+                        file = %legacy.display(), store = %name,
+                        "moving the file-handle key into the metadata store"
+                    );
+                    key
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    let mut key = [0u8; 32];
+                    env.rng("handle-key").fill_bytes(&mut key);
+                    key
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| format!("reading {}", legacy.display()));
+                }
+            };
+            store
+                .init_secret(HANDLE_KEY_SECRET, candidate.to_vec())
+                .await
+                .with_context(|| format!("storing the file-handle key in metadata store {name}"))?
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut key = [0u8; 32];
-            env.rng("handle-key").fill_bytes(&mut key);
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
-            }
-            let mut f =
-                open_private(path).with_context(|| format!("creating {}", path.display()))?;
-            f.write_all(&key)?;
-            f.sync_all()?;
-            Ok(key)
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!("reading the file-handle key from metadata store {name}")
+            });
         }
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-    }
+    };
+    key_bytes(&stored).with_context(|| {
+        format!(
+            "the file-handle key in metadata store {name} is {} bytes, expected 32",
+            stored.len()
+        )
+    })
 }
 
-#[cfg(unix)]
-fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
+/// `bytes` as a 32-byte key.
+fn key_bytes(bytes: &[u8]) -> anyhow::Result<[u8; 32]> {
+    bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("a file-handle key has 32 bytes"))
 }
 
 /// The identity resolver the server asks on every call: users, groups, guest and the shares'
@@ -337,8 +274,8 @@ pub fn run(config: Config, source: ConfigSource) -> anyhow::Result<()> {
 
 async fn run_async(config: Config, source: ConfigSource) -> anyhow::Result<()> {
     let env = Env::real();
-    let key = load_or_create_key(&env, &config.server.state_dir.join("handle.key"))?;
     let stores = open_stores(&env, &config)?;
+    let key = handle_key(&env, &config, &stores).await?;
     let nfs = &config.adapters.nfs;
     if !nfs.enabled {
         anyhow::bail!(

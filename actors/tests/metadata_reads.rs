@@ -26,11 +26,8 @@ use nfs3_client::nfs3_types::nfs3::{
 use nfs3_client::nfs3_types::rpc::{auth_unix, opaque_auth};
 use nfs3_client::nfs3_types::xdr_codec::Opaque;
 use nfs3_client::tokio::TokioConnector;
+use stores::StoreId;
 use stores::memory::{MemoryContent, MemoryMetadata};
-use stores::{
-    Attr, Cookie, DirPage, InodeId, MetadataStore, NewNode, Removed, Renamed, SetAttr, StoreId,
-    StoreResult, Timestamp, Usage,
-};
 use tokio_util::sync::CancellationToken;
 
 /// A metadata store that counts its reads.
@@ -52,74 +49,30 @@ impl Counting {
     }
 }
 
-impl MetadataStore for Counting {
-    fn id(&self) -> StoreId {
-        self.inner.id()
-    }
-    async fn share_root(&self, name: &str, root: NewNode) -> StoreResult<Attr> {
-        self.inner.share_root(name, root).await
-    }
-    async fn getattr(&self, ino: InodeId) -> StoreResult<Attr> {
-        self.getattr.fetch_add(1, Ordering::SeqCst);
-        self.inner.getattr(ino).await
-    }
-    async fn lookup(&self, dir: InodeId, name: &[u8]) -> StoreResult<Attr> {
-        self.lookup.fetch_add(1, Ordering::SeqCst);
-        self.inner.lookup(dir, name).await
-    }
-    async fn create(&self, dir: InodeId, name: &[u8], node: NewNode) -> StoreResult<Attr> {
-        self.inner.create(dir, name, node).await
-    }
-    async fn link(
-        &self,
-        ino: InodeId,
-        dir: InodeId,
-        name: &[u8],
-        now: Timestamp,
-    ) -> StoreResult<Attr> {
-        self.inner.link(ino, dir, name, now).await
-    }
-    async fn unlink(&self, dir: InodeId, name: &[u8], now: Timestamp) -> StoreResult<Removed> {
-        self.inner.unlink(dir, name, now).await
-    }
-    async fn rmdir(&self, dir: InodeId, name: &[u8], now: Timestamp) -> StoreResult<Removed> {
-        self.inner.rmdir(dir, name, now).await
-    }
-    async fn rename(
-        &self,
-        from_dir: InodeId,
-        from_name: &[u8],
-        to_dir: InodeId,
-        to_name: &[u8],
-        now: Timestamp,
-    ) -> StoreResult<Renamed> {
-        self.inner
-            .rename(from_dir, from_name, to_dir, to_name, now)
-            .await
-    }
-    async fn setattr(&self, ino: InodeId, set: SetAttr, now: Timestamp) -> StoreResult<Attr> {
-        self.inner.setattr(ino, set, now).await
-    }
-    async fn record_write(&self, ino: InodeId, end: u64, mtime: Timestamp) -> StoreResult<Attr> {
-        self.inner.record_write(ino, end, mtime).await
-    }
-    async fn readlink(&self, ino: InodeId) -> StoreResult<Vec<u8>> {
-        self.inner.readlink(ino).await
-    }
-    async fn readdir(&self, dir: InodeId, after: Cookie, max: usize) -> StoreResult<DirPage> {
-        self.inner.readdir(dir, after, max).await
-    }
-    async fn parent(&self, dir: InodeId) -> StoreResult<InodeId> {
-        self.parent.fetch_add(1, Ordering::SeqCst);
-        self.inner.parent(dir).await
-    }
-    async fn usage(&self) -> StoreResult<Usage> {
-        self.inner.usage().await
-    }
-    async fn sync(&self) -> StoreResult<()> {
-        self.inner.sync().await
-    }
+// Counts getattr, lookup and parent on their way to the real store; everything else passes
+// straight through (the stores crate's forwarding macro writes the rest of the trait).
+macro_rules! counted {
+    ($this:ident, $kind:ident getattr, $s:ident => $e:expr) => {{
+        $this.getattr.fetch_add(1, Ordering::SeqCst);
+        let $s = &$this.inner;
+        $e
+    }};
+    ($this:ident, $kind:ident lookup, $s:ident => $e:expr) => {{
+        $this.lookup.fetch_add(1, Ordering::SeqCst);
+        let $s = &$this.inner;
+        $e
+    }};
+    ($this:ident, $kind:ident parent, $s:ident => $e:expr) => {{
+        $this.parent.fetch_add(1, Ordering::SeqCst);
+        let $s = &$this.inner;
+        $e
+    }};
+    ($this:ident, $kind:ident $op:ident, $s:ident => $e:expr) => {{
+        let $s = &$this.inner;
+        $e
+    }};
 }
+stores::forward_metadata_store!(impl[] for Counting, counted);
 
 fn dirop<'a>(dir: &nfs_fh3, name: &'a str) -> diropargs3<'a> {
     diropargs3 {

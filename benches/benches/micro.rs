@@ -302,7 +302,7 @@ fn meta_benches<M: MetadataStore>(c: &mut Criterion, backend: &str, store: Arc<M
                 secs: 1_767_225_600 + (e / 4096) as i64,
                 nanos: 0,
             };
-            rt.block_on(store.record_write(file, e, now))
+            rt.block_on(store.record_write(file, e, now, None))
                 .expect("record_write")
         })
     });

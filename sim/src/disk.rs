@@ -17,7 +17,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
 use rand::Rng;
-use stores::{ContentKey, ContentStore, StoreError, StoreResult, Usage};
+use stores::{ContentKey, ContentStore, ContentVersion, StoreError, StoreResult, Usage};
 
 /// The unit a crash tears inside: a write is atomic per sector, not per block.
 pub const SECTOR: u64 = 512;
@@ -186,8 +186,9 @@ fn apply_write(obj: &mut Vec<u8>, offset: u64, data: &[u8]) {
     obj[start..end].copy_from_slice(data);
 }
 
-/// Largest object the simulated disk accepts (simulated files are small; larger writes are a
-/// workload bug, reported as no space rather than an allocation failure).
+/// Largest object the simulated disk accepts (simulated files are small and dense; larger
+/// writes are a workload bug, reported as "file too large" rather than an allocation failure).
+/// Also what [`ContentStore::max_file_size`] reports.
 const OBJECT_MAX: u64 = 64 << 20;
 
 impl ContentStore for SimDisk {
@@ -201,16 +202,19 @@ impl ContentStore for SimDisk {
         Ok(Bytes::copy_from_slice(&obj[start..end]))
     }
 
-    async fn write(&self, key: ContentKey, offset: u64, data: Bytes) -> StoreResult<()> {
+    async fn write(
+        &self,
+        key: ContentKey,
+        offset: u64,
+        data: Bytes,
+    ) -> StoreResult<Option<ContentVersion>> {
         if data.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let end = offset
             .checked_add(data.len() as u64)
-            .ok_or(StoreError::Invalid("write beyond the largest offset"))?;
-        if end > OBJECT_MAX {
-            return Err(StoreError::NoSpace);
-        }
+            .filter(|&end| end <= OBJECT_MAX)
+            .ok_or(StoreError::FileTooLarge)?;
         let mut inner = self.lock();
         let old = inner.live.get(&key).map_or(0, |v| v.len() as u64);
         if let Some(cap) = self.capacity
@@ -224,12 +228,12 @@ impl ContentStore for SimDisk {
             .entry(key)
             .or_default()
             .push(Pending::Write { offset, data });
-        Ok(())
+        Ok(None)
     }
 
     async fn truncate(&self, key: ContentKey, len: u64) -> StoreResult<()> {
         if len > OBJECT_MAX {
-            return Err(StoreError::NoSpace);
+            return Err(StoreError::FileTooLarge);
         }
         let mut inner = self.lock();
         let old = inner.live.get(&key).map_or(0, |v| v.len() as u64);
@@ -266,7 +270,7 @@ impl ContentStore for SimDisk {
         Ok(())
     }
 
-    async fn sync(&self, key: ContentKey) -> StoreResult<()> {
+    async fn sync(&self, key: ContentKey) -> StoreResult<Option<ContentVersion>> {
         let mut inner = self.lock();
         if inner.journal.remove(&key).is_some() {
             match inner.live.get(&key).cloned() {
@@ -274,7 +278,11 @@ impl ContentStore for SimDisk {
                 None => inner.durable.remove(&key),
             };
         }
-        Ok(())
+        Ok(None)
+    }
+
+    fn max_file_size(&self) -> u64 {
+        OBJECT_MAX
     }
 
     async fn usage(&self) -> StoreResult<Usage> {
@@ -295,7 +303,7 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
     use std::future::Future;
 
-    use stores::{InodeId, StoreId};
+    use stores::{Generation, InodeId, StoreId};
 
     use super::*;
 
@@ -303,6 +311,7 @@ mod tests {
         ContentKey {
             store: StoreId(1),
             ino: InodeId(n),
+            generation: Generation(1),
         }
     }
 

@@ -12,14 +12,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use stores::{
-    Attr, ContentKey, ContentStore, Cookie, DirPage, InodeId, MetadataStore, NewNode, Removed,
-    Renamed, SetAttr, StoreError, StoreId, StoreResult, Timestamp, Usage,
-};
+use stores::{ContentStore, MetadataStore, StoreError, StoreResult};
 
 /// How often a store misbehaves. Rates are per thousand calls.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,137 +190,60 @@ impl<S> Faulty<S> {
     }
 }
 
-impl<S: MetadataStore> MetadataStore for Faulty<S> {
-    fn id(&self) -> StoreId {
-        self.inner.id()
-    }
-
-    async fn share_root(&self, name: &str, root: NewNode) -> StoreResult<Attr> {
-        // Not faulted: a share that cannot start is a configuration failure, not a scenario.
-        self.inner.share_root(name, root).await
-    }
-
-    async fn getattr(&self, ino: InodeId) -> StoreResult<Attr> {
-        self.before("getattr").await?;
-        self.inner.getattr(ino).await
-    }
-
-    async fn lookup(&self, dir: InodeId, name: &[u8]) -> StoreResult<Attr> {
-        self.before("lookup").await?;
-        self.inner.lookup(dir, name).await
-    }
-
-    async fn create(&self, dir: InodeId, name: &[u8], node: NewNode) -> StoreResult<Attr> {
-        self.before("create").await?;
-        self.inner.create(dir, name, node).await
-    }
-
-    async fn link(
-        &self,
-        ino: InodeId,
-        dir: InodeId,
-        name: &[u8],
-        now: Timestamp,
-    ) -> StoreResult<Attr> {
-        self.before("link").await?;
-        self.inner.link(ino, dir, name, now).await
-    }
-
-    async fn unlink(&self, dir: InodeId, name: &[u8], now: Timestamp) -> StoreResult<Removed> {
-        self.before("unlink").await?;
-        self.inner.unlink(dir, name, now).await
-    }
-
-    async fn rmdir(&self, dir: InodeId, name: &[u8], now: Timestamp) -> StoreResult<Removed> {
-        self.before("rmdir").await?;
-        self.inner.rmdir(dir, name, now).await
-    }
-
-    async fn rename(
-        &self,
-        from_dir: InodeId,
-        from_name: &[u8],
-        to_dir: InodeId,
-        to_name: &[u8],
-        now: Timestamp,
-    ) -> StoreResult<Renamed> {
-        self.before("rename").await?;
-        self.inner
-            .rename(from_dir, from_name, to_dir, to_name, now)
-            .await
-    }
-
-    async fn setattr(&self, ino: InodeId, set: SetAttr, now: Timestamp) -> StoreResult<Attr> {
-        self.before("setattr").await?;
-        self.inner.setattr(ino, set, now).await
-    }
-
-    async fn record_write(&self, ino: InodeId, end: u64, mtime: Timestamp) -> StoreResult<Attr> {
-        self.before("record_write").await?;
-        self.inner.record_write(ino, end, mtime).await
-    }
-
-    async fn readlink(&self, ino: InodeId) -> StoreResult<Vec<u8>> {
-        self.before("readlink").await?;
-        self.inner.readlink(ino).await
-    }
-
-    async fn readdir(&self, dir: InodeId, after: Cookie, max: usize) -> StoreResult<DirPage> {
-        self.before("readdir").await?;
-        self.inner.readdir(dir, after, max).await
-    }
-
-    async fn parent(&self, dir: InodeId) -> StoreResult<InodeId> {
-        self.before("parent").await?;
-        self.inner.parent(dir).await
-    }
-
-    async fn usage(&self) -> StoreResult<Usage> {
-        self.before("usage").await?;
-        self.inner.usage().await
-    }
-
-    async fn sync(&self) -> StoreResult<()> {
-        self.before("sync").await?;
-        self.inner.sync().await
-    }
+/// How one metadata call reaches the wrapped store (see `stores::forward`): the faults come
+/// first, except for `id`, `share_root` and the secrets (a share that cannot start is a
+/// configuration failure, not a scenario).
+macro_rules! faulty_meta {
+    ($this:ident, fn $op:ident, $s:ident => $e:expr) => {{
+        let $s = &*$this.inner;
+        $e
+    }};
+    ($this:ident, async share_root, $s:ident => $e:expr) => {{
+        let $s = &*$this.inner;
+        $e
+    }};
+    // Secrets are read once at start-up, like share roots.
+    ($this:ident, async secret, $s:ident => $e:expr) => {{
+        let $s = &*$this.inner;
+        $e
+    }};
+    ($this:ident, async init_secret, $s:ident => $e:expr) => {{
+        let $s = &*$this.inner;
+        $e
+    }};
+    ($this:ident, async $op:ident, $s:ident => $e:expr) => {{
+        $this.before(stringify!($op)).await?;
+        let $s = &*$this.inner;
+        $e
+    }};
 }
 
-impl<S: ContentStore> ContentStore for Faulty<S> {
-    async fn read(&self, key: ContentKey, offset: u64, len: u32) -> StoreResult<Bytes> {
-        self.before("read").await?;
-        self.inner.read(key, offset, len).await
-    }
-
-    async fn write(&self, key: ContentKey, offset: u64, data: Bytes) -> StoreResult<()> {
-        self.before("write").await?;
-        self.inner.write(key, offset, data).await?;
-        self.after("write")
-    }
-
-    async fn truncate(&self, key: ContentKey, len: u64) -> StoreResult<()> {
-        self.before("truncate").await?;
-        self.inner.truncate(key, len).await
-    }
-
-    async fn len(&self, key: ContentKey) -> StoreResult<u64> {
-        self.before("len").await?;
-        self.inner.len(key).await
-    }
-
-    async fn remove(&self, key: ContentKey) -> StoreResult<()> {
-        self.before("remove").await?;
-        self.inner.remove(key).await
-    }
-
-    async fn sync(&self, key: ContentKey) -> StoreResult<()> {
-        self.before("sync").await?;
-        self.inner.sync(key).await?;
-        self.after("sync")
-    }
-
-    async fn usage(&self) -> StoreResult<Usage> {
-        self.before("usage").await?;
-        self.inner.usage().await
-    }
+/// How one content call reaches the wrapped store: the faults come first (not for the
+/// synchronous `max_file_size`), and writes and syncs may also fail after the work was done.
+macro_rules! faulty_content {
+    ($this:ident, fn $op:ident, $s:ident => $e:expr) => {{
+        let $s = &*$this.inner;
+        $e
+    }};
+    ($this:ident, async write, $s:ident => $e:expr) => {
+        faulty_content!(@after $this, write, $s => $e)
+    };
+    ($this:ident, async sync, $s:ident => $e:expr) => {
+        faulty_content!(@after $this, sync, $s => $e)
+    };
+    (@after $this:ident, $op:ident, $s:ident => $e:expr) => {{
+        $this.before(stringify!($op)).await?;
+        let $s = &*$this.inner;
+        let done = $e?;
+        $this.after(stringify!($op))?;
+        Ok(done)
+    }};
+    ($this:ident, async $op:ident, $s:ident => $e:expr) => {{
+        $this.before(stringify!($op)).await?;
+        let $s = &*$this.inner;
+        $e
+    }};
 }
+
+stores::forward_metadata_store!(impl[S: MetadataStore] for Faulty<S>, faulty_meta);
+stores::forward_content_store!(impl[S: ContentStore] for Faulty<S>, faulty_content);

@@ -25,7 +25,7 @@ use protocol::{mount3, nfs3, portmap};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use stores::memory::{MemoryContent, MemoryMetadata};
-use stores::{ContentKey, ContentStore, InodeId, MetadataStore, StoreId};
+use stores::{ContentStore, InodeId, MetadataStore, StoreId};
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
@@ -164,14 +164,11 @@ pub fn run_seam_scenario(seed: u64) -> Result<SeamRun, Error> {
     meta.crash();
     content.crash();
     let ino = InodeId(report.fileid);
-    let key = ContentKey {
-        store: meta.id(),
-        ino,
-    };
     let rt = tokio::runtime::Builder::new_current_thread().build()?;
     let (durable, attr) = rt.block_on(async {
-        let bytes = content.read(key, 0, FILE_LEN as u32 * 2).await?;
         let attr = meta.getattr(ino).await?;
+        let key = attr.content_key(meta.id());
+        let bytes = content.read(key, 0, FILE_LEN as u32 * 2).await?;
         Ok::<_, stores::StoreError>((bytes, attr))
     })?;
     report.durable = durable.to_vec();

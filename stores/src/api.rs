@@ -46,6 +46,10 @@ pub enum StoreError {
     /// The store is read-only.
     #[error("read-only store")]
     ReadOnly,
+    /// A write or truncate would make a file larger than the content store can hold (see
+    /// [`ContentStore::max_file_size`]; `EFBIG` from the local system).
+    #[error("file too large")]
+    FileTooLarge,
     /// The operation is not valid for this object (e.g. rename a directory into itself, a
     /// hard link to a directory, readlink on a regular file).
     #[error("invalid operation: {0}")]
@@ -61,14 +65,13 @@ pub enum StoreError {
     Backend(#[source] BoxError),
 }
 
+/// Maps the errno inside `e`, if any, through [`crate::errno::classify`], the one table of
+/// errno meanings; everything else stays [`StoreError::Io`].
 impl From<io::Error> for StoreError {
     fn from(e: io::Error) -> Self {
-        match e.raw_os_error() {
-            Some(28) => Self::NoSpace,  // ENOSPC
-            Some(122) => Self::NoSpace, // EDQUOT
-            Some(30) => Self::ReadOnly, // EROFS
-            _ => Self::Io(e),
-        }
+        e.raw_os_error()
+            .and_then(crate::errno::classify)
+            .unwrap_or(Self::Io(e))
     }
 }
 
@@ -101,21 +104,46 @@ impl Cookie {
 pub struct StoreId(pub u64);
 
 /// Where the bytes of one regular file live in a [`ContentStore`]. Built from the metadata
-/// store's id and the inode id, never from a path, so rename never touches content.
+/// store's id, the inode id and the inode's generation, never from a path, so rename never
+/// touches content.
+///
+/// The generation is part of the key because a backend may hand out an inode id again after a
+/// machine crash (RocksDB does, with a new generation: see its `meta/epoch`). Bytes of a file
+/// deleted before the crash, whose removal from the content store may not have happened, then
+/// stay under the old generation's key and can never be read through the new inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ContentKey {
     /// The metadata store that owns the inode.
     pub store: StoreId,
     /// The inode.
     pub ino: InodeId,
+    /// The inode's generation.
+    pub generation: Generation,
 }
 
 impl ContentKey {
-    /// A stable printable name: 32 lowercase hex digits.
+    /// A stable printable name: 48 lowercase hex digits (store, inode, generation).
     pub fn to_hex(&self) -> String {
-        format!("{:016x}{:016x}", self.store.0, self.ino.0)
+        format!(
+            "{:016x}{:016x}{:016x}",
+            self.store.0, self.ino.0, self.generation.0
+        )
     }
 }
+
+/// A version of one file's content, chosen by the [`ContentStore`] and recorded by the
+/// [`MetadataStore`] together with the size it belongs to.
+///
+/// A store that overwrites bytes in place (memory, filesystem) has no versions and returns
+/// `None` wherever a version may be returned. A store that writes immutable objects (an S3
+/// store writing each block or object under a new name) returns the version that holds the
+/// bytes; the server hands it to [`MetadataStore::record_write`], which switches the file to
+/// it in the same atomic step as the new size, so a crash between the two leaves the old
+/// size with the old version, never a new size over missing bytes. The value is opaque to
+/// everyone but the content store that issued it (a counter, or a handle to an object name
+/// it keeps); 64 bits let it number versions without ever running out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ContentVersion(pub u64);
 
 /// A point in time: seconds and nanoseconds since the Unix epoch (may be negative).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -193,6 +221,7 @@ impl Attr {
         ContentKey {
             store,
             ino: self.ino,
+            generation: self.generation,
         }
     }
 }
@@ -391,14 +420,27 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<Attr>> + Send;
 
     /// Records that bytes up to `end` were written at `mtime`: size becomes `max(size, end)`,
-    /// mtime and ctime become `mtime`. A narrow update: nothing else in the record changes.
-    /// Regular files only (`IsDir` for a directory, `Invalid` for other kinds).
+    /// mtime and ctime become `mtime`, and if `version` is given (what the content store's
+    /// [`ContentStore::sync`] returned) it becomes the file's [`ContentVersion`] in the same
+    /// atomic step: an observer, and a crash, sees the old size and version or the new size and
+    /// version, never a mix. `None` keeps the recorded version. A narrow update: nothing else in
+    /// the record changes. Regular files only (`IsDir` for a directory, `Invalid` for other
+    /// kinds).
     fn record_write(
         &self,
         ino: InodeId,
         end: u64,
         mtime: Timestamp,
+        version: Option<ContentVersion>,
     ) -> impl Future<Output = StoreResult<Attr>> + Send;
+
+    /// The content version last recorded for `ino` by [`MetadataStore::record_write`], `None`
+    /// if none was ever recorded (always, with a content store that has no versions). `Stale`
+    /// if the inode does not exist.
+    fn content_version(
+        &self,
+        ino: InodeId,
+    ) -> impl Future<Output = StoreResult<Option<ContentVersion>>> + Send;
 
     /// The target of a symlink (`Invalid` for other kinds).
     fn readlink(&self, ino: InodeId) -> impl Future<Output = StoreResult<Vec<u8>>> + Send;
@@ -420,6 +462,21 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     /// Makes every completed call durable against machine crashes.
     fn sync(&self) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The server secret stored under `name` (such as the key that signs NFS file handles), or
+    /// `None`. Secrets live in the metadata store so that every gateway sharing it uses the
+    /// same ones. Names are short ASCII identifiers; values are small (a few dozen bytes).
+    fn secret(&self, name: &str) -> impl Future<Output = StoreResult<Option<Vec<u8>>>> + Send;
+
+    /// Stores `value` under `name` unless a secret is stored there already, and returns the
+    /// secret stored: of callers racing to set one (gateways starting at once), all get the
+    /// first value written. Durable against machine crashes when it returns. A secret is never
+    /// changed or removed through this API.
+    fn init_secret(
+        &self,
+        name: &str,
+        value: Vec<u8>,
+    ) -> impl Future<Output = StoreResult<Vec<u8>>> + Send;
 }
 
 /// File bytes, keyed by [`ContentKey`].
@@ -432,6 +489,13 @@ pub trait MetadataStore: Send + Sync + 'static {
 ///   [`ContentStore::sync`] for that key returned. The memory store's `crash()` forgets
 ///   unsynced writes.
 /// - A block that should exist but cannot be found is an error, never zeros.
+/// - Size: no object grows beyond [`ContentStore::max_file_size`]; a write ending beyond it or
+///   a truncate to a larger length fails with [`StoreError::FileTooLarge`] and changes nothing.
+/// - Versions: `write` and `sync` return the [`ContentVersion`] holding the key's bytes as of
+///   that call, or `None` for a store that changes bytes in place (memory, filesystem). A store
+///   that returns versions keeps a version's bytes readable at least until the metadata store
+///   recorded a newer one for the file (the server passes `sync`'s version to
+///   [`MetadataStore::record_write`]), and never returns the same version for different bytes.
 pub trait ContentStore: Send + Sync + 'static {
     /// Reads up to `len` bytes at `offset`.
     fn read(
@@ -441,13 +505,14 @@ pub trait ContentStore: Send + Sync + 'static {
         len: u32,
     ) -> impl Future<Output = StoreResult<Bytes>> + Send;
 
-    /// Writes `data` at `offset`.
+    /// Writes `data` at `offset`; returns the version now holding the key's bytes, if the store
+    /// has versions.
     fn write(
         &self,
         key: ContentKey,
         offset: u64,
         data: Bytes,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
+    ) -> impl Future<Output = StoreResult<Option<ContentVersion>>> + Send;
 
     /// Sets the length to `len`.
     fn truncate(&self, key: ContentKey, len: u64) -> impl Future<Output = StoreResult<()>> + Send;
@@ -458,11 +523,19 @@ pub trait ContentStore: Send + Sync + 'static {
     /// Removes the object; removing a missing key succeeds.
     fn remove(&self, key: ContentKey) -> impl Future<Output = StoreResult<()>> + Send;
 
-    /// Makes every write and truncate of `key` durable.
-    fn sync(&self, key: ContentKey) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Makes every write and truncate of `key` durable; returns the version holding those
+    /// bytes, if the store has versions: the one to record with the size.
+    fn sync(
+        &self,
+        key: ContentKey,
+    ) -> impl Future<Output = StoreResult<Option<ContentVersion>>> + Send;
 
     /// Capacity figures (bytes only; the inode fields are ignored).
     fn usage(&self) -> impl Future<Output = StoreResult<Usage>> + Send;
+
+    /// The largest length an object can have here, in bytes: what FSINFO reports as
+    /// `maxfilesize`. Fixed for the store's lifetime.
+    fn max_file_size(&self) -> u64;
 }
 
 /// Checks a directory entry name against the contract: 1 to 255 bytes, no `/` or NUL, not "."

@@ -8,6 +8,11 @@
 //! - [`api`]: traits, domain types, errors.
 //! - [`memory`]: in-memory metadata and content stores that model the weakest durability of any
 //!   real backend (`crash()` forgets what was not synced); they back the simulator.
+//! - [`rules`]: the namespace rules every metadata backend applies (new inode attributes,
+//!   setattr, link counts, removal and rename checks), written once.
+//! - [`errno`]: the one table mapping errnos to [`StoreError`].
+//! - [`forward`]: macros that implement the store traits for wrappers (enums of backends,
+//!   fault injectors) by forwarding, so a new trait method is forwarded in one place.
 //! - [`fs`]: content on the local filesystem, one file per inode, named by content key.
 //! - `rocksdb` (feature `rocksdb`): the embedded persistent metadata store, the default.
 //! - `conformance` (feature `conformance`): the suite every backend's tests run.
@@ -15,9 +20,14 @@
 pub mod api;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod errno;
+pub mod forward;
 pub mod fs;
 pub mod memory;
 #[cfg(feature = "rocksdb")]
 pub mod rocksdb;
+pub mod rules;
 
 pub use api::*;
+/// Re-exported for the forwarding macros, whose expansions name [`bytes::Bytes`].
+pub use bytes;

@@ -1,6 +1,10 @@
 //! Runs the conformance suites against the in-memory stores.
 
-use stores::conformance::{content_suite, metadata_suite};
+use std::sync::Arc;
+
+use stores::conformance::{
+    content_concurrency, content_suite, metadata_concurrency, metadata_suite,
+};
 use stores::memory::{MemoryContent, MemoryMetadata};
 use stores::{MetadataStore, StoreId};
 
@@ -31,4 +35,16 @@ async fn memory_content_conformance() {
     let store = MemoryContent::new();
     content_suite(&store).await;
     content_suite(&store).await;
+}
+
+/// Goal: racing callers on one directory and on one file keep the memory stores consistent.
+/// Method: run both concurrency checks on a multi-threaded runtime, twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_concurrency() {
+    let meta = Arc::new(MemoryMetadata::new(StoreId(2)));
+    metadata_concurrency(Arc::clone(&meta)).await;
+    metadata_concurrency(meta).await;
+    let content = Arc::new(MemoryContent::new());
+    content_concurrency(Arc::clone(&content)).await;
+    content_concurrency(content).await;
 }

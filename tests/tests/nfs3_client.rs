@@ -41,7 +41,7 @@ use nfs3_client::{
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use stores::memory::{MemoryContent, MemoryMetadata};
-use stores::{ContentKey, ContentStore, InodeId, MetadataStore, StoreId};
+use stores::{ContentStore, InodeId, MetadataStore, StoreId};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -783,10 +783,7 @@ async fn read_write_commit() -> anyhow::Result<()> {
     s.content.crash();
     s.meta.crash();
     let ino = InodeId(a.fileid);
-    let key = ContentKey {
-        store: s.meta.id(),
-        ino,
-    };
+    let key = s.meta.getattr(ino).await?.content_key(s.meta.id());
     let stored = s.content.read(key, 0, 400_000).await?;
     assert!(
         stored.as_ref() == expected.as_slice(),

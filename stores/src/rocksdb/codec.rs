@@ -57,6 +57,18 @@ pub(super) fn symlink_key(ino: u64) -> [u8; 10] {
     prefixed(*b"l/", ino)
 }
 
+/// `v/<ino>`: the content version last recorded for a regular file, a `u64`.
+pub(super) fn version_key(ino: u64) -> [u8; 10] {
+    prefixed(*b"v/", ino)
+}
+
+/// `x/<name>`: a server secret.
+pub(super) fn secret_key(name: &str) -> Vec<u8> {
+    let mut key = b"x/".to_vec();
+    key.extend_from_slice(name.as_bytes());
+    key
+}
+
 /// `d/<dir>`: the prefix of every entry of `dir`, keyed by name.
 pub(super) fn entry_prefix(dir: u64) -> [u8; 10] {
     prefixed(*b"d/", dir)

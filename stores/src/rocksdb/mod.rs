@@ -14,9 +14,11 @@
 //! | `meta/files` | `u64` | number of live inodes, for [`MetadataStore::usage`] |
 //! | `i/<ino>` | inode record | version byte 1, kind, mode, nlink, uid, gid, size, rdev, atime, mtime, ctime, btime, generation, change, parent (directories), next cookie (directories): 114 bytes |
 //! | `l/<ino>` | bytes | symlink target |
+//! | `v/<ino>` | `u64` | the file's [`ContentVersion`], once `record_write` recorded one; written in the batch that sets the size, deleted with the inode |
 //! | `d/<dir><name>` | `<ino><cookie>` | directory entry, for lookup by name |
 //! | `c/<dir><cookie>` | `<ino><name>` | cookie index: readdir seeks to `c/<dir><after + 1>` and walks forward, so listings come in cookie order and resume after a removed cookie |
 //! | `s/<share name>` | `<ino>` | root directory of a share |
+//! | `x/<name>` | bytes | a server secret (`init_secret`), written once and fsynced |
 //!
 //! Each directory keeps its next cookie in its own record, starting at
 //! [`Cookie::FIRST_ENTRY`]; a name linked into the directory (create, link, rename) takes the
@@ -38,9 +40,13 @@
 //!   `WriteBatch` applies completely or not at all, also across a crash). The lock is a plain
 //!   `std` mutex held only inside synchronous code, never across an `.await`. Reads that touch
 //!   more than one key (lookup, readdir, readlink) read from one RocksDB snapshot, so they see
-//!   each mutation entirely or not at all. An `OptimisticTransactionDB` would allow parallel
-//!   mutations, but DittoFS serialises each share's namespace in its share actor anyway, and
-//!   conflict retries would add a failure mode the lock does not have.
+//!   each mutation entirely or not at all. Nothing above the store serialises the namespace:
+//!   a share actor runs many requests at once (one task each, up to its concurrency limit),
+//!   and several shares may use one store, so this
+//!   lock is what makes concurrent mutations safe (the conformance suite's concurrency checks
+//!   exercise it). An `OptimisticTransactionDB` would let mutations of unrelated directories run
+//!   in parallel, but conflict retries would add a failure mode the lock does not have, and one
+//!   mutation holds it only for a few memtable reads and one batch write.
 //! - **Durability.** Writes go to the write-ahead log without a per-write fsync: a completed call
 //!   survives a process crash. [`MetadataStore::sync`] fsyncs the log (`flush_wal(true)`), after
 //!   which every completed call survives a machine crash, as the contract asks.
@@ -72,9 +78,11 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use ::rocksdb::{DB, DBCompressionType, ErrorKind, Options, ReadOptions, WriteBatch};
 
 use crate::api::{
-    Attr, Cookie, Device, DirEntry, DirPage, FileKind, Generation, InodeId, MetadataStore, NewNode,
-    Removed, Renamed, SetAttr, StoreError, StoreId, StoreResult, Timestamp, Usage, check_name,
+    Attr, ContentVersion, Cookie, DirEntry, DirPage, FileKind, Generation, InodeId, MetadataStore,
+    NewNode, Removed, Renamed, SetAttr, StoreError, StoreId, StoreResult, Timestamp, Usage,
+    check_name,
 };
+use crate::rules::{self, add_link};
 use codec::Inode;
 
 /// The on-disk format version this build writes and reads.
@@ -206,9 +214,7 @@ impl RocksMetadata {
             let ino = codec::decode_u64(&value, "share root")?;
             return Ok(txn.linked_inode(ino)?.attr);
         }
-        if root.kind != FileKind::Directory {
-            return Err(StoreError::Invalid("a share root must be a directory"));
-        }
+        rules::check_share_root(&root)?;
         let ino = txn.allocate_ino()?;
         // A share root is its own parent, as "/" is.
         let inode = new_inode(ino, self.generation, &root, ino)?;
@@ -310,12 +316,7 @@ impl RocksMetadata {
         let mut parent = txn.dir(dir)?;
         let (ino, cookie) = txn.entry(dir, name)?.ok_or(StoreError::NotFound)?;
         let mut inode = txn.linked_inode(ino)?;
-        match (want_dir, inode.is_dir()) {
-            (false, true) => return Err(StoreError::IsDir),
-            (true, false) => return Err(StoreError::NotDir),
-            (true, true) if !txn.is_empty_dir(ino)? => return Err(StoreError::NotEmpty),
-            _ => {}
-        }
+        rules::check_remove(want_dir, inode.is_dir(), || txn.is_empty_dir(ino))?;
         txn.unlink_entry(dir.0, name, cookie);
         if inode.is_dir() {
             // The removed directory's ".." no longer links to the parent.
@@ -362,14 +363,9 @@ impl RocksMetadata {
         let target = match target {
             Some((target_ino, target_cookie)) => {
                 let target_inode = txn.linked_inode(target_ino)?;
-                match (src.is_dir(), target_inode.is_dir()) {
-                    (true, false) => return Err(StoreError::NotDir),
-                    (false, true) => return Err(StoreError::IsDir),
-                    (true, true) if !txn.is_empty_dir(target_ino)? => {
-                        return Err(StoreError::NotEmpty);
-                    }
-                    _ => {}
-                }
+                rules::check_rename_target(src.is_dir(), target_inode.is_dir(), || {
+                    txn.is_empty_dir(target_ino)
+                })?;
                 Some((target_inode, target_cookie))
             }
             None => None,
@@ -416,45 +412,12 @@ impl RocksMetadata {
     fn setattr_now(&self, ino: InodeId, set: SetAttr, now: Timestamp) -> StoreResult<Attr> {
         let mut txn = self.begin();
         let mut inode = txn.inode(ino)?;
-        let a = &mut inode.attr;
-        if let Some(mode) = set.mode {
-            check_mode(mode)?;
-        }
-        if set.size.is_some() {
-            match a.kind {
-                FileKind::Regular => {}
-                FileKind::Directory => return Err(StoreError::IsDir),
-                _ => return Err(StoreError::Invalid("size of a non-regular file")),
-            }
-        }
-        if set == SetAttr::default() {
+        if !rules::check_setattr(&inode.attr, &set)? {
             // Nothing to apply, so nothing changed: no ctime, no write.
             return Ok(inode.attr);
         }
-        if let Some(mode) = set.mode {
-            a.mode = mode;
-        }
-        if let Some(uid) = set.uid {
-            a.uid = uid;
-        }
-        if let Some(gid) = set.gid {
-            a.gid = gid;
-        }
-        if let Some(size) = set.size {
-            // POSIX truncate: changing the size modifies the content. An explicit mtime in the
-            // same call wins, below.
-            if size != a.size {
-                a.mtime = now;
-            }
-            a.size = size;
-        }
-        if let Some(atime) = set.atime {
-            a.atime = atime;
-        }
-        if let Some(mtime) = set.mtime {
-            a.mtime = mtime;
-        }
-        a.ctime = now;
+        let a = &mut inode.attr;
+        rules::apply_setattr(a, &set, now);
         a.change += 1;
         let attr = a.clone();
         txn.put_inode(inode);
@@ -462,23 +425,40 @@ impl RocksMetadata {
         Ok(attr)
     }
 
-    fn record_write_now(&self, ino: InodeId, end: u64, mtime: Timestamp) -> StoreResult<Attr> {
+    fn record_write_now(
+        &self,
+        ino: InodeId,
+        end: u64,
+        mtime: Timestamp,
+        version: Option<ContentVersion>,
+    ) -> StoreResult<Attr> {
         let mut txn = self.begin();
         let mut inode = txn.inode(ino)?;
         let a = &mut inode.attr;
-        match a.kind {
-            FileKind::Regular => {}
-            FileKind::Directory => return Err(StoreError::IsDir),
-            _ => return Err(StoreError::Invalid("write to a non-regular file")),
-        }
-        a.size = a.size.max(end);
-        a.mtime = mtime;
-        a.ctime = mtime;
+        rules::check_write(a.kind)?;
+        rules::apply_write(a, end, mtime);
         a.change += 1;
         let attr = a.clone();
+        if let Some(version) = version {
+            // Same batch as the size: both change or neither does.
+            txn.batch
+                .put(codec::version_key(ino.0), codec::encode_u64(version.0));
+        }
         txn.put_inode(inode);
         txn.commit()?;
         Ok(attr)
+    }
+
+    fn content_version_now(&self, ino: InodeId) -> StoreResult<Option<ContentVersion>> {
+        let snap = self.db.snapshot();
+        read_inode(snap.get(codec::inode_key(ino.0)), ino)?;
+        match snap.get(codec::version_key(ino.0)).map_err(rocks_error)? {
+            Some(value) => Ok(Some(ContentVersion(codec::decode_u64(
+                &value,
+                "content version",
+            )?))),
+            None => Ok(None),
+        }
     }
 
     fn readlink_now(&self, ino: InodeId) -> StoreResult<Vec<u8>> {
@@ -565,6 +545,24 @@ impl RocksMetadata {
         })
     }
 
+    fn secret_now(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.db.get(codec::secret_key(name)).map_err(rocks_error)
+    }
+
+    fn init_secret_now(&self, name: &str, value: Vec<u8>) -> StoreResult<Vec<u8>> {
+        // Under the write lock, so two initialisations in this process cannot both see none;
+        // another process cannot open the database at the same time (RocksDB's lock file).
+        let txn = self.begin();
+        let key = codec::secret_key(name);
+        if let Some(stored) = self.db.get(&key).map_err(rocks_error)? {
+            return Ok(stored);
+        }
+        self.db.put(&key, &value).map_err(rocks_error)?;
+        self.db.flush_wal(true).map_err(rocks_error)?;
+        drop(txn);
+        Ok(value)
+    }
+
     fn sync_now(&self) -> StoreResult<()> {
         self.db.flush_wal(true).map_err(rocks_error)
     }
@@ -626,8 +624,18 @@ impl MetadataStore for RocksMetadata {
         self.setattr_now(ino, set, now)
     }
 
-    async fn record_write(&self, ino: InodeId, end: u64, mtime: Timestamp) -> StoreResult<Attr> {
-        self.record_write_now(ino, end, mtime)
+    async fn record_write(
+        &self,
+        ino: InodeId,
+        end: u64,
+        mtime: Timestamp,
+        version: Option<ContentVersion>,
+    ) -> StoreResult<Attr> {
+        self.record_write_now(ino, end, mtime, version)
+    }
+
+    async fn content_version(&self, ino: InodeId) -> StoreResult<Option<ContentVersion>> {
+        self.content_version_now(ino)
     }
 
     async fn readlink(&self, ino: InodeId) -> StoreResult<Vec<u8>> {
@@ -653,6 +661,14 @@ impl MetadataStore for RocksMetadata {
 
     async fn sync(&self) -> StoreResult<()> {
         self.sync_now()
+    }
+
+    async fn secret(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.secret_now(name)
+    }
+
+    async fn init_secret(&self, name: &str, value: Vec<u8>) -> StoreResult<Vec<u8>> {
+        self.init_secret_now(name, value)
     }
 }
 
@@ -736,7 +752,7 @@ impl Txn<'_> {
         let mut steps_left = self.files()?;
         loop {
             if current == moved {
-                return Err(StoreError::Invalid("directory moved into its own subtree"));
+                return Err(rules::moved_under_itself());
             }
             let parent = self.linked_inode(current)?.parent;
             if parent == current {
@@ -783,8 +799,10 @@ impl Txn<'_> {
         let freed = inode.attr.nlink == 0;
         if freed {
             let ino = inode.attr.ino;
-            if inode.attr.kind == FileKind::Symlink {
-                self.batch.delete(codec::symlink_key(ino.0));
+            match inode.attr.kind {
+                FileKind::Symlink => self.batch.delete(codec::symlink_key(ino.0)),
+                FileKind::Regular => self.batch.delete(codec::version_key(ino.0)),
+                _ => {}
             }
             self.inodes.insert(ino.0, None);
             let files = self.files()?;
@@ -928,36 +946,13 @@ fn random_store_id(path: &Path) -> StoreId {
     StoreId(hasher.finish())
 }
 
-/// A new inode's record. `parent` is the directory it is created in.
+/// A new inode's record. `parent` is the directory it is created in. Every inode's change
+/// counter starts at 1.
 fn new_inode(ino: u64, generation: Generation, node: &NewNode, parent: u64) -> StoreResult<Inode> {
-    let mode = check_mode(node.mode)?;
+    let attr = rules::new_attr(InodeId(ino), generation, node, 1)?;
     let is_dir = node.kind == FileKind::Directory;
-    let size = match node.kind {
-        FileKind::Symlink => node.symlink_target.len() as u64,
-        _ => 0,
-    };
-    let rdev = match node.kind {
-        FileKind::BlockDevice | FileKind::CharDevice => node.rdev,
-        _ => Device::default(),
-    };
     Ok(Inode {
-        attr: Attr {
-            ino: InodeId(ino),
-            generation,
-            kind: node.kind,
-            mode,
-            // A directory's own "." plus its name in the parent.
-            nlink: if is_dir { 2 } else { 1 },
-            uid: node.uid,
-            gid: node.gid,
-            size,
-            rdev,
-            atime: node.now,
-            mtime: node.now,
-            ctime: node.now,
-            btime: node.now,
-            change: 1,
-        },
+        attr,
         parent: if is_dir { parent } else { 0 },
         next_cookie: if is_dir { Cookie::FIRST_ENTRY } else { 0 },
     })
@@ -968,19 +963,6 @@ fn touch(dir: &mut Inode, now: Timestamp) {
     dir.attr.mtime = now;
     dir.attr.ctime = now;
     dir.attr.change += 1;
-}
-
-fn check_mode(mode: u32) -> StoreResult<u32> {
-    if mode > 0o7777 {
-        return Err(StoreError::Invalid("mode has bits above 0o7777"));
-    }
-    Ok(mode)
-}
-
-fn add_link(nlink: u32) -> StoreResult<u32> {
-    nlink
-        .checked_add(1)
-        .ok_or(StoreError::Invalid("too many links"))
 }
 
 fn drop_link(nlink: u32) -> StoreResult<u32> {

@@ -367,7 +367,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
     /// [`OpError::TooBig`], and FSINFO reports it. One place, so it can follow the content
     /// store's own limit.
     pub(crate) fn file_size_max(&self) -> u64 {
-        FILE_SIZE_MAX
+        FILE_SIZE_MAX.min(self.inner.content.max_file_size())
     }
 
     fn now(&self) -> Timestamp {
@@ -655,11 +655,11 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
                     .await
                     .map_err(OpError::from_store)?;
                 self.inner.meta.sync().await?;
-                self.set_content_len(ino, size, size).await?;
+                self.set_content_len(before, size, size).await?;
                 return Ok(self.overlay(after));
             }
             // Growing: cut any stale tail, then add the hole, durably, before the size says so.
-            self.set_content_len(ino, recorded, size).await?;
+            self.set_content_len(before, recorded, size).await?;
         }
         let after = self
             .inner
@@ -672,11 +672,8 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
 
     /// Cuts the content to `keep` bytes, then sets its length to `len` (zeros after `keep`),
     /// and syncs it.
-    async fn set_content_len(&self, ino: InodeId, keep: u64, len: u64) -> OpResult<()> {
-        let key = ContentKey {
-            store: self.inner.meta.id(),
-            ino,
-        };
+    async fn set_content_len(&self, file: &Attr, keep: u64, len: u64) -> OpResult<()> {
+        let key = file.content_key(self.inner.meta.id());
         if keep < len && self.inner.content.len(key).await? > keep {
             self.inner.content.truncate(key, keep).await?;
         }
@@ -711,7 +708,11 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
         if caller.uid != a.uid && !caller.mode_allows(a, 4) {
             return Err(OpError::Access);
         }
-        let data = self.inner.cache.read(a.ino, offset, count, a.size).await?;
+        let data = self
+            .inner
+            .cache
+            .read(a.ino, a.generation, offset, count, a.size)
+            .await?;
         let eof = offset.saturating_add(data.len() as u64) >= a.size;
         Ok((data, eof))
     }
@@ -1007,10 +1008,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
     async fn removed(&self, r: &Removed) {
         if r.freed && r.attr.kind == FileKind::Regular {
             self.inner.cache.forget(r.attr.ino);
-            let key = ContentKey {
-                store: self.inner.meta.id(),
-                ino: r.attr.ino,
-            };
+            let key = r.attr.content_key(self.inner.meta.id());
             // The bytes go only after the removal is durable: see `reaper`.
             if let Err(mpsc::error::TrySendError::Full(key)) = self.inner.reaper.try_send(key) {
                 match self.inner.meta.sync().await {

@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use stores::{
-    ContentKey, ContentStore, InodeId, MetadataStore, StoreError, StoreId, StoreResult, Timestamp,
+    ContentKey, ContentStore, Generation, InodeId, MetadataStore, StoreError, StoreId, StoreResult,
+    Timestamp,
 };
 use tokio::sync::{Notify, Semaphore};
 
@@ -313,10 +314,11 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
             .expect("write-back state lock is never poisoned: no panics while held")
     }
 
-    fn key(&self, ino: InodeId) -> ContentKey {
+    fn key(&self, ino: InodeId, generation: Generation) -> ContentKey {
         ContentKey {
             store: self.inner.store,
             ino,
+            generation,
         }
     }
 
@@ -411,9 +413,16 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
         })
     }
 
-    /// Reads `len` bytes at `off` of a file whose current size is `size`, seeing unflushed
-    /// writes. Returns fewer bytes at end of file.
-    pub async fn read(&self, ino: InodeId, off: u64, len: u32, size: u64) -> StoreResult<Bytes> {
+    /// Reads `len` bytes at `off` of a file (`ino` of `generation`) whose current size is
+    /// `size`, seeing unflushed writes. Returns fewer bytes at end of file.
+    pub async fn read(
+        &self,
+        ino: InodeId,
+        generation: Generation,
+        off: u64,
+        len: u32,
+        size: u64,
+    ) -> StoreResult<Bytes> {
         if off >= size || len == 0 {
             return Ok(Bytes::new());
         }
@@ -444,7 +453,7 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
             let stored = self
                 .inner
                 .content
-                .read(self.key(ino), off, want as u32)
+                .read(self.key(ino, generation), off, want as u32)
                 .await?;
             // A flush that completed meanwhile may have recorded a larger size (and cut the
             // tail): read again so the size and the snapshot agree.
@@ -564,16 +573,18 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
         end: u64,
         mtime: Timestamp,
     ) -> StoreResult<()> {
-        let key = self.key(ino);
+        // The record names the content (its generation) and the size recorded so far.
+        let attr = match self.inner.meta.getattr(ino).await {
+            Ok(a) => a,
+            Err(StoreError::Stale) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let key = self.key(ino, attr.generation);
         if end > 0 {
             // Extending past the recorded size: bytes beyond it in the content store are a
             // stale tail (a shrink whose content cut a crash interrupted, or a failed flush's
             // unrecorded bytes) and must read as zeros, not old data, once the size covers them.
-            let recorded = match self.inner.meta.getattr(ino).await {
-                Ok(a) => a.size,
-                Err(StoreError::Stale) => return Ok(()),
-                Err(e) => return Err(e),
-            };
+            let recorded = attr.size;
             if end > recorded && self.inner.content.len(key).await? > recorded {
                 self.inner.content.truncate(key, recorded).await?;
             }
@@ -594,8 +605,10 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
             // buggify: a slow disk sync (the flush, and any COMMIT waiting on it, takes longer).
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        self.inner.content.sync(key).await?;
-        match self.inner.meta.record_write(ino, end, mtime).await {
+        // A content store with versions names the bytes just made durable; the size and the
+        // version switch together.
+        let version = self.inner.content.sync(key).await?;
+        match self.inner.meta.record_write(ino, end, mtime, version).await {
             Ok(_) => Ok(()),
             // The file was removed while its data was in flight: nothing left to record.
             Err(StoreError::Stale) => Ok(()),

@@ -1,55 +1,10 @@
-//! The conformance suite: every rule of the [`MetadataStore`] and [`ContentStore`] contracts
-//! as a named check, run against any backend.
-//!
-//! Entry points, called from each backend's `tests/`:
-//! - [`metadata_suite`] runs every metadata check against one store,
-//! - [`content_suite`] runs every content check against one store,
-//! - [`run_all`] runs both.
-//!
-//! Each check panics with a message naming what it expected on the first violation; the name of
-//! the failing check is printed to stderr as the panic unwinds. The suite may run many times
-//! against the same store (a persistent backend reopened between runs): metadata checks work in
-//! a fresh directory `run-N` of the share `conformance`, content checks remove their keys first.
+//! The metadata checks: every rule of the [`MetadataStore`] contract.
 
-use bytes::Bytes;
-
+use super::{CheckGuard, dir, file, node, ok, symlink, t};
 use crate::api::{
-    Attr, ContentKey, ContentStore, Cookie, Device, DirEntry, FileKind, InodeId, MetadataStore,
-    NewNode, SetAttr, StoreError, StoreId, StoreResult, Timestamp,
+    Attr, ContentVersion, Cookie, Device, DirEntry, FileKind, InodeId, MetadataStore, NewNode,
+    SetAttr, StoreError, StoreId, Timestamp,
 };
-
-/// Runs each named check in order, naming it on stderr if it panics.
-macro_rules! checks {
-    ($cx:expr; $($check:ident),+ $(,)?) => {
-        $(
-            {
-                let _guard = CheckGuard(stringify!($check));
-                $check($cx).await;
-            }
-        )+
-    };
-}
-
-/// Fails unless `$e` is `Err` matching `$p`.
-macro_rules! assert_err {
-    ($e:expr, $p:pat, $($what:tt)+) => {
-        match $e {
-            Err($p) => {}
-            other => panic!(
-                "{}: expected Err({}), got {:?}",
-                format_args!($($what)+),
-                stringify!($p),
-                other
-            ),
-        }
-    };
-}
-
-/// Runs [`metadata_suite`] on `meta`, then [`content_suite`] on `content`.
-pub async fn run_all<M: MetadataStore, C: ContentStore>(meta: &M, content: &C) {
-    metadata_suite(meta).await;
-    content_suite(content).await;
-}
 
 /// Runs every metadata check against `store`; panics on the first violation.
 pub async fn metadata_suite<M: MetadataStore>(store: &M) {
@@ -84,6 +39,7 @@ pub async fn metadata_suite<M: MetadataStore>(store: &M) {
         setattr_size,
         setattr_invalid,
         record_write_narrow,
+        content_versions,
         readdir_order,
         readdir_paging,
         readdir_resume_after_removed,
@@ -93,92 +49,9 @@ pub async fn metadata_suite<M: MetadataStore>(store: &M) {
         parents,
         ids_never_reused,
         usage_and_sync,
+        secrets,
     );
 }
-
-/// Runs every content check against `store`; panics on the first violation.
-pub async fn content_suite<C: ContentStore>(store: &C) {
-    let cx = Content { store };
-    checks!(&cx;
-        content_empty_key,
-        content_write_read,
-        content_overwrite_middle,
-        content_hole_zeros,
-        content_short_reads,
-        content_truncate,
-        content_truncate_fresh_key,
-        content_remove,
-        content_keys_independent,
-        content_block_boundaries,
-        content_appends,
-        content_empty_write,
-        content_large_sparse,
-        content_random_ops_match_model,
-        content_sync_and_usage,
-    );
-}
-
-/// Prints the check's name if it is dropped while panicking.
-struct CheckGuard(&'static str);
-
-impl Drop for CheckGuard {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("conformance check `{}` failed", self.0);
-        }
-    }
-}
-
-/// Unwraps `r`, panicking with `what` and the error.
-fn ok<T>(r: StoreResult<T>, what: &str) -> T {
-    match r {
-        Ok(v) => v,
-        Err(e) => panic!("{what}: unexpected error {e:?}"),
-    }
-}
-
-/// A timestamp with nanoseconds, so lost precision shows.
-fn t(n: i64) -> Timestamp {
-    Timestamp {
-        secs: 1_700_000_000 + n,
-        nanos: 123_456_789,
-    }
-}
-
-fn node(kind: FileKind, now: i64) -> NewNode {
-    NewNode {
-        kind,
-        mode: match kind {
-            FileKind::Directory => 0o755,
-            FileKind::Symlink => 0o777,
-            _ => 0o644,
-        },
-        uid: 1000,
-        gid: 100,
-        rdev: Device::default(),
-        symlink_target: Vec::new(),
-        now: t(now),
-    }
-}
-
-fn file(now: i64) -> NewNode {
-    node(FileKind::Regular, now)
-}
-
-fn dir(now: i64) -> NewNode {
-    node(FileKind::Directory, now)
-}
-
-fn symlink(target: &[u8], now: i64) -> NewNode {
-    NewNode {
-        symlink_target: target.to_vec(),
-        ..node(FileKind::Symlink, now)
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Metadata checks
-// ---------------------------------------------------------------------------------------------
 
 /// Context of one metadata run.
 struct Meta<'a, M> {
@@ -568,7 +441,7 @@ async fn stale_inodes<M: MetadataStore>(cx: &Meta<'_, M>) {
             "setattr {w}"
         );
         assert_err!(
-            s.record_write(ino, 10, t(3)).await,
+            s.record_write(ino, 10, t(3), None).await,
             StoreError::Stale,
             "record_write {w}"
         );
@@ -1335,6 +1208,70 @@ async fn setattr_invalid<M: MetadataStore>(cx: &Meta<'_, M>) {
     );
 }
 
+/// record_write switches the content version with the size; `None` keeps the recorded one;
+/// versions belong to the inode and go with it.
+async fn content_versions<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("versions").await;
+    let f = cx.make(d.ino, b"f", file(1)).await;
+    assert_eq!(
+        ok(s.content_version(f.ino).await, "version of a new file"),
+        None
+    );
+    let a = ok(
+        s.record_write(f.ino, 10, t(2), Some(ContentVersion(7)))
+            .await,
+        "record_write with version 7",
+    );
+    assert_eq!(a.size, 10);
+    assert_eq!(
+        ok(s.content_version(f.ino).await, "version after record_write"),
+        Some(ContentVersion(7))
+    );
+    ok(
+        s.record_write(f.ino, 20, t(3), None).await,
+        "record_write without a version",
+    );
+    assert_eq!(
+        ok(
+            s.content_version(f.ino).await,
+            "version after a write without one"
+        ),
+        Some(ContentVersion(7)),
+        "None keeps the recorded version"
+    );
+    ok(
+        s.record_write(f.ino, 5, t(4), Some(ContentVersion(9)))
+            .await,
+        "record_write with version 9",
+    );
+    assert_eq!(
+        ok(s.content_version(f.ino).await, "version after a newer one"),
+        Some(ContentVersion(9))
+    );
+    assert_eq!(
+        cx.attr(f.ino).await.size,
+        20,
+        "a version never shrinks the size"
+    );
+    // Another file's version is its own.
+    let g = cx.make(d.ino, b"g", file(1)).await;
+    assert_eq!(ok(s.content_version(g.ino).await, "other file"), None);
+    let sub = cx.make(d.ino, b"sub", dir(1)).await;
+    assert!(
+        s.record_write(sub.ino, 1, t(5), Some(ContentVersion(1)))
+            .await
+            .is_err(),
+        "record_write with a version on a directory"
+    );
+    ok(s.unlink(d.ino, b"f", t(6)).await, "unlink");
+    assert_err!(
+        s.content_version(f.ino).await,
+        StoreError::Stale,
+        "version of a freed inode"
+    );
+}
+
 /// record_write changes only size (to the maximum), mtime, ctime and change.
 async fn record_write_narrow<M: MetadataStore>(cx: &Meta<'_, M>) {
     let s = cx.store;
@@ -1351,7 +1288,10 @@ async fn record_write_narrow<M: MetadataStore>(cx: &Meta<'_, M>) {
             },
         )
         .await;
-    let a = ok(s.record_write(f.ino, 100, t(5)).await, "record_write 100");
+    let a = ok(
+        s.record_write(f.ino, 100, t(5), None).await,
+        "record_write 100",
+    );
     let mut expect = Attr {
         size: 100,
         mtime: t(5),
@@ -1361,7 +1301,10 @@ async fn record_write_narrow<M: MetadataStore>(cx: &Meta<'_, M>) {
     };
     assert!(a.change > f.change, "change not bumped");
     assert_eq!(a, expect);
-    let a = ok(s.record_write(f.ino, 50, t(6)).await, "record_write 50");
+    let a = ok(
+        s.record_write(f.ino, 50, t(6), None).await,
+        "record_write 50",
+    );
     expect.mtime = t(6);
     expect.ctime = t(6);
     assert!(a.change > expect.change, "change not bumped");
@@ -1370,12 +1313,12 @@ async fn record_write_narrow<M: MetadataStore>(cx: &Meta<'_, M>) {
     assert_eq!(cx.attr(f.ino).await, expect);
     let sub = cx.make(d.ino, b"sub", dir(1)).await;
     assert!(
-        s.record_write(sub.ino, 10, t(7)).await.is_err(),
+        s.record_write(sub.ino, 10, t(7), None).await.is_err(),
         "record_write on a directory"
     );
     let l = cx.make(d.ino, b"l", symlink(b"x", 1)).await;
     assert!(
-        s.record_write(l.ino, 10, t(7)).await.is_err(),
+        s.record_write(l.ino, 10, t(7), None).await.is_err(),
         "record_write on a symlink"
     );
     assert_eq!(cx.attr(l.ino).await, l);
@@ -1597,334 +1540,31 @@ async fn usage_and_sync<M: MetadataStore>(cx: &Meta<'_, M>) {
     assert_eq!(cx.attr(f.ino).await, f);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Content checks
-// ---------------------------------------------------------------------------------------------
-
-/// Context of one content run.
-struct Content<'a, C> {
-    store: &'a C,
-}
-
-/// Store id the content checks use for their keys.
-const CONTENT_STORE: StoreId = StoreId(0xC0FF_EE00_C0FF_EE00);
-
-impl<C: ContentStore> Content<'_, C> {
-    /// Key `n`, emptied first so the suite can run again on the same store.
-    async fn key(&self, n: u64) -> ContentKey {
-        let key = ContentKey {
-            store: CONTENT_STORE,
-            ino: InodeId(n),
-        };
-        ok(self.store.remove(key).await, "remove before the check");
-        key
-    }
-
-    async fn write(&self, key: ContentKey, offset: u64, data: &[u8]) {
-        ok(
-            self.store
-                .write(key, offset, Bytes::copy_from_slice(data))
-                .await,
-            &format!("write {} bytes at {offset}", data.len()),
-        );
-    }
-
-    async fn read(&self, key: ContentKey, offset: u64, len: u32) -> Bytes {
-        ok(
-            self.store.read(key, offset, len).await,
-            &format!("read {len} at {offset}"),
-        )
-    }
-
-    async fn len(&self, key: ContentKey) -> u64 {
-        ok(self.store.len(key).await, "len")
-    }
-
-    /// Checks that the whole object equals `model`.
-    async fn same(&self, key: ContentKey, model: &[u8], what: &str) {
-        assert_eq!(self.len(key).await, model.len() as u64, "{what}: length");
-        let got = self.read(key, 0, u32::MAX).await;
-        if got[..] != model[..] {
-            let at = got.iter().zip(model).position(|(a, b)| a != b);
-            panic!("{what}: content differs (first difference at {at:?})");
-        }
-    }
-}
-
-/// A byte pattern that differs at every position of a block, so misplaced bytes show.
-fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u64).wrapping_mul(31).wrapping_add(u64::from(seed)) as u8 ^ (i >> 8) as u8)
-        .collect()
-}
-
-/// A key never written reads empty everywhere; sync and remove of it succeed.
-async fn content_empty_key<C: ContentStore>(cx: &Content<'_, C>) {
-    let k = cx.key(1).await;
-    assert!(cx.read(k, 0, 100).await.is_empty());
-    assert!(cx.read(k, 1 << 40, 100).await.is_empty());
-    assert_eq!(cx.len(k).await, 0);
-    ok(cx.store.sync(k).await, "sync of a never-written key");
-    ok(cx.store.remove(k).await, "remove of a never-written key");
-}
-
-/// Bytes written read back, whole and in parts.
-async fn content_write_read<C: ContentStore>(cx: &Content<'_, C>) {
-    let k = cx.key(2).await;
-    cx.write(k, 0, b"hello world").await;
-    assert_eq!(&cx.read(k, 0, 11).await[..], b"hello world");
-    assert_eq!(&cx.read(k, 6, 5).await[..], b"world");
-    assert_eq!(&cx.read(k, 3, 2).await[..], b"lo");
-    assert_eq!(cx.len(k).await, 11);
-}
-
-/// An overwrite inside the object changes only its range.
-async fn content_overwrite_middle<C: ContentStore>(cx: &Content<'_, C>) {
-    let k = cx.key(3).await;
-    cx.write(k, 0, b"abcdefghijklmnopqrstuvwxyz").await;
-    cx.write(k, 10, b"XYZ").await;
-    cx.same(k, b"abcdefghijXYZnopqrstuvwxyz", "overwrite").await;
-    cx.write(k, 24, b"1234").await;
-    cx.same(
-        k,
-        b"abcdefghijXYZnopqrstuvwx1234",
-        "overwrite across the end",
-    )
-    .await;
-}
-
-/// Writing past the end leaves a hole of zeros.
-async fn content_hole_zeros<C: ContentStore>(cx: &Content<'_, C>) {
-    let k = cx.key(4).await;
-    cx.write(k, 1000, b"end").await;
-    assert_eq!(cx.len(k).await, 1003);
-    assert_eq!(&cx.read(k, 0, 1000).await[..], &[0u8; 1000][..]);
-    assert_eq!(&cx.read(k, 998, 5).await[..], b"\0\0end");
-    cx.write(k, 0, b"start").await;
-    cx.write(k, 200_000, b"far").await;
-    let mut model = vec![0u8; 200_003];
-    model[..5].copy_from_slice(b"start");
-    model[1000..1003].copy_from_slice(b"end");
-    model[200_000..].copy_from_slice(b"far");
-    cx.same(k, &model, "two holes").await;
-}
-
-/// Reads past the end are short or empty, never padded; a huge length does not matter.
-async fn content_short_reads<C: ContentStore>(cx: &Content<'_, C>) {
-    let k = cx.key(5).await;
-    cx.write(k, 0, b"0123456789").await;
-    assert_eq!(&cx.read(k, 5, 100).await[..], b"56789");
-    assert_eq!(&cx.read(k, 0, u32::MAX).await[..], b"0123456789");
-    assert!(cx.read(k, 10, 10).await.is_empty());
-    assert!(cx.read(k, 11, 1).await.is_empty());
-    assert!(cx.read(k, u64::MAX - 1, 10).await.is_empty());
-    assert!(cx.read(k, 0, 0).await.is_empty());
-}
-
-/// truncate sets the length exactly; growing exposes zeros, never old bytes.
-async fn content_truncate<C: ContentStore>(cx: &Content<'_, C>) {
-    let k = cx.key(6).await;
-    let data = pattern(150_000, 6);
-    cx.write(k, 0, &data).await;
-    ok(cx.store.truncate(k, 100_000).await, "shrink");
-    cx.same(k, &data[..100_000], "after shrink").await;
-    ok(cx.store.truncate(k, 140_000).await, "grow");
-    let mut model = data[..100_000].to_vec();
-    model.resize(140_000, 0);
-    cx.same(k, &model, "after grow (old bytes must not come back)")
-        .await;
-    ok(cx.store.truncate(k, 140_000).await, "same length");
-    cx.same(k, &model, "after a truncate to the same length")
-        .await;
-    ok(
-        cx.store.truncate(k, 7).await,
-        "shrink inside the first block",
+/// A secret is stored once: the first `init_secret` wins, later ones get it back, `secret`
+/// reads it; names are independent.
+async fn secrets<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let name = format!("{}-key", cx.tag);
+    let other = format!("{}-other", cx.tag);
+    assert_eq!(ok(s.secret(&name).await, "secret before init"), None);
+    let first = ok(
+        s.init_secret(&name, b"first value".to_vec()).await,
+        "init_secret",
     );
-    ok(cx.store.truncate(k, 20).await, "grow again");
-    let mut model = data[..7].to_vec();
-    model.resize(20, 0);
-    cx.same(k, &model, "after shrink and grow within a block")
-        .await;
-    ok(cx.store.truncate(k, 0).await, "truncate to 0");
-    assert_eq!(cx.len(k).await, 0);
-    assert!(cx.read(k, 0, 100).await.is_empty());
-}
-
-/// Truncating a never-written key grows it into a hole.
-async fn content_truncate_fresh_key<C: ContentStore>(cx: &Content<'_, C>) {
-    let k = cx.key(7).await;
-    ok(cx.store.truncate(k, 4096).await, "truncate fresh key");
-    cx.same(k, &[0u8; 4096], "fresh key grown by truncate")
-        .await;
-    let k0 = cx.key(8).await;
-    ok(cx.store.truncate(k0, 0).await, "truncate fresh key to 0");
-    assert_eq!(cx.len(k0).await, 0);
-}
-
-/// remove empties the key; removing twice succeeds; a later write starts from nothing.
-async fn content_remove<C: ContentStore>(cx: &Content<'_, C>) {
-    let k = cx.key(9).await;
-    cx.write(k, 0, b"some data").await;
-    ok(cx.store.sync(k).await, "sync");
-    ok(cx.store.remove(k).await, "remove");
-    assert_eq!(cx.len(k).await, 0);
-    assert!(cx.read(k, 0, 100).await.is_empty());
-    ok(cx.store.remove(k).await, "remove again");
-    cx.write(k, 5, b"b").await;
-    cx.same(k, b"\0\0\0\0\0b", "write after remove").await;
-}
-
-/// Keys differing in store id or inode id are separate objects.
-async fn content_keys_independent<C: ContentStore>(cx: &Content<'_, C>) {
-    let a = cx.key(10).await;
-    let b = cx.key(11).await;
-    let c = ContentKey {
-        store: StoreId(CONTENT_STORE.0 + 1),
-        ino: a.ino,
-    };
-    ok(cx.store.remove(c).await, "remove");
-    cx.write(a, 0, b"aaaa").await;
-    cx.write(b, 0, b"bb").await;
-    cx.write(c, 0, b"c").await;
-    cx.same(a, b"aaaa", "key a").await;
-    cx.same(b, b"bb", "key b").await;
-    cx.same(c, b"c", "same inode, other store").await;
-    ok(cx.store.remove(c).await, "remove c");
-    cx.same(a, b"aaaa", "key a after removing c").await;
-}
-
-/// Writes and reads at unaligned offsets across many block sizes' boundaries.
-async fn content_block_boundaries<C: ContentStore>(cx: &Content<'_, C>) {
-    let k = cx.key(12).await;
-    let data = pattern(300_000, 12);
-    cx.write(k, 65_000, &data).await;
-    let mut model = vec![0u8; 65_000];
-    model.extend_from_slice(&data);
-    for (offset, len) in [
-        (131_070, 10),
-        (4095, 2),
-        (65_535, 65_537),
-        (262_143, 3),
-        (0, 1),
-    ] {
-        let patch = pattern(len, offset as u8);
-        cx.write(k, offset as u64, &patch).await;
-        model[offset..offset + len].copy_from_slice(&patch);
-    }
-    cx.same(k, &model, "after unaligned writes").await;
-    let mut offset = 0;
-    while offset < model.len() {
-        let len = 77_777.min(model.len() - offset);
-        let got = cx.read(k, offset as u64, len as u32).await;
-        assert!(
-            got[..] == model[offset..offset + len],
-            "read of {len} at {offset}"
-        );
-        offset += 77_777;
-    }
-}
-
-/// Many small sequential writes build the object in order.
-async fn content_appends<C: ContentStore>(cx: &Content<'_, C>) {
-    let k = cx.key(13).await;
-    let data = pattern(100 * 333, 13);
-    for (i, chunk) in data.chunks(333).enumerate() {
-        cx.write(k, (i * 333) as u64, chunk).await;
-    }
-    cx.same(k, &data, "after appends").await;
-}
-
-/// A zero-length write changes nothing, not even the length.
-async fn content_empty_write<C: ContentStore>(cx: &Content<'_, C>) {
-    let k = cx.key(14).await;
-    cx.write(k, 0, b"0123456789").await;
-    cx.write(k, 100, b"").await;
-    assert_eq!(cx.len(k).await, 10, "an empty write extended the object");
-    let fresh = cx.key(15).await;
-    cx.write(fresh, 100, b"").await;
-    assert_eq!(cx.len(fresh).await, 0);
-}
-
-/// 1 MiB written beyond 4 GiB reads back; everything before it is a hole.
-async fn content_large_sparse<C: ContentStore>(cx: &Content<'_, C>) {
-    let k = cx.key(16).await;
-    let offset = (5u64 << 30) + 12_345;
-    let data = pattern(1 << 20, 16);
-    cx.write(k, offset, &data).await;
-    assert_eq!(cx.len(k).await, offset + (1 << 20));
-    assert!(
-        cx.read(k, offset, 1 << 20).await[..] == data[..],
-        "data beyond 4 GiB"
+    assert_eq!(first, b"first value");
+    let again = ok(
+        s.init_secret(&name, b"second value".to_vec()).await,
+        "init_secret again",
     );
-    assert!(
-        cx.read(k, 4 << 30, 4096).await.iter().all(|&b| b == 0),
-        "hole at 4 GiB"
-    );
+    assert_eq!(again, b"first value", "a second init replaced the secret");
     assert_eq!(
-        &cx.read(k, offset - 2, 4).await[..],
-        &[0, 0, data[0], data[1]]
+        ok(s.secret(&name).await, "secret after init").as_deref(),
+        Some(&b"first value"[..])
     );
-    ok(cx.store.sync(k).await, "sync sparse");
-    ok(cx.store.truncate(k, (4 << 30) + 10).await, "shrink sparse");
-    assert_eq!(cx.len(k).await, (4 << 30) + 10);
-    ok(cx.store.remove(k).await, "remove sparse");
-}
-
-/// A deterministic random sequence of writes, truncates and reads matches a byte-vector model.
-async fn content_random_ops_match_model<C: ContentStore>(cx: &Content<'_, C>) {
-    let k = cx.key(17).await;
-    let mut model: Vec<u8> = Vec::new();
-    // A fixed linear congruential generator: reproducible and needs no dependency.
-    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut next = |bound: u64| {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (state >> 33) % bound
-    };
-    for step in 0..300 {
-        match next(10) {
-            0..=5 => {
-                let offset = next(400_000) as usize;
-                let bound = if next(4) == 0 { 140_000 } else { 3_000 };
-                let len = 1 + next(bound) as usize;
-                let data = pattern(len, step as u8);
-                cx.write(k, offset as u64, &data).await;
-                if model.len() < offset + len {
-                    model.resize(offset + len, 0);
-                }
-                model[offset..offset + len].copy_from_slice(&data);
-            }
-            6 => {
-                let len = next(420_000) as usize;
-                ok(cx.store.truncate(k, len as u64).await, "truncate");
-                model.resize(len, 0);
-            }
-            7 => ok(cx.store.sync(k).await, "sync"),
-            _ => {
-                let offset = next(450_000) as usize;
-                let len = next(200_000) as usize;
-                let got = cx.read(k, offset as u64, len as u32).await;
-                let want = model
-                    .get(offset..model.len().min(offset + len))
-                    .unwrap_or(&[]);
-                assert!(got[..] == want[..], "step {step}: read {len} at {offset}");
-            }
-        }
-    }
-    cx.same(k, &model, "after random operations").await;
-}
-
-/// sync and usage succeed; data stays readable after sync.
-async fn content_sync_and_usage<C: ContentStore>(cx: &Content<'_, C>) {
-    let k = cx.key(18).await;
-    cx.write(k, 0, b"durable").await;
-    ok(cx.store.sync(k).await, "sync");
-    ok(cx.store.sync(k).await, "sync twice");
-    cx.same(k, b"durable", "after sync").await;
-    let u = ok(cx.store.usage().await, "usage");
-    assert!(
-        u.bytes_free <= u.bytes_total,
-        "more free bytes than bytes: {u:?}"
+    assert_eq!(ok(s.secret(&other).await, "another name"), None);
+    ok(s.sync().await, "sync");
+    assert_eq!(
+        ok(s.secret(&name).await, "secret after sync").as_deref(),
+        Some(&b"first value"[..])
     );
 }
