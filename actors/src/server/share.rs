@@ -793,6 +793,12 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
             .cache
             .write(ino, offset, data, self.now())
             .await?;
+        if crate::buggify!("write-reply-delayed") {
+            // buggify: the WRITE is held between entering the cache and its reply (a
+            // descheduled task), long enough for a flush worker to flush, and perhaps drop,
+            // its bytes meanwhile.
+            tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+        }
         if stable != Stability::Unstable {
             self.inner.cache.flush(ino).await?;
         }
