@@ -230,7 +230,7 @@ pub struct Written {
     pub after: Attr,
     /// How durable it is.
     pub stability: Stability,
-    /// The write verifier at the time of the reply.
+    /// The write verifier when the bytes entered the write-back cache.
     pub verifier: [u8; 8],
 }
 
@@ -789,7 +789,10 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
                 .await
                 .map_err(OpError::from_store)?;
         }
-        self.inner
+        // The verifier under which the bytes entered the cache is the one to answer: a flush
+        // that drops them changes the verifier after that (simulator, buggify seeds 0x3f, 0x1e).
+        let accepted = self
+            .inner
             .cache
             .write(ino, offset, data, self.now())
             .await?;
@@ -801,13 +804,21 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
         }
         if stable != Stability::Unstable {
             self.inner.cache.flush(ino).await?;
+            // A flush since the bytes were accepted may have dropped them (the verifier
+            // changed): a stable reply must not call them durable; the client sends them again.
+            if self.inner.cache.verifier() != accepted.verifier {
+                return Err(StoreError::Io(std::io::Error::other(
+                    "unflushed bytes were dropped before this stable write was made durable",
+                ))
+                .into());
+            }
         }
         let after = self.getattr(ino).await?;
         Ok(Written {
             before: Some(before),
             after,
             stability: stable,
-            verifier: self.inner.cache.verifier(),
+            verifier: accepted.verifier,
         })
     }
 
