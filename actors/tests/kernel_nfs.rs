@@ -11,9 +11,8 @@
     reason = "test harness: a failed setup step should abort the test with its error"
 )]
 
-mod common;
-
-use common::{Daemon, make_tree, repo, require, run_vm, vm_cache};
+use testkit::Daemon;
+use testkit::vm::{make_tree, repo, require, run_vm, vm_cache};
 
 /// Goal: a stock Linux kernel client mounts the export with
 /// `vers=3,tcp,port=P,mountport=P,nolock` and everything it writes reads back identically:
@@ -26,7 +25,7 @@ fn linux_kernel_nfs3_client() {
     let dir = tempfile::tempdir().unwrap();
     let (tar, sums) = make_tree(&dir.path().join("tree"), 2500);
 
-    let mut d = Daemon::start(dir.path());
+    let mut d = Daemon::start(env!("CARGO_BIN_EXE_dittofs"), dir.path());
     let workload = repo().join("ci/vm/workloads/nfs3.sh");
     let port = format!("PORT={}", d.port);
     let (status, stdout) = run_vm(
@@ -69,7 +68,7 @@ fn pjdfstest_over_kernel_nfs3() {
         pjdfstest.display()
     );
     let dir = tempfile::tempdir().unwrap();
-    let mut d = Daemon::start(dir.path());
+    let mut d = Daemon::start(env!("CARGO_BIN_EXE_dittofs"), dir.path());
     let config = repo().join("ci/vm/pjdfstest.toml");
     let workload = repo().join("ci/vm/workloads/pjdfstest.sh");
     let port = format!("PORT={}", d.port);
@@ -116,3 +115,4 @@ fn pjdfstest_over_kernel_nfs3() {
     );
     assert_eq!(d.terminate(), Some(0), "graceful shutdown must exit 0");
 }
+

@@ -12,12 +12,10 @@
     reason = "test harness: a failed setup step should abort the test with its error"
 )]
 
-mod common;
-
 use std::net::TcpListener;
 use std::process::Command;
 
-use common::{make_tree, repo, require, run_vm};
+use testkit::vm::{make_tree, repo, require, run_vm};
 
 /// Stops the throwaway Samba when the test ends, passed or not.
 struct Samba(std::path::PathBuf);
