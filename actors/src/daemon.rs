@@ -291,8 +291,89 @@ fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
         .open(path)
 }
 
+/// Descriptors beyond the ones [`descriptors_needed`] counts per part: standard streams, the
+/// runtime's epoll and event descriptors, the listeners, RocksDB's write-ahead log, manifest,
+/// lock and info-log files, the handle key, and files opened for a moment.
+pub const NOFILE_MARGIN: u64 = 128;
+
+/// The open descriptors `config` may need at once, as (total, explanation): one socket per
+/// connection (`adapters.nfs.max_connections`), each filesystem content store's descriptor
+/// cache ([`stores::fs::FD_CACHE_MAX`]), each RocksDB store's table files
+/// (`stores::rocksdb::MAX_OPEN_FILES`), and [`NOFILE_MARGIN`].
+pub fn descriptors_needed(config: &Config) -> (u64, String) {
+    let conns = config.adapters.nfs.max_connections as u64;
+    let fs = config
+        .content
+        .stores
+        .values()
+        .filter(|s| matches!(s, ContentStoreConfig::Filesystem { .. }))
+        .count() as u64;
+    let rocks = config
+        .metadata
+        .stores
+        .values()
+        .filter(|s| matches!(s, MetadataStoreConfig::Rocksdb { .. }))
+        .count() as u64;
+    #[cfg(feature = "rocksdb")]
+    let rocks_each = stores::rocksdb::MAX_OPEN_FILES as u64;
+    // Without RocksDB compiled in, such a store fails to open anyway.
+    #[cfg(not(feature = "rocksdb"))]
+    let rocks_each = 0;
+    let fs_each = stores::fs::FD_CACHE_MAX as u64;
+    let total = conns + fs * fs_each + rocks * rocks_each + NOFILE_MARGIN;
+    let why = format!(
+        "{conns} connections (adapters.nfs.max_connections) + {fs} filesystem content store(s) x \
+         {fs_each} cached descriptors + {rocks} RocksDB store(s) x {rocks_each} table files + \
+         {NOFILE_MARGIN} margin"
+    );
+    (total, why)
+}
+
+/// Raises the soft open-file limit (RLIMIT_NOFILE) to what `config` needs
+/// ([`descriptors_needed`]) when it is lower, up to the hard limit. Refuses to start, naming
+/// both numbers and the remedies, when even the hard limit is too low: a server that runs out
+/// of descriptors under load fails requests at random instead.
+pub fn raise_nofile_limit(config: &Config) -> anyhow::Result<()> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let (need, why) = descriptors_needed(config);
+    let limit = getrlimit(Resource::Nofile);
+    // `None` is RLIM_INFINITY.
+    let soft = limit.current.unwrap_or(u64::MAX);
+    let hard = limit.maximum.unwrap_or(u64::MAX);
+    if soft >= need {
+        tracing::debug!(soft, need, "open-file limit suffices");
+        return Ok(());
+    }
+    if hard < need {
+        anyhow::bail!(
+            "dittofs needs up to {need} open files ({why}), but the hard limit on open files \
+             (RLIMIT_NOFILE) is {hard}. Raise it to at least {need}: `ulimit -n {need}` in the \
+             shell that starts dittofs (as root if the hard limit must grow), or \
+             LimitNOFILE={need} in its systemd unit; or lower adapters.nfs.max_connections"
+        );
+    }
+    setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(need),
+            maximum: limit.maximum,
+        },
+    )
+    .with_context(|| {
+        format!("raising the open-file limit (RLIMIT_NOFILE) from {soft} to {need}")
+    })?;
+    tracing::info!(
+        from = soft,
+        to = need,
+        hard,
+        "raised the open-file limit (RLIMIT_NOFILE): {why}"
+    );
+    Ok(())
+}
+
 /// `dittofs start`: serves until SIGINT or SIGTERM, then shuts down gracefully.
 pub fn run(config: Config) -> anyhow::Result<()> {
+    raise_nofile_limit(&config)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
