@@ -6,11 +6,6 @@
 //! console is printed when the test fails. A missing QEMU or kernel is a failure with the
 //! install hint, never a skip.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "test harness: a failed setup step should abort the test with its error"
-)]
-
 use std::process::Command;
 
 use testkit::Daemon;

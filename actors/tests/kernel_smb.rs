@@ -7,11 +7,6 @@
 //! workload runs against the `dittofs` binary. A missing QEMU or smbd is a failure with the
 //! install hint, never a skip.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "test harness: a failed setup step should abort the test with its error"
-)]
-
 use std::net::TcpListener;
 use std::process::Command;
 
