@@ -59,7 +59,8 @@ fi
 for ((i = 1; i <= $#; i++)); do
   if [[ "${!i}" == "start" ]]; then
     global=("${@:1:i-1}")
-    if "$bin" "${global[@]}" config validate 2>&1 | grep -q "no config file"; then
+    validate="$("$bin" "${global[@]}" config validate 2>&1 || true)"
+    if [[ "$validate" == *"no config file"* ]]; then
       "$bin" "${global[@]}" init
     fi
     break
