@@ -8,6 +8,23 @@ step() { printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
 step "setup: packages"
 ci/setup.sh
 
+# The README's run command, without building release a second time: its install check must
+# find what setup installed, and name the build packages when dpkg reports none installed.
+step "run script (./dittofs.sh --check)"
+./dittofs.sh --check start
+nodpkg="$(mktemp -d)"
+printf '#!/bin/sh\nexit 1\n' >"$nodpkg/dpkg"
+chmod +x "$nodpkg/dpkg"
+if out="$(PATH="$nodpkg:$PATH" ./dittofs.sh --check start)"; then
+  echo "ci/test.sh: ./dittofs.sh --check passed with no packages installed" >&2
+  exit 1
+fi
+grep -q "missing Debian packages: g++ clang libclang-dev" <<<"$out" || {
+  echo "ci/test.sh: ./dittofs.sh --check did not name the missing packages: $out" >&2
+  exit 1
+}
+rm -rf "$nodpkg"
+
 export CARGO_TERM_COLOR=never
 # Protocol-trace snapshots (sim/tests/traces.rs) must match; CI never writes new ones.
 export INSTA_UPDATE=no

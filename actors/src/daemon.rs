@@ -263,8 +263,89 @@ pub async fn identity_resolver(
     Ok(Arc::new(live))
 }
 
+/// Descriptors beyond the ones [`descriptors_needed`] counts per part: standard streams, the
+/// runtime's epoll and event descriptors, the listeners, RocksDB's write-ahead log, manifest,
+/// lock and info-log files, the handle key, and files opened for a moment.
+pub const NOFILE_MARGIN: u64 = 128;
+
+/// The open descriptors `config` may need at once, as (total, explanation): one socket per
+/// connection (`adapters.nfs.max_connections`), each filesystem content store's descriptor
+/// cache ([`stores::fs::FD_CACHE_MAX`]), each RocksDB store's table files
+/// (`stores::rocksdb::MAX_OPEN_FILES`), and [`NOFILE_MARGIN`].
+pub fn descriptors_needed(config: &Config) -> (u64, String) {
+    let conns = config.adapters.nfs.max_connections as u64;
+    let fs = config
+        .content
+        .stores
+        .values()
+        .filter(|s| matches!(s, ContentStoreConfig::Filesystem { .. }))
+        .count() as u64;
+    let rocks = config
+        .metadata
+        .stores
+        .values()
+        .filter(|s| matches!(s, MetadataStoreConfig::Rocksdb { .. }))
+        .count() as u64;
+    #[cfg(feature = "rocksdb")]
+    let rocks_each = stores::rocksdb::MAX_OPEN_FILES as u64;
+    // Without RocksDB compiled in, such a store fails to open anyway.
+    #[cfg(not(feature = "rocksdb"))]
+    let rocks_each = 0;
+    let fs_each = stores::fs::FD_CACHE_MAX as u64;
+    let total = conns + fs * fs_each + rocks * rocks_each + NOFILE_MARGIN;
+    let why = format!(
+        "{conns} connections (adapters.nfs.max_connections) + {fs} filesystem content store(s) x \
+         {fs_each} cached descriptors + {rocks} RocksDB store(s) x {rocks_each} table files + \
+         {NOFILE_MARGIN} margin"
+    );
+    (total, why)
+}
+
+/// Raises the soft open-file limit (RLIMIT_NOFILE) to what `config` needs
+/// ([`descriptors_needed`]) when it is lower, up to the hard limit. Refuses to start, naming
+/// both numbers and the remedies, when even the hard limit is too low: a server that runs out
+/// of descriptors under load fails requests at random instead.
+pub fn raise_nofile_limit(config: &Config) -> anyhow::Result<()> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let (need, why) = descriptors_needed(config);
+    let limit = getrlimit(Resource::Nofile);
+    // `None` is RLIM_INFINITY.
+    let soft = limit.current.unwrap_or(u64::MAX);
+    let hard = limit.maximum.unwrap_or(u64::MAX);
+    if soft >= need {
+        tracing::debug!(soft, need, "open-file limit suffices");
+        return Ok(());
+    }
+    if hard < need {
+        anyhow::bail!(
+            "dittofs needs up to {need} open files ({why}), but the hard limit on open files \
+             (RLIMIT_NOFILE) is {hard}. Raise it to at least {need}: `ulimit -n {need}` in the \
+             shell that starts dittofs (as root if the hard limit must grow), or \
+             LimitNOFILE={need} in its systemd unit; or lower adapters.nfs.max_connections"
+        );
+    }
+    setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(need),
+            maximum: limit.maximum,
+        },
+    )
+    .with_context(|| {
+        format!("raising the open-file limit (RLIMIT_NOFILE) from {soft} to {need}")
+    })?;
+    tracing::info!(
+        from = soft,
+        to = need,
+        hard,
+        "raised the open-file limit (RLIMIT_NOFILE): {why}"
+    );
+    Ok(())
+}
+
 /// `dittofs start`: serves until SIGINT or SIGTERM, then shuts down gracefully.
 pub fn run(config: Config, source: ConfigSource) -> anyhow::Result<()> {
+    raise_nofile_limit(&config)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -273,6 +354,9 @@ pub fn run(config: Config, source: ConfigSource) -> anyhow::Result<()> {
 }
 
 async fn run_async(config: Config, source: ConfigSource) -> anyhow::Result<()> {
+    // Handlers first: a SIGTERM that arrives once the port accepts connections (a supervisor
+    // that stops a server it just started) must shut down gracefully, not kill the process.
+    let signals = shutdown_signals().context("installing the SIGTERM and SIGINT handlers")?;
     let env = Env::real();
     let stores = open_stores(&env, &config)?;
     let key = handle_key(&env, &config, &stores).await?;
@@ -310,7 +394,7 @@ async fn run_async(config: Config, source: ConfigSource) -> anyhow::Result<()> {
     let signal = {
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
-            wait_for_signal().await;
+            signals.await;
             tracing::info!("signal received; shutting down");
             shutdown.cancel();
         })
@@ -320,20 +404,28 @@ async fn run_async(config: Config, source: ConfigSource) -> anyhow::Result<()> {
     result.context("server stopped with an error")
 }
 
+/// Installs the SIGTERM and SIGINT handlers now and returns what completes on the first of
+/// those signals (a handler installed only when first polled would leave a window in which
+/// the signal's default action kills the server).
 #[cfg(unix)]
-async fn wait_for_signal() {
+fn shutdown_signals() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
-    tokio::select! {
-        biased;
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            biased;
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+fn shutdown_signals() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 #[cfg(test)]

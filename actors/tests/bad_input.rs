@@ -20,13 +20,10 @@
     reason = "a test against the real binary measures real elapsed time"
 )]
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::Daemon;
 use nfs3_client::Nfs3ConnectionBuilder;
 use nfs3_client::nfs3_types::nfs3::{
     CREATE3args, Nfs3Option, Nfs3Result, READ3args, WRITE3args, createhow3, diropargs3, filename3,
@@ -37,6 +34,7 @@ use nfs3_client::nfs3_types::xdr_codec::Opaque;
 use nfs3_client::tokio::TokioConnector;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use testkit::Daemon;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -364,7 +362,7 @@ async fn good_client(port: u16, stop: Arc<AtomicBool>, rounds: Arc<AtomicU64>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_peers_get_errors_or_closed_connections_and_cost_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
-    let mut d = Daemon::start(dir.path());
+    let mut d = Daemon::start(env!("CARGO_BIN_EXE_dittofs"), dir.path());
     let port = d.port;
     let pid = d.pid();
 

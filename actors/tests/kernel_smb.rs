@@ -7,17 +7,10 @@
 //! workload runs against the `dittofs` binary. A missing QEMU or smbd is a failure with the
 //! install hint, never a skip.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "test harness: a failed setup step should abort the test with its error"
-)]
-
-mod common;
-
 use std::net::TcpListener;
 use std::process::Command;
 
-use common::{make_tree, repo, require, run_vm};
+use testkit::vm::{make_tree, repo, require, run_vm};
 
 /// Stops the throwaway Samba when the test ends, passed or not.
 struct Samba(std::path::PathBuf);

@@ -8,13 +8,11 @@
     reason = "test harness: a failed setup step should abort the test with its error"
 )]
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::Daemon;
 use rand::{RngCore, SeedableRng};
+use testkit::Daemon;
 
 fn tool(name: &str) -> Command {
     let path = Path::new("/usr/bin").join(name);
@@ -46,7 +44,7 @@ fn libnfs_copy_list_read_and_restart() {
     let src = dir.path().join("src.bin");
     std::fs::write(&src, &data).unwrap();
 
-    let mut d = Daemon::start(dir.path());
+    let mut d = Daemon::start(env!("CARGO_BIN_EXE_dittofs"), dir.path());
     let mut cp = tool("nfs-cp");
     cp.arg(&src).arg(d.url("/big.bin"));
     run(cp);
@@ -91,7 +89,7 @@ fn libnfs_copy_list_read_and_restart() {
 #[test]
 fn unknown_export_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let d = Daemon::start(dir.path());
+    let d = Daemon::start(env!("CARGO_BIN_EXE_dittofs"), dir.path());
     let mut bad = tool("nfs-ls");
     bad.arg(format!(
         "nfs://127.0.0.1/nope?version=3&nfsport={p}&mountport={p}",

@@ -14,17 +14,12 @@
     reason = "test harness: a failed setup step should abort the test with its error"
 )]
 
-mod common;
-
 use std::path::Path;
 
-use common::Daemon;
 use nfs3_client::nfs3_types::nfs3::{GETATTR3args, Nfs3Result, READ3args, nfs_fh3};
-use nfs3_client::nfs3_types::rpc::{auth_unix, opaque_auth};
 use nfs3_client::nfs3_types::xdr_codec::Opaque;
-use nfs3_client::tokio::{TokioConnector, TokioIo};
-use nfs3_client::{Nfs3Connection, Nfs3ConnectionBuilder};
-use tokio::net::TcpStream;
+use testkit::Daemon;
+use testkit::nfs::mount;
 
 fn fixture() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pre-secrets")
@@ -44,25 +39,9 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-async fn mount(port: u16) -> Nfs3Connection<TokioIo<TcpStream>> {
-    Nfs3ConnectionBuilder::new(TokioConnector, "127.0.0.1", "/export")
-        .portmapper_port(port)
-        .connect_from_privileged_port(false)
-        .credential(opaque_auth::auth_unix(&auth_unix {
-            stamp: 1,
-            machinename: Opaque::borrowed(b"upgrade-test"),
-            uid: 0,
-            gid: 0,
-            gids: Vec::new(),
-        }))
-        .mount()
-        .await
-        .unwrap()
-}
-
 /// GETATTR and READ of the file through `handle`; panics with the status on failure.
 async fn read_through(port: u16, handle: &[u8]) -> Vec<u8> {
-    let mut c = mount(port).await;
+    let mut c = mount("127.0.0.1", port, "/export", 0, 0).await.unwrap();
     let fh = nfs_fh3 {
         data: Opaque::owned(handle.to_vec()),
     };
@@ -103,7 +82,7 @@ async fn handles_from_before_the_key_moved_stay_valid() {
     let expected = std::fs::read(tmp.path().join("old.txt")).unwrap();
     assert_eq!(handle.len(), 37, "the fixture holds a version-1 handle");
 
-    let mut daemon = Daemon::start(tmp.path());
+    let mut daemon = Daemon::start(env!("CARGO_BIN_EXE_dittofs"), tmp.path());
     assert_eq!(
         read_through(daemon.port, &handle).await,
         expected,

@@ -102,6 +102,18 @@ fn name_of(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// What one COMMIT told the client.
+enum Commit {
+    /// Every unstable write is durable (the verifier matched them all).
+    Safe,
+    /// The verifier differed: the unstable writes were resent.
+    Resent,
+    /// The COMMIT failed (an I/O error or no space): the writes are still unstable.
+    Failed,
+    /// The server crashed meanwhile: the recovery resends and checks.
+    Crashed,
+}
+
 /// A listed entry: file id, handle and type.
 type Listed = BTreeMap<String, (u64, Option<NfsFh3Buf>, Option<Ftype3>)>;
 
@@ -885,54 +897,90 @@ impl Worker {
     /// again.
     async fn commit(&mut self, id: u64) -> Result<(), Error> {
         for _ in 0..IO_RETRIES {
-            let Some(f) = self.model.files.get(&id) else {
-                return Ok(());
-            };
-            let fh = f.fh;
-            let r = self
-                .nfs(&nfs3::Call::Commit(Commit3Args {
-                    file: fh.as_fh(),
-                    offset: 0,
-                    count: 0,
-                }))
-                .await?;
-            if r.crashed {
-                return Ok(()); // recovery resends and checks
-            }
-            match r.value {
-                nfs3::Reply::Commit(Nfs3Res::Ok(ok)) => {
-                    let f = self.model.files.get_mut(&id).expect("present above");
-                    if f.unstable.iter().all(|w| w.2 == ok.verf.0) {
-                        f.committed();
-                        self.model.synced();
-                        return Ok(());
-                    }
-                    // The server lost unstable writes (a failed flush or a reboot): resend.
-                    self.stats.resends += 1;
-                    let writes = std::mem::take(&mut f.unstable);
-                    let view = f.data.clone();
-                    self.c.note(format_args!(
-                        "C   COMMIT verifier changed: resending {} writes",
-                        writes.len()
-                    ));
-                    for (offset, len, _) in writes {
-                        let start = usize::try_from(offset).expect("small");
-                        let end = (start + usize::try_from(len).expect("small")).min(view.len());
-                        if start < end {
-                            self.write_range(id, offset, &view[start..end], StableHow::Unstable)
-                                .await?;
-                        }
-                    }
-                }
-                nfs3::Reply::Commit(Nfs3Res::Fail(s, _)) => {
-                    self.stats.errors += 1;
-                    check(matches!(s, NfsStat3::IO | NfsStat3::NOSPC), || {
-                        format!("COMMIT: unexpected {s}")
-                    })?;
-                }
-                other => return Err(Error::Check(format!("COMMIT answered {other:?}"))),
+            match self.commit_once(id).await? {
+                Commit::Safe | Commit::Crashed => return Ok(()),
+                Commit::Resent | Commit::Failed => {}
             }
         }
+        Ok(())
+    }
+
+    /// One COMMIT of `id`; resends the unstable writes when its verifier differs from one of
+    /// theirs (the server lost them: a flush that failed for good, or a reboot).
+    async fn commit_once(&mut self, id: u64) -> Result<Commit, Error> {
+        let Some(f) = self.model.files.get(&id) else {
+            return Ok(Commit::Safe);
+        };
+        let fh = f.fh;
+        let r = self
+            .nfs(&nfs3::Call::Commit(Commit3Args {
+                file: fh.as_fh(),
+                offset: 0,
+                count: 0,
+            }))
+            .await?;
+        if r.crashed {
+            return Ok(Commit::Crashed); // recovery resends and checks
+        }
+        match r.value {
+            nfs3::Reply::Commit(Nfs3Res::Ok(ok)) => {
+                let f = self.model.files.get_mut(&id).expect("present above");
+                if f.unstable.iter().all(|w| w.2 == ok.verf.0) {
+                    f.committed();
+                    self.model.synced();
+                    return Ok(Commit::Safe);
+                }
+                self.stats.resends += 1;
+                let writes = std::mem::take(&mut f.unstable);
+                let view = f.data.clone();
+                self.c.note(format_args!(
+                    "C   COMMIT verifier changed: resending {} writes",
+                    writes.len()
+                ));
+                for (offset, len, _) in writes {
+                    let start = usize::try_from(offset).expect("small");
+                    let end = (start + usize::try_from(len).expect("small")).min(view.len());
+                    if start < end {
+                        self.write_range(id, offset, &view[start..end], StableHow::Unstable)
+                            .await?;
+                    }
+                }
+                Ok(Commit::Resent)
+            }
+            nfs3::Reply::Commit(Nfs3Res::Fail(s, _)) => {
+                self.stats.errors += 1;
+                check(matches!(s, NfsStat3::IO | NfsStat3::NOSPC), || {
+                    format!("COMMIT: unexpected {s}")
+                })?;
+                Ok(Commit::Failed)
+            }
+            other => Err(Error::Check(format!("COMMIT answered {other:?}"))),
+        }
+    }
+
+    /// A READ or GETATTR of `id` disagreed with the model (`what`). The server may do that only
+    /// after it dropped unstable writes (a flush that failed for good), and then it must have
+    /// changed its write verifier: a COMMIT must answer a verifier other than the dropped
+    /// writes', and the client resends them. A COMMIT whose verifier equals every unstable
+    /// write's tells the client bytes are safe that the server does not have: that fails.
+    async fn explain_by_dropped_writes(&mut self, id: u64, what: String) -> Result<(), Error> {
+        self.c.note(format_args!(
+            "C   {what}: asking COMMIT whether the server dropped unstable writes"
+        ));
+        for _ in 0..IO_RETRIES {
+            match self.commit_once(id).await? {
+                Commit::Resent | Commit::Crashed => return Ok(()),
+                Commit::Safe => {
+                    return Err(Error::Check(format!(
+                        "{what}, yet COMMIT answered the verifier of every unstable write: the \
+                         server says bytes are safe that it does not have"
+                    )));
+                }
+                Commit::Failed => {}
+            }
+        }
+        // COMMIT kept failing: the client no longer knows what the file holds.
+        self.poisoned.insert(id);
         Ok(())
     }
 
@@ -962,18 +1010,22 @@ impl Worker {
                 check(n <= count as usize && start + n <= f.data.len(), || {
                     format!("READ {offset}+{count} of a {len}-byte file returned {n} bytes")
                 })?;
-                check(ok.data[..] == f.data[start..start + n], || {
-                    format!("READ {offset}+{n} returned other bytes than were written")
-                })?;
-                check(!ok.eof || start + n == f.data.len(), || {
-                    format!("READ {offset}+{n} said eof in a {len}-byte file")
-                })?;
-                if let Some(a) = ok.file_attributes.0 {
-                    check(a.size == len, || {
-                        format!("READ: size {} but {len} written", a.size)
-                    })?;
+                let differs = if ok.data[..] != f.data[start..start + n] {
+                    Some(format!(
+                        "READ {offset}+{n} returned other bytes than were written"
+                    ))
+                } else if ok.eof && start + n != f.data.len() {
+                    Some(format!("READ {offset}+{n} said eof in a {len}-byte file"))
+                } else {
+                    ok.file_attributes
+                        .0
+                        .filter(|a| a.size != len)
+                        .map(|a| format!("READ: size {} but {len} written", a.size))
+                };
+                match differs {
+                    Some(what) => self.explain_by_dropped_writes(id, what).await,
+                    None => Ok(()),
                 }
-                Ok(())
             }
             other => {
                 self.stats.errors += 1;
@@ -992,10 +1044,13 @@ impl Worker {
             return Ok(());
         }
         match r {
-            Ok(a) => check(
-                a.fileid == id && a.ftype == Ftype3::Reg && a.size == len,
-                || format!("GETATTR: {a:?}, expected file id {id} of {len} bytes"),
-            ),
+            Ok(a) if a.fileid == id && a.ftype == Ftype3::Reg && a.size != len => {
+                let what = format!("GETATTR: size {} but {len} written", a.size);
+                self.explain_by_dropped_writes(id, what).await
+            }
+            Ok(a) => check(a.fileid == id && a.ftype == Ftype3::Reg, || {
+                format!("GETATTR: {a:?}, expected file id {id} of {len} bytes")
+            }),
             Err(s) => Err(Error::Check(format!("GETATTR of a live file: {s}"))),
         }
     }

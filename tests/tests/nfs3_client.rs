@@ -25,23 +25,20 @@ use nfs3_client::nfs3_types::nfs3::{
     self, ACCESS3_DELETE, ACCESS3_EXECUTE, ACCESS3_EXTEND, ACCESS3_LOOKUP, ACCESS3_MODIFY,
     ACCESS3_READ, ACCESS3args, COMMIT3args, CREATE3args, CREATE3res, FSF3_CANSETTIME, FSF3_LINK,
     FSF3_SYMLINK, FSINFO3args, FSSTAT3args, GETATTR3args, LINK3args, LOOKUP3args, MKDIR3args,
-    MKNOD3args, Nfs3Option, Nfs3Result, PATHCONF3args, READ3args, READ3resok, READDIR3args,
-    READDIRPLUS3args, READLINK3args, REMOVE3args, RENAME3args, RMDIR3args, SETATTR3args,
-    SYMLINK3args, WRITE3args, WRITE3resok, cookieverf3, createhow3, createverf3, devicedata3,
-    diropargs3, fattr3, filename3, ftype3, mknoddata3, nfs_fh3, nfspath3, nfsstat3, nfstime3,
-    sattr3, set_atime, set_mtime, specdata3, stable_how, symlinkdata3,
+    MKNOD3args, Nfs3Option, Nfs3Result, PATHCONF3args, READ3args, READDIR3args, READDIRPLUS3args,
+    READLINK3args, REMOVE3args, RENAME3args, RMDIR3args, SETATTR3args, SYMLINK3args, WRITE3args,
+    cookieverf3, createhow3, createverf3, devicedata3, fattr3, ftype3, mknoddata3, nfs_fh3,
+    nfspath3, nfsstat3, nfstime3, sattr3, set_atime, set_mtime, specdata3, stable_how,
+    symlinkdata3,
 };
 use nfs3_client::nfs3_types::portmap::IPPROTO_TCP;
-use nfs3_client::nfs3_types::rpc::{auth_unix, opaque_auth};
+use nfs3_client::nfs3_types::rpc::opaque_auth;
 use nfs3_client::nfs3_types::xdr_codec::Opaque;
-use nfs3_client::tokio::{TokioConnector, TokioIo};
-use nfs3_client::{
-    MountClient, MountError, Nfs3Client, Nfs3Connection, Nfs3ConnectionBuilder, PortmapperClient,
-};
-use rand::{RngCore, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use nfs3_client::tokio::TokioIo;
+use nfs3_client::{MountClient, MountError, Nfs3Client, PortmapperClient};
 use stores::memory::{MemoryContent, MemoryMetadata};
 use stores::{ContentStore, InodeId, MetadataStore, StoreId};
+use testkit::nfs::{Conn, Io, cred, dirop, fail, getattr, mode, read, seeded_bytes, status, write};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -64,9 +61,6 @@ const ROOT: u32 = 0;
 const USER: u32 = 1000;
 /// Another ordinary user, in no group of `USER`'s.
 const OTHER: u32 = 2000;
-
-type Io = TokioIo<TcpStream>;
-type Conn = Nfs3Connection<Io>;
 
 /// A server running on its own tasks; `stop` shuts it down and reports how `serve` ended.
 struct TestServer {
@@ -142,14 +136,7 @@ impl TestServer {
     /// Mounts `EXPORT` as `uid`/`gid` the way the crate's users do: portmapper lookups for the
     /// MOUNT and NFS ports, MNT, then an NFS connection carrying the AUTH_SYS credential.
     async fn mount(&self, uid: u32, gid: u32) -> anyhow::Result<Conn> {
-        Ok(
-            Nfs3ConnectionBuilder::new(TokioConnector, "127.0.0.1", EXPORT)
-                .portmapper_port(self.port)
-                .connect_from_privileged_port(false)
-                .credential(cred(uid, gid))
-                .mount()
-                .await?,
-        )
+        testkit::nfs::mount("127.0.0.1", self.port, EXPORT, uid, gid).await
     }
 
     /// Cancels the server and checks that it flushed and stopped cleanly.
@@ -160,58 +147,14 @@ impl TestServer {
     }
 }
 
-fn cred(uid: u32, gid: u32) -> opaque_auth<'static> {
-    opaque_auth::auth_unix(&auth_unix {
-        stamp: 1,
-        machinename: Opaque::borrowed(b"nfs3-client-test"),
-        uid,
-        gid,
-        gids: Vec::new(),
-    })
-}
-
 fn fh(bytes: &[u8]) -> nfs_fh3 {
     nfs_fh3 {
         data: Opaque::owned(bytes.to_vec()),
     }
 }
 
-fn dirop<'a>(dir: &nfs_fh3, name: &'a str) -> diropargs3<'a> {
-    diropargs3 {
-        dir: dir.clone(),
-        name: filename3(Opaque::borrowed(name.as_bytes())),
-    }
-}
-
-fn mode(m: u32) -> sattr3 {
-    sattr3 {
-        mode: Nfs3Option::Some(m),
-        ..sattr3::default()
-    }
-}
-
 fn path(p: &str) -> dirpath<'_> {
     dirpath(Opaque::borrowed(p.as_bytes()))
-}
-
-/// The status and failure body of a call that must fail.
-#[track_caller]
-fn fail<T: std::fmt::Debug, E>(r: Nfs3Result<T, E>, what: &str) -> (nfsstat3, E) {
-    match r {
-        Nfs3Result::Ok(ok) => panic!("{what}: expected an error status, got {ok:?}"),
-        Nfs3Result::Err(e) => e,
-    }
-}
-
-/// Just the status of a call that must fail.
-#[track_caller]
-fn status<T: std::fmt::Debug, E>(r: Nfs3Result<T, E>, what: &str) -> nfsstat3 {
-    fail(r, what).0
-}
-
-async fn getattr(c: &mut Nfs3Client<Io>, f: &nfs_fh3) -> anyhow::Result<fattr3> {
-    let r = c.getattr(&GETATTR3args { object: f.clone() }).await?;
-    Ok(r.expect("GETATTR").obj_attributes)
 }
 
 async fn lookup(
@@ -270,41 +213,6 @@ async fn mkdir(
     Ok((ok.obj.unwrap(), ok.obj_attributes.unwrap()))
 }
 
-async fn write(
-    c: &mut Nfs3Client<Io>,
-    f: &nfs_fh3,
-    offset: u64,
-    data: &[u8],
-    stable: stable_how,
-) -> anyhow::Result<WRITE3resok> {
-    let r = c
-        .write(&WRITE3args {
-            file: f.clone(),
-            offset,
-            count: u32::try_from(data.len())?,
-            stable,
-            data: Opaque::borrowed(data),
-        })
-        .await?;
-    Ok(r.expect("WRITE"))
-}
-
-async fn read(
-    c: &mut Nfs3Client<Io>,
-    f: &nfs_fh3,
-    offset: u64,
-    count: u32,
-) -> anyhow::Result<READ3resok<'static>> {
-    let r = c
-        .read(&READ3args {
-            file: f.clone(),
-            offset,
-            count,
-        })
-        .await?;
-    Ok(r.expect("READ"))
-}
-
 /// Reads a whole (small) file.
 async fn contents(c: &mut Nfs3Client<Io>, f: &nfs_fh3) -> anyhow::Result<Vec<u8>> {
     let r = read(c, f, 0, IO_MAX).await?;
@@ -349,12 +257,6 @@ async fn lookup_status(
         Nfs3Result::Ok(_) => nfsstat3::NFS3_OK,
         Nfs3Result::Err((s, _)) => s,
     })
-}
-
-fn seeded_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut v = vec![0; len];
-    ChaCha8Rng::seed_from_u64(seed).fill_bytes(&mut v);
-    v
 }
 
 /// Goal: the portmapper answers for MOUNT and NFS on the server's own port, and every MOUNT v3

@@ -26,21 +26,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use clap::Parser;
 use nfs3_client::nfs3_types::nfs3::{
-    COMMIT3args, CREATE3args, FSINFO3args, GETATTR3args, LOOKUP3args, MKDIR3args, Nfs3Option,
-    Nfs3Result, READ3args, READDIRPLUS3args, REMOVE3args, WRITE3args, cookieverf3, createhow3,
-    diropargs3, filename3, nfs_fh3, sattr3, stable_how,
+    FSINFO3args, GETATTR3args, MKDIR3args, Nfs3Option, Nfs3Result, READDIRPLUS3args, REMOVE3args,
+    cookieverf3, stable_how,
 };
-use nfs3_client::nfs3_types::rpc::{auth_unix, opaque_auth};
-use nfs3_client::nfs3_types::xdr_codec::Opaque;
-use nfs3_client::tokio::{TokioConnector, TokioIo};
-use nfs3_client::{Nfs3Connection, Nfs3ConnectionBuilder};
 use rand::{Rng as _, SeedableRng as _};
-use tokio::net::TcpStream;
-
-type Conn = Nfs3Connection<TokioIo<TcpStream>>;
+use testkit::nfs::{Conn, commit, create, dirop, lookup, mode, mount_at, read, write_all};
 
 /// Command line.
 #[derive(Parser, Debug)]
@@ -81,126 +74,6 @@ struct Args {
     workloads: Vec<String>,
 }
 
-fn cred() -> opaque_auth<'static> {
-    opaque_auth::auth_unix(&auth_unix {
-        stamp: 1,
-        machinename: Opaque::borrowed(b"nfsbench"),
-        uid: 0,
-        gid: 0,
-        gids: Vec::new(),
-    })
-}
-
-fn name(s: &str) -> filename3<'_> {
-    filename3(Opaque::borrowed(s.as_bytes()))
-}
-
-fn dirop<'a>(dir: &nfs_fh3, n: &'a str) -> diropargs3<'a> {
-    diropargs3 {
-        dir: dir.clone(),
-        name: name(n),
-    }
-}
-
-fn mode(m: u32) -> sattr3 {
-    sattr3 {
-        mode: Nfs3Option::Some(m),
-        ..sattr3::default()
-    }
-}
-
-async fn connect(a: &Args) -> anyhow::Result<Conn> {
-    Nfs3ConnectionBuilder::new(TokioConnector, &a.host, &a.export)
-        .mount_port(a.mount_port)
-        .nfs3_port(a.nfs_port)
-        .connect_from_privileged_port(false)
-        .credential(cred())
-        .mount()
-        .await
-        .with_context(|| format!("mounting {}:{} ", a.host, a.export))
-}
-
-async fn create(c: &mut Conn, dir: &nfs_fh3, n: &str) -> anyhow::Result<nfs_fh3> {
-    let r = c
-        .create(&CREATE3args {
-            where_: dirop(dir, n),
-            how: createhow3::UNCHECKED(mode(0o644)),
-        })
-        .await?;
-    match r {
-        Nfs3Result::Ok(ok) => match ok.obj {
-            Nfs3Option::Some(h) => Ok(h),
-            Nfs3Option::None => lookup(c, dir, n).await,
-        },
-        Nfs3Result::Err((s, _)) => bail!("CREATE {n}: {s:?}"),
-    }
-}
-
-async fn lookup(c: &mut Conn, dir: &nfs_fh3, n: &str) -> anyhow::Result<nfs_fh3> {
-    match c
-        .lookup(&LOOKUP3args {
-            what: dirop(dir, n),
-        })
-        .await?
-    {
-        Nfs3Result::Ok(ok) => Ok(ok.object),
-        Nfs3Result::Err((s, _)) => bail!("LOOKUP {n}: {s:?}"),
-    }
-}
-
-async fn write(
-    c: &mut Conn,
-    f: &nfs_fh3,
-    offset: u64,
-    data: &[u8],
-    stable: stable_how,
-) -> anyhow::Result<()> {
-    let r = c
-        .write(&WRITE3args {
-            file: f.clone(),
-            offset,
-            count: u32::try_from(data.len())?,
-            stable,
-            data: Opaque::borrowed(data),
-        })
-        .await?;
-    match r {
-        Nfs3Result::Ok(ok) if ok.count as usize == data.len() => Ok(()),
-        Nfs3Result::Ok(ok) => {
-            bail!("short WRITE: {} of {}", ok.count, data.len())
-        }
-        Nfs3Result::Err((s, _)) => bail!("WRITE: {s:?}"),
-    }
-}
-
-async fn read(c: &mut Conn, f: &nfs_fh3, offset: u64, count: u32) -> anyhow::Result<usize> {
-    match c
-        .read(&READ3args {
-            file: f.clone(),
-            offset,
-            count,
-        })
-        .await?
-    {
-        Nfs3Result::Ok(ok) => Ok(ok.data.len()),
-        Nfs3Result::Err((s, _)) => bail!("READ: {s:?}"),
-    }
-}
-
-async fn commit(c: &mut Conn, f: &nfs_fh3) -> anyhow::Result<()> {
-    match c
-        .commit(&COMMIT3args {
-            file: f.clone(),
-            offset: 0,
-            count: 0,
-        })
-        .await?
-    {
-        Nfs3Result::Ok(_) => Ok(()),
-        Nfs3Result::Err((s, _)) => bail!("COMMIT: {s:?}"),
-    }
-}
-
 /// Runs `f(connection index, connection)` on every connection at once; returns the elapsed time.
 async fn on_all<F, Fut>(conns: &mut Vec<Conn>, f: F) -> anyhow::Result<Duration>
 where
@@ -228,7 +101,7 @@ async fn main() -> anyhow::Result<()> {
     let a = Arc::new(Args::parse());
     let mut conns = Vec::with_capacity(a.conns);
     for _ in 0..a.conns {
-        conns.push(connect(&a).await?);
+        conns.push(mount_at(&a.host, &a.export, a.mount_port, a.nfs_port).await?);
     }
     let root = conns[0].root_nfs_fh3();
     let info = match conns[0]
@@ -260,7 +133,7 @@ async fn main() -> anyhow::Result<()> {
             bail!("MKDIR {}: {s:?} (use a fresh --dir)", a.dir)
         }
     };
-    let seq_file = create(&mut conns[0], &top, "seq").await?;
+    let seq_file = create(&mut conns[0], &top, "seq", 0o644).await?;
     let seq_bytes = a.seq_mib << 20;
     let chunks = seq_bytes / u64::from(chunk);
     let n = a.conns as u64;
@@ -276,10 +149,10 @@ async fn main() -> anyhow::Result<()> {
                     async move {
                         let mut k = i as u64;
                         while k < a.big_files {
-                            let f = create(&mut c, &top, &format!("big{k}")).await?;
+                            let f = create(&mut c, &top, &format!("big{k}"), 0o644).await?;
                             for off in (0..data.len()).step_by(chunk as usize) {
                                 let end = (off + chunk as usize).min(data.len());
-                                write(
+                                write_all(
                                     &mut c,
                                     &f,
                                     off as u64,
@@ -305,7 +178,7 @@ async fn main() -> anyhow::Result<()> {
                     async move {
                         let mut k = i as u64;
                         while k < chunks {
-                            write(
+                            write_all(
                                 &mut c,
                                 &f,
                                 k * u64::from(chunk),
@@ -331,7 +204,10 @@ async fn main() -> anyhow::Result<()> {
                     async move {
                         let mut k = i as u64;
                         while k < chunks {
-                            let got = read(&mut c, &f, k * u64::from(chunk), chunk).await?;
+                            let got = read(&mut c, &f, k * u64::from(chunk), chunk)
+                                .await?
+                                .data
+                                .len();
                             if got != chunk as usize {
                                 bail!("short READ at chunk {k}: {got}");
                             }
@@ -357,7 +233,7 @@ async fn main() -> anyhow::Result<()> {
                         while Instant::now() < deadline {
                             let off = rng.random_range(0..blocks) * 4096;
                             if writing {
-                                write(&mut c, &f, off, &buf, stable_how::UNSTABLE).await?;
+                                write_all(&mut c, &f, off, &buf, stable_how::UNSTABLE).await?;
                             } else {
                                 read(&mut c, &f, off, 4096).await?;
                             }
@@ -406,7 +282,7 @@ async fn main() -> anyhow::Result<()> {
                                 let nm = format!("f{k:06}");
                                 match phase {
                                     "create" => {
-                                        create(&mut c, &sub, &nm).await?;
+                                        create(&mut c, &sub, &nm, 0o644).await?;
                                     }
                                     "stat" => {
                                         let h = lookup(&mut c, &sub, &nm).await?;
@@ -459,7 +335,7 @@ async fn main() -> anyhow::Result<()> {
                     async move {
                         let mut k = i as u64;
                         while k < files {
-                            create(&mut c, &dir, &format!("entry-{k:06}")).await?;
+                            create(&mut c, &dir, &format!("entry-{k:06}"), 0o644).await?;
                             k += n;
                         }
                         Ok(c)

@@ -145,6 +145,10 @@ impl fmt::Debug for RocksMetadata {
     }
 }
 
+/// Table files RocksDB keeps open at most (its `max_open_files`; beyond it the least recently
+/// used are closed). The write-ahead log, manifest and info log come on top.
+pub const MAX_OPEN_FILES: i32 = 256;
+
 impl RocksMetadata {
     /// Opens the database at `path`, creating it (with a fresh random [`StoreId`]) if it does
     /// not exist. Fails with [`StoreError::Backend`] holding a [`FormatError`] if the database
@@ -161,6 +165,9 @@ impl RocksMetadata {
         opts.set_compression_type(DBCompressionType::Lz4);
         // The info log rotates; keep the directory from growing without bound.
         opts.set_keep_log_file_num(4);
+        // RocksDB's default keeps every table file open for ever; the daemon sizes its
+        // open-file limit from this bound instead (actors::daemon::descriptors_needed).
+        opts.set_max_open_files(MAX_OPEN_FILES);
         let db = DB::open(&opts, path).map_err(rocks_error)?;
         let id = match db.get(codec::FORMAT).map_err(rocks_error)? {
             Some(value) => {

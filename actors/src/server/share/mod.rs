@@ -187,7 +187,8 @@ pub(crate) enum Stability {
 pub(crate) struct Written {
     /// The file before and after (the size includes cached writes).
     pub(crate) change: Change,
-    /// The write verifier at the time of the reply.
+    /// The write verifier: for a WRITE, the one current when its bytes entered the write-back
+    /// cache; for a COMMIT, the one current when it answers.
     pub(crate) verifier: [u8; 8],
 }
 
@@ -760,12 +761,29 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
                 .await
                 .map_err(OpError::from_store)?;
         }
-        self.inner
+        // The verifier under which the bytes entered the cache is the one to answer: a flush
+        // that drops them changes the verifier after that (simulator, buggify seeds 0x3f, 0x1e).
+        let accepted = self
+            .inner
             .cache
             .write(ino, offset, data, self.now())
             .await?;
+        if crate::buggify!("write-reply-delayed") {
+            // buggify: the WRITE is held between entering the cache and its reply (a
+            // descheduled task), long enough for a flush worker to flush, and perhaps drop,
+            // its bytes meanwhile.
+            tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+        }
         if stable != Stability::Unstable {
             self.inner.cache.flush(ino).await?;
+            // A flush since the bytes were accepted may have dropped them (the verifier
+            // changed): a stable reply must not call them durable; the client sends them again.
+            if self.inner.cache.verifier() != accepted.verifier {
+                return Err(StoreError::Io(std::io::Error::other(
+                    "unflushed bytes were dropped before this stable write was made durable",
+                ))
+                .into());
+            }
         }
         // While our bytes are pending, the attributes we resolved (which already carried
         // every write pending then) plus the pending extent are the answer; once a flush
@@ -780,7 +798,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
                 before: Some(before),
                 after: Some(after),
             },
-            verifier: self.inner.cache.verifier(),
+            verifier: accepted.verifier,
         })
     }
 

@@ -267,6 +267,15 @@ pub struct Pending {
     pub mtime: Timestamp,
 }
 
+/// What [`WriteBack::write`] answers for accepted bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    /// The file's size and mtime including the unflushed writes.
+    pub pending: Pending,
+    /// The write verifier when the bytes entered the cache: what the WRITE reply carries.
+    pub verifier: [u8; 8],
+}
+
 /// One share's write-back cache. Cheap to clone.
 pub struct WriteBack<M, C> {
     inner: Arc<Inner<M, C>>,
@@ -343,16 +352,27 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
     }
 
     /// Accepts an unstable write. Waits while the dirty budget is spent.
+    ///
+    /// Returns the file's pending size and mtime, and the write verifier current when the bytes
+    /// entered the cache, read under the same lock as the insert. That verifier, not the one at
+    /// reply time, is what the WRITE must answer: if a flush drops these bytes, it changes the
+    /// verifier only after they were inserted, so the client's next COMMIT sees a different one
+    /// and resends. A verifier read later could already be the new one, and a COMMIT answering
+    /// it would tell the client its dropped bytes are safe (found by the simulator, buggify
+    /// seed in docs/SIMULATION.md).
     pub async fn write(
         &self,
         ino: InodeId,
         off: u64,
         data: Bytes,
         mtime: Timestamp,
-    ) -> StoreResult<Pending> {
+    ) -> StoreResult<Accepted> {
         let len = data.len();
         if len == 0 {
-            return Ok(self.pending(ino).unwrap_or(Pending { end: 0, mtime }));
+            return Ok(Accepted {
+                pending: self.pending(ino).unwrap_or(Pending { end: 0, mtime }),
+                verifier: self.inner.verifier.current(),
+            });
         }
         let n = u32::try_from(len).map_err(|_| StoreError::Invalid("write larger than 4 GiB"))?;
         if len > self.inner.budget.max() {
@@ -385,9 +405,12 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
             f.mtime = f.mtime.max(mtime);
             (
                 freed,
-                Pending {
-                    end: f.end,
-                    mtime: f.mtime,
+                Accepted {
+                    pending: Pending {
+                        end: f.end,
+                        mtime: f.mtime,
+                    },
+                    verifier: self.inner.verifier.current(),
                 },
             )
         };
@@ -588,6 +611,12 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
             if end > recorded && self.inner.content.len(key).await? > recorded {
                 self.inner.content.truncate(key, recorded).await?;
             }
+        }
+        if crate::buggify!("flush-fails-for-good") {
+            // buggify: the store refuses the flush in a way retrying will not cure (the disk is
+            // full): the cached bytes are dropped and the write verifier changes, so clients
+            // must resend what they wrote unstable.
+            return Err(StoreError::NoSpace);
         }
         for (off, data) in extents {
             if crate::buggify!("flush-fails-midway") {

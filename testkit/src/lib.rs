@@ -1,0 +1,18 @@
+//! Test support shared by the end-to-end tests (`actors/tests`, `tests/tests`) and the
+//! comparative benchmark's load generator (`benches/src/bin/nfsbench.rs`), so each helper is
+//! written once:
+//!
+//! - [`nfs`]: NFSv3 calls through the `nfs3_client` crate (an NFSv3 client nobody here wrote):
+//!   mount, CREATE, WRITE, COMMIT, GETATTR, READ of a whole file, argument builders and seeded
+//!   data.
+//! - [`daemon`]: the real `dittofs` binary on RocksDB + filesystem content in a temporary
+//!   directory, on a free loopback port.
+//! - [`vm`]: the kernel-client test VM (`ci/vm/run.sh`).
+//!
+//! It does not depend on `actors`, so `actors`' own integration tests can depend on it.
+
+pub mod daemon;
+pub mod nfs;
+pub mod vm;
+
+pub use daemon::Daemon;
