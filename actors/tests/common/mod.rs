@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// A running daemon; killed on drop. Its log goes to `DIR/dittofs.log`.
+/// A running daemon; killed on drop. Its stdout and stderr go to `DIR/dittofs.log`.
 pub(crate) struct Daemon {
     child: Option<Child>,
     /// The configuration file it was started with.
@@ -25,32 +25,78 @@ impl Daemon {
     /// Writes a configuration serving `/export` from RocksDB + filesystem under `dir` on a free
     /// loopback port, and starts the binary with it.
     pub(crate) fn start(dir: &Path) -> Self {
+        let mut d = Self::prepare(dir, &["name: /export"], "");
+        d.spawn();
+        d
+    }
+
+    /// Writes a configuration under `dir` with one share per entry of `shares` (the keys of a
+    /// YAML flow mapping, `name` first; every share gets RocksDB + filesystem stores and admits
+    /// every client) and the top-level YAML `extra`, on a free loopback port; does not start
+    /// the binary ([`Daemon::spawn`] does), so the CLI can edit the file first.
+    pub(crate) fn prepare(dir: &Path, shares: &[&str], extra: &str) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let config = dir.join("config.yaml");
+        let shares: String = shares
+            .iter()
+            .map(|s| {
+                format!(
+                    "  - {{ {s}, metadata_store: default, content_store: default, allowed_clients: [] }}\n"
+                )
+            })
+            .collect();
         std::fs::write(
             &config,
             format!(
                 "server: {{ state_dir: {d}/state }}\n\
                  metadata: {{ stores: {{ default: {{ type: rocksdb, path: {d}/meta }} }} }}\n\
                  content: {{ stores: {{ default: {{ type: filesystem, path: {d}/content }} }} }}\n\
-                 shares:\n  - {{ name: /export, metadata_store: default, content_store: default, allowed_clients: [] }}\n\
-                 adapters: {{ nfs: {{ port: {port}, portmapper: {{ enabled: false }} }} }}\n",
+                 shares:\n{shares}\
+                 adapters: {{ nfs: {{ port: {port}, portmapper: {{ enabled: false }} }} }}\n\
+                 {extra}",
                 d = dir.display()
             ),
         )
         .unwrap();
-        let mut d = Self {
+        Self {
             child: None,
             config,
             port,
             log: dir.join("dittofs.log"),
-        };
-        d.spawn();
-        d
+        }
+    }
+
+    /// Runs `dittofs --config CONFIG args…` with `stdin` as its input (bcrypt cost 4, so
+    /// password hashing stays fast), asserts it succeeded, and returns its stdout.
+    pub(crate) fn cli(&self, args: &[&str], stdin: &str) -> String {
+        use std::io::Write as _;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dittofs"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env("DITTOFS_BCRYPT_COST", "4")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawning dittofs");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "dittofs {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
     }
 
     /// Starts the binary (again) and waits until it accepts connections.
@@ -64,7 +110,7 @@ impl Daemon {
             .arg("--config")
             .arg(&self.config)
             .arg("start")
-            .stdout(Stdio::null())
+            .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .expect("spawning dittofs");
@@ -124,6 +170,19 @@ impl Daemon {
             "nfs://127.0.0.1/export{path}?version=3&nfsport={p}&mountport={p}",
             p = self.port
         )
+    }
+
+    /// A libnfs URL of `path` in `share`, calling as AUTH_SYS `uid`/`gid`.
+    pub(crate) fn url_as(&self, share: &str, path: &str, uid: u32, gid: u32) -> String {
+        format!(
+            "nfs://127.0.0.1{share}{path}?version=3&nfsport={p}&mountport={p}&uid={uid}&gid={gid}",
+            p = self.port
+        )
+    }
+
+    /// Everything the daemon wrote to stdout and stderr so far, over all its starts.
+    pub(crate) fn log(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned()
     }
 
     /// The last 8 KiB of the daemon's log.
