@@ -2,9 +2,9 @@
 //! `dittofs` binary on RocksDB + filesystem content.
 //!
 //! The host kernel here has no NFS client, so the client runs in QEMU with the Debian kernel
-//! (TCG when /dev/kvm cannot boot it). The workload is `ci/vm/workloads/nfs3.sh`; the VM's
-//! console is printed when the test fails. A missing QEMU or kernel is a failure with the
-//! install hint, never a skip.
+//! (TCG when /dev/kvm cannot boot it). The workload is `ci/vm/workloads/nfs3.sh`, with
+//! `identity.sh` in the same boot; the VM's console is printed when the test fails. A missing
+//! QEMU or kernel is a failure with the install hint, never a skip.
 
 use std::process::Command;
 
@@ -15,15 +15,32 @@ use testkit::vm::{make_tree, repo, require, run_vm, vm_cache};
 /// `vers=3,tcp,port=P,mountport=P,nolock` and everything it writes reads back identically:
 /// a 2,500-file tree (checksums verified after dropping caches), rename (also over an existing
 /// file), hard links, symlinks, chmod, chown, truncate, utimes, a 10,000-entry `ls -l`, and all
-/// of it again after unmount and remount. The daemon then exits 0 on SIGTERM.
+/// of it again after unmount and remount. Then, in the same boot, share permissions from users
+/// configured with the CLI: as a non-root user granted `read` a write fails (EROFS or EACCES)
+/// while reading works, as one granted `read-write` it succeeds, and root cannot mount a share
+/// whose default permission is `none`. The daemon then exits 0 on SIGTERM.
 #[test]
 fn linux_kernel_nfs3_client() {
     require("qemu-system-x86_64");
     let dir = tempfile::tempdir().unwrap();
     let (tar, sums) = make_tree(&dir.path().join("tree"), 2500);
 
-    let mut d = Daemon::start(env!("CARGO_BIN_EXE_dittofs"), dir.path());
+    let mut d = Daemon::prepare(
+        env!("CARGO_BIN_EXE_dittofs"),
+        dir.path(),
+        &["name: /export", "name: /closed, default_permission: none"],
+        "",
+    );
+    for (name, uid, permission) in [("reader", "2001", "read"), ("writer", "2002", "read-write")] {
+        d.cli(
+            &["user", "add", name, "--uid", uid, "--password-stdin"],
+            "a password\n",
+        );
+        d.cli(&["user", "grant", name, "/export", permission], "");
+    }
+    d.spawn();
     let workload = repo().join("ci/vm/workloads/nfs3.sh");
+    let identity = repo().join("ci/vm/workloads/identity.sh");
     let port = format!("PORT={}", d.port);
     let (status, stdout) = run_vm(
         dir.path(),
@@ -32,9 +49,14 @@ fn linux_kernel_nfs3_client() {
             tar.as_os_str(),
             "--file".as_ref(),
             sums.as_os_str(),
+            "--file".as_ref(),
+            identity.as_os_str(),
             workload.as_os_str(),
             port.as_ref(),
             "ENTRIES=10000".as_ref(),
+            "READ_UID=2001".as_ref(),
+            "WRITE_UID=2002".as_ref(),
+            "CLOSED=/closed".as_ref(),
         ],
     );
     assert_eq!(
@@ -44,10 +66,16 @@ fn linux_kernel_nfs3_client() {
         d.stderr_tail()
     );
     assert!(
-        stdout.contains("all NFSv3 kernel-client checks passed"),
+        stdout.contains("identity: all kernel-client identity checks passed")
+            && stdout.contains("all NFSv3 kernel-client checks passed"),
         "the workload exited 0 without reaching its end"
     );
     assert_eq!(d.terminate(), Some(0), "graceful shutdown must exit 0");
+    let log = d.log();
+    assert!(
+        ["$2a$", "$2b$", "$2y$"].iter().all(|p| !log.contains(p)),
+        "a bcrypt hash in the server log:\n{log}"
+    );
 }
 
 /// Goal: POSIX semantics as pjdfstest (the Rust suite from crates.io) checks them, through the

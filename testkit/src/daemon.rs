@@ -18,15 +18,31 @@ pub fn free_port() -> u16 {
 /// Writes `DIR/config.yaml`: `/export` from RocksDB metadata and filesystem content under
 /// `dir`, NFS, MOUNT and the portmapper program on `port`, no portmapper on port 111.
 pub fn write_config(dir: &Path, port: u16) -> PathBuf {
+    write_config_with(dir, port, &["name: /export"], "")
+}
+
+/// Writes `DIR/config.yaml` with one share per entry of `shares` (the keys of a YAML flow
+/// mapping, `name` first; every share gets the RocksDB + filesystem stores under `dir` and
+/// admits every client), then the top-level YAML `extra`, serving on `port`.
+pub fn write_config_with(dir: &Path, port: u16, shares: &[&str], extra: &str) -> PathBuf {
     let config = dir.join("config.yaml");
+    let shares: String = shares
+        .iter()
+        .map(|s| {
+            format!(
+                "  - {{ {s}, metadata_store: default, content_store: default, allowed_clients: [] }}\n"
+            )
+        })
+        .collect();
     std::fs::write(
         &config,
         format!(
             "server: {{ state_dir: {d}/state }}\n\
              metadata: {{ stores: {{ default: {{ type: rocksdb, path: {d}/meta }} }} }}\n\
              content: {{ stores: {{ default: {{ type: filesystem, path: {d}/content }} }} }}\n\
-             shares:\n  - {{ name: /export, metadata_store: default, content_store: default, allowed_clients: [] }}\n\
-             adapters: {{ nfs: {{ port: {port}, portmapper: {{ enabled: false }} }} }}\n",
+             shares:\n{shares}\
+             adapters: {{ nfs: {{ port: {port}, portmapper: {{ enabled: false }} }} }}\n\
+             {extra}",
             d = dir.display()
         ),
     )
@@ -34,7 +50,7 @@ pub fn write_config(dir: &Path, port: u16) -> PathBuf {
     config
 }
 
-/// A running daemon; killed on drop. Its log goes to `DIR/dittofs.log`.
+/// A running daemon; killed on drop. Its stdout and stderr go to `DIR/dittofs.log`.
 #[derive(Debug)]
 pub struct Daemon {
     child: Option<Child>,
@@ -64,6 +80,50 @@ impl Daemon {
         }
     }
 
+    /// A daemon of binary `bin` with the configuration of [`write_config_with`] in `dir`, not
+    /// started yet, so the CLI ([`Daemon::cli`]) can edit the file first.
+    pub fn prepare(bin: impl Into<PathBuf>, dir: &Path, shares: &[&str], extra: &str) -> Self {
+        let port = free_port();
+        Self {
+            child: None,
+            bin: bin.into(),
+            launcher: Vec::new(),
+            config: write_config_with(dir, port, shares, extra),
+            port,
+            log: dir.join("dittofs.log"),
+        }
+    }
+
+    /// Runs `dittofs --config CONFIG args…` with `stdin` as its input (bcrypt cost 4, so
+    /// password hashing stays fast), panics with its stderr unless it succeeded, and returns
+    /// its stdout.
+    pub fn cli(&self, args: &[&str], stdin: &str) -> String {
+        use std::io::Write as _;
+        let mut child = Command::new(&self.bin)
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env("DITTOFS_BCRYPT_COST", "4")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawning dittofs");
+        child
+            .stdin
+            .take()
+            .expect("piped stdin")
+            .write_all(stdin.as_bytes())
+            .expect("writing the CLI's stdin");
+        let out = child.wait_with_output().expect("waiting for dittofs");
+        assert!(
+            out.status.success(),
+            "dittofs {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("the CLI prints UTF-8")
+    }
+
     /// [`Daemon::new`], then [`Daemon::spawn`].
     pub fn start(bin: impl Into<PathBuf>, dir: &Path) -> Self {
         let mut d = Self::new(bin, dir);
@@ -71,8 +131,8 @@ impl Daemon {
         d
     }
 
-    /// The command that starts the daemon (through the launcher, if any), its stderr appended
-    /// to the log.
+    /// The command that starts the daemon (through the launcher, if any), its stdout and
+    /// stderr appended to the log.
     pub fn command(&self) -> Command {
         let mut cmd = match self.launcher.split_first() {
             Some((first, rest)) => {
@@ -90,7 +150,7 @@ impl Daemon {
         cmd.arg("--config")
             .arg(&self.config)
             .arg("start")
-            .stdout(Stdio::null())
+            .stdout(log.try_clone().expect("duplicating the log descriptor"))
             .stderr(log);
         cmd
     }
@@ -155,6 +215,19 @@ impl Daemon {
             "nfs://127.0.0.1/export{path}?version=3&nfsport={p}&mountport={p}",
             p = self.port
         )
+    }
+
+    /// A libnfs URL of `path` in `share`, calling as AUTH_SYS `uid`/`gid`.
+    pub fn url_as(&self, share: &str, path: &str, uid: u32, gid: u32) -> String {
+        format!(
+            "nfs://127.0.0.1{share}{path}?version=3&nfsport={p}&mountport={p}&uid={uid}&gid={gid}",
+            p = self.port
+        )
+    }
+
+    /// Everything the daemon wrote to stdout and stderr so far, over all its starts.
+    pub fn log(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned()
     }
 
     /// The last 8 KiB of the daemon's log.

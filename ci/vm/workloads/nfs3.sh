@@ -7,7 +7,8 @@
 # Steps: mount; untar the tree and verify every checksum after dropping caches; rename
 # (also over an existing file), hard link, symlink, chmod, chown, truncate (shrink and sparse
 # extend), utimes; create ENTRIES files and `ls -l` them after dropping caches; unmount,
-# remount, verify everything again; clean up. Any failed check exits non-zero.
+# remount, verify everything again; clean up; then identity.sh when the host passed it (its
+# variables too). Any failed check exits non-zero.
 set -eu
 . /workload/lib.sh
 ENTRIES="${ENTRIES:-10000}"
@@ -78,4 +79,8 @@ cd /
 rm -rf "$W"
 [ ! -e "$W" ] || fail "rm -rf left $W"
 umount "$M"
+# The share-permission checks ride on this boot when the host passed them in.
+if [ -f /workload/identity.sh ]; then
+  sh /workload/identity.sh || fail "identity checks"
+fi
 step "all NFSv3 kernel-client checks passed"
