@@ -111,6 +111,12 @@ fn mask(addr: IpAddr, prefix_len: u8) -> IpAddr {
     }
 }
 
+/// Whether `addr` is in one of `blocks`, where no blocks at all means every address (the rule
+/// of a share's `allowed_clients`).
+pub fn allows(blocks: &[Cidr], addr: IpAddr) -> bool {
+    blocks.is_empty() || blocks.iter().any(|block| block.contains(addr))
+}
+
 impl FromStr for Cidr {
     type Err = CidrError;
 

@@ -29,7 +29,7 @@ mod validate;
 use std::io;
 use std::path::PathBuf;
 
-pub use self::cidr::{Cidr, CidrError};
+pub use self::cidr::{Cidr, CidrError, allows};
 pub use self::load::ConfigEnv;
 pub use self::overrides::{ENV_PREFIX, ENV_SEPARATOR};
 pub use self::schema::{

@@ -316,15 +316,6 @@ impl ShareConfig {
             Permission::ReadWrite
         })
     }
-
-    /// Whether `addr` may use this share according to `allowed_clients`.
-    pub fn is_client_allowed(&self, addr: IpAddr) -> bool {
-        self.allowed_clients.is_empty()
-            || self
-                .allowed_clients
-                .iter()
-                .any(|block| block.contains(addr))
-    }
 }
 
 fn default_store_name() -> String {

@@ -42,8 +42,7 @@ impl NfsExport {
     /// Whether the connection may use this export at all (network and port rules).
     pub(crate) fn admits(&self, conn: &ConnInfo) -> bool {
         let ip = conn.peer.ip();
-        let net_ok =
-            self.allowed_clients.is_empty() || self.allowed_clients.iter().any(|c| c.contains(ip));
+        let net_ok = crate::config::allows(&self.allowed_clients, ip);
         let port_ok = !self.require_privileged_port || conn.peer.port() < 1024;
         net_ok && port_ok
     }
