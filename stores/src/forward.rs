@@ -10,7 +10,7 @@
 //! `<method>` is the trait method's name. It must evaluate to the method's result, binding `s`
 //! to the wrapped store, e.g. for an enum:
 //!
-//! ```ignore
+//! ```text
 //! macro_rules! via {
 //!     ($this:ident, $kind:ident $op:ident, $s:ident => $e:expr) => {
 //!         match $this {
