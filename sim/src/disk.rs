@@ -211,10 +211,7 @@ impl ContentStore for SimDisk {
         if data.is_empty() {
             return Ok(None);
         }
-        let end = offset
-            .checked_add(data.len() as u64)
-            .filter(|&end| end <= OBJECT_MAX)
-            .ok_or(StoreError::FileTooLarge)?;
+        let end = stores::rules::write_end(offset, data.len(), OBJECT_MAX)?;
         let mut inner = self.lock();
         let old = inner.live.get(&key).map_or(0, |v| v.len() as u64);
         if let Some(cap) = self.capacity

@@ -382,10 +382,7 @@ impl ContentStore for FsContent {
             // As pwrite(2): writing nothing changes nothing.
             return Ok(None);
         }
-        offset
-            .checked_add(data.len() as u64)
-            .filter(|&end| end <= self.max_file_size)
-            .ok_or(StoreError::FileTooLarge)?;
+        crate::rules::write_end(offset, data.len(), self.max_file_size)?;
         let file = self
             .file(key, true)
             .await?

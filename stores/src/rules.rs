@@ -1,6 +1,7 @@
 //! The namespace rules every metadata backend applies, written once: what a new inode looks
 //! like, which attribute changes are valid and how they apply, the link-count and mode checks,
-//! and which removals and rename targets are allowed.
+//! and which removals and rename targets are allowed; for content stores, the bound on a
+//! write's end.
 //!
 //! A backend keeps only its storage logic (reading and writing records, allocating ids and
 //! change numbers, its locking): it calls these functions between reading the state and
@@ -12,6 +13,15 @@ use crate::api::{
     Attr, Device, FileKind, Generation, InodeId, NewNode, SetAttr, StoreError, StoreResult,
     Timestamp,
 };
+
+/// The end of a content write of `len` bytes at `offset`, or `FileTooLarge` when it would pass
+/// `max` (the store's [`max_file_size`](crate::ContentStore::max_file_size)) or overflow.
+pub fn write_end(offset: u64, len: usize, max: u64) -> StoreResult<u64> {
+    offset
+        .checked_add(len as u64)
+        .filter(|&end| end <= max)
+        .ok_or(StoreError::FileTooLarge)
+}
 
 /// The largest permission bits a store accepts: setuid, setgid, sticky and rwx for all three.
 pub const MODE_MAX: u32 = 0o7777;

@@ -95,10 +95,7 @@ impl ContentStore for MemoryContent {
             // As pwrite(2): writing nothing changes nothing, not even the length.
             return Ok(None);
         }
-        let end = offset
-            .checked_add(data.len() as u64)
-            .filter(|&end| end <= MAX_FILE_SIZE)
-            .ok_or(StoreError::FileTooLarge)?;
+        let end = crate::rules::write_end(offset, data.len(), MAX_FILE_SIZE)?;
         let mut inner = self.lock();
         let inner = &mut *inner;
         let object = inner.live.get(&key);
