@@ -1,5 +1,6 @@
 //! Sans-IO protocol codecs for DittoFS: XDR (RFC 4506), ONC RPC v2 with TCP record marking
-//! (RFC 5531), MOUNT v3 and NFSv3 (RFC 1813), and the portmapper v2 (RFC 1833).
+//! (RFC 5531), MOUNT v3 and NFSv3 (RFC 1813), the portmapper v2 (RFC 1833), and SMB 2.0.2 –
+//! 3.1.1 ([MS-SMB2]) with NTLMSSP and SPNEGO.
 //!
 //! This crate never does I/O, never reads a clock and never depends on tokio: every function
 //! takes bytes (and, for session state, the current time) and returns values. Decoders check
@@ -14,6 +15,7 @@
 //! - [`mount3`]: MOUNT v3.
 //! - [`nfs3`]: NFSv3, one module per procedure.
 //! - [`drc`]: the duplicate request cache.
+//! - [`smb2`]: SMB 2.0.2 – 3.1.1 (framing, commands, session state).
 
 pub mod drc;
 #[cfg(feature = "fuzzing")]
@@ -22,5 +24,6 @@ pub mod mount3;
 pub mod nfs3;
 pub mod portmap;
 pub mod rpc;
+pub mod smb2;
 pub mod wire;
 pub mod xdr;
