@@ -10,13 +10,19 @@ use std::path::{Path, PathBuf};
 
 type Entry = fn(&[u8]);
 
-const TARGETS: [(&str, Entry); 6] = [
+const TARGETS: [(&str, Entry); 12] = [
     ("record", protocol::fuzzing::fuzz_record),
     ("rpc_call", protocol::fuzzing::fuzz_rpc_call),
     ("nfs3_call", protocol::fuzzing::fuzz_nfs3_call),
     ("nfs3_reply", protocol::fuzzing::fuzz_nfs3_reply),
     ("mount", protocol::fuzzing::fuzz_mount),
     ("portmap", protocol::fuzzing::fuzz_portmap),
+    ("smb2_frame", protocol::fuzzing::fuzz_smb2_frame),
+    ("smb2_compound", protocol::fuzzing::fuzz_smb2_compound),
+    ("smb2_negotiate", protocol::fuzzing::fuzz_smb2_negotiate),
+    ("smb2_session", protocol::fuzzing::fuzz_smb2_session),
+    ("smb2_transform", protocol::fuzzing::fuzz_smb2_transform),
+    ("smb1_negotiate", protocol::fuzzing::fuzz_smb1_negotiate),
 ];
 
 fn fuzz_dir() -> PathBuf {

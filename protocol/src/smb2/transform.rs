@@ -116,7 +116,8 @@ impl TransformHeader {
 }
 
 /// The additional authenticated data of an encrypted message: bytes 20..52 of its transform
-/// header (Nonce, OriginalMessageSize, Reserved, Flags, SessionId).
+/// header (Nonce, OriginalMessageSize, Reserved, Flags, SessionId). A receiver passes the 52
+/// bytes it received (Reserved as sent), not a re-encoded [`TransformHeader`].
 pub fn aad(header: &[u8; TRANSFORM_HEADER_LEN]) -> &[u8] {
     &header[AAD_RANGE]
 }
