@@ -196,7 +196,8 @@ pub fn fuzz_smb2_frame(data: &[u8]) {
 
 /// SMB2 compounds: the bytes are one frame, split by NextCommand; each element's header is
 /// decoded and must re-encode to its first 64 bytes, the elements must tile the frame, and
-/// joining them again with the compound builder must give the frame back.
+/// joining them again with the compound builder must give the frame back (plus the padding of
+/// the last element).
 pub fn fuzz_smb2_compound(data: &[u8]) {
     use crate::smb2::compound;
     use crate::smb2::header::Header;
@@ -218,10 +219,15 @@ pub fn fuzz_smb2_compound(data: &[u8]) {
     }
     assert_eq!(at, data.len(), "compound elements must cover the frame");
     let parts: Vec<&[u8]> = elements.iter().map(|e| e.bytes).collect();
+    let joined = compound::join(&parts);
     assert_eq!(
-        compound::join(&parts),
+        &joined[..data.len()],
         data,
         "re-joining a split compound must give the frame back"
+    );
+    assert!(
+        joined.len() - data.len() < 8 && joined[data.len()..].iter().all(|&b| b == 0),
+        "the builder pads the last element of a compound with fewer than 8 zeros"
     );
 }
 

@@ -171,9 +171,9 @@ pub fn check_chain(elements: &[Element<'_>]) -> Result<(), CompoundError> {
 }
 
 /// Joins encoded messages into one compound frame ([MS-SMB2] 3.3.4.1.3): each message after
-/// the first starts 8-byte aligned, the zero padding belongs to the message before it, and
-/// every NextCommand but the last is set to the distance between headers (the last is set to
-/// 0). Sign each element after [`CompoundBuilder::finish`], over the ranges it returns.
+/// the first starts 8-byte aligned, the zero padding belongs to the message before it (and
+/// the last message is padded as well), and every NextCommand but the last is set to the
+/// distance between headers (the last is set to 0). Sign each element after [`CompoundBuilder::finish`], over the ranges it returns.
 #[derive(Debug, Default, Clone)]
 pub struct CompoundBuilder {
     buf: Vec<u8>,
@@ -220,7 +220,14 @@ impl CompoundBuilder {
     }
 
     /// The frame and each element's byte range in it (padding included, as signing covers it).
-    pub fn finish(self) -> (Vec<u8>, Vec<Range<usize>>) {
+    /// In a compound of two or more messages the last one is padded to 8 bytes too ([MS-SMB2]
+    /// 3.3.4.1.3: "the length of the last response ... SHOULD be padded", as Samba does); a
+    /// single message is left as it is.
+    pub fn finish(mut self) -> (Vec<u8>, Vec<Range<usize>>) {
+        if self.starts.len() > 1 {
+            let padded = self.buf.len().next_multiple_of(8);
+            self.buf.resize(padded, 0);
+        }
         let mut ranges = Vec::with_capacity(self.starts.len());
         for (i, &s) in self.starts.iter().enumerate() {
             let end = self.starts.get(i + 1).copied().unwrap_or(self.buf.len());
@@ -277,7 +284,21 @@ mod tests {
         assert_eq!(e[1].offset, 128);
         assert_eq!(e[1].bytes.len(), 112); // 105 rounded up
         assert_eq!(e[2].offset, 240);
-        assert_eq!(e[2].bytes.len(), 88); // the last is not padded
+        assert_eq!(e[2].bytes.len(), 88); // 88 is already a multiple of 8
+        let (padded, ranges) = {
+            let mut b = CompoundBuilder::new();
+            b.push(&a);
+            b.push(&c[..85]);
+            b.finish()
+        };
+        assert_eq!(padded.len(), 128 + 88); // the last element padded from 85 to 88
+        assert_eq!(ranges, vec![0..128, 128..216]);
+        let (single, _) = {
+            let mut b = CompoundBuilder::new();
+            b.push(&a);
+            b.finish()
+        };
+        assert_eq!(single, a); // a lone message is not padded
         assert_eq!(Header::decode(e[0].bytes).unwrap().next_command, 128);
         assert_eq!(Header::decode(e[2].bytes).unwrap().next_command, 0);
         assert_eq!(
