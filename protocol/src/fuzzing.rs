@@ -279,6 +279,9 @@ pub fn fuzz_smb2_session(data: &[u8]) {
     let Some((&which, msg)) = data.split_first() else {
         return;
     };
+    if let Ok(e) = ErrorResponse::decode(msg) {
+        let _ = e.contexts();
+    }
     macro_rules! check {
         ($ty:ty) => {
             if let Ok(v) = <$ty>::decode(msg) {
@@ -357,7 +360,9 @@ mod smb2_envelope_seeds {
     use super::*;
     use crate::smb2::compound;
     use crate::smb2::framing::encode_frame;
-    use crate::smb2::header::{Command, ErrorResponse, Header, MessageId, SessionId, TreeId};
+    use crate::smb2::header::{
+        Command, ErrorContext, ErrorResponse, Header, MessageId, SessionId, TreeId,
+    };
     use crate::smb2::le::Writer;
     use crate::smb2::misc::{CancelRequest, EchoRequest, EchoResponse};
     use crate::smb2::negotiate::*;
@@ -546,6 +551,25 @@ mod smb2_envelope_seeds {
             tagged(9, msg(Command::ECHO, true, |w| EchoResponse.encode(w))),
             tagged(10, msg(Command::CANCEL, false, |w| CancelRequest.encode(w))),
             tagged(11, msg(Command::CREATE, true, |w| err.encode(w))),
+            tagged(
+                11,
+                msg(Command::TREE_CONNECT, true, |w| {
+                    ErrorResponse {
+                        error_context_count: 2,
+                        error_data: &ErrorContext::encode_all(&[
+                            ErrorContext {
+                                error_id: ErrorContext::DEFAULT,
+                                data: &[1, 2, 3],
+                            },
+                            ErrorContext {
+                                error_id: ErrorContext::SHARE_REDIRECT,
+                                data: &[0; 12],
+                            },
+                        ]),
+                    }
+                    .encode(w)
+                }),
+            ),
         ]
     }
 
