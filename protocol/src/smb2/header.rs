@@ -145,7 +145,9 @@ pub const NEXT_COMMAND_RANGE: Range<usize> = 20..24;
 pub const SIGNATURE_RANGE: Range<usize> = 48..64;
 
 open_set! {
-    /// The Command field ([MS-SMB2] 2.2.1), in the spec's order.
+    /// The Command field ([MS-SMB2] 2.2.1), in the spec's order. A request with a code not
+    /// listed here makes the server disconnect without a reply ([MS-SMB2] 3.3.5.2.6); check
+    /// with `is_known()`.
     #[doc(alias = "SMB2_COMMAND")]
     Command(u16) {
         /// 2.2.3 / 2.2.4.
