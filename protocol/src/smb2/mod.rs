@@ -18,7 +18,12 @@
 //! - Decoders never panic on peer input and never trust a StructureSize, length or offset
 //!   without checking it.
 
+pub mod create;
+pub mod dir;
+pub mod file;
+pub mod fileid;
 pub mod le;
+pub mod notify;
 pub mod status;
 
 /// Every size a peer's SMB2 message is checked against, with its source.
