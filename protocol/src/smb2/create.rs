@@ -1243,7 +1243,10 @@ mod tests {
         let mut w = with_header();
         resp.encode(&mut w);
         let msg = w.into_inner();
-        assert_eq!(u32::from_le_bytes(msg[64 + 80..64 + 84].try_into().unwrap()), 0x98);
+        assert_eq!(
+            u32::from_le_bytes(msg[64 + 80..64 + 84].try_into().unwrap()),
+            0x98
+        );
         let back = CreateResponse::decode(&msg).unwrap();
         assert_eq!(back, resp);
         let p = PosixCreateResponse::decode(&back.context(names::POSIX).unwrap().data).unwrap();

@@ -584,13 +584,14 @@ pub fn matches(pattern: &str, name: &str) -> bool {
     let mut next = vec![false; m + 1];
     cur[0] = true;
     for j in 0..=n {
+        let here = s.get(j).copied();
         // Zero-width moves at name position j; they only go forward, so one pass suffices.
         for i in 0..m {
             if cur[i] {
                 let skip = match p[i] {
                     '*' | '<' => true,
-                    '>' => j == n || s[j] == '.',
-                    '"' => j == n,
+                    '>' => here.is_none_or(|c| c == '.'),
+                    '"' => here.is_none(),
                     _ => false,
                 };
                 if skip {
@@ -598,10 +599,9 @@ pub fn matches(pattern: &str, name: &str) -> bool {
                 }
             }
         }
-        if j == n {
+        let Some(c) = here else {
             break;
-        }
-        let c = s[j];
+        };
         next.iter_mut().for_each(|b| *b = false);
         let mut any = false;
         for i in 0..m {
@@ -849,7 +849,9 @@ mod tests {
         big[64 + 28..64 + 32].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(QueryDirectoryRequest::decode(&big).is_err());
 
-        let resp = QueryDirectoryResponse { buffer: b"entries!" };
+        let resp = QueryDirectoryResponse {
+            buffer: b"entries!",
+        };
         let mut w = Writer::new();
         w.zeros(64);
         resp.encode(&mut w);

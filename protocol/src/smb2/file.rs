@@ -569,7 +569,9 @@ impl LockRequest {
         let lock_sequence = r.u32("LOCK.LockSequence")?;
         let file_id = FileId::decode(&mut r)?;
         if r.remaining() < count * 24 {
-            return Err(DecodeError::Truncated { field: "LOCK.Locks" });
+            return Err(DecodeError::Truncated {
+                field: "LOCK.Locks",
+            });
         }
         let mut locks = Vec::with_capacity(count);
         for _ in 0..count {

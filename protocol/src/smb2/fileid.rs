@@ -77,7 +77,9 @@ pub(crate) fn body<'a>(
     field: &'static str,
 ) -> Result<Reader<'a>, DecodeError> {
     if msg.len() < BODY {
-        return Err(DecodeError::Truncated { field: "SMB2 header" });
+        return Err(DecodeError::Truncated {
+            field: "SMB2 header",
+        });
     }
     let mut r = Reader::at(msg, BODY);
     let got = r.u16(field)?;
@@ -183,7 +185,9 @@ mod tests {
         id.encode(&mut w);
         assert_eq!(
             w.as_slice(),
-            &[8, 7, 6, 5, 4, 3, 2, 1, 0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11]
+            &[
+                8, 7, 6, 5, 4, 3, 2, 1, 0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11
+            ]
         );
         assert_eq!(FileId::decode(&mut Reader::new(w.as_slice())), Ok(id));
         assert_eq!(FileId::from_bytes(id.to_bytes()), id);
