@@ -593,7 +593,8 @@ impl<'a> CreateContext<'a> {
             let data = if data_len == 0 {
                 &[][..]
             } else {
-                if data_off % 8 != 0 || data_off < CONTEXT_HEADER {
+                // The data is 8-aligned and follows the name ([MS-SMB2] 2.2.13.2).
+                if data_off % 8 != 0 || data_off < name_off + name_len {
                     return Err(DecodeError::InvalidValue {
                         field: "CreateContext.DataOffset",
                         value: data_off as u64,

@@ -86,7 +86,7 @@ pub struct QueryDirectoryRequest {
     pub file_index: u32,
     /// The directory's open.
     pub file_id: FileId,
-    /// The search pattern ("*" for everything; see [`matches`]).
+    /// The search pattern ("*" for everything; see [`matches()`]).
     pub pattern: String,
     /// OutputBufferLength: at most this many bytes of entries (≤ [`limits::TRANSACT_MAX`]).
     pub output_buffer_length: u32,

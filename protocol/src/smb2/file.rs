@@ -432,30 +432,31 @@ impl<'a> WriteRequest<'a> {
         })
     }
 
-    /// Appends the body: the fixed part, the data at [`WriteRequest::DATA_OFFSET`], then the
-    /// channel info if any.
+    /// Appends the body: the fixed part, the channel info if any, then the data (at
+    /// [`WriteRequest::DATA_OFFSET`] when there is no channel info; offsets stay small
+    /// whatever the data length).
     pub fn encode(&self, w: &mut Writer) {
         let start = w.len();
+        let ci_len = self.channel_info.len();
+        let ci_off = start + 48;
+        let data_off = ci_off + ci_len;
         w.u16(Self::STRUCTURE_SIZE);
-        w.u16(u16::try_from(start + 48).unwrap_or(u16::MAX));
+        w.u16(u16::try_from(data_off).unwrap_or(u16::MAX));
         w.u32(to_u32(self.data.len()));
         w.u64(self.offset);
         self.file_id.encode(w);
         w.u32(self.channel.0);
         w.u32(self.remaining_bytes);
-        let ci_field = w.len();
-        w.u16(0);
-        w.u16(0);
-        w.u32(self.flags.0);
-        w.bytes(self.data);
-        if !self.channel_info.is_empty() {
-            w.patch_u16(ci_field, u16::try_from(w.len()).unwrap_or(u16::MAX));
-            w.patch_u16(
-                ci_field + 2,
-                u16::try_from(self.channel_info.len()).unwrap_or(u16::MAX),
-            );
-            w.bytes(self.channel_info);
+        if ci_len == 0 {
+            w.u16(0);
+            w.u16(0);
+        } else {
+            w.u16(u16::try_from(ci_off).unwrap_or(u16::MAX));
+            w.u16(u16::try_from(ci_len).unwrap_or(u16::MAX));
         }
+        w.u32(self.flags.0);
+        w.bytes(self.channel_info);
+        w.bytes(self.data);
         pad_empty_buffer(w, start, Self::STRUCTURE_SIZE);
     }
 }
