@@ -354,6 +354,11 @@ impl<'a> CreateRequest<'a> {
         }
         pad_empty_buffer(w, start, Self::STRUCTURE_SIZE);
     }
+
+    /// The first context named `name` (see [`names`]).
+    pub fn context(&self, name: &[u8]) -> Option<&CreateContext<'a>> {
+        find_context(&self.contexts, name)
+    }
 }
 
 /// [MS-SMB2] 2.2.14 SMB2 CREATE Response.
@@ -1140,7 +1145,7 @@ mod tests {
         let msg = w.into_inner();
         let back = CreateRequest::decode(&msg).unwrap();
         assert_eq!(back, req);
-        let rqls = find_context(&back.contexts, names::RQLS).unwrap();
+        let rqls = back.context(names::RQLS).unwrap();
         let lease = Lease::decode(&rqls.data).unwrap();
         assert_eq!(lease.v2.unwrap().epoch, 1);
         let posix = find_context(&back.contexts, names::POSIX).unwrap();
