@@ -29,5 +29,6 @@ pub mod ntlm;
 pub mod portmap;
 pub mod rpc;
 pub mod smb2;
+pub mod spnego;
 pub mod wire;
 pub mod xdr;
