@@ -10,13 +10,15 @@ use std::path::{Path, PathBuf};
 
 type Entry = fn(&[u8]);
 
-const TARGETS: [(&str, Entry); 6] = [
+const TARGETS: [(&str, Entry); 8] = [
     ("record", protocol::fuzzing::fuzz_record),
     ("rpc_call", protocol::fuzzing::fuzz_rpc_call),
     ("nfs3_call", protocol::fuzzing::fuzz_nfs3_call),
     ("nfs3_reply", protocol::fuzzing::fuzz_nfs3_reply),
     ("mount", protocol::fuzzing::fuzz_mount),
     ("portmap", protocol::fuzzing::fuzz_portmap),
+    ("ntlm", protocol::fuzzing::fuzz_ntlm),
+    ("spnego", protocol::fuzzing::fuzz_spnego),
 ];
 
 fn fuzz_dir() -> PathBuf {
