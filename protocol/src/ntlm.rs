@@ -1005,7 +1005,7 @@ impl Acceptor {
         let mut candidates: Vec<String> = Vec::with_capacity(5);
         for d in [
             msg.domain.clone(),
-            msg.domain.to_uppercase(),
+            upcase(&msg.domain),
             String::new(),
             self.names.nb_domain.clone(),
             self.names.nb_computer.clone(),
@@ -1103,9 +1103,24 @@ pub fn nt_hash(password: &str) -> [u8; 16] {
 
 /// NTOWFv2 from an NT hash: HMAC_MD5(NT hash, UTF-16LE(UPPER(user) ‖ domain)) ([MS-NLMP] 3.3.2).
 pub fn ntowfv2_from_hash(nt_hash: &[u8; 16], user: &str, domain: &str) -> [u8; 16] {
-    let mut s = user.to_uppercase();
+    let mut s = upcase(user);
     s.push_str(domain);
     hmac_md5(nt_hash, &[&utf16le(&s)])
+}
+
+/// Upper-cases as Windows does (RtlUpcaseUnicodeString): one character to one character, so a
+/// character whose upper case is several characters (`ß` → `SS`) stays as it is. Rust's
+/// `to_uppercase` would change the string's length and the NTOWFv2 input with it.
+fn upcase(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let mut u = c.to_uppercase();
+            match (u.next(), u.next()) {
+                (Some(one), None) => one,
+                _ => c,
+            }
+        })
+        .collect()
 }
 
 /// The four session security keys ([MS-NLMP] 3.4.5.2, 3.4.5.3), for extended session
@@ -1748,6 +1763,17 @@ mod tests {
         assert_eq!(
             run.acceptor.authenticate(&c.message, users),
             Err(AuthError::OutOfOrder)
+        );
+    }
+
+    /// Goal: user names upper-case one character to one character, as Windows does.
+    #[test]
+    fn upcase_is_simple_case_mapping() {
+        assert_eq!(upcase("straße"), "STRAßE");
+        assert_eq!(upcase("élise"), "ÉLISE");
+        assert_eq!(
+            ntowfv2_from_hash(&[1; 16], "straße", "d"),
+            ntowfv2_from_hash(&[1; 16], "STRAßE", "d")
         );
     }
 

@@ -277,8 +277,8 @@ impl NegTokenInit {
         self.mech_types.contains(&NTLMSSP)
     }
 
-    /// The GSS-wrapped token: NegTokenInit2 layout when `neg_hints` is set (hints at [3], MIC
-    /// at [4]), plain NegTokenInit otherwise (MIC at [3]).
+    /// The GSS-wrapped token: NegTokenInit2 layout when `neg_hints` is set (hints at `[3]`, MIC
+    /// at `[4]`), plain NegTokenInit otherwise (MIC at `[3]`).
     pub fn encode(&self) -> Vec<u8> {
         let mut seq = Vec::new();
         if !self.mech_types.is_empty() {
