@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 type Entry = fn(&[u8]);
 
-const TARGETS: [(&str, Entry); 9] = [
+const TARGETS: &[(&str, Entry)] = &[
     ("record", protocol::fuzzing::fuzz_record),
     ("rpc_call", protocol::fuzzing::fuzz_rpc_call),
     ("nfs3_call", protocol::fuzzing::fuzz_nfs3_call),
@@ -20,6 +20,8 @@ const TARGETS: [(&str, Entry); 9] = [
     ("smb2_create", protocol::fuzzing::fuzz_smb2_create),
     ("smb2_io", protocol::fuzzing::fuzz_smb2_io),
     ("smb2_dir", protocol::fuzzing::fuzz_smb2_dir),
+    ("ntlm", protocol::fuzzing::fuzz_ntlm),
+    ("spnego", protocol::fuzzing::fuzz_spnego),
 ];
 
 fn fuzz_dir() -> PathBuf {
