@@ -332,6 +332,8 @@ pub fn fuzz_smb2_dir(data: &[u8]) {
             }
         }
     }
+}
+
 /// The acceptor [`fuzz_ntlm`] authenticates against: fixed challenge, timestamp and names, with
 /// the CHALLENGE already sent in answer to [`crate::ntlm::client::negotiate`]. Returns the
 /// acceptor and its CHALLENGE, so seeds built against it authenticate for real.
