@@ -16,14 +16,19 @@
 //! - [`nfs3`]: NFSv3, one module per procedure.
 //! - [`drc`]: the duplicate request cache.
 //! - [`smb2`]: SMB 2.0.2 – 3.1.1 (framing, commands, session state).
+//! - [`ntlm`]: NTLMSSP messages, the NTLMv2 server [`ntlm::Acceptor`], session security for
+//!   mechListMIC, and a small client for the simulator.
+//! - [`spnego`]: SPNEGO (RFC 4178, [MS-SPNG]) tokens around NTLMSSP.
 
 pub mod drc;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod mount3;
 pub mod nfs3;
+pub mod ntlm;
 pub mod portmap;
 pub mod rpc;
 pub mod smb2;
+pub mod spnego;
 pub mod wire;
 pub mod xdr;

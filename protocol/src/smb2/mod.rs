@@ -19,11 +19,17 @@
 //!   without checking it.
 
 pub mod compound;
+pub mod create;
+pub mod crypto;
+pub mod dir;
+pub mod file;
+pub mod fileid;
 pub mod framing;
 pub mod header;
 pub mod le;
 pub mod misc;
 pub mod negotiate;
+pub mod notify;
 pub mod session;
 pub mod smb1;
 pub mod status;
