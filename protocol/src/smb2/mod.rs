@@ -18,6 +18,7 @@
 //! - Decoders never panic on peer input and never trust a StructureSize, length or offset
 //!   without checking it.
 
+pub mod credits;
 pub mod crypto;
 pub mod le;
 pub mod status;
