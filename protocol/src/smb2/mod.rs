@@ -20,6 +20,7 @@
 
 pub mod compound;
 pub mod create;
+pub mod credits;
 pub mod crypto;
 pub mod dir;
 pub mod file;
