@@ -143,12 +143,12 @@ impl Writer {
     }
 
     /// Bytes written so far (the offset of the next field).
-    pub const fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.buf.len()
     }
 
     /// Nothing written yet.
-    pub const fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
 

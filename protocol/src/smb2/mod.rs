@@ -18,7 +18,10 @@
 //! - Decoders never panic on peer input and never trust a StructureSize, length or offset
 //!   without checking it.
 
+pub mod fscc;
+pub mod info;
 pub mod le;
+pub mod security;
 pub mod status;
 
 /// Every size a peer's SMB2 message is checked against, with its source.
