@@ -20,7 +20,9 @@
 
 pub mod fscc;
 pub mod info;
+pub mod ioctl;
 pub mod le;
+pub mod mfsymlink;
 pub mod security;
 pub mod status;
 

@@ -647,12 +647,13 @@ impl SecurityDescriptor {
                 .map(|s| Sid::read(&mut Reader::new(s)))
                 .transpose()
         };
-        let acl_at = |off: u32, field: &'static str, present: bool| -> Result<Option<Acl>, DecodeError> {
-            if !present {
-                return Ok(None);
-            }
-            item(off, field)?.map(Acl::decode).transpose()
-        };
+        let acl_at =
+            |off: u32, field: &'static str, present: bool| -> Result<Option<Acl>, DecodeError> {
+                if !present {
+                    return Ok(None);
+                }
+                item(off, field)?.map(Acl::decode).transpose()
+            };
         Ok(Self {
             control,
             owner: sid_at(owner, "SecurityDescriptor.OffsetOwner")?,
