@@ -155,6 +155,10 @@ pub(crate) struct Conn {
     pub(crate) server: Arc<SmbServer>,
     pub(crate) id: u64,
     pub(crate) peer: SocketAddr,
+    /// The address the client connected to (FSCTL_QUERY_NETWORK_INTERFACE_INFO).
+    pub(crate) local: SocketAddr,
+    /// The secret half of resume keys: a client cannot name an open it was not given.
+    pub(crate) resume_secret: [u8; 16],
     pub(crate) rng: ChaCha8Rng,
     pub(crate) neg: Option<Negotiated>,
     /// The connection's preauth hash (3.1.1): NEGOTIATE request and response.
@@ -176,6 +180,7 @@ pub(crate) async fn run<S>(
     stream: S,
     id: u64,
     peer: SocketAddr,
+    local: SocketAddr,
     server: Arc<SmbServer>,
     shutdown: CancellationToken,
 ) where
@@ -189,12 +194,17 @@ pub(crate) async fn run<S>(
             .env
             .rng(&format!("smb-conn-{id}"))
             .fill_bytes(&mut seed);
+        let mut rng = ChaCha8Rng::from_seed(seed);
+        let mut resume_secret = [0u8; 16];
+        rng.fill_bytes(&mut resume_secret);
         let mut conn = Conn {
             credits: CreditWindow::new(server.settings.max_credits),
             server,
             id,
             peer,
-            rng: ChaCha8Rng::from_seed(seed),
+            local,
+            resume_secret,
+            rng,
             neg: None,
             preauth: PreauthHash::new(),
             sessions: BTreeMap::new(),
