@@ -329,6 +329,42 @@ mod tests {
         fuzz_spnego(&[]);
     }
 
+    /// Goal: a poor man's fuzzer on the stable toolchain: seeded byte mutations (overwrite,
+    /// truncate, extend) of every NTLM and SPNEGO seed go through the entry points, whose
+    /// round-trip assertions must hold.
+    #[test]
+    fn mutated_auth_seeds() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        type Entry = fn(&[u8]);
+        let targets: [(Entry, Vec<Vec<u8>>); 2] =
+            [(fuzz_ntlm, ntlm_seeds()), (fuzz_spnego, spnego_seeds())];
+        for (entry, seeds) in targets {
+            for seed in &seeds {
+                for _ in 0..400 {
+                    let mut m = seed.clone();
+                    for _ in 0..1 + next() % 4 {
+                        let i = (next() as usize) % m.len().max(1);
+                        match next() % 6 {
+                            0 => m.truncate(i),
+                            1 => m.push(next() as u8),
+                            2 if i < m.len() => m[i] = m[i].wrapping_add(1),
+                            3 if i < m.len() => m[i] = m[i].wrapping_sub(1),
+                            _ if i < m.len() => m[i] = next() as u8,
+                            _ => {}
+                        }
+                    }
+                    entry(&m);
+                }
+            }
+        }
+    }
+
     /// Writes the NTLM and SPNEGO seed corpora into fuzz/corpus/{ntlm,spnego}/, named by the
     /// first 40 hex digits of their SHA-256. Run by hand after changing an encoder:
     /// `cargo test -p protocol --features fuzzing --lib write_auth_seeds -- --ignored`.

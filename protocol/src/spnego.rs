@@ -720,6 +720,11 @@ mod tests {
         let t = NegTokenInit::new(vec![MS_KRB5, KRB5, NEGOEX, NTLMSSP], Some(vec![0x60, 0x00]));
         let d = unwrap_initial(&t.encode()).unwrap();
         assert_eq!(d, t);
+        assert_eq!(
+            d.mech_types_der,
+            h("302e 0609 2a864882f712010202 0609 2a864886f712010202
+               060a 2b06010401823702021e 060a 2b06010401823702020a")
+        );
         assert!(d.offers_ntlm());
         assert_eq!(d.ntlm_token(), None);
     }
