@@ -158,6 +158,14 @@ impl NegotiateFlags {
     pub const fn intersect(self, other: Self) -> Self {
         Self(self.0 & other.0)
     }
+
+    /// The client sends an encrypted random session key that becomes ExportedSessionKey:
+    /// KEY_EXCH together with SIGN or SEAL ([MS-NLMP] 3.1.5.1.2, 3.2.5.1.2). KEY_EXCH alone
+    /// does not count, as Windows servers read the spec (a client that sets only KEY_EXCH and
+    /// still exchanges a key fails against them too).
+    pub const fn exchanges_key(self) -> bool {
+        self.contains(Self::KEY_EXCH) && self.0 & (Self::SIGN.0 | Self::SEAL.0) != 0
+    }
 }
 
 impl core::ops::BitOr for NegotiateFlags {
@@ -763,8 +771,9 @@ pub struct Authenticated {
     pub anonymous: bool,
     /// The negotiated flags (ours in the CHALLENGE ∩ the client's in the AUTHENTICATE).
     pub flags: NegotiateFlags,
-    /// The AUTHENTICATE carried a MIC and it verified. [MS-SPNG] 3.2.5.1: the SPNEGO
-    /// mechListMIC is then mandatory.
+    /// The AUTHENTICATE carried a MIC and it verified. Such a client also sends a SPNEGO
+    /// mechListMIC, which the server should then require and check
+    /// ([`Authenticated::verify_client_mic`]).
     pub mic_verified: bool,
     /// The client's timestamp from the NTLMv2 blob (FILETIME), for logging clock skew.
     pub client_timestamp: Option<u64>,
@@ -956,7 +965,7 @@ impl Acceptor {
     /// exchange, so a replayed AUTHENTICATE fails the proof anyway, and rejecting on clock skew
     /// would lock out clients whose clocks drift (nothing in SMB synchronises them).
     ///
-    /// With KEY_EXCH negotiated, ExportedSessionKey = RC4(SessionBaseKey,
+    /// With KEY_EXCH and SIGN or SEAL negotiated, ExportedSessionKey = RC4(SessionBaseKey,
     /// EncryptedRandomSessionKey). When the blob's MsvAvFlags has bit 0x2 the MIC must equal
     /// HMAC_MD5(ExportedSessionKey, NEGOTIATE ‖ CHALLENGE ‖ AUTHENTICATE with a zero MIC).
     pub fn authenticate(
@@ -1030,7 +1039,7 @@ impl Acceptor {
         let session_base_key = hmac_md5(&owf, &[&v2.proof]);
         // [MS-NLMP] 3.4.5.1: with NTLMv2, KeyExchangeKey = SessionBaseKey.
         let key_exchange_key = session_base_key;
-        let session_key = if flags.contains(NegotiateFlags::KEY_EXCH) {
+        let session_key = if flags.exchanges_key() {
             let enc: [u8; 16] = msg
                 .encrypted_random_session_key
                 .as_slice()
@@ -1485,7 +1494,7 @@ pub mod client {
             lm
         };
         let session_base_key = hmac_md5(&owf, &[&proof]);
-        let (encrypted, session_key) = if flags.contains(NegotiateFlags::KEY_EXCH) {
+        let (encrypted, session_key) = if flags.exchanges_key() {
             (
                 rc4(&session_base_key, &random_session_key).to_vec(),
                 random_session_key,
@@ -1775,6 +1784,41 @@ mod tests {
             ntowfv2_from_hash(&[1; 16], "straße", "d"),
             ntowfv2_from_hash(&[1; 16], "STRAßE", "d")
         );
+    }
+
+    /// Goal: KEY_EXCH without SIGN or SEAL exchanges no key: both sides use SessionBaseKey.
+    #[test]
+    fn key_exch_needs_sign_or_seal() {
+        assert!(!NegotiateFlags::KEY_EXCH.exchanges_key());
+        assert!((NegotiateFlags::KEY_EXCH | NegotiateFlags::SIGN).exchanges_key());
+        let neg = NegotiateMessage {
+            flags: NegotiateFlags::UNICODE
+                | NegotiateFlags::NTLM
+                | NegotiateFlags::KEY_EXCH
+                | NegotiateFlags::EXTENDED_SESSIONSECURITY,
+            domain: Vec::new(),
+            workstation: Vec::new(),
+            version: None,
+        }
+        .encode();
+        // No timestamp, so no MIC: the MIC would cover client::negotiate(), not `neg`.
+        let mut ch =
+            ChallengeMessage::decode(&Acceptor::new([5; 8], 7, names()).challenge(&neg).unwrap())
+                .unwrap();
+        ch.target_info.0.retain(|p| p.id != AvId::TIMESTAMP);
+        let ch = ch.encode();
+        let mut a = Acceptor::challenged([5; 8], &neg, &ch);
+        let c = client_auth(&ch, "alice", "WORKGROUP", "correct horse");
+        assert!(c.message.len() > 100);
+        assert!(
+            AuthenticateMessage::decode(&c.message)
+                .unwrap()
+                .encrypted_random_session_key
+                .is_empty()
+        );
+        let ok = a.authenticate(&c.message, users).unwrap();
+        assert_ne!(ok.session_key, [0x22; 16]);
+        assert_eq!(ok.session_key, c.session_key);
     }
 
     /// Goal: a wrong password and an unknown user fail the same way.
