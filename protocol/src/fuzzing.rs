@@ -365,6 +365,23 @@ mod tests {
         }
     }
 
+    /// Goal: the committed NTLM and SPNEGO corpora (encoder output plus the MS-NLMP 4.2.4
+    /// messages and a captured Windows exchange) replay through their entry points here too,
+    /// since the workspace-level replay test needs the heavy `tests` crate.
+    #[test]
+    fn committed_auth_corpora_replay() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
+        type Entry = fn(&[u8]);
+        let targets: [(&str, Entry); 2] = [("ntlm", fuzz_ntlm), ("spnego", fuzz_spnego)];
+        for (target, entry) in targets {
+            let files: Vec<_> = std::fs::read_dir(root.join(target)).unwrap().collect();
+            assert!(files.len() >= 5, "{target}: {} seeds", files.len());
+            for f in files {
+                entry(&std::fs::read(f.unwrap().path()).unwrap());
+            }
+        }
+    }
+
     /// Writes the NTLM and SPNEGO seed corpora into fuzz/corpus/{ntlm,spnego}/, named by the
     /// first 40 hex digits of their SHA-256. Run by hand after changing an encoder:
     /// `cargo test -p protocol --features fuzzing --lib write_auth_seeds -- --ignored`.

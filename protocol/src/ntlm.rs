@@ -1673,6 +1673,81 @@ mod tests {
         );
     }
 
+    /// A captured Windows NTLMv2 exchange with a MIC, published with its password in the
+    /// tests of a .NET WinRM client (WinRm.NET): user `cbatt-adm@DAN.VMCLOUD` (a UPN, empty
+    /// domain), password `root4EDMZ`, a Windows 10.0.26100 NEGOTIATE, a real server CHALLENGE
+    /// with a timestamp, and an AUTHENTICATE carrying MsvAvFlags, MsvAvSingleHost,
+    /// MsvAvChannelBindings and MsvAvTargetName.
+    fn captured() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let neg =
+            h("4e544c4d5353500001000000b78208e2000000000000000000000000000000000a00f4650000000f");
+        let ch = h("
+            4e544c4d53535000020000001400140038000000358289e297e76a78f22b760d0000000000000000a400a4004c000000
+            0a007c4f0000000f440041004e0056004d0043004c004f005500440002001400440041004e0056004d0043004c004f00
+            55004400010014004f0050002d004100470045004e0054002d00320004001600640061006e002e0076006d0063006c00
+            6f007500640003002c006f0070002d006100670065006e0074002d0032002e00640061006e002e0076006d0063006c00
+            6f007500640005001600640061006e002e0076006d0063006c006f0075006400070008007ec61bfb11d0db0100000000");
+        let auth = h("
+            4e544c4d5353500003000000180018009000000048014801a800000000000000580000002a002a00580000000e000e00
+            8200000010001000f0010000358288e20a00f4650000000f19538b7e0acdb95e06f9b8f9967b43316300620061007400
+            74002d00610064006d004000440041004e002e0056004d0043004c004f005500440043004f00440059002d0050003200
+            000000000000000000000000000000000000000000000000a44a9fbcff24f5fd4ec21fa5cf0c88420101000000000000
+            7ec61bfb11d0db019982de956c8a67560000000002001400440041004e0056004d0043004c004f005500440001001400
+            4f0050002d004100470045004e0054002d00320004001600640061006e002e0076006d0063006c006f00750064000300
+            2c006f0070002d006100670065006e0074002d0032002e00640061006e002e0076006d0063006c006f00750064000500
+            1600640061006e002e0076006d0063006c006f0075006400070008007ec61bfb11d0db01060004000200000008003000
+            3000000000000000010000000020000045ac2aeb412f869e5d1a50be79c1cfb32b161b2af3ce66d56a6d06dc5ba3823c
+            0a001000000000000000000000000000000000000900200048004f00530054002f00310030002e0033002e0036003300
+            2e003200330037000000000000000000eb46ee01d11f7119ca5fb9e6b8377ae8");
+        (neg, ch, auth)
+    }
+
+    /// Goal: a real Windows client's AUTHENTICATE (UPN user, empty domain, MIC, single-host and
+    /// channel-binding pairs) verifies, MIC included, and yields the captured exported session
+    /// key; one flipped bit anywhere in the message makes it fail.
+    #[test]
+    fn captured_windows_exchange_verifies() {
+        let (neg, ch, auth) = captured();
+        let n = NegotiateMessage::decode(&neg).unwrap();
+        assert_eq!(n.version.map(|v| v.build), Some(26100));
+        let c = ChallengeMessage::decode(&ch).unwrap();
+        assert_eq!(c.target_name().unwrap(), "DANVMCLOUD");
+        assert_eq!(c.target_info.timestamp(), Some(0x01db_d011_fb1b_c67e));
+        let m = AuthenticateMessage::decode(&auth).unwrap();
+        assert_eq!(
+            (m.user.as_str(), m.domain.as_str()),
+            ("cbatt-adm@DAN.VMCLOUD", "")
+        );
+        assert_eq!(m.workstation, "CODY-P2");
+        assert_eq!(m.mic, Some(h16("19538b7e0acdb95e06f9b8f9967b4331")));
+        let lookup = |u: &str, d: &str| {
+            assert_eq!((u, d), ("cbatt-adm@DAN.VMCLOUD", ""));
+            Some(nt_hash("root4EDMZ"))
+        };
+        let mut a = Acceptor::challenged(c.server_challenge, &neg, &ch);
+        let ok = a.authenticate(&auth, lookup).unwrap();
+        assert!(ok.mic_verified);
+        assert_eq!(ok.session_key, h16("8489342b319cc0f2ca0c27b18fb19c62"));
+        assert_eq!(ok.client_timestamp, Some(0x01db_d011_fb1b_c67e));
+
+        let mut a = Acceptor::challenged(c.server_challenge, &neg, &ch);
+        assert_eq!(
+            a.authenticate(&auth, |_, _| Some(nt_hash("root4EDMz"))),
+            Err(AuthError::LogonFailure)
+        );
+        // The workstation name is covered only by the MIC: changing it must be caught there.
+        let ws = 0x82; // WorkstationFields offset
+        let mut bad = auth.clone();
+        bad[ws] ^= 0x20;
+        let mut a = Acceptor::challenged(c.server_challenge, &neg, &ch);
+        assert_eq!(a.authenticate(&bad, lookup), Err(AuthError::MicInvalid));
+        // So is the NEGOTIATE the server saw.
+        let mut neg2 = neg.clone();
+        neg2[12] ^= 0x10;
+        let mut a = Acceptor::challenged(c.server_challenge, &neg2, &ch);
+        assert_eq!(a.authenticate(&auth, lookup), Err(AuthError::MicInvalid));
+    }
+
     /// Goal: the session security keys and signature match [MS-NLMP] 4.2.4.4 (client-to-server
     /// keys from RandomSessionKey 0x55.., seal then sign "Plaintext" with seqnum 0).
     #[test]
