@@ -119,20 +119,26 @@ pub fn fuzz_mount(data: &[u8]) {
     }
 }
 
-/// The acceptor [`fuzz_ntlm`] authenticates against: fixed challenge, timestamp and names, with
-/// the CHALLENGE already sent in answer to [`crate::ntlm::client::negotiate`]. Returns the
-/// acceptor and its CHALLENGE, so seeds built against it authenticate for real.
-pub fn ntlm_fuzz_acceptor() -> (crate::ntlm::Acceptor, Vec<u8>) {
-    use crate::ntlm::{Acceptor, TargetNames, client};
+/// A fresh NTLM acceptor with the fixed challenge, timestamp and names the fuzz entry points
+/// and their seeds share.
+pub fn ntlm_fuzz_fresh() -> crate::ntlm::Acceptor {
+    use crate::ntlm::{Acceptor, TargetNames};
     let names = TargetNames {
         nb_domain: "FUZZDOM".into(),
         nb_computer: "FUZZSRV".into(),
         dns_domain: "fuzz.test".into(),
         dns_computer: "srv.fuzz.test".into(),
     };
-    let mut a = Acceptor::new([0x11; 8], 0x01d9_0000_0000_0000, names);
+    Acceptor::new([0x11; 8], 0x01d9_0000_0000_0000, names)
+}
+
+/// The acceptor [`fuzz_ntlm`] authenticates against: [`ntlm_fuzz_fresh`] with the CHALLENGE
+/// already sent in answer to [`crate::ntlm::client::negotiate`]. Returns the acceptor and its
+/// CHALLENGE, so seeds built against it authenticate for real.
+pub fn ntlm_fuzz_acceptor() -> (crate::ntlm::Acceptor, Vec<u8>) {
+    let mut a = ntlm_fuzz_fresh();
     let challenge = a
-        .challenge(&client::negotiate())
+        .challenge(&crate::ntlm::client::negotiate())
         .expect("the acceptor answers our own NEGOTIATE");
     (a, challenge)
 }
@@ -183,10 +189,20 @@ pub fn fuzz_ntlm(data: &[u8]) {
     let _ = Acceptor::new([0; 8], 0, TargetNames::default()).challenge(data);
 }
 
-/// SPNEGO: the bytes are decoded as a GSS-wrapped NegTokenInit(2) and as a negTokenResp; the
-/// DER is strict, so whatever decodes must re-encode to the input.
+/// SPNEGO: the bytes are decoded as a GSS-wrapped NegTokenInit(2) and as a negTokenResp (the
+/// DER is strict, so whatever decodes must re-encode to the input), and given to the server's
+/// [`crate::spnego::Acceptor`] as a first token and as the token after our client's init.
 pub fn fuzz_spnego(data: &[u8]) {
-    use crate::spnego;
+    use crate::{ntlm, spnego};
+    let mut first = spnego::Acceptor::new(ntlm_fuzz_fresh());
+    if let Ok(spnego::Step::Continue(_)) = first.step(data, ntlm_fuzz_lookup) {
+        let _ = first.step(data, ntlm_fuzz_lookup);
+    }
+    let mut second = spnego::Acceptor::new(ntlm_fuzz_fresh());
+    let init = spnego::client::init(&ntlm::client::negotiate()).encode();
+    if second.step(&init, ntlm_fuzz_lookup).is_ok() {
+        let _ = second.step(data, ntlm_fuzz_lookup);
+    }
     if let Ok(t) = spnego::unwrap_initial(data) {
         assert_eq!(
             t.encode(),
@@ -325,6 +341,14 @@ mod tests {
         let (mut a, _) = ntlm_fuzz_acceptor();
         let ok = a.authenticate(&ntlm_seeds()[3], ntlm_fuzz_lookup).unwrap();
         assert!(ok.mic_verified);
+        // The SPNEGO seeds 0 (init) and 4 (AUTHENTICATE with mechListMIC) complete a session.
+        let seeds = spnego_seeds();
+        let mut s = crate::spnego::Acceptor::new(ntlm_fuzz_fresh());
+        s.step(&seeds[0], ntlm_fuzz_lookup).unwrap();
+        assert!(matches!(
+            s.step(&seeds[4], ntlm_fuzz_lookup),
+            Ok(crate::spnego::Step::Complete { .. })
+        ));
         fuzz_ntlm(&[]);
         fuzz_spnego(&[]);
     }

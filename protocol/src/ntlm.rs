@@ -735,9 +735,13 @@ pub enum AuthError {
     /// Unknown user or wrong password (deliberately the same error).
     #[error("logon failure: unknown user or wrong password")]
     LogonFailure,
-    /// The client announced a MIC (MsvAvFlags 0x2) but it is missing or does not verify.
-    #[error("the AUTHENTICATE MIC is missing or wrong")]
+    /// The client announced a MIC (MsvAvFlags 0x2) but it is missing or does not verify; or
+    /// (SPNEGO) a required mechListMIC is missing or does not verify.
+    #[error("the AUTHENTICATE MIC or the SPNEGO mechListMIC is missing or wrong")]
     MicInvalid,
+    /// SPNEGO: the client offers no mechanism we support (we support NTLMSSP only).
+    #[error("the client offers no NTLMSSP mechanism")]
+    NoCommonMechanism,
 }
 
 impl AuthError {
@@ -747,9 +751,11 @@ impl AuthError {
     pub const fn status(self) -> NtStatus {
         match self {
             Self::Malformed(_) => NtStatus::INVALID_PARAMETER,
-            Self::OutOfOrder | Self::NtlmV1Refused | Self::LogonFailure | Self::MicInvalid => {
-                NtStatus::LOGON_FAILURE
-            }
+            Self::OutOfOrder
+            | Self::NtlmV1Refused
+            | Self::LogonFailure
+            | Self::MicInvalid
+            | Self::NoCommonMechanism => NtStatus::LOGON_FAILURE,
         }
     }
 }

@@ -28,6 +28,7 @@
 use der::asn1::ObjectIdentifier;
 use der::{Decode, Length, SliceReader};
 
+use crate::ntlm::{self, AuthError, Authenticated};
 use crate::wire::DecodeError;
 
 /// The SPNEGO mechanism, 1.3.6.1.5.5.2 (RFC 4178 3).
@@ -137,7 +138,7 @@ pub enum Token<'a> {
 /// Classifies and decodes a client's security blob: raw NTLMSSP, a GSS-wrapped negTokenInit
 /// (`0x60`), or a negTokenResp (`0xa1`).
 pub fn decode_token(blob: &[u8]) -> Result<Token<'_>, DecodeError> {
-    if blob.starts_with(&crate::ntlm::SIGNATURE) {
+    if blob.starts_with(&ntlm::SIGNATURE) {
         return Ok(Token::Ntlmssp(blob));
     }
     match blob.first() {
@@ -245,6 +246,158 @@ pub fn reject() -> Vec<u8> {
         ..NegTokenResp::default()
     }
     .encode()
+}
+
+/// The server side of one SESSION_SETUP authentication: SPNEGO (or raw NTLMSSP) around an
+/// [`ntlm::Acceptor`]. Feed each security blob the client sends to [`Acceptor::step`]; answer
+/// [`Step::Continue`] with STATUS_MORE_PROCESSING_REQUIRED and its blob, [`Step::Complete`]
+/// with success (after the server's own checks on the user, e.g. whether anonymous or guest is
+/// allowed) and its blob, and an error with [`AuthError::status`] and an empty blob.
+///
+/// Flows handled:
+/// - raw NTLMSSP: NEGOTIATE → CHALLENGE, AUTHENTICATE → done (empty final blob);
+/// - negTokenInit with NTLMSSP first and its NEGOTIATE as the optimistic token →
+///   accept-incomplete + CHALLENGE; negTokenResp with the AUTHENTICATE → accept-completed;
+/// - negTokenInit listing NTLMSSP but not first (Windows puts Kerberos first) → request-mic
+///   with supportedMech NTLMSSP; the client sends the NEGOTIATE in a negTokenResp; then as
+///   above, with the mechListMIC mandatory (RFC 4178 5).
+///
+/// The client's mechListMIC (over the exact DER of the mechTypes it sent) is checked whenever
+/// it is present, and required when the NTLM AUTHENTICATE carried a MIC or the mechanism was
+/// not the client's first choice; the final reply then carries the server's mechListMIC.
+#[derive(Debug)]
+pub struct Acceptor {
+    ntlm: ntlm::Acceptor,
+    state: AcceptorState,
+}
+
+#[derive(Debug)]
+enum AcceptorState {
+    Start,
+    /// request-mic sent; the client's NEGOTIATE comes in a negTokenResp.
+    AwaitNegotiate {
+        mech_types_der: Vec<u8>,
+    },
+    /// CHALLENGE sent inside SPNEGO.
+    AwaitAuthenticate {
+        mech_types_der: Vec<u8>,
+        mic_required: bool,
+    },
+    /// CHALLENGE sent raw.
+    AwaitRawAuthenticate,
+    Done,
+}
+
+/// What to answer after [`Acceptor::step`].
+#[derive(Debug)]
+pub enum Step {
+    /// Send this blob with STATUS_MORE_PROCESSING_REQUIRED and wait for the next one.
+    Continue(Vec<u8>),
+    /// Authentication succeeded: send this blob (possibly empty) with the final response.
+    Complete {
+        /// The final security blob.
+        blob: Vec<u8>,
+        /// Who authenticated, and the session key.
+        auth: Box<Authenticated>,
+    },
+}
+
+impl Acceptor {
+    /// Wraps an NTLM acceptor (which holds the server challenge, timestamp and names).
+    pub fn new(ntlm: ntlm::Acceptor) -> Self {
+        Self {
+            ntlm,
+            state: AcceptorState::Start,
+        }
+    }
+
+    /// Processes the client's next security blob. `lookup(user, domain)` returns the NT hash
+    /// of a user ([`ntlm::Acceptor::authenticate`]). Any error ends the exchange.
+    pub fn step(
+        &mut self,
+        blob: &[u8],
+        lookup: impl Fn(&str, &str) -> Option<[u8; 16]>,
+    ) -> Result<Step, AuthError> {
+        let state = core::mem::replace(&mut self.state, AcceptorState::Done);
+        match (state, decode_token(blob)?) {
+            (AcceptorState::Start, Token::Ntlmssp(negotiate)) => {
+                let challenge = self.ntlm.challenge(negotiate)?;
+                self.state = AcceptorState::AwaitRawAuthenticate;
+                Ok(Step::Continue(challenge))
+            }
+            (AcceptorState::Start, Token::Init(init)) => {
+                if let Some(negotiate) = init.ntlm_token() {
+                    let challenge = self.ntlm.challenge(negotiate)?;
+                    self.state = AcceptorState::AwaitAuthenticate {
+                        mech_types_der: init.mech_types_der,
+                        mic_required: false,
+                    };
+                    Ok(Step::Continue(accept_incomplete(&challenge)))
+                } else if init.offers_ntlm() {
+                    self.state = AcceptorState::AwaitNegotiate {
+                        mech_types_der: init.mech_types_der,
+                    };
+                    Ok(Step::Continue(request_mic_ntlm()))
+                } else {
+                    Err(AuthError::NoCommonMechanism)
+                }
+            }
+            (AcceptorState::AwaitNegotiate { mech_types_der }, Token::Resp(resp)) => {
+                let negotiate = resp.response_token.ok_or(DecodeError::Truncated {
+                    field: "responseToken",
+                })?;
+                let challenge = self.ntlm.challenge(&negotiate)?;
+                self.state = AcceptorState::AwaitAuthenticate {
+                    mech_types_der,
+                    mic_required: true,
+                };
+                Ok(Step::Continue(
+                    NegTokenResp {
+                        neg_state: Some(NegState::ACCEPT_INCOMPLETE),
+                        response_token: Some(challenge),
+                        ..NegTokenResp::default()
+                    }
+                    .encode(),
+                ))
+            }
+            (
+                AcceptorState::AwaitAuthenticate {
+                    mech_types_der,
+                    mic_required,
+                },
+                Token::Resp(resp),
+            ) => {
+                let token = resp.response_token.ok_or(DecodeError::Truncated {
+                    field: "responseToken",
+                })?;
+                let auth = self.ntlm.authenticate(&token, lookup)?;
+                let reply_mic = match resp.mech_list_mic {
+                    Some(mic) if !auth.anonymous => {
+                        if !auth.verify_client_mic(&mech_types_der, &mic) {
+                            return Err(AuthError::MicInvalid);
+                        }
+                        Some(auth.server_mic(&mech_types_der))
+                    }
+                    _ if !auth.anonymous && (mic_required || auth.mic_verified) => {
+                        return Err(AuthError::MicInvalid);
+                    }
+                    _ => None,
+                };
+                Ok(Step::Complete {
+                    blob: accept_completed(reply_mic),
+                    auth: Box::new(auth),
+                })
+            }
+            (AcceptorState::AwaitRawAuthenticate, Token::Ntlmssp(token)) => {
+                let auth = self.ntlm.authenticate(token, lookup)?;
+                Ok(Step::Complete {
+                    blob: Vec::new(),
+                    auth: Box::new(auth),
+                })
+            }
+            _ => Err(AuthError::OutOfOrder),
+        }
+    }
 }
 
 impl NegTokenInit {
@@ -922,6 +1075,129 @@ mod tests {
         let f = unwrap_resp(&fin).unwrap();
         assert_eq!(f.neg_state, Some(NegState::ACCEPT_COMPLETED));
         assert!(auth.verify_server_mic(&init.mech_types_der, &f.mech_list_mic.unwrap()));
+    }
+
+    fn server() -> Acceptor {
+        let names = ntlm::TargetNames {
+            nb_domain: "WORKGROUP".into(),
+            nb_computer: "DITTOFS".into(),
+            ..Default::default()
+        };
+        Acceptor::new(ntlm::Acceptor::new([9; 8], 1, names))
+    }
+
+    fn bob(u: &str, _d: &str) -> Option<[u8; 16]> {
+        (u == "bob").then(|| ntlm::nt_hash("pw"))
+    }
+
+    fn bob_auth(challenge: &[u8], pw: &str) -> ntlm::client::ClientAuthenticate {
+        ntlm::client::authenticate(
+            challenge,
+            "bob",
+            "WORKGROUP",
+            &ntlm::nt_hash(pw),
+            [3; 8],
+            5,
+            [4; 16],
+        )
+        .unwrap()
+    }
+
+    /// Goal: the server session completes the optimistic NTLMSSP flow with mechListMICs both
+    /// ways, and refuses a missing or wrong mechListMIC after an NTLM MIC.
+    #[test]
+    fn session_optimistic_flow() {
+        let init = client::init(&ntlm::client::negotiate());
+        for case in ["good", "missing", "wrong"] {
+            let mut s = server();
+            let Step::Continue(b) = s.step(&init.encode(), bob).unwrap() else {
+                panic!("continue expected")
+            };
+            let ch = unwrap_resp(&b).unwrap().response_token.unwrap();
+            let auth = bob_auth(&ch, "pw");
+            let mic = match case {
+                "good" => Some(auth.client_mic(&init.mech_types_der)),
+                "missing" => None,
+                _ => Some(auth.client_mic(b"something else")),
+            };
+            let r = s.step(&client::resp(&auth.message, mic), bob);
+            if case == "good" {
+                let Ok(Step::Complete { blob, auth: ok }) = r else {
+                    panic!("complete expected: {r:?}")
+                };
+                assert_eq!(ok.user, "bob");
+                let f = unwrap_resp(&blob).unwrap();
+                assert_eq!(f.neg_state, Some(NegState::ACCEPT_COMPLETED));
+                assert!(auth.verify_server_mic(&init.mech_types_der, &f.mech_list_mic.unwrap()));
+            } else {
+                assert_eq!(r.unwrap_err(), AuthError::MicInvalid, "{case}");
+            }
+        }
+    }
+
+    /// Goal: Kerberos first → request-mic, then NEGOTIATE in a negTokenResp, CHALLENGE,
+    /// AUTHENTICATE with mechListMIC → complete. A wrong password fails with LogonFailure.
+    #[test]
+    fn session_kerberos_first_flow() {
+        let init = NegTokenInit::new(vec![MS_KRB5, KRB5, NTLMSSP], Some(vec![0x60, 0x00]));
+        for pw in ["pw", "nope"] {
+            let mut s = server();
+            let Step::Continue(b) = s.step(&init.encode(), bob).unwrap() else {
+                panic!("continue expected")
+            };
+            let r = unwrap_resp(&b).unwrap();
+            assert_eq!(r.neg_state, Some(NegState::REQUEST_MIC));
+            assert_eq!(r.supported_mech, Some(NTLMSSP));
+            let neg = NegTokenResp {
+                response_token: Some(ntlm::client::negotiate()),
+                ..NegTokenResp::default()
+            };
+            let Step::Continue(b) = s.step(&neg.encode(), bob).unwrap() else {
+                panic!("continue expected")
+            };
+            let ch = unwrap_resp(&b).unwrap().response_token.unwrap();
+            let auth = bob_auth(&ch, pw);
+            let mic = auth.client_mic(&init.mech_types_der);
+            let r = s.step(&client::resp(&auth.message, Some(mic)), bob);
+            match pw {
+                "pw" => assert!(matches!(r, Ok(Step::Complete { .. }))),
+                _ => assert_eq!(r.unwrap_err(), AuthError::LogonFailure),
+            }
+        }
+    }
+
+    /// Goal: raw NTLMSSP works end to end; no NTLMSSP on offer, tokens out of order, and steps
+    /// after the end are refused.
+    #[test]
+    fn session_raw_and_errors() {
+        let mut s = server();
+        let Step::Continue(ch) = s.step(&ntlm::client::negotiate(), bob).unwrap() else {
+            panic!("continue expected")
+        };
+        let auth = bob_auth(&ch, "pw");
+        let Ok(Step::Complete { blob, .. }) = s.step(&auth.message, bob) else {
+            panic!("complete expected")
+        };
+        assert!(blob.is_empty());
+        assert_eq!(
+            s.step(&auth.message, bob).unwrap_err(),
+            AuthError::OutOfOrder
+        );
+
+        let mut s = server();
+        let krb_only = NegTokenInit::new(vec![KRB5], None).encode();
+        assert_eq!(
+            s.step(&krb_only, bob).unwrap_err(),
+            AuthError::NoCommonMechanism
+        );
+
+        let mut s = server();
+        assert_eq!(
+            s.step(&accept_completed(None), bob).unwrap_err(),
+            AuthError::OutOfOrder
+        );
+        let mut s = server();
+        assert!(matches!(s.step(b"junk", bob), Err(AuthError::Malformed(_))));
     }
 
     fn arb_oid() -> impl Strategy<Value = ObjectIdentifier> {
