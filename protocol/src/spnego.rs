@@ -695,9 +695,11 @@ fn single<'a>(content: &'a [u8], tag: u8, field: &'static str) -> Result<&'a [u8
     Ok(v)
 }
 
-/// A DER TLV reader over one level of nesting. Tags are single identifier octets (the
-/// high-tag-number form never occurs in SPNEGO and is refused); lengths are decoded by the
-/// `der` crate, which refuses indefinite and non-minimal encodings.
+/// A DER TLV reader over one level of nesting. Tags are single identifier octets read here (the
+/// high-tag-number form never occurs in SPNEGO and is refused): `der` 0.7's `Tag` cannot
+/// represent GeneralString (0x1b), which NegHints uses, and SPNEGO's explicit context tags are
+/// simpler to walk by hand than through its derive-less API. Lengths are decoded by the `der`
+/// crate, which refuses indefinite and non-minimal encodings; OIDs are validated by it too.
 struct Der<'a> {
     buf: &'a [u8],
     pos: usize,
