@@ -18,6 +18,8 @@ TEST_PACKAGES=(
   zstd xz-utils     # decompress kernel modules for busybox insmod
   libacl1-dev       # pjdfstest (built from crates.io below) links libacl
   samba             # smbd, the SMB server the cifs workloads run against (ci/samba.sh)
+  smbclient         # smbclient: an SMB client nobody here wrote, against dittofs
+  samba-testsuite   # smbtorture: the SMB2 conformance suites, against dittofs and Samba
 )
 
 # missing_packages PKG...: prints the ones dpkg does not have installed, one per line.

@@ -17,7 +17,9 @@ use crate::config::{self, Config, ContentStoreConfig, MetadataStoreConfig};
 use crate::identity::{self, FileIdentityStore, Identity, LiveIdentity, Resolver};
 use crate::runtime::Env;
 use crate::server::nfs::export::{NfsExport, Squash};
-use crate::server::{self, Listeners, ServerConfig, ShareSpec, StoreSet};
+use crate::server::{
+    self, Encryption, Listeners, ServerConfig, ShareSpec, SmbSettings, SmbShare, StoreSet,
+};
 
 /// Every metadata backend compiled into the binary. A backend compiled out (RocksDB without
 /// the `rocksdb` feature) has no variant; the configuration can still name it, and
@@ -138,6 +140,10 @@ pub fn server_config(config: &Config, handle_key: [u8; 32]) -> ServerConfig {
                 allowed_clients: s.allowed_clients.clone(),
                 require_privileged_port: s.require_privileged_port,
             },
+            smb: SmbShare {
+                name: s.smb_name(),
+                encryption: encryption(s.smb.encryption),
+            },
         })
         .collect();
     let nfs = &config.adapters.nfs;
@@ -148,7 +154,37 @@ pub fn server_config(config: &Config, handle_key: [u8; 32]) -> ServerConfig {
     sc.dirty_bytes_max = usize::try_from(config.cache.dirty_bytes_max.0).unwrap_or(usize::MAX);
     sc.flush_workers = config.cache.flush_workers;
     sc.shutdown_timeout = config.server.shutdown_timeout;
+    let smb = &config.adapters.smb;
+    sc.smb = SmbSettings {
+        max_connections: smb.max_connections,
+        max_credits: smb.max_credits,
+        dialect_min: dialect(smb.dialects.min),
+        dialect_max: dialect(smb.dialects.max),
+        signing_required: smb.signing_required,
+        encryption: encryption(smb.encryption),
+        server_name: smb.server_name.clone(),
+        domain: smb.domain.clone(),
+    };
     sc
+}
+
+/// The MS-SMB2 dialect number of a configured dialect.
+fn dialect(d: config::SmbDialect) -> u16 {
+    match d {
+        config::SmbDialect::Smb2_0_2 => 0x0202,
+        config::SmbDialect::Smb2_1 => 0x0210,
+        config::SmbDialect::Smb3_0 => 0x0300,
+        config::SmbDialect::Smb3_0_2 => 0x0302,
+        config::SmbDialect::Smb3_1_1 => 0x0311,
+    }
+}
+
+fn encryption(e: config::SmbEncryption) -> Encryption {
+    match e {
+        config::SmbEncryption::Off => Encryption::Off,
+        config::SmbEncryption::Desired => Encryption::Desired,
+        config::SmbEncryption::Required => Encryption::Required,
+    }
 }
 
 /// Name of the NFS file-handle MAC key among the metadata store's secrets.
@@ -269,11 +305,22 @@ pub async fn identity_resolver(
 pub const NOFILE_MARGIN: u64 = 128;
 
 /// The open descriptors `config` may need at once, as (total, explanation): one socket per
-/// connection (`adapters.nfs.max_connections`), each filesystem content store's descriptor
+/// connection (`adapters.nfs.max_connections` and `adapters.smb.max_connections` of the enabled
+/// adapters), each filesystem content store's descriptor
 /// cache ([`stores::fs::FD_CACHE_MAX`]), each RocksDB store's table files
 /// (`stores::rocksdb::MAX_OPEN_FILES`), and [`NOFILE_MARGIN`].
 pub fn descriptors_needed(config: &Config) -> (u64, String) {
-    let conns = config.adapters.nfs.max_connections as u64;
+    let nfs_conns = if config.adapters.nfs.enabled {
+        config.adapters.nfs.max_connections as u64
+    } else {
+        0
+    };
+    let smb_conns = if config.adapters.smb.enabled {
+        config.adapters.smb.max_connections as u64
+    } else {
+        0
+    };
+    let conns = nfs_conns + smb_conns;
     let fs = config
         .content
         .stores
@@ -294,7 +341,7 @@ pub fn descriptors_needed(config: &Config) -> (u64, String) {
     let fs_each = stores::fs::FD_CACHE_MAX as u64;
     let total = conns + fs * fs_each + rocks * rocks_each + NOFILE_MARGIN;
     let why = format!(
-        "{conns} connections (adapters.nfs.max_connections) + {fs} filesystem content store(s) x \
+        "{conns} connections (adapters.nfs.max_connections + adapters.smb.max_connections) + {fs} filesystem content store(s) x \
          {fs_each} cached descriptors + {rocks} RocksDB store(s) x {rocks_each} table files + \
          {NOFILE_MARGIN} margin"
     );
@@ -361,17 +408,28 @@ async fn run_async(config: Config, source: ConfigSource) -> anyhow::Result<()> {
     let stores = open_stores(&env, &config)?;
     let key = handle_key(&env, &config, &stores).await?;
     let nfs = &config.adapters.nfs;
-    if !nfs.enabled {
+    let smb = &config.adapters.smb;
+    if !nfs.enabled && !smb.enabled {
         anyhow::bail!(
-            "adapters.nfs.enabled is false and no other adapter exists yet: nothing to serve"
+            "adapters.nfs.enabled and adapters.smb.enabled are both false: nothing to serve"
         );
     }
     let mut listeners = Vec::new();
     let addr = nfs.socket_addr();
-    listeners.push(tokio::net::TcpListener::bind(addr).await.with_context(|| {
-        format!("binding NFS to {addr} (adapters.nfs.port): is another server using it? pick another port")
-    })?);
-    if nfs.portmapper.enabled {
+    if nfs.enabled {
+        listeners.push(tokio::net::TcpListener::bind(addr).await.with_context(|| {
+            format!("binding NFS to {addr} (adapters.nfs.port): is another server using it? pick another port")
+        })?);
+    }
+    let mut smb_listeners = Vec::new();
+    if smb.enabled {
+        let smb_addr = smb.socket_addr();
+        smb_listeners.push(tokio::net::TcpListener::bind(smb_addr).await.with_context(|| {
+            format!("binding SMB to {smb_addr} (adapters.smb.port): is another server using it? pick another port")
+        })?);
+        tracing::info!(addr = %smb_addr, "SMB listening");
+    }
+    if nfs.enabled && nfs.portmapper.enabled {
         let pm = std::net::SocketAddr::new(nfs.bind, nfs.portmapper.port);
         match tokio::net::TcpListener::bind(pm).await {
             Ok(l) => listeners.push(l),
@@ -390,7 +448,9 @@ async fn run_async(config: Config, source: ConfigSource) -> anyhow::Result<()> {
     for s in &config.shares {
         tracing::info!(share = %s.name, metadata = %s.metadata_store, content = %s.content_store, "serving share");
     }
-    tracing::info!(%addr, "NFSv3 and MOUNT v3 listening");
+    if nfs.enabled {
+        tracing::info!(%addr, "NFSv3 and MOUNT v3 listening");
+    }
     let signal = {
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
@@ -399,7 +459,17 @@ async fn run_async(config: Config, source: ConfigSource) -> anyhow::Result<()> {
             shutdown.cancel();
         })
     };
-    let result = server::serve(env, sc, stores, Listeners { nfs: listeners }, shutdown).await;
+    let result = server::serve(
+        env,
+        sc,
+        stores,
+        Listeners {
+            nfs: listeners,
+            smb: smb_listeners,
+        },
+        shutdown,
+    )
+    .await;
     signal.abort();
     result.context("server stopped with an error")
 }

@@ -112,6 +112,7 @@ async fn metadata_reads_per_procedure() {
             anon_gid: 65534,
             ..Default::default()
         },
+        smb: Default::default(),
     };
     let mut config = ServerConfig::new(vec![share], [7; 32]);
     config.nfs_port = port;
@@ -126,6 +127,7 @@ async fn metadata_reads_per_procedure() {
         stores,
         server::Listeners {
             nfs: vec![listener],
+            smb: Vec::new(),
         },
         shutdown.clone(),
     ));

@@ -70,6 +70,7 @@ async fn tiny_reply_budget_slows_replies_but_never_fails_them() {
         root_uid: 0,
         root_gid: 0,
         nfs: server::nfs::export::NfsExport::default(),
+        smb: Default::default(),
     };
     let mut config = ServerConfig::new(vec![share], [7; 32]);
     config.nfs_port = port;
@@ -85,6 +86,7 @@ async fn tiny_reply_budget_slows_replies_but_never_fails_them() {
         stores,
         server::Listeners {
             nfs: vec![listener],
+            smb: Vec::new(),
         },
         shutdown.clone(),
     ));

@@ -61,6 +61,7 @@ pub(crate) fn share_config(
             anon_gid: 65534,
             ..Default::default()
         },
+        smb: Default::default(),
     };
     let mut config = actors::server::ServerConfig::new(vec![share], handle_key);
     config.nfs_port = port;

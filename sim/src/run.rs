@@ -329,7 +329,10 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
                     env,
                     config(),
                     stores,
-                    server::Listeners { nfs: listeners },
+                    server::Listeners {
+                        nfs: listeners,
+                        smb: Vec::new(),
+                    },
                     shutdown,
                 )
                 .await?;

@@ -129,7 +129,10 @@ pub fn run_seam_scenario(seed: u64) -> Result<SeamRun, Error> {
                 env,
                 crate::share_config(EXPORT, "mem", 0o755, HANDLE_KEY, NFS_PORT),
                 stores,
-                server::Listeners { nfs: listeners },
+                server::Listeners {
+                    nfs: listeners,
+                    smb: Vec::new(),
+                },
                 shutdown,
             )
             .await?;

@@ -83,7 +83,10 @@ where
                     crate::run::NFS_PORT,
                 ),
                 stores,
-                server::Listeners { nfs: listeners },
+                server::Listeners {
+                    nfs: listeners,
+                    smb: Vec::new(),
+                },
                 shutdown,
             )
             .await?;

@@ -25,6 +25,23 @@ pub fn write_config(dir: &Path, port: u16) -> PathBuf {
 /// mapping, `name` first; every share gets the RocksDB + filesystem stores under `dir` and
 /// admits every client), then the top-level YAML `extra`, serving on `port`.
 pub fn write_config_with(dir: &Path, port: u16, shares: &[&str], extra: &str) -> PathBuf {
+    write_config_full(dir, port, None, shares, extra)
+}
+
+/// [`write_config_with`], also serving SMB on `smb_port` when given (`smb` holds further
+/// keys of `adapters.smb` as YAML flow-mapping entries, e.g. `signing_required: true`).
+pub fn write_config_full(
+    dir: &Path,
+    port: u16,
+    smb: Option<(u16, &str)>,
+    shares: &[&str],
+    extra: &str,
+) -> PathBuf {
+    let smb = match smb {
+        Some((p, keys)) if keys.is_empty() => format!(", smb: {{ enabled: true, port: {p} }}"),
+        Some((p, keys)) => format!(", smb: {{ enabled: true, port: {p}, {keys} }}"),
+        None => String::new(),
+    };
     let config = dir.join("config.yaml");
     let shares: String = shares
         .iter()
@@ -41,7 +58,7 @@ pub fn write_config_with(dir: &Path, port: u16, shares: &[&str], extra: &str) ->
              metadata: {{ stores: {{ default: {{ type: rocksdb, path: {d}/meta }} }} }}\n\
              content: {{ stores: {{ default: {{ type: filesystem, path: {d}/content }} }} }}\n\
              shares:\n{shares}\
-             adapters: {{ nfs: {{ port: {port}, portmapper: {{ enabled: false }} }} }}\n\
+             adapters: {{ nfs: {{ port: {port}, portmapper: {{ enabled: false }} }}{smb} }}\n\
              {extra}",
             d = dir.display()
         ),
@@ -62,6 +79,8 @@ pub struct Daemon {
     pub config: PathBuf,
     /// Its NFS, MOUNT and portmapper port on 127.0.0.1.
     pub port: u16,
+    /// Its SMB port on 127.0.0.1, when it serves SMB.
+    pub smb_port: Option<u16>,
     log: PathBuf,
 }
 
@@ -76,6 +95,7 @@ impl Daemon {
             launcher: Vec::new(),
             config: write_config(dir, port),
             port,
+            smb_port: None,
             log: dir.join("dittofs.log"),
         }
     }
@@ -90,6 +110,29 @@ impl Daemon {
             launcher: Vec::new(),
             config: write_config_with(dir, port, shares, extra),
             port,
+            smb_port: None,
+            log: dir.join("dittofs.log"),
+        }
+    }
+
+    /// [`Daemon::prepare`], also serving SMB on a free port, with further `adapters.smb`
+    /// keys `smb_keys` (YAML flow-mapping entries, may be empty).
+    pub fn prepare_smb(
+        bin: impl Into<PathBuf>,
+        dir: &Path,
+        shares: &[&str],
+        smb_keys: &str,
+        extra: &str,
+    ) -> Self {
+        let port = free_port();
+        let smb_port = free_port();
+        Self {
+            child: None,
+            bin: bin.into(),
+            launcher: Vec::new(),
+            config: write_config_full(dir, port, Some((smb_port, smb_keys)), shares, extra),
+            port,
+            smb_port: Some(smb_port),
             log: dir.join("dittofs.log"),
         }
     }
@@ -160,8 +203,11 @@ impl Daemon {
     pub fn spawn(&mut self) {
         let child = self.command().spawn().expect("spawning dittofs");
         self.child = Some(child);
+        let ready = |port: Option<u16>| {
+            port.is_none_or(|p| std::net::TcpStream::connect(("127.0.0.1", p)).is_ok())
+        };
         for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if ready(Some(self.port)) && ready(self.smb_port) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));

@@ -10,15 +10,24 @@ use std::path::{Path, PathBuf};
 
 type Entry = fn(&[u8]);
 
-const TARGETS: [(&str, Entry); 8] = [
+const TARGETS: &[(&str, Entry)] = &[
     ("record", protocol::fuzzing::fuzz_record),
     ("rpc_call", protocol::fuzzing::fuzz_rpc_call),
     ("nfs3_call", protocol::fuzzing::fuzz_nfs3_call),
     ("nfs3_reply", protocol::fuzzing::fuzz_nfs3_reply),
     ("mount", protocol::fuzzing::fuzz_mount),
     ("portmap", protocol::fuzzing::fuzz_portmap),
+    ("smb2_create", protocol::fuzzing::fuzz_smb2_create),
+    ("smb2_io", protocol::fuzzing::fuzz_smb2_io),
+    ("smb2_dir", protocol::fuzzing::fuzz_smb2_dir),
     ("ntlm", protocol::fuzzing::fuzz_ntlm),
     ("spnego", protocol::fuzzing::fuzz_spnego),
+    ("smb2_frame", protocol::fuzzing::fuzz_smb2_frame),
+    ("smb2_compound", protocol::fuzzing::fuzz_smb2_compound),
+    ("smb2_negotiate", protocol::fuzzing::fuzz_smb2_negotiate),
+    ("smb2_session", protocol::fuzzing::fuzz_smb2_session),
+    ("smb2_transform", protocol::fuzzing::fuzz_smb2_transform),
+    ("smb1_negotiate", protocol::fuzzing::fuzz_smb1_negotiate),
 ];
 
 fn fuzz_dir() -> PathBuf {

@@ -94,6 +94,7 @@ impl TestServer {
                 allowed_clients,
                 require_privileged_port: false,
             },
+            smb: Default::default(),
         };
         let shares = vec![
             spec(EXPORT, Vec::new()),
@@ -114,6 +115,7 @@ impl TestServer {
             stores,
             server::Listeners {
                 nfs: vec![listener],
+                smb: Vec::new(),
             },
             shutdown.clone(),
         ));

@@ -261,6 +261,9 @@ pub struct ShareConfig {
     /// Owner and mode of the root directory when the share is first created.
     #[serde(default)]
     pub root: ShareRoot,
+    /// How the share is served over SMB.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub smb: ShareSmbConfig,
     /// Which callers are mapped to the anonymous identity.
     #[serde(default)]
     pub squash: Squash,
@@ -297,6 +300,7 @@ impl ShareConfig {
             content_store: default_store_name(),
             read_only: false,
             root: ShareRoot::default(),
+            smb: ShareSmbConfig::default(),
             squash: Squash::default(),
             anonymous_uid: default_anonymous_id(),
             anonymous_gid: default_anonymous_id(),
@@ -305,6 +309,17 @@ impl ShareConfig {
             allow_guest: false,
             default_permission: None,
         }
+    }
+
+    /// The name SMB clients use: `smb.name`, else the share name without its leading `/`
+    /// and with further `/` as `_`.
+    pub fn smb_name(&self) -> String {
+        self.smb.name.clone().unwrap_or_else(|| {
+            self.name
+                .strip_prefix('/')
+                .unwrap_or(&self.name)
+                .replace('/', "_")
+        })
     }
 
     /// `default_permission`, or what it means when left out: `read` for a read-only share,
@@ -316,6 +331,10 @@ impl ShareConfig {
             Permission::ReadWrite
         })
     }
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 fn default_store_name() -> String {
@@ -445,16 +464,31 @@ pub struct AdaptersSection {
     pub smb: SmbConfig,
 }
 
-/// `adapters.smb` (not served yet).
+/// `adapters.smb`: SMB 2.0.2 – 3.1.1 (see docs/SMB.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SmbConfig {
-    /// Serve SMB; must be false in this version.
+    /// Serve SMB.
     pub enabled: bool,
     /// The address to listen on.
     pub bind: IpAddr,
-    /// The TCP port.
+    /// The TCP port; not 0. Windows only connects to 445 (see docs/SMB.md).
     pub port: u16,
+    /// Connections served at once; at least 1.
+    pub max_connections: usize,
+    /// Credits a client may hold at once on one connection (requests in flight plus granted
+    /// and unused); 16 to 65,535. Each credit allows one 64 KiB request.
+    pub max_credits: u16,
+    /// The dialects offered.
+    pub dialects: SmbDialects,
+    /// Require signed messages from every authenticated session (guest sessions never sign).
+    pub signing_required: bool,
+    /// Encryption for every share (a share may ask for more with `smb.encryption`).
+    pub encryption: SmbEncryption,
+    /// The NetBIOS name the server gives in NTLM and share listings; at most 15 characters.
+    pub server_name: String,
+    /// The NetBIOS domain (workgroup) name; at most 15 characters.
+    pub domain: String,
 }
 
 impl Default for SmbConfig {
@@ -463,8 +497,86 @@ impl Default for SmbConfig {
             enabled: false,
             bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             port: 12445,
+            max_connections: 1024,
+            max_credits: 512,
+            dialects: SmbDialects::default(),
+            signing_required: false,
+            encryption: SmbEncryption::Off,
+            server_name: "DITTOFS".to_owned(),
+            domain: "WORKGROUP".to_owned(),
         }
     }
+}
+
+impl SmbConfig {
+    /// The SMB listening address.
+    pub fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind, self.port)
+    }
+}
+
+/// `adapters.smb.dialects`: the lowest and highest dialect offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmbDialects {
+    /// The lowest dialect; `min <= max`.
+    pub min: SmbDialect,
+    /// The highest dialect.
+    pub max: SmbDialect,
+}
+
+impl Default for SmbDialects {
+    fn default() -> Self {
+        Self {
+            min: SmbDialect::Smb2_0_2,
+            max: SmbDialect::Smb3_1_1,
+        }
+    }
+}
+
+/// An SMB dialect, spelled as in MS-SMB2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum SmbDialect {
+    /// SMB 2.0.2.
+    #[serde(rename = "2.0.2")]
+    Smb2_0_2,
+    /// SMB 2.1.
+    #[serde(rename = "2.1")]
+    Smb2_1,
+    /// SMB 3.0.
+    #[serde(rename = "3.0")]
+    Smb3_0,
+    /// SMB 3.0.2.
+    #[serde(rename = "3.0.2")]
+    Smb3_0_2,
+    /// SMB 3.1.1.
+    #[serde(rename = "3.1.1")]
+    Smb3_1_1,
+}
+
+/// Whether SMB traffic is encrypted (SMB 3.x only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SmbEncryption {
+    /// Not encrypted unless the client asks (a client may always encrypt).
+    #[default]
+    Off,
+    /// Encrypted for clients that support it; others connect unencrypted.
+    Desired,
+    /// Encrypted; clients that cannot encrypt are refused.
+    Required,
+}
+
+/// A share's `smb` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShareSmbConfig {
+    /// The name SMB clients connect to (`\\server\name`); left out, the share's name
+    /// without its leading `/`, with any further `/` as `_` (`/archive` is `archive`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Encryption for this share; the stronger of this and `adapters.smb.encryption` applies.
+    pub encryption: SmbEncryption,
 }
 
 /// `adapters.nfs`.

@@ -611,8 +611,8 @@ users:
     assert!(!shown.iter().any(|p| p.contains("secret-ish")));
 }
 
-/// Goal: the seed example validates once its elided hash is a real one, except for the two
-/// parts this version does not serve (the S3 store and the SMB adapter), each named by key.
+/// Goal: the seed example validates once its elided hash is a real one, except for the part
+/// this version does not serve (the S3 store), named by key.
 #[test]
 fn seed_config_validates() {
     let (hash, _) = crate::identity::secret::hash_password("pw", 4).expect("hash");
@@ -622,7 +622,6 @@ fn seed_config_validates() {
         shown,
         [
             "content.stores.s3-cloud.type: s3 is not built in this version (available: memory, filesystem)",
-            "adapters.smb.enabled: SMB is not served by this version yet; set it to false (the section is accepted so a configuration can be written ahead)",
         ]
     );
     // The elided hash itself is reported, by key, without its value.
@@ -655,4 +654,49 @@ fn redaction() {
     let debug = format!("{config:?}");
     assert!(!debug.contains(hash.expose()) && !debug.contains(nt.expose()));
     assert!(!Config::default_config().has_secrets());
+}
+
+/// Goal: `adapters.smb` and a share's `smb` section are checked by key: ports, credits, the
+/// dialect range, encryption below 3.0, NetBIOS names, and SMB share names (valid
+/// characters, unique ignoring case, not IPC$).
+#[test]
+fn smb_section_problems() {
+    let text = r#"
+shares:
+  - name: /Data
+  - name: /data
+  - name: /a/b
+    smb: { name: "bad:name" }
+  - name: /ipc
+    smb: { name: "ipc$", encryption: required }
+adapters:
+  nfs: { enabled: true, port: 2049 }
+  smb:
+    enabled: true
+    port: 2049
+    max_credits: 4
+    dialects: { min: "3.0", max: "2.1" }
+    server_name: "much-too-long-a-name"
+"#;
+    let shown: Vec<String> = problems(text).iter().map(ToString::to_string).collect();
+    for want in [
+        "adapters.smb.port: 2049 is also adapters.nfs.port",
+        "adapters.smb.max_credits: 4 is too few",
+        "adapters.smb.dialects: min is above max",
+        "adapters.smb.dialects.max: encryption needs SMB 3.0",
+        "adapters.smb.server_name: must be 1 to 15",
+        "shares[1].name: SMB share name \"data\" is also the SMB name of share \"/Data\"",
+        "shares[2].smb.name: SMB share name \"bad:name\" is not valid",
+        "shares[3].smb.name: SMB share name \"ipc$\" is not valid",
+    ] {
+        assert!(
+            shown.iter().any(|p| p.starts_with(want)),
+            "missing {want:?} in {shown:#?}"
+        );
+    }
+    assert_eq!(shown.len(), 8, "{shown:#?}");
+    let mut share = ShareConfig::new("/a/b");
+    assert_eq!(share.smb_name(), "a_b");
+    share.smb.name = Some("B".to_owned());
+    assert_eq!(share.smb_name(), "B");
 }

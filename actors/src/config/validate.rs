@@ -177,19 +177,16 @@ impl Config {
     }
 
     fn validate_adapters(&self, problems: &mut Problems) {
-        if self.adapters.smb.enabled {
-            problems.push(
-                "adapters.smb.enabled",
-                "SMB is not served by this version yet; set it to false (the section is \
-                 accepted so a configuration can be written ahead)",
-            );
-        }
+        self.validate_smb(problems);
         let nfs = &self.adapters.nfs;
-        if !nfs.enabled {
+        if !nfs.enabled && !self.adapters.smb.enabled {
             problems.push(
                 "adapters",
-                "no adapter is enabled (set adapters.nfs.enabled: true)",
+                "no adapter is enabled (set adapters.nfs.enabled or adapters.smb.enabled to true)",
             );
+            return;
+        }
+        if !nfs.enabled {
             return;
         }
         if nfs.port == 0 {
@@ -221,6 +218,98 @@ impl Config {
 }
 
 impl Config {
+    /// `adapters.smb` and each share's `smb` section: ports, limits, dialect range, names.
+    fn validate_smb(&self, problems: &mut Problems) {
+        let smb = &self.adapters.smb;
+        if smb.enabled {
+            if smb.port == 0 {
+                problems.push("adapters.smb.port", "0 is not a valid port");
+            }
+            if self.adapters.nfs.enabled && smb.port == self.adapters.nfs.port {
+                problems.push(
+                    "adapters.smb.port",
+                    format!(
+                        "{} is also adapters.nfs.port; they need different ports",
+                        smb.port
+                    ),
+                );
+            }
+            if smb.max_connections == 0 {
+                problems.push("adapters.smb.max_connections", "must be at least 1");
+            }
+            if smb.max_credits < 16 {
+                problems.push(
+                    "adapters.smb.max_credits",
+                    format!("{} is too few; clients need at least 16", smb.max_credits),
+                );
+            }
+        }
+        if smb.dialects.min > smb.dialects.max {
+            problems.push(
+                "adapters.smb.dialects",
+                "min is above max (dialects run 2.0.2, 2.1, 3.0, 3.0.2, 3.1.1)",
+            );
+        }
+        if smb.dialects.max < super::SmbDialect::Smb3_0
+            && (smb.encryption != super::SmbEncryption::Off
+                || self
+                    .shares
+                    .iter()
+                    .any(|s| s.smb.encryption == super::SmbEncryption::Required))
+        {
+            problems.push(
+                "adapters.smb.dialects.max",
+                "encryption needs SMB 3.0 or later; raise max or turn encryption off",
+            );
+        }
+        for (key, name) in [
+            ("adapters.smb.server_name", &smb.server_name),
+            ("adapters.smb.domain", &smb.domain),
+        ] {
+            if name.is_empty()
+                || name.len() > 15
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                problems.push(
+                    key,
+                    "must be 1 to 15 letters, digits, '-' or '_' (a NetBIOS name)",
+                );
+            }
+        }
+        let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+        for (i, share) in self.shares.iter().enumerate() {
+            let name = share.smb_name();
+            let key = if share.smb.name.is_some() {
+                format!("shares[{i}].smb.name")
+            } else {
+                format!("shares[{i}].name")
+            };
+            if name.is_empty()
+                || name.chars().count() > 80
+                || name.eq_ignore_ascii_case("IPC$")
+                || name
+                    .chars()
+                    .any(|c| c.is_control() || "\\/:*?\"<>|".contains(c))
+            {
+                problems.push(
+                    key,
+                    format!(
+                        "SMB share name {name:?} is not valid: 1 to 80 characters, none of \\ / : * ? \" < > |, and not IPC$"
+                    ),
+                );
+            } else if let Some(other) = seen.insert(name.to_lowercase(), &share.name) {
+                problems.push(
+                    key,
+                    format!(
+                        "SMB share name {name:?} is also the SMB name of share {other:?} (SMB names ignore case); set smb.name on one of them"
+                    ),
+                );
+            }
+        }
+    }
+
     /// Users and groups: unique names and ids, known groups, grants on existing shares, hashes
     /// of the right form. Reasons never quote a hash.
     fn validate_identity(&self, problems: &mut Problems) {

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::model::{Identity, IdentityData, ShareRules};
 use super::store::{IdentityError, IdentityStore};
-use super::{Principal, Resolver};
+use super::{NamedUser, Principal, Resolver};
 
 /// How often the server asks the identity store whether it changed.
 pub const RELOAD_PERIOD: Duration = Duration::from_secs(1);
@@ -65,6 +65,14 @@ impl Resolver for LiveIdentity {
 
     fn guest(&self, share: &str) -> Principal {
         self.current.borrow().guest(share)
+    }
+
+    fn user(&self, username: &str) -> Option<NamedUser> {
+        self.current.borrow().user(username)
+    }
+
+    fn guest_enabled(&self) -> bool {
+        self.current.borrow().guest_enabled()
     }
 }
 

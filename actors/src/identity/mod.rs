@@ -105,6 +105,49 @@ pub trait Resolver: Send + Sync + std::fmt::Debug + 'static {
             permission: Permission::None,
         }
     }
+
+    /// The user that logs in as `username` (SMB, NTLM), matched as Windows matches names:
+    /// exactly, else ignoring ASCII case. `None` for an unknown user.
+    fn user(&self, username: &str) -> Option<NamedUser> {
+        let _ = username;
+        None
+    }
+
+    /// Whether sessions without credentials (SMB guest and anonymous logons) may be set up at
+    /// all; each share then decides with its own `allow_guest` through [`Resolver::guest`].
+    fn guest_enabled(&self) -> bool {
+        false
+    }
+}
+
+/// A user that can log in by name (SMB): the NT hash NTLM verifies against, and the ids the
+/// session then acts with, so files it creates have the owners NFS shows.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NamedUser {
+    /// The configured spelling of the name.
+    pub name: Arc<str>,
+    /// The NT hash (MD4 of the UTF-16LE password); `None` for a user without a password, who
+    /// cannot log in by name.
+    pub nt_hash: Option<[u8; 16]>,
+    /// The user's uid.
+    pub uid: u32,
+    /// The primary gid.
+    pub gid: u32,
+    /// The gids of the groups the user is a member of (without the primary one).
+    pub gids: Vec<u32>,
+}
+
+impl std::fmt::Debug for NamedUser {
+    /// Never prints the NT hash: it is as good as the password to NTLM.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NamedUser")
+            .field("name", &self.name)
+            .field("nt_hash", &self.nt_hash.map(|_| "<redacted>"))
+            .field("uid", &self.uid)
+            .field("gid", &self.gid)
+            .field("gids", &self.gids)
+            .finish()
+    }
 }
 
 impl std::fmt::Display for Permission {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::secret::{self, StoredHashes};
-use super::{Permission, Principal};
+use super::{NamedUser, Permission, Principal};
 use crate::config::{GroupConfig, GuestConfig, ShareConfig, UserConfig};
 
 /// Users, groups and the guest: what an identity store holds, whatever backs it.
@@ -49,6 +49,8 @@ struct ResolvedUser {
     config: UserConfig,
     /// Share name → permission, for shares where the user or a group has a grant.
     grants: BTreeMap<String, Permission>,
+    /// The gids of the named groups that exist (supplementary groups).
+    gids: Vec<u32>,
 }
 
 /// A snapshot of identity, ready to answer per call.
@@ -59,6 +61,8 @@ pub struct Identity {
     by_uid: HashMap<u32, usize>,
     /// username → index in `users`.
     by_name: HashMap<String, usize>,
+    /// ASCII-lowercased username → index in `users` (Windows matches names without case).
+    by_folded_name: HashMap<String, usize>,
     guest: GuestConfig,
     shares: BTreeMap<String, ShareRules>,
 }
@@ -100,10 +104,23 @@ impl Identity {
                 .by_name
                 .entry(user.username.clone())
                 .or_insert(index);
+            identity
+                .by_folded_name
+                .entry(user.username.to_ascii_lowercase())
+                .or_insert(index);
+            let mut gids: Vec<u32> = user
+                .groups
+                .iter()
+                .filter_map(|name| groups.get(name.as_str()).map(|g| g.gid))
+                .filter(|&gid| gid != user.gid)
+                .collect();
+            gids.sort_unstable();
+            gids.dedup();
             identity.users.push(ResolvedUser {
                 name: Arc::from(user.username.as_str()),
                 config: user.clone(),
                 grants,
+                gids,
             });
         }
         identity
@@ -180,6 +197,34 @@ impl Identity {
                 })
             });
         secret::verify_password(stored, password)
+    }
+
+    /// The user who logs in as `username`: the exact spelling, else the one equal ignoring
+    /// ASCII case. The NT hash is parsed from its 32 hex digits (validated at load).
+    pub fn user(&self, username: &str) -> Option<NamedUser> {
+        let &i = self
+            .by_name
+            .get(username)
+            .or_else(|| self.by_folded_name.get(&username.to_ascii_lowercase()))?;
+        let u = &self.users[i];
+        let nt_hash = u.config.nt_hash.as_ref().and_then(|h| {
+            let mut out = [0u8; 16];
+            hex::decode_to_slice(h.expose(), &mut out)
+                .ok()
+                .map(|()| out)
+        });
+        Some(NamedUser {
+            name: Arc::clone(&u.name),
+            nt_hash,
+            uid: u.config.uid,
+            gid: u.config.gid,
+            gids: u.gids.clone(),
+        })
+    }
+
+    /// Whether the guest is enabled at all.
+    pub const fn guest_enabled(&self) -> bool {
+        self.guest.enabled
     }
 
     /// The number of users, for log lines.
@@ -272,6 +317,30 @@ mod tests {
         assert_eq!(p.user.as_deref(), Some("alice"));
         assert_eq!((p.uid, p.gid, p.gids.as_slice()), (1001, 5, &[6, 7][..]));
         assert_eq!(p.permission, ReadWrite);
+    }
+
+    /// Goal: an SMB login name finds its user exactly or ignoring ASCII case, with the NT
+    /// hash parsed and the supplementary gids of the groups that exist; unknown names find
+    /// nothing.
+    #[test]
+    fn users_by_login_name() {
+        let mut alice = user("Alice", 1001, 100, &["editors", "ghosts", "readers"], &[]);
+        alice.nt_hash = Some(secret::Secret::new(hex::encode(secret::nt_hash("pw"))));
+        let data = IdentityData {
+            groups: vec![group("readers", 100, &[]), group("editors", 101, &[])],
+            users: vec![alice, user("bob", 1002, 100, &[], &[])],
+            guest: GuestConfig::default(),
+        };
+        let id = Identity::new(&data, &BTreeMap::new());
+        let a = id.user("alice").expect("case-insensitive match");
+        assert_eq!(&*a.name, "Alice");
+        assert_eq!(a.nt_hash, Some(secret::nt_hash("pw")));
+        assert_eq!((a.uid, a.gid, a.gids.as_slice()), (1001, 100, &[101][..]));
+        assert!(id.user("ALICE").is_some());
+        assert_eq!(id.user("bob").map(|b| b.nt_hash), Some(None));
+        assert!(id.user("carol").is_none());
+        assert!(!format!("{a:?}").contains(&hex::encode(secret::nt_hash("pw"))));
+        assert!(!id.guest_enabled());
     }
 
     /// Goal: without users, every share serves as before: read-write, or read when read-only.

@@ -5,11 +5,11 @@
 //! - [`share`]: the protocol-neutral share core (permissions, namespace semantics, write-back,
 //!   the share actor and the registry of shares).
 //! - [`nfs`]: the NFSv3 front end with MOUNT and the portmapper, calling the share core.
-//!
-//! An SMB front end would be a sibling `smb/` with its own listeners in [`Listeners`].
+//! - [`smb`]: the SMB 2.0.2 – 3.1.1 front end, calling the same share core.
 
 pub mod nfs;
 pub mod share;
+pub mod smb;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,6 +30,7 @@ use self::share::actor::ShareActor;
 use self::share::registry::Registry;
 use self::share::writeback::{DirtyBudget, WriteBack, WriteBackConfig, WriteVerifier};
 pub use self::share::{Node, ShareId, share_id};
+pub use self::smb::{Encryption, SmbSettings, SmbShare};
 use crate::identity::{Permission, Principal, Resolver};
 use crate::runtime::{Env, Listener};
 
@@ -82,6 +83,8 @@ pub struct ShareSpec {
     pub root_gid: u32,
     /// How the share is exported over NFS (squash, allowed clients, privileged ports).
     pub nfs: NfsExport,
+    /// How the share is served over SMB (its SMB name, encryption).
+    pub smb: SmbShare,
 }
 
 /// The resolver a server uses when its configuration names none: every caller gets the
@@ -130,6 +133,12 @@ impl Resolver for ShareDefaults {
     fn guest(&self, share: &str) -> Principal {
         self.unix(share, 65534, 65534, &[])
     }
+
+    /// Without an identity configuration there are no users to log in as: SMB clients come
+    /// in as the guest, like NFS callers without credentials.
+    fn guest_enabled(&self) -> bool {
+        true
+    }
 }
 
 /// The listeners of each front end.
@@ -137,6 +146,8 @@ impl Resolver for ShareDefaults {
 pub struct Listeners<L> {
     /// NFSv3, MOUNT and the portmapper (one port serves all three).
     pub nfs: Vec<L>,
+    /// SMB 2/3 (direct TCP).
+    pub smb: Vec<L>,
 }
 
 /// Server settings derived from the configuration file.
@@ -167,6 +178,8 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// Resolves callers to principals and share permissions; `None`: [`ShareDefaults`].
     pub resolver: Option<Arc<dyn Resolver>>,
+    /// The SMB adapter's settings (used when SMB listeners are given).
+    pub smb: SmbSettings,
 }
 
 impl ServerConfig {
@@ -185,6 +198,7 @@ impl ServerConfig {
             handle_key,
             shutdown_timeout: Duration::from_secs(30),
             resolver: None,
+            smb: SmbSettings::default(),
         }
     }
 }
@@ -283,6 +297,18 @@ where
         .resolver
         .clone()
         .unwrap_or_else(|| Arc::new(ShareDefaults::new(&config.shares)));
+    let smb_shares: BTreeMap<String, (String, SmbShare)> = config
+        .shares
+        .iter()
+        .map(|s| (s.smb.name.to_lowercase(), (s.name.clone(), s.smb.clone())))
+        .collect();
+    let smb_server = Arc::new(smb::SmbServer::new(
+        env.clone(),
+        config.smb.clone(),
+        smb_shares,
+        registry.clone(),
+        resolver.clone(),
+    ));
     let dispatcher = Arc::new(Dispatcher::new(
         env.clone(),
         Exports::new(registry, rules, resolver),
@@ -338,6 +364,7 @@ where
             }
         });
     }
+    smb::spawn_listeners(&tracker, smb_server, listeners.smb, &shutdown, &next_id);
     shutdown.cancelled().await;
     tracing::info!("shutting down: no new connections; finishing in-flight calls");
     tracker.close();
@@ -386,6 +413,7 @@ mod tests {
             root_uid: 0,
             root_gid: 0,
             nfs: NfsExport::default(),
+            smb: SmbShare::default(),
         };
         let r = ShareDefaults::new(&[spec("/rw", false), spec("/ro", true)]);
         assert_eq!(r.unix("/rw", 5, 6, &[7]).permission, Permission::ReadWrite);

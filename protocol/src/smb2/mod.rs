@@ -18,8 +18,29 @@
 //! - Decoders never panic on peer input and never trust a StructureSize, length or offset
 //!   without checking it.
 
+pub mod compound;
+pub mod create;
+pub mod credits;
+pub mod crypto;
+pub mod dir;
+pub mod file;
+pub mod fileid;
+pub mod framing;
+pub mod fscc;
+pub mod header;
+pub mod info;
+pub mod ioctl;
 pub mod le;
+pub mod mfsymlink;
+pub mod misc;
+pub mod negotiate;
+pub mod notify;
+pub mod security;
+pub mod session;
+pub mod smb1;
 pub mod status;
+pub mod transform;
+pub mod tree;
 
 /// Every size a peer's SMB2 message is checked against, with its source.
 pub mod limits {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::{ShareHandle, ShareId};
 
 /// One registered share.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Registered {
     /// Its name (the export path).
     pub(crate) name: String,
@@ -15,7 +15,7 @@ pub(crate) struct Registered {
 }
 
 /// Shares by id and by name.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Registry {
     by_id: BTreeMap<ShareId, Registered>,
     by_name: BTreeMap<String, ShareId>,

@@ -1,0 +1,690 @@
+//! The SMB connection actor: one per TCP connection. It owns the socket and everything the
+//! connection negotiated (dialect, credits, sessions, trees, opens), splits the byte stream
+//! into direct-TCP frames, decrypts transform frames, splits compounds, checks credits and
+//! signatures, runs each command on the share core and writes the answers back, signed or
+//! encrypted as the session requires.
+//!
+//! Requests on one connection run one at a time, in order: SMB2 clients tolerate that, the
+//! state needs no locks, and a slow store slows only this connection's client. A client that
+//! sends faster than we answer is slowed by TCP (we stop reading while a frame runs), and the
+//! frame size is capped (limits::FRAME_MAX), so one connection's memory is bounded by one frame
+//! plus one reply plus its tables (state.rs).
+//!
+//! Exit path: the peer closes, a framing error or a message that breaks the protocol's rules
+//! closes the connection, or shutdown is signalled; in every case the actor stops reading,
+//! commits what its opens wrote, and closes the socket.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use protocol::smb2::compound;
+use protocol::smb2::credits::CreditWindow;
+use protocol::smb2::crypto::{self, PreauthHash};
+use protocol::smb2::fileid::FileId;
+use protocol::smb2::framing::{FrameDecoder, ProtocolId};
+use protocol::smb2::header::{
+    Command, ErrorResponse, HEADER_LEN, Header, HeaderFlags, HeaderId, SessionId, TreeId,
+};
+use protocol::smb2::le::Writer;
+use protocol::smb2::limits;
+use protocol::smb2::status::NtStatus;
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use stores::Timestamp;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::SmbServer;
+use super::state::{Negotiated, Open, Session};
+
+/// FILETIME (100 ns since 1601-01-01) of a store timestamp; times before 1601 are 0.
+pub(crate) fn filetime(t: Timestamp) -> u64 {
+    const EPOCH_DIFF: i64 = 11_644_473_600;
+    let secs = t.secs.saturating_add(EPOCH_DIFF);
+    if secs < 0 {
+        return 0;
+    }
+    (secs as u64)
+        .saturating_mul(10_000_000)
+        .saturating_add(u64::from(t.nanos / 100))
+}
+
+/// The store timestamp of a FILETIME.
+pub(crate) fn from_filetime(ft: u64) -> Timestamp {
+    const EPOCH_DIFF: i64 = 11_644_473_600;
+    let secs = i64::try_from(ft / 10_000_000).unwrap_or(i64::MAX) - EPOCH_DIFF;
+    Timestamp {
+        secs,
+        nanos: u32::try_from(ft % 10_000_000).unwrap_or(0) * 100,
+    }
+}
+
+/// What a command handler answers: a status and the response body, written after a 64-byte
+/// header placeholder the connection fills in.
+#[derive(Debug)]
+pub(crate) struct Out {
+    /// The status in the response header.
+    pub(crate) status: NtStatus,
+    /// Header placeholder + body.
+    pub(crate) w: Writer,
+    /// A session id for the response header other than the request's (SESSION_SETUP).
+    pub(crate) session_id: Option<u64>,
+    /// A tree id for the response header other than the request's (TREE_CONNECT).
+    pub(crate) tree_id: Option<u32>,
+    /// The FileId a CREATE produced, for related requests later in the compound.
+    pub(crate) file_id: Option<FileId>,
+    /// No response at all (CANCEL, a lease break acknowledgement that needs none).
+    pub(crate) silent: bool,
+}
+
+impl Out {
+    /// A writer holding the header placeholder.
+    pub(crate) fn writer() -> Writer {
+        let mut w = Writer::with_capacity(256);
+        w.zeros(HEADER_LEN);
+        w
+    }
+
+    /// A successful answer with the body in `w`.
+    pub(crate) fn ok(w: Writer) -> Self {
+        Self::with_status(NtStatus::SUCCESS, w)
+    }
+
+    /// An answer with `status` and the body in `w`.
+    pub(crate) fn with_status(status: NtStatus, w: Writer) -> Self {
+        Self {
+            status,
+            w,
+            session_id: None,
+            tree_id: None,
+            file_id: None,
+            silent: false,
+        }
+    }
+
+    /// An error answer: the ERROR response body ([MS-SMB2] 2.2.2).
+    pub(crate) fn error(status: NtStatus) -> Self {
+        let mut w = Self::writer();
+        ErrorResponse::EMPTY.encode(&mut w);
+        Self::with_status(status, w)
+    }
+}
+
+impl From<NtStatus> for Out {
+    fn from(status: NtStatus) -> Self {
+        Self::error(status)
+    }
+}
+
+/// Handler result: an answer, or an error status (answered with the ERROR body).
+pub(crate) type Handled = Result<Out, NtStatus>;
+
+/// One request as handlers see it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Req<'a> {
+    /// Its header (with related-compound ids already substituted).
+    pub(crate) hdr: &'a Header,
+    /// The whole message, header included.
+    pub(crate) msg: &'a [u8],
+    /// It arrived encrypted.
+    pub(crate) encrypted: bool,
+    /// The FileId of the previous element of a related compound, for requests that carry
+    /// the "use the previous" FileId.
+    pub(crate) related_file: Option<FileId>,
+}
+
+impl Req<'_> {
+    /// The FileId a request names: the related one when the request carries the all-ones
+    /// FileId in a related compound.
+    pub(crate) fn file_id(&self, id: FileId) -> Result<FileId, NtStatus> {
+        if id.is_related() {
+            if self.hdr.is_related() {
+                return self.related_file.ok_or(NtStatus::INVALID_PARAMETER);
+            }
+            return Err(NtStatus::FILE_CLOSED);
+        }
+        Ok(id)
+    }
+}
+
+/// The per-connection state.
+pub(crate) struct Conn {
+    pub(crate) server: Arc<SmbServer>,
+    pub(crate) id: u64,
+    pub(crate) peer: SocketAddr,
+    pub(crate) rng: ChaCha8Rng,
+    pub(crate) neg: Option<Negotiated>,
+    /// The connection's preauth hash (3.1.1): NEGOTIATE request and response.
+    pub(crate) preauth: PreauthHash,
+    pub(crate) credits: CreditWindow,
+    pub(crate) sessions: BTreeMap<u64, Session>,
+    pub(crate) opens: BTreeMap<u64, Open>,
+    pub(crate) next_tree: u32,
+    pub(crate) next_file: u64,
+    /// Counter for encryption nonces (unique per key: every session key is used by one
+    /// connection only).
+    pub(crate) nonce_counter: u64,
+    /// The connection must close after the current frame (a protocol violation).
+    pub(crate) close: bool,
+}
+
+/// Runs one connection to completion.
+pub(crate) async fn run<S>(
+    stream: S,
+    id: u64,
+    peer: SocketAddr,
+    server: Arc<SmbServer>,
+    shutdown: CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let span = tracing::info_span!("smb", conn = id, %peer);
+    async move {
+        tracing::debug!("connected");
+        let mut seed = [0u8; 32];
+        server
+            .env
+            .rng(&format!("smb-conn-{id}"))
+            .fill_bytes(&mut seed);
+        let mut conn = Conn {
+            credits: CreditWindow::new(server.settings.max_credits),
+            server,
+            id,
+            peer,
+            rng: ChaCha8Rng::from_seed(seed),
+            neg: None,
+            preauth: PreauthHash::new(),
+            sessions: BTreeMap::new(),
+            opens: BTreeMap::new(),
+            next_tree: 1,
+            next_file: 1,
+            nonce_counter: 0,
+            close: false,
+        };
+        let (mut rd, mut wr) = tokio::io::split(stream);
+        // Until NEGOTIATE, frames are small; afterwards up to the largest WRITE.
+        let mut decoder = FrameDecoder::with_max(limits::FRAME_MAX);
+        let mut buf = BytesMut::with_capacity(64 * 1024);
+        'read: loop {
+            loop {
+                let frame = match decoder.decode(&mut buf) {
+                    Ok(Some(f)) => f,
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "bad SMB framing; closing the connection");
+                        break 'read;
+                    }
+                };
+                let reply = conn.frame(&frame).await;
+                if let Some(reply) = reply {
+                    let header = protocol::smb2::framing::frame_header(reply.len());
+                    let sent = async {
+                        wr.write_all(&header).await?;
+                        wr.write_all(&reply).await?;
+                        if buf.len() < 4 {
+                            wr.flush().await?;
+                        }
+                        std::io::Result::Ok(())
+                    }
+                    .await;
+                    if let Err(e) = sent {
+                        tracing::debug!(error = %e, "write failed");
+                        break 'read;
+                    }
+                }
+                if conn.close {
+                    break 'read;
+                }
+            }
+            if buf.capacity() - buf.len() < 16 * 1024 {
+                buf.reserve(64 * 1024);
+            }
+            let n = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break 'read,
+                n = rd.read_buf(&mut buf) => n,
+            };
+            match n {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "read failed");
+                    break;
+                }
+            }
+        }
+        let _ = wr.flush().await;
+        conn.close_all().await;
+        let _ = wr.shutdown().await;
+        tracing::debug!("closed");
+    }
+    .instrument(span)
+    .await;
+}
+
+/// The tree id of a header (0 for async headers).
+pub(crate) fn tid(h: &Header) -> u32 {
+    h.tree_id().map_or(0, |t| t.0)
+}
+
+fn set_tid(h: &mut Header, tree: u32) {
+    if let HeaderId::Sync { .. } = h.id {
+        h.id = HeaderId::Sync {
+            reserved: 0,
+            tree_id: TreeId(tree),
+        };
+    }
+}
+
+/// A response on its way out: its bytes (header included) and the session whose key signs
+/// it, if it is signed.
+struct Pending {
+    bytes: Vec<u8>,
+    sign: Option<u64>,
+    /// A SESSION_SETUP response whose bytes feed the session's preauth hash.
+    preauth_session: Option<u64>,
+}
+
+impl Conn {
+    /// Handles one frame; returns the reply frame's payload, if any.
+    async fn frame(&mut self, frame: &[u8]) -> Option<Vec<u8>> {
+        match ProtocolId::of(frame) {
+            ProtocolId::Smb2 => self.compound(frame, false).await,
+            ProtocolId::Transform => {
+                let Some((session_id, plain)) = self.decrypt(frame) else {
+                    // [MS-SMB2] 3.3.5.2.1.1: a frame that does not decrypt closes the
+                    // connection.
+                    tracing::warn!("SMB3 frame failed to decrypt; closing the connection");
+                    self.close = true;
+                    return None;
+                };
+                let reply = self.compound(&plain, true).await?;
+                let enc = self.encrypt(session_id, &reply);
+                if enc.is_none() {
+                    self.close = true;
+                }
+                enc
+            }
+            ProtocolId::Smb1 => self.smb1_negotiate(frame),
+            ProtocolId::Compression | ProtocolId::Unknown => {
+                tracing::warn!("unsupported or unknown SMB protocol id; closing the connection");
+                self.close = true;
+                None
+            }
+        }
+    }
+
+    /// Decrypts a transform frame with the decryption key of the session it names.
+    fn decrypt(&self, frame: &[u8]) -> Option<(u64, Vec<u8>)> {
+        let cipher = self.neg.as_ref()?.cipher?;
+        let th = protocol::smb2::transform::TransformHeader::decode(frame).ok()?;
+        let session = self.sessions.get(&th.session_id.0)?;
+        let key = session.keys.as_ref()?.decryption.as_ref()?;
+        let plain = crypto::decrypt(cipher, key.as_bytes(), frame).ok()?;
+        Some((th.session_id.0, plain))
+    }
+
+    /// Encrypts a reply for `session_id`.
+    fn encrypt(&mut self, session_id: u64, plain: &[u8]) -> Option<Vec<u8>> {
+        let cipher = self.neg.as_ref()?.cipher?;
+        self.nonce_counter += 1;
+        let mut nonce = [0u8; 12];
+        nonce[..8].copy_from_slice(&self.nonce_counter.to_le_bytes());
+        // The rest is random per connection; with the counter no nonce repeats under a key
+        // (every session key belongs to one connection).
+        self.rng.fill_bytes(&mut nonce[8..]);
+        let key = self
+            .sessions
+            .get(&session_id)?
+            .keys
+            .as_ref()?
+            .encryption
+            .as_ref()?;
+        crypto::encrypt(
+            cipher,
+            key.as_bytes(),
+            &nonce[..cipher.nonce_len()],
+            session_id,
+            plain,
+        )
+        .ok()
+    }
+
+    /// Handles the SMB1 NEGOTIATE clients send first ([MS-SMB2] 3.3.5.3.1): answers with an
+    /// SMB2 NEGOTIATE response for dialect 2.0.2, or the wildcard 2.??? so the client
+    /// negotiates again over SMB2. Anything else over SMB1 closes the connection.
+    fn smb1_negotiate(&mut self, frame: &[u8]) -> Option<Vec<u8>> {
+        if self.neg.is_some() {
+            self.close = true;
+            return None;
+        }
+        let Ok(offered) = protocol::smb2::smb1::Smb1Negotiate::decode(frame) else {
+            self.close = true;
+            return None;
+        };
+        let settings = &self.server.settings;
+        let dialect = if offered.offers_smb2_wildcard && settings.dialect_max > 0x0202 {
+            0x02FF
+        } else if offered.offers_smb2_002 && settings.dialect_min <= 0x0202 {
+            0x0202
+        } else {
+            tracing::info!("client offered no SMB2 dialect we serve over SMB1; closing");
+            self.close = true;
+            return None;
+        };
+        let mut w = Out::writer();
+        self.negotiate_smb1(dialect, &mut w);
+        let mut hdr = Header::new(Command::NEGOTIATE);
+        hdr.flags = HeaderFlags::SERVER_TO_REDIR;
+        let mut out = w.into_inner();
+        out[..HEADER_LEN].copy_from_slice(&hdr.to_bytes());
+        // The SMB1 request used message id 0: the next SMB2 request is message id 1.
+        let _ = self.credits.check(0, 1);
+        let _ = self.credits.grant(1, 1, true);
+        Some(out)
+    }
+
+    /// Handles one SMB2 frame: a single message or a compound.
+    async fn compound(&mut self, frame: &[u8], encrypted: bool) -> Option<Vec<u8>> {
+        let parts = match compound::split(frame) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "malformed SMB2 compound; closing the connection");
+                self.close = true;
+                return None;
+            }
+        };
+        let count = parts.len();
+        let mut replies: Vec<Pending> = Vec::with_capacity(count);
+        let mut related_file = None;
+        let mut related_status = NtStatus::SUCCESS;
+        let mut session_id = 0u64;
+        let mut tree_id = 0u32;
+        for (i, part) in parts.iter().enumerate() {
+            let last = i + 1 == count;
+            let msg: &[u8] = part.bytes;
+            let mut hdr = match Header::decode(msg) {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::warn!(error = %e, "malformed SMB2 header; closing the connection");
+                    self.close = true;
+                    return None;
+                }
+            };
+            if hdr.is_response() {
+                self.close = true;
+                return None;
+            }
+            let related = i > 0 && hdr.is_related();
+            if related {
+                if hdr.session_id.0 == u64::MAX {
+                    hdr.session_id = SessionId(session_id);
+                }
+                if hdr.tree_id() == Some(TreeId(u32::MAX)) {
+                    set_tid(&mut hdr, tree_id);
+                }
+            }
+            // Credits: every request but CANCEL uses its message ids once.
+            let charge = hdr.credit_charge.max(1);
+            if hdr.command != Command::CANCEL
+                && let Err(e) = self.credits.check(hdr.message_id.0, charge)
+            {
+                tracing::warn!(error = %e, mid = hdr.message_id.0, "request outside the credit window; closing the connection");
+                self.close = true;
+                return None;
+            }
+            let out = if related && related_status.is_error() && needs_file(hdr.command) {
+                Out::error(related_status)
+            } else {
+                let req = Req {
+                    hdr: &hdr,
+                    msg,
+                    encrypted,
+                    related_file: if related { related_file } else { None },
+                };
+                self.element(req).await
+            };
+            if out.silent {
+                continue;
+            }
+            if let Some(f) = out.file_id {
+                related_file = Some(f);
+            }
+            related_status = out.status;
+            session_id = out.session_id.unwrap_or(hdr.session_id.0);
+            tree_id = out.tree_id.unwrap_or_else(|| tid(&hdr));
+            let granted = self.credits.grant(hdr.credits, charge, last);
+            let mut resp = hdr.response(out.status, granted);
+            resp.session_id = SessionId(session_id);
+            set_tid(&mut resp, tree_id);
+            let sign = !encrypted && self.should_sign(&hdr, out.status, session_id);
+            if sign {
+                resp.flags |= HeaderFlags::SIGNED;
+            }
+            let mut bytes = out.w.into_inner();
+            bytes[..HEADER_LEN].copy_from_slice(&resp.to_bytes());
+            if hdr.command == Command::NEGOTIATE {
+                self.negotiated_hash(msg, &bytes);
+            }
+            let preauth_session = (hdr.command == Command::SESSION_SETUP
+                && out.status == NtStatus::MORE_PROCESSING_REQUIRED)
+                .then_some(session_id);
+            replies.push(Pending {
+                bytes,
+                sign: sign.then_some(session_id),
+                preauth_session,
+            });
+        }
+        if replies.is_empty() {
+            return None;
+        }
+        // Chain: pad every element but the last to 8 bytes and set its NextCommand, then
+        // sign each element as NextCommand delimits it ([MS-SMB2] 3.3.4.1.3).
+        let n = replies.len();
+        for (i, p) in replies.iter_mut().enumerate() {
+            if i + 1 < n {
+                let padded = p.bytes.len().next_multiple_of(8);
+                p.bytes.resize(padded, 0);
+                let next = u32::try_from(padded).unwrap_or(0);
+                p.bytes[20..24].copy_from_slice(&next.to_le_bytes());
+            }
+            if let Some(sid) = p.preauth_session
+                && let Some(h) = self.sessions.get_mut(&sid).and_then(|s| s.preauth.as_mut())
+            {
+                h.update(&p.bytes);
+            }
+            if let Some(sid) = p.sign {
+                self.sign(sid, &mut p.bytes);
+            }
+        }
+        let mut frame = Vec::with_capacity(replies.iter().map(|p| p.bytes.len()).sum());
+        for p in replies {
+            frame.extend_from_slice(&p.bytes);
+        }
+        Some(frame)
+    }
+
+    /// Whether a response goes out signed: on an authenticated session that signs (required,
+    /// or the request was signed), and the final SESSION_SETUP success of a 3.x session.
+    fn should_sign(&self, req: &Header, status: NtStatus, session_id: u64) -> bool {
+        let Some(s) = self.sessions.get(&session_id) else {
+            return false;
+        };
+        if s.guest || s.keys.is_none() || status == NtStatus::PENDING {
+            return false;
+        }
+        // The final SESSION_SETUP of a 3.x session is signed with the new key, so the client
+        // can check that nobody tampered with the exchange ([MS-SMB2] 3.3.5.5.3).
+        if req.command == Command::SESSION_SETUP {
+            return status == NtStatus::SUCCESS
+                && (s.signing_required || self.neg.as_ref().is_some_and(Negotiated::is_smb3));
+        }
+        s.signing_required || req.is_signed()
+    }
+
+    fn sign(&self, session_id: u64, msg: &mut [u8]) {
+        let (Some(neg), Some(keys)) = (
+            self.neg.as_ref(),
+            self.sessions.get(&session_id).and_then(|s| s.keys.as_ref()),
+        ) else {
+            return;
+        };
+        if let Err(e) = crypto::sign(neg.signing, keys.signing.as_bytes(), msg) {
+            tracing::warn!(error = %e, "signing a response failed");
+        }
+    }
+
+    /// Checks a request's signature against its session; `Err` is the status to answer.
+    fn verify(&self, req: &Req<'_>) -> Result<(), NtStatus> {
+        let hdr = req.hdr;
+        if hdr.command == Command::NEGOTIATE || req.encrypted {
+            return Ok(());
+        }
+        let Some(s) = self.sessions.get(&hdr.session_id.0) else {
+            return Ok(());
+        };
+        let (Some(neg), Some(keys)) = (self.neg.as_ref(), s.keys.as_ref()) else {
+            return Ok(());
+        };
+        if !hdr.is_signed() {
+            if s.signing_required
+                && !matches!(hdr.command, Command::CANCEL | Command::SESSION_SETUP)
+            {
+                return Err(NtStatus::ACCESS_DENIED);
+            }
+            return Ok(());
+        }
+        if crypto::verify(neg.signing, keys.signing.as_bytes(), req.msg) {
+            Ok(())
+        } else {
+            tracing::warn!(session = hdr.session_id.0, "bad signature");
+            Err(NtStatus::ACCESS_DENIED)
+        }
+    }
+
+    /// The connection preauth hash after NEGOTIATE (3.1.1).
+    fn negotiated_hash(&mut self, req: &[u8], resp: &[u8]) {
+        if self.neg.as_ref().is_some_and(|n| n.dialect == 0x0311) {
+            self.preauth = PreauthHash::new();
+            self.preauth.update(req);
+            self.preauth.update(resp);
+        }
+    }
+
+    /// Runs one element of a compound.
+    async fn element(&mut self, req: Req<'_>) -> Out {
+        let hdr = req.hdr;
+        // Before NEGOTIATE only NEGOTIATE is allowed.
+        if self.neg.is_none() && hdr.command != Command::NEGOTIATE {
+            self.close = true;
+            return Out::error(NtStatus::INVALID_PARAMETER);
+        }
+        if let Err(s) = self.verify(&req) {
+            return Out::error(s);
+        }
+        let result = match hdr.command {
+            Command::NEGOTIATE => self.negotiate(req),
+            Command::SESSION_SETUP => self.session_setup(req),
+            Command::LOGOFF => self.logoff(req).await,
+            Command::TREE_CONNECT => self.tree_connect(req),
+            Command::TREE_DISCONNECT => self.tree_disconnect(req).await,
+            Command::ECHO => self.echo(req),
+            Command::CANCEL => Ok(Out {
+                silent: true,
+                ..Out::error(NtStatus::SUCCESS)
+            }),
+            Command::CREATE => self.create(req).await,
+            Command::CLOSE => self.close_file(req).await,
+            Command::FLUSH => self.flush(req).await,
+            Command::READ => self.read(req).await,
+            Command::WRITE => self.write(req).await,
+            Command::LOCK => self.lock(req),
+            Command::OPLOCK_BREAK => self.oplock_break(req),
+            Command::QUERY_DIRECTORY => self.query_directory(req).await,
+            Command::CHANGE_NOTIFY => self.change_notify(req),
+            Command::QUERY_INFO => self.query_info(req).await,
+            Command::SET_INFO => self.set_info(req).await,
+            Command::IOCTL => self.ioctl(req).await,
+            _ => Err(NtStatus::INVALID_PARAMETER),
+        };
+        match result {
+            Ok(out) => out,
+            Err(status) => Out::error(status),
+        }
+    }
+
+    /// The session a request runs in, authenticated.
+    pub(crate) fn session(&self, hdr: &Header) -> Result<&Session, NtStatus> {
+        match self.sessions.get(&hdr.session_id.0) {
+            Some(s) if matches!(s.auth, super::state::Auth::Valid) => Ok(s),
+            _ => Err(NtStatus::USER_SESSION_DELETED),
+        }
+    }
+
+    /// The tree a request runs on, checking that an encrypting tree got an encrypted request.
+    pub(crate) fn tree(&self, req: &Req<'_>) -> Result<&super::state::Tree, NtStatus> {
+        let s = self.session(req.hdr)?;
+        let t = s
+            .trees
+            .get(&tid(req.hdr))
+            .ok_or(NtStatus::NETWORK_NAME_DELETED)?;
+        if (t.encrypt || s.encrypt_data) && !req.encrypted {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        Ok(t)
+    }
+
+    /// Closes every open (committing what was written) when the connection ends.
+    async fn close_all(&mut self) {
+        let ids: Vec<u64> = self.opens.keys().copied().collect();
+        for id in ids {
+            self.release_open(id).await;
+        }
+        self.sessions.clear();
+    }
+}
+
+/// Commands that act on the FileId a previous related CREATE produced.
+fn needs_file(c: Command) -> bool {
+    matches!(
+        c,
+        Command::CLOSE
+            | Command::FLUSH
+            | Command::READ
+            | Command::WRITE
+            | Command::LOCK
+            | Command::IOCTL
+            | Command::QUERY_DIRECTORY
+            | Command::CHANGE_NOTIFY
+            | Command::QUERY_INFO
+            | Command::SET_INFO
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Goal: FILETIME conversions agree with the epoch difference and round-trip at 100 ns
+    /// precision; times before 1601 clamp to 0.
+    #[test]
+    fn filetime_round_trip() {
+        let t = Timestamp { secs: 0, nanos: 0 };
+        assert_eq!(filetime(t), 116_444_736_000_000_000);
+        let t = Timestamp {
+            secs: 1_700_000_000,
+            nanos: 123_456_700,
+        };
+        assert_eq!(from_filetime(filetime(t)), t);
+        assert_eq!(
+            filetime(Timestamp {
+                secs: -20_000_000_000,
+                nanos: 0
+            }),
+            0
+        );
+    }
+}

@@ -1,0 +1,714 @@
+//! CREATE, CLOSE, FLUSH, READ, WRITE, LOCK and OPLOCK_BREAK over the share core, with the
+//! path walk (case-insensitive, case-preserving) and the access checks CREATE makes.
+
+use bytes::Bytes;
+use protocol::smb2::create::{
+    CreateAction, CreateDisposition, CreateOptions, CreateRequest, CreateResponse, FileAttributes,
+    MxAcResponse, OplockLevel, PosixCreateRequest, QFidResponse, names,
+};
+use protocol::smb2::file::{
+    CloseRequest, CloseResponse, EmptyResponse, FlushRequest, LockRequest, ReadRequest,
+    ReadResponse, WriteFlags, WriteRequest, WriteResponse,
+};
+use protocol::smb2::fileid::FileId;
+use protocol::smb2::status::NtStatus;
+use stores::{Attr, FileKind, StoreError};
+
+use super::attrs::{self, access};
+use super::connection::{Conn, Handled, Out, Req, filetime, tid};
+use super::errors::op_status;
+use super::names::{SmbPath, same_ignoring_case};
+use super::state::{DirScan, OPENS_MAX, Open, OpenKind, TreeKind};
+use crate::server::share::actor::Failure;
+use crate::server::share::{
+    AttrChange, Caller, CreateMode, NewKind, Node, Rights, ShareHandle, Stability,
+};
+
+/// Entries asked of the share per page when a name is searched for ignoring case.
+const SCAN_PAGE: usize = 512;
+
+/// The status of a share failure.
+pub(crate) fn failed(f: Failure) -> NtStatus {
+    op_status(&f.error)
+}
+
+/// Looks `name` up in `dir`: the exact spelling, else the first entry equal ignoring case.
+/// Returns the stored name with its attributes, `None` when nothing matches.
+pub(crate) async fn lookup_ci(
+    share: &ShareHandle,
+    caller: &Caller,
+    dir: &Attr,
+    name: &str,
+) -> Result<Option<(String, Attr)>, NtStatus> {
+    match share
+        .lookup(
+            caller.clone(),
+            Node::from(dir),
+            Bytes::copy_from_slice(name.as_bytes()),
+        )
+        .await
+    {
+        Ok((a, _)) => return Ok(Some((name.to_owned(), a))),
+        Err(f)
+            if matches!(
+                f.error,
+                crate::server::share::OpError::Store(StoreError::NotFound)
+            ) => {}
+        Err(f) => return Err(failed(f)),
+    }
+    let mut cookie = stores::Cookie::START;
+    loop {
+        let listing = share
+            .readdir(
+                caller.clone(),
+                Node::from(dir),
+                cookie,
+                crate::server::share::COOKIE_VERIFIER,
+                SCAN_PAGE,
+                false,
+            )
+            .await
+            .map_err(failed)?;
+        for e in &listing.entries {
+            cookie = e.cookie;
+            if e.name == b"." || e.name == b".." {
+                continue;
+            }
+            if let Ok(n) = std::str::from_utf8(&e.name)
+                && same_ignoring_case(n, name)
+            {
+                return Ok(Some((n.to_owned(), e.attr.clone())));
+            }
+        }
+        if listing.eof || listing.entries.is_empty() {
+            return Ok(None);
+        }
+    }
+}
+
+/// Walks `components` from the share root; every one must be a directory.
+pub(crate) async fn walk(
+    share: &ShareHandle,
+    caller: &Caller,
+    components: &[String],
+) -> Result<Attr, NtStatus> {
+    let mut dir = share
+        .getattr(caller.clone(), share.root())
+        .await
+        .map_err(failed)?;
+    for c in components {
+        match lookup_ci(share, caller, &dir, c).await? {
+            Some((_, a)) if a.kind == FileKind::Directory => dir = a,
+            Some(_) | None => return Err(NtStatus::OBJECT_PATH_NOT_FOUND),
+        }
+    }
+    Ok(dir)
+}
+
+impl Conn {
+    /// Allocates a FileId for `open`.
+    fn insert_open(&mut self, open: Open) -> Result<FileId, NtStatus> {
+        if self.opens.len() >= OPENS_MAX {
+            return Err(NtStatus::INSUFFICIENT_RESOURCES);
+        }
+        let mut id = self.next_file;
+        while id == 0 || id == u64::MAX || self.opens.contains_key(&id) {
+            id = id.wrapping_add(1);
+        }
+        self.next_file = id.wrapping_add(1);
+        self.opens.insert(id, open);
+        Ok(FileId {
+            persistent: id,
+            volatile: id,
+        })
+    }
+
+    /// The open a request names, checked against its session and tree.
+    pub(crate) fn open_of(&self, req: &Req<'_>, id: FileId) -> Result<u64, NtStatus> {
+        let id = req.file_id(id)?;
+        let open = self.opens.get(&id.volatile).ok_or(NtStatus::FILE_CLOSED)?;
+        if id.persistent != id.volatile
+            || open.session != req.hdr.session_id.0
+            || open.tree != tid(req.hdr)
+        {
+            return Err(NtStatus::FILE_CLOSED);
+        }
+        Ok(id.volatile)
+    }
+
+    /// The share and caller of the tree an open lives on.
+    pub(crate) fn share_of(&self, open: &Open) -> Result<(ShareHandle, Caller), NtStatus> {
+        let tree = self
+            .sessions
+            .get(&open.session)
+            .and_then(|s| s.trees.get(&open.tree))
+            .ok_or(NtStatus::NETWORK_NAME_DELETED)?;
+        match &tree.kind {
+            TreeKind::Disk { share, .. } => Ok((share.clone(), tree.caller.clone())),
+            TreeKind::Ipc => Err(NtStatus::INVALID_DEVICE_REQUEST),
+        }
+    }
+
+    /// CREATE ([MS-SMB2] 3.3.5.9): every disposition, directory / non-directory, delete on
+    /// close, write-through; MxAc, QFid and POSIX contexts; share modes among this
+    /// connection's opens.
+    pub(crate) async fn create(&mut self, req: Req<'_>) -> Handled {
+        let r = CreateRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let tree = self.tree(&req)?.clone();
+        let name = r.name.clone();
+        let (share, caller) = match &tree.kind {
+            TreeKind::Ipc => return self.open_pipe(&req, &name),
+            TreeKind::Disk { share, .. } => (share.clone(), tree.caller.clone()),
+        };
+        let disposition = r.create_disposition;
+        if disposition.0 > CreateDisposition::OVERWRITE_IF.0 {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        let options = r.create_options;
+        let want_dir = options.contains(CreateOptions::DIRECTORY_FILE);
+        let want_file = options.contains(CreateOptions::NON_DIRECTORY_FILE);
+        if want_dir && want_file {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        let path = SmbPath::parse(&name)?;
+        let posix_req = r
+            .context(names::POSIX)
+            .and_then(|c| PosixCreateRequest::decode(&c.data).ok());
+        let read_only_tree = !caller.permission.can_write();
+
+        // The directory and the existing node, if any.
+        let (dir, existing, stored_name) = match path.name() {
+            None => {
+                let root = share
+                    .getattr(caller.clone(), share.root())
+                    .await
+                    .map_err(failed)?;
+                (root.clone(), Some(root), String::new())
+            }
+            Some(n) => {
+                let dir = walk(&share, &caller, path.parent()).await?;
+                match lookup_ci(&share, &caller, &dir, n).await? {
+                    Some((stored, a)) => (dir, Some(a), stored),
+                    None => (dir, None, n.to_owned()),
+                }
+            }
+        };
+        let mut action = CreateAction::OPENED;
+        let attr = match existing {
+            Some(a) => {
+                if disposition == CreateDisposition::CREATE {
+                    return Err(NtStatus::OBJECT_NAME_COLLISION);
+                }
+                let is_dir = a.kind == FileKind::Directory;
+                if want_dir && !is_dir {
+                    return Err(NtStatus::NOT_A_DIRECTORY);
+                }
+                if want_file && is_dir {
+                    return Err(NtStatus::FILE_IS_A_DIRECTORY);
+                }
+                let overwrite = matches!(
+                    disposition,
+                    CreateDisposition::SUPERSEDE
+                        | CreateDisposition::OVERWRITE
+                        | CreateDisposition::OVERWRITE_IF
+                );
+                if overwrite {
+                    if is_dir {
+                        return Err(NtStatus::INVALID_PARAMETER);
+                    }
+                    if read_only_tree {
+                        return Err(NtStatus::ACCESS_DENIED);
+                    }
+                    let change = share
+                        .setattr(
+                            caller.clone(),
+                            Node::from(&a),
+                            AttrChange {
+                                size: Some(0),
+                                ..AttrChange::default()
+                            },
+                            None,
+                        )
+                        .await
+                        .map_err(failed)?;
+                    action = if disposition == CreateDisposition::SUPERSEDE {
+                        CreateAction::SUPERSEDED
+                    } else {
+                        CreateAction::OVERWRITTEN
+                    };
+                    change.after.unwrap_or(a)
+                } else {
+                    a
+                }
+            }
+            None => {
+                if matches!(
+                    disposition,
+                    CreateDisposition::OPEN | CreateDisposition::OVERWRITE
+                ) {
+                    return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
+                }
+                if read_only_tree {
+                    return Err(NtStatus::ACCESS_DENIED);
+                }
+                let mode =
+                    posix_req.map_or(if want_dir { 0o755 } else { 0o644 }, |p| p.mode & 0o7777);
+                let mode = if r.file_attributes.contains(FileAttributes::READONLY) && !want_dir {
+                    mode & !0o222
+                } else {
+                    mode
+                };
+                let what = if want_dir {
+                    NewKind::Directory
+                } else {
+                    NewKind::Regular(CreateMode::Guarded)
+                };
+                let made = share
+                    .make(
+                        caller.clone(),
+                        Node::from(&dir),
+                        Bytes::copy_from_slice(stored_name.as_bytes()),
+                        what,
+                        AttrChange {
+                            mode: Some(mode),
+                            ..AttrChange::default()
+                        },
+                    )
+                    .await
+                    .map_err(failed)?;
+                action = CreateAction::CREATED;
+                made.attr
+            }
+        };
+        // Access: what the mode bits and the share permission allow, against what was asked.
+        let granted = self.granted_access(&share, &caller, &attr, &dir).await?;
+        let desired = r.desired_access.0;
+        let access_mask = if desired & access::MAXIMUM_ALLOWED != 0 {
+            granted | (desired & !access::MAXIMUM_ALLOWED & access::ALWAYS)
+        } else {
+            let wanted = access::expand_generic(desired, attr.kind == FileKind::Directory);
+            if action == CreateAction::OPENED && wanted & !granted != 0 {
+                return Err(NtStatus::ACCESS_DENIED);
+            }
+            wanted
+        };
+        let delete_on_close = options.contains(CreateOptions::DELETE_ON_CLOSE);
+        if delete_on_close {
+            if access_mask & access::DELETE == 0 {
+                return Err(NtStatus::ACCESS_DENIED);
+            }
+            if attr.kind != FileKind::Directory && attr.mode & 0o222 == 0 {
+                return Err(NtStatus::CANNOT_DELETE);
+            }
+        }
+        // Share modes among this connection's opens of the same node.
+        let node = Node::from(&attr);
+        for o in self.opens.values() {
+            if let OpenKind::Node { node: n, .. } = &o.kind
+                && *n == node
+                && attrs::share_conflict(o.access, o.share_access, access_mask, r.share_access.0)
+            {
+                return Err(NtStatus::SHARING_VIOLATION);
+            }
+        }
+        let is_dir = attr.kind == FileKind::Directory;
+        let fid = self.insert_open(Open {
+            session: req.hdr.session_id.0,
+            tree: tid(req.hdr),
+            kind: OpenKind::Node {
+                node,
+                parent: Node::from(&dir),
+                name: stored_name.clone(),
+                path: path.components.join("\\"),
+                is_dir,
+            },
+            access: access_mask,
+            share_access: r.share_access.0,
+            delete_on_close,
+            write_through: options.contains(CreateOptions::WRITE_THROUGH),
+            dirty: false,
+            scan: DirScan::default(),
+            position: 0,
+        })?;
+        let mut contexts = Vec::new();
+        if r.context(names::MXAC).is_some() {
+            contexts.push(
+                MxAcResponse {
+                    query_status: NtStatus::SUCCESS,
+                    maximal_access: protocol::smb2::create::AccessMask(granted),
+                }
+                .context(),
+            );
+        }
+        if r.context(names::QFID).is_some() {
+            contexts.push(
+                QFidResponse {
+                    disk_file_id: attr.ino.0,
+                    volume_id: u64::from(share.id().0),
+                }
+                .context(),
+            );
+        }
+        if posix_req.is_some() && self.neg.as_ref().is_some_and(|n| n.posix) {
+            contexts.push(attrs::posix_info(&attr).context());
+        }
+        let mut w = Out::writer();
+        CreateResponse {
+            oplock_level: OplockLevel::NONE,
+            flags: 0,
+            create_action: action,
+            creation_time: filetime(attr.btime),
+            last_access_time: filetime(attr.atime),
+            last_write_time: filetime(attr.mtime),
+            change_time: filetime(attr.ctime),
+            allocation_size: attrs::allocation(&attr),
+            end_of_file: attrs::end_of_file(&attr),
+            file_attributes: FileAttributes(attrs::dos(&attr, &stored_name)),
+            file_id: fid,
+            contexts,
+        }
+        .encode(&mut w);
+        let mut out = Out::ok(w);
+        out.file_id = Some(fid);
+        Ok(out)
+    }
+
+    /// The access mask the mode bits and the share permission give `caller` on `a` (in
+    /// directory `dir`).
+    pub(crate) async fn granted_access(
+        &self,
+        share: &ShareHandle,
+        caller: &Caller,
+        a: &Attr,
+        dir: &Attr,
+    ) -> Result<u32, NtStatus> {
+        let all = Rights::READ
+            | Rights::LOOKUP
+            | Rights::MODIFY
+            | Rights::EXTEND
+            | Rights::DELETE
+            | Rights::EXECUTE;
+        let (_, rights) = share
+            .access(caller.clone(), Node::from(a), all)
+            .await
+            .map_err(failed)?;
+        let delete = if a.ino == dir.ino {
+            false
+        } else {
+            let (_, dr) = share
+                .access(
+                    caller.clone(),
+                    Node::from(dir),
+                    Rights::DELETE | Rights::MODIFY,
+                )
+                .await
+                .map_err(failed)?;
+            dr.contains(Rights::DELETE) || dr.contains(Rights::MODIFY)
+        };
+        let owner = caller.uid == 0 || caller.uid == a.uid;
+        Ok(access::from_rights(
+            rights,
+            a.kind == FileKind::Directory,
+            delete,
+            owner,
+            caller.permission.can_write(),
+        ))
+    }
+
+    /// CLOSE: commits what the open wrote, deletes a delete-on-close node, answers the
+    /// attributes when asked.
+    pub(crate) async fn close_file(&mut self, req: Req<'_>) -> Handled {
+        let r = CloseRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let id = self.open_of(&req, r.file_id)?;
+        let post = r.flags & CloseRequest::POSTQUERY_ATTRIB != 0;
+        let attr = if post {
+            match self.opens.get(&id).map(|o| &o.kind) {
+                Some(OpenKind::Node { node, .. }) => {
+                    let node = *node;
+                    let o = self.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
+                    let (share, caller) = self.share_of(o)?;
+                    share.getattr(caller, node).await.ok()
+                }
+                _ => None,
+            }
+        } else {
+            None
+        };
+        let deleted = self.release_open(id).await;
+        let mut w = Out::writer();
+        let resp = match attr {
+            Some(a) if !deleted => CloseResponse {
+                flags: CloseRequest::POSTQUERY_ATTRIB,
+                creation_time: filetime(a.btime),
+                last_access_time: filetime(a.atime),
+                last_write_time: filetime(a.mtime),
+                change_time: filetime(a.ctime),
+                allocation_size: attrs::allocation(&a),
+                end_of_file: attrs::end_of_file(&a),
+                file_attributes: FileAttributes(attrs::dos(&a, "")),
+            },
+            _ => CloseResponse::default(),
+        };
+        resp.encode(&mut w);
+        Ok(Out::ok(w))
+    }
+
+    /// Forgets open `id`: commits its writes and carries out delete-on-close. Returns whether
+    /// the node was deleted.
+    pub(crate) async fn release_open(&mut self, id: u64) -> bool {
+        let Some(open) = self.opens.remove(&id) else {
+            return false;
+        };
+        let OpenKind::Node {
+            node,
+            parent,
+            name,
+            is_dir,
+            ..
+        } = &open.kind
+        else {
+            return false;
+        };
+        let Ok((share, caller)) = self.share_of(&open) else {
+            return false;
+        };
+        if open.dirty
+            && let Err(f) = share.commit(caller.clone(), *node).await
+        {
+            tracing::warn!(error = %f.error, "commit at close failed");
+        }
+        if !open.delete_on_close {
+            return false;
+        }
+        // Only the last open of the node deletes it.
+        let still_open = self
+            .opens
+            .values()
+            .any(|o| matches!(&o.kind, OpenKind::Node { node: n, .. } if n == node));
+        if still_open {
+            if let Some(other) = self
+                .opens
+                .values_mut()
+                .find(|o| matches!(&o.kind, OpenKind::Node { node: n, .. } if n == node))
+            {
+                other.delete_on_close = true;
+            }
+            return false;
+        }
+        match share
+            .remove(
+                caller,
+                *parent,
+                Bytes::copy_from_slice(name.as_bytes()),
+                *is_dir,
+            )
+            .await
+        {
+            Ok(_) => true,
+            Err(f) => {
+                tracing::debug!(error = %f.error, "delete on close failed");
+                false
+            }
+        }
+    }
+
+    /// FLUSH: everything written to the file is durable when this answers.
+    pub(crate) async fn flush(&mut self, req: Req<'_>) -> Handled {
+        let r = FlushRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let id = self.open_of(&req, r.file_id)?;
+        let open = self.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
+        if let OpenKind::Node { node, .. } = &open.kind {
+            if open.access & (access::FILE_WRITE_DATA | access::FILE_APPEND_DATA) == 0 {
+                return Err(NtStatus::ACCESS_DENIED);
+            }
+            let node = *node;
+            let (share, caller) = self.share_of(open)?;
+            share.commit(caller, node).await.map_err(failed)?;
+            if let Some(o) = self.opens.get_mut(&id) {
+                o.dirty = false;
+            }
+        }
+        let mut w = Out::writer();
+        EmptyResponse.encode(&mut w);
+        Ok(Out::ok(w))
+    }
+
+    /// READ.
+    pub(crate) async fn read(&mut self, req: Req<'_>) -> Handled {
+        let r = ReadRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let id = self.open_of(&req, r.file_id)?;
+        let max = self.max_io();
+        if r.length as usize > max {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        let open = self.opens.get_mut(&id).ok_or(NtStatus::FILE_CLOSED)?;
+        let data: Bytes = match &mut open.kind {
+            OpenKind::Pipe { out, .. } => {
+                let n = out.len().min(r.length as usize);
+                if n == 0 {
+                    return Err(NtStatus::PIPE_DISCONNECTED);
+                }
+                Bytes::from(out.drain(..n).collect::<Vec<u8>>())
+            }
+            OpenKind::Node { node, is_dir, .. } => {
+                if *is_dir {
+                    return Err(NtStatus::INVALID_DEVICE_REQUEST);
+                }
+                if open.access & (access::FILE_READ_DATA | access::FILE_EXECUTE) == 0 {
+                    return Err(NtStatus::ACCESS_DENIED);
+                }
+                let node = *node;
+                let open = self.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
+                let (share, caller) = self.share_of(open)?;
+                let (_, data, _) = share
+                    .read(caller, node, r.offset, r.length)
+                    .await
+                    .map_err(failed)?;
+                if data.is_empty() && r.length > 0
+                    || (data.len() as u64) < u64::from(r.minimum_count)
+                {
+                    return Err(NtStatus::END_OF_FILE);
+                }
+                data
+            }
+        };
+        let mut w = Out::writer();
+        ReadResponse {
+            data: &data,
+            data_remaining: 0,
+            flags: 0,
+        }
+        .encode(&mut w);
+        Ok(Out::ok(w))
+    }
+
+    /// The largest READ or WRITE the negotiated dialect allows.
+    pub(crate) fn max_io(&self) -> usize {
+        match self.neg.as_ref() {
+            Some(n) if n.dialect == 0x0202 => 65_536,
+            _ => protocol::smb2::limits::IO_MAX,
+        }
+    }
+
+    /// WRITE: unstable unless the open or the request asks for write-through (then durable
+    /// when it answers).
+    pub(crate) async fn write(&mut self, req: Req<'_>) -> Handled {
+        let r = WriteRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let id = self.open_of(&req, r.file_id)?;
+        if r.data.len() > self.max_io() {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        let open = self.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
+        let count = r.data.len();
+        match &open.kind {
+            OpenKind::Pipe { .. } => {
+                let data = r.data.to_vec();
+                self.pipe_write(id, &data)?;
+            }
+            OpenKind::Node { node, is_dir, .. } => {
+                if *is_dir {
+                    return Err(NtStatus::INVALID_DEVICE_REQUEST);
+                }
+                if open.access & (access::FILE_WRITE_DATA | access::FILE_APPEND_DATA) == 0 {
+                    return Err(NtStatus::ACCESS_DENIED);
+                }
+                let stability = if open.write_through || r.flags.contains(WriteFlags::WRITE_THROUGH)
+                {
+                    Stability::FileSync
+                } else {
+                    Stability::Unstable
+                };
+                let node = *node;
+                let (share, caller) = self.share_of(open)?;
+                // An offset of all ones means "at end of file" for append-only opens.
+                let offset = if r.offset == u64::MAX {
+                    share
+                        .getattr(caller.clone(), node)
+                        .await
+                        .map_err(failed)?
+                        .size
+                } else {
+                    r.offset
+                };
+                share
+                    .write(
+                        caller,
+                        node,
+                        offset,
+                        Bytes::copy_from_slice(r.data),
+                        stability,
+                    )
+                    .await
+                    .map_err(failed)?;
+                if let Some(o) = self.opens.get_mut(&id) {
+                    o.dirty |= stability == Stability::Unstable;
+                }
+            }
+        }
+        let mut w = Out::writer();
+        WriteResponse {
+            count: u32::try_from(count).unwrap_or(u32::MAX),
+            remaining: 0,
+        }
+        .encode(&mut w);
+        Ok(Out::ok(w))
+    }
+
+    /// LOCK: byte-range locks are granted without enforcement until the lock manager exists
+    /// (docs/SMB.md); the request is checked and answered.
+    pub(crate) fn lock(&mut self, req: Req<'_>) -> Handled {
+        let r = LockRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        self.open_of(&req, r.file_id)?;
+        let mut w = Out::writer();
+        EmptyResponse.encode(&mut w);
+        Ok(Out::ok(w))
+    }
+
+    /// OPLOCK_BREAK: no oplock or lease is ever granted, so an acknowledgement has nothing to
+    /// acknowledge.
+    pub(crate) fn oplock_break(&mut self, _req: Req<'_>) -> Handled {
+        Err(NtStatus::INVALID_OPLOCK_PROTOCOL)
+    }
+
+    /// Opens a named pipe on IPC$ (`srvsvc`).
+    fn open_pipe(&mut self, req: &Req<'_>, name: &str) -> Handled {
+        let name = name.trim_start_matches('\\').to_ascii_lowercase();
+        if name != "srvsvc" {
+            return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
+        }
+        let fid = self.insert_open(Open {
+            session: req.hdr.session_id.0,
+            tree: tid(req.hdr),
+            kind: OpenKind::Pipe {
+                name,
+                out: Vec::new(),
+            },
+            access: access::FILE_READ_DATA | access::FILE_WRITE_DATA,
+            share_access: 7,
+            delete_on_close: false,
+            write_through: false,
+            dirty: false,
+            scan: DirScan::default(),
+            position: 0,
+        })?;
+        let mut w = Out::writer();
+        CreateResponse {
+            oplock_level: OplockLevel::NONE,
+            flags: 0,
+            create_action: CreateAction::OPENED,
+            creation_time: 0,
+            last_access_time: 0,
+            last_write_time: 0,
+            change_time: 0,
+            allocation_size: 4096,
+            end_of_file: 0,
+            file_attributes: FileAttributes::NORMAL,
+            file_id: fid,
+            contexts: Vec::new(),
+        }
+        .encode(&mut w);
+        let mut out = Out::ok(w);
+        out.file_id = Some(fid);
+        Ok(out)
+    }
+}

@@ -1,0 +1,178 @@
+//! The SMB 2.0.2 – 3.1.1 front end: decodes SMB2 messages, runs them on the share core as the
+//! session's user, and encodes the answers. It sits beside [`super::nfs`]; neither knows the
+//! other, and both reach the same files through [`super::share`].
+//!
+//! - [`connection`]: one actor per TCP connection: framing, credits, signing, encryption,
+//!   sessions, trees and opens, and the command handlers.
+//! - [`names`]: path rules and case-insensitive lookup.
+//! - [`errors`]: share errors → NTSTATUS.
+
+pub(crate) mod attrs;
+pub(crate) mod connection;
+pub(crate) mod dir;
+pub(crate) mod errors;
+pub(crate) mod files;
+pub(crate) mod names;
+pub(crate) mod pending;
+pub(crate) mod session;
+pub(crate) mod state;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rand::RngCore;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::share::registry::Registry;
+use crate::identity::Resolver;
+use crate::runtime::{Env, Listener};
+
+/// Whether SMB traffic is encrypted; the stronger of the adapter's and the share's setting
+/// applies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Encryption {
+    /// Only if the client asks.
+    #[default]
+    Off,
+    /// For clients that can.
+    Desired,
+    /// Always; clients that cannot are refused.
+    Required,
+}
+
+/// How a share is served over SMB.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SmbShare {
+    /// The name clients connect to (`\\server\name`), compared ignoring case.
+    pub name: String,
+    /// The share's own encryption setting.
+    pub encryption: Encryption,
+}
+
+/// SMB adapter settings, from `adapters.smb`.
+#[derive(Debug, Clone)]
+pub struct SmbSettings {
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Credits one connection may hold.
+    pub max_credits: u16,
+    /// Lowest dialect offered (an MS-SMB2 dialect number, e.g. 0x0202).
+    pub dialect_min: u16,
+    /// Highest dialect offered (e.g. 0x0311).
+    pub dialect_max: u16,
+    /// Signing required for authenticated sessions.
+    pub signing_required: bool,
+    /// Adapter-wide encryption.
+    pub encryption: Encryption,
+    /// NetBIOS server name.
+    pub server_name: String,
+    /// NetBIOS domain.
+    pub domain: String,
+}
+
+impl Default for SmbSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 1024,
+            max_credits: 512,
+            dialect_min: 0x0202,
+            dialect_max: 0x0311,
+            signing_required: false,
+            encryption: Encryption::Off,
+            server_name: "DITTOFS".to_owned(),
+            domain: "WORKGROUP".to_owned(),
+        }
+    }
+}
+
+/// What every SMB connection shares: settings, the shares by SMB name, identity.
+#[derive(Debug)]
+pub(crate) struct SmbServer {
+    pub(crate) env: Env,
+    pub(crate) settings: SmbSettings,
+    /// Lowercased SMB name → (share name in the registry, share settings).
+    pub(crate) shares: BTreeMap<String, (String, SmbShare)>,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) resolver: Arc<dyn Resolver>,
+    /// The server GUID in NEGOTIATE responses: random per start.
+    pub(crate) guid: [u8; 16],
+    /// When the server started (FILETIME), for NEGOTIATE's ServerStartTime.
+    pub(crate) start_time: u64,
+}
+
+impl SmbServer {
+    /// The shared state of the SMB front end.
+    pub(crate) fn new(
+        env: Env,
+        settings: SmbSettings,
+        shares: BTreeMap<String, (String, SmbShare)>,
+        registry: Registry,
+        resolver: Arc<dyn Resolver>,
+    ) -> Self {
+        let mut guid = [0u8; 16];
+        env.rng("smb-server-guid").fill_bytes(&mut guid);
+        let start_time = connection::filetime(env.wall());
+        Self {
+            env,
+            settings,
+            shares,
+            registry: Arc::new(registry),
+            resolver,
+            guid,
+            start_time,
+        }
+    }
+}
+
+/// Accepts SMB connections on every listener until `shutdown`, each served by
+/// [`connection::run`] on `tracker`, at most `max_connections` at once (further clients wait
+/// in the kernel's accept queue).
+pub(crate) fn spawn_listeners<L: Listener>(
+    tracker: &TaskTracker,
+    server: Arc<SmbServer>,
+    listeners: Vec<L>,
+    shutdown: &CancellationToken,
+    next_id: &Arc<AtomicU64>,
+) {
+    let slots = Arc::new(Semaphore::new(server.settings.max_connections.max(1)));
+    for mut listener in listeners {
+        let server = server.clone();
+        let shutdown = shutdown.clone();
+        let slots = slots.clone();
+        let conns = tracker.clone();
+        let next_id = next_id.clone();
+        tracker.spawn(async move {
+            loop {
+                let slot = tokio::select! {
+                    biased;
+                    () = shutdown.cancelled() => return,
+                    s = slots.clone().acquire_owned() => s.expect("connection semaphore is never closed"),
+                };
+                let accepted = tokio::select! {
+                    biased;
+                    () = shutdown.cancelled() => return,
+                    a = listener.accept() => a,
+                };
+                let (stream, peer) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "SMB accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let id = next_id.fetch_add(1, Ordering::Relaxed);
+                let server = server.clone();
+                let s = shutdown.child_token();
+                conns.spawn(async move {
+                    connection::run(stream, id, peer, server, s).await;
+                    drop(slot);
+                });
+            }
+        });
+    }
+}

@@ -1,0 +1,617 @@
+//! NEGOTIATE, SESSION_SETUP (SPNEGO + NTLMv2), LOGOFF, TREE_CONNECT, TREE_DISCONNECT, ECHO.
+
+use std::cell::RefCell;
+
+use protocol::ntlm;
+use protocol::smb2::crypto::{Cipher, PreauthHash, SessionKeys, SigningAlgorithm};
+use protocol::smb2::le::Writer;
+use protocol::smb2::misc::EchoResponse;
+use protocol::smb2::negotiate::{
+    self, Capabilities, Dialect, HashAlgorithm, NegotiateContext, NegotiateRequest,
+    NegotiateResponse, SecurityMode,
+};
+use protocol::smb2::session::{
+    LogoffResponse, SessionFlags, SessionSetupFlags, SessionSetupRequest, SessionSetupResponse,
+};
+use protocol::smb2::status::NtStatus;
+use protocol::smb2::tree::{
+    ShareCapabilities, ShareFlags, ShareType, TreeConnectRequest, TreeConnectResponse,
+    TreeDisconnectResponse,
+};
+use protocol::spnego::{self, Token};
+use rand::RngCore;
+
+use super::Encryption;
+use super::connection::{Conn, Handled, Out, Req, filetime, tid};
+use super::state::{Auth, Negotiated, SESSIONS_MAX, Session, TREES_MAX, Tree, TreeKind};
+use crate::identity::Permission;
+use crate::server::share::Caller;
+
+/// The access mask a read-write tree grants at most (FILE_ALL_ACCESS).
+pub(crate) const ACCESS_ALL: u32 = 0x001F_01FF;
+/// The access mask a read-only tree grants at most: read data, EAs and attributes, execute,
+/// read control, synchronize.
+pub(crate) const ACCESS_READ: u32 = 0x0012_00A9;
+
+impl Conn {
+    /// NEGOTIATE ([MS-SMB2] 3.3.5.4): the highest dialect both sides allow; for 3.1.1 the
+    /// preauth integrity, cipher, signing and POSIX contexts.
+    pub(crate) fn negotiate(&mut self, req: Req<'_>) -> Handled {
+        if self.neg.as_ref().is_some_and(|n| n.dialect != 0x02FF) {
+            // A second NEGOTIATE on a connection is a protocol error: disconnect.
+            self.close = true;
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        let r = NegotiateRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let settings = &self.server.settings;
+        let dialect = r
+            .dialects
+            .iter()
+            .map(|d| d.0)
+            .filter(|&d| {
+                matches!(d, 0x0202 | 0x0210 | 0x0300 | 0x0302 | 0x0311)
+                    && d >= settings.dialect_min
+                    && d <= settings.dialect_max
+            })
+            .max();
+        let Some(dialect) = dialect else {
+            tracing::info!(offered = ?r.dialects, "no common SMB dialect");
+            self.close = true;
+            return Err(NtStatus::NOT_SUPPORTED);
+        };
+        if r.dialects.is_empty() {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        let mut cipher = None;
+        let mut signing = if dialect >= 0x0300 {
+            SigningAlgorithm::AesCmac
+        } else {
+            SigningAlgorithm::HmacSha256
+        };
+        let mut posix = false;
+        let mut salt = [0u8; 32];
+        let mut contexts = Vec::new();
+        if dialect == 0x0311 {
+            if r.duplicated_context().is_some() {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
+            let mut preauth_ok = false;
+            let mut asked_cipher = false;
+            let mut asked_signing = false;
+            for c in &r.contexts {
+                match c {
+                    NegotiateContext::PreauthIntegrity {
+                        hash_algorithms, ..
+                    } => {
+                        preauth_ok = hash_algorithms.contains(&HashAlgorithm::SHA_512);
+                    }
+                    NegotiateContext::Encryption { ciphers } => {
+                        asked_cipher = true;
+                        // Our preference: the 128-bit GCM Windows prefers, then the others.
+                        cipher = [
+                            Cipher::Aes128Gcm,
+                            Cipher::Aes128Ccm,
+                            Cipher::Aes256Gcm,
+                            Cipher::Aes256Ccm,
+                        ]
+                        .into_iter()
+                        .find(|c| ciphers.iter().any(|o| o.0 == c.id()));
+                    }
+                    NegotiateContext::Signing { algorithms } => {
+                        asked_signing = true;
+                        if algorithms.contains(&negotiate::SigningAlgorithm::AES_GMAC) {
+                            signing = SigningAlgorithm::AesGmac;
+                        }
+                    }
+                    NegotiateContext::Posix { guid } => {
+                        posix = *guid == negotiate::POSIX_EXTENSIONS_GUID;
+                    }
+                    _ => {}
+                }
+            }
+            if !preauth_ok {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
+            self.rng.fill_bytes(&mut salt);
+            contexts.push(NegotiateContext::PreauthIntegrity {
+                hash_algorithms: vec![HashAlgorithm::SHA_512],
+                salt: &salt,
+            });
+            if asked_cipher {
+                contexts.push(NegotiateContext::Encryption {
+                    ciphers: vec![negotiate::Cipher(cipher.map_or(0, Cipher::id))],
+                });
+            }
+            if asked_signing {
+                contexts.push(NegotiateContext::Signing {
+                    algorithms: vec![negotiate::SigningAlgorithm(signing.id())],
+                });
+            }
+            if posix {
+                contexts.push(NegotiateContext::POSIX);
+            }
+        } else if dialect >= 0x0300 && r.capabilities.contains(Capabilities::ENCRYPTION) {
+            cipher = Some(Cipher::Aes128Ccm);
+        }
+        let mut security_mode = SecurityMode::SIGNING_ENABLED;
+        if settings.signing_required {
+            security_mode |= SecurityMode::SIGNING_REQUIRED;
+        }
+        let mut capabilities = Capabilities::EMPTY;
+        if dialect >= 0x0210 {
+            capabilities |= Capabilities::LARGE_MTU;
+        }
+        if (0x0300..0x0311).contains(&dialect) && cipher.is_some() {
+            capabilities |= Capabilities::ENCRYPTION;
+        }
+        self.neg = Some(Negotiated {
+            dialect,
+            client_guid: r.client_guid,
+            client_capabilities: r.capabilities.0,
+            client_security_mode: r.security_mode.0,
+            server_security_mode: security_mode.0,
+            server_capabilities: capabilities.0,
+            client_dialects: r.dialects.iter().map(|d| d.0).collect(),
+            cipher,
+            signing,
+            posix,
+        });
+        let mut w = Out::writer();
+        self.negotiate_body(dialect, security_mode, capabilities, contexts, &mut w);
+        Ok(Out::ok(w))
+    }
+
+    /// The NEGOTIATE response for the SMB1 path (no contexts, dialect 2.0.2 or 2.???).
+    pub(crate) fn negotiate_smb1(&mut self, dialect: u16, w: &mut Writer) {
+        let settings = &self.server.settings;
+        let mut security_mode = SecurityMode::SIGNING_ENABLED;
+        if settings.signing_required {
+            security_mode |= SecurityMode::SIGNING_REQUIRED;
+        }
+        let capabilities = if dialect == 0x02FF {
+            Capabilities::LARGE_MTU
+        } else {
+            Capabilities::EMPTY
+        };
+        self.neg = Some(Negotiated {
+            dialect,
+            client_guid: [0; 16],
+            client_capabilities: 0,
+            client_security_mode: 0,
+            server_security_mode: security_mode.0,
+            server_capabilities: capabilities.0,
+            client_dialects: vec![0x0202],
+            cipher: None,
+            signing: SigningAlgorithm::HmacSha256,
+            posix: false,
+        });
+        self.negotiate_body(dialect, security_mode, capabilities, Vec::new(), w);
+    }
+
+    fn negotiate_body(
+        &self,
+        dialect: u16,
+        security_mode: SecurityMode,
+        capabilities: Capabilities,
+        contexts: Vec<NegotiateContext<'_>>,
+        w: &mut Writer,
+    ) {
+        let io = u32::try_from(protocol::smb2::limits::IO_MAX).unwrap_or(u32::MAX);
+        // 2.0.2 has no multi-credit requests: 64 KiB at most.
+        let max = if dialect == 0x0202 { 65_536 } else { io };
+        let hint = spnego::neg_token_init2_hint();
+        NegotiateResponse {
+            security_mode,
+            dialect: Dialect(dialect),
+            server_guid: self.server.guid,
+            capabilities,
+            max_transact_size: max,
+            max_read_size: max,
+            max_write_size: max,
+            system_time: filetime(self.server.env.wall()),
+            server_start_time: self.server.start_time,
+            security_buffer: &hint,
+            contexts,
+        }
+        .encode(w);
+    }
+
+    /// SESSION_SETUP ([MS-SMB2] 3.3.5.5): SPNEGO-wrapped (or raw) NTLMSSP in two legs.
+    pub(crate) fn session_setup(&mut self, req: Req<'_>) -> Handled {
+        let neg = self.neg.clone().ok_or(NtStatus::INVALID_PARAMETER)?;
+        if neg.dialect == 0x02FF {
+            // The client must negotiate a real dialect first.
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        let r = SessionSetupRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        if r.flags.contains(SessionSetupFlags::BINDING) {
+            // Multichannel binding is not offered.
+            return Err(NtStatus::REQUEST_NOT_ACCEPTED);
+        }
+        let token =
+            spnego::decode_token(r.security_buffer).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let sid = req.hdr.session_id.0;
+        match (sid, &token) {
+            (0, Token::Ntlmssp(_) | Token::Init(_)) => {
+                if self.sessions.len() >= SESSIONS_MAX {
+                    return Err(NtStatus::INSUFFICIENT_RESOURCES);
+                }
+                let mut sid = 0;
+                while sid == 0 || sid == u64::MAX || self.sessions.contains_key(&sid) {
+                    sid = self.rng.next_u64();
+                }
+                self.first_leg(&neg, &req, token, sid)
+            }
+            (0, Token::Resp(_)) => Err(NtStatus::INVALID_PARAMETER),
+            (sid, _) => {
+                let in_progress = match self.sessions.get(&sid) {
+                    None => return Err(NtStatus::USER_SESSION_DELETED),
+                    Some(s) => matches!(s.auth, Auth::InProgress(_)),
+                };
+                match token {
+                    Token::Resp(_) | Token::Ntlmssp(_) if in_progress => {
+                        self.last_leg(&neg, &req, token, sid, r.security_mode.0)
+                    }
+                    // Re-authentication of a valid session starts over on the same id.
+                    Token::Init(_) | Token::Ntlmssp(_) => self.first_leg(&neg, &req, token, sid),
+                    Token::Resp(_) => Err(NtStatus::INVALID_PARAMETER),
+                }
+            }
+        }
+    }
+
+    fn first_leg(
+        &mut self,
+        neg: &Negotiated,
+        req: &Req<'_>,
+        token: Token<'_>,
+        sid: u64,
+    ) -> Handled {
+        let (ntlm_negotiate, raw, mech_types) = match token {
+            Token::Ntlmssp(b) => (b.to_vec(), true, None),
+            Token::Init(init) => {
+                if !init.offers_ntlm() {
+                    return Err(NtStatus::NOT_SUPPORTED);
+                }
+                let t = init
+                    .ntlm_token()
+                    .ok_or(NtStatus::INVALID_PARAMETER)?
+                    .to_vec();
+                (t, false, Some(init.mech_types_der))
+            }
+            Token::Resp(_) => return Err(NtStatus::INVALID_PARAMETER),
+        };
+        let mut challenge = [0u8; 8];
+        self.rng.fill_bytes(&mut challenge);
+        let settings = &self.server.settings;
+        let mut acceptor = ntlm::Acceptor::new(
+            challenge,
+            filetime(self.server.env.wall()),
+            ntlm::TargetNames {
+                nb_domain: settings.domain.clone(),
+                nb_computer: settings.server_name.clone(),
+                dns_domain: settings.domain.to_lowercase(),
+                dns_computer: settings.server_name.to_lowercase(),
+            },
+        );
+        let ntlm_challenge = acceptor
+            .challenge(&ntlm_negotiate)
+            .map_err(|e| e.status())?;
+        let preauth = (neg.dialect == 0x0311).then(|| {
+            let mut p = self.preauth.clone();
+            p.update(req.msg);
+            p
+        });
+        let trees = self
+            .sessions
+            .remove(&sid)
+            .map(|s| s.trees)
+            .unwrap_or_default();
+        self.sessions.insert(
+            sid,
+            Session {
+                id: sid,
+                auth: Auth::InProgress(Box::new(acceptor)),
+                user: None,
+                guest: false,
+                anonymous: false,
+                keys: None,
+                signing_required: false,
+                encrypt_data: false,
+                preauth,
+                mech_types,
+                trees,
+            },
+        );
+        let token = if raw {
+            ntlm_challenge
+        } else {
+            spnego::accept_incomplete(&ntlm_challenge)
+        };
+        let mut w = Out::writer();
+        SessionSetupResponse {
+            session_flags: SessionFlags::EMPTY,
+            security_buffer: &token,
+        }
+        .encode(&mut w);
+        let mut out = Out::with_status(NtStatus::MORE_PROCESSING_REQUIRED, w);
+        out.session_id = Some(sid);
+        Ok(out)
+    }
+
+    fn last_leg(
+        &mut self,
+        neg: &Negotiated,
+        req: &Req<'_>,
+        token: Token<'_>,
+        sid: u64,
+        client_security_mode: u16,
+    ) -> Handled {
+        let Some(mut session) = self.sessions.remove(&sid) else {
+            return Err(NtStatus::USER_SESSION_DELETED);
+        };
+        let Auth::InProgress(mut acceptor) = std::mem::replace(&mut session.auth, Auth::Valid)
+        else {
+            return Err(NtStatus::INVALID_PARAMETER);
+        };
+        if let Some(p) = session.preauth.as_mut() {
+            p.update(req.msg);
+        }
+        let (auth_bytes, raw, client_mic) = match token {
+            Token::Ntlmssp(b) => (b.to_vec(), true, None),
+            Token::Resp(resp) => (
+                resp.response_token.ok_or(NtStatus::INVALID_PARAMETER)?,
+                false,
+                resp.mech_list_mic,
+            ),
+            Token::Init(_) => return Err(NtStatus::INVALID_PARAMETER),
+        };
+        let resolver = self.server.resolver.clone();
+        let found = RefCell::new(None);
+        let result = acceptor.authenticate(&auth_bytes, |user: &str, _domain: &str| {
+            // A UPN (`user@realm`) names the same user.
+            let name = user.split_once('@').map_or(user, |(u, _)| u);
+            let u = resolver.user(name)?;
+            let hash = u.nt_hash?;
+            *found.borrow_mut() = Some(u);
+            Some(hash)
+        });
+        let authenticated = match result {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::info!(error = %e, "SMB logon failed");
+                return Err(e.status());
+            }
+        };
+        let mut flags = SessionFlags::EMPTY;
+        if authenticated.anonymous {
+            if !resolver.guest_enabled() {
+                tracing::info!("anonymous SMB logon refused: the guest is not enabled");
+                return Err(NtStatus::LOGON_FAILURE);
+            }
+            session.guest = true;
+            session.anonymous = true;
+            flags |= SessionFlags::IS_NULL;
+        } else if let Some(user) = found.into_inner() {
+            session.user = Some(user);
+        } else {
+            return Err(NtStatus::LOGON_FAILURE);
+        }
+        if !session.guest {
+            let preauth = session.preauth.as_ref().map(PreauthHash::value);
+            let keys = SessionKeys::derive(
+                neg.dialect,
+                &authenticated.session_key,
+                preauth.as_ref(),
+                neg.cipher,
+            )
+            .map_err(|e| {
+                tracing::warn!(error = %e, "deriving SMB session keys failed");
+                NtStatus::INTERNAL_ERROR
+            })?;
+            session.keys = Some(keys);
+            session.signing_required = self.server.settings.signing_required
+                || client_security_mode & SecurityMode::SIGNING_REQUIRED.0 != 0;
+        }
+        // Encryption: the adapter's setting (shares add theirs at TREE_CONNECT).
+        let can_encrypt = !session.guest && neg.is_smb3() && neg.cipher.is_some();
+        match self.server.settings.encryption {
+            Encryption::Required if !can_encrypt => {
+                tracing::info!(
+                    "SMB session refused: encryption is required and this client or session cannot encrypt"
+                );
+                return Err(NtStatus::ACCESS_DENIED);
+            }
+            Encryption::Required | Encryption::Desired if can_encrypt => {
+                session.encrypt_data = true;
+                flags |= SessionFlags::ENCRYPT_DATA;
+            }
+            _ => {}
+        }
+        let mic = match (&client_mic, &session.mech_types) {
+            (Some(mic), Some(types)) if !session.guest => {
+                if !authenticated.verify_client_mic(types, mic) {
+                    tracing::info!("SPNEGO mechListMIC did not verify");
+                    return Err(NtStatus::LOGON_FAILURE);
+                }
+                Some(authenticated.server_mic(types))
+            }
+            _ => None,
+        };
+        session.preauth = None;
+        tracing::info!(
+            user = session.user.as_ref().map_or("(guest)", |u| &*u.name),
+            dialect = format_args!("{:#06x}", neg.dialect),
+            signing = session.signing_required,
+            encrypt = session.encrypt_data,
+            "SMB session established"
+        );
+        self.sessions.insert(sid, session);
+        let token = if raw {
+            Vec::new()
+        } else {
+            spnego::accept_completed(mic)
+        };
+        let mut w = Out::writer();
+        SessionSetupResponse {
+            session_flags: flags,
+            security_buffer: &token,
+        }
+        .encode(&mut w);
+        let mut out = Out::ok(w);
+        out.session_id = Some(sid);
+        Ok(out)
+    }
+
+    /// LOGOFF: closes the session's opens and forgets it.
+    pub(crate) async fn logoff(&mut self, req: Req<'_>) -> Handled {
+        let sid = req.hdr.session_id.0;
+        self.session(req.hdr)?;
+        let ids: Vec<u64> = self
+            .opens
+            .iter()
+            .filter(|(_, o)| o.session == sid)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.release_open(id).await;
+        }
+        let mut w = Out::writer();
+        LogoffResponse.encode(&mut w);
+        let out = Out::ok(w);
+        // The response is still signed with the session's key: remove it afterwards.
+        self.sessions.remove(&sid);
+        Ok(out)
+    }
+
+    /// TREE_CONNECT: `\\server\share` to a configured share (the permission identity
+    /// resolves decides access) or IPC$.
+    pub(crate) fn tree_connect(&mut self, req: Req<'_>) -> Handled {
+        let r = TreeConnectRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let (_, share) =
+            protocol::smb2::tree::split_unc(&r.path).ok_or(NtStatus::BAD_NETWORK_NAME)?;
+        let share = share.to_lowercase();
+        let session = self.session(req.hdr)?;
+        if session.trees.len() >= TREES_MAX {
+            return Err(NtStatus::INSUFFICIENT_RESOURCES);
+        }
+        let neg = self.neg.as_ref().ok_or(NtStatus::INVALID_PARAMETER)?;
+        let can_encrypt = !session.guest && neg.is_smb3() && neg.cipher.is_some();
+        let resolver = &self.server.resolver;
+        let (tree, share_type, access) = if share == "ipc$" {
+            let caller = match &session.user {
+                Some(u) => Caller::from(resolver.unix("", u.uid, u.gid, &u.gids)),
+                None => Caller::from(resolver.guest("")),
+            };
+            (
+                Tree {
+                    kind: TreeKind::Ipc,
+                    caller,
+                    encrypt: false,
+                },
+                ShareType::PIPE,
+                ACCESS_ALL,
+            )
+        } else {
+            let (export, smb) = self
+                .server
+                .shares
+                .get(&share)
+                .ok_or(NtStatus::BAD_NETWORK_NAME)?;
+            let registered = self
+                .server
+                .registry
+                .by_name(export)
+                .ok_or(NtStatus::BAD_NETWORK_NAME)?;
+            let principal = match &session.user {
+                Some(u) => resolver.unix(export, u.uid, u.gid, &u.gids),
+                None => resolver.guest(export),
+            };
+            if principal.permission == Permission::None {
+                tracing::info!(share = %export, user = ?principal.user, "tree connect refused: no permission");
+                return Err(NtStatus::ACCESS_DENIED);
+            }
+            let access = if principal.permission.can_write() {
+                ACCESS_ALL
+            } else {
+                ACCESS_READ
+            };
+            let wanted = self.server.settings.encryption.max(smb.encryption);
+            let encrypt = match wanted {
+                Encryption::Required if !can_encrypt => {
+                    tracing::info!(share = %export, "tree connect refused: the share requires encryption");
+                    return Err(NtStatus::ACCESS_DENIED);
+                }
+                Encryption::Required | Encryption::Desired => can_encrypt,
+                Encryption::Off => false,
+            };
+            (
+                Tree {
+                    kind: TreeKind::Disk {
+                        share: registered.handle.clone(),
+                        name: export.clone(),
+                    },
+                    caller: Caller::from(principal),
+                    encrypt,
+                },
+                ShareType::DISK,
+                access,
+            )
+        };
+        let encrypt = tree.encrypt;
+        let mut tid = self.next_tree;
+        let session = self
+            .sessions
+            .get_mut(&req.hdr.session_id.0)
+            .ok_or(NtStatus::USER_SESSION_DELETED)?;
+        while tid == 0 || tid == u32::MAX || session.trees.contains_key(&tid) {
+            tid = tid.wrapping_add(1);
+        }
+        self.next_tree = tid.wrapping_add(1);
+        session.trees.insert(tid, tree);
+        let mut w = Out::writer();
+        TreeConnectResponse {
+            share_type,
+            share_flags: if encrypt {
+                ShareFlags::ENCRYPT_DATA
+            } else {
+                ShareFlags::MANUAL_CACHING
+            },
+            capabilities: ShareCapabilities::EMPTY,
+            maximal_access: access,
+        }
+        .encode(&mut w);
+        let mut out = Out::ok(w);
+        out.tree_id = Some(tid);
+        Ok(out)
+    }
+
+    /// TREE_DISCONNECT: closes the tree's opens.
+    pub(crate) async fn tree_disconnect(&mut self, req: Req<'_>) -> Handled {
+        self.tree(&req)?;
+        let sid = req.hdr.session_id.0;
+        let tid = tid(req.hdr);
+        let ids: Vec<u64> = self
+            .opens
+            .iter()
+            .filter(|(_, o)| o.session == sid && o.tree == tid)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.release_open(id).await;
+        }
+        if let Some(s) = self.sessions.get_mut(&sid) {
+            s.trees.remove(&tid);
+        }
+        let mut w = Out::writer();
+        TreeDisconnectResponse.encode(&mut w);
+        Ok(Out::ok(w))
+    }
+
+    /// ECHO.
+    pub(crate) fn echo(&mut self, _req: Req<'_>) -> Handled {
+        let mut w = Out::writer();
+        EchoResponse.encode(&mut w);
+        Ok(Out::ok(w))
+    }
+}

@@ -1,0 +1,192 @@
+//! What one SMB connection knows: the negotiated dialect and capabilities, its sessions, their
+//! trees and the opens on them. Owned by the connection task alone (no locks); every table is
+//! bounded so a client cannot grow the server's memory without limit.
+
+use std::collections::BTreeMap;
+
+use protocol::smb2::crypto::{Cipher, PreauthHash, SessionKeys, SigningAlgorithm};
+use stores::{Attr, Cookie};
+
+use crate::identity::NamedUser;
+use crate::server::share::{Caller, Node, ShareHandle};
+
+/// Sessions one connection may hold at once.
+pub(crate) const SESSIONS_MAX: usize = 64;
+/// Trees one session may have connected at once.
+pub(crate) const TREES_MAX: usize = 256;
+/// Opens one connection may hold at once (Windows Server's default per session is 16,384;
+/// smbtorture's maxfid test opens thousands).
+pub(crate) const OPENS_MAX: usize = 16_384;
+/// Bytes a named pipe may hold for the client to read.
+pub(crate) const PIPE_BYTES_MAX: usize = 1 << 20;
+
+/// The result of NEGOTIATE.
+#[derive(Debug, Clone)]
+pub(crate) struct Negotiated {
+    /// The dialect chosen (MS-SMB2 number, e.g. 0x0311); 0x02FF after an SMB1 negotiate that
+    /// offered "SMB 2.???", until the client negotiates again.
+    pub(crate) dialect: u16,
+    /// The client's GUID.
+    pub(crate) client_guid: [u8; 16],
+    /// The client's capabilities.
+    pub(crate) client_capabilities: u32,
+    /// The client's security mode.
+    pub(crate) client_security_mode: u16,
+    /// The server's security mode as sent.
+    pub(crate) server_security_mode: u16,
+    /// The capabilities the server answered.
+    pub(crate) server_capabilities: u32,
+    /// The dialects the client listed (VALIDATE_NEGOTIATE_INFO compares them).
+    pub(crate) client_dialects: Vec<u16>,
+    /// The cipher agreed (3.x with encryption capability).
+    pub(crate) cipher: Option<Cipher>,
+    /// The signing algorithm.
+    pub(crate) signing: SigningAlgorithm,
+    /// SMB 3.1.1 POSIX extensions agreed.
+    pub(crate) posix: bool,
+}
+
+impl Negotiated {
+    /// SMB 3.0 or later.
+    pub(crate) fn is_smb3(&self) -> bool {
+        self.dialect >= 0x0300 && self.dialect != 0x02FF
+    }
+}
+
+/// How far a session's authentication has come.
+#[derive(Debug)]
+pub(crate) enum Auth {
+    /// NTLM CHALLENGE sent; waiting for AUTHENTICATE.
+    InProgress(Box<protocol::ntlm::Acceptor>),
+    /// Authenticated.
+    Valid,
+}
+
+/// One session.
+#[derive(Debug)]
+pub(crate) struct Session {
+    /// Its id.
+    pub(crate) id: u64,
+    /// Authentication state.
+    pub(crate) auth: Auth,
+    /// The user, for a named login.
+    pub(crate) user: Option<NamedUser>,
+    /// A guest or anonymous session (no keys, never signs).
+    pub(crate) guest: bool,
+    /// Anonymous (null) session.
+    pub(crate) anonymous: bool,
+    /// Keys, for authenticated (non-guest) sessions.
+    pub(crate) keys: Option<SessionKeys>,
+    /// Every request must be signed (or encrypted).
+    pub(crate) signing_required: bool,
+    /// Every request must be encrypted.
+    pub(crate) encrypt_data: bool,
+    /// The session's preauth hash (3.1.1) while it is being set up.
+    pub(crate) preauth: Option<PreauthHash>,
+    /// The DER of the client's SPNEGO mechTypes, which mechListMIC signs.
+    pub(crate) mech_types: Option<Vec<u8>>,
+    /// Trees by id.
+    pub(crate) trees: BTreeMap<u32, Tree>,
+}
+
+/// What a tree connects to.
+#[derive(Debug, Clone)]
+pub(crate) enum TreeKind {
+    /// A disk share.
+    Disk {
+        /// The share's actor.
+        share: ShareHandle,
+        /// The share's name in the registry (the export path).
+        name: String,
+    },
+    /// IPC$ (named pipes: srvsvc).
+    Ipc,
+}
+
+/// One tree connect.
+#[derive(Debug, Clone)]
+pub(crate) struct Tree {
+    /// What it connects to.
+    pub(crate) kind: TreeKind,
+    /// Who acts on it, with the permission identity resolved for this share.
+    pub(crate) caller: Caller,
+    /// The tree requires encryption.
+    pub(crate) encrypt: bool,
+}
+
+/// The state of a directory enumeration on an open directory.
+#[derive(Debug)]
+pub(crate) struct DirScan {
+    /// The pattern of the enumeration (set by the first QUERY_DIRECTORY or a restart).
+    pub(crate) pattern: Option<String>,
+    /// Where the next page starts.
+    pub(crate) cookie: Cookie,
+    /// Entries read from the share but not yet returned (a page that did not fit).
+    pub(crate) pending: std::collections::VecDeque<(String, Attr)>,
+    /// The share listed every entry.
+    pub(crate) eof: bool,
+    /// At least one entry was returned since the last restart.
+    pub(crate) returned_any: bool,
+}
+
+impl Default for DirScan {
+    fn default() -> Self {
+        Self {
+            pattern: None,
+            cookie: Cookie::START,
+            pending: std::collections::VecDeque::new(),
+            eof: false,
+            returned_any: false,
+        }
+    }
+}
+
+/// What an open refers to.
+#[derive(Debug)]
+pub(crate) enum OpenKind {
+    /// A file or directory on a disk share.
+    Node {
+        /// The node.
+        node: Node,
+        /// Its directory (for delete-on-close and renames).
+        parent: Node,
+        /// Its name in `parent`, as stored.
+        name: String,
+        /// Its path from the share root (for CHANGE_NOTIFY and logs).
+        path: String,
+        /// A directory.
+        is_dir: bool,
+    },
+    /// A named pipe on IPC$: a DCE/RPC endpoint.
+    Pipe {
+        /// The pipe name (`srvsvc`).
+        name: String,
+        /// Bytes the client may read.
+        out: Vec<u8>,
+    },
+}
+
+/// One open (a FileId).
+#[derive(Debug)]
+pub(crate) struct Open {
+    /// The session it belongs to.
+    pub(crate) session: u64,
+    /// The tree it was opened on.
+    pub(crate) tree: u32,
+    /// What is open.
+    pub(crate) kind: OpenKind,
+    /// Access granted at open (an access mask).
+    pub(crate) access: u32,
+    /// Share access given at open (FILE_SHARE_*).
+    pub(crate) share_access: u32,
+    /// Delete when the last handle closes.
+    pub(crate) delete_on_close: bool,
+    /// Writes are FILE_SYNC (FILE_WRITE_THROUGH at open).
+    pub(crate) write_through: bool,
+    /// Something was written since the last flush (CLOSE then commits).
+    pub(crate) dirty: bool,
+    /// Directory enumeration state.
+    pub(crate) scan: DirScan,
+    /// FilePositionInformation (kept for clients that set and query it).
+    pub(crate) position: u64,
+}
