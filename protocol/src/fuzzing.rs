@@ -334,20 +334,26 @@ pub fn fuzz_smb2_dir(data: &[u8]) {
     }
 }
 
-/// The acceptor [`fuzz_ntlm`] authenticates against: fixed challenge, timestamp and names, with
-/// the CHALLENGE already sent in answer to [`crate::ntlm::client::negotiate`]. Returns the
-/// acceptor and its CHALLENGE, so seeds built against it authenticate for real.
-pub fn ntlm_fuzz_acceptor() -> (crate::ntlm::Acceptor, Vec<u8>) {
-    use crate::ntlm::{Acceptor, TargetNames, client};
+/// A fresh NTLM acceptor with the fixed challenge, timestamp and names the fuzz entry points
+/// and their seeds share.
+pub fn ntlm_fuzz_fresh() -> crate::ntlm::Acceptor {
+    use crate::ntlm::{Acceptor, TargetNames};
     let names = TargetNames {
         nb_domain: "FUZZDOM".into(),
         nb_computer: "FUZZSRV".into(),
         dns_domain: "fuzz.test".into(),
         dns_computer: "srv.fuzz.test".into(),
     };
-    let mut a = Acceptor::new([0x11; 8], 0x01d9_0000_0000_0000, names);
+    Acceptor::new([0x11; 8], 0x01d9_0000_0000_0000, names)
+}
+
+/// The acceptor [`fuzz_ntlm`] authenticates against: [`ntlm_fuzz_fresh`] with the CHALLENGE
+/// already sent in answer to [`crate::ntlm::client::negotiate`]. Returns the acceptor and its
+/// CHALLENGE, so seeds built against it authenticate for real.
+pub fn ntlm_fuzz_acceptor() -> (crate::ntlm::Acceptor, Vec<u8>) {
+    let mut a = ntlm_fuzz_fresh();
     let challenge = a
-        .challenge(&client::negotiate())
+        .challenge(&crate::ntlm::client::negotiate())
         .expect("the acceptor answers our own NEGOTIATE");
     (a, challenge)
 }
@@ -398,10 +404,20 @@ pub fn fuzz_ntlm(data: &[u8]) {
     let _ = Acceptor::new([0; 8], 0, TargetNames::default()).challenge(data);
 }
 
-/// SPNEGO: the bytes are decoded as a GSS-wrapped NegTokenInit(2) and as a negTokenResp; the
-/// DER is strict, so whatever decodes must re-encode to the input.
+/// SPNEGO: the bytes are decoded as a GSS-wrapped NegTokenInit(2) and as a negTokenResp (the
+/// DER is strict, so whatever decodes must re-encode to the input), and given to the server's
+/// [`crate::spnego::Acceptor`] as a first token and as the token after our client's init.
 pub fn fuzz_spnego(data: &[u8]) {
-    use crate::spnego;
+    use crate::{ntlm, spnego};
+    let mut first = spnego::Acceptor::new(ntlm_fuzz_fresh());
+    if let Ok(spnego::Step::Continue(_)) = first.step(data, ntlm_fuzz_lookup) {
+        let _ = first.step(data, ntlm_fuzz_lookup);
+    }
+    let mut second = spnego::Acceptor::new(ntlm_fuzz_fresh());
+    let init = spnego::client::init(&ntlm::client::negotiate()).encode();
+    if second.step(&init, ntlm_fuzz_lookup).is_ok() {
+        let _ = second.step(data, ntlm_fuzz_lookup);
+    }
     if let Ok(t) = spnego::unwrap_initial(data) {
         assert_eq!(
             t.encode(),
@@ -540,8 +556,69 @@ mod tests {
         let (mut a, _) = ntlm_fuzz_acceptor();
         let ok = a.authenticate(&ntlm_seeds()[3], ntlm_fuzz_lookup).unwrap();
         assert!(ok.mic_verified);
+        // The SPNEGO seeds 0 (init) and 4 (AUTHENTICATE with mechListMIC) complete a session.
+        let seeds = spnego_seeds();
+        let mut s = crate::spnego::Acceptor::new(ntlm_fuzz_fresh());
+        s.step(&seeds[0], ntlm_fuzz_lookup).unwrap();
+        assert!(matches!(
+            s.step(&seeds[4], ntlm_fuzz_lookup),
+            Ok(crate::spnego::Step::Complete { .. })
+        ));
         fuzz_ntlm(&[]);
         fuzz_spnego(&[]);
+    }
+
+    /// Goal: a poor man's fuzzer on the stable toolchain: seeded byte mutations (overwrite,
+    /// truncate, extend) of every NTLM and SPNEGO seed go through the entry points, whose
+    /// round-trip assertions must hold.
+    #[test]
+    fn mutated_auth_seeds() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        type Entry = fn(&[u8]);
+        let targets: [(Entry, Vec<Vec<u8>>); 2] =
+            [(fuzz_ntlm, ntlm_seeds()), (fuzz_spnego, spnego_seeds())];
+        for (entry, seeds) in targets {
+            for seed in &seeds {
+                for _ in 0..400 {
+                    let mut m = seed.clone();
+                    for _ in 0..1 + next() % 4 {
+                        let i = (next() as usize) % m.len().max(1);
+                        match next() % 6 {
+                            0 => m.truncate(i),
+                            1 => m.push(next() as u8),
+                            2 if i < m.len() => m[i] = m[i].wrapping_add(1),
+                            3 if i < m.len() => m[i] = m[i].wrapping_sub(1),
+                            _ if i < m.len() => m[i] = next() as u8,
+                            _ => {}
+                        }
+                    }
+                    entry(&m);
+                }
+            }
+        }
+    }
+
+    /// Goal: the committed NTLM and SPNEGO corpora (encoder output plus the MS-NLMP 4.2.4
+    /// messages and a captured Windows exchange) replay through their entry points here too,
+    /// since the workspace-level replay test needs the heavy `tests` crate.
+    #[test]
+    fn committed_auth_corpora_replay() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
+        type Entry = fn(&[u8]);
+        let targets: [(&str, Entry); 2] = [("ntlm", fuzz_ntlm), ("spnego", fuzz_spnego)];
+        for (target, entry) in targets {
+            let files: Vec<_> = std::fs::read_dir(root.join(target)).unwrap().collect();
+            assert!(files.len() >= 5, "{target}: {} seeds", files.len());
+            for f in files {
+                entry(&std::fs::read(f.unwrap().path()).unwrap());
+            }
+        }
     }
 
     /// Writes the NTLM and SPNEGO seed corpora into fuzz/corpus/{ntlm,spnego}/, named by the

@@ -18,7 +18,8 @@
 //! - [`smb2`]: SMB 2.0.2 – 3.1.1 (framing, commands, session state).
 //! - [`ntlm`]: NTLMSSP messages, the NTLMv2 server [`ntlm::Acceptor`], session security for
 //!   mechListMIC, and a small client for the simulator.
-//! - [`spnego`]: SPNEGO (RFC 4178, [MS-SPNG]) tokens around NTLMSSP.
+//! - [`spnego`]: SPNEGO (RFC 4178, [MS-SPNG]) tokens around NTLMSSP, and the server's
+//!   [`spnego::Acceptor`] that runs a SESSION_SETUP authentication.
 
 pub mod drc;
 #[cfg(feature = "fuzzing")]
