@@ -57,7 +57,7 @@ impl Negotiated {
 #[derive(Debug)]
 pub(crate) enum Auth {
     /// NTLM CHALLENGE sent; waiting for AUTHENTICATE.
-    InProgress(Box<protocol::ntlm::Acceptor>),
+    InProgress(Box<protocol::spnego::Acceptor>),
     /// Authenticated.
     Valid,
 }
@@ -83,8 +83,6 @@ pub(crate) struct Session {
     pub(crate) encrypt_data: bool,
     /// The session's preauth hash (3.1.1) while it is being set up.
     pub(crate) preauth: Option<PreauthHash>,
-    /// The DER of the client's SPNEGO mechTypes, which mechListMIC signs.
-    pub(crate) mech_types: Option<Vec<u8>>,
     /// Trees by id.
     pub(crate) trees: BTreeMap<u32, Tree>,
 }
