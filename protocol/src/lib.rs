@@ -16,7 +16,10 @@
 //! - [`nfs3`]: NFSv3, one module per procedure.
 //! - [`drc`]: the duplicate request cache.
 //! - [`smb2`]: SMB 2.0.2 – 3.1.1 (framing, commands, session state).
+//! - [`dcerpc`]: connection-oriented DCE/RPC PDUs and NDR, for named pipes.
+//! - [`srvsvc`]: the server service ([MS-SRVS]) share enumeration calls.
 
+pub mod dcerpc;
 pub mod drc;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
@@ -25,5 +28,6 @@ pub mod nfs3;
 pub mod portmap;
 pub mod rpc;
 pub mod smb2;
+pub mod srvsvc;
 pub mod wire;
 pub mod xdr;
