@@ -153,8 +153,6 @@ impl Req<'_> {
 /// The per-connection state.
 pub(crate) struct Conn {
     pub(crate) server: Arc<SmbServer>,
-    pub(crate) id: u64,
-    pub(crate) peer: SocketAddr,
     /// The address the client connected to (FSCTL_QUERY_NETWORK_INTERFACE_INFO).
     pub(crate) local: SocketAddr,
     /// The secret half of resume keys: a client cannot name an open it was not given.
@@ -200,8 +198,6 @@ pub(crate) async fn run<S>(
         let mut conn = Conn {
             credits: CreditWindow::new(server.settings.max_credits),
             server,
-            id,
-            peer,
             local,
             resume_secret,
             rng,

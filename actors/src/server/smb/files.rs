@@ -679,10 +679,7 @@ impl Conn {
         let fid = self.insert_open(Open {
             session: req.hdr.session_id.0,
             tree: tid(req.hdr),
-            kind: OpenKind::Pipe {
-                name,
-                out: Vec::new(),
-            },
+            kind: OpenKind::Pipe { out: Vec::new() },
             access: access::FILE_READ_DATA | access::FILE_WRITE_DATA,
             share_access: 7,
             delete_on_close: false,

@@ -16,8 +16,8 @@ use protocol::smb2::fscc::{
     FileFsFullSizeInformation, FileFsObjectIdInformation, FileFsSectorSizeInformation,
     FileFsSizeInformation, FileFsVolumeInformation, FileInfoClass, FileInternalInformation,
     FileLinkInformation, FileModeInformation, FileNameInformation, FileNetworkOpenInformation,
-    FilePositionInformation, FileRenameInformation, FileStandardInformation,
-    FileStreamInformation, FsInfoClass, InfoClass, InfoType,
+    FilePositionInformation, FileRenameInformation, FileStandardInformation, FileStreamInformation,
+    FsInfoClass, InfoClass, InfoType,
 };
 use protocol::smb2::info::{QueryInfoRequest, QueryInfoResponse, SetInfoRequest, SetInfoResponse};
 use protocol::smb2::security::{self, SecurityDescriptor};
@@ -147,7 +147,13 @@ impl Conn {
                         .encode(),
                         4,
                     ),
-                    FileInfoClass::ALTERNATE_NAME => return Err(NtStatus::OBJECT_NAME_NOT_FOUND),
+                    FileInfoClass::ALTERNATE_NAME => (
+                        fscc::FileAlternateNameInformation {
+                            file_name: short_name(&name),
+                        }
+                        .encode(),
+                        4,
+                    ),
                     FileInfoClass::STREAM => {
                         let s = if is_dir {
                             FileStreamInformation {
@@ -311,7 +317,8 @@ impl Conn {
                 if access_mask & access::READ_CONTROL == 0 {
                     return Err(NtStatus::ACCESS_DENIED);
                 }
-                let sd = security::from_mode(a.uid, a.gid, a.mode, is_dir, r.additional_information);
+                let sd =
+                    security::from_mode(a.uid, a.gid, a.mode, is_dir, r.additional_information);
                 let bytes = sd.encode();
                 if bytes.len() > r.output_buffer_length as usize {
                     // The client asks again with the size this carries ([MS-SMB2] 3.3.5.20.3).
@@ -337,10 +344,7 @@ impl Conn {
             (NtStatus::BUFFER_OVERFLOW, buf[..max].to_vec())
         };
         let mut w = Out::writer();
-        QueryInfoResponse {
-            output_buffer: buf,
-        }
-        .encode(&mut w);
+        QueryInfoResponse { output_buffer: buf }.encode(&mut w);
         Ok(Out::with_status(status, w))
     }
 
@@ -431,7 +435,9 @@ impl Conn {
                 }
                 FileInfoClass::DISPOSITION | FileInfoClass::DISPOSITION_EX => {
                     let delete = if FileInfoClass(r.info_class) == FileInfoClass::DISPOSITION {
-                        FileDispositionInformation::decode(b).map_err(bad)?.delete_pending
+                        FileDispositionInformation::decode(b)
+                            .map_err(bad)?
+                            .delete_pending
                     } else {
                         FileDispositionInformationEx::decode(b).map_err(bad)?.flags
                             & fscc::disposition_ex::DELETE
@@ -508,10 +514,7 @@ impl Conn {
                         .map_err(failed)?;
                     if let Some(o) = self.opens.get_mut(&id)
                         && let OpenKind::Node {
-                            parent,
-                            name,
-                            path,
-                            ..
+                            parent, name, path, ..
                         } = &mut o.kind
                     {
                         *parent = Node::from(&to_dir);
@@ -630,6 +633,43 @@ impl Conn {
     }
 }
 
+/// The 8.3 name of `name` (FileAlternateNameInformation): the name itself, upper-cased, when
+/// it already is one; otherwise up to six characters of its base, `~1`, and up to three of its
+/// extension, as Windows forms them. Short names are not stored, so two long names may share
+/// one; clients only show them.
+pub(crate) fn short_name(name: &str) -> String {
+    let valid = |c: char| c.is_ascii_alphanumeric() || "!#$%&'()-@^_`{}~".contains(c);
+    let (base, ext) = match name.rsplit_once('.') {
+        Some((b, e)) if !b.is_empty() => (b, e),
+        _ => (name, ""),
+    };
+    if (1..=8).contains(&base.len())
+        && ext.len() <= 3
+        && base.chars().all(valid)
+        && ext.chars().all(valid)
+    {
+        return name.to_ascii_uppercase();
+    }
+    let pick = |s: &str, n: usize| -> String {
+        s.chars()
+            .filter(|&c| valid(c))
+            .take(n)
+            .collect::<String>()
+            .to_ascii_uppercase()
+    };
+    let mut out = pick(base, 6);
+    if out.is_empty() {
+        out.push('_');
+    }
+    out.push_str("~1");
+    let ext = pick(ext, 3);
+    if !ext.is_empty() {
+        out.push('.');
+        out.push_str(&ext);
+    }
+    out
+}
+
 /// FileBasicInformation of `a`.
 fn basic(a: &Attr, name: &str) -> FileBasicInformation {
     FileBasicInformation {
@@ -710,4 +750,18 @@ fn sd_change(
         }
     }
     Ok(change)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_name;
+
+    /// Goal: 8.3 names stay (upper-cased); long ones are shortened the way Windows shows them.
+    #[test]
+    fn short_names() {
+        assert_eq!(short_name("readme.txt"), "README.TXT");
+        assert_eq!(short_name("a long file name.jpeg"), "ALONGF~1.JPE");
+        assert_eq!(short_name(".profile"), "PROFIL~1");
+        assert_eq!(short_name("日本語"), "_~1");
+    }
 }

@@ -76,9 +76,7 @@ impl Conn {
                     .encode(),
                 )
             }
-            CtlCode::SRV_COPYCHUNK | CtlCode::SRV_COPYCHUNK_WRITE => {
-                self.copychunk(&r, id).await
-            }
+            CtlCode::SRV_COPYCHUNK | CtlCode::SRV_COPYCHUNK_WRITE => self.copychunk(&r, id).await,
             CtlCode::GET_REPARSE_POINT => {
                 let (node, share, caller) = self.node_of(id)?;
                 let a = share.getattr(caller.clone(), node).await.map_err(failed)?;
@@ -194,7 +192,10 @@ impl Conn {
             return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
         }
         let source = u64::from_le_bytes(c.source_key[..8].try_into().unwrap_or_default());
-        let src = self.opens.get(&source).ok_or(NtStatus::OBJECT_NAME_NOT_FOUND)?;
+        let src = self
+            .opens
+            .get(&source)
+            .ok_or(NtStatus::OBJECT_NAME_NOT_FOUND)?;
         if src.access & access::FILE_READ_DATA == 0 {
             return Err(NtStatus::ACCESS_DENIED);
         }
@@ -213,7 +214,12 @@ impl Conn {
         let mut bytes = 0u32;
         for chunk in &c.chunks {
             let (_, data, _) = src_share
-                .read(src_caller.clone(), src_node, chunk.source_offset, chunk.length)
+                .read(
+                    src_caller.clone(),
+                    src_node,
+                    chunk.source_offset,
+                    chunk.length,
+                )
                 .await
                 .map_err(failed)?;
             if data.len() < chunk.length as usize {

@@ -15,7 +15,7 @@ pub(crate) mod files;
 pub(crate) mod info;
 pub(crate) mod ioctl;
 pub(crate) mod names;
-pub(crate) mod pending;
+pub(crate) mod pipe;
 pub(crate) mod session;
 pub(crate) mod state;
 

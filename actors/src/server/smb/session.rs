@@ -252,7 +252,6 @@ impl Conn {
             self.sessions.insert(
                 sid,
                 Session {
-                    id: sid,
                     auth: Auth::InProgress(Box::new(acceptor)),
                     user: None,
                     guest: false,
@@ -324,9 +323,9 @@ impl Conn {
             let keys =
                 SessionKeys::derive(neg.dialect, &auth.session_key, preauth.as_ref(), neg.cipher)
                     .map_err(|e| {
-                        tracing::warn!(error = %e, "deriving SMB session keys failed");
-                        NtStatus::INTERNAL_ERROR
-                    })?;
+                    tracing::warn!(error = %e, "deriving SMB session keys failed");
+                    NtStatus::INTERNAL_ERROR
+                })?;
             session.keys = Some(keys);
             session.signing_required = self.server.settings.signing_required
                 || r.security_mode.contains(SecurityMode::SIGNING_REQUIRED);
@@ -469,7 +468,6 @@ impl Conn {
                 Tree {
                     kind: TreeKind::Disk {
                         share: registered.handle.clone(),
-                        name: export.clone(),
                     },
                     caller: Caller::from(principal),
                     encrypt,

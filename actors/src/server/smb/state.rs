@@ -65,8 +65,6 @@ pub(crate) enum Auth {
 /// One session.
 #[derive(Debug)]
 pub(crate) struct Session {
-    /// Its id.
-    pub(crate) id: u64,
     /// Authentication state.
     pub(crate) auth: Auth,
     /// The user, for a named login.
@@ -94,8 +92,6 @@ pub(crate) enum TreeKind {
     Disk {
         /// The share's actor.
         share: ShareHandle,
-        /// The share's name in the registry (the export path).
-        name: String,
     },
     /// IPC$ (named pipes: srvsvc).
     Ipc,
@@ -157,8 +153,6 @@ pub(crate) enum OpenKind {
     },
     /// A named pipe on IPC$: a DCE/RPC endpoint.
     Pipe {
-        /// The pipe name (`srvsvc`).
-        name: String,
         /// Bytes the client may read.
         out: Vec<u8>,
     },
