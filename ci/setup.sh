@@ -14,3 +14,10 @@ if [[ ! -x "$tools/bin/pjdfstest" ]]; then
   echo "ci/setup.sh: building pjdfstest 0.2.2 into $tools"
   cargo install pjdfstest@0.2.2 --locked --root "$tools"
 fi
+
+# smbprotocol (PyPI), the Python SMB2/3 client of tests/smb/smbprotocol_client.py (every dialect
+# and 3.1.1 cipher, encryption required), pinned; skipped when that version is already there.
+if ! python3 -c 'import importlib.metadata as m, sys; sys.exit(m.version("smbprotocol") != "1.17.0")' 2>/dev/null; then
+  echo "ci/setup.sh: installing smbprotocol 1.17.0 (pip)"
+  python3 -m pip install --quiet smbprotocol==1.17.0
+fi
