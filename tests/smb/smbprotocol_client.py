@@ -13,11 +13,15 @@ file (delete-on-close) and checks the listing no longer has it.
   3.1.1 x cipher    encryption required, the client offering only that cipher (AES-128-CCM,
                     AES-128-GCM, AES-256-CCM, AES-256-GCM) and checking the server chose it
 
+Every reply after the session setup must be protected: encrypted (an SMB2 TRANSFORM message)
+where encryption is required, signed otherwise. smbprotocol alone does not check this.
+
 Prints one line per case (`ok` or `FAIL` with the exception) and exits 1 when any case failed,
 2 when smbprotocol is missing (install: pip install smbprotocol==1.17.0; ci/setup.sh does).
 """
 
 import random
+import struct
 import sys
 import traceback
 import uuid
@@ -73,12 +77,49 @@ def list_names(tree, path):
     return {e["file_name"].get_value().decode("utf-16-le") for e in entries}
 
 
+class Protection:
+    """Checks every message the server sends once `mode` is set: smbprotocol itself accepts an
+    unsigned response on a signed session and a plain one on an encrypted session, and so
+    would hide a server that forgets to protect its replies.
+
+    mode "encrypt": each message must be an SMB2 TRANSFORM message (0xFD 'SMB').
+    mode "sign": each SMB2 message must carry SMB2_FLAGS_SIGNED, except interim STATUS_PENDING
+    replies and oplock/lease breaks (MessageId 0xFFFFFFFFFFFFFFFF), which MS-SMB2 3.3.4.1.1
+    leaves unsigned.
+    """
+
+    def __init__(self, conn):
+        self.mode = None
+        self.seen = 0
+        self.bad = []
+        self._recv = conn.transport.recv
+        # The receiving thread looks the method up on every call: later messages pass here.
+        conn.transport.recv = self.recv
+
+    def recv(self, timeout):
+        b = self._recv(timeout)
+        if b and self.mode:
+            self.seen += 1
+            if self.mode == "encrypt" and b[:4] != b"\xfdSMB":
+                self.bad.append(f"plain message {b[:4]!r} command {self._command(b)}")
+            elif self.mode == "sign" and b[:4] == b"\xfeSMB" and len(b) >= 64:
+                status, command, flags, message_id = struct.unpack_from("<IHxxI4xQ", b, 8)
+                if not flags & 0x8 and status != 0x103 and message_id != 0xFFFFFFFFFFFFFFFF:
+                    self.bad.append(f"unsigned reply to command {command} (status {status:#x})")
+        return b
+
+    @staticmethod
+    def _command(b):
+        return struct.unpack_from("<H", b, 12)[0] if len(b) >= 14 else None
+
+
 def run_case(port, share, user, password, name, dialect, cipher):
     conn = Connection(uuid.uuid4(), "127.0.0.1", port, require_signing=True)
     if cipher is None:
         conn.connect(dialect=dialect, timeout=30)
     else:
         conn.connect(dialect=dialect, timeout=30, preferred_encryption_algos=[cipher])
+    protection = Protection(conn)
     try:
         if conn.dialect != dialect:
             raise AssertionError(f"negotiated dialect {conn.dialect:#x}, asked for {dialect:#x}")
@@ -91,6 +132,7 @@ def run_case(port, share, user, password, name, dialect, cipher):
             raise AssertionError("session is not encrypting")
         if not encrypt and not session.signing_required:
             raise AssertionError("session is not signing")
+        protection.mode = "encrypt" if encrypt else "sign"
         tree = TreeConnect(session, rf"\\127.0.0.1\{share}")
         tree.connect()
 
@@ -144,6 +186,10 @@ def run_case(port, share, user, password, name, dialect, cipher):
 
         tree.disconnect()
         session.disconnect()
+        if protection.bad:
+            raise AssertionError(f"{len(protection.bad)} unprotected replies, first: {protection.bad[:3]}")
+        if protection.seen < 10:
+            raise AssertionError(f"only {protection.seen} replies checked for protection")
     finally:
         conn.disconnect(True)
 
