@@ -162,11 +162,12 @@ impl SyntaxId {
         version_minor: 0,
     };
 
-    /// Whether this is a bind-time feature negotiation syntax ([MS-RPCE] 3.3.1.5.3):
-    /// 6cb71c2c-9812-4540-XXXX-000000000000 v1, whose fourth group carries the feature bits.
+    /// Whether this is a bind-time feature negotiation syntax ([MS-RPCE] 3.3.1.5.3): a UUID
+    /// starting 6cb71c2c-9812-4540, whose last eight octets are the client's
+    /// BindTimeFeatureNegotiationBitmask (2.2.2.14). The version (1.0) is not checked.
     pub fn is_bind_time_features(&self) -> bool {
         let prefix = Uuid::new(0x6cb7_1c2c, 0x9812, 0x4540, [0; 8]);
-        self.uuid.0[..8] == prefix.0[..8] && self.uuid.0[10..] == [0; 6]
+        self.uuid.0[..8] == prefix.0[..8]
     }
 
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {

@@ -509,7 +509,8 @@ pub fn encrypt(
 /// Decrypts one frame that starts with a TRANSFORM_HEADER ([MS-SMB2] 3.3.5.2.1.1) and returns
 /// the SMB2 message(s) inside. Checks the ProtocolId, that Flags is 0x0001, that
 /// OriginalMessageSize equals the ciphertext's length (which must be non-zero), and the tag;
-/// the caller has already picked `key` by the header's SessionId ([`TransformHeader::decode`]).
+/// the caller has already picked `key` by the header's SessionId ([`TransformHeader::decode`])
+/// and should check that the decrypted SMB2 header names the same session.
 pub fn decrypt(cipher: Cipher, key: &[u8], frame: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let th = TransformHeader::decode(frame)?;
     if key.len() != cipher.key_len() {
