@@ -129,9 +129,9 @@ pub fn kdf(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u16)]
 pub enum Cipher {
-    /// AES-128-CCM, 11-byte nonce ([RFC4309]).
+    /// AES-128-CCM, 11-byte nonce (RFC 4309).
     Aes128Ccm = 1,
-    /// AES-128-GCM, 12-byte nonce ([RFC4106]).
+    /// AES-128-GCM, 12-byte nonce (RFC 4106).
     Aes128Gcm = 2,
     /// AES-256-CCM, 11-byte nonce.
     Aes256Ccm = 3,
@@ -248,9 +248,9 @@ impl SessionKeys {
 pub enum SigningAlgorithm {
     /// HMAC-SHA256 truncated to 16 bytes: SMB 2.0.2 and 2.1 (id 0 in 3.1.1).
     HmacSha256,
-    /// AES-128-CMAC ([RFC4493]): SMB 3.x (id 1).
+    /// AES-128-CMAC (RFC 4493): SMB 3.x (id 1).
     AesCmac,
-    /// AES-128-GMAC ([RFC4543]): SMB 3.1.1 with SMB2_SIGNING_CAPABILITIES (id 2).
+    /// AES-128-GMAC (RFC 4543): SMB 3.1.1 with SMB2_SIGNING_CAPABILITIES (id 2).
     AesGmac,
 }
 
