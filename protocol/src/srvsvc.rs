@@ -882,6 +882,93 @@ mod tests {
         assert_eq!(resp.status, WError::INVALID_LEVEL);
     }
 
+    /// Goal: stubs captured from Windows (published as test data with SMBLibrary's
+    /// RPCTests) decode: a NetrShareEnum level-1 request, a NetrShareGetInfo request whose
+    /// alignment padding is not zero, a level-1 share list (C$, ADMIN$ as STYPE_SPECIAL, IPC$
+    /// as STYPE_IPC_HIDDEN, with garbage in string padding) and a NetrServerGetInfo level-101
+    /// response; and our encoding of the decoded values decodes to the same values.
+    #[test]
+    fn windows_captures_decode() {
+        let enum_req = hex::decode(concat!(
+            "000002000f000000000000000f0000005c005c003100390032002e003100360038002e0031002e00",
+            "35003700000000000100000001000000040002000000000000000000ffffffff00000000",
+        ))
+        .unwrap();
+        assert_eq!(
+            SrvsvcRequest::decode(15, &enum_req),
+            Ok(SrvsvcRequest::ShareEnum(ShareEnumRequest {
+                server_name: Some("\\\\192.168.1.57".into()),
+                level: 1,
+                prefered_maximum_length: u32::MAX,
+                resume_handle: None,
+            }))
+        );
+        let get_req = hex::decode(concat!(
+            "000002000f000000000000000f0000005c005c003100390032002e003100360038002e0031002e00",
+            "35003200000000000700000000000000070000005300680061007200650064000000b76c02000000",
+        ))
+        .unwrap();
+        assert_eq!(
+            SrvsvcRequest::decode(16, &get_req),
+            Ok(SrvsvcRequest::ShareGetInfo(ShareGetInfoRequest {
+                server_name: Some("\\\\192.168.1.52".into()),
+                net_name: "Shared".into(),
+                level: 2,
+            }))
+        );
+        let enum_resp = hex::decode(concat!(
+            "01000000010000000000020004000000040002000400000008000200000000800c00020010000200",
+            "000000001400020018000200030000801c0002002000020000000080240002000300000000000000",
+            "0300000043002400000069000e000000000000000e000000440065006600610075006c0074002000",
+            "73006800610072006500000007000000000000000700000053006800610072006500640000004100",
+            "01000000000000000100000000000000050000000000000005000000490050004300240000002400",
+            "0b000000000000000b000000520065006d006f007400650020004900500043000000680007000000",
+            "0000000007000000410044004d0049004e002400000000000d000000000000000d00000052006500",
+            "6d006f00740065002000410064006d0069006e0000000000040000000000000000000000",
+        ))
+        .unwrap();
+        let list = ShareEnumResponse::decode(&enum_resp).unwrap();
+        let names: Vec<_> = list
+            .shares
+            .iter()
+            .map(|s| (s.name.as_str(), s.share_type))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("C$", 0x8000_0000),
+                ("Shared", 0),
+                ("IPC$", share_type::IPC_HIDDEN),
+                ("ADMIN$", 0x8000_0000)
+            ]
+        );
+        assert_eq!(list.shares[2].remark, "Remote IPC");
+        assert_eq!(
+            (list.total_entries, list.resume_handle, list.status),
+            (4, None, WError::OK)
+        );
+        assert_eq!(ShareEnumResponse::decode(&list.encode()), Ok(list));
+        let server = hex::decode(concat!(
+            "6500000000000200f401000004000200050000000200000003908400080002000d000000000000000d000000",
+            "3100390032002e003100360038002e0031002e00350037000000000001000000000000000100000000005500",
+            "00000000",
+        ))
+        .unwrap();
+        let info = ServerGetInfoResponse::decode(&server).unwrap();
+        let i = info.info.clone().unwrap();
+        assert_eq!(
+            (
+                i.platform_id,
+                i.name.as_str(),
+                i.version_major,
+                i.version_minor
+            ),
+            (500, "192.168.1.57", 5, 2)
+        );
+        assert_eq!((i.server_type, i.comment.as_str()), (0x0084_9003, ""));
+        assert_eq!(ServerGetInfoResponse::decode(&info.encode()), Ok(info));
+    }
+
     proptest! {
         /// Goal: request and response decoders never panic on arbitrary stubs, and whatever
         /// decodes re-encodes to something that decodes to the same value.
