@@ -354,8 +354,23 @@ fn check_version(b: &[u8]) -> Result<(), DecodeError> {
 }
 
 impl Pdu {
-    /// Decodes exactly one PDU: `buf` must be the whole PDU (frag_length bytes).
+    /// Decodes exactly one single-fragment PDU (PFC_FIRST_FRAG and PFC_LAST_FRAG both set):
+    /// `buf` must be the whole PDU (frag_length bytes). This is what a server accepts.
     pub fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
+        let pdu = Self::decode_fragment(buf)?;
+        let single = PFC_FIRST_FRAG | PFC_LAST_FRAG;
+        if pdu.flags & single != single {
+            return Err(DecodeError::InvalidValue {
+                field: "pfc_flags (fragmented PDU)",
+                value: u64::from(pdu.flags),
+            });
+        }
+        Ok(pdu)
+    }
+
+    /// Decodes one PDU that may be one fragment of several (a client reassembling a long
+    /// RESPONSE from [`response_fragments`] concatenates the stubs itself).
+    pub fn decode_fragment(buf: &[u8]) -> Result<Self, DecodeError> {
         let len = pdu_len(buf)?.ok_or(DecodeError::Truncated {
             field: "rpc header",
         })?;
@@ -380,13 +395,6 @@ impl Pdu {
             return Err(DecodeError::InvalidValue {
                 field: "auth_length (authenticated RPC unsupported)",
                 value: u64::from(auth_length),
-            });
-        }
-        let single = PFC_FIRST_FRAG | PFC_LAST_FRAG;
-        if flags & single != single {
-            return Err(DecodeError::InvalidValue {
-                field: "pfc_flags (fragmented PDU)",
-                value: u64::from(flags),
             });
         }
         let body = match ptype {
@@ -723,8 +731,9 @@ impl Bind {
             })
             .collect();
         BindAck {
-            max_xmit_frag: self.max_xmit_frag.clamp(HEADER_LEN as u16 + 8, FRAG_MAX),
-            max_recv_frag: self.max_recv_frag.clamp(HEADER_LEN as u16 + 8, FRAG_MAX),
+            // What we send is bounded by what the client receives, and the reverse.
+            max_xmit_frag: self.max_recv_frag.clamp(HEADER_LEN as u16 + 16, FRAG_MAX),
+            max_recv_frag: self.max_xmit_frag.clamp(HEADER_LEN as u16 + 16, FRAG_MAX),
             assoc_group_id,
             secondary_address: secondary_address.to_owned(),
             results,
@@ -1156,6 +1165,8 @@ mod tests {
         let mut all = Vec::new();
         for (i, f) in frags.iter().enumerate() {
             assert!(f.len() <= 4280);
+            assert!(Pdu::decode_fragment(f).is_ok());
+            assert_eq!(Pdu::decode(f).is_ok(), frags.len() == 1);
             assert_eq!(f[3] & PFC_FIRST_FRAG != 0, i == 0);
             assert_eq!(f[3] & PFC_LAST_FRAG != 0, i == frags.len() - 1);
             all.extend_from_slice(&f[24..]);
