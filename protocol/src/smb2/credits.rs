@@ -242,6 +242,7 @@ mod tests {
         );
     }
 
+    /// Goal: the multi-credit charge is ceil(len / 64 KiB), at least 1, saturating.
     #[test]
     fn charge_for_payloads() {
         assert_eq!(charge_for(0), 1);
