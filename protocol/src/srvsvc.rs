@@ -1143,6 +1143,10 @@ mod tests {
                 resume_handle: None,
             }))
         );
+        assert_eq!(
+            SrvsvcRequest::decode(15, &enum_req).unwrap().encode(),
+            enum_req
+        );
         let get_req = hex::decode(concat!(
             "000002000f000000000000000f0000005c005c003100390032002e003100360038002e0031002e00",
             "35003200000000000700000000000000070000005300680061007200650064000000b76c02000000",
@@ -1155,6 +1159,13 @@ mod tests {
                 net_name: "Shared".into(),
                 level: 2,
             }))
+        );
+        let mut zero_padded = get_req.clone();
+        let n = zero_padded.len();
+        zero_padded[n - 6..n - 4].fill(0);
+        assert_eq!(
+            SrvsvcRequest::decode(16, &get_req).unwrap().encode(),
+            zero_padded
         );
         let enum_resp = hex::decode(concat!(
             "01000000010000000000020004000000040002000400000008000200000000800c00020010000200",
@@ -1187,7 +1198,13 @@ mod tests {
             (list.total_entries, list.resume_handle, list.status),
             (4, None, WError::OK)
         );
-        assert_eq!(ShareEnumResponse::decode(&list.encode()), Ok(list));
+        // Our encoding is Windows' byte for byte (referent ids included), except that we pad
+        // strings with zeros where Windows left garbage.
+        let mut zero_padded = enum_resp.clone();
+        for i in [90, 158, 198, 234] {
+            zero_padded[i] = 0;
+        }
+        assert_eq!(list.encode(), zero_padded);
         let server = hex::decode(concat!(
             "6500000000000200f401000004000200050000000200000003908400080002000d000000000000000d000000",
             "3100390032002e003100360038002e0031002e00350037000000000001000000000000000100000000005500",
@@ -1206,7 +1223,9 @@ mod tests {
             (500, "192.168.1.57", 5, 2)
         );
         assert_eq!((i.server_type, i.comment.as_str()), (0x0084_9003, ""));
-        assert_eq!(ServerGetInfoResponse::decode(&info.encode()), Ok(info));
+        let mut zero_padded = server.clone();
+        zero_padded[86] = 0;
+        assert_eq!(info.encode(), zero_padded);
     }
 
     fn pipe_bind(pipe: &mut SrvsvcPipe, call_id: u32) -> dcerpc::BindAck {
