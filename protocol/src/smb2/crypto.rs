@@ -265,6 +265,17 @@ impl SigningAlgorithm {
         }
     }
 
+    /// The algorithm a connection signs with ([MS-SMB2] 3.1.4.1): HMAC-SHA256 for 2.0.2 and
+    /// 2.1, AES-CMAC for 3.0 and 3.0.2, and for 3.1.1 the one SMB2_SIGNING_CAPABILITIES
+    /// negotiated (Connection.SigningAlgorithmId), else AES-CMAC.
+    pub const fn for_dialect(dialect: u16, negotiated: Option<Self>) -> Self {
+        match (dialect, negotiated) {
+            (dialect::SMB202 | dialect::SMB210, _) => Self::HmacSha256,
+            (dialect::SMB311, Some(alg)) => alg,
+            _ => Self::AesCmac,
+        }
+    }
+
     /// The SMB2_SIGNING_CAPABILITIES id.
     pub const fn id(self) -> u16 {
         match self {
@@ -960,6 +971,36 @@ mod tests {
             sign(SigningAlgorithm::AesCmac, &[0u8; 5], &mut [0u8; 64]),
             Err(CryptoError::KeyLength(5))
         );
+    }
+
+    /// Goal: each dialect signs with the algorithm MS-SMB2 3.1.4.1 names.
+    #[test]
+    fn signing_algorithm_per_dialect() {
+        use SigningAlgorithm::*;
+        assert_eq!(
+            SigningAlgorithm::for_dialect(dialect::SMB210, Some(AesGmac)),
+            HmacSha256
+        );
+        assert_eq!(
+            SigningAlgorithm::for_dialect(dialect::SMB302, None),
+            AesCmac
+        );
+        assert_eq!(
+            SigningAlgorithm::for_dialect(dialect::SMB311, None),
+            AesCmac
+        );
+        assert_eq!(
+            SigningAlgorithm::for_dialect(dialect::SMB311, Some(AesGmac)),
+            AesGmac
+        );
+        for id in 0..3 {
+            assert_eq!(
+                SigningAlgorithm::from_id(id).map(SigningAlgorithm::id),
+                Some(id)
+            );
+        }
+        assert_eq!(SigningAlgorithm::from_id(3), None);
+        assert_eq!(Cipher::from_id(5), None);
     }
 
     /// Goal: the GMAC nonce depends on MessageId and on the CANCEL bit.
