@@ -113,15 +113,39 @@ pub fn kdf(
     if out_len != 16 && out_len != 32 {
         return Err(CryptoError::KeyLength(out_len));
     }
+    let block = kdf_block(key, label, context, out_len as u32 * 8)?;
+    SecretKey::new(&block[..out_len])
+}
+
+/// The first KDF output block with `L = l_bits`. MS-SMB2 3.1.4.2 sets L from
+/// Connection.CipherId for every key of a session, so with an AES-256 cipher even the 16-byte
+/// signing key is the first half of an L = 256 derivation (Linux's client and server derive
+/// it the same way).
+fn kdf_block(
+    key: &[u8],
+    label: &[u8],
+    context: &[u8],
+    l_bits: u32,
+) -> Result<[u8; 32], CryptoError> {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
         .map_err(|_| CryptoError::KeyLength(key.len()))?;
     mac.update(&1u32.to_be_bytes());
     mac.update(label);
     mac.update(&[0]);
     mac.update(context);
-    mac.update(&((out_len as u32) * 8).to_be_bytes());
-    let block = mac.finalize().into_bytes();
-    SecretKey::new(&block[..out_len])
+    mac.update(&l_bits.to_be_bytes());
+    Ok(mac.finalize().into_bytes().into())
+}
+
+/// A `len`-byte key: the first bytes of an L = `l_bits` derivation.
+fn kdf_key(
+    key: &[u8],
+    label: &[u8],
+    context: &[u8],
+    l_bits: u32,
+    len: usize,
+) -> Result<SecretKey, CryptoError> {
+    SecretKey::new(&kdf_block(key, label, context, l_bits)?[..len.min(32)])
 }
 
 /// The encryption algorithms of [MS-SMB2] 2.2.3.1.2 (SMB2_ENCRYPTION_CAPABILITIES). SMB 3.0 and
@@ -194,7 +218,9 @@ impl SessionKeys {
     /// for NTLM; Kerberos may give 32): Session.SessionKey is its first 16 bytes, right-padded
     /// with zeros if shorter, and derives the signing and application keys. For the AES-256
     /// ciphers the encryption and decryption keys are derived from Session.FullSessionKey (the
-    /// whole key) with L = 256. `dialect` is the wire revision (see [`dialect`]); 3.1.1 needs
+    /// whole key), and every key uses L = 256 (3.1.4.2), the 16-byte signing and application
+    /// keys being the first half of that output. `dialect` is the wire revision (see
+    /// [`dialect`]); 3.1.1 needs
     /// the preauth hash of the session's SESSION_SETUP exchange, which is the KDF context.
     /// `cipher` is Connection.CipherId (ignored for 3.0/3.0.2, which use AES-128-CCM).
     pub fn derive(
@@ -227,15 +253,17 @@ impl SessionKeys {
             }),
             dialect::SMB311 => {
                 let ctx = preauth_hash.ok_or(CryptoError::MissingPreauthHash)?;
-                let (cipher_key, len): (&[u8], usize) = match cipher {
-                    Some(c) if c.key_len() == 32 => (full_session_key, 32),
-                    _ => (&session_key, 16),
+                // L follows the cipher for every key (3.1.4.2); the AES-256 keys come from the
+                // full session key and are 32 bytes, the others stay 16.
+                let (cipher_key, l_bits, len): (&[u8], u32, usize) = match cipher {
+                    Some(c) if c.key_len() == 32 => (full_session_key, 256, 32),
+                    _ => (&session_key, 128, 16),
                 };
                 Ok(Self {
-                    signing: kdf(&session_key, b"SMBSigningKey\0", ctx, 16)?,
-                    encryption: Some(kdf(cipher_key, b"SMBS2CCipherKey\0", ctx, len)?),
-                    decryption: Some(kdf(cipher_key, b"SMBC2SCipherKey\0", ctx, len)?),
-                    application: kdf(&session_key, b"SMBAppKey\0", ctx, 16)?,
+                    signing: kdf_key(&session_key, b"SMBSigningKey\0", ctx, l_bits, 16)?,
+                    encryption: Some(kdf_key(cipher_key, b"SMBS2CCipherKey\0", ctx, l_bits, len)?),
+                    decryption: Some(kdf_key(cipher_key, b"SMBC2SCipherKey\0", ctx, l_bits, len)?),
+                    application: kdf_key(&session_key, b"SMBAppKey\0", ctx, l_bits, 16)?,
                 })
             }
             other => Err(CryptoError::UnknownDialect(other)),
@@ -1045,7 +1073,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(k.encryption.as_ref().unwrap().as_bytes().len(), 32);
-        assert_eq!(k.signing.as_bytes().len(), 16);
+        // The signing key is the first half of an L = 256 derivation, not an L = 128 one.
+        let l256 = kdf(&[1u8; 16], b"SMBSigningKey\0", &pre, 32).unwrap();
+        assert_eq!(k.signing.as_bytes(), &l256.as_bytes()[..16]);
+        assert_ne!(
+            k.signing.as_bytes(),
+            kdf(&[1u8; 16], b"SMBSigningKey\0", &pre, 16)
+                .unwrap()
+                .as_bytes()
+        );
         assert_eq!(
             k.decryption.unwrap().as_bytes(),
             kdf(&[1u8; 32], b"SMBC2SCipherKey\0", &pre, 32)
