@@ -543,7 +543,7 @@ impl Pdu {
             PduBody::BindAck(a) | PduBody::AlterContextResp(a) => encode_bind_ack(a, &mut w),
             PduBody::BindNak(n) => {
                 w.u16(n.reason);
-                w.u8(n.versions.len() as u8);
+                w.u8(n.versions.len().min(255) as u8);
                 for &(major, minor) in n.versions.iter().take(255) {
                     w.u8(major);
                     w.u8(minor);

@@ -345,28 +345,37 @@ pub fn verify(alg: SigningAlgorithm, key: &[u8], msg: &[u8]) -> bool {
     if msg.len() < HEADER_LEN {
         return false;
     }
-    let mut zeroed = msg.to_vec();
-    zeroed[SIGNATURE_OFFSET..HEADER_LEN].fill(0);
-    match signature(alg, key, &zeroed) {
+    // HMAC and CMAC stream over the message with zeros in place of the signature; GMAC's AAD
+    // must be one slice, so only it copies the message.
+    let computed = if alg == SigningAlgorithm::AesGmac {
+        let mut zeroed = msg.to_vec();
+        zeroed[SIGNATURE_OFFSET..HEADER_LEN].fill(0);
+        signature(alg, key, &zeroed)
+    } else {
+        signature(alg, key, msg)
+    };
+    match computed {
         Ok(sig) => bool::from(sig.ct_eq(&msg[SIGNATURE_OFFSET..HEADER_LEN])),
         Err(_) => false,
     }
 }
 
-/// The 16-byte signature of `msg`, whose Signature field is already zero.
+/// The 16-byte signature of `msg` computed as if its Signature field were zero (for GMAC the
+/// field must already be zero).
 fn signature(alg: SigningAlgorithm, key: &[u8], msg: &[u8]) -> Result<[u8; 16], CryptoError> {
     let mut out = [0u8; 16];
+    let parts = [&msg[..SIGNATURE_OFFSET], &[0u8; 16][..], &msg[HEADER_LEN..]];
     match alg {
         SigningAlgorithm::HmacSha256 => {
             let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
                 .map_err(|_| CryptoError::KeyLength(key.len()))?;
-            mac.update(msg);
+            parts.iter().for_each(|p| mac.update(p));
             out.copy_from_slice(&mac.finalize().into_bytes()[..16]);
         }
         SigningAlgorithm::AesCmac => {
             let mut mac = <Cmac<Aes128> as Mac>::new_from_slice(key)
                 .map_err(|_| CryptoError::KeyLength(key.len()))?;
-            mac.update(msg);
+            parts.iter().for_each(|p| mac.update(p));
             out.copy_from_slice(&mac.finalize().into_bytes());
         }
         SigningAlgorithm::AesGmac => {
