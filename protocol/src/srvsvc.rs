@@ -1432,6 +1432,64 @@ mod tests {
     }
 
     proptest! {
+        /// Goal: how the client splits its writes does not change what the pipe answers.
+        /// Method: a BIND and a NetrShareEnum call written at once and in random pieces.
+        #[test]
+        fn pipe_ignores_write_boundaries(cuts in vec(0usize..400, 0..6)) {
+            let bind = Pdu {
+                flags: PFC_FIRST_FRAG | PFC_LAST_FRAG,
+                call_id: 1,
+                body: PduBody::Bind(dcerpc::Bind {
+                    max_xmit_frag: 4280,
+                    max_recv_frag: 4280,
+                    assoc_group_id: 0,
+                    contexts: vec![dcerpc::ContextElem {
+                        context_id: 0,
+                        abstract_syntax: SRVSVC,
+                        transfer_syntaxes: vec![SyntaxId::NDR],
+                    }],
+                }),
+            };
+            let req = SrvsvcRequest::ShareEnum(ShareEnumRequest {
+                server_name: None,
+                level: 1,
+                prefered_maximum_length: u32::MAX,
+                resume_handle: None,
+            });
+            let call = Pdu {
+                flags: PFC_FIRST_FRAG | PFC_LAST_FRAG,
+                call_id: 2,
+                body: PduBody::Request(dcerpc::Request {
+                    alloc_hint: 0,
+                    context_id: 0,
+                    opnum: req.opnum(),
+                    object: None,
+                    stub: req.encode(),
+                }),
+            };
+            let stream = [bind.encode(), call.encode()].concat();
+            let drain = |pipe: &mut SrvsvcPipe| {
+                let mut out = Vec::new();
+                while let Some(r) = pipe.poll_read(4280) {
+                    out.push(r.data);
+                }
+                out
+            };
+            let mut whole = SrvsvcPipe::new(7);
+            whole.handle_write(&stream, &shares(), &ServerInfo::default()).unwrap();
+            let expected = drain(&mut whole);
+            prop_assert_eq!(expected.len(), 2);
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % stream.len()).collect();
+            cuts.sort_unstable();
+            let mut pieces = SrvsvcPipe::new(7);
+            let mut at = 0;
+            for c in cuts.into_iter().chain([stream.len()]) {
+                pieces.handle_write(&stream[at..c.max(at)], &shares(), &ServerInfo::default()).unwrap();
+                at = c.max(at);
+            }
+            prop_assert_eq!(drain(&mut pieces), expected);
+        }
+
         /// Goal: request and response decoders never panic on arbitrary stubs, and whatever
         /// decodes re-encodes to something that decodes to the same value.
         #[test]
