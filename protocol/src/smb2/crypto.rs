@@ -64,8 +64,9 @@ pub mod dialect {
     pub const SMB311: u16 = 0x0311;
 }
 
-/// A symmetric key of 16 or 32 bytes. `Debug` never prints the bytes.
-#[derive(Clone, PartialEq, Eq)]
+/// A symmetric key of 16 or 32 bytes. `Debug` never prints the bytes and `==` compares in
+/// constant time.
+#[derive(Clone)]
 pub struct SecretKey {
     bytes: [u8; 32],
     len: u8,
@@ -90,6 +91,14 @@ impl SecretKey {
         &self.bytes[..usize::from(self.len)]
     }
 }
+
+impl PartialEq for SecretKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && bool::from(self.bytes.ct_eq(&other.bytes))
+    }
+}
+
+impl Eq for SecretKey {}
 
 impl std::fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
