@@ -1,5 +1,5 @@
-//! Connection-oriented DCE/RPC PDUs ([C706] chapter 12.6, with the extensions of [MS-RPCE]
-//! 2.2.2) as carried over SMB2 named pipes, and a small NDR 2.0 reader and writer ([C706]
+//! Connection-oriented DCE/RPC PDUs (C706 chapter 12.6, with the extensions of [MS-RPCE]
+//! 2.2.2) as carried over SMB2 named pipes, and a small NDR 2.0 reader and writer (C706
 //! chapter 14) for the stubs, little-endian only. Sans-IO: bytes in, values out.
 //!
 //! Scope: what a file server needs to answer `\PIPE\srvsvc` ([`crate::srvsvc`]): BIND and
@@ -12,7 +12,7 @@
 use crate::smb2::le::{self, Reader, Writer};
 use crate::wire::DecodeError;
 
-/// Length of the common header ([C706] 12.6.3.1).
+/// Length of the common header (C706 12.6.3.1).
 pub const HEADER_LEN: usize = 16;
 /// The largest PDU: frag_length is 16 bits.
 pub const PDU_MAX: usize = u16::MAX as usize;
@@ -32,7 +32,7 @@ pub const PFC_OBJECT_UUID: u8 = 0x80;
 /// The packed data representation we send: little-endian integers, ASCII, IEEE floats.
 pub const DREP_LE: [u8; 4] = [0x10, 0, 0, 0];
 
-/// Packet types ([C706] 12.6.4.*, in its numbering).
+/// Packet types (C706 12.6.4.*, in its numbering).
 pub mod ptype {
     /// REQUEST.
     pub const REQUEST: u8 = 0;
@@ -52,7 +52,7 @@ pub mod ptype {
     pub const ALTER_CONTEXT_RESP: u8 = 15;
 }
 
-/// Fault statuses ([C706] appendix E, [MS-RPCE] 2.2.2.11) a server sends.
+/// Fault statuses (C706 appendix E, [MS-RPCE] 2.2.2.11) a server sends.
 pub mod fault {
     /// nca_s_op_rng_error: the opnum is not in the interface.
     pub const OP_RNG_ERROR: u32 = 0x1C01_0002;
@@ -64,7 +64,7 @@ pub mod fault {
     pub const BAD_STUB_DATA: u32 = 0x0000_06F7;
 }
 
-/// Presentation context results ([C706] 12.6.3.1 p_cont_def_result_t, [MS-RPCE] 2.2.2.4).
+/// Presentation context results (C706 12.6.3.1 p_cont_def_result_t, [MS-RPCE] 2.2.2.4).
 pub mod result {
     /// acceptance.
     pub const ACCEPTANCE: u16 = 0;
@@ -119,7 +119,7 @@ impl std::fmt::Debug for Uuid {
     }
 }
 
-/// An interface or transfer syntax with its version ([C706] p_syntax_id_t).
+/// An interface or transfer syntax with its version (C706 p_syntax_id_t).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SyntaxId {
     /// The interface or syntax UUID.
@@ -162,11 +162,12 @@ impl SyntaxId {
         version_minor: 0,
     };
 
-    /// Whether this is a bind-time feature negotiation syntax ([MS-RPCE] 3.3.1.5.3):
-    /// 6cb71c2c-9812-4540-XXXX-000000000000 v1, whose fourth group carries the feature bits.
+    /// Whether this is a bind-time feature negotiation syntax ([MS-RPCE] 3.3.1.5.3): a UUID
+    /// starting 6cb71c2c-9812-4540, whose last eight octets are the client's
+    /// BindTimeFeatureNegotiationBitmask (2.2.2.14). The version (1.0) is not checked.
     pub fn is_bind_time_features(&self) -> bool {
         let prefix = Uuid::new(0x6cb7_1c2c, 0x9812, 0x4540, [0; 8]);
-        self.uuid.0[..8] == prefix.0[..8] && self.uuid.0[10..] == [0; 6]
+        self.uuid.0[..8] == prefix.0[..8]
     }
 
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -187,7 +188,7 @@ impl SyntaxId {
     }
 }
 
-/// One presentation context proposed in a BIND ([C706] p_cont_elem_t).
+/// One presentation context proposed in a BIND (C706 p_cont_elem_t).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContextElem {
     /// p_cont_id: the id REQUESTs will name.
@@ -198,7 +199,7 @@ pub struct ContextElem {
     pub transfer_syntaxes: Vec<SyntaxId>,
 }
 
-/// BIND and ALTER_CONTEXT bodies ([C706] 12.6.4.3, 12.6.4.1).
+/// BIND and ALTER_CONTEXT bodies (C706 12.6.4.3, 12.6.4.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bind {
     /// max_xmit_frag.
@@ -211,7 +212,7 @@ pub struct Bind {
     pub contexts: Vec<ContextElem>,
 }
 
-/// One context's result in a BIND_ACK ([C706] p_result_t).
+/// One context's result in a BIND_ACK (C706 p_result_t).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ContextResult {
     /// See [`result`].
@@ -222,7 +223,7 @@ pub struct ContextResult {
     pub transfer_syntax: SyntaxId,
 }
 
-/// BIND_ACK and ALTER_CONTEXT_RESP bodies ([C706] 12.6.4.4, 12.6.4.2).
+/// BIND_ACK and ALTER_CONTEXT_RESP bodies (C706 12.6.4.4, 12.6.4.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BindAck {
     /// max_xmit_frag.
@@ -237,7 +238,7 @@ pub struct BindAck {
     pub results: Vec<ContextResult>,
 }
 
-/// A REQUEST body ([C706] 12.6.4.9).
+/// A REQUEST body (C706 12.6.4.9).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     /// alloc_hint: the stub's total size, a hint only.
@@ -252,7 +253,7 @@ pub struct Request {
     pub stub: Vec<u8>,
 }
 
-/// A RESPONSE body ([C706] 12.6.4.10).
+/// A RESPONSE body (C706 12.6.4.10).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     /// alloc_hint: the whole stub's size across fragments.
@@ -265,7 +266,7 @@ pub struct Response {
     pub stub: Vec<u8>,
 }
 
-/// A FAULT body ([C706] 12.6.4.7).
+/// A FAULT body (C706 12.6.4.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fault {
     /// alloc_hint.
@@ -278,7 +279,7 @@ pub struct Fault {
     pub status: u32,
 }
 
-/// A BIND_NAK body ([C706] 12.6.4.5).
+/// A BIND_NAK body (C706 12.6.4.5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BindNak {
     /// provider_reject_reason.
@@ -353,8 +354,23 @@ fn check_version(b: &[u8]) -> Result<(), DecodeError> {
 }
 
 impl Pdu {
-    /// Decodes exactly one PDU: `buf` must be the whole PDU (frag_length bytes).
+    /// Decodes exactly one single-fragment PDU (PFC_FIRST_FRAG and PFC_LAST_FRAG both set):
+    /// `buf` must be the whole PDU (frag_length bytes). This is what a server accepts.
     pub fn decode(buf: &[u8]) -> Result<Self, DecodeError> {
+        let pdu = Self::decode_fragment(buf)?;
+        let single = PFC_FIRST_FRAG | PFC_LAST_FRAG;
+        if pdu.flags & single != single {
+            return Err(DecodeError::InvalidValue {
+                field: "pfc_flags (fragmented PDU)",
+                value: u64::from(pdu.flags),
+            });
+        }
+        Ok(pdu)
+    }
+
+    /// Decodes one PDU that may be one fragment of several (a client reassembling a long
+    /// RESPONSE from [`response_fragments`] concatenates the stubs itself).
+    pub fn decode_fragment(buf: &[u8]) -> Result<Self, DecodeError> {
         let len = pdu_len(buf)?.ok_or(DecodeError::Truncated {
             field: "rpc header",
         })?;
@@ -379,13 +395,6 @@ impl Pdu {
             return Err(DecodeError::InvalidValue {
                 field: "auth_length (authenticated RPC unsupported)",
                 value: u64::from(auth_length),
-            });
-        }
-        let single = PFC_FIRST_FRAG | PFC_LAST_FRAG;
-        if flags & single != single {
-            return Err(DecodeError::InvalidValue {
-                field: "pfc_flags (fragmented PDU)",
-                value: u64::from(flags),
             });
         }
         let body = match ptype {
@@ -534,7 +543,7 @@ impl Pdu {
             PduBody::BindAck(a) | PduBody::AlterContextResp(a) => encode_bind_ack(a, &mut w),
             PduBody::BindNak(n) => {
                 w.u16(n.reason);
-                w.u8(n.versions.len() as u8);
+                w.u8(n.versions.len().min(255) as u8);
                 for &(major, minor) in n.versions.iter().take(255) {
                     w.u8(major);
                     w.u8(minor);
@@ -674,7 +683,7 @@ fn encode_bind_ack(a: &BindAck, w: &mut Writer) {
 }
 
 impl Bind {
-    /// The BIND_ACK a server sends for this BIND ([C706] 12.6.4.4, [MS-RPCE] 3.3.1.5.3): a
+    /// The BIND_ACK a server sends for this BIND (C706 12.6.4.4, [MS-RPCE] 3.3.1.5.3): a
     /// context whose abstract syntax is in `interfaces` (UUID and major version match) and
     /// that offers NDR 2.0 is accepted with NDR; a bind-time feature negotiation context gets
     /// "negotiate ack" with no features; everything else is rejected with the matching
@@ -722,8 +731,9 @@ impl Bind {
             })
             .collect();
         BindAck {
-            max_xmit_frag: self.max_xmit_frag.clamp(HEADER_LEN as u16 + 8, FRAG_MAX),
-            max_recv_frag: self.max_recv_frag.clamp(HEADER_LEN as u16 + 8, FRAG_MAX),
+            // What we send is bounded by what the client receives, and the reverse.
+            max_xmit_frag: self.max_recv_frag.clamp(HEADER_LEN as u16 + 16, FRAG_MAX),
+            max_recv_frag: self.max_xmit_frag.clamp(HEADER_LEN as u16 + 16, FRAG_MAX),
             assoc_group_id,
             secondary_address: secondary_address.to_owned(),
             results,
@@ -733,7 +743,7 @@ impl Bind {
 
 /// Splits a response stub into RESPONSE PDUs of at most `max_frag` bytes each (the client's
 /// max_recv_frag, at least 32), with PFC_FIRST_FRAG on the first and PFC_LAST_FRAG on the last
-/// ([C706] 12.6.3.6). Every fragment's alloc_hint is the stub bytes remaining from it on.
+/// (C706 12.6.3.6). Every fragment's alloc_hint is the stub bytes remaining from it on.
 pub fn response_fragments(
     call_id: u32,
     context_id: u16,
@@ -774,7 +784,7 @@ pub fn response_fragments(
     }
 }
 
-/// Reads NDR 2.0 data ([C706] chapter 14) from a little-endian stub. Alignment is relative to
+/// Reads NDR 2.0 data (C706 chapter 14) from a little-endian stub. Alignment is relative to
 /// the stub's start; every primitive read aligns itself first.
 #[derive(Debug, Clone)]
 pub struct NdrReader<'a> {
@@ -1155,6 +1165,8 @@ mod tests {
         let mut all = Vec::new();
         for (i, f) in frags.iter().enumerate() {
             assert!(f.len() <= 4280);
+            assert!(Pdu::decode_fragment(f).is_ok());
+            assert_eq!(Pdu::decode(f).is_ok(), frags.len() == 1);
             assert_eq!(f[3] & PFC_FIRST_FRAG != 0, i == 0);
             assert_eq!(f[3] & PFC_LAST_FRAG != 0, i == frags.len() - 1);
             all.extend_from_slice(&f[24..]);

@@ -624,6 +624,21 @@ pub fn fuzz_dcerpc(data: &[u8]) {
             }
         }
     }
+    if let Ok(pdu) = Pdu::decode_fragment(data) {
+        assert!(
+            Pdu::decode_fragment(&pdu.encode()).is_ok(),
+            "fragment must re-decode"
+        );
+    }
+    // The whole server end: whatever the client writes, the pipe answers or refuses cleanly.
+    let mut pipe = crate::srvsvc::SrvsvcPipe::new(1);
+    let ipc = crate::srvsvc::Share {
+        name: "IPC$".into(),
+        share_type: crate::srvsvc::share_type::IPC_HIDDEN,
+        ..Default::default()
+    };
+    let _ = pipe.handle_write(data, &[ipc], &Default::default());
+    while pipe.poll_read(1024).is_some() {}
     for op in [
         opnum::NETR_SHARE_ENUM,
         opnum::NETR_SHARE_GET_INFO,
@@ -1896,6 +1911,8 @@ mod crypto_credit_dcerpc_tests {
             }),
         };
         write("dcerpc", &req.encode());
+        // BIND then REQUEST in one write: the pipe binds, then answers the call.
+        write("dcerpc", &[bind.encode(), req.encode()].concat());
         write("dcerpc", &enum_req.encode());
         let shares = [
             Share {
