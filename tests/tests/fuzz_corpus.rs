@@ -10,13 +10,16 @@ use std::path::{Path, PathBuf};
 
 type Entry = fn(&[u8]);
 
-const TARGETS: [(&str, Entry); 6] = [
+const TARGETS: [(&str, Entry); 9] = [
     ("record", protocol::fuzzing::fuzz_record),
     ("rpc_call", protocol::fuzzing::fuzz_rpc_call),
     ("nfs3_call", protocol::fuzzing::fuzz_nfs3_call),
     ("nfs3_reply", protocol::fuzzing::fuzz_nfs3_reply),
     ("mount", protocol::fuzzing::fuzz_mount),
     ("portmap", protocol::fuzzing::fuzz_portmap),
+    ("smb2_info", protocol::fuzzing::fuzz_smb2_info),
+    ("smb2_security", protocol::fuzzing::fuzz_smb2_security),
+    ("smb2_ioctl", protocol::fuzzing::fuzz_smb2_ioctl),
 ];
 
 fn fuzz_dir() -> PathBuf {
