@@ -129,11 +129,11 @@ fn smb2_reencode(header: &[u8], encode: impl FnOnce(&mut crate::smb2::le::Writer
 
 /// QUERY_INFO / SET_INFO messages and every [MS-FSCC] information class decoder: the first
 /// byte picks the decoder (0–3: query request, query response, set request, set response,
-/// each given a whole message from its SMB2 header; 4 and up: the classes of
-/// [`crate::smb2::fscc::AnyInfo::CLASSES`] in turn). Whatever decodes must decode again to
-/// the same value after re-encoding.
+/// each given a whole message from its SMB2 header; 4–127: that file information class;
+/// 0x80 | n: file-system information class n; classes [`AnyInfo`] does not know are
+/// skipped). Whatever decodes must decode again to the same value after re-encoding.
 pub fn fuzz_smb2_info(data: &[u8]) {
-    use crate::smb2::fscc::AnyInfo;
+    use crate::smb2::fscc::{AnyInfo, InfoType};
     use crate::smb2::info::{QueryInfoRequest, QueryInfoResponse, SetInfoRequest, SetInfoResponse};
     let Some((&sel, rest)) = data.split_first() else {
         return;
@@ -172,8 +172,11 @@ pub fn fuzz_smb2_info(data: &[u8]) {
             }
         }
         _ => {
-            let classes = AnyInfo::CLASSES;
-            let (t, c) = classes[usize::from(sel - 4) % classes.len()];
+            let (t, c) = if sel & 0x80 != 0 {
+                (InfoType::FILESYSTEM, sel & 0x7f)
+            } else {
+                (InfoType::FILE, sel)
+            };
             if let Ok(Some(v)) = AnyInfo::decode(t, c, rest) {
                 assert_eq!(
                     AnyInfo::decode(t, c, &v.encode()),
@@ -373,8 +376,11 @@ mod tests {
         };
         let tagged = |sel: u8, b: Vec<u8>| [vec![sel], b].concat();
         let class_sel = |t: InfoType, c: u8| {
-            let i = AnyInfo::CLASSES.iter().position(|&x| x == (t, c)).unwrap();
-            4 + i as u8
+            if t == InfoType::FILESYSTEM {
+                0x80 | c
+            } else {
+                c
+            }
         };
         let any = |v: AnyInfo, t: InfoType, c: u8| tagged(class_sel(t, c), v.encode());
         let fid = [0x11; 16];
@@ -783,7 +789,7 @@ mod tests {
     /// encoders, and every seed is something the decoders accept.
     #[test]
     fn smb2_info_seeds_pass() {
-        use crate::smb2::fscc::AnyInfo;
+        use crate::smb2::fscc::{AnyInfo, InfoType};
         use crate::smb2::{info, ioctl, mfsymlink, security};
         for (target, input) in smb2_info_seeds() {
             let (sel, rest) = (input[0], &input[1..]);
@@ -793,8 +799,12 @@ mod tests {
                 ("smb2_info", 2) => info::SetInfoRequest::decode(rest).is_ok(),
                 ("smb2_info", 3) => info::SetInfoResponse::decode(rest).is_ok(),
                 ("smb2_info", n) => {
-                    let (t, c) = AnyInfo::CLASSES[usize::from(n - 4)];
-                    matches!(AnyInfo::decode(t, c, rest), Ok(Some(_)))
+                    let t = if n & 0x80 != 0 {
+                        InfoType::FILESYSTEM
+                    } else {
+                        InfoType::FILE
+                    };
+                    matches!(AnyInfo::decode(t, n & 0x7f, rest), Ok(Some(_)))
                 }
                 ("smb2_security", 0) => security::SecurityDescriptor::decode(rest).is_ok(),
                 ("smb2_security", 1) => std::str::from_utf8(rest)

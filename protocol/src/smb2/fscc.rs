@@ -527,6 +527,49 @@ fixed_class! {
 }
 
 fixed_class! {
+    /// FilePipeInformation ([MS-FSCC] 2.4.33).
+    FilePipeInformation: FILE, 23, size 8;
+    /// ReadMode (0 byte stream, 1 message).
+    read_mode: u32,
+    /// CompletionMode (0 queue, 1 complete).
+    completion_mode: u32
+}
+
+fixed_class! {
+    /// FileValidDataLengthInformation ([MS-FSCC] 2.4.49).
+    FileValidDataLengthInformation: FILE, 39, size 8;
+    /// ValidDataLength.
+    valid_data_length: u64
+}
+
+fixed_class! {
+    /// FileIdInformation ([MS-FSCC] 2.4.23): the volume serial number and a 128-bit file id.
+    FileIdInformation: FILE, 59, size 24;
+    /// VolumeSerialNumber.
+    volume_serial_number: u64,
+    /// FileId: 16 bytes.
+    file_id: guid
+}
+
+fixed_class! {
+    /// FileFsControlInformation ([MS-FSCC] 2.5.2): quota settings.
+    FileFsControlInformation: FILESYSTEM, 6, size 48;
+    /// FreeSpaceStartFiltering.
+    free_space_start_filtering: u64,
+    /// FreeSpaceThreshold.
+    free_space_threshold: u64,
+    /// FreeSpaceStopFiltering.
+    free_space_stop_filtering: u64,
+    /// DefaultQuotaThreshold.
+    default_quota_threshold: u64,
+    /// DefaultQuotaLimit.
+    default_quota_limit: u64,
+    /// FileSystemControlFlags.
+    file_system_control_flags: u32;
+    reserved 4
+}
+
+fixed_class! {
     /// FileFsSizeInformation ([MS-FSCC] 2.5.8).
     FileFsSizeInformation: FILESYSTEM, 3, size 24;
     /// TotalAllocationUnits.
@@ -661,6 +704,10 @@ name_class! {
 name_class! {
     /// FileNormalizedNameInformation ([MS-FSCC] 2.4.30).
     FileNormalizedNameInformation, 48
+}
+name_class! {
+    /// FileShortNameInformation ([MS-FSCC] 2.4.39): sets the 8.3 name.
+    FileShortNameInformation, 40
 }
 
 /// Declares the SMB2 shape of FileRenameInformation / FileLinkInformation.
@@ -1188,6 +1235,10 @@ pub enum AnyInfo {
     AttributeTag(FileAttributeTagInformation),
     NormalizedName(FileNormalizedNameInformation),
     DispositionEx(FileDispositionInformationEx),
+    Pipe(FilePipeInformation),
+    ValidDataLength(FileValidDataLengthInformation),
+    ShortName(FileShortNameInformation),
+    Id(FileIdInformation),
     Posix(FilePosixInformation),
     FsVolume(FileFsVolumeInformation),
     FsSize(FileFsSizeInformation),
@@ -1197,6 +1248,7 @@ pub enum AnyInfo {
     FsObjectId(FileFsObjectIdInformation),
     FsSectorSize(FileFsSectorSizeInformation),
     FsPosix(FileFsPosixInformation),
+    FsControl(FileFsControlInformation),
 }
 
 macro_rules! any_info {
@@ -1250,6 +1302,10 @@ any_info! {
     AttributeTag(FileAttributeTagInformation),
     NormalizedName(FileNormalizedNameInformation),
     DispositionEx(FileDispositionInformationEx),
+    Pipe(FilePipeInformation),
+    ValidDataLength(FileValidDataLengthInformation),
+    ShortName(FileShortNameInformation),
+    Id(FileIdInformation),
     Posix(FilePosixInformation),
     FsVolume(FileFsVolumeInformation),
     FsSize(FileFsSizeInformation),
@@ -1259,6 +1315,7 @@ any_info! {
     FsObjectId(FileFsObjectIdInformation),
     FsSectorSize(FileFsSectorSizeInformation),
     FsPosix(FileFsPosixInformation),
+    FsControl(FileFsControlInformation),
 }
 
 #[cfg(test)]
@@ -1332,6 +1389,10 @@ mod tests {
         assert_eq!(FileFsSectorSizeInformation::default().encode().len(), 28);
         assert_eq!(FileFsPosixInformation::default().encode().len(), 56);
         assert_eq!(FileFsObjectIdInformation::default().encode().len(), 64);
+        assert_eq!(FileFsControlInformation::default().encode().len(), 48);
+        assert_eq!(FileIdInformation::default().encode().len(), 24);
+        assert_eq!(FilePipeInformation::default().encode().len(), 8);
+        assert_eq!(FileValidDataLengthInformation::default().encode().len(), 8);
         assert_eq!(
             FileAllInformation::default().encode().len(),
             FileAllInformation::FIXED_SIZE

@@ -38,6 +38,23 @@ fn structure_size(r: &mut Reader<'_>, want: u16, field: &'static str) -> Result<
     Ok(())
 }
 
+/// A buffer that is not empty must start after the fixed part of the body (`body_end` from
+/// the header start), as [MS-SMB2] 3.3.5.20 / 3.3.5.21 require.
+fn check_offset(
+    off: u16,
+    len: u32,
+    body_end: usize,
+    field: &'static str,
+) -> Result<(), DecodeError> {
+    if len != 0 && usize::from(off) < body_end {
+        return Err(DecodeError::InvalidValue {
+            field,
+            value: off.into(),
+        });
+    }
+    Ok(())
+}
+
 fn check_max(v: u32, max: usize, field: &'static str) -> Result<(), DecodeError> {
     if v as usize > max {
         return Err(DecodeError::TooLong {
@@ -97,6 +114,12 @@ impl QueryInfoRequest {
         let additional_information = r.u32("QueryInfoRequest.AdditionalInformation")?;
         let flags = r.u32("QueryInfoRequest.Flags")?;
         let file_id = r.guid("QueryInfoRequest.FileId")?;
+        check_offset(
+            in_off,
+            in_len,
+            HEADER_LEN + 40,
+            "QueryInfoRequest.InputBufferOffset",
+        )?;
         let input_buffer = r
             .slice_at(
                 in_off.into(),
@@ -158,6 +181,12 @@ impl QueryInfoResponse {
         )?;
         let off = r.u16("QueryInfoResponse.OutputBufferOffset")?;
         let len = r.u32("QueryInfoResponse.OutputBufferLength")?;
+        check_offset(
+            off,
+            len,
+            HEADER_LEN + 8,
+            "QueryInfoResponse.OutputBufferOffset",
+        )?;
         let output_buffer = r
             .slice_at(
                 off.into(),
@@ -213,6 +242,7 @@ impl SetInfoRequest {
         r.skip(2, "SetInfoRequest.Reserved")?;
         let additional_information = r.u32("SetInfoRequest.AdditionalInformation")?;
         let file_id = r.guid("SetInfoRequest.FileId")?;
+        check_offset(off, len, HEADER_LEN + 32, "SetInfoRequest.BufferOffset")?;
         let buffer = r
             .slice_at(
                 off.into(),
@@ -342,6 +372,9 @@ mod tests {
         past_end[76..80].copy_from_slice(&4u32.to_le_bytes());
         assert!(QueryInfoRequest::decode(&past_end).is_err());
         assert!(QueryInfoRequest::decode(&msg[..100]).is_err());
+        let mut inside = msg.clone();
+        inside[72..74].copy_from_slice(&80u16.to_le_bytes());
+        assert!(QueryInfoRequest::decode(&inside).is_err());
         assert!(QueryInfoRequest::decode(&[]).is_err());
     }
 

@@ -79,24 +79,32 @@ fn structure_size(r: &mut Reader<'_>, want: u16, field: &'static str) -> Result<
     Ok(())
 }
 
-fn check_sum(a: u32, b: u32, field: &'static str) -> Result<(), DecodeError> {
-    let sum = u64::from(a) + u64::from(b);
-    if sum > limits::TRANSACT_MAX as u64 {
+fn check_max(v: u32, field: &'static str) -> Result<(), DecodeError> {
+    if v as usize > limits::TRANSACT_MAX {
         return Err(DecodeError::TooLong {
             field,
-            len: sum,
+            len: v.into(),
             max: limits::TRANSACT_MAX as u64,
         });
     }
     Ok(())
 }
 
+/// The (offset, count) buffer of an IOCTL message: inside the message, after the fixed part
+/// (`body_end`, [MS-SMB2] 3.3.5.15), at most [`limits::TRANSACT_MAX`] bytes.
 fn buffer_at(
     r: &Reader<'_>,
     off: u32,
     len: u32,
+    body_end: usize,
     field: &'static str,
 ) -> Result<Vec<u8>, DecodeError> {
+    if len != 0 && (off as usize) < body_end {
+        return Err(DecodeError::InvalidValue {
+            field,
+            value: off.into(),
+        });
+    }
     Ok(
         r.slice_at(off as usize, len as usize, limits::TRANSACT_MAX, field)?
             .to_vec(),
@@ -127,8 +135,9 @@ impl IoctlRequest {
     pub const STRUCTURE_SIZE: u16 = 57;
 
     /// Decodes the body of `msg` (from its SMB2 header). Both buffers must lie inside the
-    /// message; the input and output counts together, and the two maximum response sizes
-    /// together, must not exceed [`limits::TRANSACT_MAX`] ([MS-SMB2] 3.3.5.15).
+    /// message after the fixed part; InputCount, OutputCount, MaxInputResponse and
+    /// MaxOutputResponse must each be at most [`limits::TRANSACT_MAX`] ([MS-SMB2] 3.3.5.15:
+    /// the server fails such requests with STATUS_INVALID_PARAMETER).
     pub fn decode(msg: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::at(msg, HEADER_LEN);
         structure_size(&mut r, Self::STRUCTURE_SIZE, "IoctlRequest.StructureSize")?;
@@ -143,17 +152,14 @@ impl IoctlRequest {
         let max_output_response = r.u32("IoctlRequest.MaxOutputResponse")?;
         let flags = r.u32("IoctlRequest.Flags")?;
         r.skip(4, "IoctlRequest.Reserved2")?;
-        check_sum(in_len, out_len, "IoctlRequest.InputCount+OutputCount")?;
-        check_sum(
-            max_input_response,
-            max_output_response,
-            "IoctlRequest.MaxInputResponse+MaxOutputResponse",
-        )?;
+        check_max(max_input_response, "IoctlRequest.MaxInputResponse")?;
+        check_max(max_output_response, "IoctlRequest.MaxOutputResponse")?;
+        let end = HEADER_LEN + 56;
         Ok(Self {
             ctl_code,
             file_id,
-            input: buffer_at(&r, in_off, in_len, "IoctlRequest.Input")?,
-            output: buffer_at(&r, out_off, out_len, "IoctlRequest.Output")?,
+            input: buffer_at(&r, in_off, in_len, end, "IoctlRequest.Input")?,
+            output: buffer_at(&r, out_off, out_len, end, "IoctlRequest.Output")?,
             max_input_response,
             max_output_response,
             flags,
@@ -233,12 +239,12 @@ impl IoctlResponse {
         let out_len = r.u32("IoctlResponse.OutputCount")?;
         let flags = r.u32("IoctlResponse.Flags")?;
         r.skip(4, "IoctlResponse.Reserved2")?;
-        check_sum(in_len, out_len, "IoctlResponse.InputCount+OutputCount")?;
+        let end = HEADER_LEN + 48;
         Ok(Self {
             ctl_code,
             file_id,
-            input: buffer_at(&r, in_off, in_len, "IoctlResponse.Input")?,
-            output: buffer_at(&r, out_off, out_len, "IoctlResponse.Output")?,
+            input: buffer_at(&r, in_off, in_len, end, "IoctlResponse.Input")?,
+            output: buffer_at(&r, out_off, out_len, end, "IoctlResponse.Output")?,
             flags,
         })
     }
@@ -944,6 +950,9 @@ mod tests {
             IoctlRequest::decode(&bad),
             Err(DecodeError::TooLong { .. })
         ));
+        let mut bad = msg.clone();
+        bad[64 + 24..64 + 28].copy_from_slice(&64u32.to_le_bytes()); // input inside the body
+        assert!(IoctlRequest::decode(&bad).is_err());
         let mut bad = msg;
         bad[64] = 56;
         assert!(IoctlRequest::decode(&bad).is_err());
