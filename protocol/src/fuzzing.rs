@@ -131,7 +131,7 @@ fn smb2_reencode(header: &[u8], encode: impl FnOnce(&mut crate::smb2::le::Writer
 /// byte picks the decoder (0–3: query request, query response, set request, set response,
 /// each given a whole message from its SMB2 header; 4–127: that file information class;
 /// 0x80 | n: file-system information class n; classes [`AnyInfo`] does not know are
-/// skipped). Whatever decodes must decode again to the same value after re-encoding.
+/// skipped; 0x80: a FILE_GET_EA_INFORMATION name list). Whatever decodes must decode again to the same value after re-encoding.
 pub fn fuzz_smb2_info(data: &[u8]) {
     use crate::smb2::fscc::{AnyInfo, InfoType};
     use crate::smb2::info::{QueryInfoRequest, QueryInfoResponse, SetInfoRequest, SetInfoResponse};
@@ -169,6 +169,16 @@ pub fn fuzz_smb2_info(data: &[u8]) {
             if let Ok(v) = SetInfoResponse::decode(rest) {
                 let again = smb2_reencode(rest, |w| v.encode(w));
                 assert_eq!(SetInfoResponse::decode(&again), Ok(v), "SET_INFO response");
+            }
+        }
+        0x80 => {
+            if let Ok(names) = crate::smb2::fscc::decode_get_ea_list(rest) {
+                let b = crate::smb2::fscc::encode_get_ea_list(&names);
+                assert_eq!(
+                    crate::smb2::fscc::decode_get_ea_list(&b),
+                    Ok(names),
+                    "EA names"
+                );
             }
         }
         _ => {
@@ -444,6 +454,13 @@ mod tests {
             }),
         ));
         out.push((info, msg(3, &|w| SetInfoResponse.encode(w))));
+        out.push((
+            info,
+            tagged(
+                0x80,
+                encode_get_ea_list(&[b"user.x".to_vec(), b"y".to_vec()]),
+            ),
+        ));
         let times = FileBasicInformation {
             creation_time: 133_000_000_000_000_000,
             last_access_time: 1,
@@ -798,6 +815,7 @@ mod tests {
                 ("smb2_info", 1) => info::QueryInfoResponse::decode(rest).is_ok(),
                 ("smb2_info", 2) => info::SetInfoRequest::decode(rest).is_ok(),
                 ("smb2_info", 3) => info::SetInfoResponse::decode(rest).is_ok(),
+                ("smb2_info", 0x80) => crate::smb2::fscc::decode_get_ea_list(rest).is_ok(),
                 ("smb2_info", n) => {
                     let t = if n & 0x80 != 0 {
                         InfoType::FILESYSTEM

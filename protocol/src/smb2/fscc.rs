@@ -273,6 +273,10 @@ pub trait InfoClass: Sized {
     const INFO_TYPE: InfoType;
     /// The class number (`FileInfoClass` in QUERY_INFO / SET_INFO).
     const CLASS: u8;
+    /// The fixed part's size: a QUERY_INFO whose OutputBufferLength is smaller fails with
+    /// STATUS_INFO_LENGTH_MISMATCH; a larger one that cannot hold everything gets the
+    /// truncated structure with STATUS_BUFFER_OVERFLOW ([MS-SMB2] 3.3.5.20.1; see [`fit_output`]).
+    const MIN_SIZE: usize;
     /// Reads the structure at the reader's position.
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
     /// Appends the structure.
@@ -289,6 +293,68 @@ pub trait InfoClass: Sized {
         self.write(&mut w);
         w.into_inner()
     }
+}
+
+/// How an encoded information class fits a QUERY_INFO OutputBufferLength.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FitOutput {
+    /// Everything fits: STATUS_SUCCESS.
+    Complete(Vec<u8>),
+    /// Cut to OutputBufferLength: STATUS_BUFFER_OVERFLOW (a warning; the data is sent).
+    Overflow(Vec<u8>),
+    /// Not even the fixed part fits: STATUS_INFO_LENGTH_MISMATCH, no data.
+    TooSmall,
+}
+
+/// Fits `encoded` (a class whose fixed part is `min_size` bytes, [`InfoClass::MIN_SIZE`]) to
+/// the client's `output_buffer_length` ([MS-SMB2] 3.3.5.20.1). Length fields inside the cut
+/// structure keep the full length, as Windows sends them.
+pub fn fit_output(mut encoded: Vec<u8>, min_size: usize, output_buffer_length: u32) -> FitOutput {
+    let max = output_buffer_length as usize;
+    if max < min_size {
+        FitOutput::TooSmall
+    } else if encoded.len() <= max {
+        FitOutput::Complete(encoded)
+    } else {
+        encoded.truncate(max);
+        FitOutput::Overflow(encoded)
+    }
+}
+
+/// FILE_GET_EA_INFORMATION ([MS-FSCC] 2.4.15.1): the EA names a QUERY_INFO for
+/// FileFullEaInformation may list in its input buffer. Returns the names (without NULs).
+pub fn decode_get_ea_list(b: &[u8]) -> Result<Vec<Vec<u8>>, DecodeError> {
+    if b.is_empty() {
+        return Ok(Vec::new());
+    }
+    walk_list(b, "FileGetEaInformation.NextEntryOffset", |e| {
+        let mut er = Reader::new(e);
+        er.skip(4, "GetEa.NextEntryOffset")?;
+        let len = usize::from(er.u8("GetEa.EaNameLength")?);
+        let name = er.bytes(len, "GetEa.EaName")?.to_vec();
+        let nul = er.u8("GetEa.EaName")?;
+        if nul != 0 {
+            return Err(DecodeError::InvalidValue {
+                field: "GetEa.EaName",
+                value: nul.into(),
+            });
+        }
+        Ok((name, er.pos()))
+    })
+}
+
+/// The FILE_GET_EA_INFORMATION list for `names` (4-byte aligned entries; names longer than
+/// 255 bytes are cut).
+pub fn encode_get_ea_list(names: &[Vec<u8>]) -> Vec<u8> {
+    let mut w = Writer::new();
+    write_list(&mut w, names, 4, |n, w| {
+        let n = &n[..n.len().min(255)];
+        w.u32(0);
+        w.u8(n.len() as u8);
+        w.bytes(n);
+        w.u8(0);
+    });
+    w.into_inner()
 }
 
 /// Reads a `u32` byte length and that many bytes of UTF-16LE name.
@@ -342,6 +408,7 @@ macro_rules! fixed_class {
         impl InfoClass for $name {
             const INFO_TYPE: InfoType = InfoType::$ty;
             const CLASS: u8 = $class;
+            const MIN_SIZE: usize = $size;
 
             fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
                 let v = Self {
@@ -679,6 +746,7 @@ macro_rules! name_class {
         impl InfoClass for $name {
             const INFO_TYPE: InfoType = InfoType::FILE;
             const CLASS: u8 = $class;
+            const MIN_SIZE: usize = 4;
 
             fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
                 Ok(Self {
@@ -727,6 +795,7 @@ macro_rules! rename_class {
         impl InfoClass for $name {
             const INFO_TYPE: InfoType = InfoType::FILE;
             const CLASS: u8 = $class;
+            const MIN_SIZE: usize = 20;
 
             fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
                 let replace_if_exists = r.u8(concat!(stringify!($name), ".ReplaceIfExists"))? != 0;
@@ -848,6 +917,7 @@ impl FullEa {
 impl InfoClass for FileFullEaInformation {
     const INFO_TYPE: InfoType = InfoType::FILE;
     const CLASS: u8 = 15;
+    const MIN_SIZE: usize = 0;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let b = r.bytes(r.remaining(), "FileFullEaInformation")?;
@@ -922,6 +992,7 @@ impl FileStreamInformation {
 impl InfoClass for FileStreamInformation {
     const INFO_TYPE: InfoType = InfoType::FILE;
     const CLASS: u8 = 22;
+    const MIN_SIZE: usize = 0;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let b = r.bytes(r.remaining(), "FileStreamInformation")?;
@@ -991,6 +1062,7 @@ impl FileAllInformation {
 impl InfoClass for FileAllInformation {
     const INFO_TYPE: InfoType = InfoType::FILE;
     const CLASS: u8 = 18;
+    const MIN_SIZE: usize = Self::FIXED_SIZE;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Self {
@@ -1060,6 +1132,7 @@ pub struct FilePosixInformation {
 impl InfoClass for FilePosixInformation {
     const INFO_TYPE: InfoType = InfoType::FILE;
     const CLASS: u8 = 100;
+    const MIN_SIZE: usize = 80;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Self {
@@ -1116,6 +1189,7 @@ pub struct FileFsVolumeInformation {
 impl InfoClass for FileFsVolumeInformation {
     const INFO_TYPE: InfoType = InfoType::FILESYSTEM;
     const CLASS: u8 = 1;
+    const MIN_SIZE: usize = 18;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let volume_creation_time = r.u64("FsVolume.VolumeCreationTime")?;
@@ -1157,6 +1231,7 @@ pub struct FileFsAttributeInformation {
 impl InfoClass for FileFsAttributeInformation {
     const INFO_TYPE: InfoType = InfoType::FILESYSTEM;
     const CLASS: u8 = 5;
+    const MIN_SIZE: usize = 12;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Self {
@@ -1194,6 +1269,7 @@ impl Default for FileFsObjectIdInformation {
 impl InfoClass for FileFsObjectIdInformation {
     const INFO_TYPE: InfoType = InfoType::FILESYSTEM;
     const CLASS: u8 = 8;
+    const MIN_SIZE: usize = 64;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Self {
@@ -1529,6 +1605,37 @@ mod tests {
         let mut no_nul = b.clone();
         no_nul[10] = 1;
         assert!(FileFullEaInformation::decode(&no_nul).is_err());
+    }
+
+    #[test]
+    fn fitting_and_ea_names() {
+        let all = FileAllInformation {
+            name: FileNameInformation {
+                file_name: "\\long-name.txt".into(),
+            },
+            ..Default::default()
+        }
+        .encode();
+        let n = all.len();
+        assert_eq!(
+            fit_output(all.clone(), FileAllInformation::MIN_SIZE, 99),
+            FitOutput::TooSmall
+        );
+        assert!(
+            matches!(fit_output(all.clone(), FileAllInformation::MIN_SIZE, 104), FitOutput::Overflow(b) if b.len() == 104)
+        );
+        assert_eq!(
+            fit_output(all.clone(), FileAllInformation::MIN_SIZE, n as u32),
+            FitOutput::Complete(all)
+        );
+        let names = vec![b"user.a".to_vec(), b"B".to_vec()];
+        let b = encode_get_ea_list(&names);
+        // "user.a": 4 + 1 + 6 + 1 = 12; "B": 4 + 1 + 1 + 1 = 7.
+        assert_eq!(&b[..4], &12u32.to_le_bytes());
+        assert_eq!(b.len(), 19);
+        assert_eq!(decode_get_ea_list(&b), Ok(names));
+        assert_eq!(decode_get_ea_list(&[]), Ok(vec![]));
+        assert!(decode_get_ea_list(&b[..18]).is_err());
     }
 
     #[test]
