@@ -245,7 +245,8 @@ pub fn fuzz_smb2_security(data: &[u8]) {
 
 /// IOCTL messages, every FSCTL payload decoder and Minshall-French symlink files: the first
 /// byte picks the decoder (0: IOCTL request, 1: IOCTL response, as whole messages from the
-/// SMB2 header; 2–11: FSCTL payloads; 12: an MF symlink file). Decoded values must survive
+/// SMB2 header; 2–10: FSCTL payloads; 11: FSCTL_SET_SPARSE's input and the symlink error
+/// response; 12: an MF symlink file). Decoded values must survive
 /// re-encoding; fixed payloads re-encode to their input.
 pub fn fuzz_smb2_ioctl(data: &[u8]) {
     use crate::smb2::ioctl::*;
@@ -319,6 +320,14 @@ pub fn fuzz_smb2_ioctl(data: &[u8]) {
         }
         11 => {
             let _ = decode_set_sparse(rest);
+            if let Ok(v) = SymlinkErrorResponse::decode(rest) {
+                let b = v.encode();
+                assert_eq!(
+                    SymlinkErrorResponse::decode(&b),
+                    Ok(v),
+                    "symlink error response"
+                );
+            }
         }
         _ => {
             if let Some(target) = mfsymlink::decode(rest) {
@@ -795,6 +804,21 @@ mod tests {
         out.push((
             io,
             tagged(
+                11,
+                SymlinkErrorResponse {
+                    unparsed_path_length: 0,
+                    link: SymlinkReparse {
+                        substitute_name: "\\??\\C:\\x".into(),
+                        print_name: "C:\\x".into(),
+                        flags: 0,
+                    },
+                }
+                .encode(),
+            ),
+        ));
+        out.push((
+            io,
+            tagged(
                 12,
                 crate::smb2::mfsymlink::encode(b"../some/target").unwrap(),
             ),
@@ -842,7 +866,10 @@ mod tests {
                 (_, 8) => ioctl::ReparseData::decode(rest).is_ok(),
                 (_, 9) => ioctl::FileZeroDataInformation::decode(rest).is_ok(),
                 (_, 10) => ioctl::AllocatedRange::decode_list(rest).is_ok(),
-                (_, 11) => ioctl::decode_set_sparse(rest).is_ok(),
+                (_, 11) => {
+                    ioctl::decode_set_sparse(rest).is_ok()
+                        || ioctl::SymlinkErrorResponse::decode(rest).is_ok()
+                }
                 (_, _) => mfsymlink::decode(rest).is_some(),
             };
             assert!(

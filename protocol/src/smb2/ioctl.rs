@@ -788,6 +788,94 @@ impl ReparseData {
     }
 }
 
+/// The Symbolic Link Error Response ([MS-SMB2] 2.2.2.2.1): the ErrorData of a CREATE that
+/// fails with STATUS_STOPPED_ON_SYMLINK, telling the client where the link points.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SymlinkErrorResponse {
+    /// UnparsedPathLength: bytes (UTF-16) of the create path left after the link.
+    pub unparsed_path_length: u16,
+    /// The link: substitute and print names and flags.
+    pub link: SymlinkReparse,
+}
+
+impl SymlinkErrorResponse {
+    /// SymLinkErrorTag: "SYML".
+    pub const ERROR_TAG: u32 = 0x4C4D_5953;
+    /// The size before PathBuffer.
+    pub const FIXED_LEN: usize = 28;
+
+    /// Decodes the ErrorData. SymLinkLength must cover the fixed part and fit in `b`; the
+    /// name offsets are relative to PathBuffer and must stay inside the structure.
+    pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(b);
+        let len = r.u32("SymlinkError.SymLinkLength")? as usize;
+        if len < Self::FIXED_LEN - 4 || len > b.len() - 4 {
+            return Err(DecodeError::InvalidValue {
+                field: "SymlinkError.SymLinkLength",
+                value: len as u64,
+            });
+        }
+        let tag = r.u32("SymlinkError.SymLinkErrorTag")?;
+        if tag != Self::ERROR_TAG {
+            return Err(DecodeError::InvalidValue {
+                field: "SymlinkError.SymLinkErrorTag",
+                value: tag.into(),
+            });
+        }
+        let reparse = r.u32("SymlinkError.ReparseTag")?;
+        if reparse != reparse_tag::SYMLINK {
+            return Err(DecodeError::InvalidValue {
+                field: "SymlinkError.ReparseTag",
+                value: reparse.into(),
+            });
+        }
+        r.skip(2, "SymlinkError.ReparseDataLength")?;
+        let unparsed_path_length = r.u16("SymlinkError.UnparsedPathLength")?;
+        let sub_off = usize::from(r.u16("SymlinkError.SubstituteNameOffset")?);
+        let sub_len = usize::from(r.u16("SymlinkError.SubstituteNameLength")?);
+        let print_off = usize::from(r.u16("SymlinkError.PrintNameOffset")?);
+        let print_len = usize::from(r.u16("SymlinkError.PrintNameLength")?);
+        let flags = r.u32("SymlinkError.Flags")?;
+        let path = &b[Self::FIXED_LEN..len + 4];
+        let name = |off: usize, n: usize, field| {
+            let s = path
+                .get(off..off + n)
+                .ok_or(DecodeError::Truncated { field })?;
+            from_utf16le(s, field)
+        };
+        Ok(Self {
+            unparsed_path_length,
+            link: SymlinkReparse {
+                substitute_name: name(sub_off, sub_len, "SymlinkError.SubstituteName")?,
+                print_name: name(print_off, print_len, "SymlinkError.PrintName")?,
+                flags,
+            },
+        })
+    }
+
+    /// The ErrorData bytes: substitute name then print name. ReparseDataLength counts from
+    /// SubstituteNameOffset to the end of PathBuffer, as in a REPARSE_DATA_BUFFER.
+    pub fn encode(&self) -> Vec<u8> {
+        let sub = utf16le(&self.link.substitute_name);
+        let print = utf16le(&self.link.print_name);
+        let path_len = sub.len() + print.len();
+        let mut w = Writer::with_capacity(Self::FIXED_LEN + path_len);
+        w.u32((Self::FIXED_LEN - 4 + path_len) as u32);
+        w.u32(Self::ERROR_TAG);
+        w.u32(reparse_tag::SYMLINK);
+        w.u16((12 + path_len).min(usize::from(u16::MAX)) as u16);
+        w.u16(self.unparsed_path_length);
+        w.u16(0);
+        w.u16(sub.len() as u16);
+        w.u16(sub.len() as u16);
+        w.u16(print.len() as u16);
+        w.u32(self.link.flags);
+        w.bytes(&sub);
+        w.bytes(&print);
+        w.into_inner()
+    }
+}
+
 /// FILE_ZERO_DATA_INFORMATION ([MS-FSCC] 2.3.85): FSCTL_SET_ZERO_DATA's input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FileZeroDataInformation {
@@ -1096,6 +1184,34 @@ mod tests {
     }
 
     #[test]
+    fn symlink_error_response() {
+        let e = SymlinkErrorResponse {
+            unparsed_path_length: 4,
+            link: SymlinkReparse {
+                substitute_name: "t".into(),
+                print_name: "t".into(),
+                flags: SYMLINK_FLAG_RELATIVE,
+            },
+        };
+        let b = e.encode();
+        assert_eq!(
+            hex::encode(&b),
+            concat!(
+                "1c000000", "53594d4c", "0c0000a0", "1000", "0400", "0000", "0200", "0200", "0200",
+                "01000000", "7400", "7400"
+            )
+        );
+        assert_eq!(SymlinkErrorResponse::decode(&b), Ok(e));
+        let mut bad = b.clone();
+        bad[4] = 0;
+        assert!(SymlinkErrorResponse::decode(&bad).is_err());
+        let mut bad = b.clone();
+        bad[0] = 0x40;
+        assert!(SymlinkErrorResponse::decode(&bad).is_err());
+        assert!(SymlinkErrorResponse::decode(&b[..27]).is_err());
+    }
+
+    #[test]
     fn small_fsctls() {
         let z = FileZeroDataInformation {
             file_offset: 1,
@@ -1148,6 +1264,7 @@ mod tests {
             let _ = IoctlRequest::decode(&b);
             let _ = IoctlResponse::decode(&b);
             let _ = ReparseData::decode(&b);
+            let _ = SymlinkErrorResponse::decode(&b);
             let _ = NetworkInterfaceInfo::decode_list(&b);
             let _ = CopyChunkRequest::decode(&b);
             let _ = ValidateNegotiateInfoRequest::decode(&b);
