@@ -1442,6 +1442,41 @@ mod tests {
         }
     }
 
+    fn arb_name() -> impl Strategy<Value = String> {
+        proptest::collection::vec(any::<char>(), 0..12).prop_map(|v| v.into_iter().collect())
+    }
+
+    proptest! {
+        #[test]
+        fn lists_and_names_round_trip(
+            streams in proptest::collection::vec((arb_name(), any::<u64>(), any::<u64>()), 0..5),
+            eas in proptest::collection::vec((any::<u8>(), proptest::collection::vec(1u8..=255, 0..20),
+                proptest::collection::vec(any::<u8>(), 0..20)), 1..5),
+            name in arb_name(),
+            replace in any::<bool>(),
+        ) {
+            let v = FileStreamInformation { streams: streams.into_iter()
+                .map(|(name, size, allocation_size)| StreamEntry { name, size, allocation_size }).collect() };
+            prop_assert_eq!(FileStreamInformation::decode(&v.encode()), Ok(v));
+            let v = FileFullEaInformation { entries: eas.into_iter()
+                .map(|(flags, name, value)| FullEa { flags, name, value }).collect() };
+            prop_assert_eq!(FileFullEaInformation::decode(&v.encode()), Ok(v));
+            let v = FileAllInformation { name: FileNameInformation { file_name: name.clone() }, ..Default::default() };
+            prop_assert_eq!(FileAllInformation::decode(&v.encode()), Ok(v));
+            let v = FileLinkInformation { replace_if_exists: replace, root_directory: 0, file_name: name };
+            prop_assert_eq!(FileLinkInformation::decode(&v.encode()), Ok(v));
+        }
+    }
+
+    #[test]
+    fn classes_are_unique() {
+        let mut seen = std::collections::BTreeSet::new();
+        for &(t, c) in AnyInfo::CLASSES {
+            assert!(seen.insert((t, c)), "{t:?} {c} twice");
+        }
+        assert_eq!(AnyInfo::decode(InfoType::FILE, 99, &[]), Ok(None));
+    }
+
     #[test]
     fn fixed_sizes_match_the_spec() {
         assert_eq!(FileBasicInformation::default().encode().len(), 40);
