@@ -131,7 +131,8 @@ fn smb2_reencode(header: &[u8], encode: impl FnOnce(&mut crate::smb2::le::Writer
 /// byte picks the decoder (0–3: query request, query response, set request, set response,
 /// each given a whole message from its SMB2 header; 4–127: that file information class;
 /// 0x80 | n: file-system information class n; classes [`AnyInfo`] does not know are
-/// skipped; 0x80: a FILE_GET_EA_INFORMATION name list). Whatever decodes must decode again to the same value after re-encoding.
+/// skipped; 0x80: a FILE_GET_EA_INFORMATION name list; 0xFF: an SMB2_QUERY_QUOTA_INFO and a
+/// FILE_QUOTA_INFORMATION list). Whatever decodes must decode again to the same value after re-encoding.
 pub fn fuzz_smb2_info(data: &[u8]) {
     use crate::smb2::fscc::{AnyInfo, InfoType};
     use crate::smb2::info::{QueryInfoRequest, QueryInfoResponse, SetInfoRequest, SetInfoResponse};
@@ -169,6 +170,24 @@ pub fn fuzz_smb2_info(data: &[u8]) {
             if let Ok(v) = SetInfoResponse::decode(rest) {
                 let again = smb2_reencode(rest, |w| v.encode(w));
                 assert_eq!(SetInfoResponse::decode(&again), Ok(v), "SET_INFO response");
+            }
+        }
+        0xff => {
+            if let Ok(v) = crate::smb2::info::QueryQuotaInfo::decode(rest) {
+                let b = v.encode();
+                assert_eq!(
+                    crate::smb2::info::QueryQuotaInfo::decode(&b),
+                    Ok(v),
+                    "quota query"
+                );
+            }
+            let t = InfoType::QUOTA;
+            if let Ok(Some(v)) = AnyInfo::decode(t, 0, rest) {
+                assert_eq!(
+                    AnyInfo::decode(t, 0, &v.encode()),
+                    Ok(Some(v)),
+                    "quota list"
+                );
             }
         }
         0x80 => {
@@ -840,6 +859,10 @@ mod tests {
                 ("smb2_info", 2) => info::SetInfoRequest::decode(rest).is_ok(),
                 ("smb2_info", 3) => info::SetInfoResponse::decode(rest).is_ok(),
                 ("smb2_info", 0x80) => crate::smb2::fscc::decode_get_ea_list(rest).is_ok(),
+                ("smb2_info", 0xff) => {
+                    info::QueryQuotaInfo::decode(rest).is_ok()
+                        || matches!(AnyInfo::decode(InfoType::QUOTA, 0, rest), Ok(Some(_)))
+                }
                 ("smb2_info", n) => {
                     let t = if n & 0x80 != 0 {
                         InfoType::FILESYSTEM

@@ -1284,6 +1284,99 @@ impl InfoClass for FileFsObjectIdInformation {
     }
 }
 
+/// One FILE_QUOTA_INFORMATION entry ([MS-FSCC] 2.4.41).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaEntry {
+    /// ChangeTime (FILETIME).
+    pub change_time: u64,
+    /// QuotaUsed in bytes.
+    pub quota_used: u64,
+    /// QuotaThreshold in bytes (`u64::MAX`: none).
+    pub quota_threshold: u64,
+    /// QuotaLimit in bytes (`u64::MAX`: none).
+    pub quota_limit: u64,
+    /// The user's SID.
+    pub sid: Sid,
+}
+
+/// The SMB2_0_INFO_QUOTA buffer: FILE_QUOTA_INFORMATION entries ([MS-FSCC] 2.4.41), 8-byte
+/// aligned, linked by NextEntryOffset. QUERY_INFO returns it; SET_INFO carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FileQuotaInformation {
+    /// The entries.
+    pub entries: Vec<QuotaEntry>,
+}
+
+impl InfoClass for FileQuotaInformation {
+    const INFO_TYPE: InfoType = InfoType::QUOTA;
+    const CLASS: u8 = 0;
+    const MIN_SIZE: usize = 0;
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let b = r.bytes(r.remaining(), "FileQuotaInformation")?;
+        if b.is_empty() {
+            return Ok(Self::default());
+        }
+        let entries = walk_list(b, "FileQuotaInformation.NextEntryOffset", |e| {
+            let mut er = Reader::new(e);
+            er.skip(4, "Quota.NextEntryOffset")?;
+            let sid_len = er.u32("Quota.SidLength")? as usize;
+            let change_time = er.u64("Quota.ChangeTime")?;
+            let quota_used = er.u64("Quota.QuotaUsed")?;
+            let quota_threshold = er.u64("Quota.QuotaThreshold")?;
+            let quota_limit = er.u64("Quota.QuotaLimit")?;
+            let sid = Sid::decode(er.bytes(sid_len, "Quota.Sid")?)?;
+            let entry = QuotaEntry {
+                change_time,
+                quota_used,
+                quota_threshold,
+                quota_limit,
+                sid,
+            };
+            Ok((entry, er.pos()))
+        })?;
+        Ok(Self { entries })
+    }
+
+    fn write(&self, w: &mut Writer) {
+        write_list(w, &self.entries, 8, |q, w| {
+            w.u32(0);
+            w.u32(q.sid.len() as u32);
+            w.u64(q.change_time);
+            w.u64(q.quota_used);
+            w.u64(q.quota_threshold);
+            w.u64(q.quota_limit);
+            q.sid.write(w);
+        });
+    }
+}
+
+/// FILE_GET_QUOTA_INFORMATION ([MS-FSCC] 2.4.41.1): the SIDs an SMB2_QUERY_QUOTA_INFO
+/// lists, 4-byte aligned entries of NextEntryOffset, SidLength, Sid.
+pub fn decode_get_quota_list(b: &[u8]) -> Result<Vec<Sid>, DecodeError> {
+    if b.is_empty() {
+        return Ok(Vec::new());
+    }
+    walk_list(b, "FileGetQuotaInformation.NextEntryOffset", |e| {
+        let mut er = Reader::new(e);
+        er.skip(4, "GetQuota.NextEntryOffset")?;
+        let len = er.u32("GetQuota.SidLength")? as usize;
+        let sid = Sid::decode(er.bytes(len, "GetQuota.Sid")?)?;
+        Ok((sid, er.pos()))
+    })
+}
+
+/// The FILE_GET_QUOTA_INFORMATION list for `sids`.
+pub fn encode_get_quota_list(sids: &[Sid]) -> Vec<u8> {
+    let mut w = Writer::new();
+    write_list(&mut w, sids, 4, |sid, w| {
+        w.u32(0);
+        w.u32(sid.len() as u32);
+        sid.write(w);
+    });
+    w.into_inner()
+}
+
 /// Any decoded information class, for code (fuzzing, tracing) that handles them by number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[expect(missing_docs, reason = "each variant is the class of the same name")]
@@ -1325,6 +1418,7 @@ pub enum AnyInfo {
     FsSectorSize(FileFsSectorSizeInformation),
     FsPosix(FileFsPosixInformation),
     FsControl(FileFsControlInformation),
+    Quota(FileQuotaInformation),
 }
 
 macro_rules! any_info {
@@ -1392,6 +1486,7 @@ any_info! {
     FsSectorSize(FileFsSectorSizeInformation),
     FsPosix(FileFsPosixInformation),
     FsControl(FileFsControlInformation),
+    Quota(FileQuotaInformation),
 }
 
 #[cfg(test)]
@@ -1466,6 +1561,40 @@ mod tests {
             let v = FileLinkInformation { replace_if_exists: replace, root_directory: 0, file_name: name };
             prop_assert_eq!(FileLinkInformation::decode(&v.encode()), Ok(v));
         }
+    }
+
+    #[test]
+    fn quota_lists() {
+        let q = FileQuotaInformation {
+            entries: vec![
+                QuotaEntry {
+                    change_time: 1,
+                    quota_used: 2,
+                    quota_threshold: u64::MAX,
+                    quota_limit: u64::MAX,
+                    sid: Sid::unix_user(1000),
+                },
+                QuotaEntry {
+                    change_time: 3,
+                    quota_used: 4,
+                    quota_threshold: 5,
+                    quota_limit: 6,
+                    sid: Sid::everyone(),
+                },
+            ],
+        };
+        let b = q.encode();
+        // [MS-FSCC] 2.4.41: 40 bytes, then the SID (16 bytes): NextEntryOffset 56.
+        assert_eq!(&b[..8], &[56, 0, 0, 0, 16, 0, 0, 0]);
+        assert_eq!(b.len(), 56 + 40 + 12);
+        assert_eq!(FileQuotaInformation::decode(&b), Ok(q));
+        let sids = vec![Sid::unix_user(1), Sid::everyone()];
+        let l = encode_get_quota_list(&sids);
+        assert_eq!(&l[..4], &24u32.to_le_bytes());
+        assert_eq!(decode_get_quota_list(&l), Ok(sids));
+        let mut bad = l;
+        bad[4] = 17;
+        assert!(decode_get_quota_list(&bad).is_err());
     }
 
     #[test]

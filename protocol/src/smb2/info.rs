@@ -2,9 +2,10 @@
 //! The info buffers themselves are [MS-FSCC] classes ([`super::fscc`]) or security descriptors
 //! ([`super::security`]); here they are opaque bytes.
 
-use crate::smb2::fscc::InfoType;
+use crate::smb2::fscc::{InfoType, decode_get_quota_list, encode_get_quota_list};
 use crate::smb2::le::{Reader, Writer};
 use crate::smb2::limits;
+use crate::smb2::security::Sid;
 use crate::wire::DecodeError;
 
 /// A FileId (persistent and volatile halves, 8 bytes each) as raw bytes.
@@ -303,6 +304,86 @@ impl SetInfoResponse {
     }
 }
 
+/// SMB2_QUERY_QUOTA_INFO ([MS-SMB2] 2.2.37.1): the input buffer of a QUERY_INFO for
+/// SMB2_0_INFO_QUOTA.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueryQuotaInfo {
+    /// ReturnSingle.
+    pub return_single: bool,
+    /// RestartScan.
+    pub restart_scan: bool,
+    /// The SIDs asked for (SidBuffer in FILE_GET_QUOTA_INFORMATION form, SidListLength
+    /// bytes); when not empty, the start SID is ignored.
+    pub sid_list: Vec<Sid>,
+    /// The SID to start enumerating at (StartSidLength bytes at StartSidOffset, taken as an
+    /// offset into SidBuffer).
+    pub start_sid: Option<Sid>,
+}
+
+impl QueryQuotaInfo {
+    /// Decodes the input buffer.
+    pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(b);
+        let return_single = r.u8("QueryQuotaInfo.ReturnSingle")? != 0;
+        let restart_scan = r.u8("QueryQuotaInfo.RestartScan")? != 0;
+        r.skip(2, "QueryQuotaInfo.Reserved")?;
+        let list_len = r.u32("QueryQuotaInfo.SidListLength")? as usize;
+        let start_len = r.u32("QueryQuotaInfo.StartSidLength")? as usize;
+        let start_off = r.u32("QueryQuotaInfo.StartSidOffset")? as usize;
+        let buf = r.bytes(r.remaining(), "QueryQuotaInfo.SidBuffer")?;
+        if list_len != 0 {
+            let list = buf.get(..list_len).ok_or(DecodeError::Truncated {
+                field: "QueryQuotaInfo.SidListLength",
+            })?;
+            return Ok(Self {
+                return_single,
+                restart_scan,
+                sid_list: decode_get_quota_list(list)?,
+                start_sid: None,
+            });
+        }
+        let start_sid = if start_len == 0 {
+            None
+        } else {
+            let sid = start_off
+                .checked_add(start_len)
+                .and_then(|end| buf.get(start_off..end))
+                .ok_or(DecodeError::Truncated {
+                    field: "QueryQuotaInfo.StartSid",
+                })?;
+            Some(Sid::decode(sid)?)
+        };
+        Ok(Self {
+            return_single,
+            restart_scan,
+            sid_list: Vec::new(),
+            start_sid,
+        })
+    }
+
+    /// The input buffer's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.u8(u8::from(self.return_single));
+        w.u8(u8::from(self.restart_scan));
+        w.u16(0);
+        if self.sid_list.is_empty() {
+            let sid = self.start_sid.as_ref().map(Sid::encode).unwrap_or_default();
+            w.u32(0);
+            w.u32(sid.len() as u32);
+            w.u32(0);
+            w.bytes(&sid);
+        } else {
+            let list = encode_get_quota_list(&self.sid_list);
+            w.u32(list.len() as u32);
+            w.u32(0);
+            w.u32(0);
+            w.bytes(&list);
+        }
+        w.into_inner()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -422,6 +503,39 @@ mod tests {
         assert!(SetInfoResponse::decode(&msg).is_err());
     }
 
+    #[test]
+    fn query_quota_info() {
+        // [MS-SMB2] 2.2.37.1: ReturnSingle, RestartScan, Reserved, SidListLength,
+        // StartSidLength, StartSidOffset, SidBuffer.
+        let q = QueryQuotaInfo {
+            return_single: true,
+            restart_scan: true,
+            sid_list: vec![],
+            start_sid: Some(Sid::everyone()),
+        };
+        let b = q.encode();
+        assert_eq!(hex::encode(&b[..16]), "01010000000000000c00000000000000");
+        assert_eq!(QueryQuotaInfo::decode(&b), Ok(q));
+        let q = QueryQuotaInfo {
+            return_single: false,
+            restart_scan: true,
+            sid_list: vec![Sid::unix_user(5), Sid::unix_user(6)],
+            start_sid: None,
+        };
+        assert_eq!(QueryQuotaInfo::decode(&q.encode()), Ok(q));
+        assert_eq!(
+            QueryQuotaInfo::decode(&[0; 16]),
+            Ok(QueryQuotaInfo::default())
+        );
+        let mut bad = QueryQuotaInfo {
+            start_sid: Some(Sid::everyone()),
+            ..Default::default()
+        }
+        .encode();
+        bad[12] = 1;
+        assert!(QueryQuotaInfo::decode(&bad).is_err());
+    }
+
     proptest! {
         #[test]
         fn round_trips(t in any::<u8>(), c in any::<u8>(), out in 0u32..=limits::TRANSACT_MAX as u32,
@@ -443,6 +557,7 @@ mod tests {
             let _ = QueryInfoResponse::decode(&b);
             let _ = SetInfoRequest::decode(&b);
             let _ = SetInfoResponse::decode(&b);
+            let _ = QueryQuotaInfo::decode(&b);
         }
     }
 }
