@@ -489,6 +489,62 @@ mod tests {
                 encode_get_ea_list(&[b"user.x".to_vec(), b"y".to_vec()]),
             ),
         ));
+        out.push((
+            info,
+            tagged(
+                0xff,
+                FileQuotaInformation {
+                    entries: vec![QuotaEntry {
+                        change_time: 1,
+                        quota_used: 4096,
+                        quota_threshold: u64::MAX,
+                        quota_limit: u64::MAX,
+                        sid: Sid::unix_user(1000),
+                    }],
+                }
+                .encode(),
+            ),
+        ));
+        out.push((
+            info,
+            tagged(
+                0xff,
+                QueryQuotaInfo {
+                    return_single: false,
+                    restart_scan: true,
+                    sid_list: vec![Sid::unix_user(1000)],
+                    start_sid: None,
+                }
+                .encode(),
+            ),
+        ));
+        out.push((
+            info,
+            tagged(
+                0x8b,
+                FileFsSectorSizeInformation {
+                    logical_bytes_per_sector: 512,
+                    physical_bytes_per_sector_for_atomicity: 4096,
+                    physical_bytes_per_sector_for_performance: 4096,
+                    effective_physical_bytes_per_sector_for_atomicity: 4096,
+                    flags: 3,
+                    byte_offset_for_sector_alignment: 0,
+                    byte_offset_for_partition_alignment: 0,
+                }
+                .encode(),
+            ),
+        ));
+        out.push((
+            info,
+            tagged(
+                59,
+                FileIdInformation {
+                    volume_serial_number: 7,
+                    file_id: [1; 16],
+                }
+                .encode(),
+            ),
+        ));
         let times = FileBasicInformation {
             creation_time: 133_000_000_000_000_000,
             last_access_time: 1,
