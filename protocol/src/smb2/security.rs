@@ -106,9 +106,9 @@ impl Sid {
         u64::from_be_bytes(b)
     }
 
-    /// Encoded size: 8 + 4 per sub-authority.
+    /// Encoded size: 8 + 4 per sub-authority (at most 15 are written).
     pub fn len(&self) -> usize {
-        8 + 4 * self.sub_authorities.len()
+        8 + 4 * self.sub_authorities.len().min(SID_SUB_AUTHORITIES_MAX)
     }
 
     /// Always false: a SID has at least its 8-byte header.
