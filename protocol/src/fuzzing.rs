@@ -120,7 +120,10 @@ pub fn fuzz_mount(data: &[u8]) {
 }
 
 /// Re-encodes an SMB2 message body after the 64-byte header it was decoded with.
-fn smb2_reencode(header: &[u8], encode: impl FnOnce(&mut crate::smb2::le::Writer)) -> Vec<u8> {
+fn reencode_with_header(
+    header: &[u8],
+    encode: impl FnOnce(&mut crate::smb2::le::Writer),
+) -> Vec<u8> {
     let mut w = crate::smb2::le::Writer::new();
     w.bytes(header.get(..64).unwrap_or(header));
     encode(&mut w);
@@ -142,7 +145,7 @@ pub fn fuzz_smb2_info(data: &[u8]) {
     match sel {
         0 => {
             if let Ok(v) = QueryInfoRequest::decode(rest) {
-                let again = smb2_reencode(rest, |w| v.encode(w));
+                let again = reencode_with_header(rest, |w| v.encode(w));
                 assert_eq!(
                     QueryInfoRequest::decode(&again),
                     Ok(v),
@@ -152,7 +155,7 @@ pub fn fuzz_smb2_info(data: &[u8]) {
         }
         1 => {
             if let Ok(v) = QueryInfoResponse::decode(rest) {
-                let again = smb2_reencode(rest, |w| v.encode(w));
+                let again = reencode_with_header(rest, |w| v.encode(w));
                 assert_eq!(
                     QueryInfoResponse::decode(&again),
                     Ok(v),
@@ -162,13 +165,13 @@ pub fn fuzz_smb2_info(data: &[u8]) {
         }
         2 => {
             if let Ok(v) = SetInfoRequest::decode(rest) {
-                let again = smb2_reencode(rest, |w| v.encode(w));
+                let again = reencode_with_header(rest, |w| v.encode(w));
                 assert_eq!(SetInfoRequest::decode(&again), Ok(v), "SET_INFO request");
             }
         }
         3 => {
             if let Ok(v) = SetInfoResponse::decode(rest) {
-                let again = smb2_reencode(rest, |w| v.encode(w));
+                let again = reencode_with_header(rest, |w| v.encode(w));
                 assert_eq!(SetInfoResponse::decode(&again), Ok(v), "SET_INFO response");
             }
         }
@@ -276,13 +279,13 @@ pub fn fuzz_smb2_ioctl(data: &[u8]) {
     match sel % 13 {
         0 => {
             if let Ok(v) = IoctlRequest::decode(rest) {
-                let again = smb2_reencode(rest, |w| v.encode(w));
+                let again = reencode_with_header(rest, |w| v.encode(w));
                 assert_eq!(IoctlRequest::decode(&again), Ok(v), "IOCTL request");
             }
         }
         1 => {
             if let Ok(v) = IoctlResponse::decode(rest) {
-                let again = smb2_reencode(rest, |w| v.encode(w));
+                let again = reencode_with_header(rest, |w| v.encode(w));
                 assert_eq!(IoctlResponse::decode(&again), Ok(v), "IOCTL response");
             }
         }
