@@ -267,8 +267,8 @@ pub fn fuzz_smb2_security(data: &[u8]) {
 
 /// IOCTL messages, every FSCTL payload decoder and Minshall-French symlink files: the first
 /// byte picks the decoder (0: IOCTL request, 1: IOCTL response, as whole messages from the
-/// SMB2 header; 2–10: FSCTL payloads; 11: FSCTL_SET_SPARSE's input and the symlink error
-/// response; 12: an MF symlink file). Decoded values must survive
+/// SMB2 header; 2–10: FSCTL payloads; 11: FSCTL_SET_SPARSE's input, the symlink error
+/// response, FILE_OBJECTID_BUFFER and FSCTL_PIPE_WAIT's input; 12: an MF symlink file). Decoded values must survive
 /// re-encoding; fixed payloads re-encode to their input.
 pub fn fuzz_smb2_ioctl(data: &[u8]) {
     use crate::smb2::ioctl::*;
@@ -342,6 +342,12 @@ pub fn fuzz_smb2_ioctl(data: &[u8]) {
         }
         11 => {
             let _ = decode_set_sparse(rest);
+            if let Ok(v) = ObjectIdBuffer::decode(rest) {
+                assert_eq!(v.encode(), rest, "object id");
+            }
+            if let Ok(v) = PipeWaitRequest::decode(rest) {
+                assert_eq!(v.encode(), rest, "pipe wait");
+            }
             if let Ok(v) = SymlinkErrorResponse::decode(rest) {
                 let b = v.encode();
                 assert_eq!(
@@ -883,6 +889,31 @@ mod tests {
             io,
             tagged(
                 11,
+                ObjectIdBuffer {
+                    object_id: [3; 16],
+                    birth_volume_id: [4; 16],
+                    birth_object_id: [3; 16],
+                    domain_id: [0; 16],
+                }
+                .encode(),
+            ),
+        ));
+        out.push((
+            io,
+            tagged(
+                11,
+                PipeWaitRequest {
+                    timeout: 0,
+                    timeout_specified: false,
+                    name: "srvsvc".into(),
+                }
+                .encode(),
+            ),
+        ));
+        out.push((
+            io,
+            tagged(
+                11,
                 SymlinkErrorResponse {
                     unparsed_path_length: 0,
                     link: SymlinkReparse {
@@ -951,6 +982,8 @@ mod tests {
                 (_, 11) => {
                     ioctl::decode_set_sparse(rest).is_ok()
                         || ioctl::SymlinkErrorResponse::decode(rest).is_ok()
+                        || ioctl::ObjectIdBuffer::decode(rest).is_ok()
+                        || ioctl::PipeWaitRequest::decode(rest).is_ok()
                 }
                 (_, _) => mfsymlink::decode(rest).is_some(),
             };

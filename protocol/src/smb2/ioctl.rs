@@ -876,6 +876,94 @@ impl SymlinkErrorResponse {
     }
 }
 
+/// FILE_OBJECTID_BUFFER ([MS-FSCC] 2.1.3): the output of FSCTL_GET_OBJECT_ID and
+/// FSCTL_CREATE_OR_GET_OBJECT_ID (64 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ObjectIdBuffer {
+    /// ObjectId: the file's 16-byte id.
+    pub object_id: [u8; 16],
+    /// BirthVolumeId.
+    pub birth_volume_id: [u8; 16],
+    /// BirthObjectId.
+    pub birth_object_id: [u8; 16],
+    /// DomainId (zero).
+    pub domain_id: [u8; 16],
+}
+
+impl ObjectIdBuffer {
+    /// Decodes the 64-byte buffer.
+    pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(b);
+        let v = Self {
+            object_id: r.guid("ObjectId.ObjectId")?,
+            birth_volume_id: r.guid("ObjectId.BirthVolumeId")?,
+            birth_object_id: r.guid("ObjectId.BirthObjectId")?,
+            domain_id: r.guid("ObjectId.DomainId")?,
+        };
+        done(&r, "ObjectIdBuffer")?;
+        Ok(v)
+    }
+
+    /// The 64 bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        [
+            self.object_id,
+            self.birth_volume_id,
+            self.birth_object_id,
+            self.domain_id,
+        ]
+        .concat()
+    }
+}
+
+/// FSCTL_PIPE_WAIT_REQUEST ([MS-FSCC] 2.3.49): wait for a named pipe to become available.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PipeWaitRequest {
+    /// Timeout in 100 ns units (negative: relative), meaningful if `timeout_specified`.
+    pub timeout: i64,
+    /// TimeoutSpecified.
+    pub timeout_specified: bool,
+    /// Name: the pipe's name, without `\\pipe\\`.
+    pub name: String,
+}
+
+impl PipeWaitRequest {
+    /// Decodes the IOCTL input buffer.
+    pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(b);
+        let timeout = r.u64("PipeWait.Timeout")? as i64;
+        let len = r.u32("PipeWait.NameLength")? as usize;
+        let timeout_specified = r.u8("PipeWait.TimeoutSpecified")? != 0;
+        r.skip(1, "PipeWait.Padding")?;
+        if len > limits::PATH_MAX {
+            return Err(DecodeError::TooLong {
+                field: "PipeWait.Name",
+                len: len as u64,
+                max: limits::PATH_MAX as u64,
+            });
+        }
+        let name = from_utf16le(r.bytes(len, "PipeWait.Name")?, "PipeWait.Name")?;
+        done(&r, "PipeWaitRequest")?;
+        Ok(Self {
+            timeout,
+            timeout_specified,
+            name,
+        })
+    }
+
+    /// The input buffer's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let name = utf16le(&self.name);
+        let mut w = Writer::with_capacity(14 + name.len());
+        w.u64(self.timeout as u64);
+        w.u32(name.len() as u32);
+        w.u8(u8::from(self.timeout_specified));
+        w.u8(0);
+        w.bytes(&name);
+        w.into_inner()
+    }
+}
+
 /// FILE_ZERO_DATA_INFORMATION ([MS-FSCC] 2.3.85): FSCTL_SET_ZERO_DATA's input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FileZeroDataInformation {
@@ -1212,6 +1300,31 @@ mod tests {
     }
 
     #[test]
+    fn object_id_and_pipe_wait() {
+        let o = ObjectIdBuffer {
+            object_id: [1; 16],
+            birth_volume_id: [2; 16],
+            birth_object_id: [1; 16],
+            domain_id: [0; 16],
+        };
+        let b = o.encode();
+        assert_eq!(b.len(), 64);
+        assert_eq!(&b[16..18], &[2, 2]);
+        assert_eq!(ObjectIdBuffer::decode(&b), Ok(o));
+        assert!(ObjectIdBuffer::decode(&b[..63]).is_err());
+        // [MS-FSCC] 2.3.49: Timeout(8) NameLength(4) TimeoutSpecified(1) Padding(1) Name.
+        let p = PipeWaitRequest {
+            timeout: -10_000_000,
+            timeout_specified: true,
+            name: "srvsvc".into(),
+        };
+        let b = p.encode();
+        assert_eq!(&b[8..14], &[12, 0, 0, 0, 1, 0]);
+        assert_eq!(b.len(), 14 + 12);
+        assert_eq!(PipeWaitRequest::decode(&b), Ok(p));
+    }
+
+    #[test]
     fn small_fsctls() {
         let z = FileZeroDataInformation {
             file_offset: 1,
@@ -1265,6 +1378,7 @@ mod tests {
             let _ = IoctlResponse::decode(&b);
             let _ = ReparseData::decode(&b);
             let _ = SymlinkErrorResponse::decode(&b);
+            let _ = PipeWaitRequest::decode(&b);
             let _ = NetworkInterfaceInfo::decode_list(&b);
             let _ = CopyChunkRequest::decode(&b);
             let _ = ValidateNegotiateInfoRequest::decode(&b);
