@@ -225,7 +225,7 @@ pub fn fuzz_smb2_info(data: &[u8]) {
 /// descriptor, also mapped to a mode; 1: a SID in text form; 2: a binary SID; 3: an ACL).
 /// Decoded values must survive re-encoding; binary SIDs re-encode to their input.
 pub fn fuzz_smb2_security(data: &[u8]) {
-    use crate::smb2::security::{Acl, SecurityDescriptor, Sid, to_mode};
+    use crate::smb2::security::{Acl, SecurityDescriptor, Sid, to_mode, to_mode_ignoring_others};
     let Some((&sel, rest)) = data.split_first() else {
         return;
     };
@@ -237,6 +237,7 @@ pub fn fuzz_smb2_security(data: &[u8]) {
                 assert_eq!(again.as_ref(), Ok(&sd), "security descriptor");
                 assert_eq!(sd.encode(), bytes, "security descriptor encoding is stable");
                 let _ = to_mode(&sd);
+                let _ = to_mode_ignoring_others(&sd, sd.owner.as_ref(), sd.group.as_ref());
                 let _ = sd.filtered(u32::from(sel));
             }
         }
