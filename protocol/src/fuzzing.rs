@@ -133,9 +133,10 @@ fn reencode_with_header(
 /// QUERY_INFO / SET_INFO messages and every [MS-FSCC] information class decoder: the first
 /// byte picks the decoder (0–3: query request, query response, set request, set response,
 /// each given a whole message from its SMB2 header; 4–127: that file information class;
-/// 0x80 | n: file-system information class n; classes [`AnyInfo`] does not know are
-/// skipped; 0x80: a FILE_GET_EA_INFORMATION name list; 0xFF: an SMB2_QUERY_QUOTA_INFO and a
-/// FILE_QUOTA_INFORMATION list). Whatever decodes must decode again to the same value after re-encoding.
+/// 0x80 | n: file-system information class n; classes [`crate::smb2::fscc::AnyInfo`] does
+/// not know are skipped; 0x80: a FILE_GET_EA_INFORMATION name list; 0xFF: an
+/// SMB2_QUERY_QUOTA_INFO and a FILE_QUOTA_INFORMATION list). Whatever decodes must decode
+/// again to the same value after re-encoding.
 pub fn fuzz_smb2_info(data: &[u8]) {
     use crate::smb2::fscc::{AnyInfo, InfoType};
     use crate::smb2::info::{QueryInfoRequest, QueryInfoResponse, SetInfoRequest, SetInfoResponse};
