@@ -31,6 +31,9 @@ const TARGETS: &[(&str, Entry)] = &[
     ("smb2_crypto", protocol::fuzzing::fuzz_smb2_crypto),
     ("credits", protocol::fuzzing::fuzz_credits),
     ("dcerpc", protocol::fuzzing::fuzz_dcerpc),
+    ("smb2_info", protocol::fuzzing::fuzz_smb2_info),
+    ("smb2_security", protocol::fuzzing::fuzz_smb2_security),
+    ("smb2_ioctl", protocol::fuzzing::fuzz_smb2_ioctl),
 ];
 
 fn fuzz_dir() -> PathBuf {

@@ -273,6 +273,10 @@ pub trait InfoClass: Sized {
     const INFO_TYPE: InfoType;
     /// The class number (`FileInfoClass` in QUERY_INFO / SET_INFO).
     const CLASS: u8;
+    /// The fixed part's size: a QUERY_INFO whose OutputBufferLength is smaller fails with
+    /// STATUS_INFO_LENGTH_MISMATCH; a larger one that cannot hold everything gets the
+    /// truncated structure with STATUS_BUFFER_OVERFLOW ([MS-SMB2] 3.3.5.20.1; see [`fit_output`]).
+    const MIN_SIZE: usize;
     /// Reads the structure at the reader's position.
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError>;
     /// Appends the structure.
@@ -289,6 +293,68 @@ pub trait InfoClass: Sized {
         self.write(&mut w);
         w.into_inner()
     }
+}
+
+/// How an encoded information class fits a QUERY_INFO OutputBufferLength.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FitOutput {
+    /// Everything fits: STATUS_SUCCESS.
+    Complete(Vec<u8>),
+    /// Cut to OutputBufferLength: STATUS_BUFFER_OVERFLOW (a warning; the data is sent).
+    Overflow(Vec<u8>),
+    /// Not even the fixed part fits: STATUS_INFO_LENGTH_MISMATCH, no data.
+    TooSmall,
+}
+
+/// Fits `encoded` (a class whose fixed part is `min_size` bytes, [`InfoClass::MIN_SIZE`]) to
+/// the client's `output_buffer_length` ([MS-SMB2] 3.3.5.20.1). Length fields inside the cut
+/// structure keep the full length, as Windows sends them.
+pub fn fit_output(mut encoded: Vec<u8>, min_size: usize, output_buffer_length: u32) -> FitOutput {
+    let max = output_buffer_length as usize;
+    if max < min_size {
+        FitOutput::TooSmall
+    } else if encoded.len() <= max {
+        FitOutput::Complete(encoded)
+    } else {
+        encoded.truncate(max);
+        FitOutput::Overflow(encoded)
+    }
+}
+
+/// FILE_GET_EA_INFORMATION ([MS-FSCC] 2.4.15.1): the EA names a QUERY_INFO for
+/// FileFullEaInformation may list in its input buffer. Returns the names (without NULs).
+pub fn decode_get_ea_list(b: &[u8]) -> Result<Vec<Vec<u8>>, DecodeError> {
+    if b.is_empty() {
+        return Ok(Vec::new());
+    }
+    walk_list(b, "FileGetEaInformation.NextEntryOffset", |e| {
+        let mut er = Reader::new(e);
+        er.skip(4, "GetEa.NextEntryOffset")?;
+        let len = usize::from(er.u8("GetEa.EaNameLength")?);
+        let name = er.bytes(len, "GetEa.EaName")?.to_vec();
+        let nul = er.u8("GetEa.EaName")?;
+        if nul != 0 {
+            return Err(DecodeError::InvalidValue {
+                field: "GetEa.EaName",
+                value: nul.into(),
+            });
+        }
+        Ok((name, er.pos()))
+    })
+}
+
+/// The FILE_GET_EA_INFORMATION list for `names` (4-byte aligned entries; names longer than
+/// 255 bytes are cut).
+pub fn encode_get_ea_list(names: &[Vec<u8>]) -> Vec<u8> {
+    let mut w = Writer::new();
+    write_list(&mut w, names, 4, |n, w| {
+        let n = &n[..n.len().min(255)];
+        w.u32(0);
+        w.u8(n.len() as u8);
+        w.bytes(n);
+        w.u8(0);
+    });
+    w.into_inner()
 }
 
 /// Reads a `u32` byte length and that many bytes of UTF-16LE name.
@@ -342,6 +408,7 @@ macro_rules! fixed_class {
         impl InfoClass for $name {
             const INFO_TYPE: InfoType = InfoType::$ty;
             const CLASS: u8 = $class;
+            const MIN_SIZE: usize = $size;
 
             fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
                 let v = Self {
@@ -527,6 +594,49 @@ fixed_class! {
 }
 
 fixed_class! {
+    /// FilePipeInformation ([MS-FSCC] 2.4.33).
+    FilePipeInformation: FILE, 23, size 8;
+    /// ReadMode (0 byte stream, 1 message).
+    read_mode: u32,
+    /// CompletionMode (0 queue, 1 complete).
+    completion_mode: u32
+}
+
+fixed_class! {
+    /// FileValidDataLengthInformation ([MS-FSCC] 2.4.49).
+    FileValidDataLengthInformation: FILE, 39, size 8;
+    /// ValidDataLength.
+    valid_data_length: u64
+}
+
+fixed_class! {
+    /// FileIdInformation ([MS-FSCC] 2.4.23): the volume serial number and a 128-bit file id.
+    FileIdInformation: FILE, 59, size 24;
+    /// VolumeSerialNumber.
+    volume_serial_number: u64,
+    /// FileId: 16 bytes.
+    file_id: guid
+}
+
+fixed_class! {
+    /// FileFsControlInformation ([MS-FSCC] 2.5.2): quota settings.
+    FileFsControlInformation: FILESYSTEM, 6, size 48;
+    /// FreeSpaceStartFiltering.
+    free_space_start_filtering: u64,
+    /// FreeSpaceThreshold.
+    free_space_threshold: u64,
+    /// FreeSpaceStopFiltering.
+    free_space_stop_filtering: u64,
+    /// DefaultQuotaThreshold.
+    default_quota_threshold: u64,
+    /// DefaultQuotaLimit.
+    default_quota_limit: u64,
+    /// FileSystemControlFlags.
+    file_system_control_flags: u32;
+    reserved 4
+}
+
+fixed_class! {
     /// FileFsSizeInformation ([MS-FSCC] 2.5.8).
     FileFsSizeInformation: FILESYSTEM, 3, size 24;
     /// TotalAllocationUnits.
@@ -636,6 +746,7 @@ macro_rules! name_class {
         impl InfoClass for $name {
             const INFO_TYPE: InfoType = InfoType::FILE;
             const CLASS: u8 = $class;
+            const MIN_SIZE: usize = 4;
 
             fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
                 Ok(Self {
@@ -662,6 +773,10 @@ name_class! {
     /// FileNormalizedNameInformation ([MS-FSCC] 2.4.30).
     FileNormalizedNameInformation, 48
 }
+name_class! {
+    /// FileShortNameInformation ([MS-FSCC] 2.4.39): sets the 8.3 name.
+    FileShortNameInformation, 40
+}
 
 /// Declares the SMB2 shape of FileRenameInformation / FileLinkInformation.
 macro_rules! rename_class {
@@ -680,6 +795,7 @@ macro_rules! rename_class {
         impl InfoClass for $name {
             const INFO_TYPE: InfoType = InfoType::FILE;
             const CLASS: u8 = $class;
+            const MIN_SIZE: usize = 20;
 
             fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
                 let replace_if_exists = r.u8(concat!(stringify!($name), ".ReplaceIfExists"))? != 0;
@@ -801,6 +917,7 @@ impl FullEa {
 impl InfoClass for FileFullEaInformation {
     const INFO_TYPE: InfoType = InfoType::FILE;
     const CLASS: u8 = 15;
+    const MIN_SIZE: usize = 0;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let b = r.bytes(r.remaining(), "FileFullEaInformation")?;
@@ -875,6 +992,7 @@ impl FileStreamInformation {
 impl InfoClass for FileStreamInformation {
     const INFO_TYPE: InfoType = InfoType::FILE;
     const CLASS: u8 = 22;
+    const MIN_SIZE: usize = 0;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let b = r.bytes(r.remaining(), "FileStreamInformation")?;
@@ -944,6 +1062,7 @@ impl FileAllInformation {
 impl InfoClass for FileAllInformation {
     const INFO_TYPE: InfoType = InfoType::FILE;
     const CLASS: u8 = 18;
+    const MIN_SIZE: usize = Self::FIXED_SIZE;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Self {
@@ -1013,6 +1132,7 @@ pub struct FilePosixInformation {
 impl InfoClass for FilePosixInformation {
     const INFO_TYPE: InfoType = InfoType::FILE;
     const CLASS: u8 = 100;
+    const MIN_SIZE: usize = 80;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Self {
@@ -1069,6 +1189,7 @@ pub struct FileFsVolumeInformation {
 impl InfoClass for FileFsVolumeInformation {
     const INFO_TYPE: InfoType = InfoType::FILESYSTEM;
     const CLASS: u8 = 1;
+    const MIN_SIZE: usize = 18;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let volume_creation_time = r.u64("FsVolume.VolumeCreationTime")?;
@@ -1110,6 +1231,7 @@ pub struct FileFsAttributeInformation {
 impl InfoClass for FileFsAttributeInformation {
     const INFO_TYPE: InfoType = InfoType::FILESYSTEM;
     const CLASS: u8 = 5;
+    const MIN_SIZE: usize = 12;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Self {
@@ -1147,6 +1269,7 @@ impl Default for FileFsObjectIdInformation {
 impl InfoClass for FileFsObjectIdInformation {
     const INFO_TYPE: InfoType = InfoType::FILESYSTEM;
     const CLASS: u8 = 8;
+    const MIN_SIZE: usize = 64;
 
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Self {
@@ -1159,6 +1282,99 @@ impl InfoClass for FileFsObjectIdInformation {
         w.bytes(&self.object_id);
         w.bytes(&self.extended_info);
     }
+}
+
+/// One FILE_QUOTA_INFORMATION entry ([MS-FSCC] 2.4.41).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaEntry {
+    /// ChangeTime (FILETIME).
+    pub change_time: u64,
+    /// QuotaUsed in bytes.
+    pub quota_used: u64,
+    /// QuotaThreshold in bytes (`u64::MAX`: none).
+    pub quota_threshold: u64,
+    /// QuotaLimit in bytes (`u64::MAX`: none).
+    pub quota_limit: u64,
+    /// The user's SID.
+    pub sid: Sid,
+}
+
+/// The SMB2_0_INFO_QUOTA buffer: FILE_QUOTA_INFORMATION entries ([MS-FSCC] 2.4.41), 8-byte
+/// aligned, linked by NextEntryOffset. QUERY_INFO returns it; SET_INFO carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FileQuotaInformation {
+    /// The entries.
+    pub entries: Vec<QuotaEntry>,
+}
+
+impl InfoClass for FileQuotaInformation {
+    const INFO_TYPE: InfoType = InfoType::QUOTA;
+    const CLASS: u8 = 0;
+    const MIN_SIZE: usize = 0;
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let b = r.bytes(r.remaining(), "FileQuotaInformation")?;
+        if b.is_empty() {
+            return Ok(Self::default());
+        }
+        let entries = walk_list(b, "FileQuotaInformation.NextEntryOffset", |e| {
+            let mut er = Reader::new(e);
+            er.skip(4, "Quota.NextEntryOffset")?;
+            let sid_len = er.u32("Quota.SidLength")? as usize;
+            let change_time = er.u64("Quota.ChangeTime")?;
+            let quota_used = er.u64("Quota.QuotaUsed")?;
+            let quota_threshold = er.u64("Quota.QuotaThreshold")?;
+            let quota_limit = er.u64("Quota.QuotaLimit")?;
+            let sid = Sid::decode(er.bytes(sid_len, "Quota.Sid")?)?;
+            let entry = QuotaEntry {
+                change_time,
+                quota_used,
+                quota_threshold,
+                quota_limit,
+                sid,
+            };
+            Ok((entry, er.pos()))
+        })?;
+        Ok(Self { entries })
+    }
+
+    fn write(&self, w: &mut Writer) {
+        write_list(w, &self.entries, 8, |q, w| {
+            w.u32(0);
+            w.u32(q.sid.len() as u32);
+            w.u64(q.change_time);
+            w.u64(q.quota_used);
+            w.u64(q.quota_threshold);
+            w.u64(q.quota_limit);
+            q.sid.write(w);
+        });
+    }
+}
+
+/// FILE_GET_QUOTA_INFORMATION ([MS-FSCC] 2.4.41.1): the SIDs an SMB2_QUERY_QUOTA_INFO
+/// lists, 4-byte aligned entries of NextEntryOffset, SidLength, Sid.
+pub fn decode_get_quota_list(b: &[u8]) -> Result<Vec<Sid>, DecodeError> {
+    if b.is_empty() {
+        return Ok(Vec::new());
+    }
+    walk_list(b, "FileGetQuotaInformation.NextEntryOffset", |e| {
+        let mut er = Reader::new(e);
+        er.skip(4, "GetQuota.NextEntryOffset")?;
+        let len = er.u32("GetQuota.SidLength")? as usize;
+        let sid = Sid::decode(er.bytes(len, "GetQuota.Sid")?)?;
+        Ok((sid, er.pos()))
+    })
+}
+
+/// The FILE_GET_QUOTA_INFORMATION list for `sids`.
+pub fn encode_get_quota_list(sids: &[Sid]) -> Vec<u8> {
+    let mut w = Writer::new();
+    write_list(&mut w, sids, 4, |sid, w| {
+        w.u32(0);
+        w.u32(sid.len() as u32);
+        sid.write(w);
+    });
+    w.into_inner()
 }
 
 /// Any decoded information class, for code (fuzzing, tracing) that handles them by number.
@@ -1188,6 +1404,10 @@ pub enum AnyInfo {
     AttributeTag(FileAttributeTagInformation),
     NormalizedName(FileNormalizedNameInformation),
     DispositionEx(FileDispositionInformationEx),
+    Pipe(FilePipeInformation),
+    ValidDataLength(FileValidDataLengthInformation),
+    ShortName(FileShortNameInformation),
+    Id(FileIdInformation),
     Posix(FilePosixInformation),
     FsVolume(FileFsVolumeInformation),
     FsSize(FileFsSizeInformation),
@@ -1197,6 +1417,8 @@ pub enum AnyInfo {
     FsObjectId(FileFsObjectIdInformation),
     FsSectorSize(FileFsSectorSizeInformation),
     FsPosix(FileFsPosixInformation),
+    FsControl(FileFsControlInformation),
+    Quota(FileQuotaInformation),
 }
 
 macro_rules! any_info {
@@ -1250,6 +1472,10 @@ any_info! {
     AttributeTag(FileAttributeTagInformation),
     NormalizedName(FileNormalizedNameInformation),
     DispositionEx(FileDispositionInformationEx),
+    Pipe(FilePipeInformation),
+    ValidDataLength(FileValidDataLengthInformation),
+    ShortName(FileShortNameInformation),
+    Id(FileIdInformation),
     Posix(FilePosixInformation),
     FsVolume(FileFsVolumeInformation),
     FsSize(FileFsSizeInformation),
@@ -1259,6 +1485,8 @@ any_info! {
     FsObjectId(FileFsObjectIdInformation),
     FsSectorSize(FileFsSectorSizeInformation),
     FsPosix(FileFsPosixInformation),
+    FsControl(FileFsControlInformation),
+    Quota(FileQuotaInformation),
 }
 
 #[cfg(test)]
@@ -1309,6 +1537,75 @@ mod tests {
         }
     }
 
+    fn arb_name() -> impl Strategy<Value = String> {
+        proptest::collection::vec(any::<char>(), 0..12).prop_map(|v| v.into_iter().collect())
+    }
+
+    proptest! {
+        #[test]
+        fn lists_and_names_round_trip(
+            streams in proptest::collection::vec((arb_name(), any::<u64>(), any::<u64>()), 0..5),
+            eas in proptest::collection::vec((any::<u8>(), proptest::collection::vec(1u8..=255, 0..20),
+                proptest::collection::vec(any::<u8>(), 0..20)), 1..5),
+            name in arb_name(),
+            replace in any::<bool>(),
+        ) {
+            let v = FileStreamInformation { streams: streams.into_iter()
+                .map(|(name, size, allocation_size)| StreamEntry { name, size, allocation_size }).collect() };
+            prop_assert_eq!(FileStreamInformation::decode(&v.encode()), Ok(v));
+            let v = FileFullEaInformation { entries: eas.into_iter()
+                .map(|(flags, name, value)| FullEa { flags, name, value }).collect() };
+            prop_assert_eq!(FileFullEaInformation::decode(&v.encode()), Ok(v));
+            let v = FileAllInformation { name: FileNameInformation { file_name: name.clone() }, ..Default::default() };
+            prop_assert_eq!(FileAllInformation::decode(&v.encode()), Ok(v));
+            let v = FileLinkInformation { replace_if_exists: replace, root_directory: 0, file_name: name };
+            prop_assert_eq!(FileLinkInformation::decode(&v.encode()), Ok(v));
+        }
+    }
+
+    #[test]
+    fn quota_lists() {
+        let q = FileQuotaInformation {
+            entries: vec![
+                QuotaEntry {
+                    change_time: 1,
+                    quota_used: 2,
+                    quota_threshold: u64::MAX,
+                    quota_limit: u64::MAX,
+                    sid: Sid::unix_user(1000),
+                },
+                QuotaEntry {
+                    change_time: 3,
+                    quota_used: 4,
+                    quota_threshold: 5,
+                    quota_limit: 6,
+                    sid: Sid::everyone(),
+                },
+            ],
+        };
+        let b = q.encode();
+        // [MS-FSCC] 2.4.41: 40 bytes, then the SID (16 bytes): NextEntryOffset 56.
+        assert_eq!(&b[..8], &[56, 0, 0, 0, 16, 0, 0, 0]);
+        assert_eq!(b.len(), 56 + 40 + 12);
+        assert_eq!(FileQuotaInformation::decode(&b), Ok(q));
+        let sids = vec![Sid::unix_user(1), Sid::everyone()];
+        let l = encode_get_quota_list(&sids);
+        assert_eq!(&l[..4], &24u32.to_le_bytes());
+        assert_eq!(decode_get_quota_list(&l), Ok(sids));
+        let mut bad = l;
+        bad[4] = 17;
+        assert!(decode_get_quota_list(&bad).is_err());
+    }
+
+    #[test]
+    fn classes_are_unique() {
+        let mut seen = std::collections::BTreeSet::new();
+        for &(t, c) in AnyInfo::CLASSES {
+            assert!(seen.insert((t, c)), "{t:?} {c} twice");
+        }
+        assert_eq!(AnyInfo::decode(InfoType::FILE, 99, &[]), Ok(None));
+    }
+
     #[test]
     fn fixed_sizes_match_the_spec() {
         assert_eq!(FileBasicInformation::default().encode().len(), 40);
@@ -1332,6 +1629,10 @@ mod tests {
         assert_eq!(FileFsSectorSizeInformation::default().encode().len(), 28);
         assert_eq!(FileFsPosixInformation::default().encode().len(), 56);
         assert_eq!(FileFsObjectIdInformation::default().encode().len(), 64);
+        assert_eq!(FileFsControlInformation::default().encode().len(), 48);
+        assert_eq!(FileIdInformation::default().encode().len(), 24);
+        assert_eq!(FilePipeInformation::default().encode().len(), 8);
+        assert_eq!(FileValidDataLengthInformation::default().encode().len(), 8);
         assert_eq!(
             FileAllInformation::default().encode().len(),
             FileAllInformation::FIXED_SIZE
@@ -1468,6 +1769,37 @@ mod tests {
         let mut no_nul = b.clone();
         no_nul[10] = 1;
         assert!(FileFullEaInformation::decode(&no_nul).is_err());
+    }
+
+    #[test]
+    fn fitting_and_ea_names() {
+        let all = FileAllInformation {
+            name: FileNameInformation {
+                file_name: "\\long-name.txt".into(),
+            },
+            ..Default::default()
+        }
+        .encode();
+        let n = all.len();
+        assert_eq!(
+            fit_output(all.clone(), FileAllInformation::MIN_SIZE, 99),
+            FitOutput::TooSmall
+        );
+        assert!(
+            matches!(fit_output(all.clone(), FileAllInformation::MIN_SIZE, 104), FitOutput::Overflow(b) if b.len() == 104)
+        );
+        assert_eq!(
+            fit_output(all.clone(), FileAllInformation::MIN_SIZE, n as u32),
+            FitOutput::Complete(all)
+        );
+        let names = vec![b"user.a".to_vec(), b"B".to_vec()];
+        let b = encode_get_ea_list(&names);
+        // "user.a": 4 + 1 + 6 + 1 = 12; "B": 4 + 1 + 1 + 1 = 7.
+        assert_eq!(&b[..4], &12u32.to_le_bytes());
+        assert_eq!(b.len(), 19);
+        assert_eq!(decode_get_ea_list(&b), Ok(names));
+        assert_eq!(decode_get_ea_list(&[]), Ok(vec![]));
+        assert!(decode_get_ea_list(&b[..18]).is_err());
     }
 
     #[test]

@@ -2,9 +2,10 @@
 //! The info buffers themselves are [MS-FSCC] classes ([`super::fscc`]) or security descriptors
 //! ([`super::security`]); here they are opaque bytes.
 
-use crate::smb2::fscc::InfoType;
+use crate::smb2::fscc::{InfoType, decode_get_quota_list, encode_get_quota_list};
 use crate::smb2::le::{Reader, Writer};
 use crate::smb2::limits;
+use crate::smb2::security::Sid;
 use crate::wire::DecodeError;
 
 /// A FileId (persistent and volatile halves, 8 bytes each) as raw bytes.
@@ -33,6 +34,23 @@ fn structure_size(r: &mut Reader<'_>, want: u16, field: &'static str) -> Result<
         return Err(DecodeError::InvalidValue {
             field,
             value: got.into(),
+        });
+    }
+    Ok(())
+}
+
+/// A buffer that is not empty must start after the fixed part of the body (`body_end` from
+/// the header start), as [MS-SMB2] 3.3.5.20 / 3.3.5.21 require.
+fn check_offset(
+    off: u16,
+    len: u32,
+    body_end: usize,
+    field: &'static str,
+) -> Result<(), DecodeError> {
+    if len != 0 && usize::from(off) < body_end {
+        return Err(DecodeError::InvalidValue {
+            field,
+            value: off.into(),
         });
     }
     Ok(())
@@ -97,6 +115,12 @@ impl QueryInfoRequest {
         let additional_information = r.u32("QueryInfoRequest.AdditionalInformation")?;
         let flags = r.u32("QueryInfoRequest.Flags")?;
         let file_id = r.guid("QueryInfoRequest.FileId")?;
+        check_offset(
+            in_off,
+            in_len,
+            HEADER_LEN + 40,
+            "QueryInfoRequest.InputBufferOffset",
+        )?;
         let input_buffer = r
             .slice_at(
                 in_off.into(),
@@ -158,6 +182,12 @@ impl QueryInfoResponse {
         )?;
         let off = r.u16("QueryInfoResponse.OutputBufferOffset")?;
         let len = r.u32("QueryInfoResponse.OutputBufferLength")?;
+        check_offset(
+            off,
+            len,
+            HEADER_LEN + 8,
+            "QueryInfoResponse.OutputBufferOffset",
+        )?;
         let output_buffer = r
             .slice_at(
                 off.into(),
@@ -213,6 +243,7 @@ impl SetInfoRequest {
         r.skip(2, "SetInfoRequest.Reserved")?;
         let additional_information = r.u32("SetInfoRequest.AdditionalInformation")?;
         let file_id = r.guid("SetInfoRequest.FileId")?;
+        check_offset(off, len, HEADER_LEN + 32, "SetInfoRequest.BufferOffset")?;
         let buffer = r
             .slice_at(
                 off.into(),
@@ -270,6 +301,86 @@ impl SetInfoResponse {
     /// Appends the body to `w`, which holds the SMB2 header.
     pub fn encode(&self, w: &mut Writer) {
         w.u16(Self::STRUCTURE_SIZE);
+    }
+}
+
+/// SMB2_QUERY_QUOTA_INFO ([MS-SMB2] 2.2.37.1): the input buffer of a QUERY_INFO for
+/// SMB2_0_INFO_QUOTA.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueryQuotaInfo {
+    /// ReturnSingle.
+    pub return_single: bool,
+    /// RestartScan.
+    pub restart_scan: bool,
+    /// The SIDs asked for (SidBuffer in FILE_GET_QUOTA_INFORMATION form, SidListLength
+    /// bytes); when not empty, the start SID is ignored.
+    pub sid_list: Vec<Sid>,
+    /// The SID to start enumerating at (StartSidLength bytes at StartSidOffset, taken as an
+    /// offset into SidBuffer).
+    pub start_sid: Option<Sid>,
+}
+
+impl QueryQuotaInfo {
+    /// Decodes the input buffer.
+    pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(b);
+        let return_single = r.u8("QueryQuotaInfo.ReturnSingle")? != 0;
+        let restart_scan = r.u8("QueryQuotaInfo.RestartScan")? != 0;
+        r.skip(2, "QueryQuotaInfo.Reserved")?;
+        let list_len = r.u32("QueryQuotaInfo.SidListLength")? as usize;
+        let start_len = r.u32("QueryQuotaInfo.StartSidLength")? as usize;
+        let start_off = r.u32("QueryQuotaInfo.StartSidOffset")? as usize;
+        let buf = r.bytes(r.remaining(), "QueryQuotaInfo.SidBuffer")?;
+        if list_len != 0 {
+            let list = buf.get(..list_len).ok_or(DecodeError::Truncated {
+                field: "QueryQuotaInfo.SidListLength",
+            })?;
+            return Ok(Self {
+                return_single,
+                restart_scan,
+                sid_list: decode_get_quota_list(list)?,
+                start_sid: None,
+            });
+        }
+        let start_sid = if start_len == 0 {
+            None
+        } else {
+            let sid = start_off
+                .checked_add(start_len)
+                .and_then(|end| buf.get(start_off..end))
+                .ok_or(DecodeError::Truncated {
+                    field: "QueryQuotaInfo.StartSid",
+                })?;
+            Some(Sid::decode(sid)?)
+        };
+        Ok(Self {
+            return_single,
+            restart_scan,
+            sid_list: Vec::new(),
+            start_sid,
+        })
+    }
+
+    /// The input buffer's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.u8(u8::from(self.return_single));
+        w.u8(u8::from(self.restart_scan));
+        w.u16(0);
+        if self.sid_list.is_empty() {
+            let sid = self.start_sid.as_ref().map(Sid::encode).unwrap_or_default();
+            w.u32(0);
+            w.u32(sid.len() as u32);
+            w.u32(0);
+            w.bytes(&sid);
+        } else {
+            let list = encode_get_quota_list(&self.sid_list);
+            w.u32(list.len() as u32);
+            w.u32(0);
+            w.u32(0);
+            w.bytes(&list);
+        }
+        w.into_inner()
     }
 }
 
@@ -342,6 +453,9 @@ mod tests {
         past_end[76..80].copy_from_slice(&4u32.to_le_bytes());
         assert!(QueryInfoRequest::decode(&past_end).is_err());
         assert!(QueryInfoRequest::decode(&msg[..100]).is_err());
+        let mut inside = msg.clone();
+        inside[72..74].copy_from_slice(&80u16.to_le_bytes());
+        assert!(QueryInfoRequest::decode(&inside).is_err());
         assert!(QueryInfoRequest::decode(&[]).is_err());
     }
 
@@ -389,6 +503,39 @@ mod tests {
         assert!(SetInfoResponse::decode(&msg).is_err());
     }
 
+    #[test]
+    fn query_quota_info() {
+        // [MS-SMB2] 2.2.37.1: ReturnSingle, RestartScan, Reserved, SidListLength,
+        // StartSidLength, StartSidOffset, SidBuffer.
+        let q = QueryQuotaInfo {
+            return_single: true,
+            restart_scan: true,
+            sid_list: vec![],
+            start_sid: Some(Sid::everyone()),
+        };
+        let b = q.encode();
+        assert_eq!(hex::encode(&b[..16]), "01010000000000000c00000000000000");
+        assert_eq!(QueryQuotaInfo::decode(&b), Ok(q));
+        let q = QueryQuotaInfo {
+            return_single: false,
+            restart_scan: true,
+            sid_list: vec![Sid::unix_user(5), Sid::unix_user(6)],
+            start_sid: None,
+        };
+        assert_eq!(QueryQuotaInfo::decode(&q.encode()), Ok(q));
+        assert_eq!(
+            QueryQuotaInfo::decode(&[0; 16]),
+            Ok(QueryQuotaInfo::default())
+        );
+        let mut bad = QueryQuotaInfo {
+            start_sid: Some(Sid::everyone()),
+            ..Default::default()
+        }
+        .encode();
+        bad[12] = 1;
+        assert!(QueryQuotaInfo::decode(&bad).is_err());
+    }
+
     proptest! {
         #[test]
         fn round_trips(t in any::<u8>(), c in any::<u8>(), out in 0u32..=limits::TRANSACT_MAX as u32,
@@ -410,6 +557,7 @@ mod tests {
             let _ = QueryInfoResponse::decode(&b);
             let _ = SetInfoRequest::decode(&b);
             let _ = SetInfoResponse::decode(&b);
+            let _ = QueryQuotaInfo::decode(&b);
         }
     }
 }

@@ -79,24 +79,32 @@ fn structure_size(r: &mut Reader<'_>, want: u16, field: &'static str) -> Result<
     Ok(())
 }
 
-fn check_sum(a: u32, b: u32, field: &'static str) -> Result<(), DecodeError> {
-    let sum = u64::from(a) + u64::from(b);
-    if sum > limits::TRANSACT_MAX as u64 {
+fn check_max(v: u32, field: &'static str) -> Result<(), DecodeError> {
+    if v as usize > limits::TRANSACT_MAX {
         return Err(DecodeError::TooLong {
             field,
-            len: sum,
+            len: v.into(),
             max: limits::TRANSACT_MAX as u64,
         });
     }
     Ok(())
 }
 
+/// The (offset, count) buffer of an IOCTL message: inside the message, after the fixed part
+/// (`body_end`, [MS-SMB2] 3.3.5.15), at most [`limits::TRANSACT_MAX`] bytes.
 fn buffer_at(
     r: &Reader<'_>,
     off: u32,
     len: u32,
+    body_end: usize,
     field: &'static str,
 ) -> Result<Vec<u8>, DecodeError> {
+    if len != 0 && (off as usize) < body_end {
+        return Err(DecodeError::InvalidValue {
+            field,
+            value: off.into(),
+        });
+    }
     Ok(
         r.slice_at(off as usize, len as usize, limits::TRANSACT_MAX, field)?
             .to_vec(),
@@ -127,8 +135,9 @@ impl IoctlRequest {
     pub const STRUCTURE_SIZE: u16 = 57;
 
     /// Decodes the body of `msg` (from its SMB2 header). Both buffers must lie inside the
-    /// message; the input and output counts together, and the two maximum response sizes
-    /// together, must not exceed [`limits::TRANSACT_MAX`] ([MS-SMB2] 3.3.5.15).
+    /// message after the fixed part; InputCount, OutputCount, MaxInputResponse and
+    /// MaxOutputResponse must each be at most [`limits::TRANSACT_MAX`] ([MS-SMB2] 3.3.5.15:
+    /// the server fails such requests with STATUS_INVALID_PARAMETER).
     pub fn decode(msg: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::at(msg, HEADER_LEN);
         structure_size(&mut r, Self::STRUCTURE_SIZE, "IoctlRequest.StructureSize")?;
@@ -143,17 +152,14 @@ impl IoctlRequest {
         let max_output_response = r.u32("IoctlRequest.MaxOutputResponse")?;
         let flags = r.u32("IoctlRequest.Flags")?;
         r.skip(4, "IoctlRequest.Reserved2")?;
-        check_sum(in_len, out_len, "IoctlRequest.InputCount+OutputCount")?;
-        check_sum(
-            max_input_response,
-            max_output_response,
-            "IoctlRequest.MaxInputResponse+MaxOutputResponse",
-        )?;
+        check_max(max_input_response, "IoctlRequest.MaxInputResponse")?;
+        check_max(max_output_response, "IoctlRequest.MaxOutputResponse")?;
+        let end = HEADER_LEN + 56;
         Ok(Self {
             ctl_code,
             file_id,
-            input: buffer_at(&r, in_off, in_len, "IoctlRequest.Input")?,
-            output: buffer_at(&r, out_off, out_len, "IoctlRequest.Output")?,
+            input: buffer_at(&r, in_off, in_len, end, "IoctlRequest.Input")?,
+            output: buffer_at(&r, out_off, out_len, end, "IoctlRequest.Output")?,
             max_input_response,
             max_output_response,
             flags,
@@ -233,12 +239,12 @@ impl IoctlResponse {
         let out_len = r.u32("IoctlResponse.OutputCount")?;
         let flags = r.u32("IoctlResponse.Flags")?;
         r.skip(4, "IoctlResponse.Reserved2")?;
-        check_sum(in_len, out_len, "IoctlResponse.InputCount+OutputCount")?;
+        let end = HEADER_LEN + 48;
         Ok(Self {
             ctl_code,
             file_id,
-            input: buffer_at(&r, in_off, in_len, "IoctlResponse.Input")?,
-            output: buffer_at(&r, out_off, out_len, "IoctlResponse.Output")?,
+            input: buffer_at(&r, in_off, in_len, end, "IoctlResponse.Input")?,
+            output: buffer_at(&r, out_off, out_len, end, "IoctlResponse.Output")?,
             flags,
         })
     }
@@ -782,6 +788,182 @@ impl ReparseData {
     }
 }
 
+/// The Symbolic Link Error Response ([MS-SMB2] 2.2.2.2.1): the ErrorData of a CREATE that
+/// fails with STATUS_STOPPED_ON_SYMLINK, telling the client where the link points.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SymlinkErrorResponse {
+    /// UnparsedPathLength: bytes (UTF-16) of the create path left after the link.
+    pub unparsed_path_length: u16,
+    /// The link: substitute and print names and flags.
+    pub link: SymlinkReparse,
+}
+
+impl SymlinkErrorResponse {
+    /// SymLinkErrorTag: "SYML".
+    pub const ERROR_TAG: u32 = 0x4C4D_5953;
+    /// The size before PathBuffer.
+    pub const FIXED_LEN: usize = 28;
+
+    /// Decodes the ErrorData. SymLinkLength must cover the fixed part and fit in `b`; the
+    /// name offsets are relative to PathBuffer and must stay inside the structure.
+    pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(b);
+        let len = r.u32("SymlinkError.SymLinkLength")? as usize;
+        if len < Self::FIXED_LEN - 4 || len > b.len() - 4 {
+            return Err(DecodeError::InvalidValue {
+                field: "SymlinkError.SymLinkLength",
+                value: len as u64,
+            });
+        }
+        let tag = r.u32("SymlinkError.SymLinkErrorTag")?;
+        if tag != Self::ERROR_TAG {
+            return Err(DecodeError::InvalidValue {
+                field: "SymlinkError.SymLinkErrorTag",
+                value: tag.into(),
+            });
+        }
+        let reparse = r.u32("SymlinkError.ReparseTag")?;
+        if reparse != reparse_tag::SYMLINK {
+            return Err(DecodeError::InvalidValue {
+                field: "SymlinkError.ReparseTag",
+                value: reparse.into(),
+            });
+        }
+        r.skip(2, "SymlinkError.ReparseDataLength")?;
+        let unparsed_path_length = r.u16("SymlinkError.UnparsedPathLength")?;
+        let sub_off = usize::from(r.u16("SymlinkError.SubstituteNameOffset")?);
+        let sub_len = usize::from(r.u16("SymlinkError.SubstituteNameLength")?);
+        let print_off = usize::from(r.u16("SymlinkError.PrintNameOffset")?);
+        let print_len = usize::from(r.u16("SymlinkError.PrintNameLength")?);
+        let flags = r.u32("SymlinkError.Flags")?;
+        let path = &b[Self::FIXED_LEN..len + 4];
+        let name = |off: usize, n: usize, field| {
+            let s = path
+                .get(off..off + n)
+                .ok_or(DecodeError::Truncated { field })?;
+            from_utf16le(s, field)
+        };
+        Ok(Self {
+            unparsed_path_length,
+            link: SymlinkReparse {
+                substitute_name: name(sub_off, sub_len, "SymlinkError.SubstituteName")?,
+                print_name: name(print_off, print_len, "SymlinkError.PrintName")?,
+                flags,
+            },
+        })
+    }
+
+    /// The ErrorData bytes: substitute name then print name. ReparseDataLength counts from
+    /// SubstituteNameOffset to the end of PathBuffer, as in a REPARSE_DATA_BUFFER.
+    pub fn encode(&self) -> Vec<u8> {
+        let sub = utf16le(&self.link.substitute_name);
+        let print = utf16le(&self.link.print_name);
+        let path_len = sub.len() + print.len();
+        let mut w = Writer::with_capacity(Self::FIXED_LEN + path_len);
+        w.u32((Self::FIXED_LEN - 4 + path_len) as u32);
+        w.u32(Self::ERROR_TAG);
+        w.u32(reparse_tag::SYMLINK);
+        w.u16((12 + path_len).min(usize::from(u16::MAX)) as u16);
+        w.u16(self.unparsed_path_length);
+        w.u16(0);
+        w.u16(sub.len() as u16);
+        w.u16(sub.len() as u16);
+        w.u16(print.len() as u16);
+        w.u32(self.link.flags);
+        w.bytes(&sub);
+        w.bytes(&print);
+        w.into_inner()
+    }
+}
+
+/// FILE_OBJECTID_BUFFER ([MS-FSCC] 2.1.3): the output of FSCTL_GET_OBJECT_ID and
+/// FSCTL_CREATE_OR_GET_OBJECT_ID (64 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ObjectIdBuffer {
+    /// ObjectId: the file's 16-byte id.
+    pub object_id: [u8; 16],
+    /// BirthVolumeId.
+    pub birth_volume_id: [u8; 16],
+    /// BirthObjectId.
+    pub birth_object_id: [u8; 16],
+    /// DomainId (zero).
+    pub domain_id: [u8; 16],
+}
+
+impl ObjectIdBuffer {
+    /// Decodes the 64-byte buffer.
+    pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(b);
+        let v = Self {
+            object_id: r.guid("ObjectId.ObjectId")?,
+            birth_volume_id: r.guid("ObjectId.BirthVolumeId")?,
+            birth_object_id: r.guid("ObjectId.BirthObjectId")?,
+            domain_id: r.guid("ObjectId.DomainId")?,
+        };
+        done(&r, "ObjectIdBuffer")?;
+        Ok(v)
+    }
+
+    /// The 64 bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        [
+            self.object_id,
+            self.birth_volume_id,
+            self.birth_object_id,
+            self.domain_id,
+        ]
+        .concat()
+    }
+}
+
+/// FSCTL_PIPE_WAIT_REQUEST ([MS-FSCC] 2.3.49): wait for a named pipe to become available.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PipeWaitRequest {
+    /// Timeout in 100 ns units (negative: relative), meaningful if `timeout_specified`.
+    pub timeout: i64,
+    /// TimeoutSpecified.
+    pub timeout_specified: bool,
+    /// Name: the pipe's name, without `\\pipe\\`.
+    pub name: String,
+}
+
+impl PipeWaitRequest {
+    /// Decodes the IOCTL input buffer.
+    pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(b);
+        let timeout = r.u64("PipeWait.Timeout")? as i64;
+        let len = r.u32("PipeWait.NameLength")? as usize;
+        let timeout_specified = r.u8("PipeWait.TimeoutSpecified")? != 0;
+        r.skip(1, "PipeWait.Padding")?;
+        if len > limits::PATH_MAX {
+            return Err(DecodeError::TooLong {
+                field: "PipeWait.Name",
+                len: len as u64,
+                max: limits::PATH_MAX as u64,
+            });
+        }
+        let name = from_utf16le(r.bytes(len, "PipeWait.Name")?, "PipeWait.Name")?;
+        done(&r, "PipeWaitRequest")?;
+        Ok(Self {
+            timeout,
+            timeout_specified,
+            name,
+        })
+    }
+
+    /// The input buffer's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let name = utf16le(&self.name);
+        let mut w = Writer::with_capacity(14 + name.len());
+        w.u64(self.timeout as u64);
+        w.u32(name.len() as u32);
+        w.u8(u8::from(self.timeout_specified));
+        w.u8(0);
+        w.bytes(&name);
+        w.into_inner()
+    }
+}
+
 /// FILE_ZERO_DATA_INFORMATION ([MS-FSCC] 2.3.85): FSCTL_SET_ZERO_DATA's input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FileZeroDataInformation {
@@ -944,6 +1126,9 @@ mod tests {
             IoctlRequest::decode(&bad),
             Err(DecodeError::TooLong { .. })
         ));
+        let mut bad = msg.clone();
+        bad[64 + 24..64 + 28].copy_from_slice(&64u32.to_le_bytes()); // input inside the body
+        assert!(IoctlRequest::decode(&bad).is_err());
         let mut bad = msg;
         bad[64] = 56;
         assert!(IoctlRequest::decode(&bad).is_err());
@@ -1087,6 +1272,59 @@ mod tests {
     }
 
     #[test]
+    fn symlink_error_response() {
+        let e = SymlinkErrorResponse {
+            unparsed_path_length: 4,
+            link: SymlinkReparse {
+                substitute_name: "t".into(),
+                print_name: "t".into(),
+                flags: SYMLINK_FLAG_RELATIVE,
+            },
+        };
+        let b = e.encode();
+        assert_eq!(
+            hex::encode(&b),
+            concat!(
+                "1c000000", "53594d4c", "0c0000a0", "1000", "0400", "0000", "0200", "0200", "0200",
+                "01000000", "7400", "7400"
+            )
+        );
+        assert_eq!(SymlinkErrorResponse::decode(&b), Ok(e));
+        let mut bad = b.clone();
+        bad[4] = 0;
+        assert!(SymlinkErrorResponse::decode(&bad).is_err());
+        let mut bad = b.clone();
+        bad[0] = 0x40;
+        assert!(SymlinkErrorResponse::decode(&bad).is_err());
+        assert!(SymlinkErrorResponse::decode(&b[..27]).is_err());
+    }
+
+    #[test]
+    fn object_id_and_pipe_wait() {
+        let o = ObjectIdBuffer {
+            object_id: [1; 16],
+            birth_volume_id: [2; 16],
+            birth_object_id: [1; 16],
+            domain_id: [0; 16],
+        };
+        let b = o.encode();
+        assert_eq!(b.len(), 64);
+        assert_eq!(&b[16..18], &[2, 2]);
+        assert_eq!(ObjectIdBuffer::decode(&b), Ok(o));
+        assert!(ObjectIdBuffer::decode(&b[..63]).is_err());
+        // [MS-FSCC] 2.3.49: Timeout(8) NameLength(4) TimeoutSpecified(1) Padding(1) Name.
+        let p = PipeWaitRequest {
+            timeout: -10_000_000,
+            timeout_specified: true,
+            name: "srvsvc".into(),
+        };
+        let b = p.encode();
+        assert_eq!(&b[8..14], &[12, 0, 0, 0, 1, 0]);
+        assert_eq!(b.len(), 14 + 12);
+        assert_eq!(PipeWaitRequest::decode(&b), Ok(p));
+    }
+
+    #[test]
     fn small_fsctls() {
         let z = FileZeroDataInformation {
             file_offset: 1,
@@ -1139,6 +1377,8 @@ mod tests {
             let _ = IoctlRequest::decode(&b);
             let _ = IoctlResponse::decode(&b);
             let _ = ReparseData::decode(&b);
+            let _ = SymlinkErrorResponse::decode(&b);
+            let _ = PipeWaitRequest::decode(&b);
             let _ = NetworkInterfaceInfo::decode_list(&b);
             let _ = CopyChunkRequest::decode(&b);
             let _ = ValidateNegotiateInfoRequest::decode(&b);

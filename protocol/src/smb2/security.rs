@@ -106,9 +106,9 @@ impl Sid {
         u64::from_be_bytes(b)
     }
 
-    /// Encoded size: 8 + 4 per sub-authority.
+    /// Encoded size: 8 + 4 per sub-authority (at most 15 are written).
     pub fn len(&self) -> usize {
-        8 + 4 * self.sub_authorities.len()
+        8 + 4 * self.sub_authorities.len().min(SID_SUB_AUTHORITIES_MAX)
     }
 
     /// Always false: a SID has at least its 8-byte header.
@@ -838,15 +838,49 @@ pub fn to_mode(sd: &SecurityDescriptor) -> Option<u32> {
 /// - No DACL in the descriptor: `None` (nothing to change).
 /// - A NULL DACL: `0o777`.
 /// - An ACE for `S-1-5-88-3-<mode>` (Linux cifs `modefromsid`): that mode's low 12 bits.
-/// - Otherwise every ACE that applies to the object must be an ACCESS_ALLOWED ACE for the
-///   owner, the group or Everyone (or a DENIED ACE with an empty mask); their masks become the
-///   owner, group and other triplets ([`mask_to_mode_bits`]). Anything else (other trustees,
-///   real deny ACEs) has no mode equivalent: `None`. Inherit-only ACEs are ignored. Everyone's
-///   bits are not added to the owner's or group's, so [`from_mode`] and this are inverses.
+/// - Otherwise every ACE that applies to the object must be an ACCESS_ALLOWED or
+///   ACCESS_DENIED ACE for the owner, the group or Everyone. A SID matches the owner (group)
+///   if it is equal or names the same unix id in the other form (`S-1-22-1-<uid>` and
+///   `S-1-5-88-1-<uid>`, as Linux cifs `idsfromsid` sends). Allowed masks become the owner,
+///   group and other triplets ([`mask_to_mode_bits`]); denied bits are then removed from
+///   their trustee's triplet (Everyone's from all three), since a deny wins in Windows. Any
+///   other trustee or ACE type has no mode equivalent: `None` (see
+///   [`to_mode_ignoring_others`]). Inherit-only ACEs are ignored. Everyone's allowed bits are
+///   not added to the owner's or group's, so [`from_mode`] and this are inverses.
 pub fn to_mode_with(
     sd: &SecurityDescriptor,
     owner: Option<&Sid>,
     group: Option<&Sid>,
+) -> Option<u32> {
+    dacl_mode(sd, owner, group, false)
+}
+
+/// Like [`to_mode_with`], but ACEs for trustees other than the owner, the group and
+/// Everyone (SYSTEM, Administrators, other users — what Windows Explorer and robocopy add)
+/// are skipped instead of making the DACL unmappable.
+pub fn to_mode_ignoring_others(
+    sd: &SecurityDescriptor,
+    owner: Option<&Sid>,
+    group: Option<&Sid>,
+) -> Option<u32> {
+    dacl_mode(sd, owner, group, true)
+}
+
+/// `a` and `b` are the same trustee, directly or as the same unix user / group.
+fn same_trustee(a: &Sid, b: Option<&Sid>) -> bool {
+    let Some(b) = b else {
+        return false;
+    };
+    a == b
+        || a.as_unix_user().is_some() && a.as_unix_user() == b.as_unix_user()
+        || a.as_unix_group().is_some() && a.as_unix_group() == b.as_unix_group()
+}
+
+fn dacl_mode(
+    sd: &SecurityDescriptor,
+    owner: Option<&Sid>,
+    group: Option<&Sid>,
+    ignore_others: bool,
 ) -> Option<u32> {
     if sd.has_null_dacl() {
         return Some(0o777);
@@ -860,32 +894,44 @@ pub fn to_mode_with(
             }
         }
     }
-    let mut mode = 0;
+    let (mut allowed, mut denied) = (0u32, 0u32);
     for ace in &dacl.aces {
-        let Some((mask, sid)) = ace.effective() else {
-            if ace.flags & ace_flags::INHERIT_ONLY != 0 {
+        if ace.flags & ace_flags::INHERIT_ONLY != 0 {
+            continue;
+        }
+        let known_type = matches!(
+            ace.ace_type,
+            AceType::ACCESS_ALLOWED | AceType::ACCESS_DENIED
+        );
+        let Some((mask, sid)) = ace.effective().filter(|_| known_type) else {
+            if ignore_others {
                 continue;
             }
             return None;
         };
-        if ace.ace_type == AceType::ACCESS_DENIED && mask == 0 {
-            continue;
-        }
-        if ace.ace_type != AceType::ACCESS_ALLOWED {
-            return None;
-        }
         let bits = mask_to_mode_bits(mask);
-        if Some(sid) == owner {
-            mode |= bits << 6;
-        } else if Some(sid) == group {
-            mode |= bits << 3;
+        let shifted = if same_trustee(sid, owner) {
+            bits << 6
+        } else if same_trustee(sid, group) {
+            bits << 3
         } else if *sid == everyone {
-            mode |= bits;
+            if ace.ace_type == AceType::ACCESS_DENIED {
+                bits * 0o111
+            } else {
+                bits
+            }
+        } else if ignore_others {
+            continue;
         } else {
             return None;
+        };
+        if ace.ace_type == AceType::ACCESS_DENIED {
+            denied |= shifted;
+        } else {
+            allowed |= shifted;
         }
     }
-    Some(mode)
+    Some(allowed & !denied)
 }
 
 #[cfg(test)]
@@ -1083,12 +1129,60 @@ mod tests {
             ));
         }
         assert_eq!(to_mode(&sd), None);
-        let mut sd = from_mode(5, 6, 0o644, false, 0x7);
+        assert_eq!(
+            to_mode_ignoring_others(&sd, sd.owner.as_ref(), sd.group.as_ref()),
+            Some(0o644)
+        );
+        // Deny ACEs remove bits: Everyone's from every triplet, the group's from the group.
+        let mut sd = from_mode(5, 6, 0o666, false, 0x7);
         if let Some(d) = &mut sd.dacl {
             d.aces
                 .insert(0, Ace::deny(Sid::everyone(), access::FILE_WRITE_DATA, 0));
         }
+        assert_eq!(to_mode(&sd), Some(0o444));
+        let mut sd = from_mode(5, 6, 0o666, false, 0x7);
+        if let Some(d) = &mut sd.dacl {
+            d.aces
+                .insert(0, Ace::deny(Sid::unix_group(6), access::FILE_READ_DATA, 0));
+        }
+        assert_eq!(to_mode(&sd), Some(0o626));
+        // An audit ACE in a DACL has no mode meaning.
+        let mut sd = from_mode(5, 6, 0o644, false, 0x7);
+        if let Some(d) = &mut sd.dacl {
+            d.aces.push(Ace {
+                ace_type: AceType::SYSTEM_AUDIT,
+                flags: 0,
+                body: AceBody::Basic {
+                    mask: 1,
+                    sid: Sid::everyone(),
+                },
+            });
+        }
         assert_eq!(to_mode(&sd), None);
+        // Linux cifs idsfromsid names the owner S-1-5-88-1-<uid>.
+        let sd = SecurityDescriptor {
+            control: control::SELF_RELATIVE,
+            owner: None,
+            group: None,
+            sacl: None,
+            dacl: Some(Acl::new(vec![
+                Ace::allow(
+                    "S-1-5-88-1-5".parse().unwrap(),
+                    access::FILE_GENERIC_READ | access::FILE_GENERIC_WRITE,
+                    0,
+                ),
+                Ace::allow(
+                    "S-1-5-88-2-6".parse().unwrap(),
+                    access::FILE_GENERIC_READ,
+                    0,
+                ),
+                Ace::allow(Sid::everyone(), 0, 0),
+            ])),
+        };
+        assert_eq!(
+            to_mode_with(&sd, Some(&Sid::unix_user(5)), Some(&Sid::unix_group(6))),
+            Some(0o640)
+        );
         // An inherit-only ACE for someone else does not apply to the object.
         let mut sd = from_mode(5, 6, 0o644, false, 0x7);
         if let Some(d) = &mut sd.dacl {

@@ -80,7 +80,7 @@ impl Default for SmbSettings {
     fn default() -> Self {
         Self {
             max_connections: 1024,
-            max_credits: 512,
+            max_credits: 8192,
             dialect_min: 0x0202,
             dialect_max: 0x0311,
             signing_required: false,
