@@ -62,6 +62,12 @@ pub(crate) fn from_filetime(ft: u64) -> Timestamp {
     }
 }
 
+/// The status for a request that does not decode (logged at debug level with the reason).
+pub(crate) fn undecodable(e: protocol::wire::DecodeError) -> NtStatus {
+    tracing::debug!(error = %e, "undecodable SMB2 request");
+    NtStatus::INVALID_PARAMETER
+}
+
 /// What a command handler answers: a status and the response body, written after a 64-byte
 /// header placeholder the connection fills in.
 #[derive(Debug)]
@@ -442,7 +448,10 @@ impl Conn {
                 self.close = true;
                 return None;
             }
-            let out = if related && related_status.is_error() && needs_file(hdr.command) {
+            let out = if i == 0 && hdr.is_related() {
+                // A related first element has nothing to relate to ([MS-SMB2] 3.3.5.2.7.2).
+                Out::error(NtStatus::INVALID_PARAMETER)
+            } else if related && related_status.is_error() && needs_file(hdr.command) {
                 Out::error(related_status)
             } else {
                 let req = Req {
@@ -618,7 +627,10 @@ impl Conn {
         };
         match result {
             Ok(out) => out,
-            Err(status) => Out::error(status),
+            Err(status) => {
+                tracing::debug!(command = ?hdr.command, %status, "SMB2 request failed");
+                Out::error(status)
+            }
         }
     }
 

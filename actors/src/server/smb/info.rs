@@ -25,7 +25,7 @@ use protocol::smb2::status::NtStatus;
 use stores::{Attr, FileKind};
 
 use super::attrs::{self, access};
-use super::connection::{Conn, Handled, Out, Req, filetime, from_filetime};
+use super::connection::{Conn, Handled, Out, Req, filetime, from_filetime, undecodable};
 use super::files::{failed, lookup_ci, walk};
 use super::names::SmbPath;
 use super::state::OpenKind;
@@ -43,7 +43,7 @@ const FS_ATTRIBUTES: u32 = 0x0000_0002 | 0x0000_0004 | 0x0000_0008 | 0x0000_0080
 impl Conn {
     /// QUERY_INFO ([MS-SMB2] 3.3.5.20).
     pub(crate) async fn query_info(&mut self, req: Req<'_>) -> Handled {
-        let r = QueryInfoRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let r = QueryInfoRequest::decode(req.msg).map_err(undecodable)?;
         let fid = protocol::smb2::fileid::FileId::from_bytes(r.file_id);
         let id = self.open_of(&req, fid)?;
         let open = self.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
@@ -66,10 +66,20 @@ impl Conn {
         let a = share.getattr(caller.clone(), node).await.map_err(failed)?;
         let (buf, fixed): (Vec<u8>, usize) = match r.info_type {
             InfoType::FILE => {
-                if access_mask & (access::FILE_READ_ATTRIBUTES | access::READ_CONTROL) == 0 {
+                let class = FileInfoClass(r.info_class);
+                // [MS-FSA] 2.1.5.12: what each class needs of the open; the rest need nothing.
+                let needs = match class {
+                    FileInfoClass::BASIC
+                    | FileInfoClass::ALL
+                    | FileInfoClass::NETWORK_OPEN
+                    | FileInfoClass::ATTRIBUTE_TAG
+                    | FileInfoClass::POSIX => access::FILE_READ_ATTRIBUTES,
+                    FileInfoClass::EA => access::FILE_READ_EA,
+                    _ => 0,
+                };
+                if access_mask & needs != needs {
                     return Err(NtStatus::ACCESS_DENIED);
                 }
-                let class = FileInfoClass(r.info_class);
                 let basic = basic(&a, &name);
                 let standard = FileStandardInformation {
                     allocation_size: attrs::allocation(&a),
@@ -274,6 +284,18 @@ impl Conn {
                         .encode(),
                         32,
                     ),
+                    FsInfoClass::CONTROL => (
+                        fscc::FileFsControlInformation {
+                            free_space_start_filtering: 0,
+                            free_space_threshold: 0,
+                            free_space_stop_filtering: 0,
+                            default_quota_threshold: u64::MAX,
+                            default_quota_limit: u64::MAX,
+                            file_system_control_flags: 0,
+                        }
+                        .encode(),
+                        48,
+                    ),
                     FsInfoClass::OBJECT_ID => (
                         FileFsObjectIdInformation {
                             object_id: [0; 16],
@@ -335,13 +357,23 @@ impl Conn {
             }
             _ => return Err(NtStatus::NOT_SUPPORTED),
         };
-        let max = r.output_buffer_length as usize;
-        let (status, buf) = if buf.len() <= max {
-            (NtStatus::SUCCESS, buf)
-        } else if fixed > 0 && max < fixed || fixed == 0 && max < 4 {
-            return Err(NtStatus::INFO_LENGTH_MISMATCH);
-        } else {
-            (NtStatus::BUFFER_OVERFLOW, buf[..max].to_vec())
+        // Classes that end in a name or a list are cut to the buffer (STATUS_BUFFER_OVERFLOW)
+        // once their fixed part fits; every other class must fit whole
+        // (STATUS_INFO_LENGTH_MISMATCH), as Windows answers.
+        let variable = r.info_type == InfoType::FILE
+            && matches!(
+                FileInfoClass(r.info_class),
+                FileInfoClass::ALL
+                    | FileInfoClass::NAME
+                    | FileInfoClass::NORMALIZED_NAME
+                    | FileInfoClass::ALTERNATE_NAME
+                    | FileInfoClass::STREAM
+            );
+        let min = if variable { fixed } else { buf.len() };
+        let (status, buf) = match fscc::fit_output(buf, min, r.output_buffer_length) {
+            fscc::FitOutput::Complete(b) => (NtStatus::SUCCESS, b),
+            fscc::FitOutput::Overflow(b) => (NtStatus::BUFFER_OVERFLOW, b),
+            fscc::FitOutput::TooSmall => return Err(NtStatus::INFO_LENGTH_MISMATCH),
         };
         let mut w = Out::writer();
         QueryInfoResponse { output_buffer: buf }.encode(&mut w);
@@ -350,7 +382,7 @@ impl Conn {
 
     /// SET_INFO ([MS-SMB2] 3.3.5.21).
     pub(crate) async fn set_info(&mut self, req: Req<'_>) -> Handled {
-        let r = SetInfoRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let r = SetInfoRequest::decode(req.msg).map_err(undecodable)?;
         let fid = protocol::smb2::fileid::FileId::from_bytes(r.file_id);
         let id = self.open_of(&req, fid)?;
         let open = self.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
@@ -564,7 +596,7 @@ impl Conn {
                 _ => return Err(NtStatus::INVALID_INFO_CLASS),
             },
             InfoType::SECURITY => {
-                let sd = SecurityDescriptor::decode(b).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+                let sd = SecurityDescriptor::decode(b).map_err(undecodable)?;
                 let a = share.getattr(caller.clone(), node).await.map_err(failed)?;
                 let change = sd_change(&sd, &a, r.additional_information, access_mask)?;
                 if change != AttrChange::default() {

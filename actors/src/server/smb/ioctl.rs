@@ -13,7 +13,7 @@ use protocol::smb2::status::NtStatus;
 use stores::FileKind;
 
 use super::attrs::access;
-use super::connection::{Conn, Handled, Out, Req};
+use super::connection::{Conn, Handled, Out, Req, undecodable};
 use super::files::failed;
 use super::state::OpenKind;
 use crate::server::share::{AttrChange, NewKind, Node, Stability};
@@ -21,7 +21,7 @@ use crate::server::share::{AttrChange, NewKind, Node, Stability};
 impl Conn {
     /// IOCTL.
     pub(crate) async fn ioctl(&mut self, req: Req<'_>) -> Handled {
-        let r = IoctlRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let r = IoctlRequest::decode(req.msg).map_err(undecodable)?;
         if r.flags & IOCTL_IS_FSCTL == 0 {
             return Err(NtStatus::NOT_SUPPORTED);
         }
@@ -67,14 +67,15 @@ impl Conn {
                 let mut key = [0u8; 24];
                 key[..8].copy_from_slice(&id.to_le_bytes());
                 key[8..].copy_from_slice(&self.resume_secret);
-                self.ioctl_ok(
-                    &r,
-                    ResumeKeyResponse {
-                        resume_key: key,
-                        context: Vec::new(),
-                    }
-                    .encode(),
-                )
+                // ResumeKey, ContextLength 0, then the 4 reserved context bytes Windows and
+                // Samba send ([MS-SMB2] 2.2.32.3); clients parse 32 bytes.
+                let mut out = ResumeKeyResponse {
+                    resume_key: key,
+                    context: Vec::new(),
+                }
+                .encode();
+                out.resize(32, 0);
+                self.ioctl_ok(&r, out)
             }
             CtlCode::SRV_COPYCHUNK | CtlCode::SRV_COPYCHUNK_WRITE => self.copychunk(&r, id).await,
             CtlCode::GET_REPARSE_POINT => {
@@ -182,7 +183,7 @@ impl Conn {
     /// FSCTL_SRV_COPYCHUNK(_WRITE): server-side copy from the open the resume key names into
     /// the open the IOCTL names.
     async fn copychunk(&mut self, r: &IoctlRequest, target: u64) -> Handled {
-        let c = CopyChunkRequest::decode(&r.input).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let c = CopyChunkRequest::decode(&r.input).map_err(undecodable)?;
         if !c.within_limits() {
             let mut w = Out::writer();
             IoctlResponse::for_request(r, CopyChunkResponse::LIMITS.encode()).encode(&mut w);
@@ -256,7 +257,7 @@ impl Conn {
     /// FSCTL_SET_REPARSE_POINT with a symlink: Windows creates a file, then makes it a
     /// symlink; the (empty) file is replaced by a symlink of the same name.
     async fn set_reparse(&mut self, r: &IoctlRequest, id: u64) -> Handled {
-        let data = ReparseData::decode(&r.input).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let data = ReparseData::decode(&r.input).map_err(undecodable)?;
         let ReparseData::Symlink(link) = data else {
             return Err(NtStatus::IO_REPARSE_TAG_NOT_HANDLED);
         };

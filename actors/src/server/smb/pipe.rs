@@ -10,7 +10,7 @@ use protocol::srvsvc::{
     SrvsvcRequest, share_type,
 };
 
-use super::connection::Conn;
+use super::connection::{Conn, undecodable};
 use super::state::{OpenKind, PIPE_BYTES_MAX};
 
 impl Conn {
@@ -39,7 +39,7 @@ impl Conn {
     /// One srvsvc call: BIND is acknowledged, REQUESTs for the three share calls answered;
     /// anything else gets a DCE/RPC fault.
     fn pipe_call(&self, data: &[u8]) -> Result<Vec<u8>, NtStatus> {
-        let pdu = Pdu::decode(data).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let pdu = Pdu::decode(data).map_err(undecodable)?;
         let frag_flags = dcerpc::PFC_FIRST_FRAG | dcerpc::PFC_LAST_FRAG;
         let alter = matches!(pdu.body, PduBody::AlterContext(_));
         match pdu.body {

@@ -22,7 +22,7 @@ use protocol::spnego::{self, Step};
 use rand::RngCore;
 
 use super::Encryption;
-use super::connection::{Conn, Handled, Out, Req, filetime, tid};
+use super::connection::{Conn, Handled, Out, Req, filetime, tid, undecodable};
 use super::state::{Auth, Negotiated, SESSIONS_MAX, Session, TREES_MAX, Tree, TreeKind};
 use crate::identity::Permission;
 use crate::server::share::Caller;
@@ -42,7 +42,7 @@ impl Conn {
             self.close = true;
             return Err(NtStatus::INVALID_PARAMETER);
         }
-        let r = NegotiateRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let r = NegotiateRequest::decode(req.msg).map_err(undecodable)?;
         let settings = &self.server.settings;
         let dialect = r
             .dialects
@@ -225,7 +225,7 @@ impl Conn {
             // The client must negotiate a real dialect first.
             return Err(NtStatus::INVALID_PARAMETER);
         }
-        let r = SessionSetupRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let r = SessionSetupRequest::decode(req.msg).map_err(undecodable)?;
         if r.flags.contains(SessionSetupFlags::BINDING) {
             // Multichannel binding is not offered.
             return Err(NtStatus::REQUEST_NOT_ACCEPTED);
@@ -406,7 +406,7 @@ impl Conn {
     /// TREE_CONNECT: `\\server\share` to a configured share (the permission identity
     /// resolves decides access) or IPC$.
     pub(crate) fn tree_connect(&mut self, req: Req<'_>) -> Handled {
-        let r = TreeConnectRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let r = TreeConnectRequest::decode(req.msg).map_err(undecodable)?;
         let (_, share) =
             protocol::smb2::tree::split_unc(&r.path).ok_or(NtStatus::BAD_NETWORK_NAME)?;
         let share = share.to_lowercase();
