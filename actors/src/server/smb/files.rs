@@ -154,6 +154,13 @@ impl Conn {
     /// connection's opens.
     pub(crate) async fn create(&mut self, req: Req<'_>) -> Handled {
         let r = CreateRequest::decode(req.msg).map_err(undecodable)?;
+        tracing::trace!(
+            name = %r.name,
+            disposition = r.create_disposition.0,
+            options = format_args!("{:#x}", r.create_options.0),
+            access = format_args!("{:#x}", r.desired_access.0),
+            "CREATE"
+        );
         let tree = self.tree(&req)?.clone();
         let name = r.name.clone();
         let (share, caller) = match &tree.kind {
@@ -546,6 +553,7 @@ impl Conn {
             }
             return false;
         }
+        tracing::trace!(%name, "delete on close");
         match share
             .remove(
                 caller,
