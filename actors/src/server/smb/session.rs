@@ -99,9 +99,17 @@ impl Conn {
                     }
                     NegotiateContext::Signing { algorithms } => {
                         asked_signing = true;
-                        if algorithms.contains(&negotiate::SigningAlgorithm::AES_GMAC) {
-                            signing = SigningAlgorithm::AesGmac;
-                        }
+                        // One the client listed: GMAC (fastest), else CMAC, else HMAC-SHA256.
+                        let offered = |a| algorithms.contains(&a);
+                        signing = if offered(negotiate::SigningAlgorithm::AES_GMAC) {
+                            SigningAlgorithm::AesGmac
+                        } else if offered(negotiate::SigningAlgorithm::AES_CMAC) {
+                            SigningAlgorithm::AesCmac
+                        } else if offered(negotiate::SigningAlgorithm::HMAC_SHA256) {
+                            SigningAlgorithm::HmacSha256
+                        } else {
+                            SigningAlgorithm::AesCmac
+                        };
                     }
                     NegotiateContext::Posix { guid } => {
                         posix = *guid == negotiate::POSIX_EXTENSIONS_GUID;
