@@ -275,7 +275,7 @@ fn validation_edge_cases() {
     let found = problems("adapters: {nfs: {enabled: false}}\nshares: []\n");
     assert_eq!(
         ProblemList(&found).to_string(),
-        "shares: at least one share is required; adapters: no adapter is enabled (set adapters.nfs.enabled: true)"
+        "shares: at least one share is required; adapters: no adapter is enabled (set adapters.nfs.enabled or adapters.smb.enabled to true)"
     );
     let found = problems("adapters: {nfs: {port: 111}}\n");
     assert_eq!(

@@ -278,6 +278,9 @@ impl Config {
                 );
             }
         }
+        if !smb.enabled {
+            return;
+        }
         let mut seen: BTreeMap<String, &str> = BTreeMap::new();
         for (i, share) in self.shares.iter().enumerate() {
             let name = share.smb_name();
@@ -296,10 +299,12 @@ impl Config {
                 problems.push(
                     key,
                     format!(
-                        "SMB share name {name:?} is not valid: 1 to 80 characters, none of \\ / : * ? \" < > |, and not IPC$"
+                        "SMB share name {name:?} is not valid: 1 to 80 characters, none of \\ / : * ? \" < > |, and not IPC$ (set smb.name)"
                     ),
                 );
-            } else if let Some(other) = seen.insert(name.to_lowercase(), &share.name) {
+            } else if let Some(other) = seen.insert(name.to_lowercase(), &share.name)
+                && *other != share.name
+            {
                 problems.push(
                     key,
                     format!(
