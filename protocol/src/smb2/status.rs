@@ -92,6 +92,8 @@ ntstatus! {
     NOT_SUPPORTED = 0xC000_00BB;
     /// The share name is not valid.
     BAD_NETWORK_NAME = 0xC000_00CC;
+    /// An oplock break acknowledgement for an open without a break in progress.
+    INVALID_OPLOCK_PROTOCOL = 0xC000_00E3;
     /// The request was cancelled.
     CANCELLED = 0xC000_0120;
     /// The directory is not empty.
