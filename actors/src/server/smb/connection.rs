@@ -220,6 +220,15 @@ pub(crate) async fn run<S>(
                 };
                 let reply = conn.frame(&frame).await;
                 if let Some(reply) = reply {
+                    // compound() keeps answers within REPLY_MAX; never hand the framing an
+                    // answer its 24-bit length cannot carry (it asserts).
+                    if reply.len() > protocol::smb2::framing::STREAM_LEN_MAX {
+                        tracing::error!(
+                            len = reply.len(),
+                            "SMB answer too long to frame; closing the connection"
+                        );
+                        break 'read;
+                    }
                     let header = protocol::smb2::framing::frame_header(reply.len());
                     let sent = async {
                         wr.write_all(&header).await?;
@@ -403,6 +412,8 @@ impl Conn {
         let mut related_status = NtStatus::SUCCESS;
         let mut session_id = 0u64;
         let mut tree_id = 0u32;
+        // Bytes of answers so far (each padded to 8), kept within REPLY_MAX.
+        let mut reply_len = 0usize;
         for (i, part) in parts.iter().enumerate() {
             let last = i + 1 == count;
             let msg: &[u8] = part.bytes;
@@ -436,7 +447,7 @@ impl Conn {
                 self.close = true;
                 return None;
             }
-            let out = if related && related_status.is_error() && needs_file(hdr.command) {
+            let mut out = if related && related_status.is_error() && needs_file(hdr.command) {
                 Out::error(related_status)
             } else {
                 let req = Req {
@@ -450,6 +461,17 @@ impl Conn {
             if out.silent {
                 continue;
             }
+            // Every element may be a READ or QUERY_DIRECTORY of up to 8 MiB: an answer that
+            // would take the compound's past REPLY_MAX is replaced by an error, so one
+            // connection's answer stays one frame (and fits the 24-bit frame length).
+            if reply_len + out.w.len().next_multiple_of(8) > REPLY_MAX {
+                tracing::info!(
+                    command = ?hdr.command,
+                    "compound answer would exceed the frame limit; failing this element"
+                );
+                out = Out::error(NtStatus::INSUFFICIENT_RESOURCES);
+            }
+            reply_len += out.w.len().next_multiple_of(8);
             if let Some(f) = out.file_id {
                 related_file = Some(f);
             }
@@ -646,6 +668,10 @@ impl Conn {
         self.sessions.clear();
     }
 }
+
+/// The most bytes the answers to one frame may take together: the largest frame we accept
+/// (a READ of the largest size and its header fit), far below the 24-bit frame length.
+const REPLY_MAX: usize = limits::FRAME_MAX;
 
 /// Commands that act on the FileId a previous related CREATE produced.
 fn needs_file(c: Command) -> bool {
