@@ -908,6 +908,84 @@ async fn bad_signatures(port: u16) {
     other.still_works("bad signatures", "signed-check-2").await;
 }
 
+/// A compound of `n` READs of `len` bytes at offset 0 of `f`, each charged `charge` credits.
+fn read_compound(c: &mut Smb, f: FileId, n: usize, len: u32, charge: u16) -> Vec<u8> {
+    let mut frame = Vec::new();
+    for i in 0..n {
+        let mut h = c.header(Command::READ);
+        h.credit_charge = charge;
+        c.next_mid += u64::from(charge.max(1)) - 1;
+        let mut w = Writer::new();
+        h.encode(&mut w);
+        read_body(&mut w, f, 0, len);
+        let mut m = w.into_inner();
+        if i + 1 < n {
+            m.resize(m.len().next_multiple_of(8), 0);
+            let next = m.len() as u32;
+            patch32(&mut m, 20, next);
+        }
+        c.sign(&mut m);
+        frame.extend_from_slice(&m);
+    }
+    frame
+}
+
+/// (h) READs whose answers exceed what they were charged, or that together exceed a frame:
+/// a READ of 1 MiB charged one credit is refused ([MS-SMB2] 3.3.5.2.5); a compound of 20
+/// properly charged 1 MiB READs (a 20 MiB answer, more than the 16 MiB a frame can carry) is
+/// answered within a frame's bounds or closes the connection, without a panic.
+async fn amplified_reads(port: u16) {
+    let mut c = Smb::session(port).await;
+    let f = c.create("big", false).await;
+    let data = vec![0x42u8; 1 << 20];
+    assert_eq!(c.write(f, 0, &data).await, NtStatus::SUCCESS);
+    // Collect credits up to the server's maximum.
+    for _ in 0..10 {
+        let mut h = c.header(Command::ECHO);
+        h.credits = 512;
+        let mut w = Writer::new();
+        h.encode(&mut w);
+        EchoRequest.encode(&mut w);
+        let mut msg = w.into_inner();
+        c.sign(&mut msg);
+        assert_eq!(c.call(&msg).await.unwrap().0.status, NtStatus::SUCCESS);
+    }
+    println!("credits held: {}", c.high - c.next_mid);
+    // One READ of 1 MiB charged a single credit.
+    let frame = read_compound(&mut c, f, 1, 1 << 20, 1);
+    assert!(c.send_raw(&encode_frame(&frame)).await);
+    let r = c
+        .recv()
+        .await
+        .expect("an undercharged READ closed the connection");
+    assert_eq!(
+        r[0].0.status,
+        NtStatus::INVALID_PARAMETER,
+        "a 1 MiB READ charged 1 credit"
+    );
+    // Twenty properly charged 1 MiB READs in one compound.
+    let frame = read_compound(&mut c, f, 20, 1 << 20, 16);
+    assert!(c.send_raw(&encode_frame(&frame)).await);
+    match c.recv().await {
+        None => println!("a compound with a 20 MiB answer closed its connection"),
+        Some(r) => {
+            let ok = r
+                .iter()
+                .filter(|(h, _)| h.status == NtStatus::SUCCESS)
+                .count();
+            println!(
+                "a compound with a 20 MiB answer: {} answers, {ok} with data, statuses {:?}",
+                r.len(),
+                r.iter()
+                    .map(|(h, _)| h.status)
+                    .collect::<std::collections::BTreeSet<_>>()
+            );
+            assert_eq!(r.len(), 20);
+            c.still_works("an oversized compound", "big-check").await;
+        }
+    }
+}
+
 /// (f) `IDLE` connections that NEGOTIATE and stop; while they are open a fresh client does a
 /// whole session with a 1 MiB write and read-back. Returns (RSS before, RSS while open).
 async fn idle_connections(port: u16, pid: u32) -> (u64, u64) {
@@ -993,6 +1071,12 @@ async fn hostile_smb_peers_get_errors_or_closed_connections_and_cost_bounded_mem
     assert!(
         d.alive(),
         "died on bad signatures; log:\n{}",
+        d.stderr_tail()
+    );
+    amplified_reads(port).await;
+    assert!(
+        d.alive(),
+        "died on amplified reads; log:\n{}",
         d.stderr_tail()
     );
     keeper.still_works("the hostile requests", "keeper").await;

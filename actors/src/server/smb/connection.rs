@@ -607,6 +607,14 @@ impl Conn {
         if let Err(s) = self.verify(&req) {
             return Out::error(s);
         }
+        // [MS-SMB2] 3.3.5.2.5: a READ, WRITE, IOCTL or QUERY_DIRECTORY must be charged the
+        // credits its payload or largest answer needs (3.1.5.2); a CreditCharge of 0 (2.0.2)
+        // allows 64 KiB. Otherwise one credit would buy an 8 MiB answer.
+        if let Some(payload) = charged_payload(hdr.command, req.msg)
+            && protocol::smb2::credits::charge_for(payload) > hdr.credit_charge.max(1)
+        {
+            return Out::error(NtStatus::INVALID_PARAMETER);
+        }
         let result = match hdr.command {
             Command::NEGOTIATE => self.negotiate(req),
             Command::SESSION_SETUP => self.session_setup(req),
@@ -672,6 +680,24 @@ impl Conn {
 /// The most bytes the answers to one frame may take together: the largest frame we accept
 /// (a READ of the largest size and its header fit), far below the 24-bit frame length.
 const REPLY_MAX: usize = limits::FRAME_MAX;
+
+/// The larger of the payload and the largest answer a multi-credit request may carry
+/// ([MS-SMB2] 3.1.5.2), from its fixed fields: READ Length, WRITE Length, QUERY_DIRECTORY
+/// OutputBufferLength, IOCTL max(InputCount, MaxOutputResponse) (2.2.19, 2.2.21, 2.2.33,
+/// 2.2.31). `None` for other commands and for bodies too short to hold the field (their
+/// decoders refuse them).
+fn charged_payload(command: Command, msg: &[u8]) -> Option<u64> {
+    let at = |offset: usize| {
+        let b = msg.get(HEADER_LEN + offset..HEADER_LEN + offset + 4)?;
+        Some(u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+    };
+    match command {
+        Command::READ | Command::WRITE => at(4),
+        Command::QUERY_DIRECTORY => at(28),
+        Command::IOCTL => Some(at(28)?.max(at(44)?)),
+        _ => None,
+    }
+}
 
 /// Commands that act on the FileId a previous related CREATE produced.
 fn needs_file(c: Command) -> bool {
