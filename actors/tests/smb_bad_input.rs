@@ -549,6 +549,20 @@ async fn broken_frames(port: u16, rng: &mut ChaCha8Rng) {
         let _ = c.send_raw(&bytes).await;
         c.closed(what).await;
     }
+    // Before a session is authenticated only small frames are taken (the server would
+    // otherwise buffer up to 8 MiB for a peer that never logs on): announcing 1 MiB closes
+    // the connection at once, before and after NEGOTIATE, whatever follows.
+    for negotiated in [false, true] {
+        let mut c = Smb::connect(port).await;
+        if negotiated {
+            c.negotiate().await;
+        }
+        let mut big = vec![0u8, 0x10, 0, 0];
+        big.extend_from_slice(&[0xFE, b'S', b'M', b'B']);
+        big.resize(64 << 10, 0x33);
+        let _ = c.send_raw(&big).await;
+        c.closed("a 1 MiB frame before SESSION_SETUP").await;
+    }
     // A request other than NEGOTIATE first: an error answer or nothing, then closed.
     let mut c = Smb::connect(port).await;
     let mut msg = c.message(Command::ECHO, |w| EchoRequest.encode(w));

@@ -205,8 +205,10 @@ pub(crate) async fn run<S>(
             close: false,
         };
         let (mut rd, mut wr) = tokio::io::split(stream);
-        // Until NEGOTIATE, frames are small; afterwards up to the largest WRITE.
-        let mut decoder = FrameDecoder::with_max(limits::FRAME_MAX);
+        // Until a session is authenticated, frames are small (NEGOTIATE, SESSION_SETUP);
+        // afterwards up to the largest WRITE. So a peer that never logs on holds at most
+        // PRE_AUTH_FRAME_MAX of buffer, not 8 MiB.
+        let mut decoder = FrameDecoder::with_max(PRE_AUTH_FRAME_MAX);
         let mut buf = BytesMut::with_capacity(64 * 1024);
         'read: loop {
             loop {
@@ -219,6 +221,9 @@ pub(crate) async fn run<S>(
                     }
                 };
                 let reply = conn.frame(&frame).await;
+                if decoder.max() < limits::FRAME_MAX && conn.authenticated() {
+                    decoder.set_max(limits::FRAME_MAX);
+                }
                 if let Some(reply) = reply {
                     // compound() keeps answers within REPLY_MAX; never hand the framing an
                     // answer its 24-bit length cannot carry (it asserts).
@@ -667,6 +672,13 @@ impl Conn {
         Ok(t)
     }
 
+    /// Whether some session on the connection completed its authentication.
+    fn authenticated(&self) -> bool {
+        self.sessions
+            .values()
+            .any(|s| matches!(s.auth, super::state::Auth::Valid))
+    }
+
     /// Closes every open (committing what was written) when the connection ends.
     async fn close_all(&mut self) {
         let ids: Vec<u64> = self.opens.keys().copied().collect();
@@ -676,6 +688,10 @@ impl Conn {
         self.sessions.clear();
     }
 }
+
+/// The largest frame a connection without an authenticated session may send: a
+/// SESSION_SETUP with the largest security blob (limits::SECURITY_BLOB_MAX) and room to spare.
+const PRE_AUTH_FRAME_MAX: usize = 2 * limits::SECURITY_BLOB_MAX;
 
 /// The most bytes the answers to one frame may take together: the largest frame we accept
 /// (a READ of the largest size and its header fit), far below the 24-bit frame length.
