@@ -800,6 +800,90 @@ async fn bad_offsets(port: u16) {
     c.still_works("the bad offsets", "offsets-check").await;
 }
 
+/// Valid requests of every command with random body bytes changed, cut or appended, signed
+/// afterwards so that they reach the handlers: each is answered (any status) or closes its
+/// connection, which is then replaced.
+async fn mangled_requests(port: u16, rng: &mut ChaCha8Rng) {
+    async fn fresh(port: u16) -> (Smb, FileId, FileId) {
+        let mut c = Smb::session(port).await;
+        let f = c.create("mangled", false).await;
+        let d = c.create("", true).await;
+        (c, f, d)
+    }
+    let (mut c, mut f, mut d) = fresh(port).await;
+    let (mut answered, mut closed) = (0u32, 0u32);
+    let mut statuses = std::collections::BTreeMap::<String, u32>::new();
+    for i in 0..3000u32 {
+        let mut cmd = Command(rng.random_range(0..=0x12u16));
+        if cmd == Command::CANCEL {
+            cmd = Command::ECHO; // a CANCEL is never answered
+        }
+        let target = if rng.random_bool(0.5) { f } else { d };
+        let mut msg = c.message(cmd, |w| match cmd {
+            Command::NEGOTIATE | Command::SESSION_SETUP | Command::LOGOFF => EchoRequest.encode(w),
+            Command::TREE_CONNECT => TreeConnectRequest {
+                flags: TreeConnectFlags(0),
+                path: r"\\127.0.0.1\export".to_owned(),
+                contexts: Vec::new(),
+            }
+            .encode(w),
+            Command::CREATE => create_body(w, "mangled-new", i % 2 == 0),
+            Command::READ => read_body(w, target, 0, 100),
+            Command::WRITE => write_body(w, target, 0, b"some bytes"),
+            Command::QUERY_DIRECTORY => query_directory_body(w, target),
+            _ => {
+                // A FileId-shaped body: CLOSE, FLUSH, LOCK, IOCTL, CHANGE_NOTIFY, QUERY_INFO,
+                // SET_INFO, OPLOCK_BREAK and the rest get plausible sizes and the open's id.
+                w.u16([24, 24, 48, 57, 32, 41, 33][rng.random_range(0..7)]);
+                w.u16(0);
+                w.u32(0);
+                target.encode(w);
+                let mut tail = vec![0u8; rng.random_range(0..96)];
+                rng.fill_bytes(&mut tail);
+                w.bytes(&tail);
+            }
+        });
+        // Keep the header, mangle the body.
+        for _ in 0..rng.random_range(0..6) {
+            if msg.len() > 64 {
+                let at = rng.random_range(64..msg.len());
+                msg[at] = rng.random();
+            }
+        }
+        match rng.random_range(0..4) {
+            0 => msg.truncate(rng.random_range(64..=msg.len())),
+            1 => {
+                let mut tail = vec![0u8; rng.random_range(0..64)];
+                rng.fill_bytes(&mut tail);
+                msg.extend_from_slice(&tail);
+            }
+            _ => {}
+        }
+        c.sign(&mut msg);
+        match c.call(&msg).await {
+            Some((h, _)) => {
+                answered += 1;
+                *statuses.entry(format!("{:?}", h.status)).or_default() += 1;
+                // A LOGOFF, TREE_DISCONNECT or CLOSE that went through ends what later
+                // requests need: start over.
+                let ended = matches!(
+                    cmd,
+                    Command::LOGOFF | Command::TREE_DISCONNECT | Command::CLOSE
+                ) && h.status == NtStatus::SUCCESS;
+                if ended {
+                    (c, f, d) = fresh(port).await;
+                }
+            }
+            None => {
+                closed += 1;
+                (c, f, d) = fresh(port).await;
+            }
+        }
+    }
+    println!("mangled signed requests: {answered} answered, {closed} closed; {statuses:?}");
+    c.still_works("mangled requests", "mangled-check").await;
+}
+
 /// (c) Compounds of two ECHOs whose first NextCommand is `next`.
 fn echo_compound(c: &mut Smb, next: u32) -> Vec<u8> {
     let mut a = c.message(Command::ECHO, |w| EchoRequest.encode(w));
@@ -1072,6 +1156,12 @@ async fn hostile_smb_peers_get_errors_or_closed_connections_and_cost_bounded_mem
         d.stderr_tail()
     );
     bad_offsets(port).await;
+    mangled_requests(port, &mut rng).await;
+    assert!(
+        d.alive(),
+        "died on mangled requests; log:\n{}",
+        d.stderr_tail()
+    );
     assert!(d.alive(), "died on bad offsets; log:\n{}", d.stderr_tail());
     bad_compounds(port).await;
     assert!(
