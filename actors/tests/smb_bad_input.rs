@@ -947,6 +947,87 @@ async fn bad_compounds(port: u16) {
     c.closed("a compound whose last element is cut").await;
 }
 
+/// Random compounds of 2-6 CREATE, WRITE, READ, QUERY_DIRECTORY, CLOSE and ECHO elements,
+/// each related or not, with the "previous" FileId and SessionId/TreeId placeholders or real
+/// ones, some bodies mangled: each is answered element by element or closes its connection.
+async fn random_compounds(port: u16, rng: &mut ChaCha8Rng) {
+    let mut c = Smb::session(port).await;
+    let (mut answered, mut closed) = (0u32, 0u32);
+    for _ in 0..500 {
+        let n = rng.random_range(2..=6);
+        let mut frame = Vec::new();
+        for i in 0..n {
+            let cmd = [
+                Command::CREATE,
+                Command::WRITE,
+                Command::READ,
+                Command::QUERY_DIRECTORY,
+                Command::CLOSE,
+                Command::ECHO,
+            ][rng.random_range(0..6)];
+            let related = i > 0 && rng.random_bool(0.7);
+            let fid = if related && rng.random_bool(0.8) {
+                FileId::RELATED
+            } else {
+                FileId {
+                    persistent: rng.random_range(0..4),
+                    volatile: rng.random_range(0..4),
+                }
+            };
+            let mut h = c.header(cmd);
+            if related {
+                h.flags = h.flags | HeaderFlags::RELATED_OPERATIONS;
+                if rng.random_bool(0.5) {
+                    h.session_id = SessionId(u64::MAX);
+                    h.id = HeaderId::Sync {
+                        reserved: 0,
+                        tree_id: TreeId(u32::MAX),
+                    };
+                }
+            }
+            let mut w = Writer::new();
+            h.encode(&mut w);
+            match cmd {
+                Command::CREATE => create_body(&mut w, "compound", rng.random_bool(0.2)),
+                Command::WRITE => write_body(&mut w, fid, 0, b"compound data"),
+                Command::READ => read_body(&mut w, fid, 0, 64),
+                Command::QUERY_DIRECTORY => query_directory_body(&mut w, fid),
+                Command::CLOSE => CloseRequest {
+                    flags: 0,
+                    file_id: fid,
+                }
+                .encode(&mut w),
+                _ => EchoRequest.encode(&mut w),
+            }
+            let mut m = w.into_inner();
+            if rng.random_bool(0.1) {
+                let at = rng.random_range(64..m.len());
+                m[at] = rng.random();
+            }
+            if i + 1 < n {
+                m.resize(m.len().next_multiple_of(8), 0);
+                let next = m.len() as u32;
+                patch32(&mut m, 20, next);
+            }
+            c.sign(&mut m);
+            frame.extend_from_slice(&m);
+        }
+        let _ = c.send_raw(&encode_frame(&frame)).await;
+        match c.recv().await {
+            Some(r) => {
+                answered += 1;
+                assert_eq!(r.len(), n, "a compound of {n} got {} answers", r.len());
+            }
+            None => {
+                closed += 1;
+                c = Smb::session(port).await;
+            }
+        }
+    }
+    println!("random compounds: {answered} answered, {closed} closed");
+    c.still_works("random compounds", "compound-check").await;
+}
+
 /// (d) MessageIds outside the credit window or used twice close the connection.
 async fn bad_credits(port: u16) {
     for what in [
@@ -1191,6 +1272,7 @@ async fn hostile_smb_peers_get_errors_or_closed_connections_and_cost_bounded_mem
     );
     assert!(d.alive(), "died on bad offsets; log:\n{}", d.stderr_tail());
     bad_compounds(port).await;
+    random_compounds(port, &mut rng).await;
     assert!(
         d.alive(),
         "died on bad compounds; log:\n{}",
