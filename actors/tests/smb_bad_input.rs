@@ -93,6 +93,11 @@ struct Smb {
     tree: u32,
     /// The session's signing key, once authenticated.
     key: Option<Vec<u8>>,
+    /// The session's encryption keys (client to server, server to client), when the
+    /// connection negotiated a cipher.
+    enc: Option<(Vec<u8>, Vec<u8>)>,
+    /// AES-128-GCM was negotiated.
+    cipher: bool,
     preauth: PreauthHash,
 }
 
@@ -108,6 +113,8 @@ impl Smb {
             session: 0,
             tree: 0,
             key: None,
+            enc: None,
+            cipher: false,
             preauth: PreauthHash::new(),
         }
     }
@@ -231,7 +238,21 @@ impl Smb {
 
     /// NEGOTIATE offering 2.1, 3.0.2 and 3.1.1 (the server picks 3.1.1).
     async fn negotiate(&mut self) {
+        self.negotiate_with(false).await;
+    }
+
+    /// [`Smb::negotiate`], offering AES-128-GCM encryption when `encrypt`.
+    async fn negotiate_with(&mut self, encrypt: bool) {
         let salt = [0x5a; 32];
+        let mut contexts = vec![NegotiateContext::PreauthIntegrity {
+            hash_algorithms: vec![HashAlgorithm::SHA_512],
+            salt: &salt,
+        }];
+        if encrypt {
+            contexts.push(NegotiateContext::Encryption {
+                ciphers: vec![protocol::smb2::negotiate::Cipher::AES_128_GCM],
+            });
+        }
         let msg = self.message(Command::NEGOTIATE, |w| {
             NegotiateRequest {
                 security_mode: SecurityMode::SIGNING_ENABLED,
@@ -239,10 +260,7 @@ impl Smb {
                 client_guid: [7; 16],
                 client_start_time: 0,
                 dialects: vec![Dialect::SMB2_1, Dialect::SMB3_0_2, Dialect::SMB3_1_1],
-                contexts: vec![NegotiateContext::PreauthIntegrity {
-                    hash_algorithms: vec![HashAlgorithm::SHA_512],
-                    salt: &salt,
-                }],
+                contexts,
             }
             .encode(w);
         });
@@ -250,6 +268,11 @@ impl Smb {
         assert_eq!(h.status, NtStatus::SUCCESS, "NEGOTIATE");
         let r = NegotiateResponse::decode(&resp).unwrap();
         assert_eq!(r.dialect, Dialect::SMB3_1_1);
+        self.cipher = r.contexts.iter().any(|c| {
+            matches!(c, NegotiateContext::Encryption { ciphers }
+                if ciphers.contains(&protocol::smb2::negotiate::Cipher::AES_128_GCM))
+        });
+        assert_eq!(self.cipher, encrypt, "the server's cipher choice");
         self.preauth.update(&msg);
         self.preauth.update(&resp);
     }
@@ -287,8 +310,14 @@ impl Smb {
         preauth.update(&msg);
         let (h, resp) = self.call(&msg).await.expect("SESSION_SETUP 2: closed");
         if h.status == NtStatus::SUCCESS {
-            let keys = SessionKeys::derive(0x0311, &auth.session_key, Some(&preauth.value()), None)
-                .unwrap();
+            let cipher = self.cipher.then_some(crypto::Cipher::Aes128Gcm);
+            let keys =
+                SessionKeys::derive(0x0311, &auth.session_key, Some(&preauth.value()), cipher)
+                    .unwrap();
+            // The server's decryption key is the client's encryption key and vice versa.
+            if let (Some(c2s), Some(s2c)) = (&keys.decryption, &keys.encryption) {
+                self.enc = Some((c2s.as_bytes().to_vec(), s2c.as_bytes().to_vec()));
+            }
             let key = keys.signing.as_bytes().to_vec();
             assert!(
                 crypto::verify(SigningAlgorithm::AesCmac, &key, &resp),
@@ -1028,6 +1057,80 @@ async fn random_compounds(port: u16, rng: &mut ChaCha8Rng) {
     c.still_works("random compounds", "compound-check").await;
 }
 
+/// The transform frame of `plain` encrypted for `session` with `c2s`, nonce `n`.
+fn encrypted(c2s: &[u8], session: u64, n: u64, plain: &[u8]) -> Vec<u8> {
+    let mut nonce = [0u8; 12];
+    nonce[..8].copy_from_slice(&n.to_le_bytes());
+    crypto::encrypt(crypto::Cipher::Aes128Gcm, c2s, &nonce, session, plain).unwrap()
+}
+
+/// Encrypted requests (3.1.1, AES-128-GCM): a good one is answered encrypted; a tampered
+/// ciphertext, an unknown session in the transform header, a lying OriginalMessageSize, a
+/// nested transform, and a message naming another session of the same connection than the
+/// transform's key each close the connection.
+async fn bad_encryption(port: u16) {
+    async fn encrypted_session(port: u16) -> Smb {
+        let mut c = Smb::connect(port).await;
+        c.negotiate_with(true).await;
+        assert_eq!(c.session_setup("alice", PASSWORD).await, NtStatus::SUCCESS);
+        c.tree_connect().await;
+        c
+    }
+    let mut c = encrypted_session(port).await;
+    let (c2s, s2c) = c.enc.clone().unwrap();
+    let echo = c.message(Command::ECHO, |w| EchoRequest.encode(w));
+    assert!(
+        c.send_raw(&encode_frame(&encrypted(&c2s, c.session, 1, &echo)))
+            .await
+    );
+    let f = c
+        .recv_frame()
+        .await
+        .expect("an encrypted ECHO closed the connection");
+    let plain = crypto::decrypt(crypto::Cipher::Aes128Gcm, &s2c, &f).unwrap();
+    let h = Header::decode(&plain).unwrap();
+    assert_eq!((h.command, h.status), (Command::ECHO, NtStatus::SUCCESS));
+
+    for what in [
+        "a tampered ciphertext",
+        "an unknown session",
+        "a lying OriginalMessageSize",
+        "a nested transform",
+    ] {
+        let mut c = encrypted_session(port).await;
+        let (c2s, _) = c.enc.clone().unwrap();
+        let mut msg = c.message(Command::ECHO, |w| EchoRequest.encode(w));
+        if what == "a nested transform" {
+            msg = encrypted(&c2s, c.session, 7, &msg);
+        }
+        let mut frame = encrypted(&c2s, c.session, 2, &msg);
+        match what {
+            "a tampered ciphertext" => *frame.last_mut().unwrap() ^= 1,
+            "an unknown session" => frame[44..52].copy_from_slice(&(c.session ^ 1).to_le_bytes()),
+            "a lying OriginalMessageSize" => patch32(&mut frame, 36, 1 << 20),
+            _ => {}
+        }
+        let _ = c.send_raw(&encode_frame(&frame)).await;
+        c.closed(what).await;
+    }
+
+    // Two sessions on one connection: a message naming session B inside a frame encrypted
+    // with session A's key.
+    let mut c = encrypted_session(port).await;
+    let (a, a_keys) = (c.session, c.enc.clone().unwrap());
+    c.session = 0;
+    c.key = None;
+    assert_eq!(c.session_setup("alice", PASSWORD).await, NtStatus::SUCCESS);
+    let b = c.session;
+    assert_ne!(a, b);
+    let msg = c.message(Command::ECHO, |w| EchoRequest.encode(w));
+    let _ = c
+        .send_raw(&encode_frame(&encrypted(&a_keys.0, a, 3, &msg)))
+        .await;
+    c.closed("another session's message inside a transform")
+        .await;
+}
+
 /// (d) MessageIds outside the credit window or used twice close the connection.
 async fn bad_credits(port: u16) {
     for what in [
@@ -1281,6 +1384,12 @@ async fn hostile_smb_peers_get_errors_or_closed_connections_and_cost_bounded_mem
     bad_credits(port).await;
     assert!(d.alive(), "died on bad credits; log:\n{}", d.stderr_tail());
     bad_signatures(port).await;
+    bad_encryption(port).await;
+    assert!(
+        d.alive(),
+        "died on bad encryption; log:\n{}",
+        d.stderr_tail()
+    );
     assert!(
         d.alive(),
         "died on bad signatures; log:\n{}",

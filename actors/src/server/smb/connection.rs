@@ -306,7 +306,7 @@ impl Conn {
     /// Handles one frame; returns the reply frame's payload, if any.
     async fn frame(&mut self, frame: &[u8]) -> Option<Vec<u8>> {
         match ProtocolId::of(frame) {
-            ProtocolId::Smb2 => self.compound(frame, false).await,
+            ProtocolId::Smb2 => self.compound(frame, None).await,
             ProtocolId::Transform => {
                 let Some((session_id, plain)) = self.decrypt(frame) else {
                     // [MS-SMB2] 3.3.5.2.1.1: a frame that does not decrypt closes the
@@ -315,7 +315,7 @@ impl Conn {
                     self.close = true;
                     return None;
                 };
-                let reply = self.compound(&plain, true).await?;
+                let reply = self.compound(&plain, Some(session_id)).await?;
                 let enc = self.encrypt(session_id, &reply);
                 if enc.is_none() {
                     self.close = true;
@@ -401,8 +401,10 @@ impl Conn {
         Some(out)
     }
 
-    /// Handles one SMB2 frame: a single message or a compound.
-    async fn compound(&mut self, frame: &[u8], encrypted: bool) -> Option<Vec<u8>> {
+    /// Handles one SMB2 frame: a single message or a compound; `transform` is the session
+    /// whose key decrypted it, for a frame that arrived encrypted.
+    async fn compound(&mut self, frame: &[u8], transform: Option<u64>) -> Option<Vec<u8>> {
+        let encrypted = transform.is_some();
         let parts = match compound::split(frame) {
             Ok(p) => p,
             Err(e) => {
@@ -442,6 +444,20 @@ impl Conn {
                 if hdr.tree_id() == Some(TreeId(u32::MAX)) {
                     set_tid(&mut hdr, tree_id);
                 }
+            }
+            // An encrypted message runs without a signature check, authenticated by the key
+            // that decrypted it: it must belong to that key's session, or a client holding one
+            // session's key could act as another session on the connection.
+            if let Some(sid) = transform
+                && hdr.session_id.0 != sid
+            {
+                tracing::warn!(
+                    transform = sid,
+                    session = hdr.session_id.0,
+                    "encrypted message for another session; closing the connection"
+                );
+                self.close = true;
+                return None;
             }
             // Credits: every request but CANCEL uses its message ids once.
             let charge = hdr.credit_charge.max(1);
