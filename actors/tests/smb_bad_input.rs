@@ -31,7 +31,9 @@ use protocol::smb2::create::{
     ImpersonationLevel, OplockLevel, ShareAccess,
 };
 use protocol::smb2::crypto::{self, PreauthHash, SessionKeys, SigningAlgorithm};
-use protocol::smb2::dir::{InfoClass, QueryDirectoryFlags, QueryDirectoryRequest};
+use protocol::smb2::dir::{
+    InfoClass, QueryDirectoryFlags, QueryDirectoryRequest, QueryDirectoryResponse, decode_entries,
+};
 use protocol::smb2::file::{
     Channel, CloseRequest, ReadFlags, ReadRequest, ReadResponse, WriteFlags, WriteRequest,
 };
@@ -69,6 +71,11 @@ const IDLE: usize = 1000;
 /// the test's output ("per idle connection"); the bound is the buffer's full capacity, so it
 /// holds even if the allocator touched every page of every buffer.
 const IDLE_CONNECTION_BOUND: u64 = 64 << 10;
+/// Directory opens left after listing one entry, in the directory-scan phase.
+const SCANS: usize = 4000;
+/// What such an open may cost: its state (share handle, caller, pattern, cookie) and the
+/// table entry; its pending page is dropped after each QUERY_DIRECTORY. Measured: ~1 KiB.
+const SCAN_BOUND: u64 = 4 << 10;
 /// Authenticated connections that each park a maximal unfinished frame.
 const HOLDERS: usize = 8;
 /// What such a connection may cost: one frame (limits::FRAME_MAX, 8 MiB + 64 KiB), the read
@@ -1005,7 +1012,7 @@ async fn random_compounds(port: u16, rng: &mut ChaCha8Rng) {
             };
             let mut h = c.header(cmd);
             if related {
-                h.flags = h.flags | HeaderFlags::RELATED_OPERATIONS;
+                h.flags |= HeaderFlags::RELATED_OPERATIONS;
                 if rng.random_bool(0.5) {
                     h.session_id = SessionId(u64::MAX);
                     h.id = HeaderId::Sync {
@@ -1294,6 +1301,135 @@ async fn maximal_frames(port: u16, pid: u32) -> (u64, u64) {
     (before, holding)
 }
 
+/// One QUERY_DIRECTORY of `d` with `flags` and an output buffer of `len`: the names, or the
+/// status when it is not SUCCESS.
+async fn list(
+    c: &mut Smb,
+    d: FileId,
+    flags: QueryDirectoryFlags,
+    len: u32,
+) -> Result<Vec<String>, NtStatus> {
+    let (h, resp) = c
+        .request(Command::QUERY_DIRECTORY, |w| {
+            QueryDirectoryRequest {
+                info_class: InfoClass::BOTH_DIRECTORY,
+                flags,
+                file_index: 0,
+                file_id: d,
+                pattern: "*".to_owned(),
+                output_buffer_length: len,
+            }
+            .encode(w);
+        })
+        .await;
+    if h.status != NtStatus::SUCCESS {
+        return Err(h.status);
+    }
+    let buf = QueryDirectoryResponse::decode(&resp).unwrap().buffer;
+    Ok(decode_entries(InfoClass::BOTH_DIRECTORY, buf)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect())
+}
+
+/// Directory opens left half-listed: listing 300 entries in small pieces (one entry at a time,
+/// or a buffer too small for a page) returns every name exactly once, and `SCANS` opens each
+/// stopped after one entry cost the server at most [`SCAN_BOUND`] each (they once kept the
+/// rest of a 256-entry page each: 50 KiB per open, ~800 MiB for one connection's 16,384).
+/// Returns the RSS growth per open.
+async fn half_listed_directories(port: u16, pid: u32) -> u64 {
+    let mut c = Smb::session(port).await;
+    let (h, resp) = c
+        .request(Command::CREATE, |w| {
+            CreateRequest {
+                security_flags: 0,
+                oplock_level: OplockLevel::NONE,
+                impersonation_level: ImpersonationLevel::IMPERSONATION,
+                smb_create_flags: 0,
+                desired_access: AccessMask::FILE_READ_DATA | AccessMask::FILE_ADD_FILE,
+                file_attributes: FileAttributes::DIRECTORY,
+                share_access: ShareAccess::READ | ShareAccess::WRITE,
+                create_disposition: CreateDisposition::OPEN_IF,
+                create_options: CreateOptions::DIRECTORY_FILE,
+                name: "many".to_owned(),
+                contexts: Vec::new(),
+            }
+            .encode(w);
+        })
+        .await;
+    assert_eq!(h.status, NtStatus::SUCCESS, "mkdir many");
+    c.close(CreateResponse::decode(&resp).unwrap().file_id)
+        .await;
+    let mut want = std::collections::BTreeSet::new();
+    for i in 0..300 {
+        let name = format!("file-with-a-longish-name-{i:04}");
+        let f = c.create(&format!("many\\{name}"), false).await;
+        c.close(f).await;
+        want.insert(name);
+    }
+    want.insert(".".to_owned());
+    want.insert("..".to_owned());
+    for (what, flags, len) in [
+        (
+            "single entries",
+            QueryDirectoryFlags::RETURN_SINGLE_ENTRY,
+            65_536,
+        ),
+        ("1 KiB buffers", QueryDirectoryFlags(0), 1024),
+        ("64 KiB buffers", QueryDirectoryFlags(0), 65_536),
+    ] {
+        let d = c.create("many", true).await;
+        let mut got = Vec::new();
+        loop {
+            match list(&mut c, d, flags, len).await {
+                Ok(names) => got.extend(names),
+                Err(s) => {
+                    assert_eq!(s, NtStatus::NO_MORE_FILES, "{what}");
+                    break;
+                }
+            }
+        }
+        let set: std::collections::BTreeSet<String> = got.iter().cloned().collect();
+        assert_eq!(got.len(), set.len(), "{what}: a name was listed twice");
+        assert_eq!(set, want, "{what}: other names");
+        c.close(d).await;
+    }
+    // Too small a buffer for even one entry, then a big one: nothing is lost.
+    let d = c.create("many", true).await;
+    assert_eq!(
+        list(&mut c, d, QueryDirectoryFlags(0), 8).await,
+        Err(NtStatus::INFO_LENGTH_MISMATCH)
+    );
+    let all = list(&mut c, d, QueryDirectoryFlags(0), 65_536)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), want.len());
+    c.close(d).await;
+
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let before = rss(pid);
+    for _ in 0..SCANS {
+        let d = c.create("many", true).await;
+        let one = list(&mut c, d, QueryDirectoryFlags::RETURN_SINGLE_ENTRY, 65_536).await;
+        assert_eq!(one.unwrap().len(), 1);
+    }
+    let after = rss(pid);
+    let each = after.saturating_sub(before) / SCANS as u64;
+    println!(
+        "{SCANS} half-listed directory opens: RSS {:.1} -> {:.1} MiB ({:.1} KiB each, bound {} KiB)",
+        mib(before),
+        mib(after),
+        each as f64 / 1024.0,
+        SCAN_BOUND >> 10
+    );
+    assert!(
+        after <= before + SCANS as u64 * SCAN_BOUND,
+        "half-listed directory opens cost more than {SCAN_BOUND} bytes each"
+    );
+    each
+}
+
 /// (f) `IDLE` connections that NEGOTIATE and stop; while they are open a fresh client does a
 /// whole session with a 1 MiB write and read-back. Returns (RSS before, RSS while open).
 async fn idle_connections(port: u16, pid: u32) -> (u64, u64) {
@@ -1385,6 +1521,7 @@ async fn hostile_smb_peers_get_errors_or_closed_connections_and_cost_bounded_mem
     assert!(d.alive(), "died on bad credits; log:\n{}", d.stderr_tail());
     bad_signatures(port).await;
     bad_encryption(port).await;
+    half_listed_directories(port, pid).await;
     assert!(
         d.alive(),
         "died on bad encryption; log:\n{}",
