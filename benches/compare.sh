@@ -8,8 +8,8 @@
 #   QUICK=1 benches/compare.sh    # a smoke-sized run (64 MiB, 1,000 files, 3 s random I/O)
 #   SKIP_SMB=1 benches/compare.sh # the NFS half only
 #
-# Then benches/smb.sh: the SMB workloads against Samba (the dittofs column says "adapter not
-# built yet" until the SMB adapter exists).
+# Then benches/smb.sh: the SMB workloads against dittofs (the release binary built here) and
+# Samba; SKIP_DITTOFS=1 passes through to run them against Samba only.
 # Needs root (it installs nfs-ganesha, nfs-ganesha-vfs and rpcbind when missing and starts
 # rpcbind, which Ganesha must register with). Everything listens on 127.0.0.1 only. Data
 # lives under ${BENCH_DIR:-/var/tmp} (a real disk, not tmpfs), removed afterwards.
@@ -144,6 +144,6 @@ awk '
 echo
 echo "Median of $RUNS runs, $CONNS connections, sizes: ${sizes[*]}. For \`s\` and MiB rows lower is better."
 
-# The SMB half: the same workload set against Samba (dittofs: SMB adapter not built yet).
-# SKIP_SMB=1 leaves it out (it does not depend on dittofs yet).
-[[ -n "${SKIP_SMB:-}" ]] || benches/smb.sh
+# The SMB half: the same workload set over SMB against dittofs and Samba, with the binary built
+# above. SKIP_SMB=1 leaves it out.
+[[ -n "${SKIP_SMB:-}" ]] || DITTOFS_BIN="$dittofs" benches/smb.sh

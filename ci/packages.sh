@@ -20,6 +20,8 @@ TEST_PACKAGES=(
   samba             # smbd, the SMB server the cifs workloads run against (ci/samba.sh)
   smbclient         # smbclient: an SMB client nobody here wrote, against dittofs
   samba-testsuite   # smbtorture: the SMB2 conformance suites, against dittofs and Samba
+  samba-vfs-modules # acl_xattr and streams_xattr, the Samba share options the reference counts use
+  python3-pip       # installs smbprotocol (PyPI), the Python SMB client the tests use
 )
 
 # missing_packages PKG...: prints the ones dpkg does not have installed, one per line.

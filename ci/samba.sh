@@ -8,9 +8,12 @@
 # The share is //127.0.0.1/share on PORT (from a test VM: //10.0.2.2/share), user
 # $SAMBA_USER (default dittofs) with password $SAMBA_PASS (default dittofs-test), NTLMv2,
 # SMB 2.0.2 to 3.1.1. Needs root (it adds the Unix user when missing) and Debian's samba.
+# $SAMBA_VFS_OBJECTS, when set, becomes the share's `vfs objects` (e.g. "acl_xattr streams_xattr":
+# NT ACLs and alternate data streams, which smbtorture's create/getinfo/setinfo suites use).
 set -euo pipefail
 die() { echo "ci/samba.sh: $*" >&2; exit 1; }
 user="${SAMBA_USER:-dittofs}"
+vfs="${SAMBA_VFS_OBJECTS:-}"
 pass="${SAMBA_PASS:-dittofs-test}"
 
 cmd="${1:-}"; dir="${2:-}"
@@ -56,6 +59,7 @@ start)
   path = $dir/share
   read only = no
   valid users = $user
+${vfs:+  vfs objects = $vfs}
 EOF
   printf '%s\n%s\n' "$pass" "$pass" | smbpasswd -c "$dir/smb.conf" -s -a "$user" >/dev/null
   # Its own process group: smbd signals its whole group when it stops.

@@ -14,3 +14,15 @@ if [[ ! -x "$tools/bin/pjdfstest" ]]; then
   echo "ci/setup.sh: building pjdfstest 0.2.2 into $tools"
   cargo install pjdfstest@0.2.2 --locked --root "$tools"
 fi
+
+# smbprotocol (PyPI), the Python SMB2/3 client of tests/smb/smbprotocol_client.py (every dialect
+# and 3.1.1 cipher, encryption required), pinned; skipped when that version is already there.
+# Debian's own python3 refuses pip installs (PEP 668, "externally managed"); on the throwaway
+# test machines this script is for, installing past that is what we want.
+if ! python3 -c 'import importlib.metadata as m, sys; sys.exit(m.version("smbprotocol") != "1.17.0")' 2>/dev/null; then
+  echo "ci/setup.sh: installing smbprotocol 1.17.0 (pip)"
+  python3 -m pip --version >/dev/null 2>&1 \
+    || { echo "ci/setup.sh: python3 has no pip: apt-get install python3-pip" >&2; exit 1; }
+  python3 -m pip install --quiet smbprotocol==1.17.0 \
+    || python3 -m pip install --quiet --break-system-packages smbprotocol==1.17.0
+fi

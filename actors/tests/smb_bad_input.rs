@@ -1295,7 +1295,7 @@ async fn amplified_reads(port: u16) {
 /// Authenticated connections that each park a maximal unfinished frame
 /// (limits::FRAME_MAX less one byte): what a logged-on peer can make the server hold.
 /// Returns (RSS before, RSS while they hold).
-async fn maximal_frames(port: u16, pid: u32) -> (u64, u64) {
+async fn maximal_frames(port: u16, pid: u32, d: &Daemon) -> (u64, u64) {
     let mut holders = Vec::new();
     for _ in 0..HOLDERS {
         holders.push(Smb::session(port).await);
@@ -1307,7 +1307,11 @@ async fn maximal_frames(port: u16, pid: u32) -> (u64, u64) {
     bytes.extend_from_slice(&[0xFE, b'S', b'M', b'B']);
     bytes.resize(4 + max - 1, 0xA5);
     for h in &mut holders {
-        assert!(h.send_raw(&bytes).await, "a holder was refused");
+        assert!(
+            h.send_raw(&bytes).await,
+            "a holder was refused; log:\n{}",
+            d.stderr_tail()
+        );
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let holding = rss(pid);
@@ -1573,7 +1577,7 @@ async fn hostile_smb_peers_get_errors_or_closed_connections_and_cost_bounded_mem
         rss_open <= rss_before + IDLE as u64 * IDLE_CONNECTION_BOUND,
         "{IDLE} idle connections cost more than {IDLE_CONNECTION_BOUND} bytes each"
     );
-    let (hold_before, holding) = maximal_frames(port, pid).await;
+    let (hold_before, holding) = maximal_frames(port, pid, &d).await;
     assert!(
         d.alive(),
         "died with maximal frames; log:\n{}",

@@ -18,8 +18,12 @@
 //! - [`smb2`]: SMB 2.0.2 – 3.1.1 (framing, commands, session state).
 //! - [`ntlm`]: NTLMSSP messages, the NTLMv2 server [`ntlm::Acceptor`], session security for
 //!   mechListMIC, and a small client for the simulator.
-//! - [`spnego`]: SPNEGO (RFC 4178, [MS-SPNG]) tokens around NTLMSSP.
+//! - [`spnego`]: SPNEGO (RFC 4178, [MS-SPNG]) tokens around NTLMSSP, and the server's
+//!   [`spnego::Acceptor`] that runs a SESSION_SETUP authentication.
+//! - [`dcerpc`]: connection-oriented DCE/RPC PDUs and NDR, for named pipes.
+//! - [`srvsvc`]: the server service ([MS-SRVS]) share enumeration calls.
 
+pub mod dcerpc;
 pub mod drc;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
@@ -30,5 +34,6 @@ pub mod portmap;
 pub mod rpc;
 pub mod smb2;
 pub mod spnego;
+pub mod srvsvc;
 pub mod wire;
 pub mod xdr;

@@ -158,6 +158,14 @@ impl NegotiateFlags {
     pub const fn intersect(self, other: Self) -> Self {
         Self(self.0 & other.0)
     }
+
+    /// The client sends an encrypted random session key that becomes ExportedSessionKey:
+    /// KEY_EXCH together with SIGN or SEAL ([MS-NLMP] 3.1.5.1.2, 3.2.5.1.2). KEY_EXCH alone
+    /// does not count, as Windows servers read the spec (a client that sets only KEY_EXCH and
+    /// still exchanges a key fails against them too).
+    pub const fn exchanges_key(self) -> bool {
+        self.contains(Self::KEY_EXCH) && self.0 & (Self::SIGN.0 | Self::SEAL.0) != 0
+    }
 }
 
 impl core::ops::BitOr for NegotiateFlags {
@@ -727,9 +735,13 @@ pub enum AuthError {
     /// Unknown user or wrong password (deliberately the same error).
     #[error("logon failure: unknown user or wrong password")]
     LogonFailure,
-    /// The client announced a MIC (MsvAvFlags 0x2) but it is missing or does not verify.
-    #[error("the AUTHENTICATE MIC is missing or wrong")]
+    /// The client announced a MIC (MsvAvFlags 0x2) but it is missing or does not verify; or
+    /// (SPNEGO) a required mechListMIC is missing or does not verify.
+    #[error("the AUTHENTICATE MIC or the SPNEGO mechListMIC is missing or wrong")]
     MicInvalid,
+    /// SPNEGO: the client offers no mechanism we support (we support NTLMSSP only).
+    #[error("the client offers no NTLMSSP mechanism")]
+    NoCommonMechanism,
 }
 
 impl AuthError {
@@ -739,9 +751,11 @@ impl AuthError {
     pub const fn status(self) -> NtStatus {
         match self {
             Self::Malformed(_) => NtStatus::INVALID_PARAMETER,
-            Self::OutOfOrder | Self::NtlmV1Refused | Self::LogonFailure | Self::MicInvalid => {
-                NtStatus::LOGON_FAILURE
-            }
+            Self::OutOfOrder
+            | Self::NtlmV1Refused
+            | Self::LogonFailure
+            | Self::MicInvalid
+            | Self::NoCommonMechanism => NtStatus::LOGON_FAILURE,
         }
     }
 }
@@ -763,8 +777,9 @@ pub struct Authenticated {
     pub anonymous: bool,
     /// The negotiated flags (ours in the CHALLENGE ∩ the client's in the AUTHENTICATE).
     pub flags: NegotiateFlags,
-    /// The AUTHENTICATE carried a MIC and it verified. [MS-SPNG] 3.2.5.1: the SPNEGO
-    /// mechListMIC is then mandatory.
+    /// The AUTHENTICATE carried a MIC and it verified. Such a client also sends a SPNEGO
+    /// mechListMIC, which the server should then require and check
+    /// ([`Authenticated::verify_client_mic`]).
     pub mic_verified: bool,
     /// The client's timestamp from the NTLMv2 blob (FILETIME), for logging clock skew.
     pub client_timestamp: Option<u64>,
@@ -956,7 +971,7 @@ impl Acceptor {
     /// exchange, so a replayed AUTHENTICATE fails the proof anyway, and rejecting on clock skew
     /// would lock out clients whose clocks drift (nothing in SMB synchronises them).
     ///
-    /// With KEY_EXCH negotiated, ExportedSessionKey = RC4(SessionBaseKey,
+    /// With KEY_EXCH and SIGN or SEAL negotiated, ExportedSessionKey = RC4(SessionBaseKey,
     /// EncryptedRandomSessionKey). When the blob's MsvAvFlags has bit 0x2 the MIC must equal
     /// HMAC_MD5(ExportedSessionKey, NEGOTIATE ‖ CHALLENGE ‖ AUTHENTICATE with a zero MIC).
     pub fn authenticate(
@@ -1030,7 +1045,7 @@ impl Acceptor {
         let session_base_key = hmac_md5(&owf, &[&v2.proof]);
         // [MS-NLMP] 3.4.5.1: with NTLMv2, KeyExchangeKey = SessionBaseKey.
         let key_exchange_key = session_base_key;
-        let session_key = if flags.contains(NegotiateFlags::KEY_EXCH) {
+        let session_key = if flags.exchanges_key() {
             let enc: [u8; 16] = msg
                 .encrypted_random_session_key
                 .as_slice()
@@ -1485,7 +1500,7 @@ pub mod client {
             lm
         };
         let session_base_key = hmac_md5(&owf, &[&proof]);
-        let (encrypted, session_key) = if flags.contains(NegotiateFlags::KEY_EXCH) {
+        let (encrypted, session_key) = if flags.exchanges_key() {
             (
                 rc4(&session_base_key, &random_session_key).to_vec(),
                 random_session_key,
@@ -1664,6 +1679,81 @@ mod tests {
         );
     }
 
+    /// A captured Windows NTLMv2 exchange with a MIC, published with its password in the
+    /// tests of a .NET WinRM client (WinRm.NET): user `cbatt-adm@DAN.VMCLOUD` (a UPN, empty
+    /// domain), password `root4EDMZ`, a Windows 10.0.26100 NEGOTIATE, a real server CHALLENGE
+    /// with a timestamp, and an AUTHENTICATE carrying MsvAvFlags, MsvAvSingleHost,
+    /// MsvAvChannelBindings and MsvAvTargetName.
+    fn captured() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let neg =
+            h("4e544c4d5353500001000000b78208e2000000000000000000000000000000000a00f4650000000f");
+        let ch = h("
+            4e544c4d53535000020000001400140038000000358289e297e76a78f22b760d0000000000000000a400a4004c000000
+            0a007c4f0000000f440041004e0056004d0043004c004f005500440002001400440041004e0056004d0043004c004f00
+            55004400010014004f0050002d004100470045004e0054002d00320004001600640061006e002e0076006d0063006c00
+            6f007500640003002c006f0070002d006100670065006e0074002d0032002e00640061006e002e0076006d0063006c00
+            6f007500640005001600640061006e002e0076006d0063006c006f0075006400070008007ec61bfb11d0db0100000000");
+        let auth = h("
+            4e544c4d5353500003000000180018009000000048014801a800000000000000580000002a002a00580000000e000e00
+            8200000010001000f0010000358288e20a00f4650000000f19538b7e0acdb95e06f9b8f9967b43316300620061007400
+            74002d00610064006d004000440041004e002e0056004d0043004c004f005500440043004f00440059002d0050003200
+            000000000000000000000000000000000000000000000000a44a9fbcff24f5fd4ec21fa5cf0c88420101000000000000
+            7ec61bfb11d0db019982de956c8a67560000000002001400440041004e0056004d0043004c004f005500440001001400
+            4f0050002d004100470045004e0054002d00320004001600640061006e002e0076006d0063006c006f00750064000300
+            2c006f0070002d006100670065006e0074002d0032002e00640061006e002e0076006d0063006c006f00750064000500
+            1600640061006e002e0076006d0063006c006f0075006400070008007ec61bfb11d0db01060004000200000008003000
+            3000000000000000010000000020000045ac2aeb412f869e5d1a50be79c1cfb32b161b2af3ce66d56a6d06dc5ba3823c
+            0a001000000000000000000000000000000000000900200048004f00530054002f00310030002e0033002e0036003300
+            2e003200330037000000000000000000eb46ee01d11f7119ca5fb9e6b8377ae8");
+        (neg, ch, auth)
+    }
+
+    /// Goal: a real Windows client's AUTHENTICATE (UPN user, empty domain, MIC, single-host and
+    /// channel-binding pairs) verifies, MIC included, and yields the captured exported session
+    /// key; one flipped bit anywhere in the message makes it fail.
+    #[test]
+    fn captured_windows_exchange_verifies() {
+        let (neg, ch, auth) = captured();
+        let n = NegotiateMessage::decode(&neg).unwrap();
+        assert_eq!(n.version.map(|v| v.build), Some(26100));
+        let c = ChallengeMessage::decode(&ch).unwrap();
+        assert_eq!(c.target_name().unwrap(), "DANVMCLOUD");
+        assert_eq!(c.target_info.timestamp(), Some(0x01db_d011_fb1b_c67e));
+        let m = AuthenticateMessage::decode(&auth).unwrap();
+        assert_eq!(
+            (m.user.as_str(), m.domain.as_str()),
+            ("cbatt-adm@DAN.VMCLOUD", "")
+        );
+        assert_eq!(m.workstation, "CODY-P2");
+        assert_eq!(m.mic, Some(h16("19538b7e0acdb95e06f9b8f9967b4331")));
+        let lookup = |u: &str, d: &str| {
+            assert_eq!((u, d), ("cbatt-adm@DAN.VMCLOUD", ""));
+            Some(nt_hash("root4EDMZ"))
+        };
+        let mut a = Acceptor::challenged(c.server_challenge, &neg, &ch);
+        let ok = a.authenticate(&auth, lookup).unwrap();
+        assert!(ok.mic_verified);
+        assert_eq!(ok.session_key, h16("8489342b319cc0f2ca0c27b18fb19c62"));
+        assert_eq!(ok.client_timestamp, Some(0x01db_d011_fb1b_c67e));
+
+        let mut a = Acceptor::challenged(c.server_challenge, &neg, &ch);
+        assert_eq!(
+            a.authenticate(&auth, |_, _| Some(nt_hash("root4EDMz"))),
+            Err(AuthError::LogonFailure)
+        );
+        // The workstation name is covered only by the MIC: changing it must be caught there.
+        let ws = 0x82; // WorkstationFields offset
+        let mut bad = auth.clone();
+        bad[ws] ^= 0x20;
+        let mut a = Acceptor::challenged(c.server_challenge, &neg, &ch);
+        assert_eq!(a.authenticate(&bad, lookup), Err(AuthError::MicInvalid));
+        // So is the NEGOTIATE the server saw.
+        let mut neg2 = neg.clone();
+        neg2[12] ^= 0x10;
+        let mut a = Acceptor::challenged(c.server_challenge, &neg2, &ch);
+        assert_eq!(a.authenticate(&auth, lookup), Err(AuthError::MicInvalid));
+    }
+
     /// Goal: the session security keys and signature match [MS-NLMP] 4.2.4.4 (client-to-server
     /// keys from RandomSessionKey 0x55.., seal then sign "Plaintext" with seqnum 0).
     #[test]
@@ -1775,6 +1865,41 @@ mod tests {
             ntowfv2_from_hash(&[1; 16], "straße", "d"),
             ntowfv2_from_hash(&[1; 16], "STRAßE", "d")
         );
+    }
+
+    /// Goal: KEY_EXCH without SIGN or SEAL exchanges no key: both sides use SessionBaseKey.
+    #[test]
+    fn key_exch_needs_sign_or_seal() {
+        assert!(!NegotiateFlags::KEY_EXCH.exchanges_key());
+        assert!((NegotiateFlags::KEY_EXCH | NegotiateFlags::SIGN).exchanges_key());
+        let neg = NegotiateMessage {
+            flags: NegotiateFlags::UNICODE
+                | NegotiateFlags::NTLM
+                | NegotiateFlags::KEY_EXCH
+                | NegotiateFlags::EXTENDED_SESSIONSECURITY,
+            domain: Vec::new(),
+            workstation: Vec::new(),
+            version: None,
+        }
+        .encode();
+        // No timestamp, so no MIC: the MIC would cover client::negotiate(), not `neg`.
+        let mut ch =
+            ChallengeMessage::decode(&Acceptor::new([5; 8], 7, names()).challenge(&neg).unwrap())
+                .unwrap();
+        ch.target_info.0.retain(|p| p.id != AvId::TIMESTAMP);
+        let ch = ch.encode();
+        let mut a = Acceptor::challenged([5; 8], &neg, &ch);
+        let c = client_auth(&ch, "alice", "WORKGROUP", "correct horse");
+        assert!(c.message.len() > 100);
+        assert!(
+            AuthenticateMessage::decode(&c.message)
+                .unwrap()
+                .encrypted_random_session_key
+                .is_empty()
+        );
+        let ok = a.authenticate(&c.message, users).unwrap();
+        assert_ne!(ok.session_key, [0x22; 16]);
+        assert_eq!(ok.session_key, c.session_key);
     }
 
     /// Goal: a wrong password and an unknown user fail the same way.

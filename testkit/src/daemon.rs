@@ -38,7 +38,7 @@ pub fn write_config_full(
     extra: &str,
 ) -> PathBuf {
     let smb = match smb {
-        Some((p, keys)) if keys.is_empty() => format!(", smb: {{ enabled: true, port: {p} }}"),
+        Some((p, "")) => format!(", smb: {{ enabled: true, port: {p} }}"),
         Some((p, keys)) => format!(", smb: {{ enabled: true, port: {p}, {keys} }}"),
         None => String::new(),
     };

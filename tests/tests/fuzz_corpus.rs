@@ -28,6 +28,12 @@ const TARGETS: &[(&str, Entry)] = &[
     ("smb2_session", protocol::fuzzing::fuzz_smb2_session),
     ("smb2_transform", protocol::fuzzing::fuzz_smb2_transform),
     ("smb1_negotiate", protocol::fuzzing::fuzz_smb1_negotiate),
+    ("smb2_crypto", protocol::fuzzing::fuzz_smb2_crypto),
+    ("credits", protocol::fuzzing::fuzz_credits),
+    ("dcerpc", protocol::fuzzing::fuzz_dcerpc),
+    ("smb2_info", protocol::fuzzing::fuzz_smb2_info),
+    ("smb2_security", protocol::fuzzing::fuzz_smb2_security),
+    ("smb2_ioctl", protocol::fuzzing::fuzz_smb2_ioctl),
 ];
 
 fn fuzz_dir() -> PathBuf {

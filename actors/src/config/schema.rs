@@ -498,7 +498,7 @@ impl Default for SmbConfig {
             bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             port: 12445,
             max_connections: 1024,
-            max_credits: 512,
+            max_credits: 8192,
             dialects: SmbDialects::default(),
             signing_required: false,
             encryption: SmbEncryption::Off,

@@ -90,7 +90,9 @@ impl CreditWindow {
 
     /// Checks and consumes the ids of a request ([MS-SMB2] 3.3.5.2.3): every id in
     /// `[message_id, message_id + max(credit_charge, 1))` must be granted and unused. On
-    /// success they are marked used; on failure nothing changes.
+    /// success they are marked used; on failure nothing changes. When
+    /// Connection.SupportsMultiCredit is false (SMB 2.0.2) the header's CreditCharge is
+    /// ignored: pass 0. An SMB1 SMB_COM_NEGOTIATE counts as message id 0.
     pub fn check(&mut self, message_id: u64, credit_charge: u16) -> Result<(), CreditError> {
         let charge = u64::from(credit_charge.max(1));
         let end = message_id
@@ -124,7 +126,8 @@ impl CreditWindow {
     /// consumed and at least 1, more if the client asked, but never lets the window exceed the
     /// maximum, never reaches the reserved id `u64::MAX`, and so never overflows the client's
     /// 16-bit count. If the client already holds the maximum, it gets 0 (it still has
-    /// credits).
+    /// credits). Call it once per request: for a request answered asynchronously, with the
+    /// interim response ([MS-SMB2] 3.3.4.2), and send 0 in the final response.
     pub fn grant(&mut self, requested: u16, charge: u16, last_in_compound: bool) -> u16 {
         self.pending_charge += u32::from(charge.max(1));
         self.pending_request += u32::from(requested);
@@ -239,6 +242,7 @@ mod tests {
         );
     }
 
+    /// Goal: the multi-credit charge is ceil(len / 64 KiB), at least 1, saturating.
     #[test]
     fn charge_for_payloads() {
         assert_eq!(charge_for(0), 1);

@@ -64,8 +64,9 @@ pub mod dialect {
     pub const SMB311: u16 = 0x0311;
 }
 
-/// A symmetric key of 16 or 32 bytes. `Debug` never prints the bytes.
-#[derive(Clone, PartialEq, Eq)]
+/// A symmetric key of 16 or 32 bytes. `Debug` never prints the bytes and `==` compares in
+/// constant time.
+#[derive(Clone)]
 pub struct SecretKey {
     bytes: [u8; 32],
     len: u8,
@@ -91,6 +92,14 @@ impl SecretKey {
     }
 }
 
+impl PartialEq for SecretKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && bool::from(self.bytes.ct_eq(&other.bytes))
+    }
+}
+
+impl Eq for SecretKey {}
+
 impl std::fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SecretKey({} bytes)", self.len)
@@ -113,15 +122,39 @@ pub fn kdf(
     if out_len != 16 && out_len != 32 {
         return Err(CryptoError::KeyLength(out_len));
     }
+    let block = kdf_block(key, label, context, out_len as u32 * 8)?;
+    SecretKey::new(&block[..out_len])
+}
+
+/// The first KDF output block with `L = l_bits`. MS-SMB2 3.1.4.2 sets L from
+/// Connection.CipherId for every key of a session, so with an AES-256 cipher even the 16-byte
+/// signing key is the first half of an L = 256 derivation (Linux's client and server derive
+/// it the same way).
+fn kdf_block(
+    key: &[u8],
+    label: &[u8],
+    context: &[u8],
+    l_bits: u32,
+) -> Result<[u8; 32], CryptoError> {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
         .map_err(|_| CryptoError::KeyLength(key.len()))?;
     mac.update(&1u32.to_be_bytes());
     mac.update(label);
     mac.update(&[0]);
     mac.update(context);
-    mac.update(&((out_len as u32) * 8).to_be_bytes());
-    let block = mac.finalize().into_bytes();
-    SecretKey::new(&block[..out_len])
+    mac.update(&l_bits.to_be_bytes());
+    Ok(mac.finalize().into_bytes().into())
+}
+
+/// A `len`-byte key: the first bytes of an L = `l_bits` derivation.
+fn kdf_key(
+    key: &[u8],
+    label: &[u8],
+    context: &[u8],
+    l_bits: u32,
+    len: usize,
+) -> Result<SecretKey, CryptoError> {
+    SecretKey::new(&kdf_block(key, label, context, l_bits)?[..len.min(32)])
 }
 
 /// The encryption algorithms of [MS-SMB2] 2.2.3.1.2 (SMB2_ENCRYPTION_CAPABILITIES). SMB 3.0 and
@@ -129,9 +162,9 @@ pub fn kdf(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u16)]
 pub enum Cipher {
-    /// AES-128-CCM, 11-byte nonce ([RFC4309]).
+    /// AES-128-CCM, 11-byte nonce (RFC 4309).
     Aes128Ccm = 1,
-    /// AES-128-GCM, 12-byte nonce ([RFC4106]).
+    /// AES-128-GCM, 12-byte nonce (RFC 4106).
     Aes128Gcm = 2,
     /// AES-256-CCM, 11-byte nonce.
     Aes256Ccm = 3,
@@ -194,7 +227,9 @@ impl SessionKeys {
     /// for NTLM; Kerberos may give 32): Session.SessionKey is its first 16 bytes, right-padded
     /// with zeros if shorter, and derives the signing and application keys. For the AES-256
     /// ciphers the encryption and decryption keys are derived from Session.FullSessionKey (the
-    /// whole key) with L = 256. `dialect` is the wire revision (see [`dialect`]); 3.1.1 needs
+    /// whole key), and every key uses L = 256 (3.1.4.2), the 16-byte signing and application
+    /// keys being the first half of that output. `dialect` is the wire revision (see
+    /// [`dialect`]); 3.1.1 needs
     /// the preauth hash of the session's SESSION_SETUP exchange, which is the KDF context.
     /// `cipher` is Connection.CipherId (ignored for 3.0/3.0.2, which use AES-128-CCM).
     pub fn derive(
@@ -227,15 +262,17 @@ impl SessionKeys {
             }),
             dialect::SMB311 => {
                 let ctx = preauth_hash.ok_or(CryptoError::MissingPreauthHash)?;
-                let (cipher_key, len): (&[u8], usize) = match cipher {
-                    Some(c) if c.key_len() == 32 => (full_session_key, 32),
-                    _ => (&session_key, 16),
+                // L follows the cipher for every key (3.1.4.2); the AES-256 keys come from the
+                // full session key and are 32 bytes, the others stay 16.
+                let (cipher_key, l_bits, len): (&[u8], u32, usize) = match cipher {
+                    Some(c) if c.key_len() == 32 => (full_session_key, 256, 32),
+                    _ => (&session_key, 128, 16),
                 };
                 Ok(Self {
-                    signing: kdf(&session_key, b"SMBSigningKey\0", ctx, 16)?,
-                    encryption: Some(kdf(cipher_key, b"SMBS2CCipherKey\0", ctx, len)?),
-                    decryption: Some(kdf(cipher_key, b"SMBC2SCipherKey\0", ctx, len)?),
-                    application: kdf(&session_key, b"SMBAppKey\0", ctx, 16)?,
+                    signing: kdf_key(&session_key, b"SMBSigningKey\0", ctx, l_bits, 16)?,
+                    encryption: Some(kdf_key(cipher_key, b"SMBS2CCipherKey\0", ctx, l_bits, len)?),
+                    decryption: Some(kdf_key(cipher_key, b"SMBC2SCipherKey\0", ctx, l_bits, len)?),
+                    application: kdf_key(&session_key, b"SMBAppKey\0", ctx, l_bits, 16)?,
                 })
             }
             other => Err(CryptoError::UnknownDialect(other)),
@@ -248,9 +285,9 @@ impl SessionKeys {
 pub enum SigningAlgorithm {
     /// HMAC-SHA256 truncated to 16 bytes: SMB 2.0.2 and 2.1 (id 0 in 3.1.1).
     HmacSha256,
-    /// AES-128-CMAC ([RFC4493]): SMB 3.x (id 1).
+    /// AES-128-CMAC (RFC 4493): SMB 3.x (id 1).
     AesCmac,
-    /// AES-128-GMAC ([RFC4543]): SMB 3.1.1 with SMB2_SIGNING_CAPABILITIES (id 2).
+    /// AES-128-GMAC (RFC 4543): SMB 3.1.1 with SMB2_SIGNING_CAPABILITIES (id 2).
     AesGmac,
 }
 
@@ -262,6 +299,17 @@ impl SigningAlgorithm {
             1 => Some(Self::AesCmac),
             2 => Some(Self::AesGmac),
             _ => None,
+        }
+    }
+
+    /// The algorithm a connection signs with ([MS-SMB2] 3.1.4.1): HMAC-SHA256 for 2.0.2 and
+    /// 2.1, AES-CMAC for 3.0 and 3.0.2, and for 3.1.1 the one SMB2_SIGNING_CAPABILITIES
+    /// negotiated (Connection.SigningAlgorithmId), else AES-CMAC.
+    pub const fn for_dialect(dialect: u16, negotiated: Option<Self>) -> Self {
+        match (dialect, negotiated) {
+            (dialect::SMB202 | dialect::SMB210, _) => Self::HmacSha256,
+            (dialect::SMB311, Some(alg)) => alg,
+            _ => Self::AesCmac,
         }
     }
 
@@ -306,28 +354,37 @@ pub fn verify(alg: SigningAlgorithm, key: &[u8], msg: &[u8]) -> bool {
     if msg.len() < HEADER_LEN {
         return false;
     }
-    let mut zeroed = msg.to_vec();
-    zeroed[SIGNATURE_OFFSET..HEADER_LEN].fill(0);
-    match signature(alg, key, &zeroed) {
+    // HMAC and CMAC stream over the message with zeros in place of the signature; GMAC's AAD
+    // must be one slice, so only it copies the message.
+    let computed = if alg == SigningAlgorithm::AesGmac {
+        let mut zeroed = msg.to_vec();
+        zeroed[SIGNATURE_OFFSET..HEADER_LEN].fill(0);
+        signature(alg, key, &zeroed)
+    } else {
+        signature(alg, key, msg)
+    };
+    match computed {
         Ok(sig) => bool::from(sig.ct_eq(&msg[SIGNATURE_OFFSET..HEADER_LEN])),
         Err(_) => false,
     }
 }
 
-/// The 16-byte signature of `msg`, whose Signature field is already zero.
+/// The 16-byte signature of `msg` computed as if its Signature field were zero (for GMAC the
+/// field must already be zero).
 fn signature(alg: SigningAlgorithm, key: &[u8], msg: &[u8]) -> Result<[u8; 16], CryptoError> {
     let mut out = [0u8; 16];
+    let parts = [&msg[..SIGNATURE_OFFSET], &[0u8; 16][..], &msg[HEADER_LEN..]];
     match alg {
         SigningAlgorithm::HmacSha256 => {
             let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
                 .map_err(|_| CryptoError::KeyLength(key.len()))?;
-            mac.update(msg);
+            parts.iter().for_each(|p| mac.update(p));
             out.copy_from_slice(&mac.finalize().into_bytes()[..16]);
         }
         SigningAlgorithm::AesCmac => {
             let mut mac = <Cmac<Aes128> as Mac>::new_from_slice(key)
                 .map_err(|_| CryptoError::KeyLength(key.len()))?;
-            mac.update(msg);
+            parts.iter().for_each(|p| mac.update(p));
             out.copy_from_slice(&mac.finalize().into_bytes());
         }
         SigningAlgorithm::AesGmac => {
@@ -509,7 +566,8 @@ pub fn encrypt(
 /// Decrypts one frame that starts with a TRANSFORM_HEADER ([MS-SMB2] 3.3.5.2.1.1) and returns
 /// the SMB2 message(s) inside. Checks the ProtocolId, that Flags is 0x0001, that
 /// OriginalMessageSize equals the ciphertext's length (which must be non-zero), and the tag;
-/// the caller has already picked `key` by the header's SessionId ([`TransformHeader::decode`]).
+/// the caller has already picked `key` by the header's SessionId ([`TransformHeader::decode`])
+/// and should check that the decrypted SMB2 header names the same session.
 pub fn decrypt(cipher: Cipher, key: &[u8], frame: &[u8]) -> Result<Vec<u8>, CryptoError> {
     let th = TransformHeader::decode(frame)?;
     if key.len() != cipher.key_len() {
@@ -961,6 +1019,36 @@ mod tests {
         );
     }
 
+    /// Goal: each dialect signs with the algorithm MS-SMB2 3.1.4.1 names.
+    #[test]
+    fn signing_algorithm_per_dialect() {
+        use SigningAlgorithm::*;
+        assert_eq!(
+            SigningAlgorithm::for_dialect(dialect::SMB210, Some(AesGmac)),
+            HmacSha256
+        );
+        assert_eq!(
+            SigningAlgorithm::for_dialect(dialect::SMB302, None),
+            AesCmac
+        );
+        assert_eq!(
+            SigningAlgorithm::for_dialect(dialect::SMB311, None),
+            AesCmac
+        );
+        assert_eq!(
+            SigningAlgorithm::for_dialect(dialect::SMB311, Some(AesGmac)),
+            AesGmac
+        );
+        for id in 0..3 {
+            assert_eq!(
+                SigningAlgorithm::from_id(id).map(SigningAlgorithm::id),
+                Some(id)
+            );
+        }
+        assert_eq!(SigningAlgorithm::from_id(3), None);
+        assert_eq!(Cipher::from_id(5), None);
+    }
+
     /// Goal: the GMAC nonce depends on MessageId and on the CANCEL bit.
     #[test]
     fn gmac_nonce_covers_message_id_and_cancel() {
@@ -1003,7 +1091,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(k.encryption.as_ref().unwrap().as_bytes().len(), 32);
-        assert_eq!(k.signing.as_bytes().len(), 16);
+        // The signing key is the first half of an L = 256 derivation, not an L = 128 one.
+        let l256 = kdf(&[1u8; 16], b"SMBSigningKey\0", &pre, 32).unwrap();
+        assert_eq!(k.signing.as_bytes(), &l256.as_bytes()[..16]);
+        assert_ne!(
+            k.signing.as_bytes(),
+            kdf(&[1u8; 16], b"SMBSigningKey\0", &pre, 16)
+                .unwrap()
+                .as_bytes()
+        );
         assert_eq!(
             k.decryption.unwrap().as_bytes(),
             kdf(&[1u8; 32], b"SMBC2SCipherKey\0", &pre, 32)

@@ -92,8 +92,6 @@ ntstatus! {
     NOT_SUPPORTED = 0xC000_00BB;
     /// The share name is not valid.
     BAD_NETWORK_NAME = 0xC000_00CC;
-    /// An oplock break acknowledgement for an open without a break in progress.
-    INVALID_OPLOCK_PROTOCOL = 0xC000_00E3;
     /// The request was cancelled.
     CANCELLED = 0xC000_0120;
     /// The directory is not empty.
@@ -124,6 +122,14 @@ ntstatus! {
     NOT_A_REPARSE_POINT = 0xC000_0275;
     /// The I/O device reported an error (a store failure).
     IO_DEVICE_ERROR = 0xC000_0185;
+    /// The share is not a DFS share (DFS referral requests).
+    FS_DRIVER_REQUIRED = 0xC000_019C;
+    /// A copy reads past the end of its source.
+    INVALID_VIEW_SIZE = 0xC000_001F;
+    /// A reparse point of a kind this server does not store.
+    IO_REPARSE_TAG_NOT_HANDLED = 0xC000_0279;
+    /// An oplock break acknowledgement with no break pending.
+    INVALID_OPLOCK_PROTOCOL = 0xC000_00E3;
     /// The data is not ready: the store is slow (retry).
     DEVICE_NOT_READY = 0xC000_00A3;
     /// An internal error.

@@ -149,15 +149,15 @@ pub(crate) mod access {
         if rights.contains(Rights::READ) {
             m |= FILE_READ_DATA | FILE_READ_EA;
         }
-        if is_dir && rights.contains(Rights::LOOKUP) || !is_dir && rights.contains(Rights::EXECUTE)
+        // A client that may read a file may run it (it can copy it anyway): FILE_EXECUTE
+        // follows read for files, as Windows gives it with full control.
+        if is_dir && rights.contains(Rights::LOOKUP)
+            || !is_dir && (rights.contains(Rights::EXECUTE) || rights.contains(Rights::READ))
         {
             m |= FILE_EXECUTE;
         }
         if rights.contains(Rights::MODIFY) {
-            m |= FILE_WRITE_DATA | FILE_WRITE_EA;
-            if is_dir {
-                m |= FILE_DELETE_CHILD;
-            }
+            m |= FILE_WRITE_DATA | FILE_WRITE_EA | FILE_DELETE_CHILD;
         }
         if rights.contains(Rights::EXTEND) {
             m |= FILE_APPEND_DATA;

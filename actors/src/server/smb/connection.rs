@@ -62,6 +62,12 @@ pub(crate) fn from_filetime(ft: u64) -> Timestamp {
     }
 }
 
+/// The status for a request that does not decode (logged at debug level with the reason).
+pub(crate) fn undecodable(e: protocol::wire::DecodeError) -> NtStatus {
+    tracing::debug!(error = %e, "undecodable SMB2 request");
+    NtStatus::INVALID_PARAMETER
+}
+
 /// What a command handler answers: a status and the response body, written after a 64-byte
 /// header placeholder the connection fills in.
 #[derive(Debug)]
@@ -153,8 +159,10 @@ impl Req<'_> {
 /// The per-connection state.
 pub(crate) struct Conn {
     pub(crate) server: Arc<SmbServer>,
-    pub(crate) id: u64,
-    pub(crate) peer: SocketAddr,
+    /// The address the client connected to (FSCTL_QUERY_NETWORK_INTERFACE_INFO).
+    pub(crate) local: SocketAddr,
+    /// The secret half of resume keys: a client cannot name an open it was not given.
+    pub(crate) resume_secret: [u8; 16],
     pub(crate) rng: ChaCha8Rng,
     pub(crate) neg: Option<Negotiated>,
     /// The connection's preauth hash (3.1.1): NEGOTIATE request and response.
@@ -176,6 +184,7 @@ pub(crate) async fn run<S>(
     stream: S,
     id: u64,
     peer: SocketAddr,
+    local: SocketAddr,
     server: Arc<SmbServer>,
     shutdown: CancellationToken,
 ) where
@@ -189,12 +198,15 @@ pub(crate) async fn run<S>(
             .env
             .rng(&format!("smb-conn-{id}"))
             .fill_bytes(&mut seed);
+        let mut rng = ChaCha8Rng::from_seed(seed);
+        let mut resume_secret = [0u8; 16];
+        rng.fill_bytes(&mut resume_secret);
         let mut conn = Conn {
             credits: CreditWindow::new(server.settings.max_credits),
             server,
-            id,
-            peer,
-            rng: ChaCha8Rng::from_seed(seed),
+            local,
+            resume_secret,
+            rng,
             neg: None,
             preauth: PreauthHash::new(),
             sessions: BTreeMap::new(),
@@ -468,7 +480,10 @@ impl Conn {
                 self.close = true;
                 return None;
             }
-            let mut out = if related && related_status.is_error() && needs_file(hdr.command) {
+            let mut out = if i == 0 && hdr.is_related() {
+                // A related first element has nothing to relate to ([MS-SMB2] 3.3.5.2.7.2).
+                Out::error(NtStatus::INVALID_PARAMETER)
+            } else if related && related_status.is_error() && needs_file(hdr.command) {
                 Out::error(related_status)
             } else {
                 let req = Req {
@@ -663,7 +678,10 @@ impl Conn {
         };
         match result {
             Ok(out) => out,
-            Err(status) => Out::error(status),
+            Err(status) => {
+                tracing::debug!(command = ?hdr.command, %status, "SMB2 request failed");
+                Out::error(status)
+            }
         }
     }
 

@@ -14,7 +14,7 @@ use protocol::smb2::status::NtStatus;
 use stores::{Attr, FileKind};
 
 use super::attrs;
-use super::connection::{Conn, Handled, Out, Req, filetime};
+use super::connection::{Conn, Handled, Out, Req, filetime, undecodable};
 use super::files::failed;
 use super::state::OpenKind;
 use crate::server::share::Node;
@@ -58,7 +58,7 @@ pub(crate) fn entry(name: &str, a: &Attr, posix: bool) -> DirEntry {
 impl Conn {
     /// QUERY_DIRECTORY ([MS-SMB2] 3.3.5.18).
     pub(crate) async fn query_directory(&mut self, req: Req<'_>) -> Handled {
-        let r = QueryDirectoryRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let r = QueryDirectoryRequest::decode(req.msg).map_err(undecodable)?;
         let id = self.open_of(&req, r.file_id)?;
         if !r.info_class.is_supported() {
             return Err(NtStatus::INVALID_INFO_CLASS);
@@ -167,8 +167,8 @@ impl Conn {
     /// refused cleanly, which Windows, macOS and Linux clients accept (they fall back to
     /// polling).
     pub(crate) fn change_notify(&mut self, req: Req<'_>) -> Handled {
-        let r = protocol::smb2::notify::ChangeNotifyRequest::decode(req.msg)
-            .map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let r =
+            protocol::smb2::notify::ChangeNotifyRequest::decode(req.msg).map_err(undecodable)?;
         self.open_of(&req, r.file_id)?;
         Err(NtStatus::NOT_SUPPORTED)
     }

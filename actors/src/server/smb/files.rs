@@ -15,7 +15,7 @@ use protocol::smb2::status::NtStatus;
 use stores::{Attr, FileKind, StoreError};
 
 use super::attrs::{self, access};
-use super::connection::{Conn, Handled, Out, Req, filetime, tid};
+use super::connection::{Conn, Handled, Out, Req, filetime, tid, undecodable};
 use super::errors::op_status;
 use super::names::{SmbPath, same_ignoring_case};
 use super::state::{DirScan, OPENS_MAX, Open, OpenKind, TreeKind};
@@ -153,7 +153,7 @@ impl Conn {
     /// close, write-through; MxAc, QFid and POSIX contexts; share modes among this
     /// connection's opens.
     pub(crate) async fn create(&mut self, req: Req<'_>) -> Handled {
-        let r = CreateRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let r = CreateRequest::decode(req.msg).map_err(undecodable)?;
         let tree = self.tree(&req)?.clone();
         let name = r.name.clone();
         let (share, caller) = match &tree.kind {
@@ -162,6 +162,21 @@ impl Conn {
         };
         let disposition = r.create_disposition;
         if disposition.0 > CreateDisposition::OVERWRITE_IF.0 {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        // [MS-SMB2] 3.3.5.9: reserved option bits, share access and attribute bits beyond
+        // the defined ones, and unknown impersonation levels are refused.
+        if r.impersonation_level.0 > 3 {
+            return Err(NtStatus::BAD_IMPERSONATION_LEVEL);
+        }
+        if r.create_options.0 & 0xFF00_0000 != 0
+            || r.share_access.0 & !0x7 != 0
+            || r.file_attributes.0 & !0x0000_7FB7 != 0
+            || r.desired_access.0 & 0x0CE0_FE00 != 0
+        {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        if r.name.starts_with('\\') {
             return Err(NtStatus::INVALID_PARAMETER);
         }
         let options = r.create_options;
@@ -194,11 +209,33 @@ impl Conn {
             }
         };
         let mut action = CreateAction::OPENED;
+        let desired = r.desired_access.0;
+        let mut checked_access = None;
         let attr = match existing {
             Some(a) => {
                 if disposition == CreateDisposition::CREATE {
                     return Err(NtStatus::OBJECT_NAME_COLLISION);
                 }
+                // Access is checked on the existing node before anything changes it.
+                let granted = self.granted_access(&share, &caller, &a, &dir).await?;
+                let wanted = if desired & access::MAXIMUM_ALLOWED != 0 {
+                    granted | (desired & !access::MAXIMUM_ALLOWED & access::ALWAYS)
+                } else {
+                    access::expand_generic(desired, a.kind == FileKind::Directory)
+                };
+                if wanted & !granted != 0 {
+                    tracing::debug!(
+                        wanted = format_args!("{wanted:#x}"),
+                        granted = format_args!("{granted:#x}"),
+                        "CREATE: access denied"
+                    );
+                    return Err(NtStatus::ACCESS_DENIED);
+                }
+                if options.contains(CreateOptions::DELETE_ON_CLOSE) && wanted & access::DELETE == 0
+                {
+                    return Err(NtStatus::ACCESS_DENIED);
+                }
+                checked_access = Some((wanted, granted));
                 let is_dir = a.kind == FileKind::Directory;
                 if want_dir && !is_dir {
                     return Err(NtStatus::NOT_A_DIRECTORY);
@@ -280,17 +317,19 @@ impl Conn {
                 made.attr
             }
         };
-        // Access: what the mode bits and the share permission allow, against what was asked.
-        let granted = self.granted_access(&share, &caller, &attr, &dir).await?;
-        let desired = r.desired_access.0;
-        let access_mask = if desired & access::MAXIMUM_ALLOWED != 0 {
-            granted | (desired & !access::MAXIMUM_ALLOWED & access::ALWAYS)
-        } else {
-            let wanted = access::expand_generic(desired, attr.kind == FileKind::Directory);
-            if action == CreateAction::OPENED && wanted & !granted != 0 {
-                return Err(NtStatus::ACCESS_DENIED);
+        // What the mode bits and the share permission allow, against what was asked (checked
+        // above for existing nodes; a new node's creator gets what it asked for).
+        let (access_mask, granted) = match checked_access {
+            Some(x) => x,
+            None => {
+                let granted = self.granted_access(&share, &caller, &attr, &dir).await?;
+                let wanted = if desired & access::MAXIMUM_ALLOWED != 0 {
+                    granted | (desired & !access::MAXIMUM_ALLOWED & access::ALWAYS)
+                } else {
+                    access::expand_generic(desired, attr.kind == FileKind::Directory)
+                };
+                (wanted, granted)
             }
-            wanted
         };
         let delete_on_close = options.contains(CreateOptions::DELETE_ON_CLOSE);
         if delete_on_close {
@@ -330,6 +369,14 @@ impl Conn {
             scan: DirScan::default(),
             position: 0,
         })?;
+        // An allocation size asked for at creation (AlSi) is reported back.
+        let requested_allocation = r
+            .context(names::ALSI)
+            .filter(|_| action != CreateAction::OPENED)
+            .and_then(|c| c.data.get(..8).and_then(|b| b.try_into().ok()))
+            .map_or(0, |b: [u8; 8]| {
+                u64::from_le_bytes(b).div_ceil(4096).saturating_mul(4096)
+            });
         let mut contexts = Vec::new();
         if r.context(names::MXAC).is_some() {
             contexts.push(
@@ -361,7 +408,7 @@ impl Conn {
             last_access_time: filetime(attr.atime),
             last_write_time: filetime(attr.mtime),
             change_time: filetime(attr.ctime),
-            allocation_size: attrs::allocation(&attr),
+            allocation_size: attrs::allocation(&attr).max(requested_allocation),
             end_of_file: attrs::end_of_file(&attr),
             file_attributes: FileAttributes(attrs::dos(&attr, &stored_name)),
             file_id: fid,
@@ -418,7 +465,7 @@ impl Conn {
     /// CLOSE: commits what the open wrote, deletes a delete-on-close node, answers the
     /// attributes when asked.
     pub(crate) async fn close_file(&mut self, req: Req<'_>) -> Handled {
-        let r = CloseRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let r = CloseRequest::decode(req.msg).map_err(undecodable)?;
         let id = self.open_of(&req, r.file_id)?;
         let post = r.flags & CloseRequest::POSTQUERY_ATTRIB != 0;
         let attr = if post {
@@ -514,7 +561,7 @@ impl Conn {
 
     /// FLUSH: everything written to the file is durable when this answers.
     pub(crate) async fn flush(&mut self, req: Req<'_>) -> Handled {
-        let r = FlushRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let r = FlushRequest::decode(req.msg).map_err(undecodable)?;
         let id = self.open_of(&req, r.file_id)?;
         let open = self.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
         if let OpenKind::Node { node, .. } = &open.kind {
@@ -535,8 +582,11 @@ impl Conn {
 
     /// READ.
     pub(crate) async fn read(&mut self, req: Req<'_>) -> Handled {
-        let r = ReadRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let r = ReadRequest::decode(req.msg).map_err(undecodable)?;
         let id = self.open_of(&req, r.file_id)?;
+        if r.offset.saturating_add(u64::from(r.length)) > i64::MAX as u64 {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
         let max = self.max_io();
         if r.length as usize > max {
             return Err(NtStatus::INVALID_PARAMETER);
@@ -569,6 +619,9 @@ impl Conn {
                 {
                     return Err(NtStatus::END_OF_FILE);
                 }
+                if let Some(o) = self.opens.get_mut(&id) {
+                    o.position = r.offset + data.len() as u64;
+                }
                 data
             }
         };
@@ -593,8 +646,11 @@ impl Conn {
     /// WRITE: unstable unless the open or the request asks for write-through (then durable
     /// when it answers).
     pub(crate) async fn write(&mut self, req: Req<'_>) -> Handled {
-        let r = WriteRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let r = WriteRequest::decode(req.msg).map_err(undecodable)?;
         let id = self.open_of(&req, r.file_id)?;
+        if r.offset != u64::MAX && r.offset.saturating_add(r.data.len() as u64) > i64::MAX as u64 {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
         if r.data.len() > self.max_io() {
             return Err(NtStatus::INVALID_PARAMETER);
         }
@@ -642,6 +698,7 @@ impl Conn {
                     .map_err(failed)?;
                 if let Some(o) = self.opens.get_mut(&id) {
                     o.dirty |= stability == Stability::Unstable;
+                    o.position = offset + count as u64;
                 }
             }
         }
@@ -657,7 +714,7 @@ impl Conn {
     /// LOCK: byte-range locks are granted without enforcement until the lock manager exists
     /// (docs/SMB.md); the request is checked and answered.
     pub(crate) fn lock(&mut self, req: Req<'_>) -> Handled {
-        let r = LockRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let r = LockRequest::decode(req.msg).map_err(undecodable)?;
         self.open_of(&req, r.file_id)?;
         let mut w = Out::writer();
         EmptyResponse.encode(&mut w);
@@ -679,10 +736,7 @@ impl Conn {
         let fid = self.insert_open(Open {
             session: req.hdr.session_id.0,
             tree: tid(req.hdr),
-            kind: OpenKind::Pipe {
-                name,
-                out: Vec::new(),
-            },
+            kind: OpenKind::Pipe { out: Vec::new() },
             access: access::FILE_READ_DATA | access::FILE_WRITE_DATA,
             share_access: 7,
             delete_on_close: false,

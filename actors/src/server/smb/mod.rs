@@ -12,8 +12,10 @@ pub(crate) mod connection;
 pub(crate) mod dir;
 pub(crate) mod errors;
 pub(crate) mod files;
+pub(crate) mod info;
+pub(crate) mod ioctl;
 pub(crate) mod names;
-pub(crate) mod pending;
+pub(crate) mod pipe;
 pub(crate) mod session;
 pub(crate) mod state;
 
@@ -78,7 +80,7 @@ impl Default for SmbSettings {
     fn default() -> Self {
         Self {
             max_connections: 1024,
-            max_credits: 512,
+            max_credits: 8192,
             dialect_min: 0x0202,
             dialect_max: 0x0311,
             signing_required: false,
@@ -145,6 +147,9 @@ pub(crate) fn spawn_listeners<L: Listener>(
         let slots = slots.clone();
         let conns = tracker.clone();
         let next_id = next_id.clone();
+        let local = listener
+            .local_addr()
+            .unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
         tracker.spawn(async move {
             loop {
                 let slot = tokio::select! {
@@ -169,7 +174,7 @@ pub(crate) fn spawn_listeners<L: Listener>(
                 let server = server.clone();
                 let s = shutdown.child_token();
                 conns.spawn(async move {
-                    connection::run(stream, id, peer, server, s).await;
+                    connection::run(stream, id, peer, local, server, s).await;
                     drop(slot);
                 });
             }

@@ -18,11 +18,11 @@ use protocol::smb2::tree::{
     ShareCapabilities, ShareFlags, ShareType, TreeConnectRequest, TreeConnectResponse,
     TreeDisconnectResponse,
 };
-use protocol::spnego::{self, Token};
+use protocol::spnego::{self, Step};
 use rand::RngCore;
 
 use super::Encryption;
-use super::connection::{Conn, Handled, Out, Req, filetime, tid};
+use super::connection::{Conn, Handled, Out, Req, filetime, tid, undecodable};
 use super::state::{Auth, Negotiated, SESSIONS_MAX, Session, TREES_MAX, Tree, TreeKind};
 use crate::identity::Permission;
 use crate::server::share::Caller;
@@ -42,7 +42,7 @@ impl Conn {
             self.close = true;
             return Err(NtStatus::INVALID_PARAMETER);
         }
-        let r = NegotiateRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let r = NegotiateRequest::decode(req.msg).map_err(undecodable)?;
         let settings = &self.server.settings;
         let dialect = r
             .dialects
@@ -216,159 +216,66 @@ impl Conn {
         .encode(w);
     }
 
-    /// SESSION_SETUP ([MS-SMB2] 3.3.5.5): SPNEGO-wrapped (or raw) NTLMSSP in two legs.
+    /// SESSION_SETUP ([MS-SMB2] 3.3.5.5): SPNEGO (or raw NTLMSSP) with NTLMv2, in as many
+    /// legs as the client needs ([`spnego::Acceptor`] handles NTLM offered first or after
+    /// Kerberos, and the mechListMIC).
     pub(crate) fn session_setup(&mut self, req: Req<'_>) -> Handled {
         let neg = self.neg.clone().ok_or(NtStatus::INVALID_PARAMETER)?;
         if neg.dialect == 0x02FF {
             // The client must negotiate a real dialect first.
             return Err(NtStatus::INVALID_PARAMETER);
         }
-        let r = SessionSetupRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let r = SessionSetupRequest::decode(req.msg).map_err(undecodable)?;
         if r.flags.contains(SessionSetupFlags::BINDING) {
             // Multichannel binding is not offered.
             return Err(NtStatus::REQUEST_NOT_ACCEPTED);
         }
-        let token =
-            spnego::decode_token(r.security_buffer).map_err(|_| NtStatus::INVALID_PARAMETER)?;
-        let sid = req.hdr.session_id.0;
-        match (sid, &token) {
-            (0, Token::Ntlmssp(_) | Token::Init(_)) => {
+        let mut sid = req.hdr.session_id.0;
+        let fresh = match self.sessions.get(&sid) {
+            _ if sid == 0 => true,
+            None => return Err(NtStatus::USER_SESSION_DELETED),
+            // Re-authentication of a valid session starts over on the same id.
+            Some(s) => matches!(s.auth, Auth::Valid),
+        };
+        if fresh {
+            if sid == 0 {
                 if self.sessions.len() >= SESSIONS_MAX {
                     return Err(NtStatus::INSUFFICIENT_RESOURCES);
                 }
-                let mut sid = 0;
                 while sid == 0 || sid == u64::MAX || self.sessions.contains_key(&sid) {
                     sid = self.rng.next_u64();
                 }
-                self.first_leg(&neg, &req, token, sid)
             }
-            (0, Token::Resp(_)) => Err(NtStatus::INVALID_PARAMETER),
-            (sid, _) => {
-                let in_progress = match self.sessions.get(&sid) {
-                    None => return Err(NtStatus::USER_SESSION_DELETED),
-                    Some(s) => matches!(s.auth, Auth::InProgress(_)),
-                };
-                match token {
-                    Token::Resp(_) | Token::Ntlmssp(_) if in_progress => {
-                        self.last_leg(&neg, &req, token, sid, r.security_mode.0)
-                    }
-                    // Re-authentication of a valid session starts over on the same id.
-                    Token::Init(_) | Token::Ntlmssp(_) => self.first_leg(&neg, &req, token, sid),
-                    Token::Resp(_) => Err(NtStatus::INVALID_PARAMETER),
-                }
-            }
+            let acceptor = self.new_acceptor();
+            let preauth = (neg.dialect == 0x0311).then(|| self.preauth.clone());
+            let old = self.sessions.remove(&sid);
+            self.sessions.insert(
+                sid,
+                Session {
+                    auth: Auth::InProgress(Box::new(acceptor)),
+                    user: None,
+                    guest: false,
+                    anonymous: false,
+                    keys: None,
+                    signing_required: false,
+                    encrypt_data: false,
+                    preauth,
+                    trees: old.map(|s| s.trees).unwrap_or_default(),
+                },
+            );
         }
-    }
-
-    fn first_leg(
-        &mut self,
-        neg: &Negotiated,
-        req: &Req<'_>,
-        token: Token<'_>,
-        sid: u64,
-    ) -> Handled {
-        let (ntlm_negotiate, raw, mech_types) = match token {
-            Token::Ntlmssp(b) => (b.to_vec(), true, None),
-            Token::Init(init) => {
-                if !init.offers_ntlm() {
-                    return Err(NtStatus::NOT_SUPPORTED);
-                }
-                let t = init
-                    .ntlm_token()
-                    .ok_or(NtStatus::INVALID_PARAMETER)?
-                    .to_vec();
-                (t, false, Some(init.mech_types_der))
-            }
-            Token::Resp(_) => return Err(NtStatus::INVALID_PARAMETER),
-        };
-        let mut challenge = [0u8; 8];
-        self.rng.fill_bytes(&mut challenge);
-        let settings = &self.server.settings;
-        let mut acceptor = ntlm::Acceptor::new(
-            challenge,
-            filetime(self.server.env.wall()),
-            ntlm::TargetNames {
-                nb_domain: settings.domain.clone(),
-                nb_computer: settings.server_name.clone(),
-                dns_domain: settings.domain.to_lowercase(),
-                dns_computer: settings.server_name.to_lowercase(),
-            },
-        );
-        let ntlm_challenge = acceptor
-            .challenge(&ntlm_negotiate)
-            .map_err(|e| e.status())?;
-        let preauth = (neg.dialect == 0x0311).then(|| {
-            let mut p = self.preauth.clone();
-            p.update(req.msg);
-            p
-        });
-        let trees = self
-            .sessions
-            .remove(&sid)
-            .map(|s| s.trees)
-            .unwrap_or_default();
-        self.sessions.insert(
-            sid,
-            Session {
-                id: sid,
-                auth: Auth::InProgress(Box::new(acceptor)),
-                user: None,
-                guest: false,
-                anonymous: false,
-                keys: None,
-                signing_required: false,
-                encrypt_data: false,
-                preauth,
-                mech_types,
-                trees,
-            },
-        );
-        let token = if raw {
-            ntlm_challenge
-        } else {
-            spnego::accept_incomplete(&ntlm_challenge)
-        };
-        let mut w = Out::writer();
-        SessionSetupResponse {
-            session_flags: SessionFlags::EMPTY,
-            security_buffer: &token,
-        }
-        .encode(&mut w);
-        let mut out = Out::with_status(NtStatus::MORE_PROCESSING_REQUIRED, w);
-        out.session_id = Some(sid);
-        Ok(out)
-    }
-
-    fn last_leg(
-        &mut self,
-        neg: &Negotiated,
-        req: &Req<'_>,
-        token: Token<'_>,
-        sid: u64,
-        client_security_mode: u16,
-    ) -> Handled {
         let Some(mut session) = self.sessions.remove(&sid) else {
             return Err(NtStatus::USER_SESSION_DELETED);
         };
-        let Auth::InProgress(mut acceptor) = std::mem::replace(&mut session.auth, Auth::Valid)
-        else {
+        let Auth::InProgress(acceptor) = &mut session.auth else {
             return Err(NtStatus::INVALID_PARAMETER);
         };
         if let Some(p) = session.preauth.as_mut() {
             p.update(req.msg);
         }
-        let (auth_bytes, raw, client_mic) = match token {
-            Token::Ntlmssp(b) => (b.to_vec(), true, None),
-            Token::Resp(resp) => (
-                resp.response_token.ok_or(NtStatus::INVALID_PARAMETER)?,
-                false,
-                resp.mech_list_mic,
-            ),
-            Token::Init(_) => return Err(NtStatus::INVALID_PARAMETER),
-        };
         let resolver = self.server.resolver.clone();
         let found = RefCell::new(None);
-        let result = acceptor.authenticate(&auth_bytes, |user: &str, _domain: &str| {
+        let step = acceptor.step(r.security_buffer, |user: &str, _domain: &str| {
             // A UPN (`user@realm`) names the same user.
             let name = user.split_once('@').map_or(user, |(u, _)| u);
             let u = resolver.user(name)?;
@@ -376,15 +283,29 @@ impl Conn {
             *found.borrow_mut() = Some(u);
             Some(hash)
         });
-        let authenticated = match result {
-            Ok(a) => a,
+        let (blob, auth) = match step {
             Err(e) => {
+                // The session is forgotten: a failed logon leaves nothing behind.
                 tracing::info!(error = %e, "SMB logon failed");
                 return Err(e.status());
             }
+            Ok(Step::Continue(blob)) => {
+                self.sessions.insert(sid, session);
+                let mut w = Out::writer();
+                SessionSetupResponse {
+                    session_flags: SessionFlags::EMPTY,
+                    security_buffer: &blob,
+                }
+                .encode(&mut w);
+                let mut out = Out::with_status(NtStatus::MORE_PROCESSING_REQUIRED, w);
+                out.session_id = Some(sid);
+                return Ok(out);
+            }
+            Ok(Step::Complete { blob, auth }) => (blob, auth),
         };
+        session.auth = Auth::Valid;
         let mut flags = SessionFlags::EMPTY;
-        if authenticated.anonymous {
+        if auth.anonymous {
             if !resolver.guest_enabled() {
                 tracing::info!("anonymous SMB logon refused: the guest is not enabled");
                 return Err(NtStatus::LOGON_FAILURE);
@@ -399,19 +320,15 @@ impl Conn {
         }
         if !session.guest {
             let preauth = session.preauth.as_ref().map(PreauthHash::value);
-            let keys = SessionKeys::derive(
-                neg.dialect,
-                &authenticated.session_key,
-                preauth.as_ref(),
-                neg.cipher,
-            )
-            .map_err(|e| {
-                tracing::warn!(error = %e, "deriving SMB session keys failed");
-                NtStatus::INTERNAL_ERROR
-            })?;
+            let keys =
+                SessionKeys::derive(neg.dialect, &auth.session_key, preauth.as_ref(), neg.cipher)
+                    .map_err(|e| {
+                    tracing::warn!(error = %e, "deriving SMB session keys failed");
+                    NtStatus::INTERNAL_ERROR
+                })?;
             session.keys = Some(keys);
             session.signing_required = self.server.settings.signing_required
-                || client_security_mode & SecurityMode::SIGNING_REQUIRED.0 != 0;
+                || r.security_mode.contains(SecurityMode::SIGNING_REQUIRED);
         }
         // Encryption: the adapter's setting (shares add theirs at TREE_CONNECT).
         let can_encrypt = !session.guest && neg.is_smb3() && neg.cipher.is_some();
@@ -428,39 +345,41 @@ impl Conn {
             }
             _ => {}
         }
-        let mic = match (&client_mic, &session.mech_types) {
-            (Some(mic), Some(types)) if !session.guest => {
-                if !authenticated.verify_client_mic(types, mic) {
-                    tracing::info!("SPNEGO mechListMIC did not verify");
-                    return Err(NtStatus::LOGON_FAILURE);
-                }
-                Some(authenticated.server_mic(types))
-            }
-            _ => None,
-        };
         session.preauth = None;
         tracing::info!(
-            user = session.user.as_ref().map_or("(guest)", |u| &*u.name),
+            user = session.user.as_ref().map_or("(anonymous)", |u| &*u.name),
             dialect = format_args!("{:#06x}", neg.dialect),
             signing = session.signing_required,
             encrypt = session.encrypt_data,
             "SMB session established"
         );
         self.sessions.insert(sid, session);
-        let token = if raw {
-            Vec::new()
-        } else {
-            spnego::accept_completed(mic)
-        };
         let mut w = Out::writer();
         SessionSetupResponse {
             session_flags: flags,
-            security_buffer: &token,
+            security_buffer: &blob,
         }
         .encode(&mut w);
         let mut out = Out::ok(w);
         out.session_id = Some(sid);
         Ok(out)
+    }
+
+    /// A fresh SPNEGO/NTLM acceptor with a random challenge.
+    fn new_acceptor(&mut self) -> spnego::Acceptor {
+        let mut challenge = [0u8; 8];
+        self.rng.fill_bytes(&mut challenge);
+        let settings = &self.server.settings;
+        spnego::Acceptor::new(ntlm::Acceptor::new(
+            challenge,
+            filetime(self.server.env.wall()),
+            ntlm::TargetNames {
+                nb_domain: settings.domain.clone(),
+                nb_computer: settings.server_name.clone(),
+                dns_domain: settings.domain.to_lowercase(),
+                dns_computer: settings.server_name.to_lowercase(),
+            },
+        ))
     }
 
     /// LOGOFF: closes the session's opens and forgets it.
@@ -487,7 +406,7 @@ impl Conn {
     /// TREE_CONNECT: `\\server\share` to a configured share (the permission identity
     /// resolves decides access) or IPC$.
     pub(crate) fn tree_connect(&mut self, req: Req<'_>) -> Handled {
-        let r = TreeConnectRequest::decode(req.msg).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let r = TreeConnectRequest::decode(req.msg).map_err(undecodable)?;
         let (_, share) =
             protocol::smb2::tree::split_unc(&r.path).ok_or(NtStatus::BAD_NETWORK_NAME)?;
         let share = share.to_lowercase();
@@ -549,7 +468,6 @@ impl Conn {
                 Tree {
                     kind: TreeKind::Disk {
                         share: registered.handle.clone(),
-                        name: export.clone(),
                     },
                     caller: Caller::from(principal),
                     encrypt,

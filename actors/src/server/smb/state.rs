@@ -57,7 +57,7 @@ impl Negotiated {
 #[derive(Debug)]
 pub(crate) enum Auth {
     /// NTLM CHALLENGE sent; waiting for AUTHENTICATE.
-    InProgress(Box<protocol::ntlm::Acceptor>),
+    InProgress(Box<protocol::spnego::Acceptor>),
     /// Authenticated.
     Valid,
 }
@@ -65,8 +65,6 @@ pub(crate) enum Auth {
 /// One session.
 #[derive(Debug)]
 pub(crate) struct Session {
-    /// Its id.
-    pub(crate) id: u64,
     /// Authentication state.
     pub(crate) auth: Auth,
     /// The user, for a named login.
@@ -83,8 +81,6 @@ pub(crate) struct Session {
     pub(crate) encrypt_data: bool,
     /// The session's preauth hash (3.1.1) while it is being set up.
     pub(crate) preauth: Option<PreauthHash>,
-    /// The DER of the client's SPNEGO mechTypes, which mechListMIC signs.
-    pub(crate) mech_types: Option<Vec<u8>>,
     /// Trees by id.
     pub(crate) trees: BTreeMap<u32, Tree>,
 }
@@ -96,8 +92,6 @@ pub(crate) enum TreeKind {
     Disk {
         /// The share's actor.
         share: ShareHandle,
-        /// The share's name in the registry (the export path).
-        name: String,
     },
     /// IPC$ (named pipes: srvsvc).
     Ipc,
@@ -162,8 +156,6 @@ pub(crate) enum OpenKind {
     },
     /// A named pipe on IPC$: a DCE/RPC endpoint.
     Pipe {
-        /// The pipe name (`srvsvc`).
-        name: String,
         /// Bytes the client may read.
         out: Vec<u8>,
     },

@@ -1,0 +1,799 @@
+//! QUERY_INFO and SET_INFO: file, file-system and security information over the share core.
+//!
+//! DOS attributes map onto the mode: READONLY is "no write bit"; setting it clears every write
+//! bit, clearing it gives the owner write again. A security descriptor is built from the
+//! owner, group and mode, and one written back is applied where it maps onto them (owner and
+//! group SIDs S-1-22-1-uid / S-1-22-2-gid, a DACL of allow ACEs for owner, group and
+//! Everyone); a DACL that does not map onto them is refused with STATUS_INVALID_PARAMETER,
+//! and a SACL is ignored.
+
+use bytes::Bytes;
+use protocol::smb2::fscc::{
+    self, FileAccessInformation, FileAlignmentInformation, FileAllInformation,
+    FileAttributeTagInformation, FileBasicInformation, FileCompressionInformation,
+    FileDispositionInformation, FileDispositionInformationEx, FileEaInformation,
+    FileEndOfFileInformation, FileFsAttributeInformation, FileFsDeviceInformation,
+    FileFsFullSizeInformation, FileFsObjectIdInformation, FileFsSectorSizeInformation,
+    FileFsSizeInformation, FileFsVolumeInformation, FileInfoClass, FileInternalInformation,
+    FileLinkInformation, FileModeInformation, FileNameInformation, FileNetworkOpenInformation,
+    FilePositionInformation, FileRenameInformation, FileStandardInformation, FileStreamInformation,
+    FsInfoClass, InfoClass, InfoType,
+};
+use protocol::smb2::info::{QueryInfoRequest, QueryInfoResponse, SetInfoRequest, SetInfoResponse};
+use protocol::smb2::security::{self, SecurityDescriptor};
+use protocol::smb2::status::NtStatus;
+use stores::{Attr, FileKind};
+
+use super::attrs::{self, access};
+use super::connection::{Conn, Handled, Out, Req, filetime, from_filetime, undecodable};
+use super::files::{failed, lookup_ci, walk};
+use super::names::SmbPath;
+use super::state::OpenKind;
+use crate::server::share::{AttrChange, Node, TimeSet};
+
+/// Bytes per reported allocation unit (4 KiB clusters of 8 sectors of 512 bytes).
+const CLUSTER: u64 = 4096;
+
+/// The file-system attributes we report ([MS-FSCC] 2.5.1): FILE_CASE_PRESERVED_NAMES,
+/// FILE_UNICODE_ON_DISK, FILE_PERSISTENT_ACLS (mapped onto the mode) and
+/// FILE_SUPPORTS_REPARSE_POINTS (symlinks). Lookups ignore case, so FILE_CASE_SENSITIVE_SEARCH
+/// is not set.
+const FS_ATTRIBUTES: u32 = 0x0000_0002 | 0x0000_0004 | 0x0000_0008 | 0x0000_0080;
+
+impl Conn {
+    /// QUERY_INFO ([MS-SMB2] 3.3.5.20).
+    pub(crate) async fn query_info(&mut self, req: Req<'_>) -> Handled {
+        let r = QueryInfoRequest::decode(req.msg).map_err(undecodable)?;
+        let fid = protocol::smb2::fileid::FileId::from_bytes(r.file_id);
+        let id = self.open_of(&req, fid)?;
+        let open = self.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
+        let OpenKind::Node {
+            node,
+            name,
+            path,
+            is_dir,
+            ..
+        } = &open.kind
+        else {
+            // Named pipes: only the standard information clients ask about.
+            return Err(NtStatus::NOT_SUPPORTED);
+        };
+        let (node, name, path, is_dir) = (*node, name.clone(), path.clone(), *is_dir);
+        let (access_mask, delete_pending, position) =
+            (open.access, open.delete_on_close, open.position);
+        let (share, caller) = self.share_of(open)?;
+        let posix = self.neg.as_ref().is_some_and(|n| n.posix);
+        let a = share.getattr(caller.clone(), node).await.map_err(failed)?;
+        let (buf, fixed): (Vec<u8>, usize) = match r.info_type {
+            InfoType::FILE => {
+                let class = FileInfoClass(r.info_class);
+                // [MS-FSA] 2.1.5.12: what each class needs of the open; the rest need nothing.
+                let needs = match class {
+                    FileInfoClass::BASIC
+                    | FileInfoClass::ALL
+                    | FileInfoClass::NETWORK_OPEN
+                    | FileInfoClass::ATTRIBUTE_TAG
+                    | FileInfoClass::POSIX => access::FILE_READ_ATTRIBUTES,
+                    FileInfoClass::EA => access::FILE_READ_EA,
+                    _ => 0,
+                };
+                if access_mask & needs != needs {
+                    return Err(NtStatus::ACCESS_DENIED);
+                }
+                let basic = basic(&a, &name);
+                let standard = FileStandardInformation {
+                    allocation_size: attrs::allocation(&a),
+                    end_of_file: attrs::end_of_file(&a),
+                    number_of_links: a.nlink,
+                    delete_pending,
+                    directory: is_dir,
+                };
+                match class {
+                    FileInfoClass::BASIC => (basic.encode(), 40),
+                    FileInfoClass::STANDARD => (standard.encode(), 24),
+                    FileInfoClass::INTERNAL => (
+                        FileInternalInformation {
+                            index_number: a.ino.0,
+                        }
+                        .encode(),
+                        8,
+                    ),
+                    FileInfoClass::EA => (FileEaInformation { ea_size: 0 }.encode(), 4),
+                    FileInfoClass::ACCESS => (
+                        FileAccessInformation {
+                            access_flags: access_mask,
+                        }
+                        .encode(),
+                        4,
+                    ),
+                    FileInfoClass::POSITION => (
+                        FilePositionInformation {
+                            current_byte_offset: position,
+                        }
+                        .encode(),
+                        8,
+                    ),
+                    FileInfoClass::MODE => (FileModeInformation { mode: 0 }.encode(), 4),
+                    FileInfoClass::ALIGNMENT => (
+                        FileAlignmentInformation {
+                            alignment_requirement: 0,
+                        }
+                        .encode(),
+                        4,
+                    ),
+                    FileInfoClass::ALL => (
+                        FileAllInformation {
+                            basic,
+                            standard,
+                            internal: FileInternalInformation {
+                                index_number: a.ino.0,
+                            },
+                            ea: FileEaInformation { ea_size: 0 },
+                            access: FileAccessInformation {
+                                access_flags: access_mask,
+                            },
+                            position: FilePositionInformation {
+                                current_byte_offset: position,
+                            },
+                            mode: FileModeInformation { mode: 0 },
+                            alignment: FileAlignmentInformation {
+                                alignment_requirement: 0,
+                            },
+                            name: FileNameInformation {
+                                file_name: format!("\\{path}"),
+                            },
+                        }
+                        .encode(),
+                        FileAllInformation::FIXED_SIZE,
+                    ),
+                    FileInfoClass::NAME | FileInfoClass::NORMALIZED_NAME => (
+                        FileNameInformation {
+                            file_name: if class == FileInfoClass::NAME {
+                                format!("\\{path}")
+                            } else {
+                                path.clone()
+                            },
+                        }
+                        .encode(),
+                        4,
+                    ),
+                    FileInfoClass::ALTERNATE_NAME => (
+                        fscc::FileAlternateNameInformation {
+                            file_name: short_name(&name),
+                        }
+                        .encode(),
+                        4,
+                    ),
+                    FileInfoClass::STREAM => {
+                        let s = if is_dir {
+                            FileStreamInformation {
+                                streams: Vec::new(),
+                            }
+                        } else {
+                            FileStreamInformation::data_only(
+                                attrs::end_of_file(&a),
+                                attrs::allocation(&a),
+                            )
+                        };
+                        (s.encode(), 0)
+                    }
+                    FileInfoClass::COMPRESSION => (
+                        FileCompressionInformation {
+                            compressed_file_size: attrs::end_of_file(&a),
+                            compression_format: 0,
+                            compression_unit_shift: 0,
+                            chunk_shift: 0,
+                            cluster_shift: 0,
+                        }
+                        .encode(),
+                        16,
+                    ),
+                    FileInfoClass::NETWORK_OPEN => (
+                        FileNetworkOpenInformation {
+                            creation_time: filetime(a.btime),
+                            last_access_time: filetime(a.atime),
+                            last_write_time: filetime(a.mtime),
+                            change_time: filetime(a.ctime),
+                            allocation_size: attrs::allocation(&a),
+                            end_of_file: attrs::end_of_file(&a),
+                            file_attributes: attrs::dos(&a, &name),
+                        }
+                        .encode(),
+                        56,
+                    ),
+                    FileInfoClass::ATTRIBUTE_TAG => (
+                        FileAttributeTagInformation {
+                            file_attributes: attrs::dos(&a, &name),
+                            reparse_tag: if a.kind == FileKind::Symlink {
+                                0xA000_000C
+                            } else {
+                                0
+                            },
+                        }
+                        .encode(),
+                        8,
+                    ),
+                    FileInfoClass::POSIX if posix => (posix_info(&a, &name).encode(), 0),
+                    _ => return Err(NtStatus::INVALID_INFO_CLASS),
+                }
+            }
+            InfoType::FILESYSTEM => {
+                let (_, usage) = share.fsstat(caller.clone(), node).await.map_err(failed)?;
+                let total = usage.bytes_total / CLUSTER;
+                let free = usage.bytes_free / CLUSTER;
+                match FsInfoClass(r.info_class) {
+                    FsInfoClass::VOLUME => {
+                        let label = self
+                            .server
+                            .shares
+                            .values()
+                            .find(|(export, _)| {
+                                self.server
+                                    .registry
+                                    .by_name(export)
+                                    .is_some_and(|reg| reg.handle.id() == share.id())
+                            })
+                            .map_or_else(String::new, |(_, smb)| smb.name.clone());
+                        (
+                            FileFsVolumeInformation {
+                                volume_creation_time: self.server.start_time,
+                                volume_serial_number: share.id().0,
+                                supports_objects: false,
+                                volume_label: label,
+                            }
+                            .encode(),
+                            18,
+                        )
+                    }
+                    FsInfoClass::SIZE => (
+                        FileFsSizeInformation {
+                            total_allocation_units: total,
+                            available_allocation_units: free,
+                            sectors_per_allocation_unit: 8,
+                            bytes_per_sector: 512,
+                        }
+                        .encode(),
+                        24,
+                    ),
+                    FsInfoClass::DEVICE => (
+                        FileFsDeviceInformation {
+                            // FILE_DEVICE_DISK; FILE_DEVICE_IS_MOUNTED.
+                            device_type: 0x0000_0007,
+                            characteristics: 0x0000_0020,
+                        }
+                        .encode(),
+                        8,
+                    ),
+                    FsInfoClass::ATTRIBUTE => (
+                        FileFsAttributeInformation {
+                            file_system_attributes: FS_ATTRIBUTES,
+                            maximum_component_name_length: 255,
+                            file_system_name: "NTFS".to_owned(),
+                        }
+                        .encode(),
+                        12,
+                    ),
+                    FsInfoClass::FULL_SIZE => (
+                        FileFsFullSizeInformation {
+                            total_allocation_units: total,
+                            caller_available_allocation_units: free,
+                            actual_available_allocation_units: free,
+                            sectors_per_allocation_unit: 8,
+                            bytes_per_sector: 512,
+                        }
+                        .encode(),
+                        32,
+                    ),
+                    FsInfoClass::CONTROL => (
+                        fscc::FileFsControlInformation {
+                            free_space_start_filtering: 0,
+                            free_space_threshold: 0,
+                            free_space_stop_filtering: 0,
+                            default_quota_threshold: u64::MAX,
+                            default_quota_limit: u64::MAX,
+                            file_system_control_flags: 0,
+                        }
+                        .encode(),
+                        48,
+                    ),
+                    FsInfoClass::OBJECT_ID => (
+                        FileFsObjectIdInformation {
+                            object_id: [0; 16],
+                            extended_info: [0; 48],
+                        }
+                        .encode(),
+                        64,
+                    ),
+                    FsInfoClass::SECTOR_SIZE => (
+                        FileFsSectorSizeInformation {
+                            logical_bytes_per_sector: 512,
+                            physical_bytes_per_sector_for_atomicity: 4096,
+                            physical_bytes_per_sector_for_performance: 4096,
+                            effective_physical_bytes_per_sector_for_atomicity: 4096,
+                            // SSINFO_FLAGS_ALIGNED_DEVICE | PARTITION_ALIGNED_ON_DEVICE.
+                            flags: 0x3,
+                            byte_offset_for_sector_alignment: 0,
+                            byte_offset_for_partition_alignment: 0,
+                        }
+                        .encode(),
+                        28,
+                    ),
+                    FsInfoClass::POSIX if posix => (
+                        fscc::FileFsPosixInformation {
+                            optimal_transfer_size: 1 << 20,
+                            block_size: CLUSTER as u32,
+                            total_blocks: total,
+                            blocks_avail: free,
+                            user_blocks_avail: free,
+                            total_file_nodes: usage.files_total,
+                            free_file_nodes: usage.files_free,
+                            file_sys_identifier: u64::from(share.id().0),
+                        }
+                        .encode(),
+                        56,
+                    ),
+                    _ => return Err(NtStatus::INVALID_INFO_CLASS),
+                }
+            }
+            InfoType::SECURITY => {
+                if access_mask & access::READ_CONTROL == 0 {
+                    return Err(NtStatus::ACCESS_DENIED);
+                }
+                let sd =
+                    security::from_mode(a.uid, a.gid, a.mode, is_dir, r.additional_information);
+                let bytes = sd.encode();
+                if bytes.len() > r.output_buffer_length as usize {
+                    // The client asks again with the size this carries ([MS-SMB2] 3.3.5.20.3).
+                    let need = u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_le_bytes();
+                    let mut w = Out::writer();
+                    protocol::smb2::header::ErrorResponse {
+                        error_context_count: 0,
+                        error_data: &need,
+                    }
+                    .encode(&mut w);
+                    return Ok(Out::with_status(NtStatus::BUFFER_TOO_SMALL, w));
+                }
+                (bytes, 0)
+            }
+            _ => return Err(NtStatus::NOT_SUPPORTED),
+        };
+        // Classes that end in a name or a list are cut to the buffer (STATUS_BUFFER_OVERFLOW)
+        // once their fixed part fits; every other class must fit whole
+        // (STATUS_INFO_LENGTH_MISMATCH), as Windows answers.
+        let variable = r.info_type == InfoType::FILE
+            && matches!(
+                FileInfoClass(r.info_class),
+                FileInfoClass::ALL
+                    | FileInfoClass::NAME
+                    | FileInfoClass::NORMALIZED_NAME
+                    | FileInfoClass::ALTERNATE_NAME
+                    | FileInfoClass::STREAM
+            );
+        let min = if variable { fixed } else { buf.len() };
+        let (status, buf) = match fscc::fit_output(buf, min, r.output_buffer_length) {
+            fscc::FitOutput::Complete(b) => (NtStatus::SUCCESS, b),
+            fscc::FitOutput::Overflow(b) => (NtStatus::BUFFER_OVERFLOW, b),
+            fscc::FitOutput::TooSmall => return Err(NtStatus::INFO_LENGTH_MISMATCH),
+        };
+        let mut w = Out::writer();
+        QueryInfoResponse { output_buffer: buf }.encode(&mut w);
+        Ok(Out::with_status(status, w))
+    }
+
+    /// SET_INFO ([MS-SMB2] 3.3.5.21).
+    pub(crate) async fn set_info(&mut self, req: Req<'_>) -> Handled {
+        let r = SetInfoRequest::decode(req.msg).map_err(undecodable)?;
+        let fid = protocol::smb2::fileid::FileId::from_bytes(r.file_id);
+        let id = self.open_of(&req, fid)?;
+        let open = self.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
+        let OpenKind::Node {
+            node,
+            parent,
+            name,
+            is_dir,
+            ..
+        } = &open.kind
+        else {
+            return Err(NtStatus::NOT_SUPPORTED);
+        };
+        let (node, parent, name, is_dir) = (*node, *parent, name.clone(), *is_dir);
+        let access_mask = open.access;
+        let (share, caller) = self.share_of(open)?;
+        if !caller.permission.can_write()
+            && !(r.info_type == InfoType::FILE && r.info_class == FileInfoClass::POSITION.0)
+        {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        let b = &r.buffer;
+        let bad = |_| NtStatus::INFO_LENGTH_MISMATCH;
+        match r.info_type {
+            InfoType::FILE => match FileInfoClass(r.info_class) {
+                FileInfoClass::BASIC => {
+                    if access_mask & access::FILE_WRITE_ATTRIBUTES == 0 {
+                        return Err(NtStatus::ACCESS_DENIED);
+                    }
+                    let info = FileBasicInformation::decode(b).map_err(bad)?;
+                    let a = share.getattr(caller.clone(), node).await.map_err(failed)?;
+                    let time = |t: u64| match t {
+                        // 0: leave it; -1: stop updating it (we never update it implicitly).
+                        0 | u64::MAX => TimeSet::Keep,
+                        t => TimeSet::Client(from_filetime(t)),
+                    };
+                    let mut change = AttrChange {
+                        atime: time(info.last_access_time),
+                        mtime: time(info.last_write_time),
+                        ..AttrChange::default()
+                    };
+                    if info.file_attributes != 0 && a.kind != FileKind::Directory {
+                        let ro = info.file_attributes & attrs::READONLY != 0;
+                        let mode = if ro {
+                            a.mode & !0o222
+                        } else if a.mode & 0o222 == 0 {
+                            a.mode | 0o200
+                        } else {
+                            a.mode
+                        };
+                        if mode != a.mode {
+                            change.mode = Some(mode);
+                        }
+                    }
+                    if change != AttrChange::default() {
+                        share
+                            .setattr(caller, node, change, None)
+                            .await
+                            .map_err(failed)?;
+                    }
+                }
+                FileInfoClass::END_OF_FILE => {
+                    if access_mask & access::FILE_WRITE_DATA == 0 {
+                        return Err(NtStatus::ACCESS_DENIED);
+                    }
+                    if is_dir {
+                        return Err(NtStatus::INVALID_PARAMETER);
+                    }
+                    let info = FileEndOfFileInformation::decode(b).map_err(bad)?;
+                    self.set_size(id, node, info.end_of_file).await?;
+                }
+                FileInfoClass::ALLOCATION => {
+                    if access_mask & access::FILE_WRITE_DATA == 0 {
+                        return Err(NtStatus::ACCESS_DENIED);
+                    }
+                    let info = fscc::FileAllocationInformation::decode(b).map_err(bad)?;
+                    let a = share.getattr(caller, node).await.map_err(failed)?;
+                    // A smaller allocation truncates; a larger one is a hint we need not keep.
+                    if !is_dir && info.allocation_size < a.size {
+                        self.set_size(id, node, info.allocation_size).await?;
+                    }
+                }
+                FileInfoClass::DISPOSITION | FileInfoClass::DISPOSITION_EX => {
+                    let delete = if FileInfoClass(r.info_class) == FileInfoClass::DISPOSITION {
+                        FileDispositionInformation::decode(b)
+                            .map_err(bad)?
+                            .delete_pending
+                    } else {
+                        FileDispositionInformationEx::decode(b).map_err(bad)?.flags
+                            & fscc::disposition_ex::DELETE
+                            != 0
+                    };
+                    if delete {
+                        if access_mask & access::DELETE == 0 {
+                            return Err(NtStatus::ACCESS_DENIED);
+                        }
+                        let a = share.getattr(caller.clone(), node).await.map_err(failed)?;
+                        if !is_dir && a.mode & 0o222 == 0 {
+                            return Err(NtStatus::CANNOT_DELETE);
+                        }
+                        if is_dir && self.dir_has_entries(&share, &caller, &a).await? {
+                            return Err(NtStatus::DIRECTORY_NOT_EMPTY);
+                        }
+                    }
+                    if let Some(o) = self.opens.get_mut(&id) {
+                        o.delete_on_close = delete;
+                    }
+                }
+                FileInfoClass::POSITION => {
+                    let info = FilePositionInformation::decode(b).map_err(bad)?;
+                    if let Some(o) = self.opens.get_mut(&id) {
+                        o.position = info.current_byte_offset;
+                    }
+                }
+                FileInfoClass::MODE => {
+                    FileModeInformation::decode(b).map_err(bad)?;
+                }
+                FileInfoClass::RENAME => {
+                    if access_mask & access::DELETE == 0 {
+                        return Err(NtStatus::ACCESS_DENIED);
+                    }
+                    let info = FileRenameInformation::decode(b).map_err(bad)?;
+                    let target = SmbPath::parse(&info.file_name)?;
+                    let Some(to_name) = target.name() else {
+                        return Err(NtStatus::OBJECT_NAME_INVALID);
+                    };
+                    let to_dir = walk(&share, &caller, target.parent()).await?;
+                    let same_dir = Node::from(&to_dir) == parent;
+                    let existing = lookup_ci(&share, &caller, &to_dir, to_name).await?;
+                    let case_only = same_dir
+                        && existing
+                            .as_ref()
+                            .is_some_and(|(_, e)| Node::from(e) == node);
+                    if let Some((stored, e)) = &existing
+                        && !case_only
+                    {
+                        if !info.replace_if_exists {
+                            return Err(NtStatus::OBJECT_NAME_COLLISION);
+                        }
+                        if e.kind == FileKind::Directory {
+                            return Err(NtStatus::ACCESS_DENIED);
+                        }
+                        if self.is_open(Node::from(e)) {
+                            return Err(NtStatus::ACCESS_DENIED);
+                        }
+                        let _ = stored;
+                    }
+                    let dest = match &existing {
+                        Some((stored, _)) if !case_only => stored.clone(),
+                        _ => to_name.to_owned(),
+                    };
+                    share
+                        .rename(
+                            caller,
+                            parent,
+                            Bytes::copy_from_slice(name.as_bytes()),
+                            Node::from(&to_dir),
+                            Bytes::copy_from_slice(dest.as_bytes()),
+                        )
+                        .await
+                        .map_err(failed)?;
+                    if let Some(o) = self.opens.get_mut(&id)
+                        && let OpenKind::Node {
+                            parent, name, path, ..
+                        } = &mut o.kind
+                    {
+                        *parent = Node::from(&to_dir);
+                        *name = dest.clone();
+                        let mut comps = target.components.clone();
+                        if let Some(last) = comps.last_mut() {
+                            *last = dest;
+                        }
+                        *path = comps.join("\\");
+                    }
+                }
+                FileInfoClass::LINK => {
+                    let info = FileLinkInformation::decode(b).map_err(bad)?;
+                    if is_dir {
+                        return Err(NtStatus::FILE_IS_A_DIRECTORY);
+                    }
+                    let target = SmbPath::parse(&info.file_name)?;
+                    let Some(to_name) = target.name() else {
+                        return Err(NtStatus::OBJECT_NAME_INVALID);
+                    };
+                    let to_dir = walk(&share, &caller, target.parent()).await?;
+                    if let Some((stored, e)) = lookup_ci(&share, &caller, &to_dir, to_name).await? {
+                        if !info.replace_if_exists || e.kind == FileKind::Directory {
+                            return Err(NtStatus::OBJECT_NAME_COLLISION);
+                        }
+                        share
+                            .remove(
+                                caller.clone(),
+                                Node::from(&to_dir),
+                                Bytes::copy_from_slice(stored.as_bytes()),
+                                false,
+                            )
+                            .await
+                            .map_err(failed)?;
+                    }
+                    share
+                        .link(
+                            caller,
+                            node,
+                            Node::from(&to_dir),
+                            Bytes::copy_from_slice(to_name.as_bytes()),
+                        )
+                        .await
+                        .map_err(failed)?;
+                }
+                FileInfoClass::FULL_EA => return Err(NtStatus::EAS_NOT_SUPPORTED),
+                _ => return Err(NtStatus::INVALID_INFO_CLASS),
+            },
+            InfoType::SECURITY => {
+                let sd = SecurityDescriptor::decode(b).map_err(undecodable)?;
+                let a = share.getattr(caller.clone(), node).await.map_err(failed)?;
+                let change = sd_change(&sd, &a, r.additional_information, access_mask)?;
+                if change != AttrChange::default() {
+                    share
+                        .setattr(caller, node, change, None)
+                        .await
+                        .map_err(failed)?;
+                }
+            }
+            InfoType::FILESYSTEM => return Err(NtStatus::ACCESS_DENIED),
+            _ => return Err(NtStatus::NOT_SUPPORTED),
+        }
+        let mut w = Out::writer();
+        SetInfoResponse.encode(&mut w);
+        Ok(Out::ok(w))
+    }
+
+    /// Sets the size of the file open as `id`.
+    async fn set_size(&mut self, id: u64, node: Node, size: u64) -> Result<(), NtStatus> {
+        let open = self.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
+        let (share, caller) = self.share_of(open)?;
+        share
+            .setattr(
+                caller,
+                node,
+                AttrChange {
+                    size: Some(size),
+                    ..AttrChange::default()
+                },
+                None,
+            )
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    /// Whether `node` is open on this connection.
+    pub(crate) fn is_open(&self, node: Node) -> bool {
+        self.opens
+            .values()
+            .any(|o| matches!(&o.kind, OpenKind::Node { node: n, .. } if *n == node))
+    }
+
+    /// Whether directory `dir` has entries besides "." and "..".
+    async fn dir_has_entries(
+        &self,
+        share: &crate::server::share::ShareHandle,
+        caller: &crate::server::share::Caller,
+        dir: &Attr,
+    ) -> Result<bool, NtStatus> {
+        let listing = share
+            .readdir(
+                caller.clone(),
+                Node::from(dir),
+                stores::Cookie::START,
+                crate::server::share::COOKIE_VERIFIER,
+                3,
+                false,
+            )
+            .await
+            .map_err(failed)?;
+        Ok(listing
+            .entries
+            .iter()
+            .any(|e| e.name != b"." && e.name != b".."))
+    }
+}
+
+/// The 8.3 name of `name` (FileAlternateNameInformation): the name itself, upper-cased, when
+/// it already is one; otherwise up to six characters of its base, `~1`, and up to three of its
+/// extension, as Windows forms them. Short names are not stored, so two long names may share
+/// one; clients only show them.
+pub(crate) fn short_name(name: &str) -> String {
+    let valid = |c: char| c.is_ascii_alphanumeric() || "!#$%&'()-@^_`{}~".contains(c);
+    let (base, ext) = match name.rsplit_once('.') {
+        Some((b, e)) if !b.is_empty() => (b, e),
+        _ => (name, ""),
+    };
+    if (1..=8).contains(&base.len())
+        && ext.len() <= 3
+        && base.chars().all(valid)
+        && ext.chars().all(valid)
+    {
+        return name.to_ascii_uppercase();
+    }
+    let pick = |s: &str, n: usize| -> String {
+        s.chars()
+            .filter(|&c| valid(c))
+            .take(n)
+            .collect::<String>()
+            .to_ascii_uppercase()
+    };
+    let mut out = pick(base, 6);
+    if out.is_empty() {
+        out.push('_');
+    }
+    out.push_str("~1");
+    let ext = pick(ext, 3);
+    if !ext.is_empty() {
+        out.push('.');
+        out.push_str(&ext);
+    }
+    out
+}
+
+/// FileBasicInformation of `a`.
+fn basic(a: &Attr, name: &str) -> FileBasicInformation {
+    FileBasicInformation {
+        creation_time: filetime(a.btime),
+        last_access_time: filetime(a.atime),
+        last_write_time: filetime(a.mtime),
+        change_time: filetime(a.ctime),
+        file_attributes: attrs::dos(a, name),
+    }
+}
+
+/// The SMB 3.1.1 POSIX information of `a`.
+fn posix_info(a: &Attr, name: &str) -> fscc::FilePosixInformation {
+    let p = attrs::posix_info(a);
+    fscc::FilePosixInformation {
+        creation_time: filetime(a.btime),
+        last_access_time: filetime(a.atime),
+        last_write_time: filetime(a.mtime),
+        change_time: filetime(a.ctime),
+        end_of_file: attrs::end_of_file(a),
+        allocation_size: attrs::allocation(a),
+        file_attributes: attrs::dos(a, name),
+        inode: a.ino.0,
+        device: 0,
+        reserved: 0,
+        nlinks: a.nlink,
+        reparse_tag: 0,
+        mode: p.mode & 0o7777,
+        owner: security::Sid::unix_user(a.uid),
+        group: security::Sid::unix_group(a.gid),
+    }
+}
+
+/// The attribute change a security descriptor written with `additional` asks for.
+fn sd_change(
+    sd: &SecurityDescriptor,
+    a: &Attr,
+    additional: u32,
+    access_mask: u32,
+) -> Result<AttrChange, NtStatus> {
+    const OWNER: u32 = 0x1;
+    const GROUP: u32 = 0x2;
+    const DACL: u32 = 0x4;
+    let mut change = AttrChange::default();
+    if additional & (OWNER | GROUP) != 0 && access_mask & access::WRITE_OWNER == 0 {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    if additional & DACL != 0 && access_mask & access::WRITE_DAC == 0 {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    if additional & OWNER != 0
+        && let Some(owner) = &sd.owner
+    {
+        let uid = owner.as_unix_user().ok_or(NtStatus::INVALID_PARAMETER)?;
+        if uid != a.uid {
+            change.uid = Some(uid);
+        }
+    }
+    if additional & GROUP != 0
+        && let Some(group) = &sd.group
+    {
+        let gid = group.as_unix_group().ok_or(NtStatus::INVALID_PARAMETER)?;
+        if gid != a.gid {
+            change.gid = Some(gid);
+        }
+    }
+    if additional & DACL != 0 {
+        let owner = security::Sid::unix_user(change.uid.unwrap_or(a.uid));
+        let group = security::Sid::unix_group(change.gid.unwrap_or(a.gid));
+        if let Some(bits) = security::to_mode_with(sd, Some(&owner), Some(&group)) {
+            let mode = (a.mode & !0o777) | (bits & 0o777);
+            if mode != a.mode {
+                change.mode = Some(mode);
+            }
+        } else if sd.dacl.is_some() {
+            // A DACL that does not map onto the mode bits cannot be stored.
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+    }
+    Ok(change)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_name;
+
+    /// Goal: 8.3 names stay (upper-cased); long ones are shortened the way Windows shows them.
+    #[test]
+    fn short_names() {
+        assert_eq!(short_name("readme.txt"), "README.TXT");
+        assert_eq!(short_name("a long file name.jpeg"), "ALONGF~1.JPE");
+        assert_eq!(short_name(".profile"), "PROFIL~1");
+        assert_eq!(short_name("日本語"), "_~1");
+    }
+}

@@ -1,0 +1,307 @@
+//! IOCTL ([MS-SMB2] 3.3.5.15): validate-negotiate, network interfaces, named-pipe transceive
+//! (srvsvc), server-side copy (resume key + copychunk), symlink reparse points, and the
+//! sparse-file controls Windows sends.
+
+use bytes::Bytes;
+use protocol::smb2::fileid::FileId;
+use protocol::smb2::ioctl::{
+    CopyChunkRequest, CopyChunkResponse, CtlCode, IOCTL_IS_FSCTL, IoctlRequest, IoctlResponse,
+    NetworkInterfaceInfo, ReparseData, ResumeKeyResponse, SYMLINK_FLAG_RELATIVE, SymlinkReparse,
+    ValidateNegotiateInfoRequest, ValidateNegotiateInfoResponse,
+};
+use protocol::smb2::status::NtStatus;
+use stores::FileKind;
+
+use super::attrs::access;
+use super::connection::{Conn, Handled, Out, Req, undecodable};
+use super::files::failed;
+use super::state::OpenKind;
+use crate::server::share::{AttrChange, NewKind, Node, Stability};
+
+impl Conn {
+    /// IOCTL.
+    pub(crate) async fn ioctl(&mut self, req: Req<'_>) -> Handled {
+        let r = IoctlRequest::decode(req.msg).map_err(undecodable)?;
+        if r.flags & IOCTL_IS_FSCTL == 0 {
+            return Err(NtStatus::NOT_SUPPORTED);
+        }
+        // Requests that name no open.
+        match r.ctl_code {
+            CtlCode::VALIDATE_NEGOTIATE_INFO => return self.validate_negotiate(&req, &r),
+            CtlCode::QUERY_NETWORK_INTERFACE_INFO => {
+                self.session(req.hdr)?;
+                let list = [NetworkInterfaceInfo {
+                    if_index: 1,
+                    capability: 0,
+                    link_speed: 10_000_000_000,
+                    addr: self.local,
+                }];
+                return self.ioctl_ok(&r, NetworkInterfaceInfo::encode_list(&list));
+            }
+            CtlCode::DFS_GET_REFERRALS | CtlCode::DFS_GET_REFERRALS_EX => {
+                self.session(req.hdr)?;
+                return Err(NtStatus::FS_DRIVER_REQUIRED);
+            }
+            _ => {}
+        }
+        let id = self.open_of(&req, FileId::from_bytes(r.file_id))?;
+        match r.ctl_code {
+            CtlCode::PIPE_TRANSCEIVE => {
+                let out = self.pipe_transact(id, &r.input)?;
+                let max = r.max_output_response as usize;
+                if out.len() > max {
+                    // What does not fit is read with READ ([MS-SMB2] 3.3.5.15.1).
+                    let (now, later) = out.split_at(max);
+                    if let Some(OpenKind::Pipe { out: queued, .. }) =
+                        self.opens.get_mut(&id).map(|o| &mut o.kind)
+                    {
+                        queued.extend_from_slice(later);
+                    }
+                    let mut w = Out::writer();
+                    IoctlResponse::for_request(&r, now.to_vec()).encode(&mut w);
+                    return Ok(Out::with_status(NtStatus::BUFFER_OVERFLOW, w));
+                }
+                self.ioctl_ok(&r, out)
+            }
+            CtlCode::SRV_REQUEST_RESUME_KEY => {
+                let mut key = [0u8; 24];
+                key[..8].copy_from_slice(&id.to_le_bytes());
+                key[8..].copy_from_slice(&self.resume_secret);
+                // ResumeKey, ContextLength 0, then the 4 reserved context bytes Windows and
+                // Samba send ([MS-SMB2] 2.2.32.3); clients parse 32 bytes.
+                let mut out = ResumeKeyResponse {
+                    resume_key: key,
+                    context: Vec::new(),
+                }
+                .encode();
+                out.resize(32, 0);
+                self.ioctl_ok(&r, out)
+            }
+            CtlCode::SRV_COPYCHUNK | CtlCode::SRV_COPYCHUNK_WRITE => self.copychunk(&r, id).await,
+            CtlCode::GET_REPARSE_POINT => {
+                let (node, share, caller) = self.node_of(id)?;
+                let a = share.getattr(caller.clone(), node).await.map_err(failed)?;
+                if a.kind != FileKind::Symlink {
+                    return Err(NtStatus::NOT_A_REPARSE_POINT);
+                }
+                let (_, target) = share.readlink(caller, node).await.map_err(failed)?;
+                let target = String::from_utf8_lossy(&target).into_owned();
+                let relative = !target.starts_with('/');
+                let win = target.replace('/', "\\");
+                let data = ReparseData::Symlink(SymlinkReparse {
+                    substitute_name: win.clone(),
+                    print_name: win,
+                    flags: if relative { SYMLINK_FLAG_RELATIVE } else { 0 },
+                });
+                self.ioctl_ok(&r, data.encode())
+            }
+            CtlCode::SET_REPARSE_POINT => self.set_reparse(&r, id).await,
+            CtlCode::SET_SPARSE => self.ioctl_ok(&r, Vec::new()),
+            CtlCode::QUERY_ALLOCATED_RANGES => {
+                let (node, share, caller) = self.node_of(id)?;
+                let a = share.getattr(caller, node).await.map_err(failed)?;
+                let (off, len) = match r.input.get(..16) {
+                    Some(b) => (
+                        u64::from_le_bytes(b[..8].try_into().unwrap_or_default()),
+                        u64::from_le_bytes(b[8..16].try_into().unwrap_or_default()),
+                    ),
+                    None => return Err(NtStatus::INVALID_PARAMETER),
+                };
+                // Every byte up to the size is allocated (no holes are tracked).
+                let end = off.saturating_add(len).min(a.size);
+                let mut out = Vec::new();
+                if end > off {
+                    out.extend_from_slice(&off.to_le_bytes());
+                    out.extend_from_slice(&(end - off).to_le_bytes());
+                }
+                self.ioctl_ok(&r, out)
+            }
+            _ => Err(NtStatus::INVALID_DEVICE_REQUEST),
+        }
+    }
+
+    fn ioctl_ok(&self, r: &IoctlRequest, output: Vec<u8>) -> Handled {
+        if output.len() > r.max_output_response as usize {
+            return Err(NtStatus::BUFFER_TOO_SMALL);
+        }
+        let mut w = Out::writer();
+        IoctlResponse::for_request(r, output).encode(&mut w);
+        Ok(Out::ok(w))
+    }
+
+    /// FSCTL_VALIDATE_NEGOTIATE_INFO ([MS-SMB2] 3.3.5.15.12): what the client says it sent and
+    /// received must match what this connection negotiated; otherwise someone tampered with
+    /// the unsigned NEGOTIATE and the connection is closed.
+    fn validate_negotiate(&mut self, req: &Req<'_>, r: &IoctlRequest) -> Handled {
+        self.session(req.hdr)?;
+        let neg = self.neg.clone().ok_or(NtStatus::INVALID_PARAMETER)?;
+        let v = ValidateNegotiateInfoRequest::decode(&r.input).map_err(|_| {
+            self.close = true;
+            NtStatus::INVALID_PARAMETER
+        })?;
+        let ok = v.capabilities == neg.client_capabilities
+            && v.guid == neg.client_guid
+            && v.security_mode == neg.client_security_mode
+            && v.dialects == neg.client_dialects;
+        if !ok {
+            tracing::warn!("VALIDATE_NEGOTIATE_INFO does not match the negotiation; closing");
+            self.close = true;
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        self.ioctl_ok(
+            r,
+            ValidateNegotiateInfoResponse {
+                capabilities: neg.server_capabilities,
+                guid: self.server.guid,
+                security_mode: neg.server_security_mode,
+                dialect: neg.dialect,
+            }
+            .encode(),
+        )
+    }
+
+    /// The node, share and caller of open `id`.
+    fn node_of(
+        &self,
+        id: u64,
+    ) -> Result<
+        (
+            Node,
+            crate::server::share::ShareHandle,
+            crate::server::share::Caller,
+        ),
+        NtStatus,
+    > {
+        let open = self.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
+        let OpenKind::Node { node, .. } = &open.kind else {
+            return Err(NtStatus::INVALID_DEVICE_REQUEST);
+        };
+        let (share, caller) = self.share_of(open)?;
+        Ok((*node, share, caller))
+    }
+
+    /// FSCTL_SRV_COPYCHUNK(_WRITE): server-side copy from the open the resume key names into
+    /// the open the IOCTL names.
+    async fn copychunk(&mut self, r: &IoctlRequest, target: u64) -> Handled {
+        let c = CopyChunkRequest::decode(&r.input).map_err(undecodable)?;
+        if !c.within_limits() {
+            let mut w = Out::writer();
+            IoctlResponse::for_request(r, CopyChunkResponse::LIMITS.encode()).encode(&mut w);
+            return Ok(Out::with_status(NtStatus::INVALID_PARAMETER, w));
+        }
+        if c.source_key[8..] != self.resume_secret {
+            return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
+        }
+        let source = u64::from_le_bytes(c.source_key[..8].try_into().unwrap_or_default());
+        let src = self
+            .opens
+            .get(&source)
+            .ok_or(NtStatus::OBJECT_NAME_NOT_FOUND)?;
+        if src.access & access::FILE_READ_DATA == 0 {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        let dst = self.opens.get(&target).ok_or(NtStatus::FILE_CLOSED)?;
+        if dst.access & access::FILE_WRITE_DATA == 0
+            || r.ctl_code == CtlCode::SRV_COPYCHUNK && dst.access & access::FILE_READ_DATA == 0
+        {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        let (src_node, src_share, src_caller) = self.node_of(source)?;
+        let (dst_node, dst_share, dst_caller) = self.node_of(target)?;
+        if src_share.id() != dst_share.id() {
+            return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
+        }
+        let mut written = 0u32;
+        let mut bytes = 0u32;
+        for chunk in &c.chunks {
+            let (_, data, _) = src_share
+                .read(
+                    src_caller.clone(),
+                    src_node,
+                    chunk.source_offset,
+                    chunk.length,
+                )
+                .await
+                .map_err(failed)?;
+            if data.len() < chunk.length as usize {
+                // Reading past the end of the source.
+                return Err(NtStatus::INVALID_VIEW_SIZE);
+            }
+            dst_share
+                .write(
+                    dst_caller.clone(),
+                    dst_node,
+                    chunk.target_offset,
+                    data,
+                    Stability::Unstable,
+                )
+                .await
+                .map_err(failed)?;
+            written += 1;
+            bytes = bytes.saturating_add(chunk.length);
+        }
+        if let Some(o) = self.opens.get_mut(&target) {
+            o.dirty = true;
+        }
+        self.ioctl_ok(
+            r,
+            CopyChunkResponse {
+                chunks_written: written,
+                chunk_bytes_written: 0,
+                total_bytes_written: bytes,
+            }
+            .encode(),
+        )
+    }
+
+    /// FSCTL_SET_REPARSE_POINT with a symlink: Windows creates a file, then makes it a
+    /// symlink; the (empty) file is replaced by a symlink of the same name.
+    async fn set_reparse(&mut self, r: &IoctlRequest, id: u64) -> Handled {
+        let data = ReparseData::decode(&r.input).map_err(undecodable)?;
+        let ReparseData::Symlink(link) = data else {
+            return Err(NtStatus::IO_REPARSE_TAG_NOT_HANDLED);
+        };
+        let open = self.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
+        if open.access & (access::FILE_WRITE_DATA | access::FILE_WRITE_ATTRIBUTES) == 0 {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        let OpenKind::Node {
+            node, parent, name, ..
+        } = &open.kind
+        else {
+            return Err(NtStatus::INVALID_DEVICE_REQUEST);
+        };
+        let (node, parent, name) = (*node, *parent, name.clone());
+        let (share, caller) = self.share_of(open)?;
+        let a = share.getattr(caller.clone(), node).await.map_err(failed)?;
+        if a.kind != FileKind::Regular || a.size != 0 {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        let target = link.substitute_name.replace('\\', "/");
+        share
+            .remove(
+                caller.clone(),
+                parent,
+                Bytes::copy_from_slice(name.as_bytes()),
+                false,
+            )
+            .await
+            .map_err(failed)?;
+        let made = share
+            .make(
+                caller,
+                parent,
+                Bytes::copy_from_slice(name.as_bytes()),
+                NewKind::Symlink(target.into_bytes()),
+                AttrChange::default(),
+            )
+            .await
+            .map_err(failed)?;
+        if let Some(o) = self.opens.get_mut(&id)
+            && let OpenKind::Node { node, .. } = &mut o.kind
+        {
+            *node = Node::from(&made.attr);
+        }
+        self.ioctl_ok(r, Vec::new())
+    }
+}

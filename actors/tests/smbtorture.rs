@@ -1,0 +1,240 @@
+//! End-to-end: Samba's smbtorture (its SMB2 conformance suites, Debian samba-testsuite) against
+//! the real `dittofs` binary serving SMB on RocksDB + filesystem content.
+//!
+//! `ci/smbtorture.sh` runs each suite (its own timeout per suite, so a hanging server fails the
+//! test instead of hanging it) and writes one `success|failure|error|skip NAME` line per test.
+//! This test then compares, test by test, with the committed known-failures list
+//! `tests/data/smbtorture-known-failures.txt` (`suite.test  # reason`, one a line):
+//! - a test that fails and is not on the list is a regression: the test fails;
+//! - a listed test that now passes is printed, so the list can shrink;
+//! - each suite must pass at least as many tests as Samba does (the table in
+//!   docs/SMB-TORTURE.md), printed side by side.
+//!
+//! A missing smbtorture is a failure with the install hint, never a skip.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+use testkit::Daemon;
+use testkit::vm::repo;
+
+const PASSWORD: &str = "torture-pw";
+
+/// Each suite with Samba 4.17's passed/total (docs/SMB-TORTURE.md): the first nine are the SMB
+/// issue's targets, the rest measured on this harness against `ci/samba.sh` with
+/// `SAMBA_VFS_OBJECTS="acl_xattr streams_xattr"`, which matches the issue's numbers everywhere
+/// except smb2.session (53/59 measured; the issue's 55 stays the target). Totals exclude
+/// skipped tests.
+const SUITES: &[(&str, usize, usize)] = &[
+    ("smb2.session", 55, 59),
+    ("smb2.credits", 3, 3),
+    ("smb2.compound", 18, 19),
+    ("smb2.create", 12, 16),
+    ("smb2.read", 4, 4),
+    ("smb2.getinfo", 5, 8),
+    ("smb2.dir", 5, 7),
+    ("smb2.rename", 9, 11),
+    ("smb2.ioctl", 43, 44),
+    ("smb2.connect", 1, 1),
+    ("smb2.setinfo", 0, 1),
+    ("smb2.rw", 2, 3),
+    ("smb2.delete-on-close-perms", 9, 9),
+    ("smb2.maximum_allowed", 0, 1),
+    ("smb2.tcon", 1, 1),
+    ("smb2.session-require-signing", 0, 1),
+    ("smb2.timestamps", 15, 15),
+    ("smb2.fileid", 4, 4),
+];
+
+/// Seconds each suite may take (Samba needs under a minute for all of them together).
+const SUITE_TIMEOUT: &str = "180";
+
+/// The known failures: test name → reason. The name is everything before `#`, trimmed (names
+/// may hold spaces: `smb2.delete-on-close-perms.OVERWRITE_IF Existing`).
+fn known_failures() -> BTreeMap<String, String> {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/smbtorture-known-failures.txt");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let mut known = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let (name, reason) = line.split_once('#').unwrap_or((line, ""));
+        let name = name.trim();
+        if name.is_empty() {
+            continue;
+        }
+        assert!(
+            SUITES
+                .iter()
+                .any(|(s, ..)| name == *s || name.starts_with(&format!("{s}."))),
+            "{}:{}: {name:?} is in none of the suites this test runs",
+            path.display(),
+            i + 1
+        );
+        let old = known.insert(name.to_owned(), reason.trim().to_owned());
+        assert!(
+            old.is_none(),
+            "{}:{}: {name:?} listed twice",
+            path.display(),
+            i + 1
+        );
+    }
+    known
+}
+
+/// One suite's `OUTDIR/SUITE.results`: (outcome, test name) per finished test.
+fn results(out: &Path, suite: &str) -> Vec<(String, String)> {
+    let path = out.join(format!("{suite}.results"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, n)| (k.to_owned(), n.to_owned()))
+        .collect()
+}
+
+/// Goal: smbtorture's SMB2 suites pass against dittofs at least as often as against Samba, and
+/// every test that fails is a known, explained failure.
+#[test]
+fn smbtorture_suites_match_samba() {
+    assert!(
+        Path::new("/usr/bin/smbtorture").exists(),
+        "smbtorture not found: install Debian's samba-testsuite (ci/setup.sh does)"
+    );
+    let known = known_failures();
+
+    let dir = tempfile::tempdir().unwrap();
+    // SMBTORTURE_SERVER="PORT SHARE USER PASSWORD" runs the same comparison against another
+    // server (Samba from ci/samba.sh), which is how this harness is checked.
+    let other = std::env::var("SMBTORTURE_SERVER").ok();
+    let (d, target) = match &other {
+        Some(s) => {
+            let t: Vec<String> = s.split_whitespace().map(str::to_owned).collect();
+            assert_eq!(
+                t.len(),
+                4,
+                "SMBTORTURE_SERVER is \"PORT SHARE USER PASSWORD\""
+            );
+            (None, t)
+        }
+        None => {
+            let mut d = Daemon::prepare_smb(
+                env!("CARGO_BIN_EXE_dittofs"),
+                dir.path(),
+                &["name: /export"],
+                "",
+                "",
+            );
+            d.cli(
+                &[
+                    "user",
+                    "add",
+                    "alice",
+                    "--uid",
+                    "1001",
+                    "--gid",
+                    "1001",
+                    "--password-stdin",
+                ],
+                &format!("{PASSWORD}\n"),
+            );
+            d.spawn();
+            let port = d.smb_port.unwrap().to_string();
+            (
+                Some(d),
+                vec![port, "export".into(), "alice".into(), PASSWORD.into()],
+            )
+        }
+    };
+
+    let out = dir.path().join("smbtorture");
+    let run = Command::new(repo().join("ci/smbtorture.sh"))
+        .args(&target)
+        .arg(&out)
+        .args(SUITES.iter().map(|(s, ..)| *s))
+        .env("SMBTORTURE_TIMEOUT", SUITE_TIMEOUT)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&run.stdout);
+    println!("{report}{}", String::from_utf8_lossy(&run.stderr));
+
+    let mut regressions = Vec::new();
+    let mut now_passing = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut below = Vec::new();
+    let name = if other.is_some() { "server" } else { "dittofs" };
+    println!("{:<32} {:>12} {:>12}", "suite", name, "Samba");
+    for &(suite, samba_passed, samba_total) in SUITES {
+        let res = results(&out, suite);
+        let mut passed = 0;
+        let mut total = 0;
+        for (kind, name) in &res {
+            seen.insert(name.clone());
+            match kind.as_str() {
+                "success" | "xfail" => {
+                    passed += 1;
+                    total += 1;
+                    if known.contains_key(name) {
+                        now_passing.push(name.clone());
+                    }
+                }
+                "skip" => {}
+                _ => {
+                    total += 1;
+                    if !known.contains_key(name) {
+                        regressions.push(format!("{kind}: {name}"));
+                    }
+                }
+            }
+        }
+        let mark = if passed < samba_passed {
+            "  BELOW SAMBA"
+        } else {
+            ""
+        };
+        println!(
+            "{suite:<32} {:>12} {:>12}{mark}",
+            format!("{passed}/{total}"),
+            format!("{samba_passed}/{samba_total}")
+        );
+        if passed < samba_passed {
+            below.push(format!("{suite}: {passed} passed, Samba {samba_passed}"));
+        }
+    }
+    let stale: Vec<_> = known.keys().filter(|k| !seen.contains(*k)).collect();
+    if !now_passing.is_empty() {
+        println!(
+            "\nknown failures that now pass (remove them from the list):\n  {}",
+            now_passing.join("\n  ")
+        );
+    }
+    if !stale.is_empty() {
+        println!(
+            "\nknown failures smbtorture did not run (renamed? remove them):\n  {}",
+            stale
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        );
+    }
+    let failed = !regressions.is_empty() || !below.is_empty() || !run.status.success();
+    if failed {
+        // Keep the outputs (and the daemon's files) for a look after the run.
+        let kept = dir.keep();
+        panic!(
+            "smbtorture against {name} (ci/smbtorture.sh exit {:?}):\n\
+             {} failing test(s) not in the known-failures list:\n  {}\n\
+             suites below Samba:\n  {}\n\
+             smbtorture outputs kept in {}; dittofs log tail:\n{}",
+            run.status.code(),
+            regressions.len(),
+            regressions.join("\n  "),
+            below.join("\n  "),
+            kept.join("smbtorture").display(),
+            d.as_ref()
+                .map_or_else(|| "(not dittofs)".to_owned(), Daemon::stderr_tail)
+        );
+    }
+}
