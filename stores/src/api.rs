@@ -264,6 +264,8 @@ pub struct SetAttr {
     pub atime: Option<Timestamp>,
     /// New modification time.
     pub mtime: Option<Timestamp>,
+    /// New creation time (SMB clients set it; NFS has no way to).
+    pub btime: Option<Timestamp>,
 }
 
 /// One entry of a directory listing.

@@ -141,6 +141,9 @@ pub fn apply_setattr(attr: &mut Attr, set: &SetAttr, now: Timestamp) {
     if let Some(mtime) = set.mtime {
         attr.mtime = mtime;
     }
+    if let Some(btime) = set.btime {
+        attr.btime = btime;
+    }
     attr.ctime = now;
 }
 

@@ -1098,12 +1098,13 @@ async fn setattr_fields<M: MetadataStore>(cx: &Meta<'_, M>) {
         size: None,
         atime: Some(t(30)),
         mtime: Some(t(31)),
+        btime: Some(t(29)),
     };
     let a = ok(s.setattr(f.ino, all, t(32)).await, "setattr all");
     assert_eq!((a.mode, a.uid, a.gid), (0o600, 1, 2));
     assert_eq!(
         (a.atime, a.mtime, a.ctime, a.btime),
-        (t(30), t(31), t(32), f.btime)
+        (t(30), t(31), t(32), t(29))
     );
     // Directories take attributes too.
     let da = ok(

@@ -134,6 +134,8 @@ pub(crate) fn attr_change(s: &Sattr3) -> AttrChange {
         size: s.size,
         atime: t(s.atime),
         mtime: t(s.mtime),
+        // NFSv3 has no creation time.
+        btime: TimeSet::Keep,
     }
 }
 

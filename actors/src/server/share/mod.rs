@@ -154,6 +154,8 @@ pub(crate) struct AttrChange {
     pub(crate) atime: TimeSet,
     /// New modification time.
     pub(crate) mtime: TimeSet,
+    /// New creation time (SMB).
+    pub(crate) btime: TimeSet,
 }
 
 impl AttrChange {
@@ -601,7 +603,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
         set.uid = change.uid;
         set.gid = change.gid;
         let now = self.now();
-        for (which, t) in [(0, change.atime), (1, change.mtime)] {
+        for (which, t) in [(0, change.atime), (1, change.mtime), (2, change.btime)] {
             let v = match t {
                 TimeSet::Keep => continue,
                 TimeSet::ServerNow => {
@@ -617,10 +619,10 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
                     t
                 }
             };
-            if which == 0 {
-                set.atime = Some(v)
-            } else {
-                set.mtime = Some(v)
+            match which {
+                0 => set.atime = Some(v),
+                1 => set.mtime = Some(v),
+                _ => set.btime = Some(v),
             }
         }
         if let Some(size) = change.size {

@@ -106,6 +106,7 @@ impl Conn {
                 if !buf.push(&entry(name, a, posix)) {
                     break;
                 }
+                tracing::trace!(%name, "QUERY_DIRECTORY entry");
                 open.scan.pending.pop_front();
                 resume = cookie;
                 open.scan.returned_any = true;

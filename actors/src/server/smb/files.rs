@@ -154,6 +154,13 @@ impl Conn {
     /// connection's opens.
     pub(crate) async fn create(&mut self, req: Req<'_>) -> Handled {
         let r = CreateRequest::decode(req.msg).map_err(undecodable)?;
+        tracing::trace!(
+            name = %r.name,
+            disposition = r.create_disposition.0,
+            options = format_args!("{:#x}", r.create_options.0),
+            access = format_args!("{:#x}", r.desired_access.0),
+            "CREATE"
+        );
         let tree = self.tree(&req)?.clone();
         let name = r.name.clone();
         let (share, caller) = match &tree.kind {
@@ -169,12 +176,16 @@ impl Conn {
         if r.impersonation_level.0 > 3 {
             return Err(NtStatus::BAD_IMPERSONATION_LEVEL);
         }
-        if r.create_options.0 & 0xFF00_0000 != 0
-            || r.share_access.0 & !0x7 != 0
-            || r.file_attributes.0 & !0x0000_7FB7 != 0
-            || r.desired_access.0 & 0x0CE0_FE00 != 0
-        {
+        if r.create_options.0 & 0xFF00_0000 != 0 || r.share_access.0 & !0x7 != 0 {
             return Err(NtStatus::INVALID_PARAMETER);
+        }
+        // Rights no file has (reserved bits): nobody is granted them.
+        if r.desired_access.0 & 0x0CE0_FE00 != 0 {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        // No snapshots are kept: a previous version (TWrp) does not exist.
+        if r.context(names::TWRP).is_some() {
+            return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
         }
         if r.name.starts_with('\\') {
             return Err(NtStatus::INVALID_PARAMETER);
@@ -372,7 +383,7 @@ impl Conn {
         // An allocation size asked for at creation (AlSi) is reported back.
         let requested_allocation = r
             .context(names::ALSI)
-            .filter(|_| action != CreateAction::OPENED)
+            .filter(|_| action != CreateAction::OPENED && attr.kind != FileKind::Directory)
             .and_then(|c| c.data.get(..8).and_then(|b| b.try_into().ok()))
             .map_or(0, |b: [u8; 8]| {
                 u64::from_le_bytes(b).div_ceil(4096).saturating_mul(4096)
@@ -542,6 +553,7 @@ impl Conn {
             }
             return false;
         }
+        tracing::trace!(%name, "delete on close");
         match share
             .remove(
                 caller,

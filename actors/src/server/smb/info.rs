@@ -74,7 +74,6 @@ impl Conn {
                     | FileInfoClass::NETWORK_OPEN
                     | FileInfoClass::ATTRIBUTE_TAG
                     | FileInfoClass::POSIX => access::FILE_READ_ATTRIBUTES,
-                    FileInfoClass::EA => access::FILE_READ_EA,
                     _ => 0,
                 };
                 if access_mask & needs != needs {
@@ -175,7 +174,7 @@ impl Conn {
                                 attrs::allocation(&a),
                             )
                         };
-                        (s.encode(), 0)
+                        (s.encode(), 24)
                     }
                     FileInfoClass::COMPRESSION => (
                         FileCompressionInformation {
@@ -360,15 +359,21 @@ impl Conn {
         // Classes that end in a name or a list are cut to the buffer (STATUS_BUFFER_OVERFLOW)
         // once their fixed part fits; every other class must fit whole
         // (STATUS_INFO_LENGTH_MISMATCH), as Windows answers.
-        let variable = r.info_type == InfoType::FILE
-            && matches!(
+        let variable = match r.info_type {
+            InfoType::FILE => matches!(
                 FileInfoClass(r.info_class),
                 FileInfoClass::ALL
                     | FileInfoClass::NAME
                     | FileInfoClass::NORMALIZED_NAME
                     | FileInfoClass::ALTERNATE_NAME
                     | FileInfoClass::STREAM
-            );
+            ),
+            InfoType::FILESYSTEM => matches!(
+                FsInfoClass(r.info_class),
+                FsInfoClass::VOLUME | FsInfoClass::ATTRIBUTE
+            ),
+            _ => false,
+        };
         let min = if variable { fixed } else { buf.len() };
         let (status, buf) = match fscc::fit_output(buf, min, r.output_buffer_length) {
             fscc::FitOutput::Complete(b) => (NtStatus::SUCCESS, b),
@@ -422,8 +427,13 @@ impl Conn {
                     let mut change = AttrChange {
                         atime: time(info.last_access_time),
                         mtime: time(info.last_write_time),
+                        btime: time(info.creation_time),
                         ..AttrChange::default()
                     };
+                    if a.kind == FileKind::Directory && info.file_attributes & 0x100 != 0 {
+                        // FILE_ATTRIBUTE_TEMPORARY is for files only.
+                        return Err(NtStatus::INVALID_PARAMETER);
+                    }
                     if info.file_attributes != 0 && a.kind != FileKind::Directory {
                         let ro = info.file_attributes & attrs::READONLY != 0;
                         let mode = if ro {

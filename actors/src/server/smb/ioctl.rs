@@ -97,6 +97,35 @@ impl Conn {
             }
             CtlCode::SET_REPARSE_POINT => self.set_reparse(&r, id).await,
             CtlCode::SET_SPARSE => self.ioctl_ok(&r, Vec::new()),
+            // No compression: GET answers COMPRESSION_FORMAT_NONE, SET accepts only NONE.
+            CtlCode(0x0009_003C) => {
+                self.node_of(id)?;
+                self.ioctl_ok(&r, vec![0, 0])
+            }
+            CtlCode(0x0009_C040) => {
+                self.node_of(id)?;
+                match r.input.get(..2) {
+                    Some([0, 0]) => self.ioctl_ok(&r, Vec::new()),
+                    Some(_) => Err(NtStatus::NOT_SUPPORTED),
+                    None => Err(NtStatus::INVALID_PARAMETER),
+                }
+            }
+            CtlCode::GET_OBJECT_ID | CtlCode::CREATE_OR_GET_OBJECT_ID => {
+                // The object id is the inode number: stable for the file's life.
+                let (node, share, _) = self.node_of(id)?;
+                let mut object_id = [0u8; 16];
+                object_id[..8].copy_from_slice(&node.ino.0.to_le_bytes());
+                object_id[8..12].copy_from_slice(&share.id().0.to_le_bytes());
+                let mut volume = [0u8; 16];
+                volume[..4].copy_from_slice(&share.id().0.to_le_bytes());
+                let buf = protocol::smb2::ioctl::ObjectIdBuffer {
+                    object_id,
+                    birth_volume_id: volume,
+                    birth_object_id: object_id,
+                    domain_id: [0; 16],
+                };
+                self.ioctl_ok(&r, buf.encode())
+            }
             CtlCode::QUERY_ALLOCATED_RANGES => {
                 let (node, share, caller) = self.node_of(id)?;
                 let a = share.getattr(caller, node).await.map_err(failed)?;
@@ -183,6 +212,9 @@ impl Conn {
     /// FSCTL_SRV_COPYCHUNK(_WRITE): server-side copy from the open the resume key names into
     /// the open the IOCTL names.
     async fn copychunk(&mut self, r: &IoctlRequest, target: u64) -> Handled {
+        if (r.max_output_response as usize) < 12 {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
         let c = CopyChunkRequest::decode(&r.input).map_err(undecodable)?;
         if !c.within_limits() {
             let mut w = Out::writer();
@@ -224,8 +256,15 @@ impl Conn {
                 .await
                 .map_err(failed)?;
             if data.len() < chunk.length as usize {
-                // Reading past the end of the source.
-                return Err(NtStatus::INVALID_VIEW_SIZE);
+                // Reading past the end of the source: what was copied so far is reported.
+                let mut w = Out::writer();
+                let counts = CopyChunkResponse {
+                    chunks_written: written,
+                    chunk_bytes_written: 0,
+                    total_bytes_written: bytes,
+                };
+                IoctlResponse::for_request(r, counts.encode()).encode(&mut w);
+                return Ok(Out::with_status(NtStatus::INVALID_VIEW_SIZE, w));
             }
             dst_share
                 .write(

@@ -33,7 +33,8 @@ impl SmbPath {
             });
         }
         let mut components = Vec::new();
-        let parts: Vec<&str> = path.split('\\').collect();
+        // Windows separates with `\`; Samba, and the clients that rely on it, also accept `/`.
+        let parts: Vec<&str> = path.split(['\\', '/']).collect();
         let last = parts.len() - 1;
         for (i, part) in parts.into_iter().enumerate() {
             let part = if i == last {
