@@ -1505,6 +1505,15 @@ async fn hostile_smb_peers_get_errors_or_closed_connections_and_cost_bounded_mem
         &format!("{PASSWORD}\n"),
     );
     d.spawn();
+    // Whatever phase fails, show the daemon's last words with it.
+    let log_path = dir.path().join("dittofs.log");
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let log = std::fs::read(&log_path).unwrap_or_default();
+        let tail = &log[log.len().saturating_sub(6 << 10)..];
+        eprintln!("daemon log tail:\n{}", String::from_utf8_lossy(tail));
+        default_hook(info);
+    }));
     let port = d.smb_port.unwrap();
     let pid = d.pid();
     let mut rng = ChaCha8Rng::seed_from_u64(0x5eb_bad);
