@@ -217,8 +217,10 @@ pub(crate) async fn run<S>(
             close: false,
         };
         let (mut rd, mut wr) = tokio::io::split(stream);
-        // Until NEGOTIATE, frames are small; afterwards up to the largest WRITE.
-        let mut decoder = FrameDecoder::with_max(limits::FRAME_MAX);
+        // Until a session is authenticated, frames are small (NEGOTIATE, SESSION_SETUP);
+        // afterwards up to the largest WRITE. So a peer that never logs on holds at most
+        // PRE_AUTH_FRAME_MAX of buffer, not 8 MiB.
+        let mut decoder = FrameDecoder::with_max(PRE_AUTH_FRAME_MAX);
         let mut buf = BytesMut::with_capacity(64 * 1024);
         'read: loop {
             loop {
@@ -231,7 +233,19 @@ pub(crate) async fn run<S>(
                     }
                 };
                 let reply = conn.frame(&frame).await;
+                if decoder.max() < limits::FRAME_MAX && conn.authenticated() {
+                    decoder.set_max(limits::FRAME_MAX);
+                }
                 if let Some(reply) = reply {
+                    // compound() keeps answers within REPLY_MAX; never hand the framing an
+                    // answer its 24-bit length cannot carry (it asserts).
+                    if reply.len() > protocol::smb2::framing::STREAM_LEN_MAX {
+                        tracing::error!(
+                            len = reply.len(),
+                            "SMB answer too long to frame; closing the connection"
+                        );
+                        break 'read;
+                    }
                     let header = protocol::smb2::framing::frame_header(reply.len());
                     let sent = async {
                         wr.write_all(&header).await?;
@@ -304,7 +318,7 @@ impl Conn {
     /// Handles one frame; returns the reply frame's payload, if any.
     async fn frame(&mut self, frame: &[u8]) -> Option<Vec<u8>> {
         match ProtocolId::of(frame) {
-            ProtocolId::Smb2 => self.compound(frame, false).await,
+            ProtocolId::Smb2 => self.compound(frame, None).await,
             ProtocolId::Transform => {
                 let Some((session_id, plain)) = self.decrypt(frame) else {
                     // [MS-SMB2] 3.3.5.2.1.1: a frame that does not decrypt closes the
@@ -313,7 +327,7 @@ impl Conn {
                     self.close = true;
                     return None;
                 };
-                let reply = self.compound(&plain, true).await?;
+                let reply = self.compound(&plain, Some(session_id)).await?;
                 let enc = self.encrypt(session_id, &reply);
                 if enc.is_none() {
                     self.close = true;
@@ -399,8 +413,10 @@ impl Conn {
         Some(out)
     }
 
-    /// Handles one SMB2 frame: a single message or a compound.
-    async fn compound(&mut self, frame: &[u8], encrypted: bool) -> Option<Vec<u8>> {
+    /// Handles one SMB2 frame: a single message or a compound; `transform` is the session
+    /// whose key decrypted it, for a frame that arrived encrypted.
+    async fn compound(&mut self, frame: &[u8], transform: Option<u64>) -> Option<Vec<u8>> {
+        let encrypted = transform.is_some();
         let parts = match compound::split(frame) {
             Ok(p) => p,
             Err(e) => {
@@ -415,6 +431,8 @@ impl Conn {
         let mut related_status = NtStatus::SUCCESS;
         let mut session_id = 0u64;
         let mut tree_id = 0u32;
+        // Bytes of answers so far (each padded to 8), kept within REPLY_MAX.
+        let mut reply_len = 0usize;
         for (i, part) in parts.iter().enumerate() {
             let last = i + 1 == count;
             let msg: &[u8] = part.bytes;
@@ -439,6 +457,20 @@ impl Conn {
                     set_tid(&mut hdr, tree_id);
                 }
             }
+            // An encrypted message runs without a signature check, authenticated by the key
+            // that decrypted it: it must belong to that key's session, or a client holding one
+            // session's key could act as another session on the connection.
+            if let Some(sid) = transform
+                && hdr.session_id.0 != sid
+            {
+                tracing::warn!(
+                    transform = sid,
+                    session = hdr.session_id.0,
+                    "encrypted message for another session; closing the connection"
+                );
+                self.close = true;
+                return None;
+            }
             // Credits: every request but CANCEL uses its message ids once.
             let charge = hdr.credit_charge.max(1);
             if hdr.command != Command::CANCEL
@@ -448,7 +480,7 @@ impl Conn {
                 self.close = true;
                 return None;
             }
-            let out = if i == 0 && hdr.is_related() {
+            let mut out = if i == 0 && hdr.is_related() {
                 // A related first element has nothing to relate to ([MS-SMB2] 3.3.5.2.7.2).
                 Out::error(NtStatus::INVALID_PARAMETER)
             } else if related && related_status.is_error() && needs_file(hdr.command) {
@@ -465,6 +497,17 @@ impl Conn {
             if out.silent {
                 continue;
             }
+            // Every element may be a READ or QUERY_DIRECTORY of up to 8 MiB: an answer that
+            // would take the compound's past REPLY_MAX is replaced by an error, so one
+            // connection's answer stays one frame (and fits the 24-bit frame length).
+            if reply_len + out.w.len().next_multiple_of(8) > REPLY_MAX {
+                tracing::info!(
+                    command = ?hdr.command,
+                    "compound answer would exceed the frame limit; failing this element"
+                );
+                out = Out::error(NtStatus::INSUFFICIENT_RESOURCES);
+            }
+            reply_len += out.w.len().next_multiple_of(8);
             if let Some(f) = out.file_id {
                 related_file = Some(f);
             }
@@ -600,6 +643,14 @@ impl Conn {
         if let Err(s) = self.verify(&req) {
             return Out::error(s);
         }
+        // [MS-SMB2] 3.3.5.2.5: a READ, WRITE, IOCTL or QUERY_DIRECTORY must be charged the
+        // credits its payload or largest answer needs (3.1.5.2); a CreditCharge of 0 (2.0.2)
+        // allows 64 KiB. Otherwise one credit would buy an 8 MiB answer.
+        if let Some(payload) = charged_payload(hdr.command, req.msg)
+            && protocol::smb2::credits::charge_for(payload) > hdr.credit_charge.max(1)
+        {
+            return Out::error(NtStatus::INVALID_PARAMETER);
+        }
         let result = match hdr.command {
             Command::NEGOTIATE => self.negotiate(req),
             Command::SESSION_SETUP => self.session_setup(req),
@@ -655,6 +706,13 @@ impl Conn {
         Ok(t)
     }
 
+    /// Whether some session on the connection completed its authentication.
+    fn authenticated(&self) -> bool {
+        self.sessions
+            .values()
+            .any(|s| matches!(s.auth, super::state::Auth::Valid))
+    }
+
     /// Closes every open (committing what was written) when the connection ends.
     async fn close_all(&mut self) {
         let ids: Vec<u64> = self.opens.keys().copied().collect();
@@ -662,6 +720,32 @@ impl Conn {
             self.release_open(id).await;
         }
         self.sessions.clear();
+    }
+}
+
+/// The largest frame a connection without an authenticated session may send: a
+/// SESSION_SETUP with the largest security blob (limits::SECURITY_BLOB_MAX) and room to spare.
+const PRE_AUTH_FRAME_MAX: usize = 2 * limits::SECURITY_BLOB_MAX;
+
+/// The most bytes the answers to one frame may take together: the largest frame we accept
+/// (a READ of the largest size and its header fit), far below the 24-bit frame length.
+const REPLY_MAX: usize = limits::FRAME_MAX;
+
+/// The larger of the payload and the largest answer a multi-credit request may carry
+/// ([MS-SMB2] 3.1.5.2), from its fixed fields: READ Length, WRITE Length, QUERY_DIRECTORY
+/// OutputBufferLength, IOCTL max(InputCount, MaxOutputResponse) (2.2.19, 2.2.21, 2.2.33,
+/// 2.2.31). `None` for other commands and for bodies too short to hold the field (their
+/// decoders refuse them).
+fn charged_payload(command: Command, msg: &[u8]) -> Option<u64> {
+    let at = |offset: usize| {
+        let b = msg.get(HEADER_LEN + offset..HEADER_LEN + offset + 4)?;
+        Some(u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+    };
+    match command {
+        Command::READ | Command::WRITE => at(4),
+        Command::QUERY_DIRECTORY => at(28),
+        Command::IOCTL => Some(at(28)?.max(at(44)?)),
+        _ => None,
     }
 }
 

@@ -92,11 +92,15 @@ impl Conn {
         let pattern = open.scan.pattern.clone().unwrap_or_else(|| "*".to_owned());
         let single = r.flags.contains(QueryDirectoryFlags::RETURN_SINGLE_ENTRY);
         let mut buf = DirBuffer::new(r.info_class, r.output_buffer_length as usize);
+        // The cookie after the last entry taken from a page: where the next call resumes.
+        let mut resume = open.scan.cookie;
         loop {
             // Fill from what is pending first.
-            while let Some((name, a)) = open.scan.pending.front() {
+            while let Some((name, a, cookie)) = open.scan.pending.front() {
+                let cookie = *cookie;
                 if !matches(&pattern, name) || (!posix && hidden_kind(a)) {
                     open.scan.pending.pop_front();
+                    resume = cookie;
                     continue;
                 }
                 if !buf.push(&entry(name, a, posix)) {
@@ -104,6 +108,7 @@ impl Conn {
                 }
                 tracing::trace!(%name, "QUERY_DIRECTORY entry");
                 open.scan.pending.pop_front();
+                resume = cookie;
                 open.scan.returned_any = true;
                 if single {
                     break;
@@ -128,14 +133,22 @@ impl Conn {
             for e in listing.entries {
                 open.scan.cookie = e.cookie;
                 if let Ok(n) = String::from_utf8(e.name) {
-                    page.push_back((n, e.attr));
+                    page.push_back((n, e.attr, e.cookie));
                 }
             }
             open.scan.eof = listing.eof || page.is_empty();
             open.scan.pending = page;
         }
+        let left_over = !open.scan.pending.is_empty();
+        if left_over {
+            // Drop what did not fit; the next call reads it again from `resume`.
+            open.scan.cookie = resume;
+            open.scan.eof = false;
+        }
+        // Free the page itself, not only its entries (clear() would keep the capacity).
+        open.scan.pending = VecDeque::new();
         if buf.is_empty() {
-            if !open.scan.pending.is_empty() {
+            if left_over {
                 // Not even one entry fits the client's buffer.
                 return Err(NtStatus::INFO_LENGTH_MISMATCH);
             }
