@@ -177,6 +177,9 @@ pub(crate) struct Conn {
     pub(crate) nonce_counter: u64,
     /// The connection must close after the current frame (a protocol violation).
     pub(crate) close: bool,
+    /// Sessions logged off by the frame being answered: forgotten once its reply is signed
+    /// or encrypted with their keys.
+    pub(crate) logged_off: Vec<u64>,
 }
 
 /// Runs one connection to completion.
@@ -215,6 +218,7 @@ pub(crate) async fn run<S>(
             next_file: 1,
             nonce_counter: 0,
             close: false,
+            logged_off: Vec::new(),
         };
         let (mut rd, mut wr) = tokio::io::split(stream);
         // Until a session is authenticated, frames are small (NEGOTIATE, SESSION_SETUP);
@@ -317,6 +321,14 @@ struct Pending {
 impl Conn {
     /// Handles one frame; returns the reply frame's payload, if any.
     async fn frame(&mut self, frame: &[u8]) -> Option<Vec<u8>> {
+        let reply = self.frame_inner(frame).await;
+        for sid in std::mem::take(&mut self.logged_off) {
+            self.sessions.remove(&sid);
+        }
+        reply
+    }
+
+    async fn frame_inner(&mut self, frame: &[u8]) -> Option<Vec<u8>> {
         match ProtocolId::of(frame) {
             ProtocolId::Smb2 => self.compound(frame, None).await,
             ProtocolId::Transform => {
@@ -687,6 +699,9 @@ impl Conn {
 
     /// The session a request runs in, authenticated.
     pub(crate) fn session(&self, hdr: &Header) -> Result<&Session, NtStatus> {
+        if self.logged_off.contains(&hdr.session_id.0) {
+            return Err(NtStatus::USER_SESSION_DELETED);
+        }
         match self.sessions.get(&hdr.session_id.0) {
             Some(s) if matches!(s.auth, super::state::Auth::Valid) => Ok(s),
             _ => Err(NtStatus::USER_SESSION_DELETED),

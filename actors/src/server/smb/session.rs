@@ -405,10 +405,10 @@ impl Conn {
         }
         let mut w = Out::writer();
         LogoffResponse.encode(&mut w);
-        let out = Out::ok(w);
-        // The response is still signed with the session's key: remove it afterwards.
-        self.sessions.remove(&sid);
-        Ok(out)
+        // The response is still signed (or encrypted) with the session's key: the connection
+        // forgets the session once the reply is on its way.
+        self.logged_off.push(sid);
+        Ok(Out::ok(w))
     }
 
     /// TREE_CONNECT: `\\server\share` to a configured share (the permission identity
