@@ -222,3 +222,196 @@ fn smb_write_nfs_read() {
         "owner is not alice (1001): {line}"
     );
 }
+
+/// `nfs-ls` of the share root as `uid`/`gid`: (name, uid, gid, size) per entry.
+fn nfs_ls(d: &Daemon, uid: u32, gid: u32) -> Vec<(String, String, String, String)> {
+    let mut c = tool("nfs-ls", "libnfs-utils");
+    let o = c.arg(d.url_as("/export", "", uid, gid)).output().unwrap();
+    assert!(o.status.success(), "nfs-ls: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 6).then(|| {
+                (
+                    f[5].to_owned(),
+                    f[2].to_owned(),
+                    f[3].to_owned(),
+                    f[4].to_owned(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Goal: each protocol sees the other's changes at once: a file NFS writes reads back over
+/// SMB with the same bytes; an SMB rename and delete are what NFS lists next; a file NFS
+/// renames opens over SMB under its new name only.
+#[test]
+fn nfs_and_smb_see_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = daemon(dir.path(), "");
+    let data = b"written over NFS, read over SMB\n".repeat(3000);
+    let local = dir.path().join("nfs-in");
+    std::fs::write(&local, &data).unwrap();
+    let mut c = tool("nfs-cp", "libnfs-utils");
+    let o = c
+        .arg(&local)
+        .arg(d.url_as("/export", "/from-nfs.bin", 1001, 1001))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "nfs-cp: {}", text(&o));
+    let back = dir.path().join("smb-out");
+    let o = smbclient(
+        &d,
+        "export",
+        "alice",
+        PASSWORD,
+        "SMB3_11",
+        &[],
+        &format!("get from-nfs.bin {}", back.display()),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        std::fs::read(&back).unwrap(),
+        data,
+        "SMB read other bytes than NFS wrote"
+    );
+
+    // SMB renames, NFS lists the new name; SMB deletes, NFS no longer lists it. Case is kept
+    // as SMB wrote it, and SMB finds the file under any case.
+    let o = smbclient(
+        &d,
+        "export",
+        "alice",
+        PASSWORD,
+        "SMB3_11",
+        &[],
+        "rename FROM-NFS.BIN Renamed.Bin",
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let names: Vec<String> = nfs_ls(&d, 1001, 1001).into_iter().map(|e| e.0).collect();
+    assert!(names.contains(&"Renamed.Bin".to_owned()), "{names:?}");
+    assert!(!names.contains(&"from-nfs.bin".to_owned()), "{names:?}");
+    let o = smbclient(
+        &d,
+        "export",
+        "alice",
+        PASSWORD,
+        "SMB3_11",
+        &[],
+        "rm renamed.bin",
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let names: Vec<String> = nfs_ls(&d, 1001, 1001).into_iter().map(|e| e.0).collect();
+    assert!(
+        !names.iter().any(|n| n.eq_ignore_ascii_case("renamed.bin")),
+        "{names:?}"
+    );
+}
+
+/// Goal: a share permission from identity is enforced the same way over both protocols: a
+/// user granted `read` lists and reads over SMB and NFS but can change nothing over either;
+/// a user granted `none` cannot connect over SMB nor list over NFS.
+#[test]
+fn permissions_match_across_protocols() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::prepare_smb(
+        env!("CARGO_BIN_EXE_dittofs"),
+        dir.path(),
+        &["name: /export, root: { mode: \"1777\" }"],
+        "",
+        "",
+    );
+    for (name, uid) in [("alice", "1001"), ("reader", "1002"), ("nobody2", "1003")] {
+        d.cli(
+            &[
+                "user",
+                "add",
+                name,
+                "--uid",
+                uid,
+                "--gid",
+                uid,
+                "--password-stdin",
+            ],
+            &format!("{PASSWORD}\n"),
+        );
+    }
+    d.cli(&["user", "grant", "reader", "/export", "read"], "");
+    d.cli(&["user", "grant", "nobody2", "/export", "none"], "");
+    d.spawn();
+    let local = dir.path().join("f");
+    std::fs::write(&local, b"hello").unwrap();
+    let o = smbclient(
+        &d,
+        "export",
+        "alice",
+        PASSWORD,
+        "SMB3_11",
+        &[],
+        &format!("put {} shared.txt", local.display()),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+
+    // reader: reads over both, writes over neither.
+    let back = dir.path().join("r");
+    let o = smbclient(
+        &d,
+        "export",
+        "reader",
+        PASSWORD,
+        "SMB3_11",
+        &[],
+        &format!("get shared.txt {}", back.display()),
+    );
+    assert!(o.status.success(), "reader get: {}", text(&o));
+    assert_eq!(std::fs::read(&back).unwrap(), b"hello");
+    let o = smbclient(
+        &d,
+        "export",
+        "reader",
+        PASSWORD,
+        "SMB3_11",
+        &[],
+        &format!("put {} reader.txt", local.display()),
+    );
+    let t = text(&o);
+    assert!(
+        t.contains("NT_STATUS_ACCESS_DENIED") || t.contains("NT_STATUS_MEDIA_WRITE_PROTECTED"),
+        "reader wrote over SMB: {t}"
+    );
+    let mut c = tool("nfs-cat", "libnfs-utils");
+    let o = c
+        .arg(d.url_as("/export", "/shared.txt", 1002, 1002))
+        .output()
+        .unwrap();
+    assert_eq!(o.stdout, b"hello", "reader over NFS: {}", text(&o));
+    let mut c = tool("nfs-cp", "libnfs-utils");
+    let o = c
+        .arg(&local)
+        .arg(d.url_as("/export", "/reader-nfs.txt", 1002, 1002))
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "reader wrote over NFS: {}", text(&o));
+    let names: Vec<String> = nfs_ls(&d, 1001, 1001).into_iter().map(|e| e.0).collect();
+    assert!(
+        !names.iter().any(|n| n.starts_with("reader")),
+        "a read-only user created files: {names:?}"
+    );
+
+    // nobody2 (none): refused by both.
+    let o = smbclient(&d, "export", "nobody2", PASSWORD, "SMB3_11", &[], "ls");
+    assert!(
+        text(&o).contains("NT_STATUS_ACCESS_DENIED"),
+        "a user with no permission connected over SMB: {}",
+        text(&o)
+    );
+    let mut c = tool("nfs-ls", "libnfs-utils");
+    let o = c.arg(d.url_as("/export", "", 1003, 1003)).output().unwrap();
+    assert!(
+        !o.status.success(),
+        "a user with no permission listed over NFS: {}",
+        text(&o)
+    );
+}

@@ -404,9 +404,9 @@ impl Conn {
         let (node, parent, name, is_dir) = (*node, *parent, name.clone(), *is_dir);
         let access_mask = open.access;
         let (share, caller) = self.share_of(open)?;
-        if !caller.permission.can_write()
-            && !(r.info_type == InfoType::FILE && r.info_class == FileInfoClass::POSITION.0)
-        {
+        let position_only =
+            r.info_type == InfoType::FILE && r.info_class == FileInfoClass::POSITION.0;
+        if !(caller.permission.can_write() || position_only) {
             return Err(NtStatus::ACCESS_DENIED);
         }
         let b = &r.buffer;
