@@ -29,6 +29,7 @@ pub mod run;
 pub mod scenario;
 pub mod script;
 pub mod smb_client;
+pub mod smb_workload;
 pub mod spec;
 pub mod trace;
 pub mod workload;
