@@ -484,7 +484,7 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
                     partitioned.insert(c);
                     sim.partition("server", client(c));
                     pending.push((t + d, Event::Repair(c)));
-                    format!("partition server / c{c} for {d:?}")
+                    format!("partition server / {cn} for {d:?}", cn = client(c))
                 }
                 Event::Repair(c) => {
                     partitioned.remove(&c);
@@ -493,7 +493,7 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
                     } else {
                         sim.repair("server", client(c));
                     }
-                    format!("repair server / c{c}")
+                    format!("repair server / {cn}", cn = client(c))
                 }
                 Event::Hold(c, d) => {
                     held.insert(c);
@@ -501,7 +501,7 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
                         sim.hold("server", client(c));
                     }
                     pending.push((t + d, Event::Release(c)));
-                    format!("hold messages server / c{c} for {d:?}")
+                    format!("hold messages server / {cn} for {d:?}", cn = client(c))
                 }
                 Event::Release(c) => {
                     held.remove(&c);
@@ -509,20 +509,23 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
                     if partitioned.contains(&c) {
                         sim.partition("server", client(c));
                     }
-                    format!("release messages server / c{c}")
+                    format!("release messages server / {cn}", cn = client(c))
                 }
                 Event::Spike(c, d, l) => {
                     sim.set_link_max_message_latency("server", client(c), l);
                     pending.push((t + d, Event::Calm(c)));
-                    format!("latency server / c{c} up to {l:?} for {d:?}")
+                    format!(
+                        "latency server / {cn} up to {l:?} for {d:?}",
+                        cn = client(c)
+                    )
                 }
                 Event::Calm(c) => {
                     sim.set_link_max_message_latency("server", client(c), LATENCY_MAX);
-                    format!("latency server / c{c} back to normal")
+                    format!("latency server / {cn} back to normal", cn = client(c))
                 }
                 Event::Reset(c) => {
                     ctls[c as usize - 1].reset.notify_one();
-                    format!("reset c{c}'s connection")
+                    format!("reset {cn}'s connection", cn = client(c))
                 }
                 Event::Crash(d) if !server_down => {
                     // A machine that dies sends nothing: cut every link while the host's

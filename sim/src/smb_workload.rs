@@ -75,7 +75,10 @@ impl FileModel {
     }
 
     fn durable_len(&self) -> usize {
-        self.durable.iter().rposition(Option::is_some).map_or(0, |i| i + 1)
+        self.durable
+            .iter()
+            .rposition(Option::is_some)
+            .map_or(0, |i| i + 1)
     }
 
     fn forget(&mut self, a: usize, b: usize) {
@@ -103,7 +106,9 @@ pub struct SmbWorker {
 
 impl std::fmt::Debug for SmbWorker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SmbWorker").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("SmbWorker")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -250,7 +255,9 @@ impl SmbWorker {
             self.stats.errors += 1;
             return Ok(Some(false));
         }
-        check(st == NtStatus::SUCCESS, || format!("CREATE dir {path}: {st}"))?;
+        check(st == NtStatus::SUCCESS, || {
+            format!("CREATE dir {path}: {st}")
+        })?;
         if let Some(o) = o {
             if lost(self.c.close(o.file_id).await?).is_none() {
                 return Ok(None);
@@ -327,12 +334,17 @@ impl SmbWorker {
             check(crashed && !f.durable_created, || {
                 format!(
                     "{path} is gone after a reconnect ({}; its creation {} flushed)",
-                    if crashed { "the server crashed" } else { "no crash" },
+                    if crashed {
+                        "the server crashed"
+                    } else {
+                        "no crash"
+                    },
                     if f.durable_created { "was" } else { "was not" }
                 )
             })?;
-            self.c
-                .note(format_args!("C   {path}: creation lost in the crash; making it again"));
+            self.c.note(format_args!(
+                "C   {path}: creation lost in the crash; making it again"
+            ));
             let Some((st, o)) = lost(
                 self.c
                     .create(&path, CreateDisposition::OPEN_IF, false, false)
@@ -379,7 +391,10 @@ impl SmbWorker {
         // Durability: what FLUSH or a write-through WRITE acknowledged is there.
         let dl = f.durable_len();
         check(data.len() >= dl, || {
-            format!("{path}: {} bytes after a reconnect, {dl} were flushed", data.len())
+            format!(
+                "{path}: {} bytes after a reconnect, {dl} were flushed",
+                data.len()
+            )
         })?;
         for (j, d) in f.durable.iter().enumerate() {
             if let Some(b) = d {
@@ -421,7 +436,9 @@ impl SmbWorker {
 
     /// Reads file `i` from 0 to `size`. `None`: lost; `Some(None)`: a store fault.
     async fn read_whole(&mut self, i: usize, size: u64) -> Result<Option<Option<Vec<u8>>>, Error> {
-        let fid = self.files[i].fid.ok_or_else(|| Error::Check("no open".into()))?;
+        let fid = self.files[i]
+            .fid
+            .ok_or_else(|| Error::Check("no open".into()))?;
         let mut data = Vec::new();
         while (data.len() as u64) < size {
             let want = (size - data.len() as u64).min(65_536) as u32;
@@ -435,7 +452,9 @@ impl SmbWorker {
             check(st == NtStatus::SUCCESS, || {
                 format!("READ {} at {}: {st}", self.files[i].path, data.len())
             })?;
-            check(!d.is_empty(), || format!("READ {}: no bytes before EOF", self.files[i].path))?;
+            check(!d.is_empty(), || {
+                format!("READ {}: no bytes before EOF", self.files[i].path)
+            })?;
             data.extend_from_slice(&d);
         }
         Ok(Some(Some(data)))
@@ -495,7 +514,9 @@ impl SmbWorker {
         let mut data = vec![0u8; len];
         self.c.rng().fill_bytes(&mut data);
         let through = self.c.rng().random_range(0..4) == 0;
-        let fid = self.files[i].fid.ok_or_else(|| Error::Check("no open".into()))?;
+        let fid = self.files[i]
+            .fid
+            .ok_or_else(|| Error::Check("no open".into()))?;
         self.files[i].forget(offset, offset + len);
         let r = self.c.write(fid, offset as u64, &data, through).await?;
         let f = &mut self.files[i];
@@ -525,7 +546,9 @@ impl SmbWorker {
 
     /// FLUSH file `i`; `false` when it did not succeed (lost or a store fault).
     async fn flush(&mut self, i: usize) -> Result<bool, Error> {
-        let fid = self.files[i].fid.ok_or_else(|| Error::Check("no open".into()))?;
+        let fid = self.files[i]
+            .fid
+            .ok_or_else(|| Error::Check("no open".into()))?;
         let Some(st) = lost(self.c.flush(fid).await?) else {
             return Ok(false);
         };
@@ -534,7 +557,9 @@ impl SmbWorker {
             self.stats.errors += 1;
             return Ok(false);
         }
-        check(st == NtStatus::SUCCESS, || format!("FLUSH {}: {st}", f.path))?;
+        check(st == NtStatus::SUCCESS, || {
+            format!("FLUSH {}: {st}", f.path)
+        })?;
         f.durable = f.content.iter().map(|&b| Some(b)).collect();
         for &(a, b) in &f.unknown {
             let b = b.min(f.durable.len());
@@ -550,7 +575,9 @@ impl SmbWorker {
         let len = self.files[i].content.len();
         let offset = self.c.rng().random_range(0..=len);
         let want = self.c.rng().random_range(1..=self.spec.write_max as usize) as u32;
-        let fid = self.files[i].fid.ok_or_else(|| Error::Check("no open".into()))?;
+        let fid = self.files[i]
+            .fid
+            .ok_or_else(|| Error::Check("no open".into()))?;
         let Some((st, d)) = lost(self.c.read(fid, offset as u64, want).await?) else {
             return Ok(());
         };
@@ -568,24 +595,33 @@ impl SmbWorker {
         if st == NtStatus::END_OF_FILE && !f.unknown.is_empty() {
             return Ok(());
         }
-        check(st == NtStatus::SUCCESS, || format!("READ {} at {offset}: {st}", f.path))?;
+        check(st == NtStatus::SUCCESS, || {
+            format!("READ {} at {offset}: {st}", f.path)
+        })?;
         for (j, b) in d.iter().enumerate() {
             let at = offset + j;
             if f.is_unknown(at) {
                 continue;
             }
             let want = f.content.get(at).copied();
-            check(want == Some(*b) || (want.is_none() && !f.unknown.is_empty()), || {
-                format!(
-                    "READ {} byte {at} is {b:#04x}, the client wrote {want:?}",
-                    f.path
-                )
-            })?;
+            check(
+                want == Some(*b) || (want.is_none() && !f.unknown.is_empty()),
+                || {
+                    format!(
+                        "READ {} byte {at} is {b:#04x}, the client wrote {want:?}",
+                        f.path
+                    )
+                },
+            )?;
         }
         if f.unknown.is_empty() {
             let expect = (len - offset).min(want as usize);
             check(d.len() == expect, || {
-                format!("READ {} at {offset}: {} bytes, {expect} expected", f.path, d.len())
+                format!(
+                    "READ {} at {offset}: {} bytes, {expect} expected",
+                    f.path,
+                    d.len()
+                )
             })?;
         }
         Ok(())
@@ -609,7 +645,9 @@ impl SmbWorker {
             return Ok(false);
         }
         check(st == NtStatus::SUCCESS, || format!("open {dir}: {st}"))?;
-        let fid = o.ok_or_else(|| Error::Check("CREATE without an open".into()))?.file_id;
+        let fid = o
+            .ok_or_else(|| Error::Check("CREATE without an open".into()))?
+            .file_id;
         let buffer = self.c.rng().random_range(200..700);
         let mut names = Vec::new();
         let mut first = true;
@@ -647,7 +685,11 @@ impl SmbWorker {
         check(sorted == want, || {
             format!(
                 "QUERY_DIRECTORY {dir} paged with {buffer} bytes: {sorted:?}, expected {want:?}{}",
-                if self.crashes() != self.many_crashes { " (crash since)" } else { "" }
+                if self.crashes() != self.many_crashes {
+                    " (crash since)"
+                } else {
+                    ""
+                }
             )
         })?;
         Ok(true)
@@ -664,7 +706,10 @@ impl SmbWorker {
         let f = &self.files[i];
         if f.unknown.is_empty() {
             check(data == f.content, || {
-                format!("{}: the final read differs from the acknowledged bytes", f.path)
+                format!(
+                    "{}: the final read differs from the acknowledged bytes",
+                    f.path
+                )
             })?;
         }
         Ok(true)

@@ -77,6 +77,15 @@ fn storm_seeds() {
     replay("storm");
 }
 
+/// Goal: `smb` (two NFS and two SMB clients on one share, every nemesis kind, store faults)
+/// holds every check for each committed seed, deterministically: FLUSH-acknowledged bytes
+/// survive crashes, a reconnecting SMB client reopens the same objects by path, and
+/// QUERY_DIRECTORY paging returns each entry once.
+#[test]
+fn smb_seeds() {
+    replay("smb");
+}
+
 /// Goal: `calm` (four clients, no faults) holds every check for each committed seed.
 #[test]
 fn calm_seeds() {
