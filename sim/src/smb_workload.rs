@@ -47,9 +47,10 @@ fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), Error> {
     }
 }
 
-/// Statuses a store fault may cause (the stores answer busy or fail with an I/O error).
+/// Statuses a store fault may cause (the stores answer busy or fail with an I/O error, a
+/// flush refused for good answers "disk full").
 fn transient(st: NtStatus) -> bool {
-    st == NtStatus::DEVICE_NOT_READY || st == NtStatus::IO_DEVICE_ERROR
+    st == NtStatus::DEVICE_NOT_READY || st == NtStatus::IO_DEVICE_ERROR || st == NtStatus::DISK_FULL
 }
 
 #[derive(Debug, Default)]
@@ -67,6 +68,8 @@ struct FileModel {
     durable: Vec<Option<u8>>,
     /// Bytes of writes whose outcome is unknown (since the last check).
     unknown: Vec<(usize, usize)>,
+    /// A FLUSH answered STATUS_LOST_WRITEBEHIND_DATA: unflushed bytes may be gone.
+    lost_writes: bool,
 }
 
 impl FileModel {
@@ -101,6 +104,9 @@ pub struct SmbWorker {
     seen_crashes: u64,
     /// A new session whose files are not all reopened and checked yet.
     recovering: bool,
+    /// Buggify is on: a flush refused for good may drop unflushed bytes while the server is
+    /// up, and SMB has no signal for it before the next FLUSH (which must report it).
+    lenient: bool,
     stats: WorkerStats,
 }
 
@@ -120,6 +126,7 @@ impl SmbWorker {
     /// A worker named `name` (`s1`, ...) using `c`.
     pub fn new(name: String, mut c: SmbClient, spec: Rc<Scenario>) -> Self {
         let dialects = pick_dialects(c.rng());
+        let buggify = spec.buggify;
         Self {
             name,
             c,
@@ -130,6 +137,7 @@ impl SmbWorker {
             many_crashes: 0,
             seen_crashes: 0,
             recovering: false,
+            lenient: buggify,
             stats: WorkerStats::default(),
         }
     }
@@ -407,7 +415,7 @@ impl SmbWorker {
                 })?;
             }
         }
-        if !crashed {
+        if !crashed && !self.lenient && !f.lost_writes {
             // Nothing was lost: every acknowledged byte is there.
             if f.unknown.is_empty() {
                 check(data.len() == f.content.len(), || {
@@ -431,6 +439,7 @@ impl SmbWorker {
         }
         f.content = data;
         f.unknown.clear();
+        f.lost_writes = false;
         Ok(Some(true))
     }
 
@@ -553,6 +562,18 @@ impl SmbWorker {
             return Ok(false);
         };
         let f = &mut self.files[i];
+        if st == NtStatus::LOST_WRITEBEHIND_DATA || st == NtStatus::DISK_FULL {
+            // The server dropped unflushed bytes and says so: what is durable stays; read
+            // the file again on a new session.
+            f.lost_writes = true;
+            let path = f.path.clone();
+            self.stats.errors += 1;
+            self.c.note(format_args!(
+                "C   {path}: write-behind data lost; reconnecting"
+            ));
+            self.c.disconnect();
+            return Ok(false);
+        }
         if transient(st) {
             self.stats.errors += 1;
             return Ok(false);
@@ -604,6 +625,18 @@ impl SmbWorker {
                 continue;
             }
             let want = f.content.get(at).copied();
+            let durable = f.durable.get(at).copied().flatten();
+            if self.lenient && want != Some(*b) && durable.is_none_or(|d| d == *b) {
+                // Unflushed bytes dropped while the server was up (buggify): the next FLUSH
+                // must say so; resynchronise from a new session.
+                let path = f.path.clone();
+                self.c.note(format_args!(
+                    "C   {path}: unflushed bytes gone; reconnecting"
+                ));
+                self.files[i].lost_writes = true;
+                self.c.disconnect();
+                return Ok(());
+            }
             check(
                 want == Some(*b) || (want.is_none() && !f.unknown.is_empty()),
                 || {
@@ -704,7 +737,7 @@ impl SmbWorker {
             return Ok(false);
         };
         let f = &self.files[i];
-        if f.unknown.is_empty() {
+        if f.unknown.is_empty() && !self.lenient {
             check(data == f.content, || {
                 format!(
                     "{}: the final read differs from the acknowledged bytes",
