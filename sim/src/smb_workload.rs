@@ -616,6 +616,18 @@ impl SmbWorker {
         if st == NtStatus::END_OF_FILE && !f.unknown.is_empty() {
             return Ok(());
         }
+        let short = st == NtStatus::END_OF_FILE
+            || (st == NtStatus::SUCCESS && d.len() < (len - offset).min(want as usize));
+        if self.lenient && short && offset + d.len() >= f.durable_len() {
+            // An unflushed extension dropped while up (buggify): resynchronise.
+            let path = f.path.clone();
+            self.c.note(format_args!(
+                "C   {path}: unflushed tail gone; reconnecting"
+            ));
+            self.files[i].lost_writes = true;
+            self.c.disconnect();
+            return Ok(());
+        }
         check(st == NtStatus::SUCCESS, || {
             format!("READ {} at {offset}: {st}", f.path)
         })?;

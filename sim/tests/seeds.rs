@@ -86,6 +86,14 @@ fn smb_seeds() {
     replay("smb");
 }
 
+/// Goal: `smb-buggify` (SMB clients with every buggify site on) holds the SMB checks for each
+/// committed seed; 0x4 is the regression where FLUSH answered SUCCESS after the write-back
+/// cache had dropped acknowledged bytes.
+#[test]
+fn smb_buggify_seeds() {
+    replay("smb-buggify");
+}
+
 /// Goal: `calm` (four clients, no faults) holds every check for each committed seed.
 #[test]
 fn calm_seeds() {
