@@ -300,6 +300,14 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
 
     let jump = ClockJump::default();
     let smb_clients = spec.smb_clients;
+    // Half the seeds with SMB clients encrypt every 3.x session (the adapter's "desired").
+    let smb_encrypt = smb_clients > 0 && seed % 2 == 1;
+    if smb_encrypt {
+        trace.borrow_mut().push(
+            Duration::ZERO,
+            "N   SMB encryption desired: 3.x sessions are encrypted",
+        );
+    }
     let boots = Arc::new(AtomicU64::new(0));
     let shutdown = CancellationToken::new();
     {
@@ -333,7 +341,13 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
                 };
                 server::serve(
                     env,
-                    config(),
+                    {
+                        let mut c = config();
+                        if smb_encrypt {
+                            c.smb.encryption = server::Encryption::Desired;
+                        }
+                        c
+                    },
                     stores,
                     server::Listeners {
                         nfs: listeners,
