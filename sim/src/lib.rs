@@ -28,6 +28,8 @@ pub mod net;
 pub mod run;
 pub mod scenario;
 pub mod script;
+pub mod smb_client;
+pub mod smb_workload;
 pub mod spec;
 pub mod trace;
 pub mod workload;
@@ -61,10 +63,14 @@ pub(crate) fn share_config(
             anon_gid: 65534,
             ..Default::default()
         },
-        smb: Default::default(),
+        smb: actors::server::SmbShare {
+            name: export.trim_start_matches('/').to_owned(),
+            ..Default::default()
+        },
     };
     let mut config = actors::server::ServerConfig::new(vec![share], handle_key);
     config.nfs_port = port;
+    config.resolver = Some(std::sync::Arc::new(smb_client::SimResolver));
     config
 }
 

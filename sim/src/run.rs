@@ -149,7 +149,7 @@ fn schedule(spec: &Scenario, rng: &mut ChaCha8Rng) -> Vec<(Duration, Event)> {
         // Not in the first second: clients are still setting up.
         Duration::from_millis(rng.random_range(1_000..=window.as_millis().max(1_001) as u64))
     };
-    let clients = spec.clients;
+    let clients = spec.clients + spec.smb_clients;
     let n = &spec.nemesis;
     let mut ev = Vec::new();
     for _ in 0..n.partitions {
@@ -299,6 +299,15 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
         .build();
 
     let jump = ClockJump::default();
+    let smb_clients = spec.smb_clients;
+    // Half the seeds with SMB clients encrypt every 3.x session (the adapter's "desired").
+    let smb_encrypt = smb_clients > 0 && seed % 2 == 1;
+    if smb_encrypt {
+        trace.borrow_mut().push(
+            Duration::ZERO,
+            "N   SMB encryption desired: 3.x sessions are encrypted",
+        );
+    }
     let boots = Arc::new(AtomicU64::new(0));
     let shutdown = CancellationToken::new();
     {
@@ -317,6 +326,11 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
             let boot = boots.fetch_add(1, Ordering::Relaxed);
             async move {
                 let listeners = vec![SimListener::bind(NFS_PORT).await?];
+                let smb = if smb_clients > 0 {
+                    vec![SimListener::bind(crate::smb_client::SMB_PORT).await?]
+                } else {
+                    Vec::new()
+                };
                 let env = Env::new(
                     Arc::new(SimClock::with_jump(sim_epoch(), jump)),
                     seed ^ boot.wrapping_mul(0x9e37_79b9_7f4a_7c15),
@@ -327,11 +341,17 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
                 };
                 server::serve(
                     env,
-                    config(),
+                    {
+                        let mut c = config();
+                        if smb_encrypt {
+                            c.smb.encryption = server::Encryption::Desired;
+                        }
+                        c
+                    },
                     stores,
                     server::Listeners {
                         nfs: listeners,
-                        smb: Vec::new(),
+                        smb,
                     },
                     shutdown,
                 )
@@ -380,6 +400,30 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
         });
     }
 
+    for j in 1..=spec.smb_clients {
+        let ctl = Rc::new(LinkCtl::default());
+        ctls.push(ctl.clone());
+        let i = spec.clients + j;
+        let rng = ChaCha8Rng::seed_from_u64(seed ^ fnv1a64(format!("smb client {j}").as_bytes()));
+        let c = crate::smb_client::SmbClient::new(
+            trace.clone(),
+            format!("s{j} "),
+            rng,
+            ctl,
+            "server",
+            crate::smb_client::SMB_PORT,
+        );
+        let (spec, results) = (spec_rc.clone(), results.clone());
+        sim.client(format!("s{j}"), async move {
+            let result = crate::smb_workload::SmbWorker::new(format!("s{j}"), c, spec)
+                .run(fault_end)
+                .await;
+            results.borrow_mut().insert(i, result);
+            Ok(())
+        });
+    }
+    let total = spec.clients + spec.smb_clients;
+
     // The nemesis: apply events as simulated time reaches them.
     let mut pending: Vec<(Duration, Event)> = events;
     let mut applied = 0u64;
@@ -389,7 +433,14 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
     let mut held = std::collections::BTreeSet::new();
     let mut stopped = false;
     let mut crash_rng = ChaCha8Rng::seed_from_u64(seed ^ fnv1a64(b"disk crash"));
-    let client = |i: u32| format!("c{i}");
+    let nfs_clients = spec.clients;
+    let client = |i: u32| {
+        if i <= nfs_clients {
+            format!("c{i}")
+        } else {
+            format!("s{}", i - nfs_clients)
+        }
+    };
     loop {
         sim.step().map_err(|e| Error::Sim(e.to_string()))?;
         let t = sim.elapsed();
@@ -406,7 +457,7 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
                 .expect_err("an error");
             return Err(e);
         }
-        if results.borrow().len() == spec.clients as usize {
+        if results.borrow().len() == total as usize {
             break;
         }
         if t > deadline {
@@ -414,12 +465,12 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
             return Err(Error::Check(format!(
                 "liveness: {} s after the faults stopped, only clients {done:?} of {} had \
                  finished",
-                spec.liveness_secs, spec.clients
+                spec.liveness_secs, total
             )));
         }
         if !stopped && t >= fault_end {
             stopped = true;
-            for i in 1..=spec.clients {
+            for i in 1..=total {
                 sim.repair("server", client(i));
                 sim.release("server", client(i));
                 sim.set_link_max_message_latency("server", client(i), LATENCY_MAX);
@@ -447,7 +498,7 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
                     partitioned.insert(c);
                     sim.partition("server", client(c));
                     pending.push((t + d, Event::Repair(c)));
-                    format!("partition server / c{c} for {d:?}")
+                    format!("partition server / {cn} for {d:?}", cn = client(c))
                 }
                 Event::Repair(c) => {
                     partitioned.remove(&c);
@@ -456,7 +507,7 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
                     } else {
                         sim.repair("server", client(c));
                     }
-                    format!("repair server / c{c}")
+                    format!("repair server / {cn}", cn = client(c))
                 }
                 Event::Hold(c, d) => {
                     held.insert(c);
@@ -464,7 +515,7 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
                         sim.hold("server", client(c));
                     }
                     pending.push((t + d, Event::Release(c)));
-                    format!("hold messages server / c{c} for {d:?}")
+                    format!("hold messages server / {cn} for {d:?}", cn = client(c))
                 }
                 Event::Release(c) => {
                     held.remove(&c);
@@ -472,20 +523,23 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
                     if partitioned.contains(&c) {
                         sim.partition("server", client(c));
                     }
-                    format!("release messages server / c{c}")
+                    format!("release messages server / {cn}", cn = client(c))
                 }
                 Event::Spike(c, d, l) => {
                     sim.set_link_max_message_latency("server", client(c), l);
                     pending.push((t + d, Event::Calm(c)));
-                    format!("latency server / c{c} up to {l:?} for {d:?}")
+                    format!(
+                        "latency server / {cn} up to {l:?} for {d:?}",
+                        cn = client(c)
+                    )
                 }
                 Event::Calm(c) => {
                     sim.set_link_max_message_latency("server", client(c), LATENCY_MAX);
-                    format!("latency server / c{c} back to normal")
+                    format!("latency server / {cn} back to normal", cn = client(c))
                 }
                 Event::Reset(c) => {
                     ctls[c as usize - 1].reset.notify_one();
-                    format!("reset c{c}'s connection")
+                    format!("reset {cn}'s connection", cn = client(c))
                 }
                 Event::Crash(d) if !server_down => {
                     // A machine that dies sends nothing: cut every link while the host's
@@ -493,11 +547,11 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
                     // a latency drawn from the seeded RNG in the order tokio drops the tasks,
                     // which depends on process-global task ids: two runs of one seed in one
                     // process would then differ.)
-                    for i in 1..=spec.clients {
+                    for i in 1..=total {
                         sim.partition("server", client(i));
                     }
                     sim.crash("server");
-                    for i in 1..=spec.clients {
+                    for i in 1..=total {
                         if held.contains(&i) {
                             sim.hold("server", client(i));
                         } else if !partitioned.contains(&i) {

@@ -124,3 +124,84 @@ where
     let trace = trace.borrow().clone();
     Ok(trace)
 }
+
+/// How the server of a scripted SMB run is set up.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SmbScriptSetup {
+    /// The adapter-wide encryption setting.
+    pub encryption: server::Encryption,
+}
+
+/// Runs `script` as the only SMB client (host `client`, not yet connected) against a fresh
+/// server with NFS and SMB listeners; returns the trace.
+pub fn run_smb_script<F>(seed: u64, setup: SmbScriptSetup, script: F) -> Result<Trace, Error>
+where
+    F: AsyncFnOnce(&mut crate::smb_client::SmbClient) -> Result<(), Error> + 'static,
+{
+    use rand::SeedableRng;
+    let meta = Arc::new(MemoryMetadata::new(StoreId(1)));
+    let disk = Arc::new(SimDisk::new());
+    let shutdown = CancellationToken::new();
+    let mut sim = turmoil::Builder::new()
+        .rng_seed(seed)
+        .epoch(sim_epoch())
+        .simulation_duration(Duration::from_secs(120))
+        .min_message_latency(Duration::from_millis(1))
+        .max_message_latency(Duration::from_millis(1))
+        .build();
+    let token = shutdown.clone();
+    sim.host("server", move || {
+        let (meta, disk, shutdown) = (meta.clone(), disk.clone(), token.clone());
+        async move {
+            let nfs = vec![SimListener::bind(crate::run::NFS_PORT).await?];
+            let smb = vec![SimListener::bind(crate::smb_client::SMB_PORT).await?];
+            let env = Env::new(Arc::new(SimClock::new(sim_epoch())), seed);
+            let stores = StoreSet {
+                metadata: BTreeMap::from([("mem".to_owned(), meta)]),
+                content: BTreeMap::from([("disk".to_owned(), disk)]),
+            };
+            let mut config = crate::share_config(
+                crate::run::EXPORT,
+                "disk",
+                0o777,
+                [5; 32],
+                crate::run::NFS_PORT,
+            );
+            config.smb.encryption = setup.encryption;
+            server::serve(
+                env,
+                config,
+                stores,
+                server::Listeners { nfs, smb },
+                shutdown,
+            )
+            .await?;
+            Ok(())
+        }
+    });
+    let trace = Rc::new(std::cell::RefCell::new(Trace::new(seed)));
+    let outcome: Rc<std::cell::RefCell<Option<Result<(), Error>>>> = Rc::default();
+    let (t, out, token) = (trace.clone(), outcome.clone(), shutdown.clone());
+    sim.client("client", async move {
+        let mut c = crate::smb_client::SmbClient::new(
+            t,
+            "",
+            rand_chacha::ChaCha8Rng::seed_from_u64(seed),
+            Rc::new(LinkCtl::default()),
+            "server",
+            crate::smb_client::SMB_PORT,
+        );
+        let result = script(&mut c).await;
+        token.cancel();
+        *out.borrow_mut() = Some(result);
+        Ok(())
+    });
+    sim.run().map_err(|e| Error::Sim(e.to_string()))?;
+    drop(sim);
+    outcome
+        .borrow_mut()
+        .take()
+        .ok_or_else(|| Error::Sim("the script did not finish".to_owned()))??;
+    let trace = trace.borrow().clone();
+    Ok(trace)
+}

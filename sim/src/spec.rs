@@ -31,6 +31,10 @@ pub struct Scenario {
     pub name: String,
     /// Simulated clients, each on its own host.
     pub clients: u32,
+    /// Simulated SMB clients (`s1`…), beside the NFS ones, on the same share
+    /// ([`crate::smb_workload::SmbWorker`]).
+    #[serde(default)]
+    pub smb_clients: u32,
     /// Simulated seconds during which clients work and faults happen.
     pub fault_secs: u64,
     /// Simulated seconds after the faults stop within which every client must finish.

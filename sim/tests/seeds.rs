@@ -77,6 +77,23 @@ fn storm_seeds() {
     replay("storm");
 }
 
+/// Goal: `smb` (two NFS and two SMB clients on one share, every nemesis kind, store faults)
+/// holds every check for each committed seed, deterministically: FLUSH-acknowledged bytes
+/// survive crashes, a reconnecting SMB client reopens the same objects by path, and
+/// QUERY_DIRECTORY paging returns each entry once.
+#[test]
+fn smb_seeds() {
+    replay("smb");
+}
+
+/// Goal: `smb-buggify` (SMB clients with every buggify site on) holds the SMB checks for each
+/// committed seed; 0x4 is the regression where FLUSH answered SUCCESS after the write-back
+/// cache had dropped acknowledged bytes.
+#[test]
+fn smb_buggify_seeds() {
+    replay("smb-buggify");
+}
+
 /// Goal: `calm` (four clients, no faults) holds every check for each committed seed.
 #[test]
 fn calm_seeds() {

@@ -132,6 +132,9 @@ ntstatus! {
     INVALID_OPLOCK_PROTOCOL = 0xC000_00E3;
     /// The data is not ready: the store is slow (retry).
     DEVICE_NOT_READY = 0xC000_00A3;
+    /// Write-behind data of the file was lost: bytes acknowledged by WRITE could not be
+    /// stored (answered by FLUSH).
+    LOST_WRITEBEHIND_DATA = 0xC000_0222;
     /// An internal error.
     INTERNAL_ERROR = 0xC000_00E5;
     /// An access violation.

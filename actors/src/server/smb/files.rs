@@ -377,6 +377,7 @@ impl Conn {
             delete_on_close,
             write_through: options.contains(CreateOptions::WRITE_THROUGH),
             dirty: false,
+            unflushed: None,
             scan: DirScan::default(),
             position: 0,
         })?;
@@ -582,9 +583,17 @@ impl Conn {
             }
             let node = *node;
             let (share, caller) = self.share_of(open)?;
-            share.commit(caller, node).await.map_err(failed)?;
+            let committed = share.commit(caller, node).await.map_err(failed)?;
             if let Some(o) = self.opens.get_mut(&id) {
                 o.dirty = false;
+                // Bytes an earlier WRITE acknowledged were dropped by the write-back cache
+                // (a flush refused for good changes the verifier): say so, as NFS clients
+                // learn it from COMMIT's verifier.
+                if let Some((v, mixed)) = o.unflushed.take()
+                    && (mixed || v != committed.verifier)
+                {
+                    return Err(NtStatus::LOST_WRITEBEHIND_DATA);
+                }
             }
         }
         let mut w = Out::writer();
@@ -698,7 +707,7 @@ impl Conn {
                 } else {
                     r.offset
                 };
-                share
+                let written = share
                     .write(
                         caller,
                         node,
@@ -709,8 +718,14 @@ impl Conn {
                     .await
                     .map_err(failed)?;
                 if let Some(o) = self.opens.get_mut(&id) {
-                    o.dirty |= stability == Stability::Unstable;
                     o.position = offset + count as u64;
+                    if stability == Stability::Unstable {
+                        o.dirty = true;
+                        o.unflushed = match o.unflushed {
+                            None => Some((written.verifier, false)),
+                            Some((v, mixed)) => Some((v, mixed || v != written.verifier)),
+                        };
+                    }
                 }
             }
         }
@@ -754,6 +769,7 @@ impl Conn {
             delete_on_close: false,
             write_through: false,
             dirty: false,
+            unflushed: None,
             scan: DirScan::default(),
             position: 0,
         })?;

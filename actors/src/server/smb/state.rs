@@ -180,6 +180,10 @@ pub(crate) struct Open {
     pub(crate) write_through: bool,
     /// Something was written since the last flush (CLOSE then commits).
     pub(crate) dirty: bool,
+    /// The write verifier of the first unstable WRITE since the last FLUSH, and whether a
+    /// later one answered another: a FLUSH whose commit answers a different verifier (the
+    /// write-back cache dropped bytes for good meanwhile) reports the loss.
+    pub(crate) unflushed: Option<([u8; 8], bool)>,
     /// Directory enumeration state.
     pub(crate) scan: DirScan,
     /// FilePositionInformation (kept for clients that set and query it).
