@@ -467,8 +467,20 @@ impl Conn {
             }
             if let Some(f) = out.file_id {
                 related_file = Some(f);
+                related_status = NtStatus::SUCCESS;
             }
-            related_status = out.status;
+            // A failure carries over to the related requests after it when it is the CREATE
+            // that should have made the handle, an unrelated request (it starts a new chain),
+            // or while no handle is established: a WRITE refused on a good handle does not
+            // fail the related READ after it (Windows and Samba alike).
+            if out.status.is_error()
+                && (hdr.command == Command::CREATE || !related || related_file.is_none())
+            {
+                related_status = out.status;
+                if !related {
+                    related_file = None;
+                }
+            }
             session_id = out.session_id.unwrap_or(hdr.session_id.0);
             tree_id = out.tree_id.unwrap_or_else(|| tid(&hdr));
             let granted = self.credits.grant(hdr.credits, charge, last);
