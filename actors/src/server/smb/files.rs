@@ -299,6 +299,13 @@ impl Conn {
                 if read_only_tree {
                     return Err(NtStatus::ACCESS_DENIED);
                 }
+                // A read-only file could never be deleted on close: refused before it exists.
+                if options.contains(CreateOptions::DELETE_ON_CLOSE)
+                    && r.file_attributes.contains(FileAttributes::READONLY)
+                    && !want_dir
+                {
+                    return Err(NtStatus::CANNOT_DELETE);
+                }
                 let mode =
                     posix_req.map_or(if want_dir { 0o755 } else { 0o644 }, |p| p.mode & 0o7777);
                 let mode = if r.file_attributes.contains(FileAttributes::READONLY) && !want_dir {
@@ -322,10 +329,27 @@ impl Conn {
                             ..AttrChange::default()
                         },
                     )
-                    .await
-                    .map_err(failed)?;
-                action = CreateAction::CREATED;
-                made.attr
+                    .await;
+                match made {
+                    Ok(made) => {
+                        action = CreateAction::CREATED;
+                        made.attr
+                    }
+                    // Another opener (another connection) made the name between the lookup
+                    // and here: OPEN_IF / OVERWRITE_IF open what it made.
+                    Err(f)
+                        if matches!(
+                            f.error,
+                            crate::server::share::OpError::Store(StoreError::Exists)
+                        ) && disposition != CreateDisposition::CREATE =>
+                    {
+                        match lookup_ci(&share, &caller, &dir, &stored_name).await? {
+                            Some((_, a)) if (a.kind == FileKind::Directory) == want_dir => a,
+                            _ => return Err(failed(f)),
+                        }
+                    }
+                    Err(f) => return Err(failed(f)),
+                }
             }
         };
         // What the mode bits and the share permission allow, against what was asked (checked
