@@ -428,6 +428,7 @@ impl Conn {
                         atime: time(info.last_access_time),
                         mtime: time(info.last_write_time),
                         btime: time(info.creation_time),
+                        ctime: time(info.change_time),
                         ..AttrChange::default()
                     };
                     if a.kind == FileKind::Directory && info.file_attributes & 0x100 != 0 {
