@@ -24,6 +24,10 @@ use crate::server::share::{
     AttrChange, Caller, CreateMode, NewKind, Node, Rights, ShareHandle, Stability,
 };
 
+/// The largest file size NTFS allows (16 TiB - 64 KiB): writes starting there fail as on
+/// Windows.
+const MAX_FILE_SIZE: u64 = 0xFFF_FFFF_0000;
+
 /// Entries asked of the share per page when a name is searched for ignoring case.
 const SCAN_PAGE: usize = 512;
 
@@ -684,8 +688,16 @@ impl Conn {
     pub(crate) async fn write(&mut self, req: Req<'_>) -> Handled {
         let r = WriteRequest::decode(req.msg).map_err(undecodable)?;
         let id = self.open_of(&req, r.file_id)?;
-        if r.offset != u64::MAX && r.offset.saturating_add(r.data.len() as u64) > i64::MAX as u64 {
-            return Err(NtStatus::INVALID_PARAMETER);
+        let len = r.data.len() as u64;
+        // All ones means "at end of file", for append-only opens only (checked below).
+        if r.offset != u64::MAX {
+            if r.offset.saturating_add(len) > i64::MAX as u64 {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
+            // Past the largest file NTFS holds, as Windows answers (smbtorture rw.invalid).
+            if len > 0 && r.offset >= MAX_FILE_SIZE {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
         }
         if r.data.len() > self.max_io() {
             return Err(NtStatus::INVALID_PARAMETER);
@@ -714,6 +726,9 @@ impl Conn {
                 let (share, caller) = self.share_of(open)?;
                 // An offset of all ones means "at end of file" for append-only opens.
                 let offset = if r.offset == u64::MAX {
+                    if open.access & access::FILE_WRITE_DATA != 0 {
+                        return Err(NtStatus::INVALID_PARAMETER);
+                    }
                     share
                         .getattr(caller.clone(), node)
                         .await

@@ -143,7 +143,9 @@ impl Conn {
                             },
                         }
                         .encode(),
-                        FileAllInformation::FIXED_SIZE,
+                        // Windows' smallest buffer is sizeof(FILE_ALL_INFORMATION): the name
+                        // information padded to 8 (see [`PADDED_NAME_FIXED`]).
+                        FileAllInformation::FIXED_SIZE + 4,
                     ),
                     FileInfoClass::NAME | FileInfoClass::NORMALIZED_NAME => (
                         FileNameInformation {
@@ -154,14 +156,14 @@ impl Conn {
                             },
                         }
                         .encode(),
-                        4,
+                        PADDED_NAME_FIXED,
                     ),
                     FileInfoClass::ALTERNATE_NAME => (
                         fscc::FileAlternateNameInformation {
                             file_name: short_name(&name),
                         }
                         .encode(),
-                        4,
+                        PADDED_NAME_FIXED,
                     ),
                     FileInfoClass::STREAM => {
                         let s = if is_dir {
@@ -174,7 +176,9 @@ impl Conn {
                                 attrs::allocation(&a),
                             )
                         };
-                        (s.encode(), 24)
+                        // sizeof(FILE_STREAM_INFORMATION): 24 bytes, one name character,
+                        // padded to 8.
+                        (s.encode(), 32)
                     }
                     FileInfoClass::COMPRESSION => (
                         FileCompressionInformation {
@@ -241,7 +245,9 @@ impl Conn {
                                 volume_label: label,
                             }
                             .encode(),
-                            18,
+                            // sizeof(FILE_FS_VOLUME_INFORMATION): 18 bytes, one label
+                            // character, padded to 8.
+                            24,
                         )
                     }
                     FsInfoClass::SIZE => (
@@ -270,7 +276,9 @@ impl Conn {
                             file_system_name: "NTFS".to_owned(),
                         }
                         .encode(),
-                        12,
+                        // sizeof(FILE_FS_ATTRIBUTE_INFORMATION): 12 bytes, one name
+                        // character, padded to 4.
+                        16,
                     ),
                     FsInfoClass::FULL_SIZE => (
                         FileFsFullSizeInformation {
@@ -675,6 +683,12 @@ impl Conn {
             .any(|e| e.name != b"." && e.name != b".."))
     }
 }
+
+/// The smallest OutputBufferLength Windows accepts for a class that is one name
+/// (FileNameInformation, FileAlternateNameInformation): the C structure's size, its length
+/// field and one UTF-16 character padded to 8 ([MS-SMB2] 3.3.5.20.1: a buffer smaller than
+/// the fixed structure is STATUS_INFO_LENGTH_MISMATCH; smbtorture getinfo.qfile_buffercheck).
+const PADDED_NAME_FIXED: usize = 8;
 
 /// The 8.3 name of `name` (FileAlternateNameInformation): the name itself, upper-cased, when
 /// it already is one; otherwise up to six characters of its base, `~1`, and up to three of its
