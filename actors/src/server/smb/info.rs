@@ -410,6 +410,11 @@ impl Conn {
             return Err(NtStatus::NOT_SUPPORTED);
         };
         let (node, parent, name, is_dir) = (*node, *parent, name.clone(), *is_dir);
+        let open_path = match &open.kind {
+            OpenKind::Node { path, .. } => path.clone(),
+            OpenKind::Pipe { .. } => String::new(),
+        };
+        let open_tree = open.tree;
         let access_mask = open.access;
         let (share, caller) = self.share_of(open)?;
         if !caller.permission.can_write()
@@ -524,6 +529,11 @@ impl Conn {
                         return Err(NtStatus::ACCESS_DENIED);
                     }
                     let info = FileRenameInformation::decode(b).map_err(bad)?;
+                    // A directory with an open file below it keeps its name (Windows answers
+                    // ACCESS_DENIED; only this connection's opens are known here).
+                    if is_dir && self.has_open_below(open_tree, &open_path) {
+                        return Err(NtStatus::ACCESS_DENIED);
+                    }
                     let target = SmbPath::parse(&info.file_name)?;
                     let Some(to_name) = target.name() else {
                         return Err(NtStatus::OBJECT_NAME_INVALID);
@@ -657,6 +667,18 @@ impl Conn {
         self.opens
             .values()
             .any(|o| matches!(&o.kind, OpenKind::Node { node: n, .. } if *n == node))
+    }
+
+    /// Whether an open of tree `tree` names a path inside directory `dir` (a share path).
+    fn has_open_below(&self, tree: u32, dir: &str) -> bool {
+        let prefix = format!("{dir}\\");
+        self.opens.values().any(|o| {
+            o.tree == tree
+                && matches!(&o.kind, OpenKind::Node { path, .. }
+                    if path.len() > prefix.len()
+                        && path.is_char_boundary(prefix.len())
+                        && path[..prefix.len()].eq_ignore_ascii_case(&prefix))
+        })
     }
 
     /// Whether directory `dir` has entries besides "." and "..".
