@@ -534,6 +534,21 @@ impl Conn {
                     if is_dir && self.has_open_below(open_tree, &open_path) {
                         return Err(NtStatus::ACCESS_DENIED);
                     }
+                    // The rename acts as an open of the parent directory that adds an entry
+                    // (FILE_ADD_FILE) sharing read and write, not delete: an open of the parent
+                    // with DELETE access, or one that shares nothing, is a sharing violation
+                    // (smbtorture rename.*_delete_access; this connection's opens only).
+                    if self.opens.values().any(|o| {
+                        matches!(&o.kind, OpenKind::Node { node: n, .. } if *n == parent)
+                            && attrs::share_conflict(
+                                o.access,
+                                o.share_access,
+                                access::FILE_WRITE_DATA,
+                                0x3,
+                            )
+                    }) {
+                        return Err(NtStatus::SHARING_VIOLATION);
+                    }
                     let target = SmbPath::parse(&info.file_name)?;
                     let Some(to_name) = target.name() else {
                         return Err(NtStatus::OBJECT_NAME_INVALID);
@@ -591,6 +606,21 @@ impl Conn {
                     let info = FileLinkInformation::decode(b).map_err(bad)?;
                     if is_dir {
                         return Err(NtStatus::FILE_IS_A_DIRECTORY);
+                    }
+                    // The rename acts as an open of the parent directory that adds an entry
+                    // (FILE_ADD_FILE) sharing read and write, not delete: an open of the parent
+                    // with DELETE access, or one that shares nothing, is a sharing violation
+                    // (smbtorture rename.*_delete_access; this connection's opens only).
+                    if self.opens.values().any(|o| {
+                        matches!(&o.kind, OpenKind::Node { node: n, .. } if *n == parent)
+                            && attrs::share_conflict(
+                                o.access,
+                                o.share_access,
+                                access::FILE_WRITE_DATA,
+                                0x3,
+                            )
+                    }) {
+                        return Err(NtStatus::SHARING_VIOLATION);
                     }
                     let target = SmbPath::parse(&info.file_name)?;
                     let Some(to_name) = target.name() else {
