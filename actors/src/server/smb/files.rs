@@ -187,6 +187,18 @@ impl Conn {
         if r.desired_access.0 & 0x0CE0_FE00 != 0 {
             return Err(NtStatus::ACCESS_DENIED);
         }
+        // Options this server does not implement, refused as Windows refuses them
+        // (FILE_CREATE_TREE_CONNECTION, FILE_OPEN_BY_FILE_ID, FILE_RESERVE_OPFILTER;
+        // smbtorture create.gentest).
+        if r.create_options.0 & 0x0010_2080 != 0 {
+            return Err(NtStatus::NOT_SUPPORTED);
+        }
+        // Attributes no file can be created with (VOLUME, DEVICE, INTEGRITY_STREAM and the
+        // undefined bits above 0x8000), and context tags shorter than four bytes, are refused
+        // as Windows refuses them (smbtorture create.gentest, create.blob).
+        if r.file_attributes.0 & 0xFFFF_8048 != 0 || r.contexts.iter().any(|c| c.name.len() < 4) {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
         // No snapshots are kept: a previous version (TWrp) does not exist.
         if r.context(names::TWRP).is_some() {
             return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
@@ -389,6 +401,14 @@ impl Conn {
                 return Err(NtStatus::SHARING_VIOLATION);
             }
         }
+        // An allocation size asked for at creation (AlSi) is reported back.
+        let requested_allocation = r
+            .context(names::ALSI)
+            .filter(|_| action != CreateAction::OPENED && attr.kind != FileKind::Directory)
+            .and_then(|c| c.data.get(..8).and_then(|b| b.try_into().ok()))
+            .map_or(0, |b: [u8; 8]| {
+                u64::from_le_bytes(b).div_ceil(4096).saturating_mul(4096)
+            });
         let is_dir = attr.kind == FileKind::Directory;
         let fid = self.insert_open(Open {
             session: req.hdr.session_id.0,
@@ -407,15 +427,8 @@ impl Conn {
             dirty: false,
             scan: DirScan::default(),
             position: 0,
+            allocation: requested_allocation,
         })?;
-        // An allocation size asked for at creation (AlSi) is reported back.
-        let requested_allocation = r
-            .context(names::ALSI)
-            .filter(|_| action != CreateAction::OPENED && attr.kind != FileKind::Directory)
-            .and_then(|c| c.data.get(..8).and_then(|b| b.try_into().ok()))
-            .map_or(0, |b: [u8; 8]| {
-                u64::from_le_bytes(b).div_ceil(4096).saturating_mul(4096)
-            });
         let mut contexts = Vec::new();
         if r.context(names::MXAC).is_some() {
             contexts.push(
@@ -795,6 +808,7 @@ impl Conn {
             dirty: false,
             scan: DirScan::default(),
             position: 0,
+            allocation: 0,
         })?;
         let mut w = Out::writer();
         CreateResponse {

@@ -59,11 +59,17 @@ impl Conn {
             return Err(NtStatus::NOT_SUPPORTED);
         };
         let (node, name, path, is_dir) = (*node, name.clone(), path.clone(), *is_dir);
-        let (access_mask, delete_pending, position) =
-            (open.access, open.delete_on_close, open.position);
+        let (access_mask, delete_pending, position, requested_allocation) = (
+            open.access,
+            open.delete_on_close,
+            open.position,
+            open.allocation,
+        );
         let (share, caller) = self.share_of(open)?;
         let posix = self.neg.as_ref().is_some_and(|n| n.posix);
         let a = share.getattr(caller.clone(), node).await.map_err(failed)?;
+        // What this handle reports as allocated: the AlSi asked for at creation, if larger.
+        let allocation = attrs::allocation(&a).max(requested_allocation);
         let (buf, fixed): (Vec<u8>, usize) = match r.info_type {
             InfoType::FILE => {
                 let class = FileInfoClass(r.info_class);
@@ -81,7 +87,7 @@ impl Conn {
                 }
                 let basic = basic(&a, &name);
                 let standard = FileStandardInformation {
-                    allocation_size: attrs::allocation(&a),
+                    allocation_size: allocation,
                     end_of_file: attrs::end_of_file(&a),
                     number_of_links: a.nlink,
                     delete_pending,
@@ -171,10 +177,7 @@ impl Conn {
                                 streams: Vec::new(),
                             }
                         } else {
-                            FileStreamInformation::data_only(
-                                attrs::end_of_file(&a),
-                                attrs::allocation(&a),
-                            )
+                            FileStreamInformation::data_only(attrs::end_of_file(&a), allocation)
                         };
                         // sizeof(FILE_STREAM_INFORMATION): 24 bytes, one name character,
                         // padded to 8.
@@ -197,7 +200,7 @@ impl Conn {
                             last_access_time: filetime(a.atime),
                             last_write_time: filetime(a.mtime),
                             change_time: filetime(a.ctime),
-                            allocation_size: attrs::allocation(&a),
+                            allocation_size: allocation,
                             end_of_file: attrs::end_of_file(&a),
                             file_attributes: attrs::dos(&a, &name),
                         }

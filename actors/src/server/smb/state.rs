@@ -181,4 +181,7 @@ pub(crate) struct Open {
     pub(crate) scan: DirScan,
     /// FilePositionInformation (kept for clients that set and query it).
     pub(crate) position: u64,
+    /// The allocation size asked for when this open created the file (AlSi), reported
+    /// through this handle while the data is smaller.
+    pub(crate) allocation: u64,
 }
