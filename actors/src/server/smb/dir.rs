@@ -91,12 +91,20 @@ impl Conn {
             open.scan.pattern = Some(p);
         }
         let pattern = open.scan.pattern.clone().unwrap_or_else(|| "*".to_owned());
+        // Entries read ahead by an earlier request may have been deleted since: read again
+        // from the last entry returned (smbtorture dir.fixed).
+        if !open.scan.pending.is_empty() {
+            open.scan.pending.clear();
+            open.scan.cookie = open.scan.resume;
+            open.scan.eof = false;
+        }
         let single = r.flags.contains(QueryDirectoryFlags::RETURN_SINGLE_ENTRY);
         let mut buf = DirBuffer::new(r.info_class, r.output_buffer_length as usize);
         loop {
             // Fill from what is pending first.
-            while let Some((name, a)) = open.scan.pending.front() {
+            while let Some((name, a, cookie)) = open.scan.pending.front() {
                 if !matches(&pattern, name) || (!posix && hidden_kind(a)) {
+                    open.scan.resume = *cookie;
                     open.scan.pending.pop_front();
                     continue;
                 }
@@ -104,6 +112,7 @@ impl Conn {
                     break;
                 }
                 tracing::trace!(%name, "QUERY_DIRECTORY entry");
+                open.scan.resume = *cookie;
                 open.scan.pending.pop_front();
                 open.scan.returned_any = true;
                 if single {
@@ -129,7 +138,7 @@ impl Conn {
             for e in listing.entries {
                 open.scan.cookie = e.cookie;
                 if let Ok(n) = String::from_utf8(e.name) {
-                    page.push_back((n, e.attr));
+                    page.push_back((n, e.attr, e.cookie));
                 }
             }
             open.scan.eof = listing.eof || page.is_empty();

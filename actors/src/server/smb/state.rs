@@ -115,8 +115,12 @@ pub(crate) struct DirScan {
     pub(crate) pattern: Option<String>,
     /// Where the next page starts.
     pub(crate) cookie: Cookie,
-    /// Entries read from the share but not yet returned (a page that did not fit).
-    pub(crate) pending: std::collections::VecDeque<(String, Attr)>,
+    /// Entries read from the share but not yet returned (a page that did not fit), each with
+    /// its cookie.
+    pub(crate) pending: std::collections::VecDeque<(String, Attr, Cookie)>,
+    /// The cookie of the last entry returned: a later request re-reads from here rather than
+    /// trusting `pending`, which entries deleted since may still be in.
+    pub(crate) resume: Cookie,
     /// The share listed every entry.
     pub(crate) eof: bool,
     /// At least one entry was returned since the last restart.
@@ -129,6 +133,7 @@ impl Default for DirScan {
             pattern: None,
             cookie: Cookie::START,
             pending: std::collections::VecDeque::new(),
+            resume: Cookie::START,
             eof: false,
             returned_any: false,
         }
