@@ -413,6 +413,9 @@ impl Conn {
         let mut replies: Vec<Pending> = Vec::with_capacity(count);
         let mut related_file = None;
         let mut related_status = NtStatus::SUCCESS;
+        // The previous element's session was not found: a related element has no session to
+        // inherit (Samba answers INVALID_PARAMETER; smbtorture compound.invalid2).
+        let mut session_lost = false;
         let mut session_id = 0u64;
         let mut tree_id = 0u32;
         for (i, part) in parts.iter().enumerate() {
@@ -451,6 +454,8 @@ impl Conn {
             let out = if i == 0 && hdr.is_related() {
                 // A related first element has nothing to relate to ([MS-SMB2] 3.3.5.2.7.2).
                 Out::error(NtStatus::INVALID_PARAMETER)
+            } else if related && session_lost {
+                Out::error(NtStatus::INVALID_PARAMETER)
             } else if related && related_status.is_error() && needs_file(hdr.command) {
                 Out::error(related_status)
             } else {
@@ -465,6 +470,8 @@ impl Conn {
             if out.silent {
                 continue;
             }
+            session_lost =
+                out.status == NtStatus::USER_SESSION_DELETED || (related && session_lost);
             if let Some(f) = out.file_id {
                 related_file = Some(f);
                 related_status = NtStatus::SUCCESS;

@@ -129,6 +129,8 @@ impl Conn {
 
     /// The open a request names, checked against its session and tree.
     pub(crate) fn open_of(&self, req: &Req<'_>, id: FileId) -> Result<u64, NtStatus> {
+        // The session is checked before the handle ([MS-SMB2] 3.3.5.2.9).
+        self.session(req.hdr)?;
         let id = req.file_id(id)?;
         let open = self.opens.get(&id.volatile).ok_or(NtStatus::FILE_CLOSED)?;
         if id.persistent != id.volatile
