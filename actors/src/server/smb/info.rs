@@ -80,6 +80,7 @@ impl Conn {
                     | FileInfoClass::NETWORK_OPEN
                     | FileInfoClass::ATTRIBUTE_TAG
                     | FileInfoClass::POSIX => access::FILE_READ_ATTRIBUTES,
+                    FileInfoClass::FULL_EA => access::FILE_READ_EA,
                     _ => 0,
                 };
                 if access_mask & needs != needs {
@@ -94,6 +95,9 @@ impl Conn {
                     directory: is_dir,
                 };
                 match class {
+                    // The volume does not advertise FILE_SUPPORTS_EXTENDED_ATTRIBUTES: EAs are
+                    // not stored (checked after the open's FILE_READ_EA, as Windows orders it).
+                    FileInfoClass::FULL_EA => return Err(NtStatus::EAS_NOT_SUPPORTED),
                     FileInfoClass::BASIC => (basic.encode(), 40),
                     FileInfoClass::STANDARD => (standard.encode(), 24),
                     FileInfoClass::INTERNAL => (
