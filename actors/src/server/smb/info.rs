@@ -424,9 +424,9 @@ impl Conn {
         let open_tree = open.tree;
         let access_mask = open.access;
         let (share, caller) = self.share_of(open)?;
-        if !caller.permission.can_write()
-            && !(r.info_type == InfoType::FILE && r.info_class == FileInfoClass::POSITION.0)
-        {
+        // Read-only trees may still set the position.
+        let position = r.info_type == InfoType::FILE && r.info_class == FileInfoClass::POSITION.0;
+        if !(caller.permission.can_write() || position) {
             return Err(NtStatus::ACCESS_DENIED);
         }
         let b = &r.buffer;
