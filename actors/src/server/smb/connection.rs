@@ -177,6 +177,9 @@ pub(crate) struct Conn {
     pub(crate) nonce_counter: u64,
     /// The connection must close after the current frame (a protocol violation).
     pub(crate) close: bool,
+    /// Sessions logged off in the current frame: removed once its reply is signed or
+    /// encrypted with their keys ([MS-SMB2] 3.3.5.6).
+    pub(crate) logged_off: Vec<u64>,
 }
 
 /// Runs one connection to completion.
@@ -215,6 +218,7 @@ pub(crate) async fn run<S>(
             next_file: 1,
             nonce_counter: 0,
             close: false,
+            logged_off: Vec::new(),
         };
         let (mut rd, mut wr) = tokio::io::split(stream);
         // Until NEGOTIATE, frames are small; afterwards up to the largest WRITE.
@@ -303,6 +307,15 @@ struct Pending {
 impl Conn {
     /// Handles one frame; returns the reply frame's payload, if any.
     async fn frame(&mut self, frame: &[u8]) -> Option<Vec<u8>> {
+        let reply = self.frame_reply(frame).await;
+        for sid in std::mem::take(&mut self.logged_off) {
+            self.sessions.remove(&sid);
+        }
+        reply
+    }
+
+    /// The reply to one frame, signed or encrypted with the keys of the sessions it names.
+    async fn frame_reply(&mut self, frame: &[u8]) -> Option<Vec<u8>> {
         match ProtocolId::of(frame) {
             ProtocolId::Smb2 => self.compound(frame, false).await,
             ProtocolId::Transform => {

@@ -405,10 +405,13 @@ impl Conn {
         }
         let mut w = Out::writer();
         LogoffResponse.encode(&mut w);
-        let out = Out::ok(w);
-        // The response is still signed with the session's key: remove it afterwards.
-        self.sessions.remove(&sid);
-        Ok(out)
+        // The response is still signed (or encrypted) with the session's keys: the session
+        // goes once the frame's reply is protected.
+        if let Some(s) = self.sessions.get_mut(&sid) {
+            s.auth = Auth::LoggedOff;
+        }
+        self.logged_off.push(sid);
+        Ok(Out::ok(w))
     }
 
     /// TREE_CONNECT: `\\server\share` to a configured share (the permission identity

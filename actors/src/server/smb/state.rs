@@ -60,6 +60,9 @@ pub(crate) enum Auth {
     InProgress(Box<protocol::spnego::Acceptor>),
     /// Authenticated.
     Valid,
+    /// Logged off in the current frame: its keys still protect the reply, nothing else
+    /// runs in it.
+    LoggedOff,
 }
 
 /// One session.
