@@ -247,7 +247,7 @@ pub struct NewNode {
 }
 
 /// How to change attributes; `None` leaves a field as it is. Every applied change also sets
-/// ctime to `now` (the caller's clock) and bumps `change`.
+/// ctime to `now` (the caller's clock, unless `ctime` is given) and bumps `change`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SetAttr {
     /// New permission bits (`<= 0o7777`, larger values fail with [`StoreError::Invalid`]).
@@ -266,6 +266,9 @@ pub struct SetAttr {
     pub mtime: Option<Timestamp>,
     /// New creation time (SMB clients set it; NFS has no way to).
     pub btime: Option<Timestamp>,
+    /// A change time to record instead of `now` (SMB clients may set ChangeTime, [MS-FSCC]
+    /// 2.4.7; NFS has no way to). Later changes stamp `now` again.
+    pub ctime: Option<Timestamp>,
 }
 
 /// One entry of a directory listing.

@@ -116,7 +116,8 @@ pub fn check_setattr(attr: &Attr, set: &SetAttr) -> StoreResult<bool> {
     Ok(*set != SetAttr::default())
 }
 
-/// Applies a `set` that [`check_setattr`] accepted: each given field, ctime to `now`, and, as
+/// Applies a `set` that [`check_setattr`] accepted: each given field, ctime to `now` (or the
+/// given `ctime`), and, as
 /// POSIX truncate does, mtime to `now` when the size changes (an explicit mtime wins). The
 /// backend bumps `change` itself.
 pub fn apply_setattr(attr: &mut Attr, set: &SetAttr, now: Timestamp) {
@@ -144,7 +145,7 @@ pub fn apply_setattr(attr: &mut Attr, set: &SetAttr, now: Timestamp) {
     if let Some(btime) = set.btime {
         attr.btime = btime;
     }
-    attr.ctime = now;
+    attr.ctime = set.ctime.unwrap_or(now);
 }
 
 /// Checks that bytes may be written to an inode of `kind`: regular files only (`IsDir` for a

@@ -1099,6 +1099,7 @@ async fn setattr_fields<M: MetadataStore>(cx: &Meta<'_, M>) {
         atime: Some(t(30)),
         mtime: Some(t(31)),
         btime: Some(t(29)),
+        ctime: None,
     };
     let a = ok(s.setattr(f.ino, all, t(32)).await, "setattr all");
     assert_eq!((a.mode, a.uid, a.gid), (0o600, 1, 2));
@@ -1106,6 +1107,18 @@ async fn setattr_fields<M: MetadataStore>(cx: &Meta<'_, M>) {
         (a.atime, a.mtime, a.ctime, a.btime),
         (t(30), t(31), t(32), t(29))
     );
+    // A given ctime is recorded instead of now (SMB ChangeTime); the next change stamps now.
+    let a = ok(
+        s.setattr(f.ino, set(|x| x.ctime = Some(t(20))), t(34))
+            .await,
+        "setattr ctime",
+    );
+    assert_eq!(a.ctime, t(20));
+    let a = ok(
+        s.setattr(f.ino, set(|x| x.mode = Some(0o640)), t(35)).await,
+        "setattr after ctime",
+    );
+    assert_eq!(a.ctime, t(35));
     // Directories take attributes too.
     let da = ok(
         s.setattr(d.ino, set(|x| x.mode = Some(0o700)), t(33)).await,

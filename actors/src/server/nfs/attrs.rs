@@ -134,8 +134,9 @@ pub(crate) fn attr_change(s: &Sattr3) -> AttrChange {
         size: s.size,
         atime: t(s.atime),
         mtime: t(s.mtime),
-        // NFSv3 has no creation time.
+        // NFSv3 has no creation time, and ctime is the server's.
         btime: TimeSet::Keep,
+        ctime: TimeSet::Keep,
     }
 }
 

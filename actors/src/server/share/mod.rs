@@ -156,6 +156,8 @@ pub(crate) struct AttrChange {
     pub(crate) mtime: TimeSet,
     /// New creation time (SMB).
     pub(crate) btime: TimeSet,
+    /// New change time (SMB ChangeTime), instead of the server's clock.
+    pub(crate) ctime: TimeSet,
 }
 
 impl AttrChange {
@@ -603,7 +605,12 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
         set.uid = change.uid;
         set.gid = change.gid;
         let now = self.now();
-        for (which, t) in [(0, change.atime), (1, change.mtime), (2, change.btime)] {
+        for (which, t) in [
+            (0, change.atime),
+            (1, change.mtime),
+            (2, change.btime),
+            (3, change.ctime),
+        ] {
             let v = match t {
                 TimeSet::Keep => continue,
                 TimeSet::ServerNow => {
@@ -622,7 +629,8 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
             match which {
                 0 => set.atime = Some(v),
                 1 => set.mtime = Some(v),
-                _ => set.btime = Some(v),
+                2 => set.btime = Some(v),
+                _ => set.ctime = Some(v),
             }
         }
         if let Some(size) = change.size {

@@ -53,7 +53,7 @@ pub(crate) fn allocation(a: &Attr) -> u64 {
 }
 
 /// Whether a new open (`access`, `share`) conflicts with an existing one ([MS-FSA] 2.1.5.1.2:
-/// each side's access must be allowed by the other side's share access).
+/// each side's data and delete access must be allowed by the other side's share access).
 pub(crate) fn share_conflict(
     old_access: u32,
     old_share: u32,
@@ -71,6 +71,12 @@ pub(crate) fn share_conflict(
             || (writes(acc) && share & SHARE_WRITE == 0)
             || (deletes(acc) && share & SHARE_DELETE == 0)
     };
+    // An open without data or delete access takes no part in sharing, on either side (an
+    // attribute-only open neither conflicts nor is conflicted with, as on Windows).
+    let shares = |a: u32| reads(a) || writes(a) || deletes(a);
+    if !shares(old_access) || !shares(new_access) {
+        return false;
+    }
     blocked(new_access, old_share) || blocked(old_access, new_share)
 }
 

@@ -177,8 +177,8 @@ pub(crate) struct Conn {
     pub(crate) nonce_counter: u64,
     /// The connection must close after the current frame (a protocol violation).
     pub(crate) close: bool,
-    /// Sessions logged off by the frame being answered: forgotten once its reply is signed
-    /// or encrypted with their keys.
+    /// Sessions logged off in the current frame: removed once its reply is signed or
+    /// encrypted with their keys ([MS-SMB2] 3.3.5.6).
     pub(crate) logged_off: Vec<u64>,
 }
 
@@ -321,14 +321,15 @@ struct Pending {
 impl Conn {
     /// Handles one frame; returns the reply frame's payload, if any.
     async fn frame(&mut self, frame: &[u8]) -> Option<Vec<u8>> {
-        let reply = self.frame_inner(frame).await;
+        let reply = self.frame_reply(frame).await;
         for sid in std::mem::take(&mut self.logged_off) {
             self.sessions.remove(&sid);
         }
         reply
     }
 
-    async fn frame_inner(&mut self, frame: &[u8]) -> Option<Vec<u8>> {
+    /// The reply to one frame, signed or encrypted with the keys of the sessions it names.
+    async fn frame_reply(&mut self, frame: &[u8]) -> Option<Vec<u8>> {
         match ProtocolId::of(frame) {
             ProtocolId::Smb2 => self.compound(frame, None).await,
             ProtocolId::Transform => {
@@ -441,6 +442,9 @@ impl Conn {
         let mut replies: Vec<Pending> = Vec::with_capacity(count);
         let mut related_file = None;
         let mut related_status = NtStatus::SUCCESS;
+        // The previous element's session was not found: a related element has no session to
+        // inherit (Samba answers INVALID_PARAMETER; smbtorture compound.invalid2).
+        let mut session_lost = false;
         let mut session_id = 0u64;
         let mut tree_id = 0u32;
         // Bytes of answers so far (each padded to 8), kept within REPLY_MAX.
@@ -495,6 +499,8 @@ impl Conn {
             let mut out = if i == 0 && hdr.is_related() {
                 // A related first element has nothing to relate to ([MS-SMB2] 3.3.5.2.7.2).
                 Out::error(NtStatus::INVALID_PARAMETER)
+            } else if related && session_lost {
+                Out::error(NtStatus::INVALID_PARAMETER)
             } else if related && related_status.is_error() && needs_file(hdr.command) {
                 Out::error(related_status)
             } else {
@@ -520,10 +526,24 @@ impl Conn {
                 out = Out::error(NtStatus::INSUFFICIENT_RESOURCES);
             }
             reply_len += out.w.len().next_multiple_of(8);
+            session_lost =
+                out.status == NtStatus::USER_SESSION_DELETED || (related && session_lost);
             if let Some(f) = out.file_id {
                 related_file = Some(f);
+                related_status = NtStatus::SUCCESS;
             }
-            related_status = out.status;
+            // A failure carries over to the related requests after it when it is the CREATE
+            // that should have made the handle, an unrelated request (it starts a new chain),
+            // or while no handle is established: a WRITE refused on a good handle does not
+            // fail the related READ after it (Windows and Samba alike).
+            if out.status.is_error()
+                && (hdr.command == Command::CREATE || !related || related_file.is_none())
+            {
+                related_status = out.status;
+                if !related {
+                    related_file = None;
+                }
+            }
             session_id = out.session_id.unwrap_or(hdr.session_id.0);
             tree_id = out.tree_id.unwrap_or_else(|| tid(&hdr));
             let granted = self.credits.grant(hdr.credits, charge, last);

@@ -24,6 +24,10 @@ use crate::server::share::{
     AttrChange, Caller, CreateMode, NewKind, Node, Rights, ShareHandle, Stability,
 };
 
+/// The largest file size NTFS allows (16 TiB - 64 KiB): writes starting there fail as on
+/// Windows.
+const MAX_FILE_SIZE: u64 = 0xFFF_FFFF_0000;
+
 /// Entries asked of the share per page when a name is searched for ignoring case.
 const SCAN_PAGE: usize = 512;
 
@@ -125,6 +129,8 @@ impl Conn {
 
     /// The open a request names, checked against its session and tree.
     pub(crate) fn open_of(&self, req: &Req<'_>, id: FileId) -> Result<u64, NtStatus> {
+        // The session is checked before the handle ([MS-SMB2] 3.3.5.2.9).
+        self.session(req.hdr)?;
         let id = req.file_id(id)?;
         let open = self.opens.get(&id.volatile).ok_or(NtStatus::FILE_CLOSED)?;
         if id.persistent != id.volatile
@@ -182,6 +188,18 @@ impl Conn {
         // Rights no file has (reserved bits): nobody is granted them.
         if r.desired_access.0 & 0x0CE0_FE00 != 0 {
             return Err(NtStatus::ACCESS_DENIED);
+        }
+        // Options this server does not implement, refused as Windows refuses them
+        // (FILE_CREATE_TREE_CONNECTION, FILE_OPEN_BY_FILE_ID, FILE_RESERVE_OPFILTER;
+        // smbtorture create.gentest).
+        if r.create_options.0 & 0x0010_2080 != 0 {
+            return Err(NtStatus::NOT_SUPPORTED);
+        }
+        // Attributes no file can be created with (VOLUME, DEVICE, INTEGRITY_STREAM and the
+        // undefined bits above 0x8000), and context tags shorter than four bytes, are refused
+        // as Windows refuses them (smbtorture create.gentest, create.blob).
+        if r.file_attributes.0 & 0xFFFF_8048 != 0 || r.contexts.iter().any(|c| c.name.len() < 4) {
+            return Err(NtStatus::INVALID_PARAMETER);
         }
         // No snapshots are kept: a previous version (TWrp) does not exist.
         if r.context(names::TWRP).is_some() {
@@ -299,6 +317,13 @@ impl Conn {
                 if read_only_tree {
                     return Err(NtStatus::ACCESS_DENIED);
                 }
+                // A read-only file could never be deleted on close: refused before it exists.
+                if options.contains(CreateOptions::DELETE_ON_CLOSE)
+                    && r.file_attributes.contains(FileAttributes::READONLY)
+                    && !want_dir
+                {
+                    return Err(NtStatus::CANNOT_DELETE);
+                }
                 let mode =
                     posix_req.map_or(if want_dir { 0o755 } else { 0o644 }, |p| p.mode & 0o7777);
                 let mode = if r.file_attributes.contains(FileAttributes::READONLY) && !want_dir {
@@ -322,10 +347,27 @@ impl Conn {
                             ..AttrChange::default()
                         },
                     )
-                    .await
-                    .map_err(failed)?;
-                action = CreateAction::CREATED;
-                made.attr
+                    .await;
+                match made {
+                    Ok(made) => {
+                        action = CreateAction::CREATED;
+                        made.attr
+                    }
+                    // Another opener (another connection) made the name between the lookup
+                    // and here: OPEN_IF / OVERWRITE_IF open what it made.
+                    Err(f)
+                        if matches!(
+                            f.error,
+                            crate::server::share::OpError::Store(StoreError::Exists)
+                        ) && disposition != CreateDisposition::CREATE =>
+                    {
+                        match lookup_ci(&share, &caller, &dir, &stored_name).await? {
+                            Some((_, a)) if (a.kind == FileKind::Directory) == want_dir => a,
+                            _ => return Err(failed(f)),
+                        }
+                    }
+                    Err(f) => return Err(failed(f)),
+                }
             }
         };
         // What the mode bits and the share permission allow, against what was asked (checked
@@ -361,6 +403,14 @@ impl Conn {
                 return Err(NtStatus::SHARING_VIOLATION);
             }
         }
+        // An allocation size asked for at creation (AlSi) is reported back.
+        let requested_allocation = r
+            .context(names::ALSI)
+            .filter(|_| action != CreateAction::OPENED && attr.kind != FileKind::Directory)
+            .and_then(|c| c.data.get(..8).and_then(|b| b.try_into().ok()))
+            .map_or(0, |b: [u8; 8]| {
+                u64::from_le_bytes(b).div_ceil(4096).saturating_mul(4096)
+            });
         let is_dir = attr.kind == FileKind::Directory;
         let fid = self.insert_open(Open {
             session: req.hdr.session_id.0,
@@ -380,15 +430,8 @@ impl Conn {
             unflushed: None,
             scan: DirScan::default(),
             position: 0,
+            allocation: requested_allocation,
         })?;
-        // An allocation size asked for at creation (AlSi) is reported back.
-        let requested_allocation = r
-            .context(names::ALSI)
-            .filter(|_| action != CreateAction::OPENED && attr.kind != FileKind::Directory)
-            .and_then(|c| c.data.get(..8).and_then(|b| b.try_into().ok()))
-            .map_or(0, |b: [u8; 8]| {
-                u64::from_le_bytes(b).div_ceil(4096).saturating_mul(4096)
-            });
         let mut contexts = Vec::new();
         if r.context(names::MXAC).is_some() {
             contexts.push(
@@ -669,8 +712,16 @@ impl Conn {
     pub(crate) async fn write(&mut self, req: Req<'_>) -> Handled {
         let r = WriteRequest::decode(req.msg).map_err(undecodable)?;
         let id = self.open_of(&req, r.file_id)?;
-        if r.offset != u64::MAX && r.offset.saturating_add(r.data.len() as u64) > i64::MAX as u64 {
-            return Err(NtStatus::INVALID_PARAMETER);
+        let len = r.data.len() as u64;
+        // All ones means "at end of file", for append-only opens only (checked below).
+        if r.offset != u64::MAX {
+            if r.offset.saturating_add(len) > i64::MAX as u64 {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
+            // Past the largest file NTFS holds, as Windows answers (smbtorture rw.invalid).
+            if len > 0 && r.offset >= MAX_FILE_SIZE {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
         }
         if r.data.len() > self.max_io() {
             return Err(NtStatus::INVALID_PARAMETER);
@@ -699,6 +750,9 @@ impl Conn {
                 let (share, caller) = self.share_of(open)?;
                 // An offset of all ones means "at end of file" for append-only opens.
                 let offset = if r.offset == u64::MAX {
+                    if open.access & access::FILE_WRITE_DATA != 0 {
+                        return Err(NtStatus::INVALID_PARAMETER);
+                    }
                     share
                         .getattr(caller.clone(), node)
                         .await
@@ -772,6 +826,7 @@ impl Conn {
             unflushed: None,
             scan: DirScan::default(),
             position: 0,
+            allocation: 0,
         })?;
         let mut w = Out::writer();
         CreateResponse {

@@ -59,11 +59,17 @@ impl Conn {
             return Err(NtStatus::NOT_SUPPORTED);
         };
         let (node, name, path, is_dir) = (*node, name.clone(), path.clone(), *is_dir);
-        let (access_mask, delete_pending, position) =
-            (open.access, open.delete_on_close, open.position);
+        let (access_mask, delete_pending, position, requested_allocation) = (
+            open.access,
+            open.delete_on_close,
+            open.position,
+            open.allocation,
+        );
         let (share, caller) = self.share_of(open)?;
         let posix = self.neg.as_ref().is_some_and(|n| n.posix);
         let a = share.getattr(caller.clone(), node).await.map_err(failed)?;
+        // What this handle reports as allocated: the AlSi asked for at creation, if larger.
+        let allocation = attrs::allocation(&a).max(requested_allocation);
         let (buf, fixed): (Vec<u8>, usize) = match r.info_type {
             InfoType::FILE => {
                 let class = FileInfoClass(r.info_class);
@@ -74,6 +80,7 @@ impl Conn {
                     | FileInfoClass::NETWORK_OPEN
                     | FileInfoClass::ATTRIBUTE_TAG
                     | FileInfoClass::POSIX => access::FILE_READ_ATTRIBUTES,
+                    FileInfoClass::FULL_EA => access::FILE_READ_EA,
                     _ => 0,
                 };
                 if access_mask & needs != needs {
@@ -81,13 +88,16 @@ impl Conn {
                 }
                 let basic = basic(&a, &name);
                 let standard = FileStandardInformation {
-                    allocation_size: attrs::allocation(&a),
+                    allocation_size: allocation,
                     end_of_file: attrs::end_of_file(&a),
                     number_of_links: a.nlink,
                     delete_pending,
                     directory: is_dir,
                 };
                 match class {
+                    // The volume does not advertise FILE_SUPPORTS_EXTENDED_ATTRIBUTES: EAs are
+                    // not stored (checked after the open's FILE_READ_EA, as Windows orders it).
+                    FileInfoClass::FULL_EA => return Err(NtStatus::EAS_NOT_SUPPORTED),
                     FileInfoClass::BASIC => (basic.encode(), 40),
                     FileInfoClass::STANDARD => (standard.encode(), 24),
                     FileInfoClass::INTERNAL => (
@@ -143,7 +153,9 @@ impl Conn {
                             },
                         }
                         .encode(),
-                        FileAllInformation::FIXED_SIZE,
+                        // Windows' smallest buffer is sizeof(FILE_ALL_INFORMATION): the name
+                        // information padded to 8 (see [`PADDED_NAME_FIXED`]).
+                        FileAllInformation::FIXED_SIZE + 4,
                     ),
                     FileInfoClass::NAME | FileInfoClass::NORMALIZED_NAME => (
                         FileNameInformation {
@@ -154,14 +166,14 @@ impl Conn {
                             },
                         }
                         .encode(),
-                        4,
+                        PADDED_NAME_FIXED,
                     ),
                     FileInfoClass::ALTERNATE_NAME => (
                         fscc::FileAlternateNameInformation {
                             file_name: short_name(&name),
                         }
                         .encode(),
-                        4,
+                        PADDED_NAME_FIXED,
                     ),
                     FileInfoClass::STREAM => {
                         let s = if is_dir {
@@ -169,12 +181,11 @@ impl Conn {
                                 streams: Vec::new(),
                             }
                         } else {
-                            FileStreamInformation::data_only(
-                                attrs::end_of_file(&a),
-                                attrs::allocation(&a),
-                            )
+                            FileStreamInformation::data_only(attrs::end_of_file(&a), allocation)
                         };
-                        (s.encode(), 24)
+                        // sizeof(FILE_STREAM_INFORMATION): 24 bytes, one name character,
+                        // padded to 8.
+                        (s.encode(), 32)
                     }
                     FileInfoClass::COMPRESSION => (
                         FileCompressionInformation {
@@ -193,7 +204,7 @@ impl Conn {
                             last_access_time: filetime(a.atime),
                             last_write_time: filetime(a.mtime),
                             change_time: filetime(a.ctime),
-                            allocation_size: attrs::allocation(&a),
+                            allocation_size: allocation,
                             end_of_file: attrs::end_of_file(&a),
                             file_attributes: attrs::dos(&a, &name),
                         }
@@ -241,7 +252,9 @@ impl Conn {
                                 volume_label: label,
                             }
                             .encode(),
-                            18,
+                            // sizeof(FILE_FS_VOLUME_INFORMATION): 18 bytes, one label
+                            // character, padded to 8.
+                            24,
                         )
                     }
                     FsInfoClass::SIZE => (
@@ -270,7 +283,9 @@ impl Conn {
                             file_system_name: "NTFS".to_owned(),
                         }
                         .encode(),
-                        12,
+                        // sizeof(FILE_FS_ATTRIBUTE_INFORMATION): 12 bytes, one name
+                        // character, padded to 4.
+                        16,
                     ),
                     FsInfoClass::FULL_SIZE => (
                         FileFsFullSizeInformation {
@@ -402,11 +417,16 @@ impl Conn {
             return Err(NtStatus::NOT_SUPPORTED);
         };
         let (node, parent, name, is_dir) = (*node, *parent, name.clone(), *is_dir);
+        let open_path = match &open.kind {
+            OpenKind::Node { path, .. } => path.clone(),
+            OpenKind::Pipe { .. } => String::new(),
+        };
+        let open_tree = open.tree;
         let access_mask = open.access;
         let (share, caller) = self.share_of(open)?;
-        let position_only =
-            r.info_type == InfoType::FILE && r.info_class == FileInfoClass::POSITION.0;
-        if !(caller.permission.can_write() || position_only) {
+        // Read-only trees may still set the position.
+        let position = r.info_type == InfoType::FILE && r.info_class == FileInfoClass::POSITION.0;
+        if !(caller.permission.can_write() || position) {
             return Err(NtStatus::ACCESS_DENIED);
         }
         let b = &r.buffer;
@@ -428,6 +448,7 @@ impl Conn {
                         atime: time(info.last_access_time),
                         mtime: time(info.last_write_time),
                         btime: time(info.creation_time),
+                        ctime: time(info.change_time),
                         ..AttrChange::default()
                     };
                     if a.kind == FileKind::Directory && info.file_attributes & 0x100 != 0 {
@@ -515,6 +536,26 @@ impl Conn {
                         return Err(NtStatus::ACCESS_DENIED);
                     }
                     let info = FileRenameInformation::decode(b).map_err(bad)?;
+                    // A directory with an open file below it keeps its name (Windows answers
+                    // ACCESS_DENIED; only this connection's opens are known here).
+                    if is_dir && self.has_open_below(open_tree, &open_path) {
+                        return Err(NtStatus::ACCESS_DENIED);
+                    }
+                    // The rename acts as an open of the parent directory that adds an entry
+                    // (FILE_ADD_FILE) sharing read and write, not delete: an open of the parent
+                    // with DELETE access, or one that shares nothing, is a sharing violation
+                    // (smbtorture rename.*_delete_access; this connection's opens only).
+                    if self.opens.values().any(|o| {
+                        matches!(&o.kind, OpenKind::Node { node: n, .. } if *n == parent)
+                            && attrs::share_conflict(
+                                o.access,
+                                o.share_access,
+                                access::FILE_WRITE_DATA,
+                                0x3,
+                            )
+                    }) {
+                        return Err(NtStatus::SHARING_VIOLATION);
+                    }
                     let target = SmbPath::parse(&info.file_name)?;
                     let Some(to_name) = target.name() else {
                         return Err(NtStatus::OBJECT_NAME_INVALID);
@@ -572,6 +613,21 @@ impl Conn {
                     let info = FileLinkInformation::decode(b).map_err(bad)?;
                     if is_dir {
                         return Err(NtStatus::FILE_IS_A_DIRECTORY);
+                    }
+                    // The rename acts as an open of the parent directory that adds an entry
+                    // (FILE_ADD_FILE) sharing read and write, not delete: an open of the parent
+                    // with DELETE access, or one that shares nothing, is a sharing violation
+                    // (smbtorture rename.*_delete_access; this connection's opens only).
+                    if self.opens.values().any(|o| {
+                        matches!(&o.kind, OpenKind::Node { node: n, .. } if *n == parent)
+                            && attrs::share_conflict(
+                                o.access,
+                                o.share_access,
+                                access::FILE_WRITE_DATA,
+                                0x3,
+                            )
+                    }) {
+                        return Err(NtStatus::SHARING_VIOLATION);
                     }
                     let target = SmbPath::parse(&info.file_name)?;
                     let Some(to_name) = target.name() else {
@@ -650,6 +706,18 @@ impl Conn {
             .any(|o| matches!(&o.kind, OpenKind::Node { node: n, .. } if *n == node))
     }
 
+    /// Whether an open of tree `tree` names a path inside directory `dir` (a share path).
+    fn has_open_below(&self, tree: u32, dir: &str) -> bool {
+        let prefix = format!("{dir}\\");
+        self.opens.values().any(|o| {
+            o.tree == tree
+                && matches!(&o.kind, OpenKind::Node { path, .. }
+                    if path.len() > prefix.len()
+                        && path.is_char_boundary(prefix.len())
+                        && path[..prefix.len()].eq_ignore_ascii_case(&prefix))
+        })
+    }
+
     /// Whether directory `dir` has entries besides "." and "..".
     async fn dir_has_entries(
         &self,
@@ -674,6 +742,12 @@ impl Conn {
             .any(|e| e.name != b"." && e.name != b".."))
     }
 }
+
+/// The smallest OutputBufferLength Windows accepts for a class that is one name
+/// (FileNameInformation, FileAlternateNameInformation): the C structure's size, its length
+/// field and one UTF-16 character padded to 8 ([MS-SMB2] 3.3.5.20.1: a buffer smaller than
+/// the fixed structure is STATUS_INFO_LENGTH_MISMATCH; smbtorture getinfo.qfile_buffercheck).
+const PADDED_NAME_FIXED: usize = 8;
 
 /// The 8.3 name of `name` (FileAlternateNameInformation): the name itself, upper-cased, when
 /// it already is one; otherwise up to six characters of its base, `~1`, and up to three of its

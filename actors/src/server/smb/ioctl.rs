@@ -229,7 +229,8 @@ impl Conn {
             .opens
             .get(&source)
             .ok_or(NtStatus::OBJECT_NAME_NOT_FOUND)?;
-        if src.access & access::FILE_READ_DATA == 0 {
+        // Execute access reads the data too (smbtorture ioctl.copy_chunk_bad_access).
+        if src.access & (access::FILE_READ_DATA | access::FILE_EXECUTE) == 0 {
             return Err(NtStatus::ACCESS_DENIED);
         }
         let dst = self.opens.get(&target).ok_or(NtStatus::FILE_CLOSED)?;

@@ -405,8 +405,11 @@ impl Conn {
         }
         let mut w = Out::writer();
         LogoffResponse.encode(&mut w);
-        // The response is still signed (or encrypted) with the session's key: the connection
-        // forgets the session once the reply is on its way.
+        // The response is still signed (or encrypted) with the session's keys: the session
+        // goes once the frame's reply is protected.
+        if let Some(s) = self.sessions.get_mut(&sid) {
+            s.auth = Auth::LoggedOff;
+        }
         self.logged_off.push(sid);
         Ok(Out::ok(w))
     }

@@ -60,6 +60,9 @@ pub(crate) enum Auth {
     InProgress(Box<protocol::spnego::Acceptor>),
     /// Authenticated.
     Valid,
+    /// Logged off in the current frame: its keys still protect the reply, nothing else
+    /// runs in it.
+    LoggedOff,
 }
 
 /// One session.
@@ -188,4 +191,7 @@ pub(crate) struct Open {
     pub(crate) scan: DirScan,
     /// FilePositionInformation (kept for clients that set and query it).
     pub(crate) position: u64,
+    /// The allocation size asked for when this open created the file (AlSi), reported
+    /// through this handle while the data is smaller.
+    pub(crate) allocation: u64,
 }
