@@ -41,7 +41,7 @@ pub(crate) fn entry(name: &str, a: &Attr, posix: bool) -> DirEntry {
             0
         },
         file_id: a.ino.0,
-        short_name: None,
+        short_name: (name != "." && name != "..").then(|| super::info::short_name(name)),
         posix: posix.then(|| {
             let p = attrs::posix_info(a);
             PosixEntryInfo {
