@@ -366,6 +366,8 @@ impl Conn {
         };
         let (node, parent, name, is_dir) = (*node, *parent, name.clone(), *is_dir);
         let access_mask = open.access;
+        // Rename and link targets are `/`-separated on a POSIX-extensions handle.
+        let posix_paths = open.posix_paths;
         let (share, caller) = self.share_of(open)?;
         if !caller.permission.can_write()
             && !(r.info_type == InfoType::FILE && r.info_class == FileInfoClass::POSITION.0)
@@ -473,7 +475,7 @@ impl Conn {
                         return Err(NtStatus::ACCESS_DENIED);
                     }
                     let info = FileRenameInformation::decode(b).map_err(bad)?;
-                    let target = SmbPath::parse(&info.file_name)?;
+                    let target = SmbPath::parse_as(&info.file_name, posix_paths)?;
                     let Some(to_name) = target.name() else {
                         return Err(NtStatus::OBJECT_NAME_INVALID);
                     };
@@ -531,7 +533,7 @@ impl Conn {
                     if is_dir {
                         return Err(NtStatus::FILE_IS_A_DIRECTORY);
                     }
-                    let target = SmbPath::parse(&info.file_name)?;
+                    let target = SmbPath::parse_as(&info.file_name, posix_paths)?;
                     let Some(to_name) = target.name() else {
                         return Err(NtStatus::OBJECT_NAME_INVALID);
                     };

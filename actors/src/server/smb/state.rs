@@ -181,4 +181,7 @@ pub(crate) struct Open {
     pub(crate) scan: DirScan,
     /// FilePositionInformation (kept for clients that set and query it).
     pub(crate) position: u64,
+    /// Opened with the SMB 3.1.1 POSIX create context: rename and link targets given on
+    /// this handle are `/`-separated POSIX paths.
+    pub(crate) posix_paths: bool,
 }
