@@ -12,7 +12,14 @@ use testkit::vm::{make_tree, repo, require, run_vm};
 /// The checks of `ci/vm/workloads/smb.sh` that dittofs is known not to pass yet, as the
 /// workload prints them (`KNOWN GAP: <what>`), each with its reason. A gap closing or a new
 /// one appearing fails the test, so the list stays exact.
-const DITTOFS_KNOWN_GAPS: &[&str] = &[];
+const DITTOFS_KNOWN_GAPS: &[&str] = &[
+    // chgrp by the owner to a group it belongs to, with cifsacl,idsfromsid: the SET_INFO of
+    // the group SID fails with ACCESS_DENIED (not yet diagnosed; chmod the same way works).
+    "chgrp to the user's other group through a security descriptor is refused",
+    // The kernel (6.1) reads mode 0751 back from the descriptor dittofs builds for it as
+    // 01751: its DACL mapping infers S_ISVTX from the masks `security::from_mode` gives.
+    "a mode read from a security descriptor (cifsacl) gains the sticky bit",
+];
 
 /// Stops the throwaway Samba when the test ends, passed or not.
 struct Samba(std::path::PathBuf);
@@ -107,6 +114,10 @@ fn linux_kernel_cifs_client_against_dittofs() {
         "",
         "",
     );
+    // The user's groups: its primary group 1000 and 5678, which chgrp gives a file to.
+    for (group, gid) in [("staff", "1000"), ("editors", "5678")] {
+        d.cli(&["group", "add", group, "--gid", gid], "");
+    }
     d.cli(
         &[
             "user",
@@ -114,6 +125,8 @@ fn linux_kernel_cifs_client_against_dittofs() {
             "dittofs",
             "--uid",
             "1000",
+            "--groups",
+            "staff,editors",
             "--password-stdin",
         ],
         "dittofs-test\n",
@@ -141,6 +154,7 @@ fn linux_kernel_cifs_client_against_dittofs() {
             "DIALECTS=3.1.1 3.0 2.1 2.0".as_ref(),
             "SEAL_DIALECTS=3.1.1 3.0".as_ref(),
             "POSIX=1".as_ref(),
+            "GROUP2=5678".as_ref(),
             debug.as_ref(),
             "ENTRIES=10000".as_ref(),
         ],
