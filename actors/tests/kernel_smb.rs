@@ -1,16 +1,29 @@
 //! End-to-end: the Linux kernel SMB client (cifs) with dialects 3.1.1, 3.0, 2.1 and 2.0, in the
-//! throwaway test VM (ci/vm), against Samba on the host's loopback (ci/samba.sh).
-//!
-//! dittofs has no SMB adapter yet; until it does, this proves the SMB workload
-//! (`ci/vm/workloads/smb.sh`) and the harness against the reference server, so the adapter
-//! starts with a workload that is known to be right. When the adapter lands, the same
-//! workload runs against the `dittofs` binary. A missing QEMU or smbd is a failure with the
-//! install hint, never a skip.
+//! throwaway test VM (ci/vm), against the `dittofs` binary and, as the reference the workload
+//! (`ci/vm/workloads/smb.sh`) was proven on, against Samba on the host's loopback
+//! (ci/samba.sh). A missing QEMU or smbd is a failure with the install hint, never a skip.
 
 use std::net::TcpListener;
 use std::process::Command;
 
+use testkit::Daemon;
 use testkit::vm::{make_tree, repo, require, run_vm};
+
+/// The checks of `ci/vm/workloads/smb.sh` that dittofs is known not to pass yet, as the
+/// workload prints them (`KNOWN GAP: <what>`), each with its reason. A gap closing or a new
+/// one appearing fails the test, so the list stays exact.
+const DITTOFS_KNOWN_GAPS: &[&str] = &[
+    // chgrp by the owner to a group it belongs to, over `cifsacl,idsfromsid`: the kernel
+    // (6.1) sends the new group SID together with the rewritten DACL (GROUP | DACL) on a
+    // handle opened for WRITE_DAC only, and dittofs, like Windows and Samba, wants
+    // WRITE_OWNER for an owner or group change, so ACCESS_DENIED (probable cause, from the
+    // kernel's set_cifs_acl; chmod the same way works).
+    "chgrp to the user's other group through a security descriptor is refused",
+    // The kernel (6.1) reads mode 0751 back from the descriptor dittofs builds for it as
+    // 01751, 0640 as 0640: it takes FILE_DELETE_CHILD in the owner's ACE for the sticky
+    // bit, and `security::mode_bits_to_mask` gives rwx owners FILE_ALL_ACCESS, which has it.
+    "a mode read from a security descriptor (cifsacl) gains the sticky bit",
+];
 
 /// Stops the throwaway Samba when the test ends, passed or not.
 struct Samba(std::path::PathBuf);
@@ -85,4 +98,95 @@ fn linux_kernel_cifs_client_against_samba() {
         stdout.contains("all SMB kernel-client checks passed"),
         "the workload exited 0 without reaching its end"
     );
+}
+
+/// Goal: the same workload as against Samba passes against dittofs' SMB server, for every
+/// dialect (3.1.1, 3.0, 2.1, 2.0), again for 3.1.1 and 3.0 mounted with `seal` (SMB3
+/// encryption), and the SMB 3.1.1 POSIX extensions (`posix`) carry what plain SMB cannot:
+/// the modes of new files and directories, chmod, chown and special files; the checks it
+/// cannot pass yet are exactly [`DITTOFS_KNOWN_GAPS`]. The daemon then exits 0 on SIGTERM.
+#[test]
+fn linux_kernel_cifs_client_against_dittofs() {
+    require("qemu-system-x86_64");
+    let dir = tempfile::tempdir().unwrap();
+    let (tar, sums) = make_tree(&dir.path().join("tree"), 1000);
+
+    let mut d = Daemon::prepare_smb(
+        env!("CARGO_BIN_EXE_dittofs"),
+        dir.path(),
+        &["name: /export"],
+        "",
+        "",
+    );
+    // The user's groups: its primary group 1000 and 5678, which chgrp gives a file to.
+    for (group, gid) in [("staff", "1000"), ("editors", "5678")] {
+        d.cli(&["group", "add", group, "--gid", gid], "");
+    }
+    d.cli(
+        &[
+            "user",
+            "add",
+            "dittofs",
+            "--uid",
+            "1000",
+            "--groups",
+            "staff,editors",
+            "--password-stdin",
+        ],
+        "dittofs-test\n",
+    );
+    d.spawn();
+    let workload = repo().join("ci/vm/workloads/smb.sh");
+    let port = format!("PORT={}", d.smb_port.expect("SMB is configured"));
+    // CIFS_DEBUG=N: the client's debug log, its last N lines printed when the workload fails.
+    let debug = format!(
+        "CIFS_DEBUG={}",
+        std::env::var("CIFS_DEBUG").unwrap_or_default()
+    );
+    let (status, stdout) = run_vm(
+        dir.path(),
+        &[
+            "--file".as_ref(),
+            tar.as_os_str(),
+            "--file".as_ref(),
+            sums.as_os_str(),
+            workload.as_os_str(),
+            port.as_ref(),
+            "SHARE=export".as_ref(),
+            "SMB_USER=dittofs".as_ref(),
+            "SMB_PASS=dittofs-test".as_ref(),
+            "DIALECTS=3.1.1 3.0 2.1 2.0".as_ref(),
+            "SEAL_DIALECTS=3.1.1 3.0".as_ref(),
+            "POSIX=1".as_ref(),
+            "GROUP2=5678".as_ref(),
+            debug.as_ref(),
+            "ENTRIES=10000".as_ref(),
+        ],
+    );
+    assert_eq!(
+        status,
+        Some(0),
+        "the cifs workload failed; console above, server log:\n{}",
+        d.stderr_tail()
+    );
+    for v in ["3.1.1", "3.0", "2.1", "2.0", "3.1.1 seal", "3.0 seal"] {
+        assert!(
+            stdout.contains(&format!("SMB {v} checks passed")),
+            "{v} did not finish"
+        );
+    }
+    assert!(
+        stdout.contains("SMB 3.1.1 POSIX extensions checks passed")
+            && stdout.contains("all SMB kernel-client checks passed"),
+        "the workload exited 0 without reaching its end"
+    );
+    let gaps: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("KNOWN GAP: "))
+        .collect();
+    assert_eq!(
+        gaps, DITTOFS_KNOWN_GAPS,
+        "the known gaps changed: update DITTOFS_KNOWN_GAPS (a closed gap) or fix the server"
+    );
+    assert_eq!(d.terminate(), Some(0), "graceful shutdown must exit 0");
 }

@@ -214,10 +214,12 @@ impl Conn {
         if want_dir && want_file {
             return Err(NtStatus::INVALID_PARAMETER);
         }
-        let path = SmbPath::parse(&name)?;
         let posix_req = r
             .context(names::POSIX)
             .and_then(|c| PosixCreateRequest::decode(&c.data).ok());
+        // POSIX-extensions opens name paths with `/` (Linux cifs `posix`).
+        let posix_open = posix_req.is_some() && self.neg.as_ref().is_some_and(|n| n.posix);
+        let path = SmbPath::parse_as(&name, posix_open)?;
         let read_only_tree = !caller.permission.can_write();
 
         // The directory and the existing node, if any.
@@ -429,6 +431,7 @@ impl Conn {
             dirty: false,
             unflushed: None,
             scan: DirScan::default(),
+            posix_paths: posix_open,
             position: 0,
             allocation: requested_allocation,
         })?;
@@ -825,6 +828,7 @@ impl Conn {
             dirty: false,
             unflushed: None,
             scan: DirScan::default(),
+            posix_paths: false,
             position: 0,
             allocation: 0,
         })?;

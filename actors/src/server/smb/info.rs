@@ -423,6 +423,8 @@ impl Conn {
         };
         let open_tree = open.tree;
         let access_mask = open.access;
+        // Rename and link targets are `/`-separated on a POSIX-extensions handle.
+        let posix_paths = open.posix_paths;
         let (share, caller) = self.share_of(open)?;
         // Read-only trees may still set the position.
         let position = r.info_type == InfoType::FILE && r.info_class == FileInfoClass::POSITION.0;
@@ -556,7 +558,7 @@ impl Conn {
                     }) {
                         return Err(NtStatus::SHARING_VIOLATION);
                     }
-                    let target = SmbPath::parse(&info.file_name)?;
+                    let target = SmbPath::parse_as(&info.file_name, posix_paths)?;
                     let Some(to_name) = target.name() else {
                         return Err(NtStatus::OBJECT_NAME_INVALID);
                     };
@@ -629,7 +631,7 @@ impl Conn {
                     }) {
                         return Err(NtStatus::SHARING_VIOLATION);
                     }
-                    let target = SmbPath::parse(&info.file_name)?;
+                    let target = SmbPath::parse_as(&info.file_name, posix_paths)?;
                     let Some(to_name) = target.name() else {
                         return Err(NtStatus::OBJECT_NAME_INVALID);
                     };

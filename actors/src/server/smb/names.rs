@@ -55,6 +55,48 @@ impl SmbPath {
         Ok(Self { components })
     }
 
+    /// Parses a path as SMB 3.1.1 POSIX-extensions clients send it (Linux cifs mounted with
+    /// `posix`): `/`-separated, a leading `/` tolerated, and every character but `/` and NUL
+    /// allowed in a name (`\\`, `:` and `*` are name characters there, so there are no streams);
+    /// no empty, `.` or `..` components, at most 255 UTF-16 units each.
+    pub(crate) fn parse_posix(path: &str) -> Result<Self, NtStatus> {
+        let path = path.strip_prefix('/').unwrap_or(path);
+        if path.is_empty() {
+            return Ok(Self {
+                components: Vec::new(),
+            });
+        }
+        let parts: Vec<&str> = path.split('/').collect();
+        let last = parts.len() - 1;
+        let mut components = Vec::new();
+        for (i, part) in parts.into_iter().enumerate() {
+            if part.is_empty()
+                || part == "."
+                || part == ".."
+                || part.contains('\0')
+                || part.encode_utf16().count() > COMPONENT_MAX
+            {
+                return Err(if i < last {
+                    NtStatus::OBJECT_PATH_SYNTAX_BAD
+                } else {
+                    NtStatus::OBJECT_NAME_INVALID
+                });
+            }
+            components.push(part.to_owned());
+        }
+        Ok(Self { components })
+    }
+
+    /// [`Self::parse_posix`] when `posix` (the POSIX extensions are in use), else
+    /// [`Self::parse`].
+    pub(crate) fn parse_as(path: &str, posix: bool) -> Result<Self, NtStatus> {
+        if posix {
+            Self::parse_posix(path)
+        } else {
+            Self::parse(path)
+        }
+    }
+
     /// The last component, `None` for the root.
     pub(crate) fn name(&self) -> Option<&str> {
         self.components.last().map(String::as_str)
@@ -138,6 +180,19 @@ mod tests {
         assert!(SmbPath::parse(&"x".repeat(255)).is_ok());
         assert_eq!(
             SmbPath::parse(&"x".repeat(256)),
+            Err(NtStatus::OBJECT_NAME_INVALID)
+        );
+        assert_eq!(
+            SmbPath::parse_posix("/dir/a:b\\c*").map(|p| p.components),
+            Ok(vec!["dir".into(), "a:b\\c*".into()])
+        );
+        assert_eq!(SmbPath::parse_posix("").map(|p| p.components.len()), Ok(0));
+        assert_eq!(
+            SmbPath::parse_posix("a//b"),
+            Err(NtStatus::OBJECT_PATH_SYNTAX_BAD)
+        );
+        assert_eq!(
+            SmbPath::parse_posix("a/.."),
             Err(NtStatus::OBJECT_NAME_INVALID)
         );
         assert!(same_ignoring_case("ÄBC.txt", "äbc.TXT"));

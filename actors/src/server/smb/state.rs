@@ -194,4 +194,7 @@ pub(crate) struct Open {
     /// The allocation size asked for when this open created the file (AlSi), reported
     /// through this handle while the data is smaller.
     pub(crate) allocation: u64,
+    /// Opened with the SMB 3.1.1 POSIX create context: rename and link targets given on
+    /// this handle are `/`-separated POSIX paths.
+    pub(crate) posix_paths: bool,
 }
