@@ -141,6 +141,16 @@ pub(crate) mod access {
         m & !ACCESS_SYSTEM_SECURITY
     }
 
+    /// What an open asks for: with MAXIMUM_ALLOWED, everything `granted` plus the rights
+    /// every caller has; otherwise `desired` with its generic rights expanded.
+    pub(crate) fn wanted(desired: u32, granted: u32, is_dir: bool) -> u32 {
+        if desired & MAXIMUM_ALLOWED != 0 {
+            granted | (desired & !MAXIMUM_ALLOWED & ALWAYS)
+        } else {
+            expand_generic(desired, is_dir)
+        }
+    }
+
     /// The access mask that `rights` (from the mode bits and the share permission) give;
     /// `delete` when the directory allows removing the entry, `owner` for the owner or root,
     /// `writable` when the share permission allows changes.

@@ -42,24 +42,13 @@ use super::state::{Negotiated, Open, Session};
 
 /// FILETIME (100 ns since 1601-01-01) of a store timestamp; times before 1601 are 0.
 pub(crate) fn filetime(t: Timestamp) -> u64 {
-    const EPOCH_DIFF: i64 = 11_644_473_600;
-    let secs = t.secs.saturating_add(EPOCH_DIFF);
-    if secs < 0 {
-        return 0;
-    }
-    (secs as u64)
-        .saturating_mul(10_000_000)
-        .saturating_add(u64::from(t.nanos / 100))
+    protocol::smb2::fscc::filetime_from_unix(t.secs, t.nanos)
 }
 
 /// The store timestamp of a FILETIME.
 pub(crate) fn from_filetime(ft: u64) -> Timestamp {
-    const EPOCH_DIFF: i64 = 11_644_473_600;
-    let secs = i64::try_from(ft / 10_000_000).unwrap_or(i64::MAX) - EPOCH_DIFF;
-    Timestamp {
-        secs,
-        nanos: u32::try_from(ft % 10_000_000).unwrap_or(0) * 100,
-    }
+    let (secs, nanos) = protocol::smb2::fscc::unix_from_filetime(ft);
+    Timestamp { secs, nanos }
 }
 
 /// The status for a request that does not decode (logged at debug level with the reason).

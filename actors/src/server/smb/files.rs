@@ -249,11 +249,7 @@ impl Conn {
                 }
                 // Access is checked on the existing node before anything changes it.
                 let granted = self.granted_access(&share, &caller, &a, &dir).await?;
-                let wanted = if desired & access::MAXIMUM_ALLOWED != 0 {
-                    granted | (desired & !access::MAXIMUM_ALLOWED & access::ALWAYS)
-                } else {
-                    access::expand_generic(desired, a.kind == FileKind::Directory)
-                };
+                let wanted = access::wanted(desired, granted, a.kind == FileKind::Directory);
                 if wanted & !granted != 0 {
                     tracing::debug!(
                         wanted = format_args!("{wanted:#x}"),
@@ -378,11 +374,7 @@ impl Conn {
             Some(x) => x,
             None => {
                 let granted = self.granted_access(&share, &caller, &attr, &dir).await?;
-                let wanted = if desired & access::MAXIMUM_ALLOWED != 0 {
-                    granted | (desired & !access::MAXIMUM_ALLOWED & access::ALWAYS)
-                } else {
-                    access::expand_generic(desired, attr.kind == FileKind::Directory)
-                };
+                let wanted = access::wanted(desired, granted, attr.kind == FileKind::Directory);
                 (wanted, granted)
             }
         };
