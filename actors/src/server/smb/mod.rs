@@ -11,6 +11,7 @@ pub(crate) mod attrs;
 pub(crate) mod connection;
 pub(crate) mod dir;
 pub(crate) mod errors;
+pub(crate) mod events;
 pub(crate) mod files;
 pub(crate) mod info;
 pub(crate) mod ioctl;
@@ -104,6 +105,8 @@ pub(crate) struct SmbServer {
     pub(crate) guid: [u8; 16],
     /// When the server started (FILETIME), for NEGOTIATE's ServerStartTime.
     pub(crate) start_time: u64,
+    /// Every live connection's mailbox ([`events`]).
+    pub(crate) mailboxes: events::Mailboxes,
 }
 
 impl SmbServer {
@@ -126,6 +129,7 @@ impl SmbServer {
             resolver,
             guid,
             start_time,
+            mailboxes: events::Mailboxes::default(),
         }
     }
 }

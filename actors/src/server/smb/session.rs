@@ -394,6 +394,7 @@ impl Conn {
     pub(crate) async fn logoff(&mut self, req: Req<'_>) -> Handled {
         let sid = req.hdr.session_id.0;
         self.session(req.hdr)?;
+        self.cancel_where(|op| op.hdr.session_id.0 == sid);
         let ids: Vec<u64> = self
             .opens
             .iter()
@@ -520,6 +521,9 @@ impl Conn {
         self.tree(&req)?;
         let sid = req.hdr.session_id.0;
         let tid = tid(req.hdr);
+        self.cancel_where(|op| {
+            op.hdr.session_id.0 == sid && super::connection::tid(&op.hdr) == tid
+        });
         let ids: Vec<u64> = self
             .opens
             .iter()
