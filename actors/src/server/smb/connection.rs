@@ -191,7 +191,7 @@ pub(crate) struct Conn {
     pub(crate) id: u64,
     /// This connection's own mailbox, for the tasks of its asynchronous operations.
     pub(crate) events: mpsc::Sender<ConnEvent>,
-    /// Outstanding asynchronous operations by AsyncId (at most [`ASYNC_MAX`]).
+    /// Outstanding asynchronous operations by AsyncId (at most [`super::events::ASYNC_MAX`]).
     pub(crate) asyncs: BTreeMap<u64, AsyncOp>,
     /// The next AsyncId (never 0).
     pub(crate) next_async: u64,
@@ -757,7 +757,13 @@ impl Conn {
         }
         let result = match hdr.command {
             Command::NEGOTIATE => self.negotiate(req),
-            Command::SESSION_SETUP => self.session_setup(req),
+            Command::SESSION_SETUP => match self.session_setup(req) {
+                Ok(out) => {
+                    self.previous_session(req, out.status, out.session_id).await;
+                    Ok(out)
+                }
+                Err(e) => Err(e),
+            },
             Command::LOGOFF => self.logoff(req).await,
             Command::TREE_CONNECT => self.tree_connect(req),
             Command::TREE_DISCONNECT => self.tree_disconnect(req).await,
@@ -828,6 +834,9 @@ impl Conn {
         let ids: Vec<u64> = self.opens.keys().copied().collect();
         for id in ids {
             self.release_open(id).await;
+        }
+        for sid in self.sessions.keys() {
+            self.server.mailboxes.session_closed(*sid, self.id);
         }
         self.sessions.clear();
     }

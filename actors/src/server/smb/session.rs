@@ -147,7 +147,8 @@ impl Conn {
         }
         let mut capabilities = Capabilities::EMPTY;
         if dialect >= 0x0210 {
-            capabilities |= Capabilities::LARGE_MTU;
+            // Leases (SMB 2.1+): file leases; directory leases are not offered.
+            capabilities |= Capabilities::LARGE_MTU | Capabilities::LEASING;
         }
         if (0x0300..0x0311).contains(&dialect) && cipher.is_some() {
             capabilities |= Capabilities::ENCRYPTION;
@@ -235,8 +236,7 @@ impl Conn {
         }
         let r = SessionSetupRequest::decode(req.msg).map_err(undecodable)?;
         if r.flags.contains(SessionSetupFlags::BINDING) {
-            // Multichannel binding is not offered.
-            return Err(NtStatus::REQUEST_NOT_ACCEPTED);
+            return Err(self.refuse_binding(&neg, req.hdr.session_id.0));
         }
         let mut sid = req.hdr.session_id.0;
         let fresh = match self.sessions.get(&sid) {
@@ -250,7 +250,12 @@ impl Conn {
                 if self.sessions.len() >= SESSIONS_MAX {
                     return Err(NtStatus::INSUFFICIENT_RESOURCES);
                 }
-                while sid == 0 || sid == u64::MAX || self.sessions.contains_key(&sid) {
+                // Unique server-wide: PreviousSessionId names a session of any connection.
+                while sid == 0
+                    || sid == u64::MAX
+                    || self.sessions.contains_key(&sid)
+                    || self.server.mailboxes.session_exists(sid)
+                {
                     sid = self.rng.next_u64();
                 }
             }
@@ -362,6 +367,14 @@ impl Conn {
             "SMB session established"
         );
         self.sessions.insert(sid, session);
+        self.server.mailboxes.session_opened(
+            sid,
+            super::events::SessionHome {
+                conn: self.id,
+                dialect: neg.dialect,
+                cipher: neg.cipher,
+            },
+        );
         let mut w = Out::writer();
         SessionSetupResponse {
             session_flags: flags,
@@ -371,6 +384,24 @@ impl Conn {
         let mut out = Out::ok(w);
         out.session_id = Some(sid);
         Ok(out)
+    }
+
+    /// The status refusing a session binding ([MS-SMB2] 3.3.5.5): multichannel is not
+    /// offered, so no binding succeeds, but the checks that come before the server's own
+    /// capability answer as the specification orders them: 2.x connections cannot bind, an
+    /// unknown session is deleted, a session of another dialect or (3.1.1) cipher is a bad
+    /// parameter.
+    fn refuse_binding(&self, neg: &Negotiated, sid: u64) -> NtStatus {
+        if !neg.is_smb3() {
+            return NtStatus::REQUEST_NOT_ACCEPTED;
+        }
+        let Some(home) = self.server.mailboxes.session_home(sid) else {
+            return NtStatus::USER_SESSION_DELETED;
+        };
+        if home.dialect != neg.dialect || (neg.dialect == 0x0311 && home.cipher != neg.cipher) {
+            return NtStatus::INVALID_PARAMETER;
+        }
+        NtStatus::REQUEST_NOT_ACCEPTED
     }
 
     /// A fresh SPNEGO/NTLM acceptor with a random challenge.
@@ -412,7 +443,72 @@ impl Conn {
             s.auth = Auth::LoggedOff;
         }
         self.logged_off.push(sid);
+        self.server.mailboxes.session_closed(sid, self.id);
         Ok(Out::ok(w))
+    }
+
+    /// After a successful SESSION_SETUP that names a PreviousSessionId ([MS-SMB2] 3.3.5.5.3):
+    /// the previous session, if the same user's, is logged off with its opens closed — on
+    /// this connection directly, on another through its mailbox (waiting a bounded time for
+    /// it to be done, so the client's next CREATE does not meet the old opens).
+    pub(crate) async fn previous_session(&mut self, req: Req<'_>, status: NtStatus, new: Option<u64>) {
+        if status != NtStatus::SUCCESS {
+            return;
+        }
+        let Ok(r) = SessionSetupRequest::decode(req.msg) else {
+            return;
+        };
+        let prev = r.previous_session_id.0;
+        let Some(new) = new else {
+            return;
+        };
+        if prev == 0 || prev == new {
+            return;
+        }
+        let uid = self
+            .sessions
+            .get(&new)
+            .and_then(|s| s.user.as_ref())
+            .map(|u| u.uid);
+        let Some(conn) = self.server.mailboxes.session_home(prev).map(|h| h.conn) else {
+            return;
+        };
+        if conn == self.id {
+            self.expire_session(prev, uid).await;
+            return;
+        }
+        let (done, wait) = tokio::sync::oneshot::channel();
+        let event = super::events::ConnEvent::Expire {
+            session: prev,
+            uid,
+            done,
+        };
+        if self.server.mailboxes.post(conn, event) {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), wait).await;
+        }
+    }
+
+    /// Logs session `sid` off (closing its opens) if its user is `uid`.
+    pub(crate) async fn expire_session(&mut self, sid: u64, uid: Option<u32>) {
+        let Some(s) = self.sessions.get(&sid) else {
+            return;
+        };
+        if uid.is_none() || s.user.as_ref().map(|u| u.uid) != uid {
+            return;
+        }
+        tracing::info!(session = sid, "previous session replaced by a reconnect");
+        self.cancel_where(|op| op.hdr.session_id.0 == sid);
+        let ids: Vec<u64> = self
+            .opens
+            .iter()
+            .filter(|(_, o)| o.session == sid)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.release_open(id).await;
+        }
+        self.sessions.remove(&sid);
+        self.server.mailboxes.session_closed(sid, self.id);
     }
 
     /// TREE_CONNECT: `\\server\share` to a configured share (the permission identity
