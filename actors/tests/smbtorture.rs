@@ -46,6 +46,8 @@ const SUITES: &[(&str, usize, usize)] = &[
     ("smb2.tcon", 1, 1),
     ("smb2.session-require-signing", 0, 1),
     ("smb2.fileid", 4, 4),
+    ("smb2.oplock", 39, 42),
+    ("smb2.lease", 34, 36),
 ];
 // smb2.timestamps (Samba 15/15) is run by hand (docs/SMB-TORTURE.md): its delayed-write tests
 // wait for write-time updates dittofs does not delay, and each waits out its own timeout.

@@ -280,111 +280,106 @@ impl OpenTable {
             // [MS-SMB2] 3.3.5.9.8: a lease key names one file.
             return Admit::Invalid(NtStatus::INVALID_PARAMETER);
         }
-        let entries = inner.nodes.get_mut(&key);
         let mut waiting: Option<Instant> = None;
-        if let Some(entries) = entries {
-            // 1. Caching that conflicts with any non-stat open (batch/exclusive oplocks, write
-            //    leases; read caching too when the new open overwrites).
-            if !is_stat(req.access) {
-                for e in entries.iter_mut() {
-                    match e.caching {
-                        Caching::Oplock(level) => {
-                            if let Some((_, until)) = e.breaking {
-                                note_wait(until, &mut waiting);
-                                continue;
-                            }
-                            if level == OplockLevel::BATCH || level == OplockLevel::EXCLUSIVE {
-                                let to = if req.overwrite {
-                                    OplockLevel::NONE
-                                } else {
-                                    OplockLevel::II
-                                };
-                                let until = now + timeout;
-                                e.breaking = Some((to, until));
-                                breaks.push(Break::Oplock {
-                                    open: e.open,
-                                    level: to,
-                                });
-                                note_wait(until, &mut waiting);
-                            } else if level == OplockLevel::II && req.overwrite {
-                                e.caching = Caching::Oplock(OplockLevel::NONE);
-                                breaks.push(Break::Oplock {
-                                    open: e.open,
-                                    level: OplockLevel::NONE,
-                                });
-                                changed = true;
-                            }
-                        }
-                        Caching::Lease(id) => {
-                            if Some(id) == own_lease {
-                                continue;
-                            }
-                            let Some(l) = inner.leases.get_mut(&id) else {
-                                continue;
-                            };
-                            if let Some((_, until)) = l.breaking {
-                                note_wait(until, &mut waiting);
-                                continue;
-                            }
-                            let keep = if req.overwrite { H } else { R | H };
-                            if l.state & !keep != 0 {
-                                let new = l.state & keep;
-                                if let Some(b) = lease_break(l, id.key, e.open, new, now + timeout) {
-                                    if let Break::Lease { ack: true, .. } = b {
-                                        note_wait(now + timeout, &mut waiting);
-                                    } else {
-                                        changed = true;
-                                    }
-                                    breaks.push(b);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            if let Some(until) = waiting {
-                return self.wait(g, changed, until);
-            }
-            // 2. Share modes; an open in the way whose lease caches the handle is asked to
-            //    let go of it first ([MS-SMB2] 3.3.4.7: handle caching breaks on sharing
-            //    violations).
-            let entries = inner.nodes.get(&key).map_or(&[][..], |v| &v[..]);
-            let mut violation = false;
-            for e in entries {
+        // 1. Share modes. An open in the way fails the CREATE at once unless it may still
+        //    let go: a batch oplock holder (broken first, it may close, [MS-FSA] 2.1.5.1.2)
+        //    or another lease with handle caching (broken to drop it, [MS-SMB2] 3.3.4.7).
+        //    An exclusive oplock is not broken for an open that would fail anyway.
+        let mut hold_h: Vec<usize> = Vec::new();
+        if let Some(entries) = inner.nodes.get(&key) {
+            for (i, e) in entries.iter().enumerate() {
                 if !share_conflict(e.access, e.share_access, req.access, req.share_access) {
                     continue;
                 }
-                match e.caching {
+                let may_yield = match e.caching {
+                    Caching::Oplock(l) => l == OplockLevel::BATCH,
                     Caching::Lease(id) if Some(id) != own_lease => {
-                        if let Some(l) = inner.leases.get_mut(&id) {
-                            if let Some((_, until)) = l.breaking {
-                                note_wait(until, &mut waiting);
-                                continue;
-                            }
-                            if l.state & H != 0 {
-                                let new = l.state & !H;
-                                if let Some(b) = lease_break(l, id.key, e.open, new, now + timeout) {
-                                    breaks.push(b);
+                        inner.leases.get(&id).is_some_and(|l| {
+                            l.state & H != 0 || l.breaking.is_some_and(|(to, _)| to & H != 0)
+                        })
+                    }
+                    Caching::Lease(_) => false,
+                };
+                if !may_yield {
+                    drop(g);
+                    if changed {
+                        self.bump();
+                    }
+                    return Admit::SharingViolation;
+                }
+                if matches!(e.caching, Caching::Lease(_)) {
+                    hold_h.push(i);
+                }
+            }
+        }
+        // 2. Caching that conflicts with the new open: batch and exclusive oplocks break to
+        //    level II (none when the new open overwrites), write caching of other leases
+        //    goes (read caching too on overwrite), handle caching of leases in the way goes.
+        //    Opens that only read or write attributes break nothing unless they overwrite.
+        if let Some(entries) = inner.nodes.get_mut(&key)
+            && (!is_stat(req.access) || req.overwrite)
+        {
+            for (i, e) in entries.iter_mut().enumerate() {
+                match e.caching {
+                    Caching::Oplock(level) => {
+                        if let Some((_, until)) = e.breaking {
+                            note_wait(until, &mut waiting);
+                            continue;
+                        }
+                        if level == OplockLevel::BATCH || level == OplockLevel::EXCLUSIVE {
+                            let to = if req.overwrite {
+                                OplockLevel::NONE
+                            } else {
+                                OplockLevel::II
+                            };
+                            let until = now + timeout;
+                            e.breaking = Some((to, until));
+                            breaks.push(Break::Oplock {
+                                open: e.open,
+                                level: to,
+                            });
+                            note_wait(until, &mut waiting);
+                        } else if level == OplockLevel::II && req.overwrite {
+                            e.caching = Caching::Oplock(OplockLevel::NONE);
+                            breaks.push(Break::Oplock {
+                                open: e.open,
+                                level: OplockLevel::NONE,
+                            });
+                            changed = true;
+                        }
+                    }
+                    Caching::Lease(id) => {
+                        if Some(id) == own_lease {
+                            continue;
+                        }
+                        let Some(l) = inner.leases.get_mut(&id) else {
+                            continue;
+                        };
+                        if let Some((_, until)) = l.breaking {
+                            note_wait(until, &mut waiting);
+                            continue;
+                        }
+                        let mut keep = if req.overwrite { H } else { R | H };
+                        if hold_h.contains(&i) {
+                            keep &= !H;
+                        }
+                        if l.state & !keep != 0 {
+                            let new = l.state & keep;
+                            if let Some(b) = lease_break(l, id.key, e.open, new, now + timeout) {
+                                if let Break::Lease { ack: true, .. } = b {
                                     note_wait(now + timeout, &mut waiting);
+                                } else {
+                                    changed = true;
                                 }
-                                continue;
+                                breaks.push(b);
                             }
                         }
-                        violation = true;
                     }
-                    _ => violation = true,
                 }
             }
-            if let Some(until) = waiting {
-                return self.wait(g, changed, until);
-            }
-            if violation {
-                drop(g);
-                if changed {
-                    self.bump();
-                }
-                return Admit::SharingViolation;
-            }
+        }
+        if let Some(until) = waiting {
+            return self.wait(g, changed, until);
         }
         // 3. The grant.
         let alone = !inner.nodes.get(&key).is_some_and(|v| {
@@ -438,7 +433,10 @@ impl OpenTable {
                 }
             }
         } else {
+            let shared = inner.nodes.get(&key).is_some_and(|v| !v.is_empty());
             let level = match req.oplock {
+                // An attribute-only open beside others gets none ([MS-FSA] 2.1.5.17).
+                _ if is_stat(req.access) && shared && !req.overwrite => OplockLevel::NONE,
                 OplockLevel::BATCH | OplockLevel::EXCLUSIVE if alone => req.oplock,
                 OplockLevel::BATCH | OplockLevel::EXCLUSIVE | OplockLevel::II => OplockLevel::II,
                 _ => OplockLevel::NONE,
@@ -576,10 +574,8 @@ impl OpenTable {
         let own = by.and_then(|o| entries.iter().find(|e| e.open == o).map(|e| e.caching));
         let mut changed = false;
         for e in entries.iter_mut() {
-            if Some(e.open) == by {
-                continue;
-            }
             match e.caching {
+                // The writer's own level II oplock breaks too (smbtorture oplock.batch1).
                 Caching::Oplock(OplockLevel::II) => {
                     e.caching = Caching::Oplock(OplockLevel::NONE);
                     breaks.push(Break::Oplock {
@@ -588,7 +584,7 @@ impl OpenTable {
                     });
                     changed = true;
                 }
-                Caching::Lease(id) if Some(Caching::Lease(id)) != own => {
+                Caching::Lease(id) if Some(Caching::Lease(id)) != own && Some(e.open) != by => {
                     if let Some(l) = inner.leases.get_mut(&id)
                         && l.breaking.is_none()
                         && l.state & R != 0
@@ -757,12 +753,19 @@ mod tests {
         let g = granted(t.admit(KEY, &second, now, &mut breaks));
         assert_eq!(g.oplock, OplockLevel::II);
         t.written(KEY, Some(open(2, 1)), &mut breaks);
+        // Every level II oplock breaks, the writer's own too.
         assert_eq!(
             breaks,
-            vec![Break::Oplock {
-                open: open(1, 1),
-                level: OplockLevel::NONE
-            }]
+            vec![
+                Break::Oplock {
+                    open: open(1, 1),
+                    level: OplockLevel::NONE
+                },
+                Break::Oplock {
+                    open: open(2, 1),
+                    level: OplockLevel::NONE
+                }
+            ]
         );
         assert_eq!(t.oplock_of(open(1, 1)), OplockLevel::NONE);
         t.remove(open(1, 1));

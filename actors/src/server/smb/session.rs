@@ -1,6 +1,7 @@
 //! NEGOTIATE, SESSION_SETUP (SPNEGO + NTLMv2), LOGOFF, TREE_CONNECT, TREE_DISCONNECT, ECHO.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 
 use protocol::ntlm;
 use protocol::smb2::crypto::{Cipher, PreauthHash, SessionKeys, SigningAlgorithm};
@@ -262,6 +263,13 @@ impl Conn {
             let acceptor = self.new_acceptor();
             let preauth = (neg.dialect == 0x0311).then(|| self.preauth.clone());
             let old = self.sessions.remove(&sid);
+            // Re-authentication keeps the session's keys and protections ([MS-SMB2]
+            // 3.3.5.5.3 derives keys only for a new session): the client goes on signing
+            // with the keys it has.
+            let (keys, signing_required, encrypt_data, trees) = match old {
+                Some(s) => (s.keys, s.signing_required, s.encrypt_data, s.trees),
+                None => (None, false, false, BTreeMap::new()),
+            };
             self.sessions.insert(
                 sid,
                 Session {
@@ -269,11 +277,11 @@ impl Conn {
                     user: None,
                     guest: false,
                     anonymous: false,
-                    keys: None,
-                    signing_required: false,
-                    encrypt_data: false,
+                    keys,
+                    signing_required,
+                    encrypt_data,
                     preauth,
-                    trees: old.map(|s| s.trees).unwrap_or_default(),
+                    trees,
                 },
             );
         }
@@ -331,7 +339,7 @@ impl Conn {
         } else {
             return Err(NtStatus::LOGON_FAILURE);
         }
-        if !session.guest {
+        if !session.guest && session.keys.is_none() {
             let preauth = session.preauth.as_ref().map(PreauthHash::value);
             let keys =
                 SessionKeys::derive(neg.dialect, &auth.session_key, preauth.as_ref(), neg.cipher)
