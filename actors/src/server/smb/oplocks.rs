@@ -382,9 +382,12 @@ impl OpenTable {
             return self.wait(g, changed, until);
         }
         // 3. The grant.
+        // Alone: no other open but attribute-only ones that cache nothing.
         let alone = !inner.nodes.get(&key).is_some_and(|v| {
-            v.iter()
-                .any(|e| !e.is_stat() && Some(e.caching) != own_lease.map(Caching::Lease))
+            v.iter().any(|e| {
+                Some(e.caching) != own_lease.map(Caching::Lease)
+                    && !(e.is_stat() && e.caching == Caching::Oplock(OplockLevel::NONE))
+            })
         });
         let grant = if req.is_dir {
             Grant {
@@ -398,14 +401,16 @@ impl OpenTable {
             let allowed = if alone { R | W | H } else { R | H };
             match inner.leases.get_mut(&id) {
                 Some(l) => {
-                    if l.breaking.is_none() && wanted & l.state == l.state && wanted != l.state
+                    // An upgrade happens only to a strict superset that can be held beside
+                    // the other opens, whole or not at all (smbtorture lease.upgrade2/3).
+                    if l.breaking.is_none()
+                        && wanted & l.state == l.state
+                        && wanted != l.state
+                        && wanted & !allowed == 0
                     {
-                        let new = wanted & allowed;
-                        if new & l.state == l.state && new != l.state {
-                            l.state = new;
-                            if l.v2 {
-                                l.epoch = l.epoch.wrapping_add(1);
-                            }
+                        l.state = wanted;
+                        if l.v2 {
+                            l.epoch = l.epoch.wrapping_add(1);
                         }
                     }
                     Grant {
