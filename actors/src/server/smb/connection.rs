@@ -79,6 +79,9 @@ pub(crate) struct Out {
     /// The request waits: answer STATUS_PENDING now and finish when this ends
     /// ([`super::events`]).
     pub(crate) wait: Option<Wait>,
+    /// Sign the answer with this key rather than its session's (an answer about a session
+    /// of another connection, [`super::events::SessionHome`]).
+    pub(crate) sign_as: Option<super::events::Signer>,
 }
 
 impl Out {
@@ -104,6 +107,7 @@ impl Out {
             file_id: None,
             silent: false,
             wait: None,
+            sign_as: None,
         }
     }
 
@@ -375,6 +379,8 @@ struct Pending {
     sign: Option<u64>,
     /// A SESSION_SETUP response whose bytes feed the session's preauth hash.
     preauth_session: Option<u64>,
+    /// Signed with this key instead ([`Out::sign_as`]).
+    sign_as: Option<super::events::Signer>,
 }
 
 impl Conn {
@@ -622,8 +628,9 @@ impl Conn {
             if let Some(id) = async_id {
                 resp = resp.with_async_id(AsyncId(id));
             }
-            let sign = !encrypted && self.should_sign(&hdr, out.status, session_id);
-            if sign {
+            let sign_as = out.sign_as.take().filter(|_| !encrypted);
+            let sign = !encrypted && sign_as.is_none() && self.should_sign(&hdr, out.status, session_id);
+            if sign || sign_as.is_some() {
                 resp.flags |= HeaderFlags::SIGNED;
             }
             let mut bytes = out.w.into_inner();
@@ -638,6 +645,7 @@ impl Conn {
                 bytes,
                 sign: sign.then_some(session_id),
                 preauth_session,
+                sign_as,
             });
         }
         if replies.is_empty() {
@@ -660,6 +668,11 @@ impl Conn {
             }
             if let Some(sid) = p.sign {
                 self.sign(sid, &mut p.bytes);
+            }
+            if let Some((alg, key)) = &p.sign_as
+                && let Err(e) = crypto::sign(*alg, key.as_bytes(), &mut p.bytes)
+            {
+                tracing::warn!(error = %e, "signing a response failed");
             }
         }
         let mut frame = Vec::with_capacity(replies.iter().map(|p| p.bytes.len()).sum());

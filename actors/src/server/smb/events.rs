@@ -104,7 +104,7 @@ pub(crate) struct Mailboxes {
 
 /// Where a session lives, and what its connection negotiated (a binding attempt from
 /// another connection is judged against it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SessionHome {
     /// The connection.
     pub(crate) conn: u64,
@@ -112,7 +112,17 @@ pub(crate) struct SessionHome {
     pub(crate) dialect: u16,
     /// Its cipher.
     pub(crate) cipher: Option<protocol::smb2::crypto::Cipher>,
+    /// How its messages are signed (its connection's algorithm and its signing key), for
+    /// the answers to requests that name it on another connection: a client checks those
+    /// signatures with the keys it holds for the session.
+    pub(crate) signer: Option<Signer>,
 }
+
+/// A signing algorithm and key.
+pub(crate) type Signer = (
+    protocol::smb2::crypto::SigningAlgorithm,
+    protocol::smb2::crypto::SecretKey,
+);
 
 impl Mailboxes {
     /// Opens connection `id`'s mailbox.
@@ -166,7 +176,7 @@ impl Mailboxes {
 
     /// Where session `session` lives.
     pub(crate) fn session_home(&self, session: u64) -> Option<SessionHome> {
-        lock(&self.sessions).get(&session).copied()
+        lock(&self.sessions).get(&session).cloned()
     }
 
     /// Whether a session id is in use on any connection.

@@ -237,12 +237,24 @@ impl Conn {
         }
         let r = SessionSetupRequest::decode(req.msg).map_err(undecodable)?;
         if r.flags.contains(SessionSetupFlags::BINDING) {
-            return Err(self.refuse_binding(&neg, req.hdr.session_id.0));
+            return Ok(self.refuse_binding(&neg, req.hdr.session_id.0));
         }
         let mut sid = req.hdr.session_id.0;
         let fresh = match self.sessions.get(&sid) {
             _ if sid == 0 => true,
-            None => return Err(NtStatus::USER_SESSION_DELETED),
+            None => {
+                // A session of another connection: deleted as far as this one knows, said
+                // with the session's signature when the request was signed.
+                let mut out = Out::error(NtStatus::USER_SESSION_DELETED);
+                if req.hdr.is_signed() {
+                    out.sign_as = self
+                        .server
+                        .mailboxes
+                        .session_home(sid)
+                        .and_then(|h| h.signer);
+                }
+                return Ok(out);
+            }
             // Re-authentication of a valid session starts over on the same id.
             Some(s) => matches!(s.auth, Auth::Valid),
         };
@@ -374,6 +386,7 @@ impl Conn {
             encrypt = session.encrypt_data,
             "SMB session established"
         );
+        let signer = session.keys.as_ref().map(|k| (neg.signing, k.signing.clone()));
         self.sessions.insert(sid, session);
         self.server.mailboxes.session_opened(
             sid,
@@ -381,6 +394,7 @@ impl Conn {
                 conn: self.id,
                 dialect: neg.dialect,
                 cipher: neg.cipher,
+                signer,
             },
         );
         let mut w = Out::writer();
@@ -399,17 +413,24 @@ impl Conn {
     /// capability answer as the specification orders them: 2.x connections cannot bind, an
     /// unknown session is deleted, a session of another dialect or (3.1.1) cipher is a bad
     /// parameter.
-    fn refuse_binding(&self, neg: &Negotiated, sid: u64) -> NtStatus {
-        if !neg.is_smb3() {
-            return NtStatus::REQUEST_NOT_ACCEPTED;
-        }
-        let Some(home) = self.server.mailboxes.session_home(sid) else {
-            return NtStatus::USER_SESSION_DELETED;
+    /// The refusal is signed with the session's own key and algorithm, as the client
+    /// checks it with those.
+    fn refuse_binding(&self, neg: &Negotiated, sid: u64) -> Out {
+        let home = self.server.mailboxes.session_home(sid);
+        let status = match &home {
+            _ if !neg.is_smb3() => NtStatus::REQUEST_NOT_ACCEPTED,
+            None => NtStatus::USER_SESSION_DELETED,
+            Some(h)
+                if h.dialect != neg.dialect
+                    || (neg.dialect == 0x0311 && h.cipher != neg.cipher) =>
+            {
+                NtStatus::INVALID_PARAMETER
+            }
+            Some(_) => NtStatus::REQUEST_NOT_ACCEPTED,
         };
-        if home.dialect != neg.dialect || (neg.dialect == 0x0311 && home.cipher != neg.cipher) {
-            return NtStatus::INVALID_PARAMETER;
-        }
-        NtStatus::REQUEST_NOT_ACCEPTED
+        let mut out = Out::error(status);
+        out.sign_as = home.and_then(|h| h.signer);
+        out
     }
 
     /// A fresh SPNEGO/NTLM acceptor with a random challenge.
