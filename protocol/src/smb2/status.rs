@@ -90,6 +90,9 @@ ntstatus! {
     FILE_IS_A_DIRECTORY = 0xC000_00BA;
     /// The request is not supported.
     NOT_SUPPORTED = 0xC000_00BB;
+    /// A session binding whose session signs with AES-GMAC from a connection that does not
+    /// (as Windows and Samba answer it).
+    REQUEST_OUT_OF_SEQUENCE = 0xC000_042A;
     /// The share name is not valid.
     BAD_NETWORK_NAME = 0xC000_00CC;
     /// The request was cancelled.

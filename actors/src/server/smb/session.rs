@@ -417,7 +417,15 @@ impl Conn {
     /// checks it with those.
     fn refuse_binding(&self, neg: &Negotiated, sid: u64) -> Out {
         let home = self.server.mailboxes.session_home(sid);
+        let gmac = |a: Option<SigningAlgorithm>| a == Some(SigningAlgorithm::AesGmac);
+        let session_alg = home.as_ref().and_then(|h| h.signer.as_ref().map(|s| s.0));
         let status = match &home {
+            // The signing algorithms must agree where one is AES-GMAC, checked first (the
+            // statuses Windows and Samba answer, smbtorture session.bind_negative_*).
+            Some(_) if gmac(Some(neg.signing)) && !gmac(session_alg) => NtStatus::NOT_SUPPORTED,
+            Some(_) if gmac(session_alg) && !gmac(Some(neg.signing)) => {
+                NtStatus::REQUEST_OUT_OF_SEQUENCE
+            }
             _ if !neg.is_smb3() => NtStatus::REQUEST_NOT_ACCEPTED,
             None => NtStatus::USER_SESSION_DELETED,
             Some(h)
