@@ -688,7 +688,9 @@ impl Conn {
         let Some(s) = self.sessions.get(&session_id) else {
             return false;
         };
-        if s.guest || s.keys.is_none() || status == NtStatus::PENDING {
+        // Guest sessions have no keys; a session re-authenticated as anonymous keeps the
+        // keys it had, and the client goes on checking signatures with them.
+        if s.keys.is_none() || status == NtStatus::PENDING {
             return false;
         }
         // The final SESSION_SETUP of a 3.x session is signed with the new key, so the client
