@@ -133,8 +133,6 @@ ntstatus! {
     IO_REPARSE_TAG_NOT_HANDLED = 0xC000_0279;
     /// An oplock break acknowledgement of a level the break does not allow.
     INVALID_OPLOCK_PROTOCOL = 0xC000_00E3;
-    /// An oplock break acknowledgement with no break pending ([MS-SMB2] 3.3.5.22.1).
-    INVALID_DEVICE_STATE = 0xC000_0184;
     /// The data is not ready: the store is slow (retry).
     DEVICE_NOT_READY = 0xC000_00A3;
     /// Write-behind data of the file was lost: bytes acknowledged by WRITE could not be

@@ -398,7 +398,20 @@ impl OpenTable {
             let wanted = wanted & (R | W | H);
             // Write or handle caching without read caching is not a lease Windows grants.
             let wanted = if wanted & R == 0 { 0 } else { wanted };
-            let allowed = if alone { R | W | H } else { R | H };
+            // Beside an oplock (of a client that does not speak leases) handle caching is
+            // not granted either (smbtorture lease.oplock).
+            let oplocks_beside = inner.nodes.get(&key).is_some_and(|v| {
+                v.iter().any(|e| {
+                    matches!(e.caching, Caching::Oplock(l) if l != OplockLevel::NONE)
+                })
+            });
+            let allowed = if alone {
+                R | W | H
+            } else if oplocks_beside {
+                R
+            } else {
+                R | H
+            };
             match inner.leases.get_mut(&id) {
                 Some(l) => {
                     // An upgrade happens only to a strict superset that can be held beside
@@ -527,8 +540,10 @@ impl OpenTable {
             .and_then(|v| v.iter_mut().find(|e| e.open == open))
             .ok_or(NtStatus::FILE_CLOSED)?;
         let (Caching::Oplock(_), Some((to, _))) = (e.caching, e.breaking) else {
-            // No break in progress on this open (3.3.5.22.1).
-            return Err(NtStatus::INVALID_DEVICE_STATE);
+            // No break in progress on this open: Windows and Samba answer
+            // INVALID_OPLOCK_PROTOCOL (smbtorture oplock.levelii500), where 3.3.5.22.1 says
+            // INVALID_DEVICE_STATE.
+            return Err(NtStatus::INVALID_OPLOCK_PROTOCOL);
         };
         e.breaking = None;
         // A wrong level ends the break with no oplock left: LEASE is a parameter error;
@@ -753,7 +768,7 @@ mod tests {
         // Acknowledging again: no break in progress.
         assert_eq!(
             t.ack_oplock(open(1, 1), OplockLevel::II),
-            Err(NtStatus::INVALID_DEVICE_STATE)
+            Err(NtStatus::INVALID_OPLOCK_PROTOCOL)
         );
         let g = granted(t.admit(KEY, &second, now, &mut breaks));
         assert_eq!(g.oplock, OplockLevel::II);
