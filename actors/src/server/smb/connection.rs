@@ -15,6 +15,7 @@
 //! commits what its opens wrote, and closes the socket.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -39,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::SmbServer;
-use super::events::{ASYNC_MAX, ConnEvent, Finish, Wait};
+use super::events::{ConnEvent, Finish, Wait};
 use super::state::{Negotiated, Open, Session};
 
 /// FILETIME (100 ns since 1601-01-01) of a store timestamp; times before 1601 are 0.
@@ -108,9 +109,7 @@ impl Out {
 
     /// The request goes asynchronous: it is answered STATUS_PENDING now, and finally when
     /// `wait` ends ([`super::events`]).
-    pub(crate) fn pending(
-        wait: impl std::future::Future<Output = Finish> + Send + 'static,
-    ) -> Self {
+    pub(crate) fn pending(wait: impl Future<Output = Finish> + Send + 'static) -> Self {
         Self {
             wait: Some(Wait::new(wait)),
             ..Self::error(NtStatus::PENDING)
