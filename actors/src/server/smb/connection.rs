@@ -113,9 +113,7 @@ impl Out {
 
     /// The request goes asynchronous: it is answered STATUS_PENDING now, and finally when
     /// `wait` ends ([`super::events`]).
-    pub(crate) fn pending(
-        wait: impl Future<Output = Finish> + Send + 'static,
-    ) -> Self {
+    pub(crate) fn pending(wait: impl Future<Output = Finish> + Send + 'static) -> Self {
         Self {
             wait: Some(Wait::new(wait)),
             ..Self::error(NtStatus::PENDING)
