@@ -627,7 +627,8 @@ impl Conn {
                 resp = resp.with_async_id(AsyncId(id));
             }
             let sign_as = out.sign_as.take().filter(|_| !encrypted);
-            let sign = !encrypted && sign_as.is_none() && self.should_sign(&hdr, out.status, session_id);
+            let sign =
+                !encrypted && sign_as.is_none() && self.should_sign(&hdr, out.status, session_id);
             if sign || sign_as.is_some() {
                 resp.flags |= HeaderFlags::SIGNED;
             }

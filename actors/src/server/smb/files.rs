@@ -11,17 +11,17 @@ use protocol::smb2::file::{
     LeaseBreakNotification, LockRequest, OplockBreak, OplockBreakMessage, ReadRequest,
     ReadResponse, WriteFlags, WriteRequest, WriteResponse,
 };
-use protocol::smb2::header::{Command, HEADER_LEN, Header, HeaderFlags, MessageId};
 use protocol::smb2::fileid::FileId;
+use protocol::smb2::header::{Command, HEADER_LEN, Header, HeaderFlags, MessageId};
 use protocol::smb2::status::NtStatus;
 use stores::{Attr, FileKind, StoreError};
 
 use super::attrs::{self, access};
 use super::connection::{Conn, Handled, Out, Req, filetime, tid, undecodable};
-use super::events::Finish;
-use super::oplocks::{Admit, Break, Grant, LeaseId, NodeKey, OpenRef, Request};
 use super::errors::op_status;
+use super::events::Finish;
 use super::names::{SmbPath, same_ignoring_case};
+use super::oplocks::{Admit, Break, Grant, LeaseId, NodeKey, OpenRef, Request};
 use super::state::{DirScan, OPENS_MAX, Open, OpenKind, TreeKind};
 use crate::server::share::actor::Failure;
 use crate::server::share::{
@@ -994,9 +994,10 @@ impl Conn {
         };
         let open = self.opens.get(&file)?;
         let session = open.session;
-        let encrypt = self.sessions.get(&session).is_some_and(|s| {
-            s.encrypt_data || s.trees.get(&open.tree).is_some_and(|t| t.encrypt)
-        });
+        let encrypt = self
+            .sessions
+            .get(&session)
+            .is_some_and(|s| s.encrypt_data || s.trees.get(&open.tree).is_some_and(|t| t.encrypt));
         let mut hdr = Header::new(Command::OPLOCK_BREAK);
         hdr.flags = HeaderFlags::SERVER_TO_REDIR;
         hdr.message_id = MessageId::UNSOLICITED;

@@ -107,8 +107,7 @@ impl Entry {
 }
 
 fn is_stat(acc: u32) -> bool {
-    acc & !(access::FILE_READ_ATTRIBUTES | access::FILE_WRITE_ATTRIBUTES | access::SYNCHRONIZE)
-        == 0
+    acc & !(access::FILE_READ_ATTRIBUTES | access::FILE_WRITE_ATTRIBUTES | access::SYNCHRONIZE) == 0
 }
 
 #[derive(Debug)]
@@ -401,9 +400,8 @@ impl OpenTable {
             // Beside an oplock (of a client that does not speak leases) handle caching is
             // not granted either (smbtorture lease.oplock).
             let oplocks_beside = inner.nodes.get(&key).is_some_and(|v| {
-                v.iter().any(|e| {
-                    matches!(e.caching, Caching::Oplock(l) if l != OplockLevel::NONE)
-                })
+                v.iter()
+                    .any(|e| matches!(e.caching, Caching::Oplock(l) if l != OplockLevel::NONE))
             });
             let allowed = if alone {
                 R | W | H
@@ -530,7 +528,11 @@ impl OpenTable {
 
     /// An oplock break acknowledgement ([MS-SMB2] 3.3.5.22.1): the level the open now holds,
     /// or the status to answer.
-    pub(crate) fn ack_oplock(&self, open: OpenRef, level: OplockLevel) -> Result<OplockLevel, NtStatus> {
+    pub(crate) fn ack_oplock(
+        &self,
+        open: OpenRef,
+        level: OplockLevel,
+    ) -> Result<OplockLevel, NtStatus> {
         let mut g = self.lock();
         let inner = &mut *g;
         let key = *inner.where_is.get(&open).ok_or(NtStatus::FILE_CLOSED)?;
@@ -566,7 +568,10 @@ impl OpenTable {
     /// A lease break acknowledgement ([MS-SMB2] 3.3.5.22.2): `Ok` when taken, else the status.
     pub(crate) fn ack_lease(&self, id: LeaseId, state: u32) -> Result<(), NtStatus> {
         let mut g = self.lock();
-        let l = g.leases.get_mut(&id).ok_or(NtStatus::OBJECT_NAME_NOT_FOUND)?;
+        let l = g
+            .leases
+            .get_mut(&id)
+            .ok_or(NtStatus::OBJECT_NAME_NOT_FOUND)?;
         let Some((to, _)) = l.breaking else {
             return Err(NtStatus::UNSUCCESSFUL);
         };
@@ -762,9 +767,15 @@ mod tests {
         );
         // Still breaking: waits again, no second notification.
         breaks.clear();
-        assert!(matches!(t.admit(KEY, &second, now, &mut breaks), Admit::Wait { .. }));
+        assert!(matches!(
+            t.admit(KEY, &second, now, &mut breaks),
+            Admit::Wait { .. }
+        ));
         assert!(breaks.is_empty());
-        assert_eq!(t.ack_oplock(open(1, 1), OplockLevel::II), Ok(OplockLevel::II));
+        assert_eq!(
+            t.ack_oplock(open(1, 1), OplockLevel::II),
+            Ok(OplockLevel::II)
+        );
         // Acknowledging again: no break in progress.
         assert_eq!(
             t.ack_oplock(open(1, 1), OplockLevel::II),
@@ -799,7 +810,12 @@ mod tests {
         let t = OpenTable::new(Duration::from_millis(10));
         let now = Instant::now();
         let mut breaks = Vec::new();
-        granted(t.admit(KEY, &req(open(1, 1), OplockLevel::EXCLUSIVE), now, &mut breaks));
+        granted(t.admit(
+            KEY,
+            &req(open(1, 1), OplockLevel::EXCLUSIVE),
+            now,
+            &mut breaks,
+        ));
         let second = req(open(2, 1), OplockLevel::NONE);
         let Admit::Wait { until, .. } = t.admit(KEY, &second, now, &mut breaks) else {
             panic!("must wait");
@@ -846,12 +862,23 @@ mod tests {
         assert_eq!(g.lease, Some((R | W | H, 1, false)));
         let same = lease(open(1, 2), 1, R | W | H);
         let g = granted(t.admit(KEY, &same, now, &mut breaks));
-        assert_eq!(g.lease, Some((R | W | H, 1, false)), "same key shares the lease");
+        assert_eq!(
+            g.lease,
+            Some((R | W | H, 1, false)),
+            "same key shares the lease"
+        );
         let other = lease(open(2, 1), 2, R | W | H);
-        assert!(matches!(t.admit(KEY, &other, now, &mut breaks), Admit::Wait { .. }));
+        assert!(matches!(
+            t.admit(KEY, &other, now, &mut breaks),
+            Admit::Wait { .. }
+        ));
         assert_eq!(breaks.len(), 1);
         let Break::Lease {
-            current, new, ack, epoch, ..
+            current,
+            new,
+            ack,
+            epoch,
+            ..
         } = breaks[0]
         else {
             panic!("a lease break");
@@ -861,7 +888,10 @@ mod tests {
             client: [1; 16],
             key: [1; 16],
         };
-        assert_eq!(t.ack_lease(id, R | W | H), Err(NtStatus::REQUEST_NOT_ACCEPTED));
+        assert_eq!(
+            t.ack_lease(id, R | W | H),
+            Err(NtStatus::REQUEST_NOT_ACCEPTED)
+        );
         assert_eq!(t.ack_lease(id, R | H), Ok(()));
         assert_eq!(t.ack_lease(id, R | H), Err(NtStatus::UNSUCCESSFUL));
         let g = granted(t.admit(KEY, &other, now, &mut breaks));

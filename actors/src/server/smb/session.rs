@@ -386,7 +386,10 @@ impl Conn {
             encrypt = session.encrypt_data,
             "SMB session established"
         );
-        let signer = session.keys.as_ref().map(|k| (neg.signing, k.signing.clone()));
+        let signer = session
+            .keys
+            .as_ref()
+            .map(|k| (neg.signing, k.signing.clone()));
         self.sessions.insert(sid, session);
         self.server.mailboxes.session_opened(
             sid,
@@ -488,7 +491,12 @@ impl Conn {
     /// the previous session, if the same user's, is logged off with its opens closed — on
     /// this connection directly, on another through its mailbox (waiting a bounded time for
     /// it to be done, so the client's next CREATE does not meet the old opens).
-    pub(crate) async fn previous_session(&mut self, req: Req<'_>, status: NtStatus, new: Option<u64>) {
+    pub(crate) async fn previous_session(
+        &mut self,
+        req: Req<'_>,
+        status: NtStatus,
+        new: Option<u64>,
+    ) {
         if status != NtStatus::SUCCESS {
             return;
         }
