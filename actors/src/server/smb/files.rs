@@ -183,18 +183,18 @@ impl Conn {
 
     /// Asks the open table whether `treq` may open `key`: the grant, or the answer to give
     /// now (pending until breaks are acknowledged, or an error).
-    fn admit(&self, key: NodeKey, treq: &Request) -> Result<Grant, Handled> {
+    fn admit(&self, key: NodeKey, treq: &Request) -> Result<Grant, Box<Out>> {
         let mut breaks = Vec::new();
-        let now = tokio::time::Instant::now();
+        let now = self.server.env.now();
         let admit = self.server.opens.admit(key, treq, now, &mut breaks);
         self.send_breaks(breaks);
         match admit {
             Admit::Granted(g) => Ok(g),
-            Admit::SharingViolation => Err(Err(NtStatus::SHARING_VIOLATION)),
-            Admit::Invalid(status) => Err(Err(status)),
+            Admit::SharingViolation => Err(Box::new(Out::error(NtStatus::SHARING_VIOLATION))),
+            Admit::Invalid(status) => Err(Box::new(Out::error(status))),
             Admit::Wait { until, mut changed } => {
                 tracing::debug!("CREATE waits for an oplock or lease break");
-                Err(Ok(Out::pending(async move {
+                Err(Box::new(Out::pending(async move {
                     tokio::select! {
                         _ = changed.changed() => {}
                         () = tokio::time::sleep_until(until) => {}
@@ -234,6 +234,7 @@ impl Conn {
         let mut breaks = Vec::new();
         self.server.opens.written(
             NodeKey::new(share.id(), *node),
+            self.server.env.now(),
             Some(OpenRef {
                 conn: self.id,
                 file: id,
@@ -401,7 +402,7 @@ impl Conn {
                 };
                 match self.admit(NodeKey::new(share.id(), Node::from(&a)), &treq) {
                     Ok(g) => grant = Some(g),
-                    Err(answer) => return answer,
+                    Err(answer) => return Ok(*answer),
                 }
                 if overwrite {
                     if is_dir {
@@ -526,7 +527,7 @@ impl Conn {
                 };
                 match self.admit(NodeKey::new(share.id(), node), &treq) {
                     Ok(g) => g,
-                    Err(answer) => return answer,
+                    Err(answer) => return Ok(*answer),
                 }
             }
         };

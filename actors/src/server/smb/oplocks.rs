@@ -588,9 +588,14 @@ impl OpenTable {
     /// Another open wrote to `key` (or changed its size): level II oplocks and read leases of
     /// other opens break to none; these breaks need no acknowledgement (3.3.4.6) and nobody
     /// waits for the write-caching ones.
-    pub(crate) fn written(&self, key: NodeKey, by: Option<OpenRef>, breaks: &mut Vec<Break>) {
+    pub(crate) fn written(
+        &self,
+        key: NodeKey,
+        now: Instant,
+        by: Option<OpenRef>,
+        breaks: &mut Vec<Break>,
+    ) {
         let timeout = self.break_timeout;
-        let now = Instant::now();
         let mut g = self.lock();
         let inner = &mut *g;
         let Some(entries) = inner.nodes.get_mut(&key) else {
@@ -695,6 +700,8 @@ fn expire(inner: &mut Inner, key: NodeKey, now: Instant) -> bool {
 }
 
 #[cfg(test)]
+// The table takes time as an argument; these tests need only some instant to start from.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
 
@@ -783,7 +790,7 @@ mod tests {
         );
         let g = granted(t.admit(KEY, &second, now, &mut breaks));
         assert_eq!(g.oplock, OplockLevel::II);
-        t.written(KEY, Some(open(2, 1)), &mut breaks);
+        t.written(KEY, now, Some(open(2, 1)), &mut breaks);
         // Every level II oplock breaks, the writer's own too.
         assert_eq!(
             breaks,
