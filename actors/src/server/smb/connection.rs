@@ -39,7 +39,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::SmbServer;
-use super::events::{ASYNC_MAX, ConnEvent, Finish, Wait};
+use super::events::{ConnEvent, Finish, Wait};
 use super::state::{Negotiated, Open, Session};
 
 /// FILETIME (100 ns since 1601-01-01) of a store timestamp; times before 1601 are 0.
@@ -108,9 +108,7 @@ impl Out {
 
     /// The request goes asynchronous: it is answered STATUS_PENDING now, and finally when
     /// `wait` ends ([`super::events`]).
-    pub(crate) fn pending(
-        wait: impl std::future::Future<Output = Finish> + Send + 'static,
-    ) -> Self {
+    pub(crate) fn pending(wait: impl Future<Output = Finish> + Send + 'static) -> Self {
         Self {
             wait: Some(Wait::new(wait)),
             ..Self::error(NtStatus::PENDING)
@@ -190,7 +188,8 @@ pub(crate) struct Conn {
     pub(crate) id: u64,
     /// This connection's own mailbox, for the tasks of its asynchronous operations.
     pub(crate) events: mpsc::Sender<ConnEvent>,
-    /// Outstanding asynchronous operations by AsyncId (at most [`ASYNC_MAX`]).
+    /// Outstanding asynchronous operations by AsyncId (at most
+    /// [`ASYNC_MAX`](super::events::ASYNC_MAX)).
     pub(crate) asyncs: BTreeMap<u64, AsyncOp>,
     /// The next AsyncId (never 0).
     pub(crate) next_async: u64,
@@ -575,12 +574,21 @@ impl Conn {
             }
             let mut async_id = None;
             if let Some(wait) = out.wait.take() {
-                out = match self.go_async(&hdr, msg, transform, related_file, wait) {
-                    Some(id) => {
-                        async_id = Some(id);
-                        Out::error(NtStatus::PENDING)
+                out = if last {
+                    match self.go_async(&hdr, msg, transform, related_file, wait) {
+                        Some(id) => {
+                            async_id = Some(id);
+                            Out::error(NtStatus::PENDING)
+                        }
+                        None => Out::error(NtStatus::INSUFFICIENT_RESOURCES),
                     }
-                    None => Out::error(NtStatus::INSUFFICIENT_RESOURCES),
+                } else {
+                    // [MS-SMB2] 3.3.5.2.7: a server may fail a compound element that needs
+                    // asynchronous processing; Windows does so with STATUS_INTERNAL_ERROR for
+                    // every element but the last, which goes async (smbtorture
+                    // compound.interim1/interim2). The wait is dropped unstarted.
+                    drop(wait);
+                    Out::error(NtStatus::INTERNAL_ERROR)
                 };
             }
             // Every element may be a READ or QUERY_DIRECTORY of up to 8 MiB: an answer that
