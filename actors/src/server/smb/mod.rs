@@ -16,6 +16,7 @@ pub(crate) mod files;
 pub(crate) mod info;
 pub(crate) mod ioctl;
 pub(crate) mod names;
+pub(crate) mod notify;
 pub(crate) mod pipe;
 pub(crate) mod session;
 pub(crate) mod state;
@@ -107,6 +108,8 @@ pub(crate) struct SmbServer {
     pub(crate) start_time: u64,
     /// Every live connection's mailbox ([`events`]).
     pub(crate) mailboxes: events::Mailboxes,
+    /// Every CHANGE_NOTIFY watch ([`notify`]).
+    pub(crate) watches: notify::Watches,
 }
 
 impl SmbServer {
@@ -130,6 +133,7 @@ impl SmbServer {
             guid,
             start_time,
             mailboxes: events::Mailboxes::default(),
+            watches: notify::Watches::default(),
         }
     }
 }
