@@ -608,6 +608,11 @@ impl Conn {
             {
                 other.delete_on_close = true;
             }
+            // A directory now delete-pending ends the watches on it (smbtorture
+            // notify.rmdir1/2).
+            if *is_dir {
+                self.server.watches.delete_pending(share.id(), path);
+            }
             return false;
         }
         tracing::trace!(%name, "delete on close");

@@ -472,11 +472,13 @@ impl Conn {
                         }
                     }
                     if change != AttrChange::default() {
-                        let filter = basic_filter(&change);
                         share
                             .setattr(caller, node, change, None)
                             .await
                             .map_err(failed)?;
+                    }
+                    let filter = basic_filter(&info);
+                    if !filter.is_empty() {
                         self.notify_open(id, filter);
                     }
                 }
@@ -803,20 +805,22 @@ pub(crate) fn short_name(name: &str) -> String {
 }
 
 /// FileBasicInformation of `a`.
-/// The CHANGE_NOTIFY filter bits a FileBasicInformation change answers to (a ChangeTime
-/// alone answers to none, as on Windows: smbtorture notify.mask).
-fn basic_filter(c: &AttrChange) -> CompletionFilter {
+/// The CHANGE_NOTIFY filter bits a FileBasicInformation SET_INFO answers to: what it sets,
+/// whether or not the share stores it (HIDDEN is not stored yet); a ChangeTime alone answers
+/// to none, as on Windows (smbtorture notify.mask).
+fn basic_filter(info: &FileBasicInformation) -> CompletionFilter {
+    let set = |t: u64| t != 0 && t != u64::MAX;
     let mut f = CompletionFilter(0);
-    if c.mode.is_some() {
+    if info.file_attributes != 0 {
         f |= CompletionFilter::ATTRIBUTES;
     }
-    if c.mtime != TimeSet::Keep {
+    if set(info.last_write_time) {
         f |= CompletionFilter::LAST_WRITE;
     }
-    if c.atime != TimeSet::Keep {
+    if set(info.last_access_time) {
         f |= CompletionFilter::LAST_ACCESS;
     }
-    if c.btime != TimeSet::Keep {
+    if set(info.creation_time) {
         f |= CompletionFilter::CREATION;
     }
     f

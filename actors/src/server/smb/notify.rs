@@ -2,7 +2,8 @@
 //! watches and the handler that waits on them.
 //!
 //! A watch belongs to one open directory (connection id + FileId) and starts with the first
-//! CHANGE_NOTIFY on that handle; it lives until the handle closes, as on Windows. Changes that
+//! CHANGE_NOTIFY on that handle, whose CompletionFilter, WATCH_TREE and OutputBufferLength it
+//! keeps until the handle closes, as on Windows. Changes that
 //! arrive while no CHANGE_NOTIFY is pending are buffered on the watch (up to the first
 //! request's OutputBufferLength: past that the watch has overflowed and the next answer is
 //! STATUS_NOTIFY_ENUM_DIR, so the client re-reads the directory), and the next CHANGE_NOTIFY
@@ -116,6 +117,8 @@ struct Watch {
     overflow: bool,
     /// Pending requests, oldest first.
     waiters: VecDeque<Waiter>,
+    /// The directory itself was removed: every request answers STATUS_DELETE_PENDING.
+    deleted: bool,
 }
 
 impl Watch {
@@ -184,6 +187,15 @@ impl Watch {
         self.overflow = false;
     }
 
+    /// The directory is deleted, or will be when its last handle closes: every request
+    /// answers STATUS_DELETE_PENDING.
+    fn delete_pending(&mut self) {
+        self.deleted = true;
+        for waiter in self.waiters.drain(..) {
+            let _ = waiter.tx.send(Delivery::Status(NtStatus::DELETE_PENDING));
+        }
+    }
+
     /// Answers the oldest live waiter with what is buffered, if both exist.
     fn deliver(&mut self) {
         while self.has_news() {
@@ -248,13 +260,18 @@ impl Watches {
                 Watch {
                     share,
                     dir: components(dir).map(str::to_lowercase).collect(),
-                    recursive: false,
-                    filter: CompletionFilter(0),
+                    // The first request fixes the filter, WATCH_TREE and the buffer's size
+                    // until the handle closes, as on Windows (smbtorture notify.mask-change:
+                    // a later mask is ignored; notify.valid-req: after a first request of 1
+                    // byte every answer is NOTIFY_ENUM_DIR).
+                    recursive: r.flags & ChangeNotifyRequest::WATCH_TREE != 0,
+                    filter: r.completion_filter,
                     max,
                     events: Vec::new(),
                     bytes: 0,
                     overflow: false,
                     waiters: VecDeque::new(),
+                    deleted: false,
                 },
             );
             self.count.store(map.len(), Ordering::Relaxed);
@@ -262,12 +279,10 @@ impl Watches {
         let w = map
             .get_mut(&(conn, open))
             .expect("the watch was found or inserted above under the same lock");
-        // The filter and WATCH_TREE follow each request; the buffer keeps the size the first
-        // request gave it, as on Windows (smbtorture notify.valid-req: after a first request
-        // of 1 byte every answer is NOTIFY_ENUM_DIR).
-        w.recursive = r.flags & ChangeNotifyRequest::WATCH_TREE != 0;
-        w.filter = r.completion_filter;
         w.waiters.retain(|w| !w.tx.is_closed());
+        if w.deleted {
+            return Ok(Request::Ready(Delivery::Status(NtStatus::DELETE_PENDING)));
+        }
         if w.waiters.is_empty() && w.has_news() {
             let d = w.delivery(max);
             w.clear();
@@ -296,6 +311,22 @@ impl Watches {
         self.count.store(map.len(), Ordering::Relaxed);
     }
 
+    /// The directory at `path` on `share` will be deleted when its last handle closes:
+    /// watches on it answer STATUS_DELETE_PENDING from now on.
+    pub(crate) fn delete_pending(&self, share: ShareId, path: &str) {
+        if self.is_idle() {
+            return;
+        }
+        let dir: Vec<String> = components(path).map(str::to_lowercase).collect();
+        let mut map = self.lock();
+        for w in map
+            .values_mut()
+            .filter(|w| w.share == share && w.dir == dir)
+        {
+            w.delete_pending();
+        }
+    }
+
     /// No watch exists.
     pub(crate) fn is_idle(&self) -> bool {
         self.count.load(Ordering::Relaxed) == 0
@@ -317,6 +348,18 @@ impl Watches {
             .collect();
         let mut map = self.lock();
         for w in map.values_mut().filter(|w| w.share == share) {
+            // The watched directory itself removed ([MS-FSA] 2.1.5.4: its pending
+            // notifications complete with STATUS_DELETE_PENDING; smbtorture notify.rmdir*).
+            if changes.iter().zip(&split).any(|(c, (_, lc))| {
+                c.action == NotifyAction::REMOVED
+                    && c.filter.contains(CompletionFilter::DIR_NAME)
+                    && lc.len() + 1 == w.dir.len()
+                    && w.dir[..lc.len()] == lc[..]
+                    && w.dir.last() == Some(&c.name.to_lowercase())
+            }) {
+                w.delete_pending();
+                continue;
+            }
             let mut any = false;
             for (c, (dir, lc)) in changes.iter().zip(&split) {
                 if let Some(name) = w.relative(dir, lc, c) {
@@ -583,6 +626,35 @@ mod tests {
             Delivery::Status(NtStatus::NOTIFY_CLEANUP)
         ));
         assert!(w.is_idle());
+    }
+
+    /// Goal: removing the watched directory answers its pending request and every later one
+    /// STATUS_DELETE_PENDING; removing a sibling does not.
+    #[tokio::test]
+    async fn removing_the_watched_directory() {
+        let w = Watches::default();
+        let s = ShareId(1);
+        let r = req(false, CompletionFilter::FILE_NAME, 1000);
+        let Request::Wait(mut rx) = w.request(1, 1, s, "a\\Dir", &r).unwrap() else {
+            panic!("nothing buffered yet")
+        };
+        let rmdir = |name| Change {
+            dir: "A",
+            name,
+            action: NotifyAction::REMOVED,
+            filter: CompletionFilter::DIR_NAME,
+        };
+        w.emit(s, &[rmdir("other")]);
+        assert!(rx.try_recv().is_err());
+        w.emit(s, &[rmdir("dir")]);
+        assert!(matches!(
+            rx.await.unwrap(),
+            Delivery::Status(NtStatus::DELETE_PENDING)
+        ));
+        assert!(matches!(
+            w.request(1, 1, s, "a\\Dir", &r).unwrap(),
+            Request::Ready(Delivery::Status(NtStatus::DELETE_PENDING))
+        ));
     }
 
     /// Goal: the number of watches is bounded per connection.

@@ -4,6 +4,7 @@ use std::cell::RefCell;
 
 use protocol::ntlm;
 use protocol::smb2::crypto::{Cipher, PreauthHash, SessionKeys, SigningAlgorithm};
+use protocol::smb2::header::Command;
 use protocol::smb2::le::Writer;
 use protocol::smb2::misc::EchoResponse;
 use protocol::smb2::negotiate::{
@@ -394,7 +395,10 @@ impl Conn {
     pub(crate) async fn logoff(&mut self, req: Req<'_>) -> Handled {
         let sid = req.hdr.session_id.0;
         self.session(req.hdr)?;
-        self.cancel_where(|op| op.hdr.session_id.0 == sid);
+        // CHANGE_NOTIFYs end with their handles below (STATUS_NOTIFY_CLEANUP).
+        self.cancel_where(|op| {
+            op.hdr.session_id.0 == sid && op.hdr.command != Command::CHANGE_NOTIFY
+        });
         let ids: Vec<u64> = self
             .opens
             .iter()
@@ -521,8 +525,12 @@ impl Conn {
         self.tree(&req)?;
         let sid = req.hdr.session_id.0;
         let tid = tid(req.hdr);
+        // CHANGE_NOTIFYs end with their handles below (STATUS_NOTIFY_CLEANUP, smbtorture
+        // notify.tdis1).
         self.cancel_where(|op| {
-            op.hdr.session_id.0 == sid && super::connection::tid(&op.hdr) == tid
+            op.hdr.session_id.0 == sid
+                && super::connection::tid(&op.hdr) == tid
+                && op.hdr.command != Command::CHANGE_NOTIFY
         });
         let ids: Vec<u64> = self
             .opens
