@@ -15,6 +15,7 @@
 //! commits what its opens wrote, and closes the socket.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
