@@ -50,7 +50,7 @@ fn server(dir: &std::path::Path) -> (Option<Daemon>, Vec<String>) {
         &format!("{PASSWORD}\n"),
     );
     d.spawn();
-    let port = d.smb_port.unwrap().to_string();
+    let port = d.smb_port.expect("prepare_smb gives an SMB port").to_string();
     (
         Some(d),
         vec![port, "export".into(), "alice".into(), PASSWORD.into()],
@@ -59,7 +59,7 @@ fn server(dir: &std::path::Path) -> (Option<Daemon>, Vec<String>) {
 
 /// Runs `tests/smb/SCRIPT` against the server and fails with its output unless it passed.
 fn run_script(script: &str) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let (d, target) = server(dir.path());
     let out = Command::new("python3")
         .arg(repo().join("tests/smb").join(script))
