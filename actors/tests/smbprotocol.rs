@@ -50,7 +50,10 @@ fn server(dir: &std::path::Path) -> (Option<Daemon>, Vec<String>) {
         &format!("{PASSWORD}\n"),
     );
     d.spawn();
-    let port = d.smb_port.expect("prepare_smb gives an SMB port").to_string();
+    let port = d
+        .smb_port
+        .expect("prepare_smb gives an SMB port")
+        .to_string();
     (
         Some(d),
         vec![port, "export".into(), "alice".into(), PASSWORD.into()],
