@@ -431,6 +431,16 @@ impl Conn {
         }
     }
 
+    /// Session `sid` ended without closing its handles (a failed re-authentication): the
+    /// CHANGE_NOTIFYs waiting on them answer STATUS_NOTIFY_CLEANUP.
+    pub(crate) fn end_watches_of_session(&self, sid: u64) {
+        for (&id, o) in &self.opens {
+            if o.session == sid {
+                self.server.watches.close(self.id, id);
+            }
+        }
+    }
+
     /// Reports a change of the entry at `path` (from the share root) on `share`.
     pub(crate) fn notify_path(
         &self,

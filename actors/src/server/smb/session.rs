@@ -294,8 +294,11 @@ impl Conn {
         });
         let (blob, auth) = match step {
             Err(e) => {
-                // The session is forgotten: a failed logon leaves nothing behind.
+                // The session is forgotten: a failed logon leaves nothing behind. A failed
+                // re-authentication ends the session, and with it the CHANGE_NOTIFYs on its
+                // handles (STATUS_NOTIFY_CLEANUP, smbtorture notify.invalid-reauth).
                 tracing::info!(error = %e, "SMB logon failed");
+                self.end_watches_of_session(sid);
                 return Err(e.status());
             }
             Ok(Step::Continue(blob)) => {
