@@ -193,7 +193,8 @@ pub(crate) struct Conn {
     pub(crate) id: u64,
     /// This connection's own mailbox, for the tasks of its asynchronous operations.
     pub(crate) events: mpsc::Sender<ConnEvent>,
-    /// Outstanding asynchronous operations by AsyncId (at most [`super::events::ASYNC_MAX`]).
+    /// Outstanding asynchronous operations by AsyncId (at most
+    /// [`ASYNC_MAX`](super::events::ASYNC_MAX)).
     pub(crate) asyncs: BTreeMap<u64, AsyncOp>,
     /// The next AsyncId (never 0).
     pub(crate) next_async: u64,
@@ -580,12 +581,21 @@ impl Conn {
             }
             let mut async_id = None;
             if let Some(wait) = out.wait.take() {
-                out = match self.go_async(&hdr, msg, transform, related_file, wait) {
-                    Some(id) => {
-                        async_id = Some(id);
-                        Out::error(NtStatus::PENDING)
+                out = if last {
+                    match self.go_async(&hdr, msg, transform, related_file, wait) {
+                        Some(id) => {
+                            async_id = Some(id);
+                            Out::error(NtStatus::PENDING)
+                        }
+                        None => Out::error(NtStatus::INSUFFICIENT_RESOURCES),
                     }
-                    None => Out::error(NtStatus::INSUFFICIENT_RESOURCES),
+                } else {
+                    // [MS-SMB2] 3.3.5.2.7: a server may fail a compound element that needs
+                    // asynchronous processing; Windows does so with STATUS_INTERNAL_ERROR for
+                    // every element but the last, which goes async (smbtorture
+                    // compound.interim1/interim2). The wait is dropped unstarted.
+                    drop(wait);
+                    Out::error(NtStatus::INTERNAL_ERROR)
                 };
             }
             // Every element may be a READ or QUERY_DIRECTORY of up to 8 MiB: an answer that

@@ -313,10 +313,16 @@ impl Conn {
             self.sign(session_id, &mut bytes);
         }
         match op.transform {
+            // The session may be gone by now (a LOGOFF cancelled this operation): with its
+            // keys gone the answer cannot be encrypted, and the client has forgotten the
+            // request with the session, so nothing is sent (the connection stays up).
             Some(sid) => {
                 let enc = self.encrypt(sid, &bytes);
                 if enc.is_none() {
-                    self.close = true;
+                    tracing::debug!(
+                        session = sid,
+                        "final answer for a session that ended; dropped"
+                    );
                 }
                 enc
             }

@@ -13,6 +13,7 @@ use protocol::smb2::file::{
 };
 use protocol::smb2::fileid::FileId;
 use protocol::smb2::header::{Command, HEADER_LEN, Header, HeaderFlags, MessageId};
+use protocol::smb2::notify::{CompletionFilter, NotifyAction};
 use protocol::smb2::status::NtStatus;
 use stores::{Attr, FileKind, StoreError};
 
@@ -20,7 +21,8 @@ use super::attrs::{self, access};
 use super::connection::{Conn, Handled, Out, Req, filetime, tid, undecodable};
 use super::errors::op_status;
 use super::events::Finish;
-use super::names::{SmbPath, same_ignoring_case};
+use super::names::SmbPath;
+use super::notify;
 use super::oplocks::{Admit, Break, Grant, LeaseId, NodeKey, OpenRef, Request};
 use super::state::{DirScan, OPENS_MAX, Open, OpenKind, TreeKind};
 use crate::server::share::actor::Failure;
@@ -32,15 +34,16 @@ use crate::server::share::{
 /// Windows.
 const MAX_FILE_SIZE: u64 = 0xFFF_FFFF_0000;
 
-/// Entries asked of the share per page when a name is searched for ignoring case.
-const SCAN_PAGE: usize = 512;
+/// How long a FLUSH waits for the write-back before it goes asynchronous.
+const FLUSH_SYNC_MAX: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The status of a share failure.
 pub(crate) fn failed(f: Failure) -> NtStatus {
     op_status(&f.error)
 }
 
-/// Looks `name` up in `dir`: the exact spelling, else the first entry equal ignoring case.
+/// Looks `name` up in `dir`: the exact spelling, else the entry equal ignoring case (the
+/// smallest in byte order when a case-sensitive client made several).
 /// Returns the stored name with its attributes, `None` when nothing matches.
 pub(crate) async fn lookup_ci(
     share: &ShareHandle,
@@ -64,33 +67,30 @@ pub(crate) async fn lookup_ci(
             ) => {}
         Err(f) => return Err(failed(f)),
     }
-    let mut cookie = stores::Cookie::START;
-    loop {
-        let listing = share
-            .readdir(
-                caller.clone(),
-                Node::from(dir),
-                cookie,
-                crate::server::share::COOKIE_VERIFIER,
-                SCAN_PAGE,
-                false,
-            )
-            .await
-            .map_err(failed)?;
-        for e in &listing.entries {
-            cookie = e.cookie;
-            if e.name == b"." || e.name == b".." {
-                continue;
-            }
-            if let Ok(n) = std::str::from_utf8(&e.name)
-                && same_ignoring_case(n, name)
-            {
-                return Ok(Some((n.to_owned(), e.attr.clone())));
-            }
+    // The store's case-fold index answers at the cost of a lookup, however large the
+    // directory (a scan per miss made every create in a big directory cost its size).
+    match share
+        .lookup_folded(
+            caller.clone(),
+            Node::from(dir),
+            Bytes::copy_from_slice(name.as_bytes()),
+        )
+        .await
+    {
+        Ok((stored, a, _)) => match String::from_utf8(stored) {
+            Ok(stored) => Ok(Some((stored, a))),
+            // fold_case folds only UTF-8 names, so a UTF-8 probe matches only UTF-8 names.
+            Err(_) => Ok(None),
+        },
+        Err(f)
+            if matches!(
+                f.error,
+                crate::server::share::OpError::Store(StoreError::NotFound)
+            ) =>
+        {
+            Ok(None)
         }
-        if listing.eof || listing.entries.is_empty() {
-            return Ok(None);
-        }
+        Err(f) => Err(failed(f)),
     }
 }
 
@@ -561,6 +561,17 @@ impl Conn {
             position: 0,
             allocation: requested_allocation,
         })?;
+        if action != CreateAction::OPENED {
+            let (filter, what) = if action == CreateAction::CREATED {
+                (notify::name_filter(is_dir), NotifyAction::ADDED)
+            } else {
+                (
+                    CompletionFilter::SIZE | CompletionFilter::LAST_WRITE,
+                    NotifyAction::MODIFIED,
+                )
+            };
+            self.notify_path(share.id(), &path.components.join("\\"), what, filter);
+        }
         let mut contexts = Vec::new();
         if r.context(names::MXAC).is_some() {
             contexts.push(
@@ -697,12 +708,13 @@ impl Conn {
             conn: self.id,
             file: id,
         });
+        self.server.watches.close(self.id, id);
         let OpenKind::Node {
             node,
             parent,
             name,
+            path,
             is_dir,
-            ..
         } = &open.kind
         else {
             return false;
@@ -731,6 +743,11 @@ impl Conn {
             {
                 other.delete_on_close = true;
             }
+            // A directory now delete-pending ends the watches on it (smbtorture
+            // notify.rmdir1/2).
+            if *is_dir {
+                self.server.watches.delete_pending(share.id(), path);
+            }
             return false;
         }
         tracing::trace!(%name, "delete on close");
@@ -743,7 +760,11 @@ impl Conn {
             )
             .await
         {
-            Ok(_) => true,
+            Ok(_) => {
+                let filter = notify::name_filter(*is_dir);
+                self.notify_path(share.id(), path, NotifyAction::REMOVED, filter);
+                true
+            }
             Err(f) => {
                 tracing::debug!(error = %f.error, "delete on close failed");
                 false
@@ -762,7 +783,23 @@ impl Conn {
             }
             let node = *node;
             let (share, caller) = self.share_of(open)?;
-            let committed = share.commit(caller, node).await.map_err(failed)?;
+            // A commit that waits on a slow store or a full write-back queue goes
+            // asynchronous after FLUSH_SYNC_MAX ([MS-SMB2] 3.3.4.2: an interim answer for a
+            // request that may block): the client hears STATUS_PENDING and the connection
+            // keeps serving. When the write-back is done the FLUSH runs again, now at once,
+            // and answers with this open's state (the first commit's reply is dropped, the
+            // share finishes it anyway).
+            let quick =
+                tokio::time::timeout(FLUSH_SYNC_MAX, share.commit(caller.clone(), node)).await;
+            let committed = match quick {
+                Ok(c) => c.map_err(failed)?,
+                Err(_) => {
+                    return Ok(Out::pending(async move {
+                        let _ = share.commit(caller, node).await;
+                        Finish::Retry
+                    }));
+                }
+            };
             if let Some(o) = self.opens.get_mut(&id) {
                 o.dirty = false;
                 // Bytes an earlier WRITE acknowledged were dropped by the write-back cache
@@ -908,6 +945,13 @@ impl Conn {
                     .await
                     .map_err(failed)?;
                 self.data_changed(id);
+                let mut filter = CompletionFilter::LAST_WRITE;
+                if written.change.before.as_ref().map(|a| a.size)
+                    != written.change.after.as_ref().map(|a| a.size)
+                {
+                    filter |= CompletionFilter::SIZE;
+                }
+                self.notify_open(id, filter);
                 if let Some(o) = self.opens.get_mut(&id) {
                     o.position = offset + count as u64;
                     if stability == Stability::Unstable {

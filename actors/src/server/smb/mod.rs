@@ -16,6 +16,7 @@ pub(crate) mod files;
 pub(crate) mod info;
 pub(crate) mod ioctl;
 pub(crate) mod names;
+pub(crate) mod notify;
 pub(crate) mod oplocks;
 pub(crate) mod pipe;
 pub(crate) mod session;
@@ -110,6 +111,8 @@ pub(crate) struct SmbServer {
     pub(crate) mailboxes: events::Mailboxes,
     /// Every open of a disk share: share modes, oplocks, leases ([`oplocks`]).
     pub(crate) opens: oplocks::OpenTable,
+    /// Every CHANGE_NOTIFY watch ([`notify`]).
+    pub(crate) watches: notify::Watches,
 }
 
 impl SmbServer {
@@ -134,6 +137,7 @@ impl SmbServer {
             start_time,
             mailboxes: events::Mailboxes::default(),
             opens: oplocks::OpenTable::default(),
+            watches: notify::Watches::default(),
         }
     }
 }
