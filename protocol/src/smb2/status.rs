@@ -92,6 +92,9 @@ ntstatus! {
     FILE_IS_A_DIRECTORY = 0xC000_00BA;
     /// The request is not supported.
     NOT_SUPPORTED = 0xC000_00BB;
+    /// A session binding whose session signs with AES-GMAC from a connection that does not
+    /// (as Windows and Samba answer it).
+    REQUEST_OUT_OF_SEQUENCE = 0xC000_042A;
     /// The share name is not valid.
     BAD_NETWORK_NAME = 0xC000_00CC;
     /// The request was cancelled.
@@ -130,7 +133,7 @@ ntstatus! {
     INVALID_VIEW_SIZE = 0xC000_001F;
     /// A reparse point of a kind this server does not store.
     IO_REPARSE_TAG_NOT_HANDLED = 0xC000_0279;
-    /// An oplock break acknowledgement with no break pending.
+    /// An oplock break acknowledgement of a level the break does not allow.
     INVALID_OPLOCK_PROTOCOL = 0xC000_00E3;
     /// The data is not ready: the store is slow (retry).
     DEVICE_NOT_READY = 0xC000_00A3;

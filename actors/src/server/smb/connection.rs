@@ -79,6 +79,9 @@ pub(crate) struct Out {
     /// The request waits: answer STATUS_PENDING now and finish when this ends
     /// ([`super::events`]).
     pub(crate) wait: Option<Wait>,
+    /// Sign the answer with this key rather than its session's (an answer about a session
+    /// of another connection, [`super::events::SessionHome`]).
+    pub(crate) sign_as: Option<super::events::Signer>,
 }
 
 impl Out {
@@ -104,6 +107,7 @@ impl Out {
             file_id: None,
             silent: false,
             wait: None,
+            sign_as: None,
         }
     }
 
@@ -374,6 +378,8 @@ struct Pending {
     sign: Option<u64>,
     /// A SESSION_SETUP response whose bytes feed the session's preauth hash.
     preauth_session: Option<u64>,
+    /// Signed with this key instead ([`Out::sign_as`]).
+    sign_as: Option<super::events::Signer>,
 }
 
 impl Conn {
@@ -630,8 +636,10 @@ impl Conn {
             if let Some(id) = async_id {
                 resp = resp.with_async_id(AsyncId(id));
             }
-            let sign = !encrypted && self.should_sign(&hdr, out.status, session_id);
-            if sign {
+            let sign_as = out.sign_as.take().filter(|_| !encrypted);
+            let sign =
+                !encrypted && sign_as.is_none() && self.should_sign(&hdr, out.status, session_id);
+            if sign || sign_as.is_some() {
                 resp.flags |= HeaderFlags::SIGNED;
             }
             let mut bytes = out.w.into_inner();
@@ -646,6 +654,7 @@ impl Conn {
                 bytes,
                 sign: sign.then_some(session_id),
                 preauth_session,
+                sign_as,
             });
         }
         if replies.is_empty() {
@@ -669,6 +678,11 @@ impl Conn {
             if let Some(sid) = p.sign {
                 self.sign(sid, &mut p.bytes);
             }
+            if let Some((alg, key)) = &p.sign_as
+                && let Err(e) = crypto::sign(*alg, key.as_bytes(), &mut p.bytes)
+            {
+                tracing::warn!(error = %e, "signing a response failed");
+            }
         }
         let mut frame = Vec::with_capacity(replies.iter().map(|p| p.bytes.len()).sum());
         for p in replies {
@@ -683,7 +697,9 @@ impl Conn {
         let Some(s) = self.sessions.get(&session_id) else {
             return false;
         };
-        if s.guest || s.keys.is_none() || status == NtStatus::PENDING {
+        // Guest sessions have no keys; a session re-authenticated as anonymous keeps the
+        // keys it had, and the client goes on checking signatures with them.
+        if s.keys.is_none() || status == NtStatus::PENDING {
             return false;
         }
         // The final SESSION_SETUP of a 3.x session is signed with the new key, so the client
@@ -765,7 +781,13 @@ impl Conn {
         }
         let result = match hdr.command {
             Command::NEGOTIATE => self.negotiate(req),
-            Command::SESSION_SETUP => self.session_setup(req),
+            Command::SESSION_SETUP => match self.session_setup(req) {
+                Ok(out) => {
+                    self.previous_session(req, out.status, out.session_id).await;
+                    Ok(out)
+                }
+                Err(e) => Err(e),
+            },
             Command::LOGOFF => self.logoff(req).await,
             Command::TREE_CONNECT => self.tree_connect(req),
             Command::TREE_DISCONNECT => self.tree_disconnect(req).await,
@@ -836,6 +858,9 @@ impl Conn {
         let ids: Vec<u64> = self.opens.keys().copied().collect();
         for id in ids {
             self.release_open(id).await;
+        }
+        for sid in self.sessions.keys() {
+            self.server.mailboxes.session_closed(*sid, self.id);
         }
         self.sessions.clear();
     }

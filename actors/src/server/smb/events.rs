@@ -25,6 +25,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::connection::{AsyncOp, Conn, Out, Req};
+use super::oplocks::Break;
 
 /// Messages one connection's mailbox holds before senders wait.
 pub(crate) const MAILBOX_CAPACITY: usize = 64;
@@ -69,6 +70,20 @@ impl std::fmt::Debug for Wait {
 /// What a connection's mailbox carries.
 #[derive(Debug)]
 pub(crate) enum ConnEvent {
+    /// Another connection's CREATE (or WRITE) breaks an oplock or lease one of this
+    /// connection's opens holds: send the notification ([`super::oplocks`]).
+    Break(Break),
+    /// A SESSION_SETUP on another connection named this connection's session as its
+    /// PreviousSessionId ([MS-SMB2] 3.3.5.5.3): if it is the same user's, close its opens and
+    /// forget it, then answer on `done`.
+    Expire {
+        /// The session.
+        session: u64,
+        /// The user (uid) of the new session; a session of another user is kept.
+        uid: Option<u32>,
+        /// Answered when done.
+        done: tokio::sync::oneshot::Sender<()>,
+    },
     /// An asynchronous operation's wait ended.
     Finished {
         /// The operation.
@@ -78,11 +93,36 @@ pub(crate) enum ConnEvent {
     },
 }
 
-/// Every live connection's mailbox, by connection id.
+/// Every live connection's mailbox, by connection id, and which connection holds each
+/// session (for PreviousSessionId). Both are bounded by the connection limit (and
+/// [`super::state::SESSIONS_MAX`] sessions per connection).
 #[derive(Debug, Default)]
 pub(crate) struct Mailboxes {
     senders: Mutex<HashMap<u64, mpsc::Sender<ConnEvent>>>,
+    sessions: Mutex<HashMap<u64, SessionHome>>,
 }
+
+/// Where a session lives, and what its connection negotiated (a binding attempt from
+/// another connection is judged against it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SessionHome {
+    /// The connection.
+    pub(crate) conn: u64,
+    /// Its dialect.
+    pub(crate) dialect: u16,
+    /// Its cipher.
+    pub(crate) cipher: Option<protocol::smb2::crypto::Cipher>,
+    /// How its messages are signed (its connection's algorithm and its signing key), for
+    /// the answers to requests that name it on another connection: a client checks those
+    /// signatures with the keys it holds for the session.
+    pub(crate) signer: Option<Signer>,
+}
+
+/// A signing algorithm and key.
+pub(crate) type Signer = (
+    protocol::smb2::crypto::SigningAlgorithm,
+    protocol::smb2::crypto::SecretKey,
+);
 
 impl Mailboxes {
     /// Opens connection `id`'s mailbox.
@@ -99,12 +139,49 @@ impl Mailboxes {
 
     /// Connection `id`'s mailbox, while it lives. Senders `send().await` (a full mailbox slows
     /// them; never hold a lock while waiting).
-    #[expect(
-        dead_code,
-        reason = "for oplock and lease breaks posted by other connections (the lock manager)"
-    )]
     pub(crate) fn get(&self, id: u64) -> Option<mpsc::Sender<ConnEvent>> {
         self.lock().get(&id).cloned()
+    }
+
+    /// Posts `event` to connection `id` without waiting: a full mailbox gets it from a task
+    /// of its own. Returns whether the connection lives.
+    pub(crate) fn post(&self, id: u64, event: ConnEvent) -> bool {
+        let Some(tx) = self.get(id) else {
+            return false;
+        };
+        match tx.try_send(event) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(event)) => {
+                tokio::spawn(async move {
+                    let _ = tx.send(event).await;
+                });
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Records where session `session` lives.
+    pub(crate) fn session_opened(&self, session: u64, home: SessionHome) {
+        lock(&self.sessions).insert(session, home);
+    }
+
+    /// Forgets session `session` (of connection `conn`).
+    pub(crate) fn session_closed(&self, session: u64, conn: u64) {
+        let mut m = lock(&self.sessions);
+        if m.get(&session).is_some_and(|h| h.conn == conn) {
+            m.remove(&session);
+        }
+    }
+
+    /// Where session `session` lives.
+    pub(crate) fn session_home(&self, session: u64) -> Option<SessionHome> {
+        lock(&self.sessions).get(&session).cloned()
+    }
+
+    /// Whether a session id is in use on any connection.
+    pub(crate) fn session_exists(&self, session: u64) -> bool {
+        lock(&self.sessions).contains_key(&session)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, mpsc::Sender<ConnEvent>>> {
@@ -114,6 +191,12 @@ impl Mailboxes {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// Locks a map whose every critical section is one insert, remove or get (a poisoned lock
+/// is still consistent).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Conn {
@@ -180,6 +263,12 @@ impl Conn {
     pub(crate) async fn event(&mut self, event: ConnEvent) -> Option<Vec<u8>> {
         match event {
             ConnEvent::Finished { async_id, finish } => self.finish(async_id, finish).await,
+            ConnEvent::Break(b) => self.break_notification(&b),
+            ConnEvent::Expire { session, uid, done } => {
+                self.expire_session(session, uid).await;
+                let _ = done.send(());
+                None
+            }
         }
     }
 

@@ -4,13 +4,15 @@
 use bytes::Bytes;
 use protocol::smb2::create::{
     CreateAction, CreateDisposition, CreateOptions, CreateRequest, CreateResponse, FileAttributes,
-    MxAcResponse, OplockLevel, PosixCreateRequest, QFidResponse, names,
+    Lease, LeaseState, MxAcResponse, OplockLevel, PosixCreateRequest, QFidResponse, names,
 };
 use protocol::smb2::file::{
-    CloseRequest, CloseResponse, EmptyResponse, FlushRequest, LockRequest, ReadRequest,
+    CloseRequest, CloseResponse, EmptyResponse, FlushRequest, LeaseBreakAck, LeaseBreakFlags,
+    LeaseBreakNotification, LockRequest, OplockBreak, OplockBreakMessage, ReadRequest,
     ReadResponse, WriteFlags, WriteRequest, WriteResponse,
 };
 use protocol::smb2::fileid::FileId;
+use protocol::smb2::header::{Command, HEADER_LEN, Header, HeaderFlags, MessageId};
 use protocol::smb2::notify::{CompletionFilter, NotifyAction};
 use protocol::smb2::status::NtStatus;
 use stores::{Attr, FileKind, StoreError};
@@ -21,6 +23,7 @@ use super::errors::op_status;
 use super::events::Finish;
 use super::names::SmbPath;
 use super::notify;
+use super::oplocks::{Admit, Break, Grant, LeaseId, NodeKey, OpenRef, Request};
 use super::state::{DirScan, OPENS_MAX, Open, OpenKind, TreeKind};
 use crate::server::share::actor::Failure;
 use crate::server::share::{
@@ -111,8 +114,8 @@ pub(crate) async fn walk(
 }
 
 impl Conn {
-    /// Allocates a FileId for `open`.
-    fn insert_open(&mut self, open: Open) -> Result<FileId, NtStatus> {
+    /// The FileId the next open will get (the open table learns it before the open exists).
+    fn next_file_id(&self) -> Result<u64, NtStatus> {
         if self.opens.len() >= OPENS_MAX {
             return Err(NtStatus::INSUFFICIENT_RESOURCES);
         }
@@ -120,6 +123,12 @@ impl Conn {
         while id == 0 || id == u64::MAX || self.opens.contains_key(&id) {
             id = id.wrapping_add(1);
         }
+        Ok(id)
+    }
+
+    /// Allocates a FileId for `open`.
+    fn insert_open(&mut self, open: Open) -> Result<FileId, NtStatus> {
+        let id = self.next_file_id()?;
         self.next_file = id.wrapping_add(1);
         self.opens.insert(id, open);
         Ok(FileId {
@@ -157,9 +166,85 @@ impl Conn {
     }
 
     /// CREATE ([MS-SMB2] 3.3.5.9): every disposition, directory / non-directory, delete on
-    /// close, write-through; MxAc, QFid and POSIX contexts; share modes among this
-    /// connection's opens.
+    /// close, write-through; MxAc, QFid, POSIX and lease contexts; share modes, oplocks and
+    /// leases across connections ([`super::oplocks`]).
     pub(crate) async fn create(&mut self, req: Req<'_>) -> Handled {
+        let file = self.next_file_id()?;
+        let out = self.create_open(req, file).await;
+        // An open the table admitted but that failed later (or waits) leaves no entry.
+        if !self.opens.contains_key(&file) {
+            self.server.opens.remove(OpenRef {
+                conn: self.id,
+                file,
+            });
+        }
+        out
+    }
+
+    /// Asks the open table whether `treq` may open `key`: the grant, or the answer to give
+    /// now (pending until breaks are acknowledged, or an error).
+    fn admit(&self, key: NodeKey, treq: &Request) -> Result<Grant, Box<Out>> {
+        let mut breaks = Vec::new();
+        let now = self.server.env.now();
+        let admit = self.server.opens.admit(key, treq, now, &mut breaks);
+        self.send_breaks(breaks);
+        match admit {
+            Admit::Granted(g) => Ok(g),
+            Admit::SharingViolation => Err(Box::new(Out::error(NtStatus::SHARING_VIOLATION))),
+            Admit::Invalid(status) => Err(Box::new(Out::error(status))),
+            Admit::Wait { until, mut changed } => {
+                tracing::debug!("CREATE waits for an oplock or lease break");
+                Err(Box::new(Out::pending(async move {
+                    tokio::select! {
+                        _ = changed.changed() => {}
+                        () = tokio::time::sleep_until(until) => {}
+                    }
+                    Finish::Retry
+                })))
+            }
+        }
+    }
+
+    /// Posts breaks to the connections of the opens they concern.
+    pub(crate) fn send_breaks(&self, breaks: Vec<Break>) {
+        for b in breaks {
+            let conn = b.conn();
+            if !self
+                .server
+                .mailboxes
+                .post(conn, super::events::ConnEvent::Break(b))
+            {
+                tracing::debug!(conn, "break for a connection that has ended");
+            }
+        }
+    }
+
+    /// Tells the open table that open `id` changed its file's data: other opens' read caching
+    /// breaks.
+    pub(crate) fn data_changed(&self, id: u64) {
+        let Some(open) = self.opens.get(&id) else {
+            return;
+        };
+        let OpenKind::Node { node, .. } = &open.kind else {
+            return;
+        };
+        let Ok((share, _)) = self.share_of(open) else {
+            return;
+        };
+        let mut breaks = Vec::new();
+        self.server.opens.written(
+            NodeKey::new(share.id(), *node),
+            self.server.env.now(),
+            Some(OpenRef {
+                conn: self.id,
+                file: id,
+            }),
+            &mut breaks,
+        );
+        self.send_breaks(breaks);
+    }
+
+    async fn create_open(&mut self, req: Req<'_>, file: u64) -> Handled {
         let r = CreateRequest::decode(req.msg).map_err(undecodable)?;
         tracing::trace!(
             name = %r.name,
@@ -243,6 +328,37 @@ impl Conn {
         let mut action = CreateAction::OPENED;
         let desired = r.desired_access.0;
         let mut checked_access = None;
+        // The oplock or lease asked for: leases from SMB 2.1 on, with the RqLs context.
+        let dialect = self.neg.as_ref().map_or(0, |n| n.dialect);
+        let lease_req = if r.oplock_level == OplockLevel::LEASE && dialect >= 0x0210 {
+            r.context(names::RQLS)
+                .and_then(|c| Lease::decode(&c.data).ok())
+                // v2 leases (with epochs) are SMB 3.x's.
+                .filter(|l| l.v2.is_none() || dialect >= 0x0300)
+        } else {
+            None
+        };
+        let client = self.neg.as_ref().map_or([0; 16], |n| n.client_guid);
+        let treq = Request {
+            open: OpenRef {
+                conn: self.id,
+                file,
+            },
+            access: 0,
+            share_access: r.share_access.0,
+            oplock: r.oplock_level,
+            lease: lease_req.map(|l| {
+                (
+                    LeaseId { client, key: l.key },
+                    l.state.0,
+                    l.v2.is_some(),
+                    l.v2.map_or(0, |v| v.epoch),
+                )
+            }),
+            overwrite: false,
+            is_dir: false,
+        };
+        let mut grant: Option<Grant> = None;
         let attr = match existing {
             Some(a) => {
                 if disposition == CreateDisposition::CREATE {
@@ -277,6 +393,17 @@ impl Conn {
                         | CreateDisposition::OVERWRITE
                         | CreateDisposition::OVERWRITE_IF
                 );
+                // Share modes, oplocks and leases of other opens, before anything changes.
+                let treq = Request {
+                    overwrite,
+                    is_dir,
+                    access: wanted,
+                    ..treq
+                };
+                match self.admit(NodeKey::new(share.id(), Node::from(&a)), &treq) {
+                    Ok(g) => grant = Some(g),
+                    Err(answer) => return Ok(*answer),
+                }
                 if overwrite {
                     if is_dir {
                         return Err(NtStatus::INVALID_PARAMETER);
@@ -388,16 +515,22 @@ impl Conn {
                 return Err(NtStatus::CANNOT_DELETE);
             }
         }
-        // Share modes among this connection's opens of the same node.
         let node = Node::from(&attr);
-        for o in self.opens.values() {
-            if let OpenKind::Node { node: n, .. } = &o.kind
-                && *n == node
-                && attrs::share_conflict(o.access, o.share_access, access_mask, r.share_access.0)
-            {
-                return Err(NtStatus::SHARING_VIOLATION);
+        let grant = match grant {
+            Some(g) => g,
+            // A node this CREATE made (or found made meanwhile) registers now.
+            None => {
+                let treq = Request {
+                    is_dir: attr.kind == FileKind::Directory,
+                    access: access_mask,
+                    ..treq
+                };
+                match self.admit(NodeKey::new(share.id(), node), &treq) {
+                    Ok(g) => g,
+                    Err(answer) => return Ok(*answer),
+                }
             }
-        }
+        };
         // An allocation size asked for at creation (AlSi) is reported back.
         let requested_allocation = r
             .context(names::ALSI)
@@ -461,9 +594,12 @@ impl Conn {
         if posix_req.is_some() && self.neg.as_ref().is_some_and(|n| n.posix) {
             contexts.push(attrs::posix_info(&attr).context());
         }
+        if let (Some(l), Some((state, epoch, breaking))) = (lease_req, grant.lease) {
+            contexts.push(l.response(LeaseState(state), epoch, breaking).context());
+        }
         let mut w = Out::writer();
         CreateResponse {
-            oplock_level: OplockLevel::NONE,
+            oplock_level: grant.oplock,
             flags: 0,
             create_action: action,
             creation_time: filetime(attr.btime),
@@ -568,6 +704,10 @@ impl Conn {
         let Some(open) = self.opens.remove(&id) else {
             return false;
         };
+        self.server.opens.remove(OpenRef {
+            conn: self.id,
+            file: id,
+        });
         self.server.watches.close(self.id, id);
         let OpenKind::Node {
             node,
@@ -804,6 +944,7 @@ impl Conn {
                     )
                     .await
                     .map_err(failed)?;
+                self.data_changed(id);
                 let mut filter = CompletionFilter::LAST_WRITE;
                 if written.change.before.as_ref().map(|a| a.size)
                     != written.change.after.as_ref().map(|a| a.size)
@@ -842,10 +983,114 @@ impl Conn {
         Ok(Out::ok(w))
     }
 
-    /// OPLOCK_BREAK: no oplock or lease is ever granted, so an acknowledgement has nothing to
-    /// acknowledge.
-    pub(crate) fn oplock_break(&mut self, _req: Req<'_>) -> Handled {
-        Err(NtStatus::INVALID_OPLOCK_PROTOCOL)
+    /// OPLOCK_BREAK ([MS-SMB2] 3.3.5.22): an oplock break acknowledgement (answered with the
+    /// level now held) or a lease break acknowledgement (answered with the state now held).
+    pub(crate) fn oplock_break(&mut self, req: Req<'_>) -> Handled {
+        let msg = OplockBreakMessage::decode(req.msg).map_err(undecodable)?;
+        let mut w = Out::writer();
+        match msg {
+            OplockBreakMessage::Oplock(ack) => {
+                let id = self.open_of(&req, ack.file_id)?;
+                let level = self.server.opens.ack_oplock(
+                    OpenRef {
+                        conn: self.id,
+                        file: id,
+                    },
+                    ack.oplock_level,
+                )?;
+                OplockBreak {
+                    oplock_level: level,
+                    file_id: ack.file_id,
+                }
+                .encode(&mut w);
+            }
+            OplockBreakMessage::LeaseAck(ack) => {
+                self.session(req.hdr)?;
+                let neg = self.neg.as_ref().ok_or(NtStatus::INVALID_PARAMETER)?;
+                if neg.dialect < 0x0210 {
+                    return Err(NtStatus::INVALID_PARAMETER);
+                }
+                let id = LeaseId {
+                    client: neg.client_guid,
+                    key: ack.lease_key,
+                };
+                self.server.opens.ack_lease(id, ack.state.0)?;
+                LeaseBreakAck {
+                    flags: 0,
+                    lease_key: ack.lease_key,
+                    state: ack.state,
+                    duration: 0,
+                }
+                .encode(&mut w);
+            }
+            // Only the server sends notifications.
+            OplockBreakMessage::LeaseNotification(_) => return Err(NtStatus::INVALID_PARAMETER),
+        }
+        Ok(Out::ok(w))
+    }
+
+    /// The notification frame for a break another connection (or this one) decided
+    /// ([MS-SMB2] 3.3.4.6, 3.3.4.7): unsolicited (MessageId all ones), no session or tree in
+    /// its header, encrypted for the open's session when that session or tree encrypts.
+    /// `None` when the open is gone meanwhile.
+    pub(crate) fn break_notification(&mut self, b: &Break) -> Option<Vec<u8>> {
+        let file = match b {
+            Break::Oplock { open, .. } | Break::Lease { open, .. } => open.file,
+        };
+        let open = self.opens.get(&file)?;
+        let session = open.session;
+        let encrypt = self
+            .sessions
+            .get(&session)
+            .is_some_and(|s| s.encrypt_data || s.trees.get(&open.tree).is_some_and(|t| t.encrypt));
+        let mut hdr = Header::new(Command::OPLOCK_BREAK);
+        hdr.flags = HeaderFlags::SERVER_TO_REDIR;
+        hdr.message_id = MessageId::UNSOLICITED;
+        hdr.credits = 0;
+        let mut w = Out::writer();
+        match *b {
+            Break::Oplock { level, .. } => OplockBreak {
+                oplock_level: level,
+                file_id: FileId {
+                    persistent: file,
+                    volatile: file,
+                },
+            }
+            .encode(&mut w),
+            Break::Lease {
+                key,
+                current,
+                new,
+                epoch,
+                ack,
+                ..
+            } => LeaseBreakNotification {
+                new_epoch: epoch,
+                flags: if ack {
+                    LeaseBreakFlags::ACK_REQUIRED
+                } else {
+                    LeaseBreakFlags(0)
+                },
+                lease_key: key,
+                current_state: LeaseState(current),
+                new_state: LeaseState(new),
+                break_reason: 0,
+                access_mask_hint: 0,
+                share_mask_hint: 0,
+            }
+            .encode(&mut w),
+        }
+        let mut bytes = w.into_inner();
+        bytes[..HEADER_LEN].copy_from_slice(&hdr.to_bytes());
+        tracing::debug!(?b, "break notification");
+        if encrypt {
+            let enc = self.encrypt(session, &bytes);
+            if enc.is_none() {
+                self.close = true;
+            }
+            return enc;
+        }
+        Some(bytes)
     }
 
     /// Opens a named pipe on IPC$ (`srvsvc`).

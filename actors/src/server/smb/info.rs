@@ -714,6 +714,8 @@ impl Conn {
             )
             .await
             .map_err(failed)?;
+        // Other opens' read caching no longer holds.
+        self.data_changed(id);
         Ok(())
     }
 

@@ -17,6 +17,7 @@ pub(crate) mod info;
 pub(crate) mod ioctl;
 pub(crate) mod names;
 pub(crate) mod notify;
+pub(crate) mod oplocks;
 pub(crate) mod pipe;
 pub(crate) mod session;
 pub(crate) mod state;
@@ -108,6 +109,8 @@ pub(crate) struct SmbServer {
     pub(crate) start_time: u64,
     /// Every live connection's mailbox ([`events`]).
     pub(crate) mailboxes: events::Mailboxes,
+    /// Every open of a disk share: share modes, oplocks, leases ([`oplocks`]).
+    pub(crate) opens: oplocks::OpenTable,
     /// Every CHANGE_NOTIFY watch ([`notify`]).
     pub(crate) watches: notify::Watches,
 }
@@ -133,6 +136,7 @@ impl SmbServer {
             guid,
             start_time,
             mailboxes: events::Mailboxes::default(),
+            opens: oplocks::OpenTable::default(),
             watches: notify::Watches::default(),
         }
     }

@@ -1,6 +1,7 @@
 //! NEGOTIATE, SESSION_SETUP (SPNEGO + NTLMv2), LOGOFF, TREE_CONNECT, TREE_DISCONNECT, ECHO.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 
 use protocol::ntlm;
 use protocol::smb2::crypto::{Cipher, PreauthHash, SessionKeys, SigningAlgorithm};
@@ -148,7 +149,8 @@ impl Conn {
         }
         let mut capabilities = Capabilities::EMPTY;
         if dialect >= 0x0210 {
-            capabilities |= Capabilities::LARGE_MTU;
+            // Leases (SMB 2.1+): file leases; directory leases are not offered.
+            capabilities |= Capabilities::LARGE_MTU | Capabilities::LEASING;
         }
         if (0x0300..0x0311).contains(&dialect) && cipher.is_some() {
             capabilities |= Capabilities::ENCRYPTION;
@@ -236,13 +238,24 @@ impl Conn {
         }
         let r = SessionSetupRequest::decode(req.msg).map_err(undecodable)?;
         if r.flags.contains(SessionSetupFlags::BINDING) {
-            // Multichannel binding is not offered.
-            return Err(NtStatus::REQUEST_NOT_ACCEPTED);
+            return Ok(self.refuse_binding(&neg, req.hdr.session_id.0));
         }
         let mut sid = req.hdr.session_id.0;
         let fresh = match self.sessions.get(&sid) {
             _ if sid == 0 => true,
-            None => return Err(NtStatus::USER_SESSION_DELETED),
+            None => {
+                // A session of another connection: deleted as far as this one knows, said
+                // with the session's signature when the request was signed.
+                let mut out = Out::error(NtStatus::USER_SESSION_DELETED);
+                if req.hdr.is_signed() {
+                    out.sign_as = self
+                        .server
+                        .mailboxes
+                        .session_home(sid)
+                        .and_then(|h| h.signer);
+                }
+                return Ok(out);
+            }
             // Re-authentication of a valid session starts over on the same id.
             Some(s) => matches!(s.auth, Auth::Valid),
         };
@@ -251,13 +264,25 @@ impl Conn {
                 if self.sessions.len() >= SESSIONS_MAX {
                     return Err(NtStatus::INSUFFICIENT_RESOURCES);
                 }
-                while sid == 0 || sid == u64::MAX || self.sessions.contains_key(&sid) {
+                // Unique server-wide: PreviousSessionId names a session of any connection.
+                while sid == 0
+                    || sid == u64::MAX
+                    || self.sessions.contains_key(&sid)
+                    || self.server.mailboxes.session_exists(sid)
+                {
                     sid = self.rng.next_u64();
                 }
             }
             let acceptor = self.new_acceptor();
             let preauth = (neg.dialect == 0x0311).then(|| self.preauth.clone());
             let old = self.sessions.remove(&sid);
+            // Re-authentication keeps the session's keys and protections ([MS-SMB2]
+            // 3.3.5.5.3 derives keys only for a new session): the client goes on signing
+            // with the keys it has.
+            let (keys, signing_required, encrypt_data, trees) = match old {
+                Some(s) => (s.keys, s.signing_required, s.encrypt_data, s.trees),
+                None => (None, false, false, BTreeMap::new()),
+            };
             self.sessions.insert(
                 sid,
                 Session {
@@ -265,11 +290,11 @@ impl Conn {
                     user: None,
                     guest: false,
                     anonymous: false,
-                    keys: None,
-                    signing_required: false,
-                    encrypt_data: false,
+                    keys,
+                    signing_required,
+                    encrypt_data,
                     preauth,
-                    trees: old.map(|s| s.trees).unwrap_or_default(),
+                    trees,
                 },
             );
         }
@@ -330,7 +355,7 @@ impl Conn {
         } else {
             return Err(NtStatus::LOGON_FAILURE);
         }
-        if !session.guest {
+        if !session.guest && session.keys.is_none() {
             let preauth = session.preauth.as_ref().map(PreauthHash::value);
             let keys =
                 SessionKeys::derive(neg.dialect, &auth.session_key, preauth.as_ref(), neg.cipher)
@@ -365,7 +390,20 @@ impl Conn {
             encrypt = session.encrypt_data,
             "SMB session established"
         );
+        let signer = session
+            .keys
+            .as_ref()
+            .map(|k| (neg.signing, k.signing.clone()));
         self.sessions.insert(sid, session);
+        self.server.mailboxes.session_opened(
+            sid,
+            super::events::SessionHome {
+                conn: self.id,
+                dialect: neg.dialect,
+                cipher: neg.cipher,
+                signer,
+            },
+        );
         let mut w = Out::writer();
         SessionSetupResponse {
             session_flags: flags,
@@ -375,6 +413,39 @@ impl Conn {
         let mut out = Out::ok(w);
         out.session_id = Some(sid);
         Ok(out)
+    }
+
+    /// The status refusing a session binding ([MS-SMB2] 3.3.5.5): multichannel is not
+    /// offered, so no binding succeeds, but the checks that come before the server's own
+    /// capability answer as the specification orders them: 2.x connections cannot bind, an
+    /// unknown session is deleted, a session of another dialect or (3.1.1) cipher is a bad
+    /// parameter.
+    /// The refusal is signed with the session's own key and algorithm, as the client
+    /// checks it with those.
+    fn refuse_binding(&self, neg: &Negotiated, sid: u64) -> Out {
+        let home = self.server.mailboxes.session_home(sid);
+        let gmac = |a: Option<SigningAlgorithm>| a == Some(SigningAlgorithm::AesGmac);
+        let session_alg = home.as_ref().and_then(|h| h.signer.as_ref().map(|s| s.0));
+        let status = match &home {
+            // The signing algorithms must agree where one is AES-GMAC, checked first (the
+            // statuses Windows and Samba answer, smbtorture session.bind_negative_*).
+            Some(_) if gmac(Some(neg.signing)) && !gmac(session_alg) => NtStatus::NOT_SUPPORTED,
+            Some(_) if gmac(session_alg) && !gmac(Some(neg.signing)) => {
+                NtStatus::REQUEST_OUT_OF_SEQUENCE
+            }
+            _ if !neg.is_smb3() => NtStatus::REQUEST_NOT_ACCEPTED,
+            None => NtStatus::USER_SESSION_DELETED,
+            Some(h)
+                if h.dialect != neg.dialect
+                    || (neg.dialect == 0x0311 && h.cipher != neg.cipher) =>
+            {
+                NtStatus::INVALID_PARAMETER
+            }
+            Some(_) => NtStatus::REQUEST_NOT_ACCEPTED,
+        };
+        let mut out = Out::error(status);
+        out.sign_as = home.and_then(|h| h.signer);
+        out
     }
 
     /// A fresh SPNEGO/NTLM acceptor with a random challenge.
@@ -419,7 +490,77 @@ impl Conn {
             s.auth = Auth::LoggedOff;
         }
         self.logged_off.push(sid);
+        self.server.mailboxes.session_closed(sid, self.id);
         Ok(Out::ok(w))
+    }
+
+    /// After a successful SESSION_SETUP that names a PreviousSessionId ([MS-SMB2] 3.3.5.5.3):
+    /// the previous session, if the same user's, is logged off with its opens closed — on
+    /// this connection directly, on another through its mailbox (waiting a bounded time for
+    /// it to be done, so the client's next CREATE does not meet the old opens).
+    pub(crate) async fn previous_session(
+        &mut self,
+        req: Req<'_>,
+        status: NtStatus,
+        new: Option<u64>,
+    ) {
+        if status != NtStatus::SUCCESS {
+            return;
+        }
+        let Ok(r) = SessionSetupRequest::decode(req.msg) else {
+            return;
+        };
+        let prev = r.previous_session_id.0;
+        let Some(new) = new else {
+            return;
+        };
+        if prev == 0 || prev == new {
+            return;
+        }
+        let uid = self
+            .sessions
+            .get(&new)
+            .and_then(|s| s.user.as_ref())
+            .map(|u| u.uid);
+        let Some(conn) = self.server.mailboxes.session_home(prev).map(|h| h.conn) else {
+            return;
+        };
+        if conn == self.id {
+            self.expire_session(prev, uid).await;
+            return;
+        }
+        let (done, wait) = tokio::sync::oneshot::channel();
+        let event = super::events::ConnEvent::Expire {
+            session: prev,
+            uid,
+            done,
+        };
+        if self.server.mailboxes.post(conn, event) {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), wait).await;
+        }
+    }
+
+    /// Logs session `sid` off (closing its opens) if its user is `uid`.
+    pub(crate) async fn expire_session(&mut self, sid: u64, uid: Option<u32>) {
+        let Some(s) = self.sessions.get(&sid) else {
+            return;
+        };
+        if uid.is_none() || s.user.as_ref().map(|u| u.uid) != uid {
+            return;
+        }
+        tracing::info!(session = sid, "previous session replaced by a reconnect");
+        self.cancel_where(|op| op.hdr.session_id.0 == sid);
+        let ids: Vec<u64> = self
+            .opens
+            .iter()
+            .filter(|(_, o)| o.session == sid)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.release_open(id).await;
+        }
+        self.sessions.remove(&sid);
+        self.server.mailboxes.session_closed(sid, self.id);
     }
 
     /// TREE_CONNECT: `\\server\share` to a configured share (the permission identity

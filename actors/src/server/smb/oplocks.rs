@@ -1,0 +1,916 @@
+//! The server-wide table of SMB opens: share modes across connections, oplocks and leases
+//! ([MS-SMB2] 3.3.1.10 – 3.3.1.12, 3.3.4.6, 3.3.4.7, 3.3.5.9, 3.3.5.22).
+//!
+//! Every open of a file or directory on a disk share registers here (connection, FileId,
+//! access, share access, the oplock or lease it holds). A CREATE asks [`OpenTable::admit`]
+//! whether it may open a node: the answer is a grant (the oplock level or lease state to hand
+//! out), a sharing violation, or "wait": other opens hold caching that must be broken first.
+//! The breaks are returned to the caller, which posts them to the holders' connections
+//! ([`super::events::ConnEvent::Break`]) and answers STATUS_PENDING; the CREATE runs again when
+//! the table changes (an acknowledgement, a close) or the break times out
+//! ([`OpenTable::break_timeout`]; the holder is then taken to the level it was broken to, as
+//! [MS-SMB2] 3.3.2.1 says).
+//!
+//! This is plain state behind one `std::sync::Mutex`: every critical section is a lookup or
+//! an update of one node's entries, never awaits and never sends (the caller sends what the
+//! table returns, after the lock is released).
+//!
+//! Bounds: one entry per open, and a connection holds at most [`super::state::OPENS_MAX`]
+//! opens, so the table holds at most `OPENS_MAX × max_connections` entries; a lease exists
+//! only while an open holds it, so there are never more leases than entries.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use protocol::smb2::create::{LeaseState, OplockLevel};
+use protocol::smb2::status::NtStatus;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::attrs::{access, share_conflict};
+use crate::server::share::{Node, ShareId};
+
+/// How long a holder has to acknowledge a break (Windows: 35 s, [MS-SMB2] 3.3.2.1).
+pub(crate) const BREAK_TIMEOUT: Duration = Duration::from_secs(35);
+
+const R: u32 = LeaseState::READ_CACHING.0;
+const H: u32 = LeaseState::HANDLE_CACHING.0;
+const W: u32 = LeaseState::WRITE_CACHING.0;
+
+/// A node on a share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct NodeKey {
+    /// The share.
+    pub(crate) share: ShareId,
+    /// The inode and its generation.
+    pub(crate) ino: u64,
+    /// The generation.
+    pub(crate) generation: u64,
+}
+
+impl NodeKey {
+    /// The key of `node` on `share`.
+    pub(crate) fn new(share: ShareId, node: Node) -> Self {
+        Self {
+            share,
+            ino: node.ino.0,
+            generation: node.generation.0,
+        }
+    }
+}
+
+/// An open: its connection and its FileId (volatile part).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct OpenRef {
+    /// The connection.
+    pub(crate) conn: u64,
+    /// The FileId.
+    pub(crate) file: u64,
+}
+
+/// A lease's identity: the client's GUID and the lease key ([MS-SMB2] 3.3.1.12: leases live
+/// in a per-client table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct LeaseId {
+    /// ClientGuid of the connection that asked for it.
+    pub(crate) client: [u8; 16],
+    /// LeaseKey.
+    pub(crate) key: [u8; 16],
+}
+
+/// What an open caches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caching {
+    /// An oplock (possibly NONE).
+    Oplock(OplockLevel),
+    /// A lease, shared by every open with the same [`LeaseId`].
+    Lease(LeaseId),
+}
+
+#[derive(Debug)]
+struct Entry {
+    open: OpenRef,
+    access: u32,
+    share_access: u32,
+    caching: Caching,
+    /// An oplock break sent and not acknowledged: the level it breaks to, and until when.
+    breaking: Option<(OplockLevel, Instant)>,
+}
+
+impl Entry {
+    /// Opens with only attribute or synchronize access ("stat opens") neither break
+    /// oplocks nor keep exclusive ones from being granted.
+    fn is_stat(&self) -> bool {
+        is_stat(self.access)
+    }
+}
+
+fn is_stat(acc: u32) -> bool {
+    acc & !(access::FILE_READ_ATTRIBUTES | access::FILE_WRITE_ATTRIBUTES | access::SYNCHRONIZE) == 0
+}
+
+#[derive(Debug)]
+struct Lease {
+    node: NodeKey,
+    state: u32,
+    epoch: u16,
+    v2: bool,
+    /// A lease break sent and not acknowledged: the state it breaks to, and until when.
+    breaking: Option<(u32, Instant)>,
+}
+
+/// A break to deliver to a holder's connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Break {
+    /// An oplock break notification ([MS-SMB2] 2.2.23.1) for one open.
+    Oplock {
+        /// The open.
+        open: OpenRef,
+        /// The level it is broken to.
+        level: OplockLevel,
+    },
+    /// A lease break notification ([MS-SMB2] 2.2.23.2), sent to the connection of one of the
+    /// lease's opens.
+    Lease {
+        /// An open holding the lease (its connection gets the notification; its session
+        /// encrypts it when required).
+        open: OpenRef,
+        /// The lease key.
+        key: [u8; 16],
+        /// The state before the break.
+        current: u32,
+        /// The state broken to.
+        new: u32,
+        /// The new epoch (v2 leases; 0 for v1).
+        epoch: u16,
+        /// The holder must acknowledge.
+        ack: bool,
+    },
+}
+
+impl Break {
+    /// The connection that must deliver this break.
+    pub(crate) fn conn(&self) -> u64 {
+        match self {
+            Self::Oplock { open, .. } | Self::Lease { open, .. } => open.conn,
+        }
+    }
+}
+
+/// What a CREATE asks of the table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Request {
+    /// The open to be.
+    pub(crate) open: OpenRef,
+    /// Granted access.
+    pub(crate) access: u32,
+    /// Share access.
+    pub(crate) share_access: u32,
+    /// RequestedOplockLevel.
+    pub(crate) oplock: OplockLevel,
+    /// The lease asked for (SMB 2.1+): its id, the state wanted, v2 and the client's epoch.
+    pub(crate) lease: Option<(LeaseId, u32, bool, u16)>,
+    /// The open overwrites or supersedes the data.
+    pub(crate) overwrite: bool,
+    /// The node is a directory (no oplocks or leases on directories).
+    pub(crate) is_dir: bool,
+}
+
+/// What an open is granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Grant {
+    /// The oplock level to answer (LEASE when a lease is answered).
+    pub(crate) oplock: OplockLevel,
+    /// The lease answered: state, epoch, whether a break is in progress.
+    pub(crate) lease: Option<(u32, u16, bool)>,
+}
+
+/// The table's answer to a CREATE.
+#[derive(Debug)]
+pub(crate) enum Admit {
+    /// The open may proceed, and is registered ([`OpenTable::remove`] it if it fails).
+    Granted(Grant),
+    /// Share modes conflict.
+    SharingViolation,
+    /// Breaks are outstanding: wait for the table to change or `until`, then try again.
+    Wait {
+        /// When the earliest outstanding break times out.
+        until: Instant,
+        /// Changes when the table does.
+        changed: watch::Receiver<u64>,
+    },
+    /// The request is invalid (a lease key already used for another file).
+    Invalid(NtStatus),
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    nodes: HashMap<NodeKey, Vec<Entry>>,
+    where_is: HashMap<OpenRef, NodeKey>,
+    leases: HashMap<LeaseId, Lease>,
+}
+
+/// The server-wide open table.
+#[derive(Debug)]
+pub(crate) struct OpenTable {
+    inner: Mutex<Inner>,
+    changed: watch::Sender<u64>,
+    /// How long a break waits for its acknowledgement.
+    pub(crate) break_timeout: Duration,
+}
+
+impl Default for OpenTable {
+    fn default() -> Self {
+        Self::new(BREAK_TIMEOUT)
+    }
+}
+
+impl OpenTable {
+    /// An empty table whose breaks time out after `break_timeout`.
+    pub(crate) fn new(break_timeout: Duration) -> Self {
+        Self {
+            inner: Mutex::new(Inner::default()),
+            changed: watch::channel(0).0,
+            break_timeout,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // Every critical section leaves the maps consistent before anything can panic.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The `Wait` answer: the table's change counter is taken while `g` still holds the
+    /// lock, so no acknowledgement between here and the waiter's first poll is missed.
+    fn wait(&self, g: std::sync::MutexGuard<'_, Inner>, changed: bool, until: Instant) -> Admit {
+        if changed {
+            self.bump();
+        }
+        let rx = self.changed.subscribe();
+        drop(g);
+        Admit::Wait { until, changed: rx }
+    }
+
+    fn bump(&self) {
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Whether a CREATE may open `key` now; breaks to send are appended to `breaks` (also
+    /// when the answer is not `Wait`: level II breaks need no acknowledgement).
+    pub(crate) fn admit(
+        &self,
+        key: NodeKey,
+        req: &Request,
+        now: Instant,
+        breaks: &mut Vec<Break>,
+    ) -> Admit {
+        let timeout = self.break_timeout;
+        let mut g = self.lock();
+        let inner = &mut *g;
+        let mut changed = expire(inner, key, now);
+        let own_lease = req.lease.map(|(id, ..)| id);
+        if let Some(id) = own_lease
+            && let Some(l) = inner.leases.get(&id)
+            && l.node != key
+        {
+            // [MS-SMB2] 3.3.5.9.8: a lease key names one file.
+            return Admit::Invalid(NtStatus::INVALID_PARAMETER);
+        }
+        let mut waiting: Option<Instant> = None;
+        // 1. Share modes. An open in the way fails the CREATE at once unless it may still
+        //    let go: a batch oplock holder (broken first, it may close, [MS-FSA] 2.1.5.1.2)
+        //    or another lease with handle caching (broken to drop it, [MS-SMB2] 3.3.4.7).
+        //    An exclusive oplock is not broken for an open that would fail anyway.
+        let mut hold_h: Vec<usize> = Vec::new();
+        if let Some(entries) = inner.nodes.get(&key) {
+            for (i, e) in entries.iter().enumerate() {
+                if !share_conflict(e.access, e.share_access, req.access, req.share_access) {
+                    continue;
+                }
+                let may_yield = match e.caching {
+                    Caching::Oplock(l) => l == OplockLevel::BATCH,
+                    Caching::Lease(id) if Some(id) != own_lease => {
+                        inner.leases.get(&id).is_some_and(|l| {
+                            l.state & H != 0 || l.breaking.is_some_and(|(to, _)| to & H != 0)
+                        })
+                    }
+                    Caching::Lease(_) => false,
+                };
+                if !may_yield {
+                    drop(g);
+                    if changed {
+                        self.bump();
+                    }
+                    return Admit::SharingViolation;
+                }
+                if matches!(e.caching, Caching::Lease(_)) {
+                    hold_h.push(i);
+                }
+            }
+        }
+        // 2. Caching that conflicts with the new open: batch and exclusive oplocks break to
+        //    level II (none when the new open overwrites), write caching of other leases
+        //    goes (read caching too on overwrite), handle caching of leases in the way goes.
+        //    Opens that only read or write attributes break nothing unless they overwrite.
+        if let Some(entries) = inner.nodes.get_mut(&key)
+            && (!is_stat(req.access) || req.overwrite)
+        {
+            for (i, e) in entries.iter_mut().enumerate() {
+                match e.caching {
+                    Caching::Oplock(level) => {
+                        if let Some((_, until)) = e.breaking {
+                            note_wait(until, &mut waiting);
+                            continue;
+                        }
+                        if level == OplockLevel::BATCH || level == OplockLevel::EXCLUSIVE {
+                            let to = if req.overwrite {
+                                OplockLevel::NONE
+                            } else {
+                                OplockLevel::II
+                            };
+                            let until = now + timeout;
+                            e.breaking = Some((to, until));
+                            breaks.push(Break::Oplock {
+                                open: e.open,
+                                level: to,
+                            });
+                            note_wait(until, &mut waiting);
+                        } else if level == OplockLevel::II && req.overwrite {
+                            e.caching = Caching::Oplock(OplockLevel::NONE);
+                            breaks.push(Break::Oplock {
+                                open: e.open,
+                                level: OplockLevel::NONE,
+                            });
+                            changed = true;
+                        }
+                    }
+                    Caching::Lease(id) => {
+                        if Some(id) == own_lease {
+                            continue;
+                        }
+                        let Some(l) = inner.leases.get_mut(&id) else {
+                            continue;
+                        };
+                        if let Some((_, until)) = l.breaking {
+                            note_wait(until, &mut waiting);
+                            continue;
+                        }
+                        let mut keep = if req.overwrite { H } else { R | H };
+                        if hold_h.contains(&i) {
+                            keep &= !H;
+                        }
+                        if l.state & !keep != 0 {
+                            let new = l.state & keep;
+                            if let Some(b) = lease_break(l, id.key, e.open, new, now + timeout) {
+                                if let Break::Lease { ack: true, .. } = b {
+                                    note_wait(now + timeout, &mut waiting);
+                                } else {
+                                    changed = true;
+                                }
+                                breaks.push(b);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(until) = waiting {
+            return self.wait(g, changed, until);
+        }
+        // 3. The grant.
+        // Alone: no other open but attribute-only ones that cache nothing.
+        let alone = !inner.nodes.get(&key).is_some_and(|v| {
+            v.iter().any(|e| {
+                Some(e.caching) != own_lease.map(Caching::Lease)
+                    && !(e.is_stat() && e.caching == Caching::Oplock(OplockLevel::NONE))
+            })
+        });
+        let grant = if req.is_dir {
+            Grant {
+                oplock: OplockLevel::NONE,
+                lease: None,
+            }
+        } else if let Some((id, wanted, v2, epoch)) = req.lease {
+            let wanted = wanted & (R | W | H);
+            // Write or handle caching without read caching is not a lease Windows grants.
+            let wanted = if wanted & R == 0 { 0 } else { wanted };
+            // Beside an oplock (of a client that does not speak leases) handle caching is
+            // not granted either (smbtorture lease.oplock).
+            let oplocks_beside = inner.nodes.get(&key).is_some_and(|v| {
+                v.iter()
+                    .any(|e| matches!(e.caching, Caching::Oplock(l) if l != OplockLevel::NONE))
+            });
+            let allowed = if alone {
+                R | W | H
+            } else if oplocks_beside {
+                R
+            } else {
+                R | H
+            };
+            match inner.leases.get_mut(&id) {
+                Some(l) => {
+                    // An upgrade happens only to a strict superset that can be held beside
+                    // the other opens, whole or not at all (smbtorture lease.upgrade2/3).
+                    if l.breaking.is_none()
+                        && wanted & l.state == l.state
+                        && wanted != l.state
+                        && wanted & !allowed == 0
+                    {
+                        l.state = wanted;
+                        if l.v2 {
+                            l.epoch = l.epoch.wrapping_add(1);
+                        }
+                    }
+                    Grant {
+                        oplock: OplockLevel::LEASE,
+                        lease: Some((l.state, l.epoch, l.breaking.is_some())),
+                    }
+                }
+                None => {
+                    let state = wanted & allowed;
+                    let epoch = if v2 { epoch.wrapping_add(1) } else { 0 };
+                    inner.leases.insert(
+                        id,
+                        Lease {
+                            node: key,
+                            state,
+                            epoch,
+                            v2,
+                            breaking: None,
+                        },
+                    );
+                    Grant {
+                        oplock: OplockLevel::LEASE,
+                        lease: Some((state, epoch, false)),
+                    }
+                }
+            }
+        } else {
+            let shared = inner.nodes.get(&key).is_some_and(|v| !v.is_empty());
+            let level = match req.oplock {
+                // An attribute-only open beside others gets none ([MS-FSA] 2.1.5.17).
+                _ if is_stat(req.access) && shared && !req.overwrite => OplockLevel::NONE,
+                OplockLevel::BATCH | OplockLevel::EXCLUSIVE if alone => req.oplock,
+                OplockLevel::BATCH | OplockLevel::EXCLUSIVE | OplockLevel::II => OplockLevel::II,
+                _ => OplockLevel::NONE,
+            };
+            Grant {
+                oplock: level,
+                lease: None,
+            }
+        };
+        // The open is registered at once, so a CREATE on another connection sees it even
+        // before this one answers; the caller removes it if the open fails after all.
+        let caching = match (req.lease, grant.lease) {
+            (Some((id, ..)), Some(_)) => Caching::Lease(id),
+            _ => Caching::Oplock(grant.oplock),
+        };
+        inner.where_is.insert(req.open, key);
+        inner.nodes.entry(key).or_default().push(Entry {
+            open: req.open,
+            access: req.access,
+            share_access: req.share_access,
+            caching,
+            breaking: None,
+        });
+        drop(g);
+        if changed {
+            self.bump();
+        }
+        Admit::Granted(grant)
+    }
+
+    /// Forgets an open (closed, or its connection ended); waiting CREATEs look again.
+    pub(crate) fn remove(&self, open: OpenRef) {
+        let mut g = self.lock();
+        let inner = &mut *g;
+        let Some(key) = inner.where_is.remove(&open) else {
+            // Never registered (a CREATE that failed or waits): nothing changes, nobody wakes.
+            return;
+        };
+        let mut lease = None;
+        if let Some(v) = inner.nodes.get_mut(&key) {
+            if let Some(i) = v.iter().position(|e| e.open == open) {
+                if let Caching::Lease(id) = v[i].caching {
+                    lease = Some(id);
+                }
+                v.swap_remove(i);
+            }
+            if let Some(id) = lease
+                && !v.iter().any(|e| e.caching == Caching::Lease(id))
+            {
+                inner.leases.remove(&id);
+            }
+            if v.is_empty() {
+                inner.nodes.remove(&key);
+            }
+        }
+        drop(g);
+        self.bump();
+    }
+
+    /// The oplock level an open holds (NONE for leases and unknown opens).
+    #[cfg(test)]
+    pub(crate) fn oplock_of(&self, open: OpenRef) -> OplockLevel {
+        let g = self.lock();
+        g.where_is
+            .get(&open)
+            .and_then(|k| g.nodes.get(k))
+            .and_then(|v| v.iter().find(|e| e.open == open))
+            .map_or(OplockLevel::NONE, |e| match e.caching {
+                Caching::Oplock(l) => l,
+                Caching::Lease(_) => OplockLevel::NONE,
+            })
+    }
+
+    /// An oplock break acknowledgement ([MS-SMB2] 3.3.5.22.1): the level the open now holds,
+    /// or the status to answer.
+    pub(crate) fn ack_oplock(
+        &self,
+        open: OpenRef,
+        level: OplockLevel,
+    ) -> Result<OplockLevel, NtStatus> {
+        let mut g = self.lock();
+        let inner = &mut *g;
+        let key = *inner.where_is.get(&open).ok_or(NtStatus::FILE_CLOSED)?;
+        let e = inner
+            .nodes
+            .get_mut(&key)
+            .and_then(|v| v.iter_mut().find(|e| e.open == open))
+            .ok_or(NtStatus::FILE_CLOSED)?;
+        let (Caching::Oplock(_), Some((to, _))) = (e.caching, e.breaking) else {
+            // No break in progress on this open: Windows and Samba answer
+            // INVALID_OPLOCK_PROTOCOL (smbtorture oplock.levelii500), where 3.3.5.22.1 says
+            // INVALID_DEVICE_STATE.
+            return Err(NtStatus::INVALID_OPLOCK_PROTOCOL);
+        };
+        e.breaking = None;
+        // A wrong level ends the break with no oplock left: LEASE is a parameter error;
+        // anything but NONE or II, or II when the break was to NONE, breaks the protocol.
+        let result = if level == OplockLevel::LEASE {
+            Err(NtStatus::INVALID_PARAMETER)
+        } else if (level != OplockLevel::NONE && level != OplockLevel::II)
+            || (to == OplockLevel::NONE && level == OplockLevel::II)
+        {
+            Err(NtStatus::INVALID_OPLOCK_PROTOCOL)
+        } else {
+            Ok(level)
+        };
+        e.caching = Caching::Oplock(*result.as_ref().unwrap_or(&OplockLevel::NONE));
+        drop(g);
+        self.bump();
+        result
+    }
+
+    /// A lease break acknowledgement ([MS-SMB2] 3.3.5.22.2): `Ok` when taken, else the status.
+    pub(crate) fn ack_lease(&self, id: LeaseId, state: u32) -> Result<(), NtStatus> {
+        let mut g = self.lock();
+        let l = g
+            .leases
+            .get_mut(&id)
+            .ok_or(NtStatus::OBJECT_NAME_NOT_FOUND)?;
+        let Some((to, _)) = l.breaking else {
+            return Err(NtStatus::UNSUCCESSFUL);
+        };
+        if state & !to != 0 {
+            return Err(NtStatus::REQUEST_NOT_ACCEPTED);
+        }
+        l.state = state;
+        l.breaking = None;
+        drop(g);
+        self.bump();
+        Ok(())
+    }
+
+    /// Another open wrote to `key` (or changed its size): level II oplocks and read leases of
+    /// other opens break to none; these breaks need no acknowledgement (3.3.4.6) and nobody
+    /// waits for the write-caching ones.
+    pub(crate) fn written(
+        &self,
+        key: NodeKey,
+        now: Instant,
+        by: Option<OpenRef>,
+        breaks: &mut Vec<Break>,
+    ) {
+        let timeout = self.break_timeout;
+        let mut g = self.lock();
+        let inner = &mut *g;
+        let Some(entries) = inner.nodes.get_mut(&key) else {
+            return;
+        };
+        let own = by.and_then(|o| entries.iter().find(|e| e.open == o).map(|e| e.caching));
+        let mut changed = false;
+        for e in entries.iter_mut() {
+            match e.caching {
+                // The writer's own level II oplock breaks too (smbtorture oplock.batch1).
+                Caching::Oplock(OplockLevel::II) => {
+                    e.caching = Caching::Oplock(OplockLevel::NONE);
+                    breaks.push(Break::Oplock {
+                        open: e.open,
+                        level: OplockLevel::NONE,
+                    });
+                    changed = true;
+                }
+                Caching::Lease(id) if Some(Caching::Lease(id)) != own && Some(e.open) != by => {
+                    if let Some(l) = inner.leases.get_mut(&id)
+                        && l.breaking.is_none()
+                        && l.state & R != 0
+                        && let Some(b) = lease_break(l, id.key, e.open, l.state & H, now + timeout)
+                    {
+                        breaks.push(b);
+                        changed = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        drop(g);
+        if changed {
+            self.bump();
+        }
+    }
+}
+
+/// Starts breaking lease `l` (key `key`, held by `open`) to `new`; `None` when nothing
+/// changes. Breaks from a state with write or handle caching need an acknowledgement (until
+/// `until`); others take effect at once.
+fn lease_break(
+    l: &mut Lease,
+    key: [u8; 16],
+    open: OpenRef,
+    new: u32,
+    until: Instant,
+) -> Option<Break> {
+    if new == l.state {
+        return None;
+    }
+    let current = l.state;
+    let ack = current & (W | H) != 0;
+    if l.v2 {
+        l.epoch = l.epoch.wrapping_add(1);
+    }
+    if ack {
+        l.breaking = Some((new, until));
+    } else {
+        l.state = new;
+    }
+    Some(Break::Lease {
+        open,
+        key,
+        current,
+        new,
+        epoch: if l.v2 { l.epoch } else { 0 },
+        ack,
+    })
+}
+
+fn note_wait(t: Instant, w: &mut Option<Instant>) {
+    *w = Some(w.map_or(t, |x| x.min(t)));
+}
+
+/// Breaks on `key` whose time ran out take effect ([MS-SMB2] 3.3.2.1). Returns whether
+/// anything changed.
+fn expire(inner: &mut Inner, key: NodeKey, now: Instant) -> bool {
+    let mut changed = false;
+    if let Some(v) = inner.nodes.get_mut(&key) {
+        for e in v.iter_mut() {
+            if let Some((to, until)) = e.breaking
+                && until <= now
+            {
+                e.caching = Caching::Oplock(to);
+                e.breaking = None;
+                changed = true;
+            }
+        }
+    }
+    for l in inner.leases.values_mut() {
+        if l.node == key
+            && let Some((to, until)) = l.breaking
+            && until <= now
+        {
+            l.state = to;
+            l.breaking = None;
+            changed = true;
+        }
+    }
+    changed
+}
+
+#[cfg(test)]
+// The table takes time as an argument; these tests need only some instant to start from.
+#[allow(clippy::disallowed_methods)]
+mod tests {
+    use super::*;
+
+    const KEY: NodeKey = NodeKey {
+        share: ShareId(1),
+        ino: 7,
+        generation: 1,
+    };
+    const RW: u32 = access::FILE_READ_DATA | access::FILE_WRITE_DATA;
+
+    fn open(conn: u64, file: u64) -> OpenRef {
+        OpenRef { conn, file }
+    }
+
+    fn req(o: OpenRef, oplock: OplockLevel) -> Request {
+        Request {
+            open: o,
+            access: RW,
+            share_access: 7,
+            oplock,
+            lease: None,
+            overwrite: false,
+            is_dir: false,
+        }
+    }
+
+    fn lease(o: OpenRef, key: u8, state: u32) -> Request {
+        Request {
+            lease: Some((
+                LeaseId {
+                    client: [o.conn as u8; 16],
+                    key: [key; 16],
+                },
+                state,
+                true,
+                0,
+            )),
+            ..req(o, OplockLevel::LEASE)
+        }
+    }
+
+    fn granted(a: Admit) -> Grant {
+        match a {
+            Admit::Granted(g) => g,
+            other => panic!("expected a grant, got {other:?}"),
+        }
+    }
+
+    /// Goal: a batch oplock is granted to a lone open; a second open from another
+    /// connection breaks it to level II and waits; after the acknowledgement the second open
+    /// gets level II, and a write by one breaks the other's level II to none without waiting.
+    #[tokio::test]
+    async fn batch_breaks_to_level_two() {
+        let t = OpenTable::default();
+        let now = Instant::now();
+        let mut breaks = Vec::new();
+        let g = granted(t.admit(KEY, &req(open(1, 1), OplockLevel::BATCH), now, &mut breaks));
+        assert_eq!(g.oplock, OplockLevel::BATCH);
+        assert!(breaks.is_empty());
+        let second = req(open(2, 1), OplockLevel::BATCH);
+        let Admit::Wait { .. } = t.admit(KEY, &second, now, &mut breaks) else {
+            panic!("the second open must wait for the break");
+        };
+        assert_eq!(
+            breaks,
+            vec![Break::Oplock {
+                open: open(1, 1),
+                level: OplockLevel::II
+            }]
+        );
+        // Still breaking: waits again, no second notification.
+        breaks.clear();
+        assert!(matches!(
+            t.admit(KEY, &second, now, &mut breaks),
+            Admit::Wait { .. }
+        ));
+        assert!(breaks.is_empty());
+        assert_eq!(
+            t.ack_oplock(open(1, 1), OplockLevel::II),
+            Ok(OplockLevel::II)
+        );
+        // Acknowledging again: no break in progress.
+        assert_eq!(
+            t.ack_oplock(open(1, 1), OplockLevel::II),
+            Err(NtStatus::INVALID_OPLOCK_PROTOCOL)
+        );
+        let g = granted(t.admit(KEY, &second, now, &mut breaks));
+        assert_eq!(g.oplock, OplockLevel::II);
+        t.written(KEY, now, Some(open(2, 1)), &mut breaks);
+        // Every level II oplock breaks, the writer's own too.
+        assert_eq!(
+            breaks,
+            vec![
+                Break::Oplock {
+                    open: open(1, 1),
+                    level: OplockLevel::NONE
+                },
+                Break::Oplock {
+                    open: open(2, 1),
+                    level: OplockLevel::NONE
+                }
+            ]
+        );
+        assert_eq!(t.oplock_of(open(1, 1)), OplockLevel::NONE);
+        t.remove(open(1, 1));
+        t.remove(open(2, 1));
+        assert!(t.lock().nodes.is_empty() && t.lock().leases.is_empty());
+    }
+
+    /// Goal: a break nobody acknowledges takes effect when its time runs out.
+    #[tokio::test]
+    async fn unacknowledged_break_times_out() {
+        let t = OpenTable::new(Duration::from_millis(10));
+        let now = Instant::now();
+        let mut breaks = Vec::new();
+        granted(t.admit(
+            KEY,
+            &req(open(1, 1), OplockLevel::EXCLUSIVE),
+            now,
+            &mut breaks,
+        ));
+        let second = req(open(2, 1), OplockLevel::NONE);
+        let Admit::Wait { until, .. } = t.admit(KEY, &second, now, &mut breaks) else {
+            panic!("must wait");
+        };
+        let g = granted(t.admit(KEY, &second, until, &mut breaks));
+        assert_eq!(g.oplock, OplockLevel::NONE);
+        assert_eq!(t.oplock_of(open(1, 1)), OplockLevel::II);
+    }
+
+    /// Goal: share modes apply across connections; a stat open takes no part.
+    #[tokio::test]
+    async fn share_modes_across_connections() {
+        let t = OpenTable::default();
+        let now = Instant::now();
+        let mut breaks = Vec::new();
+        let exclusive = Request {
+            share_access: 0,
+            ..req(open(1, 1), OplockLevel::NONE)
+        };
+        granted(t.admit(KEY, &exclusive, now, &mut breaks));
+        assert!(matches!(
+            t.admit(KEY, &req(open(2, 1), OplockLevel::NONE), now, &mut breaks),
+            Admit::SharingViolation
+        ));
+        let stat = Request {
+            access: access::FILE_READ_ATTRIBUTES,
+            ..req(open(2, 2), OplockLevel::NONE)
+        };
+        granted(t.admit(KEY, &stat, now, &mut breaks));
+        t.remove(open(1, 1));
+        granted(t.admit(KEY, &req(open(2, 1), OplockLevel::NONE), now, &mut breaks));
+    }
+
+    /// Goal: a lone lease gets RWH; another client's lease breaks it to RH (acknowledged,
+    /// epoch bumped) and then gets RH itself; the same key on a second open shares the lease;
+    /// a lease key used for another file is refused; acks of states beyond the break fail.
+    #[tokio::test]
+    async fn leases_break_and_share() {
+        let t = OpenTable::default();
+        let now = Instant::now();
+        let mut breaks = Vec::new();
+        let a = lease(open(1, 1), 1, R | W | H);
+        let g = granted(t.admit(KEY, &a, now, &mut breaks));
+        assert_eq!(g.lease, Some((R | W | H, 1, false)));
+        let same = lease(open(1, 2), 1, R | W | H);
+        let g = granted(t.admit(KEY, &same, now, &mut breaks));
+        assert_eq!(
+            g.lease,
+            Some((R | W | H, 1, false)),
+            "same key shares the lease"
+        );
+        let other = lease(open(2, 1), 2, R | W | H);
+        assert!(matches!(
+            t.admit(KEY, &other, now, &mut breaks),
+            Admit::Wait { .. }
+        ));
+        assert_eq!(breaks.len(), 1);
+        let Break::Lease {
+            current,
+            new,
+            ack,
+            epoch,
+            ..
+        } = breaks[0]
+        else {
+            panic!("a lease break");
+        };
+        assert_eq!((current, new, ack, epoch), (R | W | H, R | H, true, 2));
+        let id = LeaseId {
+            client: [1; 16],
+            key: [1; 16],
+        };
+        assert_eq!(
+            t.ack_lease(id, R | W | H),
+            Err(NtStatus::REQUEST_NOT_ACCEPTED)
+        );
+        assert_eq!(t.ack_lease(id, R | H), Ok(()));
+        assert_eq!(t.ack_lease(id, R | H), Err(NtStatus::UNSUCCESSFUL));
+        let g = granted(t.admit(KEY, &other, now, &mut breaks));
+        assert_eq!(g.lease, Some((R | H, 1, false)));
+        let elsewhere = NodeKey { ino: 8, ..KEY };
+        assert!(matches!(
+            t.admit(elsewhere, &lease(open(1, 3), 1, R), now, &mut breaks),
+            Admit::Invalid(NtStatus::INVALID_PARAMETER)
+        ));
+        for o in [open(1, 1), open(1, 2), open(2, 1)] {
+            t.remove(o);
+        }
+        assert!(t.lock().leases.is_empty());
+    }
+}
