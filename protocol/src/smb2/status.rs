@@ -76,6 +76,10 @@ ntstatus! {
     LOCK_NOT_GRANTED = 0xC000_0055;
     /// The file is marked for deletion.
     DELETE_PENDING = 0xC000_0056;
+    /// The SID given as an owner cannot own objects here (no unix user maps to it).
+    INVALID_OWNER = 0xC000_005A;
+    /// The request needs a privilege the caller does not hold (ACCESS_SYSTEM_SECURITY).
+    PRIVILEGE_NOT_HELD = 0xC000_0061;
     /// The user name or password is wrong.
     LOGON_FAILURE = 0xC000_006D;
     /// The range is not locked.
