@@ -114,6 +114,32 @@ pub const fn map_generic(mask: u32) -> u32 {
     m
 }
 
+/// `acl` as a file system stores it when a client sets it: generic rights in the ACEs that
+/// apply to the object itself are mapped to file rights ([`map_generic`]); inherit-only ACEs
+/// keep theirs, for the objects that will inherit them (Windows does the same; smbtorture
+/// smb2.acls.CREATOR reads the mapped masks back).
+pub fn map_generic_aces(acl: &Acl) -> Acl {
+    let aces = acl
+        .aces
+        .iter()
+        .map(|ace| match &ace.body {
+            AceBody::Basic { mask, sid } if ace.flags & ace_flags::INHERIT_ONLY == 0 => Ace {
+                ace_type: ace.ace_type,
+                flags: ace.flags,
+                body: AceBody::Basic {
+                    mask: map_generic(*mask),
+                    sid: sid.clone(),
+                },
+            },
+            _ => ace.clone(),
+        })
+        .collect();
+    Acl {
+        revision: acl.revision,
+        aces,
+    }
+}
+
 /// The mask and SID of an access-allowed or access-denied ACE that applies to the object itself
 /// (not INHERIT_ONLY), with `true` for allowed. Other ACE types (audit, object, callback) take
 /// no part in a file's access check.
@@ -697,6 +723,27 @@ mod tests {
         }
         assert_eq!(closest_mode(&named, 5, 6), 0o750);
         assert_eq!(closest_mode(&sd(None, None), 5, 6), 0o777);
+    }
+
+    /// Goal: generic rights are mapped in effective ACEs and kept in inherit-only ones.
+    #[test]
+    fn generic_rights_in_set_acls() {
+        let acl = Acl::new(vec![
+            Ace::allow(Sid::everyone(), GENERIC_READ, 0),
+            Ace::allow(
+                Sid::creator_owner(),
+                GENERIC_ALL,
+                ace_flags::INHERIT_ONLY | ace_flags::OBJECT_INHERIT,
+            ),
+        ]);
+        let mapped = map_generic_aces(&acl);
+        assert_eq!(
+            mapped.aces,
+            vec![
+                Ace::allow(Sid::everyone(), FILE_GENERIC_READ, 0),
+                acl.aces[1].clone()
+            ]
+        );
     }
 
     /// Goal: the stored form round-trips, rejects other versions, and the fingerprint decides

@@ -944,7 +944,10 @@ fn given_sd(given: &SecurityDescriptor, owner: Sid, group: Sid) -> SecurityDescr
         owner: Some(owner),
         group: Some(group),
         sacl: None,
-        dacl: given.dacl.clone(),
+        dacl: given
+            .dacl
+            .as_ref()
+            .map(protocol::smb2::acl::map_generic_aces),
     }
 }
 

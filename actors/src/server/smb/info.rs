@@ -911,7 +911,7 @@ fn dacl_of(sd: &SecurityDescriptor) -> SecurityDescriptor {
     use security::control::*;
     let keep = DACL_PROTECTED | DACL_AUTO_INHERITED | DACL_DEFAULTED;
     let dacl = if sd.control & DACL_PRESENT != 0 {
-        sd.dacl.clone()
+        sd.dacl.as_ref().map(protocol::smb2::acl::map_generic_aces)
     } else {
         None
     };
