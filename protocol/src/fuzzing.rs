@@ -779,14 +779,16 @@ pub fn fuzz_smb2_info(data: &[u8]) {
 }
 
 /// [MS-DTYP] security: the first byte picks the decoder (0: self-relative security
-/// descriptor, also mapped to a mode; 1: a SID in text form; 2: a binary SID; 3: an ACL).
-/// Decoded values must survive re-encoding; binary SIDs re-encode to their input.
+/// descriptor, also mapped to a mode; 1: a SID in text form; 2: a binary SID; 3: an ACL; 4: the
+/// stored form of a descriptor, `dittofs.ntacl`, with the access check, MAXIMUM_ALLOWED and
+/// inheritance run over it). Decoded values must survive re-encoding; binary SIDs re-encode to
+/// their input.
 pub fn fuzz_smb2_security(data: &[u8]) {
     use crate::smb2::security::{Acl, SecurityDescriptor, Sid, to_mode, to_mode_ignoring_others};
     let Some((&sel, rest)) = data.split_first() else {
         return;
     };
-    match sel % 4 {
+    match sel % 5 {
         0 => {
             if let Ok(sd) = SecurityDescriptor::decode(rest) {
                 let bytes = sd.encode();
@@ -813,11 +815,46 @@ pub fn fuzz_smb2_security(data: &[u8]) {
                 assert_eq!(sid.to_string().parse::<Sid>(), Ok(sid), "SID text");
             }
         }
-        _ => {
+        3 => {
             if let Ok(acl) = Acl::decode(rest) {
                 let mut w = crate::smb2::le::Writer::new();
                 acl.write(&mut w);
                 assert_eq!(Acl::decode(w.as_slice()), Ok(acl), "ACL");
+            }
+        }
+        _ => {
+            // The stored form of a descriptor (the `dittofs.ntacl` attribute) and everything
+            // the SMB front end computes from one.
+            use crate::smb2::acl::{self, StoredSd, Token};
+            if let Ok(stored) = StoredSd::decode(rest) {
+                assert_eq!(
+                    StoredSd::decode(&stored.encode()).as_ref(),
+                    Ok(&stored),
+                    "stored descriptor"
+                );
+                let sd = &stored.sd;
+                let token = Token::unix(1, 2, &[3], sel & 1 == 0);
+                let max = acl::maximum_allowed(sd, &token);
+                assert_eq!(
+                    max & !acl::FILE_VALID_RIGHTS,
+                    0,
+                    "maximum within file rights"
+                );
+                let desired = u32::from(sel).wrapping_mul(0x0101_0101) & acl::FILE_VALID_RIGHTS;
+                assert_eq!(
+                    acl::access_check(sd, &token, desired).is_some(),
+                    desired & !max == 0,
+                    "request and MAXIMUM_ALLOWED modes agree"
+                );
+                let owner = Sid::unix_user(1);
+                let group = Sid::unix_group(2);
+                for is_dir in [false, true] {
+                    if let Some(child) = acl::inherited_descriptor(sd, is_dir, &owner, &group) {
+                        let again = SecurityDescriptor::decode(&child.encode());
+                        assert_eq!(again.as_ref(), Ok(&child), "inherited descriptor");
+                    }
+                }
+                let _ = acl::closest_mode(sd, 1, 2);
             }
         }
     }

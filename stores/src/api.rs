@@ -54,6 +54,11 @@ pub enum StoreError {
     /// hard link to a directory, readlink on a regular file).
     #[error("invalid operation: {0}")]
     Invalid(&'static str),
+    /// An extended attribute's value is larger than [`XATTR_VALUE_MAX`], or setting it would
+    /// make the node's extended attributes together larger than [`XATTR_TOTAL_MAX`]. Nothing
+    /// was changed.
+    #[error("extended attribute too large")]
+    XattrTooLarge,
     /// The backend is temporarily overloaded; retrying later can succeed.
     #[error("store busy")]
     Busy,
@@ -271,6 +276,30 @@ pub struct SetAttr {
     pub ctime: Option<Timestamp>,
 }
 
+/// Longest extended attribute name, in bytes (Linux's `XATTR_NAME_MAX`). A longer name fails
+/// with [`StoreError::NameTooLong`].
+pub const XATTR_NAME_MAX: usize = 255;
+
+/// Largest value of one extended attribute, in bytes: 64 KiB, enough for an SMB extended
+/// attribute (whose value length is a 16-bit field, [MS-FSCC] 2.4.15) and for an NT security
+/// descriptor (at most 64 KiB, [MS-DTYP] 2.4.6). A larger value fails with
+/// [`StoreError::XattrTooLarge`].
+pub const XATTR_VALUE_MAX: usize = 64 * 1024;
+
+/// Most bytes of extended attributes one node holds: the sum, over its attributes, of the
+/// name's length plus the value's length. 1 MiB keeps one node's attributes cheap to list and
+/// copy in any backend. A set that would pass it fails with [`StoreError::XattrTooLarge`].
+pub const XATTR_TOTAL_MAX: usize = 1 << 20;
+
+/// One extended attribute of a node as [`MetadataStore::list_xattrs`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct XattrEntry {
+    /// Its name.
+    pub name: Vec<u8>,
+    /// The length of its value in bytes (`<=` [`XATTR_VALUE_MAX`]).
+    pub len: u32,
+}
+
 /// One entry of a directory listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DirEntry {
@@ -479,6 +508,57 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Makes every completed call durable against machine crashes.
     fn sync(&self) -> impl Future<Output = StoreResult<()>> + Send;
 
+    /// The value of the extended attribute `name` of `ino`, or `None` if it has none of that
+    /// name. `Stale` if the inode does not exist; the name is checked as for
+    /// [`MetadataStore::set_xattr`].
+    ///
+    /// Extended attributes are small named binary values attached to an inode (any kind),
+    /// for what a protocol stores beyond the POSIX attributes. They belong to the inode, not
+    /// to a name: hard links share them, a rename carries them, and they are freed with the
+    /// inode. Names are byte strings of 1 to [`XATTR_NAME_MAX`] bytes without NUL; the store
+    /// gives them no meaning, but the server shares one namespace between protocols:
+    /// `dittofs.<what>` for what the server itself keeps (`dittofs.dosattrib`, the SMB DOS
+    /// attributes; `dittofs.ntacl`, an NT security descriptor) and `user.<name>` for attributes
+    /// clients name (SMB extended attributes, later NFSv4.2 / Linux user xattrs).
+    fn xattr(
+        &self,
+        ino: InodeId,
+        name: &[u8],
+    ) -> impl Future<Output = StoreResult<Option<Vec<u8>>>> + Send;
+
+    /// The extended attributes of `ino`: names and value lengths, in byte order of the names.
+    /// `Stale` if the inode does not exist.
+    fn list_xattrs(
+        &self,
+        ino: InodeId,
+    ) -> impl Future<Output = StoreResult<Vec<XattrEntry>>> + Send;
+
+    /// Sets the extended attribute `name` of `ino` to `value`, creating or replacing it, and
+    /// sets the inode's ctime to `now` and bumps its change counter, in one atomic step;
+    /// returns the attributes after. Bounds: a name longer than [`XATTR_NAME_MAX`] is
+    /// `NameTooLong`, an empty name or one holding NUL is `Invalid`, a value longer than
+    /// [`XATTR_VALUE_MAX`] or a set that would make the inode's attributes total more than
+    /// [`XATTR_TOTAL_MAX`] bytes (names plus values) is `XattrTooLarge`; each fails before
+    /// anything changes. `Stale` if the inode does not exist. Durable like every other change
+    /// (after [`MetadataStore::sync`] against machine crashes).
+    fn set_xattr(
+        &self,
+        ino: InodeId,
+        name: &[u8],
+        value: Vec<u8>,
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<Attr>> + Send;
+
+    /// Removes the extended attribute `name` of `ino`, setting ctime to `now` and bumping the
+    /// change counter as [`MetadataStore::set_xattr`] does; returns the attributes after.
+    /// Removing a name the inode does not have succeeds and changes nothing (no ctime).
+    fn remove_xattr(
+        &self,
+        ino: InodeId,
+        name: &[u8],
+        now: Timestamp,
+    ) -> impl Future<Output = StoreResult<Attr>> + Send;
+
     /// The server secret stored under `name` (such as the key that signs NFS file handles), or
     /// `None`. Secrets live in the metadata store so that every gateway sharing it uses the
     /// same ones. Names are short ASCII identifiers; values are small (a few dozen bytes).
@@ -552,6 +632,21 @@ pub trait ContentStore: Send + Sync + 'static {
     /// The largest length an object can have here, in bytes: what FSINFO reports as
     /// `maxfilesize`. Fixed for the store's lifetime.
     fn max_file_size(&self) -> u64;
+}
+
+/// Checks an extended attribute name against the contract: 1 to [`XATTR_NAME_MAX`] bytes, no
+/// NUL. Every backend calls this before touching its state.
+pub fn check_xattr_name(name: &[u8]) -> StoreResult<()> {
+    if name.len() > XATTR_NAME_MAX {
+        return Err(StoreError::NameTooLong);
+    }
+    if name.is_empty() {
+        return Err(StoreError::Invalid("empty extended attribute name"));
+    }
+    if name.contains(&0) {
+        return Err(StoreError::Invalid("extended attribute name contains NUL"));
+    }
+    Ok(())
 }
 
 /// A name folded for comparisons that ignore case: UTF-8 names lowercased by Unicode's

@@ -156,6 +156,39 @@ macro_rules! forward_metadata_store {
             async fn sync(&self) -> $crate::StoreResult<()> {
                 $via!(self, async sync, s => $crate::MetadataStore::sync(s).await)
             }
+            async fn xattr(
+                &self,
+                ino: $crate::InodeId,
+                name: &[u8],
+            ) -> $crate::StoreResult<Option<Vec<u8>>> {
+                $via!(self, async xattr, s => $crate::MetadataStore::xattr(s, ino, name).await)
+            }
+            async fn list_xattrs(
+                &self,
+                ino: $crate::InodeId,
+            ) -> $crate::StoreResult<Vec<$crate::XattrEntry>> {
+                $via!(self, async list_xattrs,
+                    s => $crate::MetadataStore::list_xattrs(s, ino).await)
+            }
+            async fn set_xattr(
+                &self,
+                ino: $crate::InodeId,
+                name: &[u8],
+                value: Vec<u8>,
+                now: $crate::Timestamp,
+            ) -> $crate::StoreResult<$crate::Attr> {
+                $via!(self, async set_xattr,
+                    s => $crate::MetadataStore::set_xattr(s, ino, name, value, now).await)
+            }
+            async fn remove_xattr(
+                &self,
+                ino: $crate::InodeId,
+                name: &[u8],
+                now: $crate::Timestamp,
+            ) -> $crate::StoreResult<$crate::Attr> {
+                $via!(self, async remove_xattr,
+                    s => $crate::MetadataStore::remove_xattr(s, ino, name, now).await)
+            }
             async fn secret(&self, name: &str) -> $crate::StoreResult<Option<Vec<u8>>> {
                 $via!(self, async secret, s => $crate::MetadataStore::secret(s, name).await)
             }

@@ -11,7 +11,7 @@
 
 use crate::api::{
     Attr, Device, FileKind, Generation, InodeId, NewNode, SetAttr, StoreError, StoreResult,
-    Timestamp,
+    Timestamp, XATTR_TOTAL_MAX, XATTR_VALUE_MAX, check_xattr_name,
 };
 
 /// The end of a content write of `len` bytes at `offset`, or `FileTooLarge` when it would pass
@@ -202,6 +202,30 @@ pub fn check_rename_target(
     }
 }
 
+/// Checks setting extended attribute `name` to a value of `value_len` bytes on an inode whose
+/// *other* attributes (every one but `name`) take `others` bytes (names plus values): the name
+/// as [`check_xattr_name`] checks it, then `XattrTooLarge` for a value beyond
+/// [`XATTR_VALUE_MAX`] or a total beyond [`XATTR_TOTAL_MAX`].
+pub fn check_set_xattr(others: usize, name: &[u8], value_len: usize) -> StoreResult<()> {
+    check_xattr_name(name)?;
+    if value_len > XATTR_VALUE_MAX {
+        return Err(StoreError::XattrTooLarge);
+    }
+    let total = others
+        .checked_add(name.len())
+        .and_then(|t| t.checked_add(value_len));
+    match total {
+        Some(t) if t <= XATTR_TOTAL_MAX => Ok(()),
+        _ => Err(StoreError::XattrTooLarge),
+    }
+}
+
+/// Applies a recorded extended-attribute change (set or removal) to the inode's attributes:
+/// ctime becomes `now`. The backend bumps `change` itself.
+pub fn apply_xattr_change(attr: &mut Attr, now: Timestamp) {
+    attr.ctime = now;
+}
+
 /// The error for a directory moved into its own subtree.
 pub fn moved_under_itself() -> StoreError {
     StoreError::Invalid("directory moved into its own subtree")
@@ -278,6 +302,40 @@ mod tests {
         };
         apply_setattr(&mut f, &both, now);
         assert_eq!(f.mtime, explicit);
+    }
+
+    /// Goal: the extended-attribute bounds hold at their edges. Method: a value of exactly
+    /// the maximum and one byte more; a total of exactly the maximum and one byte more; bad
+    /// names.
+    #[test]
+    fn xattr_bounds() {
+        assert!(check_set_xattr(0, b"user.a", XATTR_VALUE_MAX).is_ok());
+        assert!(matches!(
+            check_set_xattr(0, b"user.a", XATTR_VALUE_MAX + 1),
+            Err(StoreError::XattrTooLarge)
+        ));
+        assert!(check_set_xattr(XATTR_TOTAL_MAX - 7, b"user.a", 1).is_ok());
+        assert!(matches!(
+            check_set_xattr(XATTR_TOTAL_MAX - 6, b"user.a", 1),
+            Err(StoreError::XattrTooLarge)
+        ));
+        assert!(matches!(
+            check_set_xattr(usize::MAX, b"user.a", 1),
+            Err(StoreError::XattrTooLarge)
+        ));
+        assert!(matches!(
+            check_set_xattr(0, &[b'a'; 256], 1),
+            Err(StoreError::NameTooLong)
+        ));
+        assert!(check_set_xattr(0, &[b'a'; 255], 1).is_ok());
+        assert!(matches!(
+            check_set_xattr(0, b"", 1),
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(matches!(
+            check_set_xattr(0, b"a\0b", 1),
+            Err(StoreError::Invalid(_))
+        ));
     }
 
     /// Goal: the link counter refuses to wrap. Method: add a link at u32::MAX.

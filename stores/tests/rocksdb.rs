@@ -840,6 +840,102 @@ async fn secrets_survive_reopen() {
     );
 }
 
+/// Goal: extended attributes are persistent: they survive closing and reopening the database
+/// with their values, the inode's ctime and a rename; a freed inode's attributes leave no key
+/// behind. Method: set attributes on a file, a directory and a file that is then removed,
+/// rename the file, drop and reopen the store, read everything back, and scan the raw database
+/// for leftover `a/` keys of the removed inode.
+#[tokio::test]
+async fn xattrs_survive_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (file, sub, gone, file_attr) = {
+        let store = open(dir.path());
+        let root = root(&store).await;
+        let file = store
+            .create(root.ino, b"f", node(FileKind::Regular, 2))
+            .await
+            .expect("create");
+        let sub = store
+            .create(root.ino, b"d", node(FileKind::Directory, 2))
+            .await
+            .expect("mkdir");
+        let gone = store
+            .create(root.ino, b"g", node(FileKind::Regular, 2))
+            .await
+            .expect("create");
+        for (ino, name, value) in [
+            (file.ino, &b"user.colour"[..], &b"blue"[..]),
+            (file.ino, b"dittofs.dosattrib", &[0x21, 0, 0, 0]),
+            (sub.ino, b"dittofs.ntacl", &[1, 0, 4, 0x80]),
+            (gone.ino, b"user.x", b"lost with the file"),
+        ] {
+            store
+                .set_xattr(ino, name, value.to_vec(), at(3))
+                .await
+                .expect("set_xattr");
+        }
+        store
+            .remove_xattr(file.ino, b"user.colour", at(4))
+            .await
+            .expect("remove");
+        store
+            .set_xattr(file.ino, b"user.colour", b"green".to_vec(), at(5))
+            .await
+            .expect("set again");
+        store
+            .rename(root.ino, b"f", sub.ino, b"f2", at(6))
+            .await
+            .expect("rename");
+        store.unlink(root.ino, b"g", at(7)).await.expect("unlink");
+        let file_attr = store.getattr(file.ino).await.expect("getattr");
+        store.sync().await.expect("sync");
+        (file, sub, gone, file_attr)
+    };
+    {
+        let store = open(dir.path());
+        assert_eq!(store.getattr(file.ino).await.expect("getattr"), file_attr);
+        assert_eq!(
+            store.xattr(file.ino, b"user.colour").await.expect("get"),
+            Some(b"green".to_vec())
+        );
+        assert_eq!(
+            store
+                .xattr(file.ino, b"dittofs.dosattrib")
+                .await
+                .expect("get"),
+            Some(vec![0x21, 0, 0, 0])
+        );
+        let names: Vec<Vec<u8>> = store
+            .list_xattrs(file.ino)
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(
+            names,
+            vec![b"dittofs.dosattrib".to_vec(), b"user.colour".to_vec()]
+        );
+        assert_eq!(
+            store.xattr(sub.ino, b"dittofs.ntacl").await.expect("get"),
+            Some(vec![1, 0, 4, 0x80])
+        );
+        assert!(matches!(
+            store.xattr(gone.ino, b"user.x").await,
+            Err(StoreError::Stale)
+        ));
+    }
+    let raw = rocksdb::DB::open_default(dir.path().join("meta")).expect("raw open");
+    let mut prefix = b"a/".to_vec();
+    prefix.extend_from_slice(&gone.ino.0.to_be_bytes());
+    let leftovers = raw
+        .iterator(rocksdb::IteratorMode::Start)
+        .map(|item| item.expect("iterate").0)
+        .filter(|k| k.starts_with(&prefix))
+        .count();
+    assert_eq!(leftovers, 0, "a freed inode's attributes stay behind");
+}
+
 /// Goal: a format-1 database (before the case-fold index) opens, gets the index built from its
 /// entries, and is format 2 afterwards. Method: make entries, then delete every `f/` key and
 /// write `meta/format` = 1 with the rocksdb crate directly, as a format-1 database looks;

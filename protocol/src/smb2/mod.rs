@@ -18,6 +18,7 @@
 //! - Decoders never panic on peer input and never trust a StructureSize, length or offset
 //!   without checking it.
 
+pub mod acl;
 pub mod compound;
 pub mod create;
 pub mod credits;

@@ -78,6 +78,8 @@ ntstatus! {
     LOCK_NOT_GRANTED = 0xC000_0055;
     /// The file is marked for deletion.
     DELETE_PENDING = 0xC000_0056;
+    /// The SID given as an owner cannot own objects here (no unix user maps to it).
+    INVALID_OWNER = 0xC000_005A;
     /// The user name or password is wrong.
     LOGON_FAILURE = 0xC000_006D;
     /// The range is not locked.
@@ -150,6 +152,16 @@ ntstatus! {
     SERVER_UNAVAILABLE = 0xC000_0466;
     /// The impersonation level is not valid.
     BAD_IMPERSONATION_LEVEL = 0xC000_00A5;
+    /// The extended attributes would be larger than the file may hold.
+    EA_TOO_LARGE = 0xC000_0050;
+    /// An EA name is not valid (a warning-class status, as Windows sends it).
+    INVALID_EA_NAME = 0x8000_0013;
+    /// The file has no extended attributes.
+    NO_EAS_ON_FILE = 0xC000_0052;
+    /// The EA list is malformed.
+    EA_LIST_INCONSISTENT = 0x8000_0014;
+    /// A privilege the caller does not hold (ACCESS_SYSTEM_SECURITY needs SeSecurityPrivilege).
+    PRIVILEGE_NOT_HELD = 0xC000_0061;
     /// An EA is not supported on this volume.
     EAS_NOT_SUPPORTED = 0xC000_004F;
     /// The device is not a pipe or the pipe is disconnected.

@@ -3,7 +3,8 @@
 use super::{CheckGuard, dir, file, node, ok, symlink, t};
 use crate::api::{
     Attr, ContentVersion, Cookie, Device, DirEntry, FileKind, InodeId, MetadataStore, NewNode,
-    SetAttr, StoreError, StoreId, Timestamp,
+    SetAttr, StoreError, StoreId, Timestamp, XATTR_NAME_MAX, XATTR_TOTAL_MAX, XATTR_VALUE_MAX,
+    XattrEntry,
 };
 
 /// Runs every metadata check against `store`; panics on the first violation.
@@ -51,6 +52,10 @@ pub async fn metadata_suite<M: MetadataStore>(store: &M) {
         ids_never_reused,
         usage_and_sync,
         secrets,
+        xattrs_basic,
+        xattrs_bounds,
+        xattrs_follow_the_inode,
+        xattrs_freed_with_the_inode,
     );
 }
 
@@ -1676,5 +1681,359 @@ async fn secrets<M: MetadataStore>(cx: &Meta<'_, M>) {
     assert_eq!(
         ok(s.secret(&name).await, "secret after sync").as_deref(),
         Some(&b"first value"[..])
+    );
+}
+
+/// The extended attributes of `ino` as (name, length) pairs.
+async fn xattr_list<M: MetadataStore>(cx: &Meta<'_, M>, ino: InodeId) -> Vec<(Vec<u8>, u32)> {
+    ok(cx.store.list_xattrs(ino).await, "list_xattrs")
+        .into_iter()
+        .map(|XattrEntry { name, len }| (name, len))
+        .collect()
+}
+
+/// Extended attributes on every kind of inode: set, get, replace, list in name order, remove;
+/// each change sets ctime and bumps the change counter and nothing else; reading changes
+/// nothing; removing a missing name is a no-op.
+async fn xattrs_basic<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("xattrs_basic").await;
+    let f = cx.make(d.ino, b"f", file(1)).await;
+    let sub = cx.make(d.ino, b"sub", dir(1)).await;
+    let l = cx.make(d.ino, b"l", symlink(b"target", 1)).await;
+    let fifo = cx.make(d.ino, b"p", node(FileKind::Fifo, 1)).await;
+    for a in [&f, &sub, &l, &fifo] {
+        let what = format!("{:?}", a.kind);
+        assert_eq!(
+            ok(s.xattr(a.ino, b"user.x").await, &what),
+            None,
+            "{what}: a new inode has no attributes"
+        );
+        assert!(xattr_list(cx, a.ino).await.is_empty(), "{what}: list");
+        let after = ok(
+            s.set_xattr(a.ino, b"user.x", b"one".to_vec(), t(10)).await,
+            &what,
+        );
+        assert_eq!(after.ctime, t(10), "{what}: set_xattr sets ctime");
+        assert!(after.change > a.change, "{what}: change not bumped");
+        assert_eq!(
+            Attr {
+                ctime: a.ctime,
+                change: a.change,
+                ..after.clone()
+            },
+            (*a).clone(),
+            "{what}: set_xattr changes only ctime and change"
+        );
+        assert_eq!(cx.attr(a.ino).await, after, "{what}: getattr after set");
+        assert_eq!(
+            ok(s.xattr(a.ino, b"user.x").await, &what),
+            Some(b"one".to_vec())
+        );
+        // Replace, add more, an empty value, a binary name.
+        ok(
+            s.set_xattr(a.ino, b"user.x", b"second".to_vec(), t(11))
+                .await,
+            &what,
+        );
+        ok(
+            s.set_xattr(a.ino, b"dittofs.dosattrib", vec![0x20, 0, 0, 0], t(12))
+                .await,
+            &what,
+        );
+        ok(
+            s.set_xattr(a.ino, b"user.empty", Vec::new(), t(13)).await,
+            &what,
+        );
+        ok(
+            s.set_xattr(a.ino, b"user.\xff\x01", vec![0, 255], t(14))
+                .await,
+            &what,
+        );
+        assert_eq!(
+            ok(s.xattr(a.ino, b"user.x").await, &what),
+            Some(b"second".to_vec()),
+            "{what}: a set replaces the value"
+        );
+        assert_eq!(
+            ok(s.xattr(a.ino, b"user.empty").await, &what),
+            Some(Vec::new()),
+            "{what}: an empty value is a value"
+        );
+        assert_eq!(
+            xattr_list(cx, a.ino).await,
+            vec![
+                (b"dittofs.dosattrib".to_vec(), 4),
+                (b"user.empty".to_vec(), 0),
+                (b"user.x".to_vec(), 6),
+                (b"user.\xff\x01".to_vec(), 2),
+            ],
+            "{what}: list in byte order of the names, with value lengths"
+        );
+        // Reads change nothing.
+        let before_reads = cx.attr(a.ino).await;
+        ok(s.xattr(a.ino, b"user.x").await, &what);
+        ok(s.list_xattrs(a.ino).await, &what);
+        assert_eq!(cx.attr(a.ino).await, before_reads, "{what}: reads");
+        // Remove one; removing a missing one changes nothing.
+        let removed = ok(s.remove_xattr(a.ino, b"user.x", t(20)).await, &what);
+        assert_eq!(removed.ctime, t(20), "{what}: remove_xattr sets ctime");
+        assert!(removed.change > before_reads.change, "{what}: change");
+        assert_eq!(ok(s.xattr(a.ino, b"user.x").await, &what), None);
+        let again = ok(s.remove_xattr(a.ino, b"user.x", t(30)).await, &what);
+        assert_eq!(again, removed, "{what}: removing a missing name");
+        assert_eq!(cx.attr(a.ino).await, removed);
+        assert_eq!(xattr_list(cx, a.ino).await.len(), 3, "{what}");
+    }
+    // Another inode's attributes are its own.
+    let g = cx.make(d.ino, b"g", file(1)).await;
+    assert_eq!(ok(s.xattr(g.ino, b"user.empty").await, "g"), None);
+}
+
+/// The documented bounds: name length, value size, total per inode (names plus values, a
+/// replaced value counting only once), bad names, and that a refused set changes nothing.
+async fn xattrs_bounds<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("xattrs_bounds").await;
+    let f = cx.make(d.ino, b"f", file(1)).await;
+    let longest = vec![b'n'; XATTR_NAME_MAX];
+    ok(
+        s.set_xattr(f.ino, &longest, b"v".to_vec(), t(2)).await,
+        "the longest name",
+    );
+    assert_eq!(
+        ok(s.xattr(f.ino, &longest).await, "get longest"),
+        Some(b"v".to_vec())
+    );
+    ok(
+        s.remove_xattr(f.ino, &longest, t(2)).await,
+        "remove longest",
+    );
+    let too_long = vec![b'n'; XATTR_NAME_MAX + 1];
+    assert_err!(
+        s.set_xattr(f.ino, &too_long, b"v".to_vec(), t(2)).await,
+        StoreError::NameTooLong,
+        "set a name one byte too long"
+    );
+    assert_err!(
+        s.xattr(f.ino, &too_long).await,
+        StoreError::NameTooLong,
+        "get a name one byte too long"
+    );
+    for bad in [&b""[..], b"user.a\0b"] {
+        assert_err!(
+            s.set_xattr(f.ino, bad, b"v".to_vec(), t(2)).await,
+            StoreError::Invalid(_),
+            "set {bad:?}"
+        );
+        assert_err!(
+            s.remove_xattr(f.ino, bad, t(2)).await,
+            StoreError::Invalid(_),
+            "remove {bad:?}"
+        );
+    }
+    // One value: the maximum fits, one byte more does not.
+    let before = cx.attr(f.ino).await;
+    assert_err!(
+        s.set_xattr(f.ino, b"user.big", vec![7; XATTR_VALUE_MAX + 1], t(3))
+            .await,
+        StoreError::XattrTooLarge,
+        "a value one byte too large"
+    );
+    assert_eq!(
+        cx.attr(f.ino).await,
+        before,
+        "a refused set changes nothing"
+    );
+    assert_eq!(ok(s.xattr(f.ino, b"user.big").await, "big"), None);
+    ok(
+        s.set_xattr(f.ino, b"user.big", vec![7; XATTR_VALUE_MAX], t(3))
+            .await,
+        "the largest value",
+    );
+    assert_eq!(
+        ok(s.xattr(f.ino, b"user.big").await, "big").map(|v| v.len()),
+        Some(XATTR_VALUE_MAX)
+    );
+    // The total: fill the inode to exactly XATTR_TOTAL_MAX with names of 8 bytes.
+    ok(s.remove_xattr(f.ino, b"user.big", t(4)).await, "remove big");
+    let per = 8 + XATTR_VALUE_MAX;
+    let full = XATTR_TOTAL_MAX / per;
+    for i in 0..full {
+        let name = format!("user.{i:03}");
+        ok(
+            s.set_xattr(f.ino, name.as_bytes(), vec![1; XATTR_VALUE_MAX], t(5))
+                .await,
+            &format!("fill {name}"),
+        );
+    }
+    let rest = XATTR_TOTAL_MAX - full * per;
+    assert!(
+        rest >= 9,
+        "the check needs room for one more small attribute"
+    );
+    let last_value = rest - 8;
+    assert_err!(
+        s.set_xattr(f.ino, b"user.end", vec![2; last_value + 1], t(6))
+            .await,
+        StoreError::XattrTooLarge,
+        "one byte past the total"
+    );
+    ok(
+        s.set_xattr(f.ino, b"user.end", vec![2; last_value], t(6))
+            .await,
+        "exactly the total",
+    );
+    let total: usize = ok(s.list_xattrs(f.ino).await, "list full")
+        .iter()
+        .map(|e| e.name.len() + e.len as usize)
+        .sum();
+    assert_eq!(total, XATTR_TOTAL_MAX);
+    // A full inode can still replace a value with one of the same size (the old one does not
+    // count), but not grow it; and accepts nothing new until something is removed.
+    ok(
+        s.set_xattr(f.ino, b"user.000", vec![3; XATTR_VALUE_MAX], t(7))
+            .await,
+        "replace at the limit",
+    );
+    assert_err!(
+        s.set_xattr(f.ino, b"user.end", vec![2; last_value + 1], t(7))
+            .await,
+        StoreError::XattrTooLarge,
+        "grow at the limit"
+    );
+    assert_err!(
+        s.set_xattr(f.ino, b"u", Vec::new(), t(7)).await,
+        StoreError::XattrTooLarge,
+        "a new name at the limit"
+    );
+    ok(s.remove_xattr(f.ino, b"user.end", t(8)).await, "make room");
+    ok(
+        s.set_xattr(f.ino, b"u", Vec::new(), t(8)).await,
+        "a new name after making room",
+    );
+    assert_eq!(
+        ok(s.xattr(f.ino, b"user.000").await, "replaced").map(|v| v[0]),
+        Some(3)
+    );
+}
+
+/// Attributes belong to the inode: a hard link shows the same ones, a rename (also across
+/// directories and over another file) carries them, and the replaced file's go with it.
+async fn xattrs_follow_the_inode<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("xattrs_follow").await;
+    let other = cx.make(d.ino, b"other", dir(1)).await;
+    let f = cx.make(d.ino, b"f", file(1)).await;
+    ok(
+        s.set_xattr(f.ino, b"user.a", b"A".to_vec(), t(2)).await,
+        "set",
+    );
+    ok(s.link(f.ino, other.ino, b"link", t(3)).await, "link");
+    let via_link = cx.lookup(other.ino, b"link").await;
+    assert_eq!(
+        ok(s.xattr(via_link.ino, b"user.a").await, "via link"),
+        Some(b"A".to_vec())
+    );
+    ok(
+        s.set_xattr(via_link.ino, b"user.b", b"B".to_vec(), t(4))
+            .await,
+        "set via link",
+    );
+    ok(s.unlink(other.ino, b"link", t(5)).await, "unlink link");
+    ok(
+        s.rename(d.ino, b"f", other.ino, b"moved", t(6)).await,
+        "rename across directories",
+    );
+    let moved = cx.lookup(other.ino, b"moved").await;
+    assert_eq!(moved.ino, f.ino);
+    assert_eq!(
+        xattr_list(cx, moved.ino).await,
+        vec![(b"user.a".to_vec(), 1), (b"user.b".to_vec(), 1)],
+        "a rename carries the attributes"
+    );
+    // A directory's attributes move with it too.
+    let sub = cx.make(d.ino, b"sub", dir(1)).await;
+    ok(
+        s.set_xattr(sub.ino, b"dittofs.dosattrib", vec![2], t(7))
+            .await,
+        "set on dir",
+    );
+    ok(
+        s.rename(d.ino, b"sub", other.ino, b"sub2", t(8)).await,
+        "rename dir",
+    );
+    assert_eq!(
+        ok(s.xattr(sub.ino, b"dittofs.dosattrib").await, "moved dir"),
+        Some(vec![2])
+    );
+    // Renaming over a file frees the replaced file with its attributes.
+    let victim = cx.make(d.ino, b"victim", file(1)).await;
+    ok(
+        s.set_xattr(victim.ino, b"user.v", b"V".to_vec(), t(9))
+            .await,
+        "set on victim",
+    );
+    ok(
+        s.rename(other.ino, b"moved", d.ino, b"victim", t(10)).await,
+        "rename over a file",
+    );
+    assert_err!(
+        s.xattr(victim.ino, b"user.v").await,
+        StoreError::Stale,
+        "attributes of the replaced file"
+    );
+    assert_eq!(
+        ok(s.xattr(f.ino, b"user.a").await, "after rename over"),
+        Some(b"A".to_vec())
+    );
+}
+
+/// A freed inode's attributes are gone (Stale for every call), and a new inode (which never
+/// reuses the id) starts with none.
+async fn xattrs_freed_with_the_inode<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("xattrs_freed").await;
+    let f = cx.make(d.ino, b"f", file(1)).await;
+    let sub = cx.make(d.ino, b"sub", dir(1)).await;
+    for a in [&f, &sub] {
+        ok(
+            s.set_xattr(a.ino, b"user.a", b"gone soon".to_vec(), t(2))
+                .await,
+            "set",
+        );
+    }
+    ok(s.unlink(d.ino, b"f", t(3)).await, "unlink");
+    ok(s.rmdir(d.ino, b"sub", t(3)).await, "rmdir");
+    for a in [&f, &sub] {
+        assert_err!(
+            s.xattr(a.ino, b"user.a").await,
+            StoreError::Stale,
+            "get on a freed inode"
+        );
+        assert_err!(
+            s.list_xattrs(a.ino).await,
+            StoreError::Stale,
+            "list on a freed inode"
+        );
+        assert_err!(
+            s.set_xattr(a.ino, b"user.a", Vec::new(), t(4)).await,
+            StoreError::Stale,
+            "set on a freed inode"
+        );
+        assert_err!(
+            s.remove_xattr(a.ino, b"user.a", t(4)).await,
+            StoreError::Stale,
+            "remove on a freed inode"
+        );
+    }
+    for name in [&b"f"[..], b"sub"] {
+        let again = cx.make(d.ino, name, file(5)).await;
+        assert!(xattr_list(cx, again.ino).await.is_empty(), "a new inode");
+    }
+    assert_err!(
+        s.xattr(InodeId(u64::MAX - 7), b"user.a").await,
+        StoreError::Stale,
+        "get on an id never handed out"
     );
 }

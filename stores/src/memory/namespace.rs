@@ -31,6 +31,9 @@ pub(super) struct Inode {
     pub(super) body: Body,
     /// The content version last recorded by `record_write`, if any.
     pub(super) version: Option<ContentVersion>,
+    /// Extended attributes by name; they belong to the inode, so hard links share them, a
+    /// rename carries them and they go with the inode.
+    pub(super) xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
 #[derive(Clone)]
@@ -161,6 +164,13 @@ impl Namespace {
                 mtime,
                 version,
             } => self.record_write(*ino, *end, *mtime, *version).map(drop),
+            Op::SetXattr {
+                ino,
+                name,
+                value,
+                now,
+            } => self.set_xattr(*ino, name, value.clone(), *now).map(drop),
+            Op::RemoveXattr { ino, name, now } => self.remove_xattr(*ino, name, *now).map(drop),
         }
     }
 
@@ -261,6 +271,7 @@ impl Namespace {
             attr,
             body,
             version: None,
+            xattrs: BTreeMap::new(),
         })
     }
 
@@ -483,5 +494,47 @@ impl Namespace {
             inode.version = version;
         }
         Ok(inode.attr.clone())
+    }
+
+    /// Sets extended attribute `name` (checked by the caller) of `ino` to `value`.
+    pub(super) fn set_xattr(
+        &mut self,
+        ino: InodeId,
+        name: &[u8],
+        value: Vec<u8>,
+        now: Timestamp,
+    ) -> StoreResult<Attr> {
+        let inode = self.inode(ino)?;
+        let others: usize = inode
+            .xattrs
+            .iter()
+            .filter(|(n, _)| n.as_slice() != name)
+            .map(|(n, v)| n.len() + v.len())
+            .sum();
+        rules::check_set_xattr(others, name, value.len())?;
+        self.touch_ctime(ino, now);
+        let inode = self.inode_mut(ino);
+        rules::apply_xattr_change(&mut inode.attr, now);
+        inode.xattrs.insert(name.to_vec(), value);
+        Ok(inode.attr.clone())
+    }
+
+    /// Removes extended attribute `name` of `ino`; returns the attributes and whether it
+    /// existed (a missing name changes nothing).
+    pub(super) fn remove_xattr(
+        &mut self,
+        ino: InodeId,
+        name: &[u8],
+        now: Timestamp,
+    ) -> StoreResult<(Attr, bool)> {
+        let inode = self.inode(ino)?;
+        if !inode.xattrs.contains_key(name) {
+            return Ok((inode.attr.clone(), false));
+        }
+        self.touch_ctime(ino, now);
+        let inode = self.inode_mut(ino);
+        rules::apply_xattr_change(&mut inode.attr, now);
+        inode.xattrs.remove(name);
+        Ok((inode.attr.clone(), true))
     }
 }

@@ -62,6 +62,19 @@ pub(super) fn version_key(ino: u64) -> [u8; 10] {
     prefixed(*b"v/", ino)
 }
 
+/// `a/<ino>`: the prefix of every extended attribute of `ino`, keyed by name.
+pub(super) fn xattr_prefix(ino: u64) -> [u8; 10] {
+    prefixed(*b"a/", ino)
+}
+
+/// `a/<ino><name>`: one extended attribute's value.
+pub(super) fn xattr_key(ino: u64, name: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(10 + name.len());
+    key.extend_from_slice(&xattr_prefix(ino));
+    key.extend_from_slice(name);
+    key
+}
+
 /// `x/<name>`: a server secret.
 pub(super) fn secret_key(name: &str) -> Vec<u8> {
     let mut key = b"x/".to_vec();

@@ -18,6 +18,7 @@
 //! | `d/<dir><name>` | `<ino><cookie>` | directory entry, for lookup by name |
 //! | `f/<dir><fold>\0<name>` | empty | case-fold index ([`crate::fold_case`]): `lookup_folded` seeks to `f/<dir><fold>\0` (format 2) |
 //! | `c/<dir><cookie>` | `<ino><name>` | cookie index: readdir seeks to `c/<dir><after + 1>` and walks forward, so listings come in cookie order and resume after a removed cookie |
+//! | `a/<ino><name>` | bytes | an extended attribute's value (`set_xattr`); all of an inode's go in the batch that frees it |
 //! | `s/<share name>` | `<ino>` | root directory of a share |
 //! | `x/<name>` | bytes | a server secret (`init_secret`), written once and fsynced |
 //!
@@ -60,6 +61,15 @@
 //!   comes with a generation no earlier handle carries.
 //! - **Change counter.** Each inode's `change` starts at 1 and grows by one with every change
 //!   to the inode (or, for a directory, to its entries), in the same batch as the change.
+//! - **Extended attributes** live under their own keys, one per attribute, beside the inode
+//!   record: the record stays fixed-size, getattr and listings never read them, and one
+//!   attribute is read or replaced without touching the others. A set reads the inode's other
+//!   attributes (at most [`XATTR_TOTAL_MAX`](crate::XATTR_TOTAL_MAX) bytes) to check the total,
+//!   and writes the value and the inode record (ctime, change) in one batch. Freeing an inode
+//!   deletes its `a/<ino>` keys in the freeing batch. An inode id reused after a machine
+//!   crash (see "Ids") cannot meet the attributes of the lost inode: they were written after
+//!   its creation, so the log tail that lost the creation lost them too. Databases written
+//!   before attributes existed simply have none: no format change.
 //! - **Format versions.** `meta/format` is written at creation and checked on open: a newer
 //!   version is refused with [`FormatError::UnsupportedVersion`]; an older one would be migrated
 //!   in `migrate`: format 1 had no case-fold index, which the migration to 2 builds from the
@@ -82,7 +92,7 @@ use ::rocksdb::{DB, DBCompressionType, ErrorKind, Options, ReadOptions, WriteBat
 use crate::api::{
     Attr, ContentVersion, Cookie, DirEntry, DirPage, FileKind, Generation, InodeId, MetadataStore,
     NewNode, Removed, Renamed, SetAttr, StoreError, StoreId, StoreResult, Timestamp, Usage,
-    check_name,
+    XattrEntry, check_name, check_xattr_name,
 };
 use crate::rules::{self, add_link};
 use codec::Inode;
@@ -586,6 +596,76 @@ impl RocksMetadata {
         })
     }
 
+    fn xattr_now(&self, ino: InodeId, name: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        check_xattr_name(name)?;
+        let snap = self.db.snapshot();
+        read_inode(snap.get(codec::inode_key(ino.0)), ino)?;
+        snap.get(codec::xattr_key(ino.0, name)).map_err(rocks_error)
+    }
+
+    fn list_xattrs_now(&self, ino: InodeId) -> StoreResult<Vec<XattrEntry>> {
+        let snap = self.db.snapshot();
+        read_inode(snap.get(codec::inode_key(ino.0)), ino)?;
+        let prefix = codec::xattr_prefix(ino.0);
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound(codec::prefix_end(&prefix));
+        let mut iter = snap.raw_iterator_opt(opts);
+        iter.seek(prefix);
+        let mut found = Vec::new();
+        while let Some((key, value)) = iter.item() {
+            let name = key.get(prefix.len()..).unwrap_or_default();
+            let len = u32::try_from(value.len()).map_err(|_| FormatError::Corrupt {
+                what: "extended attribute",
+            })?;
+            found.push(XattrEntry {
+                name: name.to_vec(),
+                len,
+            });
+            iter.next();
+        }
+        iter.status().map_err(rocks_error)?;
+        Ok(found)
+    }
+
+    fn set_xattr_now(
+        &self,
+        ino: InodeId,
+        name: &[u8],
+        value: Vec<u8>,
+        now: Timestamp,
+    ) -> StoreResult<Attr> {
+        check_xattr_name(name)?;
+        let mut txn = self.begin();
+        let mut inode = txn.inode(ino)?;
+        let others = txn.xattr_bytes_except(ino.0, name)?;
+        rules::check_set_xattr(others, name, value.len())?;
+        txn.batch.put(codec::xattr_key(ino.0, name), value);
+        rules::apply_xattr_change(&mut inode.attr, now);
+        inode.attr.change += 1;
+        let attr = inode.attr.clone();
+        txn.put_inode(inode);
+        txn.commit()?;
+        Ok(attr)
+    }
+
+    fn remove_xattr_now(&self, ino: InodeId, name: &[u8], now: Timestamp) -> StoreResult<Attr> {
+        check_xattr_name(name)?;
+        let mut txn = self.begin();
+        let mut inode = txn.inode(ino)?;
+        let key = codec::xattr_key(ino.0, name);
+        if self.db.get(&key).map_err(rocks_error)?.is_none() {
+            // Nothing to remove, so nothing changed: no ctime, no write.
+            return Ok(inode.attr);
+        }
+        txn.batch.delete(key);
+        rules::apply_xattr_change(&mut inode.attr, now);
+        inode.attr.change += 1;
+        let attr = inode.attr.clone();
+        txn.put_inode(inode);
+        txn.commit()?;
+        Ok(attr)
+    }
+
     fn secret_now(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
         self.db.get(codec::secret_key(name)).map_err(rocks_error)
     }
@@ -708,6 +788,28 @@ impl MetadataStore for RocksMetadata {
         self.sync_now()
     }
 
+    async fn xattr(&self, ino: InodeId, name: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        self.xattr_now(ino, name)
+    }
+
+    async fn list_xattrs(&self, ino: InodeId) -> StoreResult<Vec<XattrEntry>> {
+        self.list_xattrs_now(ino)
+    }
+
+    async fn set_xattr(
+        &self,
+        ino: InodeId,
+        name: &[u8],
+        value: Vec<u8>,
+        now: Timestamp,
+    ) -> StoreResult<Attr> {
+        self.set_xattr_now(ino, name, value, now)
+    }
+
+    async fn remove_xattr(&self, ino: InodeId, name: &[u8], now: Timestamp) -> StoreResult<Attr> {
+        self.remove_xattr_now(ino, name, now)
+    }
+
     async fn secret(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
         self.secret_now(name)
     }
@@ -788,6 +890,42 @@ impl Txn<'_> {
         Ok(empty)
     }
 
+    /// Deletes every extended attribute of `ino` in this batch, one point delete each: a
+    /// range delete would be one write, but every freed inode would leave a range tombstone
+    /// that later reads of the memtable and tables must step over, and most inodes have few
+    /// or no attributes (a seek finds none).
+    fn delete_xattrs(&mut self, ino: u64) -> StoreResult<()> {
+        let prefix = codec::xattr_prefix(ino);
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound(codec::prefix_end(&prefix));
+        let mut iter = self.db.raw_iterator_opt(opts);
+        iter.seek(prefix);
+        while let Some(key) = iter.key() {
+            self.batch.delete(key);
+            iter.next();
+        }
+        iter.status().map_err(rocks_error)
+    }
+
+    /// The bytes (names plus values) of the extended attributes of `ino` other than `name`.
+    fn xattr_bytes_except(&self, ino: u64, name: &[u8]) -> StoreResult<usize> {
+        let prefix = codec::xattr_prefix(ino);
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound(codec::prefix_end(&prefix));
+        let mut iter = self.db.raw_iterator_opt(opts);
+        iter.seek(prefix);
+        let mut total = 0usize;
+        while let Some((key, value)) = iter.item() {
+            let this = key.get(prefix.len()..).unwrap_or_default();
+            if this != name {
+                total = total.saturating_add(this.len() + value.len());
+            }
+            iter.next();
+        }
+        iter.status().map_err(rocks_error)?;
+        Ok(total)
+    }
+
     /// Fails with `Invalid` if `dir` is `moved` or lies below it: a directory cannot move into
     /// its own subtree. Walks the parent chain from `dir` up to its share root.
     fn check_not_under(&self, dir: InodeId, moved: u64) -> StoreResult<()> {
@@ -851,6 +989,7 @@ impl Txn<'_> {
                 FileKind::Regular => self.batch.delete(codec::version_key(ino.0)),
                 _ => {}
             }
+            self.delete_xattrs(ino.0)?;
             self.inodes.insert(ino.0, None);
             let files = self.files()?;
             self.files = Some(

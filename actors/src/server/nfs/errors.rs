@@ -21,6 +21,9 @@ pub(crate) fn status(e: &StoreError) -> NfsStat3 {
         StoreError::NoSpace => NfsStat3::NOSPC,
         StoreError::ReadOnly => NfsStat3::ROFS,
         StoreError::FileTooLarge => NfsStat3::FBIG,
+        // NFSv3 has no extended attributes; the store ran out of room for them (ENOSPC is
+        // what Linux's setxattr answers when a file's attribute space is full).
+        StoreError::XattrTooLarge => NfsStat3::NOSPC,
         StoreError::Invalid(_) => NfsStat3::INVAL,
         StoreError::Busy => NfsStat3::JUKEBOX,
         StoreError::Io(_) | StoreError::Backend(_) => NfsStat3::IO,
@@ -71,6 +74,7 @@ mod tests {
             (StoreError::NoSpace, NfsStat3::NOSPC),
             (StoreError::ReadOnly, NfsStat3::ROFS),
             (StoreError::FileTooLarge, NfsStat3::FBIG),
+            (StoreError::XattrTooLarge, NfsStat3::NOSPC),
             (StoreError::Invalid("x"), NfsStat3::INVAL),
             (StoreError::Busy, NfsStat3::JUKEBOX),
             (StoreError::Io(io()), NfsStat3::IO),

@@ -20,7 +20,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use stores::{Attr, ContentStore, Cookie, MetadataStore, Timestamp, Usage};
+use stores::{Attr, ContentStore, Cookie, MetadataStore, Timestamp, Usage, XattrEntry};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{
@@ -141,6 +141,15 @@ share_ops! {
     Readdir => readdir(dir: Node, cookie: Cookie, verifier: [u8; 8], max_entries: usize, attrs: bool) -> Listing;
     /// The share's capacity, with the attributes of `node`.
     Fsstat => fsstat(node: Node) -> (Attr, Usage);
+    /// The extended attribute `name` of `node`, or `None`.
+    Xattr => xattr(node: Node, name: Bytes) -> Option<Vec<u8>>;
+    /// The extended attributes of `node`: names and value lengths.
+    @method #[expect(dead_code, reason = "for the SMB front end (DOS attributes, EAs, security descriptors), wired next")]
+    ListXattrs => list_xattrs(node: Node) -> Vec<XattrEntry>;
+    /// Sets the extended attribute `name` of `node` to `value`.
+    SetXattr => set_xattr(node: Node, name: Bytes, value: Vec<u8>) -> Change;
+    /// Removes the extended attribute `name` of `node` (a missing one is no change).
+    RemoveXattr => remove_xattr(node: Node, name: Bytes) -> Change;
     /// A file is opened (SMB will keep open state here).
     @method #[expect(dead_code, reason = "the hook the SMB front end will call; NFSv3 has no open")]
     Open => open(node: Node) -> Attr;
@@ -443,6 +452,64 @@ mod ops {
         match share.usage(caller).await {
             Ok(u) => Ok((a, u)),
             Err(e) => Err(unchanged(e, &a)),
+        }
+    }
+
+    pub(super) async fn xattr<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        node: Node,
+        name: Bytes,
+    ) -> Outcome<Option<Vec<u8>>> {
+        let a = resolve(share, node).await?;
+        share
+            .xattr(caller, &a, &name)
+            .await
+            .map_err(|e| unchanged(e, &a))
+    }
+
+    pub(super) async fn list_xattrs<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        node: Node,
+    ) -> Outcome<Vec<XattrEntry>> {
+        let a = resolve(share, node).await?;
+        share
+            .list_xattrs(caller, &a)
+            .await
+            .map_err(|e| unchanged(e, &a))
+    }
+
+    pub(super) async fn set_xattr<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        node: Node,
+        name: Bytes,
+        value: Vec<u8>,
+    ) -> Outcome<Change> {
+        let a = resolve(share, node).await?;
+        match share.set_xattr(caller, &a, &name, value).await {
+            Ok(after) => Ok(Change {
+                before: Some(a),
+                after: Some(after),
+            }),
+            Err(e) => Err(failed(share, e, a).await),
+        }
+    }
+
+    pub(super) async fn remove_xattr<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        node: Node,
+        name: Bytes,
+    ) -> Outcome<Change> {
+        let a = resolve(share, node).await?;
+        match share.remove_xattr(caller, &a, &name).await {
+            Ok(after) => Ok(Change {
+                before: Some(a),
+                after: Some(after),
+            }),
+            Err(e) => Err(failed(share, e, a).await),
         }
     }
 

@@ -15,6 +15,14 @@
 //! (and new directories the setgid bit); the owner of a file may READ and WRITE it whatever its
 //! mode ("owner override", because the client checked the mode when it opened the file and
 //! `open(O_CREAT, 0444)` followed by writes must work), but ACCESS answers from the mode bits.
+//!
+//! Extended attributes (small named values per node, kept by the metadata store; names as in
+//! [`MetadataStore::xattr`]): setting or removing one needs a writable share and write
+//! permission on the node from the mode bits, or its ownership (the owner override again: a
+//! read-only file's owner may still change its DOS attributes, as chmod). Reading a `user.`
+//! attribute needs read permission or ownership; the server's own `dittofs.` attributes (DOS
+//! attributes, security descriptors) are part of what a client sees of any node it can reach,
+//! as its mode is, so they and the list of names need only share access.
 
 pub(crate) mod actor;
 pub(crate) mod caller;
@@ -27,7 +35,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use stores::{
     Attr, ContentKey, ContentStore, Cookie, Device, FileKind, Generation, InodeId, MetadataStore,
-    NewNode, Removed, Renamed, SetAttr, StoreError, Timestamp, Usage,
+    NewNode, Removed, Renamed, SetAttr, StoreError, Timestamp, Usage, XattrEntry,
 };
 use tokio::sync::mpsc;
 
@@ -272,6 +280,10 @@ pub(crate) struct Listing {
     /// No entries follow.
     pub(crate) eof: bool,
 }
+
+/// The prefix of the extended attributes the server itself keeps (DOS attributes, security
+/// descriptors); anything else is a client's (`user.`).
+pub(crate) const SERVER_XATTR_PREFIX: &[u8] = b"dittofs.";
 
 /// Cookies are stable for the life of an entry, so one verifier serves every listing; a
 /// listing resumed with another one is [`OpError::BadCookie`].
@@ -1239,6 +1251,80 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
             files_total: m.files_total,
             files_free: m.files_free,
         })
+    }
+
+    /// The extended attribute `name` of `a`, or `None`. See the module docs for who may read
+    /// which.
+    pub(crate) async fn xattr(
+        &self,
+        caller: &Caller,
+        a: &Attr,
+        name: &[u8],
+    ) -> OpResult<Option<Vec<u8>>> {
+        caller.check_any()?;
+        if !name.starts_with(SERVER_XATTR_PREFIX) && !Self::owns(caller, a) {
+            caller.require(a, 4)?;
+        }
+        Ok(self.inner.meta.xattr(a.ino, name).await?)
+    }
+
+    /// The names and value lengths of the extended attributes of `a`, in name order.
+    pub(crate) async fn list_xattrs(&self, caller: &Caller, a: &Attr) -> OpResult<Vec<XattrEntry>> {
+        caller.check_any()?;
+        Ok(self.inner.meta.list_xattrs(a.ino).await?)
+    }
+
+    /// Sets the extended attribute `name` of `a` to `value` (ctime moves); returns the
+    /// attributes after.
+    pub(crate) async fn set_xattr(
+        &self,
+        caller: &Caller,
+        a: &Attr,
+        name: &[u8],
+        value: Vec<u8>,
+    ) -> OpResult<Attr> {
+        self.check_xattr_change(caller, a)?;
+        let after = self
+            .inner
+            .meta
+            .set_xattr(a.ino, name, value, self.now())
+            .await
+            .map_err(OpError::from_store)?;
+        Ok(self.overlay(after))
+    }
+
+    /// Removes the extended attribute `name` of `a` (a missing one is no change); returns the
+    /// attributes after.
+    pub(crate) async fn remove_xattr(
+        &self,
+        caller: &Caller,
+        a: &Attr,
+        name: &[u8],
+    ) -> OpResult<Attr> {
+        self.check_xattr_change(caller, a)?;
+        let after = self
+            .inner
+            .meta
+            .remove_xattr(a.ino, name, self.now())
+            .await
+            .map_err(OpError::from_store)?;
+        Ok(self.overlay(after))
+    }
+
+    /// Whether `caller` owns `a` (root owns everything).
+    fn owns(caller: &Caller, a: &Attr) -> bool {
+        caller.is_root() || caller.uid == a.uid
+    }
+
+    /// Refuses an extended-attribute change unless the share takes changes from `caller` and
+    /// the caller may write `a` or owns it.
+    fn check_xattr_change(&self, caller: &Caller, a: &Attr) -> OpResult<()> {
+        self.check_change(caller)?;
+        if Self::owns(caller, a) {
+            Ok(())
+        } else {
+            caller.require(a, 2)
+        }
     }
 
     /// A file is being opened (SMB CREATE, not used by NFSv3, which has no open): the hook

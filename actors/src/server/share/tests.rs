@@ -418,3 +418,105 @@ async fn removed_content_outlives_an_unsynced_unlink() {
     );
     assert_eq!(content.used_bytes(), 0, "the reaper deleted the bytes");
 }
+
+/// Goal: the extended-attribute permission rules of the module docs. Method: as the owner of a
+/// 0444 file set and read (owner override); as another user set on it (Access) and on a 0666
+/// file (allowed); read a `user.` attribute without read permission (Access) and a
+/// `dittofs.` one (allowed); list without read permission (allowed); and change anything as a
+/// caller with share permission `read` (ReadOnly). Values, the ctime and a missing name's
+/// removal are checked along the way.
+#[tokio::test(flavor = "current_thread")]
+async fn xattr_permissions() {
+    let share = mem_share().await;
+    let alice = user(1000, 1000);
+    let bob = user(1001, 1001);
+    let ro = make(&share, &alice, b"ro", FileKind::Regular, 0o400).await;
+    let after = share
+        .set_xattr(&alice, &ro, b"user.colour", b"blue".to_vec())
+        .await
+        .expect("the owner sets on a read-only file");
+    assert!(after.change > ro.change, "change not bumped");
+    share
+        .set_xattr(&alice, &after, b"dittofs.dosattrib", vec![1, 0, 0, 0])
+        .await
+        .expect("the owner sets a server attribute");
+    assert!(matches!(
+        share
+            .set_xattr(&bob, &after, b"user.colour", b"red".to_vec())
+            .await,
+        Err(OpError::Access)
+    ));
+    assert!(matches!(
+        share.remove_xattr(&bob, &after, b"user.colour").await,
+        Err(OpError::Access)
+    ));
+    assert!(matches!(
+        share.xattr(&bob, &after, b"user.colour").await,
+        Err(OpError::Access)
+    ));
+    assert_eq!(
+        share
+            .xattr(&bob, &after, b"dittofs.dosattrib")
+            .await
+            .expect("anyone reads server attributes"),
+        Some(vec![1, 0, 0, 0])
+    );
+    let names: Vec<Vec<u8>> = share
+        .list_xattrs(&bob, &after)
+        .await
+        .expect("anyone lists")
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(
+        names,
+        vec![b"dittofs.dosattrib".to_vec(), b"user.colour".to_vec()]
+    );
+    assert_eq!(
+        share
+            .xattr(&alice, &after, b"user.colour")
+            .await
+            .expect("the owner reads"),
+        Some(b"blue".to_vec())
+    );
+    let shared = make(&share, &alice, b"rw", FileKind::Regular, 0o666).await;
+    share
+        .set_xattr(&bob, &shared, b"user.note", b"hi".to_vec())
+        .await
+        .expect("write permission lets another user set");
+    assert_eq!(
+        share
+            .xattr(&bob, &shared, b"user.note")
+            .await
+            .expect("read permission lets another user read"),
+        Some(b"hi".to_vec())
+    );
+    let now = current(&share, &shared).await;
+    let same = share
+        .remove_xattr(&bob, &now, b"user.missing")
+        .await
+        .expect("removing a missing name");
+    assert_eq!(
+        same.ctime, now.ctime,
+        "removing a missing name changes nothing"
+    );
+    let mut reader = alice.clone();
+    reader.permission = Permission::Read;
+    assert!(matches!(
+        share
+            .set_xattr(&reader, &current(&share, &ro).await, b"user.x", Vec::new())
+            .await,
+        Err(OpError::ReadOnly)
+    ));
+    assert!(matches!(
+        share
+            .set_xattr(
+                &alice,
+                &now,
+                b"user.big",
+                vec![0; stores::XATTR_VALUE_MAX + 1]
+            )
+            .await,
+        Err(OpError::Store(StoreError::XattrTooLarge))
+    ));
+}

@@ -141,11 +141,12 @@ pub(crate) mod access {
         m & !ACCESS_SYSTEM_SECURITY
     }
 
-    /// What an open asks for: with MAXIMUM_ALLOWED, everything `granted` plus the rights
-    /// every caller has; otherwise `desired` with its generic rights expanded.
+    /// What an open asks for: with MAXIMUM_ALLOWED, everything `granted` plus whatever else
+    /// `desired` names (which must then be granted too, [MS-DTYP] 2.5.3.2); otherwise
+    /// `desired` with its generic rights expanded.
     pub(crate) fn wanted(desired: u32, granted: u32, is_dir: bool) -> u32 {
         if desired & MAXIMUM_ALLOWED != 0 {
-            granted | (desired & !MAXIMUM_ALLOWED & ALWAYS)
+            granted | expand_generic(desired & !MAXIMUM_ALLOWED, is_dir)
         } else {
             expand_generic(desired, is_dir)
         }

@@ -21,6 +21,8 @@ pub(crate) fn status(e: &StoreError) -> NtStatus {
         StoreError::NoSpace => NtStatus::DISK_FULL,
         StoreError::ReadOnly => NtStatus::MEDIA_WRITE_PROTECTED,
         StoreError::FileTooLarge => NtStatus::DISK_FULL,
+        // What NTFS answers when a file's extended attributes would pass its limit.
+        StoreError::XattrTooLarge => NtStatus::EA_TOO_LARGE,
         StoreError::Invalid(_) => NtStatus::INVALID_PARAMETER,
         // A slow store: the client retries (smbclient and cifs retry on this status).
         StoreError::Busy => NtStatus::DEVICE_NOT_READY,
@@ -65,6 +67,7 @@ mod tests {
             (StoreError::NoSpace, NtStatus::DISK_FULL),
             (StoreError::ReadOnly, NtStatus::MEDIA_WRITE_PROTECTED),
             (StoreError::FileTooLarge, NtStatus::DISK_FULL),
+            (StoreError::XattrTooLarge, NtStatus::EA_TOO_LARGE),
             (StoreError::Invalid("x"), NtStatus::INVALID_PARAMETER),
             (StoreError::Busy, NtStatus::DEVICE_NOT_READY),
             (StoreError::Io(io()), NtStatus::IO_DEVICE_ERROR),

@@ -14,6 +14,7 @@ use protocol::smb2::file::{
 use protocol::smb2::fileid::FileId;
 use protocol::smb2::header::{Command, HEADER_LEN, Header, HeaderFlags, MessageId};
 use protocol::smb2::notify::{CompletionFilter, NotifyAction};
+use protocol::smb2::security::{SecurityDescriptor, Sid, control};
 use protocol::smb2::status::NtStatus;
 use stores::{Attr, FileKind, StoreError};
 
@@ -275,6 +276,11 @@ impl Conn {
         if r.desired_access.0 & 0x0CE0_FE00 != 0 {
             return Err(NtStatus::ACCESS_DENIED);
         }
+        // The SACL right needs SeSecurityPrivilege, which no session here holds (Samba
+        // answers the same for users without it; smbtorture maximum_allowed).
+        if r.desired_access.0 & access::ACCESS_SYSTEM_SECURITY != 0 {
+            return Err(NtStatus::PRIVILEGE_NOT_HELD);
+        }
         // Options this server does not implement, refused as Windows refuses them
         // (FILE_CREATE_TREE_CONNECTION, FILE_OPEN_BY_FILE_ID, FILE_RESERVE_OPFILTER;
         // smbtorture create.gentest).
@@ -300,6 +306,13 @@ impl Conn {
         if want_dir && want_file {
             return Err(NtStatus::INVALID_PARAMETER);
         }
+        // A security descriptor for the new node (SecD, [MS-SMB2] 2.2.13.2.2).
+        let secd = match r.context(names::SECD) {
+            Some(c) => {
+                Some(SecurityDescriptor::decode(&c.data).map_err(|_| NtStatus::INVALID_PARAMETER)?)
+            }
+            None => None,
+        };
         let posix_req = r
             .context(names::POSIX)
             .and_then(|c| PosixCreateRequest::decode(&c.data).ok());
@@ -359,13 +372,17 @@ impl Conn {
             is_dir: false,
         };
         let mut grant: Option<Grant> = None;
+        // Whether the node has a current stored descriptor: then its write bits mirror the
+        // DACL, not the DOS READONLY attribute.
+        let mut has_acl = false;
         let attr = match existing {
             Some(a) => {
                 if disposition == CreateDisposition::CREATE {
                     return Err(NtStatus::OBJECT_NAME_COLLISION);
                 }
                 // Access is checked on the existing node before anything changes it.
-                let granted = self.granted_access(&share, &caller, &a, &dir).await?;
+                let (granted, acl_stored) = self.granted_access(&share, &caller, &a, &dir).await?;
+                has_acl = acl_stored;
                 let wanted = access::wanted(desired, granted, a.kind == FileKind::Directory);
                 if wanted & !granted != 0 {
                     tracing::debug!(
@@ -457,6 +474,18 @@ impl Conn {
                 } else {
                     mode
                 };
+                // A directory with a stored descriptor must also allow adding the entry
+                // (FILE_ADD_FILE / FILE_ADD_SUBDIRECTORY, [MS-FSA] 2.1.5.1.1); it is also what
+                // the new node inherits from.
+                let parent_sd = super::acl::stored(&share, &caller, &dir).await?;
+                let add = if want_dir {
+                    access::FILE_APPEND_DATA
+                } else {
+                    access::FILE_WRITE_DATA
+                };
+                if super::acl::narrow(add, parent_sd.as_ref(), &caller, None) != add {
+                    return Err(NtStatus::ACCESS_DENIED);
+                }
                 let what = if want_dir {
                     NewKind::Directory
                 } else {
@@ -477,7 +506,27 @@ impl Conn {
                 match made {
                     Ok(made) => {
                         action = CreateAction::CREATED;
-                        made.attr
+                        // The descriptor the client gave, or the one inherited from a parent
+                        // with a stored descriptor, is stored on the new node.
+                        let owner = Sid::unix_user(made.attr.uid);
+                        let group = Sid::unix_group(made.attr.gid);
+                        let sd = match &secd {
+                            Some(given) if given.control & control::DACL_PRESENT != 0 => {
+                                Some(given_sd(given, owner, group))
+                            }
+                            _ => parent_sd.as_ref().and_then(|p| {
+                                protocol::smb2::acl::inherited_descriptor(
+                                    p, want_dir, &owner, &group,
+                                )
+                            }),
+                        };
+                        match sd {
+                            Some(sd) => {
+                                has_acl = true;
+                                apply_new_sd(&share, &caller, made.attr, &sd).await?
+                            }
+                            None => made.attr,
+                        }
                     }
                     // Another opener (another connection) made the name between the lookup
                     // and here: OPEN_IF / OVERWRITE_IF open what it made.
@@ -501,7 +550,7 @@ impl Conn {
         let (access_mask, granted) = match checked_access {
             Some(x) => x,
             None => {
-                let granted = self.granted_access(&share, &caller, &attr, &dir).await?;
+                let (granted, _) = self.granted_access(&share, &caller, &attr, &dir).await?;
                 let wanted = access::wanted(desired, granted, attr.kind == FileKind::Directory);
                 (wanted, granted)
             }
@@ -511,7 +560,7 @@ impl Conn {
             if access_mask & access::DELETE == 0 {
                 return Err(NtStatus::ACCESS_DENIED);
             }
-            if attr.kind != FileKind::Directory && attr.mode & 0o222 == 0 {
+            if attr.kind != FileKind::Directory && attr.mode & 0o222 == 0 && !has_acl {
                 return Err(NtStatus::CANNOT_DELETE);
             }
         }
@@ -618,9 +667,53 @@ impl Conn {
         Ok(out)
     }
 
+    /// The access mask `caller` has on `a` (in directory `dir`): what the mode bits and the
+    /// share permission give, narrowed by `a`'s stored descriptor if it has a current one
+    /// (super::acl::narrow); with whether it has.
+    pub(crate) async fn granted_access(
+        &self,
+        share: &ShareHandle,
+        caller: &Caller,
+        a: &Attr,
+        dir: &Attr,
+    ) -> Result<(u32, bool), NtStatus> {
+        let mode_granted = self.mode_access(share, caller, a, dir).await?;
+        let Some(sd) = super::acl::stored(share, caller, a).await? else {
+            return Ok((mode_granted, false));
+        };
+        let parent = if a.ino == dir.ino {
+            None
+        } else {
+            // What the parent gives for the two rights that reach its entries: delete-child
+            // when the mode lets the caller remove entries, list when it may read it, each
+            // narrowed by the parent's own stored descriptor.
+            let (_, dr) = share
+                .access(
+                    caller.clone(),
+                    Node::from(dir),
+                    Rights::READ | Rights::DELETE | Rights::MODIFY,
+                )
+                .await
+                .map_err(failed)?;
+            let mut p = 0;
+            if dr.contains(Rights::DELETE) || dr.contains(Rights::MODIFY) {
+                p |= access::FILE_DELETE_CHILD;
+            }
+            if dr.contains(Rights::READ) {
+                p |= access::FILE_READ_DATA;
+            }
+            let psd = super::acl::stored(share, caller, dir).await?;
+            Some(super::acl::narrow(p, psd.as_ref(), caller, None))
+        };
+        Ok((
+            super::acl::narrow(mode_granted, Some(&sd), caller, parent),
+            true,
+        ))
+    }
+
     /// The access mask the mode bits and the share permission give `caller` on `a` (in
     /// directory `dir`).
-    pub(crate) async fn granted_access(
+    async fn mode_access(
         &self,
         share: &ShareHandle,
         caller: &Caller,
@@ -1134,4 +1227,58 @@ impl Conn {
         out.file_id = Some(fid);
         Ok(out)
     }
+}
+
+/// The descriptor a new node gets from a SecD context that has a DACL: that DACL (NULL when
+/// the context says so) with its control bits, and the node's real owner and group. An owner
+/// or group in the context is not applied: the creator owns what it creates.
+fn given_sd(given: &SecurityDescriptor, owner: Sid, group: Sid) -> SecurityDescriptor {
+    let keep = control::DACL_PROTECTED | control::DACL_AUTO_INHERITED | control::DACL_DEFAULTED;
+    SecurityDescriptor {
+        control: control::SELF_RELATIVE | control::DACL_PRESENT | (given.control & keep),
+        owner: Some(owner),
+        group: Some(group),
+        sacl: None,
+        dacl: given
+            .dacl
+            .as_ref()
+            .map(protocol::smb2::acl::map_generic_aces),
+    }
+}
+
+/// Gives new node `a` the mode closest to `sd` and stores `sd` beside it; returns the
+/// attributes after.
+async fn apply_new_sd(
+    share: &ShareHandle,
+    caller: &Caller,
+    a: Attr,
+    sd: &SecurityDescriptor,
+) -> Result<Attr, NtStatus> {
+    let bits = protocol::smb2::acl::closest_mode(sd, a.uid, a.gid);
+    let mode = (a.mode & !0o777) | bits;
+    let a = if mode == a.mode {
+        a
+    } else {
+        let change = share
+            .setattr(
+                caller.clone(),
+                Node::from(&a),
+                AttrChange {
+                    mode: Some(mode),
+                    ..AttrChange::default()
+                },
+                None,
+            )
+            .await
+            .map_err(failed)?;
+        match change.after {
+            Some(after) => after,
+            None => share
+                .getattr(caller.clone(), Node::from(&a))
+                .await
+                .map_err(failed)?,
+        }
+    };
+    super::acl::store(share, caller, &a, sd).await?;
+    Ok(a)
 }

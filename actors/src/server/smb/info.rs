@@ -2,10 +2,9 @@
 //!
 //! DOS attributes map onto the mode: READONLY is "no write bit"; setting it clears every write
 //! bit, clearing it gives the owner write again. A security descriptor is built from the
-//! owner, group and mode, and one written back is applied where it maps onto them (owner and
-//! group SIDs S-1-22-1-uid / S-1-22-2-gid, a DACL of allow ACEs for owner, group and
-//! Everyone); a DACL that does not map onto them is refused with STATUS_INVALID_PARAMETER,
-//! and a SACL is ignored.
+//! owner, group and mode, unless a client stored one (super::acl); one written back is applied
+//! to the owner and group (SIDs S-1-22-1-uid / S-1-22-2-gid) and its DACL to the closest mode,
+//! and the DACL is stored whole beside the mode (super::acl). A SACL is ignored.
 
 use bytes::Bytes;
 use protocol::smb2::fscc::{
@@ -354,8 +353,13 @@ impl Conn {
                 if access_mask & access::READ_CONTROL == 0 {
                     return Err(NtStatus::ACCESS_DENIED);
                 }
-                let sd =
-                    security::from_mode(a.uid, a.gid, a.mode, is_dir, r.additional_information);
+                // The stored descriptor while it is current, else the one the mode gives.
+                let sd = match super::acl::stored(&share, &caller, &a).await? {
+                    Some(sd) => sd.filtered(r.additional_information),
+                    None => {
+                        security::from_mode(a.uid, a.gid, a.mode, is_dir, r.additional_information)
+                    }
+                };
                 let bytes = sd.encode();
                 if bytes.len() > r.output_buffer_length as usize {
                     // The client asks again with the size this carries ([MS-SMB2] 3.3.5.20.3).
@@ -680,13 +684,46 @@ impl Conn {
             },
             InfoType::SECURITY => {
                 let sd = SecurityDescriptor::decode(b).map_err(undecodable)?;
+                let additional = r.additional_information;
                 let a = share.getattr(caller.clone(), node).await.map_err(failed)?;
-                let change = sd_change(&sd, &a, r.additional_information, access_mask)?;
-                if change != AttrChange::default() {
-                    share
-                        .setattr(caller, node, change, None)
+                let change = sd_change(&sd, &a, additional, access_mask)?;
+                let current = super::acl::stored(&share, &caller, &a).await?;
+                let had_stored = current.is_some();
+                let after = if change == AttrChange::default() {
+                    a.clone()
+                } else {
+                    let done = share
+                        .setattr(caller.clone(), node, change, None)
                         .await
                         .map_err(failed)?;
+                    match done.after {
+                        Some(after) => after,
+                        None => share.getattr(caller.clone(), node).await.map_err(failed)?,
+                    }
+                };
+                // A DACL is kept whole (the mode only says what it can of it); a descriptor
+                // already stored is kept up to date with a new owner or group.
+                if additional & security::secinfo::DACL != 0 || current.is_some() {
+                    let base = current.unwrap_or_else(|| {
+                        security::from_mode(a.uid, a.gid, a.mode, is_dir, SD_PARTS)
+                    });
+                    let merged = merged_sd(base, &sd, additional, &after);
+                    let synthesized =
+                        security::from_mode(after.uid, after.gid, after.mode, is_dir, SD_PARTS);
+                    if merged.dacl == synthesized.dacl {
+                        // The mode says it all: nothing to keep beside it.
+                        if had_stored {
+                            super::acl::forget(&share, &caller, &after).await?;
+                        }
+                    } else {
+                        super::acl::store(&share, &caller, &after, &merged).await?;
+                    }
+                }
+                if after.mode != a.mode
+                    || after.uid != a.uid
+                    || after.gid != a.gid
+                    || additional & security::secinfo::DACL != 0
+                {
                     self.notify_open(id, CompletionFilter::SECURITY);
                 }
             }
@@ -894,19 +931,68 @@ fn sd_change(
         }
     }
     if additional & DACL != 0 {
-        let owner = security::Sid::unix_user(change.uid.unwrap_or(a.uid));
-        let group = security::Sid::unix_group(change.gid.unwrap_or(a.gid));
-        if let Some(bits) = security::to_mode_with(sd, Some(&owner), Some(&group)) {
-            let mode = (a.mode & !0o777) | (bits & 0o777);
-            if mode != a.mode {
-                change.mode = Some(mode);
-            }
-        } else if sd.dacl.is_some() {
-            // A DACL that does not map onto the mode bits cannot be stored.
-            return Err(NtStatus::INVALID_PARAMETER);
+        // The mode closest to the DACL (exact when it is owner / group / Everyone ACEs); the
+        // DACL itself is stored beside it (super::acl).
+        let uid = change.uid.unwrap_or(a.uid);
+        let gid = change.gid.unwrap_or(a.gid);
+        let dacl_only = dacl_of(sd);
+        let bits = protocol::smb2::acl::closest_mode(&dacl_only, uid, gid);
+        let mode = (a.mode & !0o777) | (bits & 0o777);
+        if mode != a.mode {
+            change.mode = Some(mode);
         }
     }
     Ok(change)
+}
+
+/// The owner, group and DACL parts of a descriptor (what QUERY_INFO asks for by default and
+/// what is stored).
+const SD_PARTS: u32 = security::secinfo::OWNER | security::secinfo::GROUP | security::secinfo::DACL;
+
+/// The DACL a SET_INFO with DACL_SECURITY_INFORMATION sets: the one in `sd`, or a NULL DACL
+/// when `sd` does not have DACL_PRESENT (as Windows reads it), with the DACL control bits the
+/// client gave.
+fn dacl_of(sd: &SecurityDescriptor) -> SecurityDescriptor {
+    use security::control::*;
+    let keep = DACL_PROTECTED | DACL_AUTO_INHERITED | DACL_DEFAULTED;
+    let dacl = if sd.control & DACL_PRESENT != 0 {
+        sd.dacl.as_ref().map(protocol::smb2::acl::map_generic_aces)
+    } else {
+        None
+    };
+    SecurityDescriptor {
+        control: SELF_RELATIVE | DACL_PRESENT | (sd.control & keep),
+        owner: None,
+        group: None,
+        sacl: None,
+        dacl,
+    }
+}
+
+/// The descriptor in force after a SET_INFO: the DACL from `sd` when `additional` names it,
+/// else `base`'s; owner and group always the node's (`after`), since they are stored as the
+/// node's uid and gid. SACLs are not kept.
+fn merged_sd(
+    base: SecurityDescriptor,
+    sd: &SecurityDescriptor,
+    additional: u32,
+    after: &Attr,
+) -> SecurityDescriptor {
+    use security::control::*;
+    let dacl_part = if additional & security::secinfo::DACL != 0 {
+        dacl_of(sd)
+    } else {
+        base
+    };
+    SecurityDescriptor {
+        control: SELF_RELATIVE
+            | DACL_PRESENT
+            | (dacl_part.control & (DACL_PROTECTED | DACL_AUTO_INHERITED | DACL_DEFAULTED)),
+        owner: Some(security::Sid::unix_user(after.uid)),
+        group: Some(security::Sid::unix_group(after.gid)),
+        sacl: None,
+        dacl: dacl_part.dacl,
+    }
 }
 
 #[cfg(test)]

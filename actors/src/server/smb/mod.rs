@@ -6,7 +6,10 @@
 //!   sessions, trees and opens, and the command handlers.
 //! - [`names`]: path rules and case-insensitive lookup.
 //! - [`errors`]: share errors → NTSTATUS.
+//! - [`acl`]: security descriptors clients set, stored beside the mode, and the access check
+//!   over them.
 
+pub(crate) mod acl;
 pub(crate) mod attrs;
 pub(crate) mod connection;
 pub(crate) mod dir;
