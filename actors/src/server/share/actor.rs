@@ -139,16 +139,12 @@ share_ops! {
     /// The share's capacity, with the attributes of `node`.
     Fsstat => fsstat(node: Node) -> (Attr, Usage);
     /// The extended attribute `name` of `node`, or `None`.
-    @method #[expect(dead_code, reason = "for the SMB front end (DOS attributes, EAs, security descriptors), wired next")]
     Xattr => xattr(node: Node, name: Bytes) -> Option<Vec<u8>>;
     /// The extended attributes of `node`: names and value lengths.
-    @method #[expect(dead_code, reason = "for the SMB front end (DOS attributes, EAs, security descriptors), wired next")]
     ListXattrs => list_xattrs(node: Node) -> Vec<XattrEntry>;
     /// Sets the extended attribute `name` of `node` to `value`.
-    @method #[expect(dead_code, reason = "for the SMB front end (DOS attributes, EAs, security descriptors), wired next")]
     SetXattr => set_xattr(node: Node, name: Bytes, value: Vec<u8>) -> Change;
     /// Removes the extended attribute `name` of `node` (a missing one is no change).
-    @method #[expect(dead_code, reason = "for the SMB front end (DOS attributes, EAs, security descriptors), wired next")]
     RemoveXattr => remove_xattr(node: Node, name: Bytes) -> Change;
     /// A file is opened (SMB will keep open state here).
     @method #[expect(dead_code, reason = "the hook the SMB front end will call; NFSv3 has no open")]

@@ -10,6 +10,7 @@
 pub(crate) mod attrs;
 pub(crate) mod connection;
 pub(crate) mod dir;
+pub(crate) mod ea;
 pub(crate) mod errors;
 pub(crate) mod files;
 pub(crate) mod info;
