@@ -36,10 +36,12 @@ const CLUSTER: u64 = 4096;
 
 /// The file-system attributes we report ([MS-FSCC] 2.5.1): FILE_CASE_PRESERVED_NAMES,
 /// FILE_UNICODE_ON_DISK, FILE_PERSISTENT_ACLS (mapped onto the mode),
-/// FILE_SUPPORTS_REPARSE_POINTS (symlinks) and FILE_SUPPORTS_EXTENDED_ATTRIBUTES (EAs are
-/// stored as `user.` extended attributes). Lookups ignore case, so FILE_CASE_SENSITIVE_SEARCH
-/// is not set.
-const FS_ATTRIBUTES: u32 = 0x0000_0002 | 0x0000_0004 | 0x0000_0008 | 0x0000_0080 | 0x0080_0000;
+/// FILE_SUPPORTS_SPARSE_FILES (the SPARSE_FILE attribute is stored, holes come from the
+/// content store), FILE_SUPPORTS_REPARSE_POINTS (symlinks) and
+/// FILE_SUPPORTS_EXTENDED_ATTRIBUTES (EAs are stored as `user.` extended attributes). Lookups
+/// ignore case, so FILE_CASE_SENSITIVE_SEARCH is not set.
+const FS_ATTRIBUTES: u32 =
+    0x0000_0002 | 0x0000_0004 | 0x0000_0008 | 0x0000_0040 | 0x0000_0080 | 0x0080_0000;
 
 impl Conn {
     /// QUERY_INFO ([MS-SMB2] 3.3.5.20).
