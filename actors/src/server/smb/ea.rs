@@ -1,7 +1,7 @@
 //! SMB extended attributes (EAs, [MS-FSCC] 2.4.15) over the share's extended attributes: an
 //! EA named N is the extended attribute `user.N` (the namespace Linux gives user attributes,
 //! so NFSv4.2 and local tools would see the same ones). EA names are ASCII and compared
-//! ignoring case, as Windows compares them; each keeps the spelling it was set with.
+//! ignoring case, as Windows compares them; each keeps the spelling it was first set with.
 
 use bytes::Bytes;
 use protocol::smb2::fscc::FullEa;
@@ -92,7 +92,7 @@ pub(crate) async fn read(
 }
 
 /// Applies `entries` (checked with [`check`]) to `node`: an empty value removes the EA, any
-/// other sets it, replacing one of the same name in another case.
+/// other sets it; an EA that exists in another case keeps its spelling (as Samba keeps it).
 pub(crate) async fn write(
     share: &ShareHandle,
     caller: &Caller,
@@ -101,30 +101,28 @@ pub(crate) async fn write(
 ) -> Result<(), NtStatus> {
     let mut stored = names(share, caller, node).await?;
     for e in entries {
-        // The same name in another spelling goes first, so one name has one value.
-        let mut i = 0;
-        while i < stored.len() {
-            if stored[i].eq_ignore_ascii_case(&e.name)
-                && (e.value.is_empty() || stored[i] != e.name)
-            {
+        let existing = stored.iter().position(|s| s.eq_ignore_ascii_case(&e.name));
+        if e.value.is_empty() {
+            if let Some(i) = existing {
                 share
                     .remove_xattr(caller.clone(), node, xattr_name(&stored[i]))
                     .await
                     .map_err(failed)?;
                 stored.remove(i);
-            } else {
-                i += 1;
             }
+            continue;
         }
-        if !e.value.is_empty() {
-            share
-                .set_xattr(caller.clone(), node, xattr_name(&e.name), e.value.clone())
-                .await
-                .map_err(failed)?;
-            if !stored.contains(&e.name) {
+        let name = match existing {
+            Some(i) => stored[i].clone(),
+            None => {
                 stored.push(e.name.clone());
+                e.name.clone()
             }
-        }
+        };
+        share
+            .set_xattr(caller.clone(), node, xattr_name(&name), e.value.clone())
+            .await
+            .map_err(failed)?;
     }
     Ok(())
 }
