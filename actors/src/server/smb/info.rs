@@ -72,7 +72,21 @@ impl Conn {
         let (share, caller) = self.share_of(open)?;
         let posix = self.neg.as_ref().is_some_and(|n| n.posix);
         let a = share.getattr(caller.clone(), node).await.map_err(failed)?;
-        let meta = attrs::meta(&share, &caller, node).await?;
+        // The stored DOS attributes and EaSize, read only for the classes that report them.
+        let meta = if r.info_type == InfoType::FILE
+            && matches!(
+                FileInfoClass(r.info_class),
+                FileInfoClass::BASIC
+                    | FileInfoClass::ALL
+                    | FileInfoClass::EA
+                    | FileInfoClass::NETWORK_OPEN
+                    | FileInfoClass::ATTRIBUTE_TAG
+                    | FileInfoClass::POSIX
+            ) {
+            attrs::meta(&share, &caller, node).await?
+        } else {
+            attrs::Meta::default()
+        };
         // What this handle reports as allocated: the AlSi asked for at creation, if larger.
         let allocation = attrs::allocation(&a).max(requested_allocation);
         let (buf, fixed): (Vec<u8>, usize) = match r.info_type {
