@@ -52,7 +52,10 @@ fn target(dir: &std::path::Path) -> (Option<Daemon>, Vec<String>) {
                 &format!("{PASSWORD}\n"),
             );
             d.spawn();
-            let port = d.smb_port.unwrap().to_string();
+            let port = d
+                .smb_port
+                .expect("prepare_smb gives the daemon an SMB port")
+                .to_string();
             (
                 Some(d),
                 vec![port, "export".into(), "alice".into(), PASSWORD.into()],
