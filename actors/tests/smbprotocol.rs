@@ -3,9 +3,10 @@
 //! `tests/smb/smbprotocol_client.py`: for SMB 2.0.2 and 2.1 (signed), 3.0 and 3.0.2
 //! (encrypted, AES-128-CCM) and 3.1.1 with each cipher the client offers alone (AES-128-CCM,
 //! AES-128-GCM, AES-256-CCM, AES-256-GCM, encryption required): create, write 1 MiB, read
-//! back and compare, list the directory, delete on close; and through
-//! `tests/smb/smbprotocol_eas.py`, extended attributes (EAs) set, listed, read, replaced and
-//! removed with smbprotocol's `smbclient.*xattr`.
+//! back and compare, list the directory, delete on close. And CHANGE_NOTIFY through
+//! `tests/smb/smbprotocol_notify.py` (two connections, cancel, close); extended attributes
+//! (EAs) set, listed, read, replaced and removed with smbprotocol's `smbclient.*xattr` through
+//! `tests/smb/smbprotocol_eas.py`.
 //!
 //! A missing python3 or smbprotocol is a failure with the install hint, never a skip.
 
@@ -16,60 +17,58 @@ use testkit::vm::repo;
 
 const PASSWORD: &str = "smbprotocol-pw";
 
-/// dittofs serving share `export` to alice, or the server `SMBPROTOCOL_SERVER="PORT SHARE USER
-/// PASSWORD"` names (Samba from ci/samba.sh: how this harness is checked): the daemon, if
-/// started, and the script's arguments.
-fn target(dir: &std::path::Path) -> (Option<Daemon>, Vec<String>) {
-    match std::env::var("SMBPROTOCOL_SERVER") {
-        Ok(s) => {
-            let t: Vec<String> = s.split_whitespace().map(str::to_owned).collect();
-            assert_eq!(
-                t.len(),
-                4,
-                "SMBPROTOCOL_SERVER is \"PORT SHARE USER PASSWORD\""
-            );
-            (None, t)
-        }
-        Err(_) => {
-            let mut d = Daemon::prepare_smb(
-                env!("CARGO_BIN_EXE_dittofs"),
-                dir,
-                &["name: /export"],
-                "",
-                "",
-            );
-            d.cli(
-                &[
-                    "user",
-                    "add",
-                    "alice",
-                    "--uid",
-                    "1001",
-                    "--gid",
-                    "1001",
-                    "--password-stdin",
-                ],
-                &format!("{PASSWORD}\n"),
-            );
-            d.spawn();
-            let port = d
-                .smb_port
-                .expect("prepare_smb gives the daemon an SMB port")
-                .to_string();
-            (
-                Some(d),
-                vec![port, "export".into(), "alice".into(), PASSWORD.into()],
-            )
-        }
+/// The server the scripts talk to: dittofs started in `dir` with user alice, or the one
+/// SMBPROTOCOL_SERVER="PORT SHARE USER PASSWORD" names (Samba from ci/samba.sh, which is how
+/// these harnesses are checked). Returns the daemon (kept alive by the caller) and the
+/// script's arguments.
+fn server(dir: &std::path::Path) -> (Option<Daemon>, Vec<String>) {
+    if let Ok(s) = std::env::var("SMBPROTOCOL_SERVER") {
+        let t: Vec<String> = s.split_whitespace().map(str::to_owned).collect();
+        assert_eq!(
+            t.len(),
+            4,
+            "SMBPROTOCOL_SERVER is \"PORT SHARE USER PASSWORD\""
+        );
+        return (None, t);
     }
+    let mut d = Daemon::prepare_smb(
+        env!("CARGO_BIN_EXE_dittofs"),
+        dir,
+        &["name: /export"],
+        "",
+        "",
+    );
+    d.cli(
+        &[
+            "user",
+            "add",
+            "alice",
+            "--uid",
+            "1001",
+            "--gid",
+            "1001",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    d.spawn();
+    let port = d
+        .smb_port
+        .expect("prepare_smb gives an SMB port")
+        .to_string();
+    (
+        Some(d),
+        vec![port, "export".into(), "alice".into(), PASSWORD.into()],
+    )
 }
 
-/// Runs `tests/smb/SCRIPT` against `target`; fails with its output and the daemon's log
-/// unless it exits 0.
-fn run_script(script: &str, d: Option<&Daemon>, target: &[String]) {
+/// Runs `tests/smb/SCRIPT` against the server and fails with its output unless it passed.
+fn run_script(script: &str) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (d, target) = server(dir.path());
     let out = Command::new("python3")
         .arg(repo().join("tests/smb").join(script))
-        .args(target)
+        .args(&target)
         .output()
         .unwrap_or_else(|e| panic!("running python3: {e} (install python3, then ci/setup.sh)"));
     let text = format!(
@@ -83,24 +82,31 @@ fn run_script(script: &str, d: Option<&Daemon>, target: &[String]) {
         "tests/smb/{script} exited {:?} (2: smbprotocol missing, ci/setup.sh installs it):\n\
          {text}\ndittofs log tail:\n{}",
         out.status.code(),
-        d.map_or_else(|| "(not dittofs)".to_owned(), Daemon::stderr_tail)
+        d.as_ref()
+            .map_or_else(|| "(not dittofs)".to_owned(), Daemon::stderr_tail)
     );
 }
 
 /// Goal: every dialect and every 3.1.1 cipher moves 1 MiB through dittofs intact.
 #[test]
 fn smbprotocol_every_dialect_and_cipher() {
-    let dir = tempfile::tempdir().unwrap();
-    let (d, target) = target(dir.path());
-    run_script("smbprotocol_client.py", d.as_ref(), &target);
+    run_script("smbprotocol_client.py");
+}
+
+/// Goal: CHANGE_NOTIFY works as a client sees it (tests/smb/smbprotocol_notify.py): the
+/// request goes asynchronous and the connection keeps serving, a change made on another
+/// connection answers it, changes made while no request waits are buffered, CANCEL answers
+/// STATUS_CANCELLED and closing the directory STATUS_NOTIFY_CLEANUP; signed (2.1) and
+/// encrypted (3.1.1).
+#[test]
+fn smbprotocol_change_notify() {
+    run_script("smbprotocol_notify.py");
 }
 
 /// Goal: EAs set through smbprotocol's `smbclient.setxattr` (SET_INFO FileFullEaInformation)
 /// list, read back, replace (also through another case of the name) and go away as on
-/// Windows. Method: `tests/smb/smbprotocol_eas.py` against dittofs.
+/// Windows and Samba. Method: `tests/smb/smbprotocol_eas.py` against dittofs.
 #[test]
 fn smbprotocol_extended_attributes() {
-    let dir = tempfile::tempdir().unwrap();
-    let (d, target) = target(dir.path());
-    run_script("smbprotocol_eas.py", d.as_ref(), &target);
+    run_script("smbprotocol_eas.py");
 }

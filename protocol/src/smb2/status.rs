@@ -30,6 +30,8 @@ ntstatus! {
     SUCCESS = 0x0000_0000;
     /// The operation continues asynchronously (an interim response).
     PENDING = 0x0000_0103;
+    /// The handle a change notification waited on was closed ([MS-SMB2] 3.3.4.19).
+    NOTIFY_CLEANUP = 0x0000_010B;
     /// A change notification's buffer overflowed; the client should re-enumerate.
     NOTIFY_ENUM_DIR = 0x0000_010C;
     /// The buffer was too small for all the data; what fits was returned.

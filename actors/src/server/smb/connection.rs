@@ -15,6 +15,7 @@
 //! commits what its opens wrote, and closes the socket.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -25,7 +26,7 @@ use protocol::smb2::crypto::{self, PreauthHash};
 use protocol::smb2::fileid::FileId;
 use protocol::smb2::framing::{FrameDecoder, ProtocolId};
 use protocol::smb2::header::{
-    Command, ErrorResponse, HEADER_LEN, Header, HeaderFlags, HeaderId, SessionId, TreeId,
+    AsyncId, Command, ErrorResponse, HEADER_LEN, Header, HeaderFlags, HeaderId, SessionId, TreeId,
 };
 use protocol::smb2::le::Writer;
 use protocol::smb2::limits;
@@ -34,10 +35,12 @@ use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use stores::Timestamp;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::SmbServer;
+use super::events::{ConnEvent, Finish, Wait};
 use super::state::{Negotiated, Open, Session};
 
 /// FILETIME (100 ns since 1601-01-01) of a store timestamp; times before 1601 are 0.
@@ -73,6 +76,9 @@ pub(crate) struct Out {
     pub(crate) file_id: Option<FileId>,
     /// No response at all (CANCEL, a lease break acknowledgement that needs none).
     pub(crate) silent: bool,
+    /// The request waits: answer STATUS_PENDING now and finish when this ends
+    /// ([`super::events`]).
+    pub(crate) wait: Option<Wait>,
 }
 
 impl Out {
@@ -97,6 +103,16 @@ impl Out {
             tree_id: None,
             file_id: None,
             silent: false,
+            wait: None,
+        }
+    }
+
+    /// The request goes asynchronous: it is answered STATUS_PENDING now, and finally when
+    /// `wait` ends ([`super::events`]).
+    pub(crate) fn pending(wait: impl Future<Output = Finish> + Send + 'static) -> Self {
+        Self {
+            wait: Some(Wait::new(wait)),
+            ..Self::error(NtStatus::PENDING)
         }
     }
 
@@ -169,6 +185,31 @@ pub(crate) struct Conn {
     /// Sessions logged off in the current frame: removed once its reply is signed or
     /// encrypted with their keys ([MS-SMB2] 3.3.5.6).
     pub(crate) logged_off: Vec<u64>,
+    /// This connection's id (its mailbox in [`SmbServer::mailboxes`]).
+    pub(crate) id: u64,
+    /// This connection's own mailbox, for the tasks of its asynchronous operations.
+    pub(crate) events: mpsc::Sender<ConnEvent>,
+    /// Outstanding asynchronous operations by AsyncId (at most
+    /// [`ASYNC_MAX`](super::events::ASYNC_MAX)).
+    pub(crate) asyncs: BTreeMap<u64, AsyncOp>,
+    /// The next AsyncId (never 0).
+    pub(crate) next_async: u64,
+}
+
+/// A request answered STATUS_PENDING whose final answer is still to come.
+#[derive(Debug)]
+pub(crate) struct AsyncOp {
+    /// Its header, with related-compound ids substituted.
+    pub(crate) hdr: Header,
+    /// The whole request, to run again on [`Finish::Retry`].
+    pub(crate) msg: Vec<u8>,
+    /// The session whose key decrypted it, if it came encrypted: the final answer is
+    /// encrypted for that session.
+    pub(crate) transform: Option<u64>,
+    /// The FileId of the element before it, for a related request.
+    pub(crate) related_file: Option<FileId>,
+    /// Ends the wait (CANCEL, logoff, tree or file close, connection end).
+    pub(crate) cancel: CancellationToken,
 }
 
 /// Runs one connection to completion.
@@ -193,6 +234,7 @@ pub(crate) async fn run<S>(
         let mut rng = ChaCha8Rng::from_seed(seed);
         let mut resume_secret = [0u8; 16];
         rng.fill_bytes(&mut resume_secret);
+        let (events, mut mailbox) = server.mailboxes.open(id);
         let mut conn = Conn {
             credits: CreditWindow::new(server.settings.max_credits),
             server,
@@ -208,6 +250,10 @@ pub(crate) async fn run<S>(
             nonce_counter: 0,
             close: false,
             logged_off: Vec::new(),
+            id,
+            events,
+            asyncs: BTreeMap::new(),
+            next_async: 1,
         };
         let (mut rd, mut wr) = tokio::io::split(stream);
         // Until a session is authenticated, frames are small (NEGOTIATE, SESSION_SETUP);
@@ -229,30 +275,10 @@ pub(crate) async fn run<S>(
                 if decoder.max() < limits::FRAME_MAX && conn.authenticated() {
                     decoder.set_max(limits::FRAME_MAX);
                 }
-                if let Some(reply) = reply {
-                    // compound() keeps answers within REPLY_MAX; never hand the framing an
-                    // answer its 24-bit length cannot carry (it asserts).
-                    if reply.len() > protocol::smb2::framing::STREAM_LEN_MAX {
-                        tracing::error!(
-                            len = reply.len(),
-                            "SMB answer too long to frame; closing the connection"
-                        );
-                        break 'read;
-                    }
-                    let header = protocol::smb2::framing::frame_header(reply.len());
-                    let sent = async {
-                        wr.write_all(&header).await?;
-                        wr.write_all(&reply).await?;
-                        if buf.len() < 4 {
-                            wr.flush().await?;
-                        }
-                        std::io::Result::Ok(())
-                    }
-                    .await;
-                    if let Err(e) = sent {
-                        tracing::debug!(error = %e, "write failed");
-                        break 'read;
-                    }
+                if let Some(reply) = reply
+                    && send(&mut wr, &reply, buf.len() < 4).await.is_err()
+                {
+                    break 'read;
                 }
                 if conn.close {
                     break 'read;
@@ -264,6 +290,17 @@ pub(crate) async fn run<S>(
             let n = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break 'read,
+                Some(event) = mailbox.recv() => {
+                    if let Some(reply) = conn.event(event).await
+                        && send(&mut wr, &reply, true).await.is_err()
+                    {
+                        break 'read;
+                    }
+                    if conn.close {
+                        break 'read;
+                    }
+                    continue 'read;
+                }
                 n = rd.read_buf(&mut buf) => n,
             };
             match n {
@@ -276,12 +313,44 @@ pub(crate) async fn run<S>(
             }
         }
         let _ = wr.flush().await;
+        conn.server.mailboxes.close(conn.id);
+        for op in conn.asyncs.values() {
+            op.cancel.cancel();
+        }
         conn.close_all().await;
         let _ = wr.shutdown().await;
         tracing::debug!("closed");
     }
     .instrument(span)
     .await;
+}
+
+/// Writes one answer frame; `flush` when no further request is already buffered. An error
+/// (logged) ends the connection.
+async fn send<W: AsyncWrite + Unpin>(wr: &mut W, reply: &[u8], flush: bool) -> std::io::Result<()> {
+    // compound() keeps answers within REPLY_MAX; never hand the framing an answer its 24-bit
+    // length cannot carry (it asserts).
+    if reply.len() > protocol::smb2::framing::STREAM_LEN_MAX {
+        tracing::error!(
+            len = reply.len(),
+            "SMB answer too long to frame; closing the connection"
+        );
+        return Err(std::io::ErrorKind::InvalidData.into());
+    }
+    let header = protocol::smb2::framing::frame_header(reply.len());
+    let sent = async {
+        wr.write_all(&header).await?;
+        wr.write_all(reply).await?;
+        if flush {
+            wr.flush().await?;
+        }
+        std::io::Result::Ok(())
+    }
+    .await;
+    if let Err(e) = &sent {
+        tracing::debug!(error = %e, "write failed");
+    }
+    sent
 }
 
 /// The tree id of a header (0 for async headers).
@@ -356,7 +425,7 @@ impl Conn {
     }
 
     /// Encrypts a reply for `session_id`.
-    fn encrypt(&mut self, session_id: u64, plain: &[u8]) -> Option<Vec<u8>> {
+    pub(crate) fn encrypt(&mut self, session_id: u64, plain: &[u8]) -> Option<Vec<u8>> {
         let cipher = self.neg.as_ref()?.cipher?;
         self.nonce_counter += 1;
         let mut nonce = [0u8; 12];
@@ -504,6 +573,25 @@ impl Conn {
             if out.silent {
                 continue;
             }
+            let mut async_id = None;
+            if let Some(wait) = out.wait.take() {
+                out = if last {
+                    match self.go_async(&hdr, msg, transform, related_file, wait) {
+                        Some(id) => {
+                            async_id = Some(id);
+                            Out::error(NtStatus::PENDING)
+                        }
+                        None => Out::error(NtStatus::INSUFFICIENT_RESOURCES),
+                    }
+                } else {
+                    // [MS-SMB2] 3.3.5.2.7: a server may fail a compound element that needs
+                    // asynchronous processing; Windows does so with STATUS_INTERNAL_ERROR for
+                    // every element but the last, which goes async (smbtorture
+                    // compound.interim1/interim2). The wait is dropped unstarted.
+                    drop(wait);
+                    Out::error(NtStatus::INTERNAL_ERROR)
+                };
+            }
             // Every element may be a READ or QUERY_DIRECTORY of up to 8 MiB: an answer that
             // would take the compound's past REPLY_MAX is replaced by an error, so one
             // connection's answer stays one frame (and fits the 24-bit frame length).
@@ -539,6 +627,9 @@ impl Conn {
             let mut resp = hdr.response(out.status, granted);
             resp.session_id = SessionId(session_id);
             set_tid(&mut resp, tree_id);
+            if let Some(id) = async_id {
+                resp = resp.with_async_id(AsyncId(id));
+            }
             let sign = !encrypted && self.should_sign(&hdr, out.status, session_id);
             if sign {
                 resp.flags |= HeaderFlags::SIGNED;
@@ -588,7 +679,7 @@ impl Conn {
 
     /// Whether a response goes out signed: on an authenticated session that signs (required,
     /// or the request was signed), and the final SESSION_SETUP success of a 3.x session.
-    fn should_sign(&self, req: &Header, status: NtStatus, session_id: u64) -> bool {
+    pub(crate) fn should_sign(&self, req: &Header, status: NtStatus, session_id: u64) -> bool {
         let Some(s) = self.sessions.get(&session_id) else {
             return false;
         };
@@ -604,7 +695,7 @@ impl Conn {
         s.signing_required || req.is_signed()
     }
 
-    fn sign(&self, session_id: u64, msg: &mut [u8]) {
+    pub(crate) fn sign(&self, session_id: u64, msg: &mut [u8]) {
         let (Some(neg), Some(keys)) = (
             self.neg.as_ref(),
             self.sessions.get(&session_id).and_then(|s| s.keys.as_ref()),
@@ -654,7 +745,7 @@ impl Conn {
     }
 
     /// Runs one element of a compound.
-    async fn element(&mut self, req: Req<'_>) -> Out {
+    pub(crate) async fn element(&mut self, req: Req<'_>) -> Out {
         let hdr = req.hdr;
         // Before NEGOTIATE only NEGOTIATE is allowed.
         if self.neg.is_none() && hdr.command != Command::NEGOTIATE {
@@ -679,10 +770,13 @@ impl Conn {
             Command::TREE_CONNECT => self.tree_connect(req),
             Command::TREE_DISCONNECT => self.tree_disconnect(req).await,
             Command::ECHO => self.echo(req),
-            Command::CANCEL => Ok(Out {
-                silent: true,
-                ..Out::error(NtStatus::SUCCESS)
-            }),
+            Command::CANCEL => {
+                self.cancel(hdr);
+                Ok(Out {
+                    silent: true,
+                    ..Out::error(NtStatus::SUCCESS)
+                })
+            }
             Command::CREATE => self.create(req).await,
             Command::CLOSE => self.close_file(req).await,
             Command::FLUSH => self.flush(req).await,

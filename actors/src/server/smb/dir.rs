@@ -1,4 +1,4 @@
-//! QUERY_DIRECTORY and CHANGE_NOTIFY.
+//! QUERY_DIRECTORY (CHANGE_NOTIFY is in `notify`).
 //!
 //! Enumeration state lives in the open: the share's cookie of the last entry read and the
 //! entries read but not yet returned (a page that did not fit), so a resumed listing neither
@@ -166,16 +166,6 @@ impl Conn {
         let mut w = Out::writer();
         QueryDirectoryResponse { buffer: &bytes }.encode(&mut w);
         Ok(Out::ok(w))
-    }
-
-    /// CHANGE_NOTIFY: change notification is not offered yet; the request is checked and
-    /// refused cleanly, which Windows, macOS and Linux clients accept (they fall back to
-    /// polling).
-    pub(crate) fn change_notify(&mut self, req: Req<'_>) -> Handled {
-        let r =
-            protocol::smb2::notify::ChangeNotifyRequest::decode(req.msg).map_err(undecodable)?;
-        self.open_of(&req, r.file_id)?;
-        Err(NtStatus::NOT_SUPPORTED)
     }
 }
 

@@ -12,13 +12,16 @@ use protocol::smb2::file::{
 };
 use protocol::smb2::fileid::FileId;
 use protocol::smb2::fscc::InfoClass as _;
+use protocol::smb2::notify::{CompletionFilter, NotifyAction};
 use protocol::smb2::status::NtStatus;
 use stores::{Attr, FileKind, StoreError};
 
 use super::attrs::{self, access};
 use super::connection::{Conn, Handled, Out, Req, filetime, tid, undecodable};
 use super::errors::op_status;
+use super::events::Finish;
 use super::names::SmbPath;
+use super::notify;
 use super::state::{DirScan, OPENS_MAX, Open, OpenKind, TreeKind};
 use crate::server::share::actor::Failure;
 use crate::server::share::{
@@ -31,6 +34,8 @@ const MAX_FILE_SIZE: u64 = 0xFFF_FFFF_0000;
 
 /// FILE_ATTRIBUTE_ENCRYPTED.
 const ENCRYPTED: u32 = 0x4000;
+/// How long a FLUSH waits for the write-back before it goes asynchronous.
+const FLUSH_SYNC_MAX: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The status of a share failure.
 pub(crate) fn failed(f: Failure) -> NtStatus {
@@ -479,6 +484,17 @@ impl Conn {
             // sequential, no buffering, synchronous I/O).
             mode: options.0 & 0x3E,
         })?;
+        if action != CreateAction::OPENED {
+            let (filter, what) = if action == CreateAction::CREATED {
+                (notify::name_filter(is_dir), NotifyAction::ADDED)
+            } else {
+                (
+                    CompletionFilter::SIZE | CompletionFilter::LAST_WRITE,
+                    NotifyAction::MODIFIED,
+                )
+            };
+            self.notify_path(share.id(), &path.components.join("\\"), what, filter);
+        }
         let mut contexts = Vec::new();
         if r.context(names::MXAC).is_some() {
             contexts.push(
@@ -614,12 +630,13 @@ impl Conn {
         let Some(open) = self.opens.remove(&id) else {
             return false;
         };
+        self.server.watches.close(self.id, id);
         let OpenKind::Node {
             node,
             parent,
             name,
+            path,
             is_dir,
-            ..
         } = &open.kind
         else {
             return false;
@@ -648,6 +665,11 @@ impl Conn {
             {
                 other.delete_on_close = true;
             }
+            // A directory now delete-pending ends the watches on it (smbtorture
+            // notify.rmdir1/2).
+            if *is_dir {
+                self.server.watches.delete_pending(share.id(), path);
+            }
             return false;
         }
         tracing::trace!(%name, "delete on close");
@@ -660,7 +682,11 @@ impl Conn {
             )
             .await
         {
-            Ok(_) => true,
+            Ok(_) => {
+                let filter = notify::name_filter(*is_dir);
+                self.notify_path(share.id(), path, NotifyAction::REMOVED, filter);
+                true
+            }
             Err(f) => {
                 tracing::debug!(error = %f.error, "delete on close failed");
                 false
@@ -679,7 +705,23 @@ impl Conn {
             }
             let node = *node;
             let (share, caller) = self.share_of(open)?;
-            let committed = share.commit(caller, node).await.map_err(failed)?;
+            // A commit that waits on a slow store or a full write-back queue goes
+            // asynchronous after FLUSH_SYNC_MAX ([MS-SMB2] 3.3.4.2: an interim answer for a
+            // request that may block): the client hears STATUS_PENDING and the connection
+            // keeps serving. When the write-back is done the FLUSH runs again, now at once,
+            // and answers with this open's state (the first commit's reply is dropped, the
+            // share finishes it anyway).
+            let quick =
+                tokio::time::timeout(FLUSH_SYNC_MAX, share.commit(caller.clone(), node)).await;
+            let committed = match quick {
+                Ok(c) => c.map_err(failed)?,
+                Err(_) => {
+                    return Ok(Out::pending(async move {
+                        let _ = share.commit(caller, node).await;
+                        Finish::Retry
+                    }));
+                }
+            };
             if let Some(o) = self.opens.get_mut(&id) {
                 o.dirty = false;
                 // Bytes an earlier WRITE acknowledged were dropped by the write-back cache
@@ -850,6 +892,13 @@ impl Conn {
                         }
                     }
                 }
+                let mut filter = CompletionFilter::LAST_WRITE;
+                if written.change.before.as_ref().map(|a| a.size)
+                    != written.change.after.as_ref().map(|a| a.size)
+                {
+                    filter |= CompletionFilter::SIZE;
+                }
+                self.notify_open(id, filter);
                 if let Some(o) = self.opens.get_mut(&id) {
                     o.position = offset + count as u64;
                     if count > 0 {

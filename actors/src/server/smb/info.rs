@@ -20,6 +20,7 @@ use protocol::smb2::fscc::{
     FsInfoClass, InfoClass, InfoType,
 };
 use protocol::smb2::info::{QueryInfoRequest, QueryInfoResponse, SetInfoRequest, SetInfoResponse};
+use protocol::smb2::notify::{CompletionFilter, NotifyAction};
 use protocol::smb2::security::{self, SecurityDescriptor};
 use protocol::smb2::status::NtStatus;
 use stores::{Attr, FileKind};
@@ -582,6 +583,10 @@ impl Conn {
                             .await
                             .map_err(failed)?;
                     }
+                    let filter = basic_filter(&info);
+                    if !filter.is_empty() {
+                        self.notify_open(id, filter);
+                    }
                     if let Some(o) = self.opens.get_mut(&id) {
                         o.user_ctime = user_ctime;
                         if dos.is_some() {
@@ -608,6 +613,7 @@ impl Conn {
                     }
                     let info = FileEndOfFileInformation::decode(b).map_err(bad)?;
                     self.set_size(id, node, info.end_of_file).await?;
+                    self.notify_open(id, CompletionFilter::SIZE | CompletionFilter::LAST_WRITE);
                 }
                 FileInfoClass::ALLOCATION => {
                     if access_mask & access::FILE_WRITE_DATA == 0 {
@@ -620,6 +626,7 @@ impl Conn {
                     // setinfo).
                     if !is_dir && info.allocation_size < a.size {
                         self.set_size(id, node, info.allocation_size).await?;
+                        self.notify_open(id, CompletionFilter::SIZE | CompletionFilter::LAST_WRITE);
                     }
                     if !is_dir && let Some(o) = self.opens.get_mut(&id) {
                         o.allocation = info
@@ -736,18 +743,20 @@ impl Conn {
                         )
                         .await
                         .map_err(failed)?;
+                    let mut comps = target.components.clone();
+                    if let Some(last) = comps.last_mut() {
+                        last.clone_from(&dest);
+                    }
+                    let new_path = comps.join("\\");
+                    self.notify_rename(share.id(), &open_path, &new_path, same_dir, is_dir);
                     if let Some(o) = self.opens.get_mut(&id)
                         && let OpenKind::Node {
                             parent, name, path, ..
                         } = &mut o.kind
                     {
                         *parent = Node::from(&to_dir);
-                        *name = dest.clone();
-                        let mut comps = target.components.clone();
-                        if let Some(last) = comps.last_mut() {
-                            *last = dest;
-                        }
-                        *path = comps.join("\\");
+                        *name = dest;
+                        *path = new_path;
                     }
                 }
                 FileInfoClass::LINK => {
@@ -798,6 +807,12 @@ impl Conn {
                         )
                         .await
                         .map_err(failed)?;
+                    self.notify_path(
+                        share.id(),
+                        &target.components.join("\\"),
+                        NotifyAction::ADDED,
+                        CompletionFilter::FILE_NAME,
+                    );
                 }
                 _ => return Err(NtStatus::INVALID_INFO_CLASS),
             },
@@ -810,6 +825,7 @@ impl Conn {
                         .setattr(caller, node, change, None)
                         .await
                         .map_err(failed)?;
+                    self.notify_open(id, CompletionFilter::SECURITY);
                 }
             }
             InfoType::FILESYSTEM => return Err(NtStatus::ACCESS_DENIED),
@@ -927,6 +943,27 @@ pub(crate) fn short_name(name: &str) -> String {
 }
 
 /// FileBasicInformation of `a`.
+/// The CHANGE_NOTIFY filter bits a FileBasicInformation SET_INFO answers to: what it sets,
+/// whether or not the share stores it; a ChangeTime alone answers
+/// to none, as on Windows (smbtorture notify.mask).
+fn basic_filter(info: &FileBasicInformation) -> CompletionFilter {
+    let set = |t: u64| t != 0 && t != u64::MAX;
+    let mut f = CompletionFilter(0);
+    if info.file_attributes != 0 {
+        f |= CompletionFilter::ATTRIBUTES;
+    }
+    if set(info.last_write_time) {
+        f |= CompletionFilter::LAST_WRITE;
+    }
+    if set(info.last_access_time) {
+        f |= CompletionFilter::LAST_ACCESS;
+    }
+    if set(info.creation_time) {
+        f |= CompletionFilter::CREATION;
+    }
+    f
+}
+
 fn basic(a: &Attr, name: &str, stored: attrs::StoredDos) -> FileBasicInformation {
     FileBasicInformation {
         creation_time: filetime(a.btime),

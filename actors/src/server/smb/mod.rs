@@ -12,10 +12,12 @@ pub(crate) mod connection;
 pub(crate) mod dir;
 pub(crate) mod ea;
 pub(crate) mod errors;
+pub(crate) mod events;
 pub(crate) mod files;
 pub(crate) mod info;
 pub(crate) mod ioctl;
 pub(crate) mod names;
+pub(crate) mod notify;
 pub(crate) mod pipe;
 pub(crate) mod session;
 pub(crate) mod state;
@@ -105,6 +107,10 @@ pub(crate) struct SmbServer {
     pub(crate) guid: [u8; 16],
     /// When the server started (FILETIME), for NEGOTIATE's ServerStartTime.
     pub(crate) start_time: u64,
+    /// Every live connection's mailbox ([`events`]).
+    pub(crate) mailboxes: events::Mailboxes,
+    /// Every CHANGE_NOTIFY watch ([`notify`]).
+    pub(crate) watches: notify::Watches,
 }
 
 impl SmbServer {
@@ -127,6 +133,8 @@ impl SmbServer {
             resolver,
             guid,
             start_time,
+            mailboxes: events::Mailboxes::default(),
+            watches: notify::Watches::default(),
         }
     }
 }

@@ -4,6 +4,7 @@ use std::cell::RefCell;
 
 use protocol::ntlm;
 use protocol::smb2::crypto::{Cipher, PreauthHash, SessionKeys, SigningAlgorithm};
+use protocol::smb2::header::Command;
 use protocol::smb2::le::Writer;
 use protocol::smb2::misc::EchoResponse;
 use protocol::smb2::negotiate::{
@@ -293,8 +294,11 @@ impl Conn {
         });
         let (blob, auth) = match step {
             Err(e) => {
-                // The session is forgotten: a failed logon leaves nothing behind.
+                // The session is forgotten: a failed logon leaves nothing behind. A failed
+                // re-authentication ends the session, and with it the CHANGE_NOTIFYs on its
+                // handles (STATUS_NOTIFY_CLEANUP, smbtorture notify.invalid-reauth).
                 tracing::info!(error = %e, "SMB logon failed");
+                self.end_watches_of_session(sid);
                 return Err(e.status());
             }
             Ok(Step::Continue(blob)) => {
@@ -394,6 +398,10 @@ impl Conn {
     pub(crate) async fn logoff(&mut self, req: Req<'_>) -> Handled {
         let sid = req.hdr.session_id.0;
         self.session(req.hdr)?;
+        // CHANGE_NOTIFYs end with their handles below (STATUS_NOTIFY_CLEANUP).
+        self.cancel_where(|op| {
+            op.hdr.session_id.0 == sid && op.hdr.command != Command::CHANGE_NOTIFY
+        });
         let ids: Vec<u64> = self
             .opens
             .iter()
@@ -520,6 +528,13 @@ impl Conn {
         self.tree(&req)?;
         let sid = req.hdr.session_id.0;
         let tid = tid(req.hdr);
+        // CHANGE_NOTIFYs end with their handles below (STATUS_NOTIFY_CLEANUP, smbtorture
+        // notify.tdis1).
+        self.cancel_where(|op| {
+            op.hdr.session_id.0 == sid
+                && super::connection::tid(&op.hdr) == tid
+                && op.hdr.command != Command::CHANGE_NOTIFY
+        });
         let ids: Vec<u64> = self
             .opens
             .iter()

@@ -1,0 +1,269 @@
+//! What reaches an SMB connection besides its client's requests: the end of an asynchronous
+//! operation it started, and messages from other connections (oplock and lease breaks, change
+//! notifications). Each connection owns a bounded mailbox; [`Mailboxes`] finds a connection's
+//! by id.
+//!
+//! Asynchronous operations ([MS-SMB2] 3.3.4.2): a handler that must wait (a CHANGE_NOTIFY for
+//! a change, a CREATE for another client's oplock break acknowledgement) returns
+//! [`Out::pending`](super::connection::Out::pending) with a future that waits. The connection
+//! answers STATUS_PENDING at once with an AsyncId, runs the future on its own task, and keeps
+//! serving the client. When the future ends it posts [`ConnEvent::Finished`] to the
+//! connection, which sends the final answer ([`Finish::Done`]) or runs the request again
+//! ([`Finish::Retry`], for a request whose obstacle is gone and whose effects must happen on
+//! the connection, like a CREATE that now gets its open). CANCEL names the operation by
+//! AsyncId or MessageId and ends its wait with STATUS_CANCELLED.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+
+use protocol::smb2::fileid::FileId;
+use protocol::smb2::header::{AsyncId, HEADER_LEN, Header, HeaderFlags, SessionId};
+use protocol::smb2::status::NtStatus;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::connection::{AsyncOp, Conn, Out, Req};
+
+/// Messages one connection's mailbox holds before senders wait.
+pub(crate) const MAILBOX_CAPACITY: usize = 64;
+/// Asynchronous operations one connection may have outstanding; further ones fail with
+/// STATUS_INSUFFICIENT_RESOURCES, as Windows does past its own limit.
+pub(crate) const ASYNC_MAX: usize = 512;
+
+/// How an asynchronous operation ends.
+pub(crate) enum Finish {
+    /// The final answer.
+    Done(Out),
+    /// Run the request again on the connection (its wait is over).
+    Retry,
+}
+
+impl std::fmt::Debug for Finish {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Done(out) => f.debug_tuple("Done").field(&out.status).finish(),
+            Self::Retry => f.write_str("Retry"),
+        }
+    }
+}
+
+/// The wait of an asynchronous operation. It runs on its own task; it must not hold anything
+/// that would keep the connection's state alive or locked.
+pub(crate) struct Wait(pub(crate) Pin<Box<dyn Future<Output = Finish> + Send + 'static>>);
+
+impl Wait {
+    /// Wraps a future.
+    pub(crate) fn new(f: impl Future<Output = Finish> + Send + 'static) -> Self {
+        Self(Box::pin(f))
+    }
+}
+
+impl std::fmt::Debug for Wait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Wait")
+    }
+}
+
+/// What a connection's mailbox carries.
+#[derive(Debug)]
+pub(crate) enum ConnEvent {
+    /// An asynchronous operation's wait ended.
+    Finished {
+        /// The operation.
+        async_id: u64,
+        /// Its result.
+        finish: Finish,
+    },
+}
+
+/// Every live connection's mailbox, by connection id.
+#[derive(Debug, Default)]
+pub(crate) struct Mailboxes {
+    senders: Mutex<HashMap<u64, mpsc::Sender<ConnEvent>>>,
+}
+
+impl Mailboxes {
+    /// Opens connection `id`'s mailbox.
+    pub(crate) fn open(&self, id: u64) -> (mpsc::Sender<ConnEvent>, mpsc::Receiver<ConnEvent>) {
+        let (tx, rx) = mpsc::channel(MAILBOX_CAPACITY);
+        self.lock().insert(id, tx.clone());
+        (tx, rx)
+    }
+
+    /// Closes connection `id`'s mailbox (it is ending).
+    pub(crate) fn close(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    /// Connection `id`'s mailbox, while it lives. Senders `send().await` (a full mailbox slows
+    /// them; never hold a lock while waiting).
+    #[expect(
+        dead_code,
+        reason = "for oplock and lease breaks posted by other connections (the lock manager)"
+    )]
+    pub(crate) fn get(&self, id: u64) -> Option<mpsc::Sender<ConnEvent>> {
+        self.lock().get(&id).cloned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, mpsc::Sender<ConnEvent>>> {
+        // A panic elsewhere while holding this lock leaves the map consistent (single
+        // insert/remove/get calls), so a poisoned lock is still usable.
+        self.senders
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Conn {
+    /// Registers an asynchronous operation for the request `hdr`/`msg` and starts its wait;
+    /// `None` when the connection has [`ASYNC_MAX`] outstanding (the caller answers
+    /// STATUS_INSUFFICIENT_RESOURCES).
+    pub(crate) fn go_async(
+        &mut self,
+        hdr: &Header,
+        msg: &[u8],
+        transform: Option<u64>,
+        related_file: Option<FileId>,
+        wait: Wait,
+    ) -> Option<u64> {
+        if self.asyncs.len() >= ASYNC_MAX {
+            tracing::info!(
+                limit = ASYNC_MAX,
+                "too many asynchronous operations on one connection"
+            );
+            return None;
+        }
+        let id = self.fresh_async_id();
+        let cancel = CancellationToken::new();
+        self.start_wait(id, wait, cancel.clone());
+        self.asyncs.insert(
+            id,
+            AsyncOp {
+                hdr: *hdr,
+                msg: msg.to_vec(),
+                transform,
+                related_file,
+                cancel,
+            },
+        );
+        Some(id)
+    }
+
+    /// An AsyncId not in use (never 0).
+    fn fresh_async_id(&mut self) -> u64 {
+        loop {
+            let id = self.next_async;
+            self.next_async = self.next_async.wrapping_add(1).max(1);
+            if !self.asyncs.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// Runs `wait` on its own task; its end (or `cancel`) reaches the mailbox.
+    fn start_wait(&self, async_id: u64, wait: Wait, cancel: CancellationToken) {
+        let tx = self.events.clone();
+        tokio::spawn(async move {
+            let finish = tokio::select! {
+                biased;
+                () = cancel.cancelled() => Finish::Done(Out::error(NtStatus::CANCELLED)),
+                f = wait.0 => f,
+            };
+            // The connection may have ended meanwhile: nobody to tell.
+            let _ = tx.send(ConnEvent::Finished { async_id, finish }).await;
+        });
+    }
+
+    /// Handles one event from the mailbox; returns a frame to send, if any.
+    pub(crate) async fn event(&mut self, event: ConnEvent) -> Option<Vec<u8>> {
+        match event {
+            ConnEvent::Finished { async_id, finish } => self.finish(async_id, finish).await,
+        }
+    }
+
+    /// The final answer of asynchronous operation `async_id`.
+    async fn finish(&mut self, async_id: u64, finish: Finish) -> Option<Vec<u8>> {
+        let op = self.asyncs.remove(&async_id)?;
+        let mut out = match finish {
+            Finish::Done(out) => out,
+            Finish::Retry => {
+                let req = Req {
+                    hdr: &op.hdr,
+                    msg: &op.msg,
+                    encrypted: op.transform.is_some(),
+                    related_file: op.related_file,
+                };
+                self.element(req).await
+            }
+        };
+        if let Some(wait) = out.wait.take() {
+            // Still blocked: wait again under the same AsyncId (no second interim answer).
+            let cancel = CancellationToken::new();
+            self.start_wait(async_id, wait, cancel.clone());
+            self.asyncs.insert(async_id, AsyncOp { cancel, ..op });
+            return None;
+        }
+        if out.silent {
+            return None;
+        }
+        let hdr = op.hdr;
+        let session_id = out.session_id.unwrap_or(hdr.session_id.0);
+        // [MS-SMB2] 3.3.4.3/3.3.4.4: the final answer of an asynchronous operation carries its
+        // AsyncId and grants no credits (the interim answer did).
+        let mut resp = hdr.response(out.status, 0).with_async_id(AsyncId(async_id));
+        resp.session_id = SessionId(session_id);
+        let sign = op.transform.is_none() && self.should_sign(&hdr, out.status, session_id);
+        if sign {
+            resp.flags |= HeaderFlags::SIGNED;
+        }
+        let mut bytes = out.w.into_inner();
+        bytes[..HEADER_LEN].copy_from_slice(&resp.to_bytes());
+        if sign {
+            self.sign(session_id, &mut bytes);
+        }
+        match op.transform {
+            // The session may be gone by now (a LOGOFF cancelled this operation): with its
+            // keys gone the answer cannot be encrypted, and the client has forgotten the
+            // request with the session, so nothing is sent (the connection stays up).
+            Some(sid) => {
+                let enc = self.encrypt(sid, &bytes);
+                if enc.is_none() {
+                    tracing::debug!(
+                        session = sid,
+                        "final answer for a session that ended; dropped"
+                    );
+                }
+                enc
+            }
+            None => Some(bytes),
+        }
+    }
+
+    /// CANCEL ([MS-SMB2] 3.3.5.16): ends the wait of the operation the request names — by
+    /// AsyncId in the asynchronous form, else by MessageId — if it is this session's. The
+    /// operation then answers STATUS_CANCELLED; CANCEL itself has no answer.
+    pub(crate) fn cancel(&mut self, hdr: &Header) {
+        let found = match hdr.async_id() {
+            Some(AsyncId(id)) => self.asyncs.get(&id),
+            None => self
+                .asyncs
+                .values()
+                .find(|op| op.hdr.message_id == hdr.message_id),
+        };
+        if let Some(op) = found
+            && op.hdr.session_id == hdr.session_id
+        {
+            op.cancel.cancel();
+        }
+    }
+
+    /// Ends every outstanding wait that `pred` selects (a session logging off, a tree
+    /// disconnecting, a file closing); each answers STATUS_CANCELLED.
+    pub(crate) fn cancel_where(&self, pred: impl Fn(&AsyncOp) -> bool) {
+        for op in self.asyncs.values().filter(|op| pred(op)) {
+            op.cancel.cancel();
+        }
+    }
+}
