@@ -415,3 +415,67 @@ fn permissions_match_across_protocols() {
         text(&o)
     );
 }
+
+/// `nfs-ls` of the share root as alice: (mode string, name) per entry.
+fn nfs_modes(d: &Daemon) -> Vec<(String, String)> {
+    let mut c = tool("nfs-ls", "libnfs-utils");
+    let o = c.arg(d.url_as("/export", "", 1001, 1001)).output().unwrap();
+    assert!(o.status.success(), "nfs-ls: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 6).then(|| (f[0].to_owned(), f[5].to_owned()))
+        })
+        .collect()
+}
+
+/// Goal: DOS attributes round-trip and READONLY is the mode NFS sees: smbclient's `setmode`
+/// (SET_INFO FileBasicInformation) sets READONLY, HIDDEN and SYSTEM and clears ARCHIVE, and
+/// `allinfo` (QUERY_INFO) reads back exactly those; NFS lists the file without write bits
+/// while READONLY is set and with the owner's write bit after it is cleared; a dot file shows
+/// HIDDEN without anything stored. Method: smbclient and nfs-ls against one daemon.
+#[test]
+fn dos_attributes_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = daemon(dir.path(), "");
+    let local = dir.path().join("attrs");
+    std::fs::write(&local, b"attributes\n").unwrap();
+    let run = |cmds: &str| {
+        let o = smbclient(&d, "export", "alice", PASSWORD, "SMB3_11", &[], cmds);
+        let t = text(&o);
+        assert!(
+            o.status.success() && !t.contains("NT_STATUS_"),
+            "{cmds}: {t}"
+        );
+        t
+    };
+    let attrs_of = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter_map(|l| l.trim().strip_prefix("attributes: "))
+            .map(str::to_owned)
+            .collect()
+    };
+    let t = run(&format!(
+        "put {l} f.txt; put {l} .dot; allinfo f.txt; allinfo .dot",
+        l = local.display()
+    ));
+    assert_eq!(attrs_of(&t), ["A (20)", "HA (22)"], "{t}");
+    let t = run("setmode f.txt +hsr; setmode f.txt -a; allinfo f.txt");
+    assert_eq!(attrs_of(&t), ["RHS (7)"], "{t}");
+    let mode = |name: &str| {
+        nfs_modes(&d)
+            .into_iter()
+            .find(|(_, n)| n == name)
+            .unwrap_or_else(|| panic!("nfs-ls does not list {name}"))
+            .0
+    };
+    assert_eq!(mode("f.txt"), "-r--r--r--", "READONLY is no write bit");
+    let t = run("setmode f.txt -rh; allinfo f.txt");
+    assert_eq!(attrs_of(&t), ["S (4)"], "{t}");
+    assert_eq!(
+        mode("f.txt"),
+        "-rw-r--r--",
+        "clearing READONLY gives the owner write"
+    );
+}

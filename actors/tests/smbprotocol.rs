@@ -4,7 +4,9 @@
 //! (encrypted, AES-128-CCM) and 3.1.1 with each cipher the client offers alone (AES-128-CCM,
 //! AES-128-GCM, AES-256-CCM, AES-256-GCM, encryption required): create, write 1 MiB, read
 //! back and compare, list the directory, delete on close. And CHANGE_NOTIFY through
-//! `tests/smb/smbprotocol_notify.py` (two connections, cancel, close).
+//! `tests/smb/smbprotocol_notify.py` (two connections, cancel, close); extended attributes
+//! (EAs) set, listed, read, replaced and removed with smbprotocol's `smbclient.*xattr` through
+//! `tests/smb/smbprotocol_eas.py`.
 //!
 //! A missing python3 or smbprotocol is a failure with the install hint, never a skip.
 
@@ -99,4 +101,12 @@ fn smbprotocol_every_dialect_and_cipher() {
 #[test]
 fn smbprotocol_change_notify() {
     run_script("smbprotocol_notify.py");
+}
+
+/// Goal: EAs set through smbprotocol's `smbclient.setxattr` (SET_INFO FileFullEaInformation)
+/// list, read back, replace (also through another case of the name) and go away as on
+/// Windows and Samba. Method: `tests/smb/smbprotocol_eas.py` against dittofs.
+#[test]
+fn smbprotocol_extended_attributes() {
+    run_script("smbprotocol_eas.py");
 }

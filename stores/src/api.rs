@@ -575,6 +575,9 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<Vec<u8>>> + Send;
 }
 
+/// The most zeros [`ContentStore::punch_hole`]'s default writes at once (1 MiB).
+pub const PUNCH_PIECE: u64 = 1 << 20;
+
 /// File bytes, keyed by [`ContentKey`].
 ///
 /// Contract (checked by the suite in `crate::conformance`, feature `conformance`):
@@ -628,6 +631,52 @@ pub trait ContentStore: Send + Sync + 'static {
 
     /// Capacity figures (bytes only; the inode fields are ignored).
     fn usage(&self) -> impl Future<Output = StoreResult<Usage>> + Send;
+
+    /// The parts of `[offset, offset + len)` of `key` that hold data, as `(offset, length)`
+    /// pairs in order, none empty, none past the object's length; holes (never written, or
+    /// deallocated by [`ContentStore::punch_hole`]) are left out. A store that cannot tell
+    /// holes reports the whole range up to the length as data, which is what this default does.
+    fn allocated(
+        &self,
+        key: ContentKey,
+        offset: u64,
+        len: u64,
+    ) -> impl Future<Output = StoreResult<Vec<(u64, u64)>>> + Send {
+        async move {
+            let size = self.len(key).await?;
+            let end = offset.saturating_add(len).min(size);
+            Ok(if end > offset {
+                vec![(offset, end - offset)]
+            } else {
+                Vec::new()
+            })
+        }
+    }
+
+    /// Zeroes `[offset, offset + len)` of `key` without changing its length (bytes past the
+    /// length stay absent), deallocating the space where the store can, so that
+    /// [`ContentStore::allocated`] may report the range as a hole. Durable like a write. This
+    /// default writes zeros, in pieces of at most [`PUNCH_PIECE`] bytes.
+    fn punch_hole(
+        &self,
+        key: ContentKey,
+        offset: u64,
+        len: u64,
+    ) -> impl Future<Output = StoreResult<Option<ContentVersion>>> + Send {
+        async move {
+            let size = self.len(key).await?;
+            let end = offset.saturating_add(len).min(size);
+            let mut at = offset;
+            let mut version = None;
+            while at < end {
+                let n = (end - at).min(PUNCH_PIECE);
+                let zeros = Bytes::from(vec![0u8; usize::try_from(n).unwrap_or(0)]);
+                version = self.write(key, at, zeros).await?;
+                at += n;
+            }
+            Ok(version)
+        }
+    }
 
     /// The largest length an object can have here, in bytes: what FSINFO reports as
     /// `maxfilesize`. Fixed for the store's lifetime.

@@ -246,6 +246,24 @@ macro_rules! forward_content_store {
             async fn usage(&self) -> $crate::StoreResult<$crate::Usage> {
                 $via!(self, async usage, s => $crate::ContentStore::usage(s).await)
             }
+            async fn allocated(
+                &self,
+                key: $crate::ContentKey,
+                offset: u64,
+                len: u64,
+            ) -> $crate::StoreResult<Vec<(u64, u64)>> {
+                $via!(self, async allocated,
+                    s => $crate::ContentStore::allocated(s, key, offset, len).await)
+            }
+            async fn punch_hole(
+                &self,
+                key: $crate::ContentKey,
+                offset: u64,
+                len: u64,
+            ) -> $crate::StoreResult<Option<$crate::ContentVersion>> {
+                $via!(self, async punch_hole,
+                    s => $crate::ContentStore::punch_hole(s, key, offset, len).await)
+            }
             fn max_file_size(&self) -> u64 {
                 $via!(self, fn max_file_size, s => $crate::ContentStore::max_file_size(s))
             }

@@ -33,6 +33,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::fd::AsRawFd as _;
 use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,8 +41,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use nix::errno::Errno;
+use nix::fcntl::{FallocateFlags, fallocate};
 use nix::sys::statvfs::statvfs;
-use nix::unistd::{PathconfVar, pathconf};
+use nix::unistd::{PathconfVar, Whence, lseek, pathconf};
 
 use crate::api::{ContentKey, ContentStore, ContentVersion, StoreError, StoreResult, Usage};
 
@@ -79,6 +81,12 @@ const LAYOUT: &[u8] = b"dittofs content layout 2: <fan>/<store><inode><generatio
 struct Fds {
     map: HashMap<ContentKey, Arc<File>>,
     order: VecDeque<ContentKey>,
+}
+
+/// `lseek(2)` on `file` (whose position nothing else uses: all I/O is positional).
+fn seek(file: &File, at: u64, whence: Whence) -> Result<u64, Errno> {
+    let at = i64::try_from(at).map_err(|_| Errno::EINVAL)?;
+    lseek(file.as_raw_fd(), at, whence).map(|p| u64::try_from(p).unwrap_or(0))
 }
 
 /// Runs blocking file I/O on tokio's blocking pool.
@@ -453,6 +461,93 @@ impl ContentStore for FsContent {
 
     fn max_file_size(&self) -> u64 {
         self.max_file_size
+    }
+
+    /// The data ranges the filesystem reports with `lseek(SEEK_DATA / SEEK_HOLE)`; on a
+    /// filesystem without them (EINVAL), the whole range up to the length.
+    async fn allocated(
+        &self,
+        key: ContentKey,
+        offset: u64,
+        len: u64,
+    ) -> StoreResult<Vec<(u64, u64)>> {
+        let Some(file) = self.file(key, false).await? else {
+            return Ok(Vec::new());
+        };
+        blocking(move || {
+            let size = file.metadata()?.len();
+            let end = offset.saturating_add(len).min(size);
+            let mut out = Vec::new();
+            let mut at = offset;
+            while at < end {
+                let data = match seek(&file, at, Whence::SeekData) {
+                    Ok(d) => d,
+                    // No data at or after `at`.
+                    Err(Errno::ENXIO) => break,
+                    Err(Errno::EINVAL) => {
+                        // SEEK_DATA unsupported here: everything is data.
+                        out.push((at, end - at));
+                        break;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                if data >= end {
+                    break;
+                }
+                let hole = match seek(&file, data, Whence::SeekHole) {
+                    Ok(h) => h.min(end),
+                    Err(Errno::ENXIO) => end,
+                    Err(e) => return Err(e.into()),
+                };
+                if hole <= data {
+                    break;
+                }
+                out.push((data, hole - data));
+                at = hole;
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// `fallocate(PUNCH_HOLE | KEEP_SIZE)`; on a filesystem without it (EOPNOTSUPP), zeros
+    /// written in pieces of at most [`crate::PUNCH_PIECE`] bytes.
+    async fn punch_hole(
+        &self,
+        key: ContentKey,
+        offset: u64,
+        len: u64,
+    ) -> StoreResult<Option<ContentVersion>> {
+        let Some(file) = self.file(key, false).await? else {
+            return Ok(None);
+        };
+        blocking(move || {
+            let size = file.metadata()?.len();
+            let end = offset.saturating_add(len).min(size);
+            if end <= offset {
+                return Ok(());
+            }
+            let (Ok(off), Ok(n)) = (i64::try_from(offset), i64::try_from(end - offset)) else {
+                return Err(io::Error::from(io::ErrorKind::InvalidInput));
+            };
+            let flags = FallocateFlags::FALLOC_FL_PUNCH_HOLE | FallocateFlags::FALLOC_FL_KEEP_SIZE;
+            match fallocate(file.as_raw_fd(), flags, off, n) {
+                Ok(()) => Ok(()),
+                Err(Errno::EOPNOTSUPP) => {
+                    let mut at = offset;
+                    while at < end {
+                        let piece = (end - at).min(crate::PUNCH_PIECE);
+                        let zeros = vec![0u8; usize::try_from(piece).unwrap_or(0)];
+                        file.write_all_at(&zeros, at)?;
+                        at += piece;
+                    }
+                    Ok(())
+                }
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await?;
+        Ok(None)
     }
 
     /// The filesystem's figures for the root, from `statvfs`: total is `f_blocks`, free is

@@ -26,6 +26,7 @@ pub async fn content_suite<C: ContentStore>(store: &C) {
         content_sync_and_usage,
         content_versions,
         content_max_size,
+        content_allocated_and_punch,
     );
 }
 
@@ -429,4 +430,72 @@ async fn content_max_size<C: ContentStore>(cx: &Content<'_, C>) {
     assert_eq!(&cx.read(k, max - 1, 10).await[..], b"z");
     ok(cx.store.truncate(k, max).await, "truncate to the maximum");
     ok(cx.store.remove(k).await, "remove");
+}
+
+/// `allocated` reports every written byte inside the range and nothing past the length, in
+/// order and disjoint; `punch_hole` zeroes exactly its range (cut to the length), never
+/// changes the length, and a range it deallocated may then be a hole.
+async fn content_allocated_and_punch<C: ContentStore>(cx: &Content<'_, C>) {
+    let s = cx.store;
+    let k = cx.key(90).await;
+    assert!(ok(s.allocated(k, 0, u64::MAX).await, "allocated of a new key").is_empty());
+    ok(s.punch_hole(k, 0, 100).await, "punch a key never written");
+    assert_eq!(cx.len(k).await, 0, "punching never extends");
+    let far = 300_000u64;
+    cx.write(k, 0, &[b'a'; 100]).await;
+    cx.write(k, far, &[b'b'; 100]).await;
+    let len = far + 100;
+    let check = |ranges: &[(u64, u64)], lo: u64, hi: u64, what: &str| {
+        let mut prev_end = lo;
+        for &(o, l) in ranges {
+            assert!(l > 0, "{what}: empty range");
+            assert!(
+                o >= prev_end,
+                "{what}: ranges out of order or overlapping: {ranges:?}"
+            );
+            assert!(o + l <= hi, "{what}: range past the end: {ranges:?}");
+            prev_end = o + l;
+        }
+    };
+    let covers = |ranges: &[(u64, u64)], from: u64, to: u64| {
+        (from..to)
+            .step_by(7)
+            .all(|b| ranges.iter().any(|&(o, l)| o <= b && b < o + l))
+    };
+    let all = ok(s.allocated(k, 0, u64::MAX).await, "allocated, everything");
+    check(&all, 0, len, "everything");
+    assert!(
+        covers(&all, 0, 100) && covers(&all, far, len),
+        "written bytes: {all:?}"
+    );
+    let part = ok(s.allocated(k, 50, 10).await, "allocated inside");
+    check(&part, 50, 60, "inside");
+    assert!(covers(&part, 50, 60), "written bytes inside: {part:?}");
+    assert!(ok(s.allocated(k, len, 1000).await, "allocated past the end").is_empty());
+    // Punch inside the first piece and across the end of the second.
+    ok(s.punch_hole(k, 10, 20).await, "punch 10..30");
+    ok(
+        s.punch_hole(k, far + 50, 1 << 20).await,
+        "punch across the end",
+    );
+    assert_eq!(cx.len(k).await, len, "punching keeps the length");
+    let mut model = vec![0u8; usize::try_from(len).unwrap_or(0)];
+    model[..100].fill(b'a');
+    model[10..30].fill(0);
+    let far_at = usize::try_from(far).unwrap_or(0);
+    model[far_at..far_at + 50].fill(b'b');
+    cx.same(k, &model, "after punching").await;
+    let after = ok(
+        s.allocated(k, 0, u64::MAX).await,
+        "allocated after punching",
+    );
+    check(&after, 0, len, "after punching");
+    assert!(
+        covers(&after, 0, 10) && covers(&after, 30, 100) && covers(&after, far, far + 50),
+        "bytes still written: {after:?}"
+    );
+    // Punching everything leaves zeros of the same length.
+    ok(s.punch_hole(k, 0, u64::MAX).await, "punch everything");
+    cx.same(k, &vec![0u8; model.len()], "after punching everything")
+        .await;
 }

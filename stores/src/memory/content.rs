@@ -170,6 +170,40 @@ impl ContentStore for MemoryContent {
         MAX_FILE_SIZE
     }
 
+    /// Blocks are the allocation unit: a block held is data (up to the length), a missing
+    /// one a hole.
+    async fn allocated(
+        &self,
+        key: ContentKey,
+        offset: u64,
+        len: u64,
+    ) -> StoreResult<Vec<(u64, u64)>> {
+        let inner = self.lock();
+        Ok(inner
+            .live
+            .get(&key)
+            .map(|o| o.allocated(offset, len))
+            .unwrap_or_default())
+    }
+
+    /// Drops the blocks the range covers up to the length, zeroes the parts of others.
+    async fn punch_hole(
+        &self,
+        key: ContentKey,
+        offset: u64,
+        len: u64,
+    ) -> StoreResult<Option<ContentVersion>> {
+        let mut inner = self.lock();
+        let inner = &mut *inner;
+        let Some(object) = inner.live.get_mut(&key) else {
+            return Ok(None);
+        };
+        let dirty = inner.dirty.entry(key).or_default();
+        let freed = object.punch(offset, len, dirty);
+        inner.used -= freed;
+        Ok(None)
+    }
+
     async fn usage(&self) -> StoreResult<Usage> {
         let used = self.lock().used;
         let total = self.capacity.unwrap_or(UNBOUNDED_BYTES_REPORTED);
@@ -264,6 +298,64 @@ impl Object {
         self.len = self.len.max(end);
     }
 
+    /// The data ranges of `[offset, offset + len)`: the bytes the held blocks hold, cut to the
+    /// length, adjacent ones merged.
+    fn allocated(&self, offset: u64, len: u64) -> Vec<(u64, u64)> {
+        let end = offset.saturating_add(len).min(self.len);
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        if end <= offset {
+            return out;
+        }
+        for (&index, block) in self
+            .blocks
+            .range(offset / BLOCK_SIZE..=(end - 1) / BLOCK_SIZE)
+        {
+            let start = index * BLOCK_SIZE;
+            let from = offset.max(start);
+            let to = end.min(start + block.len() as u64);
+            if from >= to {
+                continue;
+            }
+            match out.last_mut() {
+                Some((o, l)) if *o + *l == from => *l += to - from,
+                _ => out.push((from, to - from)),
+            }
+        }
+        out
+    }
+
+    /// Zeroes `[offset, offset + len)` up to the length: blocks wholly inside (up to the
+    /// length) go, the overlapping bytes of others become zeros. Returns the bytes freed.
+    fn punch(&mut self, offset: u64, len: u64, dirty: &mut BTreeSet<u64>) -> u64 {
+        let end = offset.saturating_add(len).min(self.len);
+        if end <= offset {
+            return 0;
+        }
+        let mut freed = 0;
+        let indexes: Vec<u64> = self
+            .blocks
+            .range(offset / BLOCK_SIZE..=(end - 1) / BLOCK_SIZE)
+            .map(|(i, _)| *i)
+            .collect();
+        for index in indexes {
+            let start = index * BLOCK_SIZE;
+            let block_end = (start + BLOCK_SIZE).min(self.len);
+            if offset <= start && block_end <= end {
+                if let Some(b) = self.blocks.remove(&index) {
+                    freed += b.len() as u64;
+                }
+            } else if let Some(block) = self.blocks.get_mut(&index) {
+                let from = offset.max(start) - start;
+                let to = (end.min(start + BLOCK_SIZE) - start).min(block.len() as u64);
+                if from < to {
+                    Arc::make_mut(block)[small(from)..small(to)].fill(0);
+                }
+            }
+            dirty.insert(index);
+        }
+        freed
+    }
+
     /// Sets the length; returns the bytes the blocks gave up.
     fn truncate(&mut self, len: u64, dirty: &mut BTreeSet<u64>) -> u64 {
         let mut freed = 0;
@@ -301,6 +393,46 @@ mod tests {
             ino: InodeId(ino),
             generation: Generation(1),
         }
+    }
+
+    /// Goal: the memory store's holes are its missing blocks: allocated ranges leave them out,
+    /// a punch of whole blocks frees them (and their bytes), a partial punch zeroes bytes, and
+    /// a crash after a sync keeps the punch. Method: write two blocks apart, check ranges,
+    /// punch, compare ranges, usage and bytes, sync, crash, read again.
+    #[tokio::test]
+    async fn holes_are_missing_blocks() {
+        let c = MemoryContent::new();
+        c.write(key(1), 0, Bytes::from(vec![1u8; 100]))
+            .await
+            .unwrap();
+        c.write(key(1), 3 * BLOCK_SIZE, Bytes::from(vec![2u8; 100]))
+            .await
+            .unwrap();
+        assert_eq!(
+            c.allocated(key(1), 0, u64::MAX).await.unwrap(),
+            vec![(0, 100), (3 * BLOCK_SIZE, 100)]
+        );
+        assert_eq!(
+            c.allocated(key(1), 50, 3 * BLOCK_SIZE).await.unwrap(),
+            vec![(50, 50), (3 * BLOCK_SIZE, 50)]
+        );
+        c.punch_hole(key(1), 10, 10).await.unwrap();
+        assert_eq!(c.used_bytes(), 200, "a partial punch frees nothing");
+        let head = c.read(key(1), 0, 30).await.unwrap();
+        assert_eq!(
+            &head[..],
+            &[&[1u8; 10][..], &[0; 10], &[1; 10]].concat()[..]
+        );
+        c.punch_hole(key(1), 0, BLOCK_SIZE).await.unwrap();
+        assert_eq!(c.used_bytes(), 100);
+        assert_eq!(
+            c.allocated(key(1), 0, u64::MAX).await.unwrap(),
+            vec![(3 * BLOCK_SIZE, 100)]
+        );
+        c.sync(key(1)).await.unwrap();
+        c.crash();
+        assert_eq!(c.len(key(1)).await.unwrap(), 3 * BLOCK_SIZE + 100);
+        assert_eq!(&c.read(key(1), 0, 100).await.unwrap()[..], &[0u8; 100][..]);
     }
 
     /// Goal: synced content survives a crash, unsynced writes and truncates do not, per key.

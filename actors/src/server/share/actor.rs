@@ -141,10 +141,13 @@ share_ops! {
     Readdir => readdir(dir: Node, cookie: Cookie, verifier: [u8; 8], max_entries: usize, attrs: bool) -> Listing;
     /// The share's capacity, with the attributes of `node`.
     Fsstat => fsstat(node: Node) -> (Attr, Usage);
+    /// The data ranges of `[offset, offset + len)` of file `node`.
+    Allocated => allocated(node: Node, offset: u64, len: u64) -> Vec<(u64, u64)>;
+    /// Zeroes `[offset, offset + len)` of file `node`, deallocating where the store can.
+    Punch => punch(node: Node, offset: u64, len: u64) -> Change;
     /// The extended attribute `name` of `node`, or `None`.
     Xattr => xattr(node: Node, name: Bytes) -> Option<Vec<u8>>;
     /// The extended attributes of `node`: names and value lengths.
-    @method #[expect(dead_code, reason = "for the SMB front end (DOS attributes, EAs, security descriptors), wired next")]
     ListXattrs => list_xattrs(node: Node) -> Vec<XattrEntry>;
     /// Sets the extended attribute `name` of `node` to `value`.
     SetXattr => set_xattr(node: Node, name: Bytes, value: Vec<u8>) -> Change;
@@ -452,6 +455,37 @@ mod ops {
         match share.usage(caller).await {
             Ok(u) => Ok((a, u)),
             Err(e) => Err(unchanged(e, &a)),
+        }
+    }
+
+    pub(super) async fn allocated<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        node: Node,
+        offset: u64,
+        len: u64,
+    ) -> Outcome<Vec<(u64, u64)>> {
+        let a = resolve(share, node).await?;
+        share
+            .allocated(caller, &a, offset, len)
+            .await
+            .map_err(|e| unchanged(e, &a))
+    }
+
+    pub(super) async fn punch<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        node: Node,
+        offset: u64,
+        len: u64,
+    ) -> Outcome<Change> {
+        let a = resolve(share, node).await?;
+        match share.punch(caller, a.clone(), offset, len).await {
+            Ok(after) => Ok(Change {
+                before: Some(a),
+                after: Some(after),
+            }),
+            Err(e) => Err(failed(share, e, a).await),
         }
     }
 

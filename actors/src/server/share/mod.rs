@@ -1253,6 +1253,60 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
         })
     }
 
+    /// The data ranges of `[offset, offset + len)` of regular file `a` (holes left out), as
+    /// the content store knows them once the file's cached writes reached it.
+    pub(crate) async fn allocated(
+        &self,
+        caller: &Caller,
+        a: &Attr,
+        offset: u64,
+        len: u64,
+    ) -> OpResult<Vec<(u64, u64)>> {
+        caller.check_any()?;
+        match a.kind {
+            FileKind::Regular => {}
+            FileKind::Directory => return Err(StoreError::IsDir.into()),
+            _ => return Err(OpError::Invalid("allocated ranges of a special file")),
+        }
+        self.inner.cache.flush(a.ino).await?;
+        let key = a.content_key(self.inner.meta.id());
+        Ok(self.inner.content.allocated(key, offset, len).await?)
+    }
+
+    /// Zeroes `[offset, offset + len)` of regular file `before` (never past its size),
+    /// deallocating the space where the content store can; durable when it returns, and
+    /// stamped as a write (mtime, ctime). Needs what a write needs.
+    pub(crate) async fn punch(
+        &self,
+        caller: &Caller,
+        before: Attr,
+        offset: u64,
+        len: u64,
+    ) -> OpResult<Attr> {
+        self.check_change(caller)?;
+        match before.kind {
+            FileKind::Regular => {}
+            FileKind::Directory => return Err(StoreError::IsDir.into()),
+            _ => return Err(OpError::Invalid("zeroing a special file")),
+        }
+        if caller.uid != before.uid && !caller.mode_allows(&before, 2) {
+            return Err(OpError::Access);
+        }
+        let ino = before.ino;
+        // Cached writes go first, so none lands on the range after it was zeroed.
+        self.inner.cache.flush(ino).await?;
+        let key = before.content_key(self.inner.meta.id());
+        self.inner.content.punch_hole(key, offset, len).await?;
+        let version = self.inner.content.sync(key).await?;
+        let after = self
+            .inner
+            .meta
+            .record_write(ino, 0, self.now(), version)
+            .await
+            .map_err(OpError::from_store)?;
+        Ok(self.overlay(after))
+    }
+
     /// The extended attribute `name` of `a`, or `None`. See the module docs for who may read
     /// which.
     pub(crate) async fn xattr(

@@ -22,8 +22,8 @@ use crate::server::share::Node;
 /// Entries asked of the share per page.
 const PAGE: usize = 256;
 
-/// The directory entry of `name` with attributes `a`.
-pub(crate) fn entry(name: &str, a: &Attr, posix: bool) -> DirEntry {
+/// The directory entry of `name` with attributes `a` and what the store holds beyond them.
+pub(crate) fn entry(name: &str, a: &Attr, posix: bool, meta: attrs::Meta) -> DirEntry {
     DirEntry {
         name: name.to_owned(),
         file_index: 0,
@@ -33,8 +33,8 @@ pub(crate) fn entry(name: &str, a: &Attr, posix: bool) -> DirEntry {
         change_time: filetime(a.ctime),
         end_of_file: attrs::end_of_file(a),
         allocation_size: attrs::allocation(a),
-        attributes: protocol::smb2::create::FileAttributes(attrs::dos(a, name)),
-        ea_size: 0,
+        attributes: protocol::smb2::create::FileAttributes(attrs::dos(a, name, meta.dos)),
+        ea_size: meta.ea_size,
         reparse_tag: if a.kind == FileKind::Symlink {
             0xA000_000C
         } else {
@@ -103,7 +103,11 @@ impl Conn {
                     resume = cookie;
                     continue;
                 }
-                if !buf.push(&entry(name, a, posix)) {
+                // An entry removed since the page was read still lists, with defaults.
+                let meta = attrs::meta(&share, &caller, Node::from(a))
+                    .await
+                    .unwrap_or_default();
+                if !buf.push(&entry(name, a, posix, meta)) {
                     break;
                 }
                 tracing::trace!(%name, "QUERY_DIRECTORY entry");

@@ -13,6 +13,7 @@ use protocol::smb2::file::{
 };
 use protocol::smb2::fileid::FileId;
 use protocol::smb2::header::{Command, HEADER_LEN, Header, HeaderFlags, MessageId};
+use protocol::smb2::fscc::InfoClass as _;
 use protocol::smb2::notify::{CompletionFilter, NotifyAction};
 use protocol::smb2::security::{SecurityDescriptor, Sid, control};
 use protocol::smb2::status::NtStatus;
@@ -35,6 +36,8 @@ use crate::server::share::{
 /// Windows.
 const MAX_FILE_SIZE: u64 = 0xFFF_FFFF_0000;
 
+/// FILE_ATTRIBUTE_ENCRYPTED.
+const ENCRYPTED: u32 = 0x4000;
 /// How long a FLUSH waits for the write-back before it goes asynchronous.
 const FLUSH_SYNC_MAX: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -276,8 +279,9 @@ impl Conn {
         if r.desired_access.0 & 0x0CE0_FE00 != 0 {
             return Err(NtStatus::ACCESS_DENIED);
         }
-        // The SACL right needs SeSecurityPrivilege, which no session here holds (Samba
-        // answers the same for users without it; smbtorture maximum_allowed).
+        // Reading or writing a SACL needs SeSecurityPrivilege, which no session here holds
+        // (Samba answers the same for users without it; smbtorture maximum_allowed and
+        // create.gentest expect the open refused).
         if r.desired_access.0 & access::ACCESS_SYSTEM_SECURITY != 0 {
             return Err(NtStatus::PRIVILEGE_NOT_HELD);
         }
@@ -293,6 +297,10 @@ impl Conn {
         if r.file_attributes.0 & 0xFFFF_8048 != 0 || r.contexts.iter().any(|c| c.name.len() < 4) {
             return Err(NtStatus::INVALID_PARAMETER);
         }
+        // No encryption (EFS) here: refused as a standalone Windows server refuses it.
+        if r.file_attributes.0 & ENCRYPTED != 0 {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
         // No snapshots are kept: a previous version (TWrp) does not exist.
         if r.context(names::TWRP).is_some() {
             return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
@@ -300,6 +308,16 @@ impl Conn {
         if r.name.starts_with('\\') {
             return Err(NtStatus::INVALID_PARAMETER);
         }
+        // EAs to give a new or overwritten file (ExtA), checked before anything changes.
+        let create_eas = match r.context(names::EXTA) {
+            Some(c) => {
+                let list = protocol::smb2::fscc::FileFullEaInformation::decode(&c.data)
+                    .map_err(|_| NtStatus::EA_LIST_INCONSISTENT)?;
+                super::ea::check(&list.entries)?;
+                Some(list.entries)
+            }
+            None => None,
+        };
         let options = r.create_options;
         let want_dir = options.contains(CreateOptions::DIRECTORY_FILE);
         let want_file = options.contains(CreateOptions::NON_DIRECTORY_FILE);
@@ -375,6 +393,8 @@ impl Conn {
         // Whether the node has a current stored descriptor: then its write bits mirror the
         // DACL, not the DOS READONLY attribute.
         let mut has_acl = false;
+        // The stored DOS attributes of an existing node (and its EA size).
+        let mut existing_meta = None;
         let attr = match existing {
             Some(a) => {
                 if disposition == CreateDisposition::CREATE {
@@ -410,6 +430,8 @@ impl Conn {
                         | CreateDisposition::OVERWRITE
                         | CreateDisposition::OVERWRITE_IF
                 );
+                let meta = attrs::meta(&share, &caller, Node::from(&a)).await?;
+                existing_meta = Some(meta);
                 // Share modes, oplocks and leases of other opens, before anything changes.
                 let treq = Request {
                     overwrite,
@@ -424,6 +446,11 @@ impl Conn {
                 if overwrite {
                     if is_dir {
                         return Err(NtStatus::INVALID_PARAMETER);
+                    }
+                    // Overwriting a hidden or system file must say so ([MS-FSA] 2.1.5.1.2.1).
+                    let kept = meta.dos.bits(&a) & (attrs::HIDDEN | attrs::SYSTEM);
+                    if kept & !r.file_attributes.0 != 0 {
+                        return Err(NtStatus::ACCESS_DENIED);
                     }
                     if read_only_tree {
                         return Err(NtStatus::ACCESS_DENIED);
@@ -545,6 +572,26 @@ impl Conn {
                 }
             }
         };
+        // The DOS attributes: a new or overwritten file takes those asked for (the ones CREATE
+        // may set) plus ARCHIVE, a new directory those asked for; an opened node keeps its own.
+        let stored = match (action, existing_meta) {
+            (CreateAction::OPENED, Some(meta)) => meta.dos,
+            (CreateAction::OPENED, None) => {
+                attrs::meta(&share, &caller, Node::from(&attr))
+                    .await
+                    .unwrap_or_default()
+                    .dos
+            }
+            (_, old) => {
+                let bits = attrs::at_create(attr.kind, r.file_attributes.0);
+                let old = old.map(|m| m.dos).unwrap_or_default();
+                attrs::store_dos(&share, &caller, &attr, old, bits).await?;
+                if let Some(eas) = &create_eas {
+                    super::ea::write(&share, &caller, Node::from(&attr), eas).await?;
+                }
+                attrs::StoredDos(Some(bits))
+            }
+        };
         // What the mode bits and the share permission allow, against what was asked (checked
         // above for existing nodes; a new node's creator gets what it asked for).
         let (access_mask, granted) = match checked_access {
@@ -609,6 +656,11 @@ impl Conn {
             posix_paths: posix_open,
             position: 0,
             allocation: requested_allocation,
+            archived: stored.bits(&attr) & attrs::ARCHIVE != 0,
+            user_ctime: None,
+            // FileModeInformation starts as the create options that are modes (write-through,
+            // sequential, no buffering, synchronous I/O).
+            mode: options.0 & 0x3E,
         })?;
         if action != CreateAction::OPENED {
             let (filter, what) = if action == CreateAction::CREATED {
@@ -657,7 +709,7 @@ impl Conn {
             change_time: filetime(attr.ctime),
             allocation_size: attrs::allocation(&attr).max(requested_allocation),
             end_of_file: attrs::end_of_file(&attr),
-            file_attributes: FileAttributes(attrs::dos(&attr, &stored_name)),
+            file_attributes: FileAttributes(attrs::dos(&attr, &stored_name, stored)),
             file_id: fid,
             contexts,
         }
@@ -761,11 +813,17 @@ impl Conn {
         let post = r.flags & CloseRequest::POSTQUERY_ATTRIB != 0;
         let attr = if post {
             match self.opens.get(&id).map(|o| &o.kind) {
-                Some(OpenKind::Node { node, .. }) => {
-                    let node = *node;
+                Some(OpenKind::Node { node, name, .. }) => {
+                    let (node, name) = (*node, name.clone());
                     let o = self.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
                     let (share, caller) = self.share_of(o)?;
-                    share.getattr(caller, node).await.ok()
+                    match share.getattr(caller.clone(), node).await {
+                        Ok(a) => {
+                            let meta = attrs::meta(&share, &caller, node).await.unwrap_or_default();
+                            Some((a, name, meta))
+                        }
+                        Err(_) => None,
+                    }
                 }
                 _ => None,
             }
@@ -775,7 +833,7 @@ impl Conn {
         let deleted = self.release_open(id).await;
         let mut w = Out::writer();
         let resp = match attr {
-            Some(a) if !deleted => CloseResponse {
+            Some((a, name, meta)) if !deleted => CloseResponse {
                 flags: CloseRequest::POSTQUERY_ATTRIB,
                 creation_time: filetime(a.btime),
                 last_access_time: filetime(a.atime),
@@ -783,7 +841,7 @@ impl Conn {
                 change_time: filetime(a.ctime),
                 allocation_size: attrs::allocation(&a),
                 end_of_file: attrs::end_of_file(&a),
-                file_attributes: FileAttributes(attrs::dos(&a, "")),
+                file_attributes: FileAttributes(attrs::dos(&a, &name, meta.dos)),
             },
             _ => CloseResponse::default(),
         };
@@ -1038,6 +1096,32 @@ impl Conn {
                     .await
                     .map_err(failed)?;
                 self.data_changed(id);
+                if count > 0
+                    && self.opens.get(&id).is_some_and(|o| !o.archived)
+                    && let Some(o) = self.opens.get(&id)
+                {
+                    // Written data marks the file for backup (FILE_ATTRIBUTE_ARCHIVE), as
+                    // Windows does; once per open.
+                    // The data is written: a failure here only leaves the attribute behind.
+                    let (share, caller) = self.share_of(o)?;
+                    if let Ok(a) = share.getattr(caller.clone(), node).await
+                        && let Ok(meta) = attrs::meta(&share, &caller, node).await
+                    {
+                        let bits = meta.dos.bits(&a);
+                        if bits & attrs::ARCHIVE == 0
+                            && let Err(status) = attrs::store_dos(
+                                &share,
+                                &caller,
+                                &a,
+                                meta.dos,
+                                bits | attrs::ARCHIVE,
+                            )
+                            .await
+                        {
+                            tracing::debug!(?status, "setting ARCHIVE after a write failed");
+                        }
+                    }
+                }
                 let mut filter = CompletionFilter::LAST_WRITE;
                 if written.change.before.as_ref().map(|a| a.size)
                     != written.change.after.as_ref().map(|a| a.size)
@@ -1047,6 +1131,9 @@ impl Conn {
                 self.notify_open(id, filter);
                 if let Some(o) = self.opens.get_mut(&id) {
                     o.position = offset + count as u64;
+                    if count > 0 {
+                        o.archived = true;
+                    }
                     if stability == Stability::Unstable {
                         o.dirty = true;
                         o.unflushed = match o.unflushed {
@@ -1206,6 +1293,9 @@ impl Conn {
             posix_paths: false,
             position: 0,
             allocation: 0,
+            archived: false,
+            user_ctime: None,
+            mode: 0,
         })?;
         let mut w = Out::writer();
         CreateResponse {

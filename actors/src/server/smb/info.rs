@@ -35,10 +35,13 @@ use crate::server::share::{AttrChange, Node, TimeSet};
 const CLUSTER: u64 = 4096;
 
 /// The file-system attributes we report ([MS-FSCC] 2.5.1): FILE_CASE_PRESERVED_NAMES,
-/// FILE_UNICODE_ON_DISK, FILE_PERSISTENT_ACLS (mapped onto the mode) and
-/// FILE_SUPPORTS_REPARSE_POINTS (symlinks). Lookups ignore case, so FILE_CASE_SENSITIVE_SEARCH
-/// is not set.
-const FS_ATTRIBUTES: u32 = 0x0000_0002 | 0x0000_0004 | 0x0000_0008 | 0x0000_0080;
+/// FILE_UNICODE_ON_DISK, FILE_PERSISTENT_ACLS (mapped onto the mode),
+/// FILE_SUPPORTS_SPARSE_FILES (the SPARSE_FILE attribute is stored, holes come from the
+/// content store), FILE_SUPPORTS_REPARSE_POINTS (symlinks) and
+/// FILE_SUPPORTS_EXTENDED_ATTRIBUTES (EAs are stored as `user.` extended attributes). Lookups
+/// ignore case, so FILE_CASE_SENSITIVE_SEARCH is not set.
+const FS_ATTRIBUTES: u32 =
+    0x0000_0002 | 0x0000_0004 | 0x0000_0008 | 0x0000_0040 | 0x0000_0080 | 0x0080_0000;
 
 impl Conn {
     /// QUERY_INFO ([MS-SMB2] 3.3.5.20).
@@ -59,15 +62,31 @@ impl Conn {
             return Err(NtStatus::NOT_SUPPORTED);
         };
         let (node, name, path, is_dir) = (*node, name.clone(), path.clone(), *is_dir);
-        let (access_mask, delete_pending, position, requested_allocation) = (
+        let (access_mask, delete_pending, position, requested_allocation, file_mode) = (
             open.access,
             open.delete_on_close,
             open.position,
             open.allocation,
+            open.mode,
         );
         let (share, caller) = self.share_of(open)?;
         let posix = self.neg.as_ref().is_some_and(|n| n.posix);
         let a = share.getattr(caller.clone(), node).await.map_err(failed)?;
+        // The stored DOS attributes and EaSize, read only for the classes that report them.
+        let meta = if r.info_type == InfoType::FILE
+            && matches!(
+                FileInfoClass(r.info_class),
+                FileInfoClass::BASIC
+                    | FileInfoClass::ALL
+                    | FileInfoClass::EA
+                    | FileInfoClass::NETWORK_OPEN
+                    | FileInfoClass::ATTRIBUTE_TAG
+                    | FileInfoClass::POSIX
+            ) {
+            attrs::meta(&share, &caller, node).await?
+        } else {
+            attrs::Meta::default()
+        };
         // What this handle reports as allocated: the AlSi asked for at creation, if larger.
         let allocation = attrs::allocation(&a).max(requested_allocation);
         let (buf, fixed): (Vec<u8>, usize) = match r.info_type {
@@ -86,18 +105,24 @@ impl Conn {
                 if access_mask & needs != needs {
                     return Err(NtStatus::ACCESS_DENIED);
                 }
-                let basic = basic(&a, &name);
+                let basic = basic(&a, &name, meta.dos);
                 let standard = FileStandardInformation {
                     allocation_size: allocation,
                     end_of_file: attrs::end_of_file(&a),
-                    number_of_links: a.nlink,
+                    // A name about to go no longer counts ([MS-FSCC] 2.4.41; smbtorture
+                    // setinfo).
+                    number_of_links: if delete_pending {
+                        a.nlink.saturating_sub(1)
+                    } else {
+                        a.nlink
+                    },
                     delete_pending,
                     directory: is_dir,
                 };
                 match class {
-                    // The volume does not advertise FILE_SUPPORTS_EXTENDED_ATTRIBUTES: EAs are
-                    // not stored (checked after the open's FILE_READ_EA, as Windows orders it).
-                    FileInfoClass::FULL_EA => return Err(NtStatus::EAS_NOT_SUPPORTED),
+                    FileInfoClass::FULL_EA => {
+                        return self.query_eas(&share, &caller, node, &r).await;
+                    }
                     FileInfoClass::BASIC => (basic.encode(), 40),
                     FileInfoClass::STANDARD => (standard.encode(), 24),
                     FileInfoClass::INTERNAL => (
@@ -107,7 +132,13 @@ impl Conn {
                         .encode(),
                         8,
                     ),
-                    FileInfoClass::EA => (FileEaInformation { ea_size: 0 }.encode(), 4),
+                    FileInfoClass::EA => (
+                        FileEaInformation {
+                            ea_size: meta.ea_size,
+                        }
+                        .encode(),
+                        4,
+                    ),
                     FileInfoClass::ACCESS => (
                         FileAccessInformation {
                             access_flags: access_mask,
@@ -122,7 +153,7 @@ impl Conn {
                         .encode(),
                         8,
                     ),
-                    FileInfoClass::MODE => (FileModeInformation { mode: 0 }.encode(), 4),
+                    FileInfoClass::MODE => (FileModeInformation { mode: file_mode }.encode(), 4),
                     FileInfoClass::ALIGNMENT => (
                         FileAlignmentInformation {
                             alignment_requirement: 0,
@@ -137,14 +168,16 @@ impl Conn {
                             internal: FileInternalInformation {
                                 index_number: a.ino.0,
                             },
-                            ea: FileEaInformation { ea_size: 0 },
+                            ea: FileEaInformation {
+                                ea_size: meta.ea_size,
+                            },
                             access: FileAccessInformation {
                                 access_flags: access_mask,
                             },
                             position: FilePositionInformation {
                                 current_byte_offset: position,
                             },
-                            mode: FileModeInformation { mode: 0 },
+                            mode: FileModeInformation { mode: file_mode },
                             alignment: FileAlignmentInformation {
                                 alignment_requirement: 0,
                             },
@@ -206,14 +239,14 @@ impl Conn {
                             change_time: filetime(a.ctime),
                             allocation_size: allocation,
                             end_of_file: attrs::end_of_file(&a),
-                            file_attributes: attrs::dos(&a, &name),
+                            file_attributes: attrs::dos(&a, &name, meta.dos),
                         }
                         .encode(),
                         56,
                     ),
                     FileInfoClass::ATTRIBUTE_TAG => (
                         FileAttributeTagInformation {
-                            file_attributes: attrs::dos(&a, &name),
+                            file_attributes: attrs::dos(&a, &name, meta.dos),
                             reparse_tag: if a.kind == FileKind::Symlink {
                                 0xA000_000C
                             } else {
@@ -223,7 +256,7 @@ impl Conn {
                         .encode(),
                         8,
                     ),
-                    FileInfoClass::POSIX if posix => (posix_info(&a, &name).encode(), 0),
+                    FileInfoClass::POSIX if posix => (posix_info(&a, &name, meta.dos).encode(), 0),
                     _ => return Err(NtStatus::INVALID_INFO_CLASS),
                 }
             }
@@ -405,6 +438,53 @@ impl Conn {
         Ok(Out::with_status(status, w))
     }
 
+    /// QUERY_INFO FileFullEaInformation ([MS-FSCC] 2.4.15): the EAs the input buffer names
+    /// (a FILE_GET_EA_INFORMATION list), or all of them; whole entries only, as many as fit
+    /// (STATUS_BUFFER_OVERFLOW when some do not, STATUS_BUFFER_TOO_SMALL when none does).
+    async fn query_eas(
+        &self,
+        share: &crate::server::share::ShareHandle,
+        caller: &crate::server::share::Caller,
+        node: Node,
+        r: &QueryInfoRequest,
+    ) -> Handled {
+        let wanted = fscc::decode_get_ea_list(&r.input_buffer)
+            .map_err(|_| NtStatus::EA_LIST_INCONSISTENT)?;
+        let mut eas = super::ea::read(share, caller, node, &wanted).await?;
+        if eas.is_empty() {
+            return Err(NtStatus::NO_EAS_ON_FILE);
+        }
+        let single = r.flags & protocol::smb2::info::query_flags::RETURN_SINGLE_ENTRY != 0;
+        if single {
+            eas.truncate(1);
+        }
+        let max = r.output_buffer_length as usize;
+        let all = eas.len();
+        // Entries are 4-byte aligned, the last one unpadded: keep the longest prefix that fits.
+        let mut entries_kept = 0;
+        let mut used = 0usize;
+        for e in &eas {
+            if used + e.len() > max {
+                break;
+            }
+            used += e.len().next_multiple_of(4);
+            entries_kept += 1;
+        }
+        eas.truncate(entries_kept);
+        let buf = fscc::FileFullEaInformation { entries: eas }.encode();
+        if entries_kept == 0 {
+            return Err(NtStatus::BUFFER_TOO_SMALL);
+        }
+        let status = if entries_kept < all {
+            NtStatus::BUFFER_OVERFLOW
+        } else {
+            NtStatus::SUCCESS
+        };
+        let mut w = Out::writer();
+        QueryInfoResponse { output_buffer: buf }.encode(&mut w);
+        Ok(Out::with_status(status, w))
+    }
+
     /// SET_INFO ([MS-SMB2] 3.3.5.21).
     pub(crate) async fn set_info(&mut self, req: Req<'_>) -> Handled {
         let r = SetInfoRequest::decode(req.msg).map_err(undecodable)?;
@@ -458,22 +538,48 @@ impl Conn {
                         ctime: time(info.change_time),
                         ..AttrChange::default()
                     };
-                    if a.kind == FileKind::Directory && info.file_attributes & 0x100 != 0 {
+                    if a.kind == FileKind::Directory && info.file_attributes & attrs::TEMPORARY != 0
+                    {
                         // FILE_ATTRIBUTE_TEMPORARY is for files only.
                         return Err(NtStatus::INVALID_PARAMETER);
                     }
-                    if info.file_attributes != 0 && a.kind != FileKind::Directory {
-                        let ro = info.file_attributes & attrs::READONLY != 0;
-                        let mode = if ro {
-                            a.mode & !0o222
-                        } else if a.mode & 0o222 == 0 {
-                            a.mode | 0o200
-                        } else {
-                            a.mode
-                        };
+                    if a.kind != FileKind::Directory && info.file_attributes & attrs::DIRECTORY != 0
+                    {
+                        // A file cannot become a directory ([MS-FSA] 2.1.5.14.2).
+                        return Err(NtStatus::INVALID_PARAMETER);
+                    }
+                    // Attributes (0: leave them) go to the mode (READONLY) and the stored
+                    // DOS attributes; the bits a client cannot set stay as they are.
+                    let mut dos = None;
+                    if info.file_attributes != 0 {
+                        let meta = attrs::meta(&share, &caller, node).await?;
+                        let bits = (meta.dos.bits(&a) & !attrs::SETTABLE)
+                            | (info.file_attributes & attrs::SETTABLE);
+                        dos = Some((meta.dos, bits));
+                        let mode = attrs::mode_for(&a, info.file_attributes);
                         if mode != a.mode {
                             change.mode = Some(mode);
                         }
+                    }
+                    // A ChangeTime set through this handle sticks for later changes through
+                    // it ([MS-FSA] Open.UserSetChangeTime).
+                    let user_ctime = match change.ctime {
+                        TimeSet::Client(t) => Some(t),
+                        _ => self.opens.get(&id).and_then(|o| o.user_ctime),
+                    };
+                    if let Some((old, bits)) = dos {
+                        attrs::store_dos(&share, &caller, &a, old, bits).await?;
+                        if change.ctime == TimeSet::Keep
+                            && let Some(t) = user_ctime
+                        {
+                            change.ctime = TimeSet::Client(t);
+                        }
+                    }
+                    if change.mode.is_some()
+                        && change.ctime == TimeSet::Keep
+                        && let Some(t) = user_ctime
+                    {
+                        change.ctime = TimeSet::Client(t);
                     }
                     if change != AttrChange::default() {
                         share
@@ -485,6 +591,22 @@ impl Conn {
                     if !filter.is_empty() {
                         self.notify_open(id, filter);
                     }
+                    if let Some(o) = self.opens.get_mut(&id) {
+                        o.user_ctime = user_ctime;
+                        if dos.is_some() {
+                            // ARCHIVE was set as the client asked: the next write sets it again.
+                            o.archived = false;
+                        }
+                    }
+                }
+                FileInfoClass::FULL_EA => {
+                    if access_mask & access::FILE_WRITE_EA == 0 {
+                        return Err(NtStatus::ACCESS_DENIED);
+                    }
+                    let info = fscc::FileFullEaInformation::decode(b)
+                        .map_err(|_| NtStatus::EA_LIST_INCONSISTENT)?;
+                    super::ea::check(&info.entries)?;
+                    super::ea::write(&share, &caller, node, &info.entries).await?;
                 }
                 FileInfoClass::END_OF_FILE => {
                     if access_mask & access::FILE_WRITE_DATA == 0 {
@@ -503,10 +625,18 @@ impl Conn {
                     }
                     let info = fscc::FileAllocationInformation::decode(b).map_err(bad)?;
                     let a = share.getattr(caller, node).await.map_err(failed)?;
-                    // A smaller allocation truncates; a larger one is a hint we need not keep.
+                    // A smaller allocation truncates; a larger one is a hint the store need not
+                    // keep, reported back through this handle as Windows would (smbtorture
+                    // setinfo).
                     if !is_dir && info.allocation_size < a.size {
                         self.set_size(id, node, info.allocation_size).await?;
                         self.notify_open(id, CompletionFilter::SIZE | CompletionFilter::LAST_WRITE);
+                    }
+                    if !is_dir && let Some(o) = self.opens.get_mut(&id) {
+                        o.allocation = info
+                            .allocation_size
+                            .div_ceil(CLUSTER)
+                            .saturating_mul(CLUSTER);
                     }
                 }
                 FileInfoClass::DISPOSITION | FileInfoClass::DISPOSITION_EX => {
@@ -542,7 +672,16 @@ impl Conn {
                     }
                 }
                 FileInfoClass::MODE => {
-                    FileModeInformation::decode(b).map_err(bad)?;
+                    // [MS-FSCC] 2.4.26: only these bits may be set through an open.
+                    const SETTABLE_MODE: u32 = 0x2 | 0x4 | 0x8 | 0x10 | 0x20;
+                    let mode = FileModeInformation::decode(b).map_err(bad)?.mode;
+                    if mode & !SETTABLE_MODE != 0 {
+                        return Err(NtStatus::INVALID_PARAMETER);
+                    }
+                    if let Some(o) = self.opens.get_mut(&id) {
+                        o.mode = mode;
+                        o.write_through = mode & 0x2 != 0;
+                    }
                 }
                 FileInfoClass::RENAME => {
                     if access_mask & access::DELETE == 0 {
@@ -679,7 +818,6 @@ impl Conn {
                         CompletionFilter::FILE_NAME,
                     );
                 }
-                FileInfoClass::FULL_EA => return Err(NtStatus::EAS_NOT_SUPPORTED),
                 _ => return Err(NtStatus::INVALID_INFO_CLASS),
             },
             InfoType::SECURITY => {
@@ -845,7 +983,7 @@ pub(crate) fn short_name(name: &str) -> String {
 
 /// FileBasicInformation of `a`.
 /// The CHANGE_NOTIFY filter bits a FileBasicInformation SET_INFO answers to: what it sets,
-/// whether or not the share stores it (HIDDEN is not stored yet); a ChangeTime alone answers
+/// whether or not the share stores it; a ChangeTime alone answers
 /// to none, as on Windows (smbtorture notify.mask).
 fn basic_filter(info: &FileBasicInformation) -> CompletionFilter {
     let set = |t: u64| t != 0 && t != u64::MAX;
@@ -865,18 +1003,18 @@ fn basic_filter(info: &FileBasicInformation) -> CompletionFilter {
     f
 }
 
-fn basic(a: &Attr, name: &str) -> FileBasicInformation {
+fn basic(a: &Attr, name: &str, stored: attrs::StoredDos) -> FileBasicInformation {
     FileBasicInformation {
         creation_time: filetime(a.btime),
         last_access_time: filetime(a.atime),
         last_write_time: filetime(a.mtime),
         change_time: filetime(a.ctime),
-        file_attributes: attrs::dos(a, name),
+        file_attributes: attrs::dos(a, name, stored),
     }
 }
 
 /// The SMB 3.1.1 POSIX information of `a`.
-fn posix_info(a: &Attr, name: &str) -> fscc::FilePosixInformation {
+fn posix_info(a: &Attr, name: &str, stored: attrs::StoredDos) -> fscc::FilePosixInformation {
     let p = attrs::posix_info(a);
     fscc::FilePosixInformation {
         creation_time: filetime(a.btime),
@@ -885,7 +1023,7 @@ fn posix_info(a: &Attr, name: &str) -> fscc::FilePosixInformation {
         change_time: filetime(a.ctime),
         end_of_file: attrs::end_of_file(a),
         allocation_size: attrs::allocation(a),
-        file_attributes: attrs::dos(a, name),
+        file_attributes: attrs::dos(a, name, stored),
         inode: a.ino.0,
         device: 0,
         reserved: 0,

@@ -5,14 +5,15 @@
 use bytes::Bytes;
 use protocol::smb2::fileid::FileId;
 use protocol::smb2::ioctl::{
-    CopyChunkRequest, CopyChunkResponse, CtlCode, IOCTL_IS_FSCTL, IoctlRequest, IoctlResponse,
-    NetworkInterfaceInfo, ReparseData, ResumeKeyResponse, SYMLINK_FLAG_RELATIVE, SymlinkReparse,
-    ValidateNegotiateInfoRequest, ValidateNegotiateInfoResponse,
+    AllocatedRange, CopyChunkRequest, CopyChunkResponse, CtlCode, FileZeroDataInformation,
+    IOCTL_IS_FSCTL, IoctlRequest, IoctlResponse, NetworkInterfaceInfo, ReparseData,
+    ResumeKeyResponse, SYMLINK_FLAG_RELATIVE, SymlinkReparse, ValidateNegotiateInfoRequest,
+    ValidateNegotiateInfoResponse,
 };
 use protocol::smb2::status::NtStatus;
 use stores::FileKind;
 
-use super::attrs::access;
+use super::attrs::{self, access};
 use super::connection::{Conn, Handled, Out, Req, undecodable};
 use super::files::failed;
 use super::state::OpenKind;
@@ -96,7 +97,8 @@ impl Conn {
                 self.ioctl_ok(&r, data.encode())
             }
             CtlCode::SET_REPARSE_POINT => self.set_reparse(&r, id).await,
-            CtlCode::SET_SPARSE => self.ioctl_ok(&r, Vec::new()),
+            CtlCode::SET_SPARSE => self.set_sparse(&r, id).await,
+            CtlCode::SET_ZERO_DATA => self.set_zero_data(&r, id).await,
             // No compression: GET answers COMPRESSION_FORMAT_NONE, SET accepts only NONE.
             CtlCode(0x0009_003C) => {
                 self.node_of(id)?;
@@ -126,25 +128,7 @@ impl Conn {
                 };
                 self.ioctl_ok(&r, buf.encode())
             }
-            CtlCode::QUERY_ALLOCATED_RANGES => {
-                let (node, share, caller) = self.node_of(id)?;
-                let a = share.getattr(caller, node).await.map_err(failed)?;
-                let (off, len) = match r.input.get(..16) {
-                    Some(b) => (
-                        u64::from_le_bytes(b[..8].try_into().unwrap_or_default()),
-                        u64::from_le_bytes(b[8..16].try_into().unwrap_or_default()),
-                    ),
-                    None => return Err(NtStatus::INVALID_PARAMETER),
-                };
-                // Every byte up to the size is allocated (no holes are tracked).
-                let end = off.saturating_add(len).min(a.size);
-                let mut out = Vec::new();
-                if end > off {
-                    out.extend_from_slice(&off.to_le_bytes());
-                    out.extend_from_slice(&(end - off).to_le_bytes());
-                }
-                self.ioctl_ok(&r, out)
-            }
+            CtlCode::QUERY_ALLOCATED_RANGES => self.query_allocated_ranges(&r, id).await,
             _ => Err(NtStatus::INVALID_DEVICE_REQUEST),
         }
     }
@@ -187,6 +171,127 @@ impl Conn {
             }
             .encode(),
         )
+    }
+
+    /// FSCTL_SET_SPARSE ([MS-FSCC] 2.3.64, [MS-FSA] 2.1.5.9.36): sets or clears the stored
+    /// SPARSE_FILE attribute. No buffer means set; only the first byte of a longer one counts
+    /// (Windows accepts oversized buffers). Directories cannot be sparse.
+    async fn set_sparse(&mut self, r: &IoctlRequest, id: u64) -> Handled {
+        let (node, share, caller) = self.node_of(id)?;
+        let access_mask = self.opens.get(&id).map_or(0, |o| o.access);
+        if access_mask
+            & (access::FILE_WRITE_DATA | access::FILE_WRITE_ATTRIBUTES | access::FILE_APPEND_DATA)
+            == 0
+        {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        let a = share.getattr(caller.clone(), node).await.map_err(failed)?;
+        if a.kind == FileKind::Directory {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        let set = r.input.first().is_none_or(|&b| b != 0);
+        let meta = attrs::meta(&share, &caller, node).await?;
+        let old = meta.dos.bits(&a);
+        let bits = if set {
+            old | attrs::SPARSE_FILE
+        } else {
+            old & !attrs::SPARSE_FILE
+        };
+        attrs::store_dos(&share, &caller, &a, meta.dos, bits).await?;
+        self.ioctl_ok(r, Vec::new())
+    }
+
+    /// FSCTL_QUERY_ALLOCATED_RANGES ([MS-FSCC] 2.3.51, [MS-FSA] 2.1.5.9.21): the data ranges
+    /// inside the one range asked about. A file that is not sparse is data from start to end
+    /// (as Windows and Samba report it, whatever the store deallocated); a sparse file's holes
+    /// come from the content store. Ranges that do not fit the output are left out
+    /// (BUFFER_OVERFLOW, or BUFFER_TOO_SMALL when none fits).
+    async fn query_allocated_ranges(&mut self, r: &IoctlRequest, id: u64) -> Handled {
+        let (node, share, caller) = self.node_of(id)?;
+        let access_mask = self.opens.get(&id).map_or(0, |o| o.access);
+        if access_mask & (access::FILE_READ_DATA | access::FILE_WRITE_DATA) == 0 {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        // The first range counts; a longer buffer is accepted, as Windows does.
+        let asked = r
+            .input
+            .get(..16)
+            .and_then(|b| AllocatedRange::decode_list(b).ok())
+            .and_then(|l| l.first().copied())
+            .ok_or(NtStatus::INVALID_PARAMETER)?;
+        let (Ok(off), Ok(len)) = (
+            i64::try_from(asked.file_offset),
+            i64::try_from(asked.length),
+        ) else {
+            return Err(NtStatus::INVALID_PARAMETER);
+        };
+        if off.checked_add(len).is_none() {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        let (off, len) = (asked.file_offset, asked.length);
+        let a = share.getattr(caller.clone(), node).await.map_err(failed)?;
+        if a.kind == FileKind::Directory {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        let meta = attrs::meta(&share, &caller, node).await?;
+        let ranges: Vec<(u64, u64)> = if meta.dos.bits(&a) & attrs::SPARSE_FILE != 0 {
+            share
+                .allocated(caller, node, off, len)
+                .await
+                .map_err(failed)?
+        } else {
+            let end = off.saturating_add(len).min(a.size);
+            if end > off {
+                vec![(off, end - off)]
+            } else {
+                Vec::new()
+            }
+        };
+        let fit = (r.max_output_response as usize) / 16;
+        let list: Vec<AllocatedRange> = ranges
+            .iter()
+            .take(fit)
+            .map(|&(file_offset, length)| AllocatedRange {
+                file_offset,
+                length,
+            })
+            .collect();
+        if list.len() < ranges.len() {
+            if list.is_empty() {
+                return Err(NtStatus::BUFFER_TOO_SMALL);
+            }
+            let mut w = Out::writer();
+            IoctlResponse::for_request(r, AllocatedRange::encode_list(&list)).encode(&mut w);
+            return Ok(Out::with_status(NtStatus::BUFFER_OVERFLOW, w));
+        }
+        self.ioctl_ok(r, AllocatedRange::encode_list(&list))
+    }
+
+    /// FSCTL_SET_ZERO_DATA ([MS-FSCC] 2.3.85, [MS-FSA] 2.1.5.9.39): zeroes the range (never past
+    /// the end of file), deallocating it where the content store can.
+    async fn set_zero_data(&mut self, r: &IoctlRequest, id: u64) -> Handled {
+        let (node, share, caller) = self.node_of(id)?;
+        let access_mask = self.opens.get(&id).map_or(0, |o| o.access);
+        let z =
+            FileZeroDataInformation::decode(&r.input).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        if z.file_offset > z.beyond_final_zero || i64::try_from(z.beyond_final_zero).is_err() {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        if access_mask & access::FILE_WRITE_DATA == 0 {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        let a = share.getattr(caller.clone(), node).await.map_err(failed)?;
+        if a.kind == FileKind::Directory {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        let len = z.beyond_final_zero - z.file_offset;
+        if len > 0 {
+            share
+                .punch(caller, node, z.file_offset, len)
+                .await
+                .map_err(failed)?;
+        }
+        self.ioctl_ok(r, Vec::new())
     }
 
     /// The node, share and caller of open `id`.

@@ -13,6 +13,7 @@ pub(crate) mod acl;
 pub(crate) mod attrs;
 pub(crate) mod connection;
 pub(crate) mod dir;
+pub(crate) mod ea;
 pub(crate) mod errors;
 pub(crate) mod events;
 pub(crate) mod files;

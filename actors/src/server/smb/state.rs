@@ -197,4 +197,13 @@ pub(crate) struct Open {
     /// Opened with the SMB 3.1.1 POSIX create context: rename and link targets given on
     /// this handle are `/`-separated POSIX paths.
     pub(crate) posix_paths: bool,
+    /// This open wrote data and made sure the file carries FILE_ATTRIBUTE_ARCHIVE since the
+    /// last time its DOS attributes were set through it, so later writes need not look.
+    pub(crate) archived: bool,
+    /// The ChangeTime a client set through this open ([MS-FSA] 2.1.5.14.2
+    /// Open.UserSetChangeTime): later attribute changes through it keep that time.
+    pub(crate) user_ctime: Option<stores::Timestamp>,
+    /// FileModeInformation set through this open ([MS-FSCC] 2.4.26); FILE_WRITE_THROUGH also
+    /// sets `write_through`.
+    pub(crate) mode: u32,
 }
