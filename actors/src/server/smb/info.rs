@@ -832,7 +832,14 @@ fn sd_change(
     const GROUP: u32 = 0x2;
     const DACL: u32 = 0x4;
     let mut change = AttrChange::default();
-    if additional & (OWNER | GROUP) != 0 && access_mask & access::WRITE_OWNER == 0 {
+    // The owner needs WRITE_OWNER, as in Windows. The group may also come with WRITE_DAC:
+    // Linux cifs sends chgrp as GROUP | DACL on a handle opened for WRITE_DAC only. Only a
+    // file's owner (or root) is granted either right, and the share applies chown(2)'s rule
+    // (a non-root owner may only pick a group it is a member of) to the resulting gid.
+    if additional & OWNER != 0 && access_mask & access::WRITE_OWNER == 0 {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    if additional & GROUP != 0 && access_mask & (access::WRITE_OWNER | access::WRITE_DAC) == 0 {
         return Err(NtStatus::ACCESS_DENIED);
     }
     if additional & DACL != 0 && access_mask & access::WRITE_DAC == 0 {
@@ -858,7 +865,14 @@ fn sd_change(
         let owner = security::Sid::unix_user(change.uid.unwrap_or(a.uid));
         let group = security::Sid::unix_group(change.gid.unwrap_or(a.gid));
         if let Some(bits) = security::to_mode_with(sd, Some(&owner), Some(&group)) {
-            let mode = (a.mode & !0o777) | (bits & 0o777);
+            // A mode ACE (S-1-5-88-3-<mode>) says all twelve bits; other DACLs say the
+            // permissions and the sticky bit, and set-user/group-ID stay as they were.
+            let said = if security::nfs_mode_ace(sd).is_some() {
+                0o7777
+            } else {
+                0o1777
+            };
+            let mode = (a.mode & !said) | (bits & said);
             if mode != a.mode {
                 change.mode = Some(mode);
             }
