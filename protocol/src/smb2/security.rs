@@ -987,10 +987,14 @@ fn dacl_mode(
 /// The mode of the descriptor's `S-1-5-88-3-<mode>` ACE, if it has one: then [`to_mode`]
 /// gives all twelve mode bits, otherwise the sticky bit and the permissions only.
 pub fn nfs_mode_ace(sd: &SecurityDescriptor) -> Option<u32> {
-    sd.dacl.as_ref()?.aces.iter().find_map(|ace| match &ace.body {
-        AceBody::Basic { sid, .. } => sid.as_nfs_mode().map(|m| m & 0o7777),
-        _ => None,
-    })
+    sd.dacl
+        .as_ref()?
+        .aces
+        .iter()
+        .find_map(|ace| match &ace.body {
+            AceBody::Basic { sid, .. } => sid.as_nfs_mode().map(|m| m & 0o7777),
+            _ => None,
+        })
 }
 
 #[cfg(test)]
@@ -1153,10 +1157,7 @@ mod tests {
             panic!()
         };
         // Full control but FILE_DELETE_CHILD, which would say "sticky".
-        assert_eq!(
-            *mask,
-            access::FILE_ALL_ACCESS & !access::FILE_DELETE_CHILD
-        );
+        assert_eq!(*mask, access::FILE_ALL_ACCESS & !access::FILE_DELETE_CHILD);
         let AceBody::Basic { mask, .. } = &dacl.aces[1].body else {
             panic!()
         };
@@ -1286,7 +1287,10 @@ mod tests {
                         }
                     }
                 }
-                assert_eq!(got, mode, "{mode:o} (dir {is_dir}) as Linux cifs reads ours");
+                assert_eq!(
+                    got, mode,
+                    "{mode:o} (dir {is_dir}) as Linux cifs reads ours"
+                );
             }
         }
     }
