@@ -364,6 +364,17 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Finds `name` in directory `dir`.
     fn lookup(&self, dir: InodeId, name: &[u8]) -> impl Future<Output = StoreResult<Attr>> + Send;
 
+    /// Finds an entry of directory `dir` whose name equals `name` ignoring case (both folded
+    /// by [`fold_case`]): its stored name and attributes. When several names fold alike (only
+    /// a case-sensitive protocol can make them), the smallest in byte order. Served from an
+    /// index, so it costs about what [`lookup`](Self::lookup) costs however large the
+    /// directory; SMB's case-insensitive lookups rely on that.
+    fn lookup_folded(
+        &self,
+        dir: InodeId,
+        name: &[u8],
+    ) -> impl Future<Output = StoreResult<(Vec<u8>, Attr)>> + Send;
+
     /// Creates a new inode named `name` in `dir`. Fails with `Exists` if the name is taken.
     /// Updates the directory's mtime and ctime to `node.now`.
     fn create(
@@ -543,6 +554,24 @@ pub trait ContentStore: Send + Sync + 'static {
     fn max_file_size(&self) -> u64;
 }
 
+/// A name folded for comparisons that ignore case: UTF-8 names lowercased by Unicode's
+/// rules (`str::to_lowercase`), other byte strings as they are (nothing to fold). Two names
+/// are equal ignoring case when their folds are equal. Stores index entries by this, so it
+/// must never change for a stored name: a change needs a format migration.
+pub fn fold_case(name: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    match std::str::from_utf8(name) {
+        Ok(s) if s.bytes().any(|b| b.is_ascii_uppercase()) || !s.is_ascii() => {
+            let folded = s.to_lowercase();
+            if folded.as_bytes() == name {
+                std::borrow::Cow::Borrowed(name)
+            } else {
+                std::borrow::Cow::Owned(folded.into_bytes())
+            }
+        }
+        _ => std::borrow::Cow::Borrowed(name),
+    }
+}
+
 /// Checks a directory entry name against the contract: 1 to 255 bytes, no `/` or NUL, not "."
 /// or "..". Every backend calls this before touching its state.
 pub fn check_name(name: &[u8]) -> StoreResult<()> {
@@ -556,4 +585,24 @@ pub fn check_name(name: &[u8]) -> StoreResult<()> {
         return Err(StoreError::Invalid("name contains '/' or NUL"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fold_case;
+
+    /// Goal: case variants fold alike (ASCII and beyond), folded names are not copied, and
+    /// bytes that are not UTF-8 fold to themselves.
+    #[test]
+    fn fold_case_rules() {
+        assert_eq!(fold_case(b"Report.TXT"), fold_case(b"report.txt"));
+        assert_eq!(fold_case("ÄRGER".as_bytes()), fold_case("ärger".as_bytes()));
+        assert_ne!(fold_case(b"a"), fold_case(b"b"));
+        assert!(matches!(fold_case(b"plain"), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(
+            fold_case("ünï".as_bytes()),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(&*fold_case(b"\xffA"), b"\xffA");
+    }
 }

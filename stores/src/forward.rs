@@ -53,6 +53,13 @@ macro_rules! forward_metadata_store {
             ) -> $crate::StoreResult<$crate::Attr> {
                 $via!(self, async lookup, s => $crate::MetadataStore::lookup(s, dir, name).await)
             }
+            async fn lookup_folded(
+                &self,
+                dir: $crate::InodeId,
+                name: &[u8],
+            ) -> $crate::StoreResult<(::std::vec::Vec<u8>, $crate::Attr)> {
+                $via!(self, async lookup_folded, s => $crate::MetadataStore::lookup_folded(s, dir, name).await)
+            }
             async fn create(
                 &self,
                 dir: $crate::InodeId,

@@ -839,3 +839,61 @@ async fn secrets_survive_reopen() {
         vec![7; 32]
     );
 }
+
+/// Goal: a format-1 database (before the case-fold index) opens, gets the index built from its
+/// entries, and is format 2 afterwards. Method: make entries, then delete every `f/` key and
+/// write `meta/format` = 1 with the rocksdb crate directly, as a format-1 database looks;
+/// reopen and look the names up ignoring case.
+#[tokio::test]
+async fn format_1_gets_the_case_fold_index() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("meta");
+    let (root, sub) = {
+        let store = open(dir.path());
+        let root = store
+            .share_root("export", node(FileKind::Directory, 1))
+            .await
+            .expect("root");
+        let sub = store
+            .create(root.ino, b"Docs", node(FileKind::Directory, 2))
+            .await
+            .expect("mkdir");
+        for name in ["Readme.MD", "ÄRGER.txt"] {
+            store
+                .create(sub.ino, name.as_bytes(), node(FileKind::Regular, 3))
+                .await
+                .expect("create");
+        }
+        (root, sub)
+    };
+    {
+        let raw = rocksdb::DB::open_default(&path).expect("raw open");
+        let keys: Vec<Box<[u8]>> = raw
+            .prefix_iterator(b"f/")
+            .map(|kv| kv.expect("iterate").0)
+            .take_while(|k| k.starts_with(b"f/"))
+            .collect();
+        assert_eq!(keys.len(), 3, "the index had one key per entry");
+        for k in keys {
+            raw.delete(k).expect("delete");
+        }
+        raw.put(b"meta/format", 1u32.to_be_bytes()).expect("put");
+    }
+    let store = RocksMetadata::open(&path).expect("format 1 opens");
+    let (name, _) = store
+        .lookup_folded(root.ino, b"docs")
+        .await
+        .expect("dir found ignoring case");
+    assert_eq!(name, b"Docs");
+    let (name, _) = store
+        .lookup_folded(sub.ino, "ärger.TXT".as_bytes())
+        .await
+        .expect("file found ignoring case");
+    assert_eq!(name, "ÄRGER.txt".as_bytes());
+    drop(store);
+    let raw = rocksdb::DB::open_default(&path).expect("raw open");
+    assert_eq!(
+        raw.get(b"meta/format").expect("get").as_deref(),
+        Some(&FORMAT_VERSION.to_be_bytes()[..])
+    );
+}

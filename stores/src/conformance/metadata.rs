@@ -22,6 +22,7 @@ pub async fn metadata_suite<M: MetadataStore>(store: &M) {
         unlink_frees,
         hard_links,
         link_rules,
+        case_folded_lookup,
         rename_same_dir,
         rename_cross_dir,
         rename_over_file,
@@ -709,6 +710,101 @@ async fn link_rules<M: MetadataStore>(cx: &Meta<'_, M>) {
     let l = cx.make(d.ino, b"l", symlink(b"f", 1)).await;
     assert_eq!(cx.names(d.ino).await, names_of(&["f", "sub", "l"]));
     assert_eq!(l.nlink, 1);
+}
+
+/// `lookup_folded` finds a name ignoring case (ASCII and beyond), follows renames, links,
+/// unlinks and rmdirs, picks the smallest of names that fold alike, and refuses what lookup
+/// refuses.
+async fn case_folded_lookup<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("case_folded_1").await;
+    let d2 = cx.dir("case_folded_2").await;
+    let f = cx.make(d.ino, b"Report.TXT", file(1)).await;
+    for probe in [&b"report.txt"[..], b"REPORT.txt", b"Report.TXT"] {
+        let (name, a) = ok(s.lookup_folded(d.ino, probe).await, "lookup_folded");
+        assert_eq!((name.as_slice(), a.ino), (&b"Report.TXT"[..], f.ino));
+    }
+    assert_err!(
+        s.lookup_folded(d.ino, b"report.tx").await,
+        StoreError::NotFound,
+        "a prefix is not a match"
+    );
+    let u = cx.make(d.ino, "Ärger".as_bytes(), file(1)).await;
+    let (name, a) = ok(s.lookup_folded(d.ino, "äRGER".as_bytes()).await, "unicode");
+    assert_eq!((name.as_slice(), a.ino), ("Ärger".as_bytes(), u.ino));
+    // Names a case-sensitive client made: the smallest in byte order answers.
+    let upper = cx.make(d.ino, b"B", file(1)).await;
+    let lower = cx.make(d.ino, b"b", file(1)).await;
+    let (name, a) = ok(s.lookup_folded(d.ino, b"b").await, "alike");
+    assert_eq!((name.as_slice(), a.ino), (&b"B"[..], upper.ino));
+    ok(s.unlink(d.ino, b"B", t(2)).await, "unlink B");
+    let (name, a) = ok(s.lookup_folded(d.ino, b"B").await, "after unlink");
+    assert_eq!((name.as_slice(), a.ino), (&b"b"[..], lower.ino));
+    ok(s.unlink(d.ino, b"b", t(2)).await, "unlink b");
+    assert_err!(
+        s.lookup_folded(d.ino, b"b").await,
+        StoreError::NotFound,
+        "unlinked"
+    );
+    // Renames move the index entry, within and across directories.
+    ok(
+        s.rename(d.ino, b"Report.TXT", d.ino, b"Other", t(3)).await,
+        "rename",
+    );
+    assert_err!(
+        s.lookup_folded(d.ino, b"report.txt").await,
+        StoreError::NotFound,
+        "old name"
+    );
+    assert_eq!(
+        ok(s.lookup_folded(d.ino, b"OTHER").await, "new name").1.ino,
+        f.ino
+    );
+    ok(
+        s.rename(d.ino, b"Other", d2.ino, b"Moved", t(4)).await,
+        "move",
+    );
+    assert_err!(
+        s.lookup_folded(d.ino, b"other").await,
+        StoreError::NotFound,
+        "moved away"
+    );
+    assert_eq!(
+        ok(s.lookup_folded(d2.ino, b"moved").await, "moved").1.ino,
+        f.ino
+    );
+    // A rename over an existing name leaves one index entry, the survivor's.
+    cx.make(d2.ino, b"Target", file(5)).await;
+    ok(
+        s.rename(d2.ino, b"Moved", d2.ino, b"Target", t(5)).await,
+        "replace",
+    );
+    let (name, a) = ok(s.lookup_folded(d2.ino, b"TARGET").await, "replaced");
+    assert_eq!((name.as_slice(), a.ino), (&b"Target"[..], f.ino));
+    // Hard links and directories.
+    ok(s.link(f.ino, d.ino, b"Link", t(6)).await, "link");
+    assert_eq!(
+        ok(s.lookup_folded(d.ino, b"LINK").await, "link").1.ino,
+        f.ino
+    );
+    cx.make(d.ino, b"SubDir", dir(7)).await;
+    assert_eq!(
+        ok(s.lookup_folded(d.ino, b"subdir").await, "dir").0,
+        b"SubDir".to_vec()
+    );
+    ok(s.rmdir(d.ino, b"SubDir", t(8)).await, "rmdir");
+    assert_err!(
+        s.lookup_folded(d.ino, b"subdir").await,
+        StoreError::NotFound,
+        "rmdir"
+    );
+    // What lookup refuses.
+    assert_err!(
+        s.lookup_folded(f.ino, b"x").await,
+        StoreError::NotDir,
+        "in a file"
+    );
+    assert!(s.lookup_folded(d.ino, b"a/b").await.is_err(), "bad name");
 }
 
 /// A rename within a directory moves the name and keeps the inode.

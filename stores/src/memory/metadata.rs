@@ -136,6 +136,19 @@ impl MetadataStore for MemoryMetadata {
         Ok(inner.live.inode(entry.ino)?.attr.clone())
     }
 
+    async fn lookup_folded(&self, dir: InodeId, name: &[u8]) -> StoreResult<(Vec<u8>, Attr)> {
+        check_name(name)?;
+        let inner = self.lock();
+        let stored = inner
+            .live
+            .dir(dir)?
+            .folded(name)
+            .ok_or(StoreError::NotFound)?
+            .to_vec();
+        let entry = inner.live.entry(dir, &stored)?;
+        Ok((stored, inner.live.inode(entry.ino)?.attr.clone()))
+    }
+
     async fn create(&self, dir: InodeId, name: &[u8], node: NewNode) -> StoreResult<Attr> {
         check_name(name)?;
         let mut inner = self.lock();

@@ -3,7 +3,7 @@
 //!
 //! [`MemoryMetadata`]: super::MemoryMetadata
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::GENERATION;
 use super::metadata::Op;
@@ -48,6 +48,8 @@ pub(super) struct Dir {
     pub(super) by_name: BTreeMap<Vec<u8>, Entry>,
     /// The same entries by cookie, for listings.
     pub(super) by_cookie: BTreeMap<u64, Vec<u8>>,
+    /// The same names by their case fold ([`crate::fold_case`]), then name.
+    pub(super) by_fold: BTreeSet<(Vec<u8>, Vec<u8>)>,
     /// Cookie for the next entry linked here; only grows.
     pub(super) next_cookie: u64,
 }
@@ -64,6 +66,7 @@ impl Dir {
             parent,
             by_name: BTreeMap::new(),
             by_cookie: BTreeMap::new(),
+            by_fold: BTreeSet::new(),
             next_cookie: Cookie::FIRST_ENTRY,
         }
     }
@@ -73,6 +76,18 @@ impl Dir {
         self.next_cookie += 1;
         self.by_name.insert(name.to_vec(), Entry { cookie, ino });
         self.by_cookie.insert(cookie, name.to_vec());
+        self.by_fold
+            .insert((crate::fold_case(name).into_owned(), name.to_vec()));
+    }
+
+    /// The smallest name equal to `name` ignoring case.
+    pub(super) fn folded(&self, name: &[u8]) -> Option<&[u8]> {
+        let fold = crate::fold_case(name).into_owned();
+        self.by_fold
+            .range((fold.clone(), Vec::new())..)
+            .next()
+            .filter(|(f, _)| *f == fold)
+            .map(|(_, n)| n.as_slice())
     }
 
     pub(super) fn remove(&mut self, name: &[u8]) -> Entry {
@@ -81,6 +96,8 @@ impl Dir {
             .remove(name)
             .expect("the entry was looked up earlier in this operation");
         self.by_cookie.remove(&entry.cookie);
+        self.by_fold
+            .remove(&(crate::fold_case(name).into_owned(), name.to_vec()));
         entry
     }
 }

@@ -82,6 +82,23 @@ pub(super) fn entry_key(dir: u64, name: &[u8]) -> Vec<u8> {
     key
 }
 
+/// `f/<dir><fold>\0`: the prefix of the names of `dir` that fold to `fold`
+/// ([`crate::fold_case`]). Names never contain NUL, so the separator ends the fold.
+pub(super) fn fold_prefix(dir: u64, fold: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(11 + fold.len());
+    key.extend_from_slice(&prefixed(*b"f/", dir));
+    key.extend_from_slice(fold);
+    key.push(0);
+    key
+}
+
+/// `f/<dir><fold>\0<name>`: the case-fold index entry of `dir/name` (empty value).
+pub(super) fn fold_key(dir: u64, name: &[u8]) -> Vec<u8> {
+    let mut key = fold_prefix(dir, &crate::fold_case(name));
+    key.extend_from_slice(name);
+    key
+}
+
 /// `c/<dir>`: the prefix of the cookie index of `dir`.
 pub(super) fn cookie_prefix(dir: u64) -> [u8; 10] {
     prefixed(*b"c/", dir)

@@ -16,6 +16,7 @@
 //! | `l/<ino>` | bytes | symlink target |
 //! | `v/<ino>` | `u64` | the file's [`ContentVersion`], once `record_write` recorded one; written in the batch that sets the size, deleted with the inode |
 //! | `d/<dir><name>` | `<ino><cookie>` | directory entry, for lookup by name |
+//! | `f/<dir><fold>\0<name>` | empty | case-fold index ([`crate::fold_case`]): `lookup_folded` seeks to `f/<dir><fold>\0` (format 2) |
 //! | `c/<dir><cookie>` | `<ino><name>` | cookie index: readdir seeks to `c/<dir><after + 1>` and walks forward, so listings come in cookie order and resume after a removed cookie |
 //! | `s/<share name>` | `<ino>` | root directory of a share |
 //! | `x/<name>` | bytes | a server secret (`init_secret`), written once and fsynced |
@@ -61,7 +62,8 @@
 //!   to the inode (or, for a directory, to its entries), in the same batch as the change.
 //! - **Format versions.** `meta/format` is written at creation and checked on open: a newer
 //!   version is refused with [`FormatError::UnsupportedVersion`]; an older one would be migrated
-//!   in `migrate` (there is none yet). Inode records also carry a version byte.
+//!   in `migrate`: format 1 had no case-fold index, which the migration to 2 builds from the
+//!   entries. Inode records also carry a version byte.
 //!
 //! RocksDB does its own file I/O on its own threads, so this store never runs inside the
 //! simulator; the memory store stands in for it there.
@@ -86,7 +88,7 @@ use crate::rules::{self, add_link};
 use codec::Inode;
 
 /// The on-disk format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The inode capacity reported by [`MetadataStore::usage`]. RocksDB has no inode limit; this is
 /// large but leaves headroom in clients that add to it.
@@ -255,6 +257,38 @@ impl RocksMetadata {
         let (ino, _) = codec::decode_entry(&value)?;
         let ino = InodeId(ino);
         Ok(read_linked_inode(snap.get(codec::inode_key(ino.0)), ino)?.attr)
+    }
+
+    fn lookup_folded_now(&self, dir: InodeId, name: &[u8]) -> StoreResult<(Vec<u8>, Attr)> {
+        check_name(name)?;
+        let snap = self.db.snapshot();
+        let dir_inode = read_inode(snap.get(codec::inode_key(dir.0)), dir)?;
+        if !dir_inode.is_dir() {
+            return Err(StoreError::NotDir);
+        }
+        let prefix = codec::fold_prefix(dir.0, &crate::fold_case(name));
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound(codec::prefix_end(&prefix));
+        let mut iter = snap.raw_iterator_opt(opts);
+        iter.seek(&prefix);
+        let stored = match iter.key() {
+            Some(key) => key[prefix.len()..].to_vec(),
+            None => {
+                iter.status().map_err(rocks_error)?;
+                return Err(StoreError::NotFound);
+            }
+        };
+        drop(iter);
+        let value = snap
+            .get(codec::entry_key(dir.0, &stored))
+            .map_err(rocks_error)?
+            .ok_or(FormatError::Corrupt {
+                what: "case-fold index entry without its directory entry",
+            })?;
+        let (ino, _) = codec::decode_entry(&value)?;
+        let ino = InodeId(ino);
+        let attr = read_linked_inode(snap.get(codec::inode_key(ino.0)), ino)?.attr;
+        Ok((stored, attr))
     }
 
     fn create_now(&self, dir: InodeId, name: &[u8], node: NewNode) -> StoreResult<Attr> {
@@ -594,6 +628,10 @@ impl MetadataStore for RocksMetadata {
         self.lookup_now(dir, name)
     }
 
+    async fn lookup_folded(&self, dir: InodeId, name: &[u8]) -> StoreResult<(Vec<u8>, Attr)> {
+        self.lookup_folded_now(dir, name)
+    }
+
     async fn create(&self, dir: InodeId, name: &[u8], node: NewNode) -> StoreResult<Attr> {
         self.create_now(dir, name, node)
     }
@@ -785,12 +823,14 @@ impl Txn<'_> {
             codec::cookie_key(dir_ino, cookie),
             codec::encode_cookie(ino, name),
         );
+        self.batch.put(codec::fold_key(dir_ino, name), []);
     }
 
     /// Removes the entry `name` with `cookie` from directory `dir`.
     fn unlink_entry(&mut self, dir: u64, name: &[u8], cookie: u64) {
         self.batch.delete(codec::entry_key(dir, name));
         self.batch.delete(codec::cookie_key(dir, cookie));
+        self.batch.delete(codec::fold_key(dir, name));
     }
 
     /// Takes one name away from `inode` (all of them for a directory, whose only other links
@@ -929,18 +969,60 @@ fn next_epoch(db: &DB) -> StoreResult<Generation> {
 }
 
 /// Brings a database written in format `found` up to [`FORMAT_VERSION`], or refuses it.
-fn migrate(_db: &DB, found: u32) -> StoreResult<()> {
+fn migrate(db: &DB, found: u32) -> StoreResult<()> {
     match found {
         FORMAT_VERSION => Ok(()),
-        // Migrations from older formats go here, one arm per version, each rewriting the
-        // database in batches and then bumping `meta/format`. Version 1 is the first format,
-        // so anything else is unknown.
+        // One arm per older version, each rewriting the database in batches and then bumping
+        // `meta/format`, then continuing from the next version.
+        1 => {
+            build_fold_index(db)?;
+            migrate(db, 2)
+        }
         _ => Err(FormatError::UnsupportedVersion {
             found,
             supported: FORMAT_VERSION,
         }
         .into()),
     }
+}
+
+/// Format 1 → 2: writes the case-fold index entry of every directory entry, in batches,
+/// then `meta/format` = 2 and an fsync. Interrupted, it runs again at the next open (the
+/// format is still 1, and rewriting an index entry is harmless).
+fn build_fold_index(db: &DB) -> StoreResult<()> {
+    const BATCH: usize = 10_000;
+    let prefix = b"d/";
+    let mut opts = ReadOptions::default();
+    opts.set_iterate_upper_bound(codec::prefix_end(prefix));
+    let mut iter = db.raw_iterator_opt(opts);
+    iter.seek(prefix);
+    let mut batch = WriteBatch::default();
+    let mut entries = 0u64;
+    while let Some(key) = iter.key() {
+        let (Some(dir), Some(name)) = (key.get(2..10), key.get(10..)) else {
+            return Err(FormatError::Corrupt {
+                what: "directory entry key",
+            }
+            .into());
+        };
+        let dir = u64::from_be_bytes(dir.try_into().expect("8 bytes"));
+        batch.put(codec::fold_key(dir, name), []);
+        entries += 1;
+        if batch.len() >= BATCH {
+            db.write(std::mem::take(&mut batch)).map_err(rocks_error)?;
+        }
+        iter.next();
+    }
+    iter.status().map_err(rocks_error)?;
+    drop(iter);
+    batch.put(codec::FORMAT, 2u32.to_be_bytes());
+    db.write(batch).map_err(rocks_error)?;
+    db.flush_wal(true).map_err(rocks_error)?;
+    tracing::info!(
+        entries,
+        "RocksDB metadata store: built the case-fold index (format 1 → 2)"
+    );
+    Ok(())
 }
 
 /// A random store id. The store crate has no RNG dependency and no clock: std's `RandomState`

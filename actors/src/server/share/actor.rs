@@ -116,6 +116,9 @@ share_ops! {
     Setattr => setattr(node: Node, change: AttrChange, guard: Option<Timestamp>) -> Change;
     /// Looks up `name` in directory `dir`: the entry and the directory.
     Lookup => lookup(dir: Node, name: Bytes) -> (Attr, Attr);
+    /// Looks up `name` in directory `dir` ignoring case: the stored name, the entry and the
+    /// directory.
+    LookupFolded => lookup_folded(dir: Node, name: Bytes) -> (Vec<u8>, Attr, Attr);
     /// Which of `want` the caller has on `node`, with its attributes.
     Access => access(node: Node, want: Rights) -> (Attr, Rights);
     /// The target of symlink `node`, with its attributes.
@@ -222,6 +225,19 @@ mod ops {
         let d = resolve(share, dir).await?;
         match share.lookup(caller, &d, &name).await {
             Ok(a) => Ok((a, d)),
+            Err(e) => Err(unchanged(e, &d)),
+        }
+    }
+
+    pub(super) async fn lookup_folded<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        dir: Node,
+        name: Bytes,
+    ) -> Outcome<(Vec<u8>, Attr, Attr)> {
+        let d = resolve(share, dir).await?;
+        match share.lookup_folded(caller, &d, &name).await {
+            Ok((stored, a)) => Ok((stored, a, d)),
             Err(e) => Err(unchanged(e, &d)),
         }
     }

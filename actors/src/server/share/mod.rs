@@ -493,6 +493,21 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
         }
     }
 
+    /// Looks up `name` in directory `d` ignoring case ([`stores::fold_case`]): the stored
+    /// name and its attributes. "." and ".." are not names here.
+    pub(crate) async fn lookup_folded(
+        &self,
+        caller: &Caller,
+        d: &Attr,
+        name: &[u8],
+    ) -> OpResult<(Vec<u8>, Attr)> {
+        caller.check_any()?;
+        Self::searchable_dir(caller, d)?;
+        let epoch = self.inner.cache.flush_epoch();
+        let (stored, a) = self.inner.meta.lookup_folded(d.ino, name).await?;
+        Ok((stored, self.settle(a, epoch).await?))
+    }
+
     /// The parent of directory `d` within this share (the root is its own parent).
     async fn parent(&self, d: &Attr) -> OpResult<Attr> {
         if d.ino == self.inner.root.ino {

@@ -17,7 +17,7 @@ use stores::{Attr, FileKind, StoreError};
 use super::attrs::{self, access};
 use super::connection::{Conn, Handled, Out, Req, filetime, tid, undecodable};
 use super::errors::op_status;
-use super::names::{SmbPath, same_ignoring_case};
+use super::names::SmbPath;
 use super::state::{DirScan, OPENS_MAX, Open, OpenKind, TreeKind};
 use crate::server::share::actor::Failure;
 use crate::server::share::{
@@ -28,15 +28,13 @@ use crate::server::share::{
 /// Windows.
 const MAX_FILE_SIZE: u64 = 0xFFF_FFFF_0000;
 
-/// Entries asked of the share per page when a name is searched for ignoring case.
-const SCAN_PAGE: usize = 512;
-
 /// The status of a share failure.
 pub(crate) fn failed(f: Failure) -> NtStatus {
     op_status(&f.error)
 }
 
-/// Looks `name` up in `dir`: the exact spelling, else the first entry equal ignoring case.
+/// Looks `name` up in `dir`: the exact spelling, else the entry equal ignoring case (the
+/// smallest in byte order when a case-sensitive client made several).
 /// Returns the stored name with its attributes, `None` when nothing matches.
 pub(crate) async fn lookup_ci(
     share: &ShareHandle,
@@ -60,33 +58,30 @@ pub(crate) async fn lookup_ci(
             ) => {}
         Err(f) => return Err(failed(f)),
     }
-    let mut cookie = stores::Cookie::START;
-    loop {
-        let listing = share
-            .readdir(
-                caller.clone(),
-                Node::from(dir),
-                cookie,
-                crate::server::share::COOKIE_VERIFIER,
-                SCAN_PAGE,
-                false,
-            )
-            .await
-            .map_err(failed)?;
-        for e in &listing.entries {
-            cookie = e.cookie;
-            if e.name == b"." || e.name == b".." {
-                continue;
-            }
-            if let Ok(n) = std::str::from_utf8(&e.name)
-                && same_ignoring_case(n, name)
-            {
-                return Ok(Some((n.to_owned(), e.attr.clone())));
-            }
+    // The store's case-fold index answers at the cost of a lookup, however large the
+    // directory (a scan per miss made every create in a big directory cost its size).
+    match share
+        .lookup_folded(
+            caller.clone(),
+            Node::from(dir),
+            Bytes::copy_from_slice(name.as_bytes()),
+        )
+        .await
+    {
+        Ok((stored, a, _)) => match String::from_utf8(stored) {
+            Ok(stored) => Ok(Some((stored, a))),
+            // fold_case folds only UTF-8 names, so a UTF-8 probe matches only UTF-8 names.
+            Err(_) => Ok(None),
+        },
+        Err(f)
+            if matches!(
+                f.error,
+                crate::server::share::OpError::Store(StoreError::NotFound)
+            ) =>
+        {
+            Ok(None)
         }
-        if listing.eof || listing.entries.is_empty() {
-            return Ok(None);
-        }
+        Err(f) => Err(failed(f)),
     }
 }
 

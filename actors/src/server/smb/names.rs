@@ -140,11 +140,6 @@ pub(crate) fn check_component(part: &str) -> Result<(), NtStatus> {
     Ok(())
 }
 
-/// Whether two names are equal ignoring case, as SMB compares them.
-pub(crate) fn same_ignoring_case(a: &str, b: &str) -> bool {
-    a == b || a.to_lowercase() == b.to_lowercase()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,7 +190,5 @@ mod tests {
             SmbPath::parse_posix("a/.."),
             Err(NtStatus::OBJECT_NAME_INVALID)
         );
-        assert!(same_ignoring_case("ÄBC.txt", "äbc.TXT"));
-        assert!(!same_ignoring_case("a", "b"));
     }
 }
