@@ -146,7 +146,8 @@ posix_checks() {
   step "[3.1.1 cifsacl,idsfromsid] owners, groups and modes from security descriptors"
   cifs_mount "$P" 3.1.1 cifsacl,idsfromsid
   pcheck "owner and group via SD" "$(stat -c %u:%g "$d/f")" 1000:1000
-  pcheck "chgrp via SD" "$(stat -c %u:%g "$d/g")" "1000:${GROUP2:-5678}"
+  gcheck "chgrp via SD" "$(stat -c %u:%g "$d/g")" "1000:${GROUP2:-5678}" \
+    "chgrp to the user's other group through a security descriptor is refused"
   pcheck "mode via SD" "$(stat -c %a "$d/f")" 751
   pcheck "mode via SD after chgrp" "$(stat -c %a "$d/g")" 640
   pcheck "sticky directory via SD" "$(stat -c %a "$d/t")" 1755
