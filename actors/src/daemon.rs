@@ -18,7 +18,7 @@ use crate::identity::{self, FileIdentityStore, Identity, LiveIdentity, Resolver}
 use crate::runtime::Env;
 use crate::server::nfs::export::{NfsExport, Squash};
 use crate::server::{
-    self, Encryption, Listeners, ServerConfig, ShareSpec, SmbSettings, SmbShare, StoreSet,
+    self, Cipher, Encryption, Listeners, ServerConfig, ShareSpec, SmbSettings, SmbShare, StoreSet,
 };
 
 /// Every metadata backend compiled into the binary. A backend compiled out (RocksDB without
@@ -162,6 +162,7 @@ pub fn server_config(config: &Config, handle_key: [u8; 32]) -> ServerConfig {
         dialect_max: dialect(smb.dialects.max),
         signing_required: smb.signing_required,
         encryption: encryption(smb.encryption),
+        ciphers: smb.ciphers.iter().map(|&c| cipher(c)).collect(),
         server_name: smb.server_name.clone(),
         domain: smb.domain.clone(),
     };
@@ -176,6 +177,16 @@ fn dialect(d: config::SmbDialect) -> u16 {
         config::SmbDialect::Smb3_0 => 0x0300,
         config::SmbDialect::Smb3_0_2 => 0x0302,
         config::SmbDialect::Smb3_1_1 => 0x0311,
+    }
+}
+
+/// The protocol's cipher for a configured one.
+fn cipher(c: config::SmbCipher) -> Cipher {
+    match c {
+        config::SmbCipher::Aes128Gcm => Cipher::Aes128Gcm,
+        config::SmbCipher::Aes128Ccm => Cipher::Aes128Ccm,
+        config::SmbCipher::Aes256Gcm => Cipher::Aes256Gcm,
+        config::SmbCipher::Aes256Ccm => Cipher::Aes256Ccm,
     }
 }
 

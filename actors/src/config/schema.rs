@@ -485,6 +485,10 @@ pub struct SmbConfig {
     pub signing_required: bool,
     /// Encryption for every share (a share may ask for more with `smb.encryption`).
     pub encryption: SmbEncryption,
+    /// The ciphers offered, in the server's order of preference: SMB 3.1.1 uses the first
+    /// one the client also offers; SMB 3.0 and 3.0.2 encrypt only if AES-128-CCM is listed.
+    /// At least one, no repeats.
+    pub ciphers: Vec<SmbCipher>,
     /// The NetBIOS name the server gives in NTLM and share listings; at most 15 characters.
     pub server_name: String,
     /// The NetBIOS domain (workgroup) name; at most 15 characters.
@@ -502,6 +506,7 @@ impl Default for SmbConfig {
             dialects: SmbDialects::default(),
             signing_required: false,
             encryption: SmbEncryption::Off,
+            ciphers: SmbCipher::ALL.to_vec(),
             server_name: "DITTOFS".to_owned(),
             domain: "WORKGROUP".to_owned(),
         }
@@ -565,6 +570,31 @@ pub enum SmbEncryption {
     Desired,
     /// Encrypted; clients that cannot encrypt are refused.
     Required,
+}
+
+/// An SMB 3 encryption cipher ([MS-SMB2] 2.2.3.1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SmbCipher {
+    /// AES-128-GCM.
+    Aes128Gcm,
+    /// AES-128-CCM (the only cipher of SMB 3.0 and 3.0.2).
+    Aes128Ccm,
+    /// AES-256-GCM.
+    Aes256Gcm,
+    /// AES-256-CCM.
+    Aes256Ccm,
+}
+
+impl SmbCipher {
+    /// Every cipher, in the default order of preference: the 128-bit GCM Windows prefers,
+    /// then the others.
+    pub const ALL: [Self; 4] = [
+        Self::Aes128Gcm,
+        Self::Aes128Ccm,
+        Self::Aes256Gcm,
+        Self::Aes256Ccm,
+    ];
 }
 
 /// A share's `smb` section.

@@ -262,6 +262,20 @@ impl Config {
                 "encryption needs SMB 3.0 or later; raise max or turn encryption off",
             );
         }
+        if smb.ciphers.is_empty() {
+            problems.push(
+                "adapters.smb.ciphers",
+                "at least one cipher is needed (aes-128-gcm, aes-128-ccm, aes-256-gcm, aes-256-ccm)",
+            );
+        }
+        if let Some(c) = smb
+            .ciphers
+            .iter()
+            .enumerate()
+            .find_map(|(i, c)| smb.ciphers[..i].contains(c).then_some(c))
+        {
+            problems.push("adapters.smb.ciphers", format!("{c:?} is listed twice"));
+        }
         for (key, name) in [
             ("adapters.smb.server_name", &smb.server_name),
             ("adapters.smb.domain", &smb.domain),

@@ -30,7 +30,7 @@ use self::share::actor::ShareActor;
 use self::share::registry::Registry;
 use self::share::writeback::{DirtyBudget, WriteBack, WriteBackConfig, WriteVerifier};
 pub use self::share::{Node, ShareId, share_id};
-pub use self::smb::{Encryption, SmbSettings, SmbShare};
+pub use self::smb::{Cipher, Encryption, SmbSettings, SmbShare};
 use crate::identity::{Permission, Principal, Resolver};
 use crate::runtime::{Env, Listener};
 

@@ -84,7 +84,13 @@ impl Sid {
         self.unix_kind(2)
     }
 
-    /// The mode of `S-1-5-88-3-<mode>` (Linux cifs `modefromsid`, Windows NFS server).
+    /// `S-1-5-88-3-<mode>`, a unix mode as a SID (Linux cifs `modefromsid`, Windows' NFS
+    /// server).
+    pub fn nfs_mode(mode: u32) -> Self {
+        Self::new(5, &[88, 3, mode])
+    }
+
+    /// The mode of an `S-1-5-88-3-<mode>` SID.
     pub fn as_nfs_mode(&self) -> Option<u32> {
         match (self.authority_value(), self.sub_authorities.as_slice()) {
             (5, &[88, 3, mode]) => Some(mode),
@@ -738,27 +744,30 @@ impl SecurityDescriptor {
 
 /// The access mask a unix permission triplet (`rwx` in the low 3 bits) grants.
 ///
-/// `rwx` is full control (FILE_ALL_ACCESS), as Samba maps it. Otherwise read is
-/// FILE_GENERIC_READ, write is FILE_GENERIC_WRITE (plus FILE_DELETE_CHILD on a directory, since
-/// unix lets whoever can write a directory remove its entries), execute is
+/// `rwx` is full control (FILE_ALL_ACCESS), as Samba maps it, except for FILE_DELETE_CHILD.
+/// Otherwise read is FILE_GENERIC_READ, write is FILE_GENERIC_WRITE, execute is
 /// FILE_GENERIC_EXECUTE. Everyone may always read attributes and the descriptor (stat works
 /// without permission bits). The owner may always change the DACL, owner and attributes
 /// (chmod/chown/utimes need no permission bits), and gets DELETE with write.
-pub fn mode_bits_to_mask(rwx: u32, is_dir: bool, is_owner: bool) -> u32 {
+///
+/// FILE_DELETE_CHILD carries the sticky bit (`sticky`, mode 01000), the way the Linux cifs
+/// client reads and writes it: the bit is set when the owner's ACE has FILE_DELETE_CHILD and
+/// no group or Everyone ACE has it. So the owner gets FILE_DELETE_CHILD only when the sticky
+/// bit is set (in a sticky directory its owner may remove any entry), and anyone else who
+/// may write a directory gets it only when the bit is clear (unix lets whoever can write a
+/// directory remove its entries, unless it is sticky).
+pub fn mode_bits_to_mask(rwx: u32, is_dir: bool, is_owner: bool, sticky: bool) -> u32 {
     use access::*;
     let rwx = rwx & 7;
     let mut mask = FILE_READ_ATTRIBUTES | READ_CONTROL | SYNCHRONIZE;
     if rwx == 7 {
-        mask |= FILE_ALL_ACCESS;
+        mask |= FILE_ALL_ACCESS & !FILE_DELETE_CHILD;
     } else {
         if rwx & 4 != 0 {
             mask |= FILE_GENERIC_READ;
         }
         if rwx & 2 != 0 {
             mask |= FILE_GENERIC_WRITE;
-            if is_dir {
-                mask |= FILE_DELETE_CHILD;
-            }
             if is_owner {
                 mask |= DELETE;
             }
@@ -769,6 +778,11 @@ pub fn mode_bits_to_mask(rwx: u32, is_dir: bool, is_owner: bool) -> u32 {
     }
     if is_owner {
         mask |= WRITE_DAC | WRITE_OWNER | FILE_WRITE_ATTRIBUTES;
+        if sticky {
+            mask |= FILE_DELETE_CHILD;
+        }
+    } else if is_dir && rwx & 2 != 0 && !sticky {
+        mask |= FILE_DELETE_CHILD;
     }
     mask
 }
@@ -806,15 +820,31 @@ pub fn from_mode(
 ) -> SecurityDescriptor {
     let owner = Sid::unix_user(uid);
     let group = Sid::unix_group(gid);
-    let dacl = Acl::new(vec![
-        Ace::allow(owner.clone(), mode_bits_to_mask(mode >> 6, is_dir, true), 0),
+    let sticky = mode & 0o1000 != 0;
+    let mut aces = Vec::with_capacity(4);
+    if mode & 0o6000 != 0 {
+        // Set-user-ID and set-group-ID have no ACE form: the mode SID Linux cifs
+        // (`modefromsid`) and Windows' NFS server use, in a deny ACE that denies nothing.
+        aces.push(Ace::deny(Sid::nfs_mode(mode & 0o7777), 0, 0));
+    }
+    aces.extend([
         Ace::allow(
-            group.clone(),
-            mode_bits_to_mask(mode >> 3, is_dir, false),
+            owner.clone(),
+            mode_bits_to_mask(mode >> 6, is_dir, true, sticky),
             0,
         ),
-        Ace::allow(Sid::everyone(), mode_bits_to_mask(mode, is_dir, false), 0),
+        Ace::allow(
+            group.clone(),
+            mode_bits_to_mask(mode >> 3, is_dir, false, sticky),
+            0,
+        ),
+        Ace::allow(
+            Sid::everyone(),
+            mode_bits_to_mask(mode, is_dir, false, sticky),
+            0,
+        ),
     ]);
+    let dacl = Acl::new(aces);
     SecurityDescriptor {
         control: control::SELF_RELATIVE | control::DACL_PRESENT | control::DACL_PROTECTED,
         owner: Some(owner),
@@ -825,7 +855,7 @@ pub fn from_mode(
     .filtered(additional_info)
 }
 
-/// The unix permission bits (`0o777`, or `0o7777` from an `S-1-5-88-3-<mode>` ACE) a
+/// The unix permission bits (`0o1777`, or `0o7777` from an `S-1-5-88-3-<mode>` ACE) a
 /// descriptor's DACL stands for, using the descriptor's own owner and group SIDs. See
 /// [`to_mode_with`].
 pub fn to_mode(sd: &SecurityDescriptor) -> Option<u32> {
@@ -847,6 +877,10 @@ pub fn to_mode(sd: &SecurityDescriptor) -> Option<u32> {
 ///   other trustee or ACE type has no mode equivalent: `None` (see
 ///   [`to_mode_ignoring_others`]). Inherit-only ACEs are ignored. Everyone's allowed bits are
 ///   not added to the owner's or group's, so [`from_mode`] and this are inverses.
+/// - The sticky bit (01000), as Linux cifs reads it: taking the allowed ACEs in order, one
+///   for the owner with FILE_DELETE_CHILD sets it, unless one for the group or Everyone with
+///   FILE_DELETE_CHILD came first; one for the group or Everyone with it clears it for good.
+///   (GENERIC_ALL alone does not count.) See [`mode_bits_to_mask`].
 pub fn to_mode_with(
     sd: &SecurityDescriptor,
     owner: Option<&Sid>,
@@ -895,6 +929,8 @@ fn dacl_mode(
         }
     }
     let (mut allowed, mut denied) = (0u32, 0u32);
+    // The sticky bit, and whether a group/Everyone FILE_DELETE_CHILD has ruled it out.
+    let (mut sticky, mut sticky_out) = (false, false);
     for ace in &dacl.aces {
         if ace.flags & ace_flags::INHERIT_ONLY != 0 {
             continue;
@@ -910,7 +946,21 @@ fn dacl_mode(
             return None;
         };
         let bits = mask_to_mode_bits(mask);
-        let shifted = if same_trustee(sid, owner) {
+        let is_owner = same_trustee(sid, owner);
+        if ace.ace_type == AceType::ACCESS_ALLOWED
+            && mask & access::FILE_DELETE_CHILD != 0
+            && mask & access::GENERIC_ALL == 0
+            && !sticky_out
+            && (is_owner || same_trustee(sid, group) || *sid == everyone)
+        {
+            if is_owner {
+                sticky = true;
+            } else {
+                sticky = false;
+                sticky_out = true;
+            }
+        }
+        let shifted = if is_owner {
             bits << 6
         } else if same_trustee(sid, group) {
             bits << 3
@@ -931,7 +981,20 @@ fn dacl_mode(
             allowed |= shifted;
         }
     }
-    Some(allowed & !denied)
+    Some((allowed & !denied) | if sticky { 0o1000 } else { 0 })
+}
+
+/// The mode of the descriptor's `S-1-5-88-3-<mode>` ACE, if it has one: then [`to_mode`]
+/// gives all twelve mode bits, otherwise the sticky bit and the permissions only.
+pub fn nfs_mode_ace(sd: &SecurityDescriptor) -> Option<u32> {
+    sd.dacl
+        .as_ref()?
+        .aces
+        .iter()
+        .find_map(|ace| match &ace.body {
+            AceBody::Basic { sid, .. } => sid.as_nfs_mode().map(|m| m & 0o7777),
+            _ => None,
+        })
 }
 
 #[cfg(test)]
@@ -1093,7 +1156,8 @@ mod tests {
         let AceBody::Basic { mask, .. } = &dacl.aces[0].body else {
             panic!()
         };
-        assert_eq!(*mask, access::FILE_ALL_ACCESS);
+        // Full control but FILE_DELETE_CHILD, which would say "sticky".
+        assert_eq!(*mask, access::FILE_ALL_ACCESS & !access::FILE_DELETE_CHILD);
         let AceBody::Basic { mask, .. } = &dacl.aces[1].body else {
             panic!()
         };
@@ -1109,11 +1173,124 @@ mod tests {
 
     #[test]
     fn to_mode_is_the_inverse_of_from_mode() {
-        for mode in 0..0o1000 {
+        for mode in 0..0o10000 {
             for is_dir in [false, true] {
                 let sd = from_mode(5, 6, mode, is_dir, 0x7);
                 let back = SecurityDescriptor::decode(&sd.encode()).unwrap();
                 assert_eq!(to_mode(&back), Some(mode), "{mode:o}");
+            }
+        }
+    }
+
+    /// Goal: a descriptor written the way Linux cifs (`cifsacl`) writes one for a chmod, and
+    /// ours read the way it reads one, give back the mode, sticky bit included (the bit
+    /// Linux 6.1 saw appear on 0751).
+    ///
+    /// Linux cifs, as its documentation and behaviour describe: the owner's ACE always has
+    /// FILE_DELETE_CHILD, the group's and Everyone's only without the sticky bit; read,
+    /// write and execute are whole sets of rights (its write set includes
+    /// FILE_DELETE_CHILD); an empty ACE gets the minimum rights.
+    /// Reading, an ACE counts as write only with all of FILE_WRITE_DATA, FILE_APPEND_DATA,
+    /// FILE_WRITE_EA and FILE_WRITE_ATTRIBUTES (likewise read, execute), and the sticky bit
+    /// is FILE_DELETE_CHILD in the owner's ACE and in no group or Everyone ACE before or
+    /// after it.
+    #[test]
+    fn linux_cifs_descriptors_round_trip() {
+        use access::*;
+        const COMMON: u32 =
+            FILE_WRITE_ATTRIBUTES | DELETE | READ_CONTROL | WRITE_DAC | WRITE_OWNER | SYNCHRONIZE;
+        const READ: u32 = FILE_READ_DATA | FILE_READ_EA | FILE_READ_ATTRIBUTES | COMMON;
+        const WRITE: u32 = FILE_WRITE_DATA
+            | FILE_APPEND_DATA
+            | FILE_WRITE_EA
+            | FILE_DELETE_CHILD
+            | FILE_READ_ATTRIBUTES
+            | COMMON;
+        const EXEC: u32 = FILE_EXECUTE | FILE_READ_ATTRIBUTES | COMMON;
+        const MINIMUM: u32 = FILE_READ_EA | FILE_READ_ATTRIBUTES | READ_CONTROL | SYNCHRONIZE;
+        let kernel_mask = |rwx: u32, delete_child: bool| {
+            let mut m = 0;
+            if rwx & 4 != 0 {
+                m |= READ;
+            }
+            if rwx & 2 != 0 {
+                m |= WRITE;
+            }
+            if rwx & 1 != 0 {
+                m |= EXEC;
+            }
+            if delete_child {
+                m |= FILE_DELETE_CHILD;
+            }
+            if m == 0 { MINIMUM } else { m }
+        };
+        // What the kernel reads from a mask: whole sets only.
+        let kernel_bits = |mask: u32| {
+            let has = |set: u32| mask & set == set;
+            let mut rwx = 0;
+            if has(FILE_READ_DATA | FILE_READ_EA | FILE_READ_ATTRIBUTES) {
+                rwx |= 4;
+            }
+            if has(FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_WRITE_ATTRIBUTES) {
+                rwx |= 2;
+            }
+            if has(FILE_EXECUTE) {
+                rwx |= 1;
+            }
+            rwx
+        };
+        let (owner, group) = (Sid::unix_user(1000), Sid::unix_group(1001));
+        for mode in 0..0o2000u32 {
+            let sticky = mode & 0o1000 != 0;
+            // The kernel writes, we read.
+            let sd = SecurityDescriptor {
+                control: control::SELF_RELATIVE | control::DACL_PRESENT,
+                owner: None,
+                group: None,
+                sacl: None,
+                dacl: Some(Acl::new(vec![
+                    Ace::allow(owner.clone(), kernel_mask(mode >> 6, true), 0),
+                    Ace::allow(group.clone(), kernel_mask(mode >> 3, !sticky), 0),
+                    Ace::allow(Sid::everyone(), kernel_mask(mode, !sticky), 0),
+                ])),
+            };
+            // Its write rights include FILE_DELETE_CHILD, so a sticky mode whose group or
+            // others may write comes out of the kernel without the sticky bit (it reads its
+            // own descriptor the same way).
+            let kept = if sticky && mode & 0o022 != 0 {
+                mode & 0o777
+            } else {
+                mode
+            };
+            assert_eq!(
+                to_mode_with(&sd, Some(&owner), Some(&group)),
+                Some(kept),
+                "{mode:o} as Linux cifs writes it"
+            );
+            // We write, the kernel reads.
+            for is_dir in [false, true] {
+                let ours = from_mode(1000, 1001, mode, is_dir, 0x7);
+                let aces = &ours.dacl.as_ref().unwrap().aces;
+                let mut got = 0;
+                let mut out = false;
+                for (ace, shift) in aces.iter().zip([6, 3, 0]) {
+                    let AceBody::Basic { mask, .. } = &ace.body else {
+                        panic!()
+                    };
+                    got |= kernel_bits(*mask) << shift;
+                    if mask & FILE_DELETE_CHILD != 0 && !out {
+                        if shift == 6 {
+                            got |= 0o1000;
+                        } else {
+                            got &= !0o1000;
+                            out = true;
+                        }
+                    }
+                }
+                assert_eq!(
+                    got, mode,
+                    "{mode:o} (dir {is_dir}) as Linux cifs reads ours"
+                );
             }
         }
     }
@@ -1229,6 +1406,23 @@ mod tests {
     }
 
     proptest! {
+        /// Goal: any owner, group and twelve-bit mode survive from_mode, the wire and to_mode.
+        #[test]
+        fn mode_round_trips_through_a_descriptor(
+            uid in any::<u32>(),
+            gid in any::<u32>(),
+            mode in 0u32..0o10000,
+            is_dir in any::<bool>(),
+        ) {
+            let sd = from_mode(uid, gid, mode, is_dir, 0x7);
+            let back = SecurityDescriptor::decode(&sd.encode()).unwrap();
+            prop_assert_eq!(to_mode(&back), Some(mode));
+            prop_assert_eq!(back.owner.as_ref().and_then(Sid::as_unix_user), Some(uid));
+            prop_assert_eq!(back.group.as_ref().and_then(Sid::as_unix_group), Some(gid));
+            // Without the mode ACE (set-user/group-ID only), the ACEs carry the rest.
+            prop_assert_eq!(nfs_mode_ace(&back).is_some(), mode & 0o6000 != 0);
+        }
+
         #[test]
         fn sid_round_trips(sid in arb_sid()) {
             prop_assert_eq!(Sid::decode(&sid.encode()).unwrap(), sid.clone());

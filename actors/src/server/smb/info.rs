@@ -1046,7 +1046,14 @@ fn sd_change(
     const GROUP: u32 = 0x2;
     const DACL: u32 = 0x4;
     let mut change = AttrChange::default();
-    if additional & (OWNER | GROUP) != 0 && access_mask & access::WRITE_OWNER == 0 {
+    // The owner needs WRITE_OWNER, as in Windows. The group may also come with WRITE_DAC:
+    // Linux cifs sends chgrp as GROUP | DACL on a handle opened for WRITE_DAC only. Only a
+    // file's owner (or root) is granted either right, and the share applies chown(2)'s rule
+    // (a non-root owner may only pick a group it is a member of) to the resulting gid.
+    if additional & OWNER != 0 && access_mask & access::WRITE_OWNER == 0 {
+        return Err(NtStatus::ACCESS_DENIED);
+    }
+    if additional & GROUP != 0 && access_mask & (access::WRITE_OWNER | access::WRITE_DAC) == 0 {
         return Err(NtStatus::ACCESS_DENIED);
     }
     if additional & DACL != 0 && access_mask & access::WRITE_DAC == 0 {
@@ -1069,13 +1076,28 @@ fn sd_change(
         }
     }
     if additional & DACL != 0 {
-        // The mode closest to the DACL (exact when it is owner / group / Everyone ACEs); the
-        // DACL itself is stored beside it (super::acl).
+        // A DACL of owner / group / Everyone allow ACEs (or with an S-1-5-88-3 mode SID) says
+        // the mode exactly, the sticky bit as FILE_DELETE_CHILD the way the Linux cifs client
+        // writes it; any other DACL gives the closest mode. Either way the DACL itself is
+        // stored beside it (super::acl).
         let uid = change.uid.unwrap_or(a.uid);
         let gid = change.gid.unwrap_or(a.gid);
-        let dacl_only = dacl_of(sd);
-        let bits = protocol::smb2::acl::closest_mode(&dacl_only, uid, gid);
-        let mode = (a.mode & !0o777) | (bits & 0o777);
+        let owner = security::Sid::unix_user(uid);
+        let group = security::Sid::unix_group(gid);
+        let mode = if let Some(bits) = security::to_mode_with(sd, Some(&owner), Some(&group)) {
+            // A mode ACE says all twelve bits; other DACLs say the permissions and the sticky
+            // bit, and set-user/group-ID stay as they were.
+            let said = if security::nfs_mode_ace(sd).is_some() {
+                0o7777
+            } else {
+                0o1777
+            };
+            (a.mode & !said) | (bits & said)
+        } else {
+            let dacl_only = dacl_of(sd);
+            let bits = protocol::smb2::acl::closest_mode(&dacl_only, uid, gid);
+            (a.mode & !0o777) | (bits & 0o777)
+        };
         if mode != a.mode {
             change.mode = Some(mode);
         }

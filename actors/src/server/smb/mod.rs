@@ -31,6 +31,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+pub use protocol::smb2::crypto::Cipher;
 use rand::RngCore;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -77,6 +78,8 @@ pub struct SmbSettings {
     pub signing_required: bool,
     /// Adapter-wide encryption.
     pub encryption: Encryption,
+    /// The ciphers offered, most preferred first (never empty once validated).
+    pub ciphers: Vec<Cipher>,
     /// NetBIOS server name.
     pub server_name: String,
     /// NetBIOS domain.
@@ -92,6 +95,12 @@ impl Default for SmbSettings {
             dialect_max: 0x0311,
             signing_required: false,
             encryption: Encryption::Off,
+            ciphers: vec![
+                Cipher::Aes128Gcm,
+                Cipher::Aes128Ccm,
+                Cipher::Aes256Gcm,
+                Cipher::Aes256Ccm,
+            ],
             server_name: "DITTOFS".to_owned(),
             domain: "WORKGROUP".to_owned(),
         }

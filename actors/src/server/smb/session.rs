@@ -89,15 +89,12 @@ impl Conn {
                     }
                     NegotiateContext::Encryption { ciphers } => {
                         asked_cipher = true;
-                        // Our preference: the 128-bit GCM Windows prefers, then the others.
-                        cipher = [
-                            Cipher::Aes128Gcm,
-                            Cipher::Aes128Ccm,
-                            Cipher::Aes256Gcm,
-                            Cipher::Aes256Ccm,
-                        ]
-                        .into_iter()
-                        .find(|c| ciphers.iter().any(|o| o.0 == c.id()));
+                        // The first of ours (adapters.smb.ciphers) the client offers.
+                        cipher = settings
+                            .ciphers
+                            .iter()
+                            .copied()
+                            .find(|c| ciphers.iter().any(|o| o.0 == c.id()));
                     }
                     NegotiateContext::Signing { algorithms } => {
                         asked_signing = true;
@@ -140,7 +137,10 @@ impl Conn {
             if posix {
                 contexts.push(NegotiateContext::POSIX);
             }
-        } else if dialect >= 0x0300 && r.capabilities.contains(Capabilities::ENCRYPTION) {
+        } else if dialect >= 0x0300
+            && r.capabilities.contains(Capabilities::ENCRYPTION)
+            && settings.ciphers.contains(&Cipher::Aes128Ccm)
+        {
             cipher = Some(Cipher::Aes128Ccm);
         }
         let mut security_mode = SecurityMode::SIGNING_ENABLED;
