@@ -92,19 +92,7 @@ async fn stored_acls_narrow_inherit_and_yield_to_nfs() {
         "",
         "",
     );
-    d.cli(
-        &[
-            "user",
-            "add",
-            "alice",
-            "--uid",
-            "1001",
-            "--gid",
-            "1001",
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-    );
+    d.add_user("alice", 1001, 1001, PASSWORD);
     d.spawn();
     acl_client(&d, "set");
 

@@ -1491,19 +1491,7 @@ async fn hostile_smb_peers_get_errors_or_closed_connections_and_cost_bounded_mem
         "signing_required: true",
         "",
     );
-    d.cli(
-        &[
-            "user",
-            "add",
-            "alice",
-            "--uid",
-            "1001",
-            "--gid",
-            "1001",
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-    );
+    d.add_user("alice", 1001, 1001, PASSWORD);
     d.spawn();
     // Whatever phase fails, show the daemon's last words with it.
     let log_path = dir.path().join("dittofs.log");

@@ -69,19 +69,7 @@ fn daemon(dir: &Path, smb_keys: &str) -> Daemon {
         smb_keys,
         "",
     );
-    d.cli(
-        &[
-            "user",
-            "add",
-            "alice",
-            "--uid",
-            "1001",
-            "--gid",
-            "1001",
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-    );
+    d.add_user("alice", 1001, 1001, PASSWORD);
     d.spawn();
     d
 }

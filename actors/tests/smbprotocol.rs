@@ -38,19 +38,7 @@ fn server(dir: &std::path::Path) -> (Option<Daemon>, Vec<String>) {
         "",
         "",
     );
-    d.cli(
-        &[
-            "user",
-            "add",
-            "alice",
-            "--uid",
-            "1001",
-            "--gid",
-            "1001",
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-    );
+    d.add_user("alice", 1001, 1001, PASSWORD);
     d.spawn();
     let port = d
         .smb_port

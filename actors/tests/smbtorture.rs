@@ -138,19 +138,7 @@ fn smbtorture_suites_against_known_failures() {
                 // a session as anonymous.
                 "guest: { enabled: true }\n",
             );
-            d.cli(
-                &[
-                    "user",
-                    "add",
-                    "alice",
-                    "--uid",
-                    "1001",
-                    "--gid",
-                    "1001",
-                    "--password-stdin",
-                ],
-                &format!("{PASSWORD}\n"),
-            );
+            d.add_user("alice", 1001, 1001, PASSWORD);
             d.spawn();
             let port = d.smb_port.unwrap().to_string();
             (

@@ -137,6 +137,24 @@ impl Daemon {
         }
     }
 
+    /// Adds user `name` (`uid`, primary group `gid`) with `password` through the CLI
+    /// (`dittofs user add … --password-stdin`), as an administrator would.
+    pub fn add_user(&self, name: &str, uid: u32, gid: u32, password: &str) -> String {
+        self.cli(
+            &[
+                "user",
+                "add",
+                name,
+                "--uid",
+                &uid.to_string(),
+                "--gid",
+                &gid.to_string(),
+                "--password-stdin",
+            ],
+            &format!("{password}\n"),
+        )
+    }
+
     /// Runs `dittofs --config CONFIG args…` with `stdin` as its input (bcrypt cost 4, so
     /// password hashing stays fast), panics with its stderr unless it succeeded, and returns
     /// its stdout.

@@ -12,8 +12,8 @@ use protocol::smb2::file::{
     ReadResponse, WriteFlags, WriteRequest, WriteResponse,
 };
 use protocol::smb2::fileid::FileId;
-use protocol::smb2::header::{Command, HEADER_LEN, Header, HeaderFlags, MessageId};
 use protocol::smb2::fscc::InfoClass as _;
+use protocol::smb2::header::{Command, HEADER_LEN, Header, HeaderFlags, MessageId};
 use protocol::smb2::notify::{CompletionFilter, NotifyAction};
 use protocol::smb2::security::{SecurityDescriptor, Sid, control};
 use protocol::smb2::status::NtStatus;
