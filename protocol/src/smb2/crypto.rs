@@ -126,10 +126,8 @@ pub fn kdf(
     SecretKey::new(&block[..out_len])
 }
 
-/// The first KDF output block with `L = l_bits`. MS-SMB2 3.1.4.2 sets L from
-/// Connection.CipherId for every key of a session, so with an AES-256 cipher even the 16-byte
-/// signing key is the first half of an L = 256 derivation (Linux's client and server derive
-/// it the same way).
+/// The first KDF output block with `L = l_bits` (the key's length in bits: 16-byte keys use
+/// L = 128, 32-byte AES-256 cipher keys L = 256).
 fn kdf_block(
     key: &[u8],
     label: &[u8],
@@ -144,17 +142,6 @@ fn kdf_block(
     mac.update(context);
     mac.update(&l_bits.to_be_bytes());
     Ok(mac.finalize().into_bytes().into())
-}
-
-/// A `len`-byte key: the first bytes of an L = `l_bits` derivation.
-fn kdf_key(
-    key: &[u8],
-    label: &[u8],
-    context: &[u8],
-    l_bits: u32,
-    len: usize,
-) -> Result<SecretKey, CryptoError> {
-    SecretKey::new(&kdf_block(key, label, context, l_bits)?[..len.min(32)])
 }
 
 /// The encryption algorithms of [MS-SMB2] 2.2.3.1.2 (SMB2_ENCRYPTION_CAPABILITIES). SMB 3.0 and
@@ -227,8 +214,8 @@ impl SessionKeys {
     /// for NTLM; Kerberos may give 32): Session.SessionKey is its first 16 bytes, right-padded
     /// with zeros if shorter, and derives the signing and application keys. For the AES-256
     /// ciphers the encryption and decryption keys are derived from Session.FullSessionKey (the
-    /// whole key), and every key uses L = 256 (3.1.4.2), the 16-byte signing and application
-    /// keys being the first half of that output. `dialect` is the wire revision (see
+    /// whole key) with L = 256 (3.1.4.2); the 16-byte signing and application keys use L = 128
+    /// as with every cipher, which is what Samba and Windows do. `dialect` is the wire revision (see
     /// [`dialect`]); 3.1.1 needs
     /// the preauth hash of the session's SESSION_SETUP exchange, which is the KDF context.
     /// `cipher` is Connection.CipherId (ignored for 3.0/3.0.2, which use AES-128-CCM).
@@ -262,17 +249,20 @@ impl SessionKeys {
             }),
             dialect::SMB311 => {
                 let ctx = preauth_hash.ok_or(CryptoError::MissingPreauthHash)?;
-                // L follows the cipher for every key (3.1.4.2); the AES-256 keys come from the
-                // full session key and are 32 bytes, the others stay 16.
-                let (cipher_key, l_bits, len): (&[u8], u32, usize) = match cipher {
-                    Some(c) if c.key_len() == 32 => (full_session_key, 256, 32),
-                    _ => (&session_key, 128, 16),
+                // The AES-256 cipher keys come from the full session key and are 32 bytes
+                // (L = 256); the signing and application keys are 16 bytes with L = 128 whatever
+                // the cipher, as Samba and Windows derive them (smbtorture's
+                // encryption-aes-256-* tests check the signed SESSION_SETUP answer with such a
+                // key; Python smbprotocol derives them the same way).
+                let (cipher_key, len): (&[u8], usize) = match cipher {
+                    Some(c) if c.key_len() == 32 => (full_session_key, 32),
+                    _ => (&session_key, 16),
                 };
                 Ok(Self {
-                    signing: kdf_key(&session_key, b"SMBSigningKey\0", ctx, l_bits, 16)?,
-                    encryption: Some(kdf_key(cipher_key, b"SMBS2CCipherKey\0", ctx, l_bits, len)?),
-                    decryption: Some(kdf_key(cipher_key, b"SMBC2SCipherKey\0", ctx, l_bits, len)?),
-                    application: kdf_key(&session_key, b"SMBAppKey\0", ctx, l_bits, 16)?,
+                    signing: kdf(&session_key, b"SMBSigningKey\0", ctx, 16)?,
+                    encryption: Some(kdf(cipher_key, b"SMBS2CCipherKey\0", ctx, len)?),
+                    decryption: Some(kdf(cipher_key, b"SMBC2SCipherKey\0", ctx, len)?),
+                    application: kdf(&session_key, b"SMBAppKey\0", ctx, 16)?,
                 })
             }
             other => Err(CryptoError::UnknownDialect(other)),
@@ -1079,7 +1069,8 @@ mod tests {
         assert_eq!(&a[48..64], cancel.as_slice());
     }
 
-    /// Goal: AES-256 ciphers take 32-byte keys derived with L = 256 from the full session key.
+    /// Goal: AES-256 ciphers take 32-byte cipher keys derived with L = 256 from the full session
+    /// key; the signing key stays a 16-byte L = 128 derivation.
     #[test]
     fn aes256_keys_are_32_bytes() {
         let pre = [9u8; 64];
@@ -1091,15 +1082,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(k.encryption.as_ref().unwrap().as_bytes().len(), 32);
-        // The signing key is the first half of an L = 256 derivation, not an L = 128 one.
-        let l256 = kdf(&[1u8; 16], b"SMBSigningKey\0", &pre, 32).unwrap();
-        assert_eq!(k.signing.as_bytes(), &l256.as_bytes()[..16]);
-        assert_ne!(
+        // The signing key is a 16-byte L = 128 derivation from the first 16 bytes, as Samba's
+        // (smbtorture's) and smbprotocol's are, not the first half of an L = 256 one.
+        assert_eq!(
             k.signing.as_bytes(),
             kdf(&[1u8; 16], b"SMBSigningKey\0", &pre, 16)
                 .unwrap()
                 .as_bytes()
         );
+        let l256 = kdf(&[1u8; 16], b"SMBSigningKey\0", &pre, 32).unwrap();
+        assert_ne!(k.signing.as_bytes(), &l256.as_bytes()[..16]);
         assert_eq!(
             k.decryption.unwrap().as_bytes(),
             kdf(&[1u8; 32], b"SMBC2SCipherKey\0", &pre, 32)
