@@ -256,26 +256,14 @@ impl RocksMetadata {
     fn lookup_now(&self, dir: InodeId, name: &[u8]) -> StoreResult<Attr> {
         check_name(name)?;
         let snap = self.db.snapshot();
-        let dir_inode = read_inode(snap.get(codec::inode_key(dir.0)), dir)?;
-        if !dir_inode.is_dir() {
-            return Err(StoreError::NotDir);
-        }
-        let value = snap
-            .get(codec::entry_key(dir.0, name))
-            .map_err(rocks_error)?
-            .ok_or(StoreError::NotFound)?;
-        let (ino, _) = codec::decode_entry(&value)?;
-        let ino = InodeId(ino);
-        Ok(read_linked_inode(snap.get(codec::inode_key(ino.0)), ino)?.attr)
+        check_dir(&snap, dir)?;
+        entry_attr(&snap, dir, name)?.ok_or(StoreError::NotFound)
     }
 
     fn lookup_folded_now(&self, dir: InodeId, name: &[u8]) -> StoreResult<(Vec<u8>, Attr)> {
         check_name(name)?;
         let snap = self.db.snapshot();
-        let dir_inode = read_inode(snap.get(codec::inode_key(dir.0)), dir)?;
-        if !dir_inode.is_dir() {
-            return Err(StoreError::NotDir);
-        }
+        check_dir(&snap, dir)?;
         let prefix = codec::fold_prefix(dir.0, &crate::fold_case(name));
         let mut opts = ReadOptions::default();
         opts.set_iterate_upper_bound(codec::prefix_end(&prefix));
@@ -289,15 +277,9 @@ impl RocksMetadata {
             }
         };
         drop(iter);
-        let value = snap
-            .get(codec::entry_key(dir.0, &stored))
-            .map_err(rocks_error)?
-            .ok_or(FormatError::Corrupt {
-                what: "case-fold index entry without its directory entry",
-            })?;
-        let (ino, _) = codec::decode_entry(&value)?;
-        let ino = InodeId(ino);
-        let attr = read_linked_inode(snap.get(codec::inode_key(ino.0)), ino)?.attr;
+        let attr = entry_attr(&snap, dir, &stored)?.ok_or(FormatError::Corrupt {
+            what: "case-fold index entry without its directory entry",
+        })?;
         Ok((stored, attr))
     }
 
@@ -1197,6 +1179,35 @@ fn drop_link(nlink: u32) -> StoreResult<u32> {
     nlink
         .checked_sub(1)
         .ok_or_else(|| FormatError::Corrupt { what: "link count" }.into())
+}
+
+/// Fails unless `dir` is a directory in `snap` (`Stale` when it is gone, `NotDir` when it is
+/// something else): where every lookup starts.
+fn check_dir(snap: &::rocksdb::Snapshot<'_>, dir: InodeId) -> StoreResult<()> {
+    if read_inode(snap.get(codec::inode_key(dir.0)), dir)?.is_dir() {
+        Ok(())
+    } else {
+        Err(StoreError::NotDir)
+    }
+}
+
+/// The attributes of what `dir/name` names in `snap`; `None` when there is no such entry.
+fn entry_attr(
+    snap: &::rocksdb::Snapshot<'_>,
+    dir: InodeId,
+    name: &[u8],
+) -> StoreResult<Option<Attr>> {
+    let Some(value) = snap
+        .get(codec::entry_key(dir.0, name))
+        .map_err(rocks_error)?
+    else {
+        return Ok(None);
+    };
+    let (ino, _) = codec::decode_entry(&value)?;
+    let ino = InodeId(ino);
+    Ok(Some(
+        read_linked_inode(snap.get(codec::inode_key(ino.0)), ino)?.attr,
+    ))
 }
 
 /// Decodes the result of reading `i/<ino>`: a missing record is a stale id.
