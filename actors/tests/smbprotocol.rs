@@ -6,7 +6,9 @@
 //! back and compare, list the directory, delete on close. And CHANGE_NOTIFY through
 //! `tests/smb/smbprotocol_notify.py` (two connections, cancel, close); extended attributes
 //! (EAs) set, listed, read, replaced and removed with smbprotocol's `smbclient.*xattr` through
-//! `tests/smb/smbprotocol_eas.py`.
+//! `tests/smb/smbprotocol_eas.py`; byte-range locks across two connections (conflicts, I/O
+//! refused under another open's lock, a blocking lock granted on unlock, cancel, release on
+//! close) through `tests/smb/smbprotocol_locks.py`.
 //!
 //! A missing python3 or smbprotocol is a failure with the install hint, never a skip.
 
@@ -97,4 +99,14 @@ fn smbprotocol_change_notify() {
 #[test]
 fn smbprotocol_extended_attributes() {
     run_script("smbprotocol_eas.py");
+}
+
+/// Goal: byte-range locks hold across connections as a client sees them
+/// (tests/smb/smbprotocol_locks.py): a conflicting lock is LOCK_NOT_GRANTED, reads and writes
+/// under another open's exclusive lock are FILE_LOCK_CONFLICT, a blocking lock goes
+/// asynchronous and is granted when the holder unlocks, a cancelled one leaves nothing held,
+/// and closing the file releases its locks; signed (2.1) and encrypted (3.1.1).
+#[test]
+fn smbprotocol_byte_range_locks() {
+    run_script("smbprotocol_locks.py");
 }

@@ -47,6 +47,7 @@ const SUITES: &[(&str, usize, usize)] = &[
     ("smb2.session-require-signing", 0, 1),
     ("smb2.fileid", 4, 4),
     ("smb2.oplock", 39, 42),
+    ("smb2.lock", 22, 22),
 ];
 
 /// Suites run only when named in `SMBTORTURE_SUITES` (longer than the 2 minutes a default suite

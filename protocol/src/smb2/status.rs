@@ -74,6 +74,8 @@ ntstatus! {
     OBJECT_PATH_SYNTAX_BAD = 0xC000_003B;
     /// A share mode conflicts with an existing open.
     SHARING_VIOLATION = 0xC000_0043;
+    /// A read or write meets another open's byte-range lock.
+    FILE_LOCK_CONFLICT = 0xC000_0054;
     /// A byte-range lock conflicts.
     LOCK_NOT_GRANTED = 0xC000_0055;
     /// The file is marked for deletion.
@@ -131,6 +133,8 @@ ntstatus! {
     IO_DEVICE_ERROR = 0xC000_0185;
     /// The share is not a DFS share (DFS referral requests).
     FS_DRIVER_REQUIRED = 0xC000_019C;
+    /// A byte-range lock's last byte would pass the last 64-bit offset.
+    INVALID_LOCK_RANGE = 0xC000_01A1;
     /// A copy reads past the end of its source.
     INVALID_VIEW_SIZE = 0xC000_001F;
     /// A reparse point of a kind this server does not store.

@@ -18,11 +18,13 @@
 //! running operations and returns.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use stores::{Attr, ContentStore, Cookie, MetadataStore, Timestamp, Usage, XattrEntry};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use super::locks::{Io, LockError, LockManager, LockOwner, LockRange, Locked, Scope};
 use super::{
     AttrChange, Caller, Change, Listing, Made, NewKind, Node, OpError, Rights, Share, ShareId,
     Stability, Written,
@@ -32,6 +34,70 @@ use super::{
 /// connection already caps its own in-flight calls, so this only smooths bursts from many
 /// connections.
 pub(crate) const SHARE_MAILBOX_CAPACITY: usize = 256;
+
+/// Mailbox capacity of the share's lock manager: lock, unlock, I/O checks, releases and
+/// cancellations. They are answered from memory by the actor itself, one at a time, never
+/// behind the store operations.
+pub(crate) const LOCK_MAILBOX_CAPACITY: usize = 256;
+
+/// A request to the share's byte-range lock manager ([`super::locks`]).
+#[derive(Debug)]
+pub(crate) enum LockMsg {
+    /// Take every range, all or none; a single range with `wait` may queue.
+    Lock {
+        /// The file.
+        node: Node,
+        /// Who takes them.
+        owner: LockOwner,
+        /// The ranges.
+        ranges: Vec<LockRange>,
+        /// Queue a single conflicting range instead of refusing it.
+        wait: bool,
+        /// The answer.
+        reply: oneshot::Sender<Result<Locked, LockError>>,
+    },
+    /// Unlock each (offset, length) in turn, stopping at the first failure (earlier ones
+    /// stay unlocked).
+    Unlock {
+        /// The file.
+        node: Node,
+        /// Whose locks.
+        owner: LockOwner,
+        /// The ranges.
+        ranges: Vec<(u64, u64)>,
+        /// The answer: how many were unlocked, and the failure that stopped it.
+        reply: oneshot::Sender<(usize, Result<(), LockError>)>,
+    },
+    /// May `owner` do `io` on the range?
+    Check {
+        /// The file.
+        node: Node,
+        /// Who does it.
+        owner: LockOwner,
+        /// Read or write.
+        io: Io,
+        /// First byte.
+        offset: u64,
+        /// Bytes.
+        length: u64,
+        /// The answer.
+        reply: oneshot::Sender<Result<(), LockError>>,
+    },
+    /// Drop every lock and waiting request of the owners in `scope`.
+    Release {
+        /// Whose.
+        scope: Scope,
+        /// Answered when done (`None`: nobody waits).
+        reply: Option<oneshot::Sender<()>>,
+    },
+    /// Forget waiting request `id` on `node`.
+    Cancel {
+        /// The file.
+        node: Node,
+        /// The request.
+        id: u64,
+    },
+}
 
 /// Why an operation failed, with what the share knew of the nodes it touched.
 #[derive(Debug)]
@@ -580,6 +646,10 @@ fn gone() -> Failure {
 #[derive(Debug, Clone)]
 pub(crate) struct ShareHandle {
     tx: mpsc::Sender<ShareMsg>,
+    locks_tx: mpsc::Sender<LockMsg>,
+    /// Locks the share holds, as the actor last published it: I/O on a share without locks
+    /// skips the lock manager.
+    locks_held: Arc<AtomicUsize>,
     id: ShareId,
     root: Node,
     file_size_max: u64,
@@ -588,6 +658,105 @@ pub(crate) struct ShareHandle {
 impl ShareHandle {
     async fn send(&self, msg: ShareMsg) -> Result<(), Failure> {
         self.tx.send(msg).await.map_err(|_| gone())
+    }
+
+    /// Takes byte-range locks ([`LockManager::lock`]).
+    pub(crate) async fn lock(
+        &self,
+        node: Node,
+        owner: LockOwner,
+        ranges: Vec<LockRange>,
+        wait: bool,
+    ) -> Result<Locked, LockError> {
+        let (reply, rx) = oneshot::channel();
+        let msg = LockMsg::Lock {
+            node,
+            owner,
+            ranges,
+            wait,
+            reply,
+        };
+        self.locks_tx
+            .send(msg)
+            .await
+            .map_err(|_| LockError::NoLocks)?;
+        rx.await.map_err(|_| LockError::NoLocks)?
+    }
+
+    /// Unlocks `ranges` in turn ([`LockManager::unlock`]): how many were unlocked, and the
+    /// failure that stopped it.
+    pub(crate) async fn unlock(
+        &self,
+        node: Node,
+        owner: LockOwner,
+        ranges: Vec<(u64, u64)>,
+    ) -> (usize, Result<(), LockError>) {
+        let (reply, rx) = oneshot::channel();
+        let msg = LockMsg::Unlock {
+            node,
+            owner,
+            ranges,
+            reply,
+        };
+        if self.locks_tx.send(msg).await.is_err() {
+            return (0, Err(LockError::NoLocks));
+        }
+        rx.await.unwrap_or((0, Err(LockError::NoLocks)))
+    }
+
+    /// Whether `owner` may do `io` on `[offset, offset + length)` of `node`
+    /// ([`LockManager::check`]); free while the share holds no lock.
+    pub(crate) async fn check_io(
+        &self,
+        node: Node,
+        owner: &LockOwner,
+        io: Io,
+        offset: u64,
+        length: u64,
+    ) -> Result<(), LockError> {
+        if length == 0 || self.locks_held.load(Ordering::Acquire) == 0 {
+            return Ok(());
+        }
+        let (reply, rx) = oneshot::channel();
+        let msg = LockMsg::Check {
+            node,
+            owner: owner.clone(),
+            io,
+            offset,
+            length,
+            reply,
+        };
+        self.locks_tx
+            .send(msg)
+            .await
+            .map_err(|_| LockError::NoLocks)?;
+        rx.await.map_err(|_| LockError::NoLocks)?
+    }
+
+    /// Drops every lock and waiting request of the owners in `scope`; returns when done.
+    pub(crate) async fn release_locks(&self, scope: Scope) {
+        let (reply, rx) = oneshot::channel();
+        let msg = LockMsg::Release {
+            scope,
+            reply: Some(reply),
+        };
+        if self.locks_tx.send(msg).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Posts `msg` to the lock manager without waiting (from a `Drop`): a full mailbox gets
+    /// it from a task of its own.
+    pub(crate) fn post_lock_msg(&self, msg: LockMsg) {
+        match self.locks_tx.try_send(msg) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Full(msg)) => {
+                let tx = self.locks_tx.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(msg).await;
+                });
+            }
+        }
     }
 
     /// The share's id.
@@ -610,6 +779,9 @@ impl ShareHandle {
 pub(crate) struct ShareActor<M, C> {
     share: Share<M, C>,
     rx: mpsc::Receiver<ShareMsg>,
+    locks_rx: mpsc::Receiver<LockMsg>,
+    /// The share's byte-range locks: owned here, changed only by this loop.
+    locks: LockManager,
     concurrency: usize,
 }
 
@@ -618,8 +790,12 @@ impl<M: MetadataStore, C: ContentStore> ShareActor<M, C> {
     /// its handle.
     pub(crate) fn spawn(share: Share<M, C>, concurrency: usize) -> ShareHandle {
         let (tx, rx) = mpsc::channel(SHARE_MAILBOX_CAPACITY);
+        let (locks_tx, locks_rx) = mpsc::channel(LOCK_MAILBOX_CAPACITY);
+        let locks_held = Arc::new(AtomicUsize::new(0));
         let handle = ShareHandle {
             tx,
+            locks_tx,
+            locks_held: locks_held.clone(),
             id: share.id(),
             root: Node::from(share.root()),
             file_size_max: share.file_size_max(),
@@ -627,34 +803,110 @@ impl<M: MetadataStore, C: ContentStore> ShareActor<M, C> {
         let actor = Self {
             share,
             rx,
+            locks_rx,
+            locks: LockManager::with_gauge(locks_held),
             concurrency: concurrency.max(1),
         };
         tokio::spawn(actor.run());
         handle
     }
 
-    /// The loop: one permit, then one message. It waits for a permit first, so while
-    /// `concurrency` operations run, messages wait in the bounded mailbox (backpressure).
-    /// Exit path: the mailbox closes when every handle is gone; then it waits for the running
-    /// operations (by taking every permit) and returns.
-    async fn run(mut self) {
-        let running = Arc::new(Semaphore::new(self.concurrency));
+    /// The loop: lock requests first, answered here at once from memory (they never wait
+    /// behind store operations); otherwise one permit, then one message. It waits for a
+    /// permit first, so while `concurrency` operations run, messages wait in the bounded
+    /// mailbox (backpressure).
+    /// Exit path: the mailboxes close when every handle is gone; then it waits for the
+    /// running operations (by taking every permit) and returns.
+    async fn run(self) {
+        let Self {
+            share,
+            mut rx,
+            mut locks_rx,
+            mut locks,
+            concurrency,
+        } = self;
+        let running = Arc::new(Semaphore::new(concurrency));
         loop {
-            let permit = running
-                .clone()
-                .acquire_owned()
-                .await
-                .expect("share semaphore is never closed");
-            let Some(msg) = self.rx.recv().await else {
+            let next = tokio::select! {
+                biased;
+                Some(m) = locks_rx.recv() => {
+                    handle_lock(&mut locks, m);
+                    continue;
+                }
+                next = async {
+                    let permit = running
+                        .clone()
+                        .acquire_owned()
+                        .await
+                        .expect("share semaphore is never closed");
+                    (permit, rx.recv().await)
+                } => next,
+            };
+            let (permit, Some(msg)) = next else {
                 break;
             };
-            let share = self.share.clone();
+            let share = share.clone();
             tokio::spawn(async move {
                 run(&share, msg).await;
                 drop(permit);
             });
         }
-        let n = u32::try_from(self.concurrency).unwrap_or(u32::MAX);
+        let n = u32::try_from(concurrency).unwrap_or(u32::MAX);
         let _ = running.acquire_many(n).await;
+    }
+}
+
+/// Runs one lock-manager request.
+fn handle_lock(locks: &mut LockManager, msg: LockMsg) {
+    match msg {
+        LockMsg::Lock {
+            node,
+            owner,
+            ranges,
+            wait,
+            reply,
+        } => {
+            let r = locks.lock(node, &owner, &ranges, wait);
+            if let Err(Ok(Locked::Granted)) = reply.send(r) {
+                // The requester is gone: what it was granted goes with it.
+                for r in &ranges {
+                    let _ = locks.unlock(node, &owner, r.offset, r.length);
+                }
+            }
+        }
+        LockMsg::Unlock {
+            node,
+            owner,
+            ranges,
+            reply,
+        } => {
+            let mut done = 0;
+            let mut result = Ok(());
+            for (offset, length) in ranges {
+                if let Err(e) = locks.unlock(node, &owner, offset, length) {
+                    result = Err(e);
+                    break;
+                }
+                done += 1;
+            }
+            let _ = reply.send((done, result));
+        }
+        LockMsg::Check {
+            node,
+            owner,
+            io,
+            offset,
+            length,
+            reply,
+        } => {
+            let _ = reply.send(locks.check(node, &owner, io, offset, length));
+        }
+        LockMsg::Release { scope, reply } => {
+            locks.release(scope);
+            if let Some(reply) = reply {
+                let _ = reply.send(());
+            }
+        }
+        LockMsg::Cancel { node, id } => locks.cancel(node, id),
     }
 }

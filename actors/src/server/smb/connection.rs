@@ -804,7 +804,7 @@ impl Conn {
             Command::FLUSH => self.flush(req).await,
             Command::READ => self.read(req).await,
             Command::WRITE => self.write(req).await,
-            Command::LOCK => self.lock(req),
+            Command::LOCK => self.lock(req).await,
             Command::OPLOCK_BREAK => self.oplock_break(req),
             Command::QUERY_DIRECTORY => self.query_directory(req).await,
             Command::CHANGE_NOTIFY => self.change_notify(req),

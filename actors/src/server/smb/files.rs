@@ -8,7 +8,7 @@ use protocol::smb2::create::{
 };
 use protocol::smb2::file::{
     CloseRequest, CloseResponse, EmptyResponse, FlushRequest, LeaseBreakAck, LeaseBreakFlags,
-    LeaseBreakNotification, LockRequest, OplockBreak, OplockBreakMessage, ReadRequest,
+    LeaseBreakNotification, OplockBreak, OplockBreakMessage, ReadRequest,
     ReadResponse, WriteFlags, WriteRequest, WriteResponse,
 };
 use protocol::smb2::fileid::FileId;
@@ -28,6 +28,7 @@ use super::notify;
 use super::oplocks::{Admit, Break, Grant, LeaseId, NodeKey, OpenRef, Request};
 use super::state::{DirScan, OPENS_MAX, Open, OpenKind, TreeKind};
 use crate::server::share::actor::Failure;
+use crate::server::share::locks::Io;
 use crate::server::share::{
     AttrChange, Caller, CreateMode, NewKind, Node, Rights, ShareHandle, Stability,
 };
@@ -661,6 +662,7 @@ impl Conn {
             // FileModeInformation starts as the create options that are modes (write-through,
             // sequential, no buffering, synchronous I/O).
             mode: options.0 & 0x3E,
+            locks: super::state::OpenLocks::default(),
         })?;
         if action != CreateAction::OPENED {
             let (filter, what) = if action == CreateAction::CREATED {
@@ -860,6 +862,11 @@ impl Conn {
             file: id,
         });
         self.server.watches.close(self.id, id);
+        if let OpenKind::Node { .. } = &open.kind
+            && let Ok((share, _)) = self.share_of(&open)
+        {
+            self.release_locks(&share, id, &open.locks).await;
+        }
         let OpenKind::Node {
             node,
             parent,
@@ -998,6 +1005,8 @@ impl Conn {
                 let node = *node;
                 let open = self.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
                 let (share, caller) = self.share_of(open)?;
+                self.check_io(&share, id, node, Io::Read, r.offset, u64::from(r.length))
+                    .await?;
                 let (_, data, _) = share
                     .read(caller, node, r.offset, r.length)
                     .await
@@ -1085,6 +1094,8 @@ impl Conn {
                 } else {
                     r.offset
                 };
+                self.check_io(&share, id, node, Io::Write, offset, count as u64)
+                    .await?;
                 let written = share
                     .write(
                         caller,
@@ -1150,16 +1161,6 @@ impl Conn {
             remaining: 0,
         }
         .encode(&mut w);
-        Ok(Out::ok(w))
-    }
-
-    /// LOCK: byte-range locks are granted without enforcement until the lock manager exists
-    /// (docs/SMB.md); the request is checked and answered.
-    pub(crate) fn lock(&mut self, req: Req<'_>) -> Handled {
-        let r = LockRequest::decode(req.msg).map_err(undecodable)?;
-        self.open_of(&req, r.file_id)?;
-        let mut w = Out::writer();
-        EmptyResponse.encode(&mut w);
         Ok(Out::ok(w))
     }
 
@@ -1296,6 +1297,7 @@ impl Conn {
             archived: false,
             user_ctime: None,
             mode: 0,
+            locks: super::state::OpenLocks::default(),
         })?;
         let mut w = Out::writer();
         CreateResponse {

@@ -17,6 +17,7 @@ use super::attrs::{self, access};
 use super::connection::{Conn, Handled, Out, Req, undecodable};
 use super::files::failed;
 use super::state::OpenKind;
+use crate::server::share::locks::Io;
 use crate::server::share::{AttrChange, NewKind, Node, Stability};
 
 impl Conn {
@@ -99,6 +100,10 @@ impl Conn {
             CtlCode::SET_REPARSE_POINT => self.set_reparse(&r, id).await,
             CtlCode::SET_SPARSE => self.set_sparse(&r, id).await,
             CtlCode::SET_ZERO_DATA => self.set_zero_data(&r, id).await,
+            CtlCode::LMR_REQUEST_RESILIENCY => {
+                self.request_resiliency(id, &r.input)?;
+                self.ioctl_ok(&r, Vec::new())
+            }
             // No compression: GET answers COMPRESSION_FORMAT_NONE, SET accepts only NONE.
             CtlCode(0x0009_003C) => {
                 self.node_of(id)?;
@@ -285,6 +290,8 @@ impl Conn {
             return Err(NtStatus::INVALID_PARAMETER);
         }
         let len = z.beyond_final_zero - z.file_offset;
+        self.check_io(&share, id, node, Io::Write, z.file_offset, len)
+            .await?;
         if len > 0 {
             share
                 .punch(caller, node, z.file_offset, len)
@@ -352,6 +359,29 @@ impl Conn {
         let mut written = 0u32;
         let mut bytes = 0u32;
         for chunk in &c.chunks {
+            // Byte-range locks of other opens stop the copy as they stop READ and WRITE
+            // (Windows Server 2012 on; smbtorture ioctl.copy_chunk_src_lock / dest_lock).
+            let len = u64::from(chunk.length);
+            let locked = match self
+                .check_io(&src_share, source, src_node, Io::Read, chunk.source_offset, len)
+                .await
+            {
+                Ok(()) => {
+                    self.check_io(&dst_share, target, dst_node, Io::Write, chunk.target_offset, len)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            if let Err(status) = locked {
+                let mut w = Out::writer();
+                let counts = CopyChunkResponse {
+                    chunks_written: written,
+                    chunk_bytes_written: 0,
+                    total_bytes_written: bytes,
+                };
+                IoctlResponse::for_request(r, counts.encode()).encode(&mut w);
+                return Ok(Out::with_status(status, w));
+            }
             let (_, data, _) = src_share
                 .read(
                     src_caller.clone(),

@@ -19,6 +19,7 @@ pub(crate) mod events;
 pub(crate) mod files;
 pub(crate) mod info;
 pub(crate) mod ioctl;
+pub(crate) mod locks;
 pub(crate) mod names;
 pub(crate) mod notify;
 pub(crate) mod oplocks;

@@ -634,6 +634,56 @@ impl OpenTable {
     }
 }
 
+impl OpenTable {
+    /// A byte-range lock is being taken on `key` through open `by` ([MS-FSA] 2.1.4.12,
+    /// LOCK_CONTROL): every level II oplock breaks to none, the locker's own too
+    /// (smbtorture oplock.brl1, brl3), and read leases of other lease keys break to none
+    /// (lease.lock1); batch and exclusive oplocks are untouched (oplock.brl2).
+    pub(crate) fn locked(
+        &self,
+        key: NodeKey,
+        now: Instant,
+        by: OpenRef,
+        breaks: &mut Vec<Break>,
+    ) {
+        let timeout = self.break_timeout;
+        let mut g = self.lock();
+        let inner = &mut *g;
+        let Some(entries) = inner.nodes.get_mut(&key) else {
+            return;
+        };
+        let own = entries.iter().find(|e| e.open == by).map(|e| e.caching);
+        let mut changed = false;
+        for e in entries.iter_mut() {
+            match e.caching {
+                Caching::Oplock(OplockLevel::II) => {
+                    e.caching = Caching::Oplock(OplockLevel::NONE);
+                    breaks.push(Break::Oplock {
+                        open: e.open,
+                        level: OplockLevel::NONE,
+                    });
+                    changed = true;
+                }
+                Caching::Lease(id) if Some(Caching::Lease(id)) != own && e.open != by => {
+                    if let Some(l) = inner.leases.get_mut(&id)
+                        && l.breaking.is_none()
+                        && l.state & R != 0
+                        && let Some(b) = lease_break(l, id.key, e.open, 0, now + timeout)
+                    {
+                        breaks.push(b);
+                        changed = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        drop(g);
+        if changed {
+            self.bump();
+        }
+    }
+}
+
 /// Starts breaking lease `l` (key `key`, held by `open`) to `new`; `None` when nothing
 /// changes. Breaks from a state with write or handle caching need an acknowledgement (until
 /// `until`); others take effect at once.

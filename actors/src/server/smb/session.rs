@@ -469,9 +469,13 @@ impl Conn {
     pub(crate) async fn logoff(&mut self, req: Req<'_>) -> Handled {
         let sid = req.hdr.session_id.0;
         self.session(req.hdr)?;
-        // CHANGE_NOTIFYs end with their handles below (STATUS_NOTIFY_CLEANUP).
+        // CHANGE_NOTIFYs end with their handles below (STATUS_NOTIFY_CLEANUP), and so do
+        // waiting LOCKs (STATUS_RANGE_NOT_LOCKED, or granted meanwhile: smbtorture
+        // lock.cancel-logoff).
         self.cancel_where(|op| {
-            op.hdr.session_id.0 == sid && op.hdr.command != Command::CHANGE_NOTIFY
+            op.hdr.session_id.0 == sid
+                && op.hdr.command != Command::CHANGE_NOTIFY
+                && op.hdr.command != Command::LOCK
         });
         let ids: Vec<u64> = self
             .opens
@@ -670,11 +674,12 @@ impl Conn {
         let sid = req.hdr.session_id.0;
         let tid = tid(req.hdr);
         // CHANGE_NOTIFYs end with their handles below (STATUS_NOTIFY_CLEANUP, smbtorture
-        // notify.tdis1).
+        // notify.tdis1), and so do waiting LOCKs (lock.cancel-tdis).
         self.cancel_where(|op| {
             op.hdr.session_id.0 == sid
                 && super::connection::tid(&op.hdr) == tid
                 && op.hdr.command != Command::CHANGE_NOTIFY
+                && op.hdr.command != Command::LOCK
         });
         let ids: Vec<u64> = self
             .opens

@@ -206,4 +206,35 @@ pub(crate) struct Open {
     /// FileModeInformation set through this open ([MS-FSCC] 2.4.26); FILE_WRITE_THROUGH also
     /// sets `write_through`.
     pub(crate) mode: u32,
+    /// Byte-range lock state ([`super::locks`]).
+    pub(crate) locks: OpenLocks,
+}
+
+/// What an open knows of its byte-range locks (the locks themselves live in the share's
+/// lock manager).
+#[derive(Debug, Clone)]
+pub(crate) struct OpenLocks {
+    /// It took (or waited for) a lock: closing it must release them.
+    pub(crate) used: bool,
+    /// FSCTL_LMR_REQUEST_RESILIENCY made it resilient ([MS-SMB2] 3.3.5.15.9): its LOCK
+    /// sequence numbers are checked.
+    pub(crate) resilient: bool,
+    /// Open.LockSequenceArray ([MS-SMB2] 3.3.1.10): for LockSequenceIndex 1..=64, the
+    /// number of the last LOCK that succeeded with it, [`OpenLocks::INVALID`] when none.
+    pub(crate) sequence: [u8; 64],
+}
+
+impl OpenLocks {
+    /// A sequence entry that matches no LockSequenceNumber (they are 4 bits).
+    pub(crate) const INVALID: u8 = 0xFF;
+}
+
+impl Default for OpenLocks {
+    fn default() -> Self {
+        Self {
+            used: false,
+            resilient: false,
+            sequence: [Self::INVALID; 64],
+        }
+    }
 }
