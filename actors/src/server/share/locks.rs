@@ -77,7 +77,10 @@ pub(crate) enum LockOwner {
     },
     /// An NLM lock owner (NFSv3 locking, issue 13): the client host, its process id and
     /// the opaque owner it sends.
-    #[expect(dead_code, reason = "the owner NLM (issue 13) will use; NFSv3 takes no locks yet")]
+    #[expect(
+        dead_code,
+        reason = "the owner NLM (issue 13) will use; NFSv3 takes no locks yet"
+    )]
     Nlm {
         /// The client's host name.
         host: String,
@@ -124,9 +127,12 @@ pub(crate) enum Scope {
 impl Scope {
     fn covers(self, owner: &LockOwner) -> bool {
         match (self, owner) {
-            (Self::Open { conn, open }, LockOwner::Smb { conn: c, open: o, .. }) => {
-                conn == *c && open == *o
-            }
+            (
+                Self::Open { conn, open },
+                LockOwner::Smb {
+                    conn: c, open: o, ..
+                },
+            ) => conn == *c && open == *o,
             (
                 Self::Session { conn, session },
                 LockOwner::Smb {
@@ -337,8 +343,7 @@ impl LockManager {
                 .held
                 .iter()
                 .any(|h| lock_conflicts(&h.owner, h.range, owner, *r))
-                || n
-                    .waiting
+                || n.waiting
                     .iter()
                     .any(|w| w.owner != *owner && lock_conflicts(&w.owner, w.range, owner, *r));
             if blocked {
@@ -690,7 +695,10 @@ mod tests {
         let mut m = LockManager::default();
         take(&mut m, &smb(1), ex(u64::MAX, 1)).unwrap();
         take(&mut m, &smb(1), ex(u64::MAX, 0)).unwrap();
-        assert_eq!(take(&mut m, &smb(2), ex(u64::MAX, 1)), Err(LockError::Conflict));
+        assert_eq!(
+            take(&mut m, &smb(2), ex(u64::MAX, 1)),
+            Err(LockError::Conflict)
+        );
         assert_eq!(
             take(&mut m, &smb(1), ex(u64::MAX, 2)),
             Err(LockError::InvalidRange)
@@ -700,7 +708,10 @@ mod tests {
             Err(LockError::InvalidRange)
         );
         take(&mut m, &smb(1), ex(1 << 63, 1)).unwrap();
-        assert_eq!(take(&mut m, &smb(2), ex((1 << 63) - 1, 2)), Err(LockError::Conflict));
+        assert_eq!(
+            take(&mut m, &smb(2), ex((1 << 63) - 1, 2)),
+            Err(LockError::Conflict)
+        );
     }
 
     /// Goal: unlock removes one exactly matching lock of the owner, exclusive first, and a
@@ -711,7 +722,10 @@ mod tests {
         let (a, b) = (smb(1), smb(2));
         take(&mut m, &a, ex(10, 10)).unwrap();
         take(&mut m, &a, sh(10, 10)).unwrap();
-        assert_eq!(m.unlock(node(1), &b, 10, 10), Err(LockError::RangeNotLocked));
+        assert_eq!(
+            m.unlock(node(1), &b, 10, 10),
+            Err(LockError::RangeNotLocked)
+        );
         assert_eq!(m.unlock(node(1), &a, 10, 5), Err(LockError::RangeNotLocked));
         m.unlock(node(1), &a, 10, 10).unwrap();
         // The exclusive one went: another owner may share now, not write.
@@ -721,8 +735,14 @@ mod tests {
             Err(LockError::Conflict)
         );
         m.unlock(node(1), &a, 10, 10).unwrap();
-        assert_eq!(m.unlock(node(1), &a, 10, 10), Err(LockError::RangeNotLocked));
-        assert_eq!(m.unlock(node(2), &a, 10, 10), Err(LockError::RangeNotLocked));
+        assert_eq!(
+            m.unlock(node(1), &a, 10, 10),
+            Err(LockError::RangeNotLocked)
+        );
+        assert_eq!(
+            m.unlock(node(2), &a, 10, 10),
+            Err(LockError::RangeNotLocked)
+        );
     }
 
     /// Goal: an upgrade from shared to exclusive by the same owner is refused while its

@@ -8,8 +8,8 @@ use protocol::smb2::create::{
 };
 use protocol::smb2::file::{
     CloseRequest, CloseResponse, EmptyResponse, FlushRequest, LeaseBreakAck, LeaseBreakFlags,
-    LeaseBreakNotification, OplockBreak, OplockBreakMessage, ReadRequest,
-    ReadResponse, WriteFlags, WriteRequest, WriteResponse,
+    LeaseBreakNotification, OplockBreak, OplockBreakMessage, ReadRequest, ReadResponse, WriteFlags,
+    WriteRequest, WriteResponse,
 };
 use protocol::smb2::fileid::FileId;
 use protocol::smb2::fscc::InfoClass as _;

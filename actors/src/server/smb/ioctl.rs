@@ -363,12 +363,26 @@ impl Conn {
             // (Windows Server 2012 on; smbtorture ioctl.copy_chunk_src_lock / dest_lock).
             let len = u64::from(chunk.length);
             let locked = match self
-                .check_io(&src_share, source, src_node, Io::Read, chunk.source_offset, len)
+                .check_io(
+                    &src_share,
+                    source,
+                    src_node,
+                    Io::Read,
+                    chunk.source_offset,
+                    len,
+                )
                 .await
             {
                 Ok(()) => {
-                    self.check_io(&dst_share, target, dst_node, Io::Write, chunk.target_offset, len)
-                        .await
+                    self.check_io(
+                        &dst_share,
+                        target,
+                        dst_node,
+                        Io::Write,
+                        chunk.target_offset,
+                        len,
+                    )
+                    .await
                 }
                 Err(e) => Err(e),
             };

@@ -203,7 +203,10 @@ impl Conn {
     pub(crate) async fn release_locks(&self, share: &ShareHandle, id: u64, locks: &OpenLocks) {
         if locks.used {
             share
-                .release_locks(crate::server::share::locks::Scope::Open { conn: self.id, open: id })
+                .release_locks(crate::server::share::locks::Scope::Open {
+                    conn: self.id,
+                    open: id,
+                })
                 .await;
         }
     }

@@ -639,13 +639,7 @@ impl OpenTable {
     /// LOCK_CONTROL): every level II oplock breaks to none, the locker's own too
     /// (smbtorture oplock.brl1, brl3), and read leases of other lease keys break to none
     /// (lease.lock1); batch and exclusive oplocks are untouched (oplock.brl2).
-    pub(crate) fn locked(
-        &self,
-        key: NodeKey,
-        now: Instant,
-        by: OpenRef,
-        breaks: &mut Vec<Break>,
-    ) {
+    pub(crate) fn locked(&self, key: NodeKey, now: Instant, by: OpenRef, breaks: &mut Vec<Break>) {
         let timeout = self.break_timeout;
         let mut g = self.lock();
         let inner = &mut *g;
