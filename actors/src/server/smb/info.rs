@@ -643,7 +643,6 @@ impl Conn {
                             .div_ceil(CLUSTER)
                             .saturating_mul(CLUSTER);
                     }
-
                 }
                 FileInfoClass::DISPOSITION | FileInfoClass::DISPOSITION_EX => {
                     let delete = if FileInfoClass(r.info_class) == FileInfoClass::DISPOSITION {

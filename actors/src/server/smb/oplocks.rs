@@ -838,7 +838,18 @@ mod tests {
         ));
         assert!(breaks.is_empty(), "a delete-pending open breaks nothing");
         t.set_delete_pending(open(1, 1), false);
-        granted(t.admit(KEY, &req(open(2, 1), OplockLevel::NONE), now, &mut breaks));
+        // Cleared: the next open breaks the batch oplock as usual.
+        let second = req(open(2, 1), OplockLevel::NONE);
+        assert!(matches!(
+            t.admit(KEY, &second, now, &mut breaks),
+            Admit::Wait { .. }
+        ));
+        assert_eq!(breaks.len(), 1);
+        assert_eq!(
+            t.ack_oplock(open(1, 1), OplockLevel::II),
+            Ok(OplockLevel::II)
+        );
+        granted(t.admit(KEY, &second, now, &mut breaks));
         // Delete-on-close closing first: the other open keeps the node, now doomed.
         assert!(!t.remove(open(1, 1), true));
         breaks.clear();
