@@ -783,6 +783,14 @@ impl Conn {
                             super::streams::remove(&share, &caller, node, &existing.name).await?;
                         }
                         super::streams::rename(&share, &caller, node, from, &to).await?;
+                        // Share modes and oplocks of this open now belong to the new name.
+                        self.server.opens.moved(
+                            super::oplocks::OpenRef {
+                                conn: self.id,
+                                file: id,
+                            },
+                            super::oplocks::NodeKey::of(share.id(), node, Some(&to)),
+                        );
                         if let Some(o) = self.opens.get_mut(&id)
                             && let OpenKind::Node { stream, .. } = &mut o.kind
                         {

@@ -565,6 +565,53 @@ impl OpenTable {
         self.bump();
     }
 
+    /// Open `open` now names `key` (its stream was renamed): its entry moves there, with its
+    /// caching (a lease it holds follows it); waiting CREATEs look again.
+    pub(crate) fn moved(&self, open: OpenRef, key: NodeKey) {
+        let mut g = self.lock();
+        let inner = &mut *g;
+        let Some(old) = inner.where_is.get(&open).copied() else {
+            return;
+        };
+        if old == key {
+            return;
+        }
+        let Some(v) = inner.nodes.get_mut(&old) else {
+            return;
+        };
+        let Some(i) = v.iter().position(|e| e.open == open) else {
+            return;
+        };
+        let entry = v.swap_remove(i);
+        if v.is_empty() {
+            inner.nodes.remove(&old);
+        }
+        if let Caching::Lease(id) = entry.caching
+            && let Some(l) = inner.leases.get_mut(&id)
+        {
+            l.node = key;
+        }
+        if old.stream != 0
+            && let Some(v) = inner.stream_opens.get_mut(&old.base())
+        {
+            v.retain(|(o, ..)| *o != open);
+            if v.is_empty() {
+                inner.stream_opens.remove(&old.base());
+            }
+        }
+        if key.stream != 0 {
+            inner.stream_opens.entry(key.base()).or_default().push((
+                open,
+                entry.access,
+                entry.share_access,
+            ));
+        }
+        inner.where_is.insert(open, key);
+        inner.nodes.entry(key).or_default().push(entry);
+        drop(g);
+        self.bump();
+    }
+
     /// The oplock level an open holds (NONE for leases and unknown opens).
     #[cfg(test)]
     pub(crate) fn oplock_of(&self, open: OpenRef) -> OplockLevel {
@@ -1001,6 +1048,30 @@ mod tests {
             t.admit(KEY, &delete, now, &mut breaks),
             Admit::SharingViolation
         ));
+        // Renamed, the stream's open keeps its share mode and oplock under the new name only:
+        // an open of the new name waits for its batch oplock to break, one of the old name is
+        // free.
+        let renamed = NodeKey {
+            stream: crate::server::smb::streams::key("renamed"),
+            ..KEY
+        };
+        t.moved(open(2, 1), renamed);
+        assert!(matches!(
+            t.admit(
+                renamed,
+                &req(open(4, 1), OplockLevel::NONE),
+                now,
+                &mut breaks
+            ),
+            Admit::Wait { .. }
+        ));
+        granted(t.admit(
+            stream,
+            &req(open(4, 2), OplockLevel::NONE),
+            now,
+            &mut breaks,
+        ));
+        t.remove(open(4, 2));
         t.remove(open(2, 1));
         granted(t.admit(KEY, &delete, now, &mut breaks));
         t.remove(open(3, 1));
