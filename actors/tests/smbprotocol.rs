@@ -101,9 +101,10 @@ fn smbprotocol_extended_attributes() {
 }
 
 /// Goal: named streams (`file:stream`) work as a client sees them: written, read back through
-/// another case of the name, listed with their sizes (FileStreamInformation), made on a file
-/// that did not exist, on a directory, refused past 64 KiB with STATUS_DISK_FULL, deleted
-/// alone, and gone with their file. Method: `tests/smb/smbprotocol_streams.py` against dittofs.
+/// another case of the name, listed with their sizes (FileStreamInformation), renamed, made on
+/// a file that did not exist, on a directory, refused past 64 KiB with STATUS_DISK_FULL,
+/// deleted alone, and gone with their file. Method: `tests/smb/smbprotocol_streams.py` against
+/// dittofs.
 #[test]
 fn smbprotocol_named_streams() {
     run_script("smbprotocol_streams.py");

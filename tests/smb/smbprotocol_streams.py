@@ -9,7 +9,7 @@ Writes a file and a named stream of it, reads the stream back through another ca
 name, lists the streams (FileStreamInformation: `::$DATA` and the named one with their sizes),
 creates a stream of a file that does not exist yet (the file appears, empty), fills a stream to
 64 KiB and checks one byte more is refused with STATUS_DISK_FULL, gives a directory a stream,
-deletes a stream (the file and its other streams stay), then deletes the file and checks that a
+renames a stream (`:new`), deletes a stream (the file and its other streams stay), then deletes the file and checks that a
 new file of the same name has no streams. Prints `ok` or `FAIL ...` and exits 1 on failure, 2
 when smbprotocol is missing (ci/setup.sh installs it).
 """
@@ -20,7 +20,10 @@ import uuid
 
 try:
     import smbclient
+    from smbclient._io import SMBFileTransaction, SMBRawIO, set_info
     from smbprotocol.exceptions import SMBException
+    from smbprotocol.file_info import FileRenameInformation
+    from smbprotocol.open import FilePipePrinterAccessMask
 except ImportError as e:  # pragma: no cover - the environment's fault, said plainly
     print(f"smbprotocol_streams.py: cannot import smbclient ({e}); pip install smbprotocol==1.17.0")
     sys.exit(2)
@@ -47,6 +50,18 @@ def assert_missing(path, port, what):
         assert status_of(e) == STATUS_OBJECT_NAME_NOT_FOUND, f"{what}: {e!r}"
     else:
         raise AssertionError(what)
+
+
+def rename_stream(path, new, port):
+    """Renames the stream `path` names to `new` (FileRenameInformation with `:new:$DATA`, the
+    form Windows takes; smbclient.rename sends a full path)."""
+    with SMBRawIO(path, mode="r", desired_access=FilePipePrinterAccessMask.DELETE,
+                  share_access="rwd", port=port) as raw:
+        with SMBFileTransaction(raw) as t:
+            info = FileRenameInformation()
+            info["replace_if_exists"] = False
+            info["file_name"] = f":{new}:$DATA"
+            set_info(t, info)
 
 
 def streams(path, port):
@@ -102,6 +117,13 @@ def main():
         write(folder + ":note", b"on a directory", port)
         assert read(folder + ":note", port) == b"on a directory"
         assert streams(folder, port) == {":note:$DATA": 14}, streams(folder, port)
+
+        # A stream renamed within its file keeps its data under the new name only.
+        write(base + ":old", b"renamed", port)
+        rename_stream(base + ":old", "New", port)
+        assert read(base + ":new", port) == b"renamed"
+        assert_missing(base + ":old", port, "a renamed stream still opens by its old name")
+        smbclient.remove(base + ":New", port=port)
 
         # Deleting a stream leaves the file and its other streams.
         smbclient.remove(base + ":COLOUR", port=port)
