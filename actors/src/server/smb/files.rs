@@ -190,10 +190,13 @@ impl Conn {
         let out = self.create_open(req, file).await;
         // An open the table admitted but that failed later (or waits) leaves no entry.
         if !self.opens.contains_key(&file) {
-            self.server.opens.remove(OpenRef {
-                conn: self.id,
-                file,
-            });
+            self.server.opens.remove(
+                OpenRef {
+                    conn: self.id,
+                    file,
+                },
+                false,
+            );
         }
         out
     }
@@ -1166,10 +1169,15 @@ impl Conn {
         let Some(open) = self.opens.remove(&id) else {
             return false;
         };
-        self.server.opens.remove(OpenRef {
-            conn: self.id,
-            file: id,
-        });
+        // The open table knows the node's opens on every connection: only the last one
+        // deletes a delete-on-close or delete-pending node.
+        let delete = self.server.opens.remove(
+            OpenRef {
+                conn: self.id,
+                file: id,
+            },
+            open.delete_on_close,
+        );
         self.server.watches.close(self.id, id);
         let OpenKind::Node {
             node,
@@ -1190,22 +1198,21 @@ impl Conn {
         {
             tracing::warn!(error = %f.error, "commit at close failed");
         }
-        if !open.delete_on_close {
+        if !open.delete_on_close && !delete {
             return false;
         }
-        // Only the last open of the node (of the stream, for a stream) deletes it; an open
-        // of the node's own data passes the duty on to another such open. Opens of its
-        // streams alone do not keep the node: they answer FILE_CLOSED afterwards.
+        // Only the last open of the node (of the stream, for a stream) deletes it, on any
+        // connection; opens of its named streams alone do not keep the node (they answer
+        // FILE_CLOSED afterwards).
         let same = |o: &Open| matches!(&o.kind, OpenKind::Node { node: n, stream: s, .. } if n == node && s == stream);
-        if let Some(other) = self.opens.values_mut().find(|o| same(o)) {
-            other.delete_on_close = true;
-            if let Some(stream) = stream {
-                tracing::trace!(%name, %stream, "stream delete on close passed on");
-                return false;
+        let still_open = !delete || self.opens.values().any(same);
+        if still_open {
+            if let Some(other) = self.opens.values_mut().find(|o| same(o)) {
+                other.delete_on_close = true;
             }
             // A directory now delete-pending ends the watches on it (smbtorture
             // notify.rmdir1/2).
-            if *is_dir {
+            if *is_dir && stream.is_none() {
                 self.server.watches.delete_pending(share.id(), path);
             }
             return false;
