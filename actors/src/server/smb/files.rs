@@ -953,6 +953,7 @@ impl Conn {
             archived: true,
             user_ctime: None,
             mode: options.0 & 0x3E,
+            locks: super::state::OpenLocks::default(),
         })?;
         if action != CreateAction::OPENED {
             let (what, filter) = if action == CreateAction::CREATED {
