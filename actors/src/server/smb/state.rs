@@ -133,6 +133,20 @@ pub(crate) struct Tree {
     pub(crate) encrypt: bool,
 }
 
+/// An entry read from the share for QUERY_DIRECTORY but not yet returned.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    /// Its name.
+    pub(crate) name: String,
+    /// Its attributes.
+    pub(crate) attr: Attr,
+    /// The cookie after it.
+    pub(crate) cookie: Cookie,
+    /// What the store holds beyond the attributes, read for the page's entries that match
+    /// the pattern (`None` for the others, which are skipped).
+    pub(crate) meta: Option<super::attrs::Meta>,
+}
+
 /// The state of a directory enumeration on an open directory.
 #[derive(Debug)]
 pub(crate) struct DirScan {
@@ -144,7 +158,7 @@ pub(crate) struct DirScan {
     /// Held only while one QUERY_DIRECTORY runs: what did not fit is dropped and read again
     /// from `cookie` next time, so a half-listed directory costs its open nothing (16,384
     /// opens each keeping a page of 256 entries held ~800 MiB on one connection).
-    pub(crate) pending: std::collections::VecDeque<(String, Attr, Cookie)>,
+    pub(crate) pending: std::collections::VecDeque<Pending>,
     /// The share listed every entry.
     pub(crate) eof: bool,
     /// At least one entry was returned since the last restart.
