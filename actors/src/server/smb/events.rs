@@ -432,3 +432,55 @@ impl Conn {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn home(conn: u64) -> SessionHome {
+        let (forward, _) = mpsc::channel(1);
+        SessionHome {
+            conn,
+            dialect: 0x0311,
+            cipher: None,
+            signer: None,
+            keys: None,
+            uid: Some(1001),
+            guest: false,
+            signing_required: false,
+            encrypt_data: false,
+            nonces: std::sync::Arc::default(),
+            forward,
+            channels: std::collections::BTreeSet::new(),
+        }
+    }
+
+    /// Goal: a session takes at most CHANNELS_MAX channels, its home connection included;
+    /// a channel's end frees its place; a re-authentication (the home recorded again) keeps
+    /// the channels; a gone session binds nothing. Method: drive `Mailboxes` directly.
+    #[test]
+    fn channels_are_bounded_and_survive_reauthentication() {
+        let m = Mailboxes::default();
+        assert!(!m.channel_bound(7, 100), "a session nobody opened");
+        m.session_opened(7, home(1));
+        let max = super::super::state::CHANNELS_MAX as u64;
+        for conn in 2..=max {
+            assert!(m.channel_bound(7, conn), "channel on connection {conn}");
+        }
+        assert!(!m.channel_bound(7, 100), "one past the limit");
+        assert!(
+            m.channel_bound(7, 2),
+            "binding a bound connection again is no new channel"
+        );
+        m.channel_closed(7, 2);
+        assert!(m.channel_bound(7, 100), "a closed channel frees its place");
+        m.session_opened(7, home(1));
+        assert_eq!(
+            m.session_home(7).map(|h| h.channels.len()),
+            Some(max as usize - 1)
+        );
+        m.session_closed(7, 1);
+        assert!(m.session_home(7).is_none());
+        assert!(!m.channel_bound(7, 200), "a closed session");
+    }
+}
