@@ -216,6 +216,8 @@ pub(crate) struct AsyncOp {
     pub(crate) related_file: Option<FileId>,
     /// Ends the wait (CANCEL, logoff, tree or file close, connection end).
     pub(crate) cancel: CancellationToken,
+    /// The rest of its compound, when it is not the compound's last element.
+    pub(crate) rest: Option<Box<Rest>>,
 }
 
 /// Runs one connection to completion.
@@ -387,13 +389,94 @@ fn set_tid(h: &mut Header, tree: u32) {
 
 /// A response on its way out: its bytes (header included) and the session whose key signs
 /// it, if it is signed.
-struct Pending {
-    bytes: Vec<u8>,
-    sign: Option<u64>,
+pub(crate) struct Pending {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) sign: Option<u64>,
     /// A SESSION_SETUP response whose bytes feed the session's preauth hash.
-    preauth_session: Option<u64>,
+    pub(crate) preauth_session: Option<u64>,
     /// Signed with this key instead ([`Out::sign_as`]).
-    sign_as: Option<super::events::Signer>,
+    pub(crate) sign_as: Option<super::events::Signer>,
+}
+
+/// A compound being run: the frame, its elements, and the session whose key decrypted it.
+#[derive(Clone, Copy)]
+struct Chain<'f, 'p> {
+    frame: &'f [u8],
+    parts: &'p [compound::Element<'f>],
+    transform: Option<u64>,
+}
+
+/// What the elements of a compound pass on to the related elements after them
+/// ([MS-SMB2] 3.3.5.2.7.2).
+#[derive(Debug, Clone)]
+pub(crate) struct ChainState {
+    /// The FileId the chain works on (the last CREATE's, or the last one named).
+    related_file: Option<FileId>,
+    /// A failure related elements inherit.
+    related_status: NtStatus,
+    /// The previous element's session was not found: a related element has no session to
+    /// inherit (Samba answers INVALID_PARAMETER; smbtorture compound.invalid2).
+    session_lost: bool,
+    /// The previous element's session and tree.
+    session_id: u64,
+    tree_id: u32,
+    /// Bytes of answers in the frame so far (each padded to 8), kept within REPLY_MAX.
+    reply_len: usize,
+}
+
+impl Default for ChainState {
+    fn default() -> Self {
+        Self {
+            related_file: None,
+            related_status: NtStatus::SUCCESS,
+            session_lost: false,
+            session_id: 0,
+            tree_id: 0,
+            reply_len: 0,
+        }
+    }
+}
+
+impl ChainState {
+    /// Takes in the answer `out` to the element `hdr` (`related` to the one before).
+    fn absorb(&mut self, hdr: &Header, related: bool, out: &Out) {
+        self.session_lost =
+            out.status == NtStatus::USER_SESSION_DELETED || (related && self.session_lost);
+        if let Some(f) = out.file_id {
+            self.related_file = Some(f);
+            self.related_status = NtStatus::SUCCESS;
+        }
+        // A failure carries over to the related requests after it when it is the CREATE
+        // that should have made the handle, an unrelated request (it starts a new chain),
+        // or while no handle is established: a WRITE refused on a good handle does not
+        // fail the related READ after it (Windows and Samba alike).
+        if out.status.is_error()
+            && (hdr.command == Command::CREATE || !related || self.related_file.is_none())
+        {
+            self.related_status = out.status;
+            if !related {
+                self.related_file = None;
+            }
+        }
+        self.session_id = out.session_id.unwrap_or(hdr.session_id.0);
+        self.tree_id = out.tree_id.unwrap_or_else(|| tid(hdr));
+    }
+}
+
+/// The rest of a compound whose element went asynchronous before its end (a CREATE waiting
+/// for an oplock break): kept with the asynchronous operation, run when it ends. Bounded by
+/// the frame size and, being one per asynchronous operation, by
+/// [`ASYNC_MAX`](super::events::ASYNC_MAX).
+#[derive(Debug)]
+pub(crate) struct Rest {
+    /// The whole (decrypted) frame.
+    frame: Vec<u8>,
+    /// The first element still to run.
+    next: usize,
+    /// The waiting element is related to the one before it.
+    related: bool,
+    /// What the elements before the waiting one passed on.
+    state: ChainState,
 }
 
 impl Conn {
@@ -505,7 +588,6 @@ impl Conn {
     /// Handles one SMB2 frame: a single message or a compound; `transform` is the session
     /// whose key decrypted it, for a frame that arrived encrypted.
     async fn compound(&mut self, frame: &[u8], transform: Option<u64>) -> Option<Vec<u8>> {
-        let encrypted = transform.is_some();
         let parts = match compound::split(frame) {
             Ok(p) => p,
             Err(e) => {
@@ -514,18 +596,37 @@ impl Conn {
                 return None;
             }
         };
+        let chain = Chain {
+            frame,
+            parts: &parts,
+            transform,
+        };
+        self.run_chain(chain, 0, ChainState::default(), Vec::new(), false)
+            .await
+    }
+
+    /// Runs the elements of a compound from `start` on, after the answers already in
+    /// `replies`, and returns the chained answers (plain: the caller encrypts). An element
+    /// that must wait ends the frame with its interim answer; when it is not the last (a
+    /// CREATE waiting for an oplock break), the rest of the compound is kept with its
+    /// asynchronous operation and runs when it ends ([`Rest`]). `cancelled`: the element
+    /// before `start` was cancelled while it waited, and so is every element after it.
+    async fn run_chain(
+        &mut self,
+        chain: Chain<'_, '_>,
+        start: usize,
+        mut st: ChainState,
+        mut replies: Vec<Pending>,
+        cancelled: bool,
+    ) -> Option<Vec<u8>> {
+        let Chain {
+            frame,
+            parts,
+            transform,
+        } = chain;
+        let encrypted = transform.is_some();
         let count = parts.len();
-        let mut replies: Vec<Pending> = Vec::with_capacity(count);
-        let mut related_file = None;
-        let mut related_status = NtStatus::SUCCESS;
-        // The previous element's session was not found: a related element has no session to
-        // inherit (Samba answers INVALID_PARAMETER; smbtorture compound.invalid2).
-        let mut session_lost = false;
-        let mut session_id = 0u64;
-        let mut tree_id = 0u32;
-        // Bytes of answers so far (each padded to 8), kept within REPLY_MAX.
-        let mut reply_len = 0usize;
-        for (i, part) in parts.iter().enumerate() {
+        for (i, part) in parts.iter().enumerate().skip(start) {
             let last = i + 1 == count;
             let msg: &[u8] = part.bytes;
             let mut hdr = match Header::decode(msg) {
@@ -543,10 +644,10 @@ impl Conn {
             let related = i > 0 && hdr.is_related();
             if related {
                 if hdr.session_id.0 == u64::MAX {
-                    hdr.session_id = SessionId(session_id);
+                    hdr.session_id = SessionId(st.session_id);
                 }
                 if hdr.tree_id() == Some(TreeId(u32::MAX)) {
-                    set_tid(&mut hdr, tree_id);
+                    set_tid(&mut hdr, st.tree_id);
                 }
             }
             // An encrypted message runs without a signature check, authenticated by the key
@@ -572,19 +673,21 @@ impl Conn {
                 self.close = true;
                 return None;
             }
-            let mut out = if i == 0 && hdr.is_related() {
+            let mut out = if cancelled {
+                Out::error(NtStatus::CANCELLED)
+            } else if i == 0 && hdr.is_related() {
                 // A related first element has nothing to relate to ([MS-SMB2] 3.3.5.2.7.2).
                 Out::error(NtStatus::INVALID_PARAMETER)
-            } else if related && session_lost {
+            } else if related && st.session_lost {
                 Out::error(NtStatus::INVALID_PARAMETER)
-            } else if related && related_status.is_error() && needs_file(hdr.command) {
-                Out::error(related_status)
+            } else if related && st.related_status.is_error() && needs_file(hdr.command) {
+                Out::error(st.related_status)
             } else {
                 let req = Req {
                     hdr: &hdr,
                     msg,
                     encrypted,
-                    related_file: if related { related_file } else { None },
+                    related_file: if related { st.related_file } else { None },
                 };
                 self.element(req).await
             };
@@ -592,11 +695,28 @@ impl Conn {
                 continue;
             }
             let mut async_id = None;
+            let mut deferred = false;
             if let Some(wait) = out.wait.take() {
-                out = if last {
-                    match self.go_async(&hdr, msg, transform, related_file, wait) {
+                let may_defer = hdr.command == Command::CREATE
+                    && self.deferred_bytes() + frame.len() <= super::events::DEFERRED_BYTES_MAX;
+                out = if last || may_defer {
+                    // The last element goes async; so does a CREATE anywhere in the
+                    // compound (one that waits for an oplock or lease break): the rest of
+                    // the compound waits with it ([MS-SMB2] 3.3.5.2.7 and its Windows note;
+                    // Samba alike; smbtorture compound.compound-break).
+                    let rest = (!last).then(|| {
+                        Box::new(Rest {
+                            frame: frame.to_vec(),
+                            next: i + 1,
+                            related,
+                            state: st.clone(),
+                        })
+                    });
+                    let related_file = if related { st.related_file } else { None };
+                    match self.go_async(&hdr, msg, transform, related_file, wait, rest) {
                         Some(id) => {
                             async_id = Some(id);
+                            deferred = !last;
                             Out::error(NtStatus::PENDING)
                         }
                         None => Out::error(NtStatus::INSUFFICIENT_RESOURCES),
@@ -605,7 +725,8 @@ impl Conn {
                     // [MS-SMB2] 3.3.5.2.7: a server may fail a compound element that needs
                     // asynchronous processing; Windows does so with STATUS_INTERNAL_ERROR for
                     // every element but the last, which goes async (smbtorture
-                    // compound.interim1/interim2). The wait is dropped unstarted.
+                    // compound.interim1/interim2), a CREATE excepted (above) while the
+                    // connection holds few deferred compounds. The wait is dropped unstarted.
                     drop(wait);
                     Out::error(NtStatus::INTERNAL_ERROR)
                 };
@@ -613,35 +734,20 @@ impl Conn {
             // Every element may be a READ or QUERY_DIRECTORY of up to 8 MiB: an answer that
             // would take the compound's past REPLY_MAX is replaced by an error, so one
             // connection's answer stays one frame (and fits the 24-bit frame length).
-            if reply_len + out.w.len().next_multiple_of(8) > REPLY_MAX {
+            if st.reply_len + out.w.len().next_multiple_of(8) > REPLY_MAX {
                 tracing::info!(
                     command = ?hdr.command,
                     "compound answer would exceed the frame limit; failing this element"
                 );
                 out = Out::error(NtStatus::INSUFFICIENT_RESOURCES);
             }
-            reply_len += out.w.len().next_multiple_of(8);
-            session_lost =
-                out.status == NtStatus::USER_SESSION_DELETED || (related && session_lost);
-            if let Some(f) = out.file_id {
-                related_file = Some(f);
-                related_status = NtStatus::SUCCESS;
-            }
-            // A failure carries over to the related requests after it when it is the CREATE
-            // that should have made the handle, an unrelated request (it starts a new chain),
-            // or while no handle is established: a WRITE refused on a good handle does not
-            // fail the related READ after it (Windows and Samba alike).
-            if out.status.is_error()
-                && (hdr.command == Command::CREATE || !related || related_file.is_none())
-            {
-                related_status = out.status;
-                if !related {
-                    related_file = None;
-                }
-            }
-            session_id = out.session_id.unwrap_or(hdr.session_id.0);
-            tree_id = out.tree_id.unwrap_or_else(|| tid(&hdr));
-            let granted = self.credits.grant(hdr.credits, charge, last);
+            st.reply_len += out.w.len().next_multiple_of(8);
+            st.absorb(&hdr, related, &out);
+            let session_id = st.session_id;
+            let tree_id = st.tree_id;
+            // The interim answer of an element whose rest waits ends this frame, so it
+            // carries the credits of the elements answered so far.
+            let granted = self.credits.grant(hdr.credits, charge, last || deferred);
             let mut resp = hdr.response(out.status, granted);
             resp.session_id = SessionId(session_id);
             set_tid(&mut resp, tree_id);
@@ -668,12 +774,29 @@ impl Conn {
                 preauth_session,
                 sign_as,
             });
+            if deferred {
+                break;
+            }
         }
+        self.chain_replies(replies)
+    }
+
+    /// Bytes of the compounds kept waiting for an asynchronous element ([`Rest`]).
+    fn deferred_bytes(&self) -> usize {
+        self.asyncs
+            .values()
+            .filter_map(|op| op.rest.as_ref())
+            .map(|r| r.frame.len())
+            .sum()
+    }
+
+    /// Chains answers into one frame: pads every element but the last to 8 bytes and sets
+    /// its NextCommand, then signs each element as NextCommand delimits it ([MS-SMB2]
+    /// 3.3.4.1.3). `None` when there is nothing to send.
+    fn chain_replies(&mut self, mut replies: Vec<Pending>) -> Option<Vec<u8>> {
         if replies.is_empty() {
             return None;
         }
-        // Chain: pad every element but the last to 8 bytes and set its NextCommand, then
-        // sign each element as NextCommand delimits it ([MS-SMB2] 3.3.4.1.3).
         let n = replies.len();
         for (i, p) in replies.iter_mut().enumerate() {
             if i + 1 < n {
@@ -703,6 +826,49 @@ impl Conn {
             frame.extend_from_slice(&p.bytes);
         }
         Some(frame)
+    }
+
+    /// Runs the rest of a compound after its element `op` ended asynchronously with `out`
+    /// (its final answer, `final_bytes`, goes first in the frame), and returns the frame to
+    /// send, encrypted if the compound came encrypted ([MS-SMB2] 3.3.4.4, 3.3.5.2.7.2: the
+    /// related elements inherit the FileId, session and tree of the element that waited).
+    pub(crate) async fn resume_chain(
+        &mut self,
+        op: &AsyncOp,
+        rest: Rest,
+        out: Out,
+        final_answer: Pending,
+    ) -> Option<Vec<u8>> {
+        let mut st = rest.state;
+        st.absorb(&op.hdr, rest.related, &out);
+        let cancelled = out.status == NtStatus::CANCELLED;
+        // The frame split when it arrived.
+        let parts = compound::split(&rest.frame).ok()?;
+        let chain = Chain {
+            frame: &rest.frame,
+            parts: &parts,
+            transform: op.transform,
+        };
+        let plain = self
+            .run_chain(chain, rest.next, st, vec![final_answer], cancelled)
+            .await;
+        let reply = match (plain, op.transform) {
+            (Some(plain), Some(sid)) => {
+                let enc = self.encrypt(sid, &plain);
+                if enc.is_none() {
+                    tracing::debug!(
+                        session = sid,
+                        "compound answers for a session that ended; dropped"
+                    );
+                }
+                enc
+            }
+            (plain, _) => plain,
+        };
+        for sid in std::mem::take(&mut self.logged_off) {
+            self.sessions.remove(&sid);
+        }
+        reply
     }
 
     /// Whether a response goes out signed: on an authenticated session that signs (required,

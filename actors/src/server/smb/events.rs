@@ -24,7 +24,7 @@ use protocol::smb2::status::NtStatus;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::connection::{AsyncOp, Conn, Out, Req};
+use super::connection::{AsyncOp, Conn, Out, Pending, Req, Rest};
 use super::oplocks::Break;
 
 /// Messages one connection's mailbox holds before senders wait.
@@ -32,6 +32,10 @@ pub(crate) const MAILBOX_CAPACITY: usize = 64;
 /// Asynchronous operations one connection may have outstanding; further ones fail with
 /// STATUS_INSUFFICIENT_RESOURCES, as Windows does past its own limit.
 pub(crate) const ASYNC_MAX: usize = 512;
+/// Bytes of deferred compounds (the rest of a compound whose CREATE waits, kept whole) one
+/// connection may hold: a few large frames. Past it, a CREATE that would wait before the end
+/// of its compound answers STATUS_INTERNAL_ERROR as any other such element does.
+pub(crate) const DEFERRED_BYTES_MAX: usize = 2 * protocol::smb2::limits::FRAME_MAX;
 
 /// How an asynchronous operation ends.
 pub(crate) enum Finish {
@@ -286,6 +290,7 @@ impl Conn {
         transform: Option<u64>,
         related_file: Option<FileId>,
         wait: Wait,
+        rest: Option<Box<Rest>>,
     ) -> Option<u64> {
         if self.asyncs.len() >= ASYNC_MAX {
             tracing::info!(
@@ -305,6 +310,7 @@ impl Conn {
                 transform,
                 related_file,
                 cancel,
+                rest,
             },
         );
         Some(id)
@@ -383,8 +389,19 @@ impl Conn {
         if sign {
             resp.flags |= HeaderFlags::SIGNED;
         }
-        let mut bytes = out.w.into_inner();
+        let mut bytes = std::mem::replace(&mut out.w, Out::writer()).into_inner();
         bytes[..HEADER_LEN].copy_from_slice(&resp.to_bytes());
+        let mut op = op;
+        if let Some(rest) = op.rest.take() {
+            // The rest of its compound runs now, its answers chained after this one.
+            let final_answer = Pending {
+                bytes,
+                sign: sign.then_some(session_id),
+                preauth_session: None,
+                sign_as: None,
+            };
+            return self.resume_chain(&op, *rest, out, final_answer).await;
+        }
         if sign {
             self.sign(session_id, &mut bytes);
         }

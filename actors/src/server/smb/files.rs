@@ -177,10 +177,13 @@ impl Conn {
         let out = self.create_open(req, file).await;
         // An open the table admitted but that failed later (or waits) leaves no entry.
         if !self.opens.contains_key(&file) {
-            self.server.opens.remove(OpenRef {
-                conn: self.id,
-                file,
-            });
+            self.server.opens.remove(
+                OpenRef {
+                    conn: self.id,
+                    file,
+                },
+                false,
+            );
         }
         out
     }
@@ -855,10 +858,15 @@ impl Conn {
         let Some(open) = self.opens.remove(&id) else {
             return false;
         };
-        self.server.opens.remove(OpenRef {
-            conn: self.id,
-            file: id,
-        });
+        // The open table knows the node's opens on every connection: only the last one
+        // deletes a delete-on-close or delete-pending node.
+        let delete = self.server.opens.remove(
+            OpenRef {
+                conn: self.id,
+                file: id,
+            },
+            open.delete_on_close,
+        );
         self.server.watches.close(self.id, id);
         let OpenKind::Node {
             node,
@@ -878,14 +886,15 @@ impl Conn {
         {
             tracing::warn!(error = %f.error, "commit at close failed");
         }
-        if !open.delete_on_close {
+        if !open.delete_on_close && !delete {
             return false;
         }
-        // Only the last open of the node deletes it.
-        let still_open = self
-            .opens
-            .values()
-            .any(|o| matches!(&o.kind, OpenKind::Node { node: n, .. } if n == node));
+        // Only the last open of the node deletes it (on any connection).
+        let still_open = !delete
+            || self
+                .opens
+                .values()
+                .any(|o| matches!(&o.kind, OpenKind::Node { node: n, .. } if n == node));
         if still_open {
             if let Some(other) = self
                 .opens

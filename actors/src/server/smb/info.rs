@@ -631,6 +631,11 @@ impl Conn {
                     if !is_dir && info.allocation_size < a.size {
                         self.set_size(id, node, info.allocation_size).await?;
                         self.notify_open(id, CompletionFilter::SIZE | CompletionFilter::LAST_WRITE);
+                    } else if !is_dir {
+                        // Any other change of allocation breaks level II oplocks and read
+                        // leases of other opens too, as a write does (smbtorture
+                        // oplock.batch12).
+                        self.data_changed(id);
                     }
                     if !is_dir && let Some(o) = self.opens.get_mut(&id) {
                         o.allocation = info
@@ -664,6 +669,15 @@ impl Conn {
                     if let Some(o) = self.opens.get_mut(&id) {
                         o.delete_on_close = delete;
                     }
+                    // Delete-pending for every connection from now on (smbtorture
+                    // oplock.doc): new opens fail with STATUS_DELETE_PENDING.
+                    self.server.opens.set_delete_pending(
+                        super::oplocks::OpenRef {
+                            conn: self.id,
+                            file: id,
+                        },
+                        delete,
+                    );
                 }
                 FileInfoClass::POSITION => {
                     let info = FilePositionInformation::decode(b).map_err(bad)?;

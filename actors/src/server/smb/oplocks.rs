@@ -19,7 +19,7 @@
 //! opens, so the table holds at most `OPENS_MAX × max_connections` entries; a lease exists
 //! only while an open holds it, so there are never more leases than entries.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -96,6 +96,9 @@ struct Entry {
     caching: Caching,
     /// An oplock break sent and not acknowledged: the level it breaks to, and until when.
     breaking: Option<(OplockLevel, Instant)>,
+    /// The open set the file's delete disposition (SET_INFO FileDispositionInformation): the
+    /// file is delete-pending while it stays set ([MS-FSA] 2.1.5.14.3).
+    delete_pending: bool,
 }
 
 impl Entry {
@@ -108,6 +111,12 @@ impl Entry {
 
 fn is_stat(acc: u32) -> bool {
     acc & !(access::FILE_READ_ATTRIBUTES | access::FILE_WRITE_ATTRIBUTES | access::SYNCHRONIZE) == 0
+}
+
+/// For leases, reading the security descriptor is an attribute-only open too: it breaks no
+/// lease (smbtorture lease.statopen4; Windows and Samba alike), though it breaks oplocks.
+fn is_lease_stat(acc: u32) -> bool {
+    is_stat(acc & !access::READ_CONTROL)
 }
 
 #[derive(Debug)]
@@ -209,6 +218,21 @@ struct Inner {
     nodes: HashMap<NodeKey, Vec<Entry>>,
     where_is: HashMap<OpenRef, NodeKey>,
     leases: HashMap<LeaseId, Lease>,
+    /// Nodes whose delete-on-close open closed while other opens remained: delete-pending,
+    /// deleted when the last open closes ([MS-FSA] 2.1.5.4). A node is here only while it
+    /// has entries, so this is bounded like `nodes`.
+    doomed: HashSet<NodeKey>,
+}
+
+impl Inner {
+    /// Whether `key` is delete-pending: new opens fail with STATUS_DELETE_PENDING.
+    fn delete_pending(&self, key: NodeKey) -> bool {
+        self.doomed.contains(&key)
+            || self
+                .nodes
+                .get(&key)
+                .is_some_and(|v| v.iter().any(|e| e.delete_pending))
+    }
 }
 
 /// The server-wide open table.
@@ -279,6 +303,15 @@ impl OpenTable {
             // [MS-SMB2] 3.3.5.9.8: a lease key names one file.
             return Admit::Invalid(NtStatus::INVALID_PARAMETER);
         }
+        // [MS-FSA] 2.1.5.1.2: a delete-pending file cannot be opened, whatever other opens
+        // hold; nothing is broken (smbtorture oplock.doc).
+        if inner.delete_pending(key) {
+            drop(g);
+            if changed {
+                self.bump();
+            }
+            return Admit::Invalid(NtStatus::DELETE_PENDING);
+        }
         let mut waiting: Option<Instant> = None;
         // 1. Share modes. An open in the way fails the CREATE at once unless it may still
         //    let go: a batch oplock holder (broken first, it may close, [MS-FSA] 2.1.5.1.2)
@@ -315,11 +348,15 @@ impl OpenTable {
         //    level II (none when the new open overwrites), write caching of other leases
         //    goes (read caching too on overwrite), handle caching of leases in the way goes.
         //    Opens that only read or write attributes break nothing unless they overwrite.
+        let breaks_oplocks = !is_stat(req.access) || req.overwrite;
+        let breaks_leases = !is_lease_stat(req.access) || req.overwrite;
         if let Some(entries) = inner.nodes.get_mut(&key)
-            && (!is_stat(req.access) || req.overwrite)
+            && (breaks_oplocks || breaks_leases)
         {
             for (i, e) in entries.iter_mut().enumerate() {
                 match e.caching {
+                    Caching::Oplock(_) if !breaks_oplocks => {}
+                    Caching::Lease(_) if !breaks_leases => {}
                     Caching::Oplock(level) => {
                         if let Some((_, until)) = e.breaking {
                             note_wait(until, &mut waiting);
@@ -475,6 +512,7 @@ impl OpenTable {
             share_access: req.share_access,
             caching,
             breaking: None,
+            delete_pending: false,
         });
         drop(g);
         if changed {
@@ -484,14 +522,19 @@ impl OpenTable {
     }
 
     /// Forgets an open (closed, or its connection ended); waiting CREATEs look again.
-    pub(crate) fn remove(&self, open: OpenRef) {
+    /// `delete_on_close`: the open deletes its file when it closes. Returns whether the file
+    /// is to be deleted now: this was its last open and it was delete-on-close or
+    /// delete-pending. When other opens remain, a delete-on-close open leaves the file
+    /// delete-pending, and the last open to close deletes it ([MS-FSA] 2.1.5.4).
+    pub(crate) fn remove(&self, open: OpenRef, delete_on_close: bool) -> bool {
         let mut g = self.lock();
         let inner = &mut *g;
         let Some(key) = inner.where_is.remove(&open) else {
             // Never registered (a CREATE that failed or waits): nothing changes, nobody wakes.
-            return;
+            return delete_on_close;
         };
         let mut lease = None;
+        let mut last = true;
         if let Some(v) = inner.nodes.get_mut(&key) {
             if let Some(i) = v.iter().position(|e| e.open == open) {
                 if let Caching::Lease(id) = v[i].caching {
@@ -504,12 +547,39 @@ impl OpenTable {
             {
                 inner.leases.remove(&id);
             }
-            if v.is_empty() {
+            last = v.is_empty();
+            if last {
                 inner.nodes.remove(&key);
             }
         }
+        let delete = if last {
+            inner.doomed.remove(&key) || delete_on_close
+        } else {
+            if delete_on_close {
+                inner.doomed.insert(key);
+            }
+            false
+        };
         drop(g);
         self.bump();
+        delete
+    }
+
+    /// Sets or clears the delete disposition an open set on its file (SET_INFO
+    /// FileDispositionInformation): while set, the file is delete-pending.
+    pub(crate) fn set_delete_pending(&self, open: OpenRef, on: bool) {
+        let mut g = self.lock();
+        let inner = &mut *g;
+        let Some(key) = inner.where_is.get(&open).copied() else {
+            return;
+        };
+        if let Some(e) = inner
+            .nodes
+            .get_mut(&key)
+            .and_then(|v| v.iter_mut().find(|e| e.open == open))
+        {
+            e.delete_pending = on;
+        }
     }
 
     /// The oplock level an open holds (NONE for leases and unknown opens).
@@ -750,6 +820,48 @@ mod tests {
         }
     }
 
+    /// Goal: delete-pending is seen across connections. An open that sets the delete
+    /// disposition makes other opens fail with DELETE_PENDING without breaking the batch
+    /// oplock it holds (smbtorture oplock.doc); clearing it lets them in again. A
+    /// delete-on-close open closing while another remains leaves the node delete-pending,
+    /// and the last close deletes it.
+    #[tokio::test]
+    async fn delete_pending_across_connections() {
+        let t = OpenTable::default();
+        let now = Instant::now();
+        let mut breaks = Vec::new();
+        granted(t.admit(KEY, &req(open(1, 1), OplockLevel::BATCH), now, &mut breaks));
+        t.set_delete_pending(open(1, 1), true);
+        assert!(matches!(
+            t.admit(KEY, &req(open(2, 1), OplockLevel::NONE), now, &mut breaks),
+            Admit::Invalid(NtStatus::DELETE_PENDING)
+        ));
+        assert!(breaks.is_empty(), "a delete-pending open breaks nothing");
+        t.set_delete_pending(open(1, 1), false);
+        // Cleared: the next open breaks the batch oplock as usual.
+        let second = req(open(2, 1), OplockLevel::NONE);
+        assert!(matches!(
+            t.admit(KEY, &second, now, &mut breaks),
+            Admit::Wait { .. }
+        ));
+        assert_eq!(breaks.len(), 1);
+        assert_eq!(
+            t.ack_oplock(open(1, 1), OplockLevel::II),
+            Ok(OplockLevel::II)
+        );
+        granted(t.admit(KEY, &second, now, &mut breaks));
+        // Delete-on-close closing first: the other open keeps the node, now doomed.
+        assert!(!t.remove(open(1, 1), true));
+        breaks.clear();
+        assert!(matches!(
+            t.admit(KEY, &req(open(3, 1), OplockLevel::NONE), now, &mut breaks),
+            Admit::Invalid(NtStatus::DELETE_PENDING)
+        ));
+        assert!(t.remove(open(2, 1), false), "the last close deletes");
+        granted(t.admit(KEY, &req(open(3, 1), OplockLevel::NONE), now, &mut breaks));
+        assert!(!t.remove(open(3, 1), false));
+    }
+
     /// Goal: a batch oplock is granted to a lone open; a second open from another
     /// connection breaks it to level II and waits; after the acknowledgement the second open
     /// gets level II, and a write by one breaks the other's level II to none without waiting.
@@ -806,8 +918,8 @@ mod tests {
             ]
         );
         assert_eq!(t.oplock_of(open(1, 1)), OplockLevel::NONE);
-        t.remove(open(1, 1));
-        t.remove(open(2, 1));
+        t.remove(open(1, 1), false);
+        t.remove(open(2, 1), false);
         assert!(t.lock().nodes.is_empty() && t.lock().leases.is_empty());
     }
 
@@ -852,7 +964,7 @@ mod tests {
             ..req(open(2, 2), OplockLevel::NONE)
         };
         granted(t.admit(KEY, &stat, now, &mut breaks));
-        t.remove(open(1, 1));
+        t.remove(open(1, 1), false);
         granted(t.admit(KEY, &req(open(2, 1), OplockLevel::NONE), now, &mut breaks));
     }
 
@@ -909,7 +1021,7 @@ mod tests {
             Admit::Invalid(NtStatus::INVALID_PARAMETER)
         ));
         for o in [open(1, 1), open(1, 2), open(2, 1)] {
-            t.remove(o);
+            t.remove(o, false);
         }
         assert!(t.lock().leases.is_empty());
     }
