@@ -6,6 +6,7 @@
 //!   sessions, trees and opens, and the command handlers.
 //! - [`names`]: path rules and case-insensitive lookup.
 //! - [`errors`]: share errors → NTSTATUS.
+//! - [`streams`]: named data streams as `dittofs.stream.` extended attributes.
 //! - [`acl`]: security descriptors clients set, stored beside the mode, and the access check
 //!   over them.
 
@@ -25,6 +26,7 @@ pub(crate) mod oplocks;
 pub(crate) mod pipe;
 pub(crate) mod session;
 pub(crate) mod state;
+pub(crate) mod streams;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

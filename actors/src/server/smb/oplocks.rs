@@ -47,15 +47,28 @@ pub(crate) struct NodeKey {
     pub(crate) ino: u64,
     /// The generation.
     pub(crate) generation: u64,
+    /// Which data stream: 0 for the node's own data, else the key of a named stream
+    /// (super::streams::key). Each stream is a file of its own for share modes, oplocks and
+    /// leases ([MS-FSA] 2.1.5.1.2: the checks run over the stream's opens).
+    pub(crate) stream: u64,
 }
 
 impl NodeKey {
-    /// The key of `node` on `share`.
+    /// The key of `node`'s own data on `share`.
     pub(crate) fn new(share: ShareId, node: Node) -> Self {
         Self {
             share,
             ino: node.ino.0,
             generation: node.generation.0,
+            stream: 0,
+        }
+    }
+
+    /// The key of `node`'s data stream `stream` (`None`: its own data) on `share`.
+    pub(crate) fn of(share: ShareId, node: Node, stream: Option<&str>) -> Self {
+        Self {
+            stream: stream.map_or(0, super::streams::key),
+            ..Self::new(share, node)
         }
     }
 }
@@ -218,10 +231,20 @@ struct Inner {
     nodes: HashMap<NodeKey, Vec<Entry>>,
     where_is: HashMap<OpenRef, NodeKey>,
     leases: HashMap<LeaseId, Lease>,
+    /// The opens of named streams by the key of their node's own data, with their access
+    /// and share access: an open of the node's data asking for DELETE must respect them too.
+    stream_opens: HashMap<NodeKey, Vec<(OpenRef, u32, u32)>>,
     /// Nodes whose delete-on-close open closed while other opens remained: delete-pending,
     /// deleted when the last open closes ([MS-FSA] 2.1.5.4). A node is here only while it
     /// has entries, so this is bounded like `nodes`.
     doomed: HashSet<NodeKey>,
+}
+
+impl NodeKey {
+    /// The key of the node's own data (for any stream of it).
+    fn base(self) -> Self {
+        Self { stream: 0, ..self }
+    }
 }
 
 impl Inner {
@@ -317,6 +340,21 @@ impl OpenTable {
         //    let go: a batch oplock holder (broken first, it may close, [MS-FSA] 2.1.5.1.2)
         //    or another lease with handle caching (broken to drop it, [MS-SMB2] 3.3.4.7).
         //    An exclusive oplock is not broken for an open that would fail anyway.
+        // 0. Deleting a file deletes its streams: an open of its own data asking for DELETE
+        //    is refused while a stream open does not share delete ([MS-FSA] 2.1.5.1.2).
+        if key.stream == 0
+            && req.access & access::DELETE != 0
+            && inner.stream_opens.get(&key).is_some_and(|v| {
+                v.iter()
+                    .any(|&(_, acc, share)| share_conflict(acc, share, access::DELETE, 0x7))
+            })
+        {
+            drop(g);
+            if changed {
+                self.bump();
+            }
+            return Admit::SharingViolation;
+        }
         let mut hold_h: Vec<usize> = Vec::new();
         if let Some(entries) = inner.nodes.get(&key) {
             for (i, e) in entries.iter().enumerate() {
@@ -506,6 +544,13 @@ impl OpenTable {
             _ => Caching::Oplock(grant.oplock),
         };
         inner.where_is.insert(req.open, key);
+        if key.stream != 0 {
+            inner.stream_opens.entry(key.base()).or_default().push((
+                req.open,
+                req.access,
+                req.share_access,
+            ));
+        }
         inner.nodes.entry(key).or_default().push(Entry {
             open: req.open,
             access: req.access,
@@ -533,6 +578,14 @@ impl OpenTable {
             // Never registered (a CREATE that failed or waits): nothing changes, nobody wakes.
             return delete_on_close;
         };
+        if key.stream != 0
+            && let Some(v) = inner.stream_opens.get_mut(&key.base())
+        {
+            v.retain(|(o, ..)| *o != open);
+            if v.is_empty() {
+                inner.stream_opens.remove(&key.base());
+            }
+        }
         let mut lease = None;
         let mut last = true;
         if let Some(v) = inner.nodes.get_mut(&key) {
@@ -580,6 +633,53 @@ impl OpenTable {
         {
             e.delete_pending = on;
         }
+    }
+
+    /// Open `open` now names `key` (its stream was renamed): its entry moves there, with its
+    /// caching (a lease it holds follows it); waiting CREATEs look again.
+    pub(crate) fn moved(&self, open: OpenRef, key: NodeKey) {
+        let mut g = self.lock();
+        let inner = &mut *g;
+        let Some(old) = inner.where_is.get(&open).copied() else {
+            return;
+        };
+        if old == key {
+            return;
+        }
+        let Some(v) = inner.nodes.get_mut(&old) else {
+            return;
+        };
+        let Some(i) = v.iter().position(|e| e.open == open) else {
+            return;
+        };
+        let entry = v.swap_remove(i);
+        if v.is_empty() {
+            inner.nodes.remove(&old);
+        }
+        if let Caching::Lease(id) = entry.caching
+            && let Some(l) = inner.leases.get_mut(&id)
+        {
+            l.node = key;
+        }
+        if old.stream != 0
+            && let Some(v) = inner.stream_opens.get_mut(&old.base())
+        {
+            v.retain(|(o, ..)| *o != open);
+            if v.is_empty() {
+                inner.stream_opens.remove(&old.base());
+            }
+        }
+        if key.stream != 0 {
+            inner.stream_opens.entry(key.base()).or_default().push((
+                open,
+                entry.access,
+                entry.share_access,
+            ));
+        }
+        inner.where_is.insert(open, key);
+        inner.nodes.entry(key).or_default().push(entry);
+        drop(g);
+        self.bump();
     }
 
     /// The oplock level an open holds (NONE for leases and unknown opens).
@@ -779,6 +879,7 @@ mod tests {
         share: ShareId(1),
         ino: 7,
         generation: 1,
+        stream: 0,
     };
     const RW: u32 = access::FILE_READ_DATA | access::FILE_WRITE_DATA;
 
@@ -1024,5 +1125,69 @@ mod tests {
             t.remove(o, false);
         }
         assert!(t.lock().leases.is_empty());
+    }
+    /// Goal: a named stream is a file of its own for oplocks and share modes (smbtorture
+    /// oplock.stream1, batch26), but an open of the file's own data asking for DELETE is
+    /// refused while a stream open does not share delete, and admitted once it closes.
+    #[tokio::test]
+    async fn streams_are_files_of_their_own() {
+        let t = OpenTable::default();
+        let now = Instant::now();
+        let mut breaks = Vec::new();
+        let stream = NodeKey {
+            stream: crate::server::smb::streams::key("Stream One"),
+            ..KEY
+        };
+        let g = granted(t.admit(KEY, &req(open(1, 1), OplockLevel::BATCH), now, &mut breaks));
+        assert_eq!(g.oplock, OplockLevel::BATCH);
+        let exclusive = Request {
+            share_access: 0,
+            ..req(open(2, 1), OplockLevel::BATCH)
+        };
+        let g = granted(t.admit(stream, &exclusive, now, &mut breaks));
+        assert_eq!(
+            g.oplock,
+            OplockLevel::BATCH,
+            "the base's oplock does not count"
+        );
+        assert!(breaks.is_empty(), "nothing breaks across streams");
+        t.remove(open(1, 1), false);
+        let delete = Request {
+            access: access::DELETE,
+            ..req(open(3, 1), OplockLevel::NONE)
+        };
+        assert!(matches!(
+            t.admit(KEY, &delete, now, &mut breaks),
+            Admit::SharingViolation
+        ));
+        // Renamed, the stream's open keeps its share mode and oplock under the new name only:
+        // an open of the new name waits for its batch oplock to break, one of the old name is
+        // free.
+        let renamed = NodeKey {
+            stream: crate::server::smb::streams::key("renamed"),
+            ..KEY
+        };
+        t.moved(open(2, 1), renamed);
+        assert!(matches!(
+            t.admit(
+                renamed,
+                &req(open(4, 1), OplockLevel::NONE),
+                now,
+                &mut breaks
+            ),
+            Admit::Wait { .. }
+        ));
+        granted(t.admit(
+            stream,
+            &req(open(4, 2), OplockLevel::NONE),
+            now,
+            &mut breaks,
+        ));
+        t.remove(open(4, 2), false);
+        t.remove(open(2, 1), false);
+        granted(t.admit(KEY, &delete, now, &mut breaks));
+        t.remove(open(3, 1), false);
+        let g = t.lock();
+        assert!(g.nodes.is_empty() && g.stream_opens.is_empty());
     }
 }

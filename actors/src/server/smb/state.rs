@@ -190,8 +190,11 @@ pub(crate) enum OpenKind {
         name: String,
         /// Its path from the share root (for CHANGE_NOTIFY and logs).
         path: String,
-        /// A directory.
+        /// A directory (never for a stream open: a stream of a directory holds data).
         is_dir: bool,
+        /// The named data stream open (its name as stored, super::streams), `None` for the
+        /// node's own data.
+        stream: Option<String>,
     },
     /// A named pipe on IPC$: a DCE/RPC endpoint.
     Pipe {
