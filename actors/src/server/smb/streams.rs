@@ -10,9 +10,9 @@
 //!
 //! Bounds: a stream holds at most [`STREAM_SIZE_MAX`] bytes (the store's largest extended
 //! attribute value, 64 KiB) and a node's extended attributes together at most 1 MiB; a write or
-//! size change past either answers STATUS_DISK_FULL, as Samba's `streams_xattr` does. A write
-//! reads the whole value, changes it and stores it back, so writes to one stream from two
-//! connections at once may lose one of them (each write is atomic, the pair is not).
+//! size change past either answers STATUS_DISK_FULL, as Samba's `streams_xattr` does. A write or
+//! resize is one in-place edit in the share ([`ShareHandle::edit_xattr`]), serialized with the
+//! node's other extended-attribute changes, so concurrent writes to one stream all land.
 
 use bytes::Bytes;
 use protocol::smb2::status::NtStatus;
