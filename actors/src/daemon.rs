@@ -161,6 +161,7 @@ pub fn server_config(config: &Config, handle_key: [u8; 32]) -> ServerConfig {
         dialect_min: dialect(smb.dialects.min),
         dialect_max: dialect(smb.dialects.max),
         signing_required: smb.signing_required,
+        multichannel: smb.multichannel,
         encryption: encryption(smb.encryption),
         ciphers: smb.ciphers.iter().map(|&c| cipher(c)).collect(),
         server_name: smb.server_name.clone(),

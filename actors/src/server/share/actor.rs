@@ -27,7 +27,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use super::locks::{Io, LockError, LockManager, LockOwner, LockRange, Locked, Scope};
 use super::{
     AttrChange, Caller, Change, Listing, Made, NewKind, Node, OpError, Rights, Share, ShareId,
-    Stability, Written,
+    Stability, Written, XattrEdit,
 };
 
 /// Mailbox capacity of a share actor: operations queued beyond the ones running. Each
@@ -231,6 +231,10 @@ share_ops! {
     SetXattr => set_xattr(node: Node, name: Bytes, value: Vec<u8>) -> Change;
     /// Removes the extended attribute `name` of `node` (a missing one is no change).
     RemoveXattr => remove_xattr(node: Node, name: Bytes) -> Change;
+    /// Changes the existing extended attribute `name` of `node` in place, atomically with
+    /// the node's other attribute changes; its length before and after, or `None` when it has
+    /// no such attribute (see [`Share::edit_xattr`]).
+    EditXattr => edit_xattr(node: Node, name: Bytes, edit: XattrEdit, max: u64) -> Option<(u64, u64)>;
     /// For each of `nodes` (at most [`XATTRS_MANY_MAX`]): its extended attributes and the
     /// value of `name` when it has one, or `None` for a node gone since it was listed. One
     /// message for a directory page instead of one or two per entry.
@@ -592,6 +596,21 @@ mod ops {
         let a = resolve(share, node).await?;
         share
             .list_xattrs(caller, &a)
+            .await
+            .map_err(|e| unchanged(e, &a))
+    }
+
+    pub(super) async fn edit_xattr<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        node: Node,
+        name: Bytes,
+        edit: XattrEdit,
+        max: u64,
+    ) -> Outcome<Option<(u64, u64)>> {
+        let a = resolve(share, node).await?;
+        share
+            .edit_xattr(caller, &a, &name, edit, max)
             .await
             .map_err(|e| unchanged(e, &a))
     }

@@ -40,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::SmbServer;
-use super::events::{ConnEvent, Finish, Wait};
+use super::events::{ConnEvent, Finish, Forward, Forwarded, Wait};
 use super::state::{Negotiated, Open, Session};
 
 /// FILETIME (100 ns since 1601-01-01) of a store timestamp; times before 1601 are 0.
@@ -181,9 +181,6 @@ pub(crate) struct Conn {
     pub(crate) opens: BTreeMap<u64, Open>,
     pub(crate) next_tree: u32,
     pub(crate) next_file: u64,
-    /// Counter for encryption nonces (unique per key: every session key is used by one
-    /// connection only).
-    pub(crate) nonce_counter: u64,
     /// The connection must close after the current frame (a protocol violation).
     pub(crate) close: bool,
     /// Sessions logged off in the current frame: removed once its reply is signed or
@@ -198,6 +195,11 @@ pub(crate) struct Conn {
     pub(crate) asyncs: BTreeMap<u64, AsyncOp>,
     /// The next AsyncId (never 0).
     pub(crate) next_async: u64,
+    /// This connection's queue of requests forwarded by the channels bound to its sessions
+    /// (handed to them in [`super::events::SessionHome`]).
+    pub(crate) forward_tx: mpsc::Sender<Forward>,
+    /// Requests forwarded by bound channels, run here as the sessions' home.
+    pub(crate) forwards: mpsc::Receiver<Forward>,
 }
 
 /// A request answered STATUS_PENDING whose final answer is still to come.
@@ -241,6 +243,7 @@ pub(crate) async fn run<S>(
         let mut resume_secret = [0u8; 16];
         rng.fill_bytes(&mut resume_secret);
         let (events, mut mailbox) = server.mailboxes.open(id);
+        let (forward_tx, forwards) = mpsc::channel(super::events::FORWARD_CAPACITY);
         let mut conn = Conn {
             credits: CreditWindow::new(server.settings.max_credits),
             server,
@@ -253,7 +256,8 @@ pub(crate) async fn run<S>(
             opens: BTreeMap::new(),
             next_tree: 1,
             next_file: 1,
-            nonce_counter: 0,
+            forward_tx,
+            forwards,
             close: false,
             logged_off: Vec::new(),
             id,
@@ -301,6 +305,16 @@ pub(crate) async fn run<S>(
                         && send(&mut wr, &reply, true).await.is_err()
                     {
                         break 'read;
+                    }
+                    if conn.close {
+                        break 'read;
+                    }
+                    continue 'read;
+                }
+                Some(f) = conn.forwards.recv() => {
+                    conn.serve_forward(f).await;
+                    for sid in std::mem::take(&mut conn.logged_off) {
+                        conn.sessions.remove(&sid);
                     }
                     if conn.close {
                         break 'read;
@@ -516,19 +530,17 @@ impl Conn {
     /// Encrypts a reply for `session_id`.
     pub(crate) fn encrypt(&mut self, session_id: u64, plain: &[u8]) -> Option<Vec<u8>> {
         let cipher = self.neg.as_ref()?.cipher?;
-        self.nonce_counter += 1;
+        let session = self.sessions.get(&session_id)?;
+        // The session's counter, shared by every connection bound to it, so no nonce repeats
+        // under its key; the rest is random.
+        let n = session
+            .nonces
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .wrapping_add(1);
+        let key = session.keys.as_ref()?.encryption.as_ref()?;
         let mut nonce = [0u8; 12];
-        nonce[..8].copy_from_slice(&self.nonce_counter.to_le_bytes());
-        // The rest is random per connection; with the counter no nonce repeats under a key
-        // (every session key belongs to one connection).
+        nonce[..8].copy_from_slice(&n.to_le_bytes());
         self.rng.fill_bytes(&mut nonce[8..]);
-        let key = self
-            .sessions
-            .get(&session_id)?
-            .keys
-            .as_ref()?
-            .encryption
-            .as_ref()?;
         crypto::encrypt(
             cipher,
             key.as_bytes(),
@@ -798,11 +810,6 @@ impl Conn {
                     p.bytes[20..24].copy_from_slice(&next.to_le_bytes());
                 }
             }
-            if let Some(sid) = p.preauth_session
-                && let Some(h) = self.sessions.get_mut(&sid).and_then(|s| s.preauth.as_mut())
-            {
-                h.update(&p.bytes);
-            }
             if let Some(sid) = p.sign {
                 self.sign(sid, &mut p.bytes);
             }
@@ -810,6 +817,13 @@ impl Conn {
                 && let Err(e) = crypto::sign(*alg, key.as_bytes(), &mut p.bytes)
             {
                 tracing::warn!(error = %e, "signing a response failed");
+            }
+            // The preauth hash takes the response as sent: a binding's interim answers are
+            // signed ([MS-SMB2] 3.3.5.5.3 hashes the whole message).
+            if let Some(sid) = p.preauth_session
+                && let Some(h) = self.sessions.get_mut(&sid).and_then(|s| s.preauth.as_mut())
+            {
+                h.update(&p.bytes);
             }
         }
         let mut frame = Vec::with_capacity(replies.iter().map(|p| p.bytes.len()).sum());
@@ -882,6 +896,13 @@ impl Conn {
         s.signing_required || req.is_signed()
     }
 
+    /// The algorithm and key that sign session `session_id`'s messages on this connection.
+    fn signer(&self, session_id: u64) -> Option<super::events::Signer> {
+        let neg = self.neg.as_ref()?;
+        let keys = self.sessions.get(&session_id)?.keys.as_ref()?;
+        Some((neg.signing, keys.signing.clone()))
+    }
+
     pub(crate) fn sign(&self, session_id: u64, msg: &mut [u8]) {
         let (Some(neg), Some(keys)) = (
             self.neg.as_ref(),
@@ -907,9 +928,14 @@ impl Conn {
             return Ok(());
         };
         if !hdr.is_signed() {
-            if s.signing_required
-                && !matches!(hdr.command, Command::CANCEL | Command::SESSION_SETUP)
-            {
+            // A bound channel takes no unsigned SESSION_SETUP either (Windows answers
+            // ACCESS_DENIED, smbtorture session.bind_negative_*).
+            let exempt = match hdr.command {
+                Command::CANCEL => true,
+                Command::SESSION_SETUP => s.bound.is_none(),
+                _ => false,
+            };
+            if s.signing_required && !exempt {
                 return Err(NtStatus::ACCESS_DENIED);
             }
             return Ok(());
@@ -933,14 +959,60 @@ impl Conn {
 
     /// Runs one element of a compound.
     pub(crate) async fn element(&mut self, req: Req<'_>) -> Out {
+        self.element_as(req, false).await
+    }
+
+    /// [`Self::element`], boxed (a forwarded request runs it from inside another element's
+    /// wait for its home connection).
+    fn element_boxed<'a>(
+        &'a mut self,
+        req: Req<'a>,
+        forwarded: bool,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Out> + Send + 'a>> {
+        Box::pin(self.element_as(req, forwarded))
+    }
+
+    /// Runs one element; `forwarded` when a bound channel checked its signature already.
+    async fn element_as(&mut self, req: Req<'_>, forwarded: bool) -> Out {
         let hdr = req.hdr;
         // Before NEGOTIATE only NEGOTIATE is allowed.
         if self.neg.is_none() && hdr.command != Command::NEGOTIATE {
             self.close = true;
             return Out::error(NtStatus::INVALID_PARAMETER);
         }
-        if let Err(s) = self.verify(&req) {
-            return Out::error(s);
+        if !forwarded && let Err(s) = self.verify(&req) {
+            // The refusal of a signed request is signed (with the key it was checked
+            // against), as Windows and Samba do: a client that signs rejects an unsigned
+            // answer and drops the connection.
+            let mut out = Out::error(s);
+            if hdr.is_signed() {
+                out.sign_as = self.signer(hdr.session_id.0);
+            }
+            return out;
+        }
+        if !forwarded && let Some(bound) = self.forwarding(&req) {
+            return self.forward(req, bound).await;
+        }
+        // A signed request naming a session of another connection that is not bound here:
+        // deleted as far as this connection knows, said with the session's signature (the
+        // client checks that the answer is signed; smbtorture session.bind2).
+        if !forwarded
+            && hdr.is_signed()
+            && !matches!(
+                hdr.command,
+                Command::NEGOTIATE | Command::SESSION_SETUP | Command::CANCEL | Command::ECHO
+            )
+            && hdr.session_id.0 != 0
+            && !self.sessions.contains_key(&hdr.session_id.0)
+            && let Some(signer) = self
+                .server
+                .mailboxes
+                .session_home(hdr.session_id.0)
+                .and_then(|h| h.signer)
+        {
+            let mut out = Out::error(NtStatus::USER_SESSION_DELETED);
+            out.sign_as = Some(signer);
+            return out;
         }
         // [MS-SMB2] 3.3.5.2.5: a READ, WRITE, IOCTL or QUERY_DIRECTORY must be charged the
         // credits its payload or largest answer needs (3.1.5.2); a CreditCharge of 0 (2.0.2)
@@ -993,6 +1065,114 @@ impl Conn {
         }
     }
 
+    /// The home connection a request goes to: its session is a bound channel here, set up,
+    /// and the command is not one the channel answers itself (SESSION_SETUP binding, CANCEL,
+    /// ECHO).
+    fn forwarding(&self, req: &Req<'_>) -> Option<super::state::Bound> {
+        let hdr = req.hdr;
+        let s = self.sessions.get(&hdr.session_id.0)?;
+        let bound = s.bound.as_ref()?;
+        if !matches!(s.auth, super::state::Auth::Valid)
+            || self.logged_off.contains(&hdr.session_id.0)
+        {
+            return None;
+        }
+        let local = match hdr.command {
+            Command::NEGOTIATE | Command::CANCEL | Command::ECHO => true,
+            Command::SESSION_SETUP => protocol::smb2::session::SessionSetupRequest::decode(req.msg)
+                .map_or(true, |r| {
+                    r.flags
+                        .contains(protocol::smb2::session::SessionSetupFlags::BINDING)
+                }),
+            _ => false,
+        };
+        (!local).then(|| bound.clone())
+    }
+
+    /// Runs a request of a bound channel on its session's home connection and returns the
+    /// answer, which this connection signs or encrypts with the channel's keys. While it
+    /// waits, this connection runs what its own channels forward to it (two connections may
+    /// each be the other's channel; neither waits for the other without serving it).
+    async fn forward(&mut self, req: Req<'_>, bound: super::state::Bound) -> Out {
+        let sid = req.hdr.session_id.0;
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        let f = Forward {
+            hdr: *req.hdr,
+            msg: req.msg.to_vec(),
+            encrypted: req.encrypted,
+            related_file: req.related_file,
+            reply: tx,
+        };
+        let permit = loop {
+            tokio::select! {
+                biased;
+                p = bound.forward.reserve() => break p.ok(),
+                Some(other) = self.forwards.recv() => self.serve_forward(other).await,
+            }
+        };
+        let answer = match permit {
+            Some(p) => {
+                p.send(f);
+                loop {
+                    tokio::select! {
+                        biased;
+                        r = &mut rx => break r.unwrap_or(Forwarded::Gone),
+                        Some(other) = self.forwards.recv() => self.serve_forward(other).await,
+                    }
+                }
+            }
+            None => Forwarded::Gone,
+        };
+        match answer {
+            Forwarded::Done(out) => {
+                if req.hdr.command == Command::LOGOFF && out.status == NtStatus::SUCCESS {
+                    // The session is gone on every channel; this one's entry goes once the
+                    // answer is signed with its key.
+                    self.channel_ended(sid);
+                }
+                out
+            }
+            Forwarded::Gone => {
+                tracing::debug!(
+                    session = sid,
+                    home = bound.home,
+                    "bound channel's session ended on its home connection"
+                );
+                self.channel_ended(sid);
+                Out::error(NtStatus::USER_SESSION_DELETED)
+            }
+        }
+    }
+
+    /// Forgets this connection's channel of session `sid` after the current frame.
+    fn channel_ended(&mut self, sid: u64) {
+        if let Some(s) = self.sessions.get_mut(&sid) {
+            s.auth = super::state::Auth::LoggedOff;
+        }
+        if !self.logged_off.contains(&sid) {
+            self.logged_off.push(sid);
+        }
+        self.server.mailboxes.channel_closed(sid, self.id);
+    }
+
+    /// Runs a request a bound channel forwarded to this, its session's home connection.
+    pub(crate) async fn serve_forward(&mut self, f: Forward) {
+        let sid = f.hdr.session_id.0;
+        if self.sessions.get(&sid).is_none_or(|s| s.bound.is_some()) {
+            let _ = f.reply.send(Forwarded::Gone);
+            return;
+        }
+        let req = Req {
+            hdr: &f.hdr,
+            msg: &f.msg,
+            encrypted: f.encrypted,
+            related_file: f.related_file,
+        };
+        let out = self.element_boxed(req, true).await;
+        // The channel may have gone meanwhile: nobody to answer.
+        let _ = f.reply.send(Forwarded::Done(out));
+    }
+
     /// The session a request runs in, authenticated.
     pub(crate) fn session(&self, hdr: &Header) -> Result<&Session, NtStatus> {
         if self.logged_off.contains(&hdr.session_id.0) {
@@ -1030,8 +1210,12 @@ impl Conn {
         for id in ids {
             self.release_open(id).await;
         }
-        for sid in self.sessions.keys() {
-            self.server.mailboxes.session_closed(*sid, self.id);
+        for (sid, s) in &self.sessions {
+            if s.bound.is_some() {
+                self.server.mailboxes.channel_closed(*sid, self.id);
+            } else {
+                self.server.mailboxes.session_closed(*sid, self.id);
+            }
         }
         self.sessions.clear();
     }

@@ -32,11 +32,27 @@ impl Conn {
             CtlCode::VALIDATE_NEGOTIATE_INFO => return self.validate_negotiate(&req, &r),
             CtlCode::QUERY_NETWORK_INTERFACE_INFO => {
                 self.session(req.hdr)?;
+                // [MS-SMB2] 3.3.5.15.11: the request names no open; any FileId but the
+                // all-ones one is a bad parameter (checked before the output size, as
+                // Windows does: smbtorture ioctl.bug14788.NETWORK_INTERFACE).
+                if !FileId::from_bytes(r.file_id).is_related() {
+                    return Err(NtStatus::INVALID_PARAMETER);
+                }
+                // The address the client reached us on; RSS_CAPABLE tells a multichannel
+                // client it may open further connections to it. The link speed is not
+                // measured: a nominal 10 Gb/s.
+                let capability = if self.server.settings.multichannel {
+                    protocol::smb2::ioctl::interface_capability::RSS
+                } else {
+                    0
+                };
+                let mut addr = self.local;
+                addr.set_port(0);
                 let list = [NetworkInterfaceInfo {
                     if_index: 1,
-                    capability: 0,
+                    capability,
                     link_speed: 10_000_000_000,
-                    addr: self.local,
+                    addr,
                 }];
                 return self.ioctl_ok(&r, NetworkInterfaceInfo::encode_list(&list));
             }

@@ -79,6 +79,8 @@ pub struct SmbSettings {
     pub dialect_max: u16,
     /// Signing required for authenticated sessions.
     pub signing_required: bool,
+    /// SMB 3.x multichannel offered: sessions may be bound to further connections.
+    pub multichannel: bool,
     /// Adapter-wide encryption.
     pub encryption: Encryption,
     /// The ciphers offered, most preferred first (never empty once validated).
@@ -97,6 +99,7 @@ impl Default for SmbSettings {
             dialect_min: 0x0202,
             dialect_max: 0x0311,
             signing_required: false,
+            multichannel: true,
             encryption: Encryption::Off,
             ciphers: vec![
                 Cipher::Aes128Gcm,

@@ -10,9 +10,9 @@
 //!
 //! Bounds: a stream holds at most [`STREAM_SIZE_MAX`] bytes (the store's largest extended
 //! attribute value, 64 KiB) and a node's extended attributes together at most 1 MiB; a write or
-//! size change past either answers STATUS_DISK_FULL, as Samba's `streams_xattr` does. A write
-//! reads the whole value, changes it and stores it back, so writes to one stream from two
-//! connections at once may lose one of them (each write is atomic, the pair is not).
+//! size change past either answers STATUS_DISK_FULL, as Samba's `streams_xattr` does. A write or
+//! resize is one in-place edit in the share ([`ShareHandle::edit_xattr`]), serialized with the
+//! node's other extended-attribute changes, so concurrent writes to one stream all land.
 
 use bytes::Bytes;
 use protocol::smb2::status::NtStatus;
@@ -20,7 +20,7 @@ use stores::{StoreError, XATTR_VALUE_MAX};
 
 use super::files::failed;
 use crate::server::share::actor::Failure;
-use crate::server::share::{Caller, Node, OpError, ShareHandle};
+use crate::server::share::{Caller, Node, OpError, ShareHandle, XattrEdit};
 
 /// The extended-attribute prefix of named streams.
 pub(crate) const STREAM_PREFIX: &[u8] = b"dittofs.stream.";
@@ -130,7 +130,8 @@ pub(crate) async fn read(
 }
 
 /// Writes `data` at `offset` of stream `name` (a gap is zeros); returns the stream's size
-/// before and after.
+/// before and after. The share changes the value in place, so writes to one stream from
+/// several opens at once all land.
 pub(crate) async fn write(
     share: &ShareHandle,
     caller: &Caller,
@@ -139,27 +140,11 @@ pub(crate) async fn write(
     offset: u64,
     data: &[u8],
 ) -> Result<(u64, u64), NtStatus> {
-    let end = offset.saturating_add(data.len() as u64);
-    if end > STREAM_SIZE_MAX {
-        return Err(NtStatus::DISK_FULL);
-    }
-    let mut v = value(share, caller, node, name).await?;
-    let before = v.len() as u64;
-    if data.is_empty() {
-        return Ok((before, before));
-    }
-    // Both fit in usize: `end` is at most STREAM_SIZE_MAX.
-    let (offset, end) = (offset as usize, end as usize);
-    if v.len() < end {
-        v.resize(end, 0);
-    }
-    v[offset..end].copy_from_slice(data);
-    let after = v.len() as u64;
-    share
-        .set_xattr(caller.clone(), node, xattr_name(name), v)
-        .await
-        .map_err(write_failed)?;
-    Ok((before, after))
+    let change = XattrEdit::WriteAt {
+        offset,
+        data: Bytes::copy_from_slice(data),
+    };
+    edit(share, caller, node, name, change).await
 }
 
 /// Sets the size of stream `name` (cut, or extended with zeros).
@@ -170,19 +155,34 @@ pub(crate) async fn set_size(
     name: &str,
     size: u64,
 ) -> Result<(), NtStatus> {
-    if size > STREAM_SIZE_MAX {
-        return Err(NtStatus::DISK_FULL);
-    }
-    let mut v = value(share, caller, node, name).await?;
-    if v.len() as u64 == size {
-        return Ok(());
-    }
-    v.resize(size as usize, 0);
-    share
-        .set_xattr(caller.clone(), node, xattr_name(name), v)
+    edit(share, caller, node, name, XattrEdit::SetLen(size))
         .await
-        .map_err(write_failed)?;
-    Ok(())
+        .map(|_| ())
+}
+
+/// Applies `edit` to stream `name`: its size before and after. Past [`STREAM_SIZE_MAX`] it is
+/// STATUS_DISK_FULL; a stream removed meanwhile is STATUS_FILE_CLOSED, as for a node.
+async fn edit(
+    share: &ShareHandle,
+    caller: &Caller,
+    node: Node,
+    name: &str,
+    change: XattrEdit,
+) -> Result<(u64, u64), NtStatus> {
+    share
+        .edit_xattr(
+            caller.clone(),
+            node,
+            xattr_name(name),
+            change,
+            STREAM_SIZE_MAX,
+        )
+        .await
+        .map_err(|f| match f.error {
+            OpError::TooBig => NtStatus::DISK_FULL,
+            _ => write_failed(f),
+        })?
+        .ok_or(NtStatus::FILE_CLOSED)
 }
 
 /// Creates stream `name` of `node` empty (or empties it: overwrite, supersede).
