@@ -28,14 +28,15 @@ use tokio::net::TcpStream;
 const PASSWORD: &str = "acl-test-pw";
 const UID: u32 = 1001;
 
-/// Runs `tests/smb/acl_client.py MODE PORT export alice PASSWORD UID`; panics with its output
-/// and the daemon's log unless it exits 0.
-fn acl_client(d: &Daemon, mode: &str) {
+/// Runs `tests/smb/acl_client.py MODE PORT export alice PASSWORD UID [EXTRA...]`; panics with
+/// its output and the daemon's log unless it exits 0.
+fn acl_client(d: &Daemon, mode: &str, extra: &[&str]) {
     let out = Command::new("python3")
         .arg(repo().join("tests/smb/acl_client.py"))
         .arg(mode)
         .arg(d.smb_port.unwrap().to_string())
         .args(["export", "alice", PASSWORD, &UID.to_string()])
+        .args(extra)
         .output()
         .unwrap_or_else(|e| panic!("running python3: {e} (install python3, then ci/setup.sh)"));
     let text = format!(
@@ -94,7 +95,7 @@ async fn stored_acls_narrow_inherit_and_yield_to_nfs() {
     );
     d.add_user("alice", 1001, 1001, PASSWORD);
     d.spawn();
-    acl_client(&d, "set");
+    acl_client(&d, "set", &[]);
 
     let (mut nfs, root) = nfs_client(d.port).await;
     let Nfs3Result::Ok(found) = nfs
@@ -122,6 +123,45 @@ async fn stored_acls_narrow_inherit_and_yield_to_nfs() {
         .unwrap();
     assert!(matches!(set, Nfs3Result::Ok(_)), "NFS SETATTR: {set:?}");
 
-    acl_client(&d, "synthesized");
+    acl_client(&d, "synthesized", &[]);
+    assert!(d.alive(), "the daemon died");
+}
+
+/// Goal: chgrp the way the Linux kernel cifs client (6.1, `cifsacl,idsfromsid`) sends it works
+/// for the owner to a group it is a member of: SET_INFO with GROUP | DACL on a handle opened for
+/// WRITE_OWNER | WRITE_DAC, the group as `S-1-5-88-2-<gid>`, the DACL (written by its chmod
+/// just before) with the old group's ACEs moved to the new group, in the client's own layout
+/// (SIDs in 68-byte slots). A chgrp to a group the owner is not in is ACCESS_DENIED and
+/// changes nothing. Method: acl_client.py `chgrp`.
+#[test]
+fn kernel_style_chgrp_through_a_security_descriptor() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::prepare_smb(
+        env!("CARGO_BIN_EXE_dittofs"),
+        dir.path(),
+        &["name: /export"],
+        "",
+        "",
+    );
+    for (group, gid) in [("alices", "1001"), ("editors", "5678"), ("others", "4242")] {
+        d.cli(&["group", "add", group, "--gid", gid], "");
+    }
+    d.cli(
+        &[
+            "user",
+            "add",
+            "alice",
+            "--uid",
+            &UID.to_string(),
+            "--gid",
+            "1001",
+            "--groups",
+            "editors",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    d.spawn();
+    acl_client(&d, "chgrp", &["5678", "4242"]);
     assert!(d.alive(), "the daemon died");
 }

@@ -131,7 +131,7 @@ posix_checks() {
   # (1755: the client's own descriptor for a sticky mode with group or other write loses
   # the bit, its write rights carrying FILE_DELETE_CHILD.)
   mkdir "$d/t" && chmod 1755 "$d/t" || echo "chmod 1755 on a new directory failed"
-  chgrp "${GROUP2:-5678}" "$d/g" || echo "chgrp failed"
+  chgrp "${GROUP2:-5678}" "$d/g" || { echo "chgrp failed"; [ -z "${CIFS_DEBUG:-}" ] || kernel_log; }
   if chown 4321 "$d/f" 2>/dev/null; then
     echo "posix FAIL: chown to another uid by a non-root server user succeeded"
     pfail=1
