@@ -127,12 +127,13 @@ async fn stored_acls_narrow_inherit_and_yield_to_nfs() {
     assert!(d.alive(), "the daemon died");
 }
 
-/// Goal: chgrp the way the Linux kernel cifs client (6.1, `cifsacl,idsfromsid`) sends it works
-/// for the owner to a group it is a member of: SET_INFO with GROUP | DACL on a handle opened for
-/// WRITE_OWNER | WRITE_DAC, the group as `S-1-5-88-2-<gid>`, the DACL (written by its chmod
-/// just before) with the old group's ACEs moved to the new group, in the client's own layout
-/// (SIDs in 68-byte slots). A chgrp to a group the owner is not in is ACCESS_DENIED and
-/// changes nothing. Method: acl_client.py `chgrp`.
+/// Goal: chgrp the way the Linux kernel cifs client (6.1, `cifsacl,idsfromsid`) sends it for
+/// busybox's chgrp works for the owner to a group it is a member of: SET_INFO with
+/// OWNER | GROUP | DACL (the owner unchanged) on a handle opened for WRITE_OWNER | WRITE_DAC,
+/// the ids as `S-1-5-88-x-<id>`, the DACL (written by its chmod just before) with the ACEs
+/// moved to the new ids, in the client's own layout (SIDs in 68-byte slots). A group the owner
+/// is not in, the owner part without WRITE_OWNER, and giving the file to another uid or to
+/// root are ACCESS_DENIED and change nothing. Method: acl_client.py `chgrp`.
 #[test]
 fn kernel_style_chgrp_through_a_security_descriptor() {
     let dir = tempfile::tempdir().unwrap();

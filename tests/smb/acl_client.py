@@ -20,12 +20,13 @@ again: run after something other than SMB changed the mode.
 `chgrp GID OTHER`: what the Linux kernel cifs client (6.1, `cifsacl,idsfromsid`) sends for
 `chmod 0640` and then busybox's `chgrp GID`, on a new file chgrp.txt: each time it reads the
 descriptor (owner, group, DACL) through a READ_CONTROL open, builds a new one in its own layout
-(DACL first, then owner and group SIDs in 68-byte slots) and writes it through an open for
-WRITE_DAC alone (6.1 asks for WRITE_OWNER only when the owner or group is all it writes). The
-chmod writes the DACL; the chgrp (chown(2) with the current uid) writes OWNER | GROUP | DACL, the
-ids as S-1-5-88-1-UID and S-1-5-88-2-GID, the DACL's ACEs moved to them. The group must read back
-as S-1-22-2-GID with the group's ACE kept; chgrp to OTHER (a group the user is not in) and
-giving the file to another uid (with or without WRITE_OWNER) must be refused with
+(DACL first, then owner and group SIDs in 68-byte slots) and writes it through an open for the
+rights the parts need. The chmod writes the DACL (WRITE_DAC); the chgrp (chown(2) with the uid
+busybox stats) writes OWNER | GROUP | DACL on a WRITE_OWNER | WRITE_DAC handle, the ids as
+S-1-5-88-1-UID and S-1-5-88-2-GID, the DACL's ACEs moved to them. The group must read back
+as S-1-22-2-GID with the group's ACE kept; chgrp to OTHER (a group the user is not in), naming
+the owner without WRITE_OWNER, and giving the file to another uid or to root (which is what the
+kernel asks from a posix mount, where it shows uid 0 as the owner) must be refused with
 STATUS_ACCESS_DENIED and change nothing.
 
 Prints one line per check and exits 1 when any failed, 2 when smbprotocol is missing.
@@ -280,10 +281,9 @@ def main():
                 o.close()
 
         try:
-            # Linux 6.1 opens for WRITE_DAC alone when the DACL is among the parts.
-            chown(uid, gid, WRITE_DAC)
+            chown(uid, gid, WRITE_OWNER | WRITE_DAC)
             _, owner_sid, group_sid, aces = read_sd()
-            check("chgrp through OWNER | GROUP | DACL on a WRITE_DAC handle", group_sid == f"S-1-22-2-{gid}", group_sid)
+            check("chgrp through OWNER | GROUP | DACL", group_sid == f"S-1-22-2-{gid}", group_sid)
             check("the owner stays", owner_sid == owner, owner_sid)
             masks = {sid: m for _, _, m, sid in aces or []}
             check(
@@ -292,11 +292,13 @@ def main():
                 aces,
             )
         except SMBResponseException as e:
-            check("chgrp through OWNER | GROUP | DACL on a WRITE_DAC handle", False, hex(e.status))
+            check("chgrp through OWNER | GROUP | DACL", False, hex(e.status))
         for what, new_uid, new_gid, access in [
-            ("chgrp to a group the owner is not in is refused", uid, other, WRITE_DAC),
-            ("giving the file away without WRITE_OWNER is refused", "4321", gid, WRITE_DAC),
+            ("chgrp to a group the owner is not in is refused", uid, other, WRITE_OWNER | WRITE_DAC),
+            ("naming the owner without WRITE_OWNER is refused", uid, gid, WRITE_DAC),
             ("giving the file away is refused to a non-root owner", "4321", gid, WRITE_OWNER | WRITE_DAC),
+            # What the kernel sends from a posix mount, where it shows uid 0 as the owner.
+            ("giving the file to root is refused to a non-root owner", "0", gid, WRITE_OWNER | WRITE_DAC),
         ]:
             try:
                 chown(new_uid, new_gid, access)

@@ -824,6 +824,13 @@ impl Conn {
                 let sd = SecurityDescriptor::decode(b).map_err(undecodable)?;
                 let additional = r.additional_information;
                 let a = share.getattr(caller.clone(), node).await.map_err(failed)?;
+                tracing::debug!(
+                    additional = format_args!("{additional:#x}"),
+                    access = format_args!("{access_mask:#x}"),
+                    owner = ?sd.owner,
+                    group = ?sd.group,
+                    "SET_INFO security"
+                );
                 let change = sd_change(&sd, &a, additional, access_mask)?;
                 let current = super::acl::stored(&share, &caller, &a).await?;
                 let had_stored = current.is_some();
@@ -1046,18 +1053,12 @@ fn sd_change(
     const GROUP: u32 = 0x2;
     const DACL: u32 = 0x4;
     let mut change = AttrChange::default();
-    // A new owner needs WRITE_OWNER, as in Windows. The group, and an owner that is the
-    // current one (which changes nothing), may also come with WRITE_DAC: Linux 6.1 cifs sends
-    // chgrp as GROUP | DACL, and as OWNER | GROUP | DACL with the unchanged owner when chown(2)
-    // is given the current uid (busybox's chgrp does), on a handle it opens for WRITE_DAC
-    // alone whenever the DACL is among the parts. Only a file's owner (or root) is granted
-    // either right, and the share applies chown(2)'s rules to the resulting uid and gid (only
-    // root gives a file away; a non-root owner picks only a group it is a member of).
+    // The owner needs WRITE_OWNER, as in Windows. The group may also come with WRITE_DAC:
+    // Linux cifs sends chgrp as GROUP | DACL on a handle opened for WRITE_DAC only. Only a
+    // file's owner (or root) is granted either right, and the share applies chown(2)'s rule
+    // (a non-root owner may only pick a group it is a member of) to the resulting gid.
     if additional & OWNER != 0 && access_mask & access::WRITE_OWNER == 0 {
-        let unchanged = sd.owner.as_ref().and_then(security::Sid::as_unix_user) == Some(a.uid);
-        if !unchanged || access_mask & access::WRITE_DAC == 0 {
-            return Err(NtStatus::ACCESS_DENIED);
-        }
+        return Err(NtStatus::ACCESS_DENIED);
     }
     if additional & GROUP != 0 && access_mask & (access::WRITE_OWNER | access::WRITE_DAC) == 0 {
         return Err(NtStatus::ACCESS_DENIED);
