@@ -161,6 +161,7 @@ pub fn server_config(config: &Config, handle_key: [u8; 32]) -> ServerConfig {
         dialect_min: dialect(smb.dialects.min),
         dialect_max: dialect(smb.dialects.max),
         signing_required: smb.signing_required,
+        multichannel: smb.multichannel,
         encryption: encryption(smb.encryption),
         ciphers: smb.ciphers.iter().map(|&c| cipher(c)).collect(),
         server_name: smb.server_name.clone(),
@@ -206,7 +207,7 @@ pub const HANDLE_KEY_SECRET: &str = "nfs-handle-key";
 /// each other's handles. On the first start after an upgrade the store has no key yet: the
 /// key of `state_dir/handle.key`, which older versions kept there, is stored (so handles issued
 /// before the upgrade stay valid); without that file a fresh random key is. Gateways starting
-/// at once agree through [`MetadataStore::init_secret`]: the first key stored wins.
+/// at once agree through [`stores::MetadataStore::init_secret`]: the first key stored wins.
 pub async fn handle_key(
     env: &Env,
     config: &Config,

@@ -14,6 +14,10 @@
 //! - [`cli`]: the `dittofs` command line.
 //! - [`daemon`]: stores, listeners and signals for `dittofs start`.
 
+// The crate's documentation is for the people working on it: it links private items freely
+// (`cargo doc --document-private-items` renders them).
+#![allow(rustdoc::private_intra_doc_links)]
+
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -6,7 +6,7 @@
 //! - [`Env::rng`]: a deterministic RNG per stable label, forked from one root seed.
 //! - [`Listener`]: accepts connections; implemented for `tokio::net::TcpListener` here and for
 //!   turmoil's listener in the `sim` crate.
-//! - [`buggify!`]: fault injection points, compiled to `false` outside the simulator.
+//! - [`buggify!`](crate::buggify!): fault injection points, compiled to `false` outside the simulator.
 
 use std::fmt;
 use std::future::Future;

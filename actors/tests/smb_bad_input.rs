@@ -62,7 +62,9 @@ use protocol::smb2::negotiate::{
     Capabilities, Dialect, HashAlgorithm, NegotiateContext, NegotiateRequest, NegotiateResponse,
     SecurityMode,
 };
-use protocol::smb2::session::{SessionSetupFlags, SessionSetupRequest, SessionSetupResponse};
+use protocol::smb2::session::{
+    LogoffRequest, SessionSetupFlags, SessionSetupRequest, SessionSetupResponse,
+};
 use protocol::smb2::status::NtStatus;
 use protocol::smb2::tree::{TreeConnectFlags, TreeConnectRequest};
 use protocol::spnego;
@@ -450,6 +452,92 @@ impl Smb {
         assert_eq!(back, data, "{what}: read back other bytes");
         self.close(f).await;
     }
+}
+
+impl Smb {
+    /// Binds this negotiated connection to session `sid` as a further channel ([MS-SMB2]
+    /// 3.3.5.5, SMB2_SESSION_FLAG_BINDING), authenticating as `user`; both legs are signed with
+    /// `sign_key` (the session's key, another, or none). The status of the last leg answered.
+    /// On success the connection takes the session id, the channel's own signing key (derived
+    /// from the binding's session key and preauth hash, 3.3.5.5.3) and `tree`.
+    async fn bind(
+        &mut self,
+        sid: u64,
+        tree: u32,
+        (user, password): (&str, &str),
+        sign_key: Option<&[u8]>,
+    ) -> NtStatus {
+        let sign = |msg: &mut Vec<u8>| {
+            if let Some(key) = sign_key {
+                let flags =
+                    u32::from_le_bytes(msg[16..20].try_into().unwrap()) | HeaderFlags::SIGNED.0;
+                msg[16..20].copy_from_slice(&flags.to_le_bytes());
+                crypto::sign(SigningAlgorithm::AesCmac, key, msg).unwrap();
+            }
+        };
+        self.session = sid;
+        let init = spnego::client::init(&ntlm::client::negotiate());
+        let token = init.encode();
+        let mut preauth = self.preauth.clone();
+        let mut msg = self.message(Command::SESSION_SETUP, |w| bind_body(w, &token));
+        sign(&mut msg);
+        preauth.update(&msg);
+        let (h, resp) = self.call(&msg).await.expect("binding leg 1: closed");
+        if h.status != NtStatus::MORE_PROCESSING_REQUIRED {
+            self.session = 0;
+            return h.status;
+        }
+        preauth.update(&resp);
+        let blob = SessionSetupResponse::decode(&resp).unwrap().security_buffer;
+        let challenge = spnego::unwrap_resp(blob).unwrap().response_token.unwrap();
+        let auth = ntlm::client::authenticate(
+            &challenge,
+            user,
+            "WORKGROUP",
+            &ntlm::nt_hash(password),
+            [5; 8],
+            0,
+            [6; 16],
+        )
+        .unwrap();
+        let mic = auth.client_mic(&init.mech_types_der);
+        let token = spnego::client::resp(&auth.message, Some(mic));
+        let mut msg = self.message(Command::SESSION_SETUP, |w| bind_body(w, &token));
+        sign(&mut msg);
+        preauth.update(&msg);
+        let (h, resp) = self.call(&msg).await.expect("binding leg 2: closed");
+        if h.status != NtStatus::SUCCESS {
+            self.session = 0;
+            return h.status;
+        }
+        let keys =
+            SessionKeys::derive(0x0311, &auth.session_key, Some(&preauth.value()), None).unwrap();
+        let key = keys.signing.as_bytes().to_vec();
+        assert!(
+            crypto::verify(SigningAlgorithm::AesCmac, &key, &resp),
+            "the binding's final response does not verify under the channel's key"
+        );
+        assert_ne!(
+            sign_key,
+            Some(key.as_slice()),
+            "the channel key is the session's key"
+        );
+        self.key = Some(key);
+        self.tree = tree;
+        h.status
+    }
+}
+
+fn bind_body(w: &mut Writer, token: &[u8]) {
+    SessionSetupRequest {
+        flags: SessionSetupFlags::BINDING,
+        security_mode: SecurityMode::SIGNING_ENABLED,
+        capabilities: Capabilities(0),
+        channel: 0,
+        previous_session_id: SessionId(0),
+        security_buffer: token,
+    }
+    .encode(w);
 }
 
 fn setup_body(w: &mut Writer, token: &[u8]) {
@@ -1214,6 +1302,179 @@ async fn bad_signatures(port: u16) {
     other.still_works("bad signatures", "signed-check-2").await;
 }
 
+/// A binding expected to be refused: what it is, the session id, the credentials, the key
+/// that signs it, the status.
+type Refusal<'a> = (&'a str, u64, (&'a str, &'a str), Option<&'a [u8]>, NtStatus);
+
+/// (k) Multichannel session binding ([MS-SMB2] 3.3.5.5): refusals for an unsigned binding, a
+/// binding signed with another session's key, an unknown session, another user, a wrong
+/// password and a binding on the session's own connection, each leaving the session working;
+/// then a bound channel reads and writes the home connection's open (its requests forwarded
+/// to the home connection, signed with the channel's own key), a second binding on it is
+/// refused, 32 channels (the home included) are the limit, LOGOFF on a channel ends the session everywhere, and a
+/// channel whose home connection is gone answers USER_SESSION_DELETED (no hang).
+async fn bindings(port: u16) {
+    let alice = ("alice", PASSWORD);
+    let mut home = Smb::session(port).await;
+    let (sid, tree) = (home.session, home.tree);
+    let key = home.key.clone().unwrap();
+    let f = home.create("bound", false).await;
+    assert_eq!(home.write(f, 0, b"from home").await, NtStatus::SUCCESS);
+    let other = Smb::session(port).await;
+    let refusals: [Refusal<'_>; 5] = [
+        ("unsigned", sid, alice, None, NtStatus::INVALID_PARAMETER),
+        (
+            "signed with another session's key",
+            sid,
+            alice,
+            other.key.as_deref(),
+            NtStatus::ACCESS_DENIED,
+        ),
+        (
+            "an unknown session",
+            sid ^ 0x5555,
+            alice,
+            Some(&key),
+            NtStatus::USER_SESSION_DELETED,
+        ),
+        (
+            "another user",
+            sid,
+            ("bob", PASSWORD),
+            Some(&key),
+            NtStatus::ACCESS_DENIED,
+        ),
+        (
+            "a wrong password",
+            sid,
+            ("alice", "wrong"),
+            Some(&key),
+            NtStatus::LOGON_FAILURE,
+        ),
+    ];
+    for (what, s, who, k, want) in refusals {
+        let mut c = Smb::connect(port).await;
+        c.negotiate().await;
+        assert_eq!(c.bind(s, tree, who, k).await, want, "binding {what}");
+        home.still_works(&format!("a binding {what}"), "bind-check")
+            .await;
+    }
+    // The session's own connection cannot bind it again.
+    let (h, _) = home
+        .request(Command::SESSION_SETUP, |w| bind_body(w, &[0x60, 0x00]))
+        .await;
+    assert_eq!(h.status, NtStatus::REQUEST_NOT_ACCEPTED, "binding at home");
+
+    // A bound channel works on the home connection's open, and the home sees its writes.
+    let mut chan = Smb::connect(port).await;
+    chan.negotiate().await;
+    assert_eq!(
+        chan.bind(sid, tree, alice, Some(&key)).await,
+        NtStatus::SUCCESS
+    );
+    let (s, data) = chan.read(f, 0, 100).await;
+    assert_eq!((s, data.as_slice()), (NtStatus::SUCCESS, &b"from home"[..]));
+    assert_eq!(chan.write(f, 0, b"from chan").await, NtStatus::SUCCESS);
+    let (s, data) = home.read(f, 0, 100).await;
+    assert_eq!((s, data.as_slice()), (NtStatus::SUCCESS, &b"from chan"[..]));
+    chan.still_works("a bound channel", "via-channel").await;
+    // A second binding on the channel, signed with the session's key, fails its signature
+    // check (the channel has a key of its own).
+    let mut msg = chan.message(Command::SESSION_SETUP, |w| bind_body(w, &[0x60, 0x00]));
+    let flags = u32::from_le_bytes(msg[16..20].try_into().unwrap()) | HeaderFlags::SIGNED.0;
+    msg[16..20].copy_from_slice(&flags.to_le_bytes());
+    crypto::sign(SigningAlgorithm::AesCmac, &key, &mut msg).unwrap();
+    let (h, _) = chan.call(&msg).await.expect("second binding: closed");
+    assert_eq!(h.status, NtStatus::ACCESS_DENIED, "a second binding");
+
+    // 32 channels at most, the home connection included (Windows' limit).
+    let mut channels = vec![chan];
+    while channels.len() < 31 {
+        let mut c = Smb::connect(port).await;
+        c.negotiate().await;
+        assert_eq!(
+            c.bind(sid, tree, alice, Some(&key)).await,
+            NtStatus::SUCCESS,
+            "channel {}",
+            channels.len() + 1
+        );
+        channels.push(c);
+    }
+    let mut c = Smb::connect(port).await;
+    c.negotiate().await;
+    assert_eq!(
+        c.bind(sid, tree, alice, Some(&key)).await,
+        NtStatus::INSUFFICIENT_RESOURCES,
+        "channel 32 besides the home connection"
+    );
+    // A channel's end leaves room for another.
+    channels.pop();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        c.bind(sid, tree, alice, Some(&key)).await,
+        NtStatus::SUCCESS,
+        "a channel after one ended"
+    );
+    home.close(f).await;
+
+    // LOGOFF on a channel ends the session on every connection.
+    let (h, _) = channels[0]
+        .request(Command::LOGOFF, |w| LogoffRequest.encode(w))
+        .await;
+    assert_eq!(h.status, NtStatus::SUCCESS, "LOGOFF on a channel");
+    let (h, _) = home
+        .request(Command::CREATE, |w| create_body(w, "after-logoff", false))
+        .await;
+    assert_eq!(
+        h.status,
+        NtStatus::USER_SESSION_DELETED,
+        "home after LOGOFF"
+    );
+    let (h, _) = channels[1]
+        .request(Command::CREATE, |w| create_body(w, "after-logoff", false))
+        .await;
+    assert_eq!(
+        h.status,
+        NtStatus::USER_SESSION_DELETED,
+        "channel after LOGOFF"
+    );
+    drop(channels);
+
+    // The home connection ends: its channel answers USER_SESSION_DELETED.
+    let home2 = Smb::session(port).await;
+    let mut chan2 = Smb::connect(port).await;
+    chan2.negotiate().await;
+    let k2 = home2.key.clone().unwrap();
+    assert_eq!(
+        chan2
+            .bind(home2.session, home2.tree, alice, Some(&k2))
+            .await,
+        NtStatus::SUCCESS
+    );
+    drop(home2);
+    let mut status = NtStatus::SUCCESS;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (h, _) = chan2
+            .request(Command::CREATE, |w| create_body(w, "orphan", false))
+            .await;
+        status = h.status;
+        if status == NtStatus::USER_SESSION_DELETED {
+            break;
+        }
+    }
+    assert_eq!(
+        status,
+        NtStatus::USER_SESSION_DELETED,
+        "a channel whose home connection ended"
+    );
+    assert_eq!(
+        chan2.echo().await,
+        Some(NtStatus::SUCCESS),
+        "the channel's connection"
+    );
+}
+
 /// A compound of `n` READs of `len` bytes at offset 0 of `f`, each charged `charge` credits.
 fn read_compound(c: &mut Smb, f: FileId, n: usize, len: u32, charge: u16) -> Vec<u8> {
     let mut frame = Vec::new();
@@ -1492,6 +1753,7 @@ async fn hostile_smb_peers_get_errors_or_closed_connections_and_cost_bounded_mem
         "",
     );
     d.add_user("alice", 1001, 1001, PASSWORD);
+    d.add_user("bob", 1002, 1002, PASSWORD);
     d.spawn();
     // Whatever phase fails, show the daemon's last words with it.
     let log_path = dir.path().join("dittofs.log");
@@ -1535,6 +1797,8 @@ async fn hostile_smb_peers_get_errors_or_closed_connections_and_cost_bounded_mem
     bad_credits(port).await;
     assert!(d.alive(), "died on bad credits; log:\n{}", d.stderr_tail());
     bad_signatures(port).await;
+    bindings(port).await;
+    assert!(d.alive(), "died on bindings; log:\n{}", d.stderr_tail());
     bad_encryption(port).await;
     half_listed_directories(port, pid).await;
     assert!(

@@ -422,7 +422,8 @@ fn nfs_modes(d: &Daemon) -> Vec<(String, String)> {
 /// (SET_INFO FileBasicInformation) sets READONLY, HIDDEN and SYSTEM and clears ARCHIVE, and
 /// `allinfo` (QUERY_INFO) reads back exactly those; NFS lists the file without write bits
 /// while READONLY is set and with the owner's write bit after it is cleared; a dot file shows
-/// HIDDEN without anything stored. Method: smbclient and nfs-ls against one daemon.
+/// HIDDEN without anything stored; the directory listing shows what `allinfo` shows. Method:
+/// smbclient and nfs-ls against one daemon.
 #[test]
 fn dos_attributes_round_trip() {
     let dir = tempfile::tempdir().unwrap();
@@ -451,6 +452,18 @@ fn dos_attributes_round_trip() {
     assert_eq!(attrs_of(&t), ["A (20)", "HA (22)"], "{t}");
     let t = run("setmode f.txt +hsr; setmode f.txt -a; allinfo f.txt");
     assert_eq!(attrs_of(&t), ["RHS (7)"], "{t}");
+    // The directory listing (QUERY_DIRECTORY) shows the same stored attributes.
+    let t = run("ls");
+    let listed = |name: &str| -> std::collections::BTreeSet<char> {
+        t.lines()
+            .map(str::split_whitespace)
+            .find_map(|mut w| (w.next() == Some(name)).then(|| w.next().unwrap_or_default()))
+            .unwrap_or_else(|| panic!("ls does not list {name}: {t}"))
+            .chars()
+            .collect()
+    };
+    assert_eq!(listed("f.txt"), "RHS".chars().collect(), "{t}");
+    assert_eq!(listed(".dot"), "HA".chars().collect(), "{t}");
     let mode = |name: &str| {
         nfs_modes(&d)
             .into_iter()

@@ -6,7 +6,9 @@
 //! back and compare, list the directory, delete on close. And CHANGE_NOTIFY through
 //! `tests/smb/smbprotocol_notify.py` (two connections, cancel, close); extended attributes
 //! (EAs) set, listed, read, replaced and removed with smbprotocol's `smbclient.*xattr` through
-//! `tests/smb/smbprotocol_eas.py`.
+//! `tests/smb/smbprotocol_eas.py`; named streams written, read, listed, renamed, refused past
+//! 64 KiB and deleted through `tests/smb/smbprotocol_streams.py`; a compound whose CREATE
+//! waits for an oplock break through `tests/smb/smbprotocol_compound_break.py`.
 //!
 //! A missing python3 or smbprotocol is a failure with the install hint, never a skip.
 
@@ -97,4 +99,25 @@ fn smbprotocol_change_notify() {
 #[test]
 fn smbprotocol_extended_attributes() {
     run_script("smbprotocol_eas.py");
+}
+
+/// Goal: named streams (`file:stream`) work as a client sees them: written, read back through
+/// another case of the name, listed with their sizes (FileStreamInformation), renamed, made on
+/// a file that did not exist, on a directory, refused past 64 KiB with STATUS_DISK_FULL,
+/// deleted alone, and gone with their file. Method: `tests/smb/smbprotocol_streams.py` against
+/// dittofs.
+#[test]
+fn smbprotocol_named_streams() {
+    run_script("smbprotocol_streams.py");
+}
+
+/// Goal: a compound whose CREATE waits for an oplock break held on the same connection
+/// (smbtorture compound.compound-break's case) answers the CREATE STATUS_PENDING, keeps the
+/// connection serving (the break notification goes out, an ECHO and the acknowledgement are
+/// answered), then runs the related QUERY_INFO and CLOSE on the CREATE's FileId; a CANCEL of
+/// the waiting CREATE cancels the rest of its compound. Signed (2.1) and encrypted (3.1.1),
+/// through `tests/smb/smbprotocol_compound_break.py`.
+#[test]
+fn smbprotocol_compound_waits_for_oplock_break() {
+    run_script("smbprotocol_compound_break.py");
 }

@@ -5,7 +5,7 @@
 //! This crate never does I/O, never reads a clock and never depends on tokio: every function
 //! takes bytes (and, for session state, the current time) and returns values. Decoders check
 //! every length against [`wire::limits`] before allocating and never panic on peer input; that
-//! is what the fuzz targets in `fuzz/` check through [`fuzzing`].
+//! is what the fuzz targets in `fuzz/` check through its `fuzzing` module (feature `fuzzing`).
 //!
 //! Layout:
 //! - [`wire`]: [`wire::DecodeError`], the [`wire::Decode`] / [`wire::Encode`] traits, limits.

@@ -518,7 +518,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// inode. Names are byte strings of 1 to [`XATTR_NAME_MAX`] bytes without NUL; the store
     /// gives them no meaning, but the server shares one namespace between protocols:
     /// `dittofs.<what>` for what the server itself keeps (`dittofs.dosattrib`, the SMB DOS
-    /// attributes; `dittofs.ntacl`, an NT security descriptor) and `user.<name>` for attributes
+    /// attributes; `dittofs.ntacl`, an NT security descriptor; `dittofs.stream.<name>`, the data
+    /// of an SMB named stream) and `user.<name>` for attributes
     /// clients name (SMB extended attributes, later NFSv4.2 / Linux user xattrs).
     fn xattr(
         &self,

@@ -1,5 +1,5 @@
-//! The store traits' forwarding, written once: [`forward_metadata_store!`] and
-//! [`forward_content_store!`] implement [`MetadataStore`](crate::MetadataStore) or
+//! The store traits' forwarding, written once: [`forward_metadata_store!`](crate::forward_metadata_store!) and
+//! [`forward_content_store!`](crate::forward_content_store!) implement [`MetadataStore`](crate::MetadataStore) or
 //! [`ContentStore`](crate::ContentStore) for a wrapper (an enum of backends, a fault injector)
 //! by handing every method to a small macro the wrapper defines, its "via" macro, which says how
 //! one call reaches the wrapped store. A new trait method is added here once; each wrapper's via

@@ -483,6 +483,9 @@ pub struct SmbConfig {
     pub dialects: SmbDialects,
     /// Require signed messages from every authenticated session (guest sessions never sign).
     pub signing_required: bool,
+    /// Offer SMB 3.x multichannel (SMB2_GLOBAL_CAP_MULTI_CHANNEL): a client may bind a
+    /// session to further connections (docs/SMB.md, "Multichannel").
+    pub multichannel: bool,
     /// Encryption for every share (a share may ask for more with `smb.encryption`).
     pub encryption: SmbEncryption,
     /// The ciphers offered, in the server's order of preference: SMB 3.1.1 uses the first
@@ -505,6 +508,7 @@ impl Default for SmbConfig {
             max_credits: 8192,
             dialects: SmbDialects::default(),
             signing_required: false,
+            multichannel: true,
             encryption: SmbEncryption::Off,
             ciphers: SmbCipher::ALL.to_vec(),
             server_name: "DITTOFS".to_owned(),

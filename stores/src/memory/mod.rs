@@ -35,10 +35,10 @@ pub const JOURNAL_MAX: usize = 1 << 16;
 /// the blocks written since the last one.
 pub const BLOCK_SIZE: u64 = 64 * 1024;
 
-/// Inode total reported by [`MemoryMetadata::usage`] when no inode limit is set.
+/// Inode total reported by [`MemoryMetadata`]'s `usage` when no inode limit is set.
 pub const UNBOUNDED_FILES_REPORTED: u64 = 1 << 32;
 
-/// Byte total reported by [`MemoryContent::usage`] when no capacity limit is set (1 PiB).
+/// Byte total reported by [`MemoryContent`]'s `usage` when no capacity limit is set (1 PiB).
 pub const UNBOUNDED_BYTES_REPORTED: u64 = 1 << 50;
 
 /// The largest object [`MemoryContent`] holds: the largest offset a client's signed 64-bit

@@ -25,7 +25,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::{
     AttrChange, Caller, Change, Listing, Made, NewKind, Node, OpError, Rights, Share, ShareId,
-    Stability, Written,
+    Stability, Written, XattrEdit,
 };
 
 /// Mailbox capacity of a share actor: operations queued beyond the ones running. Each
@@ -58,6 +58,18 @@ impl From<OpError> for Failure {
 
 /// Result of a share operation through the actor.
 pub(crate) type Outcome<T> = Result<T, Failure>;
+
+/// Nodes one [`ShareHandle::xattrs_many`] may ask about (a directory page is 256).
+pub(crate) const XATTRS_MANY_MAX: usize = 1024;
+
+/// What [`ShareHandle::xattrs_many`] answers for one node.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NodeXattrs {
+    /// Its extended attributes: names and value lengths, in name order.
+    pub(crate) list: Vec<XattrEntry>,
+    /// The value of the attribute asked for, when it has it.
+    pub(crate) value: Option<Vec<u8>>,
+}
 
 macro_rules! share_ops {
     ($(
@@ -153,6 +165,14 @@ share_ops! {
     SetXattr => set_xattr(node: Node, name: Bytes, value: Vec<u8>) -> Change;
     /// Removes the extended attribute `name` of `node` (a missing one is no change).
     RemoveXattr => remove_xattr(node: Node, name: Bytes) -> Change;
+    /// Changes the existing extended attribute `name` of `node` in place, atomically with
+    /// the node's other attribute changes; its length before and after, or `None` when it has
+    /// no such attribute (see [`Share::edit_xattr`]).
+    EditXattr => edit_xattr(node: Node, name: Bytes, edit: XattrEdit, max: u64) -> Option<(u64, u64)>;
+    /// For each of `nodes` (at most [`XATTRS_MANY_MAX`]): its extended attributes and the
+    /// value of `name` when it has one, or `None` for a node gone since it was listed. One
+    /// message for a directory page instead of one or two per entry.
+    XattrsMany => xattrs_many(nodes: Vec<Node>, name: Bytes) -> Vec<Option<NodeXattrs>>;
     /// A file is opened (SMB will keep open state here).
     @method #[expect(dead_code, reason = "the hook the SMB front end will call; NFSv3 has no open")]
     Open => open(node: Node) -> Attr;
@@ -512,6 +532,52 @@ mod ops {
             .list_xattrs(caller, &a)
             .await
             .map_err(|e| unchanged(e, &a))
+    }
+
+    pub(super) async fn edit_xattr<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        node: Node,
+        name: Bytes,
+        edit: XattrEdit,
+        max: u64,
+    ) -> Outcome<Option<(u64, u64)>> {
+        let a = resolve(share, node).await?;
+        share
+            .edit_xattr(caller, &a, &name, edit, max)
+            .await
+            .map_err(|e| unchanged(e, &a))
+    }
+
+    pub(super) async fn xattrs_many<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        caller: &Caller,
+        nodes: Vec<Node>,
+        name: Bytes,
+    ) -> Outcome<Vec<Option<NodeXattrs>>> {
+        if nodes.len() > XATTRS_MANY_MAX {
+            return Err(Failure::from(OpError::Invalid(
+                "too many nodes in one xattrs_many",
+            )));
+        }
+        let mut out = Vec::with_capacity(nodes.len());
+        for node in nodes {
+            let Ok(a) = share.resolve(node).await else {
+                out.push(None);
+                continue;
+            };
+            let Ok(list) = share.list_xattrs(caller, &a).await else {
+                out.push(None);
+                continue;
+            };
+            let value = if list.iter().any(|e| e.name == name.as_ref()) {
+                share.xattr(caller, &a, &name).await.ok().flatten()
+            } else {
+                None
+            };
+            out.push(Some(NodeXattrs { list, value }));
+        }
+        Ok(out)
     }
 
     pub(super) async fn set_xattr<M: MetadataStore, C: ContentStore>(

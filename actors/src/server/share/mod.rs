@@ -121,6 +121,23 @@ impl OpError {
 /// Result alias for share operations.
 pub(crate) type OpResult<T> = Result<T, OpError>;
 
+/// Stripes of the per-node extended-attribute lock.
+const XATTR_LOCK_STRIPES: usize = 64;
+
+/// A change to an extended attribute's value made in place by [`Share::edit_xattr`].
+#[derive(Debug, Clone)]
+pub(crate) enum XattrEdit {
+    /// Writes `data` at `offset`, extending the value with zeros up to `offset` if needed.
+    WriteAt {
+        /// Where the bytes go.
+        offset: u64,
+        /// The bytes.
+        data: Bytes,
+    },
+    /// Cuts the value to this length or extends it with zeros.
+    SetLen(u64),
+}
+
 /// Largest file size: i64::MAX keeps every client's `off_t` happy.
 const FILE_SIZE_MAX: u64 = i64::MAX as u64;
 
@@ -312,6 +329,10 @@ struct ShareInner<M, C> {
     env: Env,
     /// Content keys of freed files, for the reaper.
     reaper: mpsc::Sender<ContentKey>,
+    /// Serializes extended-attribute changes per node (striped by inode), so that an edit's
+    /// read, change and write ([`Share::edit_xattr`]) is never interleaved with another change
+    /// of the same node's attributes by an operation running beside it.
+    xattr_locks: Box<[tokio::sync::Mutex<()>]>,
 }
 
 impl<M: MetadataStore, C: ContentStore> Share<M, C> {
@@ -366,6 +387,9 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
                 read_only,
                 env,
                 reaper,
+                xattr_locks: (0..XATTR_LOCK_STRIPES)
+                    .map(|_| tokio::sync::Mutex::new(()))
+                    .collect(),
             }),
         })
     }
@@ -1338,6 +1362,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
         value: Vec<u8>,
     ) -> OpResult<Attr> {
         self.check_xattr_change(caller, a)?;
+        let _guard = self.xattr_lock(a.ino).lock().await;
         let after = self
             .inner
             .meta
@@ -1345,6 +1370,66 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
             .await
             .map_err(OpError::from_store)?;
         Ok(self.overlay(after))
+    }
+
+    /// Changes the value of the existing extended attribute `name` of `a` in place (the
+    /// bytes of a named stream), atomically with every other extended-attribute change of
+    /// `a` made through this share: returns its length before and after, or `None` when `a`
+    /// has no attribute `name`. A value that would grow past `max` bytes is
+    /// [`OpError::TooBig`] and changes nothing.
+    pub(crate) async fn edit_xattr(
+        &self,
+        caller: &Caller,
+        a: &Attr,
+        name: &[u8],
+        edit: XattrEdit,
+        max: u64,
+    ) -> OpResult<Option<(u64, u64)>> {
+        self.check_xattr_change(caller, a)?;
+        let _guard = self.xattr_lock(a.ino).lock().await;
+        let Some(mut v) = self.inner.meta.xattr(a.ino, name).await? else {
+            return Ok(None);
+        };
+        let before = v.len() as u64;
+        match edit {
+            XattrEdit::WriteAt { offset, data } => {
+                let end = offset.saturating_add(data.len() as u64);
+                if end > max {
+                    return Err(OpError::TooBig);
+                }
+                if data.is_empty() {
+                    return Ok(Some((before, before)));
+                }
+                // Both fit in usize: `end` is at most `max`, a value's bound.
+                let (offset, end) = (offset as usize, end as usize);
+                if v.len() < end {
+                    v.resize(end, 0);
+                }
+                v[offset..end].copy_from_slice(&data);
+            }
+            XattrEdit::SetLen(len) => {
+                if len > max {
+                    return Err(OpError::TooBig);
+                }
+                if len == before {
+                    return Ok(Some((before, before)));
+                }
+                v.resize(len as usize, 0);
+            }
+        }
+        let after = v.len() as u64;
+        self.inner
+            .meta
+            .set_xattr(a.ino, name, v, self.now())
+            .await
+            .map_err(OpError::from_store)?;
+        Ok(Some((before, after)))
+    }
+
+    /// The lock serializing extended-attribute changes of inode `ino`.
+    fn xattr_lock(&self, ino: InodeId) -> &tokio::sync::Mutex<()> {
+        let stripes = self.inner.xattr_locks.len() as u64;
+        &self.inner.xattr_locks[(ino.0 % stripes) as usize]
     }
 
     /// Removes the extended attribute `name` of `a` (a missing one is no change); returns the
@@ -1356,6 +1441,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
         name: &[u8],
     ) -> OpResult<Attr> {
         self.check_xattr_change(caller, a)?;
+        let _guard = self.xattr_lock(a.ino).lock().await;
         let after = self
             .inner
             .meta

@@ -198,6 +198,29 @@ pub(crate) async fn meta(
     })
 }
 
+/// [`meta`] of each of `nodes` in one message to the share (a directory page); a node gone
+/// since it was listed gets the defaults.
+pub(crate) async fn meta_many(
+    share: &ShareHandle,
+    caller: &Caller,
+    nodes: Vec<Node>,
+) -> Result<Vec<Meta>, NtStatus> {
+    let found = share
+        .xattrs_many(caller.clone(), nodes, Bytes::from_static(DOS_XATTR))
+        .await
+        .map_err(failed)?;
+    Ok(found
+        .into_iter()
+        .map(|x| {
+            x.map(|x| Meta {
+                dos: StoredDos::decode(x.value.as_deref()),
+                ea_size: ea_size(&x.list),
+            })
+            .unwrap_or_default()
+        })
+        .collect())
+}
+
 /// Stores `bits` as the DOS attributes of `a` (whose stored attributes are `old`): writes,
 /// replaces or removes [`DOS_XATTR`] as needed, and nothing when nothing changes.
 pub(crate) async fn store_dos(

@@ -40,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::SmbServer;
-use super::events::{ConnEvent, Finish, Wait};
+use super::events::{ConnEvent, Finish, Forward, Forwarded, Wait};
 use super::state::{Negotiated, Open, Session};
 
 /// FILETIME (100 ns since 1601-01-01) of a store timestamp; times before 1601 are 0.
@@ -181,9 +181,6 @@ pub(crate) struct Conn {
     pub(crate) opens: BTreeMap<u64, Open>,
     pub(crate) next_tree: u32,
     pub(crate) next_file: u64,
-    /// Counter for encryption nonces (unique per key: every session key is used by one
-    /// connection only).
-    pub(crate) nonce_counter: u64,
     /// The connection must close after the current frame (a protocol violation).
     pub(crate) close: bool,
     /// Sessions logged off in the current frame: removed once its reply is signed or
@@ -198,6 +195,11 @@ pub(crate) struct Conn {
     pub(crate) asyncs: BTreeMap<u64, AsyncOp>,
     /// The next AsyncId (never 0).
     pub(crate) next_async: u64,
+    /// This connection's queue of requests forwarded by the channels bound to its sessions
+    /// (handed to them in [`super::events::SessionHome`]).
+    pub(crate) forward_tx: mpsc::Sender<Forward>,
+    /// Requests forwarded by bound channels, run here as the sessions' home.
+    pub(crate) forwards: mpsc::Receiver<Forward>,
 }
 
 /// A request answered STATUS_PENDING whose final answer is still to come.
@@ -214,6 +216,8 @@ pub(crate) struct AsyncOp {
     pub(crate) related_file: Option<FileId>,
     /// Ends the wait (CANCEL, logoff, tree or file close, connection end).
     pub(crate) cancel: CancellationToken,
+    /// The rest of its compound, when it is not the compound's last element.
+    pub(crate) rest: Option<Box<Rest>>,
 }
 
 /// Runs one connection to completion.
@@ -239,6 +243,7 @@ pub(crate) async fn run<S>(
         let mut resume_secret = [0u8; 16];
         rng.fill_bytes(&mut resume_secret);
         let (events, mut mailbox) = server.mailboxes.open(id);
+        let (forward_tx, forwards) = mpsc::channel(super::events::FORWARD_CAPACITY);
         let mut conn = Conn {
             credits: CreditWindow::new(server.settings.max_credits),
             server,
@@ -251,7 +256,8 @@ pub(crate) async fn run<S>(
             opens: BTreeMap::new(),
             next_tree: 1,
             next_file: 1,
-            nonce_counter: 0,
+            forward_tx,
+            forwards,
             close: false,
             logged_off: Vec::new(),
             id,
@@ -299,6 +305,16 @@ pub(crate) async fn run<S>(
                         && send(&mut wr, &reply, true).await.is_err()
                     {
                         break 'read;
+                    }
+                    if conn.close {
+                        break 'read;
+                    }
+                    continue 'read;
+                }
+                Some(f) = conn.forwards.recv() => {
+                    conn.serve_forward(f).await;
+                    for sid in std::mem::take(&mut conn.logged_off) {
+                        conn.sessions.remove(&sid);
                     }
                     if conn.close {
                         break 'read;
@@ -373,13 +389,94 @@ fn set_tid(h: &mut Header, tree: u32) {
 
 /// A response on its way out: its bytes (header included) and the session whose key signs
 /// it, if it is signed.
-struct Pending {
-    bytes: Vec<u8>,
-    sign: Option<u64>,
+pub(crate) struct Pending {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) sign: Option<u64>,
     /// A SESSION_SETUP response whose bytes feed the session's preauth hash.
-    preauth_session: Option<u64>,
+    pub(crate) preauth_session: Option<u64>,
     /// Signed with this key instead ([`Out::sign_as`]).
-    sign_as: Option<super::events::Signer>,
+    pub(crate) sign_as: Option<super::events::Signer>,
+}
+
+/// A compound being run: the frame, its elements, and the session whose key decrypted it.
+#[derive(Clone, Copy)]
+struct Chain<'f, 'p> {
+    frame: &'f [u8],
+    parts: &'p [compound::Element<'f>],
+    transform: Option<u64>,
+}
+
+/// What the elements of a compound pass on to the related elements after them
+/// ([MS-SMB2] 3.3.5.2.7.2).
+#[derive(Debug, Clone)]
+pub(crate) struct ChainState {
+    /// The FileId the chain works on (the last CREATE's, or the last one named).
+    related_file: Option<FileId>,
+    /// A failure related elements inherit.
+    related_status: NtStatus,
+    /// The previous element's session was not found: a related element has no session to
+    /// inherit (Samba answers INVALID_PARAMETER; smbtorture compound.invalid2).
+    session_lost: bool,
+    /// The previous element's session and tree.
+    session_id: u64,
+    tree_id: u32,
+    /// Bytes of answers in the frame so far (each padded to 8), kept within REPLY_MAX.
+    reply_len: usize,
+}
+
+impl Default for ChainState {
+    fn default() -> Self {
+        Self {
+            related_file: None,
+            related_status: NtStatus::SUCCESS,
+            session_lost: false,
+            session_id: 0,
+            tree_id: 0,
+            reply_len: 0,
+        }
+    }
+}
+
+impl ChainState {
+    /// Takes in the answer `out` to the element `hdr` (`related` to the one before).
+    fn absorb(&mut self, hdr: &Header, related: bool, out: &Out) {
+        self.session_lost =
+            out.status == NtStatus::USER_SESSION_DELETED || (related && self.session_lost);
+        if let Some(f) = out.file_id {
+            self.related_file = Some(f);
+            self.related_status = NtStatus::SUCCESS;
+        }
+        // A failure carries over to the related requests after it when it is the CREATE
+        // that should have made the handle, an unrelated request (it starts a new chain),
+        // or while no handle is established: a WRITE refused on a good handle does not
+        // fail the related READ after it (Windows and Samba alike).
+        if out.status.is_error()
+            && (hdr.command == Command::CREATE || !related || self.related_file.is_none())
+        {
+            self.related_status = out.status;
+            if !related {
+                self.related_file = None;
+            }
+        }
+        self.session_id = out.session_id.unwrap_or(hdr.session_id.0);
+        self.tree_id = out.tree_id.unwrap_or_else(|| tid(hdr));
+    }
+}
+
+/// The rest of a compound whose element went asynchronous before its end (a CREATE waiting
+/// for an oplock break): kept with the asynchronous operation, run when it ends. Bounded by
+/// the frame size and, being one per asynchronous operation, by
+/// [`ASYNC_MAX`](super::events::ASYNC_MAX).
+#[derive(Debug)]
+pub(crate) struct Rest {
+    /// The whole (decrypted) frame.
+    frame: Vec<u8>,
+    /// The first element still to run.
+    next: usize,
+    /// The waiting element is related to the one before it.
+    related: bool,
+    /// What the elements before the waiting one passed on.
+    state: ChainState,
 }
 
 impl Conn {
@@ -433,19 +530,17 @@ impl Conn {
     /// Encrypts a reply for `session_id`.
     pub(crate) fn encrypt(&mut self, session_id: u64, plain: &[u8]) -> Option<Vec<u8>> {
         let cipher = self.neg.as_ref()?.cipher?;
-        self.nonce_counter += 1;
+        let session = self.sessions.get(&session_id)?;
+        // The session's counter, shared by every connection bound to it, so no nonce repeats
+        // under its key; the rest is random.
+        let n = session
+            .nonces
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .wrapping_add(1);
+        let key = session.keys.as_ref()?.encryption.as_ref()?;
         let mut nonce = [0u8; 12];
-        nonce[..8].copy_from_slice(&self.nonce_counter.to_le_bytes());
-        // The rest is random per connection; with the counter no nonce repeats under a key
-        // (every session key belongs to one connection).
+        nonce[..8].copy_from_slice(&n.to_le_bytes());
         self.rng.fill_bytes(&mut nonce[8..]);
-        let key = self
-            .sessions
-            .get(&session_id)?
-            .keys
-            .as_ref()?
-            .encryption
-            .as_ref()?;
         crypto::encrypt(
             cipher,
             key.as_bytes(),
@@ -493,7 +588,6 @@ impl Conn {
     /// Handles one SMB2 frame: a single message or a compound; `transform` is the session
     /// whose key decrypted it, for a frame that arrived encrypted.
     async fn compound(&mut self, frame: &[u8], transform: Option<u64>) -> Option<Vec<u8>> {
-        let encrypted = transform.is_some();
         let parts = match compound::split(frame) {
             Ok(p) => p,
             Err(e) => {
@@ -502,18 +596,37 @@ impl Conn {
                 return None;
             }
         };
+        let chain = Chain {
+            frame,
+            parts: &parts,
+            transform,
+        };
+        self.run_chain(chain, 0, ChainState::default(), Vec::new(), false)
+            .await
+    }
+
+    /// Runs the elements of a compound from `start` on, after the answers already in
+    /// `replies`, and returns the chained answers (plain: the caller encrypts). An element
+    /// that must wait ends the frame with its interim answer; when it is not the last (a
+    /// CREATE waiting for an oplock break), the rest of the compound is kept with its
+    /// asynchronous operation and runs when it ends ([`Rest`]). `cancelled`: the element
+    /// before `start` was cancelled while it waited, and so is every element after it.
+    async fn run_chain(
+        &mut self,
+        chain: Chain<'_, '_>,
+        start: usize,
+        mut st: ChainState,
+        mut replies: Vec<Pending>,
+        cancelled: bool,
+    ) -> Option<Vec<u8>> {
+        let Chain {
+            frame,
+            parts,
+            transform,
+        } = chain;
+        let encrypted = transform.is_some();
         let count = parts.len();
-        let mut replies: Vec<Pending> = Vec::with_capacity(count);
-        let mut related_file = None;
-        let mut related_status = NtStatus::SUCCESS;
-        // The previous element's session was not found: a related element has no session to
-        // inherit (Samba answers INVALID_PARAMETER; smbtorture compound.invalid2).
-        let mut session_lost = false;
-        let mut session_id = 0u64;
-        let mut tree_id = 0u32;
-        // Bytes of answers so far (each padded to 8), kept within REPLY_MAX.
-        let mut reply_len = 0usize;
-        for (i, part) in parts.iter().enumerate() {
+        for (i, part) in parts.iter().enumerate().skip(start) {
             let last = i + 1 == count;
             let msg: &[u8] = part.bytes;
             let mut hdr = match Header::decode(msg) {
@@ -531,10 +644,10 @@ impl Conn {
             let related = i > 0 && hdr.is_related();
             if related {
                 if hdr.session_id.0 == u64::MAX {
-                    hdr.session_id = SessionId(session_id);
+                    hdr.session_id = SessionId(st.session_id);
                 }
                 if hdr.tree_id() == Some(TreeId(u32::MAX)) {
-                    set_tid(&mut hdr, tree_id);
+                    set_tid(&mut hdr, st.tree_id);
                 }
             }
             // An encrypted message runs without a signature check, authenticated by the key
@@ -560,19 +673,21 @@ impl Conn {
                 self.close = true;
                 return None;
             }
-            let mut out = if i == 0 && hdr.is_related() {
+            let mut out = if cancelled {
+                Out::error(NtStatus::CANCELLED)
+            } else if i == 0 && hdr.is_related() {
                 // A related first element has nothing to relate to ([MS-SMB2] 3.3.5.2.7.2).
                 Out::error(NtStatus::INVALID_PARAMETER)
-            } else if related && session_lost {
+            } else if related && st.session_lost {
                 Out::error(NtStatus::INVALID_PARAMETER)
-            } else if related && related_status.is_error() && needs_file(hdr.command) {
-                Out::error(related_status)
+            } else if related && st.related_status.is_error() && needs_file(hdr.command) {
+                Out::error(st.related_status)
             } else {
                 let req = Req {
                     hdr: &hdr,
                     msg,
                     encrypted,
-                    related_file: if related { related_file } else { None },
+                    related_file: if related { st.related_file } else { None },
                 };
                 self.element(req).await
             };
@@ -580,11 +695,28 @@ impl Conn {
                 continue;
             }
             let mut async_id = None;
+            let mut deferred = false;
             if let Some(wait) = out.wait.take() {
-                out = if last {
-                    match self.go_async(&hdr, msg, transform, related_file, wait) {
+                let may_defer = hdr.command == Command::CREATE
+                    && self.deferred_bytes() + frame.len() <= super::events::DEFERRED_BYTES_MAX;
+                out = if last || may_defer {
+                    // The last element goes async; so does a CREATE anywhere in the
+                    // compound (one that waits for an oplock or lease break): the rest of
+                    // the compound waits with it ([MS-SMB2] 3.3.5.2.7 and its Windows note;
+                    // Samba alike; smbtorture compound.compound-break).
+                    let rest = (!last).then(|| {
+                        Box::new(Rest {
+                            frame: frame.to_vec(),
+                            next: i + 1,
+                            related,
+                            state: st.clone(),
+                        })
+                    });
+                    let related_file = if related { st.related_file } else { None };
+                    match self.go_async(&hdr, msg, transform, related_file, wait, rest) {
                         Some(id) => {
                             async_id = Some(id);
+                            deferred = !last;
                             Out::error(NtStatus::PENDING)
                         }
                         None => Out::error(NtStatus::INSUFFICIENT_RESOURCES),
@@ -593,7 +725,8 @@ impl Conn {
                     // [MS-SMB2] 3.3.5.2.7: a server may fail a compound element that needs
                     // asynchronous processing; Windows does so with STATUS_INTERNAL_ERROR for
                     // every element but the last, which goes async (smbtorture
-                    // compound.interim1/interim2). The wait is dropped unstarted.
+                    // compound.interim1/interim2), a CREATE excepted (above) while the
+                    // connection holds few deferred compounds. The wait is dropped unstarted.
                     drop(wait);
                     Out::error(NtStatus::INTERNAL_ERROR)
                 };
@@ -601,35 +734,20 @@ impl Conn {
             // Every element may be a READ or QUERY_DIRECTORY of up to 8 MiB: an answer that
             // would take the compound's past REPLY_MAX is replaced by an error, so one
             // connection's answer stays one frame (and fits the 24-bit frame length).
-            if reply_len + out.w.len().next_multiple_of(8) > REPLY_MAX {
+            if st.reply_len + out.w.len().next_multiple_of(8) > REPLY_MAX {
                 tracing::info!(
                     command = ?hdr.command,
                     "compound answer would exceed the frame limit; failing this element"
                 );
                 out = Out::error(NtStatus::INSUFFICIENT_RESOURCES);
             }
-            reply_len += out.w.len().next_multiple_of(8);
-            session_lost =
-                out.status == NtStatus::USER_SESSION_DELETED || (related && session_lost);
-            if let Some(f) = out.file_id {
-                related_file = Some(f);
-                related_status = NtStatus::SUCCESS;
-            }
-            // A failure carries over to the related requests after it when it is the CREATE
-            // that should have made the handle, an unrelated request (it starts a new chain),
-            // or while no handle is established: a WRITE refused on a good handle does not
-            // fail the related READ after it (Windows and Samba alike).
-            if out.status.is_error()
-                && (hdr.command == Command::CREATE || !related || related_file.is_none())
-            {
-                related_status = out.status;
-                if !related {
-                    related_file = None;
-                }
-            }
-            session_id = out.session_id.unwrap_or(hdr.session_id.0);
-            tree_id = out.tree_id.unwrap_or_else(|| tid(&hdr));
-            let granted = self.credits.grant(hdr.credits, charge, last);
+            st.reply_len += out.w.len().next_multiple_of(8);
+            st.absorb(&hdr, related, &out);
+            let session_id = st.session_id;
+            let tree_id = st.tree_id;
+            // The interim answer of an element whose rest waits ends this frame, so it
+            // carries the credits of the elements answered so far.
+            let granted = self.credits.grant(hdr.credits, charge, last || deferred);
             let mut resp = hdr.response(out.status, granted);
             resp.session_id = SessionId(session_id);
             set_tid(&mut resp, tree_id);
@@ -656,24 +774,41 @@ impl Conn {
                 preauth_session,
                 sign_as,
             });
+            if deferred {
+                break;
+            }
         }
+        self.chain_replies(replies)
+    }
+
+    /// Bytes of the compounds kept waiting for an asynchronous element ([`Rest`]).
+    fn deferred_bytes(&self) -> usize {
+        self.asyncs
+            .values()
+            .filter_map(|op| op.rest.as_ref())
+            .map(|r| r.frame.len())
+            .sum()
+    }
+
+    /// Chains answers into one frame: pads every element of a compound to 8 bytes and sets
+    /// NextCommand on all but the last, then signs each element as NextCommand delimits it
+    /// ([MS-SMB2] 3.3.4.1.3). `None` when there is nothing to send.
+    fn chain_replies(&mut self, mut replies: Vec<Pending>) -> Option<Vec<u8>> {
         if replies.is_empty() {
             return None;
         }
-        // Chain: pad every element but the last to 8 bytes and set its NextCommand, then
-        // sign each element as NextCommand delimits it ([MS-SMB2] 3.3.4.1.3).
+        // The last element of a compound is padded too, as Windows and Samba pad it
+        // (smbtorture compound.compound-padding: a READ of 3 bytes answers 24 bytes of body
+        // there, 19 alone); a lone response is not.
         let n = replies.len();
         for (i, p) in replies.iter_mut().enumerate() {
-            if i + 1 < n {
+            if n > 1 {
                 let padded = p.bytes.len().next_multiple_of(8);
                 p.bytes.resize(padded, 0);
-                let next = u32::try_from(padded).unwrap_or(0);
-                p.bytes[20..24].copy_from_slice(&next.to_le_bytes());
-            }
-            if let Some(sid) = p.preauth_session
-                && let Some(h) = self.sessions.get_mut(&sid).and_then(|s| s.preauth.as_mut())
-            {
-                h.update(&p.bytes);
+                if i + 1 < n {
+                    let next = u32::try_from(padded).unwrap_or(0);
+                    p.bytes[20..24].copy_from_slice(&next.to_le_bytes());
+                }
             }
             if let Some(sid) = p.sign {
                 self.sign(sid, &mut p.bytes);
@@ -683,12 +818,62 @@ impl Conn {
             {
                 tracing::warn!(error = %e, "signing a response failed");
             }
+            // The preauth hash takes the response as sent: a binding's interim answers are
+            // signed ([MS-SMB2] 3.3.5.5.3 hashes the whole message).
+            if let Some(sid) = p.preauth_session
+                && let Some(h) = self.sessions.get_mut(&sid).and_then(|s| s.preauth.as_mut())
+            {
+                h.update(&p.bytes);
+            }
         }
         let mut frame = Vec::with_capacity(replies.iter().map(|p| p.bytes.len()).sum());
         for p in replies {
             frame.extend_from_slice(&p.bytes);
         }
         Some(frame)
+    }
+
+    /// Runs the rest of a compound after its element `op` ended asynchronously with `out`
+    /// (its final answer, `final_bytes`, goes first in the frame), and returns the frame to
+    /// send, encrypted if the compound came encrypted ([MS-SMB2] 3.3.4.4, 3.3.5.2.7.2: the
+    /// related elements inherit the FileId, session and tree of the element that waited).
+    pub(crate) async fn resume_chain(
+        &mut self,
+        op: &AsyncOp,
+        rest: Rest,
+        out: Out,
+        final_answer: Pending,
+    ) -> Option<Vec<u8>> {
+        let mut st = rest.state;
+        st.absorb(&op.hdr, rest.related, &out);
+        let cancelled = out.status == NtStatus::CANCELLED;
+        // The frame split when it arrived.
+        let parts = compound::split(&rest.frame).ok()?;
+        let chain = Chain {
+            frame: &rest.frame,
+            parts: &parts,
+            transform: op.transform,
+        };
+        let plain = self
+            .run_chain(chain, rest.next, st, vec![final_answer], cancelled)
+            .await;
+        let reply = match (plain, op.transform) {
+            (Some(plain), Some(sid)) => {
+                let enc = self.encrypt(sid, &plain);
+                if enc.is_none() {
+                    tracing::debug!(
+                        session = sid,
+                        "compound answers for a session that ended; dropped"
+                    );
+                }
+                enc
+            }
+            (plain, _) => plain,
+        };
+        for sid in std::mem::take(&mut self.logged_off) {
+            self.sessions.remove(&sid);
+        }
+        reply
     }
 
     /// Whether a response goes out signed: on an authenticated session that signs (required,
@@ -709,6 +894,13 @@ impl Conn {
                 && (s.signing_required || self.neg.as_ref().is_some_and(Negotiated::is_smb3));
         }
         s.signing_required || req.is_signed()
+    }
+
+    /// The algorithm and key that sign session `session_id`'s messages on this connection.
+    fn signer(&self, session_id: u64) -> Option<super::events::Signer> {
+        let neg = self.neg.as_ref()?;
+        let keys = self.sessions.get(&session_id)?.keys.as_ref()?;
+        Some((neg.signing, keys.signing.clone()))
     }
 
     pub(crate) fn sign(&self, session_id: u64, msg: &mut [u8]) {
@@ -736,9 +928,14 @@ impl Conn {
             return Ok(());
         };
         if !hdr.is_signed() {
-            if s.signing_required
-                && !matches!(hdr.command, Command::CANCEL | Command::SESSION_SETUP)
-            {
+            // A bound channel takes no unsigned SESSION_SETUP either (Windows answers
+            // ACCESS_DENIED, smbtorture session.bind_negative_*).
+            let exempt = match hdr.command {
+                Command::CANCEL => true,
+                Command::SESSION_SETUP => s.bound.is_none(),
+                _ => false,
+            };
+            if s.signing_required && !exempt {
                 return Err(NtStatus::ACCESS_DENIED);
             }
             return Ok(());
@@ -762,14 +959,60 @@ impl Conn {
 
     /// Runs one element of a compound.
     pub(crate) async fn element(&mut self, req: Req<'_>) -> Out {
+        self.element_as(req, false).await
+    }
+
+    /// [`Self::element`], boxed (a forwarded request runs it from inside another element's
+    /// wait for its home connection).
+    fn element_boxed<'a>(
+        &'a mut self,
+        req: Req<'a>,
+        forwarded: bool,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Out> + Send + 'a>> {
+        Box::pin(self.element_as(req, forwarded))
+    }
+
+    /// Runs one element; `forwarded` when a bound channel checked its signature already.
+    async fn element_as(&mut self, req: Req<'_>, forwarded: bool) -> Out {
         let hdr = req.hdr;
         // Before NEGOTIATE only NEGOTIATE is allowed.
         if self.neg.is_none() && hdr.command != Command::NEGOTIATE {
             self.close = true;
             return Out::error(NtStatus::INVALID_PARAMETER);
         }
-        if let Err(s) = self.verify(&req) {
-            return Out::error(s);
+        if !forwarded && let Err(s) = self.verify(&req) {
+            // The refusal of a signed request is signed (with the key it was checked
+            // against), as Windows and Samba do: a client that signs rejects an unsigned
+            // answer and drops the connection.
+            let mut out = Out::error(s);
+            if hdr.is_signed() {
+                out.sign_as = self.signer(hdr.session_id.0);
+            }
+            return out;
+        }
+        if !forwarded && let Some(bound) = self.forwarding(&req) {
+            return self.forward(req, bound).await;
+        }
+        // A signed request naming a session of another connection that is not bound here:
+        // deleted as far as this connection knows, said with the session's signature (the
+        // client checks that the answer is signed; smbtorture session.bind2).
+        if !forwarded
+            && hdr.is_signed()
+            && !matches!(
+                hdr.command,
+                Command::NEGOTIATE | Command::SESSION_SETUP | Command::CANCEL | Command::ECHO
+            )
+            && hdr.session_id.0 != 0
+            && !self.sessions.contains_key(&hdr.session_id.0)
+            && let Some(signer) = self
+                .server
+                .mailboxes
+                .session_home(hdr.session_id.0)
+                .and_then(|h| h.signer)
+        {
+            let mut out = Out::error(NtStatus::USER_SESSION_DELETED);
+            out.sign_as = Some(signer);
+            return out;
         }
         // [MS-SMB2] 3.3.5.2.5: a READ, WRITE, IOCTL or QUERY_DIRECTORY must be charged the
         // credits its payload or largest answer needs (3.1.5.2); a CreditCharge of 0 (2.0.2)
@@ -822,6 +1065,114 @@ impl Conn {
         }
     }
 
+    /// The home connection a request goes to: its session is a bound channel here, set up,
+    /// and the command is not one the channel answers itself (SESSION_SETUP binding, CANCEL,
+    /// ECHO).
+    fn forwarding(&self, req: &Req<'_>) -> Option<super::state::Bound> {
+        let hdr = req.hdr;
+        let s = self.sessions.get(&hdr.session_id.0)?;
+        let bound = s.bound.as_ref()?;
+        if !matches!(s.auth, super::state::Auth::Valid)
+            || self.logged_off.contains(&hdr.session_id.0)
+        {
+            return None;
+        }
+        let local = match hdr.command {
+            Command::NEGOTIATE | Command::CANCEL | Command::ECHO => true,
+            Command::SESSION_SETUP => protocol::smb2::session::SessionSetupRequest::decode(req.msg)
+                .map_or(true, |r| {
+                    r.flags
+                        .contains(protocol::smb2::session::SessionSetupFlags::BINDING)
+                }),
+            _ => false,
+        };
+        (!local).then(|| bound.clone())
+    }
+
+    /// Runs a request of a bound channel on its session's home connection and returns the
+    /// answer, which this connection signs or encrypts with the channel's keys. While it
+    /// waits, this connection runs what its own channels forward to it (two connections may
+    /// each be the other's channel; neither waits for the other without serving it).
+    async fn forward(&mut self, req: Req<'_>, bound: super::state::Bound) -> Out {
+        let sid = req.hdr.session_id.0;
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        let f = Forward {
+            hdr: *req.hdr,
+            msg: req.msg.to_vec(),
+            encrypted: req.encrypted,
+            related_file: req.related_file,
+            reply: tx,
+        };
+        let permit = loop {
+            tokio::select! {
+                biased;
+                p = bound.forward.reserve() => break p.ok(),
+                Some(other) = self.forwards.recv() => self.serve_forward(other).await,
+            }
+        };
+        let answer = match permit {
+            Some(p) => {
+                p.send(f);
+                loop {
+                    tokio::select! {
+                        biased;
+                        r = &mut rx => break r.unwrap_or(Forwarded::Gone),
+                        Some(other) = self.forwards.recv() => self.serve_forward(other).await,
+                    }
+                }
+            }
+            None => Forwarded::Gone,
+        };
+        match answer {
+            Forwarded::Done(out) => {
+                if req.hdr.command == Command::LOGOFF && out.status == NtStatus::SUCCESS {
+                    // The session is gone on every channel; this one's entry goes once the
+                    // answer is signed with its key.
+                    self.channel_ended(sid);
+                }
+                out
+            }
+            Forwarded::Gone => {
+                tracing::debug!(
+                    session = sid,
+                    home = bound.home,
+                    "bound channel's session ended on its home connection"
+                );
+                self.channel_ended(sid);
+                Out::error(NtStatus::USER_SESSION_DELETED)
+            }
+        }
+    }
+
+    /// Forgets this connection's channel of session `sid` after the current frame.
+    fn channel_ended(&mut self, sid: u64) {
+        if let Some(s) = self.sessions.get_mut(&sid) {
+            s.auth = super::state::Auth::LoggedOff;
+        }
+        if !self.logged_off.contains(&sid) {
+            self.logged_off.push(sid);
+        }
+        self.server.mailboxes.channel_closed(sid, self.id);
+    }
+
+    /// Runs a request a bound channel forwarded to this, its session's home connection.
+    pub(crate) async fn serve_forward(&mut self, f: Forward) {
+        let sid = f.hdr.session_id.0;
+        if self.sessions.get(&sid).is_none_or(|s| s.bound.is_some()) {
+            let _ = f.reply.send(Forwarded::Gone);
+            return;
+        }
+        let req = Req {
+            hdr: &f.hdr,
+            msg: &f.msg,
+            encrypted: f.encrypted,
+            related_file: f.related_file,
+        };
+        let out = self.element_boxed(req, true).await;
+        // The channel may have gone meanwhile: nobody to answer.
+        let _ = f.reply.send(Forwarded::Done(out));
+    }
+
     /// The session a request runs in, authenticated.
     pub(crate) fn session(&self, hdr: &Header) -> Result<&Session, NtStatus> {
         if self.logged_off.contains(&hdr.session_id.0) {
@@ -859,8 +1210,12 @@ impl Conn {
         for id in ids {
             self.release_open(id).await;
         }
-        for sid in self.sessions.keys() {
-            self.server.mailboxes.session_closed(*sid, self.id);
+        for (sid, s) in &self.sessions {
+            if s.bound.is_some() {
+                self.server.mailboxes.channel_closed(*sid, self.id);
+            } else {
+                self.server.mailboxes.session_closed(*sid, self.id);
+            }
         }
         self.sessions.clear();
     }

@@ -16,7 +16,7 @@ use stores::{Attr, FileKind};
 use super::attrs;
 use super::connection::{Conn, Handled, Out, Req, filetime, undecodable};
 use super::files::failed;
-use super::state::OpenKind;
+use super::state::{OpenKind, Pending};
 use crate::server::share::Node;
 
 /// Entries asked of the share per page.
@@ -96,23 +96,19 @@ impl Conn {
         let mut resume = open.scan.cookie;
         loop {
             // Fill from what is pending first.
-            while let Some((name, a, cookie)) = open.scan.pending.front() {
-                let cookie = *cookie;
-                if !matches(&pattern, name) || (!posix && hidden_kind(a)) {
+            while let Some(e) = open.scan.pending.front() {
+                let Some(meta) = e.meta else {
+                    // Not matching the pattern, or a kind Windows does not show.
+                    resume = e.cookie;
                     open.scan.pending.pop_front();
-                    resume = cookie;
                     continue;
-                }
-                // An entry removed since the page was read still lists, with defaults.
-                let meta = attrs::meta(&share, &caller, Node::from(a))
-                    .await
-                    .unwrap_or_default();
-                if !buf.push(&entry(name, a, posix, meta)) {
+                };
+                if !buf.push(&entry(&e.name, &e.attr, posix, meta)) {
                     break;
                 }
-                tracing::trace!(%name, "QUERY_DIRECTORY entry");
+                tracing::trace!(name = %e.name, "QUERY_DIRECTORY entry");
+                resume = e.cookie;
                 open.scan.pending.pop_front();
-                resume = cookie;
                 open.scan.returned_any = true;
                 if single {
                     break;
@@ -136,11 +132,31 @@ impl Conn {
             let mut page = VecDeque::with_capacity(listing.entries.len());
             for e in listing.entries {
                 open.scan.cookie = e.cookie;
-                if let Ok(n) = String::from_utf8(e.name) {
-                    page.push_back((n, e.attr, e.cookie));
+                if let Ok(name) = String::from_utf8(e.name) {
+                    page.push_back(Pending {
+                        name,
+                        attr: e.attr,
+                        cookie: e.cookie,
+                        meta: None,
+                    });
                 }
             }
             open.scan.eof = listing.eof || page.is_empty();
+            // What the store holds beyond the attributes (DOS attributes, EA size), for the
+            // entries that will be returned, in one message for the page. An entry removed
+            // since the page was read still lists, with defaults.
+            let shown: Vec<usize> = (0..page.len())
+                .filter(|&i| {
+                    matches(&pattern, &page[i].name) && (posix || !hidden_kind(&page[i].attr))
+                })
+                .collect();
+            if !shown.is_empty() {
+                let nodes = shown.iter().map(|&i| Node::from(&page[i].attr)).collect();
+                let metas = attrs::meta_many(&share, &caller, nodes).await?;
+                for (i, meta) in shown.into_iter().zip(metas) {
+                    page[i].meta = Some(meta);
+                }
+            }
             open.scan.pending = page;
         }
         let left_over = !open.scan.pending.is_empty();

@@ -24,7 +24,7 @@ use protocol::smb2::status::NtStatus;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::connection::{AsyncOp, Conn, Out, Req};
+use super::connection::{AsyncOp, Conn, Out, Pending, Req, Rest};
 use super::oplocks::Break;
 
 /// Messages one connection's mailbox holds before senders wait.
@@ -32,6 +32,10 @@ pub(crate) const MAILBOX_CAPACITY: usize = 64;
 /// Asynchronous operations one connection may have outstanding; further ones fail with
 /// STATUS_INSUFFICIENT_RESOURCES, as Windows does past its own limit.
 pub(crate) const ASYNC_MAX: usize = 512;
+/// Bytes of deferred compounds (the rest of a compound whose CREATE waits, kept whole) one
+/// connection may hold: a few large frames. Past it, a CREATE that would wait before the end
+/// of its compound answers STATUS_INTERNAL_ERROR as any other such element does.
+pub(crate) const DEFERRED_BYTES_MAX: usize = 2 * protocol::smb2::limits::FRAME_MAX;
 
 /// How an asynchronous operation ends.
 pub(crate) enum Finish {
@@ -103,8 +107,8 @@ pub(crate) struct Mailboxes {
 }
 
 /// Where a session lives, and what its connection negotiated (a binding attempt from
-/// another connection is judged against it).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// another connection is judged against it, and a bound channel takes its keys from it).
+#[derive(Debug, Clone)]
 pub(crate) struct SessionHome {
     /// The connection.
     pub(crate) conn: u64,
@@ -116,6 +120,52 @@ pub(crate) struct SessionHome {
     /// the answers to requests that name it on another connection: a client checks those
     /// signatures with the keys it holds for the session.
     pub(crate) signer: Option<Signer>,
+    /// The session's keys (a bound channel encrypts and decrypts with them).
+    pub(crate) keys: Option<protocol::smb2::crypto::SessionKeys>,
+    /// The session's user (a binding must authenticate as the same one).
+    pub(crate) uid: Option<u32>,
+    /// A guest or anonymous session (cannot be bound, [MS-SMB2] 3.3.5.5.2).
+    pub(crate) guest: bool,
+    /// Every request must be signed.
+    pub(crate) signing_required: bool,
+    /// Every request must be encrypted.
+    pub(crate) encrypt_data: bool,
+    /// The session's encryption nonce counter, shared with its channels.
+    pub(crate) nonces: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The home connection's queue of forwarded requests.
+    pub(crate) forward: mpsc::Sender<Forward>,
+    /// The other connections bound to the session (with the home, at most
+    /// [`CHANNELS_MAX`](super::state::CHANNELS_MAX)).
+    pub(crate) channels: std::collections::BTreeSet<u64>,
+}
+
+/// Requests a home connection's forward queue holds before bound channels wait (their
+/// clients then wait for credits: backpressure, no unbounded queue).
+pub(crate) const FORWARD_CAPACITY: usize = 32;
+
+/// A request that arrived on a bound channel, run by the session's home connection
+/// ([`super::connection`]); the channel signs or encrypts the answer with its own keys.
+#[derive(Debug)]
+pub(crate) struct Forward {
+    /// Its header (related-compound ids substituted).
+    pub(crate) hdr: Header,
+    /// The whole message.
+    pub(crate) msg: Vec<u8>,
+    /// It arrived encrypted (with the session's key).
+    pub(crate) encrypted: bool,
+    /// The FileId of the element before it in a related compound.
+    pub(crate) related_file: Option<FileId>,
+    /// The answer.
+    pub(crate) reply: tokio::sync::oneshot::Sender<Forwarded>,
+}
+
+/// What the home connection answers a forwarded request.
+#[derive(Debug)]
+pub(crate) enum Forwarded {
+    /// The answer, to be signed or encrypted by the channel.
+    Done(Out),
+    /// The session no longer lives on the home connection.
+    Gone,
 }
 
 /// A signing algorithm and key.
@@ -161,9 +211,39 @@ impl Mailboxes {
         }
     }
 
-    /// Records where session `session` lives.
-    pub(crate) fn session_opened(&self, session: u64, home: SessionHome) {
-        lock(&self.sessions).insert(session, home);
+    /// Records where session `session` lives (again after a re-authentication: the
+    /// channels bound to it stay).
+    pub(crate) fn session_opened(&self, session: u64, mut home: SessionHome) {
+        let mut m = lock(&self.sessions);
+        if let Some(old) = m.get(&session)
+            && old.conn == home.conn
+        {
+            home.channels = old.channels.clone();
+        }
+        m.insert(session, home);
+    }
+
+    /// Records connection `conn` as a channel of `session`; `false` when the session is gone
+    /// or has [`CHANNELS_MAX`](super::state::CHANNELS_MAX) channels already (its home
+    /// included).
+    pub(crate) fn channel_bound(&self, session: u64, conn: u64) -> bool {
+        let mut m = lock(&self.sessions);
+        let Some(h) = m.get_mut(&session) else {
+            return false;
+        };
+        // The home connection is one of the session's channels.
+        if h.channels.len() + 1 >= super::state::CHANNELS_MAX && !h.channels.contains(&conn) {
+            return false;
+        }
+        h.channels.insert(conn);
+        true
+    }
+
+    /// Forgets connection `conn` as a channel of `session`.
+    pub(crate) fn channel_closed(&self, session: u64, conn: u64) {
+        if let Some(h) = lock(&self.sessions).get_mut(&session) {
+            h.channels.remove(&conn);
+        }
     }
 
     /// Forgets session `session` (of connection `conn`).
@@ -210,6 +290,7 @@ impl Conn {
         transform: Option<u64>,
         related_file: Option<FileId>,
         wait: Wait,
+        rest: Option<Box<Rest>>,
     ) -> Option<u64> {
         if self.asyncs.len() >= ASYNC_MAX {
             tracing::info!(
@@ -229,6 +310,7 @@ impl Conn {
                 transform,
                 related_file,
                 cancel,
+                rest,
             },
         );
         Some(id)
@@ -307,8 +389,19 @@ impl Conn {
         if sign {
             resp.flags |= HeaderFlags::SIGNED;
         }
-        let mut bytes = out.w.into_inner();
+        let mut bytes = std::mem::replace(&mut out.w, Out::writer()).into_inner();
         bytes[..HEADER_LEN].copy_from_slice(&resp.to_bytes());
+        let mut op = op;
+        if let Some(rest) = op.rest.take() {
+            // The rest of its compound runs now, its answers chained after this one.
+            let final_answer = Pending {
+                bytes,
+                sign: sign.then_some(session_id),
+                preauth_session: None,
+                sign_as: None,
+            };
+            return self.resume_chain(&op, *rest, out, final_answer).await;
+        }
         if sign {
             self.sign(session_id, &mut bytes);
         }
@@ -354,5 +447,57 @@ impl Conn {
         for op in self.asyncs.values().filter(|op| pred(op)) {
             op.cancel.cancel();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn home(conn: u64) -> SessionHome {
+        let (forward, _) = mpsc::channel(1);
+        SessionHome {
+            conn,
+            dialect: 0x0311,
+            cipher: None,
+            signer: None,
+            keys: None,
+            uid: Some(1001),
+            guest: false,
+            signing_required: false,
+            encrypt_data: false,
+            nonces: std::sync::Arc::default(),
+            forward,
+            channels: std::collections::BTreeSet::new(),
+        }
+    }
+
+    /// Goal: a session takes at most CHANNELS_MAX channels, its home connection included;
+    /// a channel's end frees its place; a re-authentication (the home recorded again) keeps
+    /// the channels; a gone session binds nothing. Method: drive `Mailboxes` directly.
+    #[test]
+    fn channels_are_bounded_and_survive_reauthentication() {
+        let m = Mailboxes::default();
+        assert!(!m.channel_bound(7, 100), "a session nobody opened");
+        m.session_opened(7, home(1));
+        let max = super::super::state::CHANNELS_MAX as u64;
+        for conn in 2..=max {
+            assert!(m.channel_bound(7, conn), "channel on connection {conn}");
+        }
+        assert!(!m.channel_bound(7, 100), "one past the limit");
+        assert!(
+            m.channel_bound(7, 2),
+            "binding a bound connection again is no new channel"
+        );
+        m.channel_closed(7, 2);
+        assert!(m.channel_bound(7, 100), "a closed channel frees its place");
+        m.session_opened(7, home(1));
+        assert_eq!(
+            m.session_home(7).map(|h| h.channels.len()),
+            Some(max as usize - 1)
+        );
+        m.session_closed(7, 1);
+        assert!(m.session_home(7).is_none());
+        assert!(!m.channel_bound(7, 200), "a closed session");
     }
 }

@@ -104,17 +104,30 @@ pub(crate) async fn walk(
     caller: &Caller,
     components: &[String],
 ) -> Result<Attr, NtStatus> {
+    Ok(walk_stored(share, caller, components).await?.0)
+}
+
+/// [`walk`], with the components as stored (the spelling they were created with).
+pub(crate) async fn walk_stored(
+    share: &ShareHandle,
+    caller: &Caller,
+    components: &[String],
+) -> Result<(Attr, Vec<String>), NtStatus> {
     let mut dir = share
         .getattr(caller.clone(), share.root())
         .await
         .map_err(failed)?;
+    let mut stored = Vec::with_capacity(components.len());
     for c in components {
         match lookup_ci(share, caller, &dir, c).await? {
-            Some((_, a)) if a.kind == FileKind::Directory => dir = a,
+            Some((name, a)) if a.kind == FileKind::Directory => {
+                dir = a;
+                stored.push(name);
+            }
             Some(_) | None => return Err(NtStatus::OBJECT_PATH_NOT_FOUND),
         }
     }
-    Ok(dir)
+    Ok((dir, stored))
 }
 
 impl Conn {
@@ -177,10 +190,13 @@ impl Conn {
         let out = self.create_open(req, file).await;
         // An open the table admitted but that failed later (or waits) leaves no entry.
         if !self.opens.contains_key(&file) {
-            self.server.opens.remove(OpenRef {
-                conn: self.id,
-                file,
-            });
+            self.server.opens.remove(
+                OpenRef {
+                    conn: self.id,
+                    file,
+                },
+                false,
+            );
         }
         out
     }
@@ -229,7 +245,7 @@ impl Conn {
         let Some(open) = self.opens.get(&id) else {
             return;
         };
-        let OpenKind::Node { node, .. } = &open.kind else {
+        let OpenKind::Node { node, stream, .. } = &open.kind else {
             return;
         };
         let Ok((share, _)) = self.share_of(open) else {
@@ -237,7 +253,7 @@ impl Conn {
         };
         let mut breaks = Vec::new();
         self.server.opens.written(
-            NodeKey::new(share.id(), *node),
+            NodeKey::of(share.id(), *node, stream.as_deref()),
             self.server.env.now(),
             Some(OpenRef {
                 conn: self.id,
@@ -339,56 +355,62 @@ impl Conn {
         let path = SmbPath::parse_as(&name, posix_open)?;
         let read_only_tree = !caller.permission.can_write();
 
-        // The directory and the existing node, if any.
-        let (dir, existing, stored_name) = match path.name() {
+        // The directory and the existing node, if any, and the path as stored.
+        let (dir, existing, stored_name, stored_dirs) = match path.name() {
             None => {
                 let root = share
                     .getattr(caller.clone(), share.root())
                     .await
                     .map_err(failed)?;
-                (root.clone(), Some(root), String::new())
+                (root.clone(), Some(root), String::new(), Vec::new())
             }
             Some(n) => {
-                let dir = walk(&share, &caller, path.parent()).await?;
+                let (dir, stored_dirs) = walk_stored(&share, &caller, path.parent()).await?;
                 match lookup_ci(&share, &caller, &dir, n).await? {
-                    Some((stored, a)) => (dir, Some(a), stored),
-                    None => (dir, None, n.to_owned()),
+                    Some((stored, a)) => (dir, Some(a), stored, stored_dirs),
+                    None => (dir, None, n.to_owned(), stored_dirs),
                 }
             }
         };
+        let stored_path = {
+            let mut p = stored_dirs;
+            if path.name().is_some() {
+                p.push(stored_name.clone());
+            }
+            p.join("\\")
+        };
+        if path.default_stream || path.stream.is_some() {
+            // A data stream is never a directory ([MS-FSA] 2.1.5.1: a stream open with
+            // FILE_DIRECTORY_FILE is refused; a directory has no default data stream).
+            if want_dir {
+                return Err(NtStatus::NOT_A_DIRECTORY);
+            }
+            if path.default_stream
+                && existing
+                    .as_ref()
+                    .is_some_and(|a| a.kind == FileKind::Directory)
+            {
+                return Err(NtStatus::FILE_IS_A_DIRECTORY);
+            }
+        }
+        if let Some(stream) = &path.stream {
+            let target = StreamTarget {
+                dir,
+                existing,
+                stored_name,
+                stored_path,
+                stream: stream.clone(),
+                posix_open,
+            };
+            return self
+                .create_stream(&req, &r, file, share, caller, target)
+                .await;
+        }
         let mut action = CreateAction::OPENED;
         let desired = r.desired_access.0;
         let mut checked_access = None;
         // The oplock or lease asked for: leases from SMB 2.1 on, with the RqLs context.
-        let dialect = self.neg.as_ref().map_or(0, |n| n.dialect);
-        let lease_req = if r.oplock_level == OplockLevel::LEASE && dialect >= 0x0210 {
-            r.context(names::RQLS)
-                .and_then(|c| Lease::decode(&c.data).ok())
-                // v2 leases (with epochs) are SMB 3.x's.
-                .filter(|l| l.v2.is_none() || dialect >= 0x0300)
-        } else {
-            None
-        };
-        let client = self.neg.as_ref().map_or([0; 16], |n| n.client_guid);
-        let treq = Request {
-            open: OpenRef {
-                conn: self.id,
-                file,
-            },
-            access: 0,
-            share_access: r.share_access.0,
-            oplock: r.oplock_level,
-            lease: lease_req.map(|l| {
-                (
-                    LeaseId { client, key: l.key },
-                    l.state.0,
-                    l.v2.is_some(),
-                    l.v2.map_or(0, |v| v.epoch),
-                )
-            }),
-            overwrite: false,
-            is_dir: false,
-        };
+        let (lease_req, treq) = self.table_request(&r, file);
         let mut grant: Option<Grant> = None;
         // Whether the node has a current stored descriptor: then its write bits mirror the
         // DACL, not the DOS READONLY attribute.
@@ -643,8 +665,9 @@ impl Conn {
                 node,
                 parent: Node::from(&dir),
                 name: stored_name.clone(),
-                path: path.components.join("\\"),
+                path: stored_path.clone(),
                 is_dir,
+                stream: None,
             },
             access: access_mask,
             share_access: r.share_access.0,
@@ -671,7 +694,7 @@ impl Conn {
                     NotifyAction::MODIFIED,
                 )
             };
-            self.notify_path(share.id(), &path.components.join("\\"), what, filter);
+            self.notify_path(share.id(), &stored_path, what, filter);
         }
         let mut contexts = Vec::new();
         if r.context(names::MXAC).is_some() {
@@ -710,6 +733,276 @@ impl Conn {
             allocation_size: attrs::allocation(&attr).max(requested_allocation),
             end_of_file: attrs::end_of_file(&attr),
             file_attributes: FileAttributes(attrs::dos(&attr, &stored_name, stored)),
+            file_id: fid,
+            contexts,
+        }
+        .encode(&mut w);
+        let mut out = Out::ok(w);
+        out.file_id = Some(fid);
+        Ok(out)
+    }
+
+    /// The lease a CREATE asks for (leases from SMB 2.1 on, with the RqLs context; v2 leases
+    /// from 3.0) and the open-table request for it (access and overwrite filled in later).
+    fn table_request(&self, r: &CreateRequest<'_>, file: u64) -> (Option<Lease>, Request) {
+        let dialect = self.neg.as_ref().map_or(0, |n| n.dialect);
+        let lease_req = if r.oplock_level == OplockLevel::LEASE && dialect >= 0x0210 {
+            r.context(names::RQLS)
+                .and_then(|c| Lease::decode(&c.data).ok())
+                // v2 leases (with epochs) are SMB 3.x's.
+                .filter(|l| l.v2.is_none() || dialect >= 0x0300)
+        } else {
+            None
+        };
+        let client = self.neg.as_ref().map_or([0; 16], |n| n.client_guid);
+        let treq = Request {
+            open: OpenRef {
+                conn: self.id,
+                file,
+            },
+            access: 0,
+            share_access: r.share_access.0,
+            oplock: r.oplock_level,
+            lease: lease_req.map(|l| {
+                (
+                    LeaseId { client, key: l.key },
+                    l.state.0,
+                    l.v2.is_some(),
+                    l.v2.map_or(0, |v| v.epoch),
+                )
+            }),
+            overwrite: false,
+            is_dir: false,
+        };
+        (lease_req, treq)
+    }
+
+    /// CREATE of a named data stream (`file:stream`, super::streams): the base file or
+    /// directory is opened, or created (an empty file) unless the stream is only to be
+    /// opened; access is what the base grants; the disposition applies to the stream; share
+    /// modes and oplocks are the stream's own ([MS-FSA] 2.1.5.1). `r` was checked by
+    /// [`Self::create_open`].
+    async fn create_stream(
+        &mut self,
+        req: &Req<'_>,
+        r: &CreateRequest<'_>,
+        file: u64,
+        share: ShareHandle,
+        caller: Caller,
+        t: StreamTarget,
+    ) -> Handled {
+        let disposition = r.create_disposition;
+        let options = r.create_options;
+        let read_only_tree = !caller.permission.can_write();
+        // 1. The base: the existing node, or a new empty file (Samba opens the base with
+        //    OPEN_IF for every disposition but OPEN).
+        let (base, new_base) = match t.existing {
+            Some(a) => (a, false),
+            None => {
+                if matches!(
+                    disposition,
+                    CreateDisposition::OPEN | CreateDisposition::OVERWRITE
+                ) {
+                    return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
+                }
+                if read_only_tree {
+                    return Err(NtStatus::ACCESS_DENIED);
+                }
+                let parent_sd = super::acl::stored(&share, &caller, &t.dir).await?;
+                if super::acl::narrow(access::FILE_WRITE_DATA, parent_sd.as_ref(), &caller, None)
+                    != access::FILE_WRITE_DATA
+                {
+                    return Err(NtStatus::ACCESS_DENIED);
+                }
+                let mode = if r.file_attributes.contains(FileAttributes::READONLY) {
+                    0o444
+                } else {
+                    0o644
+                };
+                let made = share
+                    .make(
+                        caller.clone(),
+                        Node::from(&t.dir),
+                        Bytes::copy_from_slice(t.stored_name.as_bytes()),
+                        NewKind::Regular(CreateMode::Guarded),
+                        AttrChange {
+                            mode: Some(mode),
+                            ..AttrChange::default()
+                        },
+                    )
+                    .await;
+                let a = match made {
+                    Ok(made) => {
+                        let bits = attrs::at_create(FileKind::Regular, r.file_attributes.0);
+                        attrs::store_dos(&share, &caller, &made.attr, attrs::StoredDos(None), bits)
+                            .await?;
+                        self.notify_path(
+                            share.id(),
+                            &t.stored_path,
+                            NotifyAction::ADDED,
+                            notify::name_filter(false),
+                        );
+                        made.attr
+                    }
+                    // Made meanwhile by another opener: use it.
+                    Err(f)
+                        if matches!(
+                            f.error,
+                            crate::server::share::OpError::Store(StoreError::Exists)
+                        ) =>
+                    {
+                        match lookup_ci(&share, &caller, &t.dir, &t.stored_name).await? {
+                            Some((_, a)) => a,
+                            None => return Err(failed(f)),
+                        }
+                    }
+                    Err(f) => return Err(failed(f)),
+                };
+                (a, true)
+            }
+        };
+        if base.kind == FileKind::Symlink {
+            return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
+        }
+        let node = Node::from(&base);
+        // 2. Access: what the base grants (a new base's creator gets what it asked for).
+        let (granted, _) = self.granted_access(&share, &caller, &base, &t.dir).await?;
+        let wanted = access::wanted(r.desired_access.0, granted, false);
+        if !new_base && wanted & !granted != 0 {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        let delete_on_close = options.contains(CreateOptions::DELETE_ON_CLOSE);
+        if delete_on_close && wanted & access::DELETE == 0 {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        // 3. The stream and the disposition.
+        let found = super::streams::find(&share, &caller, node, &t.stream).await?;
+        let overwrite = matches!(
+            disposition,
+            CreateDisposition::SUPERSEDE
+                | CreateDisposition::OVERWRITE
+                | CreateDisposition::OVERWRITE_IF
+        );
+        match (&found, disposition) {
+            (Some(_), CreateDisposition::CREATE) => {
+                return Err(NtStatus::OBJECT_NAME_COLLISION);
+            }
+            (None, CreateDisposition::OPEN | CreateDisposition::OVERWRITE) => {
+                return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
+            }
+            _ => {}
+        }
+        if (found.is_none() || overwrite) && read_only_tree {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        let stream = found
+            .as_ref()
+            .map_or_else(|| t.stream.clone(), |s| s.name.clone());
+        // 4. Share modes and oplocks among the stream's opens.
+        let (lease_req, treq) = self.table_request(r, file);
+        let treq = Request {
+            access: wanted,
+            overwrite: found.is_some() && overwrite,
+            ..treq
+        };
+        let grant = match self.admit(NodeKey::of(share.id(), node, Some(&stream)), &treq) {
+            Ok(g) => g,
+            Err(answer) => return Ok(*answer),
+        };
+        // 5. Create or empty it.
+        let (action, size) = match &found {
+            None => {
+                super::streams::create(&share, &caller, node, &stream).await?;
+                (CreateAction::CREATED, 0)
+            }
+            Some(_) if overwrite => {
+                super::streams::create(&share, &caller, node, &stream).await?;
+                let action = if disposition == CreateDisposition::SUPERSEDE {
+                    CreateAction::SUPERSEDED
+                } else {
+                    CreateAction::OVERWRITTEN
+                };
+                (action, 0)
+            }
+            Some(s) => (CreateAction::OPENED, s.size),
+        };
+        let meta = attrs::meta(&share, &caller, node).await.unwrap_or_default();
+        let fid = self.insert_open(Open {
+            session: req.hdr.session_id.0,
+            tree: tid(req.hdr),
+            kind: OpenKind::Node {
+                node,
+                parent: Node::from(&t.dir),
+                name: t.stored_name.clone(),
+                path: t.stored_path.clone(),
+                is_dir: false,
+                stream: Some(stream.clone()),
+            },
+            access: wanted,
+            share_access: r.share_access.0,
+            delete_on_close,
+            write_through: options.contains(CreateOptions::WRITE_THROUGH),
+            dirty: false,
+            unflushed: None,
+            scan: DirScan::default(),
+            posix_paths: t.posix_open,
+            position: 0,
+            allocation: 0,
+            archived: true,
+            user_ctime: None,
+            mode: options.0 & 0x3E,
+        })?;
+        if action != CreateAction::OPENED {
+            let (what, filter) = if action == CreateAction::CREATED {
+                (NotifyAction::ADDED_STREAM, CompletionFilter::STREAM_NAME)
+            } else {
+                (
+                    NotifyAction::MODIFIED_STREAM,
+                    CompletionFilter::STREAM_SIZE | CompletionFilter::STREAM_WRITE,
+                )
+            };
+            self.notify_path(
+                share.id(),
+                &format!("{}:{stream}", t.stored_path),
+                what,
+                filter,
+            );
+        }
+        let mut contexts = Vec::new();
+        if r.context(names::MXAC).is_some() {
+            contexts.push(
+                MxAcResponse {
+                    query_status: NtStatus::SUCCESS,
+                    maximal_access: protocol::smb2::create::AccessMask(granted),
+                }
+                .context(),
+            );
+        }
+        if r.context(names::QFID).is_some() {
+            // A stream has its file's id ([MS-FSCC] 2.4.20; smbtorture fileid).
+            contexts.push(
+                QFidResponse {
+                    disk_file_id: base.ino.0,
+                    volume_id: u64::from(share.id().0),
+                }
+                .context(),
+            );
+        }
+        if let (Some(l), Some((state, epoch, breaking))) = (lease_req, grant.lease) {
+            contexts.push(l.response(LeaseState(state), epoch, breaking).context());
+        }
+        let mut w = Out::writer();
+        CreateResponse {
+            oplock_level: grant.oplock,
+            flags: 0,
+            create_action: action,
+            creation_time: filetime(base.btime),
+            last_access_time: filetime(base.atime),
+            last_write_time: filetime(base.mtime),
+            change_time: filetime(base.ctime),
+            allocation_size: stream_allocation(size),
+            end_of_file: size,
+            file_attributes: FileAttributes(stream_attributes(&base, &t.stored_name, meta.dos)),
             file_id: fid,
             contexts,
         }
@@ -813,14 +1106,33 @@ impl Conn {
         let post = r.flags & CloseRequest::POSTQUERY_ATTRIB != 0;
         let attr = if post {
             match self.opens.get(&id).map(|o| &o.kind) {
-                Some(OpenKind::Node { node, name, .. }) => {
-                    let (node, name) = (*node, name.clone());
+                Some(OpenKind::Node {
+                    node, name, stream, ..
+                }) => {
+                    let (node, name, stream) = (*node, name.clone(), stream.clone());
                     let o = self.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
                     let (share, caller) = self.share_of(o)?;
                     match share.getattr(caller.clone(), node).await {
                         Ok(a) => {
                             let meta = attrs::meta(&share, &caller, node).await.unwrap_or_default();
-                            Some((a, name, meta))
+                            let sizes = match &stream {
+                                Some(s) => {
+                                    let size = super::streams::size(&share, &caller, node, s)
+                                        .await
+                                        .unwrap_or(0);
+                                    (
+                                        stream_allocation(size),
+                                        size,
+                                        stream_attributes(&a, &name, meta.dos),
+                                    )
+                                }
+                                None => (
+                                    attrs::allocation(&a),
+                                    attrs::end_of_file(&a),
+                                    attrs::dos(&a, &name, meta.dos),
+                                ),
+                            };
+                            Some((a, sizes))
                         }
                         Err(_) => None,
                     }
@@ -833,16 +1145,18 @@ impl Conn {
         let deleted = self.release_open(id).await;
         let mut w = Out::writer();
         let resp = match attr {
-            Some((a, name, meta)) if !deleted => CloseResponse {
-                flags: CloseRequest::POSTQUERY_ATTRIB,
-                creation_time: filetime(a.btime),
-                last_access_time: filetime(a.atime),
-                last_write_time: filetime(a.mtime),
-                change_time: filetime(a.ctime),
-                allocation_size: attrs::allocation(&a),
-                end_of_file: attrs::end_of_file(&a),
-                file_attributes: FileAttributes(attrs::dos(&a, &name, meta.dos)),
-            },
+            Some((a, (allocation_size, end_of_file, file_attributes))) if !deleted => {
+                CloseResponse {
+                    flags: CloseRequest::POSTQUERY_ATTRIB,
+                    creation_time: filetime(a.btime),
+                    last_access_time: filetime(a.atime),
+                    last_write_time: filetime(a.mtime),
+                    change_time: filetime(a.ctime),
+                    allocation_size,
+                    end_of_file,
+                    file_attributes: FileAttributes(file_attributes),
+                }
+            }
             _ => CloseResponse::default(),
         };
         resp.encode(&mut w);
@@ -855,10 +1169,15 @@ impl Conn {
         let Some(open) = self.opens.remove(&id) else {
             return false;
         };
-        self.server.opens.remove(OpenRef {
-            conn: self.id,
-            file: id,
-        });
+        // The open table knows the node's opens on every connection: only the last one
+        // deletes a delete-on-close or delete-pending node.
+        let delete = self.server.opens.remove(
+            OpenRef {
+                conn: self.id,
+                file: id,
+            },
+            open.delete_on_close,
+        );
         self.server.watches.close(self.id, id);
         let OpenKind::Node {
             node,
@@ -866,6 +1185,7 @@ impl Conn {
             name,
             path,
             is_dir,
+            stream,
         } = &open.kind
         else {
             return false;
@@ -878,28 +1198,42 @@ impl Conn {
         {
             tracing::warn!(error = %f.error, "commit at close failed");
         }
-        if !open.delete_on_close {
+        if !open.delete_on_close && !delete {
             return false;
         }
-        // Only the last open of the node deletes it.
-        let still_open = self
-            .opens
-            .values()
-            .any(|o| matches!(&o.kind, OpenKind::Node { node: n, .. } if n == node));
+        // Only the last open of the node (of the stream, for a stream) deletes it, on any
+        // connection; opens of its named streams alone do not keep the node (they answer
+        // FILE_CLOSED afterwards).
+        let same = |o: &Open| matches!(&o.kind, OpenKind::Node { node: n, stream: s, .. } if n == node && s == stream);
+        let still_open = !delete || self.opens.values().any(same);
         if still_open {
-            if let Some(other) = self
-                .opens
-                .values_mut()
-                .find(|o| matches!(&o.kind, OpenKind::Node { node: n, .. } if n == node))
-            {
+            if let Some(other) = self.opens.values_mut().find(|o| same(o)) {
                 other.delete_on_close = true;
             }
             // A directory now delete-pending ends the watches on it (smbtorture
             // notify.rmdir1/2).
-            if *is_dir {
+            if *is_dir && stream.is_none() {
                 self.server.watches.delete_pending(share.id(), path);
             }
             return false;
+        }
+        if let Some(stream) = stream {
+            tracing::trace!(%name, %stream, "stream delete on close");
+            return match super::streams::remove(&share, &caller, *node, stream).await {
+                Ok(()) => {
+                    self.notify_path(
+                        share.id(),
+                        &format!("{path}:{stream}"),
+                        NotifyAction::REMOVED_STREAM,
+                        CompletionFilter::STREAM_NAME,
+                    );
+                    true
+                }
+                Err(status) => {
+                    tracing::debug!(?status, "stream delete on close failed");
+                    false
+                }
+            };
         }
         tracing::trace!(%name, "delete on close");
         match share
@@ -988,20 +1322,33 @@ impl Conn {
                 }
                 Bytes::from(out.drain(..n).collect::<Vec<u8>>())
             }
-            OpenKind::Node { node, is_dir, .. } => {
+            OpenKind::Node {
+                node,
+                is_dir,
+                stream,
+                ..
+            } => {
                 if *is_dir {
                     return Err(NtStatus::INVALID_DEVICE_REQUEST);
                 }
                 if open.access & (access::FILE_READ_DATA | access::FILE_EXECUTE) == 0 {
                     return Err(NtStatus::ACCESS_DENIED);
                 }
-                let node = *node;
+                let (node, stream) = (*node, stream.clone());
                 let open = self.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
                 let (share, caller) = self.share_of(open)?;
-                let (_, data, _) = share
-                    .read(caller, node, r.offset, r.length)
-                    .await
-                    .map_err(failed)?;
+                let data = match &stream {
+                    Some(s) => {
+                        super::streams::read(&share, &caller, node, s, r.offset, r.length).await?
+                    }
+                    None => {
+                        share
+                            .read(caller, node, r.offset, r.length)
+                            .await
+                            .map_err(failed)?
+                            .1
+                    }
+                };
                 if data.is_empty() && r.length > 0
                     || (data.len() as u64) < u64::from(r.minimum_count)
                 {
@@ -1056,6 +1403,38 @@ impl Conn {
             OpenKind::Pipe { .. } => {
                 let data = r.data.to_vec();
                 self.pipe_write(id, &data)?;
+            }
+            OpenKind::Node {
+                node,
+                is_dir,
+                stream: Some(stream),
+                ..
+            } => {
+                debug_assert!(!*is_dir, "a stream open is never a directory");
+                if open.access & (access::FILE_WRITE_DATA | access::FILE_APPEND_DATA) == 0 {
+                    return Err(NtStatus::ACCESS_DENIED);
+                }
+                let (node, stream) = (*node, stream.clone());
+                let (share, caller) = self.share_of(open)?;
+                let offset = if r.offset == u64::MAX {
+                    if open.access & access::FILE_WRITE_DATA != 0 {
+                        return Err(NtStatus::INVALID_PARAMETER);
+                    }
+                    super::streams::size(&share, &caller, node, &stream).await?
+                } else {
+                    r.offset
+                };
+                let (before, after) =
+                    super::streams::write(&share, &caller, node, &stream, offset, r.data).await?;
+                self.data_changed(id);
+                let mut filter = CompletionFilter::STREAM_WRITE;
+                if before != after {
+                    filter |= CompletionFilter::STREAM_SIZE;
+                }
+                self.notify_stream(id, filter);
+                if let Some(o) = self.opens.get_mut(&id) {
+                    o.position = offset + count as u64;
+                }
             }
             OpenKind::Node { node, is_dir, .. } => {
                 if *is_dir {
@@ -1316,6 +1695,38 @@ impl Conn {
         let mut out = Out::ok(w);
         out.file_id = Some(fid);
         Ok(out)
+    }
+}
+
+/// What a stream CREATE found of its base (see [`Conn::create_stream`]).
+struct StreamTarget {
+    /// The base's directory.
+    dir: Attr,
+    /// The base, if it exists.
+    existing: Option<Attr>,
+    /// The base's name in `dir`, as stored (as given when it does not exist yet).
+    stored_name: String,
+    /// The base's path from the share root, as stored.
+    stored_path: String,
+    /// The stream's name as given.
+    stream: String,
+    /// Opened with the POSIX create context.
+    posix_open: bool,
+}
+
+/// The allocation reported for a stream of `size` bytes: whole 4 KiB clusters.
+pub(crate) fn stream_allocation(size: u64) -> u64 {
+    size.div_ceil(4096).saturating_mul(4096)
+}
+
+/// The attributes a stream of `base` reports: its base's, but never DIRECTORY (a stream of a
+/// directory holds data, as Samba's streams_xattr reports it), NORMAL when none is left.
+pub(crate) fn stream_attributes(base: &Attr, name: &str, stored: attrs::StoredDos) -> u32 {
+    let bits = attrs::dos(base, name, stored) & !(attrs::DIRECTORY | FileAttributes::NORMAL.0);
+    if bits == 0 {
+        FileAttributes::NORMAL.0
+    } else {
+        bits
     }
 }
 

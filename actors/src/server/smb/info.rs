@@ -26,7 +26,7 @@ use stores::{Attr, FileKind};
 
 use super::attrs::{self, access};
 use super::connection::{Conn, Handled, Out, Req, filetime, from_filetime, undecodable};
-use super::files::{failed, lookup_ci, walk};
+use super::files::{failed, lookup_ci, stream_allocation, stream_attributes, walk};
 use super::names::SmbPath;
 use super::state::OpenKind;
 use crate::server::share::{AttrChange, Node, TimeSet};
@@ -55,13 +55,15 @@ impl Conn {
             name,
             path,
             is_dir,
+            stream,
             ..
         } = &open.kind
         else {
             // Named pipes: only the standard information clients ask about.
             return Err(NtStatus::NOT_SUPPORTED);
         };
-        let (node, name, path, is_dir) = (*node, name.clone(), path.clone(), *is_dir);
+        let (node, name, path, is_dir, stream) =
+            (*node, name.clone(), path.clone(), *is_dir, stream.clone());
         let (access_mask, delete_pending, position, requested_allocation, file_mode) = (
             open.access,
             open.delete_on_close,
@@ -88,7 +90,25 @@ impl Conn {
             attrs::Meta::default()
         };
         // What this handle reports as allocated: the AlSi asked for at creation, if larger.
-        let allocation = attrs::allocation(&a).max(requested_allocation);
+        // A stream open reports its stream's size, its file's times and attributes (less
+        // DIRECTORY), and names itself `path:stream`.
+        let stream_size = match &stream {
+            Some(s) => Some(super::streams::size(&share, &caller, node, s).await?),
+            None => None,
+        };
+        let allocation = match stream_size {
+            Some(size) => stream_allocation(size),
+            None => attrs::allocation(&a).max(requested_allocation),
+        };
+        let end_of_file = stream_size.unwrap_or_else(|| attrs::end_of_file(&a));
+        let dos_bits = match &stream {
+            Some(_) => stream_attributes(&a, &name, meta.dos),
+            None => attrs::dos(&a, &name, meta.dos),
+        };
+        let path = match &stream {
+            Some(s) => format!("{path}:{s}"),
+            None => path,
+        };
         let (buf, fixed): (Vec<u8>, usize) = match r.info_type {
             InfoType::FILE => {
                 let class = FileInfoClass(r.info_class);
@@ -105,10 +125,13 @@ impl Conn {
                 if access_mask & needs != needs {
                     return Err(NtStatus::ACCESS_DENIED);
                 }
-                let basic = basic(&a, &name, meta.dos);
+                let basic = FileBasicInformation {
+                    file_attributes: dos_bits,
+                    ..basic(&a, &name, meta.dos)
+                };
                 let standard = FileStandardInformation {
                     allocation_size: allocation,
-                    end_of_file: attrs::end_of_file(&a),
+                    end_of_file,
                     // A name about to go no longer counts ([MS-FSCC] 2.4.41; smbtorture
                     // setinfo).
                     number_of_links: if delete_pending {
@@ -190,6 +213,12 @@ impl Conn {
                         // information padded to 8 (see [`PADDED_NAME_FIXED`]).
                         FileAllInformation::FIXED_SIZE + 4,
                     ),
+                    // SMB 3.1.1's ([MS-SMB2] 3.3.5.20.1; smbtorture getinfo.normalized).
+                    FileInfoClass::NORMALIZED_NAME
+                        if self.neg.as_ref().is_none_or(|n| n.dialect < 0x0311) =>
+                    {
+                        return Err(NtStatus::NOT_SUPPORTED);
+                    }
                     FileInfoClass::NAME | FileInfoClass::NORMALIZED_NAME => (
                         FileNameInformation {
                             file_name: if class == FileInfoClass::NAME {
@@ -209,20 +238,36 @@ impl Conn {
                         PADDED_NAME_FIXED,
                     ),
                     FileInfoClass::STREAM => {
-                        let s = if is_dir {
+                        // A file's own data first (`::$DATA`; a directory has none), then its
+                        // named streams ([MS-FSCC] 2.4.44), whichever stream is open.
+                        let mut s = if a.kind == FileKind::Directory {
                             FileStreamInformation {
                                 streams: Vec::new(),
                             }
                         } else {
-                            FileStreamInformation::data_only(attrs::end_of_file(&a), allocation)
+                            FileStreamInformation::data_only(
+                                attrs::end_of_file(&a),
+                                attrs::allocation(&a).max(if stream.is_none() {
+                                    requested_allocation
+                                } else {
+                                    0
+                                }),
+                            )
                         };
+                        for e in super::streams::list(&share, &caller, node).await? {
+                            s.streams.push(fscc::StreamEntry {
+                                name: format!(":{}:$DATA", e.name),
+                                size: e.size,
+                                allocation_size: stream_allocation(e.size),
+                            });
+                        }
                         // sizeof(FILE_STREAM_INFORMATION): 24 bytes, one name character,
                         // padded to 8.
                         (s.encode(), 32)
                     }
                     FileInfoClass::COMPRESSION => (
                         FileCompressionInformation {
-                            compressed_file_size: attrs::end_of_file(&a),
+                            compressed_file_size: end_of_file,
                             compression_format: 0,
                             compression_unit_shift: 0,
                             chunk_shift: 0,
@@ -238,15 +283,15 @@ impl Conn {
                             last_write_time: filetime(a.mtime),
                             change_time: filetime(a.ctime),
                             allocation_size: allocation,
-                            end_of_file: attrs::end_of_file(&a),
-                            file_attributes: attrs::dos(&a, &name, meta.dos),
+                            end_of_file,
+                            file_attributes: dos_bits,
                         }
                         .encode(),
                         56,
                     ),
                     FileInfoClass::ATTRIBUTE_TAG => (
                         FileAttributeTagInformation {
-                            file_attributes: attrs::dos(&a, &name, meta.dos),
+                            file_attributes: dos_bits,
                             reparse_tag: if a.kind == FileKind::Symlink {
                                 0xA000_000C
                             } else {
@@ -496,12 +541,14 @@ impl Conn {
             parent,
             name,
             is_dir,
+            stream,
             ..
         } = &open.kind
         else {
             return Err(NtStatus::NOT_SUPPORTED);
         };
-        let (node, parent, name, is_dir) = (*node, *parent, name.clone(), *is_dir);
+        let (node, parent, name, is_dir, stream) =
+            (*node, *parent, name.clone(), *is_dir, stream.clone());
         let open_path = match &open.kind {
             OpenKind::Node { path, .. } => path.clone(),
             OpenKind::Pipe { .. } => String::new(),
@@ -616,14 +663,40 @@ impl Conn {
                         return Err(NtStatus::INVALID_PARAMETER);
                     }
                     let info = FileEndOfFileInformation::decode(b).map_err(bad)?;
-                    self.set_size(id, node, info.end_of_file).await?;
-                    self.notify_open(id, CompletionFilter::SIZE | CompletionFilter::LAST_WRITE);
+                    if let Some(stream) = &stream {
+                        super::streams::set_size(&share, &caller, node, stream, info.end_of_file)
+                            .await?;
+                        self.data_changed(id);
+                        self.notify_stream(id, CompletionFilter::STREAM_SIZE);
+                    } else {
+                        self.set_size(id, node, info.end_of_file).await?;
+                        self.notify_open(id, CompletionFilter::SIZE | CompletionFilter::LAST_WRITE);
+                    }
                 }
                 FileInfoClass::ALLOCATION => {
                     if access_mask & access::FILE_WRITE_DATA == 0 {
                         return Err(NtStatus::ACCESS_DENIED);
                     }
                     let info = fscc::FileAllocationInformation::decode(b).map_err(bad)?;
+                    if let Some(stream) = &stream {
+                        // A smaller allocation cuts the stream; a larger one is a hint.
+                        let size = super::streams::size(&share, &caller, node, stream).await?;
+                        if info.allocation_size < size {
+                            super::streams::set_size(
+                                &share,
+                                &caller,
+                                node,
+                                stream,
+                                info.allocation_size,
+                            )
+                            .await?;
+                            self.data_changed(id);
+                            self.notify_stream(id, CompletionFilter::STREAM_SIZE);
+                        }
+                        let mut w = Out::writer();
+                        SetInfoResponse.encode(&mut w);
+                        return Ok(Out::ok(w));
+                    }
                     let a = share.getattr(caller, node).await.map_err(failed)?;
                     // A smaller allocation truncates; a larger one is a hint the store need not
                     // keep, reported back through this handle as Windows would (smbtorture
@@ -631,6 +704,11 @@ impl Conn {
                     if !is_dir && info.allocation_size < a.size {
                         self.set_size(id, node, info.allocation_size).await?;
                         self.notify_open(id, CompletionFilter::SIZE | CompletionFilter::LAST_WRITE);
+                    } else if !is_dir {
+                        // Any other change of allocation breaks level II oplocks and read
+                        // leases of other opens too, as a write does (smbtorture
+                        // oplock.batch12).
+                        self.data_changed(id);
                     }
                     if !is_dir && let Some(o) = self.opens.get_mut(&id) {
                         o.allocation = info
@@ -664,6 +742,15 @@ impl Conn {
                     if let Some(o) = self.opens.get_mut(&id) {
                         o.delete_on_close = delete;
                     }
+                    // Delete-pending for every connection from now on (smbtorture
+                    // oplock.doc): new opens fail with STATUS_DELETE_PENDING.
+                    self.server.opens.set_delete_pending(
+                        super::oplocks::OpenRef {
+                            conn: self.id,
+                            file: id,
+                        },
+                        delete,
+                    );
                 }
                 FileInfoClass::POSITION => {
                     let info = FilePositionInformation::decode(b).map_err(bad)?;
@@ -688,6 +775,45 @@ impl Conn {
                         return Err(NtStatus::ACCESS_DENIED);
                     }
                     let info = FileRenameInformation::decode(b).map_err(bad)?;
+                    // A stream is renamed within its file (`:new[:$DATA]`, [MS-FSCC] 2.4.42);
+                    // a file is not renamed to a stream nor a stream to a file.
+                    if info.file_name.starts_with(':') || stream.is_some() {
+                        let Some(from) = &stream else {
+                            return Err(NtStatus::INVALID_PARAMETER);
+                        };
+                        let probe = SmbPath::parse(&format!("x{}", info.file_name))
+                            .map_err(|_| NtStatus::OBJECT_NAME_INVALID)?;
+                        let Some(to) = probe.stream.filter(|_| info.file_name.starts_with(':'))
+                        else {
+                            return Err(NtStatus::INVALID_PARAMETER);
+                        };
+                        if let Some(existing) =
+                            super::streams::find(&share, &caller, node, &to).await?
+                            && !existing.name.eq_ignore_ascii_case(from)
+                        {
+                            if !info.replace_if_exists {
+                                return Err(NtStatus::OBJECT_NAME_COLLISION);
+                            }
+                            super::streams::remove(&share, &caller, node, &existing.name).await?;
+                        }
+                        super::streams::rename(&share, &caller, node, from, &to).await?;
+                        // Share modes and oplocks of this open now belong to the new name.
+                        self.server.opens.moved(
+                            super::oplocks::OpenRef {
+                                conn: self.id,
+                                file: id,
+                            },
+                            super::oplocks::NodeKey::of(share.id(), node, Some(&to)),
+                        );
+                        if let Some(o) = self.opens.get_mut(&id)
+                            && let OpenKind::Node { stream, .. } = &mut o.kind
+                        {
+                            *stream = Some(to);
+                        }
+                        let mut w = Out::writer();
+                        SetInfoResponse.encode(&mut w);
+                        return Ok(Out::ok(w));
+                    }
                     // A directory with an open file below it keeps its name (Windows answers
                     // ACCESS_DENIED; only this connection's opens are known here).
                     if is_dir && self.has_open_below(open_tree, &open_path) {
@@ -767,6 +893,9 @@ impl Conn {
                     let info = FileLinkInformation::decode(b).map_err(bad)?;
                     if is_dir {
                         return Err(NtStatus::FILE_IS_A_DIRECTORY);
+                    }
+                    if stream.is_some() {
+                        return Err(NtStatus::INVALID_PARAMETER);
                     }
                     // The rename acts as an open of the parent directory that adds an entry
                     // (FILE_ADD_FILE) sharing read and write, not delete: an open of the parent

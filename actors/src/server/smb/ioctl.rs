@@ -31,11 +31,27 @@ impl Conn {
             CtlCode::VALIDATE_NEGOTIATE_INFO => return self.validate_negotiate(&req, &r),
             CtlCode::QUERY_NETWORK_INTERFACE_INFO => {
                 self.session(req.hdr)?;
+                // [MS-SMB2] 3.3.5.15.11: the request names no open; any FileId but the
+                // all-ones one is a bad parameter (checked before the output size, as
+                // Windows does: smbtorture ioctl.bug14788.NETWORK_INTERFACE).
+                if !FileId::from_bytes(r.file_id).is_related() {
+                    return Err(NtStatus::INVALID_PARAMETER);
+                }
+                // The address the client reached us on; RSS_CAPABLE tells a multichannel
+                // client it may open further connections to it. The link speed is not
+                // measured: a nominal 10 Gb/s.
+                let capability = if self.server.settings.multichannel {
+                    protocol::smb2::ioctl::interface_capability::RSS
+                } else {
+                    0
+                };
+                let mut addr = self.local;
+                addr.set_port(0);
                 let list = [NetworkInterfaceInfo {
                     if_index: 1,
-                    capability: 0,
+                    capability,
                     link_speed: 10_000_000_000,
-                    addr: self.local,
+                    addr,
                 }];
                 return self.ioctl_ok(&r, NetworkInterfaceInfo::encode_list(&list));
             }
@@ -177,7 +193,7 @@ impl Conn {
     /// SPARSE_FILE attribute. No buffer means set; only the first byte of a longer one counts
     /// (Windows accepts oversized buffers). Directories cannot be sparse.
     async fn set_sparse(&mut self, r: &IoctlRequest, id: u64) -> Handled {
-        let (node, share, caller) = self.node_of(id)?;
+        let (node, share, caller) = self.data_node_of(id)?;
         let access_mask = self.opens.get(&id).map_or(0, |o| o.access);
         if access_mask
             & (access::FILE_WRITE_DATA | access::FILE_WRITE_ATTRIBUTES | access::FILE_APPEND_DATA)
@@ -207,7 +223,7 @@ impl Conn {
     /// come from the content store. Ranges that do not fit the output are left out
     /// (BUFFER_OVERFLOW, or BUFFER_TOO_SMALL when none fits).
     async fn query_allocated_ranges(&mut self, r: &IoctlRequest, id: u64) -> Handled {
-        let (node, share, caller) = self.node_of(id)?;
+        let (node, share, caller) = self.data_node_of(id)?;
         let access_mask = self.opens.get(&id).map_or(0, |o| o.access);
         if access_mask & (access::FILE_READ_DATA | access::FILE_WRITE_DATA) == 0 {
             return Err(NtStatus::ACCESS_DENIED);
@@ -270,7 +286,7 @@ impl Conn {
     /// FSCTL_SET_ZERO_DATA ([MS-FSCC] 2.3.85, [MS-FSA] 2.1.5.9.39): zeroes the range (never past
     /// the end of file), deallocating it where the content store can.
     async fn set_zero_data(&mut self, r: &IoctlRequest, id: u64) -> Handled {
-        let (node, share, caller) = self.node_of(id)?;
+        let (node, share, caller) = self.data_node_of(id)?;
         let access_mask = self.opens.get(&id).map_or(0, |o| o.access);
         let z =
             FileZeroDataInformation::decode(&r.input).map_err(|_| NtStatus::INVALID_PARAMETER)?;
@@ -314,6 +330,33 @@ impl Conn {
         Ok((*node, share, caller))
     }
 
+    /// The named stream open as `id`, if it is a stream open.
+    fn stream_of(&self, id: u64) -> Option<String> {
+        match self.opens.get(&id).map(|o| &o.kind) {
+            Some(OpenKind::Node { stream, .. }) => stream.clone(),
+            _ => None,
+        }
+    }
+
+    /// [`Self::node_of`] for the controls that work on a file's own data only (sparse
+    /// ranges, zeroing, reparse points): a stream open is refused.
+    fn data_node_of(
+        &self,
+        id: u64,
+    ) -> Result<
+        (
+            Node,
+            crate::server::share::ShareHandle,
+            crate::server::share::Caller,
+        ),
+        NtStatus,
+    > {
+        if self.stream_of(id).is_some() {
+            return Err(NtStatus::INVALID_DEVICE_REQUEST);
+        }
+        self.node_of(id)
+    }
+
     /// FSCTL_SRV_COPYCHUNK(_WRITE): server-side copy from the open the resume key names into
     /// the open the IOCTL names.
     async fn copychunk(&mut self, r: &IoctlRequest, target: u64) -> Handled {
@@ -346,21 +389,39 @@ impl Conn {
         }
         let (src_node, src_share, src_caller) = self.node_of(source)?;
         let (dst_node, dst_share, dst_caller) = self.node_of(target)?;
+        // Either side may be a named stream (smbtorture ioctl.copy-chunk streams).
+        let (src_stream, dst_stream) = (self.stream_of(source), self.stream_of(target));
         if src_share.id() != dst_share.id() {
             return Err(NtStatus::OBJECT_NAME_NOT_FOUND);
         }
         let mut written = 0u32;
         let mut bytes = 0u32;
         for chunk in &c.chunks {
-            let (_, data, _) = src_share
-                .read(
-                    src_caller.clone(),
-                    src_node,
-                    chunk.source_offset,
-                    chunk.length,
-                )
-                .await
-                .map_err(failed)?;
+            let data = match &src_stream {
+                Some(s) => {
+                    super::streams::read(
+                        &src_share,
+                        &src_caller,
+                        src_node,
+                        s,
+                        chunk.source_offset,
+                        chunk.length,
+                    )
+                    .await?
+                }
+                None => {
+                    src_share
+                        .read(
+                            src_caller.clone(),
+                            src_node,
+                            chunk.source_offset,
+                            chunk.length,
+                        )
+                        .await
+                        .map_err(failed)?
+                        .1
+                }
+            };
             if data.len() < chunk.length as usize {
                 // Reading past the end of the source: what was copied so far is reported.
                 let mut w = Out::writer();
@@ -372,16 +433,31 @@ impl Conn {
                 IoctlResponse::for_request(r, counts.encode()).encode(&mut w);
                 return Ok(Out::with_status(NtStatus::INVALID_VIEW_SIZE, w));
             }
-            dst_share
-                .write(
-                    dst_caller.clone(),
-                    dst_node,
-                    chunk.target_offset,
-                    data,
-                    Stability::Unstable,
-                )
-                .await
-                .map_err(failed)?;
+            match &dst_stream {
+                Some(s) => {
+                    super::streams::write(
+                        &dst_share,
+                        &dst_caller,
+                        dst_node,
+                        s,
+                        chunk.target_offset,
+                        &data,
+                    )
+                    .await?;
+                }
+                None => {
+                    dst_share
+                        .write(
+                            dst_caller.clone(),
+                            dst_node,
+                            chunk.target_offset,
+                            data,
+                            Stability::Unstable,
+                        )
+                        .await
+                        .map_err(failed)?;
+                }
+            }
             written += 1;
             bytes = bytes.saturating_add(chunk.length);
         }
@@ -411,7 +487,11 @@ impl Conn {
             return Err(NtStatus::ACCESS_DENIED);
         }
         let OpenKind::Node {
-            node, parent, name, ..
+            node,
+            parent,
+            name,
+            stream: None,
+            ..
         } = &open.kind
         else {
             return Err(NtStatus::INVALID_DEVICE_REQUEST);

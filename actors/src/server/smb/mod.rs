@@ -6,6 +6,7 @@
 //!   sessions, trees and opens, and the command handlers.
 //! - [`names`]: path rules and case-insensitive lookup.
 //! - [`errors`]: share errors → NTSTATUS.
+//! - [`streams`]: named data streams as `dittofs.stream.` extended attributes.
 //! - [`acl`]: security descriptors clients set, stored beside the mode, and the access check
 //!   over them.
 
@@ -25,6 +26,7 @@ pub(crate) mod oplocks;
 pub(crate) mod pipe;
 pub(crate) mod session;
 pub(crate) mod state;
+pub(crate) mod streams;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -76,6 +78,8 @@ pub struct SmbSettings {
     pub dialect_max: u16,
     /// Signing required for authenticated sessions.
     pub signing_required: bool,
+    /// SMB 3.x multichannel offered: sessions may be bound to further connections.
+    pub multichannel: bool,
     /// Adapter-wide encryption.
     pub encryption: Encryption,
     /// The ciphers offered, most preferred first (never empty once validated).
@@ -94,6 +98,7 @@ impl Default for SmbSettings {
             dialect_min: 0x0202,
             dialect_max: 0x0311,
             signing_required: false,
+            multichannel: true,
             encryption: Encryption::Off,
             ciphers: vec![
                 Cipher::Aes128Gcm,

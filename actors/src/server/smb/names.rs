@@ -12,33 +12,51 @@ use protocol::smb2::status::NtStatus;
 /// The longest component, in UTF-16 code units ([MS-FSCC] 2.1.5.2: 255).
 pub(crate) const COMPONENT_MAX: usize = 255;
 
-/// A CREATE path split into components, with an optional `::$DATA` stream suffix removed.
+/// The longest stream name, in UTF-16 code units ([MS-FSCC] 2.1.5.3: 255, as a file name).
+pub(crate) const STREAM_NAME_MAX: usize = 255;
+
+/// A CREATE path split into components, with the stream part of the last one
+/// (`name:stream[:$DATA]`, [MS-FSCC] 2.1.5.1) taken off.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SmbPath {
     /// The components, in order; empty for the share's root.
     pub(crate) components: Vec<String>,
+    /// The named data stream of the last component, as given; `None` for the file itself.
+    pub(crate) stream: Option<String>,
+    /// The path named the default data stream explicitly (`name::$DATA`), which a
+    /// directory does not have.
+    pub(crate) default_stream: bool,
 }
 
 impl SmbPath {
     /// Parses a path relative to the share root as clients send it: `\`-separated (a leading
     /// `\` is tolerated; smbclient sends none, some clients send one), no empty, `.` or `..`
-    /// components, no characters Windows forbids in names. The default data stream
-    /// (`name::$DATA`, `name:$DATA`) is the file itself; any other stream is
-    /// `STATUS_OBJECT_NAME_NOT_FOUND` for an open (streams are not stored).
+    /// components, no characters Windows forbids in names. The last component may name a data
+    /// stream: `name:stream` or `name:stream:$DATA` a named one, `name::$DATA` (or
+    /// `name:$DATA`) the file itself; any other stream type, an empty stream name or a
+    /// stream name with characters streams may not hold is `STATUS_OBJECT_NAME_INVALID`.
     pub(crate) fn parse(path: &str) -> Result<Self, NtStatus> {
         let path = path.strip_prefix('\\').unwrap_or(path);
+        let mut out = Self {
+            components: Vec::new(),
+            stream: None,
+            default_stream: false,
+        };
         if path.is_empty() {
-            return Ok(Self {
-                components: Vec::new(),
-            });
+            return Ok(out);
         }
-        let mut components = Vec::new();
         // Windows separates with `\`; Samba, and the clients that rely on it, also accept `/`.
         let parts: Vec<&str> = path.split(['\\', '/']).collect();
         let last = parts.len() - 1;
         for (i, part) in parts.into_iter().enumerate() {
             let part = if i == last {
-                strip_default_stream(part)?
+                let (base, stream) = split_stream(part)?;
+                match stream {
+                    Stream::None => {}
+                    Stream::Default => out.default_stream = true,
+                    Stream::Named(s) => out.stream = Some(s.to_owned()),
+                }
+                base
             } else {
                 part
             };
@@ -50,9 +68,9 @@ impl SmbPath {
                     s
                 }
             })?;
-            components.push(part.to_owned());
+            out.components.push(part.to_owned());
         }
-        Ok(Self { components })
+        Ok(out)
     }
 
     /// Parses a path as SMB 3.1.1 POSIX-extensions clients send it (Linux cifs mounted with
@@ -64,6 +82,8 @@ impl SmbPath {
         if path.is_empty() {
             return Ok(Self {
                 components: Vec::new(),
+                stream: None,
+                default_stream: false,
             });
         }
         let parts: Vec<&str> = path.split('/').collect();
@@ -84,7 +104,11 @@ impl SmbPath {
             }
             components.push(part.to_owned());
         }
-        Ok(Self { components })
+        Ok(Self {
+            components,
+            stream: None,
+            default_stream: false,
+        })
     }
 
     /// [`Self::parse_posix`] when `posix` (the POSIX extensions are in use), else
@@ -111,16 +135,45 @@ impl SmbPath {
     }
 }
 
-fn strip_default_stream(part: &str) -> Result<&str, NtStatus> {
-    let Some((base, stream)) = part.split_once(':') else {
-        return Ok(part);
+/// The stream part of a path's last component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stream<'a> {
+    /// None given.
+    None,
+    /// `::$DATA` (or `:$DATA`): the file's own data.
+    Default,
+    /// A named data stream.
+    Named(&'a str),
+}
+
+/// Splits `name[:stream[:type]]` ([MS-FSCC] 2.1.5.1): the type, when given, must be `$DATA`
+/// (the only stream type a file holds data in; `$INDEX_ALLOCATION` and the rest are NTFS
+/// internals no open here reaches); a stream name holds no `\`, `/`, `:` or NUL
+/// ([MS-FSCC] 2.1.5.3).
+fn split_stream(part: &str) -> Result<(&str, Stream<'_>), NtStatus> {
+    let Some((base, rest)) = part.split_once(':') else {
+        return Ok((part, Stream::None));
     };
-    let stream = stream.to_ascii_uppercase();
-    if stream == ":$DATA" || stream == "$DATA" {
-        Ok(base)
-    } else {
-        Err(NtStatus::OBJECT_NAME_NOT_FOUND)
+    let (name, kind) = match rest.split_once(':') {
+        Some((name, kind)) => (name, Some(kind)),
+        None => (rest, None),
+    };
+    if let Some(kind) = kind
+        && !kind.eq_ignore_ascii_case("$DATA")
+    {
+        return Err(NtStatus::OBJECT_NAME_INVALID);
     }
+    // `name:$DATA` names the default stream too, as Windows and Samba read it.
+    if name.is_empty() && kind.is_some() || name.eq_ignore_ascii_case("$DATA") && kind.is_none() {
+        return Ok((base, Stream::Default));
+    }
+    if name.is_empty()
+        || name.encode_utf16().count() > STREAM_NAME_MAX
+        || name.chars().any(|c| matches!(c, '\0' | '\\' | '/' | ':'))
+    {
+        return Err(NtStatus::OBJECT_NAME_INVALID);
+    }
+    Ok((base, Stream::Named(name)))
 }
 
 /// Checks one name component.
@@ -161,7 +214,26 @@ mod tests {
             SmbPath::parse("f::$DATA").map(|p| p.components),
             Ok(vec!["f".into()])
         );
-        assert_eq!(SmbPath::parse("f:s"), Err(NtStatus::OBJECT_NAME_NOT_FOUND));
+        let s = SmbPath::parse("d\\f:Stream One:$dAtA").expect("a named stream");
+        assert_eq!(s.components, ["d", "f"]);
+        assert_eq!(s.stream.as_deref(), Some("Stream One"));
+        let s = SmbPath::parse("f:s").expect("a named stream without its type");
+        assert_eq!((s.stream.as_deref(), s.default_stream), (Some("s"), false));
+        let s = SmbPath::parse("f::$DATA").expect("the default stream");
+        assert_eq!((s.stream, s.default_stream), (None, true));
+        assert_eq!(SmbPath::parse("f:"), Err(NtStatus::OBJECT_NAME_INVALID));
+        assert_eq!(
+            SmbPath::parse("f:s:$INDEX_ALLOCATION"),
+            Err(NtStatus::OBJECT_NAME_INVALID)
+        );
+        assert_eq!(
+            SmbPath::parse("f:s:x:y"),
+            Err(NtStatus::OBJECT_NAME_INVALID)
+        );
+        assert_eq!(
+            SmbPath::parse(&format!("f:{}", "s".repeat(256))),
+            Err(NtStatus::OBJECT_NAME_INVALID)
+        );
         assert_eq!(
             SmbPath::parse("a\\\\b"),
             Err(NtStatus::OBJECT_PATH_SYNTAX_BAD)

@@ -517,6 +517,33 @@ impl Conn {
             self.notify_path(share.id(), path, NotifyAction::MODIFIED, filter);
         }
     }
+
+    /// Reports that the named stream open as `id` changed (`filter`: STREAM_SIZE,
+    /// STREAM_WRITE) as FILE_ACTION_MODIFIED_STREAM on `path:stream`.
+    pub(crate) fn notify_stream(&self, id: u64, filter: CompletionFilter) {
+        if self.server.watches.is_idle() {
+            return;
+        }
+        let Some(open) = self.opens.get(&id) else {
+            return;
+        };
+        let OpenKind::Node {
+            path,
+            stream: Some(stream),
+            ..
+        } = &open.kind
+        else {
+            return;
+        };
+        if let Ok((share, _)) = self.share_of(open) {
+            self.notify_path(
+                share.id(),
+                &format!("{path}:{stream}"),
+                NotifyAction::MODIFIED_STREAM,
+                filter,
+            );
+        }
+    }
 }
 
 #[cfg(test)]

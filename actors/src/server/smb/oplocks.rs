@@ -19,7 +19,7 @@
 //! opens, so the table holds at most `OPENS_MAX × max_connections` entries; a lease exists
 //! only while an open holds it, so there are never more leases than entries.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -47,15 +47,28 @@ pub(crate) struct NodeKey {
     pub(crate) ino: u64,
     /// The generation.
     pub(crate) generation: u64,
+    /// Which data stream: 0 for the node's own data, else the key of a named stream
+    /// (super::streams::key). Each stream is a file of its own for share modes, oplocks and
+    /// leases ([MS-FSA] 2.1.5.1.2: the checks run over the stream's opens).
+    pub(crate) stream: u64,
 }
 
 impl NodeKey {
-    /// The key of `node` on `share`.
+    /// The key of `node`'s own data on `share`.
     pub(crate) fn new(share: ShareId, node: Node) -> Self {
         Self {
             share,
             ino: node.ino.0,
             generation: node.generation.0,
+            stream: 0,
+        }
+    }
+
+    /// The key of `node`'s data stream `stream` (`None`: its own data) on `share`.
+    pub(crate) fn of(share: ShareId, node: Node, stream: Option<&str>) -> Self {
+        Self {
+            stream: stream.map_or(0, super::streams::key),
+            ..Self::new(share, node)
         }
     }
 }
@@ -96,6 +109,9 @@ struct Entry {
     caching: Caching,
     /// An oplock break sent and not acknowledged: the level it breaks to, and until when.
     breaking: Option<(OplockLevel, Instant)>,
+    /// The open set the file's delete disposition (SET_INFO FileDispositionInformation): the
+    /// file is delete-pending while it stays set ([MS-FSA] 2.1.5.14.3).
+    delete_pending: bool,
 }
 
 impl Entry {
@@ -108,6 +124,12 @@ impl Entry {
 
 fn is_stat(acc: u32) -> bool {
     acc & !(access::FILE_READ_ATTRIBUTES | access::FILE_WRITE_ATTRIBUTES | access::SYNCHRONIZE) == 0
+}
+
+/// For leases, reading the security descriptor is an attribute-only open too: it breaks no
+/// lease (smbtorture lease.statopen4; Windows and Samba alike), though it breaks oplocks.
+fn is_lease_stat(acc: u32) -> bool {
+    is_stat(acc & !access::READ_CONTROL)
 }
 
 #[derive(Debug)]
@@ -209,6 +231,31 @@ struct Inner {
     nodes: HashMap<NodeKey, Vec<Entry>>,
     where_is: HashMap<OpenRef, NodeKey>,
     leases: HashMap<LeaseId, Lease>,
+    /// The opens of named streams by the key of their node's own data, with their access
+    /// and share access: an open of the node's data asking for DELETE must respect them too.
+    stream_opens: HashMap<NodeKey, Vec<(OpenRef, u32, u32)>>,
+    /// Nodes whose delete-on-close open closed while other opens remained: delete-pending,
+    /// deleted when the last open closes ([MS-FSA] 2.1.5.4). A node is here only while it
+    /// has entries, so this is bounded like `nodes`.
+    doomed: HashSet<NodeKey>,
+}
+
+impl NodeKey {
+    /// The key of the node's own data (for any stream of it).
+    fn base(self) -> Self {
+        Self { stream: 0, ..self }
+    }
+}
+
+impl Inner {
+    /// Whether `key` is delete-pending: new opens fail with STATUS_DELETE_PENDING.
+    fn delete_pending(&self, key: NodeKey) -> bool {
+        self.doomed.contains(&key)
+            || self
+                .nodes
+                .get(&key)
+                .is_some_and(|v| v.iter().any(|e| e.delete_pending))
+    }
 }
 
 /// The server-wide open table.
@@ -279,11 +326,35 @@ impl OpenTable {
             // [MS-SMB2] 3.3.5.9.8: a lease key names one file.
             return Admit::Invalid(NtStatus::INVALID_PARAMETER);
         }
+        // [MS-FSA] 2.1.5.1.2: a delete-pending file cannot be opened, whatever other opens
+        // hold; nothing is broken (smbtorture oplock.doc).
+        if inner.delete_pending(key) {
+            drop(g);
+            if changed {
+                self.bump();
+            }
+            return Admit::Invalid(NtStatus::DELETE_PENDING);
+        }
         let mut waiting: Option<Instant> = None;
         // 1. Share modes. An open in the way fails the CREATE at once unless it may still
         //    let go: a batch oplock holder (broken first, it may close, [MS-FSA] 2.1.5.1.2)
         //    or another lease with handle caching (broken to drop it, [MS-SMB2] 3.3.4.7).
         //    An exclusive oplock is not broken for an open that would fail anyway.
+        // 0. Deleting a file deletes its streams: an open of its own data asking for DELETE
+        //    is refused while a stream open does not share delete ([MS-FSA] 2.1.5.1.2).
+        if key.stream == 0
+            && req.access & access::DELETE != 0
+            && inner.stream_opens.get(&key).is_some_and(|v| {
+                v.iter()
+                    .any(|&(_, acc, share)| share_conflict(acc, share, access::DELETE, 0x7))
+            })
+        {
+            drop(g);
+            if changed {
+                self.bump();
+            }
+            return Admit::SharingViolation;
+        }
         let mut hold_h: Vec<usize> = Vec::new();
         if let Some(entries) = inner.nodes.get(&key) {
             for (i, e) in entries.iter().enumerate() {
@@ -315,11 +386,15 @@ impl OpenTable {
         //    level II (none when the new open overwrites), write caching of other leases
         //    goes (read caching too on overwrite), handle caching of leases in the way goes.
         //    Opens that only read or write attributes break nothing unless they overwrite.
+        let breaks_oplocks = !is_stat(req.access) || req.overwrite;
+        let breaks_leases = !is_lease_stat(req.access) || req.overwrite;
         if let Some(entries) = inner.nodes.get_mut(&key)
-            && (!is_stat(req.access) || req.overwrite)
+            && (breaks_oplocks || breaks_leases)
         {
             for (i, e) in entries.iter_mut().enumerate() {
                 match e.caching {
+                    Caching::Oplock(_) if !breaks_oplocks => {}
+                    Caching::Lease(_) if !breaks_leases => {}
                     Caching::Oplock(level) => {
                         if let Some((_, until)) = e.breaking {
                             note_wait(until, &mut waiting);
@@ -469,12 +544,20 @@ impl OpenTable {
             _ => Caching::Oplock(grant.oplock),
         };
         inner.where_is.insert(req.open, key);
+        if key.stream != 0 {
+            inner.stream_opens.entry(key.base()).or_default().push((
+                req.open,
+                req.access,
+                req.share_access,
+            ));
+        }
         inner.nodes.entry(key).or_default().push(Entry {
             open: req.open,
             access: req.access,
             share_access: req.share_access,
             caching,
             breaking: None,
+            delete_pending: false,
         });
         drop(g);
         if changed {
@@ -484,14 +567,27 @@ impl OpenTable {
     }
 
     /// Forgets an open (closed, or its connection ended); waiting CREATEs look again.
-    pub(crate) fn remove(&self, open: OpenRef) {
+    /// `delete_on_close`: the open deletes its file when it closes. Returns whether the file
+    /// is to be deleted now: this was its last open and it was delete-on-close or
+    /// delete-pending. When other opens remain, a delete-on-close open leaves the file
+    /// delete-pending, and the last open to close deletes it ([MS-FSA] 2.1.5.4).
+    pub(crate) fn remove(&self, open: OpenRef, delete_on_close: bool) -> bool {
         let mut g = self.lock();
         let inner = &mut *g;
         let Some(key) = inner.where_is.remove(&open) else {
             // Never registered (a CREATE that failed or waits): nothing changes, nobody wakes.
-            return;
+            return delete_on_close;
         };
+        if key.stream != 0
+            && let Some(v) = inner.stream_opens.get_mut(&key.base())
+        {
+            v.retain(|(o, ..)| *o != open);
+            if v.is_empty() {
+                inner.stream_opens.remove(&key.base());
+            }
+        }
         let mut lease = None;
+        let mut last = true;
         if let Some(v) = inner.nodes.get_mut(&key) {
             if let Some(i) = v.iter().position(|e| e.open == open) {
                 if let Caching::Lease(id) = v[i].caching {
@@ -504,10 +600,84 @@ impl OpenTable {
             {
                 inner.leases.remove(&id);
             }
-            if v.is_empty() {
+            last = v.is_empty();
+            if last {
                 inner.nodes.remove(&key);
             }
         }
+        let delete = if last {
+            inner.doomed.remove(&key) || delete_on_close
+        } else {
+            if delete_on_close {
+                inner.doomed.insert(key);
+            }
+            false
+        };
+        drop(g);
+        self.bump();
+        delete
+    }
+
+    /// Sets or clears the delete disposition an open set on its file (SET_INFO
+    /// FileDispositionInformation): while set, the file is delete-pending.
+    pub(crate) fn set_delete_pending(&self, open: OpenRef, on: bool) {
+        let mut g = self.lock();
+        let inner = &mut *g;
+        let Some(key) = inner.where_is.get(&open).copied() else {
+            return;
+        };
+        if let Some(e) = inner
+            .nodes
+            .get_mut(&key)
+            .and_then(|v| v.iter_mut().find(|e| e.open == open))
+        {
+            e.delete_pending = on;
+        }
+    }
+
+    /// Open `open` now names `key` (its stream was renamed): its entry moves there, with its
+    /// caching (a lease it holds follows it); waiting CREATEs look again.
+    pub(crate) fn moved(&self, open: OpenRef, key: NodeKey) {
+        let mut g = self.lock();
+        let inner = &mut *g;
+        let Some(old) = inner.where_is.get(&open).copied() else {
+            return;
+        };
+        if old == key {
+            return;
+        }
+        let Some(v) = inner.nodes.get_mut(&old) else {
+            return;
+        };
+        let Some(i) = v.iter().position(|e| e.open == open) else {
+            return;
+        };
+        let entry = v.swap_remove(i);
+        if v.is_empty() {
+            inner.nodes.remove(&old);
+        }
+        if let Caching::Lease(id) = entry.caching
+            && let Some(l) = inner.leases.get_mut(&id)
+        {
+            l.node = key;
+        }
+        if old.stream != 0
+            && let Some(v) = inner.stream_opens.get_mut(&old.base())
+        {
+            v.retain(|(o, ..)| *o != open);
+            if v.is_empty() {
+                inner.stream_opens.remove(&old.base());
+            }
+        }
+        if key.stream != 0 {
+            inner.stream_opens.entry(key.base()).or_default().push((
+                open,
+                entry.access,
+                entry.share_access,
+            ));
+        }
+        inner.where_is.insert(open, key);
+        inner.nodes.entry(key).or_default().push(entry);
         drop(g);
         self.bump();
     }
@@ -709,6 +879,7 @@ mod tests {
         share: ShareId(1),
         ino: 7,
         generation: 1,
+        stream: 0,
     };
     const RW: u32 = access::FILE_READ_DATA | access::FILE_WRITE_DATA;
 
@@ -748,6 +919,48 @@ mod tests {
             Admit::Granted(g) => g,
             other => panic!("expected a grant, got {other:?}"),
         }
+    }
+
+    /// Goal: delete-pending is seen across connections. An open that sets the delete
+    /// disposition makes other opens fail with DELETE_PENDING without breaking the batch
+    /// oplock it holds (smbtorture oplock.doc); clearing it lets them in again. A
+    /// delete-on-close open closing while another remains leaves the node delete-pending,
+    /// and the last close deletes it.
+    #[tokio::test]
+    async fn delete_pending_across_connections() {
+        let t = OpenTable::default();
+        let now = Instant::now();
+        let mut breaks = Vec::new();
+        granted(t.admit(KEY, &req(open(1, 1), OplockLevel::BATCH), now, &mut breaks));
+        t.set_delete_pending(open(1, 1), true);
+        assert!(matches!(
+            t.admit(KEY, &req(open(2, 1), OplockLevel::NONE), now, &mut breaks),
+            Admit::Invalid(NtStatus::DELETE_PENDING)
+        ));
+        assert!(breaks.is_empty(), "a delete-pending open breaks nothing");
+        t.set_delete_pending(open(1, 1), false);
+        // Cleared: the next open breaks the batch oplock as usual.
+        let second = req(open(2, 1), OplockLevel::NONE);
+        assert!(matches!(
+            t.admit(KEY, &second, now, &mut breaks),
+            Admit::Wait { .. }
+        ));
+        assert_eq!(breaks.len(), 1);
+        assert_eq!(
+            t.ack_oplock(open(1, 1), OplockLevel::II),
+            Ok(OplockLevel::II)
+        );
+        granted(t.admit(KEY, &second, now, &mut breaks));
+        // Delete-on-close closing first: the other open keeps the node, now doomed.
+        assert!(!t.remove(open(1, 1), true));
+        breaks.clear();
+        assert!(matches!(
+            t.admit(KEY, &req(open(3, 1), OplockLevel::NONE), now, &mut breaks),
+            Admit::Invalid(NtStatus::DELETE_PENDING)
+        ));
+        assert!(t.remove(open(2, 1), false), "the last close deletes");
+        granted(t.admit(KEY, &req(open(3, 1), OplockLevel::NONE), now, &mut breaks));
+        assert!(!t.remove(open(3, 1), false));
     }
 
     /// Goal: a batch oplock is granted to a lone open; a second open from another
@@ -806,8 +1019,8 @@ mod tests {
             ]
         );
         assert_eq!(t.oplock_of(open(1, 1)), OplockLevel::NONE);
-        t.remove(open(1, 1));
-        t.remove(open(2, 1));
+        t.remove(open(1, 1), false);
+        t.remove(open(2, 1), false);
         assert!(t.lock().nodes.is_empty() && t.lock().leases.is_empty());
     }
 
@@ -852,7 +1065,7 @@ mod tests {
             ..req(open(2, 2), OplockLevel::NONE)
         };
         granted(t.admit(KEY, &stat, now, &mut breaks));
-        t.remove(open(1, 1));
+        t.remove(open(1, 1), false);
         granted(t.admit(KEY, &req(open(2, 1), OplockLevel::NONE), now, &mut breaks));
     }
 
@@ -909,8 +1122,72 @@ mod tests {
             Admit::Invalid(NtStatus::INVALID_PARAMETER)
         ));
         for o in [open(1, 1), open(1, 2), open(2, 1)] {
-            t.remove(o);
+            t.remove(o, false);
         }
         assert!(t.lock().leases.is_empty());
+    }
+    /// Goal: a named stream is a file of its own for oplocks and share modes (smbtorture
+    /// oplock.stream1, batch26), but an open of the file's own data asking for DELETE is
+    /// refused while a stream open does not share delete, and admitted once it closes.
+    #[tokio::test]
+    async fn streams_are_files_of_their_own() {
+        let t = OpenTable::default();
+        let now = Instant::now();
+        let mut breaks = Vec::new();
+        let stream = NodeKey {
+            stream: crate::server::smb::streams::key("Stream One"),
+            ..KEY
+        };
+        let g = granted(t.admit(KEY, &req(open(1, 1), OplockLevel::BATCH), now, &mut breaks));
+        assert_eq!(g.oplock, OplockLevel::BATCH);
+        let exclusive = Request {
+            share_access: 0,
+            ..req(open(2, 1), OplockLevel::BATCH)
+        };
+        let g = granted(t.admit(stream, &exclusive, now, &mut breaks));
+        assert_eq!(
+            g.oplock,
+            OplockLevel::BATCH,
+            "the base's oplock does not count"
+        );
+        assert!(breaks.is_empty(), "nothing breaks across streams");
+        t.remove(open(1, 1), false);
+        let delete = Request {
+            access: access::DELETE,
+            ..req(open(3, 1), OplockLevel::NONE)
+        };
+        assert!(matches!(
+            t.admit(KEY, &delete, now, &mut breaks),
+            Admit::SharingViolation
+        ));
+        // Renamed, the stream's open keeps its share mode and oplock under the new name only:
+        // an open of the new name waits for its batch oplock to break, one of the old name is
+        // free.
+        let renamed = NodeKey {
+            stream: crate::server::smb::streams::key("renamed"),
+            ..KEY
+        };
+        t.moved(open(2, 1), renamed);
+        assert!(matches!(
+            t.admit(
+                renamed,
+                &req(open(4, 1), OplockLevel::NONE),
+                now,
+                &mut breaks
+            ),
+            Admit::Wait { .. }
+        ));
+        granted(t.admit(
+            stream,
+            &req(open(4, 2), OplockLevel::NONE),
+            now,
+            &mut breaks,
+        ));
+        t.remove(open(4, 2), false);
+        t.remove(open(2, 1), false);
+        granted(t.admit(KEY, &delete, now, &mut breaks));
+        t.remove(open(3, 1), false);
+        let g = t.lock();
+        assert!(g.nodes.is_empty() && g.stream_opens.is_empty());
     }
 }

@@ -2,9 +2,10 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use protocol::ntlm;
-use protocol::smb2::crypto::{Cipher, PreauthHash, SessionKeys, SigningAlgorithm};
+use protocol::smb2::crypto::{self, Cipher, PreauthHash, SessionKeys, SigningAlgorithm};
 use protocol::smb2::header::Command;
 use protocol::smb2::le::Writer;
 use protocol::smb2::misc::EchoResponse;
@@ -155,6 +156,10 @@ impl Conn {
         if (0x0300..0x0311).contains(&dialect) && cipher.is_some() {
             capabilities |= Capabilities::ENCRYPTION;
         }
+        if dialect >= 0x0300 && settings.multichannel {
+            // Sessions may be bound to further connections ([MS-SMB2] 3.3.5.4, 3.3.5.5.2).
+            capabilities |= Capabilities::MULTI_CHANNEL;
+        }
         self.neg = Some(Negotiated {
             dialect,
             client_guid: r.client_guid,
@@ -238,11 +243,14 @@ impl Conn {
         }
         let r = SessionSetupRequest::decode(req.msg).map_err(undecodable)?;
         if r.flags.contains(SessionSetupFlags::BINDING) {
-            return Ok(self.refuse_binding(&neg, req.hdr.session_id.0));
+            return self.bind(&neg, req, &r);
         }
         let mut sid = req.hdr.session_id.0;
         let fresh = match self.sessions.get(&sid) {
             _ if sid == 0 => true,
+            // A channel being bound here takes only binding legs (a set-up channel forwards
+            // re-authentications to the session's home connection).
+            Some(s) if s.bound.is_some() => return Err(NtStatus::ACCESS_DENIED),
             None => {
                 // A session of another connection: deleted as far as this one knows, said
                 // with the session's signature when the request was signed.
@@ -279,9 +287,15 @@ impl Conn {
             // Re-authentication keeps the session's keys and protections ([MS-SMB2]
             // 3.3.5.5.3 derives keys only for a new session): the client goes on signing
             // with the keys it has.
-            let (keys, signing_required, encrypt_data, trees) = match old {
-                Some(s) => (s.keys, s.signing_required, s.encrypt_data, s.trees),
-                None => (None, false, false, BTreeMap::new()),
+            let (keys, signing_required, encrypt_data, trees, nonces) = match old {
+                Some(s) => (
+                    s.keys,
+                    s.signing_required,
+                    s.encrypt_data,
+                    s.trees,
+                    s.nonces,
+                ),
+                None => (None, false, false, BTreeMap::new(), Arc::default()),
             };
             self.sessions.insert(
                 sid,
@@ -295,6 +309,8 @@ impl Conn {
                     encrypt_data,
                     preauth,
                     trees,
+                    nonces,
+                    bound: None,
                 },
             );
         }
@@ -324,6 +340,16 @@ impl Conn {
                 // handles (STATUS_NOTIFY_CLEANUP, smbtorture notify.invalid-reauth).
                 tracing::info!(error = %e, "SMB logon failed");
                 self.end_watches_of_session(sid);
+                // Its channels on other connections find it gone at their next request.
+                self.server.mailboxes.session_closed(sid, self.id);
+                if session.keys.is_some() {
+                    // A re-authenticated session stays as deleted, keeping its keys: the
+                    // client goes on expecting signed answers for it, so USER_SESSION_DELETED
+                    // is signed (smbtorture session.bind_invalid_auth). A new session, or
+                    // another SESSION_SETUP on this id, replaces it.
+                    session.auth = Auth::LoggedOff;
+                    self.sessions.insert(sid, session);
+                }
                 return Err(e.status());
             }
             Ok(Step::Continue(blob)) => {
@@ -394,16 +420,22 @@ impl Conn {
             .keys
             .as_ref()
             .map(|k| (neg.signing, k.signing.clone()));
+        let home = super::events::SessionHome {
+            conn: self.id,
+            dialect: neg.dialect,
+            cipher: neg.cipher,
+            signer,
+            keys: session.keys.clone(),
+            uid: session.user.as_ref().map(|u| u.uid),
+            guest: session.guest,
+            signing_required: session.signing_required,
+            encrypt_data: session.encrypt_data,
+            nonces: session.nonces.clone(),
+            forward: self.forward_tx.clone(),
+            channels: std::collections::BTreeSet::new(),
+        };
         self.sessions.insert(sid, session);
-        self.server.mailboxes.session_opened(
-            sid,
-            super::events::SessionHome {
-                conn: self.id,
-                dialect: neg.dialect,
-                cipher: neg.cipher,
-                signer,
-            },
-        );
+        self.server.mailboxes.session_opened(sid, home);
         let mut w = Out::writer();
         SessionSetupResponse {
             session_flags: flags,
@@ -415,37 +447,189 @@ impl Conn {
         Ok(out)
     }
 
-    /// The status refusing a session binding ([MS-SMB2] 3.3.5.5): multichannel is not
-    /// offered, so no binding succeeds, but the checks that come before the server's own
-    /// capability answer as the specification orders them: 2.x connections cannot bind, an
-    /// unknown session is deleted, a session of another dialect or (3.1.1) cipher is a bad
-    /// parameter.
-    /// The refusal is signed with the session's own key and algorithm, as the client
-    /// checks it with those.
-    fn refuse_binding(&self, neg: &Negotiated, sid: u64) -> Out {
+    /// A SESSION_SETUP with SMB2_SESSION_FLAG_BINDING ([MS-SMB2] 3.3.5.5, 3.3.5.5.2): binds
+    /// the session of another connection to this one as a further channel (multichannel).
+    /// The checks answer as Windows and Samba do (smbtorture session.bind_negative_*), in their
+    /// order: the signing algorithms must agree where one is AES-GMAC; 2.x connections cannot
+    /// bind; an unknown session is deleted; a session of another dialect or (3.1.1) cipher is a
+    /// bad parameter; the request must be signed with the session's key; guest and anonymous
+    /// sessions cannot be bound. The ClientGuid is not compared (Windows binds a channel of
+    /// another ClientGuid, smbtorture bind_negative_smb3signHtoCd). The authentication then
+    /// runs on this connection; once it completes as the session's user, the channel gets its
+    /// own signing key (3.3.5.5.3: derived from the binding's session key, and for 3.1.1 from
+    /// the binding's preauth hash) and takes the session's encryption keys.
+    /// A refusal is signed with the session's own key and algorithm, as the client checks it
+    /// with those.
+    fn bind(&mut self, neg: &Negotiated, req: Req<'_>, r: &SessionSetupRequest<'_>) -> Handled {
+        let sid = req.hdr.session_id.0;
+        if sid == 0 {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        match self.sessions.get(&sid) {
+            // The next leg of a binding under way on this connection.
+            Some(s) if s.bound.is_some() && matches!(s.auth, Auth::InProgress(_)) => {}
+            // The session lives here already, as its home or a bound channel.
+            Some(_) => return Err(NtStatus::REQUEST_NOT_ACCEPTED),
+            None => {}
+        }
         let home = self.server.mailboxes.session_home(sid);
         let gmac = |a: Option<SigningAlgorithm>| a == Some(SigningAlgorithm::AesGmac);
         let session_alg = home.as_ref().and_then(|h| h.signer.as_ref().map(|s| s.0));
-        let status = match &home {
-            // The signing algorithms must agree where one is AES-GMAC, checked first (the
-            // statuses Windows and Samba answer, smbtorture session.bind_negative_*).
-            Some(_) if gmac(Some(neg.signing)) && !gmac(session_alg) => NtStatus::NOT_SUPPORTED,
-            Some(_) if gmac(session_alg) && !gmac(Some(neg.signing)) => {
-                NtStatus::REQUEST_OUT_OF_SEQUENCE
+        let refusal = match &home {
+            Some(_) if gmac(Some(neg.signing)) && !gmac(session_alg) => {
+                Some(NtStatus::NOT_SUPPORTED)
             }
-            _ if !neg.is_smb3() => NtStatus::REQUEST_NOT_ACCEPTED,
-            None => NtStatus::USER_SESSION_DELETED,
+            Some(_) if gmac(session_alg) && !gmac(Some(neg.signing)) => {
+                Some(NtStatus::REQUEST_OUT_OF_SEQUENCE)
+            }
+            _ if !neg.is_smb3() => Some(NtStatus::REQUEST_NOT_ACCEPTED),
+            None => Some(NtStatus::USER_SESSION_DELETED),
             Some(h)
                 if h.dialect != neg.dialect
                     || (neg.dialect == 0x0311 && h.cipher != neg.cipher) =>
             {
-                NtStatus::INVALID_PARAMETER
+                Some(NtStatus::INVALID_PARAMETER)
             }
-            Some(_) => NtStatus::REQUEST_NOT_ACCEPTED,
+            Some(_) if !self.server.settings.multichannel => Some(NtStatus::REQUEST_NOT_ACCEPTED),
+            Some(h) => match &h.signer {
+                _ if !req.hdr.is_signed() => Some(NtStatus::INVALID_PARAMETER),
+                Some((alg, key)) if crypto::verify(*alg, key.as_bytes(), req.msg) => None,
+                Some(_) => Some(NtStatus::ACCESS_DENIED),
+                None => Some(NtStatus::NOT_SUPPORTED),
+            },
         };
-        let mut out = Out::error(status);
-        out.sign_as = home.and_then(|h| h.signer);
-        out
+        let sign_as = home.as_ref().and_then(|h| h.signer.clone());
+        let refuse = |status| {
+            let mut out = Out::error(status);
+            out.sign_as = sign_as.clone();
+            out
+        };
+        if let Some(status) = refusal {
+            if status != NtStatus::USER_SESSION_DELETED || home.is_some() {
+                tracing::info!(session = sid, %status, "session binding refused");
+            }
+            // A refused leg ends the binding under way.
+            self.sessions.remove(&sid);
+            return Ok(refuse(status));
+        }
+        let home = home.expect("refusal covers a missing session");
+        if home.guest || home.keys.is_none() {
+            return Ok(refuse(NtStatus::NOT_SUPPORTED));
+        }
+        if !self.sessions.contains_key(&sid) {
+            if self.sessions.len() >= SESSIONS_MAX
+                || home.channels.len() + 1 >= super::state::CHANNELS_MAX
+            {
+                return Ok(refuse(NtStatus::INSUFFICIENT_RESOURCES));
+            }
+            let acceptor = self.new_acceptor();
+            let preauth = (neg.dialect == 0x0311).then(|| self.preauth.clone());
+            self.sessions.insert(
+                sid,
+                Session {
+                    auth: Auth::InProgress(Box::new(acceptor)),
+                    user: None,
+                    guest: false,
+                    anonymous: false,
+                    keys: None,
+                    signing_required: home.signing_required,
+                    encrypt_data: home.encrypt_data,
+                    preauth,
+                    trees: BTreeMap::new(),
+                    nonces: home.nonces.clone(),
+                    bound: Some(super::state::Bound {
+                        home: home.conn,
+                        forward: home.forward.clone(),
+                    }),
+                },
+            );
+        }
+        let Some(mut session) = self.sessions.remove(&sid) else {
+            return Err(NtStatus::USER_SESSION_DELETED);
+        };
+        let Auth::InProgress(acceptor) = &mut session.auth else {
+            return Err(NtStatus::INVALID_PARAMETER);
+        };
+        if let Some(p) = session.preauth.as_mut() {
+            p.update(req.msg);
+        }
+        let resolver = self.server.resolver.clone();
+        let found = RefCell::new(None);
+        let step = acceptor.step(r.security_buffer, |user: &str, _domain: &str| {
+            let name = user.split_once('@').map_or(user, |(u, _)| u);
+            let u = resolver.user(name)?;
+            let hash = u.nt_hash?;
+            *found.borrow_mut() = Some(u);
+            Some(hash)
+        });
+        let (blob, auth) = match step {
+            Err(e) => {
+                // The channel is forgotten; the session lives on on its other connections.
+                tracing::info!(error = %e, session = sid, "SMB session binding failed");
+                // Signed with the session's key, as the request was (the client rejects an
+                // unsigned answer; smbtorture session.bind_invalid_auth).
+                return Ok(refuse(e.status()));
+            }
+            Ok(Step::Continue(blob)) => {
+                self.sessions.insert(sid, session);
+                let mut w = Out::writer();
+                SessionSetupResponse {
+                    session_flags: SessionFlags::EMPTY,
+                    security_buffer: &blob,
+                }
+                .encode(&mut w);
+                let mut out = Out::with_status(NtStatus::MORE_PROCESSING_REQUIRED, w);
+                out.session_id = Some(sid);
+                // Signed with the session's key, as the request was: the channel has none yet
+                // (Samba's client checks it).
+                out.sign_as = sign_as.clone();
+                return Ok(out);
+            }
+            Ok(Step::Complete { blob, auth }) => (blob, auth),
+        };
+        let user = found.into_inner();
+        let same_user = !auth.anonymous && user.as_ref().map(|u| u.uid) == home.uid;
+        if !same_user {
+            // [MS-SMB2] 3.3.5.5.2: another user (or a guest) cannot bind the session.
+            tracing::info!(session = sid, "session binding by another user refused");
+            return Ok(refuse(NtStatus::ACCESS_DENIED));
+        }
+        let preauth = session.preauth.as_ref().map(PreauthHash::value);
+        let derived =
+            SessionKeys::derive(neg.dialect, &auth.session_key, preauth.as_ref(), neg.cipher)
+                .map_err(|e| {
+                    tracing::warn!(error = %e, "deriving SMB channel keys failed");
+                    NtStatus::INTERNAL_ERROR
+                })?;
+        let Some(session_keys) = home.keys.clone() else {
+            return Ok(refuse(NtStatus::NOT_SUPPORTED));
+        };
+        if !self.server.mailboxes.channel_bound(sid, self.id) {
+            return Ok(refuse(NtStatus::INSUFFICIENT_RESOURCES));
+        }
+        session.keys = Some(SessionKeys {
+            signing: derived.signing,
+            ..session_keys
+        });
+        session.auth = Auth::Valid;
+        session.user = user;
+        session.preauth = None;
+        tracing::info!(
+            session = sid,
+            home = home.conn,
+            dialect = format_args!("{:#06x}", neg.dialect),
+            "SMB session bound to a further channel"
+        );
+        self.sessions.insert(sid, session);
+        let mut w = Out::writer();
+        SessionSetupResponse {
+            session_flags: SessionFlags::EMPTY,
+            security_buffer: &blob,
+        }
+        .encode(&mut w);
+        let mut out = Out::ok(w);
+        out.session_id = Some(sid);
+        Ok(out)
     }
 
     /// A fresh SPNEGO/NTLM acceptor with a random challenge.

@@ -3,6 +3,8 @@
 //! bounded so a client cannot grow the server's memory without limit.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use protocol::smb2::crypto::{Cipher, PreauthHash, SessionKeys, SigningAlgorithm};
 use stores::{Attr, Cookie};
@@ -10,8 +12,12 @@ use stores::{Attr, Cookie};
 use crate::identity::NamedUser;
 use crate::server::share::{Caller, Node, ShareHandle};
 
-/// Sessions one connection may hold at once.
+/// Sessions one connection may hold at once (its own and the channels bound to it).
 pub(crate) const SESSIONS_MAX: usize = 64;
+/// Channels one session may have, its home connection included ([MS-SMB2] 3.3.5.5.2 leaves
+/// the limit to the server; Windows Server 2012 R2 and 2016 allow 32, and smbtorture
+/// multichannel.generic.num_channels expects the 32nd binding refused).
+pub(crate) const CHANNELS_MAX: usize = 32;
 /// Trees one session may have connected at once.
 pub(crate) const TREES_MAX: usize = 256;
 /// Opens one connection may hold at once (Windows Server's default per session is 16,384;
@@ -86,6 +92,22 @@ pub(crate) struct Session {
     pub(crate) preauth: Option<PreauthHash>,
     /// Trees by id.
     pub(crate) trees: BTreeMap<u32, Tree>,
+    /// Encryption nonces under the session's keys: one counter shared by every connection
+    /// the session is bound to, so no two messages are ever encrypted with the same nonce.
+    pub(crate) nonces: Arc<AtomicU64>,
+    /// A channel of a session that lives on another connection ([MS-SMB2] 3.3.5.5.2): its
+    /// `keys` hold the channel's own signing key and the session's encryption keys, and
+    /// every request but SESSION_SETUP, CANCEL and ECHO is forwarded to the home connection.
+    pub(crate) bound: Option<Bound>,
+}
+
+/// Where a bound channel's session lives.
+#[derive(Debug, Clone)]
+pub(crate) struct Bound {
+    /// The home connection's id.
+    pub(crate) home: u64,
+    /// The home connection's queue of forwarded requests.
+    pub(crate) forward: tokio::sync::mpsc::Sender<super::events::Forward>,
 }
 
 /// What a tree connects to.
@@ -111,6 +133,20 @@ pub(crate) struct Tree {
     pub(crate) encrypt: bool,
 }
 
+/// An entry read from the share for QUERY_DIRECTORY but not yet returned.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    /// Its name.
+    pub(crate) name: String,
+    /// Its attributes.
+    pub(crate) attr: Attr,
+    /// The cookie after it.
+    pub(crate) cookie: Cookie,
+    /// What the store holds beyond the attributes, read for the page's entries that match
+    /// the pattern (`None` for the others, which are skipped).
+    pub(crate) meta: Option<super::attrs::Meta>,
+}
+
 /// The state of a directory enumeration on an open directory.
 #[derive(Debug)]
 pub(crate) struct DirScan {
@@ -122,7 +158,7 @@ pub(crate) struct DirScan {
     /// Held only while one QUERY_DIRECTORY runs: what did not fit is dropped and read again
     /// from `cookie` next time, so a half-listed directory costs its open nothing (16,384
     /// opens each keeping a page of 256 entries held ~800 MiB on one connection).
-    pub(crate) pending: std::collections::VecDeque<(String, Attr, Cookie)>,
+    pub(crate) pending: std::collections::VecDeque<Pending>,
     /// The share listed every entry.
     pub(crate) eof: bool,
     /// At least one entry was returned since the last restart.
@@ -154,8 +190,11 @@ pub(crate) enum OpenKind {
         name: String,
         /// Its path from the share root (for CHANGE_NOTIFY and logs).
         path: String,
-        /// A directory.
+        /// A directory (never for a stream open: a stream of a directory holds data).
         is_dir: bool,
+        /// The named data stream open (its name as stored, super::streams), `None` for the
+        /// node's own data.
+        stream: Option<String>,
     },
     /// A named pipe on IPC$: a DCE/RPC endpoint.
     Pipe {

@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""A compound whose CREATE waits for an oplock break, with Python's smbprotocol 1.17.0
+against a server on 127.0.0.1.
+
+    python3 tests/smb/smbprotocol_compound_break.py PORT SHARE USER PASSWORD
+
+For SMB 2.1 (signed) and 3.1.1 (encrypted), on ONE connection (as smbtorture's
+compound.compound-break does, so the break goes to the connection that waits):
+
+  1. open `f` with a batch oplock;
+  2. send the compound [CREATE `f` (no oplock), QUERY_INFO related (FileStandardInformation),
+     CLOSE related]: the CREATE has to wait for the break, so it answers STATUS_PENDING;
+  3. the break notification arrives on the same connection while the compound waits, and
+     the connection still serves other requests (an ECHO);
+  4. acknowledge the break to level II: the CREATE succeeds, then the QUERY_INFO and CLOSE
+     after it run on its FileId and succeed;
+  5. the same compound again, with the break left unacknowledged and the CREATE cancelled:
+     the CREATE and the related elements after it answer STATUS_CANCELLED.
+
+smbprotocol has no oplock break handling: a break notification (MessageId 0xFFFF...FFFF) is
+caught by a placeholder request registered under that id.
+
+Prints one line per case and exits 1 when any case failed, 2 when smbprotocol is missing
+(install: pip install smbprotocol==1.17.0; ci/setup.sh does).
+"""
+
+import struct
+import sys
+import traceback
+import uuid
+
+try:
+    from smbprotocol.connection import Ciphers, Connection, Dialects, Request
+    from smbprotocol.header import Commands, SMB2HeaderRequest
+    from smbprotocol.open import (
+        CloseFlags,
+        CreateDisposition,
+        CreateOptions,
+        FileAttributes,
+        FilePipePrinterAccessMask,
+        ImpersonationLevel,
+        Open,
+        RequestedOplockLevel,
+        ShareAccess,
+        SMB2CloseRequest,
+        SMB2CreateRequest,
+        SMB2QueryInfoRequest,
+    )
+    from smbprotocol.session import Session
+    from smbprotocol.tree import TreeConnect
+    from smbprotocol.exceptions import SMBResponseException
+    from smbprotocol.file_info import FileInformationClass, InfoType
+except ImportError as e:  # pragma: no cover - the environment's fault, said plainly
+    print(f"smbprotocol_compound_break.py: cannot import smbprotocol ({e}); pip install smbprotocol==1.17.0")
+    sys.exit(2)
+
+STATUS_SUCCESS = 0
+STATUS_PENDING = 0x00000103
+STATUS_CANCELLED = 0xC0000120
+BREAK_ID = 0xFFFFFFFFFFFFFFFF
+RELATED_FILE = b"\xff" * 16
+SHARE_ALL = ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE | ShareAccess.FILE_SHARE_DELETE
+# Seconds any answer may take.
+DEADLINE = 10
+
+CASES = [
+    ("2.1", Dialects.SMB_2_1_0, None),
+    ("3.1.1 AES-128-GCM", Dialects.SMB_3_1_1, Ciphers.AES_128_GCM),
+]
+
+
+class OplockBreakAck:
+    """OPLOCK_BREAK acknowledgement ([MS-SMB2] 2.2.24.1), which smbprotocol lacks."""
+
+    COMMAND = Commands.SMB2_OPLOCK_BREAK
+
+    def __init__(self, level, file_id):
+        self.b = struct.pack("<HBBI", 24, level, 0, 0) + file_id
+
+    def pack(self):
+        return self.b
+
+    def __len__(self):
+        return len(self.b)
+
+
+def connect(port, share, user, password, dialect, cipher):
+    conn = Connection(uuid.uuid4(), "127.0.0.1", port, require_signing=True)
+    if cipher is None:
+        conn.connect(dialect=dialect, timeout=30)
+    else:
+        conn.connect(dialect=dialect, timeout=30, preferred_encryption_algos=[cipher])
+    session = Session(conn, user, password, require_encryption=cipher is not None, auth_protocol="ntlm")
+    session.connect()
+    tree = TreeConnect(session, rf"\\127.0.0.1\{share}")
+    tree.connect()
+    return conn, session, tree
+
+
+def catch_breaks(conn, session):
+    """A placeholder request that receives the break notifications."""
+    hdr = SMB2HeaderRequest()
+    hdr["message_id"] = BREAK_ID
+    req = Request(hdr, OplockBreakAck, conn, session_id=session.session_id)
+    conn.outstanding_requests[BREAK_ID] = req
+    return req
+
+
+def next_break(req):
+    if not req.response_event.wait(DEADLINE):
+        raise AssertionError("no oplock break notification while the compound waits")
+    req.response_event.clear()
+    body = req.response["data"].get_value()
+    level = body[2]
+    file_id = body[8:24]
+    return level, file_id
+
+
+def batch_open(tree, name):
+    f = Open(tree, name)
+    f.create(
+        ImpersonationLevel.Impersonation,
+        FilePipePrinterAccessMask.GENERIC_READ | FilePipePrinterAccessMask.GENERIC_WRITE,
+        FileAttributes.FILE_ATTRIBUTE_NORMAL,
+        SHARE_ALL,
+        CreateDisposition.FILE_OPEN_IF,
+        CreateOptions.FILE_NON_DIRECTORY_FILE,
+        oplock_level=RequestedOplockLevel.SMB2_OPLOCK_LEVEL_BATCH,
+    )
+    if f.oplock_level != RequestedOplockLevel.SMB2_OPLOCK_LEVEL_BATCH:
+        raise AssertionError(f"batch oplock not granted (level {f.oplock_level:#x})")
+    return f
+
+
+def send_compound(conn, session, tree, name):
+    create = SMB2CreateRequest()
+    create["requested_oplock_level"] = RequestedOplockLevel.SMB2_OPLOCK_LEVEL_NONE
+    create["impersonation_level"] = ImpersonationLevel.Impersonation
+    # Not an attribute-only open (those break no oplock): it reads EAs too.
+    create["desired_access"] = (
+        FilePipePrinterAccessMask.FILE_READ_ATTRIBUTES
+        | FilePipePrinterAccessMask.FILE_READ_EA
+        | FilePipePrinterAccessMask.SYNCHRONIZE
+    )
+    create["file_attributes"] = FileAttributes.FILE_ATTRIBUTE_NORMAL
+    create["share_access"] = SHARE_ALL
+    create["create_disposition"] = CreateDisposition.FILE_OPEN
+    create["create_options"] = CreateOptions.FILE_NON_DIRECTORY_FILE
+    create["buffer_path"] = name.encode("utf-16-le")
+    query = SMB2QueryInfoRequest()
+    query["info_type"] = InfoType.SMB2_0_INFO_FILE
+    query["file_info_class"] = FileInformationClass.FILE_STANDARD_INFORMATION
+    query["output_buffer_length"] = 4096
+    query["file_id"] = RELATED_FILE
+    close = SMB2CloseRequest()
+    close["flags"] = CloseFlags.SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB
+    close["file_id"] = RELATED_FILE
+    return conn.send_compound([create, query, close], session.session_id, tree.tree_connect_id, related=True)
+
+
+def final_status(conn, req):
+    """The final status, whatever it is (receive() raises on errors)."""
+    try:
+        conn.receive(req, timeout=DEADLINE, wait=True)
+    except SMBResponseException:
+        pass
+    return req.response["status"].get_value()
+
+
+def wait_pending(req):
+    if not req.response_event.wait(DEADLINE):
+        raise AssertionError("no answer to the waiting CREATE")
+    st = req.response["status"].get_value()
+    if st != STATUS_PENDING or not req.async_id:
+        raise AssertionError(f"the CREATE answered {st:#x} where STATUS_PENDING with an AsyncId was due")
+
+
+def run_case(port, share, user, password, dialect, cipher):
+    conn, session, tree = connect(port, share, user, password, dialect, cipher)
+    name = f"cbreak-{uuid.uuid4().hex[:8]}.txt"
+    breaks = catch_breaks(conn, session)
+    try:
+        # 1-4: the compound waits, the break comes, the acknowledgement lets it run.
+        holder = batch_open(tree, name)
+        reqs = send_compound(conn, session, tree, name)
+        level, file_id = next_break(breaks)
+        if level != RequestedOplockLevel.SMB2_OPLOCK_LEVEL_II:
+            raise AssertionError(f"break to level {level:#x} where level II was due")
+        if file_id != holder.file_id:
+            raise AssertionError("the break names another FileId")
+        wait_pending(reqs[0])
+        if reqs[1].response is not None or reqs[2].response is not None:
+            raise AssertionError("elements after the waiting CREATE answered before it ended")
+        conn.echo(sid=session.session_id, timeout=DEADLINE)
+        ack = conn.send(OplockBreakAck(level, file_id), sid=session.session_id, tid=tree.tree_connect_id)
+        got = [final_status(conn, r) for r in [ack] + reqs]
+        if got != [STATUS_SUCCESS] * 4:
+            raise AssertionError("acknowledgement, CREATE, QUERY_INFO, CLOSE answered " + ", ".join(f"{s:#x}" for s in got))
+        holder.close()
+
+        # 5: the waiting CREATE cancelled: the rest of its compound is cancelled too.
+        holder = batch_open(tree, name)
+        reqs = send_compound(conn, session, tree, name)
+        level, file_id = next_break(breaks)
+        wait_pending(reqs[0])
+        reqs[0].cancel()
+        got = [final_status(conn, r) for r in reqs]
+        if got != [STATUS_CANCELLED] * 3:
+            raise AssertionError("cancelled CREATE, QUERY_INFO, CLOSE answered " + ", ".join(f"{s:#x}" for s in got))
+        ack = conn.send(OplockBreakAck(level, file_id), sid=session.session_id, tid=tree.tree_connect_id)
+        final_status(conn, ack)
+        holder.close()
+    finally:
+        try:
+            f = Open(tree, name)
+            f.create(
+                ImpersonationLevel.Impersonation,
+                FilePipePrinterAccessMask.DELETE,
+                FileAttributes.FILE_ATTRIBUTE_NORMAL,
+                SHARE_ALL,
+                CreateDisposition.FILE_OPEN,
+                CreateOptions.FILE_NON_DIRECTORY_FILE | CreateOptions.FILE_DELETE_ON_CLOSE,
+            )
+            f.close()
+        except Exception:  # cleanup of a failed case: what is left does not matter
+            pass
+        conn.disconnect(True)
+
+
+def main():
+    if len(sys.argv) != 5:
+        print(__doc__.strip().splitlines()[3].strip())
+        sys.exit(2)
+    port, share, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+    failed = 0
+    for name, dialect, cipher in CASES:
+        try:
+            run_case(port, share, user, password, dialect, cipher)
+            print(f"ok    {name}")
+        except Exception as e:  # every case reports, one failure does not hide the others
+            failed += 1
+            print(f"FAIL  {name}: {type(e).__name__}: {e}")
+            traceback.print_exc(file=sys.stdout)
+        sys.stdout.flush()
+    print(f"{len(CASES) - failed}/{len(CASES)} cases passed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
