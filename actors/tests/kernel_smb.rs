@@ -12,13 +12,7 @@ use testkit::vm::{make_tree, repo, require, run_vm};
 /// The checks of `ci/vm/workloads/smb.sh` that dittofs is known not to pass yet, as the
 /// workload prints them (`KNOWN GAP: <what>`), each with its reason. A gap closing or a new
 /// one appearing fails the test, so the list stays exact.
-const DITTOFS_KNOWN_GAPS: &[&str] = &[
-    // chgrp by the owner to a group it belongs to, over `cifsacl,idsfromsid`: the kernel
-    // (6.1) says EACCES ("Permission denied") although SET_INFO now takes a group change
-    // with WRITE_DAC as well as WRITE_OWNER; the cause is not found yet (the server log
-    // shows no refusal: look at what the client sends, e.g. with CIFS_DEBUG).
-    "chgrp to the user's other group through a security descriptor is refused",
-];
+const DITTOFS_KNOWN_GAPS: &[&str] = &[];
 
 /// Stops the throwaway Samba when the test ends, passed or not.
 struct Samba(std::path::PathBuf);

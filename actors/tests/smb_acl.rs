@@ -28,14 +28,15 @@ use tokio::net::TcpStream;
 const PASSWORD: &str = "acl-test-pw";
 const UID: u32 = 1001;
 
-/// Runs `tests/smb/acl_client.py MODE PORT export alice PASSWORD UID`; panics with its output
-/// and the daemon's log unless it exits 0.
-fn acl_client(d: &Daemon, mode: &str) {
+/// Runs `tests/smb/acl_client.py MODE PORT export alice PASSWORD UID [EXTRA...]`; panics with
+/// its output and the daemon's log unless it exits 0.
+fn acl_client(d: &Daemon, mode: &str, extra: &[&str]) {
     let out = Command::new("python3")
         .arg(repo().join("tests/smb/acl_client.py"))
         .arg(mode)
         .arg(d.smb_port.unwrap().to_string())
         .args(["export", "alice", PASSWORD, &UID.to_string()])
+        .args(extra)
         .output()
         .unwrap_or_else(|e| panic!("running python3: {e} (install python3, then ci/setup.sh)"));
     let text = format!(
@@ -94,7 +95,7 @@ async fn stored_acls_narrow_inherit_and_yield_to_nfs() {
     );
     d.add_user("alice", 1001, 1001, PASSWORD);
     d.spawn();
-    acl_client(&d, "set");
+    acl_client(&d, "set", &[]);
 
     let (mut nfs, root) = nfs_client(d.port).await;
     let Nfs3Result::Ok(found) = nfs
@@ -122,6 +123,46 @@ async fn stored_acls_narrow_inherit_and_yield_to_nfs() {
         .unwrap();
     assert!(matches!(set, Nfs3Result::Ok(_)), "NFS SETATTR: {set:?}");
 
-    acl_client(&d, "synthesized");
+    acl_client(&d, "synthesized", &[]);
+    assert!(d.alive(), "the daemon died");
+}
+
+/// Goal: chgrp the way the Linux kernel cifs client (6.1, `cifsacl,idsfromsid`) sends it for
+/// busybox's chgrp works for the owner to a group it is a member of: SET_INFO with
+/// OWNER | GROUP | DACL (the owner unchanged) on a handle opened for WRITE_OWNER | WRITE_DAC,
+/// the ids as `S-1-5-88-x-<id>`, the DACL (written by its chmod just before) with the ACEs
+/// moved to the new ids, in the client's own layout (SIDs in 68-byte slots). A group the owner
+/// is not in, the owner part without WRITE_OWNER, and giving the file to another uid or to
+/// root are ACCESS_DENIED and change nothing. Method: acl_client.py `chgrp`.
+#[test]
+fn kernel_style_chgrp_through_a_security_descriptor() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::prepare_smb(
+        env!("CARGO_BIN_EXE_dittofs"),
+        dir.path(),
+        &["name: /export"],
+        "",
+        "",
+    );
+    for (group, gid) in [("alices", "1001"), ("editors", "5678"), ("others", "4242")] {
+        d.cli(&["group", "add", group, "--gid", gid], "");
+    }
+    d.cli(
+        &[
+            "user",
+            "add",
+            "alice",
+            "--uid",
+            &UID.to_string(),
+            "--gid",
+            "1001",
+            "--groups",
+            "editors",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    d.spawn();
+    acl_client(&d, "chgrp", &["5678", "4242"]);
     assert!(d.alive(), "the daemon died");
 }

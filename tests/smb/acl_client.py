@@ -5,6 +5,7 @@ read here ([MS-DTYP] 2.4.6 self-relative form) and sent with its SET_INFO / QUER
 
     python3 tests/smb/acl_client.py set PORT SHARE USER PASSWORD UID
     python3 tests/smb/acl_client.py synthesized PORT SHARE USER PASSWORD UID
+    python3 tests/smb/acl_client.py chgrp PORT SHARE USER PASSWORD UID GID OTHER
 
 `set`: in the share root,
   - acl.txt gets the DACL [owner FULL, Authenticated Users READ]; reading it back must give that
@@ -16,6 +17,17 @@ read here ([MS-DTYP] 2.4.6 self-relative form) and sent with its SET_INFO / QUER
     owner's implicit right).
 `synthesized`: acl.txt's DACL must be the one built from the mode (owner, group, Everyone)
 again: run after something other than SMB changed the mode.
+`chgrp GID OTHER`: what the Linux kernel cifs client (6.1, `cifsacl,idsfromsid`) sends for
+`chmod 0640` and then busybox's `chgrp GID`, on a new file chgrp.txt: each time it reads the
+descriptor (owner, group, DACL) through a READ_CONTROL open, builds a new one in its own layout
+(DACL first, then owner and group SIDs in 68-byte slots) and writes it through an open for the
+rights the parts need. The chmod writes the DACL (WRITE_DAC); the chgrp (chown(2) with the uid
+busybox stats) writes OWNER | GROUP | DACL on a WRITE_OWNER | WRITE_DAC handle, the ids as
+S-1-5-88-1-UID and S-1-5-88-2-GID, the DACL's ACEs moved to them. The group must read back
+as S-1-22-2-GID with the group's ACE kept; chgrp to OTHER (a group the user is not in), naming
+the owner without WRITE_OWNER, and giving the file to another uid or to root (which is what the
+kernel asks from a posix mount, where it shows uid 0 as the owner) must be refused with
+STATUS_ACCESS_DENIED and change nothing.
 
 Prints one line per check and exits 1 when any failed, 2 when smbprotocol is missing.
 """
@@ -45,10 +57,13 @@ except ImportError as e:  # pragma: no cover - the environment's fault, said pla
     sys.exit(2)
 
 INFO_SECURITY = 3
+OWNER_SECURITY_INFORMATION = 1
+GROUP_SECURITY_INFORMATION = 2
 DACL_SECURITY_INFORMATION = 4
 ALL_PARTS = 1 | 2 | 4
 READ_CONTROL = 0x0002_0000
 WRITE_DAC = 0x0004_0000
+WRITE_OWNER = 0x0008_0000
 FILE_READ_DATA = 0x1
 FILE_ALL = 0x001F_01FF
 FILE_GENERIC_READ = 0x0012_0089
@@ -93,6 +108,35 @@ def dacl_aces(sd):
     return out
 
 
+def sd_parts(sd):
+    """(control, owner SID text, group SID text, DACL ACEs as (type, flags, mask, sid)) of a
+    self-relative descriptor."""
+    _, _, control, osid, gsid, _, _ = struct.unpack_from("<BBHIIII", sd)
+    return control, sid_text(sd[osid:]) if osid else None, sid_text(sd[gsid:]) if gsid else None, dacl_aces(sd)
+
+
+# The access masks Linux cifs writes for a mode's read and write bits (its SET_FILE_*_RIGHTS),
+# as protocol/src/smb2/security.rs's linux_cifs_descriptors_round_trip spells them out.
+FILE_DELETE_CHILD = 0x40
+_COMMON = 0x100 | 0x0001_0000 | READ_CONTROL | WRITE_DAC | WRITE_OWNER | 0x0010_0000
+SET_FILE_READ_RIGHTS = 0x1 | 0x8 | 0x80 | _COMMON
+SET_FILE_WRITE_RIGHTS = 0x2 | 0x4 | 0x10 | FILE_DELETE_CHILD | 0x80 | _COMMON
+
+
+def kernel_sd(control, owner, group, aces):
+    """A descriptor laid out as Linux cifs builds one to set: the DACL right after the header,
+    then the owner and the group SID, each in a 68-byte slot (the size of its largest SID)."""
+    body = b""
+    for t, flags, mask, sid in aces:
+        sb = sid_bytes(sid)
+        body += struct.pack("<BBHI", t, flags, 8 + len(sb), mask) + sb
+    acl = struct.pack("<BBHHH", 2, 0, 8 + len(body), len(aces), 0) + body
+    sids = 20 + len(acl)
+    slot = lambda sid: sid_bytes(sid).ljust(68, b"\0")
+    head = struct.pack("<BBHIIII", 1, 0, control, sids, sids + 68, 0, 20)
+    return head + acl + slot(owner) + slot(group)
+
+
 class Share:
     def __init__(self, port, share, user, password):
         self.conn = Connection(uuid.uuid4(), "127.0.0.1", port)
@@ -118,11 +162,11 @@ class Share:
         r = self.conn.send(req, self.session.session_id, self.tree.tree_connect_id)
         return self.conn.receive(r)
 
-    def set_dacl(self, o, sd):
+    def set_dacl(self, o, sd, parts=DACL_SECURITY_INFORMATION):
         req = SMB2SetInfoRequest()
         req["info_type"] = INFO_SECURITY
         req["file_info_class"] = 0
-        req["additional_information"] = DACL_SECURITY_INFORMATION
+        req["additional_information"] = parts
         req["file_id"] = o.file_id
         req["buffer"] = sd
         self._call(req)
@@ -193,6 +237,76 @@ def main():
             got,
         )
         o.close()
+    elif mode == "chgrp":
+        gid, other = sys.argv[7], sys.argv[8]
+        s.open("chgrp.txt", READ_CONTROL).close()
+
+        def read_sd():
+            o = s.open("chgrp.txt", READ_CONTROL, disposition=CreateDisposition.FILE_OPEN)
+            try:
+                return sd_parts(s.query_sd(o))
+            finally:
+                o.close()
+
+        # chmod 0640: owner rw (with FILE_DELETE_CHILD), group r (with it too: no sticky bit),
+        # Everyone nothing but FILE_DELETE_CHILD, as populate_new_aces writes them.
+        control, owner_sid, group_sid, _ = read_sd()
+        aces = [
+            (0, 0, SET_FILE_READ_RIGHTS | SET_FILE_WRITE_RIGHTS | FILE_DELETE_CHILD, owner_sid),
+            (0, 0, SET_FILE_READ_RIGHTS | FILE_DELETE_CHILD, group_sid),
+            (0, 0, FILE_DELETE_CHILD, "S-1-1-0"),
+        ]
+        o = s.open("chgrp.txt", WRITE_DAC, disposition=CreateDisposition.FILE_OPEN)
+        s.set_dacl(o, kernel_sd(control, owner_sid, group_sid, aces))
+        o.close()
+
+        def chown(uid, gid, access):
+            """chown(2) with both ids, as busybox's chgrp calls it (the uid unchanged): the
+            parts OWNER | GROUP | DACL, the SIDs in S-1-5-88 form, the DACL's ACEs for the old
+            owner and group moved to the new ones."""
+            control, owner_sid, group_sid, aces = read_sd()
+            new_owner, new_group = f"S-1-5-88-1-{uid}", f"S-1-5-88-2-{gid}"
+            moved = [
+                (t, f, m, new_owner if sid == owner_sid else new_group if sid == group_sid else sid)
+                for t, f, m, sid in aces or []
+            ]
+            o = s.open("chgrp.txt", access, disposition=CreateDisposition.FILE_OPEN)
+            try:
+                s.set_dacl(
+                    o,
+                    kernel_sd(control, new_owner, new_group, moved),
+                    OWNER_SECURITY_INFORMATION | GROUP_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+                )
+            finally:
+                o.close()
+
+        try:
+            chown(uid, gid, WRITE_OWNER | WRITE_DAC)
+            _, owner_sid, group_sid, aces = read_sd()
+            check("chgrp through OWNER | GROUP | DACL", group_sid == f"S-1-22-2-{gid}", group_sid)
+            check("the owner stays", owner_sid == owner, owner_sid)
+            masks = {sid: m for _, _, m, sid in aces or []}
+            check(
+                "the DACL keeps the group's rights under the new group",
+                any(sid.endswith(f"-2-{gid}") and m == SET_FILE_READ_RIGHTS | FILE_DELETE_CHILD for sid, m in masks.items()),
+                aces,
+            )
+        except SMBResponseException as e:
+            check("chgrp through OWNER | GROUP | DACL", False, hex(e.status))
+        for what, new_uid, new_gid, access in [
+            ("chgrp to a group the owner is not in is refused", uid, other, WRITE_OWNER | WRITE_DAC),
+            ("naming the owner without WRITE_OWNER is refused", uid, gid, WRITE_DAC),
+            ("giving the file away is refused to a non-root owner", "4321", gid, WRITE_OWNER | WRITE_DAC),
+            # What the kernel sends from a posix mount, where it shows uid 0 as the owner.
+            ("giving the file to root is refused to a non-root owner", "0", gid, WRITE_OWNER | WRITE_DAC),
+        ]:
+            try:
+                chown(new_uid, new_gid, access)
+                check(what, False, "it succeeded")
+            except SMBResponseException as e:
+                check(what, e.status == 0xC0000022, hex(e.status))
+        _, owner_sid, group_sid, _ = read_sd()
+        check("refused changes change nothing", (owner_sid, group_sid) == (owner, f"S-1-22-2-{gid}"), (owner_sid, group_sid))
     else:
         print(f"acl_client.py: unknown mode {mode}")
         return 1

@@ -576,17 +576,22 @@ pub enum SmbEncryption {
     Required,
 }
 
-/// An SMB 3 encryption cipher ([MS-SMB2] 2.2.3.1.2).
+/// An SMB 3 encryption cipher ([MS-SMB2] 2.2.3.1.2), named as docs/CONFIGURATION.md writes
+/// it (`aes-128-gcm`); the spelling without the first hyphen (`aes128-gcm`), which is what
+/// this read before, is accepted too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
 pub enum SmbCipher {
     /// AES-128-GCM.
+    #[serde(rename = "aes-128-gcm", alias = "aes128-gcm")]
     Aes128Gcm,
     /// AES-128-CCM (the only cipher of SMB 3.0 and 3.0.2).
+    #[serde(rename = "aes-128-ccm", alias = "aes128-ccm")]
     Aes128Ccm,
     /// AES-256-GCM.
+    #[serde(rename = "aes-256-gcm", alias = "aes256-gcm")]
     Aes256Gcm,
     /// AES-256-CCM.
+    #[serde(rename = "aes-256-ccm", alias = "aes256-ccm")]
     Aes256Ccm,
 }
 

@@ -953,6 +953,13 @@ impl Conn {
                 let sd = SecurityDescriptor::decode(b).map_err(undecodable)?;
                 let additional = r.additional_information;
                 let a = share.getattr(caller.clone(), node).await.map_err(failed)?;
+                tracing::debug!(
+                    additional = format_args!("{additional:#x}"),
+                    access = format_args!("{access_mask:#x}"),
+                    owner = ?sd.owner,
+                    group = ?sd.group,
+                    "SET_INFO security"
+                );
                 let change = sd_change(&sd, &a, additional, access_mask)?;
                 let current = super::acl::stored(&share, &caller, &a).await?;
                 let had_stored = current.is_some();
