@@ -23,7 +23,6 @@ Prints one line per case (`ok` or `FAIL` with the exception) and exits 1 when an
 import random
 import struct
 import sys
-import traceback
 import uuid
 
 try:
@@ -41,6 +40,8 @@ try:
     )
     from smbprotocol.session import Session
     from smbprotocol.tree import TreeConnect
+
+    import harness
 except ImportError as e:  # pragma: no cover - the environment's fault, said plainly
     print(f"smbprotocol_client.py: cannot import smbprotocol ({e}); pip install smbprotocol==1.17.0")
     sys.exit(2)
@@ -195,22 +196,7 @@ def run_case(port, share, user, password, name, dialect, cipher):
 
 
 def main():
-    if len(sys.argv) != 5:
-        print(__doc__.strip().splitlines()[2].strip())
-        sys.exit(2)
-    port, share, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-    failed = 0
-    for name, dialect, cipher in CASES:
-        try:
-            run_case(port, share, user, password, name, dialect, cipher)
-            print(f"ok    {name}")
-        except Exception as e:  # every case reports, one failure does not hide the others
-            failed += 1
-            print(f"FAIL  {name}: {type(e).__name__}: {e}")
-            traceback.print_exc(file=sys.stdout)
-        sys.stdout.flush()
-    print(f"{len(CASES) - failed}/{len(CASES)} cases passed")
-    sys.exit(1 if failed else 0)
+    harness.run_cases(__doc__, 2, CASES, run_case, with_name=True)
 
 
 if __name__ == "__main__":

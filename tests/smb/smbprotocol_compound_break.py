@@ -26,11 +26,10 @@ Prints one line per case and exits 1 when any case failed, 2 when smbprotocol is
 
 import struct
 import sys
-import traceback
 import uuid
 
 try:
-    from smbprotocol.connection import Ciphers, Connection, Dialects, Request
+    from smbprotocol.connection import Ciphers, Dialects, Request
     from smbprotocol.header import Commands, SMB2HeaderRequest
     from smbprotocol.open import (
         CloseFlags,
@@ -46,10 +45,10 @@ try:
         SMB2CreateRequest,
         SMB2QueryInfoRequest,
     )
-    from smbprotocol.session import Session
-    from smbprotocol.tree import TreeConnect
     from smbprotocol.exceptions import SMBResponseException
     from smbprotocol.file_info import FileInformationClass, InfoType
+
+    import harness
 except ImportError as e:  # pragma: no cover - the environment's fault, said plainly
     print(f"smbprotocol_compound_break.py: cannot import smbprotocol ({e}); pip install smbprotocol==1.17.0")
     sys.exit(2)
@@ -85,16 +84,7 @@ class OplockBreakAck:
 
 
 def connect(port, share, user, password, dialect, cipher):
-    conn = Connection(uuid.uuid4(), "127.0.0.1", port, require_signing=True)
-    if cipher is None:
-        conn.connect(dialect=dialect, timeout=30)
-    else:
-        conn.connect(dialect=dialect, timeout=30, preferred_encryption_algos=[cipher])
-    session = Session(conn, user, password, require_encryption=cipher is not None, auth_protocol="ntlm")
-    session.connect()
-    tree = TreeConnect(session, rf"\\127.0.0.1\{share}")
-    tree.connect()
-    return conn, session, tree
+    return harness.connect(port, share, user, password, dialect, cipher)
 
 
 def catch_breaks(conn, session):
@@ -228,22 +218,7 @@ def run_case(port, share, user, password, dialect, cipher):
 
 
 def main():
-    if len(sys.argv) != 5:
-        print(__doc__.strip().splitlines()[3].strip())
-        sys.exit(2)
-    port, share, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-    failed = 0
-    for name, dialect, cipher in CASES:
-        try:
-            run_case(port, share, user, password, dialect, cipher)
-            print(f"ok    {name}")
-        except Exception as e:  # every case reports, one failure does not hide the others
-            failed += 1
-            print(f"FAIL  {name}: {type(e).__name__}: {e}")
-            traceback.print_exc(file=sys.stdout)
-        sys.stdout.flush()
-    print(f"{len(CASES) - failed}/{len(CASES)} cases passed")
-    sys.exit(1 if failed else 0)
+    harness.run_cases(__doc__, 3, CASES, run_case)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,53 @@
+"""What the smbprotocol test scripts share: a signed (or encrypted) connection, session and
+tree against a server on 127.0.0.1, and the loop that runs each case of a script and reports it.
+
+Imported by the scripts beside it (Python puts a script's own directory first on sys.path).
+"""
+
+import sys
+import traceback
+import uuid
+
+from smbprotocol.connection import Connection
+from smbprotocol.session import Session
+from smbprotocol.tree import TreeConnect
+
+
+def connect(port, share, user, password, dialect, cipher):
+    """A new connection negotiating `dialect`, signing required; with `cipher`, that cipher
+    preferred and encryption required by the session. Returns (connection, session, tree)."""
+    conn = Connection(uuid.uuid4(), "127.0.0.1", port, require_signing=True)
+    if cipher is None:
+        conn.connect(dialect=dialect, timeout=30)
+    else:
+        conn.connect(dialect=dialect, timeout=30, preferred_encryption_algos=[cipher])
+    session = Session(conn, user, password, require_encryption=cipher is not None, auth_protocol="ntlm")
+    session.connect()
+    tree = TreeConnect(session, rf"\\127.0.0.1\{share}")
+    tree.connect()
+    return conn, session, tree
+
+
+def run_cases(doc, usage_line, cases, run_case, with_name=False):
+    """The scripts' main: PORT SHARE USER PASSWORD from argv (else prints line `usage_line` of
+    `doc` and exits 2), then `run_case(port, share, user, password, [name,] dialect, cipher)`
+    for each (name, dialect, cipher) of `cases`, one line each; exits 1 when any case failed."""
+    if len(sys.argv) != 5:
+        print(doc.strip().splitlines()[usage_line].strip())
+        sys.exit(2)
+    port, share, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+    failed = 0
+    for name, dialect, cipher in cases:
+        try:
+            if with_name:
+                run_case(port, share, user, password, name, dialect, cipher)
+            else:
+                run_case(port, share, user, password, dialect, cipher)
+            print(f"ok    {name}")
+        except Exception as e:  # every case reports, one failure does not hide the others
+            failed += 1
+            print(f"FAIL  {name}: {type(e).__name__}: {e}")
+            traceback.print_exc(file=sys.stdout)
+        sys.stdout.flush()
+    print(f"{len(cases) - failed}/{len(cases)} cases passed")
+    sys.exit(1 if failed else 0)
