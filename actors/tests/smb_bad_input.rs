@@ -266,15 +266,27 @@ impl Smb {
 
     /// [`Smb::negotiate`], offering AES-128-GCM encryption when `encrypt`.
     async fn negotiate_with(&mut self, encrypt: bool) {
+        let offer = encrypt.then(|| vec![protocol::smb2::negotiate::Cipher::AES_128_GCM]);
+        let answered = self.negotiate_offering(offer).await;
+        self.cipher = answered
+            .as_ref()
+            .is_some_and(|c| c.contains(&protocol::smb2::negotiate::Cipher::AES_128_GCM));
+        assert_eq!(self.cipher, encrypt, "the server's cipher choice");
+    }
+
+    /// [`Smb::negotiate`] with an encryption context listing `ciphers` (none without them):
+    /// the ciphers of the encryption context answered, if any.
+    async fn negotiate_offering(
+        &mut self,
+        ciphers: Option<Vec<protocol::smb2::negotiate::Cipher>>,
+    ) -> Option<Vec<protocol::smb2::negotiate::Cipher>> {
         let salt = [0x5a; 32];
         let mut contexts = vec![NegotiateContext::PreauthIntegrity {
             hash_algorithms: vec![HashAlgorithm::SHA_512],
             salt: &salt,
         }];
-        if encrypt {
-            contexts.push(NegotiateContext::Encryption {
-                ciphers: vec![protocol::smb2::negotiate::Cipher::AES_128_GCM],
-            });
+        if let Some(ciphers) = ciphers {
+            contexts.push(NegotiateContext::Encryption { ciphers });
         }
         let msg = self.message(Command::NEGOTIATE, |w| {
             NegotiateRequest {
@@ -291,13 +303,12 @@ impl Smb {
         assert_eq!(h.status, NtStatus::SUCCESS, "NEGOTIATE");
         let r = NegotiateResponse::decode(&resp).unwrap();
         assert_eq!(r.dialect, Dialect::SMB3_1_1);
-        self.cipher = r.contexts.iter().any(|c| {
-            matches!(c, NegotiateContext::Encryption { ciphers }
-                if ciphers.contains(&protocol::smb2::negotiate::Cipher::AES_128_GCM))
-        });
-        assert_eq!(self.cipher, encrypt, "the server's cipher choice");
         self.preauth.update(&msg);
         self.preauth.update(&resp);
+        r.contexts.into_iter().find_map(|c| match c {
+            NegotiateContext::Encryption { ciphers } => Some(ciphers),
+            _ => None,
+        })
     }
 
     /// SPNEGO + NTLMv2 SESSION_SETUP as `user`; the status of the last leg.
@@ -1178,6 +1189,13 @@ fn encrypted(c2s: &[u8], session: u64, n: u64, plain: &[u8]) -> Vec<u8> {
 /// nested transform, and a message naming another session of the same connection than the
 /// transform's key each close the connection.
 async fn bad_encryption(port: u16) {
+    // An encryption context listing no cipher (CipherCount 0: [MS-SMB2] 2.2.3.1.2 forbids it,
+    // the `smb` crate sends it with encryption off) negotiates nothing: the answer has no
+    // encryption context (not a cipher 0 that client cannot decode), and the session works.
+    let mut c = Smb::connect(port).await;
+    assert_eq!(c.negotiate_offering(Some(Vec::new())).await, None);
+    assert_eq!(c.session_setup("alice", PASSWORD).await, NtStatus::SUCCESS);
+    c.tree_connect().await;
     async fn encrypted_session(port: u16) -> Smb {
         let mut c = Smb::connect(port).await;
         c.negotiate_with(true).await;

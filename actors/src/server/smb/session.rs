@@ -89,7 +89,11 @@ impl Conn {
                         preauth_ok = hash_algorithms.contains(&HashAlgorithm::SHA_512);
                     }
                     NegotiateContext::Encryption { ciphers } => {
-                        asked_cipher = true;
+                        // A context listing no cipher (CipherCount 0, which [MS-SMB2]
+                        // 2.2.3.1.2 forbids, but the `smb` crate sends with encryption off)
+                        // negotiates nothing: no context in the answer, as if none was sent,
+                        // rather than a cipher 0 such a client cannot decode.
+                        asked_cipher = !ciphers.is_empty();
                         // The first of ours (adapters.smb.ciphers) the client offers.
                         cipher = settings
                             .ciphers
