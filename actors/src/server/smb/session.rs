@@ -328,15 +328,7 @@ impl Conn {
             p.update(req.msg);
         }
         let resolver = self.server.resolver.clone();
-        let found = RefCell::new(None);
-        let step = acceptor.step(r.security_buffer, |user: &str, _domain: &str| {
-            // A UPN (`user@realm`) names the same user.
-            let name = user.split_once('@').map_or(user, |(u, _)| u);
-            let u = resolver.user(name)?;
-            let hash = u.nt_hash?;
-            *found.borrow_mut() = Some(u);
-            Some(hash)
-        });
+        let (step, found) = auth_step(acceptor, r.security_buffer, resolver.as_ref());
         let (blob, auth) = match step {
             Err(e) => {
                 // The session is forgotten: a failed logon leaves nothing behind. A failed
@@ -380,7 +372,7 @@ impl Conn {
             session.guest = true;
             session.anonymous = true;
             flags |= SessionFlags::IS_NULL;
-        } else if let Some(user) = found.into_inner() {
+        } else if let Some(user) = found {
             session.user = Some(user);
         } else {
             return Err(NtStatus::LOGON_FAILURE);
@@ -557,15 +549,7 @@ impl Conn {
         if let Some(p) = session.preauth.as_mut() {
             p.update(req.msg);
         }
-        let resolver = self.server.resolver.clone();
-        let found = RefCell::new(None);
-        let step = acceptor.step(r.security_buffer, |user: &str, _domain: &str| {
-            let name = user.split_once('@').map_or(user, |(u, _)| u);
-            let u = resolver.user(name)?;
-            let hash = u.nt_hash?;
-            *found.borrow_mut() = Some(u);
-            Some(hash)
-        });
+        let (step, found) = auth_step(acceptor, r.security_buffer, self.server.resolver.as_ref());
         let (blob, auth) = match step {
             Err(e) => {
                 // The channel is forgotten; the session lives on on its other connections.
@@ -591,7 +575,7 @@ impl Conn {
             }
             Ok(Step::Complete { blob, auth }) => (blob, auth),
         };
-        let user = found.into_inner();
+        let user = found;
         let same_user = !auth.anonymous && user.as_ref().map(|u| u.uid) == home.uid;
         if !same_user {
             // [MS-SMB2] 3.3.5.5.2: another user (or a guest) cannot bind the session.
@@ -892,4 +876,25 @@ impl Conn {
         EchoResponse.encode(&mut w);
         Ok(Out::ok(w))
     }
+}
+
+/// Runs one SPNEGO/NTLM leg of `acceptor` on `blob`, verifying against the NT hash of the user
+/// the client names (a UPN, `user@realm`, names the same user): the step and the user found.
+fn auth_step(
+    acceptor: &mut spnego::Acceptor,
+    blob: &[u8],
+    resolver: &dyn crate::identity::Resolver,
+) -> (
+    Result<Step, ntlm::AuthError>,
+    Option<crate::identity::NamedUser>,
+) {
+    let found = RefCell::new(None);
+    let step = acceptor.step(blob, |user: &str, _domain: &str| {
+        let name = user.split_once('@').map_or(user, |(u, _)| u);
+        let u = resolver.user(name)?;
+        let hash = u.nt_hash?;
+        *found.borrow_mut() = Some(u);
+        Some(hash)
+    });
+    (step, found.into_inner())
 }
