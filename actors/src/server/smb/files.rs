@@ -698,25 +698,7 @@ impl Conn {
             };
             self.notify_path(share.id(), &stored_path, what, filter);
         }
-        let mut contexts = Vec::new();
-        if r.context(names::MXAC).is_some() {
-            contexts.push(
-                MxAcResponse {
-                    query_status: NtStatus::SUCCESS,
-                    maximal_access: protocol::smb2::create::AccessMask(granted),
-                }
-                .context(),
-            );
-        }
-        if r.context(names::QFID).is_some() {
-            contexts.push(
-                QFidResponse {
-                    disk_file_id: attr.ino.0,
-                    volume_id: u64::from(share.id().0),
-                }
-                .context(),
-            );
-        }
+        let mut contexts = id_contexts(&r, granted, attr.ino.0, share.id().0);
         if posix_req.is_some() && self.neg.as_ref().is_some_and(|n| n.posix) {
             contexts.push(attrs::posix_info(&attr).context());
         }
@@ -971,26 +953,8 @@ impl Conn {
                 filter,
             );
         }
-        let mut contexts = Vec::new();
-        if r.context(names::MXAC).is_some() {
-            contexts.push(
-                MxAcResponse {
-                    query_status: NtStatus::SUCCESS,
-                    maximal_access: protocol::smb2::create::AccessMask(granted),
-                }
-                .context(),
-            );
-        }
-        if r.context(names::QFID).is_some() {
-            // A stream has its file's id ([MS-FSCC] 2.4.20; smbtorture fileid).
-            contexts.push(
-                QFidResponse {
-                    disk_file_id: base.ino.0,
-                    volume_id: u64::from(share.id().0),
-                }
-                .context(),
-            );
-        }
+        // A stream has its file's id ([MS-FSCC] 2.4.20; smbtorture fileid).
+        let mut contexts = id_contexts(r, granted, base.ino.0, share.id().0);
         if let (Some(l), Some((state, epoch, breaking))) = (lease_req, grant.lease) {
             contexts.push(l.response(LeaseState(state), epoch, breaking).context());
         }
@@ -1787,4 +1751,34 @@ async fn apply_new_sd(
     };
     super::acl::store(share, caller, &a, sd).await?;
     Ok(a)
+}
+
+/// The MxAc (maximal access `granted`) and QFid (file `ino` on share volume `volume`) create
+/// contexts a CREATE answers when `r` asked for them.
+fn id_contexts(
+    r: &CreateRequest<'_>,
+    granted: u32,
+    ino: u64,
+    volume: impl Into<u64>,
+) -> Vec<protocol::smb2::create::CreateContext<'static>> {
+    let mut contexts = Vec::new();
+    if r.context(names::MXAC).is_some() {
+        contexts.push(
+            MxAcResponse {
+                query_status: NtStatus::SUCCESS,
+                maximal_access: protocol::smb2::create::AccessMask(granted),
+            }
+            .context(),
+        );
+    }
+    if r.context(names::QFID).is_some() {
+        contexts.push(
+            QFidResponse {
+                disk_file_id: ino,
+                volume_id: volume.into(),
+            }
+            .context(),
+        );
+    }
+    contexts
 }
