@@ -765,6 +765,21 @@ impl OpenTable {
         by: Option<OpenRef>,
         breaks: &mut Vec<Break>,
     ) {
+        // Read leases keep their handle caching.
+        self.break_shared(key, now, by, H, breaks);
+    }
+
+    /// Every level II oplock on `key` breaks to none, `by`'s own too (smbtorture
+    /// oplock.batch1, brl1), and each read lease of another lease key than `by`'s breaks to
+    /// its state masked by `keep`.
+    fn break_shared(
+        &self,
+        key: NodeKey,
+        now: Instant,
+        by: Option<OpenRef>,
+        keep: u32,
+        breaks: &mut Vec<Break>,
+    ) {
         let timeout = self.break_timeout;
         let mut g = self.lock();
         let inner = &mut *g;
@@ -775,7 +790,6 @@ impl OpenTable {
         let mut changed = false;
         for e in entries.iter_mut() {
             match e.caching {
-                // The writer's own level II oplock breaks too (smbtorture oplock.batch1).
                 Caching::Oplock(OplockLevel::II) => {
                     e.caching = Caching::Oplock(OplockLevel::NONE);
                     breaks.push(Break::Oplock {
@@ -788,7 +802,8 @@ impl OpenTable {
                     if let Some(l) = inner.leases.get_mut(&id)
                         && l.breaking.is_none()
                         && l.state & R != 0
-                        && let Some(b) = lease_break(l, id.key, e.open, l.state & H, now + timeout)
+                        && let Some(b) =
+                            lease_break(l, id.key, e.open, l.state & keep, now + timeout)
                     {
                         breaks.push(b);
                         changed = true;
@@ -810,41 +825,7 @@ impl OpenTable {
     /// (smbtorture oplock.brl1, brl3), and read leases of other lease keys break to none
     /// (lease.lock1); batch and exclusive oplocks are untouched (oplock.brl2).
     pub(crate) fn locked(&self, key: NodeKey, now: Instant, by: OpenRef, breaks: &mut Vec<Break>) {
-        let timeout = self.break_timeout;
-        let mut g = self.lock();
-        let inner = &mut *g;
-        let Some(entries) = inner.nodes.get_mut(&key) else {
-            return;
-        };
-        let own = entries.iter().find(|e| e.open == by).map(|e| e.caching);
-        let mut changed = false;
-        for e in entries.iter_mut() {
-            match e.caching {
-                Caching::Oplock(OplockLevel::II) => {
-                    e.caching = Caching::Oplock(OplockLevel::NONE);
-                    breaks.push(Break::Oplock {
-                        open: e.open,
-                        level: OplockLevel::NONE,
-                    });
-                    changed = true;
-                }
-                Caching::Lease(id) if Some(Caching::Lease(id)) != own && e.open != by => {
-                    if let Some(l) = inner.leases.get_mut(&id)
-                        && l.breaking.is_none()
-                        && l.state & R != 0
-                        && let Some(b) = lease_break(l, id.key, e.open, 0, now + timeout)
-                    {
-                        breaks.push(b);
-                        changed = true;
-                    }
-                }
-                _ => {}
-            }
-        }
-        drop(g);
-        if changed {
-            self.bump();
-        }
+        self.break_shared(key, now, Some(by), 0, breaks);
     }
 }
 
