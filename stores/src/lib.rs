@@ -15,6 +15,8 @@
 //!   fault injectors) by forwarding, so a new trait method is forwarded in one place.
 //! - [`fs`]: content on the local filesystem, one file per inode, named by content key.
 //! - `rocksdb` (feature `rocksdb`): the embedded persistent metadata store, the default.
+//! - `postgres` (feature `postgres`): the shared persistent metadata store on PostgreSQL, for
+//!   several gateways on one database.
 //! - `conformance` (feature `conformance`): the suite every backend's tests run.
 
 pub mod api;
@@ -24,6 +26,8 @@ pub mod errno;
 pub mod forward;
 pub mod fs;
 pub mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "rocksdb")]
 pub mod rocksdb;
 pub mod rules;
