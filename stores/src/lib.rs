@@ -17,6 +17,7 @@
 //! - `rocksdb` (feature `rocksdb`): the embedded persistent metadata store, the default.
 //! - `postgres` (feature `postgres`): the shared persistent metadata store on PostgreSQL, for
 //!   several gateways on one database.
+//! - [`redact`]: hides passwords in connection URLs for logs and printed configurations.
 //! - `conformance` (feature `conformance`): the suite every backend's tests run.
 
 pub mod api;
@@ -28,6 +29,7 @@ pub mod fs;
 pub mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod redact;
 #[cfg(feature = "rocksdb")]
 pub mod rocksdb;
 pub mod rules;
