@@ -86,10 +86,10 @@ impl Config {
             if let MetadataStoreConfig::Postgres(options) = store {
                 check_postgres(problems, &key, options);
             }
-            if let Some(path) = store.path() {
-                if check_store_path(problems, &format!("{key}.path"), path, &dirs) {
-                    dirs.push((format!("{key}.path"), path));
-                }
+            if let Some(path) = store.path()
+                && check_store_path(problems, &format!("{key}.path"), path, &dirs)
+            {
+                dirs.push((format!("{key}.path"), path));
             }
         }
         if self.content.stores.is_empty() {
@@ -104,10 +104,10 @@ impl Config {
                     "s3 is not built in this version (available: memory, filesystem)",
                 );
             }
-            if let Some(path) = store.path() {
-                if check_store_path(problems, &format!("{key}.path"), path, &dirs) {
-                    dirs.push((format!("{key}.path"), path));
-                }
+            if let Some(path) = store.path()
+                && check_store_path(problems, &format!("{key}.path"), path, &dirs)
+            {
+                dirs.push((format!("{key}.path"), path));
             }
         }
     }
@@ -396,16 +396,16 @@ impl Config {
             } else {
                 uids.insert(user.uid, i);
             }
-            if let Some(hash) = &user.password_hash {
-                if let Err(reason) = secret::check_bcrypt_hash(hash.expose()) {
-                    problems.push(
-                        format!("{key}.password_hash"),
-                        format!(
-                            "{reason}; set it with `dittofs user passwd {}`",
-                            user.username
-                        ),
-                    );
-                }
+            if let Some(hash) = &user.password_hash
+                && let Err(reason) = secret::check_bcrypt_hash(hash.expose())
+            {
+                problems.push(
+                    format!("{key}.password_hash"),
+                    format!(
+                        "{reason}; set it with `dittofs user passwd {}`",
+                        user.username
+                    ),
+                );
             }
             if let Some(hash) = &user.nt_hash {
                 if let Err(reason) = secret::check_nt_hash(hash.expose()) {

@@ -255,10 +255,10 @@ pub fn rewrite_identity(text: &str, data: &IdentityData) -> String {
         ),
     ];
     let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_owned).collect();
-    if let Some(last) = lines.last_mut() {
-        if !last.ends_with('\n') {
-            last.push('\n');
-        }
+    if let Some(last) = lines.last_mut()
+        && !last.ends_with('\n')
+    {
+        last.push('\n');
     }
     for (key, block, is_default) in blocks {
         match find_block(&lines, key) {
