@@ -1,6 +1,10 @@
 //! Tests of the S3 content store against a real S3 server over HTTP: moto's server mode,
 //! started by each test on a free loopback port (`testkit::s3`), installed by `ci/setup.sh`.
 #![cfg(feature = "s3")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "test harness: a failed step should abort the test with its error"
+)]
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -1152,20 +1152,18 @@ impl ContentStore for S3Content {
                 let index = len / bs;
                 match g.blocks.get_mut(&index) {
                     Some(Slot::Stored(b)) => b.len = b.len.min(within),
-                    Some(Slot::Dirty { path, len: l }) => {
-                        if *l > within {
-                            let f = tokio::fs::OpenOptions::new()
-                                .write(true)
-                                .open(&*path)
-                                .await
-                                .map_err(|e| io_err("cannot open a staged block", e))?;
-                            f.set_len(within)
-                                .await
-                                .map_err(|e| io_err("cannot cut a staged block", e))?;
-                            *l = within;
-                        }
+                    Some(Slot::Dirty { path, len: l }) if *l > within => {
+                        let f = tokio::fs::OpenOptions::new()
+                            .write(true)
+                            .open(&*path)
+                            .await
+                            .map_err(|e| io_err("cannot open a staged block", e))?;
+                        f.set_len(within)
+                            .await
+                            .map_err(|e| io_err("cannot cut a staged block", e))?;
+                        *l = within;
                     }
-                    None => {}
+                    _ => {}
                 }
             }
         }
