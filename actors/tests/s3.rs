@@ -74,6 +74,8 @@ async fn s3_share_survives_kill_9() {
         dir.path().join("s3-cache").display()
     );
     std::fs::write(&config, text.replace(&fs_line, &s3_line)).unwrap();
+    // A file holding a secret key must be private, or the daemon refuses it.
+    std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     d.spawn();
 
     let data = seeded_bytes(300_000, 7);
