@@ -619,7 +619,7 @@ async fn xattr_edits_are_atomic() {
 struct Versioned {
     inner: MemoryContent,
     next: std::sync::atomic::AtomicU64,
-    adopted: std::sync::Mutex<Vec<Option<stores::ContentVersion>>>,
+    adopted: std::sync::Mutex<Vec<Option<ContentVersion>>>,
 }
 
 impl ContentStore for Versioned {
@@ -631,10 +631,10 @@ impl ContentStore for Versioned {
         key: ContentKey,
         offset: u64,
         data: Bytes,
-    ) -> stores::StoreResult<Option<stores::ContentVersion>> {
+    ) -> stores::StoreResult<Option<ContentVersion>> {
         self.inner.write(key, offset, data).await?;
         let n = self.next.load(std::sync::atomic::Ordering::SeqCst);
-        Ok(Some(stores::ContentVersion(n + 1)))
+        Ok(Some(ContentVersion(n + 1)))
     }
     async fn truncate(&self, key: ContentKey, len: u64) -> stores::StoreResult<()> {
         self.inner.truncate(key, len).await
@@ -645,10 +645,10 @@ impl ContentStore for Versioned {
     async fn remove(&self, key: ContentKey) -> stores::StoreResult<()> {
         self.inner.remove(key).await
     }
-    async fn sync(&self, key: ContentKey) -> stores::StoreResult<Option<stores::ContentVersion>> {
+    async fn sync(&self, key: ContentKey) -> stores::StoreResult<Option<ContentVersion>> {
         self.inner.sync(key).await?;
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        Ok(Some(stores::ContentVersion(n)))
+        Ok(Some(ContentVersion(n)))
     }
     async fn usage(&self) -> stores::StoreResult<Usage> {
         self.inner.usage().await
@@ -656,7 +656,7 @@ impl ContentStore for Versioned {
     async fn adopt(
         &self,
         _key: ContentKey,
-        version: Option<stores::ContentVersion>,
+        version: Option<ContentVersion>,
     ) -> stores::StoreResult<()> {
         self.adopted.lock().expect("lock").push(version);
         Ok(())
@@ -713,7 +713,7 @@ async fn content_versions_are_handed_over() {
         .expect("create")
         .attr;
     let last = |c: &Versioned| {
-        Some(stores::ContentVersion(
+        Some(ContentVersion(
             c.next.load(std::sync::atomic::Ordering::SeqCst),
         ))
     };
