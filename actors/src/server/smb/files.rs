@@ -21,6 +21,7 @@ use stores::{Attr, FileKind, StoreError};
 
 use super::attrs::{self, access};
 use super::connection::{Conn, Handled, Out, Req, filetime, tid, undecodable};
+use super::durable::Ask;
 use super::errors::op_status;
 use super::events::Finish;
 use super::names::SmbPath;
@@ -144,13 +145,18 @@ impl Conn {
         Ok(id)
     }
 
-    /// Allocates a FileId for `open`.
-    fn insert_open(&mut self, open: Open) -> Result<FileId, NtStatus> {
+    /// Allocates a FileId for `open` (its persistent part is the open's own when it has one,
+    /// a durable open's).
+    pub(crate) fn insert_open(&mut self, mut open: Open) -> Result<FileId, NtStatus> {
         let id = self.next_file_id()?;
         self.next_file = id.wrapping_add(1);
+        if open.persistent == 0 {
+            open.persistent = id;
+        }
+        let persistent = open.persistent;
         self.opens.insert(id, open);
         Ok(FileId {
-            persistent: id,
+            persistent,
             volatile: id,
         })
     }
@@ -161,7 +167,7 @@ impl Conn {
         self.session(req.hdr)?;
         let id = req.file_id(id)?;
         let open = self.opens.get(&id.volatile).ok_or(NtStatus::FILE_CLOSED)?;
-        if id.persistent != id.volatile
+        if id.persistent != open.persistent
             || open.session != req.hdr.session_id.0
             || open.tree != tid(req.hdr)
         {
@@ -229,6 +235,12 @@ impl Conn {
     /// Posts breaks to the connections of the opens they concern.
     pub(crate) fn send_breaks(&self, breaks: Vec<Break>) {
         for b in breaks {
+            // A preserved durable open cannot receive a break: it is closed instead, and what
+            // waits on the break goes on when it is (super::durable).
+            if self.server.durable.doom(b.open()) {
+                tracing::debug!(?b, "break for a disconnected durable open; closing it");
+                continue;
+            }
             let conn = b.conn();
             if !self
                 .server
@@ -280,6 +292,20 @@ impl Conn {
             TreeKind::Ipc => return self.open_pipe(&req, &name),
             TreeKind::Disk { share, .. } => (share.clone(), tree.caller.clone()),
         };
+        // Durable handles: a reconnect ignores the rest of the request; a DH2Q naming an open
+        // already made is a replay ([`super::durable`]).
+        let dialect = self.neg.as_ref().map_or(0, |n| n.dialect);
+        let ask = Ask::of(&r, dialect)?;
+        match ask {
+            Ask::ReconnectV1(p) => return self.reconnect(&req, &r, file, p, None).await,
+            Ask::ReconnectV2(p, g) => return self.reconnect(&req, &r, file, p, Some(g)).await,
+            Ask::V2(d) => {
+                if let Some(answer) = self.replay(&req, &r, &d).await {
+                    return answer;
+                }
+            }
+            Ask::None | Ask::V1 => {}
+        }
         let disposition = r.create_disposition;
         if disposition.0 > CreateDisposition::OVERWRITE_IF.0 {
             return Err(NtStatus::INVALID_PARAMETER);
@@ -659,6 +685,7 @@ impl Conn {
                 u64::from_le_bytes(b).div_ceil(4096).saturating_mul(4096)
             });
         let is_dir = attr.kind == FileKind::Directory;
+        let durable = self.durability(ask, &grant, is_dir, req.hdr.session_id.0);
         let fid = self.insert_open(Open {
             session: req.hdr.session_id.0,
             tree: tid(req.hdr),
@@ -686,6 +713,14 @@ impl Conn {
             // sequential, no buffering, synchronous I/O).
             mode: options.0 & 0x3E,
             locks: super::state::OpenLocks::default(),
+            persistent: durable
+                .as_ref()
+                .map_or(0, |_| self.server.durable.fresh_persistent()),
+            durable: durable.as_ref().map(|(d, _)| *d),
+            create_guid: match ask {
+                Ask::V2(d) => Some((d.create_guid, action.0)),
+                _ => None,
+            },
         })?;
         if action != CreateAction::OPENED {
             let (filter, what) = if action == CreateAction::CREATED {
@@ -704,6 +739,9 @@ impl Conn {
         }
         if let (Some(l), Some((state, epoch, breaking))) = (lease_req, grant.lease) {
             contexts.push(l.response(LeaseState(state), epoch, breaking).context());
+        }
+        if let Some((_, c)) = durable {
+            contexts.push(c);
         }
         let mut w = Out::writer();
         CreateResponse {
@@ -936,6 +974,9 @@ impl Conn {
             user_ctime: None,
             mode: options.0 & 0x3E,
             locks: super::state::OpenLocks::default(),
+            persistent: 0,
+            durable: None,
+            create_guid: None,
         })?;
         if action != CreateAction::OPENED {
             let (what, filter) = if action == CreateAction::CREATED {
@@ -1565,6 +1606,7 @@ impl Conn {
             Break::Oplock { open, .. } | Break::Lease { open, .. } => open.file,
         };
         let open = self.opens.get(&file)?;
+        let persistent = open.persistent;
         let session = open.session;
         let encrypt = self
             .sessions
@@ -1579,7 +1621,7 @@ impl Conn {
             Break::Oplock { level, .. } => OplockBreak {
                 oplock_level: level,
                 file_id: FileId {
-                    persistent: file,
+                    persistent,
                     volatile: file,
                 },
             }
@@ -1644,6 +1686,9 @@ impl Conn {
             user_ctime: None,
             mode: 0,
             locks: super::state::OpenLocks::default(),
+            persistent: 0,
+            durable: None,
+            create_guid: None,
         })?;
         let mut w = Out::writer();
         CreateResponse {

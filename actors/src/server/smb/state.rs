@@ -247,6 +247,15 @@ pub(crate) struct Open {
     pub(crate) mode: u32,
     /// Byte-range lock state ([`super::locks`]).
     pub(crate) locks: OpenLocks,
+    /// FileId.Persistent ([MS-SMB2] 2.2.14.1): the FileId itself for an ordinary open, a
+    /// server-wide id for a durable one (it survives a reconnect, the volatile part does
+    /// not). Set by `insert_open`.
+    pub(crate) persistent: u64,
+    /// Granted durability ([`super::durable`]): kept across a disconnect for this long.
+    pub(crate) durable: Option<super::durable::Durability>,
+    /// The CreateGuid of a DH2Q request ([MS-SMB2] 3.3.5.9.10), for replay detection, and the
+    /// CreateAction first answered (a replay answers it again).
+    pub(crate) create_guid: Option<([u8; 16], u32)>,
 }
 
 /// What an open knows of its byte-range locks (the locks themselves live in the share's
