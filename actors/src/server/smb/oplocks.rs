@@ -453,10 +453,17 @@ impl OpenTable {
                             note_wait(until, &mut waiting);
                             continue;
                         }
-                        let mut keep = if req.overwrite { H } else { R | H };
-                        if hold_h.contains(&i) {
-                            keep &= !H;
-                        }
+                        // A lease in the way of the share modes loses its handle caching
+                        // only ([MS-FSA] 2.1.5.1.2: RWH breaks to RW): the open fails with a
+                        // sharing violation unless the holder closes (smbtorture
+                        // replay.dhv2-pending1n-vs-violation-lease-*-sane).
+                        let keep = if hold_h.contains(&i) {
+                            R | W
+                        } else if req.overwrite {
+                            H
+                        } else {
+                            R | H
+                        };
                         if l.state & !keep != 0 {
                             let new = l.state & keep;
                             if let Some(b) = lease_break(l, id.key, e.open, new, now + timeout) {
