@@ -63,6 +63,9 @@ pub(crate) const V2_TIMEOUT_DEFAULT: Duration = Duration::from_secs(60);
 /// The longest v2 timeout granted (Samba caps at 300 s; smbtorture durable-v2-open expects
 /// 300,000 ms for a request of 0xFFFFFFFF).
 pub(crate) const V2_TIMEOUT_MAX: Duration = Duration::from_secs(300);
+/// Waiting DH2Q CREATEs the server remembers for replay detection at most (beyond, a replay
+/// of one runs as a new CREATE).
+pub(crate) const CREATING_MAX: usize = 4_096;
 /// Durable opens' persistent FileIds start here, far above any volatile id, so a reconnect
 /// naming an ordinary open's FileId never finds a durable open.
 const PERSISTENT_BASE: u64 = 1 << 48;
@@ -133,6 +136,10 @@ impl Preserved {
 
 #[derive(Debug, Default)]
 struct Inner {
+    /// CREATEs with DH2Q waiting (for a break), by (ClientGuid, CreateGuid), with how many:
+    /// a replay of one is STATUS_FILE_NOT_AVAILABLE until it ends (as Samba answers,
+    /// smbtorture replay.dhv2-pending1*-sane). At most [`CREATING_MAX`].
+    creating: HashMap<([u8; 16], [u8; 16]), usize>,
     /// By persistent FileId.
     by_id: BTreeMap<u64, Preserved>,
     /// Persistent FileId by the open table's name for the open.
@@ -266,6 +273,49 @@ impl DurableTable {
         let mut g = self.lock();
         let ids: Vec<u64> = g.by_id.keys().copied().collect();
         ids.into_iter().filter_map(|id| g.remove(id)).collect()
+    }
+}
+
+/// A DH2Q CREATE that waits: registered while this lives (it goes with the wait).
+#[derive(Debug)]
+pub(crate) struct Creating {
+    server: Arc<SmbServer>,
+    key: ([u8; 16], [u8; 16]),
+}
+
+impl Creating {
+    /// Registers CreateGuid `guid` of client `client` as waiting; `None` past the bound.
+    pub(crate) fn begin(server: &Arc<SmbServer>, client: [u8; 16], guid: [u8; 16]) -> Option<Self> {
+        let mut g = server.durable.lock();
+        let key = (client, guid);
+        if g.creating.len() >= CREATING_MAX && !g.creating.contains_key(&key) {
+            return None;
+        }
+        *g.creating.entry(key).or_insert(0) += 1;
+        drop(g);
+        Some(Self {
+            server: server.clone(),
+            key: (client, guid),
+        })
+    }
+}
+
+impl Drop for Creating {
+    fn drop(&mut self) {
+        let mut g = self.server.durable.lock();
+        if let Some(n) = g.creating.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                g.creating.remove(&self.key);
+            }
+        }
+    }
+}
+
+impl DurableTable {
+    /// Whether a CREATE of `client` with CreateGuid `guid` is waiting.
+    pub(crate) fn is_creating(&self, client: [u8; 16], guid: [u8; 16]) -> bool {
+        self.lock().creating.contains_key(&(client, guid))
     }
 }
 
@@ -408,6 +458,14 @@ pub(crate) enum Ask {
 }
 
 impl Ask {
+    /// The CreateGuid of a DH2Q request.
+    pub(crate) fn creating(self) -> Option<[u8; 16]> {
+        match self {
+            Self::V2(d) => Some(d.create_guid),
+            _ => None,
+        }
+    }
+
     /// The durable-handle contexts of `r` on a connection of `dialect`: invalid combinations
     /// and lengths are INVALID_PARAMETER, as Windows and Samba answer (smbtorture
     /// durable-v2-open.create-blob); DHnQ beside DHnC is ignored (3.3.5.9.7); the v2 contexts
@@ -669,13 +727,23 @@ impl Conn {
         r: &CreateRequest<'_>,
         d: &DurableV2Request,
     ) -> Option<Handled> {
-        let (&id, open) = self
-            .opens
-            .iter()
-            .find(|(_, o)| o.create_guid.is_some_and(|(g, _)| g == d.create_guid))?;
+        let client = self.neg.as_ref().map_or([0; 16], |n| n.client_guid);
+        if self.server.durable.is_creating(client, d.create_guid) {
+            tracing::debug!("CREATE whose CreateGuid is still being opened");
+            return Some(Err(NtStatus::FILE_NOT_AVAILABLE));
+        }
+        let same = |o: &Open| o.create_guid.is_some_and(|(g, _)| g == d.create_guid);
+        if !self.opens.values().any(same) {
+            return None;
+        }
         if !req.hdr.flags.contains(HeaderFlags::REPLAY_OPERATION) {
             return Some(Err(NtStatus::DUPLICATE_OBJECTID));
         }
+        // Only an open nothing was done with yet answers a replay; otherwise it opens anew.
+        let (&id, open) = self
+            .opens
+            .iter()
+            .find(|(_, o)| same(o) && o.replay_eligible.load(Ordering::Relaxed))?;
         let action = CreateAction(open.create_guid.map_or(1, |(_, a)| a));
         let durable = open.durable;
         let held = self.server.opens.caching_of(OpenRef {

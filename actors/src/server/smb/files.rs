@@ -21,7 +21,7 @@ use stores::{Attr, FileKind, StoreError};
 
 use super::attrs::{self, access};
 use super::connection::{Conn, Handled, Out, Req, filetime, tid, undecodable};
-use super::durable::Ask;
+use super::durable::{Ask, Creating};
 use super::errors::op_status;
 use super::events::Finish;
 use super::names::SmbPath;
@@ -173,6 +173,8 @@ impl Conn {
         {
             return Err(NtStatus::FILE_CLOSED);
         }
+        open.replay_eligible
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         Ok(id.volatile)
     }
 
@@ -210,7 +212,14 @@ impl Conn {
 
     /// Asks the open table whether `treq` may open `key`: the grant, or the answer to give
     /// now (pending until breaks are acknowledged, or an error).
-    fn admit(&self, key: NodeKey, treq: &Request) -> Result<Grant, Box<Out>> {
+    /// `creating`: the CREATE's DH2Q CreateGuid; while it waits, a replay of it is answered
+    /// STATUS_FILE_NOT_AVAILABLE ([`super::durable::Creating`]).
+    fn admit(
+        &self,
+        key: NodeKey,
+        treq: &Request,
+        creating: Option<[u8; 16]>,
+    ) -> Result<Grant, Box<Out>> {
         let mut breaks = Vec::new();
         let now = self.server.env.now();
         let admit = self.server.opens.admit(key, treq, now, &mut breaks);
@@ -221,7 +230,10 @@ impl Conn {
             Admit::Invalid(status) => Err(Box::new(Out::error(status))),
             Admit::Wait { until, mut changed } => {
                 tracing::debug!("CREATE waits for an oplock or lease break");
+                let client = self.neg.as_ref().map_or([0; 16], |n| n.client_guid);
+                let guard = creating.and_then(|g| Creating::begin(&self.server, client, g));
                 Err(Box::new(Out::pending(async move {
+                    let _creating = guard;
                     tokio::select! {
                         _ = changed.changed() => {}
                         () = tokio::time::sleep_until(until) => {}
@@ -488,7 +500,11 @@ impl Conn {
                     access: wanted,
                     ..treq
                 };
-                match self.admit(NodeKey::new(share.id(), Node::from(&a)), &treq) {
+                match self.admit(
+                    NodeKey::new(share.id(), Node::from(&a)),
+                    &treq,
+                    ask.creating(),
+                ) {
                     Ok(g) => grant = Some(g),
                     Err(answer) => return Ok(*answer),
                 }
@@ -670,7 +686,7 @@ impl Conn {
                     access: access_mask,
                     ..treq
                 };
-                match self.admit(NodeKey::new(share.id(), node), &treq) {
+                match self.admit(NodeKey::new(share.id(), node), &treq, ask.creating()) {
                     Ok(g) => g,
                     Err(answer) => return Ok(*answer),
                 }
@@ -721,6 +737,7 @@ impl Conn {
                 Ask::V2(d) => Some((d.create_guid, action.0)),
                 _ => None,
             },
+            replay_eligible: matches!(ask, Ask::V2(_)).into(),
         })?;
         if action != CreateAction::OPENED {
             let (filter, what) = if action == CreateAction::CREATED {
@@ -927,7 +944,7 @@ impl Conn {
             overwrite: found.is_some() && overwrite,
             ..treq
         };
-        let grant = match self.admit(NodeKey::of(share.id(), node, Some(&stream)), &treq) {
+        let grant = match self.admit(NodeKey::of(share.id(), node, Some(&stream)), &treq, None) {
             Ok(g) => g,
             Err(answer) => return Ok(*answer),
         };
@@ -977,6 +994,7 @@ impl Conn {
             persistent: 0,
             durable: None,
             create_guid: None,
+            replay_eligible: false.into(),
         })?;
         if action != CreateAction::OPENED {
             let (what, filter) = if action == CreateAction::CREATED {
@@ -1689,6 +1707,7 @@ impl Conn {
             persistent: 0,
             durable: None,
             create_guid: None,
+            replay_eligible: false.into(),
         })?;
         let mut w = Out::writer();
         CreateResponse {

@@ -256,6 +256,10 @@ pub(crate) struct Open {
     /// The CreateGuid of a DH2Q request ([MS-SMB2] 3.3.5.9.10), for replay detection, and the
     /// CreateAction first answered (a replay answers it again).
     pub(crate) create_guid: Option<([u8; 16], u32)>,
+    /// Open.IsReplayEligible ([MS-SMB2] 3.3.1.10): a replay of its CREATE answers it; any
+    /// other request on it ends that (Samba; smbtorture replay.replay6), so a later replay
+    /// opens anew. Atomic because requests find opens through `&self`.
+    pub(crate) replay_eligible: std::sync::atomic::AtomicBool,
 }
 
 /// What an open knows of its byte-range locks (the locks themselves live in the share's
