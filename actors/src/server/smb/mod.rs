@@ -168,7 +168,7 @@ impl SmbServer {
 
 /// Accepts SMB connections on every listener until `shutdown`, each served by
 /// [`connection::run`] on `tracker`, at most `max_connections` at once (further clients wait
-/// in the kernel's accept queue).
+/// in the kernel's accept queue); and the durable-open scavenger ([`durable::scavenge`]).
 pub(crate) fn spawn_listeners<L: Listener>(
     tracker: &TaskTracker,
     server: Arc<SmbServer>,
@@ -176,7 +176,10 @@ pub(crate) fn spawn_listeners<L: Listener>(
     shutdown: &CancellationToken,
     next_id: &Arc<AtomicU64>,
 ) {
-    tracker.spawn(durable::scavenge(server.clone(), shutdown.clone()));
+    // The durable-open scavenger, where SMB is served (durable opens exist only then).
+    if !listeners.is_empty() {
+        tracker.spawn(durable::scavenge(server.clone(), shutdown.clone()));
+    }
     let slots = Arc::new(Semaphore::new(server.settings.max_connections.max(1)));
     for mut listener in listeners {
         let server = server.clone();
