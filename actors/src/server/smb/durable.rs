@@ -46,10 +46,11 @@ use tokio_util::sync::CancellationToken;
 use super::SmbServer;
 use super::attrs;
 use super::connection::{Conn, Handled, Out, Req, filetime, tid};
+use super::events::ConnEvent;
 use super::oplocks::{Grant, OpenRef};
 use super::state::{DirScan, Open, OpenKind, TreeKind};
 use crate::server::share::locks::{LockOwner, Scope};
-use crate::server::share::{Caller, ShareHandle};
+use crate::server::share::{Caller, ShareHandle, ShareId};
 
 /// Preserved (disconnected) durable opens the server keeps at most.
 pub(crate) const PRESERVED_MAX: usize = 4_096;
@@ -66,6 +67,8 @@ pub(crate) const V2_TIMEOUT_MAX: Duration = Duration::from_secs(300);
 /// Waiting DH2Q CREATEs the server remembers for replay detection at most (beyond, a replay
 /// of one runs as a new CREATE).
 pub(crate) const CREATING_MAX: usize = 4_096;
+/// Opens registered under an AppInstanceId at most.
+pub(crate) const APP_INSTANCES_MAX: usize = 16_384;
 /// Durable opens' persistent FileIds start here, far above any volatile id, so a reconnect
 /// naming an ordinary open's FileId never finds a durable open.
 const PERSISTENT_BASE: u64 = 1 << 48;
@@ -134,8 +137,23 @@ impl Preserved {
     }
 }
 
+/// An open registered under an AppInstanceId.
+#[derive(Debug, Clone)]
+struct AppOpen {
+    open: OpenRef,
+    client: [u8; 16],
+    share: u32,
+    /// Its path from the share root, lowercased.
+    path: String,
+}
+
 #[derive(Debug, Default)]
 struct Inner {
+    /// Opens made with an AppInstanceId, by that id ([MS-SMB2] 3.3.5.9.13); at most
+    /// [`APP_INSTANCES_MAX`] opens (past it an open is not registered, and a later open of the
+    /// same application does not close it).
+    apps: HashMap<[u8; 16], Vec<AppOpen>>,
+    apps_len: usize,
     /// CREATEs with DH2Q waiting (for a break), by (ClientGuid, CreateGuid), with how many:
     /// a replay of one is STATUS_FILE_NOT_AVAILABLE until it ends (as Samba answers,
     /// smbtorture replay.dhv2-pending1*-sane). At most [`CREATING_MAX`].
@@ -313,6 +331,72 @@ impl Drop for Creating {
 }
 
 impl DurableTable {
+    /// Registers `open` (of client `client`, on share `share`, at `path` lowercased) under
+    /// AppInstanceId `app`.
+    pub(crate) fn app_register(
+        &self,
+        app: [u8; 16],
+        open: OpenRef,
+        client: [u8; 16],
+        share: u32,
+        path: String,
+    ) {
+        let mut g = self.lock();
+        if g.apps_len >= APP_INSTANCES_MAX {
+            return;
+        }
+        g.apps.entry(app).or_default().push(AppOpen {
+            open,
+            client,
+            share,
+            path,
+        });
+        g.apps_len += 1;
+    }
+
+    /// Forgets `open`'s AppInstanceId registration (it closed, or moved: see
+    /// [`Self::app_rekey`]).
+    pub(crate) fn app_forget(&self, open: OpenRef) {
+        let mut g = self.lock();
+        let mut removed = 0;
+        g.apps.retain(|_, v| {
+            let before = v.len();
+            v.retain(|a| a.open != open);
+            removed += before - v.len();
+            !v.is_empty()
+        });
+        g.apps_len -= removed;
+    }
+
+    /// `from` is now `to` (a durable open reconnected), of client `client`.
+    fn app_rekey(&self, from: OpenRef, to: OpenRef, client: [u8; 16]) {
+        let mut g = self.lock();
+        for a in g.apps.values_mut().flat_map(|v| v.iter_mut()) {
+            if a.open == from {
+                a.open = to;
+                a.client = client;
+            }
+        }
+    }
+
+    /// The opens registered under `app` on `share` at `path` (lowercased) by another client
+    /// than `client`.
+    fn app_others(&self, app: [u8; 16], client: [u8; 16], share: u32, path: &str) -> Vec<OpenRef> {
+        self.lock().apps.get(&app).map_or_else(Vec::new, |v| {
+            v.iter()
+                .filter(|a| a.client != client && a.share == share && a.path == path)
+                .map(|a| a.open)
+                .collect()
+        })
+    }
+
+    /// Takes the preserved open the open table knows as `open`, if it is one.
+    fn take_open(&self, open: OpenRef) -> Option<Preserved> {
+        let mut g = self.lock();
+        let id = *g.by_open.get(&open)?;
+        g.remove(id)
+    }
+
     /// Whether a CREATE of `client` with CreateGuid `guid` is waiting.
     pub(crate) fn is_creating(&self, client: [u8; 16], guid: [u8; 16]) -> bool {
         self.lock().creating.contains_key(&(client, guid))
@@ -361,6 +445,9 @@ pub(crate) async fn close(server: &SmbServer, p: Preserved) {
     } = p;
     // CREATEs waiting on this open look again only once the file is gone, when it goes
     // (smbtorture durable-open.delete_on_close1 wants a new file, not the doomed one).
+    if open.app_instance.is_some() {
+        server.durable.app_forget(was);
+    }
     let delete = server.opens.remove_quietly(was, open.delete_on_close);
     finish_close(server, open, was, share, caller, delete).await;
     server.opens.changed();
@@ -694,6 +781,10 @@ impl Conn {
                 )
                 .await;
         }
+        if p.open.app_instance.is_some() {
+            let client = self.neg.as_ref().map_or([0; 16], |n| n.client_guid);
+            self.server.durable.app_rekey(p.was, now, client);
+        }
         tracing::info!(persistent, "durable open reconnected");
         let mut open = p.open;
         open.session = sid;
@@ -781,6 +872,53 @@ impl Conn {
             r.oplock_level
         };
         Some(self.open_response(id, level, action, contexts).await)
+    }
+
+    /// The AppInstanceId of a CREATE ([MS-SMB2] 3.3.5.9.13, SMB 3.x), after closing the opens
+    /// another client made of the same file on the same share under it (an application
+    /// failing over to this client): a preserved durable one at once, a connected one by
+    /// its connection (waited for up to 5 s), without breaking their oplocks or leases.
+    pub(crate) async fn app_instance(
+        &mut self,
+        r: &CreateRequest<'_>,
+        dialect: u16,
+        share: ShareId,
+    ) -> Result<Option<[u8; 16]>, NtStatus> {
+        if dialect < 0x0300 || dialect == 0x02FF {
+            return Ok(None);
+        }
+        let Some(c) = r.context(names::APP_INSTANCE_ID) else {
+            return Ok(None);
+        };
+        let app =
+            create::decode_app_instance_id(&c.data).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        let client = self.neg.as_ref().map_or([0; 16], |n| n.client_guid);
+        let path = r
+            .name
+            .trim_start_matches('\\')
+            .replace('/', "\\")
+            .to_lowercase();
+        for open in self.server.durable.app_others(app, client, share.0, &path) {
+            tracing::info!(
+                ?open,
+                "open closed by another client's open with its AppInstanceId"
+            );
+            if let Some(p) = self.server.durable.take_open(open) {
+                close(&self.server, p).await;
+            } else if open.conn == self.id {
+                self.release_open(open.file).await;
+            } else {
+                let (done, wait) = tokio::sync::oneshot::channel();
+                let event = ConnEvent::CloseOpen {
+                    file: open.file,
+                    done,
+                };
+                if self.server.mailboxes.post(open.conn, event) {
+                    let _ = tokio::time::timeout(Duration::from_secs(5), wait).await;
+                }
+            }
+        }
+        Ok(Some(app))
     }
 
     /// A CREATE response for open `id` as it is now.

@@ -318,6 +318,9 @@ impl Conn {
             }
             Ask::None | Ask::V1 => {}
         }
+        // Another client's open of this file under the same AppInstanceId is closed first
+        // (a failover of a clustered application, [MS-SMB2] 3.3.5.9.13).
+        let app_instance = self.app_instance(&r, dialect, share.id()).await?;
         let disposition = r.create_disposition;
         if disposition.0 > CreateDisposition::OVERWRITE_IF.0 {
             return Err(NtStatus::INVALID_PARAMETER);
@@ -738,7 +741,20 @@ impl Conn {
                 _ => None,
             },
             replay_eligible: matches!(ask, Ask::V2(_)).into(),
+            app_instance,
         })?;
+        if let Some(app) = app_instance {
+            self.server.durable.app_register(
+                app,
+                OpenRef {
+                    conn: self.id,
+                    file: fid.volatile,
+                },
+                self.neg.as_ref().map_or([0; 16], |n| n.client_guid),
+                share.id().0,
+                stored_path.to_lowercase(),
+            );
+        }
         if action != CreateAction::OPENED {
             let (filter, what) = if action == CreateAction::CREATED {
                 (notify::name_filter(is_dir), NotifyAction::ADDED)
@@ -995,6 +1011,7 @@ impl Conn {
             durable: None,
             create_guid: None,
             replay_eligible: false.into(),
+            app_instance: None,
         })?;
         if action != CreateAction::OPENED {
             let (what, filter) = if action == CreateAction::CREATED {
@@ -1205,6 +1222,12 @@ impl Conn {
             open.delete_on_close,
         );
         self.server.watches.close(self.id, id);
+        if open.app_instance.is_some() {
+            self.server.durable.app_forget(OpenRef {
+                conn: self.id,
+                file: id,
+            });
+        }
         if let OpenKind::Node { .. } = &open.kind
             && let Ok((share, _)) = self.share_of(&open)
         {
@@ -1708,6 +1731,7 @@ impl Conn {
             durable: None,
             create_guid: None,
             replay_eligible: false.into(),
+            app_instance: None,
         })?;
         let mut w = Out::writer();
         CreateResponse {

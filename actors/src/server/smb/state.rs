@@ -260,6 +260,9 @@ pub(crate) struct Open {
     /// other request on it ends that (Samba; smbtorture replay.replay6), so a later replay
     /// opens anew. Atomic because requests find opens through `&self`.
     pub(crate) replay_eligible: std::sync::atomic::AtomicBool,
+    /// The AppInstanceId it was opened with ([MS-SMB2] 3.3.5.9.13), registered in
+    /// [`super::durable::DurableTable`] while it lives.
+    pub(crate) app_instance: Option<[u8; 16]>,
 }
 
 /// What an open knows of its byte-range locks (the locks themselves live in the share's
