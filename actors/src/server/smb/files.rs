@@ -175,6 +175,7 @@ impl Conn {
         }
         open.replay_eligible
             .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.note_channel_sequence(req, open);
         Ok(id.volatile)
     }
 
@@ -742,6 +743,7 @@ impl Conn {
             },
             replay_eligible: matches!(ask, Ask::V2(_)).into(),
             app_instance,
+            channel_sequence: req.hdr.channel_sequence().into(),
         })?;
         if let Some(app) = app_instance {
             self.server.durable.app_register(
@@ -1012,6 +1014,7 @@ impl Conn {
             create_guid: None,
             replay_eligible: false.into(),
             app_instance: None,
+            channel_sequence: 0.into(),
         })?;
         if action != CreateAction::OPENED {
             let (what, filter) = if action == CreateAction::CREATED {
@@ -1441,6 +1444,7 @@ impl Conn {
     pub(crate) async fn write(&mut self, req: Req<'_>) -> Handled {
         let r = WriteRequest::decode(req.msg).map_err(undecodable)?;
         let id = self.open_of(&req, r.file_id)?;
+        self.channel_sequence(&req, id)?;
         let len = r.data.len() as u64;
         // All ones means "at end of file", for append-only opens only (checked below).
         if r.offset != u64::MAX {
@@ -1732,6 +1736,7 @@ impl Conn {
             create_guid: None,
             replay_eligible: false.into(),
             app_instance: None,
+            channel_sequence: 0.into(),
         })?;
         let mut w = Out::writer();
         CreateResponse {

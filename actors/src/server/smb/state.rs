@@ -263,6 +263,9 @@ pub(crate) struct Open {
     /// The AppInstanceId it was opened with ([MS-SMB2] 3.3.5.9.13), registered in
     /// [`super::durable::DurableTable`] while it lives.
     pub(crate) app_instance: Option<[u8; 16]>,
+    /// Open.ChannelSequence ([MS-SMB2] 3.3.1.10, 3.3.5.2.10): the newest ChannelSequence a
+    /// request on it carried (3.x); WRITE, SET_INFO and IOCTL with an older one are refused.
+    pub(crate) channel_sequence: std::sync::atomic::AtomicU16,
 }
 
 /// What an open knows of its byte-range locks (the locks themselves live in the share's
