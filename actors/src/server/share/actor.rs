@@ -90,6 +90,15 @@ pub(crate) enum LockMsg {
         /// Answered when done (`None`: nobody waits).
         reply: Option<oneshot::Sender<()>>,
     },
+    /// Give the locks of the owners in `scope` to `to` (a reconnected SMB durable open).
+    Reown {
+        /// Whose locks.
+        scope: Scope,
+        /// The new owner.
+        to: LockOwner,
+        /// Answered when done.
+        reply: oneshot::Sender<()>,
+    },
     /// Forget waiting request `id` on `node`.
     Cancel {
         /// The file.
@@ -811,6 +820,15 @@ impl ShareHandle {
         }
     }
 
+    /// Gives the locks of the owners in `scope` to `to`; returns when done.
+    pub(crate) async fn reown_locks(&self, scope: Scope, to: LockOwner) {
+        let (reply, rx) = oneshot::channel();
+        let msg = LockMsg::Reown { scope, to, reply };
+        if self.locks_tx.send(msg).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
     /// Posts `msg` to the lock manager without waiting (from a `Drop`): a full mailbox gets
     /// it from a task of its own.
     pub(crate) fn post_lock_msg(&self, msg: LockMsg) {
@@ -972,6 +990,10 @@ fn handle_lock(locks: &mut LockManager, msg: LockMsg) {
             if let Some(reply) = reply {
                 let _ = reply.send(());
             }
+        }
+        LockMsg::Reown { scope, to, reply } => {
+            locks.reown(scope, &to);
+            let _ = reply.send(());
         }
         LockMsg::Cancel { node, id } => locks.cancel(node, id),
     }

@@ -505,6 +505,23 @@ impl LockManager {
         }
     }
 
+    /// Gives every lock held by the owners in `scope` to `to` (an SMB durable open reconnected
+    /// on another connection keeps its locks, [MS-SMB2] 3.3.5.9.7). Waiting requests are left
+    /// alone: a disconnected open has none (its connection's end cancelled them).
+    pub(crate) fn reown(&mut self, scope: Scope, to: &LockOwner) {
+        let mut moved = 0usize;
+        for n in self.nodes.values_mut() {
+            for h in n.held.iter_mut().filter(|h| scope.covers(&h.owner)) {
+                dec(&mut self.per_owner, &h.owner);
+                h.owner = to.clone();
+                moved += 1;
+            }
+        }
+        if moved > 0 {
+            *self.per_owner.entry(to.clone()).or_insert(0) += moved;
+        }
+    }
+
     /// Removes waiting request `id` (its requester gave up); a request already granted is
     /// left alone (the requester unlocks what it was granted).
     pub(crate) fn cancel(&mut self, node: Node, id: u64) {
@@ -868,6 +885,32 @@ mod tests {
         m.release(Scope::Connection { conn: 2 });
         assert_eq!(m.held(), 0);
         assert!(m.nodes.is_empty());
+    }
+
+    /// Goal: the locks of a reconnected durable open move to its new owner: they still
+    /// conflict with others, the new owner may unlock them, the old owner holds nothing.
+    #[test]
+    fn reown_moves_locks() {
+        let mut m = LockManager::default();
+        let (old, other) = (smb(1), smb(2));
+        let new = LockOwner::Smb {
+            conn: 9,
+            session: 3,
+            open: 4,
+        };
+        take(&mut m, &old, ex(0, 10)).unwrap();
+        take(&mut m, &old, sh(20, 5)).unwrap();
+        m.reown(Scope::Open { conn: 1, open: 1 }, &new);
+        assert_eq!(m.held(), 2);
+        assert_eq!(take(&mut m, &other, ex(5, 1)), Err(LockError::Conflict));
+        assert_eq!(
+            m.unlock(node(1), &old, 0, 10),
+            Err(LockError::RangeNotLocked)
+        );
+        assert_eq!(m.check(node(1), &new, Io::Write, 0, 10), Ok(()));
+        m.unlock(node(1), &new, 0, 10).unwrap();
+        m.unlock(node(1), &new, 20, 5).unwrap();
+        assert!(m.per_owner.is_empty() && m.nodes.is_empty());
     }
 
     /// Goal: the bounds hold: per owner, per share and waiters, each answered NoLocks.
