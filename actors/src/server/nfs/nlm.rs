@@ -297,7 +297,8 @@ impl NlmService {
         })
     }
 
-    /// Serves one NLM call; `None` means no reply (never: every call is answered).
+    /// Serves one NLM call: the reply record body (every call is answered; a `_MSG` call with
+    /// an empty result, its answer following as a `_RES` call).
     pub(crate) async fn serve_call(
         self: &Arc<Self>,
         exports: &Exports,

@@ -178,7 +178,8 @@ impl Nsm {
         write_synced(&dir.join("hosts"), hosts.as_bytes()).await
     }
 
-    /// Serves one NSM call. `on_notify` is told the host named by an SM_NOTIFY.
+    /// Serves one NSM call: the reply record body, and the host an SM_NOTIFY named (the caller
+    /// frees its locks).
     pub(crate) fn serve_call(
         &self,
         call: &CallHeader<'_>,
