@@ -370,6 +370,7 @@ async fn lock_test_block_cancel_free() {
         Ok(Some((A.svid, 1000, 0, false)))
     );
     assert_eq!(n.unlock(B, 2000, 0).await, Nlm4Stat::GRANTED);
+    assert_eq!(n.unlock(A, 1000, 0).await, Nlm4Stat::GRANTED);
 
     // POSIX partial unlock: A releases 0..50 and keeps 50..100.
     assert_eq!(n.unlock(A, 0, 50).await, Nlm4Stat::GRANTED);
@@ -512,4 +513,80 @@ async fn restart_notifies_and_grace_period() {
     assert_eq!(n.lock(B, 100, 10, true, false).await, Nlm4Stat::GRANTED);
     let late = nlm4::Call::Lock(n.lock_args(B, 200, 10, true, false, true));
     assert_eq!(n.res(late).await, Nlm4Stat::DENIED_GRACE_PERIOD);
+}
+
+/// Goal: NFS and SMB locks on one file conflict both ways: an NLM lock refuses an SMB lock and
+/// SMB reads and writes of its range; an SMB lock makes NLM LOCK fail and NLM TEST name it (as
+/// svid 0); closing the SMB file frees the range for NLM.
+/// Method: `tests/smb/smbprotocol_nlm.py` (Python's smbprotocol) on the SMB side, step by step
+/// over its stdin and stdout; NLM through the codecs here; the file is found over NFS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nfs_and_smb_locks_conflict() {
+    use std::io::{BufRead as _, Write as _};
+    use std::process::{Command, Stdio};
+
+    const PASSWORD: &str = "nlm-cross-pw";
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::prepare_smb(
+        env!("CARGO_BIN_EXE_dittofs"),
+        dir.path(),
+        &["name: /export"],
+        "",
+        "",
+    );
+    d.add_user("alice", 1001, 1001, PASSWORD);
+    d.spawn();
+    let mut py = Command::new("python3")
+        .arg(testkit::vm::repo().join("tests/smb/smbprotocol_nlm.py"))
+        .args([
+            &d.smb_port.unwrap().to_string(),
+            "export",
+            "alice",
+            PASSWORD,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("running python3: {e} (install python3, then ci/setup.sh)"));
+    let mut to_py = py.stdin.take().unwrap();
+    let mut from_py = std::io::BufReader::new(py.stdout.take().unwrap());
+    let mut expect_line = |want: &str| {
+        let mut line = String::new();
+        from_py.read_line(&mut line).unwrap();
+        assert_eq!(
+            line.trim_end(),
+            want,
+            "the SMB side (exit 2: smbprotocol missing; ci/setup.sh installs it)"
+        );
+    };
+    expect_line("SMB-CREATED");
+
+    let mut m = mount("127.0.0.1", d.port, "/export", 0, 0).await.unwrap();
+    let root = m.root_nfs_fh3();
+    let f = testkit::nfs::lookup(&mut m, &root, "cross.dat")
+        .await
+        .unwrap();
+    let n = Nlm {
+        port: d.port,
+        fh: f.data.0.to_vec(),
+    };
+    assert_eq!(n.lock(A, 0, 10, true, false).await, Nlm4Stat::GRANTED);
+    writeln!(to_py, "go").unwrap();
+    expect_line("SMB-REFUSED-UNDER-NLM");
+    expect_line("SMB-LOCK-HELD");
+    assert_eq!(n.lock(B, 25, 1, false, false).await, Nlm4Stat::DENIED);
+    assert_eq!(
+        n.test(B, 25, 1, false).await,
+        Ok(Some((0, 20, 10, true))),
+        "the SMB holder"
+    );
+    writeln!(to_py, "go").unwrap();
+    expect_line("SMB-DONE");
+    assert!(py.wait().unwrap().success());
+    assert_eq!(
+        n.lock(B, 25, 1, true, false).await,
+        Nlm4Stat::GRANTED,
+        "closing freed the SMB lock"
+    );
 }
