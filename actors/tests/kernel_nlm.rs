@@ -21,8 +21,14 @@ use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Seek};
 use std::time::Duration;
 
+use bytes::BytesMut;
+use protocol::nlm4::{self, NetObj, Nlm4Lock, Nlm4LockArgs, Nlm4Stat, Nlm4UnlockArgs};
+use protocol::rpc::{self, CallHeader, OpaqueAuth, RecordDecoder, Xid};
+use protocol::wire::{Encode, encode_to_vec};
+use protocol::xdr::Writer;
 use testkit::Daemon;
 use testkit::vm::{repo, require, run_vm};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The host end of the forward to the guest's portmapper (port 111).
 const CLIENT_PORTMAP: u16 = 27_111;
@@ -62,6 +68,7 @@ fn kernel_fcntl_locks_over_nlm() {
 
     // Restart the daemon when the workload asks (it holds a lock then).
     let watch = console.clone();
+    let mut other = OtherClient::new(port);
     let restarter = std::thread::spawn(move || {
         let mut f = std::fs::File::open(&watch).unwrap();
         let mut pos = 0;
@@ -75,6 +82,12 @@ fn kernel_fcntl_locks_over_nlm() {
                     break;
                 }
                 pos += line.len() as u64;
+                if let Some(name) = line.trim().strip_prefix("NLM-HOST-LOCK ") {
+                    other.lock(name, true);
+                }
+                if line.contains("NLM-HOST-UNLOCK") {
+                    other.lock("", false);
+                }
                 if line.contains("NLM-RESTART-NOW") {
                     d.kill9();
                     d.spawn();
@@ -129,13 +142,117 @@ fn kernel_fcntl_locks_over_nlm() {
     );
     assert!(restarted, "the workload never asked for the restart");
     assert!(
+        stdout.contains("NLM-SERVER-BLOCKED-WAIT locked after"),
+        "the F_SETLKW blocked by the other client never ended"
+    );
+    assert!(
         stdout.contains("all NLM kernel-client checks passed"),
         "the workload exited 0 without reaching its end"
     );
     let log = d.log();
+    let nlm_lines: Vec<&str> = log.lines().filter(|l| l.contains("nfs::nlm")).collect();
+    println!("the server's lock manager log:\n{}", nlm_lines.join("\n"));
     assert!(
         log.contains("SM_NOTIFY sent"),
         "the restarted server did not notify the client:\n{log}"
     );
     assert_eq!(d.terminate(), Some(0), "graceful shutdown must exit 0");
+}
+
+/// Another NFS client, on the host: takes and releases an exclusive NLM lock on `[0, 50)` of a
+/// file in the export's root, through the `protocol` codecs, when the workload asks.
+struct OtherClient {
+    port: u16,
+    rt: tokio::runtime::Runtime,
+    fh: Vec<u8>,
+}
+
+impl OtherClient {
+    fn new(port: u16) -> Self {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for the other client");
+        Self {
+            port,
+            rt,
+            fh: Vec::new(),
+        }
+    }
+
+    /// LOCK (`take`, on file `name`) or UNLOCK the range; panics unless the server grants it.
+    fn lock(&mut self, name: &str, take: bool) {
+        let port = self.port;
+        if take {
+            self.fh = self.rt.block_on(async {
+                let mut m = testkit::nfs::mount("127.0.0.1", port, "/export", 0, 0)
+                    .await
+                    .expect("the other client mounts");
+                let root = m.root_nfs_fh3();
+                let f = testkit::nfs::lookup(&mut m, &root, name)
+                    .await
+                    .expect("the workload's file");
+                f.data.0.to_vec()
+            });
+        }
+        let alock = Nlm4Lock {
+            caller_name: b"otherhost",
+            fh: NetObj(&self.fh),
+            oh: NetObj(b"1@otherhost"),
+            svid: 1,
+            l_offset: 0,
+            l_len: 50,
+        };
+        let cookie = NetObj(b"o");
+        let call = if take {
+            nlm4::Call::Lock(Nlm4LockArgs {
+                cookie,
+                block: false,
+                exclusive: true,
+                alock,
+                reclaim: false,
+                state: 1,
+            })
+        } else {
+            nlm4::Call::Unlock(Nlm4UnlockArgs { cookie, alock })
+        };
+        let p = call.proc_();
+        let args = encode_to_vec(&call);
+        let body = self.rt.block_on(async move {
+            let mut w = Writer::new();
+            CallHeader::new(
+                Xid(9),
+                nlm4::PROGRAM,
+                nlm4::VERSION,
+                p.as_u32(),
+                OpaqueAuth::NONE,
+            )
+            .encode(&mut w);
+            w.raw(&args);
+            let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .expect("connecting to the daemon");
+            s.write_all(&rpc::encode_record(w.as_slice()))
+                .await
+                .expect("sending");
+            let mut dec = RecordDecoder::new();
+            let mut buf = BytesMut::new();
+            loop {
+                if let Some(rec) = dec.decode(&mut buf).expect("record marking") {
+                    return rpc::decode_reply(&rec).expect("an RPC reply").body.to_vec();
+                }
+                assert_ne!(
+                    s.read_buf(&mut buf).await.expect("reading"),
+                    0,
+                    "daemon closed"
+                );
+            }
+        });
+        match nlm4::decode_reply(p, &body) {
+            Ok(nlm4::Reply::Res(r)) => {
+                assert_eq!(r.stat, Nlm4Stat::GRANTED, "the other client's {}", p.name())
+            }
+            other => panic!("the other client's {}: {other:?}", p.name()),
+        }
+    }
 }

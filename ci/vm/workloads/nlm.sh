@@ -11,11 +11,14 @@
 # portmapper on port 111; the server reaches the guest's portmapper, statd and lockd through
 # host forwards (hostfwd), which the guest sees coming from 10.0.2.2.
 #
-# Steps: a write lock makes F_SETLK fail with EAGAIN, F_GETLK report the holder's range and
-# flock fail with EWOULDBLOCK; F_SETLKW waits until the holder exits and then succeeds; locks
-# vanish with their holder; then (RESTART=1) the host restarts the server while a lock is
-# held: the server's SM_NOTIFY reaches statd, lockd reclaims in the grace period, and the lock
-# still excludes others afterwards.
+# Steps: between two processes of the guest, a write lock makes F_SETLK fail with EAGAIN,
+# F_GETLK report the holder's range and flock fail with EWOULDBLOCK; F_SETLKW waits until the
+# holder exits and then succeeds; locks vanish with their holder (the kernel settles these in
+# its own lock table, every lock and unlock still goes to the server). Then a lock the host
+# takes over NLM as another client (NLM-HOST-LOCK / NLM-HOST-UNLOCK markers on the console):
+# F_GETLK, F_SETLK, flock and a blocked F_SETLKW against it are the server's answers. Then
+# (RESTART=1) the host restarts the server while a lock is held: the server's SM_NOTIFY
+# reaches statd, lockd reclaims in the grace period, and the lock still excludes others.
 set -eu
 . /workload/lib.sh
 : "${STATD_PORT:?}" "${LOCKD_PORT:?}"
@@ -71,6 +74,28 @@ rm -f "/tmp/release-$base"
 step "locks vanish with their holders"
 expect "F_GETLK after both exited" "$($L "$F" getlk w 0 0)" unlck
 expect "flock after both exited" "$($L "$F" flock nb 0)" locked
+
+step "a lock of another client (the host, over NLM) is enforced by the server"
+# Conflicts between processes of one client never reach the server: the kernel checks its own
+# lock table first. This one can only come from the server.
+echo "NLM-HOST-LOCK $base"
+i=0
+until [ "$($L "$F" getlk w 10 1)" = "wrlck 0 50" ]; do
+  i=$((i + 1)); [ $i -lt 60 ] || fail "F_GETLK never showed the other client's lock: $($L "$F" getlk w 10 1)"
+  usleep 500000
+done
+expect "F_SETLK under the other client's lock" "$($L "$F" setlk w 10 1 0 || true)" EAGAIN
+expect "flock under the other client's lock" "$($L "$F" flock nb 0 || true)" EWOULDBLOCK
+expect "F_SETLK beside it" "$($L "$F" setlk w 50 1 0)" locked
+$L "$F" setlkw w 10 1 0 >/tmp/p4 &
+p4=$!
+sleep 3
+[ ! -s /tmp/p4 ] || fail "F_SETLKW returned while the other client held the lock: $(cat /tmp/p4)"
+echo "NLM-HOST-UNLOCK"
+step "the other client unlocked; waiting for the blocked F_SETLKW (GRANTED callback or 30 s re-poll)"
+wait_for /tmp/p4 "locked after" 60
+wait "$p4" || fail "F_SETLKW failed: $(cat /tmp/p4)"
+echo "NLM-SERVER-BLOCKED-WAIT $(cat /tmp/p4)"
 
 if [ "${RESTART:-0}" = 1 ]; then
   step "server restart while a lock is held: notify, reclaim, grace period"

@@ -566,6 +566,7 @@ impl NlmService {
         client: IpAddr,
         lock: OwnedLock,
     ) {
+        tracing::debug!(%client, granted, "NLM blocked lock request ended");
         if !granted {
             self.tables().blocked.remove(&key);
             return;
@@ -612,6 +613,7 @@ impl NlmService {
                         _ => Nlm4Stat::FAILED,
                     };
                     let still = self.tables().blocked.remove(&key).is_some();
+                    tracing::info!(%client, %stat, "NLM GRANTED callback answered");
                     if stat != Nlm4Stat::GRANTED && still {
                         // The client no longer wants it.
                         let _ = handle
@@ -621,7 +623,7 @@ impl NlmService {
                     return;
                 }
                 Err(e) => {
-                    tracing::debug!(%client, error = %e, attempt = i + 1, "NLM GRANTED callback failed; the client re-polls");
+                    tracing::info!(%client, error = %e, attempt = i + 1, "NLM GRANTED callback failed; the client re-polls");
                 }
             }
         }
