@@ -51,11 +51,7 @@ fn state(s: &Shared) -> std::sync::MutexGuard<'_, State> {
 
 /// Answers one call record (`None` drops it), with the new state of the peer an SM_NOTIFY
 /// reported.
-fn answer(
-    st: &Shared,
-    statd_port: u16,
-    record: &[u8],
-) -> Option<(Vec<u8>, Option<i32>)> {
+fn answer(st: &Shared, statd_port: u16, record: &[u8]) -> Option<(Vec<u8>, Option<i32>)> {
     let (call, args) = rpc::decode_call(record).ok()?;
     let xid = call.xid;
     let mut w = Writer::new();
