@@ -4,7 +4,8 @@
 //! registered with the portmapper; TEST names the conflicting holder; LOCK grants, refuses
 //! or (blocking) queues and later calls the client back with NLM4_GRANTED through the
 //! client's portmapper; CANCEL, partial UNLOCK, FREE_ALL and a client's SM_NOTIFY free what
-//! they should; the `_MSG` forms answer through `_RES` calls. After a restart the server
+//! they should; the `_MSG` forms answer through `_RES` calls; SHARE reservations deny what
+//! they say. After a restart the server
 //! sends SM_NOTIFY with a higher state to the client that held locks, and during the grace
 //! period only reclaims are served.
 //!
@@ -28,8 +29,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use protocol::nlm4::{
-    self, NetObj, Nlm4CancArgs, Nlm4Lock, Nlm4LockArgs, Nlm4Notify, Nlm4Res, Nlm4Stat,
-    Nlm4TestArgs, Nlm4TestReply, Nlm4UnlockArgs, NlmProc,
+    self, Fsh4Access, Fsh4Mode, NetObj, Nlm4CancArgs, Nlm4Lock, Nlm4LockArgs, Nlm4Notify, Nlm4Res,
+    Nlm4Share, Nlm4ShareArgs, Nlm4Stat, Nlm4TestArgs, Nlm4TestReply, Nlm4UnlockArgs, NlmProc,
 };
 use protocol::nsm::{self, NsmProc, StatChge};
 use protocol::portmap::{self, Mapping, PortmapProc};
@@ -455,6 +456,50 @@ async fn lock_test_block_cancel_free() {
     )
     .await;
     assert_eq!(n.test(B, 0, 0, true).await, Ok(None));
+
+    // DOS share reservations: A reads and writes, denying writes; B may read, not write.
+    let share = |o: Owner, access: u32, mode: u32, unshare: bool| {
+        let a = Nlm4ShareArgs {
+            cookie: NetObj(b"s"),
+            share: Nlm4Share {
+                caller_name: o.host,
+                fh: NetObj(&n.fh),
+                oh: NetObj(o.oh),
+                mode: Fsh4Mode(mode),
+                access: Fsh4Access(access),
+            },
+            reclaim: false,
+        };
+        if unshare {
+            nlm4::Call::Unshare(a)
+        } else {
+            nlm4::Call::Share(a)
+        }
+    };
+    let share_stat = |body: Vec<u8>, p: NlmProc| match nlm4::decode_reply(p, &body).unwrap() {
+        nlm4::Reply::Share(r) => r.stat,
+        other => panic!("{other:?}"),
+    };
+    let rw = Fsh4Access::READ_WRITE.0;
+    let (r, w) = (Fsh4Access::READ.0, Fsh4Access::WRITE.0);
+    let s = n.nlm(share(A, rw, Fsh4Mode::DENY_WRITE.0, false)).await;
+    assert_eq!(share_stat(s, NlmProc::Share), Nlm4Stat::GRANTED);
+    let s = n.nlm(share(B, w, Fsh4Mode::DENY_NONE.0, false)).await;
+    assert_eq!(
+        share_stat(s, NlmProc::Share),
+        Nlm4Stat::DENIED,
+        "a writer against deny-write"
+    );
+    let s = n.nlm(share(B, r, Fsh4Mode::DENY_NONE.0, false)).await;
+    assert_eq!(share_stat(s, NlmProc::Share), Nlm4Stat::GRANTED);
+    let s = n.nlm(share(A, rw, Fsh4Mode::DENY_WRITE.0, true)).await;
+    assert_eq!(share_stat(s, NlmProc::Unshare), Nlm4Stat::GRANTED);
+    let s = n.nlm(share(B, w, Fsh4Mode::DENY_NONE.0, false)).await;
+    assert_eq!(
+        share_stat(s, NlmProc::Share),
+        Nlm4Stat::GRANTED,
+        "after UNSHARE"
+    );
 
     // A handle the server did not issue is NLM4_STALE_FH.
     let bad = Nlm {
