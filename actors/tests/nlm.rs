@@ -5,9 +5,8 @@
 //! or (blocking) queues and later calls the client back with NLM4_GRANTED through the
 //! client's portmapper; CANCEL, partial UNLOCK, FREE_ALL and a client's SM_NOTIFY free what
 //! they should; the `_MSG` forms answer through `_RES` calls; SHARE reservations deny what
-//! they say. After a restart the server
-//! sends SM_NOTIFY with a higher state to the client that held locks, and during the grace
-//! period only reclaims are served.
+//! they say. After a restart the server sends SM_NOTIFY with a higher state to the client that
+//! held locks, and during the grace period only reclaims are served.
 //!
 //! Method: the RPC calls are built with the project's `protocol` codecs (the same ones the
 //! server decodes with) and sent over TCP; the client's side (its portmapper, lock manager
