@@ -22,6 +22,7 @@ TEST_PACKAGES=(
   samba-testsuite   # smbtorture: the SMB2 conformance suites, against dittofs and Samba
   samba-vfs-modules # acl_xattr and streams_xattr, the Samba share options the reference counts use
   python3-pip       # installs smbprotocol (PyPI), the Python SMB client the tests use
+  socat             # the VM's guestfwd to the server's portmapper and NFS port (kernel_nlm)
 )
 
 # missing_packages PKG...: prints the ones dpkg does not have installed, one per line.

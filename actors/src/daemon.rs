@@ -18,7 +18,8 @@ use crate::identity::{self, FileIdentityStore, Identity, LiveIdentity, Resolver}
 use crate::runtime::Env;
 use crate::server::nfs::export::{NfsExport, Squash};
 use crate::server::{
-    self, Cipher, Encryption, Listeners, ServerConfig, ShareSpec, SmbSettings, SmbShare, StoreSet,
+    self, Cipher, Encryption, Listeners, NlmSettings, ServerConfig, ShareSpec, SmbSettings,
+    SmbShare, StoreSet,
 };
 
 /// Every metadata backend compiled into the binary. A backend compiled out (RocksDB without
@@ -133,6 +134,15 @@ pub fn open_stores(
     Ok(StoreSet { metadata, content })
 }
 
+/// This machine's host name (Linux: `/proc/sys/kernel/hostname`), or `localhost`.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
 /// Server settings from the configuration.
 pub fn server_config(config: &Config, handle_key: [u8; 32]) -> ServerConfig {
     let shares = config
@@ -171,6 +181,17 @@ pub fn server_config(config: &Config, handle_key: [u8; 32]) -> ServerConfig {
     sc.dirty_bytes_max = usize::try_from(config.cache.dirty_bytes_max.0).unwrap_or(usize::MAX);
     sc.flush_workers = config.cache.flush_workers;
     sc.shutdown_timeout = config.server.shutdown_timeout;
+    sc.nlm = NlmSettings {
+        grace: nfs.locking.grace_period,
+        state_dir: Some(config.server.state_dir.clone()),
+        server_name: if nfs.locking.server_name.is_empty() {
+            host_name()
+        } else {
+            nfs.locking.server_name.clone()
+        },
+        client_portmap_port: nfs.locking.client_portmapper_port,
+        callbacks: true,
+    };
     let smb = &config.adapters.smb;
     sc.smb = SmbSettings {
         max_connections: smb.max_connections,

@@ -725,6 +725,35 @@ pub struct NfsConfig {
     pub max_connections: usize,
     /// Requests one connection may have executing at once; at least 1.
     pub max_in_flight_per_connection: usize,
+    /// NFSv3 locking (NLM and NSM).
+    pub locking: NfsLockingConfig,
+}
+
+/// `adapters.nfs.locking`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NfsLockingConfig {
+    /// How long after a restart only lock reclaims are served (when clients held locks
+    /// before it); written like `45s`.
+    #[serde(with = "humane_duration")]
+    pub grace_period: Duration,
+    /// The server's name in the reboot notifications (SM_NOTIFY) it sends clients after a
+    /// restart; they match it against the name or address they mounted. Empty: the host
+    /// name.
+    pub server_name: String,
+    /// The port of clients' portmappers, through which the server finds their lock
+    /// managers (GRANTED callbacks) and status monitors (SM_NOTIFY); 111 except in tests.
+    pub client_portmapper_port: u16,
+}
+
+impl Default for NfsLockingConfig {
+    fn default() -> Self {
+        Self {
+            grace_period: Duration::from_secs(45),
+            server_name: String::new(),
+            client_portmapper_port: 111,
+        }
+    }
 }
 
 impl NfsConfig {
@@ -808,6 +837,7 @@ impl Default for NfsConfig {
             portmapper: PortmapperConfig::default(),
             max_connections: 1024,
             max_in_flight_per_connection: 64,
+            locking: NfsLockingConfig::default(),
         }
     }
 }

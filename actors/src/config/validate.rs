@@ -215,6 +215,12 @@ impl Config {
                 );
             }
         }
+        if nfs.locking.client_portmapper_port == 0 {
+            problems.push(
+                "adapters.nfs.locking.client_portmapper_port",
+                "0 is not a valid port; clients' portmappers listen on 111",
+            );
+        }
     }
 }
 
