@@ -39,7 +39,14 @@ pub enum AnyContent {
     Memory(MemoryContent),
     /// Files on the local filesystem.
     Fs(FsContent),
+    /// Blocks and manifests in an S3 bucket.
+    #[cfg(feature = "s3")]
+    S3(stores::s3::S3Content),
 }
+
+#[cfg(feature = "s3")]
+#[path = "daemon_s3.rs"]
+mod s3;
 
 /// How one call reaches the backend inside an [`AnyMetadata`]; see `stores::forward`.
 macro_rules! meta_dispatch {
@@ -58,6 +65,8 @@ macro_rules! content_dispatch {
         match $this {
             AnyContent::Memory($s) => $e,
             AnyContent::Fs($s) => $e,
+            #[cfg(feature = "s3")]
+            AnyContent::S3($s) => $e,
         }
     };
 }
@@ -108,8 +117,16 @@ pub fn open_stores(
                     format!("content.stores.{name}: opening {}", path.display())
                 })?)
             }
+            #[cfg(feature = "s3")]
+            ContentStoreConfig::S3(o) => AnyContent::S3(
+                stores::s3::S3Content::new(s3::settings(name, o, &config.server.state_dir))
+                    .with_context(|| format!("content.stores.{name}: opening the S3 store"))?,
+            ),
+            #[cfg(not(feature = "s3"))]
             ContentStoreConfig::S3(_) => {
-                anyhow::bail!("content.stores.{name}: the s3 backend is not built in this version")
+                anyhow::bail!(
+                    "content.stores.{name}: the s3 backend is not built into this binary (cargo feature `s3`)"
+                )
             }
         };
         content.insert(name.clone(), Arc::new(store));
@@ -439,6 +456,14 @@ async fn run_async(config: Config, source: ConfigSource) -> anyhow::Result<()> {
     let signals = shutdown_signals().context("installing the SIGTERM and SIGINT handlers")?;
     let env = Env::real();
     let stores = open_stores(&env, &config)?;
+    #[cfg(feature = "s3")]
+    for (name, c) in &stores.content {
+        if let (AnyContent::S3(store), Some(ContentStoreConfig::S3(o))) =
+            (&**c, config.content.stores.get(name))
+        {
+            s3::start(name, store, &stores.metadata, o.gc_interval).await?;
+        }
+    }
     let key = handle_key(&env, &config, &stores).await?;
     let nfs = &config.adapters.nfs;
     let smb = &config.adapters.smb;

@@ -15,6 +15,7 @@
 //!   fault injectors) by forwarding, so a new trait method is forwarded in one place.
 //! - [`fs`]: content on the local filesystem, one file per inode, named by content key.
 //! - `rocksdb` (feature `rocksdb`): the embedded persistent metadata store, the default.
+//! - `s3` (feature `s3`): content in an S3 bucket, in immutable blocks and versioned manifests.
 //! - `conformance` (feature `conformance`): the suite every backend's tests run.
 
 pub mod api;
@@ -27,6 +28,8 @@ pub mod memory;
 #[cfg(feature = "rocksdb")]
 pub mod rocksdb;
 pub mod rules;
+#[cfg(feature = "s3")]
+pub mod s3;
 
 pub use api::*;
 /// Re-exported for the forwarding macros, whose expansions name [`bytes::Bytes`].

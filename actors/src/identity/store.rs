@@ -159,7 +159,8 @@ pub fn identity_of(config: &Config) -> IdentityData {
     }
 }
 
-/// Refuses a configuration that holds password hashes in a file others can read. `dittofs
+/// Refuses a configuration that holds secrets (password hashes, an S3 secret key) in a file
+/// others can read. `dittofs
 /// start` refuses to run with such a file; a reload only warns.
 pub fn check_private(path: &Path, config: &Config) -> Result<(), String> {
     if !config.has_secrets() {
@@ -172,7 +173,7 @@ pub fn check_private(path: &Path, config: &Config) -> Result<(), String> {
             let mode = meta.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
                 return Err(format!(
-                    "{} holds password hashes but is readable by others (mode {mode:04o}); \
+                    "{} holds secrets (password hashes or an S3 secret key) but is readable by others (mode {mode:04o}); \
                      run `chmod 600 {}`",
                     path.display(),
                     path.display()
