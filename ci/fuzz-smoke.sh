@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 seconds="${FUZZ_SECONDS:-20}"
 cargo_fuzz_version=0.13.2
-targets=(record rpc_call nfs3_call nfs3_reply mount portmap smb2_create smb2_io smb2_dir ntlm spnego smb2_frame smb2_compound smb2_negotiate smb2_session smb2_transform smb1_negotiate smb2_crypto credits dcerpc smb2_info smb2_security smb2_ioctl)
+targets=(record rpc_call nfs3_call nfs3_reply mount portmap smb2_create smb2_io smb2_dir ntlm spnego smb2_frame smb2_compound smb2_negotiate smb2_session smb2_transform smb1_negotiate smb2_crypto credits dcerpc smb2_info smb2_security smb2_ioctl nlm nsm)
 
 if ! cargo fuzz --version 2>/dev/null | grep -q "$cargo_fuzz_version"; then
   echo "fuzz-smoke: installing cargo-fuzz $cargo_fuzz_version"

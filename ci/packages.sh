@@ -23,6 +23,7 @@ TEST_PACKAGES=(
   samba-vfs-modules # acl_xattr and streams_xattr, the Samba share options the reference counts use
   python3-pip       # installs smbprotocol (PyPI), the Python SMB client the tests use
   postgresql        # initdb and pg_ctl: the PostgreSQL metadata tests start a throwaway server
+  socat             # the VM's guestfwd to the server's portmapper and NFS port (kernel_nlm)
 )
 
 # missing_packages PKG...: prints the ones dpkg does not have installed, one per line.

@@ -26,3 +26,12 @@ if ! python3 -c 'import importlib.metadata as m, sys; sys.exit(m.version("smbpro
   python3 -m pip install --quiet smbprotocol==1.17.0 \
     || python3 -m pip install --quiet --break-system-packages smbprotocol==1.17.0
 fi
+
+# moto (PyPI) in server mode: the real S3 server over HTTP that the S3 content store's tests
+# (stores/tests/s3.rs, through testkit::s3) start on a loopback port; pinned like smbprotocol.
+if ! python3 -c 'import importlib.metadata as m, sys; sys.exit(m.version("moto") != "5.2.5")' 2>/dev/null \
+  || ! command -v moto_server >/dev/null; then
+  echo "ci/setup.sh: installing moto[server] 5.2.5 (pip)"
+  python3 -m pip install --quiet 'moto[server]==5.2.5' \
+    || python3 -m pip install --quiet --break-system-packages 'moto[server]==5.2.5'
+fi

@@ -18,7 +18,8 @@ use crate::identity::{self, FileIdentityStore, Identity, LiveIdentity, Resolver}
 use crate::runtime::Env;
 use crate::server::nfs::export::{NfsExport, Squash};
 use crate::server::{
-    self, Cipher, Encryption, Listeners, ServerConfig, ShareSpec, SmbSettings, SmbShare, StoreSet,
+    self, Cipher, Encryption, Listeners, NlmSettings, ServerConfig, ShareSpec, SmbSettings,
+    SmbShare, StoreSet,
 };
 
 /// Every metadata backend compiled into the binary. A backend compiled out (RocksDB without
@@ -41,7 +42,14 @@ pub enum AnyContent {
     Memory(MemoryContent),
     /// Files on the local filesystem.
     Fs(FsContent),
+    /// Blocks and manifests in an S3 bucket.
+    #[cfg(feature = "s3")]
+    S3(stores::s3::S3Content),
 }
+
+#[cfg(feature = "s3")]
+#[path = "daemon_s3.rs"]
+mod s3;
 
 /// How one call reaches the backend inside an [`AnyMetadata`]; see `stores::forward`.
 macro_rules! meta_dispatch {
@@ -62,6 +70,8 @@ macro_rules! content_dispatch {
         match $this {
             AnyContent::Memory($s) => $e,
             AnyContent::Fs($s) => $e,
+            #[cfg(feature = "s3")]
+            AnyContent::S3($s) => $e,
         }
     };
 }
@@ -126,8 +136,16 @@ pub async fn open_stores(
                     format!("content.stores.{name}: opening {}", path.display())
                 })?)
             }
+            #[cfg(feature = "s3")]
+            ContentStoreConfig::S3(o) => AnyContent::S3(
+                stores::s3::S3Content::new(s3::settings(name, o, &config.server.state_dir))
+                    .with_context(|| format!("content.stores.{name}: opening the S3 store"))?,
+            ),
+            #[cfg(not(feature = "s3"))]
             ContentStoreConfig::S3(_) => {
-                anyhow::bail!("content.stores.{name}: the s3 backend is not built in this version")
+                anyhow::bail!(
+                    "content.stores.{name}: the s3 backend is not built into this binary (cargo feature `s3`)"
+                )
             }
         };
         content.insert(name.clone(), Arc::new(store));
@@ -146,6 +164,15 @@ pub fn pg_config(options: &config::PostgresOptions) -> stores::postgres::PgConfi
         statement_timeout: options.statement_timeout,
         retry_deadline: options.retry_deadline,
     }
+}
+
+/// This machine's host name (Linux: `/proc/sys/kernel/hostname`), or `localhost`.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 /// Server settings from the configuration.
@@ -186,6 +213,17 @@ pub fn server_config(config: &Config, handle_key: [u8; 32]) -> ServerConfig {
     sc.dirty_bytes_max = usize::try_from(config.cache.dirty_bytes_max.0).unwrap_or(usize::MAX);
     sc.flush_workers = config.cache.flush_workers;
     sc.shutdown_timeout = config.server.shutdown_timeout;
+    sc.nlm = NlmSettings {
+        grace: nfs.locking.grace_period,
+        state_dir: Some(config.server.state_dir.clone()),
+        server_name: if nfs.locking.server_name.is_empty() {
+            host_name()
+        } else {
+            nfs.locking.server_name.clone()
+        },
+        client_portmap_port: nfs.locking.client_portmapper_port,
+        callbacks: true,
+    };
     let smb = &config.adapters.smb;
     sc.smb = SmbSettings {
         max_connections: smb.max_connections,
@@ -459,6 +497,14 @@ async fn run_async(config: Config, source: ConfigSource) -> anyhow::Result<()> {
     let signals = shutdown_signals().context("installing the SIGTERM and SIGINT handlers")?;
     let env = Env::real();
     let stores = open_stores(&env, &config).await?;
+    #[cfg(feature = "s3")]
+    for (name, c) in &stores.content {
+        if let (AnyContent::S3(store), Some(ContentStoreConfig::S3(o))) =
+            (&**c, config.content.stores.get(name))
+        {
+            s3::start(name, store, &stores.metadata, o.gc_interval).await?;
+        }
+    }
     let key = handle_key(&env, &config, &stores).await?;
     let nfs = &config.adapters.nfs;
     let smb = &config.adapters.smb;

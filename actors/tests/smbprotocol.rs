@@ -10,7 +10,10 @@
 //! 64 KiB and deleted through `tests/smb/smbprotocol_streams.py`; a compound whose CREATE
 //! waits for an oplock break through `tests/smb/smbprotocol_compound_break.py`; byte-range
 //! locks across two connections (conflicts, I/O refused under another open's lock, a blocking
-//! lock granted on unlock, cancel, release on close) through `tests/smb/smbprotocol_locks.py`.
+//! lock granted on unlock, cancel, release on close) through `tests/smb/smbprotocol_locks.py`;
+//! durable handles (v1 and v2 kept across a killed TCP connection with their data, lock and
+//! oplock or lease, reconnected; the scavenger; a conflicting open closing a disconnected one)
+//! through `tests/smb/smbprotocol_durable.py`.
 //!
 //! A missing python3 or smbprotocol is a failure with the install hint, never a skip.
 
@@ -132,4 +135,18 @@ fn smbprotocol_compound_waits_for_oplock_break() {
 #[test]
 fn smbprotocol_byte_range_locks() {
     run_script("smbprotocol_locks.py");
+}
+
+/// Goal: durable handles survive a lost connection as a client sees them
+/// (tests/smb/smbprotocol_durable.py). Method: an open with DHnQ and a batch oplock (2.1) or
+/// DH2Q and an RWH lease (3.1.1, encrypted) writes and locks [0, 10), its TCP connection is
+/// closed without LOGOFF; the lock stays held (another connection's lock there is refused),
+/// and a new connection reconnects it with DHnC / DH2C, reads the data and finds the lock its
+/// own; a DH2C with the wrong CreateGuid is refused. A delete-on-close durable open with a 1 s
+/// timeout is closed by the scavenger (reconnect refused, file gone), and a disconnected open
+/// whose batch oplock another client's open needs broken is closed at once, not after the 35 s
+/// break timeout.
+#[test]
+fn smbprotocol_durable_handles() {
+    run_script("smbprotocol_durable.py");
 }

@@ -48,11 +48,15 @@ const SUITES: &[(&str, usize, usize)] = &[
     ("smb2.fileid", 4, 4),
     ("smb2.oplock", 39, 42),
     ("smb2.lock", 22, 22),
+    ("smb2.durable-open", 17, 23),
+    ("smb2.durable-open-disconnect", 1, 1),
+    ("smb2.durable-v2-open", 14, 15),
 ];
 
-/// Suites run only when named in `SMBTORTURE_SUITES` (longer than the 2 minutes a default suite
-/// may take: smb2.lease waits out break timeouts, about 3 minutes against Samba and dittofs).
-const OPTIONAL_SUITES: &[(&str, usize, usize)] = &[("smb2.lease", 34, 36)];
+/// Suites run only when named in `SMBTORTURE_SUITES` (about the 2 minutes or more a default
+/// suite may take: smb2.lease waits out break timeouts, about 3 minutes against Samba and
+/// dittofs; smb2.replay its pending opens and request timeouts, about 2 minutes).
+const OPTIONAL_SUITES: &[(&str, usize, usize)] = &[("smb2.lease", 34, 36), ("smb2.replay", 29, 55)];
 // smb2.timestamps (Samba 15/15) is run by hand (docs/SMB-TORTURE.md): its delayed-write tests
 // wait for write-time updates dittofs does not delay, and each waits out its own timeout.
 

@@ -16,6 +16,7 @@
 #   --timeout SECS     give up after SECS (default 1200); exit status 124
 #   --mem MIB          guest memory (default 1536)
 #   --log FILE         also write the console to FILE
+#   --net OPTS         append OPTS to the user-networking netdev (",hostfwd=...,guestfwd=...")
 #
 # The guest's console is copied to standard output. The exit status is the workload's,
 # 124 on timeout, 125 when the VM never reached the workload.
@@ -25,7 +26,7 @@ vm="${DITTOFS_VM_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dittofs-vm}"
 
 die() { echo "ci/vm/run.sh: $*" >&2; exit 125; }
 
-files=() bins=() share="" timeout=1200 mem=1536 log=""
+files=() bins=() share="" timeout=1200 mem=1536 log="" net=""
 while (($#)); do
   case "$1" in
     --file) files+=("$2"); shift 2 ;;
@@ -34,7 +35,8 @@ while (($#)); do
     --timeout) timeout="$2"; shift 2 ;;
     --mem) mem="$2"; shift 2 ;;
     --log) log="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --net) net="$2"; shift 2 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) shift; break ;;
     -*) die "unknown option $1 (see --help)" ;;
     *) break ;;
@@ -94,7 +96,7 @@ args=(
   -display none -monitor none -serial stdio -no-reboot
   -kernel "$vm/vmlinuz" -initrd "$work/initrd"
   -append "console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init"
-  -netdev user,id=n0 -device virtio-net-pci,netdev=n0
+  -netdev "user,id=n0$net" -device virtio-net-pci,netdev=n0
 )
 if [[ -n "$share" ]]; then
   [[ -d "$share" ]] || die "--share $share is not a directory"

@@ -1,6 +1,7 @@
 //! Sans-IO protocol codecs for DittoFS: XDR (RFC 4506), ONC RPC v2 with TCP record marking
-//! (RFC 5531), MOUNT v3 and NFSv3 (RFC 1813), the portmapper v2 (RFC 1833), and SMB 2.0.2 –
-//! 3.1.1 ([MS-SMB2]) with NTLMSSP and SPNEGO.
+//! (RFC 5531), MOUNT v3 and NFSv3 (RFC 1813), the portmapper v2 (RFC 1833), the NFSv3 lock
+//! manager (NLM v4) and status monitor (NSM v1) of X/Open XNFS, and SMB 2.0.2 – 3.1.1
+//! ([MS-SMB2]) with NTLMSSP and SPNEGO.
 //!
 //! This crate never does I/O, never reads a clock and never depends on tokio: every function
 //! takes bytes (and, for session state, the current time) and returns values. Decoders check
@@ -14,6 +15,8 @@
 //! - [`portmap`]: portmapper v2.
 //! - [`mount3`]: MOUNT v3.
 //! - [`nfs3`]: NFSv3, one module per procedure.
+//! - [`nlm4`]: the Network Lock Manager v4 (byte-range locks, share reservations).
+//! - [`nsm`]: the Network Status Monitor v1 (reboot notification).
 //! - [`drc`]: the duplicate request cache.
 //! - [`smb2`]: SMB 2.0.2 – 3.1.1 (framing, commands, session state).
 //! - [`ntlm`]: NTLMSSP messages, the NTLMv2 server [`ntlm::Acceptor`], session security for
@@ -29,6 +32,8 @@ pub mod drc;
 pub mod fuzzing;
 pub mod mount3;
 pub mod nfs3;
+pub mod nlm4;
+pub mod nsm;
 pub mod ntlm;
 pub mod portmap;
 pub mod rpc;

@@ -596,6 +596,12 @@ pub const PUNCH_PIECE: u64 = 1 << 20;
 ///   that returns versions keeps a version's bytes readable at least until the metadata store
 ///   recorded a newer one for the file (the server passes `sync`'s version to
 ///   [`MetadataStore::record_write`]), and never returns the same version for different bytes.
+/// - Which version is read: a store with versions ([`ContentStore::has_versions`]) cannot know
+///   on its own which of its versions metadata recorded (after a restart, the newest version
+///   it holds may be one whose `record_write` never happened). The caller therefore tells it,
+///   with [`ContentStore::adopt`], before it reads or changes a file's content: the store then
+///   serves the adopted version, unless it holds changes of its own made since (written,
+///   or synced and not yet adopted back), which are newer. Stores without versions ignore it.
 pub trait ContentStore: Send + Sync + 'static {
     /// Reads up to `len` bytes at `offset`.
     fn read(
@@ -677,6 +683,29 @@ pub trait ContentStore: Send + Sync + 'static {
             }
             Ok(version)
         }
+    }
+
+    /// Tells the store that metadata records `version` for `key` (what
+    /// [`MetadataStore::content_version`] returned; `None` if none was ever recorded). The
+    /// server calls it before each read or change of a file's content, and again after
+    /// [`MetadataStore::record_write`] recorded what `sync` returned. A store with versions
+    /// reads and changes that version from then on, unless it holds changes of the key made
+    /// through it that metadata has not recorded yet, or already serves a newer version: a
+    /// report older than what it serves is stale (a read that raced a flush) and is ignored.
+    /// Stores without versions ignore it; this default does nothing.
+    fn adopt(
+        &self,
+        key: ContentKey,
+        version: Option<ContentVersion>,
+    ) -> impl Future<Output = StoreResult<()>> + Send {
+        let _ = (key, version);
+        async { Ok(()) }
+    }
+
+    /// Whether this store returns versions (and so needs [`ContentStore::adopt`]); callers
+    /// skip the metadata lookup for stores that do not. Fixed for the store's lifetime.
+    fn has_versions(&self) -> bool {
+        false
     }
 
     /// The largest length an object can have here, in bytes: what FSINFO reports as

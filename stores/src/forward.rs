@@ -264,6 +264,16 @@ macro_rules! forward_content_store {
                 $via!(self, async punch_hole,
                     s => $crate::ContentStore::punch_hole(s, key, offset, len).await)
             }
+            async fn adopt(
+                &self,
+                key: $crate::ContentKey,
+                version: Option<$crate::ContentVersion>,
+            ) -> $crate::StoreResult<()> {
+                $via!(self, async adopt, s => $crate::ContentStore::adopt(s, key, version).await)
+            }
+            fn has_versions(&self) -> bool {
+                $via!(self, fn has_versions, s => $crate::ContentStore::has_versions(s))
+            }
             fn max_file_size(&self) -> u64 {
                 $via!(self, fn max_file_size, s => $crate::ContentStore::max_file_size(s))
             }

@@ -18,6 +18,7 @@
 //! - `postgres` (feature `postgres`): the shared persistent metadata store on PostgreSQL, for
 //!   several gateways on one database.
 //! - [`redact`]: hides passwords in connection URLs for logs and printed configurations.
+//! - `s3` (feature `s3`): content in an S3 bucket, in immutable blocks and versioned manifests.
 //! - `conformance` (feature `conformance`): the suite every backend's tests run.
 
 pub mod api;
@@ -33,6 +34,8 @@ pub mod redact;
 #[cfg(feature = "rocksdb")]
 pub mod rocksdb;
 pub mod rules;
+#[cfg(feature = "s3")]
+pub mod s3;
 
 pub use api::*;
 /// Re-exported for the forwarding macros, whose expansions name [`bytes::Bytes`].

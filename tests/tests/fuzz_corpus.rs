@@ -34,6 +34,8 @@ const TARGETS: &[(&str, Entry)] = &[
     ("smb2_info", protocol::fuzzing::fuzz_smb2_info),
     ("smb2_security", protocol::fuzzing::fuzz_smb2_security),
     ("smb2_ioctl", protocol::fuzzing::fuzz_smb2_ioctl),
+    ("nlm", protocol::fuzzing::fuzz_nlm),
+    ("nsm", protocol::fuzzing::fuzz_nsm),
 ];
 
 fn fuzz_dir() -> PathBuf {

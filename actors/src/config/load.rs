@@ -167,11 +167,13 @@ impl Config {
             .stores
             .iter_mut()
             .map(|(name, s)| (format!("metadata.stores.{name}.path"), s.path_mut()));
-        let content = self
-            .content
-            .stores
-            .iter_mut()
-            .map(|(name, s)| (format!("content.stores.{name}.path"), s.path_mut()));
+        let content = self.content.stores.iter_mut().map(|(name, s)| {
+            let field = match s {
+                super::ContentStoreConfig::S3(_) => "s3.cache_dir",
+                _ => "path",
+            };
+            (format!("content.stores.{name}.{field}"), s.path_mut())
+        });
         let state = std::iter::once((
             "server.state_dir".to_owned(),
             Some(&mut self.server.state_dir),

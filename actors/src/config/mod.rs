@@ -35,9 +35,9 @@ pub use self::overrides::{ENV_PREFIX, ENV_SEPARATOR};
 pub use self::schema::{
     AdaptersSection, CacheSection, Config, ContentSection, ContentStoreConfig, DatabaseUrl,
     GroupConfig, GuestConfig, LogFormat, LogLevel, LoggingSection, MetadataSection,
-    MetadataStoreConfig, NfsConfig, PortmapperConfig, PostgresOptions, ServerSection, ShareConfig,
-    ShareRoot, ShareSmbConfig, SmbCipher, SmbConfig, SmbDialect, SmbDialects, SmbEncryption,
-    Squash, UserConfig,
+    MetadataStoreConfig, NfsConfig, NfsLockingConfig, PortmapperConfig, PostgresOptions, S3Options,
+    ServerSection, ShareConfig, ShareRoot, ShareSmbConfig, SmbCipher, SmbConfig, SmbDialect,
+    SmbDialects, SmbEncryption, Squash, UserConfig,
 };
 pub use self::units::{ByteSize, UnitError, format_duration, parse_duration, parse_mode};
 pub use self::validate::Problem;

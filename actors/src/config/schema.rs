@@ -310,9 +310,98 @@ pub enum ContentStoreConfig {
         /// The directory: absolute, or starting with `~/`.
         path: PathBuf,
     },
-    /// An S3 bucket. Part of the schema so the name is reserved, but not built in this version:
-    /// [`Config::validate`] rejects it.
-    S3(BTreeMap<String, Value>),
+    /// Blocks and manifests in an S3 bucket, with a local disk cache (boxed: it is large).
+    S3(Box<S3Options>),
+}
+
+/// `type: s3` + `s3: { … }`: where the bucket is and how the store uses it. Sizes take units
+/// (`4MiB`), durations are written like `30s`. The secret key prints as `<redacted>` in
+/// `Debug` and in `dittofs config show`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Options {
+    /// The bucket.
+    pub bucket: String,
+    /// The region (any name for S3-compatible servers).
+    #[serde(default = "S3Options::default_region")]
+    pub region: String,
+    /// The endpoint URL of an S3-compatible server (`http://127.0.0.1:9000`); AWS if unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// A prefix for every object name (several stores may share one bucket).
+    #[serde(default)]
+    pub prefix: String,
+    /// Path-style URLs (`endpoint/bucket/key`), which most S3-compatible servers need.
+    #[serde(default)]
+    pub force_path_style: bool,
+    /// Size of the blocks files are cut into: 64KiB to 256MiB.
+    #[serde(default = "S3Options::default_block_size")]
+    pub block_size: ByteSize,
+    /// The local cache directory (absolute or `~/`); `~/.cache/dittofs/s3/<store>` if unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_dir: Option<PathBuf>,
+    /// Local disk the cache may use (half clean blocks, half staged writes); at least 4
+    /// blocks.
+    #[serde(default = "S3Options::default_cache_size")]
+    pub cache_size: ByteSize,
+    /// The access key id; `AWS_ACCESS_KEY_ID` if unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    /// The secret access key; `AWS_SECRET_ACCESS_KEY` if unset. Never printed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<Secret>,
+    /// Create the bucket if it does not exist; otherwise the server refuses to start.
+    #[serde(default)]
+    pub create_bucket: bool,
+    /// Most block uploads in flight at once.
+    #[serde(default = "S3Options::default_max_uploads")]
+    pub max_uploads: usize,
+    /// How long one S3 request retries transient failures (5xx, timeouts) before the
+    /// operation fails as busy.
+    #[serde(
+        default = "S3Options::default_retry_deadline",
+        with = "humane_duration"
+    )]
+    pub retry_deadline: Duration,
+    /// How often superseded blocks and manifests are collected.
+    #[serde(default = "S3Options::default_gc_interval", with = "humane_duration")]
+    pub gc_interval: Duration,
+    /// Unrecorded objects younger than this are left alone (an upload may be in flight).
+    #[serde(default = "S3Options::default_gc_grace", with = "humane_duration")]
+    pub gc_grace: Duration,
+}
+
+impl S3Options {
+    fn default_region() -> String {
+        "us-east-1".to_owned()
+    }
+    fn default_block_size() -> ByteSize {
+        ByteSize::mib(4)
+    }
+    fn default_cache_size() -> ByteSize {
+        ByteSize::mib(1024)
+    }
+    fn default_max_uploads() -> usize {
+        8
+    }
+    fn default_retry_deadline() -> Duration {
+        Duration::from_secs(30)
+    }
+    fn default_gc_interval() -> Duration {
+        Duration::from_secs(60)
+    }
+    fn default_gc_grace() -> Duration {
+        Duration::from_secs(3600)
+    }
+
+    /// A copy with the secret key replaced by `<redacted>`, for printing.
+    pub fn redacted(&self) -> Self {
+        let mut copy = self.clone();
+        if copy.secret_access_key.is_some() {
+            copy.secret_access_key = Some(Secret::redacted());
+        }
+        copy
+    }
 }
 
 impl ContentStoreConfig {
@@ -329,14 +418,16 @@ impl ContentStoreConfig {
     pub fn path(&self) -> Option<&Path> {
         match self {
             Self::Filesystem { path } => Some(path),
-            Self::Memory {} | Self::S3(_) => None,
+            Self::S3(o) => o.cache_dir.as_deref(),
+            Self::Memory {} => None,
         }
     }
 
     pub(super) fn path_mut(&mut self) -> Option<&mut PathBuf> {
         match self {
             Self::Filesystem { path } => Some(path),
-            Self::Memory {} | Self::S3(_) => None,
+            Self::S3(o) => o.cache_dir.as_mut(),
+            Self::Memory {} => None,
         }
     }
 }
@@ -744,6 +835,35 @@ pub struct NfsConfig {
     pub max_connections: usize,
     /// Requests one connection may have executing at once; at least 1.
     pub max_in_flight_per_connection: usize,
+    /// NFSv3 locking (NLM and NSM).
+    pub locking: NfsLockingConfig,
+}
+
+/// `adapters.nfs.locking`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NfsLockingConfig {
+    /// How long after a restart only lock reclaims are served (when clients held locks
+    /// before it); written like `45s`.
+    #[serde(with = "humane_duration")]
+    pub grace_period: Duration,
+    /// The server's name in the reboot notifications (SM_NOTIFY) it sends clients after a
+    /// restart; they match it against the name or address they mounted. Empty: the host
+    /// name.
+    pub server_name: String,
+    /// The port of clients' portmappers, through which the server finds their lock
+    /// managers (GRANTED callbacks) and status monitors (SM_NOTIFY); 111 except in tests.
+    pub client_portmapper_port: u16,
+}
+
+impl Default for NfsLockingConfig {
+    fn default() -> Self {
+        Self {
+            grace_period: Duration::from_secs(45),
+            server_name: String::new(),
+            client_portmapper_port: 111,
+        }
+    }
 }
 
 impl NfsConfig {
@@ -827,6 +947,7 @@ impl Default for NfsConfig {
             portmapper: PortmapperConfig::default(),
             max_connections: 1024,
             max_in_flight_per_connection: 64,
+            locking: NfsLockingConfig::default(),
         }
     }
 }
@@ -876,6 +997,11 @@ impl Config {
                 *secret = Secret::redacted();
             }
         }
+        for store in copy.content.stores.values_mut() {
+            if let ContentStoreConfig::S3(o) = store {
+                **o = o.redacted();
+            }
+        }
         copy
     }
 
@@ -891,6 +1017,11 @@ impl Config {
                 .users
                 .iter()
                 .any(|u| u.password_hash.is_some() || u.nt_hash.is_some())
+            || self
+                .content
+                .stores
+                .values()
+                .any(|s| matches!(s, ContentStoreConfig::S3(o) if o.secret_access_key.is_some()))
     }
 }
 
@@ -1002,7 +1133,9 @@ impl<'de> Deserialize<'de> for ContentStoreConfig {
             "filesystem" => shape
                 .options::<PathOptions, D>()
                 .map(|o| Self::Filesystem { path: o.path }),
-            _ => shape.options::<_, D>().map(Self::S3),
+            _ => shape
+                .options::<S3Options, D>()
+                .map(|o| Self::S3(Box::new(o))),
         }
     }
 }
@@ -1014,7 +1147,7 @@ impl Serialize for ContentStoreConfig {
             Self::Filesystem { path } => {
                 StoreShape::write(serializer, self.kind(), &PathOptions { path: path.clone() })
             }
-            Self::S3(options) => StoreShape::write(serializer, self.kind(), options),
+            Self::S3(options) => StoreShape::write(serializer, self.kind(), &**options),
         }
     }
 }

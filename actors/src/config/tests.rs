@@ -223,7 +223,7 @@ content:
     default: {type: filesystem, path: /srv/d}
     twin: {type: filesystem, path: /srv/d}
     inner: {type: filesystem, path: /srv/d/x}
-    bucket: {type: s3, bucket: b}
+    bucket: {type: s3, bucket: b, block_size: 1KiB}
 cache: {dirty_bytes_max: 64KiB, flush_workers: 0}
 shares:
   - {name: export}
@@ -242,7 +242,7 @@ adapters:
         "metadata.stores.Bad: \"Bad\" is not a valid store name",
         "metadata.stores.pg.postgres.url: \"postgres://x\" is not a PostgreSQL URL of the form postgres://user@host:port/database",
         "metadata.stores.rel.path: \"data/meta\" must be an absolute path or start with ~/",
-        "content.stores.bucket.type: s3 is not built in this version (available: memory, filesystem)",
+        "content.stores.bucket.s3.block_size: must be between 64KiB and 256MiB",
         "content.stores.inner.path: is inside content.stores.default.path",
         "content.stores.twin.path: is the same directory as content.stores.default.path",
         "cache.dirty_bytes_max: 64KiB is less than one maximal WRITE (1MiB)",
@@ -682,19 +682,21 @@ users:
     assert!(!shown.iter().any(|p| p.contains("secret-ish")));
 }
 
-/// Goal: the seed example validates once its elided hash is a real one, except for the part
-/// this version does not serve (the S3 store), named by key.
+/// Goal: the seed example validates once its elided hash is a real one (its S3 store
+/// included, with the defaults for what it leaves out).
 #[test]
 fn seed_config_validates() {
     let (hash, _) = crate::identity::secret::hash_password("pw", 4).expect("hash");
     let text = SEED_YAML.replace("$2a$10$...", hash.expose());
-    let shown: Vec<String> = problems(&text).iter().map(ToString::to_string).collect();
-    assert_eq!(
-        shown,
-        [
-            "content.stores.s3-cloud.type: s3 is not built in this version (available: memory, filesystem)",
-        ]
-    );
+    let config = parse(&text).expect("the seed configuration validates");
+    match config.content.stores.get("s3-cloud") {
+        Some(ContentStoreConfig::S3(o)) => {
+            assert_eq!(o.bucket, "my-dittofs-bucket");
+            assert_eq!(o.region, "us-east-1");
+            assert_eq!(o.block_size, ByteSize::mib(4));
+        }
+        other => panic!("s3-cloud: {other:?}"),
+    }
     // The elided hash itself is reported, by key, without its value.
     let shown: Vec<String> = problems(SEED_YAML)
         .iter()
@@ -794,4 +796,57 @@ adapters:
     assert_eq!(share.smb_name(), "a_b");
     share.smb.name = Some("B".to_owned());
     assert_eq!(share.smb_name(), "B");
+}
+
+/// Goal: an S3 content store parses in the seed's shape with every option (sizes with units,
+/// durations, `~` in the cache directory), unknown keys are errors naming the key, bad values
+/// are problems by key, and the secret key never shows in `Debug` or `config show`.
+#[test]
+fn s3_store_options() {
+    let text = "content:\n  stores:\n    c:\n      type: s3\n      s3:\n        bucket: b\n        region: eu-west-1\n        endpoint: http://127.0.0.1:9000\n        prefix: fs/\n        force_path_style: true\n        block_size: 8MiB\n        cache_dir: ~/s3cache\n        cache_size: 2GiB\n        access_key_id: AKIDEXAMPLE\n        secret_access_key: very-secret-value\n        create_bucket: true\n        max_uploads: 4\n        retry_deadline: 10s\n        gc_interval: 2m\n        gc_grace: 30m\nshares:\n  - name: /export\n    content_store: c\n";
+    let config = parse(text).expect("valid s3 store");
+    let Some(ContentStoreConfig::S3(o)) = config.content.stores.get("c") else {
+        panic!("not an s3 store");
+    };
+    assert_eq!(o.block_size, ByteSize::mib(8));
+    assert_eq!(o.cache_size, ByteSize::mib(2048));
+    assert_eq!(
+        o.cache_dir.as_deref(),
+        Some(Path::new("/home/tester/s3cache"))
+    );
+    assert_eq!(o.retry_deadline, Duration::from_secs(10));
+    assert_eq!(o.gc_interval, Duration::from_secs(120));
+    assert!(o.force_path_style && o.create_bucket);
+    assert!(config.has_secrets());
+    let shown = config.redacted().to_yaml();
+    assert!(shown.contains("secret_access_key: <redacted>"), "{shown}");
+    assert!(!shown.contains("very-secret-value"));
+    assert!(!format!("{config:?}").contains("very-secret-value"));
+    // The shown (redacted) form loads again.
+    parse(&shown).expect("config show output reloads");
+    let err = error(&text.replace("gc_grace", "gc_grase"));
+    assert!(err.contains("unknown field `gc_grase`"), "{err}");
+    let bad = text
+        .replace("block_size: 8MiB", "block_size: 1KiB")
+        .replace("endpoint: http://", "endpoint: ftp://")
+        .replace("        secret_access_key: very-secret-value\n", "");
+    let shown: Vec<String> = problems(&bad).iter().map(ToString::to_string).collect();
+    for want in [
+        "content.stores.c.s3.block_size",
+        "content.stores.c.s3.endpoint",
+        "content.stores.c.s3.secret_access_key",
+    ] {
+        assert!(
+            shown.iter().any(|p| p.starts_with(want)),
+            "{want} in {shown:#?}"
+        );
+    }
+    let rel = text.replace("cache_dir: ~/s3cache", "cache_dir: rel/dir");
+    let shown: Vec<String> = problems(&rel).iter().map(ToString::to_string).collect();
+    assert!(
+        shown
+            .iter()
+            .any(|p| p.starts_with("content.stores.c.s3.cache_dir")),
+        "{shown:#?}"
+    );
 }

@@ -98,16 +98,17 @@ impl Config {
         for (name, store) in &self.content.stores {
             let key = format!("content.stores.{name}");
             check_store_name(problems, &key, name);
-            if let ContentStoreConfig::S3(_) = store {
-                problems.push(
-                    format!("{key}.type"),
-                    "s3 is not built in this version (available: memory, filesystem)",
-                );
+            if let ContentStoreConfig::S3(o) = store {
+                validate_s3(problems, &format!("{key}.s3"), o);
             }
+            let field = match store {
+                ContentStoreConfig::S3(_) => "s3.cache_dir",
+                _ => "path",
+            };
             if let Some(path) = store.path()
-                && check_store_path(problems, &format!("{key}.path"), path, &dirs)
+                && check_store_path(problems, &format!("{key}.{field}"), path, &dirs)
             {
-                dirs.push((format!("{key}.path"), path));
+                dirs.push((format!("{key}.{field}"), path));
             }
         }
     }
@@ -212,6 +213,12 @@ impl Config {
                     ),
                 );
             }
+        }
+        if nfs.locking.client_portmapper_port == 0 {
+            problems.push(
+                "adapters.nfs.locking.client_portmapper_port",
+                "0 is not a valid port; clients' portmappers listen on 111",
+            );
         }
     }
 }
@@ -621,5 +628,44 @@ fn check_postgres(problems: &mut Problems, key: &str, options: &PostgresOptions)
         if value.is_zero() {
             problems.push(format!("{key}.postgres.{name}"), "must be longer than 0s");
         }
+    }
+}
+
+/// The `s3` options a store cannot start with, by key (credentials may come from the
+/// environment, so their absence is found when the store opens).
+fn validate_s3(problems: &mut Problems, key: &str, o: &super::S3Options) {
+    if o.bucket.is_empty() {
+        problems.push(format!("{key}.bucket"), "must not be empty");
+    }
+    let (min, max) = (64 * 1024, 256 * 1024 * 1024);
+    let block = o.block_size.bytes();
+    if !(min..=max).contains(&block) {
+        problems.push(
+            format!("{key}.block_size"),
+            "must be between 64KiB and 256MiB",
+        );
+    }
+    if o.cache_size.bytes() < block.saturating_mul(4) {
+        problems.push(format!("{key}.cache_size"), "must hold at least 4 blocks");
+    }
+    if o.max_uploads == 0 {
+        problems.push(format!("{key}.max_uploads"), "must be at least 1");
+    }
+    if o.access_key_id.is_some() != o.secret_access_key.is_some() {
+        problems.push(
+            format!("{key}.secret_access_key"),
+            "access_key_id and secret_access_key go together (or both come from the environment)",
+        );
+    }
+    if let Some(e) = &o.endpoint
+        && !(e.starts_with("http://") || e.starts_with("https://"))
+    {
+        problems.push(
+            format!("{key}.endpoint"),
+            "must start with http:// or https://",
+        );
+    }
+    if o.gc_interval.is_zero() {
+        problems.push(format!("{key}.gc_interval"), "must be more than zero");
     }
 }

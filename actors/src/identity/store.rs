@@ -159,21 +159,13 @@ pub fn identity_of(config: &Config) -> IdentityData {
     }
 }
 
-/// Refuses a configuration that holds password hashes (or a database password) in a file
-/// others can read. `dittofs start` refuses to run with such a file; a reload only warns.
+/// Refuses a configuration that holds secrets (password hashes, an S3 secret key, a database
+/// password) in a file others can read. `dittofs start` refuses to run with such a file; a
+/// reload only warns.
 pub fn check_private(path: &Path, config: &Config) -> Result<(), String> {
     if !config.has_secrets() {
         return Ok(());
     }
-    let what = if config
-        .users
-        .iter()
-        .any(|u| u.password_hash.is_some() || u.nt_hash.is_some())
-    {
-        "password hashes"
-    } else {
-        "a database password"
-    };
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -181,7 +173,7 @@ pub fn check_private(path: &Path, config: &Config) -> Result<(), String> {
             let mode = meta.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
                 return Err(format!(
-                    "{} holds {what} but is readable by others (mode {mode:04o}); \
+                    "{} holds secrets (password hashes or an S3 secret key) but is readable by others (mode {mode:04o}); \
                      run `chmod 600 {}`",
                     path.display(),
                     path.display()

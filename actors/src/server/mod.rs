@@ -24,6 +24,8 @@ use self::nfs::connection::{self, ConnLimits};
 use self::nfs::dispatch::Dispatcher;
 use self::nfs::export::{Exports, NfsExport};
 use self::nfs::filehandle::FileHandleCodec;
+use self::nfs::nlm::NlmService;
+pub use self::nfs::nlm::NlmSettings;
 use self::nfs::rpc::ConnInfo;
 use self::share::Share;
 use self::share::actor::ShareActor;
@@ -62,6 +64,10 @@ pub enum Error {
     /// Flushing dirty data at shutdown failed.
     #[error("flushing at shutdown: {0}")]
     Flush(#[source] stores::StoreError),
+    /// The lock manager's state (NSM state number, monitored hosts) could not be read or
+    /// written.
+    #[error("lock manager state in the state directory: {0}")]
+    LockState(#[source] std::io::Error),
 }
 
 /// A share as the server needs it, already validated.
@@ -180,6 +186,8 @@ pub struct ServerConfig {
     pub resolver: Option<Arc<dyn Resolver>>,
     /// The SMB adapter's settings (used when SMB listeners are given).
     pub smb: SmbSettings,
+    /// The NFS lock manager's settings (grace period, state directory, callbacks).
+    pub nlm: NlmSettings,
 }
 
 impl ServerConfig {
@@ -199,6 +207,7 @@ impl ServerConfig {
             shutdown_timeout: Duration::from_secs(30),
             resolver: None,
             smb: SmbSettings::default(),
+            nlm: NlmSettings::default(),
         }
     }
 }
@@ -309,6 +318,9 @@ where
         registry.clone(),
         resolver.clone(),
     ));
+    let nlm = NlmService::start(env.clone(), config.nlm.clone())
+        .await
+        .map_err(Error::LockState)?;
     let dispatcher = Arc::new(Dispatcher::new(
         env.clone(),
         Exports::new(registry, rules, resolver),
@@ -316,6 +328,7 @@ where
         config.nfs_port,
         config.request_bytes_max,
         config.reply_bytes_max,
+        nlm,
     ));
     let limits = ConnLimits {
         max_in_flight: config.max_in_flight_per_connection,

@@ -10,15 +10,19 @@ expect() {
 }
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
-# nfs_mount DIR [EXTRA_OPTS]: mounts 10.0.2.2:$EXPORT (default /export) with the kernel NFSv3
-# client, MOUNT and NFS both on $PORT, as the README tells users to. The kernel parses the
-# text options itself (no mount.nfs in the guest), so addresses are given as numbers.
+# nfs_mount DIR [EXTRA_OPTS]: mounts $NFS_ADDR:$EXPORT (default 10.0.2.2:/export) with the
+# kernel NFSv3 client, MOUNT and NFS both on $PORT, as the README tells users to. The kernel
+# parses the text options itself (no mount.nfs in the guest), so addresses are given as
+# numbers. Without NFS_LOCKS=1 it mounts with nolock (no lock manager in the guest).
 nfs_mount() {
   : "${PORT:?PORT is the server port}"
-  opts="vers=3,tcp,port=$PORT,mountport=$PORT,mountproto=tcp,nolock,addr=10.0.2.2,mountaddr=10.0.2.2${2:+,$2}"
+  a="${NFS_ADDR:-10.0.2.2}"
+  lock=",nolock"
+  [ "${NFS_LOCKS:-0}" = 1 ] && lock=""
+  opts="vers=3,tcp,port=$PORT,mountport=$PORT,mountproto=tcp$lock,addr=$a,mountaddr=$a${2:+,$2}"
   mkdir -p "$1"
-  step "mount -t nfs -o $opts 10.0.2.2:${EXPORT:-/export} $1"
-  mount -t nfs -o "$opts" "10.0.2.2:${EXPORT:-/export}" "$1" || fail "mount -o $opts"
+  step "mount -t nfs -o $opts $a:${EXPORT:-/export} $1"
+  mount -t nfs -o "$opts" "$a:${EXPORT:-/export}" "$1" || fail "mount -o $opts"
 }
 
 # cifs_mount DIR VERS [EXTRA_OPTS]: mounts //10.0.2.2/$SHARE (default share) with the kernel

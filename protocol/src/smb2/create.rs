@@ -540,6 +540,27 @@ pub mod names {
         0x93, 0xAD, 0x25, 0x50, 0x9C, 0xB4, 0x11, 0xE7, 0xB4, 0x23, 0x83, 0xDE, 0x96, 0x8B, 0xCD,
         0x7C,
     ];
+    /// SMB2_CREATE_APP_INSTANCE_ID ([MS-SMB2] 2.2.13.2.13): GUID
+    /// 45BCA66A-EFA7-F74A-9008-FA462E144D74 as the bytes on the wire.
+    pub const APP_INSTANCE_ID: &[u8] = &[
+        0x45, 0xBC, 0xA6, 0x6A, 0xEF, 0xA7, 0xF7, 0x4A, 0x90, 0x08, 0xFA, 0x46, 0x2E, 0x14, 0x4D,
+        0x74,
+    ];
+}
+
+/// [MS-SMB2] 2.2.13.2.13 SMB2_CREATE_APP_INSTANCE_ID (20 bytes: StructureSize 20, Reserved,
+/// AppInstanceId): the AppInstanceId.
+pub fn decode_app_instance_id(data: &[u8]) -> Result<[u8; 16], DecodeError> {
+    let b: [u8; 20] = exact(data, "AppInstanceId")?;
+    if le_u16(&b, 0) != 20 {
+        return Err(DecodeError::InvalidValue {
+            field: "AppInstanceId.StructureSize",
+            value: u64::from(le_u16(&b, 0)),
+        });
+    }
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&b[4..]);
+    Ok(id)
 }
 
 /// Size of the SMB2_CREATE_CONTEXT header before the name.
@@ -667,6 +688,10 @@ fn exact<const N: usize>(data: &[u8], field: &'static str) -> Result<[u8; N], De
         field,
         value: data.len() as u64,
     })
+}
+
+fn le_u16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
 }
 
 fn le_u32(b: &[u8], at: usize) -> u32 {
@@ -1320,6 +1345,12 @@ mod tests {
         };
         assert_eq!(DurableV2Reconnect::decode(&c.encode()), Ok(c));
         assert!(decode_dhnq(&[0; 16]).is_ok());
+        let mut app = vec![20, 0, 0, 0];
+        app.extend_from_slice(&[7; 16]);
+        assert_eq!(decode_app_instance_id(&app), Ok([7; 16]));
+        app[0] = 24;
+        assert!(decode_app_instance_id(&app).is_err());
+        assert!(decode_app_instance_id(&app[..19]).is_err());
         assert!(decode_dhnq(&[0; 15]).is_err());
         let v1 = Lease {
             key: [1; 16],

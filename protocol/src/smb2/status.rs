@@ -150,6 +150,9 @@ ntstatus! {
     INTERNAL_ERROR = 0xC000_00E5;
     /// An access violation.
     ACCESS_VIOLATION = 0xC000_0005;
+    /// The object id is already in use (a DH2Q CreateGuid of an existing open, sent
+    /// without SMB2_FLAGS_REPLAY_OPERATION).
+    DUPLICATE_OBJECTID = 0xC000_022A;
     /// The file is temporarily not available.
     FILE_NOT_AVAILABLE = 0xC000_0467;
     /// The server is not available.

@@ -1,9 +1,13 @@
 //! The content checks: every rule of the [`ContentStore`] contract.
 
+use std::future::Future;
+
 use bytes::Bytes;
 
 use super::{CheckGuard, ok};
-use crate::api::{ContentKey, ContentStore, Generation, InodeId, StoreError, StoreId};
+use crate::api::{
+    ContentKey, ContentStore, ContentVersion, Generation, InodeId, StoreError, StoreId,
+};
 
 /// Runs every content check against `store`; panics on the first violation.
 pub async fn content_suite<C: ContentStore>(store: &C) {
@@ -27,6 +31,7 @@ pub async fn content_suite<C: ContentStore>(store: &C) {
         content_versions,
         content_max_size,
         content_allocated_and_punch,
+        content_adopt,
     );
 }
 
@@ -498,4 +503,99 @@ async fn content_allocated_and_punch<C: ContentStore>(cx: &Content<'_, C>) {
     ok(s.punch_hole(k, 0, u64::MAX).await, "punch everything");
     cx.same(k, &vec![0u8; model.len()], "after punching everything")
         .await;
+}
+
+/// `adopt` never makes a store serve older bytes than its own: a store without versions
+/// ignores it (even for a version it never issued); a store with versions keeps serving what
+/// it wrote after the adopted version, keeps its synced version against a stale (older)
+/// report, and keeps serving the version that is adopted back.
+async fn content_adopt<C: ContentStore>(cx: &Content<'_, C>) {
+    let s = cx.store;
+    let k = cx.key(91).await;
+    cx.write(k, 0, b"first").await;
+    let v1 = ok(s.sync(k).await, "sync first");
+    assert_eq!(
+        v1.is_some(),
+        s.has_versions(),
+        "has_versions disagrees with sync"
+    );
+    ok(s.adopt(k, v1).await, "adopt the synced version");
+    cx.same(k, b"first", "after adopting the synced version")
+        .await;
+    if !s.has_versions() {
+        ok(
+            s.adopt(k, Some(ContentVersion(12_345))).await,
+            "adopt on a store without versions",
+        );
+        ok(
+            s.adopt(k, None).await,
+            "adopt None on a store without versions",
+        );
+        cx.same(k, b"first", "adopt changed a store without versions")
+            .await;
+        return;
+    }
+    cx.write(k, 0, b"second").await;
+    ok(s.adopt(k, v1).await, "adopt while changes are staged");
+    cx.same(k, b"second", "staged changes lost to an adopt")
+        .await;
+    let v2 = ok(s.sync(k).await, "sync second");
+    assert!(v2 > v1, "a later version is not larger: {v1:?} then {v2:?}");
+    ok(s.adopt(k, v1).await, "a stale report of the older version");
+    cx.same(k, b"second", "a stale adopt brought back older bytes")
+        .await;
+    ok(s.adopt(k, v2).await, "adopt the new version");
+    cx.same(k, b"second", "after adopting the new version")
+        .await;
+}
+
+/// The hand-off across a restart, for stores with versions: a version synced but never
+/// recorded (the crash came before `record_write`) is not what a reopened store serves once
+/// told the recorded version; a newer version recorded elsewhere is served once adopted.
+/// `reopen` opens a second instance on the same storage (as after a restart). Stores
+/// without versions pass trivially.
+pub async fn content_adopt_after_restart<C, F, Fut>(store: &C, mut reopen: F)
+where
+    C: ContentStore,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = C>,
+{
+    let _guard = CheckGuard("content_adopt_after_restart");
+    let cx = Content { store };
+    let k = cx.key(92).await;
+    cx.write(k, 0, b"recorded bytes").await;
+    let recorded = ok(store.sync(k).await, "sync the recorded version");
+    cx.write(k, 0, b"NEWER").await;
+    let unrecorded = ok(store.sync(k).await, "sync a version never recorded");
+    if !store.has_versions() {
+        return;
+    }
+    let again = reopen().await;
+    let cx2 = Content { store: &again };
+    ok(again.adopt(k, recorded).await, "adopt the recorded version");
+    cx2.same(
+        k,
+        b"recorded bytes",
+        "a reopened store after adopting the recorded version",
+    )
+    .await;
+    // Writes continue from the recorded version, not the unrecorded one.
+    cx2.write(k, 14, b"!").await;
+    let next = ok(again.sync(k).await, "sync after the restart");
+    assert!(
+        next > unrecorded && next > recorded,
+        "versions went backwards"
+    );
+    cx2.same(k, b"recorded bytes!", "bytes written after the restart")
+        .await;
+    // Another instance recorded a newer version: adopting it switches a clean head.
+    let third = reopen().await;
+    let cx3 = Content { store: &third };
+    ok(third.adopt(k, recorded).await, "adopt the old version");
+    cx3.same(k, b"recorded bytes", "third instance, old version")
+        .await;
+    ok(third.adopt(k, next).await, "adopt the newer version");
+    cx3.same(k, b"recorded bytes!", "third instance, newer version")
+        .await;
+    ok(store.remove(k).await, "remove");
 }

@@ -15,7 +15,7 @@
 
 use crate::api::{ContentStore, Device, FileKind, MetadataStore, NewNode, StoreResult, Timestamp};
 
-pub use content::content_suite;
+pub use content::{content_adopt_after_restart, content_suite};
 pub use metadata::metadata_suite;
 
 /// Runs each named check in order, naming it on stderr if it panics.

@@ -1,7 +1,8 @@
 //! The dispatcher: everything between a complete RPC record and a program's handler. It
 //! decodes the ONC RPC call header, checks credentials and versions, applies the export rules
 //! (client networks, privileged ports), runs non-idempotent NFS calls through the duplicate
-//! request cache and routes each call to the portmapper, MOUNT or a share actor.
+//! request cache and routes each call to the portmapper, MOUNT, the lock manager and status
+//! monitor (NLM, NSM) or a share actor.
 
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -16,7 +17,10 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::export::Exports;
 use super::filehandle::FileHandleCodec;
 use super::mount::{self, MountCtx};
-use super::rpc::{ByteBudget, ConnInfo, PROG_MOUNT, PROG_NFS, PROG_PORTMAP, reply};
+use super::nlm::NlmService;
+use super::rpc::{
+    ByteBudget, ConnInfo, PROG_MOUNT, PROG_NFS, PROG_NLM, PROG_NSM, PROG_PORTMAP, reply,
+};
 use super::{nfs3, portmap};
 use crate::runtime::Env;
 
@@ -37,6 +41,7 @@ pub(crate) struct Dispatcher {
     drc: Mutex<Drc<IpAddr, Bytes>>,
     mounts: mount::MountTable,
     portmap: portmap::Registry,
+    nlm: std::sync::Arc<NlmService>,
 }
 
 impl Dispatcher {
@@ -47,6 +52,7 @@ impl Dispatcher {
         nfs_port: u16,
         request_bytes_max: usize,
         reply_bytes_max: usize,
+        nlm: std::sync::Arc<NlmService>,
     ) -> Self {
         Self {
             env,
@@ -57,6 +63,7 @@ impl Dispatcher {
             drc: Mutex::new(Drc::new(DRC_CAPACITY, DRC_TTL)),
             mounts: mount::MountTable::default(),
             portmap: portmap::Registry::new(nfs_port),
+            nlm,
         }
     }
 
@@ -112,6 +119,18 @@ impl Dispatcher {
                 Some(mount::serve_call(&cx, &call, &creds, &args, conn))
             }
             PROG_NFS => self.nfs(&call, &creds, args, conn).await,
+            PROG_NLM => Some(
+                self.nlm
+                    .serve_call(&self.exports, &self.codec, &call, &args, conn)
+                    .await,
+            ),
+            PROG_NSM => {
+                let (out, rebooted) = self.nlm.nsm().serve_call(&call, &args, conn);
+                if let Some(host) = rebooted {
+                    self.nlm.free_host(&self.exports, &host).await;
+                }
+                Some(out)
+            }
             _ => Some(reply(|w| {
                 rpc::encode_accepted(w, xid, AcceptStat::PROG_UNAVAIL)
             })),

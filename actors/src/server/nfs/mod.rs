@@ -7,13 +7,15 @@
 //! - `connection`: the per-connection actor (framing, in-flight window, reply writer).
 //! - `dispatch`: RPC header handling, the duplicate request cache, routing to programs.
 //! - `mount` and `portmap`: the MOUNT v3 and portmapper v2 programs.
+//! - [`nlm`] and `nsm`: the lock manager (NLM v4) and status monitor (NSM v1), with the
+//!   outgoing calls they make to clients.
 //! - `nfs3`: the NFSv3 procedures.
 //! - [`export`]: squash, allowed clients and privileged ports.
 //! - [`filehandle`]: file handle encoding with a keyed MAC.
 //! - `errors`: share and store errors to NFSv3 statuses, `attrs`: attribute conversions.
 //! - `rpc`: program numbers, the connection's identity, reply bodies.
 //!
-//! Dependency order (no loops): connection → dispatch → {mount, portmap, nfs3} → {export,
+//! Dependency order (no loops): connection → dispatch → {mount, portmap, nfs3, nlm → nsm} → {export,
 //! filehandle, errors, attrs, rpc} → share.
 
 mod attrs;
@@ -24,5 +26,7 @@ pub mod export;
 pub mod filehandle;
 mod mount;
 mod nfs3;
+pub mod nlm;
+mod nsm;
 mod portmap;
 pub(crate) mod rpc;

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use protocol::portmap::{self, Mapping, PortmapProc};
 use protocol::rpc::{self, AcceptStat, CallHeader};
 
-use super::rpc::{ConnInfo, PROG_MOUNT, PROG_NFS, PROG_PORTMAP, reply};
+use super::rpc::{ConnInfo, PROG_MOUNT, PROG_NFS, PROG_NLM, PROG_NSM, PROG_PORTMAP, reply};
 
 /// Registrations beyond our own we keep at most.
 const REGISTRY_MAX: usize = 256;
@@ -23,13 +23,16 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    /// Our own programs on `nfs_port` (TCP).
+    /// Our own programs on `nfs_port` (TCP, the only transport served): NFS v3, MOUNT v3, the
+    /// lock manager (NLM v4) and the status monitor (NSM v1).
     pub(crate) fn new(nfs_port: u16) -> Self {
         let port = u32::from(nfs_port);
         let tcp = portmap::IPPROTO_TCP;
         let map = BTreeMap::from([
             ((PROG_NFS, 3, tcp), port),
             ((PROG_MOUNT, 3, tcp), port),
+            ((PROG_NLM, protocol::nlm4::VERSION, tcp), port),
+            ((PROG_NSM, protocol::nsm::VERSION, tcp), port),
             ((PROG_PORTMAP, 2, tcp), 111),
         ]);
         Self {
@@ -69,7 +72,8 @@ impl Registry {
                 let Ok(m) = portmap::decode_mapping(args) else {
                     return garbage();
                 };
-                let ours = [PROG_NFS, PROG_MOUNT, PROG_PORTMAP].contains(&m.prog);
+                let ours =
+                    [PROG_NFS, PROG_MOUNT, PROG_PORTMAP, PROG_NLM, PROG_NSM].contains(&m.prog);
                 let mut done = false;
                 if conn.peer.ip().is_loopback() && !ours {
                     let before = map.len();

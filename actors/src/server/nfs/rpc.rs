@@ -14,6 +14,10 @@ pub(crate) const PROG_PORTMAP: u32 = 100_000;
 pub(crate) const PROG_NFS: u32 = 100_003;
 /// MOUNT (RFC 1813 Appendix I).
 pub(crate) const PROG_MOUNT: u32 = 100_005;
+/// The Network Lock Manager (X/Open XNFS).
+pub(crate) const PROG_NLM: u32 = protocol::nlm4::PROGRAM;
+/// The Network Status Monitor (X/Open XNFS).
+pub(crate) const PROG_NSM: u32 = protocol::nsm::PROGRAM;
 
 /// A connection's identity, for logs, the DRC and export checks.
 #[derive(Debug, Clone, Copy)]

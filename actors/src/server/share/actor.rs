@@ -90,6 +90,39 @@ pub(crate) enum LockMsg {
         /// Answered when done (`None`: nobody waits).
         reply: Option<oneshot::Sender<()>>,
     },
+    /// Give the locks of the owners in `scope` to `to` (a reconnected SMB durable open).
+    Reown {
+        /// Whose locks.
+        scope: Scope,
+        /// The new owner.
+        to: LockOwner,
+        /// Answered when done.
+        reply: oneshot::Sender<()>,
+    },
+    /// POSIX unlock of `[offset, offset + length)` for an NLM owner.
+    UnlockPosix {
+        /// The file.
+        node: Node,
+        /// Whose locks.
+        owner: LockOwner,
+        /// First byte.
+        offset: u64,
+        /// Bytes.
+        length: u64,
+        /// The answer.
+        reply: oneshot::Sender<Result<(), LockError>>,
+    },
+    /// Which held lock would stop `owner` from taking `range` (NLM TEST)?
+    Test {
+        /// The file.
+        node: Node,
+        /// Who asks.
+        owner: LockOwner,
+        /// The lock it would take.
+        range: LockRange,
+        /// The answer: the holder and its range, or `None`.
+        reply: oneshot::Sender<Option<(LockOwner, LockRange)>>,
+    },
     /// Forget waiting request `id` on `node`.
     Cancel {
         /// The file.
@@ -799,6 +832,55 @@ impl ShareHandle {
         rx.await.map_err(|_| LockError::NoLocks)?
     }
 
+    /// POSIX unlock for an NLM owner ([`LockManager::unlock_posix`]).
+    pub(crate) async fn unlock_posix(
+        &self,
+        node: Node,
+        owner: LockOwner,
+        offset: u64,
+        length: u64,
+    ) -> Result<(), LockError> {
+        let (reply, rx) = oneshot::channel();
+        let msg = LockMsg::UnlockPosix {
+            node,
+            owner,
+            offset,
+            length,
+            reply,
+        };
+        self.locks_tx
+            .send(msg)
+            .await
+            .map_err(|_| LockError::NoLocks)?;
+        rx.await.map_err(|_| LockError::NoLocks)?
+    }
+
+    /// The held lock that would stop `owner` from taking `range` ([`LockManager::test`]).
+    pub(crate) async fn test_lock(
+        &self,
+        node: Node,
+        owner: LockOwner,
+        range: LockRange,
+    ) -> Result<Option<(LockOwner, LockRange)>, LockError> {
+        let (reply, rx) = oneshot::channel();
+        let msg = LockMsg::Test {
+            node,
+            owner,
+            range,
+            reply,
+        };
+        self.locks_tx
+            .send(msg)
+            .await
+            .map_err(|_| LockError::NoLocks)?;
+        rx.await.map_err(|_| LockError::NoLocks)
+    }
+
+    /// Forgets waiting lock request `id` on `node` (its requester gave up).
+    pub(crate) async fn cancel_lock(&self, node: Node, id: u64) {
+        let _ = self.locks_tx.send(LockMsg::Cancel { node, id }).await;
+    }
+
     /// Drops every lock and waiting request of the owners in `scope`; returns when done.
     pub(crate) async fn release_locks(&self, scope: Scope) {
         let (reply, rx) = oneshot::channel();
@@ -806,6 +888,15 @@ impl ShareHandle {
             scope,
             reply: Some(reply),
         };
+        if self.locks_tx.send(msg).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Gives the locks of the owners in `scope` to `to`; returns when done.
+    pub(crate) async fn reown_locks(&self, scope: Scope, to: LockOwner) {
+        let (reply, rx) = oneshot::channel();
+        let msg = LockMsg::Reown { scope, to, reply };
         if self.locks_tx.send(msg).await.is_ok() {
             let _ = rx.await;
         }
@@ -968,10 +1059,31 @@ fn handle_lock(locks: &mut LockManager, msg: LockMsg) {
             let _ = reply.send(locks.check(node, &owner, io, offset, length));
         }
         LockMsg::Release { scope, reply } => {
-            locks.release(scope);
+            locks.release(&scope);
             if let Some(reply) = reply {
                 let _ = reply.send(());
             }
+        }
+        LockMsg::Reown { scope, to, reply } => {
+            locks.reown(scope, &to);
+            let _ = reply.send(());
+        }
+        LockMsg::UnlockPosix {
+            node,
+            owner,
+            offset,
+            length,
+            reply,
+        } => {
+            let _ = reply.send(locks.unlock_posix(node, &owner, offset, length));
+        }
+        LockMsg::Test {
+            node,
+            owner,
+            range,
+            reply,
+        } => {
+            let _ = reply.send(locks.test(node, &owner, range));
         }
         LockMsg::Cancel { node, id } => locks.cancel(node, id),
     }

@@ -17,7 +17,14 @@
 //!   one first; none is [`LockError::RangeNotLocked`].
 //!
 //! Ownership is protocol-neutral ([`LockOwner`]): an SMB open (Windows locks belong to the
-//! handle), or an NLM lock owner (issue 13, for NFS).
+//! handle), or an NLM lock owner (NFSv3 clients, `server/nfs/nlm.rs`).
+//!
+//! NLM owners get POSIX (fcntl) semantics among their own locks, as clients expect: an owner
+//! never conflicts with itself, a new lock replaces the parts of the owner's locks it covers
+//! (upgrading, downgrading, splitting them: [`LockManager::lock`] with one range), and
+//! [`LockManager::unlock_posix`] releases any sub-range, splitting what it cuts. Against
+//! other owners (SMB opens included) the rules above hold unchanged, so an NFS lock blocks a
+//! conflicting SMB lock and SMB I/O, and the reverse.
 //!
 //! Blocking requests wait in a FIFO queue per node and get their answer through a oneshot
 //! when the conflicts are gone; a request (blocking or not) is refused or queued while an
@@ -75,14 +82,10 @@ pub(crate) enum LockOwner {
         /// The open (its FileId on that connection).
         open: u64,
     },
-    /// An NLM lock owner (NFSv3 locking, issue 13): the client host, its process id and
-    /// the opaque owner it sends.
-    #[expect(
-        dead_code,
-        reason = "the owner NLM (issue 13) will use; NFSv3 takes no locks yet"
-    )]
+    /// An NLM lock owner (NFSv3 locking): the client host, its process id and the opaque
+    /// owner it sends.
     Nlm {
-        /// The client's host name.
+        /// The client's host name (NLM `caller_name`, lossily UTF-8).
         host: String,
         /// The client's process id (svid).
         svid: u32,
@@ -92,7 +95,7 @@ pub(crate) enum LockOwner {
 }
 
 /// Which owners a release concerns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Scope {
     /// One SMB open (CLOSE).
     Open {
@@ -122,17 +125,25 @@ pub(crate) enum Scope {
         /// The connection.
         conn: u64,
     },
+    /// Every NLM owner of one client host (NLM FREE_ALL, its SM_NOTIFY after a reboot).
+    NlmHost {
+        /// The host name.
+        host: String,
+    },
+    /// One NLM owner (a process on a client that gave up its locks).
+    #[cfg_attr(not(test), expect(dead_code, reason = "NLM frees by host"))]
+    NlmOwner(LockOwner),
 }
 
 impl Scope {
-    fn covers(self, owner: &LockOwner) -> bool {
+    fn covers(&self, owner: &LockOwner) -> bool {
         match (self, owner) {
             (
                 Self::Open { conn, open },
                 LockOwner::Smb {
                     conn: c, open: o, ..
                 },
-            ) => conn == *c && open == *o,
+            ) => *conn == *c && *open == *o,
             (
                 Self::Session { conn, session },
                 LockOwner::Smb {
@@ -140,9 +151,15 @@ impl Scope {
                     session: s,
                     ..
                 },
-            ) => conn == *c && session == *s,
-            (Self::Connection { conn }, LockOwner::Smb { conn: c, .. }) => conn == *c,
-            (_, LockOwner::Nlm { .. }) => false,
+            ) => *conn == *c && *session == *s,
+            (Self::Connection { conn }, LockOwner::Smb { conn: c, .. }) => *conn == *c,
+            (Self::NlmHost { host }, LockOwner::Nlm { host: h, .. }) => host == h,
+            (Self::NlmOwner(o), owner) => o == owner,
+            (
+                Self::Open { .. } | Self::Session { .. } | Self::Connection { .. },
+                LockOwner::Nlm { .. },
+            )
+            | (Self::NlmHost { .. }, LockOwner::Smb { .. }) => false,
         }
     }
 }
@@ -241,8 +258,12 @@ fn overlap(a_off: u64, a_len: u64, b_off: u64, b_len: u64) -> bool {
 }
 
 /// Whether held lock `held` (of `holder`) is in the way of a lock request `req` by `owner`.
+/// An NLM owner never conflicts with itself (POSIX: its new lock replaces the old).
 fn lock_conflicts(holder: &LockOwner, held: LockRange, owner: &LockOwner, req: LockRange) -> bool {
     if !overlap(held.offset, held.length, req.offset, req.length) {
+        return false;
+    }
+    if holder == owner && owner.is_posix() {
         return false;
     }
     if held.exclusive {
@@ -255,6 +276,54 @@ fn lock_conflicts(holder: &LockOwner, held: LockRange, owner: &LockOwner, req: L
 /// Whether a range is valid: its last byte is at most 2^64 − 1.
 pub(crate) fn valid_range(offset: u64, length: u64) -> bool {
     length == 0 || offset.checked_add(length - 1).is_some()
+}
+
+impl LockOwner {
+    /// Whether this owner's locks follow POSIX rules among themselves (NLM) rather than
+    /// Windows' (SMB).
+    fn is_posix(&self) -> bool {
+        matches!(self, Self::Nlm { .. })
+    }
+}
+
+/// The end of a range (one past its last byte) as a 128-bit number.
+fn end(r: LockRange) -> i128 {
+    i128::from(r.offset) + i128::from(r.length)
+}
+
+/// The part of `r` in `[from, to)` (128-bit bounds), if any byte is left.
+fn clip(r: LockRange, from: i128, to: i128) -> Option<LockRange> {
+    let lo = i128::from(r.offset).max(from);
+    let hi = end(r).min(to);
+    (hi > lo).then(|| LockRange {
+        offset: u64::try_from(lo).expect("clipped inside a valid range"),
+        length: u64::try_from(hi - lo).expect("clipped inside a valid range"),
+        exclusive: r.exclusive,
+    })
+}
+
+/// Removes the bytes `[cut.offset, cut.offset + cut.length)` from `owner`'s locks in `held`
+/// (POSIX unlock and replace): a lock inside goes, one across an edge is trimmed, one around
+/// the cut is split in two. Returns (locks removed, locks added).
+fn posix_cut(held: &mut Vec<Held>, owner: &LockOwner, cut: LockRange) -> (usize, usize) {
+    let (from, to) = (i128::from(cut.offset), end(cut));
+    let mut removed = 0;
+    let mut added = Vec::new();
+    held.retain(|h| {
+        if h.owner != *owner || !(i128::from(h.range.offset) < to && end(h.range) > from) {
+            return true;
+        }
+        removed += 1;
+        added.extend(clip(h.range, i128::MIN, from));
+        added.extend(clip(h.range, to, i128::MAX));
+        false
+    });
+    let n = added.len();
+    held.extend(added.into_iter().map(|range| Held {
+        owner: owner.clone(),
+        range,
+    }));
+    (removed, n)
 }
 
 /// The byte-range locks of one share.
@@ -355,6 +424,14 @@ impl LockManager {
                 failure = Some(LockError::NoLocks);
                 break;
             }
+            if owner.is_posix() {
+                // POSIX replace: the new lock takes over the bytes of the owner's own locks
+                // it covers. NLM sends one range per request, so nothing needs undoing.
+                let (removed, added) = posix_cut(&mut n.held, owner, *r);
+                self.held = self.held + added - removed;
+                let c = self.per_owner.entry(owner.clone()).or_insert(0);
+                *c = *c + added - removed;
+            }
             n.held.push(Held {
                 owner: owner.clone(),
                 range: *r,
@@ -432,6 +509,54 @@ impl LockManager {
         Ok(())
     }
 
+    /// POSIX unlock for an NLM owner: releases every byte of `[offset, offset + length)`
+    /// that `owner` holds on `node`, trimming or splitting locks that reach outside it, then
+    /// grants what waited. Unlocking bytes the owner does not hold is not an error (POSIX).
+    pub(crate) fn unlock_posix(
+        &mut self,
+        node: Node,
+        owner: &LockOwner,
+        offset: u64,
+        length: u64,
+    ) -> Result<(), LockError> {
+        if !valid_range(offset, length) {
+            return Err(LockError::InvalidRange);
+        }
+        let Some(n) = self.nodes.get_mut(&key(node)) else {
+            return Ok(());
+        };
+        let cut = LockRange {
+            offset,
+            length,
+            exclusive: true,
+        };
+        let (removed, added) = posix_cut(&mut n.held, owner, cut);
+        self.held = self.held + added - removed;
+        for _ in 0..removed {
+            self.owner_dec(owner);
+        }
+        if added > 0 {
+            *self.per_owner.entry(owner.clone()).or_insert(0) += added;
+        }
+        self.wake(node);
+        Ok(())
+    }
+
+    /// The first held lock that would stop `owner` from taking `range` on `node` (NLM TEST,
+    /// POSIX F_GETLK): its owner and range; `None` when the lock would be granted now.
+    pub(crate) fn test(
+        &self,
+        node: Node,
+        owner: &LockOwner,
+        range: LockRange,
+    ) -> Option<(LockOwner, LockRange)> {
+        let n = self.nodes.get(&key(node))?;
+        n.held
+            .iter()
+            .find(|h| lock_conflicts(&h.owner, h.range, owner, range))
+            .map(|h| (h.owner.clone(), h.range))
+    }
+
     /// Whether `owner` may do `io` on `[offset, offset + length)` of `node`: a conflict is
     /// [`LockError::Conflict`] (SMB: STATUS_FILE_LOCK_CONFLICT). Zero-length accesses never
     /// conflict. Waiters do not count: they hold nothing yet.
@@ -468,7 +593,7 @@ impl LockManager {
 
     /// Drops every lock the owners in `scope` hold, answers their waiting requests
     /// [`LockError::Cancelled`], and grants what waited on the locks dropped.
-    pub(crate) fn release(&mut self, scope: Scope) {
+    pub(crate) fn release(&mut self, scope: &Scope) {
         let keys: Vec<(u64, u64)> = self.nodes.keys().copied().collect();
         for k in keys {
             let Some(n) = self.nodes.get_mut(&k) else {
@@ -502,6 +627,23 @@ impl LockManager {
                 let _ = w.reply.send(Err(LockError::Cancelled));
             }
             self.wake_key(k);
+        }
+    }
+
+    /// Gives every lock held by the owners in `scope` to `to` (an SMB durable open reconnected
+    /// on another connection keeps its locks, [MS-SMB2] 3.3.5.9.7). Waiting requests are left
+    /// alone: a disconnected open has none (its connection's end cancelled them).
+    pub(crate) fn reown(&mut self, scope: Scope, to: &LockOwner) {
+        let mut moved = 0usize;
+        for n in self.nodes.values_mut() {
+            for h in n.held.iter_mut().filter(|h| scope.covers(&h.owner)) {
+                dec(&mut self.per_owner, &h.owner);
+                h.owner = to.clone();
+                moved += 1;
+            }
+        }
+        if moved > 0 {
+            *self.per_owner.entry(to.clone()).or_insert(0) += moved;
         }
     }
 
@@ -565,6 +707,12 @@ impl LockManager {
             if blocked || self.held >= self.limits.locks || mine >= self.limits.per_owner {
                 still.push_back(w);
                 continue;
+            }
+            if w.owner.is_posix() {
+                let (removed, added) = posix_cut(&mut n.held, &w.owner, w.range);
+                self.held = self.held + added - removed;
+                let c = self.per_owner.entry(w.owner.clone()).or_insert(0);
+                *c = *c + added - removed;
             }
             n.held.push(Held {
                 owner: w.owner.clone(),
@@ -851,7 +999,7 @@ mod tests {
         let Ok(Locked::Queued { rx: mut rb, .. }) = m.lock(node(1), &b, &[ex(0, 1)], true) else {
             panic!("b should wait");
         };
-        m.release(Scope::Open { conn: 1, open: 1 });
+        m.release(&Scope::Open { conn: 1, open: 1 });
         assert_eq!(ra.try_recv(), Ok(Err(LockError::Cancelled)));
         assert_eq!(rb.try_recv(), Ok(Ok(())));
         let other = LockOwner::Smb {
@@ -860,14 +1008,40 @@ mod tests {
             open: 1,
         };
         take(&mut m, &other, ex(100, 1)).unwrap();
-        m.release(Scope::Session {
+        m.release(&Scope::Session {
             conn: 1,
             session: 7,
         });
         assert_eq!(m.held(), 1);
-        m.release(Scope::Connection { conn: 2 });
+        m.release(&Scope::Connection { conn: 2 });
         assert_eq!(m.held(), 0);
         assert!(m.nodes.is_empty());
+    }
+
+    /// Goal: the locks of a reconnected durable open move to its new owner: they still
+    /// conflict with others, the new owner may unlock them, the old owner holds nothing.
+    #[test]
+    fn reown_moves_locks() {
+        let mut m = LockManager::default();
+        let (old, other) = (smb(1), smb(2));
+        let new = LockOwner::Smb {
+            conn: 9,
+            session: 3,
+            open: 4,
+        };
+        take(&mut m, &old, ex(0, 10)).unwrap();
+        take(&mut m, &old, sh(20, 5)).unwrap();
+        m.reown(Scope::Open { conn: 1, open: 1 }, &new);
+        assert_eq!(m.held(), 2);
+        assert_eq!(take(&mut m, &other, ex(5, 1)), Err(LockError::Conflict));
+        assert_eq!(
+            m.unlock(node(1), &old, 0, 10),
+            Err(LockError::RangeNotLocked)
+        );
+        assert_eq!(m.check(node(1), &new, Io::Write, 0, 10), Ok(()));
+        m.unlock(node(1), &new, 0, 10).unwrap();
+        m.unlock(node(1), &new, 20, 5).unwrap();
+        assert!(m.per_owner.is_empty() && m.nodes.is_empty());
     }
 
     /// Goal: the bounds hold: per owner, per share and waiters, each answered NoLocks.
@@ -892,5 +1066,100 @@ mod tests {
             m.lock(node(1), &b, &[ex(1, 1)], true),
             Err(LockError::NoLocks)
         ));
+    }
+
+    fn nlm(host: &str, svid: u32) -> LockOwner {
+        LockOwner::Nlm {
+            host: host.to_owned(),
+            svid,
+            owner: format!("{svid}@{host}").into_bytes(),
+        }
+    }
+
+    /// The ranges `o` holds on node 1, sorted.
+    fn ranges(m: &LockManager, o: &LockOwner) -> Vec<(u64, u64, bool)> {
+        let mut v: Vec<_> = m.nodes.get(&key(node(1))).map_or_else(Vec::new, |n| {
+            n.held
+                .iter()
+                .filter(|h| h.owner == *o)
+                .map(|h| (h.range.offset, h.range.length, h.range.exclusive))
+                .collect()
+        });
+        v.sort_unstable();
+        v
+    }
+
+    /// Goal: an NLM owner gets POSIX semantics among its own locks: a new lock replaces the
+    /// bytes it covers (upgrade, downgrade, split), a partial unlock trims or splits, unlocking
+    /// what it does not hold succeeds, and the counts stay exact. Method: one owner, checked
+    /// range by range.
+    #[test]
+    fn posix_owner_replaces_and_splits() {
+        let mut m = LockManager::default();
+        let a = nlm("a", 1);
+        take(&mut m, &a, sh(0, 100)).unwrap();
+        // Upgrade the middle: shared 0..40, exclusive 40..60, shared 60..100.
+        take(&mut m, &a, ex(40, 20)).unwrap();
+        assert_eq!(
+            ranges(&m, &a),
+            [(0, 40, false), (40, 20, true), (60, 40, false)]
+        );
+        assert_eq!(m.held(), 3);
+        // A second exclusive lock over its own exclusive one is no conflict.
+        take(&mut m, &a, ex(50, 20)).unwrap();
+        assert_eq!(
+            ranges(&m, &a),
+            [
+                (0, 40, false),
+                (40, 10, true),
+                (50, 20, true),
+                (70, 30, false)
+            ]
+        );
+        // Unlock across three locks; unlock of nothing held is fine.
+        m.unlock_posix(node(1), &a, 30, 45).unwrap();
+        assert_eq!(ranges(&m, &a), [(0, 30, false), (75, 25, false)]);
+        m.unlock_posix(node(1), &a, 1000, 5).unwrap();
+        m.unlock_posix(node(2), &a, 0, 5).unwrap();
+        assert_eq!(m.held(), 2);
+        assert_eq!(m.per_owner.get(&a), Some(&2));
+        m.unlock_posix(node(1), &a, 0, u64::MAX).unwrap();
+        assert_eq!(m.held(), 0);
+        assert!(m.per_owner.is_empty());
+    }
+
+    /// Goal: NLM owners conflict with each other and with SMB opens both ways, for locks and
+    /// for SMB I/O; TEST names the holder; a waiter of one protocol is granted when the
+    /// other's lock goes. Method: two NLM owners and an SMB open on one node.
+    #[test]
+    fn nlm_and_smb_conflict() {
+        let mut m = LockManager::default();
+        let (a, b, s) = (nlm("a", 1), nlm("b", 2), smb(1));
+        take(&mut m, &a, ex(0, 10)).unwrap();
+        assert_eq!(take(&mut m, &b, sh(5, 1)), Err(LockError::Conflict));
+        assert_eq!(take(&mut m, &s, sh(5, 1)), Err(LockError::Conflict));
+        assert_eq!(m.test(node(1), &s, sh(5, 1)), Some((a.clone(), ex(0, 10))));
+        assert_eq!(m.test(node(1), &a, ex(5, 1)), None, "never its own holder");
+        assert_eq!(
+            m.check(node(1), &s, Io::Read, 0, 1),
+            Err(LockError::Conflict)
+        );
+        // The SMB open waits; the NLM unlock grants it; then NLM is refused.
+        let Ok(Locked::Queued { mut rx, .. }) = m.lock(node(1), &s, &[ex(0, 10)], true) else {
+            panic!("not queued")
+        };
+        m.unlock_posix(node(1), &a, 0, 10).unwrap();
+        assert_eq!(rx.try_recv(), Ok(Ok(())));
+        assert_eq!(take(&mut m, &a, sh(9, 1)), Err(LockError::Conflict));
+        assert_eq!(m.test(node(1), &b, sh(0, 1)), Some((s.clone(), ex(0, 10))));
+        // Releasing a host drops only that host's locks.
+        take(&mut m, &b, sh(20, 5)).unwrap();
+        take(&mut m, &a, sh(20, 5)).unwrap();
+        m.release(&Scope::NlmHost { host: "b".into() });
+        assert_eq!(ranges(&m, &b), []);
+        assert_eq!(ranges(&m, &a), [(20, 5, false)]);
+        m.release(&Scope::NlmOwner(a.clone()));
+        assert_eq!(ranges(&m, &a), []);
+        assert_eq!(m.held(), 1);
     }
 }

@@ -35,8 +35,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use stores::{
-    Attr, ContentKey, ContentStore, Cookie, Device, FileKind, Generation, InodeId, MetadataStore,
-    NewNode, Removed, Renamed, SetAttr, StoreError, Timestamp, Usage, XattrEntry,
+    Attr, ContentKey, ContentStore, ContentVersion, Cookie, Device, FileKind, Generation, InodeId,
+    MetadataStore, NewNode, Removed, Renamed, SetAttr, StoreError, Timestamp, Usage, XattrEntry,
 };
 use tokio::sync::mpsc;
 
@@ -701,7 +701,8 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
             // flush also leaves the recorded size equal to the bytes in the content store.
             self.inner.cache.flush(ino).await?;
             self.inner.cache.truncate(ino, size);
-            let recorded = self.inner.meta.getattr(ino).await?.size;
+            let current = self.inner.meta.getattr(ino).await?;
+            let recorded = current.size;
             set.size = Some(size);
             if size != before.size && set.mtime.is_none() {
                 set.mtime = Some(now);
@@ -718,11 +719,32 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
                     .await
                     .map_err(OpError::from_store)?;
                 self.inner.meta.sync().await?;
-                self.set_content_len(before, size, size).await?;
+                let version = self.set_content_len(before, size, size).await?;
+                let after = match self.record_version(&after, version, after.mtime).await? {
+                    // Recording the version stamped ctime with the mtime: put it back.
+                    Some(a) if a.ctime != after.ctime => self
+                        .inner
+                        .meta
+                        .setattr(
+                            ino,
+                            SetAttr {
+                                ctime: Some(after.ctime),
+                                ..SetAttr::default()
+                            },
+                            now,
+                        )
+                        .await
+                        .map_err(OpError::from_store)?,
+                    _ => after,
+                };
                 return Ok(self.overlay(after));
             }
-            // Growing: cut any stale tail, then add the hole, durably, before the size says so.
-            self.set_content_len(before, recorded, size).await?;
+            // Growing: cut any stale tail, then add the hole, durably, before the size says so;
+            // a store with versions records the one holding the hole first (the setattr
+            // below then stamps mtime and ctime as it should).
+            let version = self.set_content_len(before, recorded, size).await?;
+            self.record_version(&current, version, current.mtime)
+                .await?;
         }
         let after = self
             .inner
@@ -734,15 +756,43 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
     }
 
     /// Cuts the content to `keep` bytes, then sets its length to `len` (zeros after `keep`),
-    /// and syncs it.
-    async fn set_content_len(&self, file: &Attr, keep: u64, len: u64) -> OpResult<()> {
+    /// and syncs it; returns the version holding the result (stores with versions).
+    async fn set_content_len(
+        &self,
+        file: &Attr,
+        keep: u64,
+        len: u64,
+    ) -> OpResult<Option<ContentVersion>> {
         let key = file.content_key(self.inner.meta.id());
+        self.inner.cache.adopt(file.ino, key).await?;
         if keep < len && self.inner.content.len(key).await? > keep {
             self.inner.content.truncate(key, keep).await?;
         }
         self.inner.content.truncate(key, len).await?;
-        self.inner.content.sync(key).await?;
-        Ok(())
+        Ok(self.inner.content.sync(key).await?)
+    }
+
+    /// Records `version` (from a content store with versions) as `file`'s, stamping `mtime`
+    /// (a write of nothing: the size stays), and tells the store it is recorded. Returns the
+    /// attributes after, or `None` when there is no version to record.
+    async fn record_version(
+        &self,
+        file: &Attr,
+        version: Option<ContentVersion>,
+        mtime: Timestamp,
+    ) -> OpResult<Option<Attr>> {
+        if version.is_none() {
+            return Ok(None);
+        }
+        let after = self
+            .inner
+            .meta
+            .record_write(file.ino, 0, mtime, version)
+            .await
+            .map_err(OpError::from_store)?;
+        let key = file.content_key(self.inner.meta.id());
+        self.inner.content.adopt(key, version).await?;
+        Ok(Some(after))
     }
 
     /// READLINK: the target of symlink `a`.
@@ -1295,6 +1345,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
         }
         self.inner.cache.flush(a.ino).await?;
         let key = a.content_key(self.inner.meta.id());
+        self.inner.cache.adopt(a.ino, key).await?;
         Ok(self.inner.content.allocated(key, offset, len).await?)
     }
 
@@ -1321,6 +1372,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
         // Cached writes go first, so none lands on the range after it was zeroed.
         self.inner.cache.flush(ino).await?;
         let key = before.content_key(self.inner.meta.id());
+        self.inner.cache.adopt(ino, key).await?;
         self.inner.content.punch_hole(key, offset, len).await?;
         let version = self.inner.content.sync(key).await?;
         let after = self
@@ -1329,6 +1381,9 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
             .record_write(ino, 0, self.now(), version)
             .await
             .map_err(OpError::from_store)?;
+        if version.is_some() {
+            self.inner.content.adopt(key, version).await?;
+        }
         Ok(self.overlay(after))
     }
 

@@ -611,3 +611,166 @@ async fn xattr_edits_are_atomic() {
         None
     );
 }
+
+/// A memory content store that names every sync with a new version and records what the share
+/// tells it through `adopt`: a stand-in for a store with versions (S3), to check the share's
+/// version hand-off without a server.
+#[derive(Default)]
+struct Versioned {
+    inner: MemoryContent,
+    next: std::sync::atomic::AtomicU64,
+    adopted: std::sync::Mutex<Vec<Option<ContentVersion>>>,
+}
+
+impl ContentStore for Versioned {
+    async fn read(&self, key: ContentKey, offset: u64, len: u32) -> stores::StoreResult<Bytes> {
+        self.inner.read(key, offset, len).await
+    }
+    async fn write(
+        &self,
+        key: ContentKey,
+        offset: u64,
+        data: Bytes,
+    ) -> stores::StoreResult<Option<ContentVersion>> {
+        self.inner.write(key, offset, data).await?;
+        let n = self.next.load(std::sync::atomic::Ordering::SeqCst);
+        Ok(Some(ContentVersion(n + 1)))
+    }
+    async fn truncate(&self, key: ContentKey, len: u64) -> stores::StoreResult<()> {
+        self.inner.truncate(key, len).await
+    }
+    async fn len(&self, key: ContentKey) -> stores::StoreResult<u64> {
+        self.inner.len(key).await
+    }
+    async fn remove(&self, key: ContentKey) -> stores::StoreResult<()> {
+        self.inner.remove(key).await
+    }
+    async fn sync(&self, key: ContentKey) -> stores::StoreResult<Option<ContentVersion>> {
+        self.inner.sync(key).await?;
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        Ok(Some(ContentVersion(n)))
+    }
+    async fn usage(&self) -> stores::StoreResult<Usage> {
+        self.inner.usage().await
+    }
+    async fn adopt(
+        &self,
+        _key: ContentKey,
+        version: Option<ContentVersion>,
+    ) -> stores::StoreResult<()> {
+        self.adopted.lock().expect("lock").push(version);
+        Ok(())
+    }
+    fn has_versions(&self) -> bool {
+        true
+    }
+    fn max_file_size(&self) -> u64 {
+        self.inner.max_file_size()
+    }
+}
+
+/// Goal: with a content store that has versions, every path that changes content records the
+/// version `sync` returned (COMMIT after a write, a grow and a shrink by SETATTR), tells the
+/// store afterwards, and tells it the recorded version before reading. Method: a share on
+/// memory metadata and [`Versioned`]; after each change compare `content_version` with the
+/// store's last version and what it was told.
+#[tokio::test(flavor = "current_thread")]
+async fn content_versions_are_handed_over() {
+    let meta = Arc::new(MemoryMetadata::default());
+    let content = Arc::new(Versioned::default());
+    let env = Env::new(Arc::new(RealClock), 7);
+    let cache = WriteBack::new(
+        env.clone(),
+        meta.clone(),
+        content.clone(),
+        DirtyBudget::new(1 << 20),
+        Arc::new(WriteVerifier::new(1)),
+        WriteBackConfig::default(),
+    );
+    let root_attrs = RootAttrs {
+        mode: 0o777,
+        uid: 0,
+        gid: 0,
+    };
+    let share = Share::open(env, "/export", meta.clone(), cache, false, root_attrs)
+        .await
+        .expect("open share");
+    let alice = user(1000, 1000);
+    let dir = share.resolve(Node::from(share.root())).await.expect("root");
+    let attrs = AttrChange {
+        mode: Some(0o644),
+        ..AttrChange::default()
+    };
+    let f = share
+        .make(
+            &alice,
+            &dir,
+            b"f",
+            NewKind::Regular(CreateMode::Guarded),
+            attrs,
+        )
+        .await
+        .expect("create")
+        .attr;
+    let last = |c: &Versioned| {
+        Some(ContentVersion(
+            c.next.load(std::sync::atomic::Ordering::SeqCst),
+        ))
+    };
+    let told = |c: &Versioned| *c.adopted.lock().expect("lock").last().expect("told");
+    share
+        .write(
+            &alice,
+            f.clone(),
+            0,
+            Bytes::from_static(b"hello"),
+            Stability::Unstable,
+        )
+        .await
+        .expect("write");
+    share.commit(&alice, f.clone()).await.expect("commit");
+    let recorded = meta.content_version(f.ino).await.expect("version");
+    assert!(
+        recorded.is_some() && recorded == last(&content),
+        "after COMMIT"
+    );
+    assert_eq!(
+        told(&content),
+        recorded,
+        "the store is told after record_write"
+    );
+    let now = share.resolve(Node::from(&f)).await.expect("attr");
+    share.read(&alice, &now, 0, 5).await.expect("read");
+    assert_eq!(
+        told(&content),
+        recorded,
+        "told the recorded version before a read"
+    );
+    for (size, what) in [(100, "grow"), (3, "shrink")] {
+        let now = share.resolve(Node::from(&f)).await.expect("attr");
+        let after = share
+            .setattr(
+                &alice,
+                &now,
+                AttrChange {
+                    size: Some(size),
+                    ..AttrChange::default()
+                },
+                None,
+            )
+            .await
+            .expect("setattr");
+        let v = meta.content_version(f.ino).await.expect("version");
+        assert!(
+            v > recorded && v == last(&content),
+            "{what}: version recorded"
+        );
+        assert_eq!(told(&content), v, "{what}: the store is told");
+        assert_eq!(after.size, size);
+        let stored = meta.getattr(f.ino).await.expect("getattr");
+        assert_eq!(
+            stored.ctime, after.ctime,
+            "{what}: ctime as the setattr left it"
+        );
+    }
+}

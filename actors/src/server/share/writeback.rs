@@ -331,6 +331,20 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
         }
     }
 
+    /// Tells a content store with versions which version metadata records for `ino` (see
+    /// [`ContentStore::adopt`]) before its content is read or changed; nothing for stores
+    /// without versions. A file removed meanwhile needs nothing.
+    pub(crate) async fn adopt(&self, ino: InodeId, key: ContentKey) -> StoreResult<()> {
+        if !self.inner.content.has_versions() {
+            return Ok(());
+        }
+        match self.inner.meta.content_version(ino).await {
+            Ok(v) => self.inner.content.adopt(key, v).await,
+            Err(StoreError::Stale) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The content store this cache writes to.
     pub fn content(&self) -> &Arc<C> {
         &self.inner.content
@@ -450,6 +464,7 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
             return Ok(Bytes::new());
         }
         let want = (size - off).min(u64::from(len)) as usize;
+        self.adopt(ino, self.key(ino, generation)).await?;
         let mut attempts = 0;
         let (overlays, mut stored, recorded) = loop {
             attempts += 1;
@@ -603,6 +618,7 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
             Err(e) => return Err(e),
         };
         let key = self.key(ino, attr.generation);
+        self.adopt(ino, key).await?;
         if end > 0 {
             // Extending past the recorded size: bytes beyond it in the content store are a
             // stale tail (a shrink whose content cut a crash interrupted, or a failed flush's
@@ -638,6 +654,9 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
         // version switch together.
         let version = self.inner.content.sync(key).await?;
         match self.inner.meta.record_write(ino, end, mtime, version).await {
+            // The store learns that its version is the recorded one (it may then collect
+            // the versions before it, once metadata is durable).
+            Ok(_) if version.is_some() => self.inner.content.adopt(key, version).await,
             Ok(_) => Ok(()),
             // The file was removed while its data was in flight: nothing left to record.
             Err(StoreError::Stale) => Ok(()),

@@ -337,7 +337,7 @@ pub(crate) async fn run<S>(
         for op in conn.asyncs.values() {
             op.cancel.cancel();
         }
-        conn.close_all().await;
+        conn.close_all(shutdown.is_cancelled()).await;
         let _ = wr.shutdown().await;
         tracing::debug!("closed");
     }
@@ -1204,11 +1204,13 @@ impl Conn {
             .any(|s| matches!(s.auth, super::state::Auth::Valid))
     }
 
-    /// Closes every open (committing what was written) when the connection ends.
-    async fn close_all(&mut self) {
+    /// Closes every open (committing what was written) when the connection ends, but
+    /// preserves durable ones for a reconnect unless the server is `closing`
+    /// ([`super::durable`]).
+    async fn close_all(&mut self, closing: bool) {
         let ids: Vec<u64> = self.opens.keys().copied().collect();
         for id in ids {
-            self.release_open(id).await;
+            self.disconnect_open(id, closing).await;
         }
         for (sid, s) in &self.sessions {
             if s.bound.is_some() {

@@ -88,6 +88,14 @@ pub(crate) enum ConnEvent {
         /// Answered when done.
         done: tokio::sync::oneshot::Sender<()>,
     },
+    /// Another client opened this connection's open `file` under the same AppInstanceId
+    /// ([MS-SMB2] 3.3.5.9.13): close it (no break), then answer on `done`.
+    CloseOpen {
+        /// The open (its volatile FileId).
+        file: u64,
+        /// Answered when done.
+        done: tokio::sync::oneshot::Sender<()>,
+    },
     /// An asynchronous operation's wait ended.
     Finished {
         /// The operation.
@@ -348,6 +356,11 @@ impl Conn {
             ConnEvent::Break(b) => self.break_notification(&b),
             ConnEvent::Expire { session, uid, done } => {
                 self.expire_session(session, uid).await;
+                let _ = done.send(());
+                None
+            }
+            ConnEvent::CloseOpen { file, done } => {
+                self.release_open(file).await;
                 let _ = done.send(());
                 None
             }

@@ -21,6 +21,7 @@ use stores::{Attr, FileKind, StoreError};
 
 use super::attrs::{self, access};
 use super::connection::{Conn, Handled, Out, Req, filetime, tid, undecodable};
+use super::durable::{Ask, Creating};
 use super::errors::op_status;
 use super::events::Finish;
 use super::names::SmbPath;
@@ -144,13 +145,18 @@ impl Conn {
         Ok(id)
     }
 
-    /// Allocates a FileId for `open`.
-    fn insert_open(&mut self, open: Open) -> Result<FileId, NtStatus> {
+    /// Allocates a FileId for `open` (its persistent part is the open's own when it has one,
+    /// a durable open's).
+    pub(crate) fn insert_open(&mut self, mut open: Open) -> Result<FileId, NtStatus> {
         let id = self.next_file_id()?;
         self.next_file = id.wrapping_add(1);
+        if open.persistent == 0 {
+            open.persistent = id;
+        }
+        let persistent = open.persistent;
         self.opens.insert(id, open);
         Ok(FileId {
-            persistent: id,
+            persistent,
             volatile: id,
         })
     }
@@ -161,12 +167,15 @@ impl Conn {
         self.session(req.hdr)?;
         let id = req.file_id(id)?;
         let open = self.opens.get(&id.volatile).ok_or(NtStatus::FILE_CLOSED)?;
-        if id.persistent != id.volatile
+        if id.persistent != open.persistent
             || open.session != req.hdr.session_id.0
             || open.tree != tid(req.hdr)
         {
             return Err(NtStatus::FILE_CLOSED);
         }
+        open.replay_eligible
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.note_channel_sequence(req, open);
         Ok(id.volatile)
     }
 
@@ -204,7 +213,14 @@ impl Conn {
 
     /// Asks the open table whether `treq` may open `key`: the grant, or the answer to give
     /// now (pending until breaks are acknowledged, or an error).
-    fn admit(&self, key: NodeKey, treq: &Request) -> Result<Grant, Box<Out>> {
+    /// `creating`: the CREATE's DH2Q CreateGuid; while it waits, a replay of it is answered
+    /// STATUS_FILE_NOT_AVAILABLE ([`super::durable::Creating`]).
+    fn admit(
+        &self,
+        key: NodeKey,
+        treq: &Request,
+        creating: Option<[u8; 16]>,
+    ) -> Result<Grant, Box<Out>> {
         let mut breaks = Vec::new();
         let now = self.server.env.now();
         let admit = self.server.opens.admit(key, treq, now, &mut breaks);
@@ -215,7 +231,10 @@ impl Conn {
             Admit::Invalid(status) => Err(Box::new(Out::error(status))),
             Admit::Wait { until, mut changed } => {
                 tracing::debug!("CREATE waits for an oplock or lease break");
+                let client = self.neg.as_ref().map_or([0; 16], |n| n.client_guid);
+                let guard = creating.and_then(|g| Creating::begin(&self.server, client, g));
                 Err(Box::new(Out::pending(async move {
+                    let _creating = guard;
                     tokio::select! {
                         _ = changed.changed() => {}
                         () = tokio::time::sleep_until(until) => {}
@@ -229,6 +248,12 @@ impl Conn {
     /// Posts breaks to the connections of the opens they concern.
     pub(crate) fn send_breaks(&self, breaks: Vec<Break>) {
         for b in breaks {
+            // A preserved durable open cannot receive a break: it is closed instead, and what
+            // waits on the break goes on when it is (super::durable).
+            if self.server.durable.doom(b.open()) {
+                tracing::debug!(?b, "break for a disconnected durable open; closing it");
+                continue;
+            }
             let conn = b.conn();
             if !self
                 .server
@@ -280,6 +305,23 @@ impl Conn {
             TreeKind::Ipc => return self.open_pipe(&req, &name),
             TreeKind::Disk { share, .. } => (share.clone(), tree.caller.clone()),
         };
+        // Durable handles: a reconnect ignores the rest of the request; a DH2Q naming an open
+        // already made is a replay ([`super::durable`]).
+        let dialect = self.neg.as_ref().map_or(0, |n| n.dialect);
+        let ask = Ask::of(&r, dialect)?;
+        match ask {
+            Ask::ReconnectV1(p) => return self.reconnect(&req, &r, file, p, None).await,
+            Ask::ReconnectV2(p, g) => return self.reconnect(&req, &r, file, p, Some(g)).await,
+            Ask::V2(d) => {
+                if let Some(answer) = self.replay(&req, &r, &d).await {
+                    return answer;
+                }
+            }
+            Ask::None | Ask::V1 => {}
+        }
+        // Another client's open of this file under the same AppInstanceId is closed first
+        // (a failover of a clustered application, [MS-SMB2] 3.3.5.9.13).
+        let app_instance = self.app_instance(&r, dialect, share.id()).await?;
         let disposition = r.create_disposition;
         if disposition.0 > CreateDisposition::OVERWRITE_IF.0 {
             return Err(NtStatus::INVALID_PARAMETER);
@@ -462,7 +504,11 @@ impl Conn {
                     access: wanted,
                     ..treq
                 };
-                match self.admit(NodeKey::new(share.id(), Node::from(&a)), &treq) {
+                match self.admit(
+                    NodeKey::new(share.id(), Node::from(&a)),
+                    &treq,
+                    ask.creating(),
+                ) {
                     Ok(g) => grant = Some(g),
                     Err(answer) => return Ok(*answer),
                 }
@@ -644,7 +690,7 @@ impl Conn {
                     access: access_mask,
                     ..treq
                 };
-                match self.admit(NodeKey::new(share.id(), node), &treq) {
+                match self.admit(NodeKey::new(share.id(), node), &treq, ask.creating()) {
                     Ok(g) => g,
                     Err(answer) => return Ok(*answer),
                 }
@@ -659,6 +705,7 @@ impl Conn {
                 u64::from_le_bytes(b).div_ceil(4096).saturating_mul(4096)
             });
         let is_dir = attr.kind == FileKind::Directory;
+        let durable = self.durability(ask, &grant, is_dir, req.hdr.session_id.0);
         let fid = self.insert_open(Open {
             session: req.hdr.session_id.0,
             tree: tid(req.hdr),
@@ -686,7 +733,30 @@ impl Conn {
             // sequential, no buffering, synchronous I/O).
             mode: options.0 & 0x3E,
             locks: super::state::OpenLocks::default(),
+            persistent: durable
+                .as_ref()
+                .map_or(0, |_| self.server.durable.fresh_persistent()),
+            durable: durable.as_ref().map(|(d, _)| *d),
+            create_guid: match ask {
+                Ask::V2(d) => Some((d.create_guid, action.0)),
+                _ => None,
+            },
+            replay_eligible: matches!(ask, Ask::V2(_)).into(),
+            app_instance,
+            channel_sequence: req.hdr.channel_sequence().into(),
         })?;
+        if let Some(app) = app_instance {
+            self.server.durable.app_register(
+                app,
+                OpenRef {
+                    conn: self.id,
+                    file: fid.volatile,
+                },
+                self.neg.as_ref().map_or([0; 16], |n| n.client_guid),
+                share.id().0,
+                stored_path.to_lowercase(),
+            );
+        }
         if action != CreateAction::OPENED {
             let (filter, what) = if action == CreateAction::CREATED {
                 (notify::name_filter(is_dir), NotifyAction::ADDED)
@@ -704,6 +774,9 @@ impl Conn {
         }
         if let (Some(l), Some((state, epoch, breaking))) = (lease_req, grant.lease) {
             contexts.push(l.response(LeaseState(state), epoch, breaking).context());
+        }
+        if let Some((_, c)) = durable {
+            contexts.push(c);
         }
         let mut w = Out::writer();
         CreateResponse {
@@ -889,7 +962,7 @@ impl Conn {
             overwrite: found.is_some() && overwrite,
             ..treq
         };
-        let grant = match self.admit(NodeKey::of(share.id(), node, Some(&stream)), &treq) {
+        let grant = match self.admit(NodeKey::of(share.id(), node, Some(&stream)), &treq, None) {
             Ok(g) => g,
             Err(answer) => return Ok(*answer),
         };
@@ -936,6 +1009,12 @@ impl Conn {
             user_ctime: None,
             mode: options.0 & 0x3E,
             locks: super::state::OpenLocks::default(),
+            persistent: 0,
+            durable: None,
+            create_guid: None,
+            replay_eligible: false.into(),
+            app_instance: None,
+            channel_sequence: 0.into(),
         })?;
         if action != CreateAction::OPENED {
             let (what, filter) = if action == CreateAction::CREATED {
@@ -1146,6 +1225,12 @@ impl Conn {
             open.delete_on_close,
         );
         self.server.watches.close(self.id, id);
+        if open.app_instance.is_some() {
+            self.server.durable.app_forget(OpenRef {
+                conn: self.id,
+                file: id,
+            });
+        }
         if let OpenKind::Node { .. } = &open.kind
             && let Ok((share, _)) = self.share_of(&open)
         {
@@ -1359,6 +1444,7 @@ impl Conn {
     pub(crate) async fn write(&mut self, req: Req<'_>) -> Handled {
         let r = WriteRequest::decode(req.msg).map_err(undecodable)?;
         let id = self.open_of(&req, r.file_id)?;
+        self.channel_sequence(&req, id)?;
         let len = r.data.len() as u64;
         // All ones means "at end of file", for append-only opens only (checked below).
         if r.offset != u64::MAX {
@@ -1565,6 +1651,7 @@ impl Conn {
             Break::Oplock { open, .. } | Break::Lease { open, .. } => open.file,
         };
         let open = self.opens.get(&file)?;
+        let persistent = open.persistent;
         let session = open.session;
         let encrypt = self
             .sessions
@@ -1579,7 +1666,7 @@ impl Conn {
             Break::Oplock { level, .. } => OplockBreak {
                 oplock_level: level,
                 file_id: FileId {
-                    persistent: file,
+                    persistent,
                     volatile: file,
                 },
             }
@@ -1644,6 +1731,12 @@ impl Conn {
             user_ctime: None,
             mode: 0,
             locks: super::state::OpenLocks::default(),
+            persistent: 0,
+            durable: None,
+            create_guid: None,
+            replay_eligible: false.into(),
+            app_instance: None,
+            channel_sequence: 0.into(),
         })?;
         let mut w = Out::writer();
         CreateResponse {

@@ -535,6 +535,7 @@ impl Conn {
         let r = SetInfoRequest::decode(req.msg).map_err(undecodable)?;
         let fid = protocol::smb2::fileid::FileId::from_bytes(r.file_id);
         let id = self.open_of(&req, fid)?;
+        self.channel_sequence(&req, id)?;
         let open = self.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
         let OpenKind::Node {
             node,

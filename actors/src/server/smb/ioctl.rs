@@ -63,6 +63,7 @@ impl Conn {
             _ => {}
         }
         let id = self.open_of(&req, FileId::from_bytes(r.file_id))?;
+        self.channel_sequence(&req, id)?;
         match r.ctl_code {
             CtlCode::PIPE_TRANSCEIVE => {
                 let out = self.pipe_transact(id, &r.input)?;

@@ -211,9 +211,9 @@ impl Conn {
         }
     }
 
-    /// FSCTL_LMR_REQUEST_RESILIENCY ([MS-SMB2] 3.3.5.15.9): the open becomes resilient. We
-    /// keep no open across a disconnect, so what it changes is that LOCK sequence numbers
-    /// are checked on it.
+    /// FSCTL_LMR_REQUEST_RESILIENCY ([MS-SMB2] 3.3.5.15.9): the open becomes resilient: its
+    /// LOCK sequence numbers are checked. Resilient opens are not kept across a disconnect
+    /// (durable ones are, super::durable).
     pub(crate) fn request_resiliency(&mut self, id: u64, input: &[u8]) -> Result<(), NtStatus> {
         if self.neg.as_ref().is_none_or(|n| n.dialect == 0x0202) {
             return Err(NtStatus::INVALID_DEVICE_REQUEST);

@@ -7,6 +7,7 @@
 //! - [`names`]: path rules and case-insensitive lookup.
 //! - [`errors`]: share errors → NTSTATUS.
 //! - [`streams`]: named data streams as `dittofs.stream.` extended attributes.
+//! - [`durable`]: durable handles kept across a lost connection, and their scavenger.
 //! - [`acl`]: security descriptors clients set, stored beside the mode, and the access check
 //!   over them.
 
@@ -14,6 +15,7 @@ pub(crate) mod acl;
 pub(crate) mod attrs;
 pub(crate) mod connection;
 pub(crate) mod dir;
+pub(crate) mod durable;
 pub(crate) mod ea;
 pub(crate) mod errors;
 pub(crate) mod events;
@@ -132,6 +134,8 @@ pub(crate) struct SmbServer {
     pub(crate) opens: oplocks::OpenTable,
     /// Every CHANGE_NOTIFY watch ([`notify`]).
     pub(crate) watches: notify::Watches,
+    /// Durable opens whose connection is gone ([`durable`]).
+    pub(crate) durable: durable::DurableTable,
 }
 
 impl SmbServer {
@@ -157,13 +161,14 @@ impl SmbServer {
             mailboxes: events::Mailboxes::default(),
             opens: oplocks::OpenTable::default(),
             watches: notify::Watches::default(),
+            durable: durable::DurableTable::default(),
         }
     }
 }
 
 /// Accepts SMB connections on every listener until `shutdown`, each served by
 /// [`connection::run`] on `tracker`, at most `max_connections` at once (further clients wait
-/// in the kernel's accept queue).
+/// in the kernel's accept queue); and the durable-open scavenger ([`durable::scavenge`]).
 pub(crate) fn spawn_listeners<L: Listener>(
     tracker: &TaskTracker,
     server: Arc<SmbServer>,
@@ -171,6 +176,10 @@ pub(crate) fn spawn_listeners<L: Listener>(
     shutdown: &CancellationToken,
     next_id: &Arc<AtomicU64>,
 ) {
+    // The durable-open scavenger, where SMB is served (durable opens exist only then).
+    if !listeners.is_empty() {
+        tracker.spawn(durable::scavenge(server.clone(), shutdown.clone()));
+    }
     let slots = Arc::new(Semaphore::new(server.settings.max_connections.max(1)));
     for mut listener in listeners {
         let server = server.clone();

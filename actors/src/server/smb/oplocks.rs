@@ -142,6 +142,19 @@ struct Lease {
     breaking: Option<(u32, Instant)>,
 }
 
+/// A lease an open holds, as [`OpenTable::caching_of`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HeldLease {
+    /// Its identity.
+    pub(crate) id: LeaseId,
+    /// Its state (R, W, H bits).
+    pub(crate) state: u32,
+    /// Its epoch (v2).
+    pub(crate) epoch: u16,
+    /// A v2 lease.
+    pub(crate) v2: bool,
+}
+
 /// A break to deliver to a holder's connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Break {
@@ -172,6 +185,13 @@ pub(crate) enum Break {
 }
 
 impl Break {
+    /// The open this break is for.
+    pub(crate) fn open(&self) -> OpenRef {
+        match self {
+            Self::Oplock { open, .. } | Self::Lease { open, .. } => *open,
+        }
+    }
+
     /// The connection that must deliver this break.
     pub(crate) fn conn(&self) -> u64 {
         match self {
@@ -433,10 +453,17 @@ impl OpenTable {
                             note_wait(until, &mut waiting);
                             continue;
                         }
-                        let mut keep = if req.overwrite { H } else { R | H };
-                        if hold_h.contains(&i) {
-                            keep &= !H;
-                        }
+                        // A lease in the way of the share modes loses its handle caching
+                        // only ([MS-FSA] 2.1.5.1.2: RWH breaks to RW): the open fails with a
+                        // sharing violation unless the holder closes (smbtorture
+                        // replay.dhv2-pending1n-vs-violation-lease-*-sane).
+                        let keep = if hold_h.contains(&i) {
+                            R | W
+                        } else if req.overwrite {
+                            H
+                        } else {
+                            R | H
+                        };
                         if l.state & !keep != 0 {
                             let new = l.state & keep;
                             if let Some(b) = lease_break(l, id.key, e.open, new, now + timeout) {
@@ -572,12 +599,27 @@ impl OpenTable {
     /// delete-pending. When other opens remain, a delete-on-close open leaves the file
     /// delete-pending, and the last open to close deletes it ([MS-FSA] 2.1.5.4).
     pub(crate) fn remove(&self, open: OpenRef, delete_on_close: bool) -> bool {
+        match self.take(open, delete_on_close) {
+            Some(delete) => {
+                self.bump();
+                delete
+            }
+            // Never registered (a CREATE that failed or waits): nothing changes, nobody wakes.
+            None => delete_on_close,
+        }
+    }
+
+    /// [`Self::remove`] without waking the CREATEs that wait on the table: the caller calls
+    /// [`Self::changed`] when it is done (after deleting the file, say).
+    pub(crate) fn remove_quietly(&self, open: OpenRef, delete_on_close: bool) -> bool {
+        self.take(open, delete_on_close).unwrap_or(delete_on_close)
+    }
+
+    /// Takes `open`'s entry out; `None` when it has none.
+    fn take(&self, open: OpenRef, delete_on_close: bool) -> Option<bool> {
         let mut g = self.lock();
         let inner = &mut *g;
-        let Some(key) = inner.where_is.remove(&open) else {
-            // Never registered (a CREATE that failed or waits): nothing changes, nobody wakes.
-            return delete_on_close;
-        };
+        let key = inner.where_is.remove(&open)?;
         if key.stream != 0
             && let Some(v) = inner.stream_opens.get_mut(&key.base())
         {
@@ -614,8 +656,12 @@ impl OpenTable {
             false
         };
         drop(g);
+        Some(delete)
+    }
+
+    /// Wakes the CREATEs waiting on the table (after [`Self::remove_quietly`]).
+    pub(crate) fn changed(&self) {
         self.bump();
-        delete
     }
 
     /// Sets or clears the delete disposition an open set on its file (SET_INFO
@@ -680,6 +726,61 @@ impl OpenTable {
         inner.nodes.entry(key).or_default().push(entry);
         drop(g);
         self.bump();
+    }
+
+    /// What open `open` caches, for durable handles ([MS-SMB2] 3.3.5.9.6): `None` when it is
+    /// unknown or a break of it is in progress (a break cannot outlive its connection), else
+    /// its oplock level and, for a lease, the lease's id, state, epoch and version.
+    pub(crate) fn caching_of(&self, open: OpenRef) -> Option<(OplockLevel, Option<HeldLease>)> {
+        let g = self.lock();
+        let key = g.where_is.get(&open)?;
+        let e = g.nodes.get(key)?.iter().find(|e| e.open == open)?;
+        if e.breaking.is_some() {
+            return None;
+        }
+        match e.caching {
+            Caching::Oplock(l) => Some((l, None)),
+            Caching::Lease(id) => {
+                let l = g.leases.get(&id)?;
+                if l.breaking.is_some() {
+                    return None;
+                }
+                Some((
+                    OplockLevel::LEASE,
+                    Some(HeldLease {
+                        id,
+                        state: l.state,
+                        epoch: l.epoch,
+                        v2: l.v2,
+                    }),
+                ))
+            }
+        }
+    }
+
+    /// Open `from` is now `to` (a durable open reconnected on another connection, [MS-SMB2]
+    /// 3.3.5.9.7): its entry, share modes, caching and delete disposition carry over.
+    /// Returns false when `from` is not in the table.
+    pub(crate) fn rekey(&self, from: OpenRef, to: OpenRef) -> bool {
+        let mut g = self.lock();
+        let inner = &mut *g;
+        let Some(key) = inner.where_is.remove(&from) else {
+            return false;
+        };
+        inner.where_is.insert(to, key);
+        if let Some(e) = inner
+            .nodes
+            .get_mut(&key)
+            .and_then(|v| v.iter_mut().find(|e| e.open == from))
+        {
+            e.open = to;
+        }
+        if let Some(v) = inner.stream_opens.get_mut(&key.base()) {
+            for (o, ..) in v.iter_mut().filter(|(o, ..)| *o == from) {
+                *o = to;
+            }
+        }
+        true
     }
 
     /// The oplock level an open holds (NONE for leases and unknown opens).
@@ -1151,6 +1252,33 @@ mod tests {
         }
         assert!(t.lock().leases.is_empty());
     }
+    /// Goal: a durable open moving to another connection keeps its place in the table:
+    /// after `rekey` the new name holds the batch oplock and the share mode (a conflicting
+    /// open still waits on its break, addressed to the new name), the old name is gone; a
+    /// break in progress makes `caching_of` answer `None` (not durable any more).
+    #[tokio::test]
+    async fn rekey_keeps_caching_and_share_modes() {
+        let t = OpenTable::default();
+        let now = Instant::now();
+        let mut breaks = Vec::new();
+        let (old, new) = (open(1, 1), open(9, 4));
+        granted(t.admit(KEY, &req(old, OplockLevel::BATCH), now, &mut breaks));
+        assert_eq!(t.caching_of(old), Some((OplockLevel::BATCH, None)));
+        assert!(t.rekey(old, new));
+        assert!(!t.rekey(old, new), "the old name is gone");
+        assert_eq!(t.caching_of(old), None);
+        assert_eq!(t.caching_of(new), Some((OplockLevel::BATCH, None)));
+        assert!(matches!(
+            t.admit(KEY, &req(open(2, 1), OplockLevel::NONE), now, &mut breaks),
+            Admit::Wait { .. }
+        ));
+        assert_eq!(breaks[0].open(), new);
+        assert_eq!(t.caching_of(new), None, "breaking");
+        assert!(!t.remove(new, false));
+        let g = t.lock();
+        assert!(g.where_is.is_empty() && g.nodes.is_empty());
+    }
+
     /// Goal: a named stream is a file of its own for oplocks and share modes (smbtorture
     /// oplock.stream1, batch26), but an open of the file's own data asking for DELETE is
     /// refused while a stream open does not share delete, and admitted once it closes.

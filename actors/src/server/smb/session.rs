@@ -655,8 +655,9 @@ impl Conn {
             .filter(|(_, o)| o.session == sid)
             .map(|(id, _)| *id)
             .collect();
+        // Durable opens outlive a logoff, as on Samba (smbtorture durable-open.reopen4).
         for id in ids {
-            self.release_open(id).await;
+            self.disconnect_open(id, false).await;
         }
         let mut w = Out::writer();
         LogoffResponse.encode(&mut w);
@@ -732,8 +733,10 @@ impl Conn {
             .filter(|(_, o)| o.session == sid)
             .map(|(id, _)| *id)
             .collect();
+        // Durable opens are kept for the new session to reconnect (smbtorture
+        // durable-open.reopen1a, reopen2a).
         for id in ids {
-            self.release_open(id).await;
+            self.disconnect_open(id, false).await;
         }
         self.sessions.remove(&sid);
         self.server.mailboxes.session_closed(sid, self.id);

@@ -247,6 +247,25 @@ pub(crate) struct Open {
     pub(crate) mode: u32,
     /// Byte-range lock state ([`super::locks`]).
     pub(crate) locks: OpenLocks,
+    /// FileId.Persistent ([MS-SMB2] 2.2.14.1): the FileId itself for an ordinary open, a
+    /// server-wide id for a durable one (it survives a reconnect, the volatile part does
+    /// not). Set by `insert_open`.
+    pub(crate) persistent: u64,
+    /// Granted durability ([`super::durable`]): kept across a disconnect for this long.
+    pub(crate) durable: Option<super::durable::Durability>,
+    /// The CreateGuid of a DH2Q request ([MS-SMB2] 3.3.5.9.10), for replay detection, and the
+    /// CreateAction first answered (a replay answers it again).
+    pub(crate) create_guid: Option<([u8; 16], u32)>,
+    /// Open.IsReplayEligible ([MS-SMB2] 3.3.1.10): a replay of its CREATE answers it; any
+    /// other request on it ends that (Samba; smbtorture replay.replay6), so a later replay
+    /// opens anew. Atomic because requests find opens through `&self`.
+    pub(crate) replay_eligible: std::sync::atomic::AtomicBool,
+    /// The AppInstanceId it was opened with ([MS-SMB2] 3.3.5.9.13), registered in
+    /// [`super::durable::DurableTable`] while it lives.
+    pub(crate) app_instance: Option<[u8; 16]>,
+    /// Open.ChannelSequence ([MS-SMB2] 3.3.1.10, 3.3.5.2.10): the newest ChannelSequence a
+    /// request on it carried (3.x); WRITE, SET_INFO and IOCTL with an older one are refused.
+    pub(crate) channel_sequence: std::sync::atomic::AtomicU16,
 }
 
 /// What an open knows of its byte-range locks (the locks themselves live in the share's
