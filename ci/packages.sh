@@ -22,6 +22,7 @@ TEST_PACKAGES=(
   samba-testsuite   # smbtorture: the SMB2 conformance suites, against dittofs and Samba
   samba-vfs-modules # acl_xattr and streams_xattr, the Samba share options the reference counts use
   python3-pip       # installs smbprotocol (PyPI), the Python SMB client the tests use
+  postgresql        # initdb and pg_ctl: the PostgreSQL metadata tests start a throwaway server
   socat             # the VM's guestfwd to the server's portmapper and NFS port (kernel_nlm)
 )
 

@@ -31,6 +31,9 @@ pub enum AnyMetadata {
     /// RocksDB, embedded and persistent.
     #[cfg(feature = "rocksdb")]
     Rocks(stores::rocksdb::RocksMetadata),
+    /// PostgreSQL, shared by several gateways.
+    #[cfg(feature = "postgres")]
+    Postgres(stores::postgres::PgMetadata),
 }
 
 /// Every content backend the binary can run.
@@ -55,6 +58,8 @@ macro_rules! meta_dispatch {
             AnyMetadata::Memory($s) => $e,
             #[cfg(feature = "rocksdb")]
             AnyMetadata::Rocks($s) => $e,
+            #[cfg(feature = "postgres")]
+            AnyMetadata::Postgres($s) => $e,
         }
     };
 }
@@ -74,8 +79,9 @@ macro_rules! content_dispatch {
 stores::forward_metadata_store!(impl[] for AnyMetadata, meta_dispatch);
 stores::forward_content_store!(impl[] for AnyContent, content_dispatch);
 
-/// Opens every store the configuration names.
-pub fn open_stores(
+/// Opens every store the configuration names (connecting to PostgreSQL and applying its
+/// migrations for a `postgres` store).
+pub async fn open_stores(
     env: &Env,
     config: &Config,
 ) -> anyhow::Result<StoreSet<AnyMetadata, AnyContent>> {
@@ -100,9 +106,22 @@ pub fn open_stores(
                     "metadata.stores.{name}: this dittofs was built without RocksDB support"
                 )
             }
+            #[cfg(feature = "postgres")]
+            MetadataStoreConfig::Postgres(options) => AnyMetadata::Postgres(
+                stores::postgres::PgMetadata::connect(&pg_config(options))
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "metadata.stores.{name}: connecting to PostgreSQL at {}",
+                            options.url.redacted()
+                        )
+                    })?,
+            ),
+            #[cfg(not(feature = "postgres"))]
             MetadataStoreConfig::Postgres(_) => {
                 anyhow::bail!(
-                    "metadata.stores.{name}: the postgres backend is not built in this version"
+                    "metadata.stores.{name}: this dittofs was built without PostgreSQL support \
+                     (the `postgres` feature)"
                 )
             }
         };
@@ -132,6 +151,19 @@ pub fn open_stores(
         content.insert(name.clone(), Arc::new(store));
     }
     Ok(StoreSet { metadata, content })
+}
+
+/// The PostgreSQL store's settings from a `postgres:` section. The password stays in the URL
+/// (or comes from `PGPASSWORD` when the URL has none); it is never logged.
+#[cfg(feature = "postgres")]
+pub fn pg_config(options: &config::PostgresOptions) -> stores::postgres::PgConfig {
+    stores::postgres::PgConfig {
+        url: options.url.0.clone(),
+        max_connections: options.max_connections,
+        acquire_timeout: options.acquire_timeout,
+        statement_timeout: options.statement_timeout,
+        retry_deadline: options.retry_deadline,
+    }
 }
 
 /// This machine's host name (Linux: `/proc/sys/kernel/hostname`), or `localhost`.
@@ -389,11 +421,20 @@ pub fn descriptors_needed(config: &Config) -> (u64, String) {
     #[cfg(not(feature = "rocksdb"))]
     let rocks_each = 0;
     let fs_each = stores::fs::FD_CACHE_MAX as u64;
-    let total = conns + fs * fs_each + rocks * rocks_each + NOFILE_MARGIN;
+    let pg: u64 = config
+        .metadata
+        .stores
+        .values()
+        .map(|s| match s {
+            MetadataStoreConfig::Postgres(o) => u64::from(o.max_connections),
+            MetadataStoreConfig::Memory {} | MetadataStoreConfig::Rocksdb { .. } => 0,
+        })
+        .sum();
+    let total = conns + fs * fs_each + rocks * rocks_each + pg + NOFILE_MARGIN;
     let why = format!(
         "{conns} connections (adapters.nfs.max_connections + adapters.smb.max_connections) + {fs} filesystem content store(s) x \
          {fs_each} cached descriptors + {rocks} RocksDB store(s) x {rocks_each} table files + \
-         {NOFILE_MARGIN} margin"
+         {pg} PostgreSQL connections + {NOFILE_MARGIN} margin"
     );
     (total, why)
 }
@@ -455,7 +496,7 @@ async fn run_async(config: Config, source: ConfigSource) -> anyhow::Result<()> {
     // that stops a server it just started) must shut down gracefully, not kill the process.
     let signals = shutdown_signals().context("installing the SIGTERM and SIGINT handlers")?;
     let env = Env::real();
-    let stores = open_stores(&env, &config)?;
+    let stores = open_stores(&env, &config).await?;
     #[cfg(feature = "s3")]
     for (name, c) in &stores.content {
         if let (AnyContent::S3(store), Some(ContentStoreConfig::S3(o))) =

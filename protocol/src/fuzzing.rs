@@ -646,10 +646,10 @@ pub fn fuzz_dcerpc(data: &[u8]) {
                 "PDU must re-decode"
             );
         }
-        if let PduBody::Request(q) = &pdu.body {
-            if let Ok(req) = SrvsvcRequest::decode(q.opnum, &q.stub) {
-                assert_eq!(SrvsvcRequest::decode(q.opnum, &req.encode()), Ok(req));
-            }
+        if let PduBody::Request(q) = &pdu.body
+            && let Ok(req) = SrvsvcRequest::decode(q.opnum, &q.stub)
+        {
+            assert_eq!(SrvsvcRequest::decode(q.opnum, &req.encode()), Ok(req));
         }
     }
     if let Ok(pdu) = Pdu::decode_fragment(data) {

@@ -15,6 +15,9 @@
 //!   fault injectors) by forwarding, so a new trait method is forwarded in one place.
 //! - [`fs`]: content on the local filesystem, one file per inode, named by content key.
 //! - `rocksdb` (feature `rocksdb`): the embedded persistent metadata store, the default.
+//! - `postgres` (feature `postgres`): the shared persistent metadata store on PostgreSQL, for
+//!   several gateways on one database.
+//! - [`redact`]: hides passwords in connection URLs for logs and printed configurations.
 //! - `s3` (feature `s3`): content in an S3 bucket, in immutable blocks and versioned manifests.
 //! - `conformance` (feature `conformance`): the suite every backend's tests run.
 
@@ -25,6 +28,9 @@ pub mod errno;
 pub mod forward;
 pub mod fs;
 pub mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+pub mod redact;
 #[cfg(feature = "rocksdb")]
 pub mod rocksdb;
 pub mod rules;

@@ -149,9 +149,119 @@ pub enum MetadataStoreConfig {
         /// Its directory: absolute, or starting with `~/`.
         path: PathBuf,
     },
-    /// A PostgreSQL database shared by several gateways. Part of the schema so the name is
-    /// reserved, but not built in this version: [`Config::validate`] rejects it.
-    Postgres(BTreeMap<String, Value>),
+    /// A PostgreSQL database shared by several gateways (`postgres: {url, …}`).
+    Postgres(PostgresOptions),
+}
+
+/// The options of a `postgres` metadata store. Deserialised key by key, so an unknown key or
+/// a badly typed value is refused naming the key.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PostgresOptions {
+    /// `postgres://user@host:port/database` (also `postgresql://`, and `?sslmode=…`). The
+    /// password may be in the URL; without one, `PGPASSWORD` (or `~/.pgpass`) supplies it.
+    pub url: DatabaseUrl,
+    /// Most connections this gateway opens to the database; at least 1.
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before it counts as contention.
+    #[serde(with = "humane_duration")]
+    pub acquire_timeout: Duration,
+    /// The server cancels any one statement that runs longer (`statement_timeout`).
+    #[serde(with = "humane_duration")]
+    pub statement_timeout: Duration,
+    /// How long contention (serialization failures, deadlocks, timeouts) is retried before a
+    /// request is answered "busy, retry later" (NFS3ERR_JUKEBOX).
+    #[serde(with = "humane_duration")]
+    pub retry_deadline: Duration,
+}
+
+impl<'de> Deserialize<'de> for PostgresOptions {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const KEYS: &[&str] = &[
+            "url",
+            "max_connections",
+            "acquire_timeout",
+            "statement_timeout",
+            "retry_deadline",
+        ];
+        let map = BTreeMap::<String, Value>::deserialize(deserializer)?;
+        let mut options = Self::new(String::new());
+        let mut url = None;
+        for (key, value) in map {
+            let bad = |e: &dyn fmt::Display| D::Error::custom(format!("postgres.{key}: {e}"));
+            let duration = |value: Value| -> Result<Duration, D::Error> {
+                let text: String = serde_yaml_ng::from_value(value)
+                    .map_err(|_| bad(&"expected a duration such as 5s"))?;
+                super::units::parse_duration(&text).map_err(|e| bad(&e))
+            };
+            match key.as_str() {
+                "url" => {
+                    url = Some(
+                        serde_yaml_ng::from_value::<String>(value)
+                            .map_err(|_| bad(&"expected a URL string"))?,
+                    );
+                }
+                "max_connections" => {
+                    options.max_connections = serde_yaml_ng::from_value(value)
+                        .map_err(|_| bad(&"expected a whole number of connections"))?;
+                }
+                "acquire_timeout" => options.acquire_timeout = duration(value)?,
+                "statement_timeout" => options.statement_timeout = duration(value)?,
+                "retry_deadline" => options.retry_deadline = duration(value)?,
+                _ => return Err(D::Error::unknown_field(&key, KEYS)),
+            }
+        }
+        options.url = DatabaseUrl(url.ok_or_else(|| D::Error::missing_field("url"))?);
+        Ok(options)
+    }
+}
+
+impl PostgresOptions {
+    /// The options for `url` with every other key at its default.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: DatabaseUrl(url.into()),
+            max_connections: Self::default_max_connections(),
+            acquire_timeout: Self::default_acquire_timeout(),
+            statement_timeout: Self::default_statement_timeout(),
+            retry_deadline: Self::default_retry_deadline(),
+        }
+    }
+
+    fn default_max_connections() -> u32 {
+        10
+    }
+
+    fn default_acquire_timeout() -> Duration {
+        Duration::from_secs(5)
+    }
+
+    fn default_statement_timeout() -> Duration {
+        Duration::from_secs(5)
+    }
+
+    fn default_retry_deadline() -> Duration {
+        Duration::from_secs(3)
+    }
+}
+
+/// A database URL that may hold a password: `Debug` shows it with the password as `***`;
+/// serialising keeps it whole (the CLI writes the file back), so printing goes through
+/// [`Config::redacted`].
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl DatabaseUrl {
+    /// The URL with its password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        stores::redact::redact_url(&self.0)
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
 }
 
 impl MetadataStoreConfig {
@@ -870,9 +980,15 @@ impl Config {
         }
     }
 
-    /// This configuration with every password hash replaced by `<redacted>`, for printing.
+    /// This configuration with every password hash replaced by `<redacted>` and every
+    /// password in a database URL by `***`, for printing.
     pub fn redacted(&self) -> Self {
         let mut copy = self.clone();
+        for store in copy.metadata.stores.values_mut() {
+            if let MetadataStoreConfig::Postgres(options) = store {
+                options.url = DatabaseUrl(options.url.redacted());
+            }
+        }
         for user in &mut copy.users {
             for secret in [&mut user.password_hash, &mut user.nt_hash]
                 .into_iter()
@@ -889,11 +1005,18 @@ impl Config {
         copy
     }
 
-    /// Whether any user has a password hash or NT hash, so the file must be private.
+    /// Whether any user has a password hash or NT hash, or a database URL holds a password,
+    /// so the file must be private.
     pub fn has_secrets(&self) -> bool {
-        self.users
-            .iter()
-            .any(|u| u.password_hash.is_some() || u.nt_hash.is_some())
+        let url_password = self.metadata.stores.values().any(|s| match s {
+            MetadataStoreConfig::Postgres(o) => o.url.redacted() != o.url.0,
+            MetadataStoreConfig::Memory {} | MetadataStoreConfig::Rocksdb { .. } => false,
+        });
+        url_password
+            || self
+                .users
+                .iter()
+                .any(|u| u.password_hash.is_some() || u.nt_hash.is_some())
             || self
                 .content
                 .stores
@@ -985,7 +1108,7 @@ impl<'de> Deserialize<'de> for MetadataStoreConfig {
             "rocksdb" => shape
                 .options::<PathOptions, D>()
                 .map(|o| Self::Rocksdb { path: o.path }),
-            _ => shape.options::<_, D>().map(Self::Postgres),
+            _ => shape.options::<PostgresOptions, D>().map(Self::Postgres),
         }
     }
 }

@@ -240,7 +240,7 @@ adapters:
     let expected = [
         "server.shutdown_timeout: must be longer than 0s",
         "metadata.stores.Bad: \"Bad\" is not a valid store name",
-        "metadata.stores.pg.type: postgres is not built in this version (available: memory, rocksdb)",
+        "metadata.stores.pg.postgres.url: \"postgres://x\" is not a PostgreSQL URL of the form postgres://user@host:port/database",
         "metadata.stores.rel.path: \"data/meta\" must be an absolute path or start with ~/",
         "content.stores.bucket.s3.block_size: must be between 64KiB and 256MiB",
         "content.stores.inner.path: is inside content.stores.default.path",
@@ -532,6 +532,77 @@ fn sectioned_store_shape() {
     assert!(err.contains("missing field `type`"), "{err}");
 }
 
+/// Goal: a `postgres` store parses in the seed's shape with typed options and defaults,
+/// round-trips, and is checked by key: an unknown key is refused naming it, a badly typed
+/// value is refused, and validation names a bad URL, zero connections and zero timeouts.
+#[test]
+fn postgres_store_options() {
+    let config = parse(
+        "metadata:\n  stores:\n    default:\n      type: postgres\n      postgres:\n        url: postgres://ditto@db.example:5433/meta\n        max_connections: 32\n        statement_timeout: 2s\n",
+    )
+    .expect("valid");
+    let MetadataStoreConfig::Postgres(o) = &config.metadata.stores["default"] else {
+        panic!(
+            "not a postgres store: {:?}",
+            config.metadata.stores["default"]
+        );
+    };
+    assert_eq!(o.url.0, "postgres://ditto@db.example:5433/meta");
+    assert_eq!(o.max_connections, 32);
+    assert_eq!(o.statement_timeout, Duration::from_secs(2));
+    assert_eq!(o.acquire_timeout, Duration::from_secs(5));
+    assert_eq!(o.retry_deadline, Duration::from_secs(3));
+    assert_eq!(config.metadata.stores["default"].path(), None);
+    assert_eq!(parse(&config.to_yaml()).expect("round trip"), config);
+    // The flat shape loads too.
+    let flat =
+        parse("metadata:\n  stores:\n    default: {type: postgres, url: 'postgres://u@h/d'}\n")
+            .expect("flat shape");
+    assert_eq!(
+        flat.metadata.stores["default"],
+        MetadataStoreConfig::Postgres(PostgresOptions::new("postgres://u@h/d"))
+    );
+
+    let err = error(
+        "metadata:\n  stores:\n    pg: {type: postgres, postgres: {url: 'postgres://u@h/d', max_conns: 3}}\n",
+    );
+    assert!(err.contains("unknown field `max_conns`"), "{err}");
+    let err = error(
+        "metadata:\n  stores:\n    pg: {type: postgres, postgres: {url: 'postgres://u@h/d', max_connections: many}}\n",
+    );
+    assert!(
+        err.contains("postgres.max_connections: expected a whole number of connections"),
+        "{err}"
+    );
+    let err = error(
+        "metadata:\n  stores:\n    pg: {type: postgres, postgres: {url: 'postgres://u@h/d', retry_deadline: 3}}\n",
+    );
+    assert!(
+        err.contains("postgres.retry_deadline: expected a duration such as 5s"),
+        "{err}"
+    );
+    let err = error("metadata:\n  stores:\n    pg: {type: postgres, postgres: {}}\n");
+    assert!(err.contains("missing field `url`"), "{err}");
+
+    let found: Vec<String> = problems(
+        "metadata:\n  stores:\n    default: {type: memory}\n    pg: {type: postgres, postgres: {url: 'mysql://u:secret@h/d', max_connections: 0, acquire_timeout: 0s, statement_timeout: 0s, retry_deadline: 0s}}\n",
+    )
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    let expected = [
+        "metadata.stores.pg.postgres.url: \"mysql://u:***@h/d\" is not a PostgreSQL URL of the form postgres://user@host:port/database",
+        "metadata.stores.pg.postgres.max_connections: must be at least 1",
+        "metadata.stores.pg.postgres.acquire_timeout: must be longer than 0s",
+        "metadata.stores.pg.postgres.statement_timeout: must be longer than 0s",
+        "metadata.stores.pg.postgres.retry_deadline: must be longer than 0s",
+    ];
+    for e in expected {
+        assert!(found.iter().any(|f| f == e), "missing {e:?} in {found:#?}");
+    }
+    assert!(!found.iter().any(|f| f.contains("secret")), "{found:#?}");
+}
+
 /// Goal: users, groups, guest and the share keys parse; default_permission follows read_only
 /// when left out.
 #[test]
@@ -656,6 +727,30 @@ fn redaction() {
     let debug = format!("{config:?}");
     assert!(!debug.contains(hash.expose()) && !debug.contains(nt.expose()));
     assert!(!Config::default_config().has_secrets());
+
+    // A database password: hidden by `config show` and Debug, kept by the file writer, and
+    // it makes the file private.
+    let config = parse(
+        "metadata:\n  stores:\n    default: {type: postgres, postgres: {url: 'postgres://ditto:hunter2@db/meta'}}\n",
+    )
+    .expect("valid");
+    let shown = config.redacted().to_yaml();
+    assert!(
+        shown.contains("url: postgres://ditto:***@db/meta"),
+        "{shown}"
+    );
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(!format!("{config:?}").contains("hunter2"));
+    assert!(
+        config.to_yaml().contains("hunter2"),
+        "the file keeps the password"
+    );
+    assert!(config.has_secrets());
+    let without = parse(
+        "metadata:\n  stores:\n    default: {type: postgres, postgres: {url: 'postgres://ditto@db/meta'}}\n",
+    )
+    .expect("valid");
+    assert!(!without.has_secrets());
 }
 
 /// Goal: `adapters.smb` and a share's `smb` section are checked by key: ports, credits, the

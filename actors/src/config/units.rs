@@ -135,7 +135,7 @@ impl fmt::Display for ByteSize {
             ("MiB", Self::MIB),
             ("KiB", Self::KIB),
         ] {
-            if n != 0 && n % factor == 0 {
+            if n != 0 && n.is_multiple_of(factor) {
                 return write!(f, "{}{name}", n / factor);
             }
         }
@@ -254,7 +254,7 @@ pub fn format_duration(d: Duration) -> String {
         ("ms", 1_000_000),
         ("us", 1_000),
     ] {
-        if nanos % unit == 0 {
+        if nanos.is_multiple_of(unit) {
             return format!("{}{name}", nanos / unit);
         }
     }

@@ -10,7 +10,9 @@ use protocol::wire::limits::{IO_SIZE_MAX, MNT_PATH_LEN, NAME_MAX};
 use super::overrides::ENV_SEPARATOR;
 use crate::identity::secret;
 
-use super::{ByteSize, Config, ConfigError, ContentStoreConfig, MetadataStoreConfig};
+use super::{
+    ByteSize, Config, ConfigError, ContentStoreConfig, MetadataStoreConfig, PostgresOptions,
+};
 
 /// One broken rule: the dotted key path (`shares[0].name`) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,16 +83,13 @@ impl Config {
         for (name, store) in &self.metadata.stores {
             let key = format!("metadata.stores.{name}");
             check_store_name(problems, &key, name);
-            if let MetadataStoreConfig::Postgres(_) = store {
-                problems.push(
-                    format!("{key}.type"),
-                    "postgres is not built in this version (available: memory, rocksdb)",
-                );
+            if let MetadataStoreConfig::Postgres(options) = store {
+                check_postgres(problems, &key, options);
             }
-            if let Some(path) = store.path() {
-                if check_store_path(problems, &format!("{key}.path"), path, &dirs) {
-                    dirs.push((format!("{key}.path"), path));
-                }
+            if let Some(path) = store.path()
+                && check_store_path(problems, &format!("{key}.path"), path, &dirs)
+            {
+                dirs.push((format!("{key}.path"), path));
             }
         }
         if self.content.stores.is_empty() {
@@ -106,10 +105,10 @@ impl Config {
                 ContentStoreConfig::S3(_) => "s3.cache_dir",
                 _ => "path",
             };
-            if let Some(path) = store.path() {
-                if check_store_path(problems, &format!("{key}.{field}"), path, &dirs) {
-                    dirs.push((format!("{key}.{field}"), path));
-                }
+            if let Some(path) = store.path()
+                && check_store_path(problems, &format!("{key}.{field}"), path, &dirs)
+            {
+                dirs.push((format!("{key}.{field}"), path));
             }
         }
     }
@@ -404,16 +403,16 @@ impl Config {
             } else {
                 uids.insert(user.uid, i);
             }
-            if let Some(hash) = &user.password_hash {
-                if let Err(reason) = secret::check_bcrypt_hash(hash.expose()) {
-                    problems.push(
-                        format!("{key}.password_hash"),
-                        format!(
-                            "{reason}; set it with `dittofs user passwd {}`",
-                            user.username
-                        ),
-                    );
-                }
+            if let Some(hash) = &user.password_hash
+                && let Err(reason) = secret::check_bcrypt_hash(hash.expose())
+            {
+                problems.push(
+                    format!("{key}.password_hash"),
+                    format!(
+                        "{reason}; set it with `dittofs user passwd {}`",
+                        user.username
+                    ),
+                );
             }
             if let Some(hash) = &user.nt_hash {
                 if let Err(reason) = secret::check_nt_hash(hash.expose()) {
@@ -583,6 +582,53 @@ fn check_share_name(name: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Checks a `postgres` metadata store's options: a `postgres://` URL naming a host and a
+/// database, at least one connection, timeouts longer than zero; and that this build has the
+/// backend at all.
+fn check_postgres(problems: &mut Problems, key: &str, options: &PostgresOptions) {
+    if !cfg!(feature = "postgres") {
+        problems.push(
+            format!("{key}.type"),
+            "postgres is not built in this version (available: memory, rocksdb); build dittofs \
+             with the `postgres` feature",
+        );
+    }
+    let url = &options.url.0;
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"));
+    let shape_ok = rest.is_some_and(|rest| {
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let database = path.split('?').next().unwrap_or("");
+        !host.is_empty() && !database.is_empty()
+    });
+    if !shape_ok {
+        problems.push(
+            format!("{key}.postgres.url"),
+            format!(
+                "{:?} is not a PostgreSQL URL of the form postgres://user@host:port/database",
+                options.url.redacted()
+            ),
+        );
+    }
+    if options.max_connections == 0 {
+        problems.push(
+            format!("{key}.postgres.max_connections"),
+            "must be at least 1",
+        );
+    }
+    for (name, value) in [
+        ("acquire_timeout", options.acquire_timeout),
+        ("statement_timeout", options.statement_timeout),
+        ("retry_deadline", options.retry_deadline),
+    ] {
+        if value.is_zero() {
+            problems.push(format!("{key}.postgres.{name}"), "must be longer than 0s");
+        }
+    }
 }
 
 /// The `s3` options a store cannot start with, by key (credentials may come from the

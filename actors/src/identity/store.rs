@@ -159,9 +159,9 @@ pub fn identity_of(config: &Config) -> IdentityData {
     }
 }
 
-/// Refuses a configuration that holds secrets (password hashes, an S3 secret key) in a file
-/// others can read. `dittofs
-/// start` refuses to run with such a file; a reload only warns.
+/// Refuses a configuration that holds secrets (password hashes, an S3 secret key, a database
+/// password) in a file others can read. `dittofs start` refuses to run with such a file; a
+/// reload only warns.
 pub fn check_private(path: &Path, config: &Config) -> Result<(), String> {
     if !config.has_secrets() {
         return Ok(());
@@ -247,10 +247,10 @@ pub fn rewrite_identity(text: &str, data: &IdentityData) -> String {
         ),
     ];
     let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_owned).collect();
-    if let Some(last) = lines.last_mut() {
-        if !last.ends_with('\n') {
-            last.push('\n');
-        }
+    if let Some(last) = lines.last_mut()
+        && !last.ends_with('\n')
+    {
+        last.push('\n');
     }
     for (key, block, is_default) in blocks {
         match find_block(&lines, key) {

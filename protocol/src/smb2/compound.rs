@@ -136,7 +136,7 @@ pub fn split(frame: &[u8]) -> Result<Vec<Element<'_>>, CompoundError> {
         if (next as usize) < HEADER_LEN {
             return Err(CompoundError::Overlap { offset, next });
         }
-        if next % 8 != 0 {
+        if !next.is_multiple_of(8) {
             return Err(CompoundError::Misaligned { offset, next });
         }
         if next as usize >= rest.len() {

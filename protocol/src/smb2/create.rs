@@ -484,7 +484,7 @@ fn contexts_at<'a>(
     if len == 0 {
         return Ok(Vec::new());
     }
-    if off % 8 != 0 || (off as usize) < BODY {
+    if !off.is_multiple_of(8) || (off as usize) < BODY {
         return Err(DecodeError::InvalidValue {
             field: "CreateContextsOffset",
             value: u64::from(off),
@@ -595,7 +595,7 @@ impl<'a> CreateContext<'a> {
             let extent = if next == 0 {
                 rest.len()
             } else {
-                if next % 8 != 0 || next < CONTEXT_HEADER || next > rest.len() {
+                if !next.is_multiple_of(8) || next < CONTEXT_HEADER || next > rest.len() {
                     return Err(DecodeError::InvalidValue {
                         field: "CreateContext.Next",
                         value: next as u64,

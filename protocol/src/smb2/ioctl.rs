@@ -1007,7 +1007,7 @@ pub struct AllocatedRange {
 impl AllocatedRange {
     /// Decodes a list of 16-byte ranges (the input is a list of one).
     pub fn decode_list(b: &[u8]) -> Result<Vec<Self>, DecodeError> {
-        if b.len() % 16 != 0 {
+        if !b.len().is_multiple_of(16) {
             return Err(DecodeError::TrailingBytes {
                 field: "AllocatedRange",
                 count: b.len() % 16,

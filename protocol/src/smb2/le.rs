@@ -227,7 +227,7 @@ pub fn utf16le(s: &str) -> Vec<u8> {
 /// Decodes UTF-16LE bytes (SMB2 names and paths). An odd length or an unpaired surrogate is
 /// invalid input, reported against `field`.
 pub fn from_utf16le(b: &[u8], field: &'static str) -> Result<String, DecodeError> {
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return Err(DecodeError::InvalidValue {
             field,
             value: b.len() as u64,

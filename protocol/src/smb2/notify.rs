@@ -239,7 +239,7 @@ pub fn decode_notify_entries(buf: &[u8]) -> Result<Vec<FileNotifyInformation>, D
         if next == 0 {
             return Ok(out);
         }
-        if next % 4 != 0 || next < 12 + len || next >= entry.len() {
+        if !next.is_multiple_of(4) || next < 12 + len || next >= entry.len() {
             return Err(DecodeError::InvalidValue {
                 field: "FILE_NOTIFY_INFORMATION.NextEntryOffset",
                 value: next as u64,

@@ -922,10 +922,10 @@ fn dacl_mode(
     let dacl = sd.dacl.as_ref()?;
     let everyone = Sid::everyone();
     for ace in &dacl.aces {
-        if let AceBody::Basic { sid, .. } = &ace.body {
-            if let Some(mode) = sid.as_nfs_mode() {
-                return Some(mode & 0o7777);
-            }
+        if let AceBody::Basic { sid, .. } = &ace.body
+            && let Some(mode) = sid.as_nfs_mode()
+        {
+            return Some(mode & 0o7777);
         }
     }
     let (mut allowed, mut denied) = (0u32, 0u32);
