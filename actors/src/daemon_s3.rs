@@ -97,7 +97,7 @@ pub(super) async fn start(
     tokio::spawn(async move {
         let mut round: u32 = 0;
         loop {
-            let full = round % FULL_SCAN_EVERY == 0;
+            let full = round.is_multiple_of(FULL_SCAN_EVERY);
             match store
                 .collect_garbage(full, &*resolve, sync_all(&metadata))
                 .await

@@ -318,7 +318,7 @@ fn meta_benches<M: MetadataStore>(c: &mut Criterion, backend: &str, store: Arc<M
     g.bench_function("rename", |b| {
         b.iter(|| {
             let i = flip.fetch_add(1, Ordering::Relaxed);
-            let (from, to): (&[u8], &[u8]) = if i % 2 == 0 {
+            let (from, to): (&[u8], &[u8]) = if i.is_multiple_of(2) {
                 (b"file", b"file2")
             } else {
                 (b"file2", b"file")

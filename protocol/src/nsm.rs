@@ -446,11 +446,10 @@ mod tests {
             if let Ok(call) = decode_call(p, &junk) {
                 prop_assert_eq!(encode_to_vec(&call), junk.clone());
             }
-            if let Some(proc_) = NsmProc::from_u32(p) {
-                if let Ok(reply) = decode_reply(proc_, &junk) {
+            if let Some(proc_) = NsmProc::from_u32(p)
+                && let Ok(reply) = decode_reply(proc_, &junk) {
                     prop_assert_eq!(encode_to_vec(&reply), junk);
                 }
-            }
         }
     }
 }

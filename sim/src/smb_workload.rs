@@ -266,10 +266,10 @@ impl SmbWorker {
         check(st == NtStatus::SUCCESS, || {
             format!("CREATE dir {path}: {st}")
         })?;
-        if let Some(o) = o {
-            if lost(self.c.close(o.file_id).await?).is_none() {
-                return Ok(None);
-            }
+        if let Some(o) = o
+            && lost(self.c.close(o.file_id).await?).is_none()
+        {
+            return Ok(None);
         }
         Ok(Some(true))
     }
@@ -296,10 +296,10 @@ impl SmbWorker {
             }
             check(st == NtStatus::SUCCESS, || format!("CREATE {path}: {st}"))?;
             let o = o.ok_or_else(|| Error::Check("CREATE without an open".into()))?;
-            if let Some(prev) = last.replace(o.file_id) {
-                if lost(self.c.close(prev).await?).is_none() {
-                    return Ok(None);
-                }
+            if let Some(prev) = last.replace(o.file_id)
+                && lost(self.c.close(prev).await?).is_none()
+            {
+                return Ok(None);
             }
         }
         let Some(fid) = last else {

@@ -297,6 +297,19 @@ impl NlmService {
         })
     }
 
+    /// The share and node of lock `l`'s file handle ([`Self::target`]) and the range it names.
+    fn locate(
+        &self,
+        exports: &Exports,
+        codec: &FileHandleCodec,
+        l: &Nlm4Lock<'_>,
+        exclusive: bool,
+        conn: &ConnInfo,
+    ) -> Result<(Target, LockRange), Nlm4Stat> {
+        let t = self.target(exports, codec, l.fh, conn)?;
+        Ok((t, range_of(l, exclusive)?))
+    }
+
     /// Serves one NLM call: the reply record body (every call is answered; a `_MSG` call with
     /// an empty result, its answer following as a `_RES` call).
     pub(crate) async fn serve_call(
@@ -465,12 +478,8 @@ impl NlmService {
         if self.in_grace() {
             return TestOutcome::Stat(Nlm4Stat::DENIED_GRACE_PERIOD);
         }
-        let t = match self.target(exports, codec, a.alock.fh, conn) {
-            Ok(t) => t,
-            Err(s) => return TestOutcome::Stat(s),
-        };
-        let range = match range_of(&a.alock, a.exclusive) {
-            Ok(r) => r,
+        let (t, range) = match self.locate(exports, codec, &a.alock, a.exclusive, conn) {
+            Ok(found) => found,
             Err(s) => return TestOutcome::Stat(s),
         };
         match t.handle.test_lock(t.node, owner_of(&a.alock), range).await {
@@ -493,12 +502,8 @@ impl NlmService {
             // someone else's by now).
             return Nlm4Stat::DENIED_GRACE_PERIOD;
         }
-        let t = match self.target(exports, codec, a.alock.fh, conn) {
-            Ok(t) => t,
-            Err(s) => return s,
-        };
-        let range = match range_of(&a.alock, a.exclusive) {
-            Ok(r) => r,
+        let (t, range) = match self.locate(exports, codec, &a.alock, a.exclusive, conn) {
+            Ok(found) => found,
             Err(s) => return s,
         };
         let owner = owner_of(&a.alock);
@@ -684,12 +689,8 @@ impl NlmService {
         if self.in_grace() {
             return Nlm4Stat::DENIED_GRACE_PERIOD;
         }
-        let t = match self.target(exports, codec, l.fh, conn) {
-            Ok(t) => t,
-            Err(s) => return s,
-        };
-        let range = match range_of(l, exclusive) {
-            Ok(r) => r,
+        let (t, range) = match self.locate(exports, codec, l, exclusive, conn) {
+            Ok(found) => found,
             Err(s) => return s,
         };
         let key = BlockKey {
@@ -727,12 +728,8 @@ impl NlmService {
         if self.in_grace() {
             return Nlm4Stat::DENIED_GRACE_PERIOD;
         }
-        let t = match self.target(exports, codec, l.fh, conn) {
-            Ok(t) => t,
-            Err(s) => return s,
-        };
-        let range = match range_of(l, false) {
-            Ok(r) => r,
+        let (t, range) = match self.locate(exports, codec, l, false, conn) {
+            Ok(found) => found,
             Err(s) => return s,
         };
         match t
