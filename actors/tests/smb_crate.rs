@@ -270,13 +270,36 @@ async fn every_dialect_signed() {
 }
 
 /// Goal: SMB 3.0, 3.0.2 and 3.1.1 work on a share that requires encryption (every message
-/// of the tree is encrypted, which the crate checks).
+/// of the tree is encrypted, which the crate checks), and an SMB 2.1 session, which cannot
+/// encrypt, is refused the share with STATUS_ACCESS_DENIED.
+///
+/// The server requires signing here: the crate insists on a signed final SESSION_SETUP
+/// answer even for 2.x, where MS-SMB2 3.3.5.5.3 signs it only when the server or the
+/// client (SIGNING_REQUIRED in its SESSION_SETUP, which the crate does not set) requires
+/// signing; without it the 2.1 session would fail before it asks for the share.
 #[tokio::test]
 async fn smb3_on_an_encrypted_share() {
     let dir = tempfile::tempdir().unwrap();
-    let d = daemon(dir.path(), "");
+    let d = daemon(dir.path(), "signing_required: true");
     for (seed, dialect) in (10..).zip([Dialect::Smb030, Dialect::Smb0302, Dialect::Smb0311]) {
         case(&d, "secret", dialect, EncryptionMode::Allowed, None, seed).await;
+    }
+    let refused = connect(
+        &d,
+        "secret",
+        Dialect::Smb021,
+        EncryptionMode::Allowed,
+        "alice",
+        PASSWORD,
+    )
+    .await;
+    match refused {
+        Err(
+            smb::Error::ReceivedErrorMessage(status, _)
+            | smb::Error::UnexpectedMessageStatus(status),
+        ) => assert_eq!(status, Status::U32_ACCESS_DENIED, "2.1 on /secret"),
+        Err(e) => panic!("2.1 on /secret: expected STATUS_ACCESS_DENIED, got {e}"),
+        Ok(_) => panic!("2.1 got into a share that requires encryption"),
     }
 }
 
