@@ -9,14 +9,18 @@ import traceback
 import uuid
 
 from smbprotocol.connection import Connection
+from smbprotocol.exceptions import SMBResponseException
+from smbprotocol.open import SMB2LockElement
 from smbprotocol.session import Session
 from smbprotocol.tree import TreeConnect
 
 
-def connect(port, share, user, password, dialect, cipher):
+def connect(port, share, user, password, dialect, cipher, client_guid=None):
     """A new connection negotiating `dialect`, signing required; with `cipher`, that cipher
-    preferred and encryption required by the session. Returns (connection, session, tree)."""
-    conn = Connection(uuid.uuid4(), "127.0.0.1", port, require_signing=True)
+    preferred and encryption required by the session; with `client_guid`, that ClientGuid
+    (a durable reconnect must present the one it opened with). Returns (connection, session,
+    tree)."""
+    conn = Connection(client_guid or uuid.uuid4(), "127.0.0.1", port, require_signing=True)
     if cipher is None:
         conn.connect(dialect=dialect, timeout=30)
     else:
@@ -26,6 +30,26 @@ def connect(port, share, user, password, dialect, cipher):
     tree = TreeConnect(session, rf"\\127.0.0.1\{share}")
     tree.connect()
     return conn, session, tree
+
+
+def element(offset, length, flags):
+    """One SMB2 LOCK element."""
+    e = SMB2LockElement()
+    e["offset"] = offset
+    e["length"] = length
+    e["flags"] = flags
+    return e
+
+
+def refused(what, status, call):
+    """`call` must fail with `status`."""
+    try:
+        call()
+    except SMBResponseException as e:
+        if e.status != status:
+            raise AssertionError(f"{what}: {e.status:#x}, wanted {status:#x}") from e
+        return
+    raise AssertionError(f"{what}: succeeded, wanted {status:#x}")
 
 
 def run_cases(doc, usage_line, cases, run_case, with_name=False):

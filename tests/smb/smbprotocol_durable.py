@@ -36,7 +36,7 @@ import time
 import uuid
 
 try:
-    from smbprotocol.connection import Ciphers, Connection, Dialects
+    from smbprotocol.connection import Ciphers, Dialects
     from smbprotocol.create_contexts import CreateContextName, SMB2CreateContextRequest
     from smbprotocol.exceptions import SMBResponseException
     from smbprotocol.open import (
@@ -49,12 +49,10 @@ try:
         Open,
         RequestedOplockLevel,
         ShareAccess,
-        SMB2LockElement,
     )
-    from smbprotocol.session import Session
-    from smbprotocol.tree import TreeConnect
 
     import harness
+    from harness import element, refused
 except ImportError as e:  # pragma: no cover - the environment's fault, said plainly
     print(f"smbprotocol_durable.py: cannot import smbprotocol ({e}); pip install smbprotocol==1.17.0")
     sys.exit(2)
@@ -123,15 +121,7 @@ def raw(ctx):
 
 
 def connect(port, share, user, password, dialect, cipher, client_guid=None):
-    conn = Connection(client_guid or uuid.uuid4(), "127.0.0.1", port, require_signing=True)
-    if cipher is None:
-        conn.connect(dialect=dialect, timeout=30)
-    else:
-        conn.connect(dialect=dialect, timeout=30, preferred_encryption_algos=[cipher])
-    session = Session(conn, user, password, require_encryption=cipher is not None, auth_protocol="ntlm")
-    session.connect()
-    tree = TreeConnect(session, rf"\\127.0.0.1\{share}")
-    tree.connect()
+    conn, _session, tree = harness.connect(port, share, user, password, dialect, cipher, client_guid)
     return conn, tree
 
 
@@ -153,25 +143,6 @@ def create(tree, name, contexts, oplock, disposition=CreateDisposition.FILE_OPEN
         oplock_level=oplock,
     )
     return f, {n: d for n, d in map(raw, out or [])}
-
-
-def refused(what, status, call):
-    """`call` must fail with `status`."""
-    try:
-        call()
-    except SMBResponseException as e:
-        if e.status != status:
-            raise AssertionError(f"{what}: {e.status:#x}, wanted {status:#x}") from e
-        return
-    raise AssertionError(f"{what}: succeeded, wanted {status:#x}")
-
-
-def element(offset, length, flags):
-    e = SMB2LockElement()
-    e["offset"] = offset
-    e["length"] = length
-    e["flags"] = flags
-    return e
 
 
 def file_id(f):

@@ -25,7 +25,6 @@ import uuid
 
 try:
     from smbprotocol.connection import Ciphers, Dialects
-    from smbprotocol.exceptions import SMBResponseException
     from smbprotocol.open import (
         CreateDisposition,
         CreateOptions,
@@ -35,10 +34,10 @@ try:
         LockFlags,
         Open,
         ShareAccess,
-        SMB2LockElement,
     )
 
     import harness
+    from harness import element, refused
 except ImportError as e:  # pragma: no cover - the environment's fault, said plainly
     print(f"smbprotocol_locks.py: cannot import smbprotocol ({e}); pip install smbprotocol==1.17.0")
     sys.exit(2)
@@ -74,30 +73,11 @@ def open_file(tree, path, disposition):
     return f
 
 
-def element(offset, length, flags):
-    e = SMB2LockElement()
-    e["offset"] = offset
-    e["length"] = length
-    e["flags"] = flags
-    return e
-
-
 EXCL_NOW = LockFlags.SMB2_LOCKFLAG_EXCLUSIVE_LOCK | LockFlags.SMB2_LOCKFLAG_FAIL_IMMEDIATELY
 
 
 def unlock(f, offset, length):
     f.lock([element(offset, length, LockFlags.SMB2_LOCKFLAG_UNLOCK)])
-
-
-def refused(what, status, call):
-    """`call` must fail with `status`."""
-    try:
-        call()
-    except SMBResponseException as e:
-        if e.status != status:
-            raise AssertionError(f"{what}: {e.status:#x}, wanted {status:#x}") from e
-        return
-    raise AssertionError(f"{what}: succeeded, wanted {status:#x}")
 
 
 def blocking_lock(f, offset, length):

@@ -19,7 +19,6 @@ import sys
 
 try:
     from smbprotocol.connection import Ciphers, Dialects
-    from smbprotocol.exceptions import SMBResponseException
     from smbprotocol.open import (
         CreateDisposition,
         CreateOptions,
@@ -29,10 +28,10 @@ try:
         LockFlags,
         Open,
         ShareAccess,
-        SMB2LockElement,
     )
 
     import harness
+    from harness import element, refused
 except ImportError as e:  # pragma: no cover - the environment's fault, said plainly
     print(f"smbprotocol_nlm.py: cannot import smbprotocol ({e}); pip install smbprotocol==1.17.0")
     sys.exit(2)
@@ -41,24 +40,6 @@ STATUS_LOCK_NOT_GRANTED = 0xC0000055
 STATUS_FILE_LOCK_CONFLICT = 0xC0000054
 SHARE_ALL = ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE | ShareAccess.FILE_SHARE_DELETE
 EXCL_NOW = LockFlags.SMB2_LOCKFLAG_EXCLUSIVE_LOCK | LockFlags.SMB2_LOCKFLAG_FAIL_IMMEDIATELY
-
-
-def element(offset, length, flags):
-    e = SMB2LockElement()
-    e["offset"] = offset
-    e["length"] = length
-    e["flags"] = flags
-    return e
-
-
-def refused(what, status, call):
-    try:
-        call()
-    except SMBResponseException as e:
-        if e.status != status:
-            raise AssertionError(f"{what}: {e.status:#x}, wanted {status:#x}") from e
-        return
-    raise AssertionError(f"{what}: succeeded, wanted {status:#x}")
 
 
 def say(line):
