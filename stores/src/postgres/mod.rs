@@ -606,16 +606,19 @@ impl PgMetadata {
 
     // ---- reads: one statement each, so each sees one committed state ----
 
+    /// The row `sql` (a `SELECT … FROM nodes WHERE ino = $1`) reads for `ino`; `Stale` when
+    /// the inode does not exist.
+    async fn node_row(&self, sql: &'static str, ino: InodeId) -> Step<PgRow> {
+        Ok(sqlx::query(sql)
+            .bind(ino_arg(ino)?)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::Stale)?)
+    }
+
     async fn getattr_in(&self, ino: InodeId) -> Step<Attr> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            node_cols!(""),
-            " FROM nodes WHERE ino = $1"
-        ))
-        .bind(ino_arg(ino)?)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::Stale)?;
+        const SQL: &str = concat!("SELECT ", node_cols!(""), " FROM nodes WHERE ino = $1");
+        let row = self.node_row(SQL, ino).await?;
         Ok(decode_node(&row, 0)?.attr)
     }
 
@@ -1457,11 +1460,9 @@ impl MetadataStore for PgMetadata {
 
     async fn content_version(&self, ino: InodeId) -> StoreResult<Option<ContentVersion>> {
         self.retry(|_| async move {
-            let row = sqlx::query("SELECT content_version FROM nodes WHERE ino = $1")
-                .bind(ino_arg(ino)?)
-                .fetch_optional(&self.pool)
-                .await?
-                .ok_or(StoreError::Stale)?;
+            let row = self
+                .node_row("SELECT content_version FROM nodes WHERE ino = $1", ino)
+                .await?;
             let v: Option<i64> = row.try_get(0)?;
             Ok(v.map(|v| ContentVersion(v as u64)))
         })
@@ -1470,11 +1471,9 @@ impl MetadataStore for PgMetadata {
 
     async fn readlink(&self, ino: InodeId) -> StoreResult<Vec<u8>> {
         self.retry(|_| async move {
-            let row = sqlx::query("SELECT kind, symlink_target FROM nodes WHERE ino = $1")
-                .bind(ino_arg(ino)?)
-                .fetch_optional(&self.pool)
-                .await?
-                .ok_or(StoreError::Stale)?;
+            let row = self
+                .node_row("SELECT kind, symlink_target FROM nodes WHERE ino = $1", ino)
+                .await?;
             if kind_of(row.try_get(0)?)? != FileKind::Symlink {
                 return Err(StoreError::Invalid("readlink of a non-symlink").into());
             }
@@ -1496,11 +1495,9 @@ impl MetadataStore for PgMetadata {
 
     async fn parent(&self, dir: InodeId) -> StoreResult<InodeId> {
         self.retry(|_| async move {
-            let row = sqlx::query("SELECT kind, parent FROM nodes WHERE ino = $1")
-                .bind(ino_arg(dir)?)
-                .fetch_optional(&self.pool)
-                .await?
-                .ok_or(StoreError::Stale)?;
+            let row = self
+                .node_row("SELECT kind, parent FROM nodes WHERE ino = $1", dir)
+                .await?;
             if kind_of(row.try_get(0)?)? != FileKind::Directory {
                 return Err(StoreError::NotDir.into());
             }
