@@ -86,6 +86,10 @@ while [ "$i" -lt 10 ]; do
   (if mv "$WB/y" "$WB/x/" 2>/tmp/eb; then echo 0; else echo 1; fi >/tmp/rb) &
   wait
   ra=$(cat /tmp/ra) rb=$(cat /tmp/rb)
+  # The mount whose mv failed may keep the loser's old name cached (its LOOKUP is trusted
+  # until the directory's attributes expire, acdirmin): drop the caches so find asks the
+  # servers.
+  drop_caches
   # Through both mounts the tree agrees and holds x and y exactly once, one inside the other.
   fa=$(cd "$WA" && find x y 2>/dev/null | sort | tr '\n' ' ')
   fb=$(cd "$WB" && find x y 2>/dev/null | sort | tr '\n' ' ')
