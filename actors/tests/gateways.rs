@@ -648,6 +648,9 @@ struct CrossDirs {
     d: nfs_fh3,
 }
 
+/// What the two sides of a crossing round answered (side 0, side 1), once they did.
+type Reports = [Option<Result<(), nfsstat3>>; 2];
+
 /// The directories `crossing` expects at the end, below `cross{pair}`.
 const CROSS_TREE: [&str; 9] = ["d1", "d2", "x", "x/a", "x/a/d", "y", "y/b", "y/b/c", ""];
 
@@ -661,7 +664,7 @@ async fn crossing(
     pair: usize,
     side: usize,
     dirs: Arc<Mutex<Option<CrossDirs>>>,
-    results: Arc<Mutex<[Option<Result<(), nfsstat3>>; 2]>>,
+    results: Arc<Mutex<Reports>>,
     barrier: Arc<Barrier>,
 ) {
     let root = m.root_nfs_fh3();
@@ -702,7 +705,7 @@ async fn crossing(
         let r = rename(c, from, name, into, name).await;
         results.lock().unwrap()[side] = Some(r);
         barrier.wait().await;
-        let both = results.lock().unwrap().clone();
+        let both = *results.lock().unwrap();
         let mine = both[side].expect("this side reported");
         let theirs = both[1 - side].expect("the other side reported");
         match (mine, theirs) {

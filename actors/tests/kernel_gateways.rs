@@ -13,10 +13,6 @@
 //! gateways are another subject) and `nosharecache`. The guest reaches the host's loopback as
 //! 10.0.2.2 through QEMU's user networking, so the gateways' ports need no forwards.
 #![cfg(feature = "postgres")]
-#![expect(
-    clippy::unwrap_used,
-    reason = "test harness: a failed setup step should abort the test with its error"
-)]
 
 use testkit::gateway::{Content, gateway};
 use testkit::postgres::PgServer;
