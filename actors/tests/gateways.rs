@@ -41,50 +41,10 @@ use rand::{Rng as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
 use testkit::Daemon;
 use testkit::gateway::{Content, gateway};
-use testkit::nfs::{cred, dirop, mode, seeded_bytes};
+use testkit::nfs::{Connector, Io, cred, dirop, mode, seeded_bytes};
 use testkit::postgres::PgServer;
 use testkit::s3::Moto;
 use tokio::sync::Barrier;
-
-/// A TCP connection whose reads report the peer's close as an error. `nfs3_client` 0.9.1's
-/// `async_read_exact` loops while a read returns 0 bytes, so with its own tokio wrapper a
-/// client of a killed gateway spins on a worker thread forever instead of failing.
-struct Io(tokio::net::TcpStream);
-
-impl nfs3_client::io::AsyncRead for Io {
-    async fn async_read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = tokio::io::AsyncReadExt::read(&mut self.0, buf).await?;
-        if n == 0 && !buf.is_empty() {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        Ok(n)
-    }
-}
-
-impl nfs3_client::io::AsyncWrite for Io {
-    async fn async_write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        tokio::io::AsyncWriteExt::write(&mut self.0, buf).await
-    }
-}
-
-/// Connects [`Io`]s.
-struct Connector;
-
-impl nfs3_client::net::Connector for Connector {
-    type Connection = Io;
-
-    async fn connect(&self, addr: std::net::SocketAddr) -> std::io::Result<Io> {
-        Ok(Io(tokio::net::TcpStream::connect(addr).await?))
-    }
-
-    async fn connect_with_port(
-        &self,
-        addr: std::net::SocketAddr,
-        _local_port: u16,
-    ) -> std::io::Result<Io> {
-        self.connect(addr).await
-    }
-}
 
 type Client = Nfs3Client<Io>;
 type Conn = nfs3_client::Nfs3Connection<Io>;
