@@ -113,7 +113,7 @@ async fn write_round(
                 .await?;
             match r {
                 Nfs3Result::Ok(ok) if ok.count as usize == CHUNK => {
-                    if verf.is_some_and(|v| v != ok.verf) {
+                    if verf.as_ref().is_some_and(|v| *v != ok.verf) {
                         resends += 1;
                         continue 'resend;
                     }
@@ -137,7 +137,9 @@ async fn write_round(
                 })
                 .await?;
             match r {
-                Nfs3Result::Ok(ok) if Some(ok.verf) == verf => return Ok((jukebox, resends)),
+                Nfs3Result::Ok(ok) if verf.as_ref() == Some(&ok.verf) => {
+                    return Ok((jukebox, resends));
+                }
                 Nfs3Result::Ok(_) => {
                     resends += 1;
                     continue 'resend;
@@ -174,7 +176,11 @@ async fn two_s3_gateways_keep_disjoint_writes() {
     let root = ma.root_nfs_fh3();
     let mut files = Vec::new();
     for i in 0..FILES {
-        files.push(create(&mut ma, &root, &format!("f{i}"), 0o666).await.unwrap());
+        files.push(
+            create(&mut ma, &root, &format!("f{i}"), 0o666)
+                .await
+                .unwrap(),
+        );
     }
     let mut mb = mount("127.0.0.1", b.port, "/export", 0, 0).await.unwrap();
     for (i, f) in files.iter().enumerate() {
@@ -200,7 +206,11 @@ async fn two_s3_gateways_keep_disjoint_writes() {
         }
         for t in tasks {
             let (j, r) = t.await.unwrap().unwrap_or_else(|e| {
-                panic!("round {round}: {e:#}\nA: {}\nB: {}", a.stderr_tail(), b.stderr_tail())
+                panic!(
+                    "round {round}: {e:#}\nA: {}\nB: {}",
+                    a.stderr_tail(),
+                    b.stderr_tail()
+                )
             });
             jukebox += j;
             resends += r;
@@ -213,7 +223,8 @@ async fn two_s3_gateways_keep_disjoint_writes() {
                 if got != want {
                     let lost: Vec<usize> = (0..CHUNKS)
                         .filter(|&c| {
-                            got.get(c * CHUNK..(c + 1) * CHUNK) != Some(&want[c * CHUNK..(c + 1) * CHUNK])
+                            got.get(c * CHUNK..(c + 1) * CHUNK)
+                                != Some(&want[c * CHUNK..(c + 1) * CHUNK])
                         })
                         .collect();
                     panic!(
@@ -227,10 +238,7 @@ async fn two_s3_gateways_keep_disjoint_writes() {
     }
     eprintln!("{ROUNDS} rounds: {jukebox} JUKEBOX answers, {resends} resends");
     let (log_a, log_b) = (a.log(), b.log());
-    let rebased = |log: &str| {
-        log.matches("another version was recorded first")
-            .count()
-    };
+    let rebased = |log: &str| log.matches("another version was recorded first").count();
     eprintln!(
         "re-bases after a lost version race: A {}, B {}",
         rebased(&log_a),

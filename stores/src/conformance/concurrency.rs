@@ -317,9 +317,7 @@ pub async fn version_race<M: MetadataStore>(stores: &[Arc<M>]) {
                 let version = ContentVersion((task << 32) | (round + 1));
                 let end = task * 1000 + round;
                 match ok(
-                    store
-                        .record_write_on(f.ino, end, t(2), base, version)
-                        .await,
+                    store.record_write_on(f.ino, end, t(2), base, version).await,
                     "record_write_on",
                 ) {
                     Recorded::Done(_) => done.push((base, version, end)),
@@ -338,10 +336,8 @@ pub async fn version_race<M: MetadataStore>(stores: &[Arc<M>]) {
         swaps.extend(t.await.expect("race task"));
     }
     assert!(!swaps.is_empty(), "no swap succeeded");
-    let by_base: BTreeMap<Option<ContentVersion>, ContentVersion> = swaps
-        .iter()
-        .map(|(b, v, _)| (*b, *v))
-        .collect();
+    let by_base: BTreeMap<Option<ContentVersion>, ContentVersion> =
+        swaps.iter().map(|(b, v, _)| (*b, *v)).collect();
     assert_eq!(
         by_base.len(),
         swaps.len(),

@@ -3,8 +3,8 @@
 use super::{CheckGuard, dir, file, node, ok, symlink, t};
 use crate::api::{
     Attr, ContentVersion, Cookie, Device, DirEntry, FileKind, InodeId, MetadataStore, NewNode,
-    Recorded, SetAttr, StoreError, StoreId, Timestamp, XATTR_NAME_MAX, XATTR_TOTAL_MAX, XATTR_VALUE_MAX,
-    XattrEntry,
+    Recorded, SetAttr, StoreError, StoreId, Timestamp, XATTR_NAME_MAX, XATTR_TOTAL_MAX,
+    XATTR_VALUE_MAX, XattrEntry,
 };
 
 /// Runs every metadata check against `store`; panics on the first violation.
@@ -1403,7 +1403,10 @@ async fn content_version_swaps<M: MetadataStore>(cx: &Meta<'_, M>) {
         panic!("a first version over no version conflicted: {a:?}");
     };
     assert_eq!((a.size, a.mtime), (10, t(2)));
-    assert_eq!(ok(s.content_version(f.ino).await, "after the swap"), Some(v(5)));
+    assert_eq!(
+        ok(s.content_version(f.ino).await, "after the swap"),
+        Some(v(5))
+    );
     let before = cx.attr(f.ino).await;
     assert_eq!(
         ok(
@@ -1424,7 +1427,10 @@ async fn content_version_swaps<M: MetadataStore>(cx: &Meta<'_, M>) {
         before,
         "a conflict changes nothing: size, times and change counter stay"
     );
-    assert_eq!(ok(s.content_version(f.ino).await, "after conflicts"), Some(v(5)));
+    assert_eq!(
+        ok(s.content_version(f.ino).await, "after conflicts"),
+        Some(v(5))
+    );
     let Recorded::Done(a) = ok(
         s.record_write_on(f.ino, 20, t(4), Some(v(5)), v(8)).await,
         "a swap over the recorded base",
@@ -1439,10 +1445,16 @@ async fn content_version_swaps<M: MetadataStore>(cx: &Meta<'_, M>) {
         panic!("a retried swap (the version already recorded) conflicted");
     };
     assert_eq!(a.size, 30, "a retried swap still records its size");
-    assert_eq!(ok(s.content_version(f.ino).await, "after the swaps"), Some(v(8)));
+    assert_eq!(
+        ok(s.content_version(f.ino).await, "after the swaps"),
+        Some(v(8))
+    );
     // An unconditional record without a version keeps the version, and the swap still
     // compares against it.
-    ok(s.record_write(f.ino, 31, t(6), None).await, "record without a version");
+    ok(
+        s.record_write(f.ino, 31, t(6), None).await,
+        "record without a version",
+    );
     assert!(matches!(
         ok(
             s.record_write_on(f.ino, 32, t(7), Some(v(8)), v(9)).await,
@@ -1452,7 +1464,9 @@ async fn content_version_swaps<M: MetadataStore>(cx: &Meta<'_, M>) {
     ));
     let sub = cx.make(d.ino, b"sub", dir(1)).await;
     assert!(
-        s.record_write_on(sub.ino, 1, t(8), None, v(1)).await.is_err(),
+        s.record_write_on(sub.ino, 1, t(8), None, v(1))
+            .await
+            .is_err(),
         "record_write_on on a directory"
     );
     ok(s.unlink(d.ino, b"f", t(9)).await, "unlink");

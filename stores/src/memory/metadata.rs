@@ -10,8 +10,8 @@ use super::namespace::{Body, Namespace};
 use super::{JOURNAL_MAX, UNBOUNDED_FILES_REPORTED};
 use crate::api::{
     Attr, ContentVersion, Cookie, DirEntry, DirPage, InodeId, MetadataStore, NewNode, Recorded,
-    Removed, Renamed, SetAttr, StoreError, StoreId, StoreResult, Timestamp, Usage, XattrEntry, check_name,
-    check_xattr_name,
+    Removed, Renamed, SetAttr, StoreError, StoreId, StoreResult, Timestamp, Usage, XattrEntry,
+    check_name, check_xattr_name,
 };
 
 /// An in-memory [`MetadataStore`] with a live and a durable copy of the namespace.

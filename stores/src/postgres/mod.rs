@@ -76,8 +76,8 @@ use sqlx::{PgConnection, PgPool, Row};
 
 use crate::api::{
     Attr, ContentVersion, Cookie, Device, DirEntry, DirPage, FileKind, Generation, InodeId,
-    MetadataStore, NewNode, Recorded, Removed, Renamed, SetAttr, StoreError, StoreId, StoreResult, Timestamp,
-    Usage, XattrEntry, check_name, check_xattr_name, fold_case,
+    MetadataStore, NewNode, Recorded, Removed, Renamed, SetAttr, StoreError, StoreId, StoreResult,
+    Timestamp, Usage, XattrEntry, check_name, check_xattr_name, fold_case,
 };
 use crate::rules::{self, add_link};
 
@@ -1108,7 +1108,9 @@ impl PgMetadata {
         rules::check_write(kind_of(kind)?)?;
         // The version moved on since the UPDATE looked (versions only grow, so this is the
         // newer one); the caller re-bases on it.
-        Ok(Recorded::Conflict(current.map(|v| ContentVersion(v as u64))))
+        Ok(Recorded::Conflict(
+            current.map(|v| ContentVersion(v as u64)),
+        ))
     }
 
     async fn set_xattr_in(

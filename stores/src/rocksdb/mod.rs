@@ -91,8 +91,8 @@ use ::rocksdb::{DB, DBCompressionType, ErrorKind, Options, ReadOptions, WriteBat
 
 use crate::api::{
     Attr, ContentVersion, Cookie, DirEntry, DirPage, FileKind, Generation, InodeId, MetadataStore,
-    NewNode, Recorded, Removed, Renamed, SetAttr, StoreError, StoreId, StoreResult, Timestamp, Usage,
-    XattrEntry, check_name, check_xattr_name,
+    NewNode, Recorded, Removed, Renamed, SetAttr, StoreError, StoreId, StoreResult, Timestamp,
+    Usage, XattrEntry, check_name, check_xattr_name,
 };
 use crate::rules::{self, add_link};
 use codec::Inode;
@@ -495,7 +495,11 @@ impl RocksMetadata {
         let mut txn = self.begin();
         let mut inode = txn.inode(ino)?;
         rules::check_write(inode.attr.kind)?;
-        let current = match self.db.get(codec::version_key(ino.0)).map_err(rocks_error)? {
+        let current = match self
+            .db
+            .get(codec::version_key(ino.0))
+            .map_err(rocks_error)?
+        {
             Some(value) => Some(ContentVersion(codec::decode_u64(
                 &value,
                 "content version",

@@ -52,7 +52,10 @@ mod tests {
     fn lease_bodies() {
         assert_eq!(decode(&encode(0xabc, 1234)), Some((0xabc, 1234)));
         assert_eq!(decode(b""), None);
-        assert_eq!(decode(b"dittofs gc-lease 1\nholder zz\nexpires_ms 1\n"), None);
+        assert_eq!(
+            decode(b"dittofs gc-lease 1\nholder zz\nexpires_ms 1\n"),
+            None
+        );
         assert_eq!(decode(b"something else\nholder 1\nexpires_ms 1\n"), None);
     }
 }

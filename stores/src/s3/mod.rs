@@ -52,8 +52,8 @@ use tokio::sync::Semaphore;
 
 use self::cache::DiskCache;
 use self::client::{Client, Outcome};
-use self::lease::Held;
 use self::layout::{BlockRef, Manifest, Names, Object, stamp_at, stamp_ms, wall_ms};
+use self::lease::Held;
 use crate::api::{ContentKey, ContentStore, ContentVersion, StoreError, StoreResult, Usage};
 
 /// The largest file: 1 PiB (what FSINFO reports).
@@ -969,7 +969,9 @@ impl S3Content {
             if let Some(held) = lease.as_deref_mut()
                 && !self.renew_lease(held).await?
             {
-                tracing::warn!("lost the garbage scan lease (its time ran out); stopping this full scan");
+                tracing::warn!(
+                    "lost the garbage scan lease (its time ran out); stopping this full scan"
+                );
                 lease = None;
                 break;
             }
@@ -997,7 +999,9 @@ impl S3Content {
             if let Some(held) = lease.as_deref_mut()
                 && !self.renew_lease(held).await?
             {
-                tracing::warn!("lost the garbage scan lease (its time ran out); stopping this full scan");
+                tracing::warn!(
+                    "lost the garbage scan lease (its time ran out); stopping this full scan"
+                );
                 break;
             }
             if self.busy(&key) {

@@ -35,15 +35,15 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use stores::{
-    Attr, ContentKey, ContentStore, Cookie, Device, FileKind, Generation, InodeId,
-    MetadataStore, NewNode, Removed, Renamed, SetAttr, StoreError, Timestamp, Usage, XattrEntry,
+    Attr, ContentKey, ContentStore, Cookie, Device, FileKind, Generation, InodeId, MetadataStore,
+    NewNode, Removed, Renamed, SetAttr, StoreError, Timestamp, Usage, XattrEntry,
 };
 use tokio::sync::mpsc;
 
 pub(crate) use self::actor::ShareHandle;
 pub(crate) use self::caller::{Caller, Rights};
 use self::reaper::{REAP_QUEUE, reap, remove_content};
-use self::writeback::{Change, Pending, WriteBack};
+use self::writeback::{Pending, WriteBack};
 use crate::runtime::Env;
 
 /// A stable share identifier: a hash of the share's name, carried in every file handle.
@@ -770,7 +770,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
             let after = self
                 .inner
                 .cache
-                .change_versioned(file.ino, Change::Length(len), 0, mtime)
+                .change_versioned(file.ino, writeback::Change::Length(len), 0, mtime)
                 .await
                 .map_err(OpError::from_store)?;
             return Ok(Some(after));
@@ -1364,7 +1364,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
             let after = self
                 .inner
                 .cache
-                .change_versioned(ino, Change::Punch(offset, len), 0, self.now())
+                .change_versioned(ino, writeback::Change::Punch(offset, len), 0, self.now())
                 .await
                 .map_err(OpError::from_store)?;
             return Ok(self.overlay(after));

@@ -701,10 +701,7 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
             let Some(version) = content.sync(key).await? else {
                 return meta.record_write(ino, end, mtime, None).await;
             };
-            match meta
-                .record_write_on(ino, end, mtime, base, version)
-                .await?
-            {
+            match meta.record_write_on(ino, end, mtime, base, version).await? {
                 Recorded::Done(after) => {
                     content.adopt(key, Some(version)).await?;
                     return Ok(after);
