@@ -248,9 +248,9 @@ impl Worker {
         let Some(f) = self.model.files.get(&id) else {
             return;
         };
-        let exact = f.unstable.is_empty()
-            && f.min_len == f.data.len() as u64
-            && f.stable.iter().zip(&f.data).all(|(s, d)| *s == Some(*d));
+        // The model's bytes are what READ must return; after a COMMIT of every unstable write
+        // they are durable up to the whole length (holes included: zeros).
+        let exact = f.unstable.is_empty() && f.min_len == f.data.len() as u64;
         if !exact
             || self.poisoned.contains(&id)
             || self.inflight.is_some()
