@@ -128,7 +128,10 @@ fn schedule(spec: &Scenario, rng: &mut ChaCha8Rng) -> Vec<(Duration, Event)> {
     for _ in 0..n.clock_jumps {
         let t = at(rng);
         let g = rng.random_range(1..=gateways);
-        ev.push((t, Event::ClockJump(g, rng.random_range(-3_600_000..=3_600_000))));
+        ev.push((
+            t,
+            Event::ClockJump(g, rng.random_range(-3_600_000..=3_600_000)),
+        ));
     }
     ev.sort_by_key(|(t, _)| *t);
     ev
@@ -275,8 +278,7 @@ pub(crate) fn run(
                     metadata: BTreeMap::from([("mem".to_owned(), meta)]),
                     content: BTreeMap::from([("disk".to_owned(), disk)]),
                 };
-                let mut config =
-                    crate::share_config(EXPORT, "disk", 0o777, HANDLE_KEY, NFS_PORT);
+                let mut config = crate::share_config(EXPORT, "disk", 0o777, HANDLE_KEY, NFS_PORT);
                 config.dirty_bytes_max = 1 << 20;
                 server::serve(
                     env,
@@ -537,8 +539,12 @@ pub(crate) fn run(
     let clients: Vec<WorkerStats> = std::mem::take(&mut *results.borrow_mut())
         .into_values()
         .collect::<Result<_, _>>()?;
-    let mf = metas.iter().fold(FaultCounts::default(), |a, s| add(a, s.counts()));
-    let cf = disks.iter().fold(FaultCounts::default(), |a, s| add(a, s.counts()));
+    let mf = metas
+        .iter()
+        .fold(FaultCounts::default(), |a, s| add(a, s.counts()));
+    let cf = disks
+        .iter()
+        .fold(FaultCounts::default(), |a, s| add(a, s.counts()));
     let checked = board.borrow().checked;
     trace.borrow_mut().push(
         elapsed,

@@ -178,8 +178,7 @@ pub fn load(name: &str) -> Result<Scenario, String> {
             path.display()
         ));
     }
-    if s.gateways == 0
-        && (s.failover > 0 || s.nemesis.db_partitions > 0 || s.nemesis.db_holds > 0)
+    if s.gateways == 0 && (s.failover > 0 || s.nemesis.db_partitions > 0 || s.nemesis.db_holds > 0)
     {
         return Err(format!(
             "{}: failover, db_partitions and db_holds need gateways",

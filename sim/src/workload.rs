@@ -322,7 +322,13 @@ impl Worker {
                 self.stats.errors += 1;
                 return Ok(());
             }
-            other => return Err(Error::Check(format!("{}: {}", what("LOOKUP"), other.status()))),
+            other => {
+                return Err(Error::Check(format!(
+                    "{}: {}",
+                    what("LOOKUP"),
+                    other.status()
+                )));
+            }
         }
         let a = self.getattr(p.fh).await?;
         if !board.borrow().unchanged(&key, p.epoch) {
