@@ -17,14 +17,19 @@
 //! - [`client`]: [`SimClient`], ONC RPC / MOUNT / NFSv3 calls over turmoil TCP, traced.
 //! - [`trace`]: [`Trace`], the stable one-line-per-message record of a run.
 //! - [`scenario`]: the seam scenario and its report.
+//! - [`gateways`], [`remote`], [`board`]: several gateways over stores on a `db` host reached
+//!   through the simulated network, and the close-to-open check across them.
 
+pub mod board;
 pub mod client;
 pub mod clock;
 pub mod disk;
 pub mod faulty;
+pub mod gateways;
 pub mod link;
 pub mod model;
 pub mod net;
+pub mod remote;
 pub mod run;
 pub mod scenario;
 pub mod script;

@@ -27,8 +27,12 @@ pub struct LinkCtl {
     /// Notified by the nemesis: the client's connection is reset now (or, if it is idle, at its
     /// next call).
     pub reset: Notify,
-    /// Server crashes so far.
+    /// Server crashes so far (with gateways: crashes of the client's gateway, and moves to
+    /// another one; either loses what the gateway held in memory).
     pub crashes: Cell<u64>,
+    /// Set by the harness: the next call goes to this host instead (failover to another
+    /// gateway, with the same handles).
+    pub moved: std::cell::RefCell<Option<String>>,
 }
 
 /// A mount's transport: where the server is, the current connection and the retry policy.
@@ -78,6 +82,11 @@ impl Link {
         &self.ctl
     }
 
+    /// The host the link talks to.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
     /// Drops the connection (the next call opens a new one).
     pub fn disconnect(&mut self) {
         self.conn = None;
@@ -104,6 +113,11 @@ impl SimClient {
         let crashes = link.ctl.crashes.get();
         let mut sends = 0;
         let reply = loop {
+            if let Some(host) = link.ctl.moved.borrow_mut().take() {
+                self.note(format_args!("C   failover: {} -> {host}", link.host));
+                link.host = host;
+                link.conn = None;
+            }
             if link.conn.is_none() {
                 match tokio::time::timeout(link.timeout, self.connect_once(&link.host, link.port))
                     .await

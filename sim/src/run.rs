@@ -75,6 +75,10 @@ pub struct RunReport {
     pub buggify_fired: Vec<String>,
     /// Distinct file handles seen.
     pub handles: usize,
+    /// Close-to-open reads checked (scenarios with gateways, [`crate::board`]).
+    pub close_to_open: u64,
+    /// Store calls a gateway–db link lost (request or reply; scenarios with gateways).
+    pub db_lost: u64,
     /// Simulated time the run took.
     pub elapsed: Duration,
 }
@@ -256,6 +260,9 @@ pub fn run(spec: &Scenario, seed: u64) -> Result<RunReport, Box<RunFailure>> {
 }
 
 fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<RunReport, Error> {
+    if spec.gateways > 0 {
+        return crate::gateways::run(spec, seed, trace);
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ fnv1a64(b"harness"));
     let meta_plan = FaultPlan::draw(&mut rng, &spec.store_faults);
     let disk_plan = FaultPlan::draw(&mut rng, &spec.store_faults);
@@ -605,6 +612,8 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
         content_faults: cf,
         buggify_fired: Vec::new(),
         handles: registry.len(),
+        close_to_open: 0,
+        db_lost: 0,
         elapsed,
     })
 }

@@ -60,6 +60,16 @@ pub struct Scenario {
     /// Longest single WRITE.
     #[serde(default = "default_write_max")]
     pub write_max: u64,
+    /// Gateways (`gw1`…): with more than zero, every gateway runs `serve()` over one metadata
+    /// store and one content store on host `db`, reached through the simulated network
+    /// ([`crate::remote`], [`crate::gateways`]); client `cN` starts on gateway
+    /// `(N - 1) % gateways + 1`. Zero: the single `server` host with local stores.
+    #[serde(default)]
+    pub gateways: u32,
+    /// How many clients (`c1`…) move to another gateway, keeping their handles, when theirs
+    /// crashes (the others wait for it to restart).
+    #[serde(default)]
+    pub failover: u32,
 }
 
 fn default_file_max() -> u64 {
@@ -96,11 +106,14 @@ pub struct Mix {
     pub list: u32,
     /// Create or remove a name in the shared directory and page through it.
     pub shared: u32,
+    /// LOOKUP, GETATTR and READ a file another client committed (through another gateway,
+    /// when there is one) and compare with what it committed: close-to-open.
+    pub peek: u32,
 }
 
 impl Mix {
     /// The weights in a fixed order, for drawing.
-    pub fn weights(&self) -> [u32; 11] {
+    pub fn weights(&self) -> [u32; 12] {
         [
             self.create,
             self.write,
@@ -113,6 +126,7 @@ impl Mix {
             self.getattr,
             self.list,
             self.shared,
+            self.peek,
         ]
     }
 }
@@ -134,6 +148,10 @@ pub struct Nemesis {
     pub crashes: u32,
     /// The server's wall clock jumps by up to an hour, forwards or backwards.
     pub clock_jumps: u32,
+    /// With gateways: a gateway cut off from `db` for 1–6 s.
+    pub db_partitions: u32,
+    /// With gateways: messages between a gateway and `db` held for 0.5–3 s, then delivered.
+    pub db_holds: u32,
 }
 
 /// Where the committed scenarios live.
@@ -157,6 +175,13 @@ pub fn load(name: &str) -> Result<Scenario, String> {
     if s.clients == 0 || s.mix.weights().iter().all(|&w| w == 0) {
         return Err(format!(
             "{}: needs at least one client and one operation with a weight",
+            path.display()
+        ));
+    }
+    if s.gateways == 0 && (s.failover > 0 || s.nemesis.db_partitions > 0 || s.nemesis.db_holds > 0)
+    {
+        return Err(format!(
+            "{}: failover, db_partitions and db_holds need gateways",
             path.display()
         ));
     }

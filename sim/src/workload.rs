@@ -30,6 +30,7 @@ use rand::{Rng, RngCore};
 use rand_chacha::ChaCha8Rng;
 
 use crate::Error;
+use crate::board::{Board, Published};
 use crate::client::SimClient;
 use crate::link::{Called, Link};
 use crate::model::{DirModel, Entry, FileModel, HandleRegistry, Kind};
@@ -83,6 +84,8 @@ pub struct Worker {
     next_name: u32,
     /// Files whose contents the client no longer knows (a write kept failing).
     poisoned: BTreeSet<u64>,
+    /// Where committed files are published for other clients ([`crate::board`]).
+    board: Option<Board>,
     stats: WorkerStats,
 }
 
@@ -145,8 +148,15 @@ impl Worker {
             inflight: None,
             next_name: 0,
             poisoned: BTreeSet::new(),
+            board: None,
             stats: WorkerStats::default(),
         }
+    }
+
+    /// Publishes committed files on `board` and reads others' from it (the `peek` operation).
+    pub fn with_board(mut self, board: Board) -> Self {
+        self.board = Some(board);
+        self
     }
 
     /// Runs the client: set up, work until `fault_end`, then finish and verify everything.
@@ -174,6 +184,7 @@ impl Worker {
     }
 
     async fn nfs(&mut self, call: &nfs3::Call<'_>) -> Result<Called<nfs3::Reply>, Error> {
+        self.withdraw(call);
         let mut called = self.c.nfs3_link(&mut self.link, call).await?;
         // A crash this client has not yet recovered from, even one before the call was sent,
         // makes the model's expectations for this answer void.
@@ -200,6 +211,154 @@ impl Worker {
                 called.sends, called.jukeboxes
             )
         })
+    }
+
+    /// Takes the files `call` may change off the board before it is sent.
+    fn withdraw(&self, call: &nfs3::Call<'_>) {
+        let Some(board) = &self.board else {
+            return;
+        };
+        let names = |d: &DirOpArgs3<'_>| {
+            let (dir, name) = (d.dir.as_bytes().to_vec(), name_of(d.name));
+            move |p: &Published| p.dir.as_bytes() == dir.as_slice() && p.name == name
+        };
+        let mut board = board.borrow_mut();
+        match call {
+            nfs3::Call::Write(a) => {
+                board.withdraw(&self.name, |p| p.fh.as_bytes() == a.file.as_bytes());
+            }
+            nfs3::Call::Setattr(a) => {
+                board.withdraw(&self.name, |p| p.fh.as_bytes() == a.object.as_bytes());
+            }
+            nfs3::Call::Remove(a) => board.withdraw(&self.name, names(&a.object)),
+            nfs3::Call::Rename(a) => {
+                board.withdraw(&self.name, names(&a.from));
+                board.withdraw(&self.name, names(&a.to));
+            }
+            _ => {}
+        }
+    }
+
+    /// After a COMMIT made every byte of `id` durable: publishes it, if the client knows its
+    /// contents and name exactly.
+    fn publish(&self, id: u64) {
+        let Some(board) = &self.board else {
+            return;
+        };
+        let Some(f) = self.model.files.get(&id) else {
+            return;
+        };
+        // The model's bytes are what READ must return; after a COMMIT of every unstable write
+        // they are durable up to the whole length (holes included: zeros).
+        let exact = f.unstable.is_empty() && f.min_len == f.data.len() as u64;
+        if !exact
+            || self.poisoned.contains(&id)
+            || self.inflight.is_some()
+            || self.link.ctl().crashes.get() != self.seen_crashes
+        {
+            return;
+        }
+        let Some(name) = self.name_of_file(id) else {
+            return;
+        };
+        board.borrow_mut().publish(Published {
+            owner: self.name.clone(),
+            gateway: self.link.host().to_owned(),
+            dir: self.dir,
+            name,
+            fh: f.fh,
+            fileid: id,
+            data: Rc::new(f.data.clone()),
+            epoch: 0,
+        });
+    }
+
+    /// Close-to-open: LOOKUP, GETATTR and READ a file another client committed (through
+    /// another gateway if any did) and compare with what it committed. A check counts only if
+    /// the owner sent no change of the file meanwhile (the entry is still the same publication
+    /// when the reply comes).
+    async fn op_peek(&mut self) -> Result<(), Error> {
+        let Some(board) = self.board.clone() else {
+            return Ok(());
+        };
+        let keys = board.borrow().candidates(&self.name, self.link.host());
+        let Some(key) = keys.choose(&mut self.rng).cloned() else {
+            return Ok(());
+        };
+        let p = board.borrow().get(&key).cloned().expect("a candidate");
+        let here = self.link.host().to_owned();
+        let what = |step: &str| {
+            format!(
+                "close-to-open: {step} of {}/{} (file id {}) through {here} after {} committed                  {} bytes through {}",
+                p.owner,
+                p.name,
+                p.fileid,
+                p.owner,
+                p.data.len(),
+                p.gateway
+            )
+        };
+        let r = self
+            .nfs(&nfs3::Call::Lookup(Lookup3Args {
+                what: DirOpArgs3 {
+                    dir: p.dir.as_fh(),
+                    name: p.name.as_bytes(),
+                },
+            }))
+            .await?;
+        if !board.borrow().unchanged(&key, p.epoch) {
+            return Ok(());
+        }
+        match r.value {
+            nfs3::Reply::Lookup(Nfs3Res::Ok(ok)) => {
+                let a = ok.obj_attributes.0;
+                check(
+                    ok.object == p.fh
+                        && a.is_some_and(|a| a.fileid == p.fileid && a.size == p.data.len() as u64),
+                    || format!("{}: found {:?} {a:?}", what("LOOKUP"), ok.object),
+                )?;
+            }
+            other if other.status() == NfsStat3::IO => {
+                self.stats.errors += 1;
+                return Ok(());
+            }
+            other => {
+                return Err(Error::Check(format!(
+                    "{}: {}",
+                    what("LOOKUP"),
+                    other.status()
+                )));
+            }
+        }
+        let a = self.getattr(p.fh).await?;
+        if !board.borrow().unchanged(&key, p.epoch) {
+            return Ok(());
+        }
+        check(
+            a.as_ref()
+                .is_ok_and(|a| a.fileid == p.fileid && a.size == p.data.len() as u64),
+            || format!("{}: {a:?}", what("GETATTR")),
+        )?;
+        let bytes = self.read_all(p.fh).await?;
+        if !board.borrow().unchanged(&key, p.epoch) {
+            return Ok(());
+        }
+        check(bytes.as_deref() == Some(p.data.as_slice()), || {
+            let got = bytes.as_ref().map(|b| {
+                let first = b.iter().zip(p.data.iter()).position(|(x, y)| x != y);
+                format!("{} bytes, first difference at {first:?}", b.len())
+            });
+            format!("{}: READ gave {got:?}", what("READ"))
+        })?;
+        board.borrow_mut().checked += 1;
+        self.c.note(format_args!(
+            "C   close-to-open: {}/{} ({} bytes, committed through {}) read back through {here}",
+            p.owner,
+            p.name,
+            p.data.len(),
+            p.gateway
+        ));
+        Ok(())
     }
 
     fn fresh_name(&mut self, prefix: &str) -> String {
@@ -703,6 +862,7 @@ impl Worker {
                 let dir = self.dir;
                 self.list_and_compare(dir).await
             }
+            (11, _) => self.op_peek().await,
             _ => self.op_shared().await,
         }
     }
@@ -928,6 +1088,7 @@ impl Worker {
                 if f.unstable.iter().all(|w| w.2 == ok.verf.0) {
                     f.committed();
                     self.model.synced();
+                    self.publish(id);
                     return Ok(Commit::Safe);
                 }
                 self.stats.resends += 1;

@@ -78,10 +78,11 @@ fn main() -> ExitCode {
                         print!("{}", r.trace);
                     }
                     println!(
-                        "passed: {} ops, {} crashes, {} nemesis events, {:?} simulated, digest {:016x}",
+                        "passed: {} ops, {} crashes, {} nemesis events, {} close-to-open reads, {:?} simulated, digest {:016x}",
                         r.ops(),
                         r.crashes,
                         r.nemesis_events,
+                        r.close_to_open,
                         r.elapsed,
                         r.digest()
                     );

@@ -1288,7 +1288,17 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
             .await?;
         for e in page.entries {
             let attr = if attrs {
-                self.settle(e.attr, epoch).await?
+                match self.settle(e.attr.clone(), epoch).await {
+                    Ok(a) => a,
+                    // Removed after the page was read (by another client, perhaps through
+                    // another gateway): listed as the page saw it, not a failed listing
+                    // (found by the simulator, gateways seed 0x55: READDIRPLUS answered
+                    // NFS3ERR_STALE for a live directory).
+                    Err(OpError::Store(StoreError::NotFound | StoreError::Stale)) => {
+                        self.overlay(e.attr)
+                    }
+                    Err(err) => return Err(err),
+                }
             } else {
                 e.attr
             };
