@@ -242,11 +242,12 @@ fn permission_of(text: &str) -> Result<Permission, IdentityError> {
 
 /// Rows as the configuration's types.
 fn data_of(rows: &IdentityRows, guest: GuestConfig) -> Result<IdentityData, IdentityError> {
-    let grants = |map: &BTreeMap<String, String>| -> Result<BTreeMap<String, Permission>, IdentityError> {
-        map.iter()
-            .map(|(share, p)| Ok((share.clone(), permission_of(p)?)))
-            .collect()
-    };
+    let grants =
+        |map: &BTreeMap<String, String>| -> Result<BTreeMap<String, Permission>, IdentityError> {
+            map.iter()
+                .map(|(share, p)| Ok((share.clone(), permission_of(p)?)))
+                .collect()
+        };
     let users = rows
         .users
         .iter()
@@ -321,7 +322,9 @@ mod tests {
         IdentityData {
             users: vec![UserConfig {
                 username: "alice".to_owned(),
-                password_hash: Some(Secret::new("$2b$04$abcdefghijklmnopqrstuu5dJx0oJ0Vw5r6m7Q0ZfQJ3wYl8bS0y")),
+                password_hash: Some(Secret::new(
+                    "$2b$04$abcdefghijklmnopqrstuu5dJx0oJ0Vw5r6m7Q0ZfQJ3wYl8bS0y",
+                )),
                 nt_hash: Some(Secret::new("00112233445566778899aabbccddeeff")),
                 uid: 1001,
                 gid: 101,

@@ -196,7 +196,10 @@ fn within(
         }
         if since.elapsed() > limit {
             let logs: Vec<String> = gateways.iter().map(|d| d.stderr_tail()).collect();
-            panic!("not within {limit:?}: {what}\nlogs:\n{}", logs.join("\n----\n"));
+            panic!(
+                "not within {limit:?}: {what}\nlogs:\n{}",
+                logs.join("\n----\n")
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -236,7 +239,11 @@ fn two_gateways_follow_one_identity_database() {
     b.spawn();
     let imported = "import of 1 users and 0 groups from the configuration file";
     assert!(a.log().contains(imported), "no import line:\n{}", a.log());
-    assert!(!b.log().contains("import of"), "B imported too:\n{}", b.log());
+    assert!(
+        !b.log().contains("import of"),
+        "B imported too:\n{}",
+        b.log()
+    );
     // B's file has no users: it knows "seeded" from the database only.
     for d in [&a, &b] {
         assert!(smb_ok(d, "seeded", PW_SEEDED), "{}", d.stderr_tail());
@@ -265,7 +272,10 @@ fn two_gateways_follow_one_identity_database() {
         let took = within("user grant: NFS ls", t, PROPAGATION_MAX, &[&a, &b], || {
             nfs_ok(d, 2100) && smb_ok(d, "late", PW_LATE)
         });
-        eprintln!("user grant reached gateway {} (NFS, SMB) after {took:?}", d.port);
+        eprintln!(
+            "user grant reached gateway {} (NFS, SMB) after {took:?}",
+            d.port
+        );
     }
 
     // A new password through A's CLI: the old one stops working everywhere.
@@ -312,7 +322,10 @@ fn two_gateways_follow_one_identity_database() {
             &[&a, &b],
             || smb_ok(d, "after", PW_AFTER) && nfs_ok(d, 2200),
         );
-        eprintln!("after the restart, gateway {} caught up after {took:?}", d.port);
+        eprintln!(
+            "after the restart, gateway {} caught up after {took:?}",
+            d.port
+        );
     }
 
     // Import once: "seeded" removed in the database stays removed when A (whose file still

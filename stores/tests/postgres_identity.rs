@@ -63,7 +63,10 @@ async fn rows_revisions_notifications_and_restart() {
     let b = PgIdentity::connect(&config).await.expect("connect b");
     b.follow();
     // The first wake-up is the listener's "connected: catch up".
-    assert!(woken(&b, Duration::from_secs(5)).await, "no initial wake-up");
+    assert!(
+        woken(&b, Duration::from_secs(5)).await,
+        "no initial wake-up"
+    );
 
     let fresh = a.load().await.expect("load");
     assert!(!fresh.initialised && fresh.revision == 0 && fresh.rows == IdentityRows::default());

@@ -157,10 +157,7 @@ impl PgIdentity {
     /// notifications may have been missed. A lost connection is reopened with backoff (100 ms
     /// doubling to 5 s). The task ends when this store is dropped.
     pub fn follow(&self) {
-        let mut slot = self
-            .listener
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut slot = self.listener.lock().unwrap_or_else(PoisonError::into_inner);
         if slot.is_none() {
             *slot = Some(tokio::spawn(listen(
                 self.pool.clone(),
@@ -400,8 +397,18 @@ async fn write_all(c: &mut PgConnection, rows: &IdentityRows) -> Result<(), sqlx
         "INSERT INTO identity_groups (name, gid, pos) \
          SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::integer[])",
     )
-    .bind(rows.groups.iter().map(|g| g.name.clone()).collect::<Vec<_>>())
-    .bind(rows.groups.iter().map(|g| i64::from(g.gid)).collect::<Vec<_>>())
+    .bind(
+        rows.groups
+            .iter()
+            .map(|g| g.name.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        rows.groups
+            .iter()
+            .map(|g| i64::from(g.gid))
+            .collect::<Vec<_>>(),
+    )
     .bind((0..rows.groups.len()).map(pos).collect::<Vec<_>>())
     .execute(&mut *c)
     .await?;
@@ -410,16 +417,36 @@ async fn write_all(c: &mut PgConnection, rows: &IdentityRows) -> Result<(), sqlx
          SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], \
          $6::integer[])",
     )
-    .bind(rows.users.iter().map(|u| u.username.clone()).collect::<Vec<_>>())
-    .bind(rows.users.iter().map(|u| i64::from(u.uid)).collect::<Vec<_>>())
-    .bind(rows.users.iter().map(|u| i64::from(u.gid)).collect::<Vec<_>>())
+    .bind(
+        rows.users
+            .iter()
+            .map(|u| u.username.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        rows.users
+            .iter()
+            .map(|u| i64::from(u.uid))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        rows.users
+            .iter()
+            .map(|u| i64::from(u.gid))
+            .collect::<Vec<_>>(),
+    )
     .bind(
         rows.users
             .iter()
             .map(|u| u.password_hash.clone())
             .collect::<Vec<_>>(),
     )
-    .bind(rows.users.iter().map(|u| u.nt_hash.clone()).collect::<Vec<_>>())
+    .bind(
+        rows.users
+            .iter()
+            .map(|u| u.nt_hash.clone())
+            .collect::<Vec<_>>(),
+    )
     .bind((0..rows.users.len()).map(pos).collect::<Vec<_>>())
     .execute(&mut *c)
     .await?;
@@ -489,7 +516,10 @@ mod tests {
             ..UserRow::default()
         };
         let text = format!("{row:?}");
-        assert!(text.contains("alice") && text.contains("<redacted>"), "{text}");
+        assert!(
+            text.contains("alice") && text.contains("<redacted>"),
+            "{text}"
+        );
         assert!(
             !text.contains("secretsecret") && !text.contains("0123456789abcdef"),
             "{text}"
