@@ -16,8 +16,9 @@ use stores::{ContentKey, FileKind, MetadataStore, StoreError, StoreId};
 use super::AnyMetadata;
 use crate::config::S3Options;
 
-/// Full scans (listing the whole prefix) happen at start and every this many intervals;
-/// the runs between look only at files whose versions were superseded here.
+/// Full scans (listing the whole prefix) happen at start and every this many intervals, when
+/// this gateway gets the bucket's scan lease (one gateway scans at a time); the runs between
+/// look only at files whose versions were superseded here.
 const FULL_SCAN_EVERY: u32 = 60;
 
 /// The store's settings from `s3:` of content store `name`; the cache defaults to
@@ -104,6 +105,9 @@ pub(super) async fn start(
             {
                 Ok(stats) if stats.manifests + stats.blocks > 0 => {
                     tracing::info!(store = %name, full, ?stats, "S3 garbage collected");
+                }
+                Ok(stats) if stats.full_skipped => {
+                    tracing::debug!(store = %name, "another gateway holds the full scan lease; ran the incremental pass");
                 }
                 Ok(_) => {}
                 Err(e) => {

@@ -150,6 +150,16 @@ impl ContentKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ContentVersion(pub u64);
 
+/// What [`MetadataStore::record_write_on`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// The version, size and mtime are recorded: the attributes after.
+    Done(Attr),
+    /// Nothing changed: the file's recorded version is neither the base nor the new version;
+    /// this is the one recorded now (`None`: none ever was).
+    Conflict(Option<ContentVersion>),
+}
+
 /// A point in time: seconds and nanoseconds since the Unix epoch (may be negative).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp {
@@ -470,7 +480,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// atomic step: an observer, and a crash, sees the old size and version or the new size and
     /// version, never a mix. `None` keeps the recorded version. A narrow update: nothing else in
     /// the record changes. Regular files only (`IsDir` for a directory, `Invalid` for other
-    /// kinds).
+    /// kinds). The version is set unconditionally: a server that may share the metadata store
+    /// with another process records versions through [`MetadataStore::record_write_on`].
     fn record_write(
         &self,
         ino: InodeId,
@@ -478,6 +489,39 @@ pub trait MetadataStore: Send + Sync + 'static {
         mtime: Timestamp,
         version: Option<ContentVersion>,
     ) -> impl Future<Output = StoreResult<Attr>> + Send;
+
+    /// [`MetadataStore::record_write`] with a version, as a compare-and-swap: records `version`
+    /// (with the size and mtime, in one atomic step) only if the file's recorded version is
+    /// still `base`, the one the content store built `version` on, or already is `version`
+    /// (a retry of a record that happened). Otherwise nothing changes and the answer is
+    /// [`Recorded::Conflict`] with the version recorded now: another writer (another gateway
+    /// on a shared store) recorded a version meanwhile, and `version` lacks its changes. The
+    /// caller then re-bases: it makes its changes again on top of the recorded version, syncs,
+    /// and records that with the recorded version as the base. Gateways sharing one metadata
+    /// store and one content store rely on this to never lose each other's writes.
+    ///
+    /// Errors as for `record_write` (`Stale`, `IsDir`, `Invalid`). The default reads the
+    /// version, then records: correct only while nothing else records meanwhile (one process
+    /// serialising its writers); every backend here overrides it with an atomic check, and a
+    /// backend that several processes share must.
+    fn record_write_on(
+        &self,
+        ino: InodeId,
+        end: u64,
+        mtime: Timestamp,
+        base: Option<ContentVersion>,
+        version: ContentVersion,
+    ) -> impl Future<Output = StoreResult<Recorded>> + Send {
+        async move {
+            let current = self.content_version(ino).await?;
+            if current != base && current != Some(version) {
+                return Ok(Recorded::Conflict(current));
+            }
+            self.record_write(ino, end, mtime, Some(version))
+                .await
+                .map(Recorded::Done)
+        }
+    }
 
     /// The content version last recorded for `ino` by [`MetadataStore::record_write`], `None`
     /// if none was ever recorded (always, with a content store that has no versions). `Stale`
@@ -595,7 +639,10 @@ pub const PUNCH_PIECE: u64 = 1 << 20;
 ///   that call, or `None` for a store that changes bytes in place (memory, filesystem). A store
 ///   that returns versions keeps a version's bytes readable at least until the metadata store
 ///   recorded a newer one for the file (the server passes `sync`'s version to
-///   [`MetadataStore::record_write`]), and never returns the same version for different bytes.
+///   [`MetadataStore::record_write_on`]), never returns the same version for different bytes,
+///   and orders versions: a new version is greater than the version it was built on (the one
+///   last adopted or rebased to), whatever the clocks of the processes sharing the store say,
+///   so a version recorded later is always the greater one.
 /// - Which version is read: a store with versions ([`ContentStore::has_versions`]) cannot know
 ///   on its own which of its versions metadata recorded (after a restart, the newest version
 ///   it holds may be one whose `record_write` never happened). The caller therefore tells it,
@@ -700,6 +747,23 @@ pub trait ContentStore: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<()>> + Send {
         let _ = (key, version);
         async { Ok(()) }
+    }
+
+    /// Like [`ContentStore::adopt`], but also forgets every change of `key` made through this
+    /// store that metadata has not recorded (written, or synced and not yet adopted back): from
+    /// now on the store serves `version` and builds its next version on it. The server calls
+    /// it under its per-file lock before it changes a file's content, with the version it read
+    /// from metadata, so the version it then records names `version` as its base; and again
+    /// after [`MetadataStore::record_write_on`] found another version recorded, before it makes
+    /// its changes again on top of that one (the changes it still holds, such as cached
+    /// writes, are what it writes again; anything else was not acknowledged). Stores without
+    /// versions ignore it; this default calls `adopt`.
+    fn rebase(
+        &self,
+        key: ContentKey,
+        version: Option<ContentVersion>,
+    ) -> impl Future<Output = StoreResult<()>> + Send {
+        self.adopt(key, version)
     }
 
     /// Whether this store returns versions (and so needs [`ContentStore::adopt`]); callers

@@ -128,6 +128,18 @@ macro_rules! forward_metadata_store {
                 $via!(self, async record_write,
                     s => $crate::MetadataStore::record_write(s, ino, end, mtime, version).await)
             }
+            async fn record_write_on(
+                &self,
+                ino: $crate::InodeId,
+                end: u64,
+                mtime: $crate::Timestamp,
+                base: Option<$crate::ContentVersion>,
+                version: $crate::ContentVersion,
+            ) -> $crate::StoreResult<$crate::Recorded> {
+                $via!(self, async record_write_on,
+                    s => $crate::MetadataStore::record_write_on(
+                        s, ino, end, mtime, base, version).await)
+            }
             async fn content_version(
                 &self,
                 ino: $crate::InodeId,
@@ -270,6 +282,13 @@ macro_rules! forward_content_store {
                 version: Option<$crate::ContentVersion>,
             ) -> $crate::StoreResult<()> {
                 $via!(self, async adopt, s => $crate::ContentStore::adopt(s, key, version).await)
+            }
+            async fn rebase(
+                &self,
+                key: $crate::ContentKey,
+                version: Option<$crate::ContentVersion>,
+            ) -> $crate::StoreResult<()> {
+                $via!(self, async rebase, s => $crate::ContentStore::rebase(s, key, version).await)
             }
             fn has_versions(&self) -> bool {
                 $via!(self, fn has_versions, s => $crate::ContentStore::has_versions(s))

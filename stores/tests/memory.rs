@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use stores::conformance::{
-    content_concurrency, content_suite, metadata_concurrency, metadata_suite,
+    content_concurrency, content_suite, metadata_concurrency, metadata_suite, version_race,
 };
 use stores::memory::{MemoryContent, MemoryMetadata};
 use stores::{MetadataStore, StoreId};
@@ -43,6 +43,7 @@ async fn memory_content_conformance() {
 async fn memory_concurrency() {
     let meta = Arc::new(MemoryMetadata::new(StoreId(2)));
     metadata_concurrency(Arc::clone(&meta)).await;
+    version_race(&[Arc::clone(&meta)]).await;
     metadata_concurrency(meta).await;
     let content = Arc::new(MemoryContent::new());
     content_concurrency(Arc::clone(&content)).await;

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use stores::conformance::{metadata_concurrency, metadata_suite};
+use stores::conformance::{metadata_concurrency, metadata_suite, version_race};
 use stores::postgres::{MIGRATOR, PgConfig, PgMetadata, SCHEMA_VERSION};
 use stores::{
     Attr, Cookie, Device, FileKind, InodeId, MetadataStore, NewNode, StoreError, Timestamp,
@@ -132,6 +132,18 @@ async fn postgres_concurrency() {
     let url = server().database();
     metadata_concurrency(Arc::new(connect(&url).await)).await;
     metadata_concurrency(Arc::new(connect(&url).await)).await;
+}
+
+/// Goal: two gateways on one database switching one file's content version at once never
+/// lose one another's switch (the compare-and-swap lives in one `UPDATE`). Method: two store
+/// handles (two pools) race `record_write_on`; the conformance check verifies the successful
+/// swaps form one chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_version_race() {
+    let url = server().database();
+    let a = Arc::new(connect(&url).await);
+    let b = Arc::new(connect(&url).await);
+    version_race(&[a, b]).await;
 }
 
 /// Goal: a database created by the first migration upgrades cleanly, keeping its data.

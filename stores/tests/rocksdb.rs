@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use stores::conformance::{metadata_concurrency, metadata_suite};
+use stores::conformance::{metadata_concurrency, metadata_suite, version_race};
 use stores::fs::FsContent;
 use stores::rocksdb::{FORMAT_VERSION, FormatError, RocksMetadata};
 use stores::{
@@ -807,6 +807,7 @@ async fn rocksdb_concurrency() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(open(dir.path()));
     metadata_concurrency(Arc::clone(&store)).await;
+    version_race(&[Arc::clone(&store)]).await;
     drop(store);
     metadata_concurrency(Arc::new(open(dir.path()))).await;
 }

@@ -66,6 +66,14 @@ fn resolver(states: Arc<Mutex<HashMap<ContentKey, KeyState>>>) -> Box<Resolver> 
     })
 }
 
+/// The content objects (blocks and manifests) under the store's prefix, without the garbage
+/// scan's lease object.
+async fn content_objects(store: &S3Content) -> Vec<String> {
+    let mut all = store.list_objects().await.unwrap();
+    all.retain(|n| !n.ends_with("gc-lease"));
+    all
+}
+
 async fn count(store: &S3Content, what: &str) -> usize {
     store
         .list_objects()
@@ -165,8 +173,9 @@ async fn s3_cache_bound_and_restart() {
 /// newer one and was made durable, and keeps versions in flight. Method: version 1
 /// recorded, version 2 synced but not recorded: a full collection keeps both. Then metadata
 /// records 2: a collection whose metadata sync fails deletes nothing; one whose sync succeeds
-/// deletes version 1's manifest and its blocks that version 2 does not share, and version 2
-/// still reads back whole from a fresh instance.
+/// deletes nothing younger than the grace period, and one with no grace period deletes
+/// version 1's manifest and its blocks that version 2 does not share, and version 2 still
+/// reads back whole from a fresh instance.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_gc_after_handoff() {
     let moto = Moto::start();
@@ -228,6 +237,19 @@ async fn s3_gc_after_handoff() {
         .collect_garbage(true, &*resolve, async { Ok(()) })
         .await
         .unwrap();
+    assert_eq!(
+        (stats.manifests, stats.blocks),
+        (0, 0),
+        "superseded objects younger than the grace period must stay: {stats:?}"
+    );
+    let mut c3 = c.clone();
+    c3.cache_dir = dir.path().join("c");
+    c3.gc_grace = Duration::ZERO;
+    let stats = open(&c3)
+        .await
+        .collect_garbage(true, &*resolve, async { Ok(()) })
+        .await
+        .unwrap();
     assert_eq!((stats.manifests, stats.blocks), (1, 1), "{stats:?}");
     let left = store.list_objects().await.unwrap();
     let v2_name = format!("{:016x}", v2.unwrap().0);
@@ -281,7 +303,7 @@ async fn s3_orphan_scan() {
         (gone, KeyState::Gone),
     ])));
     let resolve = resolver(states);
-    let before = fresh.list_objects().await.unwrap().len();
+    let before = content_objects(&fresh).await.len();
     let stats = fresh
         .collect_garbage(true, &*resolve, async { Ok(()) })
         .await
@@ -290,7 +312,7 @@ async fn s3_orphan_scan() {
     assert_eq!(stats.skipped, 1, "the other store's key is left alone");
     // live: the unrecorded manifest and its new tail block; gone: its manifest and block.
     assert_eq!((stats.manifests, stats.blocks), (2, 2), "{stats:?}");
-    assert_eq!(fresh.list_objects().await.unwrap().len(), before - 4);
+    assert_eq!(content_objects(&fresh).await.len(), before - 4);
     let hex = |k: ContentKey| k.to_hex();
     let left = fresh.list_objects().await.unwrap();
     assert!(!left.iter().any(|n| n.contains(&hex(gone))), "{left:?}");
@@ -402,4 +424,199 @@ async fn s3_multipart_block() {
     assert!(part[..] == data[5_000_000..5_001_000]);
     let all = fresh.read(k, 0, u32::MAX).await.unwrap();
     assert!(all[..] == data[..]);
+}
+
+/// Goal: garbage collection on one instance never deletes what another instance sharing the
+/// bucket uploaded but has not recorded yet, also when that instance's clock is behind (its
+/// stamps look old), as long as the skew stays below the grace period; once recorded, the
+/// other instance's version reads back whole. Method: instance A records version 1 of a
+/// file; instance B, whose clock runs 20 minutes behind, adopts it and writes 12 more blocks
+/// without syncing, so its full staging area makes it upload blocks no manifest names yet;
+/// A runs a full collection with metadata still naming version 1. Nothing of B's may go. B
+/// syncs (version 2), metadata records it, and a fresh instance reads it whole. (Before
+/// block ids were stamped above their base version and aged by stamp, A deleted B's blocks,
+/// stamped 20 minutes "ago" and below the recorded version, and version 2 named missing
+/// blocks.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_gc_spares_another_instances_uploads() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(&moto, "gc-gateways", &dir.path().join("a"));
+    let a = open(&c).await;
+    let mut cb = c.clone();
+    cb.cache_dir = dir.path().join("b");
+    cb.clock_offset_ms = -20 * 60 * 1000;
+    let b = open(&cb).await;
+    let k = key(8);
+    let one = pattern(3 * 64 * KIB as usize, 4);
+    a.write(k, 0, Bytes::from(one.clone())).await.unwrap();
+    let v1 = a.sync(k).await.unwrap();
+    a.adopt(k, v1).await.unwrap();
+    let states = Arc::new(Mutex::new(HashMap::from([(k, KeyState::Live(v1))])));
+    let resolve = resolver(Arc::clone(&states));
+
+    b.adopt(k, v1).await.unwrap();
+    let more = pattern(12 * 64 * KIB as usize, 5);
+    b.write(k, 3 * 64 * KIB, Bytes::from(more.clone()))
+        .await
+        .unwrap();
+    let mut two = one.clone();
+    two.extend_from_slice(&more);
+    let uploaded = count(&b, "/b/").await;
+    assert!(
+        uploaded > 3,
+        "B's staging area (512 KiB) should have made it upload blocks before any sync: {uploaded}"
+    );
+    let before = content_objects(&a).await;
+    let stats = a
+        .collect_garbage(true, &*resolve, async { Ok(()) })
+        .await
+        .unwrap();
+    assert_eq!(
+        (stats.manifests, stats.blocks),
+        (0, 0),
+        "another instance's unrecorded upload was collected: {stats:?}"
+    );
+    assert_eq!(content_objects(&a).await, before);
+    let v2 = b.sync(k).await.unwrap();
+    assert!(
+        v2 > v1,
+        "a version is stamped above its base whatever the clock"
+    );
+
+    // Metadata records B's version; every instance reads it whole.
+    states.lock().unwrap().insert(k, KeyState::Live(v2));
+    b.adopt(k, v2).await.unwrap();
+    a.collect_garbage(true, &*resolve, async { Ok(()) })
+        .await
+        .unwrap();
+    let mut cc = c.clone();
+    cc.cache_dir = dir.path().join("c");
+    let fresh = open(&cc).await;
+    fresh.adopt(k, v2).await.unwrap();
+    assert!(fresh.read(k, 0, u32::MAX).await.unwrap()[..] == two[..]);
+    a.adopt(k, v2).await.unwrap();
+    assert!(a.read(k, 0, u32::MAX).await.unwrap()[..] == two[..]);
+}
+
+/// Goal: a re-based instance builds on the recorded version and forgets its own unrecorded
+/// changes, so what it syncs next holds the other instance's bytes plus its own again.
+/// Method: A and B share version 1; B changes block 0 and syncs (never recorded: it lost
+/// the race); A changes block 1 and its version 2 is recorded; B rebases on version 2,
+/// writes its change again and syncs version 3, above version 2 although B's clock is an
+/// hour behind; version 3 holds both changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_rebase_on_another_instances_version() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let c = config(&moto, "rebase", &dir.path().join("a"));
+    let a = open(&c).await;
+    let mut cb = c.clone();
+    cb.cache_dir = dir.path().join("b");
+    cb.clock_offset_ms = -3600 * 1000;
+    let b = open(&cb).await;
+    let k = key(9);
+    let mut want = pattern(2 * 64 * KIB as usize, 6);
+    a.write(k, 0, Bytes::from(want.clone())).await.unwrap();
+    let v1 = a.sync(k).await.unwrap();
+    a.adopt(k, v1).await.unwrap();
+    b.adopt(k, v1).await.unwrap();
+    b.write(k, 10, Bytes::from_static(b"bbbb")).await.unwrap();
+    let lost = b.sync(k).await.unwrap();
+    a.write(k, 64 * KIB + 10, Bytes::from_static(b"aaaa"))
+        .await
+        .unwrap();
+    let v2 = a.sync(k).await.unwrap();
+    a.adopt(k, v2).await.unwrap();
+    assert!(lost > v1 && v2 > v1);
+    b.rebase(k, v2).await.unwrap();
+    assert_eq!(
+        b.read(k, 10, 4).await.unwrap(),
+        want[10..14],
+        "the re-based instance still serves its dropped change"
+    );
+    b.write(k, 10, Bytes::from_static(b"bbbb")).await.unwrap();
+    let v3 = b.sync(k).await.unwrap();
+    assert!(
+        v3 > v2,
+        "a re-based version is stamped above its base: {v3:?} <= {v2:?}"
+    );
+    want[10..14].copy_from_slice(b"bbbb");
+    want[64 * KIB as usize + 10..64 * KIB as usize + 14].copy_from_slice(b"aaaa");
+    let mut cc = c.clone();
+    cc.cache_dir = dir.path().join("c");
+    let fresh = open(&cc).await;
+    fresh.adopt(k, v3).await.unwrap();
+    assert!(fresh.read(k, 0, u32::MAX).await.unwrap()[..] == want[..]);
+}
+
+/// Goal: of the instances sharing a bucket, one runs a full garbage scan at a time; a
+/// holder whose lease ran out is taken over; an ended lease frees the next scan at once.
+/// Method: A's full scan blocks inside its resolver (holding the lease); B's full scan then
+/// reports it was skipped. After the lease's time (2 s) passed with A still blocked, B's
+/// full scan runs (takeover). A, released, notices it lost the lease and stops; a full scan
+/// of A afterwards runs (B ended its lease).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_gc_lease_one_full_scan() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(&moto, "lease", &dir.path().join("a"));
+    c.gc_lease = Duration::from_secs(2);
+    let a = open(&c).await;
+    let mut cb = c.clone();
+    cb.cache_dir = dir.path().join("b");
+    let b = open(&cb).await;
+    let k = key(10);
+    a.write(k, 0, Bytes::from_static(b"x")).await.unwrap();
+    let v = a.sync(k).await.unwrap();
+    a.adopt(k, v).await.unwrap();
+
+    let entered = Arc::new(tokio::sync::Notify::new());
+    let release = Arc::new(tokio::sync::Semaphore::new(0));
+    let blocking: Arc<Resolver> = {
+        let (entered, release) = (Arc::clone(&entered), Arc::clone(&release));
+        Arc::new(move |_k: ContentKey| -> ResolveFuture {
+            let (entered, release) = (Arc::clone(&entered), Arc::clone(&release));
+            Box::pin(async move {
+                entered.notify_one();
+                release.acquire().await.unwrap().forget();
+                Ok(KeyState::Live(v))
+            })
+        })
+    };
+    let scan_a = {
+        let (a, blocking) = (a.clone(), Arc::clone(&blocking));
+        tokio::spawn(async move { a.collect_garbage(true, &*blocking, async { Ok(()) }).await })
+    };
+    entered.notified().await;
+    let plain = resolver(Arc::new(Mutex::new(HashMap::from([(
+        k,
+        KeyState::Live(v),
+    )]))));
+    let stats = b
+        .collect_garbage(true, &*plain, async { Ok(()) })
+        .await
+        .unwrap();
+    assert!(stats.full_skipped, "two full scans at once: {stats:?}");
+    assert_eq!(stats.keys, 0, "B has no candidates of its own");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let stats = b
+        .collect_garbage(true, &*plain, async { Ok(()) })
+        .await
+        .unwrap();
+    assert!(
+        !stats.full_skipped && stats.keys == 1,
+        "an expired lease was not taken over: {stats:?}"
+    );
+    release.add_permits(1);
+    let stats_a = scan_a.await.unwrap().unwrap();
+    assert!(!stats_a.full_skipped);
+    let stats = a
+        .collect_garbage(true, &*plain, async { Ok(()) })
+        .await
+        .unwrap();
+    assert!(
+        !stats.full_skipped && stats.keys == 1,
+        "an ended lease still blocked a scan: {stats:?}"
+    );
 }

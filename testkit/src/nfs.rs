@@ -9,14 +9,54 @@ use nfs3_client::nfs3_types::nfs3::{
 };
 use nfs3_client::nfs3_types::rpc::{auth_unix, opaque_auth};
 use nfs3_client::nfs3_types::xdr_codec::Opaque;
-use nfs3_client::tokio::{TokioConnector, TokioIo};
 use nfs3_client::{Nfs3Client, Nfs3Connection, Nfs3ConnectionBuilder};
 use rand::{RngCore as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;
 use tokio::net::TcpStream;
 
-/// The transport every helper uses: TCP through tokio.
-pub type Io = TokioIo<TcpStream>;
+/// The transport every helper uses: TCP through tokio, whose reads report the peer's close
+/// as an error. `nfs3_client` 0.9.1's `async_read_exact` loops while a read returns 0 bytes, so
+/// with the crate's own tokio wrapper a client of a killed server spins on a worker thread for
+/// ever instead of failing (found by the multi-gateway tests, actors/tests/gateways.rs).
+#[derive(Debug)]
+pub struct Io(pub TcpStream);
+
+impl nfs3_client::io::AsyncRead for Io {
+    async fn async_read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = tokio::io::AsyncReadExt::read(&mut self.0, buf).await?;
+        if n == 0 && !buf.is_empty() {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(n)
+    }
+}
+
+impl nfs3_client::io::AsyncWrite for Io {
+    async fn async_write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        tokio::io::AsyncWriteExt::write(&mut self.0, buf).await
+    }
+}
+
+/// Connects [`Io`]s (from any local port: dittofs and Ganesha, as configured here, take
+/// unprivileged ones).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Connector;
+
+impl nfs3_client::net::Connector for Connector {
+    type Connection = Io;
+
+    async fn connect(&self, addr: std::net::SocketAddr) -> std::io::Result<Io> {
+        Ok(Io(TcpStream::connect(addr).await?))
+    }
+
+    async fn connect_with_port(
+        &self,
+        addr: std::net::SocketAddr,
+        _local_port: u16,
+    ) -> std::io::Result<Io> {
+        self.connect(addr).await
+    }
+}
 /// A mounted export: the MOUNT result plus an NFSv3 client (it derefs to [`Nfs3Client`]).
 pub type Conn = Nfs3Connection<Io>;
 
@@ -95,7 +135,7 @@ pub async fn mount(
     uid: u32,
     gid: u32,
 ) -> anyhow::Result<Conn> {
-    Nfs3ConnectionBuilder::new(TokioConnector, host, export)
+    Nfs3ConnectionBuilder::new(Connector, host, export)
         .portmapper_port(portmapper_port)
         .connect_from_privileged_port(false)
         .credential(cred(uid, gid))
@@ -112,7 +152,7 @@ pub async fn mount_at(
     mount_port: u16,
     nfs_port: u16,
 ) -> anyhow::Result<Conn> {
-    Nfs3ConnectionBuilder::new(TokioConnector, host, export)
+    Nfs3ConnectionBuilder::new(Connector, host, export)
         .mount_port(mount_port)
         .nfs3_port(nfs_port)
         .connect_from_privileged_port(false)

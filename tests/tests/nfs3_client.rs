@@ -34,7 +34,6 @@ use nfs3_client::nfs3_types::nfs3::{
 use nfs3_client::nfs3_types::portmap::IPPROTO_TCP;
 use nfs3_client::nfs3_types::rpc::opaque_auth;
 use nfs3_client::nfs3_types::xdr_codec::Opaque;
-use nfs3_client::tokio::TokioIo;
 use nfs3_client::{MountClient, MountError, Nfs3Client, PortmapperClient};
 use stores::memory::{MemoryContent, MemoryMetadata};
 use stores::{ContentStore, InodeId, MetadataStore, StoreId};
@@ -130,9 +129,7 @@ impl TestServer {
 
     /// A plain TCP connection to the server's port.
     async fn tcp(&self) -> anyhow::Result<Io> {
-        Ok(TokioIo::new(
-            TcpStream::connect(("127.0.0.1", self.port)).await?,
-        ))
+        Ok(Io(TcpStream::connect(("127.0.0.1", self.port)).await?))
     }
 
     /// Mounts `EXPORT` as `uid`/`gid` the way the crate's users do: portmapper lookups for the

@@ -326,9 +326,9 @@ where
         Exports::new(registry, rules, resolver),
         codec,
         config.nfs_port,
-        config.request_bytes_max,
-        config.reply_bytes_max,
+        (config.request_bytes_max, config.reply_bytes_max),
         nlm,
+        smb_server.clone(),
     ));
     let limits = ConnLimits {
         max_in_flight: config.max_in_flight_per_connection,

@@ -66,6 +66,12 @@ struct Args {
     /// Duration of the random-I/O workloads.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// The NFS (and MOUNT) port of another gateway serving the same export (several dittofs
+    /// processes on one metadata store and content store); repeat for more. Connections are
+    /// spread over the gateways round-robin, and every COMMIT a workload ends with goes to
+    /// each gateway, since each commits what was written through it.
+    #[arg(long = "gateway-port")]
+    gateway_ports: Vec<u16>,
     /// A fresh directory name under the export for this run.
     #[arg(long, default_value = "bench")]
     dir: String,
@@ -100,8 +106,13 @@ fn result(workload: &str, value: f64, unit: &str) {
 async fn main() -> anyhow::Result<()> {
     let a = Arc::new(Args::parse());
     let mut conns = Vec::with_capacity(a.conns);
-    for _ in 0..a.conns {
-        conns.push(mount_at(&a.host, &a.export, a.mount_port, a.nfs_port).await?);
+    let mut ports = vec![(a.mount_port, a.nfs_port)];
+    ports.extend(a.gateway_ports.iter().map(|&p| (p, p)));
+    // Connection i talks to gateway i % gateways, so connections 0..gateways are one each.
+    let gateways = ports.len().min(a.conns.max(1));
+    for i in 0..a.conns {
+        let (mount_port, nfs_port) = ports[i % ports.len()];
+        conns.push(mount_at(&a.host, &a.export, mount_port, nfs_port).await?);
     }
     let root = conns[0].root_nfs_fh3();
     let info = match conns[0]
@@ -115,7 +126,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let chunk = info.wtmax.min(info.rtmax).min(1 << 20);
     eprintln!(
-        "nfsbench: {} connections, rtmax {} wtmax {}, I/O size {chunk}",
+        "nfsbench: {} connections to {gateways} gateway(s), rtmax {} wtmax {}, I/O size {chunk}",
         a.conns, info.rtmax, info.wtmax
     );
     let top = match conns[0]
@@ -193,7 +204,9 @@ async fn main() -> anyhow::Result<()> {
                 })
                 .await?;
                 let start = Instant::now();
-                commit(&mut conns[0], &seq_file).await?;
+                for c in &mut conns[..gateways] {
+                    commit(c, &seq_file).await?;
+                }
                 let total = t + start.elapsed();
                 result(w, seq_bytes as f64 / 1e6 / total.as_secs_f64(), "MB/s");
             }
@@ -246,7 +259,9 @@ async fn main() -> anyhow::Result<()> {
                 let mut total = t;
                 if writing {
                     let start = Instant::now();
-                    commit(&mut conns[0], &seq_file).await?;
+                    for c in &mut conns[..gateways] {
+                        commit(c, &seq_file).await?;
+                    }
                     total += start.elapsed();
                 }
                 result(

@@ -14,8 +14,8 @@ use bytes::Bytes;
 
 use super::{dir, file, ok, t};
 use crate::api::{
-    Attr, ContentKey, ContentStore, Cookie, FileKind, Generation, InodeId, MetadataStore, Removed,
-    StoreError, StoreId, StoreResult,
+    Attr, ContentKey, ContentStore, ContentVersion, Cookie, FileKind, Generation, InodeId,
+    MetadataStore, Recorded, Removed, StoreError, StoreId, StoreResult,
 };
 
 /// Operations each racing task runs in [`metadata_concurrency`].
@@ -278,6 +278,85 @@ pub async fn metadata_concurrency<M: MetadataStore>(store: Arc<M>) {
         base_now.nlink,
         2 + subdirs.get(&base.ino).copied().unwrap_or(0)
     );
+}
+
+/// Swaps each racing task makes in [`version_race`].
+const SWAP_ROUNDS: u64 = 200;
+
+/// Several callers, each through its own store handle (pass several handles of one shared
+/// database to race gateways, or one handle several times), switch one file's content version
+/// by compare-and-swap at once: read the recorded version, then `record_write_on` over it.
+/// Afterwards the successful swaps form one chain from no version to the recorded one, each
+/// over the version the one before recorded: no swap overwrote another's version unseen
+/// (a lost update), and the size is the largest end any successful swap recorded.
+pub async fn version_race<M: MetadataStore>(stores: &[Arc<M>]) {
+    let first = &stores[0];
+    let top = ok(
+        first.share_root("conformance-version-race", dir(0)).await,
+        "share_root",
+    );
+    let mut n = 0u32;
+    let f = loop {
+        match first
+            .create(top.ino, format!("race-{n}").as_bytes(), file(0))
+            .await
+        {
+            Ok(a) => break a,
+            Err(StoreError::Exists) => n += 1,
+            Err(e) => panic!("creating the race file: {e:?}"),
+        }
+    };
+    let mut tasks = Vec::new();
+    for (i, store) in stores.iter().chain(stores.iter()).enumerate() {
+        let store = Arc::clone(store);
+        let task = i as u64 + 1;
+        tasks.push(tokio::spawn(async move {
+            let mut done = Vec::new();
+            for round in 0..SWAP_ROUNDS {
+                let base = ok(store.content_version(f.ino).await, "content_version");
+                let version = ContentVersion((task << 32) | (round + 1));
+                let end = task * 1000 + round;
+                match ok(
+                    store.record_write_on(f.ino, end, t(2), base, version).await,
+                    "record_write_on",
+                ) {
+                    Recorded::Done(_) => done.push((base, version, end)),
+                    Recorded::Conflict(now) => assert_ne!(
+                        now, base,
+                        "a conflict must name a version other than the base"
+                    ),
+                }
+                tokio::task::yield_now().await;
+            }
+            done
+        }));
+    }
+    let mut swaps = Vec::new();
+    for t in tasks {
+        swaps.extend(t.await.expect("race task"));
+    }
+    assert!(!swaps.is_empty(), "no swap succeeded");
+    let by_base: BTreeMap<Option<ContentVersion>, ContentVersion> =
+        swaps.iter().map(|(b, v, _)| (*b, *v)).collect();
+    assert_eq!(
+        by_base.len(),
+        swaps.len(),
+        "two swaps succeeded over the same base: one overwrote the other unseen"
+    );
+    let mut at = None;
+    let mut steps = 0;
+    while let Some(next) = by_base.get(&at) {
+        at = Some(*next);
+        steps += 1;
+    }
+    assert_eq!(steps, swaps.len(), "the swaps do not form one chain");
+    assert_eq!(
+        ok(first.content_version(f.ino).await, "final version"),
+        at,
+        "the recorded version is the chain's last"
+    );
+    let max_end = swaps.iter().map(|(_, _, e)| *e).max().unwrap_or(0);
+    assert_eq!(ok(first.getattr(f.ino).await, "getattr").size, max_end);
 }
 
 /// One writer rewrites a file while a reader reads it, at once. Round `i` writes `LEN` bytes of

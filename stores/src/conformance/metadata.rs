@@ -3,8 +3,8 @@
 use super::{CheckGuard, dir, file, node, ok, symlink, t};
 use crate::api::{
     Attr, ContentVersion, Cookie, Device, DirEntry, FileKind, InodeId, MetadataStore, NewNode,
-    SetAttr, StoreError, StoreId, Timestamp, XATTR_NAME_MAX, XATTR_TOTAL_MAX, XATTR_VALUE_MAX,
-    XattrEntry,
+    Recorded, SetAttr, StoreError, StoreId, Timestamp, XATTR_NAME_MAX, XATTR_TOTAL_MAX,
+    XATTR_VALUE_MAX, XattrEntry,
 };
 
 /// Runs every metadata check against `store`; panics on the first violation.
@@ -42,6 +42,7 @@ pub async fn metadata_suite<M: MetadataStore>(store: &M) {
         setattr_invalid,
         record_write_narrow,
         content_versions,
+        content_version_swaps,
         readdir_order,
         readdir_paging,
         readdir_resume_after_removed,
@@ -1384,6 +1385,95 @@ async fn content_versions<M: MetadataStore>(cx: &Meta<'_, M>) {
         s.content_version(f.ino).await,
         StoreError::Stale,
         "version of a freed inode"
+    );
+}
+
+/// record_write_on records a version only over its base (or over itself, a retried record),
+/// and otherwise changes nothing and names the recorded version.
+async fn content_version_swaps<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let d = cx.dir("version-swaps").await;
+    let f = cx.make(d.ino, b"f", file(1)).await;
+    let v = ContentVersion;
+    let a = ok(
+        s.record_write_on(f.ino, 10, t(2), None, v(5)).await,
+        "first version over none",
+    );
+    let Recorded::Done(a) = a else {
+        panic!("a first version over no version conflicted: {a:?}");
+    };
+    assert_eq!((a.size, a.mtime), (10, t(2)));
+    assert_eq!(
+        ok(s.content_version(f.ino).await, "after the swap"),
+        Some(v(5))
+    );
+    let before = cx.attr(f.ino).await;
+    assert_eq!(
+        ok(
+            s.record_write_on(f.ino, 99, t(3), None, v(6)).await,
+            "a swap over a stale base"
+        ),
+        Recorded::Conflict(Some(v(5))),
+    );
+    assert_eq!(
+        ok(
+            s.record_write_on(f.ino, 99, t(3), Some(v(4)), v(6)).await,
+            "a swap over another stale base"
+        ),
+        Recorded::Conflict(Some(v(5))),
+    );
+    assert_eq!(
+        cx.attr(f.ino).await,
+        before,
+        "a conflict changes nothing: size, times and change counter stay"
+    );
+    assert_eq!(
+        ok(s.content_version(f.ino).await, "after conflicts"),
+        Some(v(5))
+    );
+    let Recorded::Done(a) = ok(
+        s.record_write_on(f.ino, 20, t(4), Some(v(5)), v(8)).await,
+        "a swap over the recorded base",
+    ) else {
+        panic!("a swap over the recorded version conflicted");
+    };
+    assert_eq!(a.size, 20);
+    let Recorded::Done(a) = ok(
+        s.record_write_on(f.ino, 30, t(5), Some(v(5)), v(8)).await,
+        "the same swap again",
+    ) else {
+        panic!("a retried swap (the version already recorded) conflicted");
+    };
+    assert_eq!(a.size, 30, "a retried swap still records its size");
+    assert_eq!(
+        ok(s.content_version(f.ino).await, "after the swaps"),
+        Some(v(8))
+    );
+    // An unconditional record without a version keeps the version, and the swap still
+    // compares against it.
+    ok(
+        s.record_write(f.ino, 31, t(6), None).await,
+        "record without a version",
+    );
+    assert!(matches!(
+        ok(
+            s.record_write_on(f.ino, 32, t(7), Some(v(8)), v(9)).await,
+            "swap after a record without a version"
+        ),
+        Recorded::Done(_)
+    ));
+    let sub = cx.make(d.ino, b"sub", dir(1)).await;
+    assert!(
+        s.record_write_on(sub.ino, 1, t(8), None, v(1))
+            .await
+            .is_err(),
+        "record_write_on on a directory"
+    );
+    ok(s.unlink(d.ino, b"f", t(9)).await, "unlink");
+    assert_err!(
+        s.record_write_on(f.ino, 40, t(10), Some(v(9)), v(10)).await,
+        StoreError::Stale,
+        "record_write_on of a freed inode"
     );
 }
 

@@ -6,7 +6,9 @@
 //! - [`content_suite`] runs every content check against one store,
 //! - [`run_all`] runs both,
 //! - [`metadata_concurrency`] and [`content_concurrency`] race callers on one directory or one
-//!   file and check the invariants afterwards (they need a multi-threaded runtime).
+//!   file and check the invariants afterwards (they need a multi-threaded runtime),
+//! - [`version_race`] races compare-and-swaps of one file's content version through one or
+//!   several handles of a store (gateways sharing it).
 //!
 //! Each check panics with a message naming what it expected on the first violation; the name of
 //! the failing check is printed to stderr as the panic unwinds. The suite may run many times
@@ -50,7 +52,7 @@ mod concurrency;
 mod content;
 mod metadata;
 
-pub use concurrency::{content_concurrency, metadata_concurrency};
+pub use concurrency::{content_concurrency, metadata_concurrency, version_race};
 
 /// Runs [`metadata_suite`] on `meta`, then [`content_suite`] on `content`.
 pub async fn run_all<M: MetadataStore, C: ContentStore>(meta: &M, content: &C) {

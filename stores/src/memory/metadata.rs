@@ -9,9 +9,9 @@ use std::sync::{Mutex, MutexGuard};
 use super::namespace::{Body, Namespace};
 use super::{JOURNAL_MAX, UNBOUNDED_FILES_REPORTED};
 use crate::api::{
-    Attr, ContentVersion, Cookie, DirEntry, DirPage, InodeId, MetadataStore, NewNode, Removed,
-    Renamed, SetAttr, StoreError, StoreId, StoreResult, Timestamp, Usage, XattrEntry, check_name,
-    check_xattr_name,
+    Attr, ContentVersion, Cookie, DirEntry, DirPage, InodeId, MetadataStore, NewNode, Recorded,
+    Removed, Renamed, SetAttr, StoreError, StoreId, StoreResult, Timestamp, Usage, XattrEntry,
+    check_name, check_xattr_name,
 };
 
 /// An in-memory [`MetadataStore`] with a live and a durable copy of the namespace.
@@ -260,6 +260,32 @@ impl MetadataStore for MemoryMetadata {
             version,
         });
         Ok(attr)
+    }
+
+    async fn record_write_on(
+        &self,
+        ino: InodeId,
+        end: u64,
+        mtime: Timestamp,
+        base: Option<ContentVersion>,
+        version: ContentVersion,
+    ) -> StoreResult<Recorded> {
+        // One lock for the check and the change: atomic for every caller of this store.
+        let mut inner = self.lock();
+        let inode = inner.live.inode(ino)?;
+        crate::rules::check_write(inode.attr.kind)?;
+        let current = inode.version;
+        if current != base && current != Some(version) {
+            return Ok(Recorded::Conflict(current));
+        }
+        let attr = inner.live.record_write(ino, end, mtime, Some(version))?;
+        inner.record(Op::RecordWrite {
+            ino,
+            end,
+            mtime,
+            version: Some(version),
+        });
+        Ok(Recorded::Done(attr))
     }
 
     async fn content_version(&self, ino: InodeId) -> StoreResult<Option<ContentVersion>> {

@@ -51,7 +51,9 @@
 //! # Other choices
 //!
 //! - `record_write` is one narrow `UPDATE` (size = `GREATEST(size, end)`, mtime, ctime, change,
-//!   content version) with no transaction and no read first.
+//!   content version) with no transaction and no read first; `record_write_on` is the same
+//!   `UPDATE` with the version check in its `WHERE`, so gateways sharing the database switch a
+//!   file's version by compare-and-swap.
 //! - Durability: every connection runs with `synchronous_commit = on`, so a transaction is
 //!   durable (WAL flushed) when its commit returns. [`MetadataStore::sync`] has nothing left to
 //!   do and only checks that the server is reachable.
@@ -75,8 +77,8 @@ use sqlx::{PgConnection, PgPool, Row};
 
 use crate::api::{
     Attr, ContentVersion, Cookie, Device, DirEntry, DirPage, FileKind, Generation, InodeId,
-    MetadataStore, NewNode, Removed, Renamed, SetAttr, StoreError, StoreId, StoreResult, Timestamp,
-    Usage, XattrEntry, check_name, check_xattr_name, fold_case,
+    MetadataStore, NewNode, Recorded, Removed, Renamed, SetAttr, StoreError, StoreId, StoreResult,
+    Timestamp, Usage, XattrEntry, check_name, check_xattr_name, fold_case,
 };
 use crate::rules::{self, add_link};
 
@@ -1081,6 +1083,51 @@ impl PgMetadata {
         }
     }
 
+    /// `record_write_on` as one `UPDATE` whose `WHERE` holds the version check, so the check
+    /// and the change are one atomic step however many gateways share the database; no row
+    /// updated means a conflict (or a missing inode, or another kind, told apart by a read
+    /// after).
+    async fn record_write_on_in(
+        &self,
+        ino: InodeId,
+        end: u64,
+        mtime: Timestamp,
+        base: Option<ContentVersion>,
+        version: ContentVersion,
+    ) -> Step<Recorded> {
+        const SQL: &str = concat!(
+            "UPDATE nodes SET size = GREATEST(size, $2), mtime_s = $3, mtime_ns = $4, \
+             ctime_s = $3, ctime_ns = $4, change = change + 1, content_version = $5 \
+             WHERE ino = $1 AND kind = 1 \
+             AND (content_version IS NOT DISTINCT FROM $6 OR content_version = $5) RETURNING ",
+            node_cols!("")
+        );
+        let row = sqlx::query(SQL)
+            .bind(ino_arg(ino)?)
+            .bind(signed(end)?)
+            .bind(mtime.secs)
+            .bind(mtime.nanos as i32)
+            .bind(version.0 as i64)
+            .bind(base.map(|v| v.0 as i64))
+            .fetch_optional(&self.pool)
+            .await?;
+        if let Some(row) = row {
+            return Ok(Recorded::Done(decode_node(&row, 0)?.attr));
+        }
+        let found: Option<(i16, Option<i64>)> =
+            sqlx::query_as("SELECT kind, content_version FROM nodes WHERE ino = $1")
+                .bind(ino_arg(ino)?)
+                .fetch_optional(&self.pool)
+                .await?;
+        let (kind, current) = found.ok_or(StoreError::Stale)?;
+        rules::check_write(kind_of(kind)?)?;
+        // The version moved on since the UPDATE looked (versions only grow, so this is the
+        // newer one); the caller re-bases on it.
+        Ok(Recorded::Conflict(
+            current.map(|v| ContentVersion(v as u64)),
+        ))
+    }
+
     async fn set_xattr_in(
         &self,
         c: &mut PgConnection,
@@ -1470,6 +1517,18 @@ impl MetadataStore for PgMetadata {
         version: Option<ContentVersion>,
     ) -> StoreResult<Attr> {
         self.retry(|_| self.record_write_in(ino, end, mtime, version))
+            .await
+    }
+
+    async fn record_write_on(
+        &self,
+        ino: InodeId,
+        end: u64,
+        mtime: Timestamp,
+        base: Option<ContentVersion>,
+        version: ContentVersion,
+    ) -> StoreResult<Recorded> {
+        self.retry(|_| self.record_write_on_in(ino, end, mtime, base, version))
             .await
     }
 

@@ -91,8 +91,8 @@ use ::rocksdb::{DB, DBCompressionType, ErrorKind, Options, ReadOptions, WriteBat
 
 use crate::api::{
     Attr, ContentVersion, Cookie, DirEntry, DirPage, FileKind, Generation, InodeId, MetadataStore,
-    NewNode, Removed, Renamed, SetAttr, StoreError, StoreId, StoreResult, Timestamp, Usage,
-    XattrEntry, check_name, check_xattr_name,
+    NewNode, Recorded, Removed, Renamed, SetAttr, StoreError, StoreId, StoreResult, Timestamp,
+    Usage, XattrEntry, check_name, check_xattr_name,
 };
 use crate::rules::{self, add_link};
 use codec::Inode;
@@ -482,6 +482,44 @@ impl RocksMetadata {
         Ok(attr)
     }
 
+    fn record_write_on_now(
+        &self,
+        ino: InodeId,
+        end: u64,
+        mtime: Timestamp,
+        base: Option<ContentVersion>,
+        version: ContentVersion,
+    ) -> StoreResult<Recorded> {
+        // The transaction holds the write lock: nothing records between the check and the
+        // change.
+        let mut txn = self.begin();
+        let mut inode = txn.inode(ino)?;
+        rules::check_write(inode.attr.kind)?;
+        let current = match self
+            .db
+            .get(codec::version_key(ino.0))
+            .map_err(rocks_error)?
+        {
+            Some(value) => Some(ContentVersion(codec::decode_u64(
+                &value,
+                "content version",
+            )?)),
+            None => None,
+        };
+        if current != base && current != Some(version) {
+            return Ok(Recorded::Conflict(current));
+        }
+        let a = &mut inode.attr;
+        rules::apply_write(a, end, mtime);
+        a.change += 1;
+        let attr = a.clone();
+        txn.batch
+            .put(codec::version_key(ino.0), codec::encode_u64(version.0));
+        txn.put_inode(inode);
+        txn.commit()?;
+        Ok(Recorded::Done(attr))
+    }
+
     fn content_version_now(&self, ino: InodeId) -> StoreResult<Option<ContentVersion>> {
         let snap = self.db.snapshot();
         read_inode(snap.get(codec::inode_key(ino.0)), ino)?;
@@ -739,6 +777,17 @@ impl MetadataStore for RocksMetadata {
         version: Option<ContentVersion>,
     ) -> StoreResult<Attr> {
         self.record_write_now(ino, end, mtime, version)
+    }
+
+    async fn record_write_on(
+        &self,
+        ino: InodeId,
+        end: u64,
+        mtime: Timestamp,
+        base: Option<ContentVersion>,
+        version: ContentVersion,
+    ) -> StoreResult<Recorded> {
+        self.record_write_on_now(ino, end, mtime, base, version)
     }
 
     async fn content_version(&self, ino: InodeId) -> StoreResult<Option<ContentVersion>> {

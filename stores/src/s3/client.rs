@@ -82,6 +82,14 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// The ETag among response headers (names compared ignoring case).
+fn etag_of(headers: &std::collections::HashMap<String, String>) -> Option<String> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("etag"))
+        .map(|(_, v)| v.clone())
+}
+
 /// An error from the client library: transport failures are transient.
 fn transport(e: &S3Error) -> bool {
     matches!(e, S3Error::Reqwest(_) | S3Error::Io(_))
@@ -228,6 +236,44 @@ impl Client {
             })
             .await?;
         Ok(answer.0.outcome)
+    }
+
+    /// A small PUT under `condition` (create-only, or `If-Match` this ETag) that also answers
+    /// the new object's ETag, for a caller that replaces the object again later (the garbage
+    /// scan lease).
+    pub async fn put_tagged(
+        &self,
+        name: &str,
+        data: Bytes,
+        if_match: Option<&str>,
+    ) -> StoreResult<(Outcome, Option<String>)> {
+        let (request, header, value) = match if_match {
+            Some(etag) => (Request::IfMatch, "If-Match", etag),
+            None => (Request::IfNoneMatch, "If-None-Match", "*"),
+        };
+        let (answer, etag) = self
+            .run("conditional PUT", request, || async {
+                let r = self
+                    .bucket
+                    .put_object_builder(name, &data)
+                    .with_header(header, value)?
+                    .execute()
+                    .await?;
+                Ok((r.status_code(), r.bytes().clone(), etag_of(&r.headers())))
+            })
+            .await?;
+        Ok((answer.outcome, etag.flatten()))
+    }
+
+    /// GET of a whole object with its ETag; `NotFound` if it does not exist.
+    pub async fn get_tagged(&self, name: &str) -> StoreResult<(Answer, Option<String>)> {
+        let (answer, etag) = self
+            .run("GET", Request::Plain, || async {
+                let r = self.bucket.get_object(name).await?;
+                Ok((r.status_code(), r.bytes().clone(), etag_of(&r.headers())))
+            })
+            .await?;
+        Ok((answer, etag.flatten()))
     }
 
     /// The ETag of `name`, `None` if it does not exist.

@@ -10,10 +10,13 @@
 //!
 //! `<key>` is [`ContentKey::to_hex`]. A version and a block id are both a [`stamp`]: the
 //! milliseconds since the Unix epoch in the high 44 bits and 20 random bits below, made
-//! larger than the last one this process issued for the same file. Versions therefore grow
-//! with time, which garbage collection relies on (older than the recorded version means
-//! superseded), and two gateways or two runs never publish the same name: the PUT is
-//! create-only, so a collision is detected and a new stamp drawn.
+//! larger than the last one this process issued and than the version the new one builds on
+//! (`max(now, base + 1)`), so a gateway whose clock is behind another's still names its new
+//! version above the one it replaces. Versions therefore grow along each file's history,
+//! which garbage collection relies on (older than the recorded version means superseded), and
+//! two gateways or two runs never publish the same name: the PUT is create-only, so a
+//! collision is detected and a new stamp drawn. A stamp's time part is also its age for
+//! garbage collection's grace period (see `collect_garbage`).
 
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -23,17 +26,32 @@ use rand::Rng;
 use crate::api::{ContentKey, Generation, InodeId, StoreError, StoreId, StoreResult};
 
 /// A fresh stamp greater than `after`: time in milliseconds above 20 random bits.
+pub fn stamp(after: u64) -> u64 {
+    stamp_at(wall_ms(0), after)
+}
+
+/// A fresh stamp for the time `now_ms` (milliseconds since the epoch), greater than `after`.
 #[expect(
     clippy::disallowed_methods,
-    reason = "object names need wall time and fresh randomness across processes; this backend never runs in the simulator"
+    reason = "object names need fresh randomness across processes; this backend never runs in the simulator"
 )]
-pub fn stamp(after: u64) -> u64 {
+pub fn stamp_at(now_ms: u64, after: u64) -> u64 {
+    let fresh = (now_ms << 20) | rand::rng().random_range(0..1u64 << 20);
+    fresh.max(after.saturating_add(1))
+}
+
+/// Milliseconds since the Unix epoch on this machine's clock, shifted by `offset_ms` (a test
+/// imitating a gateway whose clock is off; 0 otherwise).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "object names and garbage ages need wall time shared across processes; this backend never runs in the simulator"
+)]
+pub fn wall_ms(offset_ms: i64) -> u64 {
     let ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    let fresh = (ms << 20) | rand::rng().random_range(0..1u64 << 20);
-    fresh.max(after.saturating_add(1))
+    ms.saturating_add_signed(offset_ms)
 }
 
 /// The milliseconds since the epoch a stamp was made at.
@@ -66,6 +84,12 @@ impl Names {
     /// The manifest of `version` of `key`.
     pub fn manifest(&self, key: &ContentKey, version: u64) -> String {
         format!("{}m/{}/{version:016x}", self.prefix, key.to_hex())
+    }
+
+    /// The garbage scan lease of this prefix (see [`super::lease`]); outside the `b/` and
+    /// `m/` trees, so no scan parses it as content.
+    pub fn lease(&self) -> String {
+        format!("{}gc-lease", self.prefix)
     }
 
     /// Where the blocks of `key` are listed.

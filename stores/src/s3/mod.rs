@@ -18,15 +18,23 @@
 //! when the staged part is full); reads are served from it, or from S3 (a whole block into
 //! the cache, or a range GET when the block cannot be cached).
 //!
+//! Several gateways may share one bucket (and one metadata store): every object is
+//! create-only, each version is stamped above the version it builds on, and the server
+//! records a version only over the one it built on ([`crate::MetadataStore::record_write_on`]);
+//! a gateway that finds another version recorded re-bases ([`ContentStore::rebase`]) and
+//! writes its changes again on top.
+//!
 //! Garbage: superseded manifests and blocks are deleted only by
 //! [`S3Content::collect_garbage`], which asks metadata (through a callback) which version
 //! each file has, then makes metadata durable, then deletes what that version does not
-//! reference. Files that metadata no longer has lose everything. The server removes a freed
-//! file's content itself, after the removal is durable ([`ContentStore::remove`]).
+//! reference, once older than the grace period. Files that metadata no longer has lose
+//! everything. The server removes a freed file's content itself, after the removal is
+//! durable ([`ContentStore::remove`]).
 
 pub mod cache;
 pub mod client;
 pub mod layout;
+pub mod lease;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
@@ -44,7 +52,8 @@ use tokio::sync::Semaphore;
 
 use self::cache::DiskCache;
 use self::client::{Client, Outcome};
-use self::layout::{BlockRef, Manifest, Names, Object, stamp, stamp_ms};
+use self::layout::{BlockRef, Manifest, Names, Object, stamp_at, stamp_ms, wall_ms};
+use self::lease::Held;
 use crate::api::{ContentKey, ContentStore, ContentVersion, StoreError, StoreResult, Usage};
 
 /// The largest file: 1 PiB (what FSINFO reports).
@@ -89,8 +98,18 @@ pub struct S3Config {
     /// Timeout of one HTTP request.
     pub request_timeout: Duration,
     /// Objects newer than their file's recorded version, and unreferenced blocks, are
-    /// garbage only once older than this (they may belong to an upload in flight).
+    /// garbage only once older than this by their stamp (they may belong to an upload in
+    /// flight, here or on another gateway). Gateways sharing the bucket must keep their clocks
+    /// closer than this (see `collect_garbage`).
     pub gc_grace: Duration,
+    /// How long a full garbage scan's lease (an object in the bucket) lasts before another
+    /// instance may take it over; the holder renews it while it scans. Only one instance
+    /// sharing the bucket and prefix runs a full scan at a time.
+    pub gc_lease: Duration,
+    /// Shifts this store's clock (the time in version and block stamps, garbage ages and the
+    /// lease's expiry) by this many milliseconds. For tests that imitate gateways whose clocks
+    /// disagree; 0 otherwise, and the daemon's configuration does not offer it.
+    pub clock_offset_ms: i64,
 }
 
 impl S3Config {
@@ -112,6 +131,8 @@ impl S3Config {
             retry_deadline: Duration::from_secs(30),
             request_timeout: Duration::from_secs(30),
             gc_grace: Duration::from_secs(3600),
+            gc_lease: Duration::from_secs(300),
+            clock_offset_ms: 0,
         }
     }
 }
@@ -137,6 +158,8 @@ impl std::fmt::Debug for S3Config {
             .field("retry_deadline", &self.retry_deadline)
             .field("request_timeout", &self.request_timeout)
             .field("gc_grace", &self.gc_grace)
+            .field("gc_lease", &self.gc_lease)
+            .field("clock_offset_ms", &self.clock_offset_ms)
             .finish()
     }
 }
@@ -170,6 +193,9 @@ pub struct GcStats {
     pub manifests: usize,
     /// Blocks deleted.
     pub blocks: usize,
+    /// A full scan was asked for, but another instance holds the scan lease: only the files
+    /// this instance saw superseded were looked at.
+    pub full_skipped: bool,
 }
 
 /// One block of a head.
@@ -186,7 +212,8 @@ enum Slot {
 struct Head {
     /// Whether `len` and `blocks` hold `version`'s manifest (plus staged changes).
     loaded: bool,
-    /// The version the head is based on.
+    /// The version the head is based on: the one adopted (or rebased to), or the last one
+    /// synced here. New stamps are made greater than it.
     version: Option<u64>,
     len: u64,
     block_size: u64,
@@ -240,6 +267,8 @@ struct Inner {
     gc_grace: Duration,
     /// The last stamp handed out (stamps only grow within a process).
     last_stamp: AtomicU64,
+    /// Names this instance in the garbage scan lease.
+    holder: u64,
     /// The settings (for reconnecting; `Debug` redacts the secret).
     config: S3Config,
 }
@@ -387,6 +416,7 @@ impl S3Content {
                 gc_candidates: Mutex::new(BTreeSet::new()),
                 gc_grace: config.gc_grace,
                 last_stamp: AtomicU64::new(0),
+                holder: layout::stamp(0),
                 config,
             }),
         })
@@ -433,10 +463,18 @@ impl S3Content {
         &self.inner.client
     }
 
+    /// This store's clock in milliseconds since the epoch (with the test offset).
+    fn now_ms(&self) -> u64 {
+        wall_ms(self.inner.config.clock_offset_ms)
+    }
+
+    /// A new stamp: `max(now, after + 1, last + 1)` in stamp units, so a version or block
+    /// built on `after` is always greater than it, whatever this machine's clock says.
     fn next_stamp(&self, after: Option<u64>) -> u64 {
+        let now = self.now_ms();
         let mut prev = self.inner.last_stamp.load(Ordering::SeqCst);
         loop {
-            let s = stamp(prev.max(after.unwrap_or(0)));
+            let s = stamp_at(now, prev.max(after.unwrap_or(0)));
             match self.inner.last_stamp.compare_exchange(
                 prev,
                 s,
@@ -635,12 +673,13 @@ impl S3Content {
             return Ok(());
         }
         let bs = g.block_size;
+        let base = g.version;
         let mut tasks = tokio::task::JoinSet::new();
         for (index, path, len) in staged {
             let this = self.clone();
             let key = *key;
             tasks.spawn(async move {
-                let r = this.upload_one(&key, index, &path, len).await;
+                let r = this.upload_one(&key, index, &path, len, base).await;
                 (index, r)
             });
         }
@@ -668,13 +707,15 @@ impl S3Content {
         }
     }
 
-    /// Uploads one staged block under a fresh name; `None` for an empty block.
+    /// Uploads one staged block under a fresh name, stamped after `base` (the version the
+    /// head builds on); `None` for an empty block.
     async fn upload_one(
         &self,
         key: &ContentKey,
         index: u64,
         path: &PathBuf,
         len: u64,
+        base: Option<u64>,
     ) -> StoreResult<Option<BlockRef>> {
         let _permit = self
             .inner
@@ -693,7 +734,7 @@ impl S3Content {
             return Ok(None);
         }
         loop {
-            let id = self.next_stamp(None);
+            let id = self.next_stamp(base);
             let name = self.inner.names.block(key, index, id);
             let outcome = self
                 .inner
@@ -741,6 +782,89 @@ impl S3Content {
         }
     }
 
+    /// Takes the full scan lease if nobody holds it or its holder's time ran out; `None` if
+    /// another instance holds it.
+    async fn take_lease(&self) -> StoreResult<Option<Held>> {
+        let name = self.inner.names.lease();
+        let client = &self.inner.client;
+        let now = self.now_ms();
+        let ttl = self.inner.config.gc_lease.as_millis() as u64;
+        let body = lease::encode(self.inner.holder, now.saturating_add(ttl));
+        let (outcome, etag) = client.put_tagged(&name, body.clone(), None).await?;
+        if outcome == Outcome::Done {
+            return self.held(&name, etag, now).await;
+        }
+        let (answer, etag) = client.get_tagged(&name).await?;
+        let Some(etag) = etag.filter(|_| answer.outcome == Outcome::Done) else {
+            // Ended and removed meanwhile, or no ETag to replace it by: next time.
+            return Ok(None);
+        };
+        let expires = lease::decode(&answer.body).map_or(0, |(_, e)| e);
+        if now <= expires {
+            return Ok(None);
+        }
+        let (outcome, etag) = client.put_tagged(&name, body, Some(&etag)).await?;
+        if outcome == Outcome::Done {
+            return self.held(&name, etag, now).await;
+        }
+        // Another instance took it over first.
+        Ok(None)
+    }
+
+    /// The lease just written, with its ETag (asked for if the PUT's answer had none).
+    async fn held(&self, name: &str, etag: Option<String>, now: u64) -> StoreResult<Option<Held>> {
+        let etag = match etag {
+            Some(e) => Some(e),
+            None => self.inner.client.etag(name).await?,
+        };
+        Ok(etag.map(|etag| Held {
+            etag,
+            written_ms: now,
+        }))
+    }
+
+    /// Renews the lease once a third of its time has passed; `false` if another instance
+    /// took it over (its time ran out: this instance stalled, or the clocks disagree).
+    async fn renew_lease(&self, held: &mut Held) -> StoreResult<bool> {
+        let now = self.now_ms();
+        let ttl = self.inner.config.gc_lease.as_millis() as u64;
+        if now.saturating_sub(held.written_ms) < ttl / 3 {
+            return Ok(true);
+        }
+        let name = self.inner.names.lease();
+        let body = lease::encode(self.inner.holder, now.saturating_add(ttl));
+        let (outcome, etag) = self
+            .inner
+            .client
+            .put_tagged(&name, body, Some(&held.etag))
+            .await?;
+        if outcome != Outcome::Done {
+            return Ok(false);
+        }
+        match self.held(&name, etag, now).await? {
+            Some(h) => {
+                *held = h;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Ends the lease (an expiry in the past), so the next full scan anywhere may start at
+    /// once. Best effort: a lease left behind expires by itself.
+    async fn end_lease(&self, held: Held) {
+        let name = self.inner.names.lease();
+        let body = lease::encode(self.inner.holder, 0);
+        if let Err(e) = self
+            .inner
+            .client
+            .put_tagged(&name, body, Some(&held.etag))
+            .await
+        {
+            tracing::debug!(error = %e, "could not end the garbage scan lease; it expires by itself");
+        }
+    }
+
     fn note_gc(&self, key: ContentKey) {
         let mut c = self
             .inner
@@ -752,20 +876,60 @@ impl S3Content {
         }
     }
 
-    /// Deletes garbage: superseded manifests and blocks, objects of unrecorded versions
-    /// older than the grace period, and everything of files metadata no longer has.
+    /// Deletes garbage: manifests other than the recorded one and blocks no kept manifest
+    /// names, once older than the grace period by their stamps, and everything of files
+    /// metadata no longer has.
     ///
     /// `full` lists the whole prefix (what the daemon runs at start, and what finds a crash's
     /// orphans); otherwise only files whose versions this process saw superseded are looked
-    /// at. Order, which is what makes it safe: ask `resolve` for each file's state, then
+    /// at. A full scan runs only while this instance holds the scan lease, an object in the
+    /// bucket (see [`lease`]): of the instances sharing the bucket one scans at a time; the
+    /// others look at their own candidates instead ([`GcStats::full_skipped`]).
+    ///
+    /// Order, which is what makes it safe: ask `resolve` for each file's state, then
     /// `sync_meta` (make metadata durable), then delete. Whatever was read from metadata is
     /// durable before anything it stopped referencing goes. Files with changes in flight here
-    /// are skipped (and looked at again next time).
+    /// are skipped (and looked at again next time). Changes in flight on another gateway
+    /// sharing the bucket are invisible here; what protects them is age: nothing younger
+    /// than `gc_grace` by its stamp is deleted unless its file is gone, and new stamps are
+    /// the writer's clock (or above the version they build on, which only makes them
+    /// younger). So the gateways' clocks must disagree by less than `gc_grace` minus the
+    /// longest time from a block's upload to its version's record; a gateway whose clock is
+    /// further behind would stamp uploads that another gateway's scan takes for old garbage.
     pub async fn collect_garbage<S>(
         &self,
         full: bool,
         resolve: &Resolver,
         sync_meta: S,
+    ) -> StoreResult<GcStats>
+    where
+        S: Future<Output = StoreResult<()>>,
+    {
+        if !full {
+            return self.collect(false, resolve, sync_meta, None).await;
+        }
+        // Full scans list the whole prefix: one instance at a time (the lease). The others
+        // look at their own candidates meanwhile.
+        let Some(mut held) = self.take_lease().await? else {
+            let mut stats = self.collect(false, resolve, sync_meta, None).await?;
+            stats.full_skipped = true;
+            return Ok(stats);
+        };
+        let result = self
+            .collect(true, resolve, sync_meta, Some(&mut held))
+            .await;
+        self.end_lease(held).await;
+        result
+    }
+
+    /// [`S3Content::collect_garbage`] once the lease question is settled: a full scan renews
+    /// `lease` as it goes and stops early if it lost it.
+    async fn collect<S>(
+        &self,
+        full: bool,
+        resolve: &Resolver,
+        sync_meta: S,
+        mut lease: Option<&mut Held>,
     ) -> StoreResult<GcStats>
     where
         S: Future<Output = StoreResult<()>>,
@@ -802,6 +966,15 @@ impl S3Content {
         let mut stats = GcStats::default();
         let mut states = Vec::new();
         for (key, list) in objects {
+            if let Some(held) = lease.as_deref_mut()
+                && !self.renew_lease(held).await?
+            {
+                tracing::warn!(
+                    "lost the garbage scan lease (its time ran out); stopping this full scan"
+                );
+                lease = None;
+                break;
+            }
             stats.keys += 1;
             if self.busy(&key) {
                 stats.skipped += 1;
@@ -823,6 +996,14 @@ impl S3Content {
             return Err(e);
         }
         for (key, state, list) in states {
+            if let Some(held) = lease.as_deref_mut()
+                && !self.renew_lease(held).await?
+            {
+                tracing::warn!(
+                    "lost the garbage scan lease (its time ran out); stopping this full scan"
+                );
+                break;
+            }
             if self.busy(&key) {
                 stats.skipped += 1;
                 self.note_gc(key);
@@ -847,7 +1028,7 @@ impl S3Content {
         stats: &mut GcStats,
     ) -> StoreResult<()> {
         let names = &self.inner.names;
-        let now_ms = stamp(0) >> 20;
+        let now_ms = self.now_ms();
         let grace_ms = self.inner.gc_grace.as_millis() as u64;
         let young = |s: u64| now_ms.saturating_sub(stamp_ms(s)) < grace_ms;
         let recorded = match state {
@@ -862,10 +1043,16 @@ impl S3Content {
         let mut keep = Vec::new();
         let mut doomed = Vec::new();
         for o in &list {
+            // A manifest other than the recorded one goes once it is older than the grace
+            // period by its stamp. A younger one above the recorded version may be in flight
+            // (synced, about to be recorded, here or on another gateway); one below it can
+            // never be recorded again (a switch happens only over the recorded version, and
+            // every new version is stamped above the one it builds on, so a file's recorded
+            // versions only grow), but a gateway that adopted it a moment ago may still be
+            // loading it to read.
             if let Object::Manifest { version, .. } = o {
                 let v = *version;
-                let superseded = recorded.is_some_and(|r| v < r);
-                if !gone && (Some(v) == recorded || (!superseded && young(v))) {
+                if !gone && (Some(v) == recorded || young(v)) {
                     keep.push(v);
                 } else {
                     doomed.push(names.manifest(key, v));
@@ -891,9 +1078,14 @@ impl S3Content {
         }
         let mut blocks = Vec::new();
         for o in &list {
+            // An unreferenced block goes only once it is older than the grace period by its
+            // stamp: a younger one may be an upload of another gateway (or of a flush here)
+            // whose manifest is not recorded yet, even if its id is below the recorded
+            // version (that gateway's clock may be behind). Only a gone file loses its
+            // young blocks.
             if let Object::Block { index, id, .. } = o
                 && !referenced.contains(&(*index, *id))
-                && (gone || recorded.is_some_and(|r| *id < r) || !young(*id))
+                && (gone || !young(*id))
             {
                 blocks.push(names.block(key, *index, *id));
             }
@@ -1315,6 +1507,27 @@ impl ContentStore for S3Content {
         }
         // Recorded elsewhere (a restart's first use, or another gateway): read that version.
         *g = Head::at(v, self.inner.block_size);
+        Ok(())
+    }
+
+    async fn rebase(&self, key: ContentKey, version: Option<ContentVersion>) -> StoreResult<()> {
+        let v = version.map(|v| v.0);
+        let head = self.head(key);
+        let mut g = head.lock().await;
+        if !g.busy() && g.version == v {
+            return Ok(());
+        }
+        let abandoned = g.busy();
+        let bs = g.block_size;
+        for (_, slot) in std::mem::take(&mut g.blocks) {
+            self.drop_slot(bs, slot).await;
+        }
+        *g = Head::at(v, self.inner.block_size);
+        if abandoned {
+            // What was uploaded and published for the dropped changes is garbage now (once
+            // older than the grace period).
+            self.note_gc(key);
+        }
         Ok(())
     }
 

@@ -23,6 +23,7 @@ use super::rpc::{
 };
 use super::{nfs3, portmap};
 use crate::runtime::Env;
+use crate::server::share::foreign::Foreign;
 
 /// Entries in the duplicate request cache, server-wide. A WRITE reply is ~150 bytes, so this
 /// is well under a megabyte.
@@ -42,17 +43,21 @@ pub(crate) struct Dispatcher {
     mounts: mount::MountTable,
     portmap: portmap::Registry,
     nlm: std::sync::Arc<NlmService>,
+    /// Other protocols' caching and watches, respected by changes
+    /// ([`crate::server::share::foreign`]).
+    foreign: std::sync::Arc<dyn Foreign>,
 }
 
 impl Dispatcher {
+    /// `bytes_max`: the budgets of request bytes held and of reply bytes not yet written.
     pub(crate) fn new(
         env: Env,
         exports: Exports,
         codec: FileHandleCodec,
         nfs_port: u16,
-        request_bytes_max: usize,
-        reply_bytes_max: usize,
+        (request_bytes_max, reply_bytes_max): (usize, usize),
         nlm: std::sync::Arc<NlmService>,
+        foreign: std::sync::Arc<dyn Foreign>,
     ) -> Self {
         Self {
             env,
@@ -64,6 +69,7 @@ impl Dispatcher {
             mounts: mount::MountTable::default(),
             portmap: portmap::Registry::new(nfs_port),
             nlm,
+            foreign,
         }
     }
 
@@ -201,8 +207,15 @@ impl Dispatcher {
                 }
             }
         }
-        let body =
-            nfs3::serve_call(&entry.share.handle, &self.codec, &caller, call.proc_, &args).await;
+        let body = nfs3::serve_call(
+            &entry.share.handle,
+            &self.codec,
+            &*self.foreign,
+            &caller,
+            call.proc_,
+            &args,
+        )
+        .await;
         let out = match body {
             Some(mut body) => {
                 // The result sits behind REPLY_HEAD reserved bytes: fill in the header there

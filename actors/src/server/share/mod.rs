@@ -26,6 +26,7 @@
 
 pub(crate) mod actor;
 pub(crate) mod caller;
+pub(crate) mod foreign;
 pub(crate) mod locks;
 mod reaper;
 pub(crate) mod registry;
@@ -35,8 +36,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use stores::{
-    Attr, ContentKey, ContentStore, ContentVersion, Cookie, Device, FileKind, Generation, InodeId,
-    MetadataStore, NewNode, Removed, Renamed, SetAttr, StoreError, Timestamp, Usage, XattrEntry,
+    Attr, ContentKey, ContentStore, Cookie, Device, FileKind, Generation, InodeId, MetadataStore,
+    NewNode, Removed, Renamed, SetAttr, StoreError, Timestamp, Usage, XattrEntry,
 };
 use tokio::sync::mpsc;
 
@@ -719,8 +720,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
                     .await
                     .map_err(OpError::from_store)?;
                 self.inner.meta.sync().await?;
-                let version = self.set_content_len(before, size, size).await?;
-                let after = match self.record_version(&after, version, after.mtime).await? {
+                let after = match self.resize_content(before, size, size, after.mtime).await? {
                     // Recording the version stamped ctime with the mtime: put it back.
                     Some(a) if a.ctime != after.ctime => self
                         .inner
@@ -742,8 +742,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
             // Growing: cut any stale tail, then add the hole, durably, before the size says so;
             // a store with versions records the one holding the hole first (the setattr
             // below then stamps mtime and ctime as it should).
-            let version = self.set_content_len(before, recorded, size).await?;
-            self.record_version(&current, version, current.mtime)
+            self.resize_content(before, recorded, size, current.mtime)
                 .await?;
         }
         let after = self
@@ -756,43 +755,34 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
     }
 
     /// Cuts the content to `keep` bytes, then sets its length to `len` (zeros after `keep`),
-    /// and syncs it; returns the version holding the result (stores with versions).
-    async fn set_content_len(
+    /// durably. A content store with versions records the version holding the result,
+    /// stamping `mtime` (a write of nothing: the size stays), through the write-back cache's
+    /// version switch (which re-bases if another gateway recorded a version meanwhile, and
+    /// then keeps what is recorded up to `len`); returns the attributes after that record, or
+    /// `None` for a store without versions.
+    async fn resize_content(
         &self,
         file: &Attr,
         keep: u64,
         len: u64,
-    ) -> OpResult<Option<ContentVersion>> {
+        mtime: Timestamp,
+    ) -> OpResult<Option<Attr>> {
+        if self.inner.content.has_versions() {
+            let after = self
+                .inner
+                .cache
+                .change_versioned(file.ino, writeback::Change::Length(len), 0, mtime)
+                .await
+                .map_err(OpError::from_store)?;
+            return Ok(Some(after));
+        }
         let key = file.content_key(self.inner.meta.id());
-        self.inner.cache.adopt(file.ino, key).await?;
         if keep < len && self.inner.content.len(key).await? > keep {
             self.inner.content.truncate(key, keep).await?;
         }
         self.inner.content.truncate(key, len).await?;
-        Ok(self.inner.content.sync(key).await?)
-    }
-
-    /// Records `version` (from a content store with versions) as `file`'s, stamping `mtime`
-    /// (a write of nothing: the size stays), and tells the store it is recorded. Returns the
-    /// attributes after, or `None` when there is no version to record.
-    async fn record_version(
-        &self,
-        file: &Attr,
-        version: Option<ContentVersion>,
-        mtime: Timestamp,
-    ) -> OpResult<Option<Attr>> {
-        if version.is_none() {
-            return Ok(None);
-        }
-        let after = self
-            .inner
-            .meta
-            .record_write(file.ino, 0, mtime, version)
-            .await
-            .map_err(OpError::from_store)?;
-        let key = file.content_key(self.inner.meta.id());
-        self.inner.content.adopt(key, version).await?;
-        Ok(Some(after))
+        self.inner.content.sync(key).await?;
+        Ok(None)
     }
 
     /// READLINK: the target of symlink `a`.
@@ -1371,6 +1361,15 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
         let ino = before.ino;
         // Cached writes go first, so none lands on the range after it was zeroed.
         self.inner.cache.flush(ino).await?;
+        if self.inner.content.has_versions() {
+            let after = self
+                .inner
+                .cache
+                .change_versioned(ino, writeback::Change::Punch(offset, len), 0, self.now())
+                .await
+                .map_err(OpError::from_store)?;
+            return Ok(self.overlay(after));
+        }
         let key = before.content_key(self.inner.meta.id());
         self.inner.cache.adopt(ino, key).await?;
         self.inner.content.punch_hole(key, offset, len).await?;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use stores::memory::{MemoryContent, MemoryMetadata};
-use stores::{Attr, FileKind};
+use stores::{Attr, ContentVersion, FileKind};
 
 use super::writeback::{DirtyBudget, WriteBack, WriteBackConfig, WriteVerifier};
 use super::*;

@@ -11,6 +11,18 @@
 //! and `flushing` (being written by a flush right now). Reads see content, then `flushing`,
 //! then `dirty`, so a read never misses an acknowledged write. Flushes of one file are
 //! serialised by a per-file async lock, so a later flush never overtakes an earlier one.
+//!
+//! With a content store that has versions (S3), every change of a file's content (a flush,
+//! a truncation, a punched hole) is a version switch that may race another gateway's on the
+//! same file: [`WriteBack::change_versioned`] reads the recorded version, re-bases the content
+//! store on it ([`ContentStore::rebase`]), makes the change, syncs, and records the new
+//! version only over the one it read ([`MetadataStore::record_write_on`]). If another version
+//! was recorded meanwhile it starts again on top of that one (the cached extents are still
+//! here: they leave the cache only once their record succeeded), a bounded number of times
+//! with jittered backoff; a file that keeps conflicting fails the flush with `Busy` (NFS
+//! JUKEBOX: the client retries), keeping its bytes. Changes of one file inside this process
+//! are serialised by a striped lock, so the version read at the start is the base of what
+//! the content store builds.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,9 +30,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 use stores::{
-    ContentKey, ContentStore, Generation, InodeId, MetadataStore, StoreError, StoreId, StoreResult,
-    Timestamp,
+    Attr, ContentKey, ContentStore, Generation, InodeId, MetadataStore, Recorded, StoreError,
+    StoreId, StoreResult, Timestamp,
 };
 use tokio::sync::{Notify, Semaphore};
 
@@ -238,6 +252,29 @@ fn transient(e: &StoreError) -> bool {
 /// keeps returning them and the next flush tries again.
 const FLUSH_ATTEMPTS_MAX: u32 = 8;
 
+/// Attempts of one versioned content change that found another version recorded before it
+/// gives up with `Busy` (its bytes stay cached; the client retries).
+const REBASE_ATTEMPTS_MAX: u32 = 12;
+
+/// The longest wait between two attempts of a versioned change.
+const REBASE_BACKOFF_MAX: Duration = Duration::from_millis(400);
+
+/// Stripes of the lock that serialises versioned content changes of one file.
+const CONTENT_LOCK_STRIPES: u64 = 64;
+
+/// A change of a file's content that [`WriteBack::change_versioned`] makes on top of the
+/// recorded version.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Change<'a> {
+    /// Cached writes.
+    Extents(&'a [(u64, Bytes)]),
+    /// Set the length to `len` (bytes past the recorded size are cut first, so a stale tail
+    /// never shows up inside the file).
+    Length(u64),
+    /// Zero `[offset, offset + len)` within the length.
+    Punch(u64, u64),
+}
+
 #[derive(Debug, Default)]
 struct State {
     files: BTreeMap<InodeId, FileState>,
@@ -256,6 +293,10 @@ struct Inner<M, C> {
     kick: Notify,
     /// Completed flushes, ever: readers compare it before and after a metadata read.
     flush_epoch: AtomicU64,
+    /// Serialises versioned content changes of one file (striped by inode).
+    content_locks: Box<[tokio::sync::Mutex<()>]>,
+    /// Jitter of the re-base backoff.
+    rebase_rng: Mutex<ChaCha8Rng>,
 }
 
 /// Pending attribute changes of a file with unflushed writes.
@@ -300,8 +341,13 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
         config: WriteBackConfig,
     ) -> Self {
         let store = meta.id();
+        let rebase_rng = Mutex::new(env.rng("write-back rebase"));
         Self {
             inner: Arc::new(Inner {
+                content_locks: (0..CONTENT_LOCK_STRIPES)
+                    .map(|_| tokio::sync::Mutex::new(()))
+                    .collect(),
+                rebase_rng,
                 meta,
                 content,
                 store,
@@ -604,6 +650,90 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
         result
     }
 
+    /// Makes `change` to `ino`'s content on top of the version metadata records, syncs it
+    /// and records the new version over that one, with `end` and `mtime` as
+    /// [`MetadataStore::record_write`] takes them; re-bases and tries again while another
+    /// version gets recorded first (another gateway), up to [`REBASE_ATTEMPTS_MAX`] times,
+    /// then fails with `Busy`. For content stores with versions; `Stale` if the file is gone.
+    pub(crate) async fn change_versioned(
+        &self,
+        ino: InodeId,
+        change: Change<'_>,
+        end: u64,
+        mtime: Timestamp,
+    ) -> StoreResult<Attr> {
+        let content = &self.inner.content;
+        let meta = &self.inner.meta;
+        let _serial = self.inner.content_locks[(ino.0 % CONTENT_LOCK_STRIPES) as usize]
+            .lock()
+            .await;
+        let mut backoff = Duration::from_millis(5);
+        for attempt in 1..=REBASE_ATTEMPTS_MAX {
+            // The version first, then the size: a record between the two reads makes the
+            // base stale, which the switch below detects; the other order could pair a new
+            // version with an old size and cut bytes that version holds.
+            let base = meta.content_version(ino).await?;
+            let attr = meta.getattr(ino).await?;
+            let key = self.key(ino, attr.generation);
+            content.rebase(key, base).await?;
+            let recorded = attr.size;
+            match change {
+                Change::Extents(extents) => {
+                    // Bytes past the recorded size are a stale tail (see `write_out`).
+                    if end > recorded && content.len(key).await? > recorded {
+                        content.truncate(key, recorded).await?;
+                    }
+                    for (off, data) in extents {
+                        content.write(key, *off, data.clone()).await?;
+                    }
+                }
+                Change::Length(len) => {
+                    let keep = recorded.min(len);
+                    if keep < len && content.len(key).await? > keep {
+                        content.truncate(key, keep).await?;
+                    }
+                    content.truncate(key, len).await?;
+                }
+                Change::Punch(offset, len) => {
+                    content.punch_hole(key, offset, len).await?;
+                }
+            }
+            let Some(version) = content.sync(key).await? else {
+                return meta.record_write(ino, end, mtime, None).await;
+            };
+            match meta.record_write_on(ino, end, mtime, base, version).await? {
+                Recorded::Done(after) => {
+                    content.adopt(key, Some(version)).await?;
+                    return Ok(after);
+                }
+                Recorded::Conflict(now) => {
+                    tracing::debug!(
+                        ino = ino.0,
+                        attempt,
+                        ?base,
+                        ?now,
+                        "another version was recorded first; writing the change again on top of it"
+                    );
+                    let wait = {
+                        let mut rng = self
+                            .inner
+                            .rebase_rng
+                            .lock()
+                            .expect("rebase RNG lock is never poisoned: no panics while held");
+                        rng.random_range(Duration::ZERO..=backoff)
+                    };
+                    tokio::time::sleep(wait).await;
+                    backoff = (backoff * 2).min(REBASE_BACKOFF_MAX);
+                }
+            }
+        }
+        tracing::warn!(
+            ino = ino.0,
+            "content change kept conflicting with other gateways' changes; answering busy"
+        );
+        Err(StoreError::Busy)
+    }
+
     async fn write_out(
         &self,
         ino: InodeId,
@@ -611,6 +741,16 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
         end: u64,
         mtime: Timestamp,
     ) -> StoreResult<()> {
+        if self.inner.content.has_versions() {
+            return match self
+                .change_versioned(ino, Change::Extents(extents), end, mtime)
+                .await
+            {
+                // The file was removed while its data was in flight: nothing left to record.
+                Ok(_) | Err(StoreError::Stale) => Ok(()),
+                Err(e) => Err(e),
+            };
+        }
         // The record names the content (its generation) and the size recorded so far.
         let attr = match self.inner.meta.getattr(ino).await {
             Ok(a) => a,

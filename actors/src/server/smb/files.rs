@@ -247,22 +247,7 @@ impl Conn {
 
     /// Posts breaks to the connections of the opens they concern.
     pub(crate) fn send_breaks(&self, breaks: Vec<Break>) {
-        for b in breaks {
-            // A preserved durable open cannot receive a break: it is closed instead, and what
-            // waits on the break goes on when it is (super::durable).
-            if self.server.durable.doom(b.open()) {
-                tracing::debug!(?b, "break for a disconnected durable open; closing it");
-                continue;
-            }
-            let conn = b.conn();
-            if !self
-                .server
-                .mailboxes
-                .post(conn, super::events::ConnEvent::Break(b))
-            {
-                tracing::debug!(conn, "break for a connection that has ended");
-            }
-        }
+        self.server.send_breaks(breaks);
     }
 
     /// Tells the open table that open `id` changed its file's data: other opens' read caching

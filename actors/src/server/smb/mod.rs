@@ -33,17 +33,22 @@ pub(crate) mod state;
 pub(crate) mod streams;
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub use protocol::smb2::crypto::Cipher;
+use protocol::smb2::notify::NotifyAction;
 use rand::RngCore;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::share::foreign::{EntryChange, Event, Foreign, Recall};
 use super::share::registry::Registry;
+use super::share::{Node, ShareId};
 use crate::identity::Resolver;
 use crate::runtime::{Env, Listener};
 
@@ -164,6 +169,92 @@ impl SmbServer {
             watches: notify::Watches::default(),
             durable: durable::DurableTable::default(),
         }
+    }
+}
+
+impl SmbServer {
+    /// Posts breaks to the connections of the opens they concern.
+    pub(crate) fn send_breaks(&self, breaks: Vec<oplocks::Break>) {
+        for b in breaks {
+            // A preserved durable open cannot receive a break: it is closed instead, and what
+            // waits on the break goes on when it is (super::durable).
+            if self.durable.doom(b.open()) {
+                tracing::debug!(?b, "break for a disconnected durable open; closing it");
+                continue;
+            }
+            let conn = b.conn();
+            if !self.mailboxes.post(conn, events::ConnEvent::Break(b)) {
+                tracing::debug!(conn, "break for a connection that has ended");
+            }
+        }
+    }
+}
+
+/// NFS changes recall SMB caching ([`super::share::foreign`]): the open table breaks what the change
+/// invalidates, the breaks go to the holders' connections, and the change waits for the
+/// acknowledgements it depends on, at most the break timeout. NFS changes to directories
+/// reach the CHANGE_NOTIFY watches on them.
+impl Foreign for SmbServer {
+    fn any_on(&self, share: ShareId) -> bool {
+        self.opens.any_on(share)
+    }
+
+    fn recall<'a>(
+        &'a self,
+        share: ShareId,
+        node: Node,
+        change: Recall,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            let key = oplocks::NodeKey::new(share, node);
+            // Every pass either ends or waits for a change of the table or a break's end,
+            // and breaks time out, so this ends by the break timeout; the bound is a guard.
+            let give_up = self.env.now() + self.opens.break_timeout * 2;
+            loop {
+                let mut breaks = Vec::new();
+                let wait = self.opens.recall(key, self.env.now(), change, &mut breaks);
+                if !breaks.is_empty() {
+                    tracing::debug!(?change, breaks = breaks.len(), "recalling SMB caching");
+                }
+                self.send_breaks(breaks);
+                let Some((until, mut changed)) = wait else {
+                    return;
+                };
+                if self.env.now() >= give_up {
+                    tracing::warn!(?change, "SMB caching recall did not settle; going ahead");
+                    return;
+                }
+                tokio::select! {
+                    _ = changed.changed() => {}
+                    () = tokio::time::sleep_until(until.min(give_up)) => {}
+                }
+            }
+        })
+    }
+
+    fn watching(&self, share: ShareId) -> Option<bool> {
+        self.watches.watching(share)
+    }
+
+    fn changed(&self, share: ShareId, dir: Node, ancestors: &[u64], changes: &[EntryChange<'_>]) {
+        let names: Vec<String> = changes
+            .iter()
+            .map(|c| String::from_utf8_lossy(c.name).into_owned())
+            .collect();
+        let events: Vec<_> = changes
+            .iter()
+            .zip(&names)
+            .map(|(c, name)| {
+                let action = match c.event {
+                    Event::Added => NotifyAction::ADDED,
+                    Event::Removed => NotifyAction::REMOVED,
+                    Event::RenamedFrom => NotifyAction::RENAMED_OLD_NAME,
+                    Event::RenamedTo => NotifyAction::RENAMED_NEW_NAME,
+                };
+                (name.as_str(), action, notify::name_filter(c.is_dir))
+            })
+            .collect();
+        self.watches.emit_at(share, dir.ino.0, ancestors, &events);
     }
 }
 

@@ -16,8 +16,9 @@
 //! Watches are matched by share and by the directory's path from the share root, compared
 //! case-insensitively (names are case-preserving, lookups case-insensitive), so a WATCH_TREE
 //! watch sees changes anywhere below its directory with the path relative to it. Changes are
-//! reported by the SMB handlers that make them ([`Conn::notify_path`]); changes made over NFS
-//! are not seen (docs/SMB.md).
+//! reported by the SMB handlers that make them ([`Conn::notify_path`]). Changes made over NFS
+//! have no path: they name the directory's inode ([`Watches::emit_at`]), which each watch
+//! keeps too; a tree watch above that directory is told to re-read (STATUS_NOTIFY_ENUM_DIR).
 //!
 //! Bounds: [`WATCHES_MAX`] watches in all and [`WATCHES_PER_CONN_MAX`] per connection (a
 //! further CHANGE_NOTIFY fails with STATUS_INSUFFICIENT_RESOURCES), [`WAITERS_MAX`] pending
@@ -104,6 +105,8 @@ struct Watch {
     share: ShareId,
     /// The directory's path components, lowercased.
     dir: Vec<String>,
+    /// The directory's inode: how changes made without a path (over NFS) find the watch.
+    node: u64,
     recursive: bool,
     filter: CompletionFilter,
     /// The first request's OutputBufferLength (at most [`WATCH_BUFFER_MAX`]): what the
@@ -245,6 +248,7 @@ impl Watches {
         open: u64,
         share: ShareId,
         dir: &str,
+        node: u64,
         r: &ChangeNotifyRequest,
     ) -> Result<Request, NtStatus> {
         let max = (r.output_buffer_length as usize).min(WATCH_BUFFER_MAX);
@@ -260,6 +264,7 @@ impl Watches {
                 Watch {
                     share,
                     dir: components(dir).map(str::to_lowercase).collect(),
+                    node,
                     // The first request fixes the filter, WATCH_TREE and the buffer's size
                     // until the handle closes, as on Windows (smbtorture notify.mask-change:
                     // a later mask is ignored; notify.valid-req: after a first request of 1
@@ -324,6 +329,58 @@ impl Watches {
             .filter(|w| w.share == share && w.dir == dir)
         {
             w.delete_pending();
+        }
+    }
+
+    /// Whether a watch on `share` exists (`None`: none), and whether one watches a tree.
+    pub(crate) fn watching(&self, share: ShareId) -> Option<bool> {
+        if self.is_idle() {
+            return None;
+        }
+        let map = self.lock();
+        let mut on_share = map.values().filter(|w| w.share == share).peekable();
+        on_share.peek()?;
+        Some(on_share.any(|w| w.recursive))
+    }
+
+    /// Reports changes made without a path (over NFS): `changes` of entries (name, action,
+    /// filter) in the directory whose inode is `dir`, whose ancestors up to the share root
+    /// are `ancestors` (nearest first; empty when no tree watch needs them). A watch on `dir`
+    /// gets the entries; a tree watch on an ancestor cannot be told the path below it and is
+    /// answered STATUS_NOTIFY_ENUM_DIR, which makes its client read the directory again.
+    pub(crate) fn emit_at(
+        &self,
+        share: ShareId,
+        dir: u64,
+        ancestors: &[u64],
+        changes: &[(&str, NotifyAction, CompletionFilter)],
+    ) {
+        if self.is_idle() {
+            return;
+        }
+        let mut map = self.lock();
+        for w in map.values_mut().filter(|w| w.share == share) {
+            let mut any = false;
+            if w.node == dir {
+                for &(name, action, filter) in changes {
+                    if w.filter.intersects(filter) {
+                        w.push(FileNotifyInformation {
+                            action,
+                            name: name.to_owned(),
+                        });
+                        any = true;
+                    }
+                }
+            } else if w.recursive
+                && ancestors.contains(&w.node)
+                && changes.iter().any(|c| w.filter.intersects(c.2))
+            {
+                w.overflow = true;
+                any = true;
+            }
+            if any {
+                w.deliver();
+            }
         }
     }
 
@@ -404,7 +461,10 @@ impl Conn {
         let id = self.open_of(&req, r.file_id)?;
         let open = self.opens.get(&id).ok_or(NtStatus::FILE_CLOSED)?;
         let OpenKind::Node {
-            is_dir: true, path, ..
+            is_dir: true,
+            path,
+            node,
+            ..
         } = &open.kind
         else {
             return Err(NtStatus::INVALID_PARAMETER);
@@ -417,7 +477,7 @@ impl Conn {
         match self
             .server
             .watches
-            .request(self.id, id, share.id(), path, &r)?
+            .request(self.id, id, share.id(), path, node.ino.0, &r)?
         {
             Request::Ready(d) => Ok(d.answer()),
             Request::Wait(rx) => Ok(Out::pending(async move {
@@ -597,20 +657,23 @@ mod tests {
         let w = Watches::default();
         let s = ShareId(7);
         let name = CompletionFilter::FILE_NAME;
-        let Request::Wait(rx_dir) = w.request(1, 1, s, "A\\b", &req(false, name, 1000)).unwrap()
+        let Request::Wait(rx_dir) = w
+            .request(1, 1, s, "A\\b", 0, &req(false, name, 1000))
+            .unwrap()
         else {
             panic!("nothing buffered yet")
         };
-        let Request::Wait(rx_tree) = w.request(1, 2, s, "a", &req(true, name, 1000)).unwrap()
+        let Request::Wait(rx_tree) = w.request(1, 2, s, "a", 0, &req(true, name, 1000)).unwrap()
         else {
             panic!("nothing buffered yet")
         };
-        let Request::Wait(mut rx_flat) = w.request(2, 1, s, "a", &req(false, name, 1000)).unwrap()
+        let Request::Wait(mut rx_flat) =
+            w.request(2, 1, s, "a", 0, &req(false, name, 1000)).unwrap()
         else {
             panic!("nothing buffered yet")
         };
         let Request::Wait(mut rx_other) = w
-            .request(2, 2, ShareId(8), "a\\b", &req(true, name, 1000))
+            .request(2, 2, ShareId(8), "a\\b", 0, &req(true, name, 1000))
             .unwrap()
         else {
             panic!("nothing buffered yet")
@@ -631,7 +694,7 @@ mod tests {
         let w = Watches::default();
         let s = ShareId(1);
         let r = req(false, CompletionFilter::FILE_NAME, 64);
-        let Request::Wait(rx) = w.request(1, 1, s, "", &r).unwrap() else {
+        let Request::Wait(rx) = w.request(1, 1, s, "", 0, &r).unwrap() else {
             panic!("nothing buffered yet")
         };
         drop(rx); // cancelled: the watch stays and buffers
@@ -643,18 +706,18 @@ mod tests {
                 ..added("", "d")
             }],
         );
-        let Request::Ready(d) = w.request(1, 1, s, "", &r).unwrap() else {
+        let Request::Ready(d) = w.request(1, 1, s, "", 0, &r).unwrap() else {
             panic!("a change was buffered")
         };
         assert_eq!(names(d), vec!["x"]);
         for i in 0..10 {
             w.emit(s, &[added("", &format!("file-{i}"))]);
         }
-        let Request::Ready(d) = w.request(1, 1, s, "", &r).unwrap() else {
+        let Request::Ready(d) = w.request(1, 1, s, "", 0, &r).unwrap() else {
             panic!("changes were buffered")
         };
         assert!(matches!(d, Delivery::Status(NtStatus::NOTIFY_ENUM_DIR)));
-        let Request::Wait(rx) = w.request(1, 1, s, "", &r).unwrap() else {
+        let Request::Wait(rx) = w.request(1, 1, s, "", 0, &r).unwrap() else {
             panic!("the overflow was answered")
         };
         w.close(1, 1);
@@ -672,7 +735,7 @@ mod tests {
         let w = Watches::default();
         let s = ShareId(1);
         let r = req(false, CompletionFilter::FILE_NAME, 1000);
-        let Request::Wait(mut rx) = w.request(1, 1, s, "a\\Dir", &r).unwrap() else {
+        let Request::Wait(mut rx) = w.request(1, 1, s, "a\\Dir", 0, &r).unwrap() else {
             panic!("nothing buffered yet")
         };
         let rmdir = |name| Change {
@@ -689,7 +752,7 @@ mod tests {
             Delivery::Status(NtStatus::DELETE_PENDING)
         ));
         assert!(matches!(
-            w.request(1, 1, s, "a\\Dir", &r).unwrap(),
+            w.request(1, 1, s, "a\\Dir", 0, &r).unwrap(),
             Request::Ready(Delivery::Status(NtStatus::DELETE_PENDING))
         ));
     }
@@ -700,12 +763,12 @@ mod tests {
         let w = Watches::default();
         let r = req(false, CompletionFilter::FILE_NAME, 64);
         for open in 0..WATCHES_PER_CONN_MAX as u64 {
-            w.request(1, open, ShareId(1), "", &r).unwrap();
+            w.request(1, open, ShareId(1), "", 0, &r).unwrap();
         }
         assert_eq!(
-            w.request(1, u64::MAX, ShareId(1), "", &r).unwrap_err(),
+            w.request(1, u64::MAX, ShareId(1), "", 0, &r).unwrap_err(),
             NtStatus::INSUFFICIENT_RESOURCES
         );
-        assert!(w.request(2, 0, ShareId(1), "", &r).is_ok());
+        assert!(w.request(2, 0, ShareId(1), "", 0, &r).is_ok());
     }
 }

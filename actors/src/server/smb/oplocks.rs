@@ -29,6 +29,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::attrs::{access, share_conflict};
+use crate::server::share::foreign::Recall;
 use crate::server::share::{Node, ShareId};
 
 /// How long a holder has to acknowledge a break (Windows: 35 s, [MS-SMB2] 3.3.2.1).
@@ -319,6 +320,11 @@ impl OpenTable {
         let rx = self.changed.subscribe();
         drop(g);
         Admit::Wait { until, changed: rx }
+    }
+
+    /// Whether any open of `share` is in the table.
+    pub(crate) fn any_on(&self, share: ShareId) -> bool {
+        self.lock().nodes.keys().any(|k| k.share == share)
     }
 
     fn bump(&self) {
@@ -928,6 +934,118 @@ impl OpenTable {
     pub(crate) fn locked(&self, key: NodeKey, now: Instant, by: OpenRef, breaks: &mut Vec<Break>) {
         self.break_shared(key, now, Some(by), 0, breaks);
     }
+
+    /// Another protocol changes `key` without an open ([`Recall`]): the caching it
+    /// invalidates breaks, and the answer says until when the change must wait (the earliest
+    /// outstanding break it depends on) and what wakes the waiter; `None`: go ahead.
+    ///
+    /// - [`Recall::Data`] (a write or size change): batch and exclusive oplocks break to none
+    ///   and must be acknowledged (the holder flushes its cached writes first); level II
+    ///   oplocks go at once; leases keep only handle caching, and the change waits only while
+    ///   a lease still has write caching to give back.
+    /// - [`Recall::Name`] (remove, rename): batch oplocks break to level II and leases lose
+    ///   handle caching, both acknowledged (the holder closes handles it kept for reuse);
+    ///   read and write caching of the data stay.
+    ///
+    /// Called again after every wake-up until it answers `None`; breaks whose time ran out
+    /// take effect first, so the loop ends by the break timeout at the latest.
+    pub(crate) fn recall(
+        &self,
+        key: NodeKey,
+        now: Instant,
+        change: Recall,
+        breaks: &mut Vec<Break>,
+    ) -> Option<(Instant, watch::Receiver<u64>)> {
+        let timeout = self.break_timeout;
+        let mut g = self.lock();
+        let inner = &mut *g;
+        let mut changed = expire(inner, key, now);
+        let mut waiting: Option<Instant> = None;
+        let (keep, depends) = match change {
+            Recall::Data => (H, W),
+            Recall::Name => (R | W, H),
+        };
+        if let Some(entries) = inner.nodes.get_mut(&key) {
+            for e in entries.iter_mut() {
+                match e.caching {
+                    Caching::Oplock(level) => {
+                        if let Some((_, until)) = e.breaking {
+                            // A break under way (for an SMB open, say): wait for it while the
+                            // holder still caches what this change depends on; once it is
+                            // answered, the next call breaks what is left.
+                            let holds = match change {
+                                Recall::Data => {
+                                    matches!(level, OplockLevel::BATCH | OplockLevel::EXCLUSIVE)
+                                }
+                                Recall::Name => level == OplockLevel::BATCH,
+                            };
+                            if holds {
+                                note_wait(until, &mut waiting);
+                            }
+                            continue;
+                        }
+                        let to = match (change, level) {
+                            (Recall::Data, OplockLevel::BATCH | OplockLevel::EXCLUSIVE) => {
+                                OplockLevel::NONE
+                            }
+                            (Recall::Name, OplockLevel::BATCH) => OplockLevel::II,
+                            (Recall::Data, OplockLevel::II) => {
+                                e.caching = Caching::Oplock(OplockLevel::NONE);
+                                breaks.push(Break::Oplock {
+                                    open: e.open,
+                                    level: OplockLevel::NONE,
+                                });
+                                changed = true;
+                                continue;
+                            }
+                            _ => continue,
+                        };
+                        let until = now + timeout;
+                        e.breaking = Some((to, until));
+                        breaks.push(Break::Oplock {
+                            open: e.open,
+                            level: to,
+                        });
+                        note_wait(until, &mut waiting);
+                    }
+                    Caching::Lease(id) => {
+                        let Some(l) = inner.leases.get_mut(&id) else {
+                            continue;
+                        };
+                        if let Some((_, until)) = l.breaking {
+                            // As for oplocks: wait while the lease still holds what this
+                            // change depends on; the next call breaks what is left.
+                            if l.state & depends != 0 {
+                                note_wait(until, &mut waiting);
+                            }
+                            continue;
+                        }
+                        if l.state & !keep == 0 {
+                            continue;
+                        }
+                        let dropped = l.state & depends != 0;
+                        if let Some(b) =
+                            lease_break(l, id.key, e.open, l.state & keep, now + timeout)
+                        {
+                            match b {
+                                Break::Lease { ack: true, .. } if dropped => {
+                                    note_wait(now + timeout, &mut waiting);
+                                }
+                                _ => changed = true,
+                            }
+                            breaks.push(b);
+                        }
+                    }
+                }
+            }
+        }
+        let rx = waiting.map(|until| (until, self.changed.subscribe()));
+        drop(g);
+        if changed || !breaks.is_empty() {
+            self.bump();
+        }
+        rx
+    }
 }
 
 /// Starts breaking lease `l` (key `key`, held by `open`) to `new`; `None` when nothing
@@ -1045,6 +1163,105 @@ mod tests {
             Admit::Granted(g) => g,
             other => panic!("expected a grant, got {other:?}"),
         }
+    }
+
+    /// Goal: an NFS write recalls SMB write caching and waits only for it. Method: an RWH
+    /// lease and, on another file, a level II oplock and an RH lease; `recall(Data)` breaks
+    /// RWH to H and answers "wait" until the holder acknowledges, then "go"; level II breaks
+    /// to none and RH to H without making the change wait.
+    #[tokio::test]
+    async fn data_recall_waits_for_write_caching_only() {
+        let t = OpenTable::default();
+        let now = Instant::now();
+        let mut breaks = Vec::new();
+        let g = granted(t.admit(KEY, &lease(open(1, 1), 1, R | W | H), now, &mut breaks));
+        assert_eq!(g.lease.map(|l| l.0), Some(R | W | H));
+        let wait = t.recall(KEY, now, Recall::Data, &mut breaks);
+        assert!(wait.is_some(), "write caching must be given back first");
+        assert!(matches!(
+            breaks.as_slice(),
+            [Break::Lease { new, ack: true, .. }] if *new == H
+        ));
+        // Asked again before the acknowledgement: still waiting, no second break.
+        breaks.clear();
+        assert!(t.recall(KEY, now, Recall::Data, &mut breaks).is_some());
+        assert!(breaks.is_empty());
+        let id = LeaseId {
+            client: [1; 16],
+            key: [1; 16],
+        };
+        t.ack_lease(id, H).unwrap();
+        assert!(t.recall(KEY, now, Recall::Data, &mut breaks).is_none());
+        assert!(breaks.is_empty());
+
+        let (second, third) = (NodeKey { ino: 8, ..KEY }, NodeKey { ino: 9, ..KEY });
+        granted(t.admit(second, &req(open(2, 1), OplockLevel::II), now, &mut breaks));
+        let g = granted(t.admit(third, &lease(open(3, 1), 3, R | H), now, &mut breaks));
+        assert_eq!(g.lease.map(|l| l.0), Some(R | H));
+        breaks.clear();
+        assert!(t.recall(second, now, Recall::Data, &mut breaks).is_none());
+        assert!(matches!(
+            breaks.as_slice(),
+            [Break::Oplock { level, .. }] if *level == OplockLevel::NONE
+        ));
+        breaks.clear();
+        assert!(t.recall(third, now, Recall::Data, &mut breaks).is_none());
+        assert!(matches!(
+            breaks.as_slice(),
+            [Break::Lease { new, .. }] if *new == H
+        ));
+    }
+
+    /// Goal: an NFS remove or rename recalls handle caching. Method: a batch oplock and an
+    /// RWH lease on two files; `recall(Name)` breaks the batch oplock to level II and the
+    /// lease to RW, and waits for each; when nobody acknowledges, the break timeout lets the
+    /// change go and the holders are at the broken-to level.
+    #[tokio::test]
+    async fn name_recall_breaks_handle_caching_until_timeout() {
+        let t = OpenTable::new(Duration::from_millis(10));
+        let now = Instant::now();
+        let mut breaks = Vec::new();
+        granted(t.admit(KEY, &req(open(1, 1), OplockLevel::BATCH), now, &mut breaks));
+        let (until, _) = t
+            .recall(KEY, now, Recall::Name, &mut breaks)
+            .expect("the batch oplock must be broken first");
+        assert!(matches!(
+            breaks.as_slice(),
+            [Break::Oplock { level, .. }] if *level == OplockLevel::II
+        ));
+        assert!(
+            t.recall(KEY, until, Recall::Name, &mut Vec::new())
+                .is_none()
+        );
+        assert_eq!(t.oplock_of(open(1, 1)), OplockLevel::II);
+
+        let other = NodeKey { ino: 8, ..KEY };
+        breaks.clear();
+        granted(t.admit(other, &lease(open(2, 1), 2, R | W | H), now, &mut breaks));
+        assert!(t.recall(other, now, Recall::Name, &mut breaks).is_some());
+        assert!(matches!(
+            breaks.as_slice(),
+            [Break::Lease { new, ack: true, .. }] if *new == R | W
+        ));
+        // Read and write caching survive a name change.
+        assert!(
+            t.recall(
+                other,
+                now + Duration::from_millis(10),
+                Recall::Name,
+                &mut Vec::new()
+            )
+            .is_none()
+        );
+        assert!(
+            t.recall(
+                other,
+                now + Duration::from_millis(10),
+                Recall::Name,
+                &mut Vec::new()
+            )
+            .is_none()
+        );
     }
 
     /// Goal: delete-pending is seen across connections. An open that sets the delete

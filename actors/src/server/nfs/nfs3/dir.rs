@@ -9,6 +9,7 @@ use stores::{Cookie, Device, FileKind};
 use super::{Ctx, Fail, R, with};
 use crate::server::nfs::attrs;
 use crate::server::nfs::filehandle::FILE_HANDLE_LEN;
+use crate::server::share::foreign::{EntryChange, Event, Recall};
 use crate::server::share::{AttrChange, COOKIE_VERIFIER, CreateMode, Listing, NewKind};
 
 pub(super) async fn lookup(
@@ -41,9 +42,22 @@ async fn make(
 ) -> Result<(PostOpFh3, PostOpAttr, WccData), (Fail, WccData)> {
     let dir = cx.node(where_.dir).map_err(|f| (f, WccData::default()))?;
     let name = raw.slice_ref(where_.name);
-    match cx.share.make(cx.caller(), dir, name, what, attrs).await {
+    let is_dir = matches!(what, NewKind::Directory);
+    match cx
+        .share
+        .make(cx.caller(), dir, name.clone(), what, attrs)
+        .await
+    {
         Ok(m) => Ok((
-            PostOpFh3(Some(cx.handle_of(&m.attr))),
+            {
+                let added = EntryChange {
+                    name: &name,
+                    event: Event::Added,
+                    is_dir,
+                };
+                cx.notify(dir, &m.dir, &[added]).await;
+                PostOpFh3(Some(cx.handle_of(&m.attr)))
+            },
             cx.post(Some(&m.attr)),
             cx.wcc(&m.dir),
         )),
@@ -155,8 +169,21 @@ async fn remove_common(
 ) -> Result<WccData, (Fail, WccData)> {
     let dir = cx.node(what.dir).map_err(|f| (f, WccData::default()))?;
     let name = raw.slice_ref(what.name);
-    match cx.share.remove(cx.caller(), dir, name, dir_only).await {
-        Ok(change) => Ok(cx.wcc(&change)),
+    cx.recall_named(dir, &name, Recall::Name).await;
+    match cx
+        .share
+        .remove(cx.caller(), dir, name.clone(), dir_only)
+        .await
+    {
+        Ok(change) => {
+            let removed = EntryChange {
+                name: &name,
+                event: Event::Removed,
+                is_dir: dir_only,
+            };
+            cx.notify(dir, &change, &[removed]).await;
+            Ok(cx.wcc(&change))
+        }
         Err(f) => Err(cx.failed_wcc(f)),
     }
 }
@@ -191,15 +218,22 @@ pub(super) async fn rename(
     let from = with(cx.node(a.from.dir), Rename3ResFail::default)?;
     let to = with(cx.node_here(a.to.dir), Rename3ResFail::default)?;
     let (from_name, to_name) = (raw.slice_ref(a.from.name), raw.slice_ref(a.to.name));
+    // The moved node's and a replaced target's SMB handle caching goes first.
+    cx.recall_named(from, &from_name, Recall::Name).await;
+    cx.recall_named(to, &to_name, Recall::Name).await;
     match cx
         .share
-        .rename(cx.caller(), from, from_name, to, to_name)
+        .rename(cx.caller(), from, from_name.clone(), to, to_name.clone())
         .await
     {
-        Ok((f, t)) => Ok(Rename3ResOk {
-            fromdir_wcc: cx.wcc(&f),
-            todir_wcc: cx.wcc(&t),
-        }),
+        Ok((f, t)) => {
+            cx.notify_rename(from, &from_name, &f, to, &to_name, &t)
+                .await;
+            Ok(Rename3ResOk {
+                fromdir_wcc: cx.wcc(&f),
+                todir_wcc: cx.wcc(&t),
+            })
+        }
         Err(f) => {
             let todir_wcc = cx.wcc(&f.other);
             let (fail, fromdir_wcc) = cx.failed_wcc(f);
@@ -238,11 +272,19 @@ pub(super) async fn link(
         }
     };
     let name = raw.slice_ref(a.link.name);
-    match cx.share.link(cx.caller(), file, dir, name).await {
-        Ok(m) => Ok(Link3ResOk {
-            file_attributes: cx.post(Some(&m.attr)),
-            linkdir_wcc: cx.wcc(&m.dir),
-        }),
+    match cx.share.link(cx.caller(), file, dir, name.clone()).await {
+        Ok(m) => {
+            let added = EntryChange {
+                name: &name,
+                event: Event::Added,
+                is_dir: false,
+            };
+            cx.notify(dir, &m.dir, &[added]).await;
+            Ok(Link3ResOk {
+                file_attributes: cx.post(Some(&m.attr)),
+                linkdir_wcc: cx.wcc(&m.dir),
+            })
+        }
         Err(f) => {
             let file_attributes = cx.post(f.node.after.as_ref());
             let linkdir_wcc = cx.wcc(&f.other);

@@ -6,6 +6,7 @@ use protocol::nfs3::*;
 use super::{Ctx, IO_SIZE, R, with};
 use crate::server::nfs::attrs;
 use crate::server::share::Stability;
+use crate::server::share::foreign::Recall;
 
 pub(super) async fn getattr(
     cx: &Ctx<'_>,
@@ -29,6 +30,9 @@ pub(super) async fn setattr(
     let node = with(cx.node(a.object), Setattr3ResFail::default)?;
     let change = attrs::attr_change(&a.new_attributes);
     let guard = a.guard.map(attrs::timestamp);
+    if change.size.is_some() {
+        cx.recall(node, Recall::Data).await;
+    }
     match cx.share.setattr(cx.caller(), node, change, guard).await {
         Ok(c) => Ok(Setattr3ResOk {
             obj_wcc: cx.wcc(&c),
@@ -118,6 +122,7 @@ pub(super) async fn write(
         data.truncate(data.len() / 2);
     }
     let count = data.len() as u32;
+    cx.recall(node, Recall::Data).await;
     match cx
         .share
         .write(cx.caller(), node, a.offset, data, stability)

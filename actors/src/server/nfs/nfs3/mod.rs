@@ -22,7 +22,12 @@ use super::attrs;
 use super::errors::{handle_status, op_status};
 use super::filehandle::{FileHandle, FileHandleCodec};
 use crate::server::share::actor::Failure;
+use crate::server::share::foreign::{EntryChange, Event, Foreign, Recall};
 use crate::server::share::{Caller, Change, Node, OpError, ShareHandle};
+
+/// Ancestors looked up for a tree watch at most: deeper directories' tree watchers above that
+/// are not told.
+const ANCESTORS_MAX: usize = 256;
 
 /// Why a procedure failed: its status.
 struct Fail(NfsStat3);
@@ -43,6 +48,7 @@ impl From<OpError> for Fail {
 struct Ctx<'s> {
     share: &'s ShareHandle,
     codec: &'s FileHandleCodec,
+    foreign: &'s dyn Foreign,
     caller: &'s Caller,
 }
 
@@ -82,6 +88,97 @@ impl Ctx<'_> {
             return Err(Fail(NfsStat3::STALE));
         }
         Ok(h.node)
+    }
+
+    /// Takes back what other protocols' clients cache on `node` that `change` invalidates
+    /// (SMB oplocks and leases), waiting for their acknowledgements up to the break timeout.
+    async fn recall(&self, node: Node, change: Recall) {
+        if self.foreign.any_on(self.share.id()) {
+            self.foreign.recall(self.share.id(), node, change).await;
+        }
+    }
+
+    /// [`Self::recall`] for the node `name` in `dir` names, when there is one.
+    async fn recall_named(&self, dir: Node, name: &Bytes, change: Recall) {
+        if !self.foreign.any_on(self.share.id()) {
+            return;
+        }
+        if let Ok((attr, _)) = self.share.lookup(self.caller(), dir, name.clone()).await {
+            self.foreign
+                .recall(self.share.id(), Node::from(&attr), change)
+                .await;
+        }
+    }
+
+    /// Tells other protocols' watchers (SMB CHANGE_NOTIFY) that entries of `dir` changed,
+    /// when `dir_change` shows the directory did change (a CREATE of an existing name, say,
+    /// changes nothing). A tree watch needs the directory's ancestors: found with `..`
+    /// lookups, only when such a watch exists on the share.
+    async fn notify(&self, dir: Node, dir_change: &Change, changes: &[EntryChange<'_>]) {
+        let Some(tree) = self.foreign.watching(self.share.id()) else {
+            return;
+        };
+        if let (Some(b), Some(a)) = (&dir_change.before, &dir_change.after)
+            && b.change == a.change
+        {
+            return;
+        }
+        let mut ancestors = Vec::new();
+        if tree {
+            let mut at = dir;
+            while ancestors.len() < ANCESTORS_MAX {
+                match self
+                    .share
+                    .lookup(self.caller(), at, Bytes::from_static(b".."))
+                    .await
+                {
+                    Ok((p, _)) if Node::from(&p) != at => {
+                        at = Node::from(&p);
+                        ancestors.push(at.ino.0);
+                    }
+                    _ => break,
+                }
+            }
+        }
+        self.foreign
+            .changed(self.share.id(), dir, &ancestors, changes);
+    }
+
+    /// [`Self::notify`] for a RENAME: old and new name within one directory, removed and
+    /// added across two.
+    async fn notify_rename(
+        &self,
+        from: Node,
+        from_name: &Bytes,
+        from_change: &Change,
+        to: Node,
+        to_name: &Bytes,
+        to_change: &Change,
+    ) {
+        if self.foreign.watching(self.share.id()).is_none() {
+            return;
+        }
+        let is_dir = matches!(
+            self.share.lookup(self.caller(), to, to_name.clone()).await,
+            Ok((a, _)) if a.kind == stores::FileKind::Directory
+        );
+        let change = |name, event| EntryChange {
+            name,
+            event,
+            is_dir,
+        };
+        if from == to {
+            let both = [
+                change(from_name, Event::RenamedFrom),
+                change(to_name, Event::RenamedTo),
+            ];
+            self.notify(from, from_change, &both).await;
+        } else {
+            self.notify(from, from_change, &[change(from_name, Event::Removed)])
+                .await;
+            self.notify(to, to_change, &[change(to_name, Event::Added)])
+                .await;
+        }
     }
 
     /// The node of a second file handle (RENAME's target, LINK's directory): one of another
@@ -198,6 +295,7 @@ fn with<T, F>(r: Result<T, Fail>, f: impl FnOnce() -> F) -> R<T, F> {
 pub(crate) async fn serve_call(
     share: &ShareHandle,
     codec: &FileHandleCodec,
+    foreign: &dyn Foreign,
     caller: &Caller,
     proc_: u32,
     args: &Bytes,
@@ -205,6 +303,7 @@ pub(crate) async fn serve_call(
     let cx = Ctx {
         share,
         codec,
+        foreign,
         caller,
     };
     let Some(p) = Nfs3Proc::from_u32(proc_) else {

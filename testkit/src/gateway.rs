@@ -1,0 +1,64 @@
+//! Gateways: several `dittofs start` processes on one PostgreSQL database and one content
+//! store (a directory they share, or one S3 bucket), all serving `/export`, each with its own
+//! state directory, port and log.
+
+use std::path::{Path, PathBuf};
+
+use crate::Daemon;
+
+/// Where the gateways keep file bytes.
+#[derive(Clone, Debug)]
+pub enum Content {
+    /// One directory every gateway uses (`type: filesystem`).
+    Dir(PathBuf),
+    /// One bucket (`type: s3`) at this endpoint (a [`crate::s3::Moto`]); each gateway keeps
+    /// its own block cache under its state directory.
+    S3 {
+        /// The endpoint URL.
+        endpoint: String,
+        /// The bucket (created by the first gateway that finds it missing).
+        bucket: String,
+    },
+}
+
+/// A gateway of binary `bin` (in `actors`' tests: `env!("CARGO_BIN_EXE_dittofs")`) serving
+/// `/export` from PostgreSQL database `url` and `content`, with its state, configuration and
+/// log under `dir` (created if missing), on a free loopback port; not started yet.
+pub fn gateway(bin: impl Into<PathBuf>, dir: &Path, url: &str, content: &Content) -> Daemon {
+    std::fs::create_dir_all(dir).expect("creating the gateway's directory");
+    let d = Daemon::prepare(bin, dir, &["name: /export"], "");
+    let content = match content {
+        Content::Dir(path) => format!(
+            "type: filesystem, filesystem: {{ path: {} }}",
+            path.display()
+        ),
+        Content::S3 { endpoint, bucket } => format!(
+            "type: s3, s3: {{ bucket: {bucket}, endpoint: '{endpoint}', force_path_style: true, \
+             create_bucket: true, access_key_id: gateway-key, secret_access_key: gateway-secret, \
+             block_size: 64KiB, cache_size: 4MiB, cache_dir: '{}' }}",
+            dir.join("s3-cache").display()
+        ),
+    };
+    std::fs::write(
+        &d.config,
+        format!(
+            "logging: {{ level: info }}\n\
+             server: {{ state_dir: {state}/state }}\n\
+             metadata: {{ stores: {{ default: {{ type: postgres, postgres: {{ url: '{url}', max_connections: 8 }} }} }} }}\n\
+             content: {{ stores: {{ default: {{ {content} }} }} }}\n\
+             shares:\n  - {{ name: /export, metadata_store: default, content_store: default, allowed_clients: [] }}\n\
+             adapters: {{ nfs: {{ port: {port}, portmapper: {{ enabled: false }} }} }}\n",
+            state = dir.display(),
+            port = d.port,
+        ),
+    )
+    .expect("writing the gateway configuration");
+    // The URL holds the database password (and S3 the secret key): dittofs refuses a
+    // configuration others can read.
+    std::fs::set_permissions(
+        &d.config,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .expect("making the gateway configuration private");
+    d
+}
