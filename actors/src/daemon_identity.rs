@@ -103,7 +103,7 @@ impl PgIdentityStore {
                 self.check(&before, &after)?;
                 let change = describe(&before, &after);
                 *rows = rows_of(&after);
-                Ok(match (import_summary.clone(), change) {
+                Ok::<_, IdentityError>(match (import_summary.clone(), change) {
                     (None, None) => None,
                     (Some(a), None) | (None, Some(a)) => Some(a),
                     (Some(a), Some(b)) => Some(format!("{a}; {b}")),

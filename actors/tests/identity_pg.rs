@@ -350,7 +350,7 @@ fn two_gateways_follow_one_identity_database() {
     assert!(!list.contains("$2"), "{list}");
 
     // No secret anywhere in either log: hashes, passwords, the database password.
-    for d in [&a, &b] {
+    for d in [&mut a, &mut b] {
         let log = d.log();
         for s in secrets.iter().map(String::as_str).chain([
             PW_SEEDED,

@@ -425,7 +425,7 @@ struct Accounts {
 }
 
 enum AnyStore {
-    File(FileIdentityStore),
+    File(Box<FileIdentityStore>),
     #[cfg(feature = "postgres")]
     Postgres(Box<crate::daemon::identity_pg::PgIdentityStore>),
 }
@@ -439,7 +439,7 @@ impl Accounts {
             .enable_all()
             .build()
             .context("starting a runtime")?;
-        let mut store = AnyStore::File(FileIdentityStore::new(path, env.clone()));
+        let mut store = AnyStore::File(Box::new(FileIdentityStore::new(path, env.clone())));
         if let Ok(config) = Config::load_with(path, env)
             && let Some(name) = config.identity_store_name()
         {

@@ -32,7 +32,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::{PgConfig, open_pool, store_error};
-use crate::api::{StoreError, StoreResult};
+use crate::api::StoreResult;
 
 /// The advisory lock every identity write holds for its transaction: "DittoIde".
 pub const IDENTITY_LOCK: i64 = 0x4469_7474_6f49_6465;
@@ -273,7 +273,6 @@ async fn listen(pool: PgPool, changed: Arc<Notify>) {
         };
         if failing {
             tracing::info!("identity change listener reconnected; catching up");
-            failing = false;
         }
         pause = FIRST_PAUSE;
         // Changes committed while no LISTEN was active sent notifications nobody got.
