@@ -339,7 +339,12 @@ fn two_gateways_follow_one_identity_database() {
     }
     assert_eq!(a.terminate(), Some(0), "graceful shutdown must exit 0");
     a.spawn();
-    assert_eq!(a.log().matches("import of").count(), 1, "{}", a.log());
+    assert_eq!(
+        a.log().matches("first start on this database").count(),
+        1,
+        "{}",
+        a.log()
+    );
     assert!(smb_refused(&a, "seeded", PW_SEEDED), "seeded came back");
     assert!(nfs_refused(&a, 2000));
     assert!(smb_ok(&a, "after", PW_AFTER));
