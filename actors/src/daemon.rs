@@ -51,6 +51,10 @@ pub enum AnyContent {
 #[path = "daemon_s3.rs"]
 mod s3;
 
+#[cfg(feature = "postgres")]
+#[path = "daemon_identity.rs"]
+pub mod identity_pg;
+
 /// How one call reaches the backend inside an [`AnyMetadata`]; see `stores::forward`.
 macro_rules! meta_dispatch {
     ($this:ident, $kind:ident $op:ident, $s:ident => $e:expr) => {
@@ -350,7 +354,8 @@ fn key_bytes(bytes: &[u8]) -> anyhow::Result<[u8; 32]> {
 }
 
 /// The identity resolver the server asks on every call: users, groups, guest and the shares'
-/// `allow_guest` / `default_permission`, from the configuration file. When the configuration
+/// `allow_guest` / `default_permission`, from the configuration file, or with `identity.store:
+/// postgres` users and groups from that database ([`identity_pg`]), followed live. When the configuration
 /// came from a file, a task (ended by `shutdown`) re-reads the file's identity sections every
 /// [`identity::RELOAD_PERIOD`] and applies them live; other changed keys are logged as needing
 /// a restart. With the built-in defaults it never changes.
@@ -360,6 +365,9 @@ pub async fn identity_resolver(
     shutdown: CancellationToken,
 ) -> anyhow::Result<Arc<dyn Resolver>> {
     let shares = Identity::share_rules(&config.shares);
+    if let Some(name) = config.identity_store_name() {
+        return postgres_identity(config, &name, shares, shutdown).await;
+    }
     let Some(path) = &source.path else {
         let fixed = Identity::new(&identity::identity_of(config), &shares);
         return Ok(Arc::new(LiveIdentity::fixed(fixed)));
@@ -379,6 +387,64 @@ pub async fn identity_resolver(
         "identity loaded; changes to users, groups and guest apply without a restart"
     );
     Ok(Arc::new(live))
+}
+
+/// The resolver over users and groups in the PostgreSQL database of metadata store `name`
+/// (`identity.store: postgres`): imports the file's users and groups on the first start
+/// against the database, then follows changes from every gateway and the CLI.
+#[cfg(feature = "postgres")]
+async fn postgres_identity(
+    config: &Config,
+    name: &str,
+    shares: BTreeMap<String, identity::ShareRules>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Arc<dyn Resolver>> {
+    let store = identity_pg::PgIdentityStore::connect(config, name).await?;
+    store.follow();
+    match store
+        .import_once()
+        .await
+        .with_context(|| format!("importing users and groups into {}", store.place()))?
+    {
+        Some(summary) => tracing::info!(
+            store = %name,
+            users = config.users.len(),
+            groups = config.groups.len(),
+            "identity: first start on this database: {summary} (once; from now on the \
+             database holds users and groups, and `dittofs user`/`group` edit it)"
+        ),
+        None if !config.users.is_empty() || !config.groups.is_empty() => tracing::info!(
+            store = %name,
+            "identity: users and groups come from the database; the configuration file's \
+             users: and groups: were imported before and are ignored"
+        ),
+        None => {}
+    }
+    let place = store.place();
+    let (live, _task) = LiveIdentity::watch(store, shares, identity::RELOAD_PERIOD, shutdown)
+        .await
+        .with_context(|| format!("loading users and groups from {place}"))?;
+    let snapshot = live.snapshot();
+    tracing::info!(
+        users = snapshot.user_count(),
+        store = %name,
+        guest = config.guest.enabled,
+        "identity loaded from PostgreSQL; changes from any gateway apply within a second"
+    );
+    Ok(Arc::new(live))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn postgres_identity(
+    _config: &Config,
+    name: &str,
+    _shares: BTreeMap<String, identity::ShareRules>,
+    _shutdown: CancellationToken,
+) -> anyhow::Result<Arc<dyn Resolver>> {
+    anyhow::bail!(
+        "identity.store is postgres (metadata store {name}), but this dittofs was built without \
+         PostgreSQL support (the `postgres` feature)"
+    )
 }
 
 /// Descriptors beyond the ones [`descriptors_needed`] counts per part: standard streams, the

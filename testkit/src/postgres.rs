@@ -189,6 +189,39 @@ impl PgServer {
         self.url(&name)
     }
 
+    /// Stops the server with a fast shutdown (every client connection is cut), waits `down`,
+    /// and starts it again on the same port and data: what a gateway sees when its database
+    /// restarts. Panics with the server's log if it does not come back.
+    pub fn restart(&self, down: std::time::Duration) {
+        let data = self.root.join("data");
+        let stopped = command(&self.bin, "pg_ctl", self.as_postgres)
+            .arg("-D")
+            .arg(&data)
+            .args(["-m", "fast", "-w", "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(stopped, "pg_ctl stop failed");
+        std::thread::sleep(down);
+        if !self.try_start(&data, self.port) {
+            let log = std::fs::read_to_string(self.root.join("server.log")).unwrap_or_default();
+            panic!(
+                "PostgreSQL did not restart on port {}; its log:\n{log}",
+                self.port
+            );
+        }
+    }
+
+    /// `psql` of this server's installation for database URL `url` (no `.psqlrc`, stop on the
+    /// first error, quiet), for a test that holds locks or inspects rows from a session of
+    /// its own.
+    pub fn psql(&self, url: &str) -> Command {
+        let mut c = Command::new(self.bin.join("psql"));
+        c.args(["-X", "-q", "-v", "ON_ERROR_STOP=1"]).arg(url);
+        c
+    }
+
     /// The URL of database `name` on this server, password included.
     pub fn url(&self, name: &str) -> String {
         format!(

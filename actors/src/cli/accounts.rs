@@ -1,15 +1,16 @@
 //! `dittofs user …` and `dittofs group …`: edit the identity sections of the configuration
 //! file through [`FileIdentityStore`], which rewrites only those sections, validates the
-//! result and replaces the file atomically with mode 0600. A running server picks the change
-//! up within a second.
+//! result and replaces the file atomically with mode 0600; or, with `identity.store:
+//! postgres`, the identity tables of that database (`daemon::identity_pg`), which every
+//! gateway on it follows. A running server picks the change up within a second.
 
 use std::io::{self, BufRead as _, IsTerminal as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow, bail};
 use clap::{Args, Subcommand};
 
-use crate::config::{ConfigEnv, GroupConfig, UserConfig};
+use crate::config::{Config, ConfigEnv, GroupConfig, UserConfig};
 use crate::identity::secret::{self, PasswordError};
 use crate::identity::{
     FileIdentityStore, IdentityData, IdentityError, IdentityStore as _, Permission,
@@ -177,7 +178,7 @@ pub enum GroupCommand {
 
 /// Runs a `user` subcommand against the configuration file at `path`.
 pub(super) fn run_user(command: &UserCommand, path: &Path, env: &ConfigEnv) -> anyhow::Result<()> {
-    let store = FileIdentityStore::new(path, env.clone());
+    let store = Accounts::open(path, env)?;
     let message = match command {
         UserCommand::List => {
             print!("{}", list_users(&load(&store)?));
@@ -294,7 +295,7 @@ pub(super) fn run_user(command: &UserCommand, path: &Path, env: &ConfigEnv) -> a
             format!("{username} left {group}")
         }
     };
-    println!("{message} in {}", path.display());
+    println!("{message} in {}", store.place());
     Ok(())
 }
 
@@ -304,7 +305,7 @@ pub(super) fn run_group(
     path: &Path,
     env: &ConfigEnv,
 ) -> anyhow::Result<()> {
-    let store = FileIdentityStore::new(path, env.clone());
+    let store = Accounts::open(path, env)?;
     let message = match command {
         GroupCommand::List => {
             print!("{}", list_groups(&load(&store)?));
@@ -376,7 +377,7 @@ pub(super) fn run_group(
             format!("revoked group {name}'s grant on {share}")
         }
     };
-    println!("{message} in {}", path.display());
+    println!("{message} in {}", store.place());
     Ok(())
 }
 
@@ -414,26 +415,96 @@ fn next_id(used: impl Iterator<Item = u32>) -> u32 {
         .saturating_add(1)
 }
 
-/// Runs a store future to completion on a small runtime of its own.
-fn block_on<T>(future: impl Future<Output = T>) -> anyhow::Result<T> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting a runtime")?;
-    Ok(runtime.block_on(future))
+/// The store the commands edit, with the runtime its futures run on (one for the whole
+/// command: a database pool belongs to the runtime it was opened on).
+struct Accounts {
+    store: AnyStore,
+    runtime: tokio::runtime::Runtime,
+    /// The configuration file.
+    path: PathBuf,
 }
 
-fn load(store: &FileIdentityStore) -> anyhow::Result<IdentityData> {
-    block_on(store.load())?.map_err(|e| explain(e, store.path()))
+enum AnyStore {
+    File(Box<FileIdentityStore>),
+    #[cfg(feature = "postgres")]
+    Postgres(Box<crate::daemon::identity_pg::PgIdentityStore>),
+}
+
+impl Accounts {
+    /// The store the configuration at `path` names: its file, or with `identity.store:
+    /// postgres` that database. A file that does not load is left to the file store, whose
+    /// errors say what is wrong with it.
+    fn open(path: &Path, env: &ConfigEnv) -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting a runtime")?;
+        let mut store = AnyStore::File(Box::new(FileIdentityStore::new(path, env.clone())));
+        if let Ok(config) = Config::load_with(path, env)
+            && let Some(name) = config.identity_store_name()
+        {
+            #[cfg(feature = "postgres")]
+            {
+                store = AnyStore::Postgres(Box::new(runtime.block_on(
+                    crate::daemon::identity_pg::PgIdentityStore::connect(&config, &name),
+                )?));
+            }
+            #[cfg(not(feature = "postgres"))]
+            bail!(
+                "identity.store is postgres (metadata store {name}), but this dittofs was built \
+                 without PostgreSQL support"
+            );
+        }
+        Ok(Self {
+            store,
+            runtime,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Where the users live: the file's path, or the database's store name.
+    fn place(&self) -> String {
+        match &self.store {
+            AnyStore::File(store) => store.path().display().to_string(),
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres(store) => store.place(),
+        }
+    }
+
+    fn load(&self) -> anyhow::Result<IdentityData> {
+        let loaded = match &self.store {
+            AnyStore::File(store) => self.runtime.block_on(store.load()),
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres(store) => self.runtime.block_on(store.load()),
+        };
+        loaded.map_err(|e| explain(e, &self.path))
+    }
+}
+
+fn load(store: &Accounts) -> anyhow::Result<IdentityData> {
+    store.load()
 }
 
 /// Applies an edit, and notes when the file was readable by others before (it is 0600 now).
-fn edit<F>(store: &FileIdentityStore, change: F) -> anyhow::Result<IdentityData>
+fn edit<F>(accounts: &Accounts, change: F) -> anyhow::Result<IdentityData>
 where
     F: FnOnce(&mut IdentityData) -> Result<(), IdentityError> + Send,
 {
+    let store = match &accounts.store {
+        AnyStore::File(store) => store,
+        #[cfg(feature = "postgres")]
+        AnyStore::Postgres(store) => {
+            return accounts
+                .runtime
+                .block_on(store.update(change))
+                .map_err(|e| explain(e, &accounts.path));
+        }
+    };
     let was_open = is_readable_by_others(store.path());
-    let data = block_on(store.update(change))?.map_err(|e| explain(e, store.path()))?;
+    let data = accounts
+        .runtime
+        .block_on(store.update(change))
+        .map_err(|e| explain(e, store.path()))?;
     if was_open {
         eprintln!(
             "note: {} was readable by others; it holds password hashes and is now mode 0600",

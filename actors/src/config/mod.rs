@@ -34,10 +34,11 @@ pub use self::load::ConfigEnv;
 pub use self::overrides::{ENV_PREFIX, ENV_SEPARATOR};
 pub use self::schema::{
     AdaptersSection, CacheSection, Config, ContentSection, ContentStoreConfig, DatabaseUrl,
-    GroupConfig, GuestConfig, LogFormat, LogLevel, LoggingSection, MetadataSection,
-    MetadataStoreConfig, NfsConfig, NfsLockingConfig, PortmapperConfig, PostgresOptions, S3Options,
-    ServerSection, ShareConfig, ShareRoot, ShareSmbConfig, SmbCipher, SmbConfig, SmbDialect,
-    SmbDialects, SmbEncryption, Squash, UserConfig,
+    GroupConfig, GuestConfig, IdentityBackend, IdentitySection, LogFormat, LogLevel,
+    LoggingSection, MetadataSection, MetadataStoreConfig, NfsConfig, NfsLockingConfig,
+    PortmapperConfig, PostgresOptions, S3Options, ServerSection, ShareConfig, ShareRoot,
+    ShareSmbConfig, SmbCipher, SmbConfig, SmbDialect, SmbDialects, SmbEncryption, Squash,
+    UserConfig,
 };
 pub use self::units::{ByteSize, UnitError, format_duration, parse_duration, parse_mode};
 pub use self::validate::Problem;

@@ -36,6 +36,9 @@ pub struct Config {
     pub users: Vec<UserConfig>,
     /// The identity of callers without credentials, on shares that allow it.
     pub guest: GuestConfig,
+    /// Where users, groups and their grants live: this file (the default) or a PostgreSQL
+    /// metadata store that several gateways share.
+    pub identity: IdentitySection,
     /// The exported shares; names are unique.
     pub shares: Vec<ShareConfig>,
     /// The protocol front ends.
@@ -654,6 +657,49 @@ impl Default for GuestConfig {
     }
 }
 
+/// `identity`: where users, groups, memberships, grants and password hashes are kept.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdentitySection {
+    /// `file` (the `users:` and `groups:` sections of this file) or `postgres`.
+    pub store: IdentityBackend,
+    /// With `store: postgres`, the `metadata.stores` entry (of type postgres) whose database
+    /// holds them; empty means the metadata store of the first share, the one that also holds
+    /// the file-handle key.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub metadata_store: String,
+}
+
+/// Where users and groups live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdentityBackend {
+    /// The configuration file's `users:` and `groups:` sections.
+    #[default]
+    File,
+    /// Tables in a PostgreSQL metadata store's database, shared by every gateway on it.
+    Postgres,
+}
+
+impl Config {
+    /// With `identity.store: postgres`, the name of the metadata store that holds users and
+    /// groups (`identity.metadata_store`, else the first share's); `None` for the file.
+    pub fn identity_store_name(&self) -> Option<String> {
+        match self.identity.store {
+            IdentityBackend::File => None,
+            IdentityBackend::Postgres if !self.identity.metadata_store.is_empty() => {
+                Some(self.identity.metadata_store.clone())
+            }
+            IdentityBackend::Postgres => Some(
+                self.shares
+                    .first()
+                    .map(|s| s.metadata_store.clone())
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+}
+
 /// `adapters`: the protocol front ends; at least one is enabled.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -975,6 +1021,7 @@ impl Config {
             groups: Vec::new(),
             users: Vec::new(),
             guest: GuestConfig::default(),
+            identity: IdentitySection::default(),
             shares: vec![ShareConfig::new("/export")],
             adapters: AdaptersSection::default(),
         }

@@ -56,6 +56,7 @@ impl Config {
         self.validate_shares(&mut problems);
         self.validate_adapters(&mut problems);
         self.validate_identity(&mut problems);
+        self.validate_identity_store(&mut problems);
         if problems.0.is_empty() {
             Ok(())
         } else {
@@ -337,6 +338,39 @@ impl Config {
 
     /// Users and groups: unique names and ids, known groups, grants on existing shares, hashes
     /// of the right form. Reasons never quote a hash.
+    fn validate_identity_store(&self, problems: &mut Problems) {
+        let Some(name) = self.identity_store_name() else {
+            return;
+        };
+        let key = if self.identity.metadata_store.is_empty() {
+            "identity.store"
+        } else {
+            "identity.metadata_store"
+        };
+        match self.metadata.stores.get(&name) {
+            Some(MetadataStoreConfig::Postgres(_)) => {}
+            Some(other) => problems.push(
+                key,
+                format!(
+                    "users and groups can live in a postgres metadata store only; {name:?} is {}",
+                    other.kind()
+                ),
+            ),
+            None if name.is_empty() => problems.push(
+                key,
+                "postgres needs identity.metadata_store (there is no share whose metadata store \
+                 could hold users and groups)",
+            ),
+            None => problems.push(
+                key,
+                format!(
+                    "no metadata store named {name:?} (defined: {})",
+                    names(self.metadata.stores.keys())
+                ),
+            ),
+        }
+    }
+
     fn validate_identity(&self, problems: &mut Problems) {
         let shares: Vec<&String> = self.shares.iter().map(|s| &s.name).collect();
         let check_grants = |problems: &mut Problems, key: &str, grants: &BTreeMap<String, _>| {

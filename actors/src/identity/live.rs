@@ -76,7 +76,8 @@ impl Resolver for LiveIdentity {
     }
 }
 
-/// The reload loop. Exit: `shutdown` cancelled (checked first on every tick).
+/// The reload loop: every `period`, and at once when the store reports a change, compare the
+/// store's version with the snapshot's. Exit: `shutdown` cancelled (checked first).
 async fn poll<S: IdentityStore>(
     store: S,
     shares: BTreeMap<String, ShareRules>,
@@ -93,6 +94,7 @@ async fn poll<S: IdentityStore>(
         tokio::select! {
             biased;
             () = shutdown.cancelled() => return,
+            () = store.changed() => {}
             _ = tick.tick() => {}
         }
         let now = match store.version().await {

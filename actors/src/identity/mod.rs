@@ -9,7 +9,9 @@
 //!   resolution order;
 //! - `store`: the [`IdentityStore`] interface and the default [`FileIdentityStore`] (the
 //!   `users:`, `groups:` and `guest:` sections of the configuration file);
-//! - `live`: [`LiveIdentity`], the [`Resolver`] a running server holds, reloaded by polling;
+//! - `live`: [`LiveIdentity`], the [`Resolver`] a running server holds, reloaded by polling
+//!   (and at once when the store notifies a change);
+//! - the PostgreSQL store (`identity.store: postgres`) is wiring: `daemon::identity_pg`;
 //! - `secret`: bcrypt and NT hashes, redaction, the constant-time password check.
 
 mod live;

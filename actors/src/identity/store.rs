@@ -3,8 +3,8 @@
 //! file.
 //!
 //! The interface is not file-shaped, so that a database backend (several gateways sharing one
-//! PostgreSQL) can implement it: a cheap change token the server polls, a load, and an edit
-//! applied all-or-nothing.
+//! PostgreSQL: `daemon::identity_pg`) implements it too: a cheap change token the server
+//! polls, an optional change notification, a load, and an edit applied all-or-nothing.
 
 use std::future::Future;
 use std::io::{self, Write as _};
@@ -26,6 +26,9 @@ pub enum IdentityError {
     /// The configuration (before or after the edit) is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The identity database failed (unreachable, busy, damaged).
+    #[error("identity database: {0}")]
+    Database(#[source] stores::StoreError),
     /// Reading or writing the store failed.
     #[error("{}: {source}", .path.display())]
     Io {
@@ -43,6 +46,12 @@ pub trait IdentityStore: Send + Sync + 'static {
     /// A token that changes whenever the data may have changed (the file's hash; a database
     /// would use a revision counter). Cheap: the server polls it every second.
     fn version(&self) -> impl Future<Output = Result<Vec<u8>, IdentityError>> + Send;
+
+    /// Resolves when the store learnt of a change sooner than the next poll would (a database
+    /// notification); the poll still runs, so a store without notifications never resolves.
+    fn changed(&self) -> impl Future<Output = ()> + Send {
+        std::future::pending()
+    }
 
     /// The current users, groups and guest, validated.
     fn load(&self) -> impl Future<Output = Result<IdentityData, IdentityError>> + Send;

@@ -15,6 +15,7 @@
 //! | `xattrs` | `(ino, name)` | extended attributes (schema version 2) |
 //! | `shares` | `name` | each share's root inode |
 //! | `secrets` | `name` | server secrets, written once |
+//! | `identity_*` | | users, groups, memberships, grants and the change log (schema version 3; [`PgIdentity`]) |
 //!
 //! Sequences: `inode_batches` (each value reserves 1024 inode ids, cached in the process, so
 //! creates do not meet on one hot row), `generations` (one value per [`PgMetadata::connect`]).
@@ -81,13 +82,18 @@ use crate::api::{
 };
 use crate::rules::{self, add_link};
 
+mod identity;
+pub use self::identity::{
+    GroupRow, IDENTITY_CHANNEL, IDENTITY_LOCK, IdentityRows, IdentitySnapshot, PgIdentity, UserRow,
+};
+
 pub use crate::redact::redact_url;
 
 /// The embedded migrations, `stores/migrations/postgres/NNNN_what.sql`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 /// The schema version this build writes: the newest migration.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The advisory lock key every cross-directory directory rename takes (per database, so per
 /// store): "DittoRen".
@@ -450,6 +456,39 @@ fn random_u64(salt: u64) -> u64 {
     hasher.finish()
 }
 
+/// A pool of at most `max_connections` connections to `config.url`, each with the store's
+/// session settings, and the schema migrated to [`SCHEMA_VERSION`] (waiting for another
+/// gateway that migrates it).
+pub(crate) async fn open_pool(config: &PgConfig, max_connections: u32) -> StoreResult<PgPool> {
+    let redacted = redact_url(&config.url);
+    let options = PgConnectOptions::from_str(&config.url)
+        .map_err(|e| SchemaError::BadUrl {
+            url: redacted.clone(),
+            reason: e.to_string(),
+        })?
+        .application_name("dittofs")
+        .options([
+            (
+                "statement_timeout",
+                format!("{}ms", config.statement_timeout.as_millis().max(1)),
+            ),
+            // See "Durability" in the module docs: sync() relies on it.
+            ("synchronous_commit", "on".to_owned()),
+        ]);
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections.max(1))
+        .min_connections(0)
+        .acquire_timeout(config.acquire_timeout)
+        .connect_with(options)
+        .await
+        .map_err(|source| SchemaError::Connect {
+            url: redacted,
+            source,
+        })?;
+    MIGRATOR.run(&pool).await.map_err(SchemaError::Migrate)?;
+    Ok(pool)
+}
+
 impl PgMetadata {
     /// Connects to the database `config.url` names, applies any pending migrations (waiting
     /// for another gateway that applies them), creates the store identity if this is the first
@@ -459,31 +498,7 @@ impl PgMetadata {
     /// server cannot be reached or refuses the login, or the schema is newer than this build.
     pub async fn connect(config: &PgConfig) -> StoreResult<Self> {
         let redacted = redact_url(&config.url);
-        let options = PgConnectOptions::from_str(&config.url)
-            .map_err(|e| SchemaError::BadUrl {
-                url: redacted.clone(),
-                reason: e.to_string(),
-            })?
-            .application_name("dittofs")
-            .options([
-                (
-                    "statement_timeout",
-                    format!("{}ms", config.statement_timeout.as_millis().max(1)),
-                ),
-                // See "Durability" in the module docs: sync() relies on it.
-                ("synchronous_commit", "on".to_owned()),
-            ]);
-        let pool = PgPoolOptions::new()
-            .max_connections(config.max_connections.max(1))
-            .min_connections(0)
-            .acquire_timeout(config.acquire_timeout)
-            .connect_with(options)
-            .await
-            .map_err(|source| SchemaError::Connect {
-                url: redacted.clone(),
-                source,
-            })?;
-        MIGRATOR.run(&pool).await.map_err(SchemaError::Migrate)?;
+        let pool = open_pool(config, config.max_connections).await?;
 
         let candidate = random_u64(0x5354_4f52_4549_4400) as i64;
         sqlx::query("INSERT INTO store_meta (store_id) VALUES ($1) ON CONFLICT DO NOTHING")

@@ -195,6 +195,9 @@ pub(crate) struct Conn {
     pub(crate) asyncs: BTreeMap<u64, AsyncOp>,
     /// The next AsyncId (never 0).
     pub(crate) next_async: u64,
+    /// Requests retrying a busy store, by (SessionId, MessageId): when they first met it and
+    /// how often they retried ([`super::busy`]). At most [`ASYNC_MAX`](super::events::ASYNC_MAX).
+    pub(crate) busy: BTreeMap<(u64, u64), (tokio::time::Instant, u32)>,
     /// This connection's queue of requests forwarded by the channels bound to its sessions
     /// (handed to them in [`super::events::SessionHome`]).
     pub(crate) forward_tx: mpsc::Sender<Forward>,
@@ -264,6 +267,7 @@ pub(crate) async fn run<S>(
             events,
             asyncs: BTreeMap::new(),
             next_async: 1,
+            busy: BTreeMap::new(),
         };
         let (mut rd, mut wr) = tokio::io::split(stream);
         // Until a session is authenticated, frames are small (NEGOTIATE, SESSION_SETUP);
@@ -689,7 +693,9 @@ impl Conn {
                     encrypted,
                     related_file: if related { st.related_file } else { None },
                 };
-                self.element(req).await
+                let out = self.element(req).await;
+                // Only the last element may go asynchronous for a busy store.
+                self.busy_retry(&hdr, out, last)
             };
             if out.silent {
                 continue;

@@ -24,7 +24,8 @@ pub(crate) fn status(e: &StoreError) -> NtStatus {
         // What NTFS answers when a file's extended attributes would pass its limit.
         StoreError::XattrTooLarge => NtStatus::EA_TOO_LARGE,
         StoreError::Invalid(_) => NtStatus::INVALID_PARAMETER,
-        // A slow store: the client retries (smbclient and cifs retry on this status).
+        // A store still busy after super::busy retried it until its deadline (smbclient and
+        // cifs retry on this status too).
         StoreError::Busy => NtStatus::DEVICE_NOT_READY,
         StoreError::Io(_) | StoreError::Backend(_) => NtStatus::IO_DEVICE_ERROR,
     }

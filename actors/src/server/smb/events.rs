@@ -371,7 +371,10 @@ impl Conn {
     async fn finish(&mut self, async_id: u64, finish: Finish) -> Option<Vec<u8>> {
         let op = self.asyncs.remove(&async_id)?;
         let mut out = match finish {
-            Finish::Done(out) => out,
+            Finish::Done(out) => {
+                self.busy_forget(&op.hdr);
+                out
+            }
             Finish::Retry => {
                 let req = Req {
                     hdr: &op.hdr,
@@ -379,7 +382,8 @@ impl Conn {
                     encrypted: op.transform.is_some(),
                     related_file: op.related_file,
                 };
-                self.element(req).await
+                let out = self.element(req).await;
+                self.busy_retry(&op.hdr, out, true)
             }
         };
         if let Some(wait) = out.wait.take() {

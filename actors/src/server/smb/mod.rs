@@ -13,6 +13,7 @@
 
 pub(crate) mod acl;
 pub(crate) mod attrs;
+pub(crate) mod busy;
 pub(crate) mod connection;
 pub(crate) mod dir;
 pub(crate) mod durable;
