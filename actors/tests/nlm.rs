@@ -38,6 +38,7 @@ use protocol::wire::{Encode, encode_to_vec};
 use protocol::xdr::Writer;
 use testkit::Daemon;
 use testkit::nfs::{create, mount};
+use testkit::script::StepScript;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -566,9 +567,6 @@ async fn restart_notifies_and_grace_period() {
 /// over its stdin and stdout; NLM through the codecs here; the file is found over NFS.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nfs_and_smb_locks_conflict() {
-    use std::io::{BufRead as _, Write as _};
-    use std::process::{Command, Stdio};
-
     const PASSWORD: &str = "nlm-cross-pw";
     let dir = tempfile::tempdir().unwrap();
     let mut d = Daemon::prepare_smb(
@@ -580,31 +578,12 @@ async fn nfs_and_smb_locks_conflict() {
     );
     d.add_user("alice", 1001, 1001, PASSWORD);
     d.spawn();
-    let mut py = Command::new("python3")
-        .arg(testkit::vm::repo().join("tests/smb/smbprotocol_nlm.py"))
-        .args([
-            &d.smb_port.unwrap().to_string(),
-            "export",
-            "alice",
-            PASSWORD,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("running python3: {e} (install python3, then ci/setup.sh)"));
-    let mut to_py = py.stdin.take().unwrap();
-    let mut from_py = std::io::BufReader::new(py.stdout.take().unwrap());
-    let mut expect_line = |want: &str| {
-        let mut line = String::new();
-        from_py.read_line(&mut line).unwrap();
-        assert_eq!(
-            line.trim_end(),
-            want,
-            "the SMB side (exit 2: smbprotocol missing; ci/setup.sh installs it)"
-        );
-    };
-    expect_line("SMB-CREATED");
+    let port = d.smb_port.unwrap().to_string();
+    let mut py = StepScript::python(
+        "tests/smb/smbprotocol_nlm.py",
+        &[&port, "export", "alice", PASSWORD],
+    );
+    py.expect("SMB-CREATED").await;
 
     let mut m = mount("127.0.0.1", d.port, "/export", 0, 0).await.unwrap();
     let root = m.root_nfs_fh3();
@@ -616,18 +595,18 @@ async fn nfs_and_smb_locks_conflict() {
         fh: f.data.0.to_vec(),
     };
     assert_eq!(n.lock(A, 0, 10, true, false).await, Nlm4Stat::GRANTED);
-    writeln!(to_py, "go").unwrap();
-    expect_line("SMB-REFUSED-UNDER-NLM");
-    expect_line("SMB-LOCK-HELD");
+    py.go();
+    py.expect("SMB-REFUSED-UNDER-NLM").await;
+    py.expect("SMB-LOCK-HELD").await;
     assert_eq!(n.lock(B, 25, 1, false, false).await, Nlm4Stat::DENIED);
     assert_eq!(
         n.test(B, 25, 1, false).await,
         Ok(Some((0, 20, 10, true))),
         "the SMB holder"
     );
-    writeln!(to_py, "go").unwrap();
-    expect_line("SMB-DONE");
-    assert!(py.wait().unwrap().success());
+    py.go();
+    py.expect("SMB-DONE").await;
+    assert!(py.success());
     assert_eq!(
         n.lock(B, 25, 1, true, false).await,
         Nlm4Stat::GRANTED,

@@ -12,6 +12,7 @@
 //!   store (a shared directory or an S3 bucket).
 //! - [`postgres`]: a throwaway PostgreSQL server (initdb + pg_ctl on a free loopback port).
 //! - [`s3`]: a real S3 server (moto) on a free loopback port, for the S3 content store's tests.
+//! - [`script`]: a client script (the smbprotocol ones) driven step by step over its stdio.
 //!
 //! It does not depend on `actors`, so `actors`' own integration tests can depend on it.
 
@@ -20,6 +21,7 @@ pub mod gateway;
 pub mod nfs;
 pub mod postgres;
 pub mod s3;
+pub mod script;
 pub mod vm;
 
 pub use daemon::Daemon;

@@ -1,0 +1,86 @@
+//! A client script run step by step: the smbprotocol scripts under `tests/smb/` that a Rust
+//! test drives over their stdin and stdout (the script prints a line when it reaches a step,
+//! the test answers a line when the script may go on), so the test can act in between from
+//! another protocol.
+
+use std::io::{BufRead as _, Write as _};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+/// How long a step may take before the test fails.
+pub const STEP_MAX: Duration = Duration::from_secs(60);
+
+/// A running script.
+#[derive(Debug)]
+pub struct StepScript {
+    name: String,
+    child: Child,
+    stdin: ChildStdin,
+    lines: mpsc::UnboundedReceiver<String>,
+}
+
+impl StepScript {
+    /// Starts `python3 <repo>/<script> ARGS...`; panics with the install hint when python3
+    /// cannot run.
+    pub fn python(script: &str, args: &[&str]) -> Self {
+        let mut child = Command::new("python3")
+            .arg(crate::vm::repo().join(script))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("running python3: {e} (install python3, then ci/setup.sh)"));
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::unbounded_channel();
+        // Reading a child's pipe blocks; this runs outside any simulation.
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "a real child process's stdout, read outside any simulation"
+        )]
+        tokio::task::spawn_blocking(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            name: script.to_owned(),
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    /// Waits for the script's next line and checks it is `want`.
+    pub async fn expect(&mut self, want: &str) {
+        let line = tokio::time::timeout(STEP_MAX, self.lines.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{}: no {want} within {STEP_MAX:?}", self.name))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} ended before {want} (exit 2: smbprotocol missing; ci/setup.sh installs it)",
+                    self.name
+                )
+            });
+        assert_eq!(line, want, "{}", self.name);
+    }
+
+    /// Lets the script go on to its next step.
+    pub fn go(&mut self) {
+        writeln!(self.stdin, "go").unwrap_or_else(|e| panic!("{}: {e}", self.name));
+    }
+
+    /// Waits for the script to end; whether it succeeded.
+    pub fn success(mut self) -> bool {
+        self.child
+            .wait()
+            .unwrap_or_else(|e| panic!("{}: {e}", self.name))
+            .success()
+    }
+}
