@@ -8,8 +8,9 @@ import sys
 import traceback
 import uuid
 
-from smbprotocol.connection import Connection
+from smbprotocol.connection import Connection, Request
 from smbprotocol.exceptions import SMBResponseException
+from smbprotocol.header import SMB2HeaderRequest
 from smbprotocol.open import SMB2LockElement
 from smbprotocol.session import Session
 from smbprotocol.tree import TreeConnect
@@ -30,6 +31,21 @@ def connect(port, share, user, password, dialect, cipher, client_guid=None):
     tree = TreeConnect(session, rf"\\127.0.0.1\{share}")
     tree.connect()
     return conn, session, tree
+
+
+# The MessageId of oplock and lease break notifications ([MS-SMB2] 3.3.4.6, 3.3.4.7).
+BREAK_ID = 0xFFFFFFFFFFFFFFFF
+
+
+def catch_breaks(conn, session, message):
+    """A placeholder request, registered under the break notifications' MessageId, that
+    receives them (smbprotocol has no break handling); `message` is the acknowledgement class
+    the script sends. Wait on its `response_event`, read its `response`, clear the event."""
+    hdr = SMB2HeaderRequest()
+    hdr["message_id"] = BREAK_ID
+    req = Request(hdr, message, conn, session_id=session.session_id)
+    conn.outstanding_requests[BREAK_ID] = req
+    return req
 
 
 def element(offset, length, flags):

@@ -29,8 +29,8 @@ import sys
 import uuid
 
 try:
-    from smbprotocol.connection import Ciphers, Dialects, Request
-    from smbprotocol.header import Commands, SMB2HeaderRequest
+    from smbprotocol.connection import Ciphers, Dialects
+    from smbprotocol.header import Commands
     from smbprotocol.open import (
         CloseFlags,
         CreateDisposition,
@@ -56,7 +56,6 @@ except ImportError as e:  # pragma: no cover - the environment's fault, said pla
 STATUS_SUCCESS = 0
 STATUS_PENDING = 0x00000103
 STATUS_CANCELLED = 0xC0000120
-BREAK_ID = 0xFFFFFFFFFFFFFFFF
 RELATED_FILE = b"\xff" * 16
 SHARE_ALL = ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE | ShareAccess.FILE_SHARE_DELETE
 # Seconds any answer may take.
@@ -88,12 +87,7 @@ def connect(port, share, user, password, dialect, cipher):
 
 
 def catch_breaks(conn, session):
-    """A placeholder request that receives the break notifications."""
-    hdr = SMB2HeaderRequest()
-    hdr["message_id"] = BREAK_ID
-    req = Request(hdr, OplockBreakAck, conn, session_id=session.session_id)
-    conn.outstanding_requests[BREAK_ID] = req
-    return req
+    return harness.catch_breaks(conn, session, OplockBreakAck)
 
 
 def next_break(req):

@@ -33,9 +33,9 @@ import uuid
 
 try:
     from smbprotocol.change_notify import ChangeNotifyFlags, CompletionFilter, FileSystemWatcher
-    from smbprotocol.connection import Ciphers, Dialects, Request
+    from smbprotocol.connection import Ciphers, Dialects
     from smbprotocol.create_contexts import CreateContextName, SMB2CreateContextRequest
-    from smbprotocol.header import Commands, SMB2HeaderRequest
+    from smbprotocol.header import Commands
     from smbprotocol.open import (
         CreateDisposition,
         CreateOptions,
@@ -53,7 +53,6 @@ except ImportError as e:  # pragma: no cover - the environment's fault, said pla
     print(f"smbprotocol_lease_nfs.py: cannot import smbprotocol ({e}); pip install smbprotocol==1.17.0")
     sys.exit(2)
 
-BREAK_ID = 0xFFFFFFFFFFFFFFFF
 LEASE_R, LEASE_H, LEASE_W = 1, 2, 4
 ACK_REQUIRED = 1
 SHARE_ALL = ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE | ShareAccess.FILE_SHARE_DELETE
@@ -78,12 +77,7 @@ class LeaseBreakAck:
 
 
 def catch_breaks(conn, session):
-    """A placeholder request that receives the break notifications (MessageId all ones)."""
-    hdr = SMB2HeaderRequest()
-    hdr["message_id"] = BREAK_ID
-    req = Request(hdr, LeaseBreakAck, conn, session_id=session.session_id)
-    conn.outstanding_requests[BREAK_ID] = req
-    return req
+    return harness.catch_breaks(conn, session, LeaseBreakAck)
 
 
 def next_lease_break(req):
