@@ -619,7 +619,7 @@ fn start_refuses_a_readable_file_with_hashes() {
     sandbox
         .run(&["--config", config, "start"])
         .assert_fails_with(
-            "holds secrets (password hashes or an S3 secret key) but is readable by others (mode 0644); run `chmod 600",
+            "holds secrets (password hashes) but is readable by others (mode 0644); run `chmod 600",
         );
     let grant = sandbox.run_stdin(
         &[

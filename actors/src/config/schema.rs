@@ -1052,23 +1052,36 @@ impl Config {
         copy
     }
 
-    /// Whether any user has a password hash or NT hash, or a database URL holds a password,
-    /// so the file must be private.
+    /// Whether any user has a password hash or NT hash, a database URL holds a password, or an
+    /// S3 store its secret key, so the file must be private.
     pub fn has_secrets(&self) -> bool {
-        let url_password = self.metadata.stores.values().any(|s| match s {
-            MetadataStoreConfig::Postgres(o) => o.url.redacted() != o.url.0,
-            MetadataStoreConfig::Memory {} | MetadataStoreConfig::Rocksdb { .. } => false,
-        });
-        url_password
-            || self
-                .users
-                .iter()
-                .any(|u| u.password_hash.is_some() || u.nt_hash.is_some())
-            || self
-                .content
-                .stores
-                .values()
-                .any(|s| matches!(s, ContentStoreConfig::S3(o) if o.secret_access_key.is_some()))
+        !self.secrets().is_empty()
+    }
+
+    /// What secrets the file holds, named for a message ("password hashes", "the database
+    /// password of metadata store pg", "the S3 secret key of content store s3").
+    pub fn secrets(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        if self
+            .users
+            .iter()
+            .any(|u| u.password_hash.is_some() || u.nt_hash.is_some())
+        {
+            found.push("password hashes".to_owned());
+        }
+        for (name, s) in &self.metadata.stores {
+            if let MetadataStoreConfig::Postgres(o) = s
+                && o.url.redacted() != o.url.0
+            {
+                found.push(format!("the database password of metadata store {name}"));
+            }
+        }
+        for (name, s) in &self.content.stores {
+            if matches!(s, ContentStoreConfig::S3(o) if o.secret_access_key.is_some()) {
+                found.push(format!("the S3 secret key of content store {name}"));
+            }
+        }
+        found
     }
 }
 

@@ -172,7 +172,8 @@ pub fn identity_of(config: &Config) -> IdentityData {
 /// password) in a file others can read. `dittofs start` refuses to run with such a file; a
 /// reload only warns.
 pub fn check_private(path: &Path, config: &Config) -> Result<(), String> {
-    if !config.has_secrets() {
+    let secrets = config.secrets();
+    if secrets.is_empty() {
         return Ok(());
     }
     #[cfg(unix)]
@@ -182,16 +183,17 @@ pub fn check_private(path: &Path, config: &Config) -> Result<(), String> {
             let mode = meta.permissions().mode() & 0o777;
             if mode & 0o077 != 0 {
                 return Err(format!(
-                    "{} holds secrets (password hashes or an S3 secret key) but is readable by others (mode {mode:04o}); \
+                    "{} holds secrets ({}) but is readable by others (mode {mode:04o}); \
                      run `chmod 600 {}`",
                     path.display(),
+                    secrets.join(", "),
                     path.display()
                 ));
             }
         }
     }
     #[cfg(not(unix))]
-    let _ = path;
+    let _ = (path, secrets);
     Ok(())
 }
 
