@@ -51,6 +51,8 @@ const SUITES: &[(&str, usize, usize)] = &[
     ("smb2.durable-open", 17, 23),
     ("smb2.durable-open-disconnect", 1, 1),
     ("smb2.durable-v2-open", 14, 15),
+    ("smb2.sharemode", 3, 3),
+    ("smb2.deny", 2, 2),
 ];
 
 /// Suites run only when named in `SMBTORTURE_SUITES` (about the 2 minutes or more a default
