@@ -42,8 +42,10 @@ const GRACE: u64 = 5;
 /// Goal: with a plain `mount -t nfs -o vers=3` (no `nolock`), a write lock makes F_SETLK fail
 /// with EAGAIN in another process, F_GETLK reports the holder's range, flock fails with
 /// EWOULDBLOCK, F_SETLKW waits until the holder exits and then succeeds, and locks vanish with
-/// their holders; a lock held across a `kill -9` and restart of the server is reclaimed in the
-/// grace period (after the server's SM_NOTIFY) and still excludes other processes.
+/// their holders; a lock held over NFS makes the same range's F_SETLK through the kernel cifs
+/// client (same VM, same share over SMB 3.1.1) fail, and the reverse; a lock held across a
+/// `kill -9` and restart of the server is reclaimed in the grace period (after the server's
+/// SM_NOTIFY) and still excludes other processes.
 /// Method: `ci/vm/workloads/nlm.sh` in the VM; a thread here watches the console for the
 /// workload's restart marker and restarts the daemon.
 #[test]
@@ -51,7 +53,15 @@ fn kernel_fcntl_locks_over_nlm() {
     require("qemu-system-x86_64");
     require("socat");
     let dir = tempfile::tempdir().unwrap();
-    let mut d = Daemon::new(env!("CARGO_BIN_EXE_dittofs"), dir.path());
+    let mut d = Daemon::prepare_smb(
+        env!("CARGO_BIN_EXE_dittofs"),
+        dir.path(),
+        &["name: /export"],
+        "",
+        "",
+    );
+    d.add_user("dittofs", 1000, 1000, "dittofs-test");
+    let smb_port = d.smb_port.unwrap();
     d.launcher = vec![
         OsString::from("env"),
         OsString::from(format!(
@@ -119,6 +129,9 @@ fn kernel_fcntl_locks_over_nlm() {
         format!("LOCKD_PORT={LOCKD}"),
         format!("GRACE={GRACE}"),
         "RESTART=1".to_owned(),
+        format!("SMB_PORT={smb_port}"),
+        "SMB_USER=dittofs".to_owned(),
+        "SMB_PASS=dittofs-test".to_owned(),
     ];
     let mut args: Vec<&std::ffi::OsStr> = vec![
         "--net".as_ref(),
@@ -144,6 +157,10 @@ fn kernel_fcntl_locks_over_nlm() {
     assert!(
         stdout.contains("NLM-SERVER-BLOCKED-WAIT locked after"),
         "the F_SETLKW blocked by the other client never ended"
+    );
+    assert!(
+        stdout.contains("NFS-SMB-LOCKS-EXCLUDE"),
+        "the workload skipped the kernel NFS vs kernel cifs lock check"
     );
     assert!(
         stdout.contains("all NLM kernel-client checks passed"),

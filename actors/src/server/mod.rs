@@ -321,6 +321,7 @@ where
     let nlm = NlmService::start(env.clone(), config.nlm.clone())
         .await
         .map_err(Error::LockState)?;
+    nlm.set_foreign(smb_server.clone());
     let dispatcher = Arc::new(Dispatcher::new(
         env.clone(),
         Exports::new(registry, rules, resolver),

@@ -1,7 +1,8 @@
 # Guest workload (busybox sh): fcntl and flock locks through the Linux kernel NFSv3 client,
 # mounted WITHOUT nolock, against a dittofs server on the host (NLM v4 + NSM).
 #
-# Environment: PORT (the server's NFS, MOUNT and portmapper port), STATD_PORT and LOCKD_PORT
+# Environment: PORT (the server's NFS, MOUNT and portmapper port), SMB_PORT, SMB_USER and
+# SMB_PASS (optional: the same share over SMB for the cross-protocol step), STATD_PORT and LOCKD_PORT
 # (the guest's status monitor and lockd ports, forwarded from the host's loopback so the
 # server's callbacks reach them). Files: lockf.pl (the lock tool), and the host's perl and
 # dittofs-vm-statd in /usr/local/bin.
@@ -16,7 +17,9 @@
 # holder exits and then succeeds; locks vanish with their holder (the kernel settles these in
 # its own lock table, every lock and unlock still goes to the server). Then a lock the host
 # takes over NLM as another client (NLM-HOST-LOCK / NLM-HOST-UNLOCK markers on the console):
-# F_GETLK, F_SETLK, flock and a blocked F_SETLKW against it are the server's answers. Then
+# F_GETLK, F_SETLK, flock and a blocked F_SETLKW against it are the server's answers. With
+# SMB_PORT, the kernel cifs client mounts the same share: an NFS fcntl lock makes a cifs F_SETLK
+# of the range fail and the reverse (both reach the share's one lock manager). Then
 # (RESTART=1) the host restarts the server while a lock is held: the server's SM_NOTIFY
 # reaches statd, lockd reclaims in the grace period, and the lock still excludes others.
 set -eu
@@ -96,6 +99,35 @@ step "the other client unlocked; waiting for the blocked F_SETLKW (GRANTED callb
 wait_for /tmp/p4 "locked after" 60
 wait "$p4" || fail "F_SETLKW failed: $(cat /tmp/p4)"
 echo "NLM-SERVER-BLOCKED-WAIT $(cat /tmp/p4)"
+
+if [ -n "${SMB_PORT:-}" ]; then
+  step "kernel NFS and kernel cifs locks on one file exclude each other (one lock manager per share)"
+  S=/mnt/smb
+  PORT=$SMB_PORT SHARE=export cifs_mount "$S" 3.1.1
+  X="$M/cross.$$"
+  echo "cross-protocol bytes" >"$X"
+  # Root made it over NFS; the SMB user (uid 1000) opens it for writing too.
+  chmod 666 "$X"
+  xb=$(basename "$X")
+  $L "$X" setlk w 0 100 600 >/tmp/c1 &
+  c1=$!
+  wait_for /tmp/c1 locked 30
+  expect "cifs F_SETLK under an NFS lock" "$($L "$S/$xb" setlk w 50 10 0 || true)" EAGAIN
+  expect "cifs F_SETLK beside the NFS lock" "$($L "$S/$xb" setlk w 100 10 0)" locked
+  touch "/tmp/release-$xb"
+  wait "$c1" || true
+  rm -f "/tmp/release-$xb"
+  $L "$S/$xb" setlk w 200 10 600 >/tmp/c2 &
+  c2=$!
+  wait_for /tmp/c2 locked 30
+  expect "NFS F_SETLK under an SMB lock" "$($L "$X" setlk w 205 1 0 || true)" EAGAIN
+  expect "NFS F_SETLK beside the SMB lock" "$($L "$X" setlk w 300 1 0)" locked
+  touch "/tmp/release-$xb"
+  wait "$c2" || true
+  rm -f "/tmp/release-$xb" "$X"
+  umount "$S"
+  echo "NFS-SMB-LOCKS-EXCLUDE"
+fi
 
 if [ "${RESTART:-0}" = 1 ]; then
   step "server restart while a lock is held: notify, reclaim, grace period"

@@ -51,6 +51,7 @@ use super::filehandle::FileHandleCodec;
 use super::nsm::{self, Nsm};
 use super::rpc::{ConnInfo, reply};
 use crate::runtime::Env;
+use crate::server::share::foreign::{Foreign, Recall};
 use crate::server::share::locks::{LockError, LockOwner, LockRange, Locked, Scope};
 use crate::server::share::{Node, ShareHandle, ShareId};
 
@@ -143,6 +144,8 @@ pub(crate) struct NlmService {
     tables: Mutex<Tables>,
     callbacks: Arc<Semaphore>,
     xid: AtomicU32,
+    /// Other protocols' caching, recalled before a lock is taken ([`Self::set_foreign`]).
+    foreign: std::sync::OnceLock<Arc<dyn Foreign>>,
 }
 
 impl std::fmt::Debug for NlmService {
@@ -218,6 +221,7 @@ impl NlmService {
             tables: Mutex::new(Tables::default()),
             callbacks: Arc::new(Semaphore::new(CALLBACKS_MAX)),
             xid: AtomicU32::new(seed),
+            foreign: std::sync::OnceLock::new(),
         });
         if !restart.hosts.is_empty() {
             tracing::info!(
@@ -312,6 +316,14 @@ impl NlmService {
 
     /// Serves one NLM call: the reply record body (every call is answered; a `_MSG` call with
     /// an empty result, its answer following as a `_RES` call).
+    /// Tells the service whose caching a lock must recall first: an SMB client holding write
+    /// caching (a lease with W, a batch or exclusive oplock) keeps its byte-range locks to
+    /// itself, so before an NLM lock is decided the caching is broken and the client pushes
+    /// its locks to the server ([MS-SMB2] 3.3.4.7; `share::foreign`).
+    pub(crate) fn set_foreign(&self, foreign: Arc<dyn Foreign>) {
+        let _ = self.foreign.set(foreign);
+    }
+
     pub(crate) async fn serve_call(
         self: &Arc<Self>,
         exports: &Exports,
@@ -537,6 +549,11 @@ impl NlmService {
                 .count();
             mine < WAITERS_PER_HOST_MAX && tables.blocked.len() < WAITERS_MAX
         };
+        if let Some(f) = self.foreign.get()
+            && f.any_on(t.share)
+        {
+            f.recall(t.share, t.node, Recall::Data).await;
+        }
         match t
             .handle
             .lock(t.node, owner.clone(), vec![range], wait)

@@ -29,7 +29,7 @@ use super::notify;
 use super::oplocks::{Admit, Break, Grant, LeaseId, NodeKey, OpenRef, Request};
 use super::state::{DirScan, OPENS_MAX, Open, OpenKind, TreeKind};
 use crate::server::share::actor::Failure;
-use crate::server::share::locks::Io;
+use crate::server::share::locks::{Io, LockOwner, LockRange};
 use crate::server::share::{
     AttrChange, Caller, CreateMode, NewKind, Node, Rights, ShareHandle, Stability,
 };
@@ -243,6 +243,45 @@ impl Conn {
                 })))
             }
         }
+    }
+
+    /// No write caching over byte-range locks: a file someone holds locks on (over NFS, or
+    /// another SMB open) gets neither a lease with write caching nor a batch or exclusive
+    /// oplock, since a client holding one keeps its own locks to itself (Linux cifs does) and
+    /// they would not meet the others in the share's lock manager. Windows likewise grants no
+    /// exclusive oplock over byte-range locks (FsRtlCheckLockForOplockRequest).
+    async fn caching_over_locks(
+        &self,
+        share: &ShareHandle,
+        node: Node,
+        mut treq: Request,
+    ) -> Request {
+        let w = LeaseState::WRITE_CACHING.0;
+        let exclusive = matches!(treq.oplock, OplockLevel::BATCH | OplockLevel::EXCLUSIVE);
+        if !exclusive && treq.lease.is_none_or(|l| l.1 & w == 0) {
+            return treq;
+        }
+        // An owner that holds nothing: any lock on the file conflicts with its whole-file probe.
+        let probe = LockOwner::Smb {
+            conn: self.id,
+            session: 0,
+            open: u64::MAX,
+        };
+        let whole = LockRange {
+            offset: 0,
+            length: u64::MAX,
+            exclusive: true,
+        };
+        if let Ok(Some(_)) = share.test_lock(node, probe, whole).await {
+            tracing::debug!("locks on the file: no write caching granted");
+            if let Some(l) = &mut treq.lease {
+                l.1 &= !w;
+            }
+            if exclusive {
+                treq.oplock = OplockLevel::II;
+            }
+        }
+        treq
     }
 
     /// Posts breaks to the connections of the opens they concern.
@@ -489,6 +528,7 @@ impl Conn {
                     access: wanted,
                     ..treq
                 };
+                let treq = self.caching_over_locks(&share, Node::from(&a), treq).await;
                 match self.admit(
                     NodeKey::new(share.id(), Node::from(&a)),
                     &treq,
