@@ -550,7 +550,7 @@ impl NlmService {
             mine < WAITERS_PER_HOST_MAX && tables.blocked.len() < WAITERS_MAX
         };
         if let Some(f) = self.foreign.get()
-            && f.any_on(t.share)
+            && f.holds(t.share, t.node)
         {
             f.recall(t.share, t.node, Recall::Data).await;
         }

@@ -57,6 +57,10 @@ pub(crate) trait Foreign: Send + Sync + Debug {
     /// skip finding the node a name refers to.
     fn any_on(&self, share: ShareId) -> bool;
 
+    /// Whether anything may hold caching on `node` of `share`: one lookup, so a change on
+    /// the hot path (every NFS WRITE) pays nothing more when no SMB client has the file open.
+    fn holds(&self, share: ShareId, node: Node) -> bool;
+
     /// Breaks what `change` invalidates in the caching held on `node` of `share`, and returns
     /// once the holders that must acknowledge did, or their break timed out.
     fn recall<'a>(

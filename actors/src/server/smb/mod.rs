@@ -199,6 +199,10 @@ impl Foreign for SmbServer {
         self.opens.any_on(share)
     }
 
+    fn holds(&self, share: ShareId, node: Node) -> bool {
+        self.opens.has(oplocks::NodeKey::new(share, node))
+    }
+
     fn recall<'a>(
         &'a self,
         share: ShareId,

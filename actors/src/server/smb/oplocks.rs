@@ -322,6 +322,11 @@ impl OpenTable {
         Admit::Wait { until, changed: rx }
     }
 
+    /// Whether `key` has an open in the table.
+    pub(crate) fn has(&self, key: NodeKey) -> bool {
+        self.lock().nodes.contains_key(&key)
+    }
+
     /// Whether any open of `share` is in the table.
     pub(crate) fn any_on(&self, share: ShareId) -> bool {
         self.lock().nodes.keys().any(|k| k.share == share)

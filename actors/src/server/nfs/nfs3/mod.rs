@@ -93,7 +93,7 @@ impl Ctx<'_> {
     /// Takes back what other protocols' clients cache on `node` that `change` invalidates
     /// (SMB oplocks and leases), waiting for their acknowledgements up to the break timeout.
     async fn recall(&self, node: Node, change: Recall) {
-        if self.foreign.any_on(self.share.id()) {
+        if self.foreign.holds(self.share.id(), node) {
             self.foreign.recall(self.share.id(), node, change).await;
         }
     }
