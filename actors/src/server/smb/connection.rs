@@ -203,6 +203,8 @@ pub(crate) struct Conn {
     pub(crate) forward_tx: mpsc::Sender<Forward>,
     /// Requests forwarded by bound channels, run here as the sessions' home.
     pub(crate) forwards: mpsc::Receiver<Forward>,
+    /// A request that waited (STATUS_PENDING) is running again ([`Finish::Retry`]).
+    pub(crate) retrying: bool,
 }
 
 /// A request answered STATUS_PENDING whose final answer is still to come.
@@ -261,6 +263,7 @@ pub(crate) async fn run<S>(
             next_file: 1,
             forward_tx,
             forwards,
+            retrying: false,
             close: false,
             logged_off: Vec::new(),
             id,

@@ -382,7 +382,9 @@ impl Conn {
                     encrypted: op.transform.is_some(),
                     related_file: op.related_file,
                 };
+                self.retrying = true;
                 let out = self.element(req).await;
+                self.retrying = false;
                 self.busy_retry(&op.hdr, out, true)
             }
         };

@@ -4,7 +4,8 @@
 use bytes::Bytes;
 use protocol::smb2::create::{
     CreateAction, CreateDisposition, CreateOptions, CreateRequest, CreateResponse, FileAttributes,
-    Lease, LeaseState, MxAcResponse, OplockLevel, PosixCreateRequest, QFidResponse, names,
+    Lease, LeaseFlags, LeaseState, LeaseV2, MxAcResponse, OplockLevel, PosixCreateRequest,
+    QFidResponse, names,
 };
 use protocol::smb2::file::{
     CloseRequest, CloseResponse, EmptyResponse, FlushRequest, LeaseBreakAck, LeaseBreakFlags,
@@ -29,10 +30,26 @@ use super::notify;
 use super::oplocks::{Admit, Break, Grant, LeaseId, NodeKey, OpenRef, Request};
 use super::state::{DirScan, OPENS_MAX, Open, OpenKind, TreeKind};
 use crate::server::share::actor::Failure;
+use crate::server::share::foreign::Recall;
 use crate::server::share::locks::{Io, LockOwner, LockRange};
 use crate::server::share::{
     AttrChange, Caller, CreateMode, NewKind, Node, Rights, ShareHandle, Stability,
 };
+
+/// The lease context answering `asked`: the granted state and epoch, in the form of the lease
+/// as it was first granted (`v2`), whatever form this request used (Windows answers a v1
+/// request on a v2 lease with a v2 context, and the reverse; smbtorture lease.v2_epoch2/3).
+fn lease_response(asked: &Lease, state: u32, epoch: u16, breaking: bool, v2: bool) -> Lease {
+    let mut answer = asked.response(LeaseState(state), epoch, breaking);
+    answer.v2 = v2.then(|| LeaseV2 {
+        parent_key: asked.v2.map_or([0; 16], |v| v.parent_key),
+        epoch,
+    });
+    if answer.v2.is_none() {
+        answer.flags = LeaseFlags(answer.flags.0 & !LeaseFlags::PARENT_LEASE_KEY_SET.0);
+    }
+    answer
+}
 
 /// The largest file size NTFS allows (16 TiB - 64 KiB): writes starting there fail as on
 /// Windows.
@@ -282,6 +299,32 @@ impl Conn {
             }
         }
         treq
+    }
+
+    /// A change through open `id` to `key` ([`Recall`]) must first take the caching it
+    /// invalidates from the other opens: `None` when nothing is left to wait for, else the
+    /// pending answer that runs the request again once the table changes or the earliest
+    /// break times out.
+    pub(crate) fn recall_for(&self, key: NodeKey, id: u64, change: Recall) -> Option<Out> {
+        let mut breaks = Vec::new();
+        let by = OpenRef {
+            conn: self.id,
+            file: id,
+        };
+        let wait =
+            self.server
+                .opens
+                .recall(key, self.server.env.now(), change, Some(by), &mut breaks);
+        self.send_breaks(breaks);
+        let (until, mut changed) = wait?;
+        tracing::debug!("waits for other opens' caching to break");
+        Some(Out::pending(async move {
+            tokio::select! {
+                _ = changed.changed() => {}
+                () = tokio::time::sleep_until(until) => {}
+            }
+            Finish::Retry
+        }))
     }
 
     /// Posts breaks to the connections of the opens they concern.
@@ -730,6 +773,18 @@ impl Conn {
                 u64::from_le_bytes(b).div_ceil(4096).saturating_mul(4096)
             });
         let is_dir = attr.kind == FileKind::Directory;
+        if delete_on_close && !is_dir {
+            // The file is to go: other leases give up handle caching.
+            let mut breaks = Vec::new();
+            let me = OpenRef {
+                conn: self.id,
+                file,
+            };
+            let now = self.server.env.now();
+            let key = NodeKey::new(share.id(), node);
+            self.server.opens.deleting(key, now, me, &mut breaks);
+            self.send_breaks(breaks);
+        }
         let durable = self.durability(ask, &grant, is_dir, req.hdr.session_id.0);
         let fid = self.insert_open(Open {
             session: req.hdr.session_id.0,
@@ -797,8 +852,8 @@ impl Conn {
         if posix_req.is_some() && self.neg.as_ref().is_some_and(|n| n.posix) {
             contexts.push(attrs::posix_info(&attr).context());
         }
-        if let (Some(l), Some((state, epoch, breaking))) = (lease_req, grant.lease) {
-            contexts.push(l.response(LeaseState(state), epoch, breaking).context());
+        if let (Some(l), Some((state, epoch, breaking, v2))) = (lease_req, grant.lease) {
+            contexts.push(lease_response(&l, state, epoch, breaking, v2).context());
         }
         if let Some((_, c)) = durable {
             contexts.push(c);
@@ -855,6 +910,7 @@ impl Conn {
             }),
             overwrite: false,
             is_dir: false,
+            first: !self.retrying,
         };
         (lease_req, treq)
     }
@@ -1059,8 +1115,8 @@ impl Conn {
         }
         // A stream has its file's id ([MS-FSCC] 2.4.20; smbtorture fileid).
         let mut contexts = id_contexts(r, granted, base.ino.0, share.id().0);
-        if let (Some(l), Some((state, epoch, breaking))) = (lease_req, grant.lease) {
-            contexts.push(l.response(LeaseState(state), epoch, breaking).context());
+        if let (Some(l), Some((state, epoch, breaking, v2))) = (lease_req, grant.lease) {
+            contexts.push(lease_response(&l, state, epoch, breaking, v2).context());
         }
         let mut w = Out::writer();
         CreateResponse {
@@ -1652,7 +1708,16 @@ impl Conn {
                     client: neg.client_guid,
                     key: ack.lease_key,
                 };
-                self.server.opens.ack_lease(id, ack.state.0)?;
+                let mut breaks = Vec::new();
+                let now = self.server.env.now();
+                let taken = self
+                    .server
+                    .opens
+                    .ack_lease(id, ack.state.0, now, &mut breaks);
+                // A further break goes out after this answer (the connection sends queued
+                // breaks after the response in hand).
+                self.send_breaks(breaks);
+                taken?;
                 LeaseBreakAck {
                     flags: 0,
                     lease_key: ack.lease_key,

@@ -29,6 +29,7 @@ use super::connection::{Conn, Handled, Out, Req, filetime, from_filetime, undeco
 use super::files::{failed, lookup_ci, stream_allocation, stream_attributes, walk};
 use super::names::SmbPath;
 use super::state::OpenKind;
+use crate::server::share::foreign::Recall;
 use crate::server::share::{AttrChange, Node, TimeSet};
 
 /// Bytes per reported allocation unit (4 KiB clusters of 8 sectors of 512 bytes).
@@ -745,13 +746,18 @@ impl Conn {
                     }
                     // Delete-pending for every connection from now on (smbtorture
                     // oplock.doc): new opens fail with STATUS_DELETE_PENDING.
-                    self.server.opens.set_delete_pending(
-                        super::oplocks::OpenRef {
-                            conn: self.id,
-                            file: id,
-                        },
-                        delete,
-                    );
+                    let me = super::oplocks::OpenRef {
+                        conn: self.id,
+                        file: id,
+                    };
+                    self.server.opens.set_delete_pending(me, delete);
+                    if delete && stream.is_none() {
+                        let mut breaks = Vec::new();
+                        let key = super::oplocks::NodeKey::new(share.id(), node);
+                        let now = self.server.env.now();
+                        self.server.opens.deleting(key, now, me, &mut breaks);
+                        self.send_breaks(breaks);
+                    }
                 }
                 FileInfoClass::POSITION => {
                     let info = FilePositionInformation::decode(b).map_err(bad)?;
@@ -864,6 +870,17 @@ impl Conn {
                         Some((stored, _)) if !case_only => stored.clone(),
                         _ => to_name.to_owned(),
                     };
+                    // Other opens' handle caching goes first: the rename waits until their
+                    // holders acknowledge (or the break times out), as on Windows
+                    // (smbtorture lease.rename_wait, lease.v2_rename). This open's own lease
+                    // stays.
+                    if let Some(wait) = self.recall_for(
+                        super::oplocks::NodeKey::new(share.id(), node),
+                        id,
+                        Recall::Name,
+                    ) {
+                        return Ok(wait);
+                    }
                     share
                         .rename(
                             caller,

@@ -216,7 +216,9 @@ impl Foreign for SmbServer {
             let give_up = self.env.now() + self.opens.break_timeout * 2;
             loop {
                 let mut breaks = Vec::new();
-                let wait = self.opens.recall(key, self.env.now(), change, &mut breaks);
+                let wait = self
+                    .opens
+                    .recall(key, self.env.now(), change, None, &mut breaks);
                 if !breaks.is_empty() {
                     tracing::debug!(?change, breaks = breaks.len(), "recalling SMB caching");
                 }
