@@ -558,10 +558,8 @@ impl S3Content {
             }
             Ok(all.slice(from as usize..to as usize))
         };
-        if let Some(all) = self.inner.cache.get(&name).await
-            && all.len() as u64 >= b.len
-        {
-            return cut(all);
+        if let Some(part) = self.inner.cache.get_range(&name, from, to, b.len).await {
+            return Ok(part);
         }
         let missing = || backend(format!("S3 block {name} named by a manifest is missing"));
         // A miss: a read from the block's start (a sequential reader, or a whole block)
