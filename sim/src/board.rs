@@ -35,6 +35,19 @@ pub struct Published {
     pub epoch: u64,
 }
 
+/// A range of the joint file (`Mix::joint`) its owner committed.
+#[derive(Debug, Clone)]
+pub struct JointRange {
+    /// The gateway the commit went through.
+    pub gateway: String,
+    /// Where the range starts.
+    pub offset: u64,
+    /// Its bytes.
+    pub data: Rc<Vec<u8>>,
+    /// Distinguishes publications.
+    pub epoch: u64,
+}
+
 /// The entries, by owner and file id.
 #[derive(Debug, Default)]
 pub struct BoardInner {
@@ -42,6 +55,15 @@ pub struct BoardInner {
     epoch: u64,
     /// Reads checked against an entry that stayed put.
     pub checked: u64,
+    /// The joint file's committed ranges, by owner; the same rules as for files (taken down
+    /// before the owner sends a WRITE of its range, put up after a COMMIT covered it).
+    joint: BTreeMap<String, JointRange>,
+    /// Which range of the joint file each client owns (in the order they first asked).
+    joint_slots: BTreeMap<String, u64>,
+    /// Ranges of the joint file committed by one client and checked in another's READ.
+    pub joint_checked: u64,
+    /// Of those, ranges committed through one gateway and read through another.
+    pub joint_across: u64,
 }
 
 /// Shared by the clients of one run.
@@ -78,6 +100,37 @@ impl BoardInner {
     /// The entry under `key`, if any.
     pub fn get(&self, key: &(String, u64)) -> Option<&Published> {
         self.entries.get(key)
+    }
+
+    /// The index of `owner`'s range of the joint file (assigned on first use).
+    pub fn joint_slot(&mut self, owner: &str) -> u64 {
+        let next = self.joint_slots.len() as u64;
+        *self.joint_slots.entry(owner.to_owned()).or_insert(next)
+    }
+
+    /// Takes down `owner`'s range of the joint file (before it sends a WRITE of it).
+    pub fn joint_withdraw(&mut self, owner: &str) {
+        self.joint.remove(owner);
+    }
+
+    /// Puts up `owner`'s committed range (its `epoch` is set here).
+    pub fn joint_publish(&mut self, owner: &str, mut r: JointRange) {
+        self.epoch += 1;
+        r.epoch = self.epoch;
+        self.joint.insert(owner.to_owned(), r);
+    }
+
+    /// Every committed range of the joint file, by owner.
+    pub fn joint_ranges(&self) -> Vec<(String, JointRange)> {
+        self.joint
+            .iter()
+            .map(|(o, r)| (o.clone(), r.clone()))
+            .collect()
+    }
+
+    /// Whether `owner`'s range is still publication `epoch`.
+    pub fn joint_unchanged(&self, owner: &str, epoch: u64) -> bool {
+        self.joint.get(owner).is_some_and(|r| r.epoch == epoch)
     }
 
     /// Whether the entry under `key` is still publication `epoch`.

@@ -14,8 +14,8 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actors::runtime::{Env, fnv1a64};
@@ -23,8 +23,8 @@ use actors::server::{self, StoreSet};
 use protocol::rpc::AuthSys;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use stores::StoreId;
 use stores::memory::MemoryMetadata;
+use stores::{ContentStore, StoreId};
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
@@ -36,9 +36,10 @@ use crate::faulty::{FaultCounts, FaultPlan, Faulty};
 use crate::link::{Link, LinkCtl};
 use crate::model::HandleRegistry;
 use crate::net::SimListener;
+use crate::objects::{ObjectFront, ObjectTable};
 use crate::remote::{Hub, Remote};
 use crate::run::{EXPORT, NFS_PORT, RunReport};
-use crate::spec::Scenario;
+use crate::spec::{ContentKind, Scenario};
 use crate::trace::{HandleNames, Trace};
 use crate::workload::{Worker, WorkerStats};
 
@@ -51,6 +52,101 @@ const LATENCY_MAX: Duration = Duration::from_millis(20);
 
 type Meta = Faulty<Remote<MemoryMetadata>>;
 type Disk = Faulty<Remote<SimDisk>>;
+type Objects = Faulty<ObjectFront>;
+
+/// The gateways' content stores, as the scenario chose them.
+enum Contents {
+    /// One [`SimDisk`] on `db`; one faulty front per gateway, for the whole run.
+    Disk(Vec<Arc<Disk>>),
+    /// One [`ObjectTable`] on `db`; one faulty [`ObjectFront`] per gateway boot (a crash
+    /// loses the front and its unsynced changes), all kept here for the counts.
+    Objects {
+        table: Arc<ObjectTable>,
+        fronts: Arc<Mutex<Vec<Arc<Objects>>>>,
+        /// Set when the faults stop: fronts of later boots inject nothing.
+        quiet: Arc<AtomicBool>,
+    },
+}
+
+impl Contents {
+    fn quiet(&self) {
+        match self {
+            Self::Disk(disks) => disks.iter().for_each(|s| s.set_active(false)),
+            Self::Objects { fronts, quiet, .. } => {
+                quiet.store(true, Ordering::Relaxed);
+                for f in fronts
+                    .lock()
+                    .expect("no panics under the fronts lock")
+                    .iter()
+                {
+                    f.set_active(false);
+                }
+            }
+        }
+    }
+
+    fn counts(&self) -> FaultCounts {
+        match self {
+            Self::Disk(disks) => disks
+                .iter()
+                .fold(FaultCounts::default(), |a, s| add(a, s.counts())),
+            Self::Objects { fronts, .. } => fronts
+                .lock()
+                .expect("no panics under the fronts lock")
+                .iter()
+                .fold(FaultCounts::default(), |a, s| add(a, s.counts())),
+        }
+    }
+}
+
+/// Runs gateway `g` (host `gw{g}`): `serve()` over `meta` and the content store `content`
+/// makes for each boot (its number, the gateway's clock).
+#[allow(clippy::too_many_arguments)]
+fn host<C: ContentStore>(
+    sim: &mut turmoil::Sim<'_>,
+    g: u32,
+    seed: u64,
+    meta: Arc<Meta>,
+    jump: ClockJump,
+    shutdown: CancellationToken,
+    content: impl Fn(u64, &SimClock) -> Arc<C> + 'static,
+) {
+    let boots = Arc::new(AtomicU64::new(0));
+    sim.host(gw(g), move || {
+        let (meta, shutdown) = (meta.clone(), shutdown.clone());
+        let boot = boots.fetch_add(1, Ordering::Relaxed);
+        let clock = SimClock::with_jump(sim_epoch(), jump.clone());
+        let content = content(boot, &clock);
+        async move {
+            let listeners = vec![SimListener::bind(NFS_PORT).await?];
+            let env = Env::new(
+                Arc::new(clock),
+                seed ^ fnv1a64(format!("gw{g}").as_bytes()) ^ boot.wrapping_mul(BOOT_MIX),
+            );
+            let stores: StoreSet<Meta, C> = StoreSet {
+                metadata: BTreeMap::from([("mem".to_owned(), meta)]),
+                content: BTreeMap::from([("disk".to_owned(), content)]),
+            };
+            let mut config = crate::share_config(EXPORT, "disk", 0o777, HANDLE_KEY, NFS_PORT);
+            config.dirty_bytes_max = 1 << 20;
+            server::serve(
+                env,
+                config,
+                stores,
+                server::Listeners {
+                    nfs: listeners,
+                    smb: Vec::new(),
+                },
+                shutdown,
+            )
+            .await?;
+            Ok(())
+        }
+    });
+}
+
+/// Mixes a boot number into a seed.
+const BOOT_MIX: u64 = 0x9e37_79b9_7f4a_7c15;
 
 fn gw(g: u32) -> String {
     format!("gw{g}")
@@ -201,9 +297,11 @@ pub(crate) fn run(
     let gateways = spec.gateways;
     let meta_db = Arc::new(MemoryMetadata::new(StoreId(1)));
     let disk_db = Arc::new(SimDisk::new());
+    let table = Arc::new(ObjectTable::new());
     let hub = Arc::new(Hub::default());
     let mut metas: Vec<Arc<Meta>> = Vec::new();
     let mut disks: Vec<Arc<Disk>> = Vec::new();
+    let mut content_plans = Vec::new();
     for g in 1..=gateways {
         let meta_plan = FaultPlan::draw(&mut rng, &spec.store_faults);
         let disk_plan = FaultPlan::draw(&mut rng, &spec.store_faults);
@@ -213,12 +311,15 @@ pub(crate) fn run(
             meta_plan,
             seed ^ fnv1a64(format!("gw{g} metadata faults").as_bytes()),
         )));
-        disks.push(Arc::new(Faulty::new(
-            Arc::new(Remote::new(disk_db.clone(), hub.clone(), DB, "content")),
-            "content",
-            disk_plan,
-            seed ^ fnv1a64(format!("gw{g} content faults").as_bytes()),
-        )));
+        if spec.content == ContentKind::Disk {
+            disks.push(Arc::new(Faulty::new(
+                Arc::new(Remote::new(disk_db.clone(), hub.clone(), DB, "content")),
+                "content",
+                disk_plan,
+                seed ^ fnv1a64(format!("gw{g} content faults").as_bytes()),
+            )));
+        }
+        content_plans.push(disk_plan);
         trace.borrow_mut().push(
             Duration::ZERO,
             format_args!("N   gw{g} store faults: metadata {meta_plan:?}; content {disk_plan:?}"),
@@ -254,46 +355,68 @@ pub(crate) fn run(
     }
     let shutdown = CancellationToken::new();
     let mut jumps = Vec::new();
+    let contents = match spec.content {
+        ContentKind::Disk => Contents::Disk(disks),
+        ContentKind::Objects => Contents::Objects {
+            table: table.clone(),
+            fronts: Arc::default(),
+            quiet: Arc::default(),
+        },
+    };
     for g in 1..=gateways {
         let jump = ClockJump::default();
         jumps.push(jump.clone());
-        let boots = Arc::new(AtomicU64::new(0));
-        let (meta, disk, shutdown) = (
-            metas[g as usize - 1].clone(),
-            disks[g as usize - 1].clone(),
-            shutdown.clone(),
-        );
-        sim.host(gw(g), move || {
-            let (meta, disk, jump, shutdown) =
-                (meta.clone(), disk.clone(), jump.clone(), shutdown.clone());
-            let boot = boots.fetch_add(1, Ordering::Relaxed);
-            async move {
-                let listeners = vec![SimListener::bind(NFS_PORT).await?];
-                let env = Env::new(
-                    Arc::new(SimClock::with_jump(sim_epoch(), jump)),
-                    seed ^ fnv1a64(format!("gw{g}").as_bytes())
-                        ^ boot.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        let meta = metas[g as usize - 1].clone();
+        match &contents {
+            Contents::Disk(disks) => {
+                let disk = disks[g as usize - 1].clone();
+                host(
+                    &mut sim,
+                    g,
+                    seed,
+                    meta,
+                    jump,
+                    shutdown.clone(),
+                    move |_, _| disk.clone(),
                 );
-                let stores: StoreSet<Meta, Disk> = StoreSet {
-                    metadata: BTreeMap::from([("mem".to_owned(), meta)]),
-                    content: BTreeMap::from([("disk".to_owned(), disk)]),
-                };
-                let mut config = crate::share_config(EXPORT, "disk", 0o777, HANDLE_KEY, NFS_PORT);
-                config.dirty_bytes_max = 1 << 20;
-                server::serve(
-                    env,
-                    config,
-                    stores,
-                    server::Listeners {
-                        nfs: listeners,
-                        smb: Vec::new(),
-                    },
-                    shutdown,
-                )
-                .await?;
-                Ok(())
             }
-        });
+            Contents::Objects { fronts, quiet, .. } => {
+                let remote = Arc::new(Remote::new(table.clone(), hub.clone(), DB, "objects"));
+                let (fronts, quiet) = (fronts.clone(), quiet.clone());
+                let plan = content_plans[g as usize - 1];
+                host(
+                    &mut sim,
+                    g,
+                    seed,
+                    meta,
+                    jump,
+                    shutdown.clone(),
+                    move |boot, clock| {
+                        let mix = boot.wrapping_mul(BOOT_MIX);
+                        let front = ObjectFront::new(
+                            remote.clone(),
+                            g,
+                            clock.clone(),
+                            seed ^ fnv1a64(format!("gw{g} objects").as_bytes()) ^ mix,
+                        );
+                        let f = Arc::new(Faulty::new(
+                            Arc::new(front),
+                            "content",
+                            plan,
+                            seed ^ fnv1a64(format!("gw{g} content faults").as_bytes()) ^ mix,
+                        ));
+                        if quiet.load(Ordering::Relaxed) {
+                            f.set_active(false);
+                        }
+                        fronts
+                            .lock()
+                            .expect("no panics under the fronts lock")
+                            .push(f.clone());
+                        f
+                    },
+                );
+            }
+        }
     }
 
     let spec_rc = Rc::new(spec.clone());
@@ -398,9 +521,7 @@ pub(crate) fn run(
             for s in metas.iter() {
                 s.set_active(false);
             }
-            for s in disks.iter() {
-                s.set_active(false);
-            }
+            contents.quiet();
             actors::runtime::buggify::quiet();
             pending.clear();
             trace.borrow_mut().push(
@@ -542,18 +663,41 @@ pub(crate) fn run(
     let mf = metas
         .iter()
         .fold(FaultCounts::default(), |a, s| add(a, s.counts()));
-    let cf = disks
-        .iter()
-        .fold(FaultCounts::default(), |a, s| add(a, s.counts()));
-    let checked = board.borrow().checked;
+    let cf = contents.counts();
+    let (checked, joint_checked, joint_across) = {
+        let b = board.borrow();
+        (b.checked, b.joint_checked, b.joint_across)
+    };
+    let mut extra = String::new();
+    if spec.mix.joint > 0 {
+        extra +=
+            &format!("; joint ranges checked {joint_checked} ({joint_across} across gateways)");
+    }
+    let mut rebases = 0;
+    if let Contents::Objects { table, .. } = &contents {
+        let counts = table.counts();
+        rebases = counts.rebases;
+        extra += &format!("; objects {counts}; record conflicts {}", hub.conflicts());
+    }
     trace.borrow_mut().push(
         elapsed,
         format_args!(
             "N   done: {crashes} gateway crashes, {applied} nemesis events, {checked} \
-             close-to-open reads; db {}; metadata faults {mf}; content faults {cf}",
+             close-to-open reads; db {}; metadata faults {mf}; content faults {cf}{extra}",
             hub.counts()
         ),
     );
+    if let Contents::Objects { table, .. } = &contents {
+        let missing = table.missing();
+        if let Some((key, v, g)) = missing.first() {
+            return Err(Error::Check(format!(
+                "{} loads found their version's object missing; first: file {} version \
+                 {v:#x} on gw{g}",
+                missing.len(),
+                key.to_hex()
+            )));
+        }
+    }
     Ok(RunReport {
         scenario: spec.name.clone(),
         seed,
@@ -567,6 +711,9 @@ pub(crate) fn run(
         handles: registry.len(),
         close_to_open: checked,
         db_lost: hub.counts().lost_requests + hub.counts().lost_replies,
+        record_conflicts: hub.conflicts(),
+        rebases,
+        joint_checked,
         elapsed,
     })
 }

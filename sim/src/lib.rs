@@ -19,6 +19,7 @@
 //! - [`scenario`]: the seam scenario and its report.
 //! - [`gateways`], [`remote`], [`board`]: several gateways over stores on a `db` host reached
 //!   through the simulated network, and the close-to-open check across them.
+//! - [`objects`]: a versioned object store shared by the gateways, modelled on the S3 one.
 
 pub mod board;
 pub mod client;
@@ -29,6 +30,7 @@ pub mod gateways;
 pub mod link;
 pub mod model;
 pub mod net;
+pub mod objects;
 pub mod remote;
 pub mod run;
 pub mod scenario;

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use stores::{ContentStore, MetadataStore, StoreError, StoreResult};
+use stores::{ContentStore, MetadataStore, Recorded, StoreError, StoreResult};
 use tokio::sync::oneshot;
 use turmoil::net::UdpSocket;
 
@@ -41,6 +41,8 @@ pub struct Hub {
     next: AtomicU64,
     waiting: Mutex<BTreeMap<u64, oneshot::Sender<()>>>,
     counts: Mutex<RemoteCounts>,
+    /// `record_write_on` calls that ran and found another version recorded.
+    conflicts: AtomicU64,
 }
 
 /// What the network did to store calls.
@@ -68,6 +70,12 @@ impl Hub {
     /// What happened so far.
     pub fn counts(&self) -> RemoteCounts {
         *self.counts.lock().expect("no panics under the counts lock")
+    }
+
+    /// `record_write_on` calls that ran on `db` and answered [`Recorded::Conflict`] (whether
+    /// or not the answer reached the gateway).
+    pub fn conflicts(&self) -> u64 {
+        self.conflicts.load(Ordering::Relaxed)
     }
 
     fn count(&self, f: impl FnOnce(&mut RemoteCounts)) {
@@ -190,6 +198,12 @@ impl<S> Remote<S> {
         }
     }
 
+    /// The shared store itself (for callers that make their own calls with
+    /// [`Remote::arrive`]).
+    pub fn inner(&self) -> &Arc<S> {
+        &self.inner
+    }
+
     /// Sends the call's request and waits until it reached `db` (then the operation runs).
     pub async fn arrive(&self, op: &'static str, changes: bool) -> StoreResult<Call<'_>> {
         let hub = &*self.hub;
@@ -274,6 +288,16 @@ macro_rules! remote_meta {
         let _call = $this.through("init_secret").await;
         let $s = &*$this.inner;
         $e
+    }};
+    // Counted: the scenario reports how often gateways raced on one file's version.
+    ($this:ident, async record_write_on, $s:ident => $e:expr) => {{
+        let call = $this.arrive("record_write_on", true).await?;
+        let $s = &*$this.inner;
+        let out = $e;
+        if matches!(out, Ok(Recorded::Conflict(_))) {
+            $this.hub.conflicts.fetch_add(1, Ordering::Relaxed);
+        }
+        call.answer(out).await
     }};
     ($this:ident, async $op:ident, $s:ident => $e:expr) => {{
         let call = $this

@@ -79,6 +79,15 @@ pub struct RunReport {
     pub close_to_open: u64,
     /// Store calls a gateway–db link lost (request or reply; scenarios with gateways).
     pub db_lost: u64,
+    /// Records of a content version that found another version recorded first
+    /// (`MetadataStore::record_write_on` answering `Conflict`; gateways on the object store).
+    pub record_conflicts: u64,
+    /// Re-bases of the object store that dropped changes metadata had not recorded (the
+    /// server then wrote them again on top of the recorded version).
+    pub rebases: u64,
+    /// Ranges of the joint file committed by one client and read back by another
+    /// ([`crate::spec::Mix::joint`]).
+    pub joint_checked: u64,
     /// Simulated time the run took.
     pub elapsed: Duration,
 }
@@ -614,6 +623,9 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
         handles: registry.len(),
         close_to_open: 0,
         db_lost: 0,
+        record_conflicts: 0,
+        rebases: 0,
+        joint_checked: 0,
         elapsed,
     })
 }

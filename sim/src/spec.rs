@@ -70,6 +70,21 @@ pub struct Scenario {
     /// crashes (the others wait for it to restart).
     #[serde(default)]
     pub failover: u32,
+    /// With gateways: what the shared content store on `db` is ([`ContentKind`]).
+    #[serde(default)]
+    pub content: ContentKind,
+}
+
+/// The content store the gateways share.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContentKind {
+    /// A [`crate::disk::SimDisk`]: bytes overwritten in place, no versions.
+    #[default]
+    Disk,
+    /// A versioned object store modelled on the S3 one ([`crate::objects`]): immutable
+    /// versions, unsynced changes in each gateway's memory, records as compare-and-swap.
+    Objects,
 }
 
 fn default_file_max() -> u64 {
@@ -109,11 +124,15 @@ pub struct Mix {
     /// LOOKUP, GETATTR and READ a file another client committed (through another gateway,
     /// when there is one) and compare with what it committed: close-to-open.
     pub peek: u32,
+    /// Write the client's own range of the one file every client writes (`joint`), COMMIT,
+    /// and READ the whole file: every range another client committed (through another
+    /// gateway, when there is one) must be there ([`crate::board`]).
+    pub joint: u32,
 }
 
 impl Mix {
     /// The weights in a fixed order, for drawing.
-    pub fn weights(&self) -> [u32; 12] {
+    pub fn weights(&self) -> [u32; 13] {
         [
             self.create,
             self.write,
@@ -127,6 +146,7 @@ impl Mix {
             self.list,
             self.shared,
             self.peek,
+            self.joint,
         ]
     }
 }
@@ -182,6 +202,12 @@ pub fn load(name: &str) -> Result<Scenario, String> {
     {
         return Err(format!(
             "{}: failover, db_partitions and db_holds need gateways",
+            path.display()
+        ));
+    }
+    if s.gateways == 0 && (s.content != ContentKind::Disk || s.mix.joint > 0) {
+        return Err(format!(
+            "{}: content and joint need gateways",
             path.display()
         ));
     }

@@ -30,7 +30,7 @@ use rand::{Rng, RngCore};
 use rand_chacha::ChaCha8Rng;
 
 use crate::Error;
-use crate::board::{Board, Published};
+use crate::board::{Board, JointRange, Published};
 use crate::client::SimClient;
 use crate::link::{Called, Link};
 use crate::model::{DirModel, Entry, FileModel, HandleRegistry, Kind};
@@ -43,6 +43,11 @@ const LIST_MAXCOUNT: u32 = 1024;
 /// Attempts at an operation that keeps failing with an I/O error before the client gives up
 /// on knowing the file's contents.
 const IO_RETRIES: u32 = 20;
+/// The file every client writes its own range of (`Mix::joint`), in the export's root.
+const JOINT: &str = "joint";
+/// Bytes of the joint file each client owns: client slots are disjoint, and not aligned to
+/// anything, so neighbours share pages.
+const JOINT_RANGE: u64 = 3000;
 
 /// What a client did, for the run's summary.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -86,6 +91,8 @@ pub struct Worker {
     poisoned: BTreeSet<u64>,
     /// Where committed files are published for other clients ([`crate::board`]).
     board: Option<Board>,
+    /// The joint file's handle, once created or found.
+    joint: Option<NfsFh3Buf>,
     stats: WorkerStats,
 }
 
@@ -149,6 +156,7 @@ impl Worker {
             next_name: 0,
             poisoned: BTreeSet::new(),
             board: None,
+            joint: None,
             stats: WorkerStats::default(),
         }
     }
@@ -357,6 +365,148 @@ impl Worker {
             p.name,
             p.data.len(),
             p.gateway
+        ));
+        Ok(())
+    }
+
+    /// The joint file: every client writes its own range with UNSTABLE WRITEs, COMMITs, and
+    /// READs the whole file through its gateway. Every range committed (by this client or
+    /// another, through any gateway) whose owner sent no WRITE of it meanwhile must read back
+    /// as committed: with gateways on a versioned store, both gateways' flushes of the file
+    /// race to record their version, and the loser must re-base and write again, never drop
+    /// the winner's bytes or its own.
+    async fn op_joint(&mut self) -> Result<(), Error> {
+        let Some(board) = self.board.clone() else {
+            return Ok(());
+        };
+        let fh = match self.joint {
+            Some(fh) => fh,
+            None => {
+                let root = self.root;
+                let r = self
+                    .nfs(&nfs3::Call::Create(Create3Args {
+                        where_: DirOpArgs3 {
+                            dir: root.as_fh(),
+                            name: JOINT.as_bytes(),
+                        },
+                        // UNCHECKED without a size: an existing file is left as it is.
+                        how: CreateHow3::Unchecked(Sattr3 {
+                            mode: Some(0o666),
+                            ..Sattr3::default()
+                        }),
+                    }))
+                    .await?;
+                match r.value {
+                    nfs3::Reply::Create(Nfs3Res::Ok(ok)) if ok.obj.0.is_some() => {
+                        let fh = ok.obj.0.expect("checked");
+                        if let Some(a) = ok.obj_attributes.0 {
+                            self.registry.check(fh.as_bytes(), a.fileid, "CREATE")?;
+                        }
+                        self.joint = Some(fh);
+                        fh
+                    }
+                    _ => {
+                        self.stats.errors += 1;
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        let offset = board.borrow_mut().joint_slot(&self.name) * JOINT_RANGE;
+        let mut data = vec![0u8; JOINT_RANGE as usize];
+        self.rng.fill_bytes(&mut data);
+        board.borrow_mut().joint_withdraw(&self.name);
+        let mut done = 0usize;
+        let mut verfs = Vec::new();
+        while done < data.len() {
+            let r = self
+                .nfs(&nfs3::Call::Write(Write3Args {
+                    file: fh.as_fh(),
+                    offset: offset + done as u64,
+                    stable: StableHow::Unstable,
+                    data: &data[done..],
+                }))
+                .await?;
+            match r.value {
+                nfs3::Reply::Write(Nfs3Res::Ok(ok)) if !r.crashed => {
+                    let n = ok.count as usize;
+                    check(n > 0 && n <= data.len() - done, || {
+                        format!(
+                            "joint WRITE of {} bytes acknowledged {n}",
+                            data.len() - done
+                        )
+                    })?;
+                    verfs.push(ok.verf.0);
+                    done += n;
+                }
+                // A crash or an error: the range stays down until a later COMMIT covers it.
+                _ => {
+                    self.stats.errors += 1;
+                    return Ok(());
+                }
+            }
+        }
+        let r = self
+            .nfs(&nfs3::Call::Commit(Commit3Args {
+                file: fh.as_fh(),
+                offset: 0,
+                count: 0,
+            }))
+            .await?;
+        match r.value {
+            nfs3::Reply::Commit(Nfs3Res::Ok(ok))
+                if !r.crashed && verfs.iter().all(|v| *v == ok.verf.0) =>
+            {
+                board.borrow_mut().joint_publish(
+                    &self.name,
+                    JointRange {
+                        gateway: self.link.host().to_owned(),
+                        offset,
+                        data: Rc::new(data),
+                        epoch: 0,
+                    },
+                );
+            }
+            _ => {
+                self.stats.errors += 1;
+                return Ok(());
+            }
+        }
+        let ranges = board.borrow().joint_ranges();
+        let Some(bytes) = self.read_all(fh).await? else {
+            return Err(Error::Check(format!("joint file {JOINT} is stale")));
+        };
+        let here = self.link.host().to_owned();
+        let mut b = board.borrow_mut();
+        let (mut others, mut across) = (0, 0);
+        for (owner, r) in ranges {
+            if !b.joint_unchanged(&owner, r.epoch) {
+                continue;
+            }
+            let at = r.offset as usize;
+            let got = bytes.get(at..at + r.data.len());
+            check(got == Some(r.data.as_slice()), || {
+                let first = got.map(|g| g.iter().zip(r.data.iter()).position(|(x, y)| x != y));
+                format!(
+                    "joint: {owner}'s committed range {at}..{} (through {}) read through {here} \
+                     by {}: file has {} bytes, first difference at {first:?}: a lost write",
+                    at + r.data.len(),
+                    r.gateway,
+                    self.name,
+                    bytes.len()
+                )
+            })?;
+            if owner != self.name {
+                others += 1;
+                across += u64::from(r.gateway != here);
+            }
+        }
+        b.joint_checked += others;
+        b.joint_across += across;
+        drop(b);
+        self.c.note(format_args!(
+            "C   joint: {others} ranges of others ({across} committed through another gateway) \
+             read back through {here}"
         ));
         Ok(())
     }
@@ -863,6 +1013,7 @@ impl Worker {
                 self.list_and_compare(dir).await
             }
             (11, _) => self.op_peek().await,
+            (12, _) => self.op_joint().await,
             _ => self.op_shared().await,
         }
     }

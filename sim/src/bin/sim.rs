@@ -78,11 +78,14 @@ fn main() -> ExitCode {
                         print!("{}", r.trace);
                     }
                     println!(
-                        "passed: {} ops, {} crashes, {} nemesis events, {} close-to-open reads, {:?} simulated, digest {:016x}",
+                        "passed: {} ops, {} crashes, {} nemesis events, {} close-to-open reads, {} joint ranges, {} record conflicts, {} re-bases, {:?} simulated, digest {:016x}",
                         r.ops(),
                         r.crashes,
                         r.nemesis_events,
                         r.close_to_open,
+                        r.joint_checked,
+                        r.record_conflicts,
+                        r.rebases,
                         r.elapsed,
                         r.digest()
                     );

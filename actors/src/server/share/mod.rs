@@ -1345,7 +1345,8 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
         }
         self.inner.cache.flush(a.ino).await?;
         let key = a.content_key(self.inner.meta.id());
-        self.inner.cache.adopt(a.ino, key).await?;
+        // With versions: the recorded version, not a change of this gateway in flight.
+        let _pinned = self.inner.cache.pin(a.ino, key).await?;
         Ok(self.inner.content.allocated(key, offset, len).await?)
     }
 

@@ -22,7 +22,9 @@
 //! with jittered backoff; a file that keeps conflicting fails the flush with `Busy` (NFS
 //! JUKEBOX: the client retries), keeping its bytes. Changes of one file inside this process
 //! are serialised by a striped lock, so the version read at the start is the base of what
-//! the content store builds.
+//! the content store builds. Reads of the content take the same lock shared
+//! ([`WriteBack::pin`]): they wait for a change in flight and read the recorded version, never
+//! this gateway's unrecorded change, which may lack another gateway's recorded bytes.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -293,8 +295,12 @@ struct Inner<M, C> {
     kick: Notify,
     /// Completed flushes, ever: readers compare it before and after a metadata read.
     flush_epoch: AtomicU64,
-    /// Serialises versioned content changes of one file (striped by inode).
-    content_locks: Box<[tokio::sync::Mutex<()>]>,
+    /// Serialises versioned content changes of one file (striped by inode), taken for
+    /// writing by a change and for reading by a read of the content (see [`WriteBack::pin`]).
+    content_locks: Box<[tokio::sync::RwLock<()>]>,
+    /// Files whose last versioned change failed: the content store may still hold that
+    /// change unrecorded, and would serve it (see [`WriteBack::pin`]).
+    unsettled: Mutex<std::collections::BTreeSet<InodeId>>,
     /// Jitter of the re-base backoff.
     rebase_rng: Mutex<ChaCha8Rng>,
 }
@@ -345,8 +351,9 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
         Self {
             inner: Arc::new(Inner {
                 content_locks: (0..CONTENT_LOCK_STRIPES)
-                    .map(|_| tokio::sync::Mutex::new(()))
+                    .map(|_| tokio::sync::RwLock::new(()))
                     .collect(),
+                unsettled: Mutex::default(),
                 rebase_rng,
                 meta,
                 content,
@@ -388,6 +395,73 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
             Ok(v) => self.inner.content.adopt(key, v).await,
             Err(StoreError::Stale) => Ok(()),
             Err(e) => Err(e),
+        }
+    }
+
+    /// What a read of `ino`'s content (its key `key`) holds while it reads the content
+    /// store: for a store with versions, the file's content lock shared, with the store on
+    /// the version metadata records (`None` for a store without versions, which needs
+    /// neither).
+    ///
+    /// Why the lock: while this gateway changes the file (a flush between its sync and its
+    /// record, or re-basing after a conflict), the content store holds the change
+    /// unrecorded and, by its contract, serves it over the recorded version, since it is
+    /// newer here. But with another gateway it may not be: that gateway may have recorded a
+    /// version this change does not contain yet (the record will conflict, and the change is
+    /// then made again on top of it). A read served from the unrecorded change would miss the
+    /// other gateway's committed bytes: close-to-open broken. Found by the simulator
+    /// (`gateways-s3` seed 0x8c: c4 committed its range of a file through gw2; c2's READ
+    /// through gw1, during a gw1 flush of the same file that then conflicted, showed the
+    /// range's old bytes). Holding the lock shared, the read waits for a change in flight and
+    /// then sees the recorded version, with this gateway's unflushed bytes from the cache.
+    /// Reads do not wait for each other. After a change that failed, the store may still hold
+    /// its unrecorded leftovers (their acknowledged bytes are back in the cache): the first
+    /// read re-bases the store on the recorded version, under the lock held exclusively.
+    pub(crate) async fn pin(
+        &self,
+        ino: InodeId,
+        key: ContentKey,
+    ) -> StoreResult<Option<tokio::sync::RwLockReadGuard<'_, ()>>> {
+        if !self.inner.content.has_versions() {
+            return Ok(None);
+        }
+        let lock = &self.inner.content_locks[(ino.0 % CONTENT_LOCK_STRIPES) as usize];
+        let unsettled = |this: &Self| {
+            this.inner
+                .unsettled
+                .lock()
+                .expect("unsettled set lock is never poisoned: no panics while held")
+                .contains(&ino)
+        };
+        let guard = if unsettled(self) {
+            let exclusive = lock.write().await;
+            if unsettled(self) {
+                match self.inner.meta.content_version(ino).await {
+                    Ok(v) => self.inner.content.rebase(key, v).await?,
+                    Err(StoreError::Stale) => {}
+                    Err(e) => return Err(e),
+                }
+                self.settle(ino, true);
+            }
+            exclusive.downgrade()
+        } else {
+            lock.read().await
+        };
+        self.adopt(ino, key).await?;
+        Ok(Some(guard))
+    }
+
+    /// Notes whether `ino`'s last versioned change left the content store settled.
+    fn settle(&self, ino: InodeId, settled: bool) {
+        let mut set = self
+            .inner
+            .unsettled
+            .lock()
+            .expect("unsettled set lock is never poisoned: no panics while held");
+        if settled {
+            set.remove(&ino);
+        } else {
+            set.insert(ino);
         }
     }
 
@@ -510,7 +584,7 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
             return Ok(Bytes::new());
         }
         let want = (size - off).min(u64::from(len)) as usize;
-        self.adopt(ino, self.key(ino, generation)).await?;
+        let _pinned = self.pin(ino, self.key(ino, generation)).await?;
         let mut attempts = 0;
         let (overlays, mut stored, recorded) = loop {
             attempts += 1;
@@ -662,11 +736,26 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
         end: u64,
         mtime: Timestamp,
     ) -> StoreResult<Attr> {
+        let _serial = self.inner.content_locks[(ino.0 % CONTENT_LOCK_STRIPES) as usize]
+            .write()
+            .await;
+        let result = self.change_versioned_locked(ino, change, end, mtime).await;
+        // A failed change may have left itself in the content store, unrecorded: the next
+        // read re-bases first (see `pin`). The next change re-bases anyway.
+        self.settle(ino, result.is_ok());
+        result
+    }
+
+    /// [`WriteBack::change_versioned`] under the file's content lock.
+    async fn change_versioned_locked(
+        &self,
+        ino: InodeId,
+        change: Change<'_>,
+        end: u64,
+        mtime: Timestamp,
+    ) -> StoreResult<Attr> {
         let content = &self.inner.content;
         let meta = &self.inner.meta;
-        let _serial = self.inner.content_locks[(ino.0 % CONTENT_LOCK_STRIPES) as usize]
-            .lock()
-            .await;
         let mut backoff = Duration::from_millis(5);
         for attempt in 1..=REBASE_ATTEMPTS_MAX {
             // The version first, then the size: a record between the two reads makes the
