@@ -426,16 +426,9 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
             return Ok(None);
         }
         let lock = &self.inner.content_locks[(ino.0 % CONTENT_LOCK_STRIPES) as usize];
-        let unsettled = |this: &Self| {
-            this.inner
-                .unsettled
-                .lock()
-                .expect("unsettled set lock is never poisoned: no panics while held")
-                .contains(&ino)
-        };
-        let guard = if unsettled(self) {
+        let guard = if self.unsettled(ino) {
             let exclusive = lock.write().await;
-            if unsettled(self) {
+            if self.unsettled(ino) {
                 match self.inner.meta.content_version(ino).await {
                     Ok(v) => self.inner.content.rebase(key, v).await?,
                     Err(StoreError::Stale) => {}
@@ -451,13 +444,22 @@ impl<M: MetadataStore, C: ContentStore> WriteBack<M, C> {
         Ok(Some(guard))
     }
 
-    /// Notes whether `ino`'s last versioned change left the content store settled.
-    fn settle(&self, ino: InodeId, settled: bool) {
-        let mut set = self
-            .inner
+    /// The files whose last versioned change failed.
+    fn unsettled_set(&self) -> MutexGuard<'_, std::collections::BTreeSet<InodeId>> {
+        self.inner
             .unsettled
             .lock()
-            .expect("unsettled set lock is never poisoned: no panics while held");
+            .expect("unsettled set lock is never poisoned: no panics while held")
+    }
+
+    /// Whether `ino`'s last versioned change failed (see [`WriteBack::pin`]).
+    fn unsettled(&self, ino: InodeId) -> bool {
+        self.unsettled_set().contains(&ino)
+    }
+
+    /// Notes whether `ino`'s last versioned change left the content store settled.
+    fn settle(&self, ino: InodeId, settled: bool) {
+        let mut set = self.unsettled_set();
         if settled {
             set.remove(&ino);
         } else {

@@ -36,6 +36,24 @@ use crate::server::share::{
     AttrChange, Caller, CreateMode, NewKind, Node, Rights, ShareHandle, Stability,
 };
 
+/// The pending answer of a request that waits on the open table: it runs again
+/// ([`Finish::Retry`]) once the table changes or at `until` (the earliest outstanding break's
+/// timeout), holding `keep` (a replay guard, say) until then.
+fn retry_on_change(
+    until: tokio::time::Instant,
+    mut changed: tokio::sync::watch::Receiver<u64>,
+    keep: impl Send + 'static,
+) -> Out {
+    Out::pending(async move {
+        let _keep = keep;
+        tokio::select! {
+            _ = changed.changed() => {}
+            () = tokio::time::sleep_until(until) => {}
+        }
+        Finish::Retry
+    })
+}
+
 /// The lease context answering `asked`: the granted state and epoch, in the form of the lease
 /// as it was first granted (`v2`), whatever form this request used (Windows answers a v1
 /// request on a v2 lease with a v2 context, and the reverse; smbtorture lease.v2_epoch2/3).
@@ -246,18 +264,11 @@ impl Conn {
             Admit::Granted(g) => Ok(g),
             Admit::SharingViolation => Err(Box::new(Out::error(NtStatus::SHARING_VIOLATION))),
             Admit::Invalid(status) => Err(Box::new(Out::error(status))),
-            Admit::Wait { until, mut changed } => {
+            Admit::Wait { until, changed } => {
                 tracing::debug!("CREATE waits for an oplock or lease break");
                 let client = self.neg.as_ref().map_or([0; 16], |n| n.client_guid);
                 let guard = creating.and_then(|g| Creating::begin(&self.server, client, g));
-                Err(Box::new(Out::pending(async move {
-                    let _creating = guard;
-                    tokio::select! {
-                        _ = changed.changed() => {}
-                        () = tokio::time::sleep_until(until) => {}
-                    }
-                    Finish::Retry
-                })))
+                Err(Box::new(retry_on_change(until, changed, guard)))
             }
         }
     }
@@ -316,15 +327,9 @@ impl Conn {
                 .opens
                 .recall(key, self.server.env.now(), change, Some(by), &mut breaks);
         self.send_breaks(breaks);
-        let (until, mut changed) = wait?;
+        let (until, changed) = wait?;
         tracing::debug!("waits for other opens' caching to break");
-        Some(Out::pending(async move {
-            tokio::select! {
-                _ = changed.changed() => {}
-                () = tokio::time::sleep_until(until) => {}
-            }
-            Finish::Retry
-        }))
+        Some(retry_on_change(until, changed, ()))
     }
 
     /// Posts breaks to the connections of the opens they concern.
