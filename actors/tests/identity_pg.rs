@@ -205,6 +205,22 @@ fn within(
     }
 }
 
+/// Starts `d` (its `starts`-th start) and waits until it has loaded users and groups from the
+/// database, not only bound its ports.
+fn start(d: &mut Daemon, starts: usize) {
+    d.spawn();
+    let t = Instant::now();
+    let limit = Duration::from_secs(20);
+    loop {
+        let log = d.log();
+        if log.matches("identity loaded from PostgreSQL").count() >= starts {
+            return;
+        }
+        assert!(t.elapsed() < limit, "identity not loaded within {limit:?}:\n{log}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Every value of `key:` in the configuration file (the hashes the CLI wrote there).
 fn file_values(config: &Path, key: &str) -> Vec<String> {
     std::fs::read_to_string(config)
@@ -235,8 +251,10 @@ fn two_gateways_follow_one_identity_database() {
     write_config(&a, &dir_a, &url, &content, true);
     write_config(&b, &dir_b, &url, &content, true);
 
-    a.spawn();
-    b.spawn();
+    // The listeners are bound before the identity is loaded (a port conflict is reported
+    // first), so "accepts connections" is not "imported": wait for A's import before B starts.
+    start(&mut a, 1);
+    start(&mut b, 1);
     let imported = "import of 1 users and 0 groups from the configuration file";
     assert!(a.log().contains(imported), "no import line:\n{}", a.log());
     assert!(
@@ -338,7 +356,7 @@ fn two_gateways_follow_one_identity_database() {
         });
     }
     assert_eq!(a.terminate(), Some(0), "graceful shutdown must exit 0");
-    a.spawn();
+    start(&mut a, 2);
     assert_eq!(
         a.log().matches("first start on this database").count(),
         1,

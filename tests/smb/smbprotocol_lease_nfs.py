@@ -138,8 +138,15 @@ def open_dir(tree, path, disposition):
 
 
 def watch(d, tree_too):
+    """Starts a CHANGE_NOTIFY on `d` and returns once the server holds it: its interim
+    STATUS_PENDING answer (sent after the watch is registered) has arrived, or its final one."""
     w = FileSystemWatcher(d)
     w.start(NAMES, flags=ChangeNotifyFlags.SMB2_WATCH_TREE if tree_too else 0, output_buffer_length=4096)
+    until = time.monotonic() + DEADLINE
+    while w._request.async_id is None and not w._request.response_event.is_set():
+        if time.monotonic() > until:
+            raise AssertionError("CHANGE_NOTIFY got no interim answer within the deadline")
+        time.sleep(0.01)
     return w
 
 
@@ -212,7 +219,6 @@ def main():
         d = open_dir(tree, "watched", CreateDisposition.FILE_CREATE)
         root = open_dir(tree, "", CreateDisposition.FILE_OPEN)
         w, wr = watch(d, False), watch(root, True)
-        time.sleep(0.5)
         say("WATCHING")
         wait_go()
         got = changes(w)
@@ -223,7 +229,6 @@ def main():
             raise AssertionError(f"the tree watch answered {status:#x}, not STATUS_NOTIFY_ENUM_DIR")
         say("NOTIFIED")
         w = watch(d, False)
-        time.sleep(0.5)
         say("WATCHING2")
         wait_go()
         got = changes(w)
