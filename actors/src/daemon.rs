@@ -455,7 +455,8 @@ pub const NOFILE_MARGIN: u64 = 128;
 /// The open descriptors `config` may need at once, as (total, explanation): one socket per
 /// connection (`adapters.nfs.max_connections` and `adapters.smb.max_connections` of the enabled
 /// adapters), each filesystem content store's descriptor
-/// cache ([`stores::fs::FD_CACHE_MAX`]), each RocksDB store's table files
+/// cache ([`stores::fs::FD_CACHE_MAX`]), each S3 content store's disk cache descriptors
+/// (`stores::s3::cache::OPEN_MAX`), each RocksDB store's table files
 /// (`stores::rocksdb::MAX_OPEN_FILES`), and [`NOFILE_MARGIN`].
 pub fn descriptors_needed(config: &Config) -> (u64, String) {
     let nfs_conns = if config.adapters.nfs.enabled {
@@ -487,6 +488,16 @@ pub fn descriptors_needed(config: &Config) -> (u64, String) {
     #[cfg(not(feature = "rocksdb"))]
     let rocks_each = 0;
     let fs_each = stores::fs::FD_CACHE_MAX as u64;
+    let s3 = config
+        .content
+        .stores
+        .values()
+        .filter(|s| matches!(s, ContentStoreConfig::S3(_)))
+        .count() as u64;
+    #[cfg(feature = "s3")]
+    let s3_each = stores::s3::cache::OPEN_MAX as u64;
+    #[cfg(not(feature = "s3"))]
+    let s3_each = 0;
     let pg: u64 = config
         .metadata
         .stores
@@ -496,10 +507,11 @@ pub fn descriptors_needed(config: &Config) -> (u64, String) {
             MetadataStoreConfig::Memory {} | MetadataStoreConfig::Rocksdb { .. } => 0,
         })
         .sum();
-    let total = conns + fs * fs_each + rocks * rocks_each + pg + NOFILE_MARGIN;
+    let total = conns + fs * fs_each + s3 * s3_each + rocks * rocks_each + pg + NOFILE_MARGIN;
     let why = format!(
         "{conns} connections (adapters.nfs.max_connections + adapters.smb.max_connections) + {fs} filesystem content store(s) x \
-         {fs_each} cached descriptors + {rocks} RocksDB store(s) x {rocks_each} table files + \
+         {fs_each} cached descriptors + {s3} S3 content store(s) x {s3_each} cached block \
+         descriptors + {rocks} RocksDB store(s) x {rocks_each} table files + \
          {pg} PostgreSQL connections + {NOFILE_MARGIN} margin"
     );
     (total, why)

@@ -11,10 +11,15 @@
 //!   crash never leaves a partial copy under a block's name.
 //! - `dirty/`: staged blocks. Emptied at start: a crash's staged bytes were never synced, so
 //!   never acknowledged as durable, and must not be served as if committed.
+//!
+//! Reads: clean files stay open (at most [`OPEN_MAX`] descriptors, dropped with their entry),
+//! so a cached read is one positioned read on the blocking pool, not an open, a stat, a seek
+//! and a read, each a trip of its own.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::os::unix::fs::FileExt;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
@@ -22,14 +27,38 @@ use tokio::sync::Notify;
 
 use crate::api::{StoreError, StoreResult};
 
+/// Open descriptors of clean files kept at most, per cache.
+pub const OPEN_MAX: usize = 256;
+
+/// An open clean file and its length when opened (block objects never change).
+#[derive(Debug)]
+struct OpenFile {
+    file: std::fs::File,
+    len: u64,
+}
+
 #[derive(Debug, Default)]
 struct Lru {
     /// Cached name → (size, last use).
     entries: HashMap<String, (u64, u64)>,
     /// Last use → name.
     order: BTreeMap<u64, String>,
+    /// Open descriptors of some cached names (at most [`OPEN_MAX`]); always a subset of
+    /// `entries`, so an evicted file's descriptor goes with it.
+    open: HashMap<String, Arc<OpenFile>>,
     used: u64,
     tick: u64,
+}
+
+impl Lru {
+    /// Forgets `file` (its entry and descriptor).
+    fn forget(&mut self, file: &str) {
+        if let Some((s, t)) = self.entries.remove(file) {
+            self.order.remove(&t);
+            self.used -= s;
+        }
+        self.open.remove(file);
+    }
 }
 
 /// The cache. See the module docs.
@@ -126,6 +155,8 @@ impl DiskCache {
             if let Some((old, t)) = l.entries.insert(file.clone(), (size, tick)) {
                 l.order.remove(&t);
                 l.used -= old;
+                // Replaced on the disk: a descriptor of the old copy must not answer for it.
+                l.open.remove(&file);
             }
             l.order.insert(tick, file);
             l.used += size;
@@ -137,6 +168,7 @@ impl DiskCache {
                 if let Some((s, _)) = l.entries.remove(&name) {
                     l.used -= s;
                 }
+                l.open.remove(&name);
                 evicted.push(name);
             }
             evicted
@@ -160,9 +192,8 @@ impl DiskCache {
     /// bytes (the block's length; a shorter copy counts as a miss). Only the bytes asked for
     /// are read from the disk: a 4 KiB read of a 4 MiB block reads 4 KiB.
     pub async fn get_range(&self, object: &str, from: u64, to: u64, whole: u64) -> Option<Bytes> {
-        use tokio::io::{AsyncReadExt, AsyncSeekExt};
         let file = file_name(object);
-        {
+        let open = {
             let mut l = self.lock();
             let (size, t) = *l.entries.get(&file)?;
             l.order.remove(&t);
@@ -170,27 +201,51 @@ impl DiskCache {
             let tick = l.tick;
             l.order.insert(tick, file.clone());
             l.entries.insert(file.clone(), (size, tick));
-        }
-        let path = self.dir.join("clean").join(&file);
-        let read = async {
-            let mut f = tokio::fs::File::open(&path).await?;
-            if f.metadata().await?.len() < whole.max(to) {
-                return Ok(None);
-            }
-            f.seek(std::io::SeekFrom::Start(from)).await?;
-            let mut buf = vec![0; usize::try_from(to - from).unwrap_or(0)];
-            f.read_exact(&mut buf).await?;
-            Ok::<_, std::io::Error>(Some(Bytes::from(buf)))
+            l.open.get(&file).cloned()
         };
-        match read.await {
-            Ok(got) => got,
-            Err(_) => {
-                // Gone from the disk (removed by hand): forget it, read from S3.
-                let mut l = self.lock();
-                if let Some((s, t)) = l.entries.remove(&file) {
-                    l.order.remove(&t);
-                    l.used -= s;
+        let path = self.dir.join("clean").join(&file);
+        let need = whole.max(to);
+        let n = usize::try_from(to.checked_sub(from)?).ok()?;
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "real file I/O; the S3 backend never runs in the simulator"
+        )]
+        let joined = tokio::task::spawn_blocking(move || {
+            let (handle, fresh) = match open {
+                Some(h) => (h, false),
+                None => {
+                    let file = std::fs::File::open(&path)?;
+                    let len = file.metadata()?.len();
+                    (Arc::new(OpenFile { file, len }), true)
                 }
+            };
+            if handle.len < need {
+                return Ok::<_, std::io::Error>((None, handle, fresh));
+            }
+            let mut buf = vec![0; n];
+            handle.file.read_exact_at(&mut buf, from)?;
+            Ok((Some(Bytes::from(buf)), handle, fresh))
+        })
+        .await;
+        match joined {
+            Ok(Ok((got, handle, fresh))) => {
+                if fresh && got.is_some() {
+                    let mut l = self.lock();
+                    // Only while the file is still cached (it may have been evicted meanwhile).
+                    if l.entries.contains_key(&file) {
+                        if l.open.len() >= OPEN_MAX
+                            && let Some(victim) = l.open.keys().next().cloned()
+                        {
+                            l.open.remove(&victim);
+                        }
+                        l.open.insert(file, handle);
+                    }
+                }
+                got
+            }
+            _ => {
+                // Gone from the disk (removed by hand) or unreadable: forget it, read from S3.
+                self.lock().forget(&file);
                 None
             }
         }
@@ -304,5 +359,41 @@ mod tests {
         drop(cache);
         let cache = DiskCache::open(dir.path(), 150, 1000).unwrap();
         assert_eq!(cache.clean_used(), 100);
+    }
+
+    /// Goal: cached reads keep at most `OPEN_MAX` descriptors, only of files still cached
+    /// (an evicted file's descriptor goes with it), and a read through a kept descriptor
+    /// returns the right bytes.
+    #[tokio::test]
+    async fn descriptors_are_bounded_and_leave_with_their_file() {
+        use super::OPEN_MAX;
+        let dir = tempfile::tempdir().unwrap();
+        let files = OPEN_MAX + 20;
+        let cache = DiskCache::open(dir.path(), files as u64 * 10, 1000).unwrap();
+        for i in 0..files {
+            cache
+                .put(&format!("p/b/{i}"), &Bytes::from(vec![i as u8; 10]))
+                .await;
+        }
+        for round in 0..2 {
+            for i in 0..files {
+                let got = cache.get_range(&format!("p/b/{i}"), 2, 5, 10).await;
+                assert_eq!(got.as_deref(), Some(&[i as u8; 3][..]), "round {round}");
+            }
+        }
+        let check = |cache: &DiskCache| {
+            let l = cache.lock();
+            assert!(l.open.len() <= OPEN_MAX, "{} open", l.open.len());
+            assert!(l.open.keys().all(|k| l.entries.contains_key(k)));
+            l.open.len()
+        };
+        assert_eq!(check(&cache), OPEN_MAX);
+        // New blocks push the oldest out of the cache, descriptors included.
+        for i in 0..files {
+            cache
+                .put(&format!("p/n/{i}"), &Bytes::from(vec![1u8; 10]))
+                .await;
+        }
+        assert_eq!(check(&cache), 0);
     }
 }

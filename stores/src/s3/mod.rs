@@ -38,7 +38,7 @@ pub mod lease;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -47,7 +47,6 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use s3::creds::Credentials;
 use s3::{Bucket, BucketConfiguration, Region};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
 
 use self::cache::DiskCache;
@@ -1179,21 +1178,56 @@ async fn ensure_bucket(
     Ok(())
 }
 
-/// Reads `n` bytes at `at` of a staged block file (fewer at its end).
-async fn read_staged(path: &PathBuf, at: u64, n: u64) -> StoreResult<Bytes> {
-    let mut f = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| io_err("cannot open a staged block", e))?;
-    f.seek(std::io::SeekFrom::Start(at))
-        .await
-        .map_err(|e| io_err("cannot seek a staged block", e))?;
-    let mut buf = Vec::with_capacity(n as usize);
-    (&mut f)
-        .take(n)
-        .read_to_end(&mut buf)
-        .await
-        .map_err(|e| io_err("cannot read a staged block", e))?;
-    Ok(Bytes::from(buf))
+/// Reads `n` bytes at `at` of a staged block file (fewer at its end): one positioned read on
+/// the blocking pool.
+async fn read_staged(path: &Path, at: u64, n: u64) -> StoreResult<Bytes> {
+    use std::os::unix::fs::FileExt;
+    let path = path.to_path_buf();
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "real file I/O; the S3 backend never runs in the simulator"
+    )]
+    let joined = tokio::task::spawn_blocking(move || {
+        let f = std::fs::File::open(&path)?;
+        let mut buf = vec![0; usize::try_from(n).unwrap_or(usize::MAX)];
+        let mut filled = 0;
+        while filled < buf.len() {
+            match f.read_at(&mut buf[filled..], at + filled as u64) {
+                Ok(0) => break,
+                Ok(k) => filled += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        buf.truncate(filled);
+        Ok(Bytes::from(buf))
+    })
+    .await
+    .map_err(std::io::Error::other);
+    joined
+        .and_then(|r| r)
+        .map_err(|e| io_err("cannot read a staged block", e))
+}
+
+/// Writes `data` at `at` of a staged block file: one positioned write on the blocking pool,
+/// done when this returns (so a read through another descriptor sees it).
+async fn write_staged(path: PathBuf, at: u64, data: Bytes) -> StoreResult<()> {
+    use std::os::unix::fs::FileExt;
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "real file I/O; the S3 backend never runs in the simulator"
+    )]
+    let joined = tokio::task::spawn_blocking(move || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)?
+            .write_all_at(&data, at)
+    })
+    .await
+    .map_err(std::io::Error::other);
+    joined
+        .and_then(|r| r)
+        .map_err(|e| io_err("cannot write a staged block", e))
 }
 
 /// A part of a read: where its bytes come from.
@@ -1293,22 +1327,7 @@ impl ContentStore for S3Content {
             let to = (bstart + bs).min(end);
             let path = self.stage(&key, &mut g, index).await?;
             let piece = data.slice((at - offset) as usize..(to - offset) as usize);
-            let mut f = tokio::fs::OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .await
-                .map_err(|e| io_err("cannot open a staged block", e))?;
-            f.seek(std::io::SeekFrom::Start(at - bstart))
-                .await
-                .map_err(|e| io_err("cannot seek a staged block", e))?;
-            f.write_all(&piece)
-                .await
-                .map_err(|e| io_err("cannot write a staged block", e))?;
-            // tokio hands the write to a blocking thread; flush waits until it is done, so
-            // the next read of the file (through another handle) sees it.
-            f.flush()
-                .await
-                .map_err(|e| io_err("cannot write a staged block", e))?;
+            write_staged(path, at - bstart, piece).await?;
             if let Some(Slot::Dirty { len, .. }) = g.blocks.get_mut(&index) {
                 *len = (*len).max(to - bstart);
             }
