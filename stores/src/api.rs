@@ -357,7 +357,7 @@ pub struct RangeLock {
     /// First byte.
     pub offset: u64,
     /// Bytes; 0 is a zero-length lock, which overlaps the ranges `[s, e]` with
-    /// `s < offset <= e` ([MS-FSA] 2.1.4.10) and `{0, 0}` nothing.
+    /// `s < offset <= e` (MS-FSA 2.1.4.10) and `{0, 0}` nothing.
     pub length: u64,
     /// Exclusive (else shared).
     pub exclusive: bool,

@@ -1168,7 +1168,7 @@ struct RemoteLocks<M> {
     /// Per node: store calls waiting, the first one running.
     queue: BTreeMap<(u64, u64), VecDeque<StoreCall>>,
     /// The running calls.
-    tasks: JoinSet<(Node, StoreResult<Option<ForeignLock>>)>,
+    tasks: JoinSet<CallEnd>,
     /// The node of each running call, by task (to find its queue if the task panicked).
     running: HashMap<tokio::task::Id, Node>,
     /// (node, owner) pairs whose publication failed, published again at the next retry.
@@ -1228,12 +1228,13 @@ impl Drop for AfterAll {
     }
 }
 
+/// A store call's node and result.
+type CallEnd = (Node, StoreResult<Option<ForeignLock>>);
+
 /// What woke the store side.
 enum RemoteEvent {
     /// A store call ended (or its task panicked).
-    Done(
-        Result<(tokio::task::Id, (Node, StoreResult<Option<ForeignLock>>)), tokio::task::JoinError>,
-    ),
+    Done(Result<(tokio::task::Id, CallEnd), tokio::task::JoinError>),
     /// The retry timer fired.
     Retry,
 }
