@@ -167,6 +167,7 @@ pub fn pg_config(options: &config::PostgresOptions) -> stores::postgres::PgConfi
         acquire_timeout: options.acquire_timeout,
         statement_timeout: options.statement_timeout,
         retry_deadline: options.retry_deadline,
+        lock_session_ttl: options.lock_session_ttl,
     }
 }
 

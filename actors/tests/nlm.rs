@@ -613,3 +613,109 @@ async fn nfs_and_smb_locks_conflict() {
         "closing freed the SMB lock"
     );
 }
+
+/// Goal: two gateways (two `dittofs` processes) on one PostgreSQL database share their NLM
+/// locks: a lock taken through A refuses a conflicting lock through B, and TEST through B names
+/// A's owner; A's unlock lets B lock; a blocking LOCK through A that B's lock stops is granted
+/// (with the GRANTED callback) once B unlocks; and when A is killed with -9 holding a lock, B
+/// may take the range once A's lock session expires (`lock_session_ttl: 1s` here), not before.
+/// Method: `testkit::gateway` processes on a `PgServer` database and a shared content
+/// directory, NLM calls built with the codecs here, one fake client side for both gateways.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locks_across_gateways() {
+    use std::time::Instant;
+
+    use testkit::gateway::{Content, gateway};
+
+    let pg = testkit::postgres::PgServer::start();
+    let url = pg.database();
+    let dir = tempfile::tempdir().unwrap();
+    let content = Content::Dir(dir.path().join("content"));
+    let (client_port, mut rx) = fake_client().await;
+    let start = |name: &str| {
+        let mut d = gateway(
+            env!("CARGO_BIN_EXE_dittofs"),
+            &dir.path().join(name),
+            &url,
+            &content,
+        );
+        let config = std::fs::read_to_string(&d.config).unwrap().replace(
+            "max_connections: 8",
+            "max_connections: 8, lock_session_ttl: 1s",
+        );
+        std::fs::write(&d.config, config).unwrap();
+        d.launcher = vec![
+            OsString::from("env"),
+            OsString::from(format!(
+                "DITTOFS_ADAPTERS__NFS__LOCKING__CLIENT_PORTMAPPER_PORT={client_port}"
+            )),
+        ];
+        d.spawn();
+        d
+    };
+    let mut a = start("a");
+    let b = start("b");
+    let mut m = mount("127.0.0.1", a.port, "/export", 0, 0).await.unwrap();
+    let root = m.root_nfs_fh3();
+    let f = create(&mut m, &root, "shared-lock", 0o644).await.unwrap();
+    let fh = f.data.0.to_vec();
+    let (na, nb) = (
+        Nlm {
+            port: a.port,
+            fh: fh.clone(),
+        },
+        Nlm { port: b.port, fh },
+    );
+
+    // A's lock through gateway A stops B's through gateway B; TEST through B names it.
+    assert_eq!(na.lock(A, 0, 100, true, false).await, Nlm4Stat::GRANTED);
+    assert_eq!(nb.lock(B, 50, 10, false, false).await, Nlm4Stat::DENIED);
+    assert_eq!(
+        nb.test(B, 50, 10, false).await,
+        Ok(Some((A.svid, 0, 100, true))),
+        "TEST through B names A's lock taken through A"
+    );
+    // Shared locks of both stack; a range beside A's is free.
+    assert_eq!(nb.lock(B, 100, 10, true, false).await, Nlm4Stat::GRANTED);
+    assert_eq!(nb.unlock(B, 100, 10).await, Nlm4Stat::GRANTED);
+    // A's unlock through A frees the range for B.
+    assert_eq!(na.unlock(A, 0, 100).await, Nlm4Stat::GRANTED);
+    assert_eq!(nb.lock(B, 50, 10, true, false).await, Nlm4Stat::GRANTED);
+
+    // Blocking through A behind B's lock: BLOCKED, then granted (called back) after B's
+    // unlock, and held: B is refused again.
+    assert_eq!(na.lock(A, 0, 100, true, true).await, Nlm4Stat::BLOCKED);
+    assert_eq!(nb.unlock(B, 50, 10).await, Nlm4Stat::GRANTED);
+    assert_eq!(
+        next(&mut rx).await,
+        Callback::Granted {
+            svid: A.svid,
+            offset: 0,
+            len: 100
+        }
+    );
+    assert_eq!(nb.lock(B, 0, 1, false, false).await, Nlm4Stat::DENIED);
+
+    // A dies holding 0..100: B stays refused until A's session expires, then gets it.
+    a.kill9();
+    let killed = Instant::now();
+    assert_eq!(
+        nb.lock(B, 0, 10, true, false).await,
+        Nlm4Stat::DENIED,
+        "a killed gateway's lock holds until its session expires"
+    );
+    loop {
+        let stat = nb.lock(B, 0, 10, true, false).await;
+        if stat == Nlm4Stat::GRANTED {
+            break;
+        }
+        assert_eq!(stat, Nlm4Stat::DENIED);
+        assert!(
+            killed.elapsed() < Duration::from_secs(10),
+            "A's lock outlived its 1 s session by far"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(b);
+}

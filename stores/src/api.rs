@@ -348,6 +348,45 @@ pub struct Renamed {
     pub replaced: Option<Removed>,
 }
 
+/// One byte-range lock as a metadata store shared by several processes keeps it
+/// ([`MetadataStore::publish_locks`]). The store compares ranges only: an exclusive lock
+/// conflicts with every overlapping lock, a shared one with overlapping exclusive ones; the
+/// finer rules (a zero-length lock, an owner's own locks) are the lock manager's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RangeLock {
+    /// First byte.
+    pub offset: u64,
+    /// Bytes; 0 is a zero-length lock, which overlaps the ranges `[s, e]` with
+    /// `s < offset <= e` (MS-FSA 2.1.4.10) and `{0, 0}` nothing.
+    pub length: u64,
+    /// Exclusive (else shared).
+    pub exclusive: bool,
+}
+
+impl RangeLock {
+    /// Whether `self` and `other` are in each other's way: their ranges overlap and one of
+    /// them is exclusive. Ranges end at `offset + length − 1`, computed without wrapping.
+    pub fn conflicts(&self, other: &Self) -> bool {
+        let last = |r: &Self| i128::from(r.offset) + i128::from(r.length) - 1;
+        let empty_at_zero = |r: &Self| r.offset == 0 && r.length == 0;
+        (self.exclusive || other.exclusive)
+            && !empty_at_zero(self)
+            && !empty_at_zero(other)
+            && i128::from(self.offset) <= last(other)
+            && last(self) >= i128::from(other.offset)
+    }
+}
+
+/// A lock another process holds, as [`MetadataStore::publish_locks`] and
+/// [`MetadataStore::foreign_lock`] report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignLock {
+    /// Its owner as that process published it (opaque to the store).
+    pub owner: Vec<u8>,
+    /// The lock.
+    pub lock: RangeLock,
+}
+
 /// Capacity figures for FSSTAT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Usage {
@@ -618,6 +657,51 @@ pub trait MetadataStore: Send + Sync + 'static {
         name: &str,
         value: Vec<u8>,
     ) -> impl Future<Output = StoreResult<Vec<u8>>> + Send;
+
+    /// Whether byte-range locks taken through this process must be agreed with other
+    /// processes that share this store (several gateways on one database). `false` (the
+    /// default) means one process serves the store and its in-memory lock manager is the
+    /// whole truth; [`publish_locks`](Self::publish_locks) and
+    /// [`foreign_lock`](Self::foreign_lock) are then never called.
+    fn shares_locks(&self) -> bool {
+        false
+    }
+
+    /// Publishes this process's locks of `owner` on `ino` for the other processes, if none
+    /// of their live locks conflicts with any of `wanted`: in one atomic step, serialised
+    /// with every other call on `ino`, the store checks `wanted` against the locks other
+    /// processes published on `ino` (never against this process's own, which its lock
+    /// manager has already checked) and, if none conflicts, replaces everything this process
+    /// published for `owner` on `ino` with `held` (an empty `held` removes them: unlock,
+    /// close). Returns `None` when published, or the first conflicting lock, and then
+    /// nothing changed. `wanted` empty never conflicts.
+    ///
+    /// A process's locks live as long as the process does: a store that shares locks ties
+    /// them to a session the process keeps alive, and drops them (for everyone) when the
+    /// session lapses, so a crashed process never holds a lock forever.
+    ///
+    /// The default (single process) publishes nothing and finds no conflict.
+    fn publish_locks(
+        &self,
+        ino: InodeId,
+        owner: &[u8],
+        wanted: &[RangeLock],
+        held: &[RangeLock],
+    ) -> impl Future<Output = StoreResult<Option<ForeignLock>>> + Send {
+        let _ = (ino, owner, wanted, held);
+        async { Ok(None) }
+    }
+
+    /// The first lock another live process published on `ino` that conflicts with `wanted`
+    /// (NLM TEST), or `None`. The default (single process) finds none.
+    fn foreign_lock(
+        &self,
+        ino: InodeId,
+        wanted: RangeLock,
+    ) -> impl Future<Output = StoreResult<Option<ForeignLock>>> + Send {
+        let _ = (ino, wanted);
+        async { Ok(None) }
+    }
 }
 
 /// The most zeros [`ContentStore::punch_hole`]'s default writes at once (1 MiB).

@@ -212,6 +212,27 @@ macro_rules! forward_metadata_store {
                 $via!(self, async init_secret,
                     s => $crate::MetadataStore::init_secret(s, name, value).await)
             }
+            fn shares_locks(&self) -> bool {
+                $via!(self, fn shares_locks, s => $crate::MetadataStore::shares_locks(s))
+            }
+            async fn publish_locks(
+                &self,
+                ino: $crate::InodeId,
+                owner: &[u8],
+                wanted: &[$crate::RangeLock],
+                held: &[$crate::RangeLock],
+            ) -> $crate::StoreResult<Option<$crate::ForeignLock>> {
+                $via!(self, async publish_locks,
+                    s => $crate::MetadataStore::publish_locks(s, ino, owner, wanted, held).await)
+            }
+            async fn foreign_lock(
+                &self,
+                ino: $crate::InodeId,
+                wanted: $crate::RangeLock,
+            ) -> $crate::StoreResult<Option<$crate::ForeignLock>> {
+                $via!(self, async foreign_lock,
+                    s => $crate::MetadataStore::foreign_lock(s, ino, wanted).await)
+            }
         }
     };
 }

@@ -11,7 +11,8 @@ use std::time::Duration;
 use stores::conformance::{metadata_concurrency, metadata_suite, version_race};
 use stores::postgres::{MIGRATOR, PgConfig, PgMetadata, SCHEMA_VERSION};
 use stores::{
-    Attr, Cookie, Device, FileKind, InodeId, MetadataStore, NewNode, StoreError, Timestamp,
+    Attr, Cookie, Device, FileKind, InodeId, MetadataStore, NewNode, RangeLock, StoreError,
+    Timestamp,
 };
 use testkit::postgres::PgServer;
 
@@ -550,4 +551,145 @@ async fn wrong_password_is_not_shown() {
     let shown = format!("{err} / {err:?}");
     assert!(!shown.contains("wrong-pass-71"), "password shown: {shown}");
     assert!(shown.contains("127.0.0.1"), "{shown}");
+}
+
+fn ex(offset: u64, length: u64) -> RangeLock {
+    RangeLock {
+        offset,
+        length,
+        exclusive: true,
+    }
+}
+
+fn sh(offset: u64, length: u64) -> RangeLock {
+    RangeLock {
+        offset,
+        length,
+        exclusive: false,
+    }
+}
+
+/// Goal: byte-range locks published through one gateway conflict through another, never
+/// with the gateway's own, and go away when replaced, removed or when the gateway's session
+/// lapses (a gateway killed with -9 stops its heartbeat). Method: two stores (gateways) on one
+/// database with a short session ttl; publish, check conflicts both ways, replace, remove;
+/// then drop one store (its heartbeat stops) with locks held and wait past its ttl.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locks_conflict_across_gateways_and_expire() {
+    let url = server().database();
+    let mut config = PgConfig::new(&url);
+    config.lock_session_ttl = Duration::from_millis(900);
+    let a = PgMetadata::connect(&config).await.expect("gateway a");
+    let b = PgMetadata::connect(&config).await.expect("gateway b");
+    assert!(a.shares_locks());
+    let ino = InodeId(42);
+    let (oa, ob) = (b"owner-a".as_slice(), b"owner-b".as_slice());
+
+    // a holds [0, 10) exclusive and [100, 110) shared.
+    let held = [ex(0, 10), sh(100, 10)];
+    assert_eq!(
+        a.publish_locks(ino, oa, &held, &held).await.expect("a"),
+        None
+    );
+    // Through b: overlapping exclusive or shared-over-exclusive conflicts, with a's owner.
+    let c = b.publish_locks(ino, ob, &[sh(5, 1)], &[sh(5, 1)]).await;
+    let c = c.expect("b").expect("conflict with a's exclusive lock");
+    assert_eq!((c.owner.as_slice(), c.lock), (oa, ex(0, 10)));
+    assert!(
+        b.publish_locks(ino, ob, &[ex(105, 1)], &[ex(105, 1)])
+            .await
+            .expect("b")
+            .is_some()
+    );
+    assert_eq!(
+        b.foreign_lock(ino, ex(9, 2))
+            .await
+            .expect("test")
+            .map(|f| f.lock),
+        Some(ex(0, 10))
+    );
+    // Shared over shared, a range beside, another inode and a zero-length lock at 0 pass.
+    for (i, w) in [
+        (ino, sh(100, 5)),
+        (ino, ex(10, 5)),
+        (InodeId(43), ex(0, 10)),
+        (ino, ex(0, 0)),
+    ] {
+        assert_eq!(
+            b.publish_locks(i, ob, &[w], &[w]).await.expect("b"),
+            None,
+            "{w:?}"
+        );
+    }
+    // A gateway never conflicts with itself: its manager decides that.
+    assert_eq!(
+        a.publish_locks(ino, b"other", &[ex(0, 10)], &[ex(0, 10)])
+            .await
+            .expect("a"),
+        None
+    );
+    assert_eq!(
+        a.publish_locks(ino, b"other", &[], &[]).await.expect("a"),
+        None
+    );
+
+    // Replacing a's locks with a smaller set releases the rest; an empty set releases all.
+    assert_eq!(
+        a.publish_locks(ino, oa, &[], &[ex(0, 5)]).await.expect("a"),
+        None
+    );
+    assert_eq!(
+        b.publish_locks(ino, ob, &[ex(5, 5)], &[ex(5, 5)])
+            .await
+            .expect("b"),
+        None
+    );
+    assert!(b.foreign_lock(ino, ex(4, 1)).await.expect("test").is_some());
+    assert_eq!(a.publish_locks(ino, oa, &[], &[]).await.expect("a"), None);
+    assert_eq!(
+        b.foreign_lock(ino, ex(0, u64::MAX)).await.expect("test"),
+        None
+    );
+
+    // a takes a lock and dies: its heartbeat stops, and once its session lapsed b may take
+    // the range, and a's rows are gone.
+    assert_eq!(
+        a.publish_locks(ino, oa, &[ex(200, 1)], &[ex(200, 1)])
+            .await
+            .expect("a"),
+        None
+    );
+    let session = a.lock_session();
+    // b's heartbeat keeps b alive meanwhile (ttl 900 ms, a beat every 300 ms).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        b.publish_locks(ino, ob, &[ex(200, 1)], &[])
+            .await
+            .expect("b")
+            .is_some(),
+        "a's session is alive while a runs"
+    );
+    drop(a);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        b.publish_locks(ino, ob, &[ex(200, 1)], &[ex(200, 1)])
+            .await
+            .expect("b"),
+        None
+    );
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM locks WHERE session = $1")
+        .bind(session)
+        .fetch_one(b.pool())
+        .await
+        .expect("count");
+    assert_eq!(left, 0, "the lapsed session's locks are deleted");
+    let mine: i64 = sqlx::query_scalar("SELECT count(*) FROM locks WHERE session = $1")
+        .bind(b.lock_session())
+        .fetch_one(b.pool())
+        .await
+        .expect("count");
+    assert_eq!(
+        mine, 2,
+        "b's own locks stay (one owner on each of two inodes)"
+    );
 }

@@ -175,6 +175,11 @@ pub struct PostgresOptions {
     /// request is answered "busy, retry later" (NFS3ERR_JUKEBOX).
     #[serde(with = "humane_duration")]
     pub retry_deadline: Duration,
+    /// How long this gateway's byte-range locks outlive its last heartbeat to the database
+    /// when it dies or loses the database (other gateways then may take them); at least
+    /// 300ms. A heartbeat renews it every third of it.
+    #[serde(with = "humane_duration")]
+    pub lock_session_ttl: Duration,
 }
 
 impl<'de> Deserialize<'de> for PostgresOptions {
@@ -185,6 +190,7 @@ impl<'de> Deserialize<'de> for PostgresOptions {
             "acquire_timeout",
             "statement_timeout",
             "retry_deadline",
+            "lock_session_ttl",
         ];
         let map = BTreeMap::<String, Value>::deserialize(deserializer)?;
         let mut options = Self::new(String::new());
@@ -210,6 +216,13 @@ impl<'de> Deserialize<'de> for PostgresOptions {
                 "acquire_timeout" => options.acquire_timeout = duration(value)?,
                 "statement_timeout" => options.statement_timeout = duration(value)?,
                 "retry_deadline" => options.retry_deadline = duration(value)?,
+                "lock_session_ttl" => {
+                    let ttl = duration(value)?;
+                    if ttl < Duration::from_millis(300) {
+                        return Err(bad(&"must be at least 300ms"));
+                    }
+                    options.lock_session_ttl = ttl;
+                }
                 _ => return Err(D::Error::unknown_field(&key, KEYS)),
             }
         }
@@ -227,6 +240,7 @@ impl PostgresOptions {
             acquire_timeout: Self::default_acquire_timeout(),
             statement_timeout: Self::default_statement_timeout(),
             retry_deadline: Self::default_retry_deadline(),
+            lock_session_ttl: Self::default_lock_session_ttl(),
         }
     }
 
@@ -244,6 +258,10 @@ impl PostgresOptions {
 
     fn default_retry_deadline() -> Duration {
         Duration::from_secs(3)
+    }
+
+    fn default_lock_session_ttl() -> Duration {
+        Duration::from_secs(30)
     }
 }
 

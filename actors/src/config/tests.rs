@@ -552,6 +552,7 @@ fn postgres_store_options() {
     assert_eq!(o.statement_timeout, Duration::from_secs(2));
     assert_eq!(o.acquire_timeout, Duration::from_secs(5));
     assert_eq!(o.retry_deadline, Duration::from_secs(3));
+    assert_eq!(o.lock_session_ttl, Duration::from_secs(30));
     assert_eq!(config.metadata.stores["default"].path(), None);
     assert_eq!(parse(&config.to_yaml()).expect("round trip"), config);
     // The flat shape loads too.
@@ -561,6 +562,24 @@ fn postgres_store_options() {
     assert_eq!(
         flat.metadata.stores["default"],
         MetadataStoreConfig::Postgres(PostgresOptions::new("postgres://u@h/d"))
+    );
+
+    // The lock session ttl: a duration of at least 300ms.
+    let short = parse(
+        "metadata:\n  stores:\n    default: {type: postgres, postgres: {url: 'postgres://u@h/d', lock_session_ttl: 2s}}\n",
+    )
+    .expect("lock_session_ttl");
+    let MetadataStoreConfig::Postgres(o) = &short.metadata.stores["default"] else {
+        panic!("not a postgres store");
+    };
+    assert_eq!(o.lock_session_ttl, Duration::from_secs(2));
+    assert_eq!(parse(&short.to_yaml()).expect("round trip"), short);
+    let err = error(
+        "metadata:\n  stores:\n    pg: {type: postgres, postgres: {url: 'postgres://u@h/d', lock_session_ttl: 100ms}}\n",
+    );
+    assert!(
+        err.contains("postgres.lock_session_ttl: must be at least 300ms"),
+        "{err}"
     );
 
     let err = error(

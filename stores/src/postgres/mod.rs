@@ -16,6 +16,8 @@
 //! | `shares` | `name` | each share's root inode |
 //! | `secrets` | `name` | server secrets, written once |
 //! | `identity_*` | | users, groups, memberships, grants and the change log (schema version 3; [`PgIdentity`]) |
+//! | `gateway_sessions` | `id` | one row per running gateway that took a byte-range lock: its expiry, moved forward by a heartbeat (schema version 4; `postgres/locks.rs`) |
+//! | `locks` | | byte-range locks each gateway session publishes for the others: inode, owner bytes, offset, length, exclusive |
 //!
 //! Sequences: `inode_batches` (each value reserves 1024 inode ids, cached in the process, so
 //! creates do not meet on one hot row), `generations` (one value per [`PgMetadata::connect`]).
@@ -76,16 +78,18 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Row};
 
 use crate::api::{
-    Attr, ContentVersion, Cookie, Device, DirEntry, DirPage, FileKind, Generation, InodeId,
-    MetadataStore, NewNode, Recorded, Removed, Renamed, SetAttr, StoreError, StoreId, StoreResult,
-    Timestamp, Usage, XattrEntry, check_name, check_xattr_name, fold_case,
+    Attr, ContentVersion, Cookie, Device, DirEntry, DirPage, FileKind, ForeignLock, Generation,
+    InodeId, MetadataStore, NewNode, RangeLock, Recorded, Removed, Renamed, SetAttr, StoreError,
+    StoreId, StoreResult, Timestamp, Usage, XattrEntry, check_name, check_xattr_name, fold_case,
 };
 use crate::rules::{self, add_link};
 
 mod identity;
+mod locks;
 pub use self::identity::{
     GroupRow, IDENTITY_CHANNEL, IDENTITY_LOCK, IdentityRows, IdentitySnapshot, PgIdentity, UserRow,
 };
+pub use self::locks::{LOCK_SESSION_TTL, LOCK_SESSION_TTL_MIN};
 
 pub use crate::redact::redact_url;
 
@@ -93,7 +97,7 @@ pub use crate::redact::redact_url;
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 /// The schema version this build writes: the newest migration.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The advisory lock key every cross-directory directory rename takes (per database, so per
 /// store): "DittoRen".
@@ -123,11 +127,14 @@ pub struct PgConfig {
     /// How long contention (serialization failures, deadlocks, timeouts) is retried before a
     /// call fails with [`StoreError::Busy`].
     pub retry_deadline: Duration,
+    /// How long this gateway's byte-range locks outlive its last heartbeat when it dies or
+    /// loses the database (see the `locks` module); at least [`LOCK_SESSION_TTL_MIN`].
+    pub lock_session_ttl: Duration,
 }
 
 impl PgConfig {
     /// Defaults for everything but the URL: 10 connections, 5 s acquire and statement timeouts,
-    /// 3 s of retries.
+    /// 3 s of retries, [`LOCK_SESSION_TTL`].
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -135,6 +142,7 @@ impl PgConfig {
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(5),
             retry_deadline: Duration::from_secs(3),
+            lock_session_ttl: LOCK_SESSION_TTL,
         }
     }
 }
@@ -147,6 +155,7 @@ impl fmt::Debug for PgConfig {
             .field("acquire_timeout", &self.acquire_timeout)
             .field("statement_timeout", &self.statement_timeout)
             .field("retry_deadline", &self.retry_deadline)
+            .field("lock_session_ttl", &self.lock_session_ttl)
             .finish()
     }
 }
@@ -205,6 +214,8 @@ pub struct PgMetadata {
     /// The unused rest of the last reserved batch of inode ids.
     inos: Mutex<std::ops::Range<u64>>,
     retry_deadline: Duration,
+    /// This gateway's lock session (module `locks`).
+    locks: locks::LockSession,
 }
 
 impl fmt::Debug for PgMetadata {
@@ -533,6 +544,7 @@ impl PgMetadata {
             generation: Generation(unsigned(generation, "generation")?),
             inos: Mutex::new(0..0),
             retry_deadline: config.retry_deadline,
+            locks: locks::LockSession::new(config.lock_session_ttl),
         })
     }
 
@@ -1689,6 +1701,28 @@ impl MetadataStore for PgMetadata {
             )
         })
         .await
+    }
+
+    fn shares_locks(&self) -> bool {
+        true
+    }
+
+    async fn publish_locks(
+        &self,
+        ino: InodeId,
+        owner: &[u8],
+        wanted: &[RangeLock],
+        held: &[RangeLock],
+    ) -> StoreResult<Option<ForeignLock>> {
+        self.publish_locks_in(ino, owner, wanted, held).await
+    }
+
+    async fn foreign_lock(
+        &self,
+        ino: InodeId,
+        wanted: RangeLock,
+    ) -> StoreResult<Option<ForeignLock>> {
+        self.foreign_lock_in(ino, wanted).await
     }
 
     async fn init_secret(&self, name: &str, value: Vec<u8>) -> StoreResult<Vec<u8>> {

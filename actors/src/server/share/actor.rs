@@ -16,15 +16,33 @@
 //!
 //! Exit path: when every handle is dropped the mailbox closes; the actor then waits for its
 //! running operations and returns.
+//!
+//! Byte-range locks across gateways: when the share's metadata store is shared by several
+//! gateway processes (`MetadataStore::shares_locks`, PostgreSQL), a lock granted here is also
+//! checked against, and published to, the other gateways through the store
+//! ([`RemoteLocks`]). Those store calls are database round trips, so the actor never awaits
+//! them in its loop: it makes the local decision at once (as without a shared store), spawns
+//! the store call as a task of its own, keeps answering other lock messages, and finishes the
+//! request when the call's result comes back into its loop (see [`RemoteLocks`] for why this
+//! and not a call in the requester's task).
 
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
-use stores::{Attr, ContentStore, Cookie, MetadataStore, Timestamp, Usage, XattrEntry};
+use stores::{
+    Attr, ContentStore, Cookie, ForeignLock, MetadataStore, RangeLock, StoreResult, Timestamp,
+    Usage, XattrEntry,
+};
 use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::task::JoinSet;
 
-use super::locks::{Io, LockError, LockManager, LockOwner, LockRange, Locked, Scope};
+use super::locks::{
+    Grant, Io, LockError, LockManager, LockOwner, LockRange, Locked, Scope, WaitReply,
+};
 use super::{
     AttrChange, Caller, Change, Listing, Made, NewKind, Node, OpError, Rights, Share, ShareId,
     Stability, Written, XattrEdit,
@@ -938,7 +956,7 @@ pub(crate) struct ShareActor<M, C> {
     rx: mpsc::Receiver<ShareMsg>,
     locks_rx: mpsc::Receiver<LockMsg>,
     /// The share's byte-range locks: owned here, changed only by this loop.
-    locks: LockManager,
+    locks: LockState<M>,
     concurrency: usize,
 }
 
@@ -957,19 +975,25 @@ impl<M: MetadataStore, C: ContentStore> ShareActor<M, C> {
             root: Node::from(share.root()),
             file_size_max: share.file_size_max(),
         };
+        let mut manager = LockManager::with_gauge(locks_held);
+        let remote = share.meta().shares_locks().then(|| {
+            manager.confirm_grants();
+            RemoteLocks::new(share.meta().clone())
+        });
         let actor = Self {
             share,
             rx,
             locks_rx,
-            locks: LockManager::with_gauge(locks_held),
+            locks: LockState { manager, remote },
             concurrency: concurrency.max(1),
         };
         tokio::spawn(actor.run());
         handle
     }
 
-    /// The loop: lock requests first, answered here at once from memory (they never wait
-    /// behind store operations); otherwise one permit, then one message. It waits for a
+    /// The loop: results of the lock manager's store calls and its retry timer first (shared
+    /// locks only), then lock requests, answered here from memory (they never wait behind
+    /// store operations); otherwise one permit, then one message. It waits for a
     /// permit first, so while `concurrency` operations run, messages wait in the bounded
     /// mailbox (backpressure).
     /// Exit path: the mailboxes close when every handle is gone; then it waits for the
@@ -984,10 +1008,15 @@ impl<M: MetadataStore, C: ContentStore> ShareActor<M, C> {
         } = self;
         let running = Arc::new(Semaphore::new(concurrency));
         loop {
+            let active = locks.remote.as_ref().is_some_and(RemoteLocks::is_active);
             let next = tokio::select! {
                 biased;
+                Some(event) = async { locks.remote.as_mut()?.next_event().await }, if active => {
+                    locks.on_event(event);
+                    continue;
+                }
                 Some(m) = locks_rx.recv() => {
-                    handle_lock(&mut locks, m);
+                    locks.handle(m);
                     continue;
                 }
                 next = async {
@@ -1037,16 +1066,7 @@ fn handle_lock(locks: &mut LockManager, msg: LockMsg) {
             ranges,
             reply,
         } => {
-            let mut done = 0;
-            let mut result = Ok(());
-            for (offset, length) in ranges {
-                if let Err(e) = locks.unlock(node, &owner, offset, length) {
-                    result = Err(e);
-                    break;
-                }
-                done += 1;
-            }
-            let _ = reply.send((done, result));
+            let _ = reply.send(unlock_each(locks, node, &owner, ranges));
         }
         LockMsg::Check {
             node,
@@ -1087,4 +1107,556 @@ fn handle_lock(locks: &mut LockManager, msg: LockMsg) {
         }
         LockMsg::Cancel { node, id } => locks.cancel(node, id),
     }
+}
+
+/// The share's byte-range locks: the manager, and the store side when the metadata store
+/// shares locks between gateways.
+struct LockState<M> {
+    manager: LockManager,
+    remote: Option<RemoteLocks<M>>,
+}
+
+/// The first pause before parked waiters (blocked by another gateway's lock) are tried
+/// again; it doubles after each try that leaves one parked, up to [`REMOTE_RETRY_MAX`].
+pub(crate) const REMOTE_RETRY_MIN: Duration = Duration::from_millis(50);
+/// The longest pause between two tries of parked waiters: a lock another gateway releases
+/// is granted here at most this late.
+pub(crate) const REMOTE_RETRY_MAX: Duration = Duration::from_secs(1);
+
+/// The store side of the lock manager, for a metadata store that several gateways share
+/// (`MetadataStore::shares_locks`).
+///
+/// Every local change to an owner's locks on a node is published to the store
+/// (`MetadataStore::publish_locks`, replacing what this gateway published for that owner and
+/// node with what it holds now), and every grant is first checked against the other
+/// gateways' locks in the same atomic store call, before the requester hears of it:
+/// - A request the manager grants is held locally (so later local requests see it) and
+///   answered only when the store confirmed it. If another gateway holds a conflicting lock,
+///   the grant is undone ([`LockManager::undo_grant`]): a request that may not wait gets
+///   [`LockError::Conflict`], exactly as for a local conflict; a blocking one is answered
+///   [`Locked::Queued`] and waits *parked* in the manager, so cancelling it, closing its open
+///   or releasing its owner works as for every local waiter, and it keeps its place ahead of
+///   later requests.
+/// - Parked waiters are tried again on a timer with backoff ([`REMOTE_RETRY_MIN`] doubling
+///   to [`REMOTE_RETRY_MAX`]): unparked, granted by the manager when nothing local is in the
+///   way, and confirmed through the store again.
+/// - Unlock, POSIX unlock, release (close, NLM FREE_ALL) and re-owning change the manager at
+///   once and answer after the store call that publishes the change, so an unlock answered
+///   through one gateway is visible to every other.
+/// - NLM TEST asks the store for another gateway's conflicting lock when none is held here.
+///
+/// Why the store call runs as a task whose result comes back into the actor's loop, rather
+/// than in the requester's task before or after its actor step: the outcome of a grant
+/// changes the manager (undo, park), waiters granted by someone else's unlock have no
+/// requester task that could make the call, and per node the calls must reach the store in
+/// the order the manager made the changes (a publication carries the owner's locks as they
+/// are when it starts). So the actor keeps, per node, a queue of store calls with one running
+/// at a time; lock messages for other nodes, and for the same node, are handled meanwhile, so
+/// the bounded mailbox never waits on the database. The queues hold at most one entry per
+/// requester waiting for an answer plus the publications of releases, and the running calls
+/// are one per node, so they are bounded by what the connections may have in flight.
+///
+/// Limits: READ and WRITE checks against locks (SMB mandatory locking, `Check`) consult only
+/// this gateway's locks: checking the store on every I/O would cost a database round trip per
+/// READ and WRITE. A failed publication (database unreachable) is retried on the timer; until
+/// then other gateways may see a lock that was released here, never miss one that is held
+/// (grants are only answered after a successful store call). When the actor stops, store
+/// calls still queued are dropped; the locks they would have removed go with the gateway's
+/// session when it expires.
+struct RemoteLocks<M> {
+    meta: Arc<M>,
+    /// Per node: store calls waiting, the first one running.
+    queue: BTreeMap<(u64, u64), VecDeque<StoreCall>>,
+    /// The running calls.
+    tasks: JoinSet<CallEnd>,
+    /// The node of each running call, by task (to find its queue if the task panicked).
+    running: HashMap<tokio::task::Id, Node>,
+    /// (node, owner) pairs whose publication failed, published again at the next retry.
+    dirty: BTreeSet<((u64, u64), LockOwner)>,
+    /// When parked waiters and failed publications are tried again.
+    retry: Option<Pin<Box<tokio::time::Sleep>>>,
+    backoff: Duration,
+}
+
+/// One store call of the lock manager.
+enum StoreCall {
+    /// Check a grant against the other gateways and publish it.
+    Confirm(Confirm),
+    /// Publish `owner`'s locks on the node as they are when the call starts; the answers
+    /// go when it is done.
+    Publish {
+        owner: LockOwner,
+        answers: Vec<Arc<AfterAll>>,
+    },
+}
+
+/// A grant waiting for the store.
+struct Confirm {
+    owner: LockOwner,
+    ranges: Vec<LockRange>,
+    /// Per range, the owner's locks it replaced (POSIX owners), for an undo.
+    displaced: Vec<Vec<LockRange>>,
+    to: ConfirmTo,
+}
+
+/// Who waits for a grant's confirmation.
+enum ConfirmTo {
+    /// A LOCK request granted at once.
+    Request {
+        wait: bool,
+        reply: oneshot::Sender<Result<Locked, LockError>>,
+    },
+    /// A waiter the manager granted.
+    Waiter { id: u64, reply: WaitReply },
+}
+
+/// An answer sent when its last holder drops it: a release answered once every store call
+/// it waits for is done.
+struct AfterAll(Option<Box<dyn FnOnce() + Send + Sync>>);
+
+impl AfterAll {
+    fn new(f: impl FnOnce() + Send + Sync + 'static) -> Arc<Self> {
+        Arc::new(Self(Some(Box::new(f))))
+    }
+}
+
+impl Drop for AfterAll {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
+        }
+    }
+}
+
+/// A store call's node and result.
+type CallEnd = (Node, StoreResult<Option<ForeignLock>>);
+
+/// What woke the store side.
+enum RemoteEvent {
+    /// A store call ended (or its task panicked).
+    Done(Result<(tokio::task::Id, CallEnd), tokio::task::JoinError>),
+    /// The retry timer fired.
+    Retry,
+}
+
+fn range_lock(r: LockRange) -> RangeLock {
+    RangeLock {
+        offset: r.offset,
+        length: r.length,
+        exclusive: r.exclusive,
+    }
+}
+
+impl<M: MetadataStore> RemoteLocks<M> {
+    fn new(meta: Arc<M>) -> Self {
+        Self {
+            meta,
+            queue: BTreeMap::new(),
+            tasks: JoinSet::new(),
+            running: HashMap::new(),
+            dirty: BTreeSet::new(),
+            retry: None,
+            backoff: REMOTE_RETRY_MIN,
+        }
+    }
+
+    /// Whether a store call runs or the timer is set.
+    fn is_active(&self) -> bool {
+        !self.tasks.is_empty() || self.retry.is_some()
+    }
+
+    /// The next store call to end, or the timer.
+    async fn next_event(&mut self) -> Option<RemoteEvent> {
+        tokio::select! {
+            biased;
+            Some(done) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
+                Some(RemoteEvent::Done(done))
+            }
+            () = async {
+                match self.retry.as_mut() {
+                    Some(sleep) => sleep.await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                self.retry = None;
+                Some(RemoteEvent::Retry)
+            }
+        }
+    }
+
+    /// Queues `call` on `node`, starting it if nothing runs there.
+    fn enqueue(&mut self, manager: &LockManager, node: Node, call: StoreCall) {
+        let q = self.queue.entry(super::locks::node_key(node)).or_default();
+        // A publication of an owner not yet started already carries the newest state.
+        if let StoreCall::Publish { owner, answers } = call {
+            let waiting = q.iter_mut().skip(1).find_map(|c| match c {
+                StoreCall::Publish { owner: o, answers } if *o == owner => Some(answers),
+                _ => None,
+            });
+            match waiting {
+                Some(a) => a.extend(answers),
+                None => q.push_back(StoreCall::Publish { owner, answers }),
+            }
+        } else {
+            q.push_back(call);
+        }
+        if q.len() == 1 {
+            self.start(manager, node);
+        }
+    }
+
+    fn publish(
+        &mut self,
+        manager: &LockManager,
+        node: Node,
+        owner: LockOwner,
+        answer: Option<Arc<AfterAll>>,
+    ) {
+        let answers = answer.into_iter().collect();
+        self.enqueue(manager, node, StoreCall::Publish { owner, answers });
+    }
+
+    /// Starts the first call queued on `node`, with the owner's locks as they are now.
+    fn start(&mut self, manager: &LockManager, node: Node) {
+        let Some(call) = self
+            .queue
+            .get(&super::locks::node_key(node))
+            .and_then(VecDeque::front)
+        else {
+            return;
+        };
+        let (owner, wanted) = match call {
+            StoreCall::Confirm(c) => (&c.owner, c.ranges.iter().copied().map(range_lock).collect()),
+            StoreCall::Publish { owner, .. } => (owner, Vec::new()),
+        };
+        let held: Vec<RangeLock> = manager
+            .owner_ranges(node, owner)
+            .into_iter()
+            .map(range_lock)
+            .collect();
+        let bytes = owner.to_bytes();
+        let meta = self.meta.clone();
+        let task = self.tasks.spawn(async move {
+            let r = meta.publish_locks(node.ino, &bytes, &wanted, &held).await;
+            (node, r)
+        });
+        self.running.insert(task.id(), node);
+    }
+
+    /// Arms the retry timer if something waits for it.
+    fn arm(&mut self, manager: &LockManager) {
+        if self.retry.is_some() {
+            return;
+        }
+        if self.dirty.is_empty() && !manager.has_parked() {
+            self.backoff = REMOTE_RETRY_MIN;
+            return;
+        }
+        self.retry = Some(Box::pin(tokio::time::sleep(self.backoff)));
+        self.backoff = (self.backoff * 2).min(REMOTE_RETRY_MAX);
+    }
+}
+
+impl<M: MetadataStore> LockState<M> {
+    /// Runs one lock-manager request.
+    fn handle(&mut self, msg: LockMsg) {
+        let Some(remote) = self.remote.as_mut() else {
+            handle_lock(&mut self.manager, msg);
+            return;
+        };
+        let m = &mut self.manager;
+        match msg {
+            LockMsg::Lock {
+                node,
+                owner,
+                ranges,
+                wait,
+                reply,
+            } => {
+                let displaced = m.displaced(node, &owner, &ranges);
+                match m.lock(node, &owner, &ranges, wait) {
+                    Ok(Locked::Granted) => {
+                        let call = StoreCall::Confirm(Confirm {
+                            owner,
+                            ranges,
+                            displaced,
+                            to: ConfirmTo::Request { wait, reply },
+                        });
+                        remote.enqueue(m, node, call);
+                    }
+                    other => {
+                        let _ = reply.send(other);
+                    }
+                }
+            }
+            LockMsg::Unlock {
+                node,
+                owner,
+                ranges,
+                reply,
+            } => {
+                let (done, result) = unlock_each(m, node, &owner, ranges);
+                if done == 0 {
+                    let _ = reply.send((done, result));
+                } else {
+                    let answer = AfterAll::new(move || {
+                        let _ = reply.send((done, result));
+                    });
+                    remote.publish(m, node, owner, Some(answer));
+                }
+            }
+            LockMsg::UnlockPosix {
+                node,
+                owner,
+                offset,
+                length,
+                reply,
+            } => {
+                let before = m.owner_ranges(node, &owner);
+                let result = m.unlock_posix(node, &owner, offset, length);
+                if m.owner_ranges(node, &owner) == before {
+                    let _ = reply.send(result);
+                } else {
+                    let answer = AfterAll::new(move || {
+                        let _ = reply.send(result);
+                    });
+                    remote.publish(m, node, owner, Some(answer));
+                }
+            }
+            LockMsg::Release { scope, reply } => {
+                let holders = m.holders(&scope);
+                m.release(&scope);
+                let answer = AfterAll::new(move || {
+                    if let Some(reply) = reply {
+                        let _ = reply.send(());
+                    }
+                });
+                for (node, owner) in holders {
+                    remote.publish(m, node, owner, Some(answer.clone()));
+                }
+            }
+            LockMsg::Reown { scope, to, reply } => {
+                let holders = m.holders(&scope);
+                m.reown(scope, &to);
+                let answer = AfterAll::new(move || {
+                    let _ = reply.send(());
+                });
+                for (node, owner) in holders {
+                    remote.publish(m, node, owner, Some(answer.clone()));
+                    remote.publish(m, node, to.clone(), Some(answer.clone()));
+                }
+            }
+            LockMsg::Test {
+                node,
+                owner,
+                range,
+                reply,
+            } => {
+                if let Some(found) = m.test(node, &owner, range) {
+                    let _ = reply.send(Some(found));
+                } else {
+                    // A read: no order to keep, so a task of its own (one per waiting caller).
+                    let meta = remote.meta.clone();
+                    tokio::spawn(async move {
+                        let found = match meta.foreign_lock(node.ino, range_lock(range)).await {
+                            Ok(found) => found,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "lock test: the store could not be asked for other gateways' locks");
+                                None
+                            }
+                        };
+                        let _ = reply.send(found.map(foreign));
+                    });
+                }
+            }
+            msg @ (LockMsg::Check { .. } | LockMsg::Cancel { .. }) => handle_lock(m, msg),
+        }
+        self.settle();
+    }
+
+    /// Hands the waiters the manager granted to the store, and arms the retry timer when
+    /// something is parked or dirty.
+    fn settle(&mut self) {
+        let Some(remote) = self.remote.as_mut() else {
+            return;
+        };
+        // Confirming may undo grants, which may grant others: loop until quiet.
+        loop {
+            let granted = self.manager.take_granted();
+            if granted.is_empty() {
+                break;
+            }
+            for g in granted {
+                let Grant {
+                    node,
+                    id,
+                    owner,
+                    range,
+                    displaced,
+                    reply,
+                } = g;
+                let call = StoreCall::Confirm(Confirm {
+                    owner,
+                    ranges: vec![range],
+                    displaced: vec![displaced],
+                    to: ConfirmTo::Waiter { id, reply },
+                });
+                remote.enqueue(&self.manager, node, call);
+            }
+        }
+        remote.arm(&self.manager);
+    }
+
+    /// A store call ended, or the retry timer fired.
+    fn on_event(&mut self, event: RemoteEvent) {
+        let Some(remote) = self.remote.as_mut() else {
+            return;
+        };
+        match event {
+            RemoteEvent::Retry => {
+                self.manager.unpark_all();
+                for (k, owner) in std::mem::take(&mut remote.dirty) {
+                    remote.publish(&self.manager, super::locks::node_of_key(k), owner, None);
+                }
+            }
+            RemoteEvent::Done(Ok((id, (node, result)))) => {
+                remote.running.remove(&id);
+                self.finish(node, result);
+            }
+            RemoteEvent::Done(Err(e)) => {
+                tracing::error!(error = %e, "a lock store call failed to run");
+                if let Some(node) = remote.running.remove(&e.id()) {
+                    self.finish(
+                        node,
+                        Err(stores::StoreError::Io(std::io::Error::other(
+                            "lock store call panicked",
+                        ))),
+                    );
+                }
+            }
+        }
+        self.settle();
+    }
+
+    /// Finishes the running call of `node` with `result`, then starts the next one there.
+    fn finish(&mut self, node: Node, result: StoreResult<Option<ForeignLock>>) {
+        let Some(remote) = self.remote.as_mut() else {
+            return;
+        };
+        let k = super::locks::node_key(node);
+        let Some(call) = remote.queue.get_mut(&k).and_then(VecDeque::pop_front) else {
+            return;
+        };
+        let m = &mut self.manager;
+        match call {
+            StoreCall::Publish { owner, answers } => {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "publishing byte-range locks to the shared store failed; retrying");
+                    remote.dirty.insert((k, owner));
+                }
+                drop(answers);
+            }
+            StoreCall::Confirm(c) => {
+                let undo = |m: &mut LockManager| {
+                    let mut held = true;
+                    for (r, d) in c.ranges.iter().zip(&c.displaced).rev() {
+                        held &= m.undo_grant(node, &c.owner, *r, d);
+                    }
+                    held
+                };
+                match result {
+                    Ok(None) => {
+                        let gone = match c.to {
+                            ConfirmTo::Request { reply, .. } => {
+                                reply.send(Ok(Locked::Granted)).is_err()
+                            }
+                            ConfirmTo::Waiter { reply, .. } => reply.send(Ok(())).is_err(),
+                        };
+                        if gone {
+                            // The requester left meanwhile: what it was granted goes with it.
+                            undo(m);
+                            remote.publish(m, node, c.owner.clone(), None);
+                        }
+                    }
+                    Ok(Some(holder)) => {
+                        tracing::debug!(holder = ?LockOwner::from_bytes(&holder.owner), "lock held by another gateway");
+                        let held = undo(m);
+                        match c.to {
+                            ConfirmTo::Request { wait, reply }
+                                if wait && held && c.ranges.len() == 1 =>
+                            {
+                                let (id, rx) = m.park(node, &c.owner, c.ranges[0], None);
+                                let answer = match rx {
+                                    Some(rx) => Ok(Locked::Queued { id, rx }),
+                                    None => Err(LockError::Cancelled),
+                                };
+                                let _ = reply.send(answer);
+                            }
+                            ConfirmTo::Request { reply, .. } => {
+                                let _ = reply.send(Err(if held {
+                                    LockError::Conflict
+                                } else {
+                                    LockError::Cancelled
+                                }));
+                            }
+                            ConfirmTo::Waiter { id, reply } if held => {
+                                m.park(node, &c.owner, c.ranges[0], Some((id, reply)));
+                            }
+                            ConfirmTo::Waiter { reply, .. } => {
+                                let _ = reply.send(Err(LockError::Cancelled));
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "checking a lock with the other gateways failed");
+                        undo(m);
+                        match c.to {
+                            ConfirmTo::Request { reply, .. } => {
+                                let _ = reply.send(Err(LockError::NoLocks));
+                            }
+                            ConfirmTo::Waiter { reply, .. } => {
+                                let _ = reply.send(Err(LockError::NoLocks));
+                            }
+                        }
+                        // The call may have committed before failing: publish what is held.
+                        remote.publish(m, node, c.owner, None);
+                    }
+                }
+            }
+        }
+        if remote.queue.get(&k).is_some_and(|q| !q.is_empty()) {
+            remote.start(m, node);
+        } else {
+            remote.queue.remove(&k);
+        }
+    }
+}
+
+/// Another gateway's lock as NLM TEST reports it.
+fn foreign(f: ForeignLock) -> (LockOwner, LockRange) {
+    (
+        LockOwner::from_bytes(&f.owner),
+        LockRange {
+            offset: f.lock.offset,
+            length: f.lock.length,
+            exclusive: f.lock.exclusive,
+        },
+    )
+}
+
+/// Unlocks each (offset, length) in turn, stopping at the first failure.
+fn unlock_each(
+    locks: &mut LockManager,
+    node: Node,
+    owner: &LockOwner,
+    ranges: Vec<(u64, u64)>,
+) -> (usize, Result<(), LockError>) {
+    let mut done = 0;
+    for (offset, length) in ranges {
+        if let Err(e) = locks.unlock(node, owner, offset, length) {
+            return (done, Err(e));
+        }
+        done += 1;
+    }
+    (done, Ok(()))
 }

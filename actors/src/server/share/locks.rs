@@ -33,6 +33,15 @@
 //! Bounds ([`Limits`]): locks per share, locks per owner, waiters per share. Past them a
 //! request fails with [`LockError::NoLocks`] (SMB: STATUS_INSUFFICIENT_RESOURCES); nothing
 //! here grows without limit.
+//!
+//! Gateways sharing one metadata store (`MetadataStore::shares_locks`) also agree with the
+//! others through the store; the share actor does that ([`super::actor`]), and this manager
+//! helps in two ways. In *confirm* mode ([`LockManager::confirm_grants`]) a waiter it grants
+//! is not answered: the grant is handed to the actor ([`LockManager::take_granted`]), which
+//! answers after the store confirmed it, or undoes it ([`LockManager::undo_grant`]) and
+//! *parks* the waiter again ([`LockManager::park`]): a parked waiter keeps its place (later
+//! requests it conflicts with still wait behind it) but is not granted until
+//! [`LockManager::unpark_all`], which the actor calls on a timer.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -235,6 +244,25 @@ struct Waiter {
     owner: LockOwner,
     range: LockRange,
     reply: WaitReply,
+    /// Blocked by another gateway's lock: skipped by grants until unparked.
+    parked: bool,
+}
+
+/// A waiter granted in confirm mode, not answered yet ([`LockManager::take_granted`]).
+#[derive(Debug)]
+pub(crate) struct Grant {
+    /// The file.
+    pub(crate) node: Node,
+    /// The waiter's id.
+    pub(crate) id: u64,
+    /// Who holds it now.
+    pub(crate) owner: LockOwner,
+    /// What it holds now.
+    pub(crate) range: LockRange,
+    /// The owner's own locks the grant replaced (POSIX owners), for an undo.
+    pub(crate) displaced: Vec<LockRange>,
+    /// Where the answer goes.
+    pub(crate) reply: WaitReply,
 }
 
 #[derive(Debug, Default)]
@@ -283,6 +311,75 @@ impl LockOwner {
     /// Windows' (SMB).
     fn is_posix(&self) -> bool {
         matches!(self, Self::Nlm { .. })
+    }
+
+    /// The owner as bytes, for the metadata store that shares locks between gateways:
+    /// `S` and the connection, session and open (big-endian u64s), or `N`, the svid
+    /// (big-endian u32), the host's length (big-endian u16), the host and the owner bytes.
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            Self::Smb {
+                conn,
+                session,
+                open,
+            } => {
+                let mut b = Vec::with_capacity(25);
+                b.push(b'S');
+                for v in [conn, session, open] {
+                    b.extend_from_slice(&v.to_be_bytes());
+                }
+                b
+            }
+            Self::Nlm { host, svid, owner } => {
+                let host = &host.as_bytes()[..host.len().min(usize::from(u16::MAX))];
+                let mut b = Vec::with_capacity(7 + host.len() + owner.len());
+                b.push(b'N');
+                b.extend_from_slice(&svid.to_be_bytes());
+                b.extend_from_slice(&(host.len() as u16).to_be_bytes());
+                b.extend_from_slice(host);
+                b.extend_from_slice(owner);
+                b
+            }
+        }
+    }
+
+    /// The owner [`LockOwner::to_bytes`] wrote (another gateway's, so never equal to one of
+    /// ours); bytes it could not have written become an NLM owner with those bytes.
+    pub(crate) fn from_bytes(b: &[u8]) -> Self {
+        let u64_at = |i: usize| {
+            b.get(i..i + 8)
+                .and_then(|s| <[u8; 8]>::try_from(s).ok())
+                .map(u64::from_be_bytes)
+        };
+        match b.first() {
+            Some(b'S') if b.len() == 25 => {
+                if let (Some(conn), Some(session), Some(open)) = (u64_at(1), u64_at(9), u64_at(17))
+                {
+                    return Self::Smb {
+                        conn,
+                        session,
+                        open,
+                    };
+                }
+            }
+            Some(b'N') if b.len() >= 7 => {
+                let svid = u32::from_be_bytes([b[1], b[2], b[3], b[4]]);
+                let len = usize::from(u16::from_be_bytes([b[5], b[6]]));
+                if let Some(host) = b.get(7..7 + len) {
+                    return Self::Nlm {
+                        host: String::from_utf8_lossy(host).into_owned(),
+                        svid,
+                        owner: b[7 + len..].to_vec(),
+                    };
+                }
+            }
+            _ => {}
+        }
+        Self::Nlm {
+            host: String::new(),
+            svid: 0,
+            owner: b.to_vec(),
+        }
     }
 }
 
@@ -338,6 +435,10 @@ pub(crate) struct LockManager {
     /// Where the number of held locks is published for readers outside the actor (I/O on
     /// a share without locks skips the mailbox): written before any grant is answered.
     gauge: Option<Arc<AtomicUsize>>,
+    /// Confirm mode: waiters granted are handed over through `granted`, not answered.
+    confirm: bool,
+    /// Grants waiting for [`LockManager::take_granted`] (confirm mode only).
+    granted: Vec<Grant>,
 }
 
 /// One lock fewer for `owner`.
@@ -352,6 +453,32 @@ fn dec(per_owner: &mut BTreeMap<LockOwner, usize>, owner: &LockOwner) {
 
 fn key(node: Node) -> (u64, u64) {
     (node.ino.0, node.generation.0)
+}
+
+/// The manager's key of a node.
+pub(crate) fn node_key(node: Node) -> (u64, u64) {
+    key(node)
+}
+
+/// The node of a key [`node_key`] made.
+pub(crate) fn node_of_key(k: (u64, u64)) -> Node {
+    node_of(k)
+}
+
+fn node_of(k: (u64, u64)) -> Node {
+    Node {
+        ino: stores::InodeId(k.0),
+        generation: stores::Generation(k.1),
+    }
+}
+
+/// The parts of `owner`'s locks in `held` that lie inside `r` (what a POSIX lock on `r`
+/// replaces).
+fn inside(held: &[Held], owner: &LockOwner, r: LockRange) -> Vec<LockRange> {
+    held.iter()
+        .filter(|h| h.owner == *owner)
+        .filter_map(|h| clip(h.range, i128::from(r.offset), end(r)))
+        .collect()
 }
 
 impl LockManager {
@@ -467,6 +594,7 @@ impl LockManager {
                 owner: owner.clone(),
                 range: ranges[0],
                 reply,
+                parked: false,
             });
             self.waiting += 1;
             return Ok(Locked::Queued { id, rx });
@@ -662,6 +790,163 @@ impl LockManager {
         }
     }
 
+    /// Switches confirm mode on: waiters granted from now on are handed to
+    /// [`LockManager::take_granted`] instead of being answered.
+    pub(crate) fn confirm_grants(&mut self) {
+        self.confirm = true;
+    }
+
+    /// The grants made in confirm mode since the last call.
+    pub(crate) fn take_granted(&mut self) -> Vec<Grant> {
+        std::mem::take(&mut self.granted)
+    }
+
+    /// The parts of `owner`'s locks on `node` inside each of `ranges` (what a POSIX lock on
+    /// each would replace); empty lists for an SMB owner, whose locks stack.
+    pub(crate) fn displaced(
+        &self,
+        node: Node,
+        owner: &LockOwner,
+        ranges: &[LockRange],
+    ) -> Vec<Vec<LockRange>> {
+        let n = self.nodes.get(&key(node));
+        ranges
+            .iter()
+            .map(|r| match n {
+                Some(n) if owner.is_posix() => inside(&n.held, owner, *r),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
+    /// The locks `owner` holds on `node`.
+    pub(crate) fn owner_ranges(&self, node: Node, owner: &LockOwner) -> Vec<LockRange> {
+        self.nodes.get(&key(node)).map_or_else(Vec::new, |n| {
+            n.held
+                .iter()
+                .filter(|h| h.owner == *owner)
+                .map(|h| h.range)
+                .collect()
+        })
+    }
+
+    /// Every (node, owner) pair of the owners in `scope` that holds a lock, in order.
+    pub(crate) fn holders(&self, scope: &Scope) -> Vec<(Node, LockOwner)> {
+        let mut out = std::collections::BTreeSet::new();
+        for (k, n) in &self.nodes {
+            for h in n.held.iter().filter(|h| scope.covers(&h.owner)) {
+                out.insert((*k, h.owner.clone()));
+            }
+        }
+        out.into_iter().map(|(k, o)| (node_of(k), o)).collect()
+    }
+
+    /// Takes back a grant of `range` to `owner` on `node` (the other gateways refused it):
+    /// removes that lock and, for a POSIX owner, gives back the parts of its own locks the
+    /// grant had replaced (`displaced`); then grants what can go. Whether the lock was still
+    /// held (it is not once its owner released everything meanwhile).
+    pub(crate) fn undo_grant(
+        &mut self,
+        node: Node,
+        owner: &LockOwner,
+        range: LockRange,
+        displaced: &[LockRange],
+    ) -> bool {
+        let Some(n) = self.nodes.get_mut(&key(node)) else {
+            return false;
+        };
+        let Some(pos) = n
+            .held
+            .iter()
+            .rposition(|h| h.owner == *owner && h.range == range)
+        else {
+            return false;
+        };
+        n.held.remove(pos);
+        self.held -= 1;
+        dec(&mut self.per_owner, owner);
+        if owner.is_posix() {
+            for r in displaced {
+                n.held.push(Held {
+                    owner: owner.clone(),
+                    range: *r,
+                });
+            }
+            self.held += displaced.len();
+            if !displaced.is_empty() {
+                *self.per_owner.entry(owner.clone()).or_insert(0) += displaced.len();
+            }
+        }
+        self.wake(node);
+        true
+    }
+
+    /// Queues a parked waiter for `owner` on `node` (blocked by another gateway's lock): with
+    /// `id` (a waiter granted and taken back, which keeps its id and goes first) or a new
+    /// one (a request granted at once and taken back, which goes last). Returns its id and,
+    /// for a new waiter, where its answer comes.
+    pub(crate) fn park(
+        &mut self,
+        node: Node,
+        owner: &LockOwner,
+        range: LockRange,
+        again: Option<(u64, WaitReply)>,
+    ) -> (u64, Option<oneshot::Receiver<Result<(), LockError>>>) {
+        let n = self.nodes.entry(key(node)).or_default();
+        self.waiting += 1;
+        match again {
+            Some((id, reply)) => {
+                n.waiting.push_front(Waiter {
+                    id,
+                    owner: owner.clone(),
+                    range,
+                    reply,
+                    parked: true,
+                });
+                (id, None)
+            }
+            None => {
+                let (reply, rx) = oneshot::channel();
+                self.next_waiter += 1;
+                let id = self.next_waiter;
+                n.waiting.push_back(Waiter {
+                    id,
+                    owner: owner.clone(),
+                    range,
+                    reply,
+                    parked: true,
+                });
+                (id, Some(rx))
+            }
+        }
+    }
+
+    /// Whether a waiter is parked.
+    pub(crate) fn has_parked(&self) -> bool {
+        self.nodes
+            .values()
+            .any(|n| n.waiting.iter().any(|w| w.parked))
+    }
+
+    /// Unparks every parked waiter and grants what can go (in confirm mode, to be confirmed
+    /// again).
+    pub(crate) fn unpark_all(&mut self) {
+        let keys: Vec<(u64, u64)> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.waiting.iter().any(|w| w.parked))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in keys {
+            if let Some(n) = self.nodes.get_mut(&k) {
+                for w in &mut n.waiting {
+                    w.parked = false;
+                }
+            }
+            self.wake_key(k);
+        }
+    }
+
     fn owner_dec(&mut self, owner: &LockOwner) {
         dec(&mut self.per_owner, owner);
     }
@@ -691,9 +976,14 @@ impl LockManager {
         let mut still: VecDeque<Waiter> = VecDeque::with_capacity(n.waiting.len());
         let mut granted = Vec::new();
         let mut dropped = 0usize;
+        let mut confirmed = 0usize;
         for w in n.waiting.drain(..) {
             if w.reply.is_closed() {
                 dropped += 1;
+                continue;
+            }
+            if w.parked {
+                still.push_back(w);
                 continue;
             }
             let blocked = n
@@ -708,7 +998,9 @@ impl LockManager {
                 still.push_back(w);
                 continue;
             }
+            let mut displaced = Vec::new();
             if w.owner.is_posix() {
+                displaced = inside(&n.held, &w.owner, w.range);
                 let (removed, added) = posix_cut(&mut n.held, &w.owner, w.range);
                 self.held = self.held + added - removed;
                 let c = self.per_owner.entry(w.owner.clone()).or_insert(0);
@@ -720,10 +1012,22 @@ impl LockManager {
             });
             self.held += 1;
             *self.per_owner.entry(w.owner.clone()).or_insert(0) += 1;
+            if self.confirm {
+                confirmed += 1;
+                self.granted.push(Grant {
+                    node: node_of(k),
+                    id: w.id,
+                    owner: w.owner,
+                    range: w.range,
+                    displaced,
+                    reply: w.reply,
+                });
+                continue;
+            }
             granted.push(w);
         }
         n.waiting = still;
-        self.waiting -= dropped + granted.len();
+        self.waiting -= dropped + granted.len() + confirmed;
         if let Some(g) = &self.gauge {
             g.store(self.held, Ordering::Release);
         }
@@ -1160,6 +1464,62 @@ mod tests {
         assert_eq!(ranges(&m, &a), [(20, 5, false)]);
         m.release(&Scope::NlmOwner(a.clone()));
         assert_eq!(ranges(&m, &a), []);
+        assert_eq!(m.held(), 1);
+    }
+
+    /// Goal: owner bytes round-trip for both kinds, and junk decodes without panicking.
+    #[test]
+    fn owner_bytes_round_trip() {
+        for o in [smb(3), nlm("client.example", 77)] {
+            assert_eq!(LockOwner::from_bytes(&o.to_bytes()), o);
+        }
+        for junk in [&b""[..], b"S", b"N\0\0\0\x01\xff\xff", b"xyz"] {
+            let _ = LockOwner::from_bytes(junk);
+        }
+    }
+
+    /// Goal: in confirm mode a granted waiter is handed over, not answered; undoing the
+    /// grant restores a POSIX owner's replaced locks; a parked waiter keeps later conflicting
+    /// requests behind it and is granted again only after unpark. Method: one node, an NLM
+    /// owner upgrading under another owner's shared lock.
+    #[test]
+    fn confirm_mode_park_and_undo() {
+        let mut m = LockManager::default();
+        m.confirm_grants();
+        let (a, b, c) = (nlm("a", 1), nlm("b", 2), nlm("c", 3));
+        take(&mut m, &a, sh(0, 10)).unwrap();
+        take(&mut m, &b, sh(0, 10)).unwrap();
+        let Ok(Locked::Queued { id, mut rx }) = m.lock(node(1), &a, &[ex(0, 10)], true) else {
+            panic!("a should wait");
+        };
+        m.unlock_posix(node(1), &b, 0, 10).unwrap();
+        assert!(
+            rx.try_recv().is_err(),
+            "not answered before the confirmation"
+        );
+        let mut grants = m.take_granted();
+        assert_eq!(grants.len(), 1);
+        let g = grants.pop().expect("one grant");
+        assert_eq!((g.id, g.range), (id, ex(0, 10)));
+        assert_eq!(g.displaced, vec![sh(0, 10)]);
+        assert_eq!(ranges(&m, &a), [(0, 10, true)]);
+        // Another gateway refuses it: back to a's shared lock, and a waits parked.
+        assert!(m.undo_grant(g.node, &g.owner, g.range, &g.displaced));
+        assert_eq!(ranges(&m, &a), [(0, 10, false)]);
+        m.park(g.node, &g.owner, g.range, Some((g.id, g.reply)));
+        assert!(m.has_parked());
+        assert_eq!(take(&mut m, &c, sh(5, 1)), Err(LockError::Conflict));
+        m.unlock_posix(node(1), &c, 0, 1).unwrap();
+        assert!(
+            m.take_granted().is_empty(),
+            "parked waiters are not granted"
+        );
+        m.unpark_all();
+        let g = m.take_granted().pop().expect("granted again after unpark");
+        g.reply.send(Ok(())).expect("a waits");
+        assert_eq!(rx.try_recv(), Ok(Ok(())));
+        assert!(!m.has_parked());
+        assert_eq!(m.waiting(), 0);
         assert_eq!(m.held(), 1);
     }
 }

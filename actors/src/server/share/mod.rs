@@ -401,6 +401,11 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
         self.inner.id
     }
 
+    /// The share's metadata store.
+    pub(crate) fn meta(&self) -> &Arc<M> {
+        &self.inner.meta
+    }
+
     /// The root directory as it was when the share opened (id and generation are stable).
     pub(crate) fn root(&self) -> &Attr {
         &self.inner.root

@@ -1,0 +1,288 @@
+//! Byte-range locks shared by the gateways on one database (schema version 4, tables
+//! `gateway_sessions` and `locks`): [`MetadataStore::publish_locks`] and
+//! [`MetadataStore::foreign_lock`] for [`PgMetadata`].
+//!
+//! # Sessions
+//!
+//! Each [`PgMetadata`] (one per gateway process) has a random session id. Its row in
+//! `gateway_sessions` is created by the first lock change and kept alive by a heartbeat task
+//! (started then) that moves `expires_at` to `now() + ttl` every `ttl / 3`
+//! ([`LOCK_SESSION_TTL`], 30 s by default, so a beat every 10 s; [`PgConfig::lock_session_ttl`]).
+//! Every lock change renews it too. A session whose `expires_at` has passed is dead: conflict
+//! checks ignore its locks, and whoever finds it (a conflict check on an inode it held locks
+//! on, or any heartbeat) deletes it, its locks with it (`ON DELETE CASCADE`). So the locks of
+//! a gateway killed with -9, or cut off from the database for longer than the ttl, are
+//! released for the others once its session expires. Times are the database's clock.
+//!
+//! A gateway that finds its own session gone (it was cut off for longer than the ttl and
+//! another gateway reaped it) logs it and starts the session again; the locks it held were
+//! released for the other gateways meanwhile and are published again only as their owners
+//! change them. That is the limit of a lease: a gateway that cannot reach the database cannot
+//! keep its locks.
+//!
+//! # Serialisation
+//!
+//! A lock change is one transaction that takes the transaction-scoped advisory lock of its
+//! inode (the two-key form `pg_advisory_xact_lock(hi, lo)` of the 64-bit inode number, a key
+//! space apart from the one-key locks [`super::RENAME_LOCK`] and [`super::IDENTITY_LOCK`]),
+//! reads the other live sessions' locks on the inode, checks the wanted ranges against them
+//! in Rust ([`RangeLock::conflicts`]) and only then replaces this session's rows for the
+//! owner. Two gateways granting conflicting locks on one inode therefore cannot both pass the
+//! check. Contention (a lock wait past `statement_timeout`, a deadlock) is retried like every
+//! other call ([`PgMetadata`]'s retry deadline), then fails with [`StoreError::Busy`].
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use sqlx::{PgConnection, PgPool, Row};
+use tokio::task::JoinHandle;
+
+use super::{PgMetadata, random_u64, store_error};
+use crate::api::{ForeignLock, InodeId, RangeLock, StoreError, StoreResult};
+
+/// How long a gateway's session (and so its locks) outlives its last heartbeat by default.
+/// A gateway that dies holds its locks at most this long for the others.
+pub const LOCK_SESSION_TTL: Duration = Duration::from_secs(30);
+
+/// The shortest ttl accepted: below it a heartbeat could not keep up with the database's
+/// round trips.
+pub const LOCK_SESSION_TTL_MIN: Duration = Duration::from_millis(300);
+
+/// One gateway process's lock session. See the [module docs](self).
+pub(super) struct LockSession {
+    /// The random session id.
+    id: i64,
+    /// How long the session lives after a heartbeat.
+    ttl: Duration,
+    /// The heartbeat task, started by the first lock change; aborted on drop.
+    beat: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl LockSession {
+    /// A session, not yet started, with `ttl` (at least [`LOCK_SESSION_TTL_MIN`]).
+    pub(super) fn new(ttl: Duration) -> Self {
+        Self {
+            id: (random_u64(0x4c4f_434b_5345_5353) >> 1) as i64,
+            ttl: ttl.max(LOCK_SESSION_TTL_MIN),
+            beat: Mutex::new(None),
+        }
+    }
+
+    fn ttl_ms(&self) -> i64 {
+        i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Starts the heartbeat once.
+    fn start(&self, pool: &PgPool) {
+        let mut slot = self.beat.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none() {
+            *slot = Some(tokio::spawn(heartbeat(pool.clone(), self.id, self.ttl)));
+        }
+    }
+}
+
+impl Drop for LockSession {
+    fn drop(&mut self) {
+        if let Some(task) = self
+            .beat
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            task.abort();
+        }
+    }
+}
+
+/// Creates session `id`, or moves its expiry to `now() + ttl_ms`; whether it had to be
+/// created (it had never been, or had lapsed and been reaped).
+async fn renew(c: &mut PgConnection, id: i64, ttl_ms: i64) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO gateway_sessions (id, expires_at) \
+         VALUES ($1, now() + $2 * interval '1 millisecond') \
+         ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at \
+         RETURNING (xmax = 0)",
+    )
+    .bind(id)
+    .bind(ttl_ms)
+    .fetch_one(&mut *c)
+    .await
+}
+
+/// The heartbeat: renews the session every `ttl / 3` and deletes lapsed sessions (with their
+/// locks). Failures are logged and tried again at the next beat. Ends when aborted (the
+/// store is dropped).
+async fn heartbeat(pool: PgPool, id: i64, ttl: Duration) {
+    let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+    let mut failing = false;
+    loop {
+        tokio::time::sleep(ttl / 3).await;
+        let beat = async {
+            let mut c = pool.acquire().await?;
+            let created = renew(&mut c, id, ttl_ms).await?;
+            let reaped = sqlx::query("DELETE FROM gateway_sessions WHERE expires_at < now()")
+                .execute(&mut *c)
+                .await?
+                .rows_affected();
+            Ok::<_, sqlx::Error>((created, reaped))
+        }
+        .await;
+        match beat {
+            Ok((created, reaped)) => {
+                if created {
+                    tracing::error!(
+                        session = id,
+                        "this gateway's lock session had lapsed (no heartbeat reached \
+                         PostgreSQL for longer than its ttl): the byte-range locks it held \
+                         were released for the other gateways; session started again"
+                    );
+                }
+                if reaped > 0 {
+                    tracing::info!(reaped, "removed lapsed gateway lock sessions");
+                }
+                failing = false;
+            }
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(error = %e, session = id, "lock session heartbeat failed; retrying");
+                }
+                failing = true;
+            }
+        }
+    }
+}
+
+/// The advisory-lock keys of an inode: its high and low 32 bits.
+fn inode_keys(ino: i64) -> (i32, i32) {
+    ((ino >> 32) as i32, ino as i32)
+}
+
+/// The live locks other sessions hold on `ino`, deleting (with their locks) the lapsed
+/// sessions that still hold some there.
+async fn foreign_rows(
+    c: &mut PgConnection,
+    session: i64,
+    ino: i64,
+) -> Result<Vec<ForeignLock>, sqlx::Error> {
+    let rows = sqlx::query(
+        "WITH lapsed AS ( \
+             DELETE FROM gateway_sessions WHERE expires_at < now() \
+             AND id IN (SELECT session FROM locks WHERE ino = $2 AND session <> $1) \
+         ) \
+         SELECT l.owner, l.lock_offset, l.lock_length, l.exclusive \
+         FROM locks l JOIN gateway_sessions s ON s.id = l.session \
+         WHERE l.ino = $2 AND l.session <> $1 AND s.expires_at >= now() \
+         ORDER BY l.session, l.owner, l.lock_offset",
+    )
+    .bind(session)
+    .bind(ino)
+    .fetch_all(&mut *c)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ForeignLock {
+                owner: r.try_get(0)?,
+                lock: RangeLock {
+                    offset: r.try_get::<i64, _>(1)? as u64,
+                    length: r.try_get::<i64, _>(2)? as u64,
+                    exclusive: r.try_get(3)?,
+                },
+            })
+        })
+        .collect()
+}
+
+fn first_conflict(foreign: Vec<ForeignLock>, wanted: &[RangeLock]) -> Option<ForeignLock> {
+    foreign
+        .into_iter()
+        .find(|f| wanted.iter().any(|w| w.conflicts(&f.lock)))
+}
+
+impl PgMetadata {
+    /// This gateway's lock session id (tests look at its rows).
+    pub fn lock_session(&self) -> i64 {
+        self.locks.id
+    }
+
+    pub(super) async fn publish_locks_in(
+        &self,
+        ino: InodeId,
+        owner: &[u8],
+        wanted: &[RangeLock],
+        held: &[RangeLock],
+    ) -> StoreResult<Option<ForeignLock>> {
+        let ino = i64::try_from(ino.0).map_err(|_| StoreError::Stale)?;
+        self.locks.start(&self.pool);
+        let (session, ttl_ms) = (self.locks.id, self.locks.ttl_ms());
+        let (hi, lo) = inode_keys(ino);
+        let offsets: Vec<i64> = held.iter().map(|l| l.offset as i64).collect();
+        let lengths: Vec<i64> = held.iter().map(|l| l.length as i64).collect();
+        let exclusive: Vec<bool> = held.iter().map(|l| l.exclusive).collect();
+        let (offsets, lengths, exclusive) = (&offsets, &lengths, &exclusive);
+        self.retry(|_| async move {
+            let mut tx = self.pool.begin().await?;
+            renew(&mut tx, session, ttl_ms).await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+                .bind(hi)
+                .bind(lo)
+                .execute(&mut *tx)
+                .await?;
+            if !wanted.is_empty() {
+                let foreign = foreign_rows(&mut tx, session, ino).await?;
+                if let Some(f) = first_conflict(foreign, wanted) {
+                    return Ok(Some(f));
+                }
+            }
+            sqlx::query("DELETE FROM locks WHERE session = $1 AND ino = $2 AND owner = $3")
+                .bind(session)
+                .bind(ino)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await?;
+            if !held.is_empty() {
+                sqlx::query(
+                    "INSERT INTO locks (session, ino, owner, lock_offset, lock_length, exclusive) \
+                     SELECT $1, $2, $3, * FROM UNNEST($4::bigint[], $5::bigint[], $6::boolean[])",
+                )
+                .bind(session)
+                .bind(ino)
+                .bind(owner)
+                .bind(offsets)
+                .bind(lengths)
+                .bind(exclusive)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(None)
+        })
+        .await
+    }
+
+    pub(super) async fn foreign_lock_in(
+        &self,
+        ino: InodeId,
+        wanted: RangeLock,
+    ) -> StoreResult<Option<ForeignLock>> {
+        let ino = i64::try_from(ino.0).map_err(|_| StoreError::Stale)?;
+        let mut c = self.pool.acquire().await.map_err(store_error)?;
+        let foreign = foreign_rows(&mut c, self.locks.id, ino)
+            .await
+            .map_err(store_error)?;
+        Ok(first_conflict(foreign, &[wanted]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Goal: the advisory-lock keys split an inode number into its two halves, so distinct
+    /// inodes (below 2^63) get distinct key pairs. Method: a few values by hand.
+    #[test]
+    fn inode_keys_split() {
+        assert_eq!(inode_keys(1), (0, 1));
+        assert_eq!(inode_keys((7 << 32) | 0xffff_ffff), (7, -1));
+        assert_ne!(inode_keys(1 << 32), inode_keys(1));
+    }
+}
