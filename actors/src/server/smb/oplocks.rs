@@ -643,6 +643,46 @@ impl OpenTable {
         Admit::Granted(grant)
     }
 
+    /// Puts back durable open `open` of `key` as a restart found it recorded
+    /// ([`super::durable_store::restore`]): its share access, and its oplock or its lease
+    /// (restored once for every open sharing it), with no break under way.
+    pub(crate) fn restore(
+        &self,
+        key: NodeKey,
+        open: OpenRef,
+        access: u32,
+        share_access: u32,
+        oplock: OplockLevel,
+        lease: Option<HeldLease>,
+    ) {
+        let mut g = self.lock();
+        let caching = match lease {
+            Some(l) => {
+                g.leases.entry(l.id).or_insert(Lease {
+                    node: key,
+                    state: l.state,
+                    epoch: l.epoch,
+                    v2: l.v2,
+                    breaking: None,
+                    required: 0,
+                });
+                Caching::Lease(l.id)
+            }
+            None => Caching::Oplock(oplock),
+        };
+        g.where_is.insert(open, key);
+        g.nodes.entry(key).or_default().push(Entry {
+            open,
+            access,
+            share_access,
+            caching,
+            breaking: None,
+            delete_pending: false,
+        });
+        drop(g);
+        self.bump();
+    }
+
     /// Forgets an open (closed, or its connection ended); waiting CREATEs look again.
     /// `delete_on_close`: the open deletes its file when it closes. Returns whether the file
     /// is to be deleted now: this was its last open and it was delete-on-close or
