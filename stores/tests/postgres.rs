@@ -728,7 +728,9 @@ async fn durable_opens_survive_a_reconnect() {
         vec![(1 << 48, b"replaced".to_vec())]
     );
     assert_eq!(
-        b.durable_opens("/other").await.expect("list the other share"),
+        b.durable_opens("/other")
+            .await
+            .expect("list the other share"),
         vec![(1 << 48, b"other share".to_vec())]
     );
 }

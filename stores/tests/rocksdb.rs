@@ -1023,7 +1023,10 @@ async fn durable_opens_survive_reopen() {
         vec![(1 << 48, b"one".to_vec()), ((1 << 48) + 1, b"two".to_vec())]
     );
     assert_eq!(
-        store.durable_opens("/ex").await.expect("list the prefix share"),
+        store
+            .durable_opens("/ex")
+            .await
+            .expect("list the prefix share"),
         vec![(9, b"short name".to_vec())]
     );
     store
@@ -1033,7 +1036,10 @@ async fn durable_opens_survive_reopen() {
     drop(store);
     let store = open(dir.path());
     assert_eq!(
-        store.durable_opens("/export").await.expect("list after remove"),
+        store
+            .durable_opens("/export")
+            .await
+            .expect("list after remove"),
         vec![((1 << 48) + 1, b"two".to_vec())]
     );
 }

@@ -1755,12 +1755,25 @@ async fn durable_opens<M: MetadataStore>(cx: &Meta<'_, M>) {
     let share = format!("{}-durable", cx.tag);
     let other = format!("{}-durable2", cx.tag);
     let high = (1u64 << 63) + 5;
-    ok(s.put_durable_open(&share, high, b"high".to_vec()).await, "put high");
-    ok(s.put_durable_open(&share, 7, b"seven".to_vec()).await, "put 7");
-    ok(s.put_durable_open(&other, 7, b"other".to_vec()).await, "put 7 of the other share");
+    ok(
+        s.put_durable_open(&share, high, b"high".to_vec()).await,
+        "put high",
+    );
+    ok(
+        s.put_durable_open(&share, 7, b"seven".to_vec()).await,
+        "put 7",
+    );
+    ok(
+        s.put_durable_open(&other, 7, b"other".to_vec()).await,
+        "put 7 of the other share",
+    );
     let listed = ok(s.durable_opens(&share).await, "list");
     if !s.keeps_durable_opens() {
-        assert_eq!(listed, Vec::new(), "a store that keeps no durable opens listed some");
+        assert_eq!(
+            listed,
+            Vec::new(),
+            "a store that keeps no durable opens listed some"
+        );
         ok(s.remove_durable_open(&share, 7).await, "remove");
         return;
     }
@@ -1769,9 +1782,15 @@ async fn durable_opens<M: MetadataStore>(cx: &Meta<'_, M>) {
         vec![(7, b"seven".to_vec()), (high, b"high".to_vec())],
         "records of the share in unsigned id order"
     );
-    ok(s.put_durable_open(&share, 7, b"seven again".to_vec()).await, "replace 7");
+    ok(
+        s.put_durable_open(&share, 7, b"seven again".to_vec()).await,
+        "replace 7",
+    );
     ok(s.remove_durable_open(&share, high).await, "remove high");
-    ok(s.remove_durable_open(&share, 12345).await, "remove a missing id");
+    ok(
+        s.remove_durable_open(&share, 12345).await,
+        "remove a missing id",
+    );
     assert_eq!(
         ok(s.durable_opens(&share).await, "list after"),
         vec![(7, b"seven again".to_vec())]
@@ -1789,7 +1808,10 @@ async fn durable_opens<M: MetadataStore>(cx: &Meta<'_, M>) {
     );
     assert_eq!(ok(s.durable_opens(&share).await, "list last").len(), 1);
     ok(s.remove_durable_open(&share, 7).await, "remove 7");
-    ok(s.remove_durable_open(&other, 7).await, "remove the other's 7");
+    ok(
+        s.remove_durable_open(&other, 7).await,
+        "remove the other's 7",
+    );
     assert_eq!(ok(s.durable_opens(&share).await, "list empty"), Vec::new());
 }
 

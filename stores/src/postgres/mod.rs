@@ -1774,8 +1774,7 @@ impl MetadataStore for PgMetadata {
                 .await?)
             })
             .await?;
-        let mut out: Vec<(u64, Vec<u8>)> =
-            rows.into_iter().map(|(id, r)| (id as u64, r)).collect();
+        let mut out: Vec<(u64, Vec<u8>)> = rows.into_iter().map(|(id, r)| (id as u64, r)).collect();
         // Ordered by the unsigned id (SQL ordered the signed bits).
         out.sort_by_key(|(id, _)| *id);
         Ok(out)

@@ -745,7 +745,10 @@ mod ops {
         id: u64,
         record: Vec<u8>,
     ) -> Outcome<()> {
-        let r = share.meta().put_durable_open(share.name(), id, record).await;
+        let r = share
+            .meta()
+            .put_durable_open(share.name(), id, record)
+            .await;
         r.map_err(|e| Failure::from(OpError::Store(e)))
     }
 

@@ -321,10 +321,7 @@ pub(crate) async fn forget(share: &ShareHandle, open: &Open) {
     if open.durable.is_none() || !share.keeps_durable() {
         return;
     }
-    if let Err(f) = share
-        .remove_durable(server_caller(), open.persistent)
-        .await
-    {
+    if let Err(f) = share.remove_durable(server_caller(), open.persistent).await {
         tracing::warn!(persistent = open.persistent, error = %f.error, "durable open record not removed");
     }
 }
@@ -353,14 +350,23 @@ pub(crate) async fn restore(server: &SmbServer) {
             let r = match Record::decode(&bytes) {
                 Ok(r) => r,
                 Err(e) => {
-                    tracing::warn!(share = reg.name, id, error = e, "durable open record unreadable; dropped");
+                    tracing::warn!(
+                        share = reg.name,
+                        id,
+                        error = e,
+                        "durable open record unreadable; dropped"
+                    );
                     let _ = share.remove_durable(server_caller(), id).await;
                     continue;
                 }
             };
             let caller = r.caller();
             if share.getattr(caller.clone(), r.node()).await.is_err() {
-                tracing::info!(share = reg.name, id, "durable open of a file that is gone; dropped");
+                tracing::info!(
+                    share = reg.name,
+                    id,
+                    "durable open of a file that is gone; dropped"
+                );
                 let _ = share.remove_durable(server_caller(), id).await;
                 continue;
             }
