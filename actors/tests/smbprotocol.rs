@@ -13,7 +13,8 @@
 //! lock granted on unlock, cancel, release on close) through `tests/smb/smbprotocol_locks.py`;
 //! durable handles (v1 and v2 kept across a killed TCP connection with their data, lock and
 //! oplock or lease, reconnected; the scavenger; a conflicting open closing a disconnected one)
-//! through `tests/smb/smbprotocol_durable.py`.
+//! through `tests/smb/smbprotocol_durable.py`, and across a restart of dittofs (SIGTERM, and
+//! `kill -9` after FLUSH) through `tests/smb/smbprotocol_durable_restart.py`.
 //!
 //! A missing python3 or smbprotocol is a failure with the install hint, never a skip.
 

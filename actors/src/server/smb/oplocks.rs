@@ -1795,6 +1795,50 @@ mod tests {
         assert!(g.where_is.is_empty() && g.nodes.is_empty());
     }
 
+    /// Goal: an open restored after a restart (a durable open from the metadata store) is in
+    /// the table as it was recorded: its lease answers `caching_of` and is shared by a second
+    /// restored open with the same key, a conflicting open waits for a break addressed to it,
+    /// and its share access refuses an open it does not allow. Method: restore a leased open
+    /// and a batch one, admit conflicting opens.
+    #[tokio::test]
+    async fn restore_puts_back_share_modes_and_caching() {
+        let t = OpenTable::default();
+        let now = Instant::now();
+        let mut breaks = Vec::new();
+        let id = LeaseId {
+            client: [3; 16],
+            key: [4; 16],
+        };
+        let held = HeldLease {
+            id,
+            state: R | W | H,
+            epoch: 3,
+            v2: true,
+        };
+        let (a, b) = (open(0, 1 << 48), open(0, (1 << 48) + 1));
+        t.restore(KEY, a, RW, 7, OplockLevel::LEASE, Some(held));
+        t.restore(KEY, b, RW, 7, OplockLevel::LEASE, Some(held));
+        assert_eq!(t.caching_of(a), Some((OplockLevel::LEASE, Some(held))));
+        assert_eq!(t.lock().leases.len(), 1, "one lease for both opens");
+        assert!(matches!(
+            t.admit(KEY, &req(open(5, 1), OplockLevel::NONE), now, &mut breaks),
+            Admit::Wait { .. }
+        ));
+        assert!(matches!(breaks[0], Break::Lease { key, .. } if key == [4; 16]));
+        assert!([a, b].contains(&breaks[0].open()));
+
+        let other = NodeKey { ino: 8, ..KEY };
+        let c = open(0, (1 << 48) + 2);
+        t.restore(other, c, RW, 0, OplockLevel::II, None);
+        assert_eq!(t.caching_of(c), Some((OplockLevel::II, None)));
+        assert!(matches!(
+            t.admit(other, &req(open(6, 1), OplockLevel::NONE), now, &mut breaks),
+            Admit::SharingViolation
+        ));
+        t.remove(c, false);
+        granted(t.admit(other, &req(open(6, 1), OplockLevel::NONE), now, &mut breaks));
+    }
+
     /// Goal: a named stream is a file of its own for oplocks and share modes (smbtorture
     /// oplock.stream1, batch26), but an open of the file's own data asking for DELETE is
     /// refused while a stream open does not share delete, and admitted once it closes.
