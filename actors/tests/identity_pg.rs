@@ -216,7 +216,10 @@ fn start(d: &mut Daemon, starts: usize) {
         if log.matches("identity loaded from PostgreSQL").count() >= starts {
             return;
         }
-        assert!(t.elapsed() < limit, "identity not loaded within {limit:?}:\n{log}");
+        assert!(
+            t.elapsed() < limit,
+            "identity not loaded within {limit:?}:\n{log}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -13,7 +13,8 @@
 //! lock granted on unlock, cancel, release on close) through `tests/smb/smbprotocol_locks.py`;
 //! durable handles (v1 and v2 kept across a killed TCP connection with their data, lock and
 //! oplock or lease, reconnected; the scavenger; a conflicting open closing a disconnected one)
-//! through `tests/smb/smbprotocol_durable.py`.
+//! through `tests/smb/smbprotocol_durable.py`, and across a restart of dittofs (SIGTERM, and
+//! `kill -9` after FLUSH) through `tests/smb/smbprotocol_durable_restart.py`.
 //!
 //! A missing python3 or smbprotocol is a failure with the install hint, never a skip.
 
@@ -149,4 +150,85 @@ fn smbprotocol_byte_range_locks() {
 #[test]
 fn smbprotocol_durable_handles() {
     run_script("smbprotocol_durable.py");
+}
+
+/// Goal: durable handles survive a restart of the server on RocksDB as a client sees them
+/// (tests/smb/smbprotocol_durable_restart.py), after a graceful stop (SIGTERM) and after
+/// `kill -9` following a FLUSH: the DH2C (or DHnC) of a new connection reconnects the handle,
+/// which reads what was written before and writes on; another user's reconnect and one with
+/// another CreateGuid are refused; a handle whose timeout passes after the restart is closed
+/// (its delete-on-close carried out); a restored handle whose oplock another client's open
+/// needs broken is closed at once. Method: the script asks for each restart on stdout
+/// (`RESTART TERM` / `RESTART KILL`); this test restarts the real daemon and answers `go`.
+#[test]
+fn smbprotocol_durable_handles_survive_restart() {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut d = Daemon::prepare_smb(
+        env!("CARGO_BIN_EXE_dittofs"),
+        dir.path(),
+        &["name: /export"],
+        "",
+        "",
+    );
+    d.add_user("alice", 1001, 1001, PASSWORD);
+    d.add_user("bob", 1002, 1002, PASSWORD);
+    d.spawn();
+    let port = d
+        .smb_port
+        .expect("prepare_smb gives an SMB port")
+        .to_string();
+    let mut child = Command::new("python3")
+        .arg(repo().join("tests/smb/smbprotocol_durable_restart.py"))
+        .args([&port, "export", "alice", PASSWORD, "bob", PASSWORD])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("running python3: {e} (install python3, then ci/setup.sh)"));
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut text = String::new();
+    let mut restarts = Vec::new();
+    for line in stdout.lines() {
+        let line = line.expect("reading the script's output");
+        text.push_str(&line);
+        text.push('\n');
+        let how = match line.trim() {
+            "RESTART TERM" => "TERM",
+            "RESTART KILL" => "KILL",
+            _ => continue,
+        };
+        if how == "TERM" {
+            assert_eq!(
+                d.terminate(),
+                Some(0),
+                "dittofs did not stop cleanly on SIGTERM:\n{}",
+                d.stderr_tail()
+            );
+        } else {
+            d.kill9();
+        }
+        d.spawn();
+        restarts.push(how);
+        writeln!(stdin, "go").expect("answering the script");
+        stdin.flush().expect("answering the script");
+    }
+    let out = child.wait_with_output().expect("waiting for python3");
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    println!("{text}");
+    assert!(
+        out.status.success(),
+        "tests/smb/smbprotocol_durable_restart.py exited {:?} (2: smbprotocol missing, \
+         ci/setup.sh installs it):\n{text}\ndittofs log tail:\n{}",
+        out.status.code(),
+        d.stderr_tail()
+    );
+    assert_eq!(
+        restarts,
+        ["TERM", "KILL"],
+        "the script asked for both restarts"
+    );
 }

@@ -387,6 +387,19 @@ pub struct ForeignLock {
     pub lock: RangeLock,
 }
 
+/// The largest durable-open record a store accepts ([`MetadataStore::put_durable_open`]):
+/// the front end's records are a few hundred bytes; the bound keeps a bug from filling the
+/// store.
+pub const DURABLE_OPEN_RECORD_MAX: usize = 16 * 1024;
+
+/// Refuses a durable-open record longer than [`DURABLE_OPEN_RECORD_MAX`] (`Invalid`).
+pub fn check_durable_open_record(record: &[u8]) -> StoreResult<()> {
+    if record.len() > DURABLE_OPEN_RECORD_MAX {
+        return Err(StoreError::Invalid("durable-open record too large"));
+    }
+    Ok(())
+}
+
 /// Capacity figures for FSSTAT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Usage {
@@ -701,6 +714,49 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<Option<ForeignLock>>> + Send {
         let _ = (ino, wanted);
         async { Ok(None) }
+    }
+
+    /// Whether durable-open records put here outlive this process
+    /// ([`put_durable_open`](Self::put_durable_open)). `false` (the default: the memory store)
+    /// means nothing is kept: the three methods below do nothing and list nothing, and the
+    /// server closes durable opens when it shuts down instead of keeping them.
+    fn keeps_durable_opens(&self) -> bool {
+        false
+    }
+
+    /// Stores `record` as durable open `id` of share `share`, replacing any record there.
+    /// The record is opaque to the store (an SMB durable handle's state, encoded by the
+    /// front end); at most [`DURABLE_OPEN_RECORD_MAX`] bytes, else `Invalid` and nothing
+    /// changes. Durable against a crash of the process when it returns, against a machine
+    /// crash after [`sync`](Self::sync). Records are per share name: several shares on one
+    /// store never see each other's.
+    fn put_durable_open(
+        &self,
+        share: &str,
+        id: u64,
+        record: Vec<u8>,
+    ) -> impl Future<Output = StoreResult<()>> + Send {
+        let _ = (share, id, record);
+        async { Ok(()) }
+    }
+
+    /// Removes durable open `id` of share `share`; removing one that is not there succeeds.
+    fn remove_durable_open(
+        &self,
+        share: &str,
+        id: u64,
+    ) -> impl Future<Output = StoreResult<()>> + Send {
+        let _ = (share, id);
+        async { Ok(()) }
+    }
+
+    /// Every durable-open record of share `share` with its id, in id order.
+    fn durable_opens(
+        &self,
+        share: &str,
+    ) -> impl Future<Output = StoreResult<Vec<(u64, Vec<u8>)>>> + Send {
+        let _ = share;
+        async { Ok(Vec::new()) }
     }
 }
 

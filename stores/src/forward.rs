@@ -233,6 +233,30 @@ macro_rules! forward_metadata_store {
                 $via!(self, async foreign_lock,
                     s => $crate::MetadataStore::foreign_lock(s, ino, wanted).await)
             }
+            fn keeps_durable_opens(&self) -> bool {
+                $via!(self, fn keeps_durable_opens,
+                    s => $crate::MetadataStore::keeps_durable_opens(s))
+            }
+            async fn put_durable_open(
+                &self,
+                share: &str,
+                id: u64,
+                record: Vec<u8>,
+            ) -> $crate::StoreResult<()> {
+                $via!(self, async put_durable_open,
+                    s => $crate::MetadataStore::put_durable_open(s, share, id, record).await)
+            }
+            async fn remove_durable_open(&self, share: &str, id: u64) -> $crate::StoreResult<()> {
+                $via!(self, async remove_durable_open,
+                    s => $crate::MetadataStore::remove_durable_open(s, share, id).await)
+            }
+            async fn durable_opens(
+                &self,
+                share: &str,
+            ) -> $crate::StoreResult<Vec<(u64, Vec<u8>)>> {
+                $via!(self, async durable_opens,
+                    s => $crate::MetadataStore::durable_opens(s, share).await)
+            }
         }
     };
 }

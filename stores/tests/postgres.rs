@@ -693,3 +693,44 @@ async fn locks_conflict_across_gateways_and_expire() {
         "b's own locks stay (one owner on each of two inodes)"
     );
 }
+
+/// Goal: durable-open records outlive the gateway that wrote them (a restart reads them back
+/// through a new connection) and are kept per share. Method: put records through one store,
+/// drop it, connect again (the restarted gateway), list, replace, remove.
+#[tokio::test]
+async fn durable_opens_survive_a_reconnect() {
+    let url = server().database();
+    let a = connect(&url).await;
+    assert!(a.keeps_durable_opens());
+    a.put_durable_open("/export", 1 << 48, b"first".to_vec())
+        .await
+        .expect("put");
+    a.put_durable_open("/export", u64::MAX, b"last".to_vec())
+        .await
+        .expect("put an id with the top bit set");
+    a.put_durable_open("/other", 1 << 48, b"other share".to_vec())
+        .await
+        .expect("put in another share");
+    drop(a);
+    let b = connect(&url).await;
+    assert_eq!(
+        b.durable_opens("/export").await.expect("list"),
+        vec![(1 << 48, b"first".to_vec()), (u64::MAX, b"last".to_vec())]
+    );
+    b.put_durable_open("/export", 1 << 48, b"replaced".to_vec())
+        .await
+        .expect("replace");
+    b.remove_durable_open("/export", u64::MAX)
+        .await
+        .expect("remove");
+    assert_eq!(
+        b.durable_opens("/export").await.expect("list again"),
+        vec![(1 << 48, b"replaced".to_vec())]
+    );
+    assert_eq!(
+        b.durable_opens("/other")
+            .await
+            .expect("list the other share"),
+        vec![(1 << 48, b"other share".to_vec())]
+    );
+}

@@ -378,6 +378,10 @@ where
             }
         });
     }
+    // Durable opens recorded before a restart come back before the first SMB connection.
+    if !listeners.smb.is_empty() {
+        smb::durable_store::restore(&smb_server).await;
+    }
     smb::spawn_listeners(&tracker, smb_server, listeners.smb, &shutdown, &next_id);
     shutdown.cancelled().await;
     tracing::info!("shutting down: no new connections; finishing in-flight calls");

@@ -53,6 +53,7 @@ pub async fn metadata_suite<M: MetadataStore>(store: &M) {
         ids_never_reused,
         usage_and_sync,
         secrets,
+        durable_opens,
         xattrs_basic,
         xattrs_bounds,
         xattrs_follow_the_inode,
@@ -1743,6 +1744,75 @@ async fn usage_and_sync<M: MetadataStore>(cx: &Meta<'_, M>) {
     ok(s.sync().await, "sync");
     ok(s.sync().await, "sync twice");
     assert_eq!(cx.attr(f.ino).await, f);
+}
+
+/// Durable-open records: a store that keeps them lists what was put, per share, in id order
+/// (unsigned: an id with the top bit set comes last), a put replaces, a remove removes (a
+/// missing one succeeds), and a record past the bound is `Invalid`; a store that does not keep
+/// them (the default) accepts the calls and lists nothing.
+async fn durable_opens<M: MetadataStore>(cx: &Meta<'_, M>) {
+    let s = cx.store;
+    let share = format!("{}-durable", cx.tag);
+    let other = format!("{}-durable2", cx.tag);
+    let high = (1u64 << 63) + 5;
+    ok(
+        s.put_durable_open(&share, high, b"high".to_vec()).await,
+        "put high",
+    );
+    ok(
+        s.put_durable_open(&share, 7, b"seven".to_vec()).await,
+        "put 7",
+    );
+    ok(
+        s.put_durable_open(&other, 7, b"other".to_vec()).await,
+        "put 7 of the other share",
+    );
+    let listed = ok(s.durable_opens(&share).await, "list");
+    if !s.keeps_durable_opens() {
+        assert_eq!(
+            listed,
+            Vec::new(),
+            "a store that keeps no durable opens listed some"
+        );
+        ok(s.remove_durable_open(&share, 7).await, "remove");
+        return;
+    }
+    assert_eq!(
+        listed,
+        vec![(7, b"seven".to_vec()), (high, b"high".to_vec())],
+        "records of the share in unsigned id order"
+    );
+    ok(
+        s.put_durable_open(&share, 7, b"seven again".to_vec()).await,
+        "replace 7",
+    );
+    ok(s.remove_durable_open(&share, high).await, "remove high");
+    ok(
+        s.remove_durable_open(&share, 12345).await,
+        "remove a missing id",
+    );
+    assert_eq!(
+        ok(s.durable_opens(&share).await, "list after"),
+        vec![(7, b"seven again".to_vec())]
+    );
+    assert_eq!(
+        ok(s.durable_opens(&other).await, "list the other share"),
+        vec![(7, b"other".to_vec())],
+        "records of another share are apart"
+    );
+    assert_err!(
+        s.put_durable_open(&share, 8, vec![0; crate::api::DURABLE_OPEN_RECORD_MAX + 1])
+            .await,
+        StoreError::Invalid(_),
+        "a record past the bound"
+    );
+    assert_eq!(ok(s.durable_opens(&share).await, "list last").len(), 1);
+    ok(s.remove_durable_open(&share, 7).await, "remove 7");
+    ok(
+        s.remove_durable_open(&other, 7).await,
+        "remove the other's 7",
+    );
+    assert_eq!(ok(s.durable_opens(&share).await, "list empty"), Vec::new());
 }
 
 /// A secret is stored once: the first `init_secret` wins, later ones get it back, `secret`

@@ -18,6 +18,7 @@
 //! | `identity_*` | | users, groups, memberships, grants and the change log (schema version 3; [`PgIdentity`]) |
 //! | `gateway_sessions` | `id` | one row per running gateway that took a byte-range lock: its expiry, moved forward by a heartbeat (schema version 4; `postgres/locks.rs`) |
 //! | `locks` | | byte-range locks each gateway session publishes for the others: inode, owner bytes, offset, length, exclusive |
+//! | `durable_opens` | `(share, id)` | SMB durable opens kept across a restart: the front end's opaque record (schema version 5) |
 //!
 //! Sequences: `inode_batches` (each value reserves 1024 inode ids, cached in the process, so
 //! creates do not meet on one hot row), `generations` (one value per [`PgMetadata::connect`]).
@@ -97,7 +98,7 @@ pub use crate::redact::redact_url;
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 /// The schema version this build writes: the newest migration.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The advisory lock key every cross-directory directory rename takes (per database, so per
 /// store): "DittoRen".
@@ -1723,6 +1724,60 @@ impl MetadataStore for PgMetadata {
         wanted: RangeLock,
     ) -> StoreResult<Option<ForeignLock>> {
         self.foreign_lock_in(ino, wanted).await
+    }
+
+    fn keeps_durable_opens(&self) -> bool {
+        true
+    }
+
+    async fn put_durable_open(&self, share: &str, id: u64, record: Vec<u8>) -> StoreResult<()> {
+        crate::api::check_durable_open_record(&record)?;
+        let record = &record;
+        // Ids are unsigned 64-bit values stored by their bits, like offsets in `locks`.
+        let id = id as i64;
+        self.retry(|_| async move {
+            sqlx::query(
+                "INSERT INTO durable_opens (share, id, record) VALUES ($1, $2, $3) \
+                 ON CONFLICT (share, id) DO UPDATE SET record = EXCLUDED.record",
+            )
+            .bind(share)
+            .bind(id)
+            .bind(record.as_slice())
+            .execute(&self.pool)
+            .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn remove_durable_open(&self, share: &str, id: u64) -> StoreResult<()> {
+        let id = id as i64;
+        self.retry(|_| async move {
+            sqlx::query("DELETE FROM durable_opens WHERE share = $1 AND id = $2")
+                .bind(share)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn durable_opens(&self, share: &str) -> StoreResult<Vec<(u64, Vec<u8>)>> {
+        let rows: Vec<(i64, Vec<u8>)> = self
+            .retry(|_| async move {
+                Ok(sqlx::query_as(
+                    "SELECT id, record FROM durable_opens WHERE share = $1 ORDER BY id",
+                )
+                .bind(share)
+                .fetch_all(&self.pool)
+                .await?)
+            })
+            .await?;
+        let mut out: Vec<(u64, Vec<u8>)> = rows.into_iter().map(|(id, r)| (id as u64, r)).collect();
+        // Ordered by the unsigned id (SQL ordered the signed bits).
+        out.sort_by_key(|(id, _)| *id);
+        Ok(out)
     }
 
     async fn init_secret(&self, name: &str, value: Vec<u8>) -> StoreResult<Vec<u8>> {

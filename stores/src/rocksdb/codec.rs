@@ -82,6 +82,23 @@ pub(super) fn secret_key(name: &str) -> Vec<u8> {
     key
 }
 
+/// `o/<share name length, u16><share name>`: the prefix of a share's durable-open records.
+pub(super) fn durable_prefix(share: &str) -> Vec<u8> {
+    let len = u16::try_from(share.len()).unwrap_or(u16::MAX);
+    let mut key = Vec::with_capacity(4 + share.len() + 8);
+    key.extend_from_slice(b"o/");
+    key.extend_from_slice(&len.to_be_bytes());
+    key.extend_from_slice(share.as_bytes());
+    key
+}
+
+/// `o/<share name length><share name><id>`: durable open `id` of `share`.
+pub(super) fn durable_key(share: &str, id: u64) -> Vec<u8> {
+    let mut key = durable_prefix(share);
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
 /// `d/<dir>`: the prefix of every entry of `dir`, keyed by name.
 pub(super) fn entry_prefix(dir: u64) -> [u8; 10] {
     prefixed(*b"d/", dir)

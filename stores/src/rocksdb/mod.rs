@@ -21,6 +21,7 @@
 //! | `a/<ino><name>` | bytes | an extended attribute's value (`set_xattr`); all of an inode's go in the batch that frees it |
 //! | `s/<share name>` | `<ino>` | root directory of a share |
 //! | `x/<name>` | bytes | a server secret (`init_secret`), written once and fsynced |
+//! | `o/<len><share><id>` | bytes | a durable open's record (`put_durable_open`): the share name with its length as a `u16`, the id as a `u64`; the value is opaque |
 //!
 //! Each directory keeps its next cookie in its own record, starting at
 //! [`Cookie::FIRST_ENTRY`]; a name linked into the directory (create, link, rename) takes the
@@ -704,6 +705,27 @@ impl RocksMetadata {
         Ok(value)
     }
 
+    fn durable_opens_now(&self, share: &str) -> StoreResult<Vec<(u64, Vec<u8>)>> {
+        let prefix = codec::durable_prefix(share);
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound(codec::prefix_end(&prefix));
+        let mut iter = self.db.raw_iterator_opt(opts);
+        iter.seek(&prefix);
+        let mut found = Vec::new();
+        while let Some((key, value)) = iter.item() {
+            let id = key
+                .get(prefix.len()..)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .ok_or(FormatError::Corrupt {
+                    what: "durable-open key",
+                })?;
+            found.push((u64::from_be_bytes(id), value.to_vec()));
+            iter.next();
+        }
+        iter.status().map_err(rocks_error)?;
+        Ok(found)
+    }
+
     fn sync_now(&self) -> StoreResult<()> {
         self.db.flush_wal(true).map_err(rocks_error)
     }
@@ -847,6 +869,29 @@ impl MetadataStore for RocksMetadata {
 
     async fn init_secret(&self, name: &str, value: Vec<u8>) -> StoreResult<Vec<u8>> {
         self.init_secret_now(name, value)
+    }
+
+    fn keeps_durable_opens(&self) -> bool {
+        true
+    }
+
+    // Records go to the write-ahead log like every other write (a process crash keeps them;
+    // `sync` for a machine crash), outside the mutation lock: each is one key of its own.
+    async fn put_durable_open(&self, share: &str, id: u64, record: Vec<u8>) -> StoreResult<()> {
+        crate::api::check_durable_open_record(&record)?;
+        self.db
+            .put(codec::durable_key(share, id), record)
+            .map_err(rocks_error)
+    }
+
+    async fn remove_durable_open(&self, share: &str, id: u64) -> StoreResult<()> {
+        self.db
+            .delete(codec::durable_key(share, id))
+            .map_err(rocks_error)
+    }
+
+    async fn durable_opens(&self, share: &str) -> StoreResult<Vec<(u64, Vec<u8>)>> {
+        self.durable_opens_now(share)
     }
 }
 

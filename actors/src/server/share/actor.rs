@@ -290,6 +290,13 @@ share_ops! {
     /// value of `name` when it has one, or `None` for a node gone since it was listed. One
     /// message for a directory page instead of one or two per entry.
     XattrsMany => xattrs_many(nodes: Vec<Node>, name: Bytes) -> Vec<Option<NodeXattrs>>;
+    /// Stores SMB durable open `id`'s `record` in the share's metadata store
+    /// (`MetadataStore::put_durable_open`; nothing where the store keeps none).
+    PutDurable => put_durable(id: u64, record: Vec<u8>) -> ();
+    /// Removes SMB durable open `id`'s record.
+    RemoveDurable => remove_durable(id: u64) -> ();
+    /// Every SMB durable-open record of the share, with its id.
+    DurableOpens => durable_opens() -> Vec<(u64, Vec<u8>)>;
     /// A file is opened (SMB will keep open state here).
     @method #[expect(dead_code, reason = "the hook the SMB front end will call; NFSv3 has no open")]
     Open => open(node: Node) -> Attr;
@@ -730,6 +737,38 @@ mod ops {
         }
     }
 
+    // The durable-open records are the server's own bookkeeping, not a caller's operation:
+    // no permission applies.
+    pub(super) async fn put_durable<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        _caller: &Caller,
+        id: u64,
+        record: Vec<u8>,
+    ) -> Outcome<()> {
+        let r = share
+            .meta()
+            .put_durable_open(share.name(), id, record)
+            .await;
+        r.map_err(|e| Failure::from(OpError::Store(e)))
+    }
+
+    pub(super) async fn remove_durable<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        _caller: &Caller,
+        id: u64,
+    ) -> Outcome<()> {
+        let r = share.meta().remove_durable_open(share.name(), id).await;
+        r.map_err(|e| Failure::from(OpError::Store(e)))
+    }
+
+    pub(super) async fn durable_opens<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        _caller: &Caller,
+    ) -> Outcome<Vec<(u64, Vec<u8>)>> {
+        let r = share.meta().durable_opens(share.name()).await;
+        r.map_err(|e| Failure::from(OpError::Store(e)))
+    }
+
     pub(super) async fn open<M: MetadataStore, C: ContentStore>(
         share: &Share<M, C>,
         caller: &Caller,
@@ -770,6 +809,8 @@ pub(crate) struct ShareHandle {
     id: ShareId,
     root: Node,
     file_size_max: u64,
+    /// The share's metadata store keeps SMB durable-open records across a restart.
+    keeps_durable: bool,
 }
 
 impl ShareHandle {
@@ -948,6 +989,12 @@ impl ShareHandle {
     pub(crate) fn file_size_max(&self) -> u64 {
         self.file_size_max
     }
+
+    /// Whether the share's metadata store keeps SMB durable-open records across a restart
+    /// (`MetadataStore::keeps_durable_opens`).
+    pub(crate) fn keeps_durable(&self) -> bool {
+        self.keeps_durable
+    }
 }
 
 /// The actor that owns one share.
@@ -974,6 +1021,7 @@ impl<M: MetadataStore, C: ContentStore> ShareActor<M, C> {
             id: share.id(),
             root: Node::from(share.root()),
             file_size_max: share.file_size_max(),
+            keeps_durable: share.meta().keeps_durable_opens(),
         };
         let mut manager = LockManager::with_gauge(locks_held);
         let remote = share.meta().shares_locks().then(|| {

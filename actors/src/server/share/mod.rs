@@ -323,6 +323,8 @@ impl<M, C> Clone for Share<M, C> {
 
 struct ShareInner<M, C> {
     id: ShareId,
+    /// The share's name (its export path), which keys its records in the metadata store.
+    name: String,
     root: Attr,
     meta: Arc<M>,
     content: Arc<C>,
@@ -382,6 +384,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
         Ok(Self {
             inner: Arc::new(ShareInner {
                 id: share_id(name),
+                name: name.to_owned(),
                 root,
                 meta,
                 content,
@@ -399,6 +402,11 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
     /// The share's id.
     pub(crate) fn id(&self) -> ShareId {
         self.inner.id
+    }
+
+    /// The share's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.inner.name
     }
 
     /// The share's metadata store.

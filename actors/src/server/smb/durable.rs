@@ -4,8 +4,10 @@
 //! - **Granted** at CREATE to a DHnQ or DH2Q request whose open got a batch oplock or a lease
 //!   with handle caching (not to directories, named streams, IPC$ or guest sessions). v1 opens
 //!   are kept 16 minutes (Windows' and Samba's v1 timeout), v2 opens the Timeout asked for,
-//!   at most 300 s, 60 s when 0. The persistent flag is never granted: nothing here survives a
-//!   restart (the table lives in memory).
+//!   at most 300 s, 60 s when 0. The persistent flag (continuous availability) is never
+//!   granted. Where the share's metadata store keeps them (RocksDB, PostgreSQL), durable
+//!   opens are also recorded there and survive a restart of the server
+//!   ([`super::durable_store`]); on the memory store they live in memory only.
 //! - **Preserved** instead of closed when its connection ends, or its session is logged off
 //!   or replaced by a PreviousSessionId reconnect (as Samba does): the open leaves its
 //!   connection for the server-wide [`DurableTable`], keeping its entry in the open table
@@ -18,9 +20,10 @@
 //!   with the same lease key and, unless delete-on-close, the same file name (else
 //!   INVALID_PARAMETER). Anything else is STATUS_OBJECT_NAME_NOT_FOUND.
 //! - **Closed** as a CLOSE would (commit, locks released, delete-on-close carried out) when its
-//!   timeout passes, when the server shuts down, or at once when another open needs a break of
-//!   its oplock or lease: the break cannot be delivered, so the open goes (smbtorture
-//!   durable-open.oplock, .lease, .delete_on_close1).
+//!   timeout passes, when the server shuts down (unless its store keeps it for the next
+//!   start), or at once when another open needs a break of its oplock or lease: the break
+//!   cannot be delivered, so the open goes (smbtorture durable-open.oplock, .lease,
+//!   .delete_on_close1).
 //!
 //! Bounds: [`PRESERVED_MAX`] preserved opens on the server and [`PRESERVED_PER_SESSION_MAX`]
 //! per session; an open past them is closed at its disconnect like any other.
@@ -71,7 +74,7 @@ pub(crate) const CREATING_MAX: usize = 4_096;
 pub(crate) const APP_INSTANCES_MAX: usize = 16_384;
 /// Durable opens' persistent FileIds start here, far above any volatile id, so a reconnect
 /// naming an ordinary open's FileId never finds a durable open.
-const PERSISTENT_BASE: u64 = 1 << 48;
+pub(crate) const PERSISTENT_BASE: u64 = 1 << 48;
 
 /// The durability granted to an open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,6 +216,12 @@ impl DurableTable {
     /// A persistent FileId for a new durable open, unique on this server.
     pub(crate) fn fresh_persistent(&self) -> u64 {
         self.next_persistent.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// New persistent FileIds start at `start` or later (durable opens restored at start hold
+    /// ids below it, [`super::durable_store::restore`]).
+    pub(crate) fn start_ids_at(&self, start: u64) {
+        self.next_persistent.fetch_max(start, Ordering::Relaxed);
     }
 
     /// Keeps `p` until it is reconnected or expires; gives it back when the bounds are
@@ -405,7 +414,9 @@ impl DurableTable {
 
 /// The scavenger ([MS-SMB2] 3.3.2.2): closes preserved opens whose timeout passed or whose
 /// break could not be delivered, until `shutdown`, when it closes every preserved open (their
-/// writes are committed). One task per server; its work per wake-up is the opens due then.
+/// writes are committed) except those whose share's store keeps them for the next start
+/// ([`super::durable_store`]; the final flush commits their writes). One task per server;
+/// its work per wake-up is the opens due then.
 pub(crate) async fn scavenge(server: Arc<SmbServer>, shutdown: CancellationToken) {
     loop {
         let (due, next) = server.durable.due(server.env.now());
@@ -428,6 +439,13 @@ pub(crate) async fn scavenge(server: Arc<SmbServer>, shutdown: CancellationToken
         }
     }
     for p in server.durable.drain() {
+        if p.share.keeps_durable() {
+            tracing::debug!(
+                persistent = p.open.persistent,
+                "preserved durable open kept for the next start"
+            );
+            continue;
+        }
         close(&server, p).await;
     }
 }
@@ -461,6 +479,7 @@ async fn finish_close(
     caller: Caller,
     delete: bool,
 ) {
+    super::durable_store::forget(&share, &open).await;
     if open.locks.used {
         share
             .release_locks(Scope::Open {
@@ -639,7 +658,9 @@ impl Conn {
 
     /// The connection, or the open's session, is going away: a durable open that still
     /// holds its batch oplock or handle-caching lease is preserved ([`DurableTable`]), any
-    /// other open is closed. `closing`: the server shuts down, nothing is preserved.
+    /// other open is closed. `closing`: the server shuts down; only durable opens whose
+    /// share's store keeps them for the next start are preserved (their records rewritten,
+    /// [`super::durable_store`]), the others are closed.
     pub(crate) async fn disconnect_open(&mut self, id: u64, closing: bool) {
         let Some(open) = self.opens.get(&id) else {
             return;
@@ -649,12 +670,19 @@ impl Conn {
             .get(&open.session)
             .and_then(|s| s.user.as_ref())
             .map(|u| u.uid);
-        let (Some(_), Some(owner), false, Ok((share, caller))) =
-            (open.durable, owner, closing, self.share_of(open))
+        let (Some(_), Some(owner), Ok((share, caller))) =
+            (open.durable, owner, self.share_of(open))
         else {
             self.release_open(id).await;
             return;
         };
+        if closing && !share.keeps_durable() {
+            self.release_open(id).await;
+            return;
+        }
+        // The record as the open is now (its lease may have changed since the grant): what a
+        // restart restores.
+        self.record_durable(id).await;
         let Some(open) = self.opens.remove(&id) else {
             return;
         };

@@ -830,6 +830,10 @@ impl Conn {
             app_instance,
             channel_sequence: req.hdr.channel_sequence().into(),
         })?;
+        if durable.is_some() {
+            // Before the answer: a client told its open is durable finds it after a crash.
+            self.record_durable(fid.volatile).await;
+        }
         if let Some(app) = app_instance {
             self.server.durable.app_register(
                 app,
@@ -1321,6 +1325,7 @@ impl Conn {
             && let Ok((share, _)) = self.share_of(&open)
         {
             self.release_locks(&share, id, &open.locks).await;
+            super::durable_store::forget(&share, &open).await;
         }
         let OpenKind::Node {
             node,

@@ -8,6 +8,7 @@
 //! - [`errors`]: share errors → NTSTATUS.
 //! - [`streams`]: named data streams as `dittofs.stream.` extended attributes.
 //! - [`durable`]: durable handles kept across a lost connection, and their scavenger.
+//! - [`durable_store`]: durable handles kept in the metadata store across a restart.
 //! - [`acl`]: security descriptors clients set, stored beside the mode, and the access check
 //!   over them.
 
@@ -17,6 +18,7 @@ pub(crate) mod busy;
 pub(crate) mod connection;
 pub(crate) mod dir;
 pub(crate) mod durable;
+pub(crate) mod durable_store;
 pub(crate) mod ea;
 pub(crate) mod errors;
 pub(crate) mod events;

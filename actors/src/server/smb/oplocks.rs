@@ -643,6 +643,46 @@ impl OpenTable {
         Admit::Granted(grant)
     }
 
+    /// Puts back durable open `open` of `key` as a restart found it recorded
+    /// ([`super::durable_store::restore`]): its share access, and its oplock or its lease
+    /// (restored once for every open sharing it), with no break under way.
+    pub(crate) fn restore(
+        &self,
+        key: NodeKey,
+        open: OpenRef,
+        access: u32,
+        share_access: u32,
+        oplock: OplockLevel,
+        lease: Option<HeldLease>,
+    ) {
+        let mut g = self.lock();
+        let caching = match lease {
+            Some(l) => {
+                g.leases.entry(l.id).or_insert(Lease {
+                    node: key,
+                    state: l.state,
+                    epoch: l.epoch,
+                    v2: l.v2,
+                    breaking: None,
+                    required: 0,
+                });
+                Caching::Lease(l.id)
+            }
+            None => Caching::Oplock(oplock),
+        };
+        g.where_is.insert(open, key);
+        g.nodes.entry(key).or_default().push(Entry {
+            open,
+            access,
+            share_access,
+            caching,
+            breaking: None,
+            delete_pending: false,
+        });
+        drop(g);
+        self.bump();
+    }
+
     /// Forgets an open (closed, or its connection ended); waiting CREATEs look again.
     /// `delete_on_close`: the open deletes its file when it closes. Returns whether the file
     /// is to be deleted now: this was its last open and it was delete-on-close or
@@ -1753,6 +1793,50 @@ mod tests {
         assert!(!t.remove(new, false));
         let g = t.lock();
         assert!(g.where_is.is_empty() && g.nodes.is_empty());
+    }
+
+    /// Goal: an open restored after a restart (a durable open from the metadata store) is in
+    /// the table as it was recorded: its lease answers `caching_of` and is shared by a second
+    /// restored open with the same key, a conflicting open waits for a break addressed to it,
+    /// and its share access refuses an open it does not allow. Method: restore a leased open
+    /// and a batch one, admit conflicting opens.
+    #[tokio::test]
+    async fn restore_puts_back_share_modes_and_caching() {
+        let t = OpenTable::default();
+        let now = Instant::now();
+        let mut breaks = Vec::new();
+        let id = LeaseId {
+            client: [3; 16],
+            key: [4; 16],
+        };
+        let held = HeldLease {
+            id,
+            state: R | W | H,
+            epoch: 3,
+            v2: true,
+        };
+        let (a, b) = (open(0, 1 << 48), open(0, (1 << 48) + 1));
+        t.restore(KEY, a, RW, 7, OplockLevel::LEASE, Some(held));
+        t.restore(KEY, b, RW, 7, OplockLevel::LEASE, Some(held));
+        assert_eq!(t.caching_of(a), Some((OplockLevel::LEASE, Some(held))));
+        assert_eq!(t.lock().leases.len(), 1, "one lease for both opens");
+        assert!(matches!(
+            t.admit(KEY, &req(open(5, 1), OplockLevel::NONE), now, &mut breaks),
+            Admit::Wait { .. }
+        ));
+        assert!(matches!(breaks[0], Break::Lease { key, .. } if key == [4; 16]));
+        assert!([a, b].contains(&breaks[0].open()));
+
+        let other = NodeKey { ino: 8, ..KEY };
+        let c = open(0, (1 << 48) + 2);
+        t.restore(other, c, RW, 0, OplockLevel::II, None);
+        assert_eq!(t.caching_of(c), Some((OplockLevel::II, None)));
+        assert!(matches!(
+            t.admit(other, &req(open(6, 1), OplockLevel::NONE), now, &mut breaks),
+            Admit::SharingViolation
+        ));
+        t.remove(c, false);
+        granted(t.admit(other, &req(open(6, 1), OplockLevel::NONE), now, &mut breaks));
     }
 
     /// Goal: a named stream is a file of its own for oplocks and share modes (smbtorture
