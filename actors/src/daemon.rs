@@ -180,6 +180,50 @@ fn host_name() -> String {
         .unwrap_or_else(|| "localhost".to_owned())
 }
 
+/// This gateway's stable identity: a random nonzero number kept in `state_dir/gateway-id`
+/// (hex), made on the first start (written to a temporary file, synced and renamed in, so a
+/// crash never leaves half of one). It names the durable-open records this gateway writes, so
+/// that gateways sharing one metadata database each restore only their own.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "made once by the daemon, which never runs in the simulator"
+)]
+pub fn gateway_id(state_dir: &std::path::Path) -> anyhow::Result<u64> {
+    use std::io::Write;
+    let path = state_dir.join("gateway-id");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            return u64::from_str_radix(text.trim(), 16)
+                .ok()
+                .filter(|&id| id != 0)
+                .with_context(|| {
+                    format!(
+                        "{} does not hold a gateway id (16 hex digits); remove it and a new one is made",
+                        path.display()
+                    )
+                });
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    std::fs::create_dir_all(state_dir)
+        .with_context(|| format!("creating server.state_dir {}", state_dir.display()))?;
+    let id = loop {
+        let id = rand::random::<u64>();
+        if id != 0 {
+            break id;
+        }
+    };
+    let tmp = state_dir.join("gateway-id.tmp");
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    writeln!(f, "{id:016x}")
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("creating {}", path.display()))?;
+    Ok(id)
+}
+
 /// Server settings from the configuration.
 pub fn server_config(config: &Config, handle_key: [u8; 32]) -> ServerConfig {
     let shares = config
@@ -241,6 +285,7 @@ pub fn server_config(config: &Config, handle_key: [u8; 32]) -> ServerConfig {
         ciphers: smb.ciphers.iter().map(|&c| cipher(c)).collect(),
         server_name: smb.server_name.clone(),
         domain: smb.domain.clone(),
+        gateway_id: 0,
     };
     sc
 }
@@ -622,6 +667,7 @@ async fn run_async(config: Config, source: ConfigSource) -> anyhow::Result<()> {
     // Users, groups and guest, followed live from the configuration file.
     let resolver = identity_resolver(&config, &source, shutdown.clone()).await?;
     let mut sc = server_config(&config, key);
+    sc.smb.gateway_id = gateway_id(&config.server.state_dir)?;
     sc.resolver = Some(resolver);
     for s in &config.shares {
         tracing::info!(share = %s.name, metadata = %s.metadata_store, content = %s.content_store, "serving share");
@@ -681,6 +727,21 @@ mod tests {
     use super::*;
     use crate::config::ConfigEnv;
     use crate::identity::Permission;
+
+    /// Goal: the gateway id is made once and read back the same on every later start, and a
+    /// damaged file is refused with its path and the remedy. Method: a temporary state dir.
+    #[test]
+    fn gateway_id_is_stable_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let first = super::gateway_id(&state).unwrap();
+        assert_ne!(first, 0);
+        assert_eq!(super::gateway_id(&state).unwrap(), first);
+        assert!(!state.join("gateway-id.tmp").exists());
+        std::fs::write(state.join("gateway-id"), "not hex\n").unwrap();
+        let e = format!("{:#}", super::gateway_id(&state).unwrap_err());
+        assert!(e.contains("gateway-id") && e.contains("remove it"), "{e}");
+    }
 
     /// Goal: the resolver the daemon builds answers from the configuration file and follows
     /// an edit of it while running; with the built-in defaults it answers as before users

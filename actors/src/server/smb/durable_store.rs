@@ -20,6 +20,12 @@
 //!   records rewritten) instead of closing them, the scavenger leaves the preserved ones
 //!   alone, and the write-back cache's final flush commits their writes.
 //!
+//! Several gateways on one database: each record names the gateway that granted the open
+//! (`SmbSettings::gateway_id`, from `state_dir/gateway-id`), and a gateway restores only its
+//! own records, so a restart of one never takes over, times out or deletes (delete-on-close)
+//! another's durable opens. A client reconnects its durable open through the gateway that
+//! granted it.
+//!
 //! Byte-range locks are not in the record: a durable open restored after a restart holds
 //! none (its locks were in memory only).
 //!
@@ -71,6 +77,11 @@ pub(crate) struct RecordLease {
 pub(crate) struct Record {
     /// [`RECORD_VERSION`].
     pub(crate) version: u32,
+    /// The gateway that granted the open (`SmbSettings::gateway_id`): only it restores the
+    /// record, so a gateway restarting on a database it shares with others leaves their
+    /// durable opens alone.
+    #[serde(default)]
+    pub(crate) gateway: u64,
     /// The file: inode and generation.
     pub(crate) ino: u64,
     /// The generation of `ino`.
@@ -262,6 +273,7 @@ impl Conn {
         })?;
         let record = Record {
             version: RECORD_VERSION,
+            gateway: self.server.settings.gateway_id,
             ino: node.ino.0,
             generation: node.generation.0,
             parent_ino: parent.ino.0,
@@ -331,6 +343,7 @@ pub(crate) async fn forget(share: &ShareHandle, open: &Open) {
 pub(crate) async fn restore(server: &SmbServer) {
     let mut largest = None;
     let mut restored = 0usize;
+    let mut others = 0usize;
     let mut any = false;
     for reg in server.registry.iter() {
         let share = reg.handle.clone();
@@ -360,6 +373,12 @@ pub(crate) async fn restore(server: &SmbServer) {
                     continue;
                 }
             };
+            if r.gateway != server.settings.gateway_id {
+                // Another gateway's open (a database several gateways share): its record
+                // stays for that gateway to restore or remove.
+                others += 1;
+                continue;
+            }
             let caller = r.caller();
             if share.getattr(caller.clone(), r.node()).await.is_err() {
                 tracing::info!(
@@ -415,8 +434,12 @@ pub(crate) async fn restore(server: &SmbServer) {
         let start = (durable::PERSISTENT_BASE + random).max(largest.map_or(0, |id| id + 1));
         server.durable.start_ids_at(start);
     }
-    if restored > 0 {
-        tracing::info!(restored, "durable opens restored from the metadata store");
+    if restored > 0 || others > 0 {
+        tracing::info!(
+            restored,
+            others,
+            "durable opens restored from the metadata store (others: other gateways' records, left alone)"
+        );
     }
 }
 
@@ -431,6 +454,7 @@ mod tests {
     fn record_round_trip_and_version() {
         let r = Record {
             version: RECORD_VERSION,
+            gateway: 9,
             ino: 42,
             generation: 7,
             parent_ino: 1,

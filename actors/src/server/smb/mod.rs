@@ -99,6 +99,10 @@ pub struct SmbSettings {
     pub server_name: String,
     /// NetBIOS domain.
     pub domain: String,
+    /// This gateway's stable identity (`state_dir/gateway-id`, made on the first start; 0
+    /// when there is none): durable-open records in a metadata store several gateways share
+    /// carry it, and a gateway restores only its own ([`durable_store::restore`]).
+    pub gateway_id: u64,
 }
 
 impl Default for SmbSettings {
@@ -119,6 +123,7 @@ impl Default for SmbSettings {
             ],
             server_name: "DITTOFS".to_owned(),
             domain: "WORKGROUP".to_owned(),
+            gateway_id: 0,
         }
     }
 }
