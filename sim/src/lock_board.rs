@@ -86,15 +86,23 @@ struct LockRec {
     p: u64,
 }
 
-#[derive(Debug, Clone)]
-struct IoRec {
-    owner: Owner,
-    file: u32,
-    off: u64,
-    len: u64,
-    write: bool,
-    send: u64,
-    recv: u64,
+/// A READ or WRITE acknowledged with success.
+#[derive(Debug, Clone, Copy)]
+pub struct Io {
+    /// The open it went through.
+    pub owner: Owner,
+    /// The lock file.
+    pub file: u32,
+    /// First byte.
+    pub off: u64,
+    /// Bytes.
+    pub len: u64,
+    /// A WRITE (else a READ).
+    pub write: bool,
+    /// The tick before it was sent.
+    pub send: u64,
+    /// The tick after its reply was read.
+    pub recv: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -126,7 +134,7 @@ fn overlap(a_off: u64, a_len: u64, b_off: u64, b_len: u64) -> bool {
 pub struct LockBoard {
     seq: u64,
     locks: Vec<LockRec>,
-    ios: Vec<IoRec>,
+    ios: Vec<Io>,
     leases: Vec<LeaseSeg>,
     lease_writes: Vec<LeaseWrite>,
     /// What was counted.
@@ -141,7 +149,15 @@ impl LockBoard {
     }
 
     /// A lock granted to `owner`, its grant read at `g`; returns its id.
-    pub fn grant(&mut self, owner: Owner, file: u32, off: u64, len: u64, excl: bool, g: u64) -> usize {
+    pub fn grant(
+        &mut self,
+        owner: Owner,
+        file: u32,
+        off: u64,
+        len: u64,
+        excl: bool,
+        g: u64,
+    ) -> usize {
         self.counts.granted += 1;
         self.locks.push(LockRec {
             owner,
@@ -217,25 +233,7 @@ impl LockBoard {
 
     /// An I/O `owner` sent at `send` and whose success it read at `recv`; checked against
     /// every lock certainly held over `[send, recv]`.
-    pub fn io(
-        &mut self,
-        owner: Owner,
-        file: u32,
-        off: u64,
-        len: u64,
-        write: bool,
-        send: u64,
-        recv: u64,
-    ) -> Result<(), String> {
-        let io = IoRec {
-            owner,
-            file,
-            off,
-            len,
-            write,
-            send,
-            recv,
-        };
+    pub fn io(&mut self, io: Io) -> Result<(), String> {
         for l in &self.locks {
             check_io(l, &io)?;
         }
@@ -288,7 +286,13 @@ impl LockBoard {
     }
 
     /// A WRITE by `client` to `file`, sent at `send`, its success read at `recv`.
-    pub fn lease_write(&mut self, client: u32, file: u32, send: u64, recv: u64) -> Result<(), String> {
+    pub fn lease_write(
+        &mut self,
+        client: u32,
+        file: u32,
+        send: u64,
+        recv: u64,
+    ) -> Result<(), String> {
         self.counts.lease_writes += 1;
         let w = LeaseWrite {
             client,
@@ -309,8 +313,10 @@ fn kind(excl: bool) -> &'static str {
 }
 
 /// Fails when `io` was acknowledged inside `l`'s certain interval and `l` forbids it.
-fn check_io(l: &LockRec, io: &IoRec) -> Result<(), String> {
-    if l.file != io.file || !overlap(l.off, l.len, io.off, io.len) || !(l.g < io.send && io.recv < l.p)
+fn check_io(l: &LockRec, io: &Io) -> Result<(), String> {
+    if l.file != io.file
+        || !overlap(l.off, l.len, io.off, io.len)
+        || !(l.g < io.send && io.recv < l.p)
     {
         return Ok(());
     }
@@ -366,6 +372,18 @@ fn check_lease_write(s: &LeaseSeg, w: &LeaseWrite) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    fn io(owner: Owner, off: u64, len: u64, send: u64, recv: u64) -> Io {
+        Io {
+            owner,
+            file: 0,
+            off,
+            len,
+            write: true,
+            send,
+            recv,
+        }
+    }
+
     /// Goal: the checkers fire on what they must and not on what is allowed. Method: feed the
     /// board hand-made histories.
     #[test]
@@ -399,8 +417,8 @@ mod tests {
         // its exclusive lock is fine.
         let mut board = LockBoard::default();
         let x = board.grant(a, 0, 0, 10, true, 1);
-        board.io(a, 0, 0, 4, true, 2, 3).unwrap();
-        board.io(b, 0, 2, 4, true, 4, 5).unwrap();
+        board.io(io(a, 0, 4, 2, 3)).unwrap();
+        board.io(io(b, 2, 4, 4, 5)).unwrap();
         assert!(board.prove(x, 6).is_err());
         // Leases: a write by another client inside a read lease's certain interval.
         let mut board = LockBoard::default();

@@ -32,7 +32,7 @@ use protocol::smb2::status::NtStatus;
 use rand::{Rng, RngCore};
 
 use crate::Error;
-use crate::lock_board::{LockBoard, Owner};
+use crate::lock_board::{Io, LockBoard, Owner};
 use crate::smb_client::{ALICE_PASSWORD, Lost, SmbClient, pick_dialects};
 use crate::workload::WorkerStats;
 
@@ -170,12 +170,9 @@ impl LockWorker {
     /// the call wait for [`LockWorker::handle_breaks`] after the operation, so that what the
     /// operation released is off the list before the acknowledgement's reply proves the rest.
     async fn after<T>(&mut self, send: u64, r: Result<T, Lost>) -> Result<Option<T>, Error> {
-        let v = match r {
-            Ok(v) => v,
-            Err(_) => {
-                self.forget_session();
-                return Ok(None);
-            }
+        let Ok(v) = r else {
+            self.forget_session();
+            return Ok(None);
         };
         self.proved(send)?;
         Ok(Some(v))
@@ -210,7 +207,10 @@ impl LockWorker {
                 self.lease_state = n.new_state.0;
                 if n.flags.contains(LeaseBreakFlags::ACK_REQUIRED) {
                     let send = self.tick();
-                    let r = self.c.lease_break_ack(self.lease_key, n.new_state.0).await?;
+                    let r = self
+                        .c
+                        .lease_break_ack(self.lease_key, n.new_state.0)
+                        .await?;
                     let Ok(st) = r else {
                         self.forget_session();
                         return Ok(());
@@ -433,7 +433,10 @@ impl LockWorker {
             if wait.is_some() {
                 self.board.borrow_mut().counts.waited += 1;
             }
-            let id = self.board.borrow_mut().grant(open.owner, f, off, len, excl, recv);
+            let id = self
+                .board
+                .borrow_mut()
+                .grant(open.owner, f, off, len, excl, recv);
             self.held.push(Held {
                 file: f,
                 off,
@@ -571,10 +574,20 @@ impl LockWorker {
             return Ok(None);
         };
         if st == NtStatus::SUCCESS {
-            check(n as usize == data.len(), || format!("WRITE f{f}: count {n}"))?;
+            check(n as usize == data.len(), || {
+                format!("WRITE f{f}: count {n}")
+            })?;
             self.board
                 .borrow_mut()
-                .io(open.owner, f, off, data.len() as u64, true, send, recv)
+                .io(Io {
+                    owner: open.owner,
+                    file: f,
+                    off,
+                    len: data.len() as u64,
+                    write: true,
+                    send,
+                    recv,
+                })
                 .map_err(Error::Check)?;
         } else if st == NtStatus::FILE_LOCK_CONFLICT {
             self.board.borrow_mut().counts.io_refused += 1;
@@ -644,7 +657,15 @@ impl LockWorker {
         })?;
         self.board
             .borrow_mut()
-            .io(open.owner, h.file, h.off, d.len() as u64, false, send, recv)
+            .io(Io {
+                owner: open.owner,
+                file: h.file,
+                off: h.off,
+                len: d.len() as u64,
+                write: false,
+                send,
+                recv,
+            })
             .map_err(Error::Check)?;
         // The lock is still held (this reply proves it), so nobody else wrote here.
         let Some(now_held) = self.held.iter().find(|x| x.id == h.id) else {
@@ -719,7 +740,9 @@ impl LockWorker {
                 let Some(st) = self.after(send, r).await? else {
                     return Ok(());
                 };
-                check(st == NtStatus::SUCCESS, || format!("CLOSE locks\\leased: {st}"))?;
+                check(st == NtStatus::SUCCESS, || {
+                    format!("CLOSE locks\\leased: {st}")
+                })?;
                 self.open_leased().await
             }
         }

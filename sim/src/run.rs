@@ -640,7 +640,9 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
     );
     let locks = board.borrow().counts;
     if spec.lock_clients > 0 {
-        trace.borrow_mut().push(elapsed, format_args!("N   locks: {locks:?}"));
+        trace
+            .borrow_mut()
+            .push(elapsed, format_args!("N   locks: {locks:?}"));
     }
     Ok(RunReport {
         scenario: spec.name.clone(),

@@ -23,8 +23,8 @@ use bytes::BytesMut;
 use protocol::ntlm;
 use protocol::smb2::create::{
     AccessMask, CreateContext, CreateDisposition, CreateOptions, CreateRequest, CreateResponse,
-    FileAttributes, ImpersonationLevel, Lease, LeaseFlags, LeaseState, OplockLevel,
-    QFidResponse, ShareAccess, names,
+    FileAttributes, ImpersonationLevel, Lease, LeaseFlags, LeaseState, OplockLevel, QFidResponse,
+    ShareAccess, names,
 };
 use protocol::smb2::crypto::{self, Cipher, PreauthHash, SessionKeys, SigningAlgorithm};
 use protocol::smb2::dir::{
@@ -258,7 +258,9 @@ impl SmbClient {
         let line = format!(
             "S→C OPLOCK_BREAK unsolicited len={} lease={} {}->{}{}",
             msg.len(),
-            short(u64::from_le_bytes(n.lease_key[..8].try_into().unwrap_or_default()).rotate_left(16)),
+            short(
+                u64::from_le_bytes(n.lease_key[..8].try_into().unwrap_or_default()).rotate_left(16)
+            ),
             lease_name(n.current_state.0),
             lease_name(n.new_state.0),
             if n.flags.contains(LeaseBreakFlags::ACK_REQUIRED) {
@@ -962,7 +964,10 @@ impl SmbClient {
             "name={path:?} disposition={disposition:?} {}{}{}",
             if directory { "dir" } else { "file" },
             if write_through { " write-through" } else { "" },
-            lease.map_or(String::new(), |(_, st)| format!(" lease={}", lease_name(st)))
+            lease.map_or(String::new(), |(_, st)| format!(
+                " lease={}",
+                lease_name(st)
+            ))
         );
         let r = match self
             .call(
@@ -980,7 +985,9 @@ impl SmbClient {
                     };
                     let f = c.file_name(o.file_id);
                     let granted = match o.context(names::RQLS) {
-                        Some(ctx) => format!(" lease={}", lease_name(Lease::decode(&ctx.data)?.state.0)),
+                        Some(ctx) => {
+                            format!(" lease={}", lease_name(Lease::decode(&ctx.data)?.state.0))
+                        }
                         None => String::new(),
                     };
                     Ok(format!(
@@ -1110,7 +1117,9 @@ impl SmbClient {
                 Command::OPLOCK_BREAK,
                 format!(
                     "lease-ack lease={} state={}",
-                    short(u64::from_le_bytes(key[..8].try_into().unwrap_or_default()).rotate_left(16)),
+                    short(
+                        u64::from_le_bytes(key[..8].try_into().unwrap_or_default()).rotate_left(16)
+                    ),
                     lease_name(state)
                 ),
                 |w| req.encode(w),
