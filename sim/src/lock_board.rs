@@ -411,7 +411,7 @@ mod tests {
         let y = board.grant(a, 0, 0, 10, false, 2);
         board.prove(x, 5).unwrap();
         board.prove(y, 5).unwrap();
-        let z = board.grant(a, 0, 3, 2, true, 6);
+        let z = board.grant(a, 0, 3, 2, true, 3);
         board.prove(z, 8).unwrap_err();
         // A write by another owner inside a certainly held lock; the owner's own write under
         // its exclusive lock is fine.
