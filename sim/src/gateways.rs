@@ -714,6 +714,7 @@ pub(crate) fn run(
         record_conflicts: hub.conflicts(),
         rebases,
         joint_checked,
+        locks: Default::default(),
         elapsed,
     })
 }

@@ -20,6 +20,8 @@
 //! - [`gateways`], [`remote`], [`board`]: several gateways over stores on a `db` host reached
 //!   through the simulated network, and the close-to-open check across them.
 //! - [`objects`]: a versioned object store shared by the gateways, modelled on the S3 one.
+//! - [`lock_workload`], [`lock_board`]: SMB clients taking byte-range locks and leases, and
+//!   the checkers over what the server granted.
 
 pub mod board;
 pub mod client;
@@ -28,6 +30,8 @@ pub mod disk;
 pub mod faulty;
 pub mod gateways;
 pub mod link;
+pub mod lock_board;
+pub mod lock_workload;
 pub mod model;
 pub mod net;
 pub mod objects;

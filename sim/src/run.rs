@@ -88,6 +88,8 @@ pub struct RunReport {
     /// Ranges of the joint file committed by one client and read back by another
     /// ([`crate::spec::Mix::joint`]).
     pub joint_checked: u64,
+    /// What the lock clients' board counted ([`crate::lock_board`]).
+    pub locks: crate::lock_board::LockCounts,
     /// Simulated time the run took.
     pub elapsed: Duration,
 }
@@ -162,7 +164,7 @@ fn schedule(spec: &Scenario, rng: &mut ChaCha8Rng) -> Vec<(Duration, Event)> {
         // Not in the first second: clients are still setting up.
         Duration::from_millis(rng.random_range(1_000..=window.as_millis().max(1_001) as u64))
     };
-    let clients = spec.clients + spec.smb_clients;
+    let clients = spec.clients + spec.smb_clients + spec.lock_clients;
     let n = &spec.nemesis;
     let mut ev = Vec::new();
     for _ in 0..n.partitions {
@@ -315,7 +317,7 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
         .build();
 
     let jump = ClockJump::default();
-    let smb_clients = spec.smb_clients;
+    let smb_clients = spec.smb_clients + spec.lock_clients;
     // Half the seeds with SMB clients encrypt every 3.x session (the adapter's "desired").
     let smb_encrypt = smb_clients > 0 && seed % 2 == 1;
     if smb_encrypt {
@@ -438,7 +440,30 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
             Ok(())
         });
     }
-    let total = spec.clients + spec.smb_clients;
+    let board: Rc<RefCell<crate::lock_board::LockBoard>> = Rc::default();
+    for j in 1..=spec.lock_clients {
+        let ctl = Rc::new(LinkCtl::default());
+        ctls.push(ctl.clone());
+        let i = spec.clients + spec.smb_clients + j;
+        let rng = ChaCha8Rng::seed_from_u64(seed ^ fnv1a64(format!("lock client {j}").as_bytes()));
+        let c = crate::smb_client::SmbClient::new(
+            trace.clone(),
+            format!("l{j} "),
+            rng,
+            ctl,
+            "server",
+            crate::smb_client::SMB_PORT,
+        );
+        let (board, results) = (board.clone(), results.clone());
+        sim.client(format!("l{j}"), async move {
+            let result = crate::lock_workload::LockWorker::new(j, c, board)
+                .run(fault_end)
+                .await;
+            results.borrow_mut().insert(i, result);
+            Ok(())
+        });
+    }
+    let total = spec.clients + spec.smb_clients + spec.lock_clients;
 
     // The nemesis: apply events as simulated time reaches them.
     let mut pending: Vec<(Duration, Event)> = events;
@@ -450,11 +475,14 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
     let mut stopped = false;
     let mut crash_rng = ChaCha8Rng::seed_from_u64(seed ^ fnv1a64(b"disk crash"));
     let nfs_clients = spec.clients;
+    let smb_last = spec.clients + spec.smb_clients;
     let client = |i: u32| {
         if i <= nfs_clients {
             format!("c{i}")
-        } else {
+        } else if i <= smb_last {
             format!("s{}", i - nfs_clients)
+        } else {
+            format!("l{}", i - smb_last)
         }
     };
     loop {
@@ -610,6 +638,12 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
         elapsed,
         format_args!("N   done: {crashes} crashes, {applied} nemesis events; metadata faults {mf}; content faults {cf}"),
     );
+    let locks = board.borrow().counts;
+    if spec.lock_clients > 0 {
+        trace
+            .borrow_mut()
+            .push(elapsed, format_args!("N   locks: {locks:?}"));
+    }
     Ok(RunReport {
         scenario: spec.name.clone(),
         seed,
@@ -626,6 +660,7 @@ fn run_inner(spec: &Scenario, seed: u64, trace: &Rc<RefCell<Trace>>) -> Result<R
         record_conflicts: 0,
         rebases: 0,
         joint_checked: 0,
+        locks,
         elapsed,
     })
 }

@@ -23,7 +23,8 @@ use bytes::BytesMut;
 use protocol::ntlm;
 use protocol::smb2::create::{
     AccessMask, CreateContext, CreateDisposition, CreateOptions, CreateRequest, CreateResponse,
-    FileAttributes, ImpersonationLevel, OplockLevel, QFidResponse, ShareAccess, names,
+    FileAttributes, ImpersonationLevel, Lease, LeaseFlags, LeaseState, OplockLevel, QFidResponse,
+    ShareAccess, names,
 };
 use protocol::smb2::crypto::{self, Cipher, PreauthHash, SessionKeys, SigningAlgorithm};
 use protocol::smb2::dir::{
@@ -31,8 +32,10 @@ use protocol::smb2::dir::{
     decode_entries,
 };
 use protocol::smb2::file::{
-    Channel, CloseRequest, CloseResponse, EmptyResponse, FlushRequest, ReadFlags, ReadRequest,
-    ReadResponse, WriteFlags, WriteRequest, WriteResponse,
+    Channel, CloseRequest, CloseResponse, EmptyResponse, FlushRequest, LeaseBreakAck,
+    LeaseBreakFlags, LeaseBreakNotification, LockElement, LockFlags, LockRequest,
+    OplockBreakMessage, ReadFlags, ReadRequest, ReadResponse, WriteFlags, WriteRequest,
+    WriteResponse,
 };
 use protocol::smb2::fileid::FileId;
 use protocol::smb2::framing::{FrameDecoder, encode_frame};
@@ -93,6 +96,8 @@ pub struct Opened {
     pub size: u64,
     /// The file's on-disk id (QFid), naming the object across opens and restarts.
     pub disk_id: u64,
+    /// The lease state granted (0 when none was asked for or none granted).
+    pub lease: u32,
 }
 
 struct Conn {
@@ -124,8 +129,13 @@ pub struct SmbClient {
     nonce: u64,
     last_request: Vec<u8>,
     files: BTreeMap<(u64, u64), usize>,
+    /// Lease break notifications read while waiting for replies, oldest first.
+    breaks: Vec<LeaseBreakNotification>,
     /// How long to wait for a reply before giving the connection up.
     pub timeout: Duration,
+    /// The PreviousSessionId the next SESSION_SETUP names (0: none), so the server logs the
+    /// old session off and closes its opens ([MS-SMB2] 3.3.5.5.3).
+    pub previous_session: u64,
 }
 
 impl std::fmt::Debug for SmbClient {
@@ -178,7 +188,9 @@ impl SmbClient {
             nonce: 0,
             last_request: Vec::new(),
             files: BTreeMap::new(),
+            breaks: Vec::new(),
             timeout: Duration::from_secs(3),
+            previous_session: 0,
         }
     }
 
@@ -214,6 +226,52 @@ impl SmbClient {
         self.encrypt = false;
         self.preauth = PreauthHash::new();
         self.files.clear();
+        self.breaks.clear();
+    }
+
+    /// The current session's id (0 before SESSION_SETUP succeeds).
+    pub fn session_id(&self) -> u64 {
+        self.session_id
+    }
+
+    /// Whether lease break notifications wait in [`SmbClient::take_breaks`].
+    pub fn has_breaks(&self) -> bool {
+        !self.breaks.is_empty()
+    }
+
+    /// The lease break notifications received since the last call, oldest first. Each came
+    /// on the connection before the reply that was being waited for when it was read.
+    pub fn take_breaks(&mut self) -> Vec<LeaseBreakNotification> {
+        std::mem::take(&mut self.breaks)
+    }
+
+    /// An unsolicited OPLOCK_BREAK: a lease break is traced and kept; an oplock break (this
+    /// client asks for none) fails the run.
+    fn unsolicited(&mut self, msg: &[u8]) -> Result<(), Error> {
+        let b = OplockBreakMessage::decode(msg).map_err(|source| Error::Decode {
+            what: "OPLOCK_BREAK notification",
+            source,
+        })?;
+        let OplockBreakMessage::LeaseNotification(n) = b else {
+            return Err(Error::Check(format!("unexpected break notification {b:?}")));
+        };
+        let line = format!(
+            "S→C OPLOCK_BREAK unsolicited len={} lease={} {}->{}{}",
+            msg.len(),
+            short(
+                u64::from_le_bytes(n.lease_key[..8].try_into().unwrap_or_default()).rotate_left(16)
+            ),
+            lease_name(n.current_state.0),
+            lease_name(n.new_state.0),
+            if n.flags.contains(LeaseBreakFlags::ACK_REQUIRED) {
+                " ack-required"
+            } else {
+                ""
+            }
+        );
+        self.note(line);
+        self.breaks.push(n);
+        Ok(())
     }
 
     /// Opens a new TCP connection (dropping any old one).
@@ -259,6 +317,23 @@ impl SmbClient {
         if self.conn.is_none() {
             return Ok(Err(Lost("not connected".to_owned())));
         }
+        let mid = self.take_mid()?;
+        let frame = self.prepare(command, mid, summary, body)?;
+        let timeout = self.timeout;
+        let ctl = self.ctl.clone();
+        let result = tokio::select! {
+            biased;
+            () = ctl.reset.notified() => Err(Lost("connection reset".to_owned())),
+            r = tokio::time::timeout(timeout, self.exchange(&frame, mid)) => match r {
+                Ok(r) => r?,
+                Err(_) => Err(Lost(format!("no reply in {timeout:?}"))),
+            },
+        };
+        self.answered(command, mid, result, describe)
+    }
+
+    /// The next message id, which must be inside the granted window.
+    fn take_mid(&mut self) -> Result<u64, Error> {
         let mid = self.next_mid;
         if mid >= self.window_high {
             return Err(Error::Check(format!(
@@ -267,6 +342,18 @@ impl SmbClient {
             )));
         }
         self.next_mid += 1;
+        Ok(mid)
+    }
+
+    /// Encodes, signs, traces and (on an encrypted session) encrypts request `mid`; returns
+    /// the frame to send.
+    fn prepare(
+        &mut self,
+        command: Command,
+        mid: u64,
+        summary: String,
+        body: impl FnOnce(&mut Writer),
+    ) -> Result<Vec<u8>, Error> {
         let mut hdr = Header::new(command);
         hdr.credit_charge = u16::from(self.dialect >= 0x0210);
         // Ask for enough credits to keep a comfortable window.
@@ -274,6 +361,11 @@ impl SmbClient {
         hdr.credits = u16::try_from(32u64.saturating_sub(have))
             .unwrap_or(0)
             .max(1);
+        if command == Command::CANCEL {
+            // CANCEL names the request it cancels by its message id and consumes none.
+            hdr.credit_charge = 0;
+            hdr.credits = 0;
+        }
         hdr.message_id = MessageId(mid);
         hdr.session_id = SessionId(self.session_id);
         hdr.id = HeaderId::Sync {
@@ -302,42 +394,41 @@ impl SmbClient {
             summary
         };
         self.trace_msg("C→S", command, mid, &msg, &summary);
-        let frame = if self.encrypt {
-            let keys = self
-                .keys
-                .as_ref()
-                .ok_or_else(|| Error::Check("no keys".into()))?;
-            let cipher = self
-                .cipher
-                .ok_or_else(|| Error::Check("no cipher".into()))?;
-            let key = keys
-                .decryption
-                .as_ref()
-                .ok_or_else(|| Error::Check("no client-to-server key".into()))?;
-            self.nonce += 1;
-            let mut nonce = [0u8; 16];
-            nonce[..8].copy_from_slice(&self.nonce.to_le_bytes());
-            crypto::encrypt(
-                cipher,
-                key.as_bytes(),
-                &nonce[..cipher.nonce_len()],
-                self.session_id,
-                &msg,
-            )
-            .map_err(|e| Error::Check(format!("encrypt failed: {e}")))?
-        } else {
-            msg
-        };
-        let timeout = self.timeout;
-        let ctl = self.ctl.clone();
-        let result = tokio::select! {
-            biased;
-            () = ctl.reset.notified() => Err(Lost("connection reset".to_owned())),
-            r = tokio::time::timeout(timeout, self.exchange(&frame, mid)) => match r {
-                Ok(r) => r?,
-                Err(_) => Err(Lost(format!("no reply in {timeout:?}"))),
-            },
-        };
+        if !self.encrypt {
+            return Ok(msg);
+        }
+        let keys = self
+            .keys
+            .as_ref()
+            .ok_or_else(|| Error::Check("no keys".into()))?;
+        let cipher = self
+            .cipher
+            .ok_or_else(|| Error::Check("no cipher".into()))?;
+        let key = keys
+            .decryption
+            .as_ref()
+            .ok_or_else(|| Error::Check("no client-to-server key".into()))?;
+        self.nonce += 1;
+        let mut nonce = [0u8; 16];
+        nonce[..8].copy_from_slice(&self.nonce.to_le_bytes());
+        crypto::encrypt(
+            cipher,
+            key.as_bytes(),
+            &nonce[..cipher.nonce_len()],
+            self.session_id,
+            &msg,
+        )
+        .map_err(|e| Error::Check(format!("encrypt failed: {e}")))
+    }
+
+    /// Traces the answer to request `mid` (or drops the connection when it was lost).
+    fn answered(
+        &mut self,
+        command: Command,
+        mid: u64,
+        result: Result<Reply, Lost>,
+        describe: impl FnOnce(&mut Self, &Reply) -> Result<String, protocol::wire::DecodeError>,
+    ) -> Res<Reply> {
         let reply = match result {
             Ok(r) => r,
             Err(lost) => {
@@ -356,7 +447,8 @@ impl SmbClient {
         Ok(Ok(reply))
     }
 
-    async fn exchange(&mut self, frame: &[u8], mid: u64) -> Result<Result<Reply, Lost>, Error> {
+    /// Writes one frame to the connection.
+    async fn send_frame(&mut self, frame: &[u8]) -> Result<Result<(), Lost>, Error> {
         let conn = self
             .conn
             .as_mut()
@@ -364,6 +456,20 @@ impl SmbClient {
         if let Err(e) = conn.stream.write_all(&encode_frame(frame)).await {
             return Ok(Err(Lost(format!("send failed: {e}"))));
         }
+        Ok(Ok(()))
+    }
+
+    async fn exchange(&mut self, frame: &[u8], mid: u64) -> Result<Result<Reply, Lost>, Error> {
+        if let Err(l) = self.send_frame(frame).await? {
+            return Ok(Err(l));
+        }
+        self.receive(mid).await
+    }
+
+    /// Reads frames until the final response to `mid`; interim responses are skipped and
+    /// unsolicited lease break notifications are kept for [`SmbClient::take_breaks`]. Safe to
+    /// cancel: a partly read frame stays in the buffer.
+    async fn receive(&mut self, mid: u64) -> Result<Result<Reply, Lost>, Error> {
         loop {
             let frame = {
                 let conn = self
@@ -408,6 +514,10 @@ impl SmbClient {
                 return Err(Error::Check("unexpected compound response".into()));
             }
             self.window_high += u64::from(hdr.credits);
+            if hdr.message_id == MessageId::UNSOLICITED && hdr.command == Command::OPLOCK_BREAK {
+                self.unsolicited(&msg)?;
+                continue;
+            }
             if hdr.message_id.0 != mid {
                 self.note(format_args!(
                     "C   ignoring a response to mid={}",
@@ -609,7 +719,7 @@ impl SmbClient {
             security_mode: mode,
             capabilities: Capabilities(0),
             channel: 0,
-            previous_session_id: SessionId(0),
+            previous_session_id: SessionId(self.previous_session),
             security_buffer: &blob,
         };
         self.session_id = 0;
@@ -671,7 +781,7 @@ impl SmbClient {
             security_mode: mode,
             capabilities: Capabilities(0),
             channel: 0,
-            previous_session_id: SessionId(0),
+            previous_session_id: SessionId(self.previous_session),
             security_buffer: &blob,
         };
         let r = match self
@@ -787,6 +897,20 @@ impl SmbClient {
         directory: bool,
         write_through: bool,
     ) -> Res<(NtStatus, Option<Opened>)> {
+        self.create_leased(path, disposition, directory, write_through, None)
+            .await
+    }
+
+    /// CREATE as [`SmbClient::create`], asking for a lease (key, state) when `lease` is set
+    /// (v1 lease context; the granted state is [`Opened::lease`]).
+    pub async fn create_leased(
+        &mut self,
+        path: &str,
+        disposition: CreateDisposition,
+        directory: bool,
+        write_through: bool,
+        lease: Option<([u8; 16], u32)>,
+    ) -> Res<(NtStatus, Option<Opened>)> {
         let mut options = if directory {
             CreateOptions::DIRECTORY_FILE
         } else {
@@ -804,7 +928,11 @@ impl SmbClient {
         };
         let req = CreateRequest {
             security_flags: 0,
-            oplock_level: OplockLevel::NONE,
+            oplock_level: if lease.is_some() {
+                OplockLevel::LEASE
+            } else {
+                OplockLevel::NONE
+            },
             impersonation_level: ImpersonationLevel::IMPERSONATION,
             smb_create_flags: 0,
             desired_access: access,
@@ -817,12 +945,29 @@ impl SmbClient {
             create_disposition: disposition,
             create_options: options,
             name: path.to_owned(),
-            contexts: vec![CreateContext::owned(names::QFID, Vec::new())],
+            contexts: {
+                let mut c = vec![CreateContext::owned(names::QFID, Vec::new())];
+                if let Some((key, state)) = lease {
+                    let l = Lease {
+                        key,
+                        state: LeaseState(state),
+                        flags: LeaseFlags(0),
+                        duration: 0,
+                        v2: None,
+                    };
+                    c.push(CreateContext::owned(names::RQLS, l.encode()));
+                }
+                c
+            },
         };
         let summary = format!(
-            "name={path:?} disposition={disposition:?} {}{}",
+            "name={path:?} disposition={disposition:?} {}{}{}",
             if directory { "dir" } else { "file" },
-            if write_through { " write-through" } else { "" }
+            if write_through { " write-through" } else { "" },
+            lease.map_or(String::new(), |(_, st)| format!(
+                " lease={}",
+                lease_name(st)
+            ))
         );
         let r = match self
             .call(
@@ -839,8 +984,14 @@ impl SmbClient {
                         None => "-".to_owned(),
                     };
                     let f = c.file_name(o.file_id);
+                    let granted = match o.context(names::RQLS) {
+                        Some(ctx) => {
+                            format!(" lease={}", lease_name(Lease::decode(&ctx.data)?.state.0))
+                        }
+                        None => String::new(),
+                    };
                     Ok(format!(
-                        "file={f} action={:?} eof={} attrs={:#x} disk_id={disk}",
+                        "file={f} action={:?} eof={} attrs={:#x} disk_id={disk}{granted}",
                         o.create_action, o.end_of_file, o.file_attributes.0
                     ))
                 },
@@ -861,14 +1012,121 @@ impl SmbClient {
             .context(names::QFID)
             .and_then(|ctx| QFidResponse::decode(&ctx.data).ok())
             .map_or(0, |q| q.disk_file_id);
+        let granted = o
+            .context(names::RQLS)
+            .and_then(|ctx| Lease::decode(&ctx.data).ok())
+            .map_or(0, |l| l.state.0);
         Ok(Ok((
             NtStatus::SUCCESS,
             Some(Opened {
                 file_id: o.file_id,
                 size: o.end_of_file,
                 disk_id,
+                lease: granted,
             }),
         )))
+    }
+
+    /// LOCK with `locks` (lock elements with FAIL_IMMEDIATELY, or unlocks); the status.
+    pub async fn lock(&mut self, fid: FileId, locks: &[LockElement]) -> Res<NtStatus> {
+        let req = LockRequest {
+            lock_sequence: 0,
+            file_id: fid,
+            locks: locks.to_vec(),
+        };
+        let f = self.file_name(fid);
+        let r = self
+            .call(
+                Command::LOCK,
+                format!("file={f} {}", lock_summary(locks)),
+                |w| req.encode(w),
+                |_, _| Ok(String::new()),
+            )
+            .await?;
+        Ok(r.map(|r| r.status()))
+    }
+
+    /// A blocking LOCK of one element (no FAIL_IMMEDIATELY): waits up to `wait` for the
+    /// answer (the server answers STATUS_PENDING first while the range is taken), then sends
+    /// CANCEL for it and waits for the final answer (STATUS_CANCELLED, or SUCCESS when the
+    /// lock was granted meanwhile). Returns the status and whether CANCEL was sent.
+    pub async fn lock_blocking(
+        &mut self,
+        fid: FileId,
+        lock: LockElement,
+        wait: Duration,
+    ) -> Res<(NtStatus, bool)> {
+        if self.conn.is_none() {
+            return Ok(Err(Lost("not connected".to_owned())));
+        }
+        let req = LockRequest {
+            lock_sequence: 0,
+            file_id: fid,
+            locks: vec![lock],
+        };
+        let f = self.file_name(fid);
+        let mid = self.take_mid()?;
+        let summary = format!("file={f} {} wait={wait:?}", lock_summary(&[lock]));
+        let frame = self.prepare(Command::LOCK, mid, summary, |w| req.encode(w))?;
+        let ctl = self.ctl.clone();
+        let timeout = self.timeout;
+        let mut cancelled = false;
+        let result = async {
+            if let Err(l) = self.send_frame(&frame).await? {
+                return Ok(Err(l));
+            }
+            let first = tokio::select! {
+                biased;
+                () = ctl.reset.notified() => return Ok(Err(Lost("connection reset".to_owned()))),
+                r = tokio::time::timeout(wait, self.receive(mid)) => r,
+            };
+            if let Ok(r) = first {
+                return r;
+            }
+            cancelled = true;
+            let cancel = self.prepare(Command::CANCEL, mid, format!("mid={mid}"), |w| {
+                protocol::smb2::misc::CancelRequest.encode(w);
+            })?;
+            if let Err(l) = self.send_frame(&cancel).await? {
+                return Ok(Err(l));
+            }
+            tokio::select! {
+                biased;
+                () = ctl.reset.notified() => Ok(Err(Lost("connection reset".to_owned()))),
+                r = tokio::time::timeout(timeout, self.receive(mid)) => match r {
+                    Ok(r) => r,
+                    Err(_) => Ok(Err(Lost(format!("no answer {timeout:?} after CANCEL")))),
+                },
+            }
+        }
+        .await?;
+        let r = self.answered(Command::LOCK, mid, result, |_, _| Ok(String::new()))?;
+        Ok(r.map(|r| (r.status(), cancelled)))
+    }
+
+    /// Acknowledges a lease break: the lease `key` goes to `state`.
+    pub async fn lease_break_ack(&mut self, key: [u8; 16], state: u32) -> Res<NtStatus> {
+        let req = LeaseBreakAck {
+            flags: 0,
+            lease_key: key,
+            state: LeaseState(state),
+            duration: 0,
+        };
+        let r = self
+            .call(
+                Command::OPLOCK_BREAK,
+                format!(
+                    "lease-ack lease={} state={}",
+                    short(
+                        u64::from_le_bytes(key[..8].try_into().unwrap_or_default()).rotate_left(16)
+                    ),
+                    lease_name(state)
+                ),
+                |w| req.encode(w),
+                |_, _| Ok(String::new()),
+            )
+            .await?;
+        Ok(r.map(|r| r.status()))
     }
 
     /// WRITE `data` at `offset`; returns the status and the count written.
@@ -1108,6 +1366,43 @@ impl SmbClient {
         }
         Ok(Ok(NtStatus::SUCCESS))
     }
+}
+
+/// A lease state as letters (`RWH`, `RH`, `R`, `-`).
+pub fn lease_name(state: u32) -> String {
+    let mut s = String::new();
+    for (bit, c) in [(1, 'R'), (4, 'W'), (2, 'H')] {
+        if state & bit != 0 {
+            s.push(c);
+        }
+    }
+    if s.is_empty() {
+        s.push('-');
+    }
+    s
+}
+
+fn lock_summary(locks: &[LockElement]) -> String {
+    let v: Vec<String> = locks
+        .iter()
+        .map(|l| {
+            let f = l.flags;
+            let kind = if f.contains(LockFlags::UNLOCK) {
+                "unlock"
+            } else if f.contains(LockFlags::EXCLUSIVE) {
+                "excl"
+            } else {
+                "shared"
+            };
+            let imm = if f.contains(LockFlags::FAIL_IMMEDIATELY) {
+                " now"
+            } else {
+                ""
+            };
+            format!("{kind}{imm} {}+{}", l.offset, l.length)
+        })
+        .collect();
+    v.join(", ")
 }
 
 /// A random pick among the dialect sets the simulator's clients offer.

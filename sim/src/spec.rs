@@ -35,6 +35,10 @@ pub struct Scenario {
     /// ([`crate::smb_workload::SmbWorker`]).
     #[serde(default)]
     pub smb_clients: u32,
+    /// Simulated SMB lock clients (`l1`…): byte-range locks, I/O under them and leases on
+    /// shared files ([`crate::lock_workload::LockWorker`], checked by [`crate::lock_board`]).
+    #[serde(default)]
+    pub lock_clients: u32,
     /// Simulated seconds during which clients work and faults happen.
     pub fault_secs: u64,
     /// Simulated seconds after the faults stop within which every client must finish.
@@ -192,9 +196,17 @@ pub fn load(name: &str) -> Result<Scenario, String> {
             s.name
         ));
     }
-    if s.clients == 0 || s.mix.weights().iter().all(|&w| w == 0) {
+    if (s.clients == 0 && s.smb_clients + s.lock_clients == 0)
+        || (s.clients > 0 && s.mix.weights().iter().all(|&w| w == 0))
+    {
         return Err(format!(
-            "{}: needs at least one client and one operation with a weight",
+            "{}: needs at least one client, and NFS clients one operation with a weight",
+            path.display()
+        ));
+    }
+    if s.gateways > 0 && s.lock_clients > 0 {
+        return Err(format!(
+            "{}: lock clients run against the single server only",
             path.display()
         ));
     }

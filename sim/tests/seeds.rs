@@ -146,6 +146,49 @@ fn gateways_s3_seeds() {
     assert!(checked > 0, "no close-to-open read was checked");
 }
 
+/// Goal: the lock scenario holds its checkers (no conflicting grants, no lock lost while its
+/// holder lives, no write acknowledged under another client's unbroken lease) for each
+/// committed seed, and the checkers had material: locks granted after waiting, blocking
+/// requests cancelled, shared locks held together, writes refused by locks, bytes read back
+/// under exclusive locks, lease breaks acknowledged and sessions replaced by reconnects.
+#[test]
+fn locks_seeds() {
+    let runs = replay("locks");
+    let mut t = sim::lock_board::LockCounts::default();
+    for r in &runs {
+        let c = r.locks;
+        t.granted += c.granted;
+        t.waited += c.waited;
+        t.cancels += c.cancels;
+        t.shared_overlaps += c.shared_overlaps;
+        t.io_refused += c.io_refused;
+        t.data_checked += c.data_checked;
+        t.acks += c.acks;
+        t.lease_writes += c.lease_writes;
+        t.replaced_sessions += c.replaced_sessions;
+    }
+    println!("locks: {t:?}");
+    assert!(
+        t.granted > 0 && t.waited > 0,
+        "no lock granted after a wait"
+    );
+    assert!(t.cancels > 0, "no blocking lock cancelled");
+    assert!(t.shared_overlaps > 0, "no shared locks held together");
+    assert!(t.io_refused > 0, "no I/O refused by a lock");
+    assert!(
+        t.data_checked > 0,
+        "no bytes read back under an exclusive lock"
+    );
+    assert!(
+        t.acks > 0 && t.lease_writes > 0,
+        "no lease break acknowledged"
+    );
+    assert!(
+        t.replaced_sessions > 0,
+        "no session replaced by a reconnect"
+    );
+}
+
 /// Goal: `calm` (four clients, no faults) holds every check for each committed seed.
 #[test]
 fn calm_seeds() {

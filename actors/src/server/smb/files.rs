@@ -41,13 +41,14 @@ use crate::server::share::{
 /// timeout), holding `keep` (a replay guard, say) until then.
 fn retry_on_change(
     until: tokio::time::Instant,
-    mut changed: tokio::sync::watch::Receiver<u64>,
+    mut changed: super::oplocks::Changed,
     keep: impl Send + 'static,
 ) -> Out {
     Out::pending(async move {
         let _keep = keep;
         tokio::select! {
-            _ = changed.changed() => {}
+            biased;
+            () = changed.changed() => {}
             () = tokio::time::sleep_until(until) => {}
         }
         Finish::Retry

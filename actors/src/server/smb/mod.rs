@@ -238,7 +238,8 @@ impl Foreign for SmbServer {
                     return;
                 }
                 tokio::select! {
-                    _ = changed.changed() => {}
+                    biased;
+                    () = changed.changed() => {}
                     () = tokio::time::sleep_until(until.min(give_up)) => {}
                 }
             }

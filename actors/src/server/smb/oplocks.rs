@@ -20,12 +20,14 @@
 //! only while an open holds it, so there are never more leases than entries.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use protocol::smb2::create::{LeaseState, OplockLevel};
 use protocol::smb2::status::NtStatus;
-use tokio::sync::watch;
+use tokio::sync::Notify;
+use tokio::sync::futures::OwnedNotified;
 use tokio::time::Instant;
 
 use super::attrs::{access, share_conflict};
@@ -251,8 +253,8 @@ pub(crate) enum Admit {
     Wait {
         /// When the earliest outstanding break times out.
         until: Instant,
-        /// Changes when the table does.
-        changed: watch::Receiver<u64>,
+        /// Fires when the table changes.
+        changed: Changed,
     },
     /// The request is invalid (a lease key already used for another file).
     Invalid(NtStatus),
@@ -291,10 +293,39 @@ impl Inner {
 }
 
 /// The server-wide open table.
+/// A wait for the next change of the open table, registered when made.
+///
+/// Not a `tokio::sync::watch`: its receivers wait on one of eight lists picked with tokio's
+/// thread RNG, which nothing seeds, so two CREATEs waiting on the same break woke in an order
+/// that differed between two runs of one simulator seed (sim `locks` 0x0). `Notify` wakes its
+/// waiters from one list, in an order fixed by when they registered.
+pub(crate) struct Changed(Pin<Box<OwnedNotified>>);
+
+impl Changed {
+    fn new(notify: &Arc<Notify>) -> Self {
+        let mut n = Box::pin(notify.clone().notified_owned());
+        // Registered now (under the table's lock), not at the first poll: a change made
+        // before that poll still wakes it.
+        n.as_mut().enable();
+        Self(n)
+    }
+
+    /// Completes when the table changed after this wait was made.
+    pub(crate) async fn changed(&mut self) {
+        self.0.as_mut().await;
+    }
+}
+
+impl std::fmt::Debug for Changed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Changed")
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct OpenTable {
     inner: Mutex<Inner>,
-    changed: watch::Sender<u64>,
+    changed: Arc<Notify>,
     /// How long a break waits for its acknowledgement.
     pub(crate) break_timeout: Duration,
 }
@@ -310,7 +341,7 @@ impl OpenTable {
     pub(crate) fn new(break_timeout: Duration) -> Self {
         Self {
             inner: Mutex::new(Inner::default()),
-            changed: watch::channel(0).0,
+            changed: Arc::new(Notify::new()),
             break_timeout,
         }
     }
@@ -322,13 +353,13 @@ impl OpenTable {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The `Wait` answer: the table's change counter is taken while `g` still holds the
-    /// lock, so no acknowledgement between here and the waiter's first poll is missed.
+    /// The `Wait` answer: the waiter is registered while `g` still holds the lock, so no
+    /// acknowledgement between here and the waiter's first poll is missed.
     fn wait(&self, g: std::sync::MutexGuard<'_, Inner>, changed: bool, until: Instant) -> Admit {
         if changed {
             self.bump();
         }
-        let rx = self.changed.subscribe();
+        let rx = Changed::new(&self.changed);
         drop(g);
         Admit::Wait { until, changed: rx }
     }
@@ -344,7 +375,7 @@ impl OpenTable {
     }
 
     fn bump(&self) {
-        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+        self.changed.notify_waiters();
     }
 
     /// Whether a CREATE may open `key` now; breaks to send are appended to `breaks` (also
@@ -1120,7 +1151,7 @@ impl OpenTable {
         change: Recall,
         except: Option<OpenRef>,
         breaks: &mut Vec<Break>,
-    ) -> Option<(Instant, watch::Receiver<u64>)> {
+    ) -> Option<(Instant, Changed)> {
         let timeout = self.break_timeout;
         let mut g = self.lock();
         let inner = &mut *g;
@@ -1217,7 +1248,7 @@ impl OpenTable {
                 }
             }
         }
-        let rx = waiting.map(|until| (until, self.changed.subscribe()));
+        let rx = waiting.map(|until| (until, Changed::new(&self.changed)));
         drop(g);
         if changed || !breaks.is_empty() {
             self.bump();
