@@ -734,12 +734,12 @@ mod tests {
     fn gateway_id_is_stable_and_checked() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state");
-        let first = super::gateway_id(&state).unwrap();
+        let first = gateway_id(&state).unwrap();
         assert_ne!(first, 0);
-        assert_eq!(super::gateway_id(&state).unwrap(), first);
+        assert_eq!(gateway_id(&state).unwrap(), first);
         assert!(!state.join("gateway-id.tmp").exists());
         std::fs::write(state.join("gateway-id"), "not hex\n").unwrap();
-        let e = format!("{:#}", super::gateway_id(&state).unwrap_err());
+        let e = format!("{:#}", gateway_id(&state).unwrap_err());
         assert!(e.contains("gateway-id") && e.contains("remove it"), "{e}");
     }
 

@@ -300,6 +300,20 @@ pub(crate) async fn run<S>(
                 if conn.close {
                     break 'read;
                 }
+                // What this request caused for this connection (a break of another of its
+                // leases by its rename, smbtorture lease.rename_wait) goes out before the next
+                // buffered request is answered: the client sees the break before answers to
+                // requests it sent after the one that caused it.
+                while let Ok(event) = mailbox.try_recv() {
+                    if let Some(reply) = conn.event(event).await
+                        && send(&mut wr, &reply, true).await.is_err()
+                    {
+                        break 'read;
+                    }
+                    if conn.close {
+                        break 'read;
+                    }
+                }
             }
             if buf.capacity() - buf.len() < 16 * 1024 {
                 buf.reserve(64 * 1024);
