@@ -1,17 +1,29 @@
 """What the smbprotocol test scripts share: a signed (or encrypted) connection, session and
-tree against a server on 127.0.0.1, and the loop that runs each case of a script and reports it.
+tree against a server on 127.0.0.1, CREATE with durable-handle and lease contexts, and the loop
+that runs each case of a script and reports it.
 
 Imported by the scripts beside it (Python puts a script's own directory first on sys.path).
 """
 
+import struct
 import sys
 import traceback
 import uuid
 
 from smbprotocol.connection import Connection, Request
 from smbprotocol.exceptions import SMBResponseException
+from smbprotocol.create_contexts import CreateContextName, SMB2CreateContextRequest
 from smbprotocol.header import SMB2HeaderRequest
-from smbprotocol.open import SMB2LockElement
+from smbprotocol.open import (
+    CreateDisposition,
+    CreateOptions,
+    FileAttributes,
+    FilePipePrinterAccessMask,
+    ImpersonationLevel,
+    Open,
+    ShareAccess,
+    SMB2LockElement,
+)
 from smbprotocol.session import Session
 from smbprotocol.tree import TreeConnect
 
@@ -91,3 +103,76 @@ def run_cases(doc, usage_line, cases, run_case, with_name=False):
         sys.stdout.flush()
     print(f"{len(cases) - failed}/{len(cases)} cases passed")
     sys.exit(1 if failed else 0)
+
+
+SHARE_ALL = ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE | ShareAccess.FILE_SHARE_DELETE
+RW_DELETE = FilePipePrinterAccessMask.GENERIC_READ | FilePipePrinterAccessMask.GENERIC_WRITE | FilePipePrinterAccessMask.DELETE
+
+
+def context(name, data):
+    """A CREATE context of `name` holding `data`."""
+    c = SMB2CreateContextRequest()
+    c["buffer_name"] = name
+    c["buffer_data"] = data
+    return c
+
+
+def dhnq():
+    """DHnQ: a v1 durable handle request."""
+    return context(CreateContextName.SMB2_CREATE_DURABLE_HANDLE_REQUEST, b"\0" * 16)
+
+
+def dh2q(create_guid, timeout_ms=0):
+    """DH2Q: a v2 durable handle request with its CreateGuid and Timeout (0: the server's)."""
+    return context(
+        CreateContextName.SMB2_CREATE_DURABLE_HANDLE_REQUEST_V2,
+        struct.pack("<II8x", timeout_ms, 0) + create_guid,
+    )
+
+
+def dhnc(file_id):
+    """DHnC: reconnect the v1 durable open `file_id`."""
+    return context(CreateContextName.SMB2_CREATE_DURABLE_HANDLE_RECONNECT, file_id)
+
+
+def dh2c(file_id, create_guid):
+    """DH2C: reconnect the v2 durable open `file_id` created with `create_guid`."""
+    return context(
+        CreateContextName.SMB2_CREATE_DURABLE_HANDLE_RECONNECT_V2,
+        file_id + create_guid + struct.pack("<I", 0),
+    )
+
+
+def lease(key, state):
+    """A v1 RqLs context (32 bytes: key, state, flags, duration)."""
+    return context(CreateContextName.SMB2_CREATE_REQUEST_LEASE, key + struct.pack("<IIQ", state, 0, 0))
+
+
+def raw(ctx):
+    """(name, data) of a response context smbprotocol parsed (it parses DHnQ, DH2Q, RqLs)."""
+    if isinstance(ctx, bytes):
+        return b"?", ctx
+    names = {
+        "SMB2CreateDurableHandleResponse": b"DHnQ",
+        "SMB2CreateDurableHandleResponseV2": b"DH2Q",
+        "SMB2CreateResponseLease": b"RqLs",
+        "SMB2CreateResponseLeaseV2": b"RqLs",
+    }
+    return names.get(type(ctx).__name__, type(ctx).__name__.encode()), ctx.pack()
+
+
+def create(tree, name, contexts, oplock, disposition=CreateDisposition.FILE_OPEN_IF, options=0, access=RW_DELETE):
+    """Opens `name` (a file, shared with everyone) with `contexts` and `oplock`; returns the
+    Open and its response contexts by name (see `raw`)."""
+    f = Open(tree, name)
+    out = f.create(
+        ImpersonationLevel.Impersonation,
+        access,
+        FileAttributes.FILE_ATTRIBUTE_NORMAL,
+        SHARE_ALL,
+        disposition,
+        CreateOptions.FILE_NON_DIRECTORY_FILE | options,
+        create_contexts=contexts,
+        oplock_level=oplock,
+    )
+    return f, {n: d for n, d in map(raw, out or [])}

@@ -37,22 +37,17 @@ import uuid
 
 try:
     from smbprotocol.connection import Ciphers, Dialects
-    from smbprotocol.create_contexts import CreateContextName, SMB2CreateContextRequest
     from smbprotocol.exceptions import SMBResponseException
     from smbprotocol.open import (
         CreateDisposition,
         CreateOptions,
-        FileAttributes,
         FilePipePrinterAccessMask,
-        ImpersonationLevel,
         LockFlags,
-        Open,
         RequestedOplockLevel,
-        ShareAccess,
     )
 
     import harness
-    from harness import element, refused
+    from harness import create, dh2c, dh2q, dhnc, dhnq, element, lease, refused
 except ImportError as e:  # pragma: no cover - the environment's fault, said plainly
     print(f"smbprotocol_durable.py: cannot import smbprotocol ({e}); pip install smbprotocol==1.17.0")
     sys.exit(2)
@@ -60,8 +55,6 @@ except ImportError as e:  # pragma: no cover - the environment's fault, said pla
 STATUS_LOCK_NOT_GRANTED = 0xC0000055
 STATUS_RANGE_NOT_LOCKED = 0xC000007E
 STATUS_OBJECT_NAME_NOT_FOUND = 0xC0000034
-SHARE_ALL = ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE | ShareAccess.FILE_SHARE_DELETE
-RW = FilePipePrinterAccessMask.GENERIC_READ | FilePipePrinterAccessMask.GENERIC_WRITE | FilePipePrinterAccessMask.DELETE
 LEASE_RWH = 0x07
 EXCL_NOW = LockFlags.SMB2_LOCKFLAG_EXCLUSIVE_LOCK | LockFlags.SMB2_LOCKFLAG_FAIL_IMMEDIATELY
 
@@ -73,53 +66,6 @@ CASES = [
 ]
 
 
-def context(name, data):
-    c = SMB2CreateContextRequest()
-    c["buffer_name"] = name
-    c["buffer_data"] = data
-    return c
-
-
-def dhnq():
-    return context(CreateContextName.SMB2_CREATE_DURABLE_HANDLE_REQUEST, b"\0" * 16)
-
-
-def dh2q(create_guid, timeout_ms=0):
-    return context(
-        CreateContextName.SMB2_CREATE_DURABLE_HANDLE_REQUEST_V2,
-        struct.pack("<II8x", timeout_ms, 0) + create_guid,
-    )
-
-
-def dhnc(file_id):
-    return context(CreateContextName.SMB2_CREATE_DURABLE_HANDLE_RECONNECT, file_id)
-
-
-def dh2c(file_id, create_guid):
-    return context(
-        CreateContextName.SMB2_CREATE_DURABLE_HANDLE_RECONNECT_V2,
-        file_id + create_guid + struct.pack("<I", 0),
-    )
-
-
-def lease(key, state):
-    """A v1 RqLs context (32 bytes: key, state, flags, duration)."""
-    return context(CreateContextName.SMB2_CREATE_REQUEST_LEASE, key + struct.pack("<IIQ", state, 0, 0))
-
-
-def raw(ctx):
-    """(name, data) of a response context smbprotocol parsed (it parses DHnQ, DH2Q, RqLs)."""
-    if isinstance(ctx, bytes):
-        return b"?", ctx
-    names = {
-        "SMB2CreateDurableHandleResponse": b"DHnQ",
-        "SMB2CreateDurableHandleResponseV2": b"DH2Q",
-        "SMB2CreateResponseLease": b"RqLs",
-        "SMB2CreateResponseLeaseV2": b"RqLs",
-    }
-    return names.get(type(ctx).__name__, type(ctx).__name__.encode()), ctx.pack()
-
-
 def connect(port, share, user, password, dialect, cipher, client_guid=None):
     conn, _session, tree = harness.connect(port, share, user, password, dialect, cipher, client_guid)
     return conn, tree
@@ -128,21 +74,6 @@ def connect(port, share, user, password, dialect, cipher, client_guid=None):
 def kill(conn):
     """Closes the TCP connection under its session: no LOGOFF, no TREE_DISCONNECT."""
     conn.transport.close()
-
-
-def create(tree, name, contexts, oplock, disposition=CreateDisposition.FILE_OPEN_IF, options=0, access=RW):
-    f = Open(tree, name)
-    out = f.create(
-        ImpersonationLevel.Impersonation,
-        access,
-        FileAttributes.FILE_ATTRIBUTE_NORMAL,
-        SHARE_ALL,
-        disposition,
-        CreateOptions.FILE_NON_DIRECTORY_FILE | options,
-        create_contexts=contexts,
-        oplock_level=oplock,
-    )
-    return f, {n: d for n, d in map(raw, out or [])}
 
 
 def file_id(f):

@@ -33,93 +33,25 @@ import uuid
 
 try:
     from smbprotocol.connection import Dialects
-    from smbprotocol.create_contexts import CreateContextName, SMB2CreateContextRequest
     from smbprotocol.exceptions import SMBResponseException
     from smbprotocol.open import (
         CreateDisposition,
         CreateOptions,
-        FileAttributes,
-        FilePipePrinterAccessMask,
-        ImpersonationLevel,
-        Open,
         RequestedOplockLevel,
-        ShareAccess,
     )
 
     import harness
-    from harness import refused
+    from harness import create, dh2c, dh2q, dhnc, dhnq, lease, refused
 except ImportError as e:  # pragma: no cover - the environment's fault, said plainly
     print(f"smbprotocol_durable_restart.py: cannot import smbprotocol ({e}); pip install smbprotocol==1.17.0")
     sys.exit(2)
 
 STATUS_OBJECT_NAME_NOT_FOUND = 0xC0000034
-SHARE_ALL = ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE | ShareAccess.FILE_SHARE_DELETE
-RW = FilePipePrinterAccessMask.GENERIC_READ | FilePipePrinterAccessMask.GENERIC_WRITE | FilePipePrinterAccessMask.DELETE
 LEASE_RWH = 0x07
 BATCH = RequestedOplockLevel.SMB2_OPLOCK_LEVEL_BATCH
 LEASE = RequestedOplockLevel.SMB2_OPLOCK_LEVEL_LEASE
 S311 = Dialects.SMB_3_1_1
 S21 = Dialects.SMB_2_1_0
-
-
-def context(name, data):
-    c = SMB2CreateContextRequest()
-    c["buffer_name"] = name
-    c["buffer_data"] = data
-    return c
-
-
-def dhnq():
-    return context(CreateContextName.SMB2_CREATE_DURABLE_HANDLE_REQUEST, b"\0" * 16)
-
-
-def dh2q(create_guid, timeout_ms):
-    return context(
-        CreateContextName.SMB2_CREATE_DURABLE_HANDLE_REQUEST_V2,
-        struct.pack("<II8x", timeout_ms, 0) + create_guid,
-    )
-
-
-def dhnc(file_id):
-    return context(CreateContextName.SMB2_CREATE_DURABLE_HANDLE_RECONNECT, file_id)
-
-
-def dh2c(file_id, create_guid):
-    return context(
-        CreateContextName.SMB2_CREATE_DURABLE_HANDLE_RECONNECT_V2,
-        file_id + create_guid + struct.pack("<I", 0),
-    )
-
-
-def lease(key, state):
-    return context(CreateContextName.SMB2_CREATE_REQUEST_LEASE, key + struct.pack("<IIQ", state, 0, 0))
-
-
-def raw(ctx):
-    names = {
-        "SMB2CreateDurableHandleResponse": b"DHnQ",
-        "SMB2CreateDurableHandleResponseV2": b"DH2Q",
-        "SMB2CreateResponseLease": b"RqLs",
-        "SMB2CreateResponseLeaseV2": b"RqLs",
-    }
-    if isinstance(ctx, bytes):
-        return b"?", ctx
-    return names.get(type(ctx).__name__, type(ctx).__name__.encode()), ctx.pack()
-
-
-def create(tree, name, contexts, oplock, disposition=CreateDisposition.FILE_OPEN_IF, options=0):
-    f = Open(tree, name)
-    out = f.create(
-        ImpersonationLevel.Impersonation,
-        RW,
-        FileAttributes.FILE_ATTRIBUTE_NORMAL,
-        SHARE_ALL,
-        disposition,
-        CreateOptions.FILE_NON_DIRECTORY_FILE | options,
-        create_contexts=contexts,
-        oplock_level=oplock,
-    )
-    return f, {n: d for n, d in map(raw, out or [])}
 
 
 def drop(conn):
