@@ -34,7 +34,8 @@ use rand::{Rng, RngCore};
 use crate::Error;
 use crate::lock_board::{Io, LockBoard, Owner};
 use crate::smb_client::{ALICE_PASSWORD, Lost, SmbClient, pick_dialects};
-use crate::workload::WorkerStats;
+use crate::smb_workload::{now, transient};
+use crate::workload::{WorkerStats, check};
 
 /// Lock files (`locks\f0`, ...).
 const LOCK_FILES: u32 = 2;
@@ -42,23 +43,6 @@ const LOCK_FILES: u32 = 2;
 const LEASED: u32 = LOCK_FILES;
 /// Locks and I/O fall inside bytes 0..SPAN of each lock file.
 const SPAN: u64 = 64;
-
-fn now() -> Duration {
-    turmoil::sim_elapsed().unwrap_or_default()
-}
-
-fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), Error> {
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Check(what()))
-    }
-}
-
-/// Statuses a store fault may cause.
-fn transient(st: NtStatus) -> bool {
-    st == NtStatus::DEVICE_NOT_READY || st == NtStatus::IO_DEVICE_ERROR || st == NtStatus::DISK_FULL
-}
 
 #[derive(Debug, Clone)]
 struct Held {

@@ -28,28 +28,21 @@ use rand::{Rng, RngCore};
 use crate::Error;
 use crate::smb_client::{ALICE_PASSWORD, Lost, SmbClient, pick_dialects};
 use crate::spec::Scenario;
-use crate::workload::WorkerStats;
+use crate::workload::{WorkerStats, check};
 
 /// Entries in each client's `many` directory.
 pub const MANY: usize = 24;
 /// Files per client.
 const FILES: usize = 4;
 
-fn now() -> Duration {
+/// Simulated time since the start (zero outside the simulation).
+pub(crate) fn now() -> Duration {
     turmoil::sim_elapsed().unwrap_or_default()
-}
-
-fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), Error> {
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Check(what()))
-    }
 }
 
 /// Statuses a store fault may cause (the stores answer busy or fail with an I/O error, a
 /// flush refused for good answers "disk full").
-fn transient(st: NtStatus) -> bool {
+pub(crate) fn transient(st: NtStatus) -> bool {
     st == NtStatus::DEVICE_NOT_READY || st == NtStatus::IO_DEVICE_ERROR || st == NtStatus::DISK_FULL
 }
 

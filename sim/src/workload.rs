@@ -96,7 +96,8 @@ pub struct Worker {
     stats: WorkerStats,
 }
 
-fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), Error> {
+/// `Ok` when `ok`, else a check failure saying `what()`.
+pub(crate) fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
