@@ -89,16 +89,25 @@ fn seek(file: &File, at: u64, whence: Whence) -> Result<u64, Errno> {
     lseek(file.as_raw_fd(), at, whence).map(|p| u64::try_from(p).unwrap_or(0))
 }
 
-/// Runs blocking file I/O on tokio's blocking pool.
+/// Runs blocking file I/O on tokio's blocking pool; a task that did not finish (panicked)
+/// is an I/O error. The local-file backends (this one, the S3 disk cache) use it; none of
+/// them runs in the simulator.
+pub(crate) async fn run_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "real file I/O; the local-file backends never run in the simulator"
+    )]
+    let joined = tokio::task::spawn_blocking(f).await;
+    joined.map_err(io::Error::other)?
+}
+
+/// [`run_blocking`], its error classified as the store's ([`StoreError`]'s `From`).
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> io::Result<T> + Send + 'static,
 ) -> StoreResult<T> {
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "real file I/O; this backend never runs in the simulator"
-    )]
-    let joined = tokio::task::spawn_blocking(f).await;
-    Ok(joined.map_err(io::Error::other)??)
+    Ok(run_blocking(f).await?)
 }
 
 impl FsContent {

@@ -206,11 +206,7 @@ impl DiskCache {
         let path = self.dir.join("clean").join(&file);
         let need = whole.max(to);
         let n = usize::try_from(to.checked_sub(from)?).ok()?;
-        #[expect(
-            clippy::disallowed_methods,
-            reason = "real file I/O; the S3 backend never runs in the simulator"
-        )]
-        let joined = tokio::task::spawn_blocking(move || {
+        let read = crate::fs::run_blocking(move || {
             let (handle, fresh) = match open {
                 Some(h) => (h, false),
                 None => {
@@ -227,8 +223,8 @@ impl DiskCache {
             Ok((Some(Bytes::from(buf)), handle, fresh))
         })
         .await;
-        match joined {
-            Ok(Ok((got, handle, fresh))) => {
+        match read {
+            Ok((got, handle, fresh)) => {
                 if fresh && got.is_some() {
                     let mut l = self.lock();
                     // Only while the file is still cached (it may have been evicted meanwhile).
@@ -243,7 +239,7 @@ impl DiskCache {
                 }
                 got
             }
-            _ => {
+            Err(_) => {
                 // Gone from the disk (removed by hand) or unreadable: forget it, read from S3.
                 self.lock().forget(&file);
                 None

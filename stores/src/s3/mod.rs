@@ -1183,11 +1183,7 @@ async fn ensure_bucket(
 async fn read_staged(path: &Path, at: u64, n: u64) -> StoreResult<Bytes> {
     use std::os::unix::fs::FileExt;
     let path = path.to_path_buf();
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "real file I/O; the S3 backend never runs in the simulator"
-    )]
-    let joined = tokio::task::spawn_blocking(move || {
+    crate::fs::run_blocking(move || {
         let f = std::fs::File::open(&path)?;
         let mut buf = vec![0; usize::try_from(n).unwrap_or(usize::MAX)];
         let mut filled = 0;
@@ -1203,31 +1199,21 @@ async fn read_staged(path: &Path, at: u64, n: u64) -> StoreResult<Bytes> {
         Ok(Bytes::from(buf))
     })
     .await
-    .map_err(std::io::Error::other);
-    joined
-        .and_then(|r| r)
-        .map_err(|e| io_err("cannot read a staged block", e))
+    .map_err(|e| io_err("cannot read a staged block", e))
 }
 
 /// Writes `data` at `at` of a staged block file: one positioned write on the blocking pool,
 /// done when this returns (so a read through another descriptor sees it).
 async fn write_staged(path: PathBuf, at: u64, data: Bytes) -> StoreResult<()> {
     use std::os::unix::fs::FileExt;
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "real file I/O; the S3 backend never runs in the simulator"
-    )]
-    let joined = tokio::task::spawn_blocking(move || {
+    crate::fs::run_blocking(move || {
         std::fs::OpenOptions::new()
             .write(true)
             .open(&path)?
             .write_all_at(&data, at)
     })
     .await
-    .map_err(std::io::Error::other);
-    joined
-        .and_then(|r| r)
-        .map_err(|e| io_err("cannot write a staged block", e))
+    .map_err(|e| io_err("cannot write a staged block", e))
 }
 
 /// A part of a read: where its bytes come from.
