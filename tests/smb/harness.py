@@ -80,6 +80,21 @@ def refused(what, status, call):
     raise AssertionError(f"{what}: succeeded, wanted {status:#x}")
 
 
+def report(name, step):
+    """Runs one case, `step()`, and prints `ok    NAME` or `FAIL  NAME: ...` with the
+    traceback; whether it passed. Every case reports: one failure does not hide the others."""
+    try:
+        step()
+        print(f"ok    {name}")
+        return True
+    except Exception as e:
+        print(f"FAIL  {name}: {type(e).__name__}: {e}")
+        traceback.print_exc(file=sys.stdout)
+        return False
+    finally:
+        sys.stdout.flush()
+
+
 def run_cases(doc, usage_line, cases, run_case, with_name=False):
     """The scripts' main: PORT SHARE USER PASSWORD from argv (else prints line `usage_line` of
     `doc` and exits 2), then `run_case(port, share, user, password, [name,] dialect, cipher)`
@@ -90,17 +105,9 @@ def run_cases(doc, usage_line, cases, run_case, with_name=False):
     port, share, user, password = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     failed = 0
     for name, dialect, cipher in cases:
-        try:
-            if with_name:
-                run_case(port, share, user, password, name, dialect, cipher)
-            else:
-                run_case(port, share, user, password, dialect, cipher)
-            print(f"ok    {name}")
-        except Exception as e:  # every case reports, one failure does not hide the others
+        args = (name, dialect, cipher) if with_name else (dialect, cipher)
+        if not report(name, lambda: run_case(port, share, user, password, *args)):
             failed += 1
-            print(f"FAIL  {name}: {type(e).__name__}: {e}")
-            traceback.print_exc(file=sys.stdout)
-        sys.stdout.flush()
     print(f"{len(cases) - failed}/{len(cases)} cases passed")
     sys.exit(1 if failed else 0)
 
