@@ -305,12 +305,7 @@ pub(crate) async fn run<S>(
                 // buffered request is answered: the client sees the break before answers to
                 // requests it sent after the one that caused it.
                 while let Ok(event) = mailbox.try_recv() {
-                    if let Some(reply) = conn.event(event).await
-                        && send(&mut wr, &reply, true).await.is_err()
-                    {
-                        break 'read;
-                    }
-                    if conn.close {
+                    if !answer_event(&mut conn, &mut wr, event).await {
                         break 'read;
                     }
                 }
@@ -322,12 +317,7 @@ pub(crate) async fn run<S>(
                 biased;
                 () = shutdown.cancelled() => break 'read,
                 Some(event) = mailbox.recv() => {
-                    if let Some(reply) = conn.event(event).await
-                        && send(&mut wr, &reply, true).await.is_err()
-                    {
-                        break 'read;
-                    }
-                    if conn.close {
+                    if !answer_event(&mut conn, &mut wr, event).await {
                         break 'read;
                     }
                     continue 'read;
@@ -364,6 +354,22 @@ pub(crate) async fn run<S>(
     }
     .instrument(span)
     .await;
+}
+
+/// Handles one mailbox event and writes what it answers (a break notification, a pending
+/// request's final answer); whether the connection goes on (false: the write failed or the
+/// event closed the connection).
+async fn answer_event<W: AsyncWrite + Unpin>(
+    conn: &mut Conn,
+    wr: &mut W,
+    event: ConnEvent,
+) -> bool {
+    if let Some(reply) = conn.event(event).await
+        && send(wr, &reply, true).await.is_err()
+    {
+        return false;
+    }
+    !conn.close
 }
 
 /// Writes one answer frame; `flush` when no further request is already buffered. An error
