@@ -387,6 +387,16 @@ pub struct ForeignLock {
     pub lock: RangeLock,
 }
 
+/// News of another process's locks ([`MetadataStore::lock_news`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockNews {
+    /// Another process changed the locks it holds on this inode.
+    Changed(InodeId),
+    /// News may have been missed (the feed reconnected, or lapsed sessions were removed with
+    /// their locks): any inode's foreign locks may have changed.
+    Resync,
+}
+
 /// The largest durable-open record a store accepts ([`MetadataStore::put_durable_open`]):
 /// the front end's records are a few hundred bytes; the bound keeps a bug from filling the
 /// store.
@@ -714,6 +724,28 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<Option<ForeignLock>>> + Send {
         let _ = (ino, wanted);
         async { Ok(None) }
+    }
+
+    /// Subscribes to news of the locks other processes publish, so this process can mirror
+    /// them ([`foreign_locks`](Self::foreign_locks)) and check reads and writes against them
+    /// without a store call each. `None` (the default) when the store has no such feed (it
+    /// does not share locks). News arrives shortly after the change committed; a receiver
+    /// that lags behind the feed's bound gets `RecvError::Lagged`, which means the same as
+    /// [`LockNews::Resync`].
+    fn lock_news(&self) -> Option<tokio::sync::broadcast::Receiver<LockNews>> {
+        None
+    }
+
+    /// The live locks other processes published, with their inodes: on `ino` only, or on
+    /// every inode when `ino` is `None`; at most `limit` of them. The default (single
+    /// process) finds none.
+    fn foreign_locks(
+        &self,
+        ino: Option<InodeId>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<(InodeId, ForeignLock)>>> + Send {
+        let _ = (ino, limit);
+        async { Ok(Vec::new()) }
     }
 
     /// Whether durable-open records put here outlive this process

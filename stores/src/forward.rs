@@ -233,6 +233,19 @@ macro_rules! forward_metadata_store {
                 $via!(self, async foreign_lock,
                     s => $crate::MetadataStore::foreign_lock(s, ino, wanted).await)
             }
+            fn lock_news(
+                &self,
+            ) -> Option<::tokio::sync::broadcast::Receiver<$crate::LockNews>> {
+                $via!(self, fn lock_news, s => $crate::MetadataStore::lock_news(s))
+            }
+            async fn foreign_locks(
+                &self,
+                ino: Option<$crate::InodeId>,
+                limit: usize,
+            ) -> $crate::StoreResult<Vec<($crate::InodeId, $crate::ForeignLock)>> {
+                $via!(self, async foreign_locks,
+                    s => $crate::MetadataStore::foreign_locks(s, ino, limit).await)
+            }
             fn keeps_durable_opens(&self) -> bool {
                 $via!(self, fn keeps_durable_opens,
                     s => $crate::MetadataStore::keeps_durable_opens(s))

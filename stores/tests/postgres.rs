@@ -11,8 +11,8 @@ use std::time::Duration;
 use stores::conformance::{metadata_concurrency, metadata_suite, version_race};
 use stores::postgres::{MIGRATOR, PgConfig, PgMetadata, SCHEMA_VERSION};
 use stores::{
-    Attr, Cookie, Device, FileKind, InodeId, MetadataStore, NewNode, RangeLock, StoreError,
-    Timestamp,
+    Attr, Cookie, Device, FileKind, InodeId, LockNews, MetadataStore, NewNode, RangeLock,
+    StoreError, Timestamp,
 };
 use testkit::postgres::PgServer;
 
@@ -692,6 +692,85 @@ async fn locks_conflict_across_gateways_and_expire() {
         mine, 2,
         "b's own locks stay (one owner on each of two inodes)"
     );
+}
+
+/// The next news on `rx` that is not a resynchronisation (a subscriber hears one when its
+/// listener connects), within 10 s.
+async fn next_change(rx: &mut tokio::sync::broadcast::Receiver<LockNews>) -> LockNews {
+    let next = async {
+        loop {
+            match rx.recv().await {
+                Ok(LockNews::Resync) => {}
+                other => return other.expect("the lock news feed ended"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), next)
+        .await
+        .expect("no lock news within 10 s")
+}
+
+/// Goal: a gateway hears of the other gateways' lock changes (not its own) and can list their
+/// live locks, so it can mirror them; a lapsed gateway's locks leave the listing and the
+/// mirrors are told to resynchronise. Method: two stores on one database with a short session
+/// ttl; a subscribes, b publishes and releases, a publishes its own; then b is dropped with a
+/// lock held and a waits for the resynchronisation its heartbeat's reaping sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_news_reach_the_other_gateways() {
+    let url = server().database();
+    let mut config = PgConfig::new(&url);
+    config.lock_session_ttl = Duration::from_millis(900);
+    let a = PgMetadata::connect(&config).await.expect("gateway a");
+    let b = PgMetadata::connect(&config).await.expect("gateway b");
+    let mut rx = a.lock_news().expect("PostgreSQL has lock news");
+    // The listener is connected once its first resynchronisation arrives.
+    let first = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await;
+    assert_eq!(first.expect("listener").expect("news"), LockNews::Resync);
+
+    let ob = b"owner-b".as_slice();
+    b.publish_locks(InodeId(7), ob, &[ex(0, 10)], &[ex(0, 10)])
+        .await
+        .expect("b");
+    assert_eq!(next_change(&mut rx).await, LockNews::Changed(InodeId(7)));
+    let listed = a.foreign_locks(None, 100).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].0, listed[0].1.owner.as_slice(), listed[0].1.lock),
+        (InodeId(7), ob, ex(0, 10))
+    );
+    assert_eq!(
+        a.foreign_locks(Some(InodeId(8)), 100).await.expect("list"),
+        Vec::new()
+    );
+    // a's own change is no news to a; b's next one is.
+    a.publish_locks(InodeId(9), b"owner-a", &[ex(0, 1)], &[ex(0, 1)])
+        .await
+        .expect("a");
+    b.publish_locks(InodeId(8), ob, &[sh(0, 1)], &[sh(0, 1)])
+        .await
+        .expect("b");
+    assert_eq!(next_change(&mut rx).await, LockNews::Changed(InodeId(8)));
+    assert_eq!(
+        a.foreign_locks(None, 1).await.expect("list").len(),
+        1,
+        "limit"
+    );
+    assert!(
+        b.foreign_locks(None, 100)
+            .await
+            .expect("list")
+            .iter()
+            .all(|(i, _)| *i == InodeId(9)),
+        "b lists a's lock only"
+    );
+
+    // b dies with its locks: a's heartbeat reaps the session and tells the mirrors.
+    drop(b);
+    let resync = async { while rx.recv().await != Ok(LockNews::Resync) {} };
+    tokio::time::timeout(Duration::from_secs(10), resync)
+        .await
+        .expect("no resynchronisation after b's session lapsed");
+    assert_eq!(a.foreign_locks(None, 100).await.expect("list"), Vec::new());
 }
 
 /// Goal: durable-open records outlive the gateway that wrote them (a restart reads them back

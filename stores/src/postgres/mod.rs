@@ -80,12 +80,14 @@ use sqlx::{PgConnection, PgPool, Row};
 
 use crate::api::{
     Attr, ContentVersion, Cookie, Device, DirEntry, DirPage, FileKind, ForeignLock, Generation,
-    InodeId, MetadataStore, NewNode, RangeLock, Recorded, Removed, Renamed, SetAttr, StoreError,
-    StoreId, StoreResult, Timestamp, Usage, XattrEntry, check_name, check_xattr_name, fold_case,
+    InodeId, LockNews, MetadataStore, NewNode, RangeLock, Recorded, Removed, Renamed, SetAttr,
+    StoreError, StoreId, StoreResult, Timestamp, Usage, XattrEntry, check_name, check_xattr_name,
+    fold_case,
 };
 use crate::rules::{self, add_link};
 
 mod identity;
+mod listen;
 mod locks;
 pub use self::identity::{
     GroupRow, IDENTITY_CHANNEL, IDENTITY_LOCK, IdentityRows, IdentitySnapshot, PgIdentity, UserRow,
@@ -1724,6 +1726,18 @@ impl MetadataStore for PgMetadata {
         wanted: RangeLock,
     ) -> StoreResult<Option<ForeignLock>> {
         self.foreign_lock_in(ino, wanted).await
+    }
+
+    fn lock_news(&self) -> Option<tokio::sync::broadcast::Receiver<LockNews>> {
+        Some(self.lock_news_in())
+    }
+
+    async fn foreign_locks(
+        &self,
+        ino: Option<InodeId>,
+        limit: usize,
+    ) -> StoreResult<Vec<(InodeId, ForeignLock)>> {
+        self.foreign_locks_in(ino, limit).await
     }
 
     fn keeps_durable_opens(&self) -> bool {
