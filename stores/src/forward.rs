@@ -233,6 +233,9 @@ macro_rules! forward_metadata_store {
                 $via!(self, async foreign_lock,
                     s => $crate::MetadataStore::foreign_lock(s, ino, wanted).await)
             }
+            fn dir_changes(&self) -> Option<$crate::DirFeed> {
+                $via!(self, fn dir_changes, s => $crate::MetadataStore::dir_changes(s))
+            }
             fn keeps_durable_opens(&self) -> bool {
                 $via!(self, fn keeps_durable_opens,
                     s => $crate::MetadataStore::keeps_durable_opens(s))
