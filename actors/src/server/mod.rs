@@ -36,6 +36,10 @@ pub use self::smb::{Cipher, Encryption, SmbSettings, SmbShare};
 use crate::identity::{Permission, Principal, Resolver};
 use crate::runtime::{Env, Listener};
 
+/// How long the start waits for a shared metadata store to follow the other gateways'
+/// directory changes before it serves SMB anyway (share::foreign::follow).
+const FEED_START_MAX: Duration = Duration::from_secs(5);
+
 /// What can stop the server from starting or running.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -387,7 +391,11 @@ where
         // Other gateways' directory changes reach this gateway's CHANGE_NOTIFY watches,
         // where the share's store is shared (share::foreign::follow).
         for (handle, meta) in stores_of {
-            if let Some(feed) = meta.dir_changes() {
+            if let Some(mut feed) = meta.dir_changes() {
+                // A feed's first event says its store follows (and may have missed what came
+                // before): wait for it, at most FEED_START_MAX, so the first watches are not
+                // told to re-read for nothing.
+                let _ = tokio::time::timeout(FEED_START_MAX, feed.recv()).await;
                 let foreign: Arc<dyn share::foreign::Foreign> = smb_server.clone();
                 tracker.spawn(share::foreign::follow(
                     handle,

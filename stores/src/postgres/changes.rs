@@ -14,12 +14,14 @@
 //! notified (a database-wide lock held through the commit's WAL flush), so notifying costs
 //! concurrent namespace changes most of their parallelism (docs/ARCHITECTURE.md has the
 //! numbers). A follower is visible to everyone as its `LISTEN` connection, whose
-//! `application_name` is [`FOLLOWER_PREFIX`] plus its origin id; the notifying statement
-//! checks `pg_stat_activity` for a follower of another origin in the same database and calls
-//! `pg_notify` only if there is one. So a database whose gateways serve no SMB (nothing
-//! follows) pays one cheap statement per change and no commit serialisation. A follower
-//! that connects misses what was committed before it was visible, which its
-//! [`DirEvent::Lost`] covers (see below).
+//! `application_name` is [`FOLLOWER_PREFIX`] plus its origin id. Whether one of another
+//! origin is connected to this database is read from the server's activity table
+//! (`pg_stat_get_activity`, about 0.2 ms of server time: too dear for every change) at most
+//! every [`FOLLOWERS_FRESH`] and remembered; a change is announced only while the answer is
+//! yes. So a database whose gateways serve no SMB (nothing follows) pays nothing per change.
+//! A follower that connects misses what was committed before the announcers noticed it,
+//! which its [`DirEvent::Lost`] covers: it says so [`SETTLE`] after connecting, longer than
+//! an announcer's answer stays fresh (see below).
 //!
 //! The payload is text (a notification payload must be, and shorter than 8000 bytes):
 //! `1 ORIGIN DIR GENERATION ENTRY…`, space-separated, where `1` is the format version,
@@ -37,8 +39,8 @@
 //! (the changes this store value made, which its process reports itself) and broadcasts the
 //! rest to every receiver through a queue of [`FEED_CAPACITY`] events per receiver.
 //! Notifications sent while no `LISTEN` is active are lost for good, so after every
-//! (re)connection the task broadcasts [`DirEvent::Lost`] (after [`SETTLE`], so a transaction
-//! that checked for followers just before this one appeared has committed by then); so does a
+//! (re)connection the task broadcasts [`DirEvent::Lost`] (after [`SETTLE`], so every change
+//! committed before all announcers noticed this follower is older than the `Lost`); so does a
 //! payload it cannot decode (a newer gateway's format) and a receiver that fell behind its
 //! queue. A lost connection is reopened with backoff (100 ms doubling to 5 s). The task ends
 //! when the store is dropped.
@@ -65,9 +67,14 @@ pub const FEED_CAPACITY: usize = 1024;
 /// The `application_name` of a follower's `LISTEN` connection, before its origin id in hex.
 pub const FOLLOWER_PREFIX: &str = "dittofs-follow-";
 
-/// How long a (re)connected listener waits before it says [`DirEvent::Lost`]: longer than a
-/// namespace transaction takes from its follower check to its commit.
-const SETTLE: Duration = Duration::from_millis(100);
+/// How long an announcer trusts its last look for followers.
+pub const FOLLOWERS_FRESH: Duration = Duration::from_millis(250);
+
+/// How long a (re)connected listener waits before it says [`DirEvent::Lost`]: longer than
+/// [`FOLLOWERS_FRESH`] plus the time a namespace transaction takes from its announcement to
+/// its commit, so the changes announcers made before they noticed the listener are older
+/// than the `Lost`.
+const SETTLE: Duration = Duration::from_millis(600);
 
 /// The payload format this build writes and reads.
 const FORMAT: &str = "1";
@@ -80,6 +87,8 @@ pub(super) struct Feed {
     name: String,
     /// The listener's pool (one connection, opened when first used).
     pool: PgPool,
+    /// When followers were last looked for, and whether one of another origin was there.
+    followed: Mutex<Option<(tokio::time::Instant, bool)>>,
     /// The broadcast and the listener task, once [`Feed::subscribe`] started them.
     state: Mutex<Option<(broadcast::Sender<DirEvent>, JoinHandle<()>)>>,
 }
@@ -99,6 +108,7 @@ impl Feed {
             origin,
             name,
             pool,
+            followed: Mutex::new(None),
             state: Mutex::new(None),
         }
     }
@@ -124,19 +134,43 @@ impl Feed {
         dir: &Node,
         entries: &[(&[u8], EntryAction, bool)],
     ) -> Step<()> {
+        if !self.followed(c).await? {
+            return Ok(());
+        }
         let payload = encode(self.origin, dir.attr.ino, dir.attr.generation, entries);
-        sqlx::query(
-            "SELECT pg_notify($1, $2) WHERE EXISTS (SELECT 1 FROM pg_stat_activity \
-             WHERE datname = current_database() AND application_name LIKE $3 \
-             AND application_name <> $4)",
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(DIR_CHANGES_CHANNEL)
+            .bind(payload)
+            .execute(&mut *c)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether a follower of another origin is connected to this database, as last seen at
+    /// most [`FOLLOWERS_FRESH`] ago (looked up through `c` when older).
+    async fn followed(&self, c: &mut PgConnection) -> Step<bool> {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the PostgreSQL store never runs in the simulator; freshness is real time"
+        )]
+        let now = tokio::time::Instant::now();
+        let seen = *self.followed.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((at, yes)) = seen
+            && now.duration_since(at) < FOLLOWERS_FRESH
+        {
+            return Ok(yes);
+        }
+        let yes: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_stat_get_activity(NULL) a \
+             WHERE a.application_name LIKE $1 AND a.application_name <> $2 \
+             AND a.datid = (SELECT oid FROM pg_database WHERE datname = current_database()))",
         )
-        .bind(DIR_CHANGES_CHANNEL)
-        .bind(payload)
         .bind(format!("{FOLLOWER_PREFIX}%"))
         .bind(&self.name)
-        .execute(&mut *c)
+        .fetch_one(&mut *c)
         .await?;
-        Ok(())
+        *self.followed.lock().unwrap_or_else(PoisonError::into_inner) = Some((now, yes));
+        Ok(yes)
     }
 }
 

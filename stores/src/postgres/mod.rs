@@ -93,7 +93,7 @@ use crate::rules::{self, add_link};
 mod changes;
 mod identity;
 mod locks;
-pub use self::changes::{DIR_CHANGES_CHANNEL, FEED_CAPACITY, FOLLOWER_PREFIX};
+pub use self::changes::{DIR_CHANGES_CHANNEL, FEED_CAPACITY, FOLLOWER_PREFIX, FOLLOWERS_FRESH};
 pub use self::identity::{
     GroupRow, IDENTITY_CHANNEL, IDENTITY_LOCK, IdentityRows, IdentitySnapshot, PgIdentity, UserRow,
 };
