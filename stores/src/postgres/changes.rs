@@ -1,5 +1,5 @@
 //! Namespace changes announced to the other gateways on one database:
-//! [`MetadataStore::dir_changes`] for [`PgMetadata`].
+//! [`MetadataStore::dir_changes`] for [`PgMetadata`](super::PgMetadata).
 //!
 //! # Announcing
 //!
@@ -35,9 +35,9 @@
 //!
 //! The first [`MetadataStore::dir_changes`] starts a task that keeps one connection (a pool of
 //! its own, named as above) in `LISTEN` on the channel, decodes each notification, drops
-//! those of its own origin
-//! (the changes this store value made, which its process reports itself) and broadcasts the
-//! rest to every receiver through a queue of [`FEED_CAPACITY`] events per receiver.
+//! those of its own origin (the changes this store value made, which its process reports
+//! itself) and broadcasts the rest to every receiver through a queue of [`FEED_CAPACITY`]
+//! events per receiver.
 //! Notifications sent while no `LISTEN` is active are lost for good, so after every
 //! (re)connection the task broadcasts [`DirEvent::Lost`] (after [`SETTLE`], so every change
 //! committed before all announcers noticed this follower is older than the `Lost`); so does a
