@@ -246,6 +246,9 @@ macro_rules! forward_metadata_store {
                 $via!(self, async foreign_locks,
                     s => $crate::MetadataStore::foreign_locks(s, ino, limit).await)
             }
+            fn dir_changes(&self) -> Option<$crate::DirFeed> {
+                $via!(self, fn dir_changes, s => $crate::MetadataStore::dir_changes(s))
+            }
             fn keeps_durable_opens(&self) -> bool {
                 $via!(self, fn keeps_durable_opens,
                     s => $crate::MetadataStore::keeps_durable_opens(s))
