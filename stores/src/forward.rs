@@ -233,6 +233,11 @@ macro_rules! forward_metadata_store {
                 $via!(self, async foreign_lock,
                     s => $crate::MetadataStore::foreign_lock(s, ino, wanted).await)
             }
+            fn shared_caching(
+                &self,
+            ) -> Option<std::sync::Arc<dyn $crate::SharedCaching>> {
+                $via!(self, fn shared_caching, s => $crate::MetadataStore::shared_caching(s))
+            }
             fn keeps_durable_opens(&self) -> bool {
                 $via!(self, fn keeps_durable_opens,
                     s => $crate::MetadataStore::keeps_durable_opens(s))
