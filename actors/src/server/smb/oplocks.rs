@@ -378,6 +378,47 @@ impl OpenTable {
         self.changed.notify_waiters();
     }
 
+    /// A wait for the table's next change, registered now.
+    pub(crate) fn watch(&self) -> Changed {
+        Changed::new(&self.changed)
+    }
+
+    /// What the opens of `key` cache, as lease state bits (R, W, H): the union of their
+    /// leases' states and their oplocks (batch: RWH, exclusive: RW, level II: R). A break
+    /// not yet acknowledged still counts what it takes away: the holder has it until then.
+    pub(crate) fn held(&self, key: NodeKey) -> u32 {
+        let g = self.lock();
+        g.nodes.get(&key).map_or(0, |v| {
+            v.iter().fold(0, |bits, e| {
+                bits | match e.caching {
+                    Caching::Oplock(OplockLevel::BATCH) => R | W | H,
+                    Caching::Oplock(OplockLevel::EXCLUSIVE) => R | W,
+                    Caching::Oplock(OplockLevel::II) => R,
+                    Caching::Oplock(_) => 0,
+                    Caching::Lease(id) => g.leases.get(&id).map_or(0, |l| l.state),
+                }
+            })
+        })
+    }
+
+    /// The keys of the opens of inode `ino`'s own data on `share` (any generation). A scan
+    /// of the table: for recall requests from other gateways, not for every request.
+    pub(crate) fn keys_of(&self, share: ShareId, ino: u64) -> Vec<NodeKey> {
+        let g = self.lock();
+        g.nodes
+            .keys()
+            .filter(|k| k.share == share && k.ino == ino && k.stream == 0)
+            .copied()
+            .collect()
+    }
+
+    /// The keys of every open of a node's own data in the table (after a restart restored
+    /// durable opens).
+    pub(crate) fn keys(&self) -> Vec<NodeKey> {
+        let g = self.lock();
+        g.nodes.keys().filter(|k| k.stream == 0).copied().collect()
+    }
+
     /// Whether a CREATE may open `key` now; breaks to send are appended to `breaks` (also
     /// when the answer is not `Wait`: level II breaks need no acknowledgement).
     pub(crate) fn admit(
