@@ -4,8 +4,8 @@
 //! Method: two `dittofs` gateways on one throwaway PostgreSQL database and one content
 //! directory, both serving /export over NFS and SMB; Python's smbprotocol
 //! (`tests/smb/smbprotocol_lease_gateways.py`) holds RWH leases through gateway A and answers
-//! the breaks step by step over its stdin and stdout; the `nfs3_client` crate writes through
-//! gateway B.
+//! the breaks step by step over its stdin and stdout (and opens through gateway B over SMB);
+//! the `nfs3_client` crate writes through gateway B.
 
 use std::time::Duration;
 
@@ -40,8 +40,10 @@ fn smb_gateway(dir: &std::path::Path, url: &str, content: &Content) -> Daemon {
 /// gateway A breaks the lease (to H) and waits until the client flushed its cached writes and
 /// acknowledged; the file then holds the client's flushed bytes and the NFS bytes, read
 /// through B. A client that never acknowledges holds B's write until the break times out,
-/// not forever. Method: the script holds the lease and reports each step; the test checks
-/// that B's WRITE is still waiting at each step before the acknowledgement (or the timeout).
+/// not forever. An SMB open through B of a file leased through A likewise waits for the
+/// break's acknowledgement and then reads what A's client flushed. Method: the script holds
+/// the leases and reports each step; the test checks that B's WRITE is still waiting at each
+/// step before the acknowledgement (or the timeout); the script checks the open through B.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nfs_write_through_another_gateway_recalls_smb_lease() {
     let pg = testkit::postgres::PgServer::start();
@@ -51,9 +53,10 @@ async fn nfs_write_through_another_gateway_recalls_smb_lease() {
     let a = smb_gateway(&dir.path().join("a"), &url, &content);
     let b = smb_gateway(&dir.path().join("b"), &url, &content);
     let port = a.smb_port.unwrap().to_string();
+    let port_b = b.smb_port.unwrap().to_string();
     let mut py = StepScript::python(
         "tests/smb/smbprotocol_lease_gateways.py",
-        &[&port, "export", "alice", PASSWORD],
+        &[&port, "export", "alice", PASSWORD, &port_b],
     );
 
     // 1-2: a WRITE through B waits for the acknowledgement through A.
@@ -87,7 +90,12 @@ async fn nfs_write_through_another_gateway_recalls_smb_lease() {
     let mut want = vec![0u8; 103];
     want[..11].copy_from_slice(b"SMB-FLUSHED");
     want[100..].copy_from_slice(b"NFS");
-    assert_eq!(contents(&mut m, &f).await.unwrap(), want);
+    assert_eq!(
+        contents(&mut m, &f).await.unwrap(),
+        want,
+        "gateway A's log ends:\n{}",
+        a.stderr_tail()
+    );
 
     // 3-4: a client that never acknowledges: B's write waits, then goes ahead once the break
     // timed out.

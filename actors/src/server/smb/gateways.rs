@@ -17,6 +17,7 @@
 //!   further requests wait in the store's bounded queue.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use protocol::smb2::create::LeaseState;
@@ -234,13 +235,60 @@ impl Published {
     /// Publishes what the open table says this gateway caches of `key`'s node, when it
     /// differs from what was published last. Errors leave the row to the next sync.
     pub(crate) async fn sync(&self, server: &SmbServer, key: NodeKey) -> StoreResult<()> {
+        self.sync_after(server, key, async {}).await
+    }
+
+    /// [`Self::sync`] unless another sync holds the row (a recall may hold it up to the break
+    /// timeout): `Err(None)` then, and the holder publishes when it is done.
+    async fn try_sync(
+        &self,
+        server: &SmbServer,
+        key: NodeKey,
+    ) -> Result<(), Option<stores::StoreError>> {
+        self.publish_row(server, key, async {}, false).await
+    }
+
+    /// Runs `work` while holding `key`'s row, then publishes as [`Self::sync`] does: a
+    /// recall for another gateway breaks the caching and flushes what the client wrote back
+    /// before the lower state can be published (by this call or by [`reconcile`], which waits
+    /// for the row), so the other gateway never goes ahead on a file whose bytes are still
+    /// only here.
+    pub(crate) async fn sync_after(
+        &self,
+        server: &SmbServer,
+        key: NodeKey,
+        work: impl Future<Output = ()>,
+    ) -> StoreResult<()> {
+        self.publish_row(server, key, work, true)
+            .await
+            .map_err(|e| e.expect("a sync that waits for its row is never refused"))
+    }
+
+    /// The row's publication: `work` under the row's lock (waited for, or `Err(None)` when it
+    /// is held and `wait` is false), then the table's state published if it changed.
+    async fn publish_row(
+        &self,
+        server: &SmbServer,
+        key: NodeKey,
+        work: impl Future<Output = ()>,
+        wait: bool,
+    ) -> Result<(), Option<stores::StoreError>> {
         let Some(caching) = self.caching.get(&key.share) else {
+            work.await;
             return Ok(());
         };
         let key = NodeKey { stream: 0, ..key };
         let slot = self.rows().entry(key).or_default().clone();
         let result = {
-            let mut last = slot.lock().await;
+            let mut last = match wait {
+                true => slot.lock().await,
+                false => match slot.try_lock() {
+                    Ok(last) => last,
+                    // The holder publishes when it is done.
+                    Err(_) => return Err(None),
+                },
+            };
+            work.await;
             let now = cache_bits(server.opens.held(key));
             if now == *last {
                 Ok(())
@@ -249,7 +297,7 @@ impl Published {
                 if r.is_ok() {
                     *last = now;
                 }
-                r
+                r.map_err(Some)
             }
         };
         drop(slot);
@@ -309,21 +357,26 @@ async fn reconcile(server: Arc<SmbServer>, shutdown: CancellationToken) {
         keys.extend(server.published.keys());
         keys.sort_unstable_by_key(|k| (k.share, k.ino, k.generation));
         keys.dedup();
-        let mut failed = false;
+        let (mut failed, mut errored) = (false, false);
         for key in keys.drain(..) {
-            if let Err(e) = server.published.sync(&server, key).await {
-                if !failing {
-                    tracing::warn!(error = %e, "cannot publish SMB caching for the other gateways; retrying");
+            match server.published.try_sync(&server, key).await {
+                Ok(()) => {}
+                // Held by a recall or a CREATE, which publishes when done; looked at again.
+                Err(None) => failed = true,
+                Err(Some(e)) => {
+                    if !failing {
+                        tracing::warn!(error = %e, "cannot publish SMB caching for the other gateways; retrying");
+                    }
+                    (failed, errored) = (true, true);
                 }
-                failed = true;
             }
         }
-        failing = failed;
+        failing = errored;
         tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
             () = changed.changed() => {}
-            // A row that failed is tried again although nothing changed.
+            // A row that failed or was busy is tried again although nothing changed.
             () = tokio::time::sleep(std::time::Duration::from_secs(1)), if failed => {}
         }
     }
@@ -408,16 +461,19 @@ async fn serve_recalls(
                         generation: Generation(key.generation),
                     };
                     tracing::debug!(ino = key.ino, ?change, "another gateway recalls SMB caching");
-                    server.recall(share, node, change).await;
-                    // What the client flushed on its way to acknowledging is in this
-                    // gateway's write-back: durable before the other gateway changes the file.
-                    if change == Recall::Data
-                        && let Some(r) = server.registry.get(share)
-                        && r.handle.commit(flusher(), node).await.is_err()
-                    {
-                        tracing::warn!(ino = key.ino, "cannot flush a recalled file for another gateway");
-                    }
-                    if let Err(e) = server.published.sync(&server, key).await {
+                    let work = async {
+                        server.recall(share, node, change).await;
+                        // What the client flushed on its way to acknowledging is in this
+                        // gateway's write-back: durable before the other gateway changes
+                        // the file.
+                        if change == Recall::Data
+                            && let Some(r) = server.registry.get(share)
+                            && r.handle.commit(flusher(), node).await.is_err()
+                        {
+                            tracing::warn!(ino = key.ino, "cannot flush a recalled file for another gateway");
+                        }
+                    };
+                    if let Err(e) = server.published.sync_after(&server, key, work).await {
                         tracing::warn!(error = %e, ino = key.ino, "cannot publish SMB caching after a recall");
                     }
                 }
