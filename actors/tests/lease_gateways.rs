@@ -22,14 +22,15 @@ const PASSWORD: &str = "lease-gw-pw";
 fn smb_gateway(dir: &std::path::Path, url: &str, content: &Content) -> Daemon {
     let mut d = gateway(env!("CARGO_BIN_EXE_dittofs"), dir, url, content);
     let smb = free_port();
-    let config = std::fs::read_to_string(&d.config).unwrap();
+    let config = std::fs::read_to_string(&d.config).expect("reading the gateway configuration");
     let with_smb = config.replacen(
         "portmapper: { enabled: false } }",
         &format!("portmapper: {{ enabled: false }} }}, smb: {{ enabled: true, port: {smb} }}"),
         1,
     );
     assert_ne!(config, with_smb, "the gateway configuration changed shape");
-    std::fs::write(&d.config, with_smb.replace("level: info", "level: debug")).unwrap();
+    std::fs::write(&d.config, with_smb.replace("level: info", "level: debug"))
+        .expect("writing the gateway configuration");
     d.smb_port = Some(smb);
     d.add_user("alice", 1001, 1001, PASSWORD);
     d.spawn();

@@ -14,20 +14,22 @@ use testkit::postgres::PgServer;
 /// Waits (up to 10 s) until `cond` holds, re-checking on every mirror change and every 50 ms.
 async fn until(c: &Arc<dyn SharedCaching>, what: &str, cond: impl Fn() -> bool) {
     let changes = c.changes();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let wait = changes.notified();
-        tokio::pin!(wait);
-        wait.as_mut().enable();
-        if cond() {
-            return;
+    let waited = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let wait = changes.notified();
+            tokio::pin!(wait);
+            wait.as_mut().enable();
+            if cond() {
+                return;
+            }
+            tokio::select! {
+                () = wait => {}
+                () = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::select! {
-            () = wait => {}
-            () = tokio::time::sleep(Duration::from_millis(50)) => {}
-        }
-    }
+    })
+    .await;
+    assert!(waited.is_ok(), "timed out: {what}");
 }
 
 /// Goal: what one gateway publishes, the other sees in memory (never its own), withdrawn
