@@ -482,3 +482,28 @@ async fn serve_recalls(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Goal: lease state bits map onto the store's neutral bits one for one (their values
+    /// differ: lease H is 2 and W is 4, the store's W is 2 and H is 4). Method: every state.
+    #[test]
+    fn lease_states_map_to_cache_bits() {
+        let (r, h, w) = (
+            LeaseState::READ_CACHING.0,
+            LeaseState::HANDLE_CACHING.0,
+            LeaseState::WRITE_CACHING.0,
+        );
+        assert_eq!(cache_bits(0), CacheBits::NONE);
+        assert_eq!(cache_bits(r), CacheBits::READ);
+        assert_eq!(cache_bits(w), CacheBits::WRITE);
+        assert_eq!(cache_bits(h), CacheBits::HANDLE);
+        assert_eq!(cache_bits(r | w | h), CacheBits::ALL);
+        assert_eq!(
+            cache_bits(r | h),
+            CacheBits(CacheBits::READ.0 | CacheBits::HANDLE.0)
+        );
+    }
+}

@@ -1975,4 +1975,41 @@ mod tests {
         let g = t.lock();
         assert!(g.nodes.is_empty() && g.stream_opens.is_empty());
     }
+
+    /// Goal: what the table reports a node's opens cache (published for other gateways)
+    /// follows grants, breaks and closes, a break under way still counting what it takes.
+    /// Method: a batch oplock, its break to level II before and after the acknowledgement,
+    /// leases beside it and after it closed, then closes; and the keys of an inode's opens.
+    #[tokio::test]
+    async fn held_follows_grants_breaks_and_closes() {
+        let t = OpenTable::default();
+        let now = Instant::now();
+        let mut breaks = Vec::new();
+        assert_eq!(t.held(KEY), 0);
+        granted(t.admit(KEY, &req(open(1, 1), OplockLevel::BATCH), now, &mut breaks));
+        assert_eq!(t.held(KEY), R | W | H);
+        assert_eq!(t.keys_of(KEY.share, KEY.ino), vec![KEY]);
+        assert!(t.keys_of(KEY.share, KEY.ino + 1).is_empty());
+        // A name recall breaks batch to level II: until acknowledged, batch still counts.
+        let wait = t.recall(KEY, now, Recall::Name, None, &mut breaks);
+        assert!(wait.is_some());
+        assert_eq!(t.held(KEY), R | W | H);
+        assert_eq!(
+            t.ack_oplock(open(1, 1), OplockLevel::II),
+            Ok(OplockLevel::II)
+        );
+        assert_eq!(t.held(KEY), R);
+        // A lease beside the oplock (granted R only there), then alone: a second lease key
+        // alone with it gets RH, which adds H.
+        granted(t.admit(KEY, &lease(open(2, 1), 2, R | H), now, &mut breaks));
+        assert_eq!(t.held(KEY), R);
+        t.remove(open(1, 1), false);
+        assert_eq!(t.held(KEY), R);
+        granted(t.admit(KEY, &lease(open(3, 1), 3, R | H), now, &mut breaks));
+        assert_eq!(t.held(KEY), R | H);
+        t.remove(open(2, 1), false);
+        t.remove(open(3, 1), false);
+        assert_eq!(t.held(KEY), 0);
+        assert!(t.keys().is_empty());
+    }
 }
