@@ -62,9 +62,16 @@ fn server(dir: &std::path::Path) -> (Option<Daemon>, Vec<String>) {
 fn run_script(script: &str) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let (d, target) = server(dir.path());
+    run(script, &target, &[], &d.iter().collect::<Vec<_>>());
+}
+
+/// Runs `tests/smb/SCRIPT` with arguments `target` and environment `env`, and fails with its
+/// output and the log tails of `daemons` unless it passed.
+fn run(script: &str, target: &[String], env: &[(&str, String)], daemons: &[&Daemon]) {
     let out = Command::new("python3")
         .arg(repo().join("tests/smb").join(script))
-        .args(&target)
+        .args(target)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .unwrap_or_else(|e| panic!("running python3: {e} (install python3, then ci/setup.sh)"));
     let text = format!(
@@ -78,8 +85,15 @@ fn run_script(script: &str) {
         "tests/smb/{script} exited {:?} (2: smbprotocol missing, ci/setup.sh installs it):\n\
          {text}\ndittofs log tail:\n{}",
         out.status.code(),
-        d.as_ref()
-            .map_or_else(|| "(not dittofs)".to_owned(), Daemon::stderr_tail)
+        if daemons.is_empty() {
+            "(not dittofs)".to_owned()
+        } else {
+            daemons
+                .iter()
+                .map(|d| d.stderr_tail())
+                .collect::<Vec<_>>()
+                .join("\n---\n")
+        }
     );
 }
 
@@ -230,5 +244,41 @@ fn smbprotocol_durable_handles_survive_restart() {
         restarts,
         ["TERM", "KILL"],
         "the script asked for both restarts"
+    );
+}
+
+/// Goal: SMB byte-range locks hold across two gateways on one PostgreSQL as a client sees
+/// them: tests/smb/smbprotocol_locks.py with connection B on the other gateway
+/// (`SMB_PORT_B`): a conflicting lock through B is LOCK_NOT_GRANTED, reads and writes under
+/// the other gateway's lock are refused (once its lock news arrived), a blocking lock through
+/// B goes asynchronous and is granted when A unlocks, cancel and close work as on one
+/// gateway.
+#[test]
+fn smbprotocol_byte_range_locks_across_gateways() {
+    use testkit::gateway::{Content, gateway_smb};
+
+    let pg = testkit::postgres::PgServer::start();
+    let url = pg.database();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let content = Content::Dir(dir.path().join("content"));
+    let start = |name: &str| {
+        let mut d = gateway_smb(
+            env!("CARGO_BIN_EXE_dittofs"),
+            &dir.path().join(name),
+            &url,
+            &content,
+        );
+        d.add_user("alice", 1001, 1001, PASSWORD);
+        d.spawn();
+        d
+    };
+    let (a, b) = (start("a"), start("b"));
+    let port = |d: &Daemon| d.smb_port.expect("gateway_smb serves SMB").to_string();
+    let target = vec![port(&a), "export".into(), "alice".into(), PASSWORD.into()];
+    run(
+        "smbprotocol_locks.py",
+        &target,
+        &[("SMB_PORT_B", port(&b))],
+        &[&a, &b],
     );
 }

@@ -509,6 +509,16 @@ pub trait SharedCaching: Send + Sync + std::fmt::Debug {
     fn take_recalls(&self) -> Option<tokio::sync::mpsc::Receiver<RecallRequest>>;
 }
 
+/// News of another process's locks ([`MetadataStore::lock_news`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockNews {
+    /// Another process changed the locks it holds on this inode.
+    Changed(InodeId),
+    /// News may have been missed (the feed reconnected, or lapsed sessions were removed with
+    /// their locks): any inode's foreign locks may have changed.
+    Resync,
+}
+
 /// The largest durable-open record a store accepts ([`MetadataStore::put_durable_open`]):
 /// the front end's records are a few hundred bytes; the bound keeps a bug from filling the
 /// store.
@@ -520,6 +530,79 @@ pub fn check_durable_open_record(record: &[u8]) -> StoreResult<()> {
         return Err(StoreError::Invalid("durable-open record too large"));
     }
     Ok(())
+}
+
+/// What happened to a directory entry, as a [`DirFeed`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryAction {
+    /// The entry was created, or linked, or moved here from another directory.
+    Added,
+    /// The entry was removed, or moved to another directory.
+    Removed,
+    /// The entry's old name in a rename within the directory.
+    RenamedFrom,
+    /// The entry's new name in a rename within the directory.
+    RenamedTo,
+}
+
+/// One changed entry of a directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryChange {
+    /// The entry's name (1 to 255 bytes).
+    pub name: Vec<u8>,
+    /// What happened to it.
+    pub action: EntryAction,
+    /// Whether the entry is a directory.
+    pub is_dir: bool,
+}
+
+/// The entries of one directory that one operation of another process changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirChange {
+    /// The directory.
+    pub dir: InodeId,
+    /// Its generation.
+    pub generation: Generation,
+    /// The changed entries, in the order the operation changed them (a rename within the
+    /// directory: the old name, then the new one).
+    pub entries: Vec<EntryChange>,
+}
+
+/// What a [`DirFeed`] delivers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirEvent {
+    /// Another process changed entries of a directory.
+    Changed(std::sync::Arc<DirChange>),
+    /// Changes may have been missed (the store lost its connection to the others' changes
+    /// for a while, or this receiver fell behind): whoever tracks directories must assume
+    /// that any of them changed.
+    Lost,
+}
+
+/// Namespace changes that *other* processes sharing a store made, as
+/// [`MetadataStore::dir_changes`] hands them out: a bounded queue per receiver. A receiver
+/// that falls further behind than the queue holds gets [`DirEvent::Lost`] instead of the
+/// changes it missed, so a slow consumer costs no memory.
+#[derive(Debug)]
+pub struct DirFeed {
+    rx: tokio::sync::broadcast::Receiver<DirEvent>,
+}
+
+impl DirFeed {
+    /// A feed reading `rx` (a backend's broadcast of the changes it learns of).
+    pub fn new(rx: tokio::sync::broadcast::Receiver<DirEvent>) -> Self {
+        Self { rx }
+    }
+
+    /// The next event; `None` once the store stopped following changes (it was dropped).
+    pub async fn recv(&mut self) -> Option<DirEvent> {
+        use tokio::sync::broadcast::error::RecvError;
+        match self.rx.recv().await {
+            Ok(e) => Some(e),
+            Err(RecvError::Lagged(_)) => Some(DirEvent::Lost),
+            Err(RecvError::Closed) => None,
+        }
+    }
 }
 
 /// Capacity figures for FSSTAT.
@@ -842,6 +925,39 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// processes may serve it ([`SharedCaching`]); `None` (the default) when this process is
     /// the only one, and its own open table is the whole truth.
     fn shared_caching(&self) -> Option<std::sync::Arc<dyn SharedCaching>> {
+        None
+    }
+
+    /// Subscribes to news of the locks other processes publish, so this process can mirror
+    /// them ([`foreign_locks`](Self::foreign_locks)) and check reads and writes against them
+    /// without a store call each. `None` (the default) when the store has no such feed (it
+    /// does not share locks). News arrives shortly after the change committed; a receiver
+    /// that lags behind the feed's bound gets `RecvError::Lagged`, which means the same as
+    /// [`LockNews::Resync`].
+    fn lock_news(&self) -> Option<tokio::sync::broadcast::Receiver<LockNews>> {
+        None
+    }
+
+    /// The live locks other processes published, with their inodes: on `ino` only, or on
+    /// every inode when `ino` is `None`; at most `limit` of them. The default (single
+    /// process) finds none.
+    fn foreign_locks(
+        &self,
+        ino: Option<InodeId>,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<(InodeId, ForeignLock)>>> + Send {
+        let _ = (ino, limit);
+        async { Ok(Vec::new()) }
+    }
+
+    /// A feed of the namespace changes (entries added, removed, renamed) that other
+    /// processes sharing this store make, for a process that must tell its clients about
+    /// them (SMB CHANGE_NOTIFY): each call gives a new receiver that sees what is committed
+    /// from then on, never the changes made through this store value itself. A change is
+    /// delivered after it committed, and may be missed only with a [`DirEvent::Lost`] in its
+    /// place. `None` (the default) means no other process writes the store, so there is
+    /// nothing to follow.
+    fn dir_changes(&self) -> Option<DirFeed> {
         None
     }
 

@@ -238,6 +238,22 @@ macro_rules! forward_metadata_store {
             ) -> Option<std::sync::Arc<dyn $crate::SharedCaching>> {
                 $via!(self, fn shared_caching, s => $crate::MetadataStore::shared_caching(s))
             }
+            fn lock_news(
+                &self,
+            ) -> Option<::tokio::sync::broadcast::Receiver<$crate::LockNews>> {
+                $via!(self, fn lock_news, s => $crate::MetadataStore::lock_news(s))
+            }
+            async fn foreign_locks(
+                &self,
+                ino: Option<$crate::InodeId>,
+                limit: usize,
+            ) -> $crate::StoreResult<Vec<($crate::InodeId, $crate::ForeignLock)>> {
+                $via!(self, async foreign_locks,
+                    s => $crate::MetadataStore::foreign_locks(s, ino, limit).await)
+            }
+            fn dir_changes(&self) -> Option<$crate::DirFeed> {
+                $via!(self, fn dir_changes, s => $crate::MetadataStore::dir_changes(s))
+            }
             fn keeps_durable_opens(&self) -> bool {
                 $via!(self, fn keeps_durable_opens,
                     s => $crate::MetadataStore::keeps_durable_opens(s))

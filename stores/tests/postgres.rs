@@ -11,8 +11,8 @@ use std::time::Duration;
 use stores::conformance::{metadata_concurrency, metadata_suite, version_race};
 use stores::postgres::{MIGRATOR, PgConfig, PgMetadata, SCHEMA_VERSION};
 use stores::{
-    Attr, Cookie, Device, FileKind, InodeId, MetadataStore, NewNode, RangeLock, StoreError,
-    Timestamp,
+    Attr, Cookie, Device, FileKind, InodeId, LockNews, MetadataStore, NewNode, RangeLock,
+    StoreError, Timestamp,
 };
 use testkit::postgres::PgServer;
 
@@ -694,6 +694,91 @@ async fn locks_conflict_across_gateways_and_expire() {
     );
 }
 
+/// The next news on `rx` that is not a resynchronisation (a subscriber hears one when its
+/// listener connects), within 10 s.
+async fn next_lock_change(rx: &mut tokio::sync::broadcast::Receiver<LockNews>) -> LockNews {
+    let next = async {
+        loop {
+            match rx.recv().await {
+                Ok(LockNews::Resync) => {}
+                other => return other.expect("the lock news feed ended"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), next)
+        .await
+        .expect("no lock news within 10 s")
+}
+
+/// Goal: a gateway hears of the other gateways' lock changes (not its own) and can list their
+/// live locks, so it can mirror them; a lapsed gateway's locks leave the listing and the
+/// mirrors are told to resynchronise. Method: two stores on one database with a short session
+/// ttl; a subscribes, b publishes and releases, a publishes its own; then b is dropped with a
+/// lock held and a waits for the resynchronisation its heartbeat's reaping sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_news_reach_the_other_gateways() {
+    let url = server().database();
+    let mut config = PgConfig::new(&url);
+    config.lock_session_ttl = Duration::from_millis(900);
+    let a = PgMetadata::connect(&config).await.expect("gateway a");
+    let b = PgMetadata::connect(&config).await.expect("gateway b");
+    let mut rx = a.lock_news().expect("PostgreSQL has lock news");
+    // The listener is connected once its first resynchronisation arrives.
+    let first = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await;
+    assert_eq!(first.expect("listener").expect("news"), LockNews::Resync);
+
+    let ob = b"owner-b".as_slice();
+    b.publish_locks(InodeId(7), ob, &[ex(0, 10)], &[ex(0, 10)])
+        .await
+        .expect("b");
+    assert_eq!(
+        next_lock_change(&mut rx).await,
+        LockNews::Changed(InodeId(7))
+    );
+    let listed = a.foreign_locks(None, 100).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].0, listed[0].1.owner.as_slice(), listed[0].1.lock),
+        (InodeId(7), ob, ex(0, 10))
+    );
+    assert_eq!(
+        a.foreign_locks(Some(InodeId(8)), 100).await.expect("list"),
+        Vec::new()
+    );
+    // a's own change is no news to a; b's next one is.
+    a.publish_locks(InodeId(9), b"owner-a", &[ex(0, 1)], &[ex(0, 1)])
+        .await
+        .expect("a");
+    b.publish_locks(InodeId(8), ob, &[sh(0, 1)], &[sh(0, 1)])
+        .await
+        .expect("b");
+    assert_eq!(
+        next_lock_change(&mut rx).await,
+        LockNews::Changed(InodeId(8))
+    );
+    assert_eq!(
+        a.foreign_locks(None, 1).await.expect("list").len(),
+        1,
+        "limit"
+    );
+    assert!(
+        b.foreign_locks(None, 100)
+            .await
+            .expect("list")
+            .iter()
+            .all(|(i, _)| *i == InodeId(9)),
+        "b lists a's lock only"
+    );
+
+    // b dies with its locks: a's heartbeat reaps the session and tells the mirrors.
+    drop(b);
+    let resync = async { while rx.recv().await != Ok(LockNews::Resync) {} };
+    tokio::time::timeout(Duration::from_secs(10), resync)
+        .await
+        .expect("no resynchronisation after b's session lapsed");
+    assert_eq!(a.foreign_locks(None, 100).await.expect("list"), Vec::new());
+}
+
 /// Goal: durable-open records outlive the gateway that wrote them (a restart reads them back
 /// through a new connection) and are kept per share. Method: put records through one store,
 /// drop it, connect again (the restarted gateway), list, replace, remove.
@@ -733,4 +818,166 @@ async fn durable_opens_survive_a_reconnect() {
             .expect("list the other share"),
         vec![(1 << 48, b"other share".to_vec())]
     );
+}
+
+/// The next event of `feed` within `limit`; panics with `what` if none came.
+async fn next_event(feed: &mut stores::DirFeed, limit: Duration, what: &str) -> stores::DirEvent {
+    tokio::time::timeout(limit, feed.recv())
+        .await
+        .unwrap_or_else(|_| panic!("no event within {limit:?}: {what}"))
+        .expect("the feed outlives its store")
+}
+
+/// The entries of the next event, which must be a change of `dir`.
+async fn next_change(
+    feed: &mut stores::DirFeed,
+    dir: InodeId,
+    what: &str,
+) -> Vec<(Vec<u8>, stores::EntryAction, bool)> {
+    match next_event(feed, Duration::from_secs(5), what).await {
+        stores::DirEvent::Changed(c) => {
+            assert_eq!(c.dir, dir, "{what}: the change is in another directory");
+            c.entries
+                .iter()
+                .map(|e| (e.name.clone(), e.action, e.is_dir))
+                .collect()
+        }
+        stores::DirEvent::Lost => panic!("{what}: Lost where a change was due"),
+    }
+}
+
+/// Goal: a namespace change committed through one store value (gateway) arrives on another's
+/// feed, in commit order and with the directory's generation, never on the feed of the store
+/// that made it; a failed operation announces nothing; and after the database restarted (the
+/// listener's connection was cut, so notifications may be gone) the feed says `Lost` and then
+/// delivers changes again. Method: two stores on one database of a server of this test's own
+/// (it is restarted); every create, link, rename (within and across directories), unlink and
+/// rmdir through `a` is read from `b`'s feed; then one change through `b` is the first thing
+/// `a`'s feed shows after its connection event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dir_changes_reach_the_other_gateways() {
+    use stores::DirEvent;
+    use stores::EntryAction::Removed as Gone;
+    use stores::EntryAction::{Added, RenamedFrom, RenamedTo};
+
+    let server = PgServer::start();
+    let url = server.database();
+    let a = connect(&url).await;
+    let b = connect(&url).await;
+    let mut fa = a.dir_changes().expect("PostgreSQL has a feed");
+    let mut fb = b.dir_changes().expect("PostgreSQL has a feed");
+    // Each feed's first event is its listener's "connected" (nothing was followed before).
+    for f in [&mut fa, &mut fb] {
+        let first = next_event(f, Duration::from_secs(10), "connecting").await;
+        assert_eq!(first, DirEvent::Lost);
+    }
+    let r = root(&a).await;
+    let now = at(5);
+
+    let d = a
+        .create(r.ino, b"dir", node(FileKind::Directory, 2))
+        .await
+        .expect("mkdir");
+    assert_eq!(
+        next_change(&mut fb, r.ino, "mkdir").await,
+        vec![(b"dir".to_vec(), Added, true)]
+    );
+    let f = a
+        .create(d.ino, b"f\xff.txt", node(FileKind::Regular, 3))
+        .await
+        .expect("create");
+    match next_event(&mut fb, Duration::from_secs(5), "create").await {
+        DirEvent::Changed(c) => {
+            assert_eq!((c.dir, c.generation), (d.ino, d.generation));
+            assert_eq!(c.entries.len(), 1);
+            assert_eq!(c.entries[0].name, b"f\xff.txt");
+        }
+        DirEvent::Lost => panic!("Lost where the create was due"),
+    }
+    assert!(matches!(
+        a.create(d.ino, b"f\xff.txt", node(FileKind::Regular, 3))
+            .await,
+        Err(StoreError::Exists)
+    ));
+    a.link(f.ino, r.ino, b"hard", now).await.expect("link");
+    assert_eq!(
+        next_change(&mut fb, r.ino, "link (and not the failed create)").await,
+        vec![(b"hard".to_vec(), Added, false)]
+    );
+    a.rename(d.ino, b"f\xff.txt", d.ino, b"g", now)
+        .await
+        .expect("rename within");
+    assert_eq!(
+        next_change(&mut fb, d.ino, "rename within").await,
+        vec![
+            (b"f\xff.txt".to_vec(), RenamedFrom, false),
+            (b"g".to_vec(), RenamedTo, false)
+        ]
+    );
+    a.rename(d.ino, b"g", r.ino, b"moved", now)
+        .await
+        .expect("rename across");
+    assert_eq!(
+        next_change(&mut fb, d.ino, "rename across: source").await,
+        vec![(b"g".to_vec(), Gone, false)]
+    );
+    assert_eq!(
+        next_change(&mut fb, r.ino, "rename across: target").await,
+        vec![(b"moved".to_vec(), Added, false)]
+    );
+    a.unlink(r.ino, b"moved", now).await.expect("unlink");
+    assert_eq!(
+        next_change(&mut fb, r.ino, "unlink").await,
+        vec![(b"moved".to_vec(), Gone, false)]
+    );
+    a.rmdir(r.ino, b"dir", now).await.expect("rmdir");
+    assert_eq!(
+        next_change(&mut fb, r.ino, "rmdir").await,
+        vec![(b"dir".to_vec(), Gone, true)]
+    );
+
+    // None of that came back to `a`: the first thing its feed shows is `b`'s change.
+    b.create(r.ino, b"from-b", node(FileKind::Regular, 6))
+        .await
+        .expect("create through b");
+    assert_eq!(
+        next_change(&mut fa, r.ino, "b's create, seen by a").await,
+        vec![(b"from-b".to_vec(), Added, false)]
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), fb.recv())
+            .await
+            .is_err(),
+        "b's own change came back to b"
+    );
+
+    // A restart cuts the listeners' connections: the feed says Lost once it is back, then
+    // changes flow again.
+    server.restart(Duration::from_millis(300));
+    assert_eq!(
+        next_event(&mut fb, Duration::from_secs(15), "reconnecting").await,
+        DirEvent::Lost
+    );
+    let mut created = false;
+    for _ in 0..100 {
+        if a.create(r.ino, b"after", node(FileKind::Regular, 7))
+            .await
+            .is_ok()
+        {
+            created = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(created, "the store did not come back after the restart");
+    loop {
+        match next_event(&mut fb, Duration::from_secs(5), "after the restart").await {
+            // The listener may notice the cut a second time while the pool reconnects.
+            DirEvent::Lost => {}
+            DirEvent::Changed(c) => {
+                assert_eq!(c.entries[0].name, b"after");
+                break;
+            }
+        }
+    }
 }

@@ -26,7 +26,29 @@ pub enum Content {
 /// log under `dir` (created if missing), on a free loopback port; not started yet.
 pub fn gateway(bin: impl Into<PathBuf>, dir: &Path, url: &str, content: &Content) -> Daemon {
     std::fs::create_dir_all(dir).expect("creating the gateway's directory");
-    let d = Daemon::prepare(bin, dir, &["name: /export"], "");
+    configure(
+        Daemon::prepare(bin, dir, &["name: /export"], ""),
+        dir,
+        url,
+        content,
+    )
+}
+
+/// [`gateway`], also serving SMB (share `export`) on a free loopback port
+/// ([`Daemon::smb_port`]); users are added with [`Daemon::add_user`] on each gateway.
+pub fn gateway_smb(bin: impl Into<PathBuf>, dir: &Path, url: &str, content: &Content) -> Daemon {
+    std::fs::create_dir_all(dir).expect("creating the gateway's directory");
+    configure(
+        Daemon::prepare_smb(bin, dir, &["name: /export"], "", ""),
+        dir,
+        url,
+        content,
+    )
+}
+
+/// Rewrites `d`'s configuration (in `dir`) for PostgreSQL `url` and `content`, keeping its
+/// ports.
+fn configure(d: Daemon, dir: &Path, url: &str, content: &Content) -> Daemon {
     let content = match content {
         Content::Dir(path) => format!(
             "type: filesystem, filesystem: {{ path: {} }}",
@@ -47,9 +69,13 @@ pub fn gateway(bin: impl Into<PathBuf>, dir: &Path, url: &str, content: &Content
              metadata: {{ stores: {{ default: {{ type: postgres, postgres: {{ url: '{url}', max_connections: 8 }} }} }} }}\n\
              content: {{ stores: {{ default: {{ {content} }} }} }}\n\
              shares:\n  - {{ name: /export, metadata_store: default, content_store: default, allowed_clients: [] }}\n\
-             adapters: {{ nfs: {{ port: {port}, portmapper: {{ enabled: false }} }} }}\n",
+             adapters: {{ nfs: {{ port: {port}, portmapper: {{ enabled: false }} }}{smb} }}\n",
             state = dir.display(),
             port = d.port,
+            smb = d
+                .smb_port
+                .map(|p| format!(", smb: {{ enabled: true, port: {p} }}"))
+                .unwrap_or_default(),
         ),
     )
     .expect("writing the gateway configuration");

@@ -15,10 +15,16 @@ session, open the same file (100 bytes):
      after A unlocks nobody holds the range (B's write goes through);
   5. A's lock goes away when A closes the file (B locks the range).
 
+With SMB_PORT_B set in the environment, B connects to that port instead: another gateway on
+the same PostgreSQL, so the same steps check locks across gateways. Lock requests are decided
+in the shared store at once; a read or write under the other gateway's lock is refused once
+its lock news reached this gateway (milliseconds), so those steps retry for a few seconds.
+
 Prints one line per case and exits 1 when any case failed, 2 when smbprotocol is missing
 (install: pip install smbprotocol==1.17.0; ci/setup.sh does).
 """
 
+import os
 import sys
 import time
 import uuid
@@ -48,6 +54,8 @@ STATUS_LOCK_NOT_GRANTED = 0xC0000055
 STATUS_FILE_LOCK_CONFLICT = 0xC0000054
 SHARE_ALL = ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE | ShareAccess.FILE_SHARE_DELETE
 DEADLINE = 10
+# B's gateway, when it is another one (see the docstring).
+PORT_B = int(os.environ["SMB_PORT_B"]) if os.environ.get("SMB_PORT_B") else None
 
 CASES = [
     ("2.1", Dialects.SMB_2_1_0, None),
@@ -74,6 +82,20 @@ def open_file(tree, path, disposition):
 
 
 EXCL_NOW = LockFlags.SMB2_LOCKFLAG_EXCLUSIVE_LOCK | LockFlags.SMB2_LOCKFLAG_FAIL_IMMEDIATELY
+
+
+def io_refused(what, status, call):
+    """`refused`, but across gateways retried until the lock news arrived (DEADLINE)."""
+    if PORT_B is None:
+        return refused(what, status, call)
+    end = time.monotonic() + DEADLINE
+    while True:
+        try:
+            return refused(what, status, call)
+        except AssertionError:
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.02)
 
 
 def unlock(f, offset, length):
@@ -110,18 +132,19 @@ def final_status(request):
 
 def run_case(port, share, user, password, dialect, cipher):
     conn_a, tree_a = connect(port, share, user, password, dialect, cipher)
-    conn_b, tree_b = connect(port, share, user, password, dialect, cipher)
+    conn_b, tree_b = connect(PORT_B or port, share, user, password, dialect, cipher)
     name = f"locks-{uuid.uuid4().hex[:8]}.dat"
     try:
         a = open_file(tree_a, name, CreateDisposition.FILE_CREATE)
         a.write(b"x" * 100, 0)
+        a.flush()  # another gateway reads what was flushed
         b = open_file(tree_b, name, CreateDisposition.FILE_OPEN)
 
         # 1, 2. An exclusive lock of A keeps B out of the range, not A.
         a.lock([element(0, 10, EXCL_NOW)])
         refused("B's conflicting lock", STATUS_LOCK_NOT_GRANTED, lambda: b.lock([element(5, 1, EXCL_NOW)]))
-        refused("B's write under A's lock", STATUS_FILE_LOCK_CONFLICT, lambda: b.write(b"y" * 10, 0))
-        refused("B's read under A's lock", STATUS_FILE_LOCK_CONFLICT, lambda: b.read(0, 10))
+        io_refused("B's write under A's lock", STATUS_FILE_LOCK_CONFLICT, lambda: b.write(b"y" * 10, 0))
+        io_refused("B's read under A's lock", STATUS_FILE_LOCK_CONFLICT, lambda: b.read(0, 10))
         if b.read(50, 10) != b"x" * 10:
             raise AssertionError("B's read beside the lock")
         a.write(b"a" * 10, 0)
@@ -131,7 +154,7 @@ def run_case(port, share, user, password, dialect, cipher):
         unlock(a, 0, 10)
         receive(request)
         b.write(b"b" * 10, 0)
-        refused("A's write under B's lock", STATUS_FILE_LOCK_CONFLICT, lambda: a.write(b"a" * 10, 0))
+        io_refused("A's write under B's lock", STATUS_FILE_LOCK_CONFLICT, lambda: a.write(b"a" * 10, 0))
         if a.read(10, 5) != b"x" * 5:
             raise AssertionError("A's read beside B's lock")
 

@@ -36,6 +36,10 @@ pub use self::smb::{Cipher, Encryption, SmbSettings, SmbShare};
 use crate::identity::{Permission, Principal, Resolver};
 use crate::runtime::{Env, Listener};
 
+/// How long the start waits for a shared metadata store to follow the other gateways'
+/// directory changes before it serves SMB anyway (share::foreign::follow).
+const FEED_START_MAX: Duration = Duration::from_secs(5);
+
 /// What can stop the server from starting or running.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -246,6 +250,8 @@ where
     let mut names: BTreeMap<ShareId, String> = BTreeMap::new();
     // The shares whose metadata store several gateways share: caching is agreed across them.
     let mut shared_caching: BTreeMap<ShareId, Arc<dyn stores::SharedCaching>> = BTreeMap::new();
+    // Each share with its metadata store, for following other gateways' changes.
+    let mut stores_of = Vec::new();
     for spec in &config.shares {
         let meta = stores
             .metadata
@@ -292,7 +298,7 @@ where
         let share = Share::open(
             env.clone(),
             &spec.name,
-            meta,
+            meta.clone(),
             cache.clone(),
             spec.read_only,
             root,
@@ -304,6 +310,7 @@ where
         })?;
         caches.push(cache);
         let handle = ShareActor::spawn(share, config.share_concurrency);
+        stores_of.push((handle.clone(), meta));
         registry.insert(spec.name.clone(), handle);
         rules.insert(id, spec.nfs.clone());
     }
@@ -401,6 +408,23 @@ where
     // Durable opens recorded before a restart come back before the first SMB connection.
     if !listeners.smb.is_empty() {
         smb::durable_store::restore(&smb_server).await;
+        // Other gateways' directory changes reach this gateway's CHANGE_NOTIFY watches,
+        // where the share's store is shared (share::foreign::follow).
+        for (handle, meta) in stores_of {
+            if let Some(mut feed) = meta.dir_changes() {
+                // A feed's first event says its store follows (and may have missed what came
+                // before): wait for it, at most FEED_START_MAX, so the first watches are not
+                // told to re-read for nothing.
+                let _ = tokio::time::timeout(FEED_START_MAX, feed.recv()).await;
+                let foreign: Arc<dyn share::foreign::Foreign> = smb_server.clone();
+                tracker.spawn(share::foreign::follow(
+                    handle,
+                    feed,
+                    foreign,
+                    shutdown.clone(),
+                ));
+            }
+        }
     }
     smb::spawn_listeners(&tracker, smb_server, listeners.smb, &shutdown, &next_id);
     shutdown.cancelled().await;

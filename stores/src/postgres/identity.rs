@@ -24,9 +24,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
-use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, PgPool, Row};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -159,9 +157,12 @@ impl PgIdentity {
     pub fn follow(&self) {
         let mut slot = self.listener.lock().unwrap_or_else(PoisonError::into_inner);
         if slot.is_none() {
-            *slot = Some(tokio::spawn(listen(
+            let changed = Arc::clone(&self.changed);
+            *slot = Some(tokio::spawn(super::listen::follow(
                 self.pool.clone(),
-                Arc::clone(&self.changed),
+                IDENTITY_CHANNEL,
+                "identity change listener",
+                move |_| changed.notify_one(),
             )));
         }
     }
@@ -243,52 +244,6 @@ impl PgIdentity {
         snapshot.revision = id;
         snapshot.initialised = true;
         Ok(Ok(snapshot))
-    }
-}
-
-/// The listener loop: see [`PgIdentity::follow`].
-async fn listen(pool: PgPool, changed: Arc<Notify>) {
-    const FIRST_PAUSE: Duration = Duration::from_millis(100);
-    let mut pause = FIRST_PAUSE;
-    // Log a lost connection once per outage, not once per attempt.
-    let mut failing = false;
-    loop {
-        let connected = async {
-            let mut listener = PgListener::connect_with(&pool).await?;
-            listener.listen(IDENTITY_CHANNEL).await?;
-            Ok::<_, sqlx::Error>(listener)
-        }
-        .await;
-        let mut listener = match connected {
-            Ok(listener) => listener,
-            Err(e) => {
-                if !failing {
-                    tracing::warn!(error = %e, "identity change listener cannot reach PostgreSQL; retrying (changes are still found by polling once it is back)");
-                    failing = true;
-                }
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(5));
-                continue;
-            }
-        };
-        if failing {
-            tracing::info!("identity change listener reconnected; catching up");
-        }
-        pause = FIRST_PAUSE;
-        // Changes committed while no LISTEN was active sent notifications nobody got.
-        changed.notify_one();
-        loop {
-            match listener.try_recv().await {
-                Ok(Some(_)) => changed.notify_one(),
-                // The connection was lost and has been reopened: catch up.
-                Ok(None) => changed.notify_one(),
-                Err(e) => {
-                    tracing::warn!(error = %e, "identity change listener lost PostgreSQL; reconnecting");
-                    failing = true;
-                    break;
-                }
-            }
-        }
     }
 }
 

@@ -30,15 +30,33 @@
 //! owner. Two gateways granting conflicting locks on one inode therefore cannot both pass the
 //! check. Contention (a lock wait past `statement_timeout`, a deadlock) is retried like every
 //! other call ([`PgMetadata`]'s retry deadline), then fails with [`StoreError::Busy`].
+//!
+//! # News
+//!
+//! Every lock change sends `NOTIFY` on [`LOCKS_CHANNEL`] in its transaction (delivered on
+//! commit) with the payload `SESSION INODE`; a heartbeat that removes lapsed sessions sends
+//! `SESSION *`. [`MetadataStore::lock_news`](crate::MetadataStore::lock_news) follows the
+//! channel ([`super::listen`]) and hands the other sessions' news to its subscribers as
+//! [`LockNews`], with [`LockNews::Resync`] after a reconnection and for `*`; subscribing starts
+//! the heartbeat too, so every gateway that mirrors locks also removes lapsed sessions and
+//! tells the others. A lapsed session's locks are ignored by conflict checks at once; they
+//! leave the mirrors when a heartbeat removes the session, at most a third of the ttl later.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use sqlx::{PgConnection, PgPool, Row};
+use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use super::{PgMetadata, random_u64, store_error};
-use crate::api::{ForeignLock, InodeId, RangeLock, StoreError, StoreResult};
+use crate::api::{ForeignLock, InodeId, LockNews, RangeLock, StoreError, StoreResult};
+
+/// The `LISTEN`/`NOTIFY` channel lock changes notify (see [News](self#news)).
+pub(super) const LOCKS_CHANNEL: &str = "dittofs_locks";
+
+/// News a subscriber may fall behind by before it gets `Lagged` (and so resynchronises).
+const NEWS_CAPACITY: usize = 1024;
 
 /// How long a gateway's session (and so its locks) outlives its last heartbeat by default.
 /// A gateway that dies holds its locks at most this long for the others.
@@ -56,6 +74,9 @@ pub(super) struct LockSession {
     ttl: Duration,
     /// The heartbeat task, started by the first lock change; aborted on drop.
     beat: Mutex<Option<JoinHandle<()>>>,
+    /// The news feed and the task that follows [`LOCKS_CHANNEL`] for it, started by the first
+    /// subscriber; the task is aborted on drop.
+    news: Mutex<Option<(broadcast::Sender<LockNews>, JoinHandle<()>)>>,
 }
 
 impl LockSession {
@@ -65,6 +86,7 @@ impl LockSession {
             id: (random_u64(0x4c4f_434b_5345_5353) >> 1) as i64,
             ttl: ttl.max(LOCK_SESSION_TTL_MIN),
             beat: Mutex::new(None),
+            news: Mutex::new(None),
         }
     }
 
@@ -85,12 +107,73 @@ impl LockSession {
             *slot = Some(tokio::spawn(heartbeat(pool.clone(), self.id, self.ttl)));
         }
     }
+
+    /// A subscription to the other sessions' lock news, starting the feed (and the
+    /// heartbeat) on first use.
+    fn subscribe(&self, pool: &PgPool) -> broadcast::Receiver<LockNews> {
+        self.start(pool);
+        let mut slot = self.news.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((tx, _)) = slot.as_ref() {
+            return tx.subscribe();
+        }
+        let (tx, rx) = broadcast::channel(NEWS_CAPACITY);
+        let (feed, own) = (tx.clone(), self.id);
+        let task = tokio::spawn(super::listen::follow(
+            pool.clone(),
+            LOCKS_CHANNEL,
+            "lock news listener",
+            move |payload| {
+                let news = match payload {
+                    None => Some(LockNews::Resync),
+                    Some(p) => parse_news(p, own),
+                };
+                if let Some(news) = news {
+                    // No subscriber left: nobody to tell.
+                    let _ = feed.send(news);
+                }
+            },
+        ));
+        *slot = Some((tx, task));
+        rx
+    }
+}
+
+/// The news in a notification's payload (`SESSION INODE` or `SESSION *`): `None` for this
+/// session's own lock changes, [`LockNews::Resync`] for removed sessions (whoever removed
+/// them) and for a payload this version does not understand (logged).
+fn parse_news(payload: &str, own: i64) -> Option<LockNews> {
+    let parsed = payload.split_once(' ').and_then(|(session, what)| {
+        let session: i64 = session.parse().ok()?;
+        let news = match what {
+            "*" => LockNews::Resync,
+            ino => LockNews::Changed(InodeId(ino.parse().ok()?)),
+        };
+        Some((session, news))
+    });
+    match parsed {
+        // Removed sessions are news to every mirror, the remover's too.
+        Some((_, LockNews::Resync)) => Some(LockNews::Resync),
+        Some((session, _)) if session == own => None,
+        Some((_, news)) => Some(news),
+        None => {
+            tracing::warn!(payload, "unknown lock news; resynchronising");
+            Some(LockNews::Resync)
+        }
+    }
 }
 
 impl Drop for LockSession {
     fn drop(&mut self) {
         if let Some(task) = self
             .beat
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            task.abort();
+        }
+        if let Some((_, task)) = self
+            .news
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
@@ -130,6 +213,10 @@ async fn heartbeat(pool: PgPool, id: i64, ttl: Duration) {
                 .execute(&mut *c)
                 .await?
                 .rows_affected();
+            if reaped > 0 {
+                // Their locks went with them: the mirrors resynchronise.
+                notify(&mut c, &format!("{id} *")).await?;
+            }
             Ok::<_, sqlx::Error>((created, reaped))
         }
         .await;
@@ -164,44 +251,61 @@ fn inode_keys(ino: i64) -> (i32, i32) {
     ((ino >> 32) as i32, ino as i32)
 }
 
-/// The live locks other sessions hold on `ino`, deleting (with their locks) the lapsed
-/// sessions that still hold some there.
+/// `NOTIFY` on [`LOCKS_CHANNEL`] with `payload` (sent when the transaction of `c` commits).
+async fn notify(c: &mut PgConnection, payload: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(LOCKS_CHANNEL)
+        .bind(payload)
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+/// The live locks sessions other than `session` hold, on `ino` (or on every inode), at most
+/// `limit` (all: `i64::MAX`), with their inodes. Lapsed sessions' locks are skipped; the
+/// heartbeats remove those sessions (and tell the mirrors, see [News](self#news)).
 async fn foreign_rows(
     c: &mut PgConnection,
     session: i64,
-    ino: i64,
-) -> Result<Vec<ForeignLock>, sqlx::Error> {
+    ino: Option<i64>,
+    limit: i64,
+) -> Result<Vec<(InodeId, ForeignLock)>, sqlx::Error> {
     let rows = sqlx::query(
-        "WITH lapsed AS ( \
-             DELETE FROM gateway_sessions WHERE expires_at < now() \
-             AND id IN (SELECT session FROM locks WHERE ino = $2 AND session <> $1) \
-         ) \
-         SELECT l.owner, l.lock_offset, l.lock_length, l.exclusive \
+        "SELECT l.ino, l.owner, l.lock_offset, l.lock_length, l.exclusive \
          FROM locks l JOIN gateway_sessions s ON s.id = l.session \
-         WHERE l.ino = $2 AND l.session <> $1 AND s.expires_at >= now() \
-         ORDER BY l.session, l.owner, l.lock_offset",
+         WHERE ($2::bigint IS NULL OR l.ino = $2) AND l.session <> $1 \
+         AND s.expires_at >= now() \
+         ORDER BY l.ino, l.session, l.owner, l.lock_offset LIMIT $3",
     )
     .bind(session)
     .bind(ino)
+    .bind(limit)
     .fetch_all(&mut *c)
     .await?;
     rows.iter()
         .map(|r| {
-            Ok(ForeignLock {
-                owner: r.try_get(0)?,
-                lock: RangeLock {
-                    offset: r.try_get::<i64, _>(1)? as u64,
-                    length: r.try_get::<i64, _>(2)? as u64,
-                    exclusive: r.try_get(3)?,
+            Ok((
+                InodeId(r.try_get::<i64, _>(0)? as u64),
+                ForeignLock {
+                    owner: r.try_get(1)?,
+                    lock: RangeLock {
+                        offset: r.try_get::<i64, _>(2)? as u64,
+                        length: r.try_get::<i64, _>(3)? as u64,
+                        exclusive: r.try_get(4)?,
+                    },
                 },
-            })
+            ))
         })
         .collect()
 }
 
-fn first_conflict(foreign: Vec<ForeignLock>, wanted: &[RangeLock]) -> Option<ForeignLock> {
+fn first_conflict(
+    foreign: Vec<(InodeId, ForeignLock)>,
+    wanted: &[RangeLock],
+) -> Option<ForeignLock> {
     foreign
         .into_iter()
+        .map(|(_, f)| f)
         .find(|f| wanted.iter().any(|w| w.conflicts(&f.lock)))
 }
 
@@ -235,7 +339,7 @@ impl PgMetadata {
                 .execute(&mut *tx)
                 .await?;
             if !wanted.is_empty() {
-                let foreign = foreign_rows(&mut tx, session, ino).await?;
+                let foreign = foreign_rows(&mut tx, session, Some(ino), i64::MAX).await?;
                 if let Some(f) = first_conflict(foreign, wanted) {
                     return Ok(Some(f));
                 }
@@ -260,6 +364,7 @@ impl PgMetadata {
                 .execute(&mut *tx)
                 .await?;
             }
+            notify(&mut tx, &format!("{session} {ino}")).await?;
             tx.commit().await?;
             Ok(None)
         })
@@ -273,10 +378,29 @@ impl PgMetadata {
     ) -> StoreResult<Option<ForeignLock>> {
         let ino = i64::try_from(ino.0).map_err(|_| StoreError::Stale)?;
         let mut c = self.pool.acquire().await.map_err(store_error)?;
-        let foreign = foreign_rows(&mut c, self.locks.id, ino)
+        let foreign = foreign_rows(&mut c, self.locks.id, Some(ino), i64::MAX)
             .await
             .map_err(store_error)?;
         Ok(first_conflict(foreign, &[wanted]))
+    }
+
+    pub(super) fn lock_news_in(&self) -> broadcast::Receiver<LockNews> {
+        self.locks.subscribe(&self.pool)
+    }
+
+    pub(super) async fn foreign_locks_in(
+        &self,
+        ino: Option<InodeId>,
+        limit: usize,
+    ) -> StoreResult<Vec<(InodeId, ForeignLock)>> {
+        let ino = ino
+            .map(|i| i64::try_from(i.0).map_err(|_| StoreError::Stale))
+            .transpose()?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut c = self.pool.acquire().await.map_err(store_error)?;
+        foreign_rows(&mut c, self.locks.id, ino, limit)
+            .await
+            .map_err(store_error)
     }
 }
 
@@ -291,5 +415,18 @@ mod tests {
         assert_eq!(inode_keys(1), (0, 1));
         assert_eq!(inode_keys((7 << 32) | 0xffff_ffff), (7, -1));
         assert_ne!(inode_keys(1 << 32), inode_keys(1));
+    }
+
+    /// Goal: news payloads parse into the news they carry, this session's own lock changes
+    /// are dropped (not its removal of lapsed sessions), and anything else resynchronises
+    /// rather than being ignored. Method: payloads by hand.
+    #[test]
+    fn news_payloads() {
+        assert_eq!(parse_news("7 42", 1), Some(LockNews::Changed(InodeId(42))));
+        assert_eq!(parse_news("7 *", 1), Some(LockNews::Resync));
+        assert_eq!(parse_news("1 42", 1), None);
+        assert_eq!(parse_news("1 *", 1), Some(LockNews::Resync));
+        assert_eq!(parse_news("garbage", 1), Some(LockNews::Resync));
+        assert_eq!(parse_news("7 x", 1), Some(LockNews::Resync));
     }
 }

@@ -20,6 +20,10 @@
 //! | `locks` | | byte-range locks each gateway session publishes for the others: inode, owner bytes, offset, length, exclusive |
 //! | `durable_opens` | `(share, id)` | SMB durable opens kept across a restart: the front end's opaque record (schema version 5) |
 //!
+//! Namespace changes are also announced with `NOTIFY` for the other gateways' directory
+//! watchers, in the transaction that makes them (module `changes`, [`DIR_CHANGES_CHANNEL`];
+//! no table).
+//!
 //! Sequences: `inode_batches` (each value reserves 1024 inode ids, cached in the process, so
 //! creates do not meet on one hot row), `generations` (one value per [`PgMetadata::connect`]).
 //!
@@ -79,17 +83,20 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Row};
 
 use crate::api::{
-    Attr, ContentVersion, Cookie, Device, DirEntry, DirPage, FileKind, ForeignLock, Generation,
-    InodeId, MetadataStore, NewNode, RangeLock, Recorded, Removed, Renamed, SetAttr, SharedCaching,
-    StoreError, StoreId, StoreResult, Timestamp, Usage, XattrEntry, check_name, check_xattr_name,
-    fold_case,
+    Attr, ContentVersion, Cookie, Device, DirEntry, DirFeed, DirPage, EntryAction, FileKind,
+    ForeignLock, Generation, InodeId, LockNews, MetadataStore, NewNode, RangeLock, Recorded,
+    Removed, Renamed, SetAttr, SharedCaching, StoreError, StoreId, StoreResult, Timestamp, Usage,
+    XattrEntry, check_name, check_xattr_name, fold_case,
 };
 use crate::rules::{self, add_link};
 
 mod caching;
+mod changes;
 mod identity;
+mod listen;
 mod locks;
 pub use self::caching::{CACHING_CHANNEL, CACHING_MIRROR_MAX, PgCaching, RECALLS_QUEUED};
+pub use self::changes::{DIR_CHANGES_CHANNEL, FEED_CAPACITY, FOLLOWER_PREFIX, FOLLOWERS_FRESH};
 pub use self::identity::{
     GroupRow, IDENTITY_CHANNEL, IDENTITY_LOCK, IdentityRows, IdentitySnapshot, PgIdentity, UserRow,
 };
@@ -223,6 +230,9 @@ pub struct PgMetadata {
     /// The gateways' caching (module `caching`), started by the first
     /// [`MetadataStore::shared_caching`] call.
     caching: OnceLock<Arc<PgCaching>>,
+    /// Namespace changes announced to, and followed from, the other gateways (module
+    /// `changes`).
+    feed: changes::Feed,
 }
 
 impl fmt::Debug for PgMetadata {
@@ -474,16 +484,23 @@ fn random_u64(salt: u64) -> u64 {
     hasher.finish()
 }
 
+/// How to connect to `config.url`; `BadUrl` when it does not parse.
+fn connect_options(config: &PgConfig) -> StoreResult<PgConnectOptions> {
+    PgConnectOptions::from_str(&config.url).map_err(|e| {
+        SchemaError::BadUrl {
+            url: redact_url(&config.url),
+            reason: e.to_string(),
+        }
+        .into()
+    })
+}
+
 /// A pool of at most `max_connections` connections to `config.url`, each with the store's
 /// session settings, and the schema migrated to [`SCHEMA_VERSION`] (waiting for another
 /// gateway that migrates it).
 pub(crate) async fn open_pool(config: &PgConfig, max_connections: u32) -> StoreResult<PgPool> {
     let redacted = redact_url(&config.url);
-    let options = PgConnectOptions::from_str(&config.url)
-        .map_err(|e| SchemaError::BadUrl {
-            url: redacted.clone(),
-            reason: e.to_string(),
-        })?
+    let options = connect_options(config)?
         .application_name("dittofs")
         .options([
             (
@@ -553,6 +570,7 @@ impl PgMetadata {
             retry_deadline: config.retry_deadline,
             locks: Arc::new(locks::LockSession::new(config.lock_session_ttl)),
             caching: OnceLock::new(),
+            feed: changes::Feed::new(connect_options(config)?, config.acquire_timeout),
         })
     }
 
@@ -821,6 +839,9 @@ impl PgMetadata {
         link_entry(c, &mut parent, name, ino).await?;
         touch(&mut parent, new.now);
         update_node(c, &parent).await?;
+        self.feed
+            .announce(c, &parent, &[(name, EntryAction::Added, node.is_dir())])
+            .await?;
         Ok(node.attr)
     }
 
@@ -856,6 +877,9 @@ impl PgMetadata {
         touch(&mut parent, now);
         update_node(c, &parent).await?;
         update_node(c, &inode).await?;
+        self.feed
+            .announce(c, &parent, &[(name, EntryAction::Added, false)])
+            .await?;
         Ok(inode.attr)
     }
 
@@ -886,6 +910,9 @@ impl PgMetadata {
         }
         touch(&mut parent, now);
         update_node(c, &parent).await?;
+        self.feed
+            .announce(c, &parent, &[(name, EntryAction::Removed, inode.is_dir())])
+            .await?;
         drop_name(c, &mut inode, now).await
     }
 
@@ -1035,6 +1062,23 @@ impl PgMetadata {
         }
         if !dirs.contains_key(&src_ino) {
             update_node(c, &src).await?;
+        }
+        let is_dir = src.is_dir();
+        let from = dirs.get(&from_dir.0).expect("locked above");
+        if crosses {
+            let to = dirs.get(&to_dir.0).expect("locked above");
+            self.feed
+                .announce(c, from, &[(from_name, EntryAction::Removed, is_dir)])
+                .await?;
+            self.feed
+                .announce(c, to, &[(to_name, EntryAction::Added, is_dir)])
+                .await?;
+        } else {
+            let both = [
+                (from_name, EntryAction::RenamedFrom, is_dir),
+                (to_name, EntryAction::RenamedTo, is_dir),
+            ];
+            self.feed.announce(c, from, &both).await?;
         }
         Ok(Renamed {
             attr: src.attr,
@@ -1740,8 +1784,24 @@ impl MetadataStore for PgMetadata {
         Some(Arc::clone(caching) as Arc<dyn SharedCaching>)
     }
 
+    fn lock_news(&self) -> Option<tokio::sync::broadcast::Receiver<LockNews>> {
+        Some(self.lock_news_in())
+    }
+
+    async fn foreign_locks(
+        &self,
+        ino: Option<InodeId>,
+        limit: usize,
+    ) -> StoreResult<Vec<(InodeId, ForeignLock)>> {
+        self.foreign_locks_in(ino, limit).await
+    }
+
     fn keeps_durable_opens(&self) -> bool {
         true
+    }
+
+    fn dir_changes(&self) -> Option<DirFeed> {
+        Some(self.feed.subscribe())
     }
 
     async fn put_durable_open(&self, share: &str, id: u64, record: Vec<u8>) -> StoreResult<()> {

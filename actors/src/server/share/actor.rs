@@ -34,10 +34,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use stores::{
-    Attr, ContentStore, Cookie, ForeignLock, MetadataStore, RangeLock, StoreResult, Timestamp,
-    Usage, XattrEntry,
+    Attr, ContentStore, Cookie, ForeignLock, InodeId, LockNews, MetadataStore, RangeLock,
+    StoreResult, Timestamp, Usage, XattrEntry,
 };
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use super::locks::{
@@ -806,6 +806,8 @@ pub(crate) struct ShareHandle {
     /// Locks the share holds, as the actor last published it: I/O on a share without locks
     /// skips the lock manager.
     locks_held: Arc<AtomicUsize>,
+    /// Other gateways' locks the actor mirrors (shared stores only), counted the same way.
+    foreign_held: Arc<AtomicUsize>,
     id: ShareId,
     root: Node,
     file_size_max: u64,
@@ -872,7 +874,10 @@ impl ShareHandle {
         offset: u64,
         length: u64,
     ) -> Result<(), LockError> {
-        if length == 0 || self.locks_held.load(Ordering::Acquire) == 0 {
+        if length == 0
+            || (self.locks_held.load(Ordering::Acquire) == 0
+                && self.foreign_held.load(Ordering::Acquire) == 0)
+        {
             return Ok(());
         }
         let (reply, rx) = oneshot::channel();
@@ -1014,10 +1019,12 @@ impl<M: MetadataStore, C: ContentStore> ShareActor<M, C> {
         let (tx, rx) = mpsc::channel(SHARE_MAILBOX_CAPACITY);
         let (locks_tx, locks_rx) = mpsc::channel(LOCK_MAILBOX_CAPACITY);
         let locks_held = Arc::new(AtomicUsize::new(0));
+        let foreign_held = Arc::new(AtomicUsize::new(0));
         let handle = ShareHandle {
             tx,
             locks_tx,
             locks_held: locks_held.clone(),
+            foreign_held: foreign_held.clone(),
             id: share.id(),
             root: Node::from(share.root()),
             file_size_max: share.file_size_max(),
@@ -1026,7 +1033,7 @@ impl<M: MetadataStore, C: ContentStore> ShareActor<M, C> {
         let mut manager = LockManager::with_gauge(locks_held);
         let remote = share.meta().shares_locks().then(|| {
             manager.confirm_grants();
-            RemoteLocks::new(share.meta().clone())
+            RemoteLocks::new(share.meta().clone(), foreign_held)
         });
         let actor = Self {
             share,
@@ -1204,9 +1211,15 @@ pub(crate) const REMOTE_RETRY_MAX: Duration = Duration::from_secs(1);
 /// requester waiting for an answer plus the publications of releases, and the running calls
 /// are one per node, so they are bounded by what the connections may have in flight.
 ///
-/// Limits: READ and WRITE checks against locks (SMB mandatory locking, `Check`) consult only
-/// this gateway's locks: checking the store on every I/O would cost a database round trip per
-/// READ and WRITE. A failed publication (database unreachable) is retried on the timer; until
+/// Other gateways' locks are mirrored here ([`Mirror`]) from the store's lock news
+/// (`MetadataStore::lock_news`), so READ and WRITE checks (SMB mandatory locking, `Check`)
+/// see them without a database round trip per I/O, and parked waiters are tried again as
+/// soon as another gateway changes its locks on their node (the timer remains as a
+/// fallback). The mirror trails the store by the news' latency (a notification and one
+/// query, milliseconds): a READ or WRITE in that window after another gateway's grant is not
+/// refused. Lock grants never depend on the mirror (they are checked in the store).
+///
+/// A failed publication (database unreachable) is retried on the timer; until
 /// then other gateways may see a lock that was released here, never miss one that is held
 /// (grants are only answered after a successful store call). When the actor stops, store
 /// calls still queued are dropped; the locks they would have removed go with the gateway's
@@ -1224,6 +1237,36 @@ struct RemoteLocks<M> {
     /// When parked waiters and failed publications are tried again.
     retry: Option<Pin<Box<tokio::time::Sleep>>>,
     backoff: Duration,
+    /// Other gateways' locks.
+    mirror: Mirror,
+}
+
+/// A mirror load's inode (`None`: all) and what it found.
+type Load = (Option<InodeId>, StoreResult<Vec<(InodeId, ForeignLock)>>);
+
+/// The most foreign locks a share's mirror holds: beyond it, further ones are not mirrored
+/// (logged), so I/O checks miss them while lock grants, checked in the store, do not.
+pub(crate) const MIRROR_MAX: usize = 65_536;
+
+/// Other gateways' locks as this actor knows them: loaded whole at start and after every
+/// [`LockNews::Resync`], and per inode on [`LockNews::Changed`]. One load runs per inode at a
+/// time; news arriving meanwhile loads it again after, so every change is followed by a load
+/// that started after it committed.
+struct Mirror {
+    /// The news; `None` when the store has none (or the feed ended).
+    news: Option<broadcast::Receiver<LockNews>>,
+    /// Per inode, its foreign locks (inodes without any are absent).
+    locks: HashMap<u64, Vec<ForeignLock>>,
+    /// How many locks `locks` holds, published for [`ShareHandle::check_io`].
+    count: Arc<AtomicUsize>,
+    /// The loads running: `None` for the whole mirror.
+    loads: JoinSet<Load>,
+    /// Inodes with a load running, and whether news came for them since it started.
+    loading: HashMap<u64, bool>,
+    /// A whole load runs, and whether news to resynchronise came since it started.
+    resyncing: Option<bool>,
+    /// A load failed: the retry timer loads the whole mirror again.
+    stale: bool,
 }
 
 /// One store call of the lock manager.
@@ -1285,6 +1328,10 @@ enum RemoteEvent {
     Done(Result<(tokio::task::Id, CallEnd), tokio::task::JoinError>),
     /// The retry timer fired.
     Retry,
+    /// Lock news (`Err`: lagged or the feed ended).
+    News(Result<LockNews, broadcast::error::RecvError>),
+    /// A mirror load ended.
+    Loaded(Result<Load, tokio::task::JoinError>),
 }
 
 fn range_lock(r: LockRange) -> RangeLock {
@@ -1296,8 +1343,17 @@ fn range_lock(r: LockRange) -> RangeLock {
 }
 
 impl<M: MetadataStore> RemoteLocks<M> {
-    fn new(meta: Arc<M>) -> Self {
-        Self {
+    fn new(meta: Arc<M>, foreign_held: Arc<AtomicUsize>) -> Self {
+        let mut remote = Self {
+            mirror: Mirror {
+                news: meta.lock_news(),
+                locks: HashMap::new(),
+                count: foreign_held,
+                loads: JoinSet::new(),
+                loading: HashMap::new(),
+                resyncing: None,
+                stale: false,
+            },
             meta,
             queue: BTreeMap::new(),
             tasks: JoinSet::new(),
@@ -1305,21 +1361,116 @@ impl<M: MetadataStore> RemoteLocks<M> {
             dirty: BTreeSet::new(),
             retry: None,
             backoff: REMOTE_RETRY_MIN,
+        };
+        if remote.mirror.news.is_some() {
+            remote.load(None);
+        }
+        remote
+    }
+
+    /// Whether a store call or a load runs, the timer is set or news may come.
+    fn is_active(&self) -> bool {
+        !self.tasks.is_empty()
+            || self.retry.is_some()
+            || self.mirror.news.is_some()
+            || !self.mirror.loads.is_empty()
+    }
+
+    /// Loads the foreign locks of `ino` (`None`: all) into the mirror, unless a load of it
+    /// runs (then it runs again after).
+    fn load(&mut self, ino: Option<InodeId>) {
+        let m = &mut self.mirror;
+        let running = match ino {
+            None => m.resyncing.replace(false).is_some(),
+            Some(i) => m.loading.insert(i.0, false).is_some(),
+        };
+        if running {
+            // Flag the running load to be followed by another.
+            match ino {
+                None => m.resyncing = Some(true),
+                Some(i) => {
+                    m.loading.insert(i.0, true);
+                }
+            }
+            return;
+        }
+        let meta = self.meta.clone();
+        m.loads
+            .spawn(async move { (ino, meta.foreign_locks(ino, MIRROR_MAX).await) });
+    }
+
+    /// A load ended: the mirror takes its result; a load that news overtook runs again.
+    fn loaded(&mut self, ino: Option<InodeId>, result: StoreResult<Vec<(InodeId, ForeignLock)>>) {
+        let m = &mut self.mirror;
+        let again = match ino {
+            None => m.resyncing.take().unwrap_or(false),
+            Some(i) => m.loading.remove(&i.0).unwrap_or(false),
+        };
+        match result {
+            Ok(rows) => {
+                if rows.len() >= MIRROR_MAX {
+                    tracing::warn!(
+                        limit = MIRROR_MAX,
+                        "other gateways hold more byte-range locks than this share mirrors; \
+                         reads and writes are not checked against the rest"
+                    );
+                }
+                match ino {
+                    None => m.locks.clear(),
+                    Some(i) => {
+                        m.locks.remove(&i.0);
+                    }
+                }
+                let mut total: usize = m.locks.values().map(Vec::len).sum();
+                for (i, lock) in rows {
+                    if total >= MIRROR_MAX {
+                        break;
+                    }
+                    m.locks.entry(i.0).or_default().push(lock);
+                    total += 1;
+                }
+                m.count.store(total, Ordering::Release);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "loading other gateways' byte-range locks failed; retrying");
+                // Whole, at the retry timer's pace (never a busy loop).
+                m.stale = true;
+            }
+        }
+        if again {
+            self.load(ino);
         }
     }
 
-    /// Whether a store call runs or the timer is set.
-    fn is_active(&self) -> bool {
-        !self.tasks.is_empty() || self.retry.is_some()
+    /// Whether another gateway's mirrored lock keeps `io` on `[offset, offset + length)` of
+    /// `node` from happening (its owner is never this gateway's).
+    fn foreign_conflict(&self, node: Node, io: Io, offset: u64, length: u64) -> bool {
+        let Some(locks) = self.mirror.locks.get(&node.ino.0).filter(|_| length > 0) else {
+            return false;
+        };
+        let length = length.min(u64::MAX - offset).max(1);
+        locks.iter().any(|f| {
+            super::locks::overlap(f.lock.offset, f.lock.length, offset, length)
+                && (f.lock.exclusive || io == Io::Write)
+        })
     }
 
-    /// The next store call to end, or the timer.
+    /// The next store call to end, load to end or news, or the timer.
     async fn next_event(&mut self) -> Option<RemoteEvent> {
         tokio::select! {
             biased;
             Some(done) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
                 Some(RemoteEvent::Done(done))
             }
+            Some(done) = self.mirror.loads.join_next(), if !self.mirror.loads.is_empty() => {
+                Some(RemoteEvent::Loaded(done))
+            }
+            news = async {
+                match self.mirror.news.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => Some(RemoteEvent::News(news)),
             () = async {
                 match self.retry.as_mut() {
                     Some(sleep) => sleep.await,
@@ -1396,7 +1547,7 @@ impl<M: MetadataStore> RemoteLocks<M> {
         if self.retry.is_some() {
             return;
         }
-        if self.dirty.is_empty() && !manager.has_parked() {
+        if self.dirty.is_empty() && !manager.has_parked() && !self.mirror.stale {
             self.backoff = REMOTE_RETRY_MIN;
             return;
         }
@@ -1517,7 +1668,24 @@ impl<M: MetadataStore> LockState<M> {
                     });
                 }
             }
-            msg @ (LockMsg::Check { .. } | LockMsg::Cancel { .. }) => handle_lock(m, msg),
+            LockMsg::Check {
+                node,
+                owner,
+                io,
+                offset,
+                length,
+                reply,
+            } => {
+                let r = m.check(node, &owner, io, offset, length).and_then(|()| {
+                    if remote.foreign_conflict(node, io, offset, length) {
+                        Err(LockError::Conflict)
+                    } else {
+                        Ok(())
+                    }
+                });
+                let _ = reply.send(r);
+            }
+            msg @ LockMsg::Cancel { .. } => handle_lock(m, msg),
         }
         self.settle();
     }
@@ -1566,6 +1734,32 @@ impl<M: MetadataStore> LockState<M> {
                 for (k, owner) in std::mem::take(&mut remote.dirty) {
                     remote.publish(&self.manager, super::locks::node_of_key(k), owner, None);
                 }
+                if std::mem::take(&mut remote.mirror.stale) {
+                    remote.load(None);
+                }
+            }
+            RemoteEvent::News(news) => match news {
+                Ok(LockNews::Changed(ino)) => remote.load(Some(ino)),
+                Ok(LockNews::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    remote.load(None);
+                }
+                Err(broadcast::error::RecvError::Closed) => {
+                    tracing::warn!(
+                        "the lock news feed ended; other gateways' locks are no longer mirrored"
+                    );
+                    remote.mirror.news = None;
+                }
+            },
+            RemoteEvent::Loaded(Ok((ino, result))) => {
+                remote.loaded(ino, result);
+                // Another gateway's locks changed: what waits parked may go now.
+                self.manager.unpark_all();
+            }
+            RemoteEvent::Loaded(Err(e)) => {
+                tracing::error!(error = %e, "loading other gateways' locks failed to run");
+                remote.mirror.loading.clear();
+                remote.mirror.resyncing = None;
+                remote.mirror.stale = true;
             }
             RemoteEvent::Done(Ok((id, (node, result)))) => {
                 remote.running.remove(&id);

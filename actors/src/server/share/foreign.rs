@@ -9,12 +9,28 @@
 //! watch (SMB) implements it. A recall's wait is bounded by the holder protocol's break
 //! timeout, after which the change proceeds as if the holder had acknowledged (what
 //! [MS-SMB2] 3.3.2.1 does for SMB's own opens).
+//!
+//! Directory changes made through *other gateways* on a metadata store several gateways share
+//! reach the watches the same way: [`follow`] reads the store's feed
+//! ([`stores::MetadataStore::dir_changes`]) for one share and calls [`Foreign::changed`], or
+//! [`Foreign::lost_track`] when the feed may have missed changes.
 
 use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
-use super::{Node, ShareId};
+use bytes::Bytes;
+use stores::{DirEvent, DirFeed, EntryAction};
+use tokio_util::sync::CancellationToken;
+
+use super::actor::ShareHandle;
+use super::{Caller, Node, ShareId};
+use crate::identity::Permission;
+
+/// Ancestors looked up for a tree watch at most: deeper directories' tree watchers above that
+/// are not told.
+const ANCESTORS_MAX: usize = 256;
 
 /// What a change invalidates in a holder's caches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,4 +94,94 @@ pub(crate) trait Foreign: Send + Sync + Debug {
     /// ancestors' inodes up to the share root, nearest first (empty when
     /// [`Self::watching`] said no tree is watched).
     fn changed(&self, share: ShareId, dir: Node, ancestors: &[u64], changes: &[EntryChange<'_>]);
+
+    /// Changes on `share` may have been missed (another gateway's changes could not be
+    /// followed for a while): every watch on the share must re-read its directory.
+    fn lost_track(&self, share: ShareId);
+}
+
+/// The inodes of `dir`'s ancestors up to the share root, nearest first (at most
+/// [`ANCESTORS_MAX`]), found with `..` lookups as `caller`: what [`Foreign::changed`] needs
+/// when [`Foreign::watching`] says a tree is watched.
+pub(crate) async fn ancestors(share: &ShareHandle, caller: &Caller, dir: Node) -> Vec<u64> {
+    let mut ancestors = Vec::new();
+    let mut at = dir;
+    while ancestors.len() < ANCESTORS_MAX {
+        match share
+            .lookup(caller.clone(), at, Bytes::from_static(b".."))
+            .await
+        {
+            Ok((p, _)) if Node::from(&p) != at => {
+                at = Node::from(&p);
+                ancestors.push(at.ino.0);
+            }
+            _ => break,
+        }
+    }
+    ancestors
+}
+
+/// Feeds the directory changes other gateways make on `share`'s metadata store (`feed`) to
+/// `foreign`'s watches until `shutdown`, or until the store stops following. An event is
+/// offered to every share on the store: [`Foreign::changed`] matches watches by share and
+/// inode, and inode ids are unique in a store, so only the share holding the directory
+/// reacts. Each event costs nothing while no watch exists on the share, and `..` lookups
+/// only while a tree watch does. A feed that fell behind or lost its connection
+/// ([`DirEvent::Lost`]) makes every watch on the share re-read.
+pub(crate) async fn follow(
+    share: ShareHandle,
+    mut feed: DirFeed,
+    foreign: Arc<dyn Foreign>,
+    shutdown: CancellationToken,
+) {
+    // `..` lookups need only search permission, which root has on every directory with an
+    // execute bit; the lookups change nothing.
+    let caller = Caller {
+        user: None,
+        uid: 0,
+        gid: 0,
+        gids: Vec::new(),
+        permission: Permission::Read,
+    };
+    let id = share.id();
+    loop {
+        let event = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return,
+            e = feed.recv() => e,
+        };
+        match event {
+            None => return,
+            Some(DirEvent::Lost) => foreign.lost_track(id),
+            Some(DirEvent::Changed(c)) => {
+                let Some(tree) = foreign.watching(id) else {
+                    continue;
+                };
+                let dir = Node {
+                    ino: c.dir,
+                    generation: c.generation,
+                };
+                let ancestors = if tree {
+                    ancestors(&share, &caller, dir).await
+                } else {
+                    Vec::new()
+                };
+                let changes: Vec<EntryChange<'_>> = c
+                    .entries
+                    .iter()
+                    .map(|e| EntryChange {
+                        name: &e.name,
+                        event: match e.action {
+                            EntryAction::Added => Event::Added,
+                            EntryAction::Removed => Event::Removed,
+                            EntryAction::RenamedFrom => Event::RenamedFrom,
+                            EntryAction::RenamedTo => Event::RenamedTo,
+                        },
+                        is_dir: e.is_dir,
+                    })
+                    .collect();
+                foreign.changed(id, dir, &ancestors, &changes);
+            }
+        }
+    }
 }

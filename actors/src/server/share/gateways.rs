@@ -165,4 +165,8 @@ impl Foreign for Gateways {
     fn changed(&self, share: ShareId, dir: Node, ancestors: &[u64], changes: &[EntryChange<'_>]) {
         self.local.changed(share, dir, ancestors, changes);
     }
+
+    fn lost_track(&self, share: ShareId) {
+        self.local.lost_track(share);
+    }
 }

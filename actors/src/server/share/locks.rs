@@ -278,7 +278,7 @@ fn last(offset: u64, length: u64) -> i128 {
 }
 
 /// Whether two ranges overlap ([MS-FSA] 2.1.4.10; `{0, 0}` overlaps nothing).
-fn overlap(a_off: u64, a_len: u64, b_off: u64, b_len: u64) -> bool {
+pub(crate) fn overlap(a_off: u64, a_len: u64, b_off: u64, b_len: u64) -> bool {
     if (a_off == 0 && a_len == 0) || (b_off == 0 && b_len == 0) {
         return false;
     }

@@ -215,8 +215,9 @@ impl SmbServer {
 
 /// NFS changes recall SMB caching ([`super::share::foreign`]): the open table breaks what the change
 /// invalidates, the breaks go to the holders' connections, and the change waits for the
-/// acknowledgements it depends on, at most the break timeout. NFS changes to directories
-/// reach the CHANGE_NOTIFY watches on them.
+/// acknowledgements it depends on, at most the break timeout. NFS changes to directories,
+/// and other gateways' changes ([`super::share::foreign::follow`]), reach the CHANGE_NOTIFY
+/// watches on them.
 impl Foreign for SmbServer {
     fn any_on(&self, share: ShareId) -> bool {
         self.opens.any_on(share)
@@ -285,6 +286,10 @@ impl Foreign for SmbServer {
             })
             .collect();
         self.watches.emit_at(share, dir.ino.0, ancestors, &events);
+    }
+
+    fn lost_track(&self, share: ShareId) {
+        self.watches.overflow(share);
     }
 }
 

@@ -19,6 +19,9 @@
 //! reported by the SMB handlers that make them ([`Conn::notify_path`]). Changes made over NFS
 //! have no path: they name the directory's inode ([`Watches::emit_at`]), which each watch
 //! keeps too; a tree watch above that directory is told to re-read (STATUS_NOTIFY_ENUM_DIR).
+//! Changes made through other gateways on a shared metadata store arrive the same way
+//! (`share::foreign::follow`); when that feed may have missed some, every watch on the share
+//! is told to re-read ([`Watches::overflow`]).
 //!
 //! Bounds: [`WATCHES_MAX`] watches in all and [`WATCHES_PER_CONN_MAX`] per connection (a
 //! further CHANGE_NOTIFY fails with STATUS_INSUFFICIENT_RESOURCES), [`WAITERS_MAX`] pending
@@ -381,6 +384,22 @@ impl Watches {
             if any {
                 w.deliver();
             }
+        }
+    }
+
+    /// Changes on `share` may have been missed (another gateway's could not be followed):
+    /// every watch on it answers STATUS_NOTIFY_ENUM_DIR next, so its client reads the
+    /// directory again.
+    pub(crate) fn overflow(&self, share: ShareId) {
+        if self.is_idle() {
+            return;
+        }
+        let mut map = self.lock();
+        for w in map.values_mut().filter(|w| w.share == share) {
+            w.overflow = true;
+            w.events.clear();
+            w.bytes = 0;
+            w.deliver();
         }
     }
 
@@ -755,6 +774,36 @@ mod tests {
             w.request(1, 1, s, "a\\Dir", 0, &r).unwrap(),
             Request::Ready(Delivery::Status(NtStatus::DELETE_PENDING))
         ));
+    }
+
+    /// Goal: when changes on a share may have been missed, a pending request on every watch
+    /// of that share answers STATUS_NOTIFY_ENUM_DIR, a watch with none pending answers it
+    /// next, and watches on other shares are untouched.
+    #[tokio::test]
+    async fn lost_track_overflows_the_share() {
+        let w = Watches::default();
+        let r = req(false, CompletionFilter::FILE_NAME, 1000);
+        let Request::Wait(rx) = w.request(1, 1, ShareId(1), "a", 5, &r).unwrap() else {
+            panic!("nothing buffered yet")
+        };
+        let Request::Wait(rx_idle) = w.request(1, 2, ShareId(1), "", 6, &r).unwrap() else {
+            panic!("nothing buffered yet")
+        };
+        drop(rx_idle);
+        let Request::Wait(mut rx_other) = w.request(2, 1, ShareId(2), "", 7, &r).unwrap() else {
+            panic!("nothing buffered yet")
+        };
+        w.emit(ShareId(1), &[added("", "buffered")]);
+        w.overflow(ShareId(1));
+        assert!(matches!(
+            rx.await.unwrap(),
+            Delivery::Status(NtStatus::NOTIFY_ENUM_DIR)
+        ));
+        assert!(matches!(
+            w.request(1, 2, ShareId(1), "", 6, &r).unwrap(),
+            Request::Ready(Delivery::Status(NtStatus::NOTIFY_ENUM_DIR))
+        ));
+        assert!(rx_other.try_recv().is_err());
     }
 
     /// Goal: the number of watches is bounded per connection.

@@ -22,12 +22,8 @@ use super::attrs;
 use super::errors::{handle_status, op_status};
 use super::filehandle::{FileHandle, FileHandleCodec};
 use crate::server::share::actor::Failure;
-use crate::server::share::foreign::{EntryChange, Event, Foreign, Recall};
+use crate::server::share::foreign::{self, EntryChange, Event, Foreign, Recall};
 use crate::server::share::{Caller, Change, Node, OpError, ShareHandle};
-
-/// Ancestors looked up for a tree watch at most: deeper directories' tree watchers above that
-/// are not told.
-const ANCESTORS_MAX: usize = 256;
 
 /// Why a procedure failed: its status.
 struct Fail(NfsStat3);
@@ -123,23 +119,11 @@ impl Ctx<'_> {
         {
             return;
         }
-        let mut ancestors = Vec::new();
-        if tree {
-            let mut at = dir;
-            while ancestors.len() < ANCESTORS_MAX {
-                match self
-                    .share
-                    .lookup(self.caller(), at, Bytes::from_static(b".."))
-                    .await
-                {
-                    Ok((p, _)) if Node::from(&p) != at => {
-                        at = Node::from(&p);
-                        ancestors.push(at.ino.0);
-                    }
-                    _ => break,
-                }
-            }
-        }
+        let ancestors = if tree {
+            foreign::ancestors(self.share, self.caller, dir).await
+        } else {
+            Vec::new()
+        };
         self.foreign
             .changed(self.share.id(), dir, &ancestors, changes);
     }
