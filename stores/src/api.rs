@@ -387,6 +387,128 @@ pub struct ForeignLock {
     pub lock: RangeLock,
 }
 
+/// What one process's clients cache of an inode, as a metadata store shared by several
+/// processes keeps it ([`SharedCaching`]): read caching (cached reads, which a change to the
+/// data makes stale), write caching (writes held back in the client, which must be flushed
+/// before anyone else changes or reads the data) and handle caching (closes held back, which
+/// must be done before a name goes away). The store gives the bits no further meaning; SMB
+/// oplocks and leases map onto them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct CacheBits(pub u8);
+
+impl CacheBits {
+    /// Nothing cached.
+    pub const NONE: Self = Self(0);
+    /// Read caching.
+    pub const READ: Self = Self(1);
+    /// Write caching.
+    pub const WRITE: Self = Self(2);
+    /// Handle caching.
+    pub const HANDLE: Self = Self(4);
+    /// Every kind: what an unknown holder is assumed to cache.
+    pub const ALL: Self = Self(7);
+
+    /// Whether nothing is cached.
+    pub fn is_empty(self) -> bool {
+        self.0 & Self::ALL.0 == 0
+    }
+
+    /// Whether `self` and `other` share a kind.
+    pub fn intersects(self, other: Self) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// Both together.
+    #[must_use]
+    pub fn union(self, other: Self) -> Self {
+        Self((self.0 | other.0) & Self::ALL.0)
+    }
+}
+
+/// What a change does to an inode, as a recall request names it
+/// ([`SharedCaching::request_recall`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CacheChange {
+    /// The bytes or the size change: read and write caching go (write caching is flushed
+    /// first).
+    Data,
+    /// A name of the inode goes away (remove, rename): handle caching goes.
+    Name,
+}
+
+impl CacheChange {
+    /// What the holders must give up before the change may proceed; other kinds the change
+    /// invalidates go without waiting (read caching for [`CacheChange::Data`]).
+    pub fn waits_for(self) -> CacheBits {
+        match self {
+            Self::Data => CacheBits::WRITE,
+            Self::Name => CacheBits::HANDLE,
+        }
+    }
+
+    /// Everything the change invalidates: a holder of any of it is asked to recall.
+    pub fn invalidates(self) -> CacheBits {
+        match self {
+            Self::Data => CacheBits(CacheBits::READ.0 | CacheBits::WRITE.0),
+            Self::Name => CacheBits::HANDLE,
+        }
+    }
+}
+
+/// A recall request another process sent ([`SharedCaching::take_recalls`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecallRequest {
+    /// The inode.
+    pub ino: InodeId,
+    /// The change waiting for it.
+    pub change: CacheChange,
+}
+
+/// A boxed future borrowing its receiver, for the object-safe [`SharedCaching`].
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The caching clients of the processes sharing one metadata store hold on its inodes
+/// ([`MetadataStore::shared_caching`]): each process publishes what its own clients cache,
+/// sees what the others published, and asks them to give up what a change invalidates.
+///
+/// Contract:
+/// - What a process published lives as long as the process does (the store ties it to the
+///   session that [`MetadataStore::publish_locks`] uses); a crashed process's caching goes
+///   for the others once its session lapses.
+/// - [`elsewhere`](Self::elsewhere) answers from memory, without a round trip: it is on the
+///   hot path of every write. It may be briefly behind the store (changes arrive by
+///   notification); when it cannot know (not loaded yet, a lost notification connection, more
+///   rows than it keeps) it answers [`CacheBits::ALL`], and
+///   [`elsewhere_now`](Self::elsewhere_now) asks the store.
+/// - Recall requests are broadcasts with no reply: a requester learns that a holder gave up
+///   its caching from that holder's next publish, and bounds its wait itself.
+pub trait SharedCaching: Send + Sync + std::fmt::Debug {
+    /// Publishes what this process's clients cache of `ino` (`NONE` withdraws it); the
+    /// others see it once this returns (and their notifications arrived).
+    fn publish(&self, ino: InodeId, held: CacheBits) -> BoxFuture<'_, StoreResult<()>>;
+
+    /// What other processes cache of `ino`, from memory ([`CacheBits::ALL`] when unknown).
+    fn elsewhere(&self, ino: InodeId) -> CacheBits;
+
+    /// What other processes cache of `ino`: from memory when it knows, else from the store.
+    fn elsewhere_now(&self, ino: InodeId) -> BoxFuture<'_, StoreResult<CacheBits>>;
+
+    /// Whether any other process may cache anything (a cheap check before looking a node up).
+    fn any_elsewhere(&self) -> bool;
+
+    /// Asks the other processes to give up what `change` invalidates on `ino`.
+    fn request_recall(&self, ino: InodeId, change: CacheChange) -> BoxFuture<'_, StoreResult<()>>;
+
+    /// Notified (`notify_waiters`) whenever what [`elsewhere`](Self::elsewhere) answers may
+    /// have changed: register a waiter (`Notified::enable`) before looking, then wait.
+    fn changes(&self) -> std::sync::Arc<tokio::sync::Notify>;
+
+    /// The recall requests other processes send, queued up to a bound (further requests are
+    /// dropped while the queue is full; their senders' waits are bounded). `None` after the
+    /// first call: one consumer per process.
+    fn take_recalls(&self) -> Option<tokio::sync::mpsc::Receiver<RecallRequest>>;
+}
+
 /// News of another process's locks ([`MetadataStore::lock_news`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LockNews {
@@ -797,6 +919,13 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<Option<ForeignLock>>> + Send {
         let _ = (ino, wanted);
         async { Ok(None) }
+    }
+
+    /// The caching clients of the processes sharing this store hold, when several
+    /// processes may serve it ([`SharedCaching`]); `None` (the default) when this process is
+    /// the only one, and its own open table is the whole truth.
+    fn shared_caching(&self) -> Option<std::sync::Arc<dyn SharedCaching>> {
+        None
     }
 
     /// Subscribes to news of the locks other processes publish, so this process can mirror

@@ -233,6 +233,11 @@ macro_rules! forward_metadata_store {
                 $via!(self, async foreign_lock,
                     s => $crate::MetadataStore::foreign_lock(s, ino, wanted).await)
             }
+            fn shared_caching(
+                &self,
+            ) -> Option<std::sync::Arc<dyn $crate::SharedCaching>> {
+                $via!(self, fn shared_caching, s => $crate::MetadataStore::shared_caching(s))
+            }
             fn lock_news(
                 &self,
             ) -> Option<::tokio::sync::broadcast::Receiver<$crate::LockNews>> {

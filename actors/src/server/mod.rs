@@ -248,6 +248,8 @@ where
     let mut caches = Vec::new();
     let mut workers = Vec::new();
     let mut names: BTreeMap<ShareId, String> = BTreeMap::new();
+    // The shares whose metadata store several gateways share: caching is agreed across them.
+    let mut shared_caching: BTreeMap<ShareId, Arc<dyn stores::SharedCaching>> = BTreeMap::new();
     // Each share with its metadata store, for following other gateways' changes.
     let mut stores_of = Vec::new();
     for spec in &config.shares {
@@ -272,6 +274,9 @@ where
         let id = share_id(&spec.name);
         if let Some(other) = names.insert(id, spec.name.clone()) {
             return Err(Error::ShareIdCollision(other, spec.name.clone()));
+        }
+        if let Some(caching) = meta.shared_caching() {
+            shared_caching.insert(id, caching);
         }
         let cache = WriteBack::new(
             env.clone(),
@@ -318,17 +323,32 @@ where
         .iter()
         .map(|s| (s.smb.name.to_lowercase(), (s.name.clone(), s.smb.clone())))
         .collect();
-    let smb_server = Arc::new(smb::SmbServer::new(
-        env.clone(),
-        config.smb.clone(),
-        smb_shares,
-        registry.clone(),
-        resolver.clone(),
-    ));
+    let smb_server = Arc::new(
+        smb::SmbServer::new(
+            env.clone(),
+            config.smb.clone(),
+            smb_shares,
+            registry.clone(),
+            resolver.clone(),
+        )
+        .with_shared_caching(shared_caching.clone()),
+    );
+    // What NFS and NLM changes recall: this gateway's SMB caching, and the other gateways'
+    // on shares whose store they share (share::gateways).
+    let foreign: Arc<dyn share::foreign::Foreign> = if shared_caching.is_empty() {
+        smb_server.clone()
+    } else {
+        Arc::new(share::gateways::Gateways::new(
+            smb_server.clone(),
+            shared_caching,
+            env.clone(),
+            smb_server.opens.break_timeout,
+        ))
+    };
     let nlm = NlmService::start(env.clone(), config.nlm.clone())
         .await
         .map_err(Error::LockState)?;
-    nlm.set_foreign(smb_server.clone());
+    nlm.set_foreign(foreign.clone());
     let dispatcher = Arc::new(Dispatcher::new(
         env.clone(),
         Exports::new(registry, rules, resolver),
@@ -336,7 +356,7 @@ where
         config.nfs_port,
         (config.request_bytes_max, config.reply_bytes_max),
         nlm,
-        smb_server.clone(),
+        foreign,
     ));
     let limits = ConnLimits {
         max_in_flight: config.max_in_flight_per_connection,

@@ -90,12 +90,18 @@ impl LockSession {
         }
     }
 
-    fn ttl_ms(&self) -> i64 {
+    /// The session id.
+    pub(super) fn id(&self) -> i64 {
+        self.id
+    }
+
+    /// The ttl in milliseconds.
+    pub(super) fn ttl_ms(&self) -> i64 {
         i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX)
     }
 
     /// Starts the heartbeat once.
-    fn start(&self, pool: &PgPool) {
+    pub(super) fn start(&self, pool: &PgPool) {
         let mut slot = self.beat.lock().unwrap_or_else(PoisonError::into_inner);
         if slot.is_none() {
             *slot = Some(tokio::spawn(heartbeat(pool.clone(), self.id, self.ttl)));
@@ -220,8 +226,9 @@ async fn heartbeat(pool: PgPool, id: i64, ttl: Duration) {
                     tracing::error!(
                         session = id,
                         "this gateway's lock session had lapsed (no heartbeat reached \
-                         PostgreSQL for longer than its ttl): the byte-range locks it held \
-                         were released for the other gateways; session started again"
+                         PostgreSQL for longer than its ttl): the byte-range locks and \
+                         caching it held were released for the other gateways; session \
+                         started again"
                     );
                 }
                 if reaped > 0 {

@@ -76,7 +76,7 @@ use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::str::FromStr;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
@@ -85,15 +85,17 @@ use sqlx::{PgConnection, PgPool, Row};
 use crate::api::{
     Attr, ContentVersion, Cookie, Device, DirEntry, DirFeed, DirPage, EntryAction, FileKind,
     ForeignLock, Generation, InodeId, LockNews, MetadataStore, NewNode, RangeLock, Recorded,
-    Removed, Renamed, SetAttr, StoreError, StoreId, StoreResult, Timestamp, Usage, XattrEntry,
-    check_name, check_xattr_name, fold_case,
+    Removed, Renamed, SetAttr, SharedCaching, StoreError, StoreId, StoreResult, Timestamp, Usage,
+    XattrEntry, check_name, check_xattr_name, fold_case,
 };
 use crate::rules::{self, add_link};
 
+mod caching;
 mod changes;
 mod identity;
 mod listen;
 mod locks;
+pub use self::caching::{CACHING_CHANNEL, CACHING_MIRROR_MAX, PgCaching, RECALLS_QUEUED};
 pub use self::changes::{DIR_CHANGES_CHANNEL, FEED_CAPACITY, FOLLOWER_PREFIX, FOLLOWERS_FRESH};
 pub use self::identity::{
     GroupRow, IDENTITY_CHANNEL, IDENTITY_LOCK, IdentityRows, IdentitySnapshot, PgIdentity, UserRow,
@@ -106,7 +108,7 @@ pub use crate::redact::redact_url;
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 /// The schema version this build writes: the newest migration.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// The advisory lock key every cross-directory directory rename takes (per database, so per
 /// store): "DittoRen".
@@ -223,8 +225,11 @@ pub struct PgMetadata {
     /// The unused rest of the last reserved batch of inode ids.
     inos: Mutex<std::ops::Range<u64>>,
     retry_deadline: Duration,
-    /// This gateway's lock session (module `locks`).
-    locks: locks::LockSession,
+    /// This gateway's lock session (module `locks`), which its published caching shares.
+    locks: Arc<locks::LockSession>,
+    /// The gateways' caching (module `caching`), started by the first
+    /// [`MetadataStore::shared_caching`] call.
+    caching: OnceLock<Arc<PgCaching>>,
     /// Namespace changes announced to, and followed from, the other gateways (module
     /// `changes`).
     feed: changes::Feed,
@@ -563,7 +568,8 @@ impl PgMetadata {
             generation: Generation(unsigned(generation, "generation")?),
             inos: Mutex::new(0..0),
             retry_deadline: config.retry_deadline,
-            locks: locks::LockSession::new(config.lock_session_ttl),
+            locks: Arc::new(locks::LockSession::new(config.lock_session_ttl)),
+            caching: OnceLock::new(),
             feed: changes::Feed::new(connect_options(config)?, config.acquire_timeout),
         })
     }
@@ -1769,6 +1775,13 @@ impl MetadataStore for PgMetadata {
         wanted: RangeLock,
     ) -> StoreResult<Option<ForeignLock>> {
         self.foreign_lock_in(ino, wanted).await
+    }
+
+    fn shared_caching(&self) -> Option<Arc<dyn SharedCaching>> {
+        let caching = self
+            .caching
+            .get_or_init(|| Arc::new(PgCaching::start(self.pool.clone(), Arc::clone(&self.locks))));
+        Some(Arc::clone(caching) as Arc<dyn SharedCaching>)
     }
 
     fn lock_news(&self) -> Option<tokio::sync::broadcast::Receiver<LockNews>> {

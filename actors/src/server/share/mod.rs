@@ -27,6 +27,7 @@
 pub(crate) mod actor;
 pub(crate) mod caller;
 pub(crate) mod foreign;
+pub(crate) mod gateways;
 pub(crate) mod locks;
 mod reaper;
 pub(crate) mod registry;

@@ -328,7 +328,17 @@ impl Conn {
                 .opens
                 .recall(key, self.server.env.now(), change, Some(by), &mut breaks);
         self.send_breaks(breaks);
-        let (until, changed) = wait?;
+        let Some((until, changed)) = wait else {
+            // This gateway's opens let go: the other gateways' clients next.
+            if key.stream != 0 {
+                return None;
+            }
+            let change = crate::server::share::gateways::cache_change(change);
+            return self
+                .server
+                .published
+                .recall_change(&self.server, key, change);
+        };
         tracing::debug!("waits for other opens' caching to break");
         Some(retry_on_change(until, changed, ()))
     }
@@ -350,6 +360,11 @@ impl Conn {
         let Ok((share, _)) = self.share_of(open) else {
             return;
         };
+        if stream.is_none() {
+            self.server
+                .published
+                .written(&self.server, NodeKey::new(share.id(), *node));
+        }
         let mut breaks = Vec::new();
         self.server.opens.written(
             NodeKey::of(share.id(), *node, stream.as_deref()),
@@ -578,6 +593,16 @@ impl Conn {
                     ..treq
                 };
                 let treq = self.caching_over_locks(&share, Node::from(&a), treq).await;
+                // Other gateways' clients' caching in this open's way goes first.
+                if let Some(wait) = self.server.published.recall_for_open(
+                    &self.server,
+                    NodeKey::new(share.id(), Node::from(&a)),
+                    treq.access,
+                    overwrite,
+                    options.contains(CreateOptions::DELETE_ON_CLOSE),
+                ) {
+                    return Ok(wait);
+                }
                 match self.admit(
                     NodeKey::new(share.id(), Node::from(&a)),
                     &treq,
@@ -770,6 +795,21 @@ impl Conn {
                 }
             }
         };
+        // Other gateways on this share's metadata store must find this caching before the
+        // client learns of it (super::gateways). Caching that cannot be published is not
+        // granted: the open fails (and leaves the table) as any open whose store fails.
+        let caches = grant.lease.is_some_and(|l| l.0 != 0)
+            || matches!(
+                grant.oplock,
+                OplockLevel::BATCH | OplockLevel::EXCLUSIVE | OplockLevel::II
+            );
+        if caches && self.server.published.shares(share.id()) {
+            let key = NodeKey::new(share.id(), node);
+            if let Err(e) = self.server.published.sync(&self.server, key).await {
+                tracing::warn!(error = %e, "cannot publish the caching granted for the other gateways; the open fails");
+                return Err(super::errors::status(&e));
+            }
+        }
         // An allocation size asked for at creation (AlSi) is reported back.
         let requested_allocation = r
             .context(names::ALSI)

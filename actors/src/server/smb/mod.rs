@@ -11,6 +11,8 @@
 //! - [`durable_store`]: durable handles kept in the metadata store across a restart.
 //! - [`acl`]: security descriptors clients set, stored beside the mode, and the access check
 //!   over them.
+//! - [`gateways`]: caching published for the other gateways on a shared metadata store, and
+//!   their recall requests served.
 
 pub(crate) mod acl;
 pub(crate) mod attrs;
@@ -23,6 +25,7 @@ pub(crate) mod ea;
 pub(crate) mod errors;
 pub(crate) mod events;
 pub(crate) mod files;
+pub(crate) mod gateways;
 pub(crate) mod info;
 pub(crate) mod ioctl;
 pub(crate) mod locks;
@@ -149,6 +152,8 @@ pub(crate) struct SmbServer {
     pub(crate) watches: notify::Watches,
     /// Durable opens whose connection is gone ([`durable`]).
     pub(crate) durable: durable::DurableTable,
+    /// Caching published for the other gateways on shared metadata stores ([`gateways`]).
+    pub(crate) published: gateways::Published,
 }
 
 impl SmbServer {
@@ -175,7 +180,18 @@ impl SmbServer {
             opens: oplocks::OpenTable::default(),
             watches: notify::Watches::default(),
             durable: durable::DurableTable::default(),
+            published: gateways::Published::default(),
         }
+    }
+
+    /// Publishes this gateway's SMB caching on the shares in `caching` (those whose metadata
+    /// store several gateways share) and serves the other gateways' recalls of it.
+    pub(crate) fn with_shared_caching(
+        mut self,
+        caching: BTreeMap<ShareId, Arc<dyn stores::SharedCaching>>,
+    ) -> Self {
+        self.published = gateways::Published::new(caching);
+        self
     }
 }
 
@@ -290,6 +306,8 @@ pub(crate) fn spawn_listeners<L: Listener>(
     // The durable-open scavenger, where SMB is served (durable opens exist only then).
     if !listeners.is_empty() {
         tracker.spawn(durable::scavenge(server.clone(), shutdown.clone()));
+        // Caching across gateways, where SMB clients can hold some.
+        gateways::spawn(tracker, server.clone(), shutdown);
     }
     let slots = Arc::new(Semaphore::new(server.settings.max_connections.max(1)));
     for mut listener in listeners {

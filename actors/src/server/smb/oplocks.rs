@@ -378,6 +378,47 @@ impl OpenTable {
         self.changed.notify_waiters();
     }
 
+    /// A wait for the table's next change, registered now.
+    pub(crate) fn watch(&self) -> Changed {
+        Changed::new(&self.changed)
+    }
+
+    /// What the opens of `key` cache, as lease state bits (R, W, H): the union of their
+    /// leases' states and their oplocks (batch: RWH, exclusive: RW, level II: R). A break
+    /// not yet acknowledged still counts what it takes away: the holder has it until then.
+    pub(crate) fn held(&self, key: NodeKey) -> u32 {
+        let g = self.lock();
+        g.nodes.get(&key).map_or(0, |v| {
+            v.iter().fold(0, |bits, e| {
+                bits | match e.caching {
+                    Caching::Oplock(OplockLevel::BATCH) => R | W | H,
+                    Caching::Oplock(OplockLevel::EXCLUSIVE) => R | W,
+                    Caching::Oplock(OplockLevel::II) => R,
+                    Caching::Oplock(_) => 0,
+                    Caching::Lease(id) => g.leases.get(&id).map_or(0, |l| l.state),
+                }
+            })
+        })
+    }
+
+    /// The keys of the opens of inode `ino`'s own data on `share` (any generation). A scan
+    /// of the table: for recall requests from other gateways, not for every request.
+    pub(crate) fn keys_of(&self, share: ShareId, ino: u64) -> Vec<NodeKey> {
+        let g = self.lock();
+        g.nodes
+            .keys()
+            .filter(|k| k.share == share && k.ino == ino && k.stream == 0)
+            .copied()
+            .collect()
+    }
+
+    /// The keys of every open of a node's own data in the table (after a restart restored
+    /// durable opens).
+    pub(crate) fn keys(&self) -> Vec<NodeKey> {
+        let g = self.lock();
+        g.nodes.keys().filter(|k| k.stream == 0).copied().collect()
+    }
+
     /// Whether a CREATE may open `key` now; breaks to send are appended to `breaks` (also
     /// when the answer is not `Wait`: level II breaks need no acknowledgement).
     pub(crate) fn admit(
@@ -1933,5 +1974,42 @@ mod tests {
         t.remove(open(3, 1), false);
         let g = t.lock();
         assert!(g.nodes.is_empty() && g.stream_opens.is_empty());
+    }
+
+    /// Goal: what the table reports a node's opens cache (published for other gateways)
+    /// follows grants, breaks and closes, a break under way still counting what it takes.
+    /// Method: a batch oplock, its break to level II before and after the acknowledgement,
+    /// leases beside it and after it closed, then closes; and the keys of an inode's opens.
+    #[tokio::test]
+    async fn held_follows_grants_breaks_and_closes() {
+        let t = OpenTable::default();
+        let now = Instant::now();
+        let mut breaks = Vec::new();
+        assert_eq!(t.held(KEY), 0);
+        granted(t.admit(KEY, &req(open(1, 1), OplockLevel::BATCH), now, &mut breaks));
+        assert_eq!(t.held(KEY), R | W | H);
+        assert_eq!(t.keys_of(KEY.share, KEY.ino), vec![KEY]);
+        assert!(t.keys_of(KEY.share, KEY.ino + 1).is_empty());
+        // A name recall breaks batch to level II: until acknowledged, batch still counts.
+        let wait = t.recall(KEY, now, Recall::Name, None, &mut breaks);
+        assert!(wait.is_some());
+        assert_eq!(t.held(KEY), R | W | H);
+        assert_eq!(
+            t.ack_oplock(open(1, 1), OplockLevel::II),
+            Ok(OplockLevel::II)
+        );
+        assert_eq!(t.held(KEY), R);
+        // A lease beside the oplock (granted R only there), then alone: a second lease key
+        // alone with it gets RH, which adds H.
+        granted(t.admit(KEY, &lease(open(2, 1), 2, R | H), now, &mut breaks));
+        assert_eq!(t.held(KEY), R);
+        t.remove(open(1, 1), false);
+        assert_eq!(t.held(KEY), R);
+        granted(t.admit(KEY, &lease(open(3, 1), 3, R | H), now, &mut breaks));
+        assert_eq!(t.held(KEY), R | H);
+        t.remove(open(2, 1), false);
+        t.remove(open(3, 1), false);
+        assert_eq!(t.held(KEY), 0);
+        assert!(t.keys().is_empty());
     }
 }
