@@ -1445,14 +1445,10 @@ impl<M: MetadataStore> RemoteLocks<M> {
     /// Whether another gateway's mirrored lock keeps `io` on `[offset, offset + length)` of
     /// `node` from happening (its owner is never this gateway's).
     fn foreign_conflict(&self, node: Node, io: Io, offset: u64, length: u64) -> bool {
-        let Some(locks) = self.mirror.locks.get(&node.ino.0).filter(|_| length > 0) else {
-            return false;
-        };
-        let length = length.min(u64::MAX - offset).max(1);
-        locks.iter().any(|f| {
-            super::locks::overlap(f.lock.offset, f.lock.length, offset, length)
-                && (f.lock.exclusive || io == Io::Write)
-        })
+        self.mirror
+            .locks
+            .get(&node.ino.0)
+            .is_some_and(|locks| io_conflict(locks, io, offset, length))
     }
 
     /// The next store call to end, load to end or news, or the timer.
@@ -1676,14 +1672,33 @@ impl<M: MetadataStore> LockState<M> {
                 length,
                 reply,
             } => {
-                let r = m.check(node, &owner, io, offset, length).and_then(|()| {
-                    if remote.foreign_conflict(node, io, offset, length) {
-                        Err(LockError::Conflict)
-                    } else {
-                        Ok(())
-                    }
-                });
-                let _ = reply.send(r);
+                let local = m.check(node, &owner, io, offset, length);
+                if local.is_err() || !remote.foreign_conflict(node, io, offset, length) {
+                    let _ = reply.send(local);
+                } else {
+                    // The mirror may trail a release (the unlock answered through the other
+                    // gateway, its news not here yet): the store confirms before the I/O is
+                    // refused. A read with no order to keep: a task of its own, one per
+                    // waiting I/O. The mirror reloads the node meanwhile.
+                    remote.load(Some(node.ino));
+                    let meta = remote.meta.clone();
+                    tokio::spawn(async move {
+                        let held = match meta.foreign_locks(Some(node.ino), MIRROR_MAX).await {
+                            Ok(rows) => {
+                                io_conflict(rows.iter().map(|(_, f)| f), io, offset, length)
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "I/O lock check: the store could not confirm another gateway's lock; refusing as the mirror says");
+                                true
+                            }
+                        };
+                        let _ = reply.send(if held {
+                            Err(LockError::Conflict)
+                        } else {
+                            Ok(())
+                        });
+                    });
+                }
             }
             msg @ LockMsg::Cancel { .. } => handle_lock(m, msg),
         }
@@ -1872,6 +1887,25 @@ impl<M: MetadataStore> LockState<M> {
             remote.queue.remove(&k);
         }
     }
+}
+
+/// Whether one of `locks` (other gateways': never the I/O's owner) keeps `io` on
+/// `[offset, offset + length)` from happening: any overlapping lock stops a write, an
+/// exclusive one a read; a zero-length access never conflicts.
+fn io_conflict<'a>(
+    locks: impl IntoIterator<Item = &'a ForeignLock>,
+    io: Io,
+    offset: u64,
+    length: u64,
+) -> bool {
+    if length == 0 {
+        return false;
+    }
+    let length = length.min(u64::MAX - offset).max(1);
+    locks.into_iter().any(|f| {
+        super::locks::overlap(f.lock.offset, f.lock.length, offset, length)
+            && (f.lock.exclusive || io == Io::Write)
+    })
 }
 
 /// Another gateway's lock as NLM TEST reports it.
