@@ -41,30 +41,19 @@ try:
 
     import harness
     from smbprotocol_lease_nfs import (
-        ACK_REQUIRED,
         RW,
         SHARE_ALL,
         LEASE_H,
-        LEASE_R,
-        LEASE_W,
         LeaseBreakAck,
         catch_breaks,
+        expect_data_break,
         leased_open,
-        next_lease_break,
         say,
         wait_go,
     )
 except ImportError as e:  # pragma: no cover - the environment's fault, said plainly
     print(f"smbprotocol_lease_gateways.py: cannot import smbprotocol ({e}); pip install smbprotocol==1.17.0")
     sys.exit(2)
-
-
-def expect_data_break(breaks, key):
-    flags, got_key, current, new = next_lease_break(breaks)
-    if got_key != key or current != LEASE_R | LEASE_W | LEASE_H or new != LEASE_H:
-        raise AssertionError(f"break {current:#x} -> {new:#x} (key ok: {got_key == key}) where RWH -> H was due")
-    if not flags & ACK_REQUIRED:
-        raise AssertionError("a break from RWH must ask for an acknowledgement")
 
 
 def main():

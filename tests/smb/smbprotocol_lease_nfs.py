@@ -95,6 +95,16 @@ def next_lease_break(req):
     return flags, key, current, new
 
 
+def expect_data_break(breaks, key):
+    """The next lease break is lease `key`'s RWH -> H (a data change), asking for an
+    acknowledgement."""
+    flags, got_key, current, new = next_lease_break(breaks)
+    if got_key != key or current != LEASE_R | LEASE_W | LEASE_H or new != LEASE_H:
+        raise AssertionError(f"break {current:#x} -> {new:#x} (key ok: {got_key == key}) where RWH -> H was due")
+    if not flags & ACK_REQUIRED:
+        raise AssertionError("a break from RWH must ask for an acknowledgement")
+
+
 def leased_open(tree, name, key):
     ctx = SMB2CreateContextRequest()
     ctx["buffer_name"] = CreateContextName.SMB2_CREATE_REQUEST_LEASE
@@ -188,11 +198,7 @@ def main():
         f = leased_open(tree, "leased.dat", key)
         say("LEASED")
         wait_go()
-        flags, got_key, current, new = next_lease_break(breaks)
-        if got_key != key or current != LEASE_R | LEASE_W | LEASE_H or new != LEASE_H:
-            raise AssertionError(f"break {current:#x} -> {new:#x} (key ok: {got_key == key}) where RWH -> H was due")
-        if not flags & ACK_REQUIRED:
-            raise AssertionError("a break from RWH must ask for an acknowledgement")
+        expect_data_break(breaks, key)
         say("BREAK")
         time.sleep(1)
         f.write(b"SMB-FLUSHED", 0)
