@@ -294,11 +294,36 @@ impl Daemon {
         String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned()
     }
 
-    /// The last 8 KiB of the daemon's log.
+    /// The last 8 KiB of the daemon's log, after the panics and errors logged before it
+    /// (each panic with the lines that follow it, at most 40 lines in all): what a failing
+    /// test prints, so a panic in a spawned task early in a long log is not lost.
     pub fn stderr_tail(&self) -> String {
         let log = std::fs::read(&self.log).unwrap_or_default();
         let from = log.len().saturating_sub(8 << 10);
-        String::from_utf8_lossy(&log[from..]).into_owned()
+        let head = String::from_utf8_lossy(&log[..from]);
+        let lines: Vec<&str> = head.lines().collect();
+        let mut notable = Vec::new();
+        let mut i = 0;
+        while i < lines.len() && notable.len() < 40 {
+            if lines[i].contains("panicked") {
+                notable.extend(lines[i..lines.len().min(i + 6)].iter().copied());
+                i += 6;
+                continue;
+            }
+            if lines[i].contains(" ERROR ") {
+                notable.push(lines[i]);
+            }
+            i += 1;
+        }
+        let tail = String::from_utf8_lossy(&log[from..]);
+        if notable.is_empty() {
+            tail.into_owned()
+        } else {
+            format!(
+                "[panics and errors earlier in the log]\n{}\n[last 8 KiB]\n{tail}",
+                notable.join("\n")
+            )
+        }
     }
 }
 
