@@ -126,3 +126,25 @@ async fn nfs_write_through_another_gateway_recalls_smb_lease() {
     assert!(py.success());
     drop((a, b));
 }
+
+/// Goal: a directory lease held through gateway A breaks when another client changes the
+/// directory's entries through gateway B: SMB create, rename and delete through B, and NFS
+/// create and remove through B (the changes reach A through the store's change feed); a
+/// change through A under the lease's own parent key does not break it. Method:
+/// `tests/smb/smbprotocol_dirlease.py` with client B on gateway B's SMB port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_leases_break_on_changes_through_another_gateway() {
+    let pg = testkit::postgres::PgServer::start();
+    let url = pg.database();
+    let dir = tempfile::tempdir().unwrap();
+    let content = Content::Dir(dir.path().join("content"));
+    let a = smb_gateway(&dir.path().join("a"), &url, &content);
+    let b = smb_gateway(&dir.path().join("b"), &url, &content);
+    let port = a.smb_port.unwrap().to_string();
+    let port_b = b.smb_port.unwrap().to_string();
+    let py = StepScript::python(
+        "tests/smb/smbprotocol_dirlease.py",
+        &[&port, "export", "alice", PASSWORD, &port_b],
+    );
+    testkit::script::drive_dirlease(py, b.port).await;
+}

@@ -118,3 +118,28 @@ async fn nfs_changes_recall_smb_leases() {
     py.expect("DONE").await;
     assert!(py.success());
 }
+
+/// Goal: directory leases (SMB 3.x, v2 lease contexts) are granted RH at most and break to
+/// none when the directory's entries change: through another SMB client (create, a write seen
+/// at close, rename, times, delete), and over NFS (create, remove); changes through an open
+/// whose lease names the directory's lease as its parent leave it alone
+/// (`tests/smb/smbprotocol_dirlease.py` checks each step on the SMB side).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_leases_break_on_changes_from_smb_and_nfs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Daemon::prepare_smb(
+        env!("CARGO_BIN_EXE_dittofs"),
+        dir.path(),
+        &["name: /export"],
+        "",
+        "",
+    );
+    d.add_user("alice", 1001, 1001, PASSWORD);
+    d.spawn();
+    let port = d.smb_port.unwrap().to_string();
+    let py = StepScript::python(
+        "tests/smb/smbprotocol_dirlease.py",
+        &[&port, "export", "alice", PASSWORD],
+    );
+    testkit::script::drive_dirlease(py, d.port).await;
+}

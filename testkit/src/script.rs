@@ -84,3 +84,44 @@ impl StepScript {
             .success()
     }
 }
+
+/// Drives `tests/smb/smbprotocol_dirlease.py` (started by the caller, against one gateway or
+/// two) to its end, making its NFS changes through the NFS server on `nfs_port`: a file
+/// created in, then removed from, the leased directory `dl`. Panics when a step fails.
+pub async fn drive_dirlease(mut py: StepScript, nfs_port: u16) {
+    use nfs3_client::nfs3_types::nfs3::{Nfs3Result, REMOVE3args};
+
+    for step in [
+        "GRANTS",
+        "CREATE-BROKE",
+        "PARENT-KEY-QUIET",
+        "WRITE-BROKE",
+        "SETINFO-BROKE",
+        "ARMED",
+    ] {
+        py.expect(step).await;
+    }
+    let mut m = crate::nfs::mount("127.0.0.1", nfs_port, "/export", 0, 0)
+        .await
+        .expect("mounting /export");
+    let root = m.root_nfs_fh3();
+    let dl = crate::nfs::lookup(&mut m, &root, "dl")
+        .await
+        .expect("LOOKUP dl");
+    crate::nfs::create(&mut m, &dl, "nfs.txt", 0o644)
+        .await
+        .expect("CREATE dl/nfs.txt");
+    py.go();
+    py.expect("NFS-BROKE").await;
+    py.expect("ARMED2").await;
+    let r = m
+        .remove(&REMOVE3args {
+            object: crate::nfs::dirop(&dl, "nfs.txt"),
+        })
+        .await
+        .expect("REMOVE dl/nfs.txt");
+    assert!(matches!(r, Nfs3Result::Ok(_)), "REMOVE: {r:?}");
+    py.go();
+    py.expect("DONE").await;
+    assert!(py.success(), "{} failed", "smbprotocol_dirlease.py");
+}

@@ -535,15 +535,18 @@ async fn finish_close(
         )
         .await
     {
-        Ok(_) => server.watches.emit(
-            share.id(),
-            &[super::notify::Change {
-                dir,
-                name: leaf,
-                action: NotifyAction::REMOVED,
-                filter: super::notify::name_filter(*is_dir),
-            }],
-        ),
+        Ok(_) => {
+            server.watches.emit(
+                share.id(),
+                &[super::notify::Change {
+                    dir,
+                    name: leaf,
+                    action: NotifyAction::REMOVED,
+                    filter: super::notify::name_filter(*is_dir),
+                }],
+            );
+            server.dir_changed(share.id(), *parent, None);
+        }
         Err(f) => tracing::debug!(error = %f.error, "delete on close of a durable open failed"),
     }
 }

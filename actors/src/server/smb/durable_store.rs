@@ -229,6 +229,10 @@ impl Record {
             replay_eligible: false.into(),
             app_instance: self.app_instance,
             channel_sequence: 0.into(),
+            // Not recorded: a change through the reopened handle breaks the parent's
+            // directory lease even when its lease named that lease as its parent.
+            parent_lease: None,
+            wrote: false,
         }
     }
 }

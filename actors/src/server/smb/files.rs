@@ -33,7 +33,7 @@ use crate::server::share::actor::Failure;
 use crate::server::share::foreign::Recall;
 use crate::server::share::locks::{Io, LockOwner, LockRange};
 use crate::server::share::{
-    AttrChange, Caller, CreateMode, NewKind, Node, Rights, ShareHandle, Stability,
+    AttrChange, Caller, CreateMode, NewKind, Node, Rights, ShareHandle, ShareId, Stability,
 };
 
 /// The pending answer of a request that waits on the open table: it runs again
@@ -348,6 +348,30 @@ impl Conn {
         self.server.send_breaks(breaks);
     }
 
+    /// The node open as `id` changed its attributes, size or times: its directory's leases
+    /// break, but the one its lease names as parent.
+    pub(crate) fn parent_changed(&self, id: u64) {
+        let Some(open) = self.opens.get(&id) else {
+            return;
+        };
+        let OpenKind::Node { parent, .. } = &open.kind else {
+            return;
+        };
+        if let Ok((share, _)) = self.share_of(open) {
+            self.dir_changed(share.id(), *parent, open.parent_lease);
+        }
+    }
+
+    /// Entries of directory `dir` on `share` changed through this connection, by an open
+    /// (or a CREATE) whose lease named `parent_key` as its ParentLeaseKey: the directory's
+    /// leases break, but the one of this client with that key
+    /// ([`super::oplocks::OpenTable::dir_changed`]).
+    pub(crate) fn dir_changed(&self, share: ShareId, dir: Node, parent_key: Option<[u8; 16]>) {
+        let client = self.neg.as_ref().map_or([0; 16], |n| n.client_guid);
+        self.server
+            .dir_changed(share, dir, parent_key.map(|key| LeaseId { client, key }));
+    }
+
     /// Tells the open table that open `id` changed its file's data: other opens' read caching
     /// breaks.
     pub(crate) fn data_changed(&self, id: u64) {
@@ -542,6 +566,11 @@ impl Conn {
         let mut checked_access = None;
         // The oplock or lease asked for: leases from SMB 2.1 on, with the RqLs context.
         let (lease_req, treq) = self.table_request(&r, file);
+        // The directory lease this open's changes leave alone (its ParentLeaseKey).
+        let parent_lease = lease_req.as_ref().and_then(|l| {
+            l.v2.filter(|_| l.flags.0 & LeaseFlags::PARENT_LEASE_KEY_SET.0 != 0)
+                .map(|v| v.parent_key)
+        });
         let mut grant: Option<Grant> = None;
         // Whether the node has a current stored descriptor: then its write bits mirror the
         // DACL, not the DOS READONLY attribute.
@@ -819,8 +848,8 @@ impl Conn {
                 u64::from_le_bytes(b).div_ceil(4096).saturating_mul(4096)
             });
         let is_dir = attr.kind == FileKind::Directory;
-        if delete_on_close && !is_dir {
-            // The file is to go: other leases give up handle caching.
+        if delete_on_close {
+            // The file (or directory) is to go: other leases give up handle caching.
             let mut breaks = Vec::new();
             let me = OpenRef {
                 conn: self.id,
@@ -870,6 +899,8 @@ impl Conn {
             replay_eligible: matches!(ask, Ask::V2(_)).into(),
             app_instance,
             channel_sequence: req.hdr.channel_sequence().into(),
+            parent_lease,
+            wrote: false,
         })?;
         if durable.is_some() {
             // Before the answer: a client told its open is durable finds it after a crash.
@@ -897,6 +928,7 @@ impl Conn {
                 )
             };
             self.notify_path(share.id(), &stored_path, what, filter);
+            self.dir_changed(share.id(), Node::from(&dir), parent_lease);
         }
         let mut contexts = id_contexts(&r, granted, attr.ino.0, share.id().0);
         if posix_req.is_some() && self.neg.as_ref().is_some_and(|n| n.posix) {
@@ -1146,6 +1178,8 @@ impl Conn {
             replay_eligible: false.into(),
             app_instance: None,
             channel_sequence: 0.into(),
+            parent_lease: None,
+            wrote: false,
         })?;
         if action != CreateAction::OPENED {
             let (what, filter) = if action == CreateAction::CREATED {
@@ -1387,6 +1421,12 @@ impl Conn {
         {
             tracing::warn!(error = %f.error, "commit at close failed");
         }
+        // A file written through this open changed its directory's listing (size, times):
+        // the directory's leases break now, once, rather than at every write (Windows and
+        // Samba alike; smbtorture lease.v2_request).
+        if open.wrote {
+            self.dir_changed(share.id(), *parent, open.parent_lease);
+        }
         if !open.delete_on_close && !delete {
             return false;
         }
@@ -1437,6 +1477,7 @@ impl Conn {
             Ok(_) => {
                 let filter = notify::name_filter(*is_dir);
                 self.notify_path(share.id(), path, NotifyAction::REMOVED, filter);
+                self.dir_changed(share.id(), *parent, open.parent_lease);
                 true
             }
             Err(f) => {
@@ -1708,6 +1749,7 @@ impl Conn {
                     o.position = offset + count as u64;
                     if count > 0 {
                         o.archived = true;
+                        o.wrote = true;
                     }
                     if stability == Stability::Unstable {
                         o.dirty = true;
@@ -1878,6 +1920,8 @@ impl Conn {
             replay_eligible: false.into(),
             app_instance: None,
             channel_sequence: 0.into(),
+            parent_lease: None,
+            wrote: false,
         })?;
         let mut w = Out::writer();
         CreateResponse {

@@ -639,6 +639,7 @@ impl Conn {
                     let filter = basic_filter(&info);
                     if !filter.is_empty() {
                         self.notify_open(id, filter);
+                        self.parent_changed(id);
                     }
                     if let Some(o) = self.opens.get_mut(&id) {
                         o.user_ctime = user_ctime;
@@ -673,6 +674,7 @@ impl Conn {
                     } else {
                         self.set_size(id, node, info.end_of_file).await?;
                         self.notify_open(id, CompletionFilter::SIZE | CompletionFilter::LAST_WRITE);
+                        self.parent_changed(id);
                     }
                 }
                 FileInfoClass::ALLOCATION => {
@@ -706,6 +708,7 @@ impl Conn {
                     if !is_dir && info.allocation_size < a.size {
                         self.set_size(id, node, info.allocation_size).await?;
                         self.notify_open(id, CompletionFilter::SIZE | CompletionFilter::LAST_WRITE);
+                        self.parent_changed(id);
                     } else if !is_dir {
                         // Any other change of allocation breaks level II oplocks and read
                         // leases of other opens too, as a write does (smbtorture
@@ -897,6 +900,11 @@ impl Conn {
                     }
                     let new_path = comps.join("\\");
                     self.notify_rename(share.id(), &open_path, &new_path, same_dir, is_dir);
+                    let parent_key = self.opens.get(&id).and_then(|o| o.parent_lease);
+                    self.dir_changed(share.id(), parent, parent_key);
+                    if !same_dir {
+                        self.dir_changed(share.id(), Node::from(&to_dir), parent_key);
+                    }
                     if let Some(o) = self.opens.get_mut(&id)
                         && let OpenKind::Node {
                             parent, name, path, ..
@@ -964,6 +972,8 @@ impl Conn {
                         NotifyAction::ADDED,
                         CompletionFilter::FILE_NAME,
                     );
+                    let parent_key = self.opens.get(&id).and_then(|o| o.parent_lease);
+                    self.dir_changed(share.id(), Node::from(&to_dir), parent_key);
                 }
                 _ => return Err(NtStatus::INVALID_INFO_CLASS),
             },

@@ -196,6 +196,22 @@ impl SmbServer {
 }
 
 impl SmbServer {
+    /// Entries of directory `dir` on `share` changed: its leases break, but `except`
+    /// ([`oplocks::OpenTable::dir_changed`]).
+    pub(crate) fn dir_changed(&self, share: ShareId, dir: Node, except: Option<oplocks::LeaseId>) {
+        let mut breaks = Vec::new();
+        self.opens
+            .dir_changed(share, dir.ino.0, except, self.env.now(), &mut breaks);
+        if !breaks.is_empty() {
+            tracing::debug!(
+                dir = dir.ino.0,
+                breaks = breaks.len(),
+                "breaking directory leases"
+            );
+        }
+        self.send_breaks(breaks);
+    }
+
     /// Posts breaks to the connections of the opens they concern.
     pub(crate) fn send_breaks(&self, breaks: Vec<oplocks::Break>) {
         for b in breaks {
@@ -264,7 +280,10 @@ impl Foreign for SmbServer {
     }
 
     fn watching(&self, share: ShareId) -> Option<bool> {
-        self.watches.watching(share)
+        // A directory lease wants the changes too (no ancestors: it covers its own entries).
+        self.watches
+            .watching(share)
+            .or_else(|| self.opens.dir_leased(share).then_some(false))
     }
 
     fn changed(&self, share: ShareId, dir: Node, ancestors: &[u64], changes: &[EntryChange<'_>]) {
@@ -286,10 +305,15 @@ impl Foreign for SmbServer {
             })
             .collect();
         self.watches.emit_at(share, dir.ino.0, ancestors, &events);
+        self.dir_changed(share, dir, None);
     }
 
     fn lost_track(&self, share: ShareId) {
         self.watches.overflow(share);
+        let mut breaks = Vec::new();
+        self.opens
+            .dir_changed_all(share, self.env.now(), &mut breaks);
+        self.send_breaks(breaks);
     }
 }
 

@@ -149,6 +149,8 @@ struct Lease {
     /// still above it, the lease breaks again, in steps as Windows does: first to R plus
     /// this, then to this ([`OpenTable::ack_lease`]).
     required: u32,
+    /// A directory lease (R or RH; [`OpenTable::dir_changed`] breaks it).
+    dir: bool,
 }
 
 /// A lease an open holds, as [`OpenTable::caching_of`] reports it.
@@ -224,7 +226,8 @@ pub(crate) struct Request {
     pub(crate) lease: Option<(LeaseId, u32, bool, u16)>,
     /// The open overwrites or supersedes the data.
     pub(crate) overwrite: bool,
-    /// The node is a directory (no oplocks or leases on directories).
+    /// The node is a directory: no oplocks, and a lease only in the v2 form (SMB 3.x with
+    /// SMB2_GLOBAL_CAP_DIRECTORY_LEASING), at most RH.
     pub(crate) is_dir: bool,
     /// The CREATE's first try, not a retry after a wait: a first try does not wait for a
     /// lease break already under way unless it needs what that break takes away.
@@ -272,6 +275,9 @@ struct Inner {
     /// deleted when the last open closes ([MS-FSA] 2.1.5.4). A node is here only while it
     /// has entries, so this is bounded like `nodes`.
     doomed: HashSet<NodeKey>,
+    /// How many directory leases each directory (share, inode) has: a change to a
+    /// directory without one costs a lookup here ([`OpenTable::dir_changed`]).
+    dir_leases: HashMap<(ShareId, u64), usize>,
 }
 
 impl NodeKey {
@@ -282,6 +288,33 @@ impl NodeKey {
 }
 
 impl Inner {
+    /// Adds lease `id`, counting it when it is a directory's.
+    fn add_lease(&mut self, id: LeaseId, lease: Lease) {
+        if lease.dir {
+            *self
+                .dir_leases
+                .entry((lease.node.share, lease.node.ino))
+                .or_default() += 1;
+        }
+        self.leases.insert(id, lease);
+    }
+
+    /// Drops lease `id` (its last open closed).
+    fn drop_lease(&mut self, id: LeaseId) {
+        let Some(l) = self.leases.remove(&id) else {
+            return;
+        };
+        if l.dir {
+            let at = (l.node.share, l.node.ino);
+            if let Some(n) = self.dir_leases.get_mut(&at) {
+                *n -= 1;
+                if *n == 0 {
+                    self.dir_leases.remove(&at);
+                }
+            }
+        }
+    }
+
     /// Whether `key` is delete-pending: new opens fail with STATUS_DELETE_PENDING.
     fn delete_pending(&self, key: NodeKey) -> bool {
         self.doomed.contains(&key)
@@ -602,13 +635,17 @@ impl OpenTable {
                     && !(e.is_stat() && e.caching == Caching::Oplock(OplockLevel::NONE))
             })
         });
-        let grant = if req.is_dir {
+        // A directory is leased only in the v2 form ([MS-SMB2] 3.3.5.9.11; Windows and Samba
+        // ignore a v1 request on a directory): at most RH, never W (smbtorture
+        // dirlease.leases asks RWH and is given RH, RW and is given R).
+        let dir_lease = req.is_dir && req.lease.is_some_and(|(_, _, v2, _)| v2);
+        let grant = if req.is_dir && !dir_lease {
             Grant {
                 oplock: OplockLevel::NONE,
                 lease: None,
             }
         } else if let Some((id, wanted, v2, epoch)) = req.lease {
-            let wanted = wanted & (R | W | H);
+            let wanted = wanted & if req.is_dir { R | H } else { R | W | H };
             // Write or handle caching without read caching is not a lease Windows grants.
             let wanted = if wanted & R == 0 { 0 } else { wanted };
             // Beside an oplock (of a client that does not speak leases) handle caching is
@@ -617,7 +654,9 @@ impl OpenTable {
                 v.iter()
                     .any(|e| matches!(e.caching, Caching::Oplock(l) if l != OplockLevel::NONE))
             });
-            let allowed = if alone {
+            let allowed = if req.is_dir {
+                R | H
+            } else if alone {
                 R | W | H
             } else if oplocks_beside {
                 R
@@ -646,7 +685,7 @@ impl OpenTable {
                 None => {
                     let state = wanted & allowed;
                     let epoch = if v2 { epoch.wrapping_add(1) } else { 0 };
-                    inner.leases.insert(
+                    inner.add_lease(
                         id,
                         Lease {
                             node: key,
@@ -655,6 +694,7 @@ impl OpenTable {
                             v2,
                             breaking: None,
                             required: 0,
+                            dir: req.is_dir,
                         },
                     );
                     Grant {
@@ -730,14 +770,21 @@ impl OpenTable {
         let mut g = self.lock();
         let caching = match lease {
             Some(l) => {
-                g.leases.entry(l.id).or_insert(Lease {
-                    node: key,
-                    state: l.state,
-                    epoch: l.epoch,
-                    v2: l.v2,
-                    breaking: None,
-                    required: 0,
-                });
+                if !g.leases.contains_key(&l.id) {
+                    g.add_lease(
+                        l.id,
+                        Lease {
+                            node: key,
+                            state: l.state,
+                            epoch: l.epoch,
+                            v2: l.v2,
+                            breaking: None,
+                            required: 0,
+                            // Durable opens are of files only.
+                            dir: false,
+                        },
+                    );
+                }
                 Caching::Lease(l.id)
             }
             None => Caching::Oplock(oplock),
@@ -792,6 +839,7 @@ impl OpenTable {
         }
         let mut lease = None;
         let mut last = true;
+        let mut unheld = None;
         if let Some(v) = inner.nodes.get_mut(&key) {
             if let Some(i) = v.iter().position(|e| e.open == open) {
                 if let Caching::Lease(id) = v[i].caching {
@@ -802,12 +850,15 @@ impl OpenTable {
             if let Some(id) = lease
                 && !v.iter().any(|e| e.caching == Caching::Lease(id))
             {
-                inner.leases.remove(&id);
+                unheld = Some(id);
             }
             last = v.is_empty();
             if last {
                 inner.nodes.remove(&key);
             }
+        }
+        if let Some(id) = unheld {
+            inner.drop_lease(id);
         }
         let delete = if last {
             inner.doomed.remove(&key) || delete_on_close
@@ -1064,6 +1115,75 @@ impl OpenTable {
         // Read leases break to none, handle caching and all, as on Windows (smbtorture
         // lease.complex1, lease.timeout).
         self.break_shared(key, now, by, 0, breaks);
+    }
+
+    /// Entries of directory `ino` on `share` changed (added, removed, renamed, or a child's
+    /// attributes or data): every lease on the directory breaks to none, but the lease
+    /// `except` names (the ParentLeaseKey of the open that made the change, [MS-FSA]
+    /// 2.1.4.12.2 with PARENT_OBJECT; [MS-SMB2] 3.3.1.4 READ caching on a directory). Nobody
+    /// waits: the change is made; a lease with handle caching acknowledges the break
+    /// (smbtorture lease.v2_request: RH to none, epoch on). A lease already breaking breaks
+    /// on to none when acknowledged.
+    pub(crate) fn dir_changed(
+        &self,
+        share: ShareId,
+        ino: u64,
+        except: Option<LeaseId>,
+        now: Instant,
+        breaks: &mut Vec<Break>,
+    ) {
+        let timeout = self.break_timeout;
+        let mut g = self.lock();
+        let inner = &mut *g;
+        if !inner.dir_leases.contains_key(&(share, ino)) {
+            return;
+        }
+        let mut changed = false;
+        for (id, l) in inner.leases.iter_mut() {
+            if !l.dir || l.node.share != share || l.node.ino != ino || Some(*id) == except {
+                continue;
+            }
+            if l.breaking.is_some() {
+                l.required = 0;
+                continue;
+            }
+            let Some(holder) = inner.nodes.get(&l.node).and_then(|v| {
+                v.iter()
+                    .find(|e| e.caching == Caching::Lease(*id))
+                    .map(|e| e.open)
+            }) else {
+                continue;
+            };
+            if let Some(b) = lease_break(l, id.key, holder, 0, now + timeout, true) {
+                breaks.push(b);
+                changed = true;
+            }
+        }
+        drop(g);
+        if changed {
+            self.bump();
+        }
+    }
+
+    /// Breaks every directory lease on `share` to none ([`Self::dir_changed`] for all of its
+    /// directories): changes to them may have been missed.
+    pub(crate) fn dir_changed_all(&self, share: ShareId, now: Instant, breaks: &mut Vec<Break>) {
+        let dirs: Vec<u64> = {
+            let g = self.lock();
+            g.dir_leases
+                .keys()
+                .filter(|(s, _)| *s == share)
+                .map(|&(_, ino)| ino)
+                .collect()
+        };
+        for ino in dirs {
+            self.dir_changed(share, ino, None, now, breaks);
+        }
+    }
+
+    /// Whether a directory of `share` holds a lease.
+    pub(crate) fn dir_leased(&self, share: ShareId) -> bool {
+        self.lock().dir_leases.keys().any(|(s, _)| *s == share)
     }
 
     /// Every level II oplock on `key` breaks to none, `by`'s own too (smbtorture
@@ -1418,6 +1538,58 @@ mod tests {
             Admit::Granted(g) => g,
             other => panic!("expected a grant, got {other:?}"),
         }
+    }
+
+    /// Goal: a directory is leased RH at most, and only in the v2 form; a change of its
+    /// entries breaks its leases to none but the one named as the changer's parent, and the
+    /// count of directory leases goes when their last open closes. Method: two v2 leases on
+    /// a directory (RWH asked: RH granted), a v1 request (no lease), `dir_changed` with one
+    /// lease excepted, then closes.
+    #[test]
+    fn directory_leases_break_on_changes_but_the_parents() {
+        let t = OpenTable::default();
+        let now = Instant::now();
+        let mut breaks = Vec::new();
+        let dir = |r: Request| Request { is_dir: true, ..r };
+        let g = granted(t.admit(KEY, &dir(lease(open(1, 1), 1, R | W | H)), now, &mut breaks));
+        assert_eq!(g.lease.map(|l| l.0), Some(R | H));
+        let g = granted(t.admit(KEY, &dir(lease(open(2, 1), 2, R | W)), now, &mut breaks));
+        assert_eq!(g.lease.map(|l| l.0), Some(R));
+        let mut v1 = dir(lease(open(3, 1), 3, R | H));
+        if let Some(l) = v1.lease.as_mut() {
+            l.2 = false;
+        }
+        let g = granted(t.admit(KEY, &v1, now, &mut breaks));
+        assert_eq!((g.oplock, g.lease), (OplockLevel::NONE, None));
+        assert!(breaks.is_empty(), "{breaks:?}");
+        assert!(t.dir_leased(KEY.share));
+
+        let first = LeaseId {
+            client: [1; 16],
+            key: [1; 16],
+        };
+        t.dir_changed(KEY.share, KEY.ino, Some(first), now, &mut breaks);
+        assert!(
+            matches!(breaks.as_slice(), [Break::Lease { key, current, new: 0, ack: false, .. }]
+                if *key == [2; 16] && *current == R),
+            "{breaks:?}"
+        );
+        breaks.clear();
+        t.dir_changed(KEY.share, KEY.ino, None, now, &mut breaks);
+        assert!(
+            matches!(breaks.as_slice(), [Break::Lease { key, current, new: 0, ack: true, .. }]
+                if *key == [1; 16] && *current == R | H),
+            "{breaks:?}"
+        );
+        // Another directory's change breaks nothing here.
+        breaks.clear();
+        t.dir_changed(KEY.share, KEY.ino + 1, None, now, &mut breaks);
+        assert!(breaks.is_empty());
+
+        for o in [open(1, 1), open(2, 1), open(3, 1)] {
+            t.remove(o, false);
+        }
+        assert!(!t.dir_leased(KEY.share));
     }
 
     /// Goal: an NFS write recalls SMB write caching and waits only for it. Method: an RWH

@@ -154,8 +154,12 @@ impl Conn {
         }
         let mut capabilities = Capabilities::EMPTY;
         if dialect >= 0x0210 {
-            // Leases (SMB 2.1+): file leases; directory leases are not offered.
+            // Leases (SMB 2.1+).
             capabilities |= Capabilities::LARGE_MTU | Capabilities::LEASING;
+        }
+        if dialect >= 0x0300 {
+            // Directory leases (SMB 3.x, v2 lease contexts; super::oplocks).
+            capabilities |= Capabilities::DIRECTORY_LEASING;
         }
         if (0x0300..0x0311).contains(&dialect) && cipher.is_some() {
             capabilities |= Capabilities::ENCRYPTION;

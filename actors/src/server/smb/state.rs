@@ -266,6 +266,13 @@ pub(crate) struct Open {
     /// Open.ChannelSequence ([MS-SMB2] 3.3.1.10, 3.3.5.2.10): the newest ChannelSequence a
     /// request on it carried (3.x); WRITE, SET_INFO and IOCTL with an older one are refused.
     pub(crate) channel_sequence: std::sync::atomic::AtomicU16,
+    /// The ParentLeaseKey its v2 lease request named (SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET):
+    /// changes made through it leave that directory lease of its client alone
+    /// ([`super::oplocks::OpenTable::dir_changed`]).
+    pub(crate) parent_lease: Option<[u8; 16]>,
+    /// It wrote data: its CLOSE breaks the directory leases of its parent (the file's
+    /// size and times changed; Windows and Samba break them at close, not at each write).
+    pub(crate) wrote: bool,
 }
 
 /// What an open knows of its byte-range locks (the locks themselves live in the share's
