@@ -148,3 +148,35 @@ async fn directory_leases_break_on_changes_through_another_gateway() {
     );
     testkit::script::drive_dirlease(py, b.port).await;
 }
+
+/// Goal: SMB share modes hold across gateways: a handle open through gateway A that does not
+/// share writing refuses an open for writing through gateway B, and the reverse; a handle
+/// whose client holds handle caching in the way is recalled first, and the open through B
+/// goes ahead once the client closed it. Method:
+/// `tests/smb/smbprotocol_sharemodes_gateways.py`, one client on each gateway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_modes_hold_across_gateways() {
+    let pg = testkit::postgres::PgServer::start();
+    let url = pg.database();
+    let dir = tempfile::tempdir().unwrap();
+    let content = Content::Dir(dir.path().join("content"));
+    let a = smb_gateway(&dir.path().join("a"), &url, &content);
+    let b = smb_gateway(&dir.path().join("b"), &url, &content);
+    let port = a.smb_port.unwrap().to_string();
+    let port_b = b.smb_port.unwrap().to_string();
+    let out = std::process::Command::new("python3")
+        .arg(testkit::vm::repo().join("tests/smb/smbprotocol_sharemodes_gateways.py"))
+        .args([&port, "export", "alice", PASSWORD, &port_b])
+        .output()
+        .expect("running python3 (ci/setup.sh installs it)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "smbprotocol_sharemodes_gateways.py: {}\n{stdout}{}\nA: {}\nB: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        a.stderr_tail(),
+        b.stderr_tail()
+    );
+    assert!(stdout.contains("3/3 cases passed"), "{stdout}");
+}

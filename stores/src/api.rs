@@ -393,8 +393,14 @@ pub struct ForeignLock {
 /// before anyone else changes or reads the data) and handle caching (closes held back, which
 /// must be done before a name goes away). The store gives the bits no further meaning; SMB
 /// oplocks and leases map onto them.
+///
+/// The same row also carries what the process's open handles of the inode use and refuse to
+/// share (SMB share modes, [MS-FSA] 2.1.5.1.2): [`CacheBits::OPEN_READ`] and its siblings
+/// when some handle there reads, writes or may delete the data, [`CacheBits::DENY_READ`] and
+/// its siblings when some handle there does not share that. Another process opening the
+/// inode compares its own access and share access with them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct CacheBits(pub u8);
+pub struct CacheBits(pub u16);
 
 impl CacheBits {
     /// Nothing cached.
@@ -407,10 +413,30 @@ impl CacheBits {
     pub const HANDLE: Self = Self(4);
     /// Every kind: what an unknown holder is assumed to cache.
     pub const ALL: Self = Self(7);
+    /// A handle reads (or executes) the data.
+    pub const OPEN_READ: Self = Self(8);
+    /// A handle writes (or appends to) the data.
+    pub const OPEN_WRITE: Self = Self(16);
+    /// A handle may delete or rename the inode.
+    pub const OPEN_DELETE: Self = Self(32);
+    /// A handle does not share reading.
+    pub const DENY_READ: Self = Self(64);
+    /// A handle does not share writing.
+    pub const DENY_WRITE: Self = Self(128);
+    /// A handle does not share deleting.
+    pub const DENY_DELETE: Self = Self(256);
+    /// Every bit a row may hold: caching and share modes.
+    pub const VALID: Self = Self(0x1FF);
 
-    /// Whether nothing is cached.
+    /// Whether nothing is cached (share modes aside).
     pub fn is_empty(self) -> bool {
         self.0 & Self::ALL.0 == 0
+    }
+
+    /// Whether the row says nothing at all: nothing cached, no handle that matters to
+    /// another's share modes.
+    pub fn is_none(self) -> bool {
+        self.0 & Self::VALID.0 == 0
     }
 
     /// Whether `self` and `other` share a kind.

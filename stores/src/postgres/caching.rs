@@ -4,7 +4,8 @@
 //!
 //! # Rows and the mirror
 //!
-//! A gateway publishes one row per inode its clients cache, `(session, ino, bits)`, under its
+//! A gateway publishes one row per inode its clients cache or hold open in a way that matters
+//! to another's share modes, `(session, ino, bits)` ([`CacheBits`]), under its
 //! lock session (module `locks`: the same `gateway_sessions` row, the same heartbeat), so the
 //! rows of a gateway killed with -9 go (`ON DELETE CASCADE`) when its session lapses and is
 //! reaped. A trigger announces every row change, cascades included, on [`CACHING_CHANNEL`].
@@ -66,7 +67,7 @@ pub const RECALLS_QUEUED: usize = 256;
 #[derive(Default)]
 struct Mirror {
     /// Other sessions' rows: inode → (session, bits).
-    rows: HashMap<i64, Vec<(i64, u8)>>,
+    rows: HashMap<i64, Vec<(i64, u16)>>,
     /// Rows in `rows`.
     count: usize,
     /// Loaded, and kept current by a connected listener.
@@ -81,7 +82,7 @@ impl Mirror {
     }
 
     /// Sets `session`'s bits on `ino` (0 removes the row).
-    fn apply(&mut self, session: i64, ino: i64, bits: u8) {
+    fn apply(&mut self, session: i64, ino: i64, bits: u16) {
         let v = self.rows.entry(ino).or_default();
         match v.iter().position(|(s, _)| *s == session) {
             Some(i) if bits == 0 => {
@@ -193,7 +194,7 @@ impl PgCaching {
         .fetch_one(&self.shared.pool)
         .await
         .map_err(store_error)?;
-        Ok(CacheBits(bits.unwrap_or(0) as u8 & CacheBits::ALL.0))
+        Ok(CacheBits(bits.unwrap_or(0) as u16 & CacheBits::VALID.0))
     }
 }
 
@@ -203,7 +204,7 @@ impl SharedCaching for PgCaching {
             let ino = ino_of(ino)?;
             let s = &self.shared;
             let session = s.session.id();
-            if held.is_empty() {
+            if held.is_none() {
                 sqlx::query("DELETE FROM caching WHERE session = $1 AND ino = $2")
                     .bind(session)
                     .bind(ino)
@@ -301,7 +302,7 @@ enum Message {
     Row {
         session: i64,
         ino: i64,
-        bits: u8,
+        bits: u16,
     },
     Recall {
         from: i64,
@@ -323,7 +324,7 @@ fn parse(payload: &str) -> Option<Message> {
         "c" => Some(Message::Row {
             session: a,
             ino,
-            bits: u8::try_from(last.parse::<i32>().ok()? & i32::from(CacheBits::ALL.0)).ok()?,
+            bits: u16::try_from(last.parse::<i32>().ok()? & i32::from(CacheBits::VALID.0)).ok()?,
         }),
         "r" => Some(Message::Recall {
             from: a,
@@ -339,7 +340,7 @@ fn parse(payload: &str) -> Option<Message> {
 }
 
 /// Every other live session's row.
-async fn load(pool: &PgPool, me: i64) -> Result<Vec<(i64, i64, u8)>, sqlx::Error> {
+async fn load(pool: &PgPool, me: i64) -> Result<Vec<(i64, i64, u16)>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT c.session, c.ino, c.bits FROM caching c \
          JOIN gateway_sessions s ON s.id = c.session \
@@ -351,7 +352,11 @@ async fn load(pool: &PgPool, me: i64) -> Result<Vec<(i64, i64, u8)>, sqlx::Error
     rows.iter()
         .map(|r| {
             let bits: i32 = r.try_get(2)?;
-            Ok((r.try_get(0)?, r.try_get(1)?, (bits & 7) as u8))
+            Ok((
+                r.try_get(0)?,
+                r.try_get(1)?,
+                (bits & i32::from(CacheBits::VALID.0)) as u16,
+            ))
         })
         .collect()
 }

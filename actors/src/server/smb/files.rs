@@ -622,6 +622,23 @@ impl Conn {
                     ..treq
                 };
                 let treq = self.caching_over_locks(&share, Node::from(&a), treq).await;
+                // Other gateways' handles' share modes (their clients' handle caching may
+                // have to go first).
+                match self
+                    .server
+                    .published
+                    .sharing_elsewhere(
+                        &self.server,
+                        NodeKey::new(share.id(), Node::from(&a)),
+                        treq.access,
+                        treq.share_access,
+                    )
+                    .await
+                {
+                    Ok(()) => {}
+                    Err(Some(answer)) => return Ok(answer),
+                    Err(None) => return Err(NtStatus::SHARING_VIOLATION),
+                }
                 // Other gateways' clients' caching in this open's way goes first.
                 if let Some(wait) = self.server.published.recall_for_open(
                     &self.server,
@@ -827,11 +844,14 @@ impl Conn {
         // Other gateways on this share's metadata store must find this caching before the
         // client learns of it (super::gateways). Caching that cannot be published is not
         // granted: the open fails (and leaves the table) as any open whose store fails.
+        // Its share modes too: an open that uses the data or may delete the file is
+        // published, so other gateways' opens respect it.
         let caches = grant.lease.is_some_and(|l| l.0 != 0)
             || matches!(
                 grant.oplock,
                 OplockLevel::BATCH | OplockLevel::EXCLUSIVE | OplockLevel::II
-            );
+            )
+            || !super::gateways::mode_bits(access_mask, r.share_access.0).is_none();
         if caches && self.server.published.shares(share.id()) {
             let key = NodeKey::new(share.id(), node);
             if let Err(e) = self.server.published.sync(&self.server, key).await {

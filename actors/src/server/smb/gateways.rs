@@ -51,6 +51,60 @@ pub(crate) fn cache_bits(state: u32) -> CacheBits {
     CacheBits(bits)
 }
 
+/// What an open of `access` sharing `share` (FILE_SHARE_* bits) adds to its node's row for
+/// the other gateways' share-mode checks: the kinds of access it uses and the ones it does
+/// not share. An open with neither data nor delete access takes no part in sharing
+/// ([`super::attrs::share_conflict`]) and adds nothing.
+pub(crate) fn mode_bits(access: u32, share: u32) -> CacheBits {
+    use super::attrs::access as a;
+    let reads = access & (a::FILE_READ_DATA | a::FILE_EXECUTE) != 0;
+    let writes = access & (a::FILE_WRITE_DATA | a::FILE_APPEND_DATA) != 0;
+    let deletes = access & a::DELETE != 0;
+    if !(reads || writes || deletes) {
+        return CacheBits::NONE;
+    }
+    let mut bits = 0;
+    for (uses, bit) in [
+        (reads, CacheBits::OPEN_READ),
+        (writes, CacheBits::OPEN_WRITE),
+        (deletes, CacheBits::OPEN_DELETE),
+    ] {
+        if uses {
+            bits |= bit.0;
+        }
+    }
+    for (shared, bit) in [
+        (1, CacheBits::DENY_READ),
+        (2, CacheBits::DENY_WRITE),
+        (4, CacheBits::DENY_DELETE),
+    ] {
+        if share & shared == 0 {
+            bits |= bit.0;
+        }
+    }
+    CacheBits(bits)
+}
+
+/// Whether an open of `access` sharing `share` conflicts with the other gateways' handles
+/// whose rows add up to `elsewhere` ([MS-FSA] 2.1.5.1.2, as [`super::attrs::share_conflict`]
+/// decides it between two opens: the rows OR each handle's bits, so a conflict with any one
+/// of them shows).
+pub(crate) fn modes_conflict(elsewhere: CacheBits, access: u32, share: u32) -> bool {
+    let mine = mode_bits(access, share);
+    if mine.is_none() {
+        return false;
+    }
+    let pairs = [
+        (CacheBits::OPEN_READ, CacheBits::DENY_READ),
+        (CacheBits::OPEN_WRITE, CacheBits::DENY_WRITE),
+        (CacheBits::OPEN_DELETE, CacheBits::DENY_DELETE),
+    ];
+    pairs.iter().any(|&(uses, denies)| {
+        mine.intersects(uses) && elsewhere.intersects(denies)
+            || elsewhere.intersects(uses) && mine.intersects(denies)
+    })
+}
+
 /// The rows this gateway published, one async lock each: a row's value is computed from the
 /// open table and written under its lock, so the last write of a row always reflects the
 /// table as of its start, never an older look overtaking a newer one.
@@ -142,6 +196,50 @@ impl Published {
             return None;
         };
         self.recall_change(server, key, change)
+    }
+
+    /// Share modes against the other gateways' open handles ([MS-FSA] 2.1.5.1.2): whether an
+    /// SMB open of `key` through this gateway (`access`, sharing `share`) may go ahead. `Ok`:
+    /// it may; `Err(Some(answer))`: another gateway's client holds handle caching on the node
+    /// (it may close handles it only keeps for reuse), asked to give it up, and the CREATE
+    /// runs again once it did or the break timeout passed; `Err(None)`: a sharing violation.
+    /// The rows come from memory, or from the database while the mirror does not know; a
+    /// database that cannot answer fails the open.
+    pub(crate) async fn sharing_elsewhere(
+        &self,
+        server: &Arc<SmbServer>,
+        key: NodeKey,
+        access: u32,
+        share: u32,
+    ) -> Result<(), Option<crate::server::smb::connection::Out>> {
+        let Some(caching) = self.caching.get(&key.share) else {
+            return Ok(());
+        };
+        if mode_bits(access, share).is_none() {
+            return Ok(());
+        }
+        let elsewhere = match caching.elsewhere_now(InodeId(key.ino)).await {
+            Ok(bits) => bits,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the other gateways' share modes; the open fails");
+                return Err(Some(crate::server::smb::connection::Out::error(
+                    super::errors::status(&e),
+                )));
+            }
+        };
+        if !modes_conflict(elsewhere, access, share) {
+            return Ok(());
+        }
+        if elsewhere.intersects(CacheBits::HANDLE)
+            && let Some(wait) = self.recall_change(server, key, stores::CacheChange::Name)
+        {
+            return Err(Some(wait));
+        }
+        tracing::debug!(
+            ino = key.ino,
+            "share modes of another gateway's handles refuse the open"
+        );
+        Err(None)
     }
 
     /// A change through this gateway to `key` (an SMB rename, delete or truncation through an
@@ -289,7 +387,12 @@ impl Published {
                 },
             };
             work.await;
-            let now = cache_bits(server.opens.held(key));
+            let modes = server
+                .opens
+                .modes_of(key)
+                .into_iter()
+                .fold(0, |bits, (acc, share)| bits | mode_bits(acc, share).0);
+            let now = CacheBits(cache_bits(server.opens.held(key)).0 | modes);
             if now == *last {
                 Ok(())
             } else {
@@ -305,7 +408,7 @@ impl Published {
         let mut rows = self.rows();
         if let Some(s) = rows.get(&key)
             && Arc::strong_count(s) == 1
-            && s.try_lock().is_ok_and(|b| b.is_empty())
+            && s.try_lock().is_ok_and(|b| b.is_none())
         {
             rows.remove(&key);
         }
@@ -486,6 +589,50 @@ async fn serve_recalls(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Goal: the share-mode bits a row carries decide a conflict exactly as two opens on one
+    /// gateway would ([`super::super::attrs::share_conflict`]), also when one row ORs several
+    /// handles. Method: every pair (and triple) of a few access masks with every share mode.
+    #[test]
+    fn row_share_modes_decide_as_opens_do() {
+        use super::super::attrs::{access as a, share_conflict};
+        let accesses = [
+            a::FILE_READ_ATTRIBUTES,
+            a::FILE_READ_DATA,
+            a::FILE_EXECUTE,
+            a::FILE_WRITE_DATA,
+            a::FILE_APPEND_DATA,
+            a::DELETE,
+            a::FILE_READ_DATA | a::FILE_WRITE_DATA,
+            a::FILE_READ_DATA | a::DELETE,
+        ];
+        let opens: Vec<(u32, u32)> = accesses
+            .iter()
+            .flat_map(|&acc| (0..8).map(move |share| (acc, share)))
+            .collect();
+        for &(old_acc, old_share) in &opens {
+            for &(new_acc, new_share) in &opens {
+                let row = mode_bits(old_acc, old_share);
+                assert_eq!(
+                    modes_conflict(row, new_acc, new_share),
+                    share_conflict(old_acc, old_share, new_acc, new_share),
+                    "held {old_acc:#x}/{old_share}, new {new_acc:#x}/{new_share}"
+                );
+            }
+        }
+        for &(acc1, share1) in &opens {
+            for &(acc2, share2) in opens.iter().step_by(5) {
+                let row = CacheBits(mode_bits(acc1, share1).0 | mode_bits(acc2, share2).0);
+                for &(new_acc, new_share) in opens.iter().step_by(3) {
+                    assert_eq!(
+                        modes_conflict(row, new_acc, new_share),
+                        share_conflict(acc1, share1, new_acc, new_share)
+                            || share_conflict(acc2, share2, new_acc, new_share),
+                    );
+                }
+            }
+        }
+    }
 
     /// Goal: lease state bits map onto the store's neutral bits one for one (their values
     /// differ: lease H is 2 and W is 4, the store's W is 2 and H is 4). Method: every state.

@@ -434,6 +434,15 @@ impl OpenTable {
         })
     }
 
+    /// The access and share access of each open of `key`, for the share modes the other
+    /// gateways see ([`super::gateways::mode_bits`]).
+    pub(crate) fn modes_of(&self, key: NodeKey) -> Vec<(u32, u32)> {
+        let g = self.lock();
+        g.nodes.get(&key).map_or_else(Vec::new, |v| {
+            v.iter().map(|e| (e.access, e.share_access)).collect()
+        })
+    }
+
     /// The keys of the opens of inode `ino`'s own data on `share` (any generation). A scan
     /// of the table: for recall requests from other gateways, not for every request.
     pub(crate) fn keys_of(&self, share: ShareId, ino: u64) -> Vec<NodeKey> {
