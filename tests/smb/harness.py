@@ -13,7 +13,7 @@ import uuid
 from smbprotocol.connection import Connection, Request
 from smbprotocol.exceptions import SMBResponseException
 from smbprotocol.create_contexts import CreateContextName, SMB2CreateContextRequest
-from smbprotocol.header import SMB2HeaderRequest
+from smbprotocol.header import Commands, SMB2HeaderRequest
 from smbprotocol.open import (
     CreateDisposition,
     CreateOptions,
@@ -58,6 +58,21 @@ def catch_breaks(conn, session, message):
     req = Request(hdr, message, conn, session_id=session.session_id)
     conn.outstanding_requests[BREAK_ID] = req
     return req
+
+
+class LeaseBreakAck:
+    """LEASE_BREAK acknowledgement ([MS-SMB2] 2.2.24.2), which smbprotocol lacks."""
+
+    COMMAND = Commands.SMB2_OPLOCK_BREAK
+
+    def __init__(self, key, state):
+        self.b = struct.pack("<HHI", 36, 0, 0) + key + struct.pack("<IQ", state, 0)
+
+    def pack(self):
+        return self.b
+
+    def __len__(self):
+        return len(self.b)
 
 
 def element(offset, length, flags):

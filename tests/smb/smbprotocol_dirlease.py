@@ -42,7 +42,6 @@ try:
     from smbprotocol.connection import Ciphers, Dialects
     from smbprotocol.create_contexts import CreateContextName
     from smbprotocol.file_info import FileBasicInformation, FileRenameInformation
-    from smbprotocol.header import Commands
     from smbprotocol.open import (
         CreateDisposition,
         CreateOptions,
@@ -56,6 +55,7 @@ try:
     )
 
     import harness
+    from harness import LeaseBreakAck
 except ImportError as e:  # pragma: no cover - the environment's fault, said plainly
     print(f"smbprotocol_dirlease.py: cannot import smbprotocol ({e}); pip install smbprotocol==1.17.0")
     sys.exit(2)
@@ -69,21 +69,6 @@ OPLOCK_LEASE = 0xFF
 # Seconds a break may take to arrive; seconds a break that is not due is waited for.
 DEADLINE = 20
 QUIET = 1.0
-
-
-class LeaseBreakAck:
-    """LEASE_BREAK acknowledgement ([MS-SMB2] 2.2.24.2), which smbprotocol lacks."""
-
-    COMMAND = Commands.SMB2_OPLOCK_BREAK
-
-    def __init__(self, key, state):
-        self.b = struct.pack("<HHI", 36, 0, 0) + key + struct.pack("<IQ", state, 0)
-
-    def pack(self):
-        return self.b
-
-    def __len__(self):
-        return len(self.b)
 
 
 def lease_v2(key, state, parent=None, epoch=0):

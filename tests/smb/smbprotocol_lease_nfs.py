@@ -35,7 +35,6 @@ try:
     from smbprotocol.change_notify import ChangeNotifyFlags, CompletionFilter, FileSystemWatcher
     from smbprotocol.connection import Ciphers, Dialects
     from smbprotocol.create_contexts import CreateContextName, SMB2CreateContextRequest
-    from smbprotocol.header import Commands
     from smbprotocol.open import (
         CreateDisposition,
         CreateOptions,
@@ -49,6 +48,7 @@ try:
     )
 
     import harness
+    from harness import LeaseBreakAck
 except ImportError as e:  # pragma: no cover - the environment's fault, said plainly
     print(f"smbprotocol_lease_nfs.py: cannot import smbprotocol ({e}); pip install smbprotocol==1.17.0")
     sys.exit(2)
@@ -59,21 +59,6 @@ SHARE_ALL = ShareAccess.FILE_SHARE_READ | ShareAccess.FILE_SHARE_WRITE | ShareAc
 RW = FilePipePrinterAccessMask.GENERIC_READ | FilePipePrinterAccessMask.GENERIC_WRITE
 # Seconds a break may take to arrive after the test's go.
 DEADLINE = 20
-
-
-class LeaseBreakAck:
-    """LEASE_BREAK acknowledgement ([MS-SMB2] 2.2.24.2), which smbprotocol lacks."""
-
-    COMMAND = Commands.SMB2_OPLOCK_BREAK
-
-    def __init__(self, key, state):
-        self.b = struct.pack("<HHI", 36, 0, 0) + key + struct.pack("<IQ", state, 0)
-
-    def pack(self):
-        return self.b
-
-    def __len__(self):
-        return len(self.b)
 
 
 def catch_breaks(conn, session):

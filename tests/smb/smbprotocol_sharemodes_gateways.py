@@ -29,7 +29,6 @@ import uuid
 try:
     from smbprotocol.connection import Ciphers, Dialects
     from smbprotocol.exceptions import SMBResponseException
-    from smbprotocol.header import Commands
     from smbprotocol.open import (
         CreateDisposition,
         CreateOptions,
@@ -42,6 +41,7 @@ try:
     )
 
     import harness
+    from harness import LeaseBreakAck
 except ImportError as e:  # pragma: no cover - the environment's fault, said plainly
     print(f"smbprotocol_sharemodes_gateways.py: cannot import smbprotocol ({e}); pip install smbprotocol==1.17.0")
     sys.exit(2)
@@ -57,21 +57,6 @@ LEASE_R, LEASE_H, LEASE_W = 1, 2, 4
 # Seconds a withdrawn handle may take to reach the other gateway; a break to arrive.
 SETTLE = 10
 DEADLINE = 20
-
-
-class LeaseBreakAck:
-    """LEASE_BREAK acknowledgement ([MS-SMB2] 2.2.24.2), which smbprotocol lacks."""
-
-    COMMAND = Commands.SMB2_OPLOCK_BREAK
-
-    def __init__(self, key, state):
-        self.b = struct.pack("<HHI", 36, 0, 0) + key + struct.pack("<IQ", state, 0)
-
-    def pack(self):
-        return self.b
-
-    def __len__(self):
-        return len(self.b)
 
 
 def open_file(tree, name, access, share, contexts=None, disposition=CreateDisposition.FILE_OPEN_IF):
