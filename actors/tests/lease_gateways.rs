@@ -37,6 +37,23 @@ fn smb_gateway(dir: &std::path::Path, url: &str, content: &Content) -> Daemon {
     d
 }
 
+/// Two SMB gateways, A and B, on one throwaway PostgreSQL database and one content directory
+/// (in that order: the gateways stop before the directory and the database go).
+fn two_gateways() -> (
+    Daemon,
+    Daemon,
+    tempfile::TempDir,
+    testkit::postgres::PgServer,
+) {
+    let pg = testkit::postgres::PgServer::start();
+    let url = pg.database();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let content = Content::Dir(dir.path().join("content"));
+    let a = smb_gateway(&dir.path().join("a"), &url, &content);
+    let b = smb_gateway(&dir.path().join("b"), &url, &content);
+    (a, b, dir, pg)
+}
+
 /// Goal: an NFS WRITE through gateway B to a file an SMB client holds an RWH lease on through
 /// gateway A breaks the lease (to H) and waits until the client flushed its cached writes and
 /// acknowledged; the file then holds the client's flushed bytes and the NFS bytes, read
@@ -47,12 +64,7 @@ fn smb_gateway(dir: &std::path::Path, url: &str, content: &Content) -> Daemon {
 /// step before the acknowledgement (or the timeout); the script checks the open through B.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nfs_write_through_another_gateway_recalls_smb_lease() {
-    let pg = testkit::postgres::PgServer::start();
-    let url = pg.database();
-    let dir = tempfile::tempdir().unwrap();
-    let content = Content::Dir(dir.path().join("content"));
-    let a = smb_gateway(&dir.path().join("a"), &url, &content);
-    let b = smb_gateway(&dir.path().join("b"), &url, &content);
+    let (a, b, _dir, _pg) = two_gateways();
     let port = a.smb_port.unwrap().to_string();
     let port_b = b.smb_port.unwrap().to_string();
     let mut py = StepScript::python(
@@ -134,12 +146,7 @@ async fn nfs_write_through_another_gateway_recalls_smb_lease() {
 /// `tests/smb/smbprotocol_dirlease.py` with client B on gateway B's SMB port.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn directory_leases_break_on_changes_through_another_gateway() {
-    let pg = testkit::postgres::PgServer::start();
-    let url = pg.database();
-    let dir = tempfile::tempdir().unwrap();
-    let content = Content::Dir(dir.path().join("content"));
-    let a = smb_gateway(&dir.path().join("a"), &url, &content);
-    let b = smb_gateway(&dir.path().join("b"), &url, &content);
+    let (a, b, _dir, _pg) = two_gateways();
     let port = a.smb_port.unwrap().to_string();
     let port_b = b.smb_port.unwrap().to_string();
     let py = StepScript::python(
@@ -156,12 +163,7 @@ async fn directory_leases_break_on_changes_through_another_gateway() {
 /// `tests/smb/smbprotocol_sharemodes_gateways.py`, one client on each gateway.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn share_modes_hold_across_gateways() {
-    let pg = testkit::postgres::PgServer::start();
-    let url = pg.database();
-    let dir = tempfile::tempdir().unwrap();
-    let content = Content::Dir(dir.path().join("content"));
-    let a = smb_gateway(&dir.path().join("a"), &url, &content);
-    let b = smb_gateway(&dir.path().join("b"), &url, &content);
+    let (a, b, _dir, _pg) = two_gateways();
     let port = a.smb_port.unwrap().to_string();
     let port_b = b.smb_port.unwrap().to_string();
     let out = std::process::Command::new("python3")
