@@ -123,5 +123,5 @@ pub async fn drive_dirlease(mut py: StepScript, nfs_port: u16) {
     assert!(matches!(r, Nfs3Result::Ok(_)), "REMOVE: {r:?}");
     py.go();
     py.expect("DONE").await;
-    assert!(py.success(), "{} failed", "smbprotocol_dirlease.py");
+    assert!(py.success(), "smbprotocol_dirlease.py failed");
 }

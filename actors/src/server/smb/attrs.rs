@@ -264,6 +264,20 @@ pub(crate) fn allocation(a: &Attr) -> u64 {
     end_of_file(a).div_ceil(4096).saturating_mul(4096)
 }
 
+/// The FILE_SHARE_* bit that shares each kind of [`sharing_kinds`], in its order.
+pub(crate) const SHARE_BITS: [u32; 3] = [1, 2, 4];
+
+/// Which kinds of access that share modes govern an access mask uses: reading the data
+/// (or executing it), writing it (or appending), deleting the file; each is shared by the
+/// [`SHARE_BITS`] bit at its place.
+pub(crate) fn sharing_kinds(acc: u32) -> [bool; 3] {
+    [
+        acc & (access::FILE_READ_DATA | access::FILE_EXECUTE) != 0,
+        acc & (access::FILE_WRITE_DATA | access::FILE_APPEND_DATA) != 0,
+        acc & access::DELETE != 0,
+    ]
+}
+
 /// Whether a new open (`access`, `share`) conflicts with an existing one ([MS-FSA] 2.1.5.1.2:
 /// each side's data and delete access must be allowed by the other side's share access).
 pub(crate) fn share_conflict(
@@ -272,20 +286,15 @@ pub(crate) fn share_conflict(
     new_access: u32,
     new_share: u32,
 ) -> bool {
-    const SHARE_READ: u32 = 1;
-    const SHARE_WRITE: u32 = 2;
-    const SHARE_DELETE: u32 = 4;
-    let reads = |a: u32| a & (access::FILE_READ_DATA | access::FILE_EXECUTE) != 0;
-    let writes = |a: u32| a & (access::FILE_WRITE_DATA | access::FILE_APPEND_DATA) != 0;
-    let deletes = |a: u32| a & access::DELETE != 0;
     let blocked = |acc: u32, share: u32| {
-        (reads(acc) && share & SHARE_READ == 0)
-            || (writes(acc) && share & SHARE_WRITE == 0)
-            || (deletes(acc) && share & SHARE_DELETE == 0)
+        sharing_kinds(acc)
+            .iter()
+            .zip(SHARE_BITS)
+            .any(|(&uses, bit)| uses && share & bit == 0)
     };
     // An open without data or delete access takes no part in sharing, on either side (an
     // attribute-only open neither conflicts nor is conflicted with, as on Windows).
-    let shares = |a: u32| reads(a) || writes(a) || deletes(a);
+    let shares = |a: u32| sharing_kinds(a).contains(&true);
     if !shares(old_access) || !shares(new_access) {
         return false;
     }

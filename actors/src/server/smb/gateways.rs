@@ -56,30 +56,28 @@ pub(crate) fn cache_bits(state: u32) -> CacheBits {
 /// not share. An open with neither data nor delete access takes no part in sharing
 /// ([`super::attrs::share_conflict`]) and adds nothing.
 pub(crate) fn mode_bits(access: u32, share: u32) -> CacheBits {
-    use super::attrs::access as a;
-    let reads = access & (a::FILE_READ_DATA | a::FILE_EXECUTE) != 0;
-    let writes = access & (a::FILE_WRITE_DATA | a::FILE_APPEND_DATA) != 0;
-    let deletes = access & a::DELETE != 0;
-    if !(reads || writes || deletes) {
+    use super::attrs::{SHARE_BITS, sharing_kinds};
+    let kinds = sharing_kinds(access);
+    if !kinds.contains(&true) {
         return CacheBits::NONE;
     }
+    let uses = [
+        CacheBits::OPEN_READ,
+        CacheBits::OPEN_WRITE,
+        CacheBits::OPEN_DELETE,
+    ];
+    let denies = [
+        CacheBits::DENY_READ,
+        CacheBits::DENY_WRITE,
+        CacheBits::DENY_DELETE,
+    ];
     let mut bits = 0;
-    for (uses, bit) in [
-        (reads, CacheBits::OPEN_READ),
-        (writes, CacheBits::OPEN_WRITE),
-        (deletes, CacheBits::OPEN_DELETE),
-    ] {
-        if uses {
-            bits |= bit.0;
+    for i in 0..3 {
+        if kinds[i] {
+            bits |= uses[i].0;
         }
-    }
-    for (shared, bit) in [
-        (1, CacheBits::DENY_READ),
-        (2, CacheBits::DENY_WRITE),
-        (4, CacheBits::DENY_DELETE),
-    ] {
-        if share & shared == 0 {
-            bits |= bit.0;
+        if share & SHARE_BITS[i] == 0 {
+            bits |= denies[i].0;
         }
     }
     CacheBits(bits)

@@ -275,9 +275,10 @@ struct Inner {
     /// deleted when the last open closes ([MS-FSA] 2.1.5.4). A node is here only while it
     /// has entries, so this is bounded like `nodes`.
     doomed: HashSet<NodeKey>,
-    /// How many directory leases each directory (share, inode) has: a change to a
-    /// directory without one costs a lookup here ([`OpenTable::dir_changed`]).
-    dir_leases: HashMap<(ShareId, u64), usize>,
+    /// The leases of each leased directory (share, inode): a change to a directory costs a
+    /// lookup here, and breaking its leases touches only them ([`OpenTable::dir_changed`]).
+    /// Bounded like `leases`.
+    dir_leases: HashMap<(ShareId, u64), Vec<LeaseId>>,
 }
 
 impl NodeKey {
@@ -291,10 +292,10 @@ impl Inner {
     /// Adds lease `id`, counting it when it is a directory's.
     fn add_lease(&mut self, id: LeaseId, lease: Lease) {
         if lease.dir {
-            *self
-                .dir_leases
+            self.dir_leases
                 .entry((lease.node.share, lease.node.ino))
-                .or_default() += 1;
+                .or_default()
+                .push(id);
         }
         self.leases.insert(id, lease);
     }
@@ -306,9 +307,9 @@ impl Inner {
         };
         if l.dir {
             let at = (l.node.share, l.node.ino);
-            if let Some(n) = self.dir_leases.get_mut(&at) {
-                *n -= 1;
-                if *n == 0 {
+            if let Some(ids) = self.dir_leases.get_mut(&at) {
+                ids.retain(|i| *i != id);
+                if ids.is_empty() {
                     self.dir_leases.remove(&at);
                 }
             }
@@ -1144,14 +1145,14 @@ impl OpenTable {
         let timeout = self.break_timeout;
         let mut g = self.lock();
         let inner = &mut *g;
-        if !inner.dir_leases.contains_key(&(share, ino)) {
+        let Some(ids) = inner.dir_leases.get(&(share, ino)) else {
             return;
-        }
+        };
         let mut changed = false;
-        for (id, l) in inner.leases.iter_mut() {
-            if !l.dir || l.node.share != share || l.node.ino != ino || Some(*id) == except {
+        for id in ids.iter().filter(|id| Some(**id) != except) {
+            let Some(l) = inner.leases.get_mut(id) else {
                 continue;
-            }
+            };
             if l.breaking.is_some() {
                 l.required = 0;
                 continue;
