@@ -171,8 +171,9 @@ fn smbprotocol_durable_handles() {
 /// `kill -9` following a FLUSH: the DH2C (or DHnC) of a new connection reconnects the handle,
 /// which reads what was written before and writes on; another user's reconnect and one with
 /// another CreateGuid are refused; a handle whose timeout passes after the restart is closed
-/// (its delete-on-close carried out); a restored handle whose oplock another client's open
-/// needs broken is closed at once. Method: the script asks for each restart on stdout
+/// (its delete-on-close carried out); a restored handle's byte-range locks refuse another
+/// client's conflicting locks until it is reconnected and then belong to it; a restored
+/// handle whose oplock another client's open needs broken is closed at once. Method: the script asks for each restart on stdout
 /// (`RESTART TERM` / `RESTART KILL`); this test restarts the real daemon and answers `go`.
 #[test]
 fn smbprotocol_durable_handles_survive_restart() {

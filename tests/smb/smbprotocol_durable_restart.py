@@ -19,6 +19,12 @@ Round 2, kill -9 after FLUSH:
   batch: a v2 durable open with a batch oplock writes and FLUSHes; after the crash its DH2C
     reconnects with the batch oplock, reads the bytes, writes and reads more.
   v1: the same with DHnQ / DHnC on SMB 2.1.
+  locks: a v2 durable open with a batch oplock takes an exclusive lock on [0, 10), a shared
+    one on [20, 30), and one on [40, 45) it unlocks again. After the crash, before the DH2C,
+    another client's attribute-only open (it breaks nothing) is refused locks under the
+    first two (STATUS_LOCK_NOT_GRANTED), shares the shared one, and takes [40, 45); the
+    DH2C reconnects, its UNLOCK of [0, 10) succeeds (the restored lock is its own), and then
+    the other client takes [5, 6).
   conflict: a v2 durable open with a batch oplock; after the crash another client's open of
     the file succeeds at once with a batch oplock (the restored open's oplock cannot be
     broken, so it is closed) and the DH2C is refused.
@@ -37,16 +43,22 @@ try:
     from smbprotocol.open import (
         CreateDisposition,
         CreateOptions,
+        FilePipePrinterAccessMask,
+        LockFlags,
         RequestedOplockLevel,
     )
 
     import harness
-    from harness import create, dh2c, dh2q, dhnc, dhnq, lease, refused
+    from harness import create, dh2c, dh2q, dhnc, dhnq, element, lease, refused
 except ImportError as e:  # pragma: no cover - the environment's fault, said plainly
     print(f"smbprotocol_durable_restart.py: cannot import smbprotocol ({e}); pip install smbprotocol==1.17.0")
     sys.exit(2)
 
 STATUS_OBJECT_NAME_NOT_FOUND = 0xC0000034
+STATUS_LOCK_NOT_GRANTED = 0xC0000055
+EXCL_NOW = LockFlags.SMB2_LOCKFLAG_EXCLUSIVE_LOCK | LockFlags.SMB2_LOCKFLAG_FAIL_IMMEDIATELY
+SHARED_NOW = LockFlags.SMB2_LOCKFLAG_SHARED_LOCK | LockFlags.SMB2_LOCKFLAG_FAIL_IMMEDIATELY
+UNLOCK = LockFlags.SMB2_LOCKFLAG_UNLOCK
 LEASE_RWH = 0x07
 BATCH = RequestedOplockLevel.SMB2_OPLOCK_LEVEL_BATCH
 LEASE = RequestedOplockLevel.SMB2_OPLOCK_LEVEL_LEASE
@@ -170,6 +182,17 @@ def round_two(r):
     if b"DH2Q" not in ctx:
         raise AssertionError("no durable open to conflict with")
     conflict_fid = k.file_id
+    locks_name, locks_guid = r.name("locks"), uuid.uuid4().bytes_le
+    lk, ctx = create(tree, locks_name, [dh2q(locks_guid, 60000)], BATCH)
+    if b"DH2Q" not in ctx:
+        raise AssertionError("no durable open to lock through")
+    lk.write(b"l" * 100, 0)
+    lk.flush()
+    lk.lock([element(0, 10, EXCL_NOW)])
+    lk.lock([element(20, 10, SHARED_NOW)])
+    lk.lock([element(40, 5, EXCL_NOW)])
+    lk.lock([element(40, 5, UNLOCK)])
+    locks_fid = lk.file_id
     conn1, tree1 = r.connect(r.alice, S21, client)
     v1_name = r.name("v1")
     g, ctx = create(tree1, v1_name, [dhnq()], BATCH)
@@ -204,6 +227,31 @@ def round_two(r):
         h.close()
         conn.disconnect(True)
 
+    def locks_case():
+        other, other_tree = r.connect(r.alice, S311, uuid.uuid4())
+        o, _ = create(
+            other_tree, locks_name, None, RequestedOplockLevel.SMB2_OPLOCK_LEVEL_NONE,
+            CreateDisposition.FILE_OPEN, access=FilePipePrinterAccessMask.FILE_READ_ATTRIBUTES,
+        )
+        refused("a lock under the restored exclusive lock", STATUS_LOCK_NOT_GRANTED, lambda: o.lock([element(5, 1, EXCL_NOW)]))
+        refused("an exclusive lock under the restored shared lock", STATUS_LOCK_NOT_GRANTED, lambda: o.lock([element(25, 1, EXCL_NOW)]))
+        o.lock([element(25, 1, SHARED_NOW)])
+        o.lock([element(25, 1, UNLOCK)])
+        o.lock([element(40, 5, EXCL_NOW)])
+        conn, tree = r.connect(r.alice, S311, client)
+        h, _ = create(tree, locks_name, [dh2c(locks_fid, locks_guid)], BATCH)
+        # Not past 40: the other client's lock on [40, 45) refuses the read there.
+        if h.read(0, 40) != b"l" * 40:
+            raise AssertionError("the data flushed before the crash")
+        h.lock([element(0, 10, UNLOCK)])
+        o.lock([element(5, 1, EXCL_NOW)])
+        refused("an exclusive lock under the reconnected shared lock", STATUS_LOCK_NOT_GRANTED, lambda: o.lock([element(22, 1, EXCL_NOW)]))
+        h.close()
+        o.lock([element(22, 1, EXCL_NOW)])
+        o.close()
+        conn.disconnect(True)
+        other.disconnect(True)
+
     def conflict_case():
         conn, tree = r.connect(r.alice, S311, uuid.uuid4())
         start = time.monotonic()
@@ -224,6 +272,7 @@ def round_two(r):
 
     r.case("kill -9: batch", batch_case)
     r.case("kill -9: v1", v1_case)
+    r.case("kill -9: locks", locks_case)
     r.case("kill -9: conflict", conflict_case)
 
 

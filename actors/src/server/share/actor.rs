@@ -141,6 +141,16 @@ pub(crate) enum LockMsg {
         /// The answer: the holder and its range, or `None`.
         reply: oneshot::Sender<Option<(LockOwner, LockRange)>>,
     },
+    /// The ranges `owner` holds on `node` (what an SMB durable open records to take back
+    /// after a restart).
+    Held {
+        /// The file.
+        node: Node,
+        /// Whose locks.
+        owner: LockOwner,
+        /// The answer.
+        reply: oneshot::Sender<Vec<LockRange>>,
+    },
     /// Forget waiting request `id` on `node`.
     Cancel {
         /// The file.
@@ -940,6 +950,17 @@ impl ShareHandle {
         rx.await.map_err(|_| LockError::NoLocks)
     }
 
+    /// The ranges `owner` holds on `node` (this gateway's locks; empty when the manager is
+    /// gone).
+    pub(crate) async fn held_locks(&self, node: Node, owner: LockOwner) -> Vec<LockRange> {
+        let (reply, rx) = oneshot::channel();
+        let msg = LockMsg::Held { node, owner, reply };
+        if self.locks_tx.send(msg).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
     /// Forgets waiting lock request `id` on `node` (its requester gave up).
     pub(crate) async fn cancel_lock(&self, node: Node, id: u64) {
         let _ = self.locks_tx.send(LockMsg::Cancel { node, id }).await;
@@ -1159,6 +1180,9 @@ fn handle_lock(locks: &mut LockManager, msg: LockMsg) {
             reply,
         } => {
             let _ = reply.send(locks.test(node, &owner, range));
+        }
+        LockMsg::Held { node, owner, reply } => {
+            let _ = reply.send(locks.owner_ranges(node, &owner));
         }
         LockMsg::Cancel { node, id } => locks.cancel(node, id),
     }
@@ -1700,7 +1724,7 @@ impl<M: MetadataStore> LockState<M> {
                     });
                 }
             }
-            msg @ LockMsg::Cancel { .. } => handle_lock(m, msg),
+            msg @ (LockMsg::Cancel { .. } | LockMsg::Held { .. }) => handle_lock(m, msg),
         }
         self.settle();
     }

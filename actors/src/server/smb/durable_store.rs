@@ -26,8 +26,16 @@
 //! another's durable opens. A client reconnects its durable open through the gateway that
 //! granted it.
 //!
-//! Byte-range locks are not in the record: a durable open restored after a restart holds
-//! none (its locks were in memory only).
+//! Byte-range locks: a durable open's locks are recorded beside it, under its persistent id
+//! with [`LOCKS_BIT`] set ([`LockList`]), rewritten whenever they change (a LOCK or UNLOCK
+//! answered, a blocking lock granted) before the client is told, and removed with the open.
+//! A restored open takes them again in the share's lock manager, in the order they were
+//! granted, before the first connection, so a client reconnecting its handle finds its locks
+//! held and nobody else could take them meanwhile. A restored open whose locks cannot all be
+//! taken again (more than [`RECORDED_LOCKS_MAX`] were held, the list does not read, or a lock
+//! conflicts: on PostgreSQL, the locks of the gateway's previous process stay until its
+//! session's `lock_session_ttl` passes) is dropped instead: its reconnect fails, so the
+//! client learns it lost the handle, never that it silently lost a lock.
 //!
 //! Persistent FileIds are unique against every record on disk at start: the allocator starts
 //! past the largest id found, and at a random point of a 2^40-wide range above
@@ -50,6 +58,7 @@ use super::durable::{self, Durability, Preserved};
 use super::oplocks::{HeldLease, LeaseId, NodeKey, OpenRef};
 use super::state::{DirScan, Open, OpenKind, OpenLocks};
 use crate::identity::Permission;
+use crate::server::share::locks::{LockOwner, LockRange, Scope};
 use crate::server::share::{Caller, Node, ShareHandle};
 
 /// The version of [`Record`] this build writes and reads.
@@ -58,6 +67,83 @@ pub(crate) const RECORD_VERSION: u32 = 1;
 /// The connection id restored opens are known by in the open table (real connections count
 /// from 1); their FileId there is their persistent id.
 pub(crate) const RESTORED_CONN: u64 = 0;
+
+/// Set in the store id of a durable open's [`LockList`] (persistent ids stay below 2^49).
+pub(crate) const LOCKS_BIT: u64 = 1 << 62;
+
+/// Locks one durable open's list records at most (a few bytes each, so the list stays far
+/// below the store's record bound); an open holding more is not restored.
+pub(crate) const RECORDED_LOCKS_MAX: usize = 256;
+
+/// The byte-range locks a durable open holds, as recorded for a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct LockList {
+    /// [`RECORD_VERSION`].
+    pub(crate) version: u32,
+    /// Each lock in the order it was granted: offset, length, exclusive.
+    pub(crate) ranges: Vec<(u64, u64, bool)>,
+    /// It held more than [`RECORDED_LOCKS_MAX`]: the list is incomplete.
+    pub(crate) overflow: bool,
+}
+
+impl LockList {
+    /// The list's bytes.
+    fn encode(&self) -> Vec<u8> {
+        ron::to_string(self)
+            .expect("a list of integers always serialises")
+            .into_bytes()
+    }
+
+    /// The ranges of a complete list of this version.
+    fn decode(bytes: &[u8]) -> Result<Vec<LockRange>, String> {
+        let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
+        let l: Self = ron::from_str(text).map_err(|e| e.to_string())?;
+        if l.version != RECORD_VERSION {
+            return Err(format!("lock list version {}", l.version));
+        }
+        if l.overflow {
+            return Err(format!("more than {RECORDED_LOCKS_MAX} locks were held"));
+        }
+        Ok(l.ranges
+            .into_iter()
+            .map(|(offset, length, exclusive)| LockRange {
+                offset,
+                length,
+                exclusive,
+            })
+            .collect())
+    }
+}
+
+/// Records the locks `owner` (durable open `persistent`) holds on `node` in `share`'s
+/// metadata store, or removes the list when it holds none. A failed write is logged: the
+/// locks hold on, only a restart then drops the open.
+pub(crate) async fn record_locks(
+    share: &ShareHandle,
+    node: Node,
+    owner: LockOwner,
+    persistent: u64,
+) {
+    let held = share.held_locks(node, owner).await;
+    let id = persistent | LOCKS_BIT;
+    let result = if held.is_empty() {
+        share.remove_durable(server_caller(), id).await
+    } else {
+        let list = LockList {
+            version: RECORD_VERSION,
+            overflow: held.len() > RECORDED_LOCKS_MAX,
+            ranges: held
+                .iter()
+                .take(RECORDED_LOCKS_MAX)
+                .map(|r| (r.offset, r.length, r.exclusive))
+                .collect(),
+        };
+        share.put_durable(server_caller(), id, list.encode()).await
+    };
+    if let Err(f) = result {
+        tracing::warn!(persistent, error = %f.error, "durable open's locks not recorded; a restart drops the open");
+    }
+}
 
 /// The lease a durable open held when its record was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +223,10 @@ pub(crate) struct Record {
     /// When the record was written (FILETIME): at the grant, or at the disconnect that
     /// preserved it.
     pub(crate) recorded: u64,
+    /// The ParentLeaseKey its v2 lease named (a change through it leaves that directory
+    /// lease alone).
+    #[serde(default)]
+    pub(crate) parent_lease: Option<[u8; 16]>,
 }
 
 impl Record {
@@ -229,9 +319,7 @@ impl Record {
             replay_eligible: false.into(),
             app_instance: self.app_instance,
             channel_sequence: 0.into(),
-            // Not recorded: a change through the reopened handle breaks the parent's
-            // directory lease even when its lease named that lease as its parent.
-            parent_lease: None,
+            parent_lease: self.parent_lease,
             wrote: false,
         }
     }
@@ -310,6 +398,7 @@ impl Conn {
             posix_paths: open.posix_paths,
             app_instance: open.app_instance,
             recorded: filetime(self.server.env.wall()),
+            parent_lease: open.parent_lease,
         };
         Some((share, record))
     }
@@ -331,8 +420,30 @@ impl Conn {
     }
 }
 
-/// Removes the record of `open` (closing) from `share`, if it is a durable open whose share
-/// keeps records.
+impl Conn {
+    /// Records the locks durable open `id` holds now (see [`record_locks`]); nothing when it
+    /// is not durable or its share keeps no records.
+    pub(crate) async fn record_open_locks(&self, id: u64) {
+        let Some(open) = self.opens.get(&id) else {
+            return;
+        };
+        let OpenKind::Node { node, .. } = &open.kind else {
+            return;
+        };
+        if open.durable.is_none() {
+            return;
+        }
+        let Ok((share, _)) = self.share_of(open) else {
+            return;
+        };
+        if share.keeps_durable() {
+            record_locks(&share, *node, self.lock_owner(id), open.persistent).await;
+        }
+    }
+}
+
+/// Removes the record of `open` (closing) and its lock list from `share`, if it is a durable
+/// open whose share keeps records.
 pub(crate) async fn forget(share: &ShareHandle, open: &Open) {
     if open.durable.is_none() || !share.keeps_durable() {
         return;
@@ -340,6 +451,52 @@ pub(crate) async fn forget(share: &ShareHandle, open: &Open) {
     if let Err(f) = share.remove_durable(server_caller(), open.persistent).await {
         tracing::warn!(persistent = open.persistent, error = %f.error, "durable open record not removed");
     }
+    if open.locks.used
+        && let Err(f) = share
+            .remove_durable(server_caller(), open.persistent | LOCKS_BIT)
+            .await
+    {
+        tracing::warn!(persistent = open.persistent, error = %f.error, "durable open's lock list not removed");
+    }
+}
+
+/// Drops a durable open's record and lock list from `share` (it is not restored).
+async fn drop_records(share: &ShareHandle, id: u64) {
+    let _ = share.remove_durable(server_caller(), id).await;
+    let _ = share.remove_durable(server_caller(), id | LOCKS_BIT).await;
+}
+
+/// Takes restored durable open `id`'s recorded locks (`list`, its lock list's bytes) on
+/// `node` again, one at a time in the recorded order; on any failure releases what it took
+/// and says why.
+async fn retake_locks(
+    share: &ShareHandle,
+    node: Node,
+    session: u64,
+    id: u64,
+    list: &[u8],
+) -> Result<usize, String> {
+    let ranges = LockList::decode(list)?;
+    let owner = LockOwner::Smb {
+        conn: RESTORED_CONN,
+        session,
+        open: id,
+    };
+    for r in &ranges {
+        if let Err(e) = share.lock(node, owner.clone(), vec![*r], false).await {
+            share
+                .release_locks(Scope::Open {
+                    conn: RESTORED_CONN,
+                    open: id,
+                })
+                .await;
+            return Err(format!(
+                "lock at {} (+{}) not taken again: {e}",
+                r.offset, r.length
+            ));
+        }
+    }
+    Ok(ranges.len())
 }
 
 /// Restores every durable open recorded in the shares' metadata stores as a preserved open
@@ -362,8 +519,15 @@ pub(crate) async fn restore(server: &SmbServer) {
                 continue;
             }
         };
+        let (lists, records): (Vec<_>, Vec<_>) =
+            records.into_iter().partition(|(id, _)| id & LOCKS_BIT != 0);
+        let mut lists: std::collections::HashMap<u64, Vec<u8>> = lists
+            .into_iter()
+            .map(|(id, bytes)| (id & !LOCKS_BIT, bytes))
+            .collect();
         for (id, bytes) in records {
             largest = largest.max(Some(id));
+            let list = lists.remove(&id);
             let r = match Record::decode(&bytes) {
                 Ok(r) => r,
                 Err(e) => {
@@ -373,7 +537,7 @@ pub(crate) async fn restore(server: &SmbServer) {
                         error = e,
                         "durable open record unreadable; dropped"
                     );
-                    let _ = share.remove_durable(server_caller(), id).await;
+                    drop_records(&share, id).await;
                     continue;
                 }
             };
@@ -390,8 +554,27 @@ pub(crate) async fn restore(server: &SmbServer) {
                     id,
                     "durable open of a file that is gone; dropped"
                 );
-                let _ = share.remove_durable(server_caller(), id).await;
+                drop_records(&share, id).await;
                 continue;
+            }
+            let mut open = r.open(id);
+            if let Some(list) = list {
+                match retake_locks(&share, r.node(), r.session, id, &list).await {
+                    Ok(n) => {
+                        open.locks.used = true;
+                        tracing::debug!(id, locks = n, "restored durable open's locks taken again");
+                    }
+                    Err(e) => {
+                        tracing::warn!(
+                            share = reg.name,
+                            id,
+                            error = e,
+                            "durable open's locks cannot be taken again; the open is dropped, so its reconnect fails"
+                        );
+                        drop_records(&share, id).await;
+                        continue;
+                    }
+                }
             }
             let was = OpenRef {
                 conn: RESTORED_CONN,
@@ -415,20 +598,18 @@ pub(crate) async fn restore(server: &SmbServer) {
                     r.path.to_lowercase(),
                 );
             }
-            let p = Preserved::new(
-                r.open(id),
-                was,
-                r.owner,
-                share.clone(),
-                caller,
-                server.env.now(),
-            );
+            let p = Preserved::new(open, was, r.owner, share.clone(), caller, server.env.now());
             if let Err(p) = server.durable.preserve(p) {
                 tracing::info!(id, "restored durable open closed: too many preserved opens");
                 durable::close(server, *p).await;
                 continue;
             }
             restored += 1;
+        }
+        // Lists whose open is gone (a crash between removing an open's record and its
+        // list).
+        for id in lists.into_keys() {
+            let _ = share.remove_durable(server_caller(), id | LOCKS_BIT).await;
         }
     }
     if any {
@@ -491,6 +672,7 @@ mod tests {
             posix_paths: false,
             app_instance: None,
             recorded: 133_000_000_000_000_000,
+            parent_lease: Some([6; 16]),
         };
         let bytes = r.encode();
         assert_eq!(Record::decode(&bytes), Ok(r.clone()));

@@ -126,7 +126,10 @@ impl Conn {
                 .iter()
                 .map(|e| (e.offset, e.length))
                 .collect();
-            let (_, result) = share.unlock(node, owner, ranges).await;
+            let (unlocked, result) = share.unlock(node, owner, ranges).await;
+            if unlocked > 0 {
+                self.record_open_locks(id).await;
+            }
             result.map_err(lock_status)?;
             if valid < r.locks.len() {
                 return Err(NtStatus::INVALID_PARAMETER);
@@ -159,9 +162,17 @@ impl Conn {
             }
             self.lock_breaks(&share, id, node);
             match share.lock(node, owner.clone(), ranges.clone(), wait).await {
-                Ok(Locked::Granted) => lock_ok(),
+                Ok(Locked::Granted) => {
+                    self.record_open_locks(id).await;
+                    lock_ok()
+                }
                 Ok(Locked::Queued { id: waiter, rx }) => {
                     tracing::debug!(waiter, "LOCK waits for a conflicting lock");
+                    let recorded = self
+                        .opens
+                        .get(&id)
+                        .filter(|o| o.durable.is_some() && share.keeps_durable())
+                        .map(|o| o.persistent);
                     let pending = PendingLock {
                         share,
                         node,
@@ -169,6 +180,7 @@ impl Conn {
                         range: ranges[0],
                         waiter,
                         rx: Some(rx),
+                        recorded,
                     };
                     return Ok(Out::pending(pending.wait()));
                 }
@@ -253,6 +265,9 @@ struct PendingLock {
     range: LockRange,
     waiter: u64,
     rx: Option<oneshot::Receiver<Result<(), LockError>>>,
+    /// The persistent id of the durable open asking, when its share records its locks: a
+    /// grant is recorded before it is answered.
+    recorded: Option<u64>,
 }
 
 impl PendingLock {
@@ -262,6 +277,17 @@ impl PendingLock {
             None => Err(LockError::Cancelled),
         };
         self.rx = None;
+        if result.is_ok()
+            && let Some(persistent) = self.recorded
+        {
+            super::durable_store::record_locks(
+                &self.share,
+                self.node,
+                self.owner.clone(),
+                persistent,
+            )
+            .await;
+        }
         Finish::Done(match result {
             Ok(()) => lock_ok(),
             Err(e) => Out::error(lock_status(e)),
