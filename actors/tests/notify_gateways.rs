@@ -7,16 +7,20 @@
 //! (`tests/smb/smbprotocol_notify_gateways.py`) watches directories and reports step by step
 //! over its stdin and stdout; the `nfs3_client` crate changes the share through gateway B.
 
-use nfs3_client::nfs3_types::nfs3::{Nfs3Result, REMOVE3args, RENAME3args};
+use nfs3_client::nfs3_types::nfs3::{
+    Nfs3Result, REMOVE3args, RENAME3args, SETATTR3args, sattrguard3, stable_how,
+};
 use testkit::gateway::{Content, gateway};
-use testkit::nfs::{create, dirop, lookup, mount};
+use testkit::nfs::{create, dirop, lookup, mode, mount, write_all};
 use testkit::script::StepScript;
 
 const PASSWORD: &str = "notify-gw-pw";
 
 /// Goal: a watch through gateway A is completed with FILE_ACTION_ADDED for a file created
 /// through gateway B, with the old and new names for B's rename within the directory and
-/// with FILE_ACTION_REMOVED for B's remove; a tree watch on the share root is told to re-read
+/// with FILE_ACTION_MODIFIED for B's SETATTR and FILE_SYNC WRITE of it (B announces
+/// modifications of the entries its NFS clients looked up), with FILE_ACTION_REMOVED for B's
+/// remove; a tree watch on the share root is told to re-read
 /// (STATUS_NOTIFY_ENUM_DIR) for B's change below it and gets the entry for B's create in the
 /// root itself; and after a database restart (gateway A's listener may have missed changes)
 /// the watch is told to re-read. The script checks each answer; this side makes the changes
@@ -90,6 +94,25 @@ async fn changes_through_another_gateway_fire_watches() {
         .await
         .unwrap();
     assert!(matches!(r, Nfs3Result::Ok(_)), "RENAME: {r:?}");
+    py.go();
+
+    // 3b: B looks the file up, sets its mode, then writes it.
+    py.expect("WATCHING-M").await;
+    let f = lookup(&mut m, &watched, "renamed.txt").await.unwrap();
+    let r = m
+        .setattr(&SETATTR3args {
+            object: f.clone(),
+            new_attributes: mode(0o600),
+            guard: sattrguard3::default(),
+        })
+        .await
+        .unwrap();
+    assert!(matches!(r, Nfs3Result::Ok(_)), "SETATTR: {r:?}");
+    py.go();
+    py.expect("WATCHING-W").await;
+    write_all(&mut m, &f, 0, b"from B", stable_how::FILE_SYNC)
+        .await
+        .unwrap();
     py.go();
 
     // 4: a create in the root, then a remove below it, through B.

@@ -569,6 +569,56 @@ pub enum EntryAction {
     RenamedFrom,
     /// The entry's new name in a rename within the directory.
     RenamedTo,
+    /// The entry's node changed its data or attributes (what: the bits). No namespace
+    /// transaction tells of it: the front end that made the change, which knows the
+    /// directory entry it reached the node by, announces it ([`MetadataStore::announce`]).
+    Modified(Modified),
+}
+
+/// What changed about a node, for [`EntryAction::Modified`]: a set of bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Modified(pub u16);
+
+impl Modified {
+    /// Its size.
+    pub const SIZE: Self = Self(1);
+    /// Its data was written (the last write time moved).
+    pub const WRITE: Self = Self(2);
+    /// Its mode or other attribute bits.
+    pub const ATTRIBUTES: Self = Self(4);
+    /// Its last access time.
+    pub const ACCESS_TIME: Self = Self(8);
+    /// Its creation time.
+    pub const CREATION_TIME: Self = Self(16);
+    /// Its extended attributes.
+    pub const XATTRS: Self = Self(32);
+    /// Its owner, group or access control list.
+    pub const SECURITY: Self = Self(64);
+    /// Every bit this build knows.
+    pub const ALL: Self = Self(127);
+
+    /// Whether any bit of `other` is set here.
+    pub fn intersects(self, other: Self) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// Whether no bit is set.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl std::ops::BitOr for Modified {
+    type Output = Self;
+    fn bitor(self, rhs: Self) -> Self {
+        Self(self.0 | rhs.0)
+    }
+}
+
+impl std::ops::BitOrAssign for Modified {
+    fn bitor_assign(&mut self, rhs: Self) {
+        self.0 |= rhs.0;
+    }
 }
 
 /// One changed entry of a directory.
@@ -985,6 +1035,22 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// nothing to follow.
     fn dir_changes(&self) -> Option<DirFeed> {
         None
+    }
+
+    /// Tells the processes following [`dir_changes`](Self::dir_changes) through other store
+    /// values that `entries` of directory `dir` (generation `generation`) changed in a way
+    /// no namespace transaction announces ([`EntryAction::Modified`]: a node's data or
+    /// attributes, which only the front end can relate to an entry). At most as costly as a
+    /// namespace change's own announcement, and nothing while nobody follows. Nothing (the
+    /// default) where no other process shares the store.
+    fn announce(
+        &self,
+        dir: InodeId,
+        generation: Generation,
+        entries: Vec<EntryChange>,
+    ) -> impl Future<Output = StoreResult<()>> + Send {
+        let _ = (dir, generation, entries);
+        async { Ok(()) }
     }
 
     /// Whether durable-open records put here outlive this process

@@ -254,6 +254,15 @@ macro_rules! forward_metadata_store {
             fn dir_changes(&self) -> Option<$crate::DirFeed> {
                 $via!(self, fn dir_changes, s => $crate::MetadataStore::dir_changes(s))
             }
+            async fn announce(
+                &self,
+                dir: $crate::InodeId,
+                generation: $crate::Generation,
+                entries: Vec<$crate::EntryChange>,
+            ) -> $crate::StoreResult<()> {
+                $via!(self, async announce,
+                    s => $crate::MetadataStore::announce(s, dir, generation, entries).await)
+            }
             fn keeps_durable_opens(&self) -> bool {
                 $via!(self, fn keeps_durable_opens,
                     s => $crate::MetadataStore::keeps_durable_opens(s))

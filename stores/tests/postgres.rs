@@ -848,11 +848,12 @@ async fn next_change(
 
 /// Goal: a namespace change committed through one store value (gateway) arrives on another's
 /// feed, in commit order and with the directory's generation, never on the feed of the store
-/// that made it; a failed operation announces nothing; and after the database restarted (the
+/// that made it; a modification announced through one (`MetadataStore::announce`) arrives
+/// the same way; a failed operation announces nothing; and after the database restarted (the
 /// listener's connection was cut, so notifications may be gone) the feed says `Lost` and then
 /// delivers changes again. Method: two stores on one database of a server of this test's own
 /// (it is restarted); every create, link, rename (within and across directories), unlink and
-/// rmdir through `a` is read from `b`'s feed; then one change through `b` is the first thing
+/// rmdir through `a`, and an announced modification, is read from `b`'s feed; then one change through `b` is the first thing
 /// `a`'s feed shows after its connection event.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dir_changes_reach_the_other_gateways() {
@@ -924,6 +925,23 @@ async fn dir_changes_reach_the_other_gateways() {
     assert_eq!(
         next_change(&mut fb, r.ino, "rename across: target").await,
         vec![(b"moved".to_vec(), Added, false)]
+    );
+    // A modification, announced by the front end that made it, outside any transaction.
+    let modified = stores::EntryAction::Modified(stores::Modified::SIZE | stores::Modified::WRITE);
+    a.announce(
+        r.ino,
+        r.generation,
+        vec![stores::EntryChange {
+            name: b"moved".to_vec(),
+            action: modified,
+            is_dir: false,
+        }],
+    )
+    .await
+    .expect("announce");
+    assert_eq!(
+        next_change(&mut fb, r.ino, "an announced modification").await,
+        vec![(b"moved".to_vec(), modified, false)]
     );
     a.unlink(r.ino, b"moved", now).await.expect("unlink");
     assert_eq!(

@@ -87,9 +87,12 @@ impl StepScript {
 
 /// Drives `tests/smb/smbprotocol_dirlease.py` (started by the caller, against one gateway or
 /// two) to its end, making its NFS changes through the NFS server on `nfs_port`: a file
-/// created in, then removed from, the leased directory `dl`. Panics when a step fails.
+/// created in the leased directory `dl`, written (FILE_SYNC), its mode set, then removed.
+/// Panics when a step fails.
 pub async fn drive_dirlease(mut py: StepScript, nfs_port: u16) {
-    use nfs3_client::nfs3_types::nfs3::{Nfs3Result, REMOVE3args};
+    use nfs3_client::nfs3_types::nfs3::{
+        Nfs3Result, REMOVE3args, SETATTR3args, sattrguard3, stable_how,
+    };
 
     for step in [
         "GRANTS",
@@ -108,11 +111,27 @@ pub async fn drive_dirlease(mut py: StepScript, nfs_port: u16) {
     let dl = crate::nfs::lookup(&mut m, &root, "dl")
         .await
         .expect("LOOKUP dl");
-    crate::nfs::create(&mut m, &dl, "nfs.txt", 0o644)
+    let f = crate::nfs::create(&mut m, &dl, "nfs.txt", 0o644)
         .await
         .expect("CREATE dl/nfs.txt");
     py.go();
     py.expect("NFS-BROKE").await;
+    py.expect("ARMED-W").await;
+    crate::nfs::write_all(&mut m, &f, 0, b"from NFS", stable_how::FILE_SYNC)
+        .await
+        .expect("WRITE dl/nfs.txt");
+    py.go();
+    py.expect("ARMED-S").await;
+    let r = m
+        .setattr(&SETATTR3args {
+            object: f.clone(),
+            new_attributes: crate::nfs::mode(0o600),
+            guard: sattrguard3::default(),
+        })
+        .await
+        .expect("SETATTR dl/nfs.txt");
+    assert!(matches!(r, Nfs3Result::Ok(_)), "SETATTR: {r:?}");
+    py.go();
     py.expect("ARMED2").await;
     let r = m
         .remove(&REMOVE3args {

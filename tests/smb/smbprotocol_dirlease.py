@@ -7,9 +7,9 @@ ClientGuid). Driven by actors/tests/lease_nfs.rs, which talks NFS:
 
 With PORT_B, client B connects to another gateway on the same PostgreSQL (driven by
 actors/tests/lease_gateways.rs, whose NFS calls go through that gateway too): entry changes
-reach A's gateway through the store's change feed, so steps 2, 6 (rename, delete) and 7-8 run;
-a child's data or times changed through another gateway do not break the lease (the feed
-carries entry changes only, docs/SMB.md), so step 5 and the times of step 6 are left out.
+reach A's gateway through the store's change feed, and a child's data or times changed
+through the other gateway through the modifications that gateway announces on the same
+feed, so every step runs.
 
 The script checks, in order:
   1. grants: A opens directory `dl` with a v2 lease asking RWH and is granted RH (never write
@@ -27,7 +27,9 @@ The script checks, in order:
      break; rearm; B deletes b2.txt (delete on close): break; prints "SETINFO-BROKE";
   7. rearm; prints "ARMED" and waits for a line on stdin (the test creates `dl/nfs.txt` over
      NFS): break; prints "NFS-BROKE";
-  8. rearm; prints "ARMED2" and waits for a line (the test removes `dl/nfs.txt` over NFS):
+  8. rearm; prints "ARMED-W" and waits (the test writes `dl/nfs.txt` over NFS, FILE_SYNC):
+     break; rearm; prints "ARMED-S" and waits (the test sets its mode over NFS): break;
+  9. rearm; prints "ARMED2" and waits for a line (the test removes `dl/nfs.txt` over NFS):
      break; then prints "DONE".
 A break that arrives where none is due fails the step that was running. Exits 1 when a check
 failed, 2 when smbprotocol is missing.
@@ -251,13 +253,12 @@ def main():
         say("PARENT-KEY-QUIET")
 
         # 5: B writes: the break comes at close.
-        if not cross:
-            b, _ = open_file(tree_b, "dl\\b.txt", disposition=CreateDisposition.FILE_OPEN)
-            b.write(b"data from B", 0)
-            a.quiet("write by B")
-            b.close()
-            a.expect_break("close after a write by B")
-            a.rearm()
+        b, _ = open_file(tree_b, "dl\\b.txt", disposition=CreateDisposition.FILE_OPEN)
+        b.write(b"data from B", 0)
+        a.quiet("write by B")
+        b.close()
+        a.expect_break("close after a write by B")
+        a.rearm()
         say("WRITE-BROKE")
 
         # 6: rename, times, delete by B.
@@ -267,12 +268,11 @@ def main():
         ren["file_name"] = "dl\\b2.txt"
         set_info(b, ren)
         a.expect_break("rename by B")
-        if not cross:
-            a.rearm()
-            basic = FileBasicInformation()
-            basic["last_write_time"] = 132000000000000000
-            set_info(b, basic)
-            a.expect_break("times set by B")
+        a.rearm()
+        basic = FileBasicInformation()
+        basic["last_write_time"] = 132000000000000000
+        set_info(b, basic)
+        a.expect_break("times set by B")
         b.close()
         a.rearm()
         b, _ = open_file(
@@ -288,6 +288,14 @@ def main():
         wait_go()
         a.expect_break("create over NFS")
         say("NFS-BROKE")
+        a.rearm()
+        say("ARMED-W")
+        wait_go()
+        a.expect_break("a FILE_SYNC write over NFS")
+        a.rearm()
+        say("ARMED-S")
+        wait_go()
+        a.expect_break("a mode set over NFS")
         a.rearm()
         say("ARMED2")
         wait_go()

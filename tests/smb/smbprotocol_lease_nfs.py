@@ -132,11 +132,12 @@ def open_dir(tree, path, disposition):
     return d
 
 
-def watch(d, tree_too):
-    """Starts a CHANGE_NOTIFY on `d` and returns once the server holds it: its interim
-    STATUS_PENDING answer (sent after the watch is registered) has arrived, or its final one."""
+def watch(d, tree_too, completion_filter=NAMES):
+    """Starts a CHANGE_NOTIFY on `d` (names, unless `completion_filter` says otherwise) and
+    returns once the server holds it: its interim STATUS_PENDING answer (sent after the watch
+    is registered) has arrived, or its final one."""
     w = FileSystemWatcher(d)
-    w.start(NAMES, flags=ChangeNotifyFlags.SMB2_WATCH_TREE if tree_too else 0, output_buffer_length=4096)
+    w.start(completion_filter, flags=ChangeNotifyFlags.SMB2_WATCH_TREE if tree_too else 0, output_buffer_length=4096)
     until = time.monotonic() + DEADLINE
     while w._request.async_id is None and not w._request.response_event.is_set():
         if time.monotonic() > until:

@@ -15,6 +15,10 @@ Over SMB 3.1.1 (encrypted) to gateway A the script
   3. watches `watched` again, prints "WATCHING2" and waits (the test renames the file to
      `renamed.txt` through B); checks RENAMED_OLD_NAME fromb.txt, RENAMED_NEW_NAME
      renamed.txt;
+  3b. watches `watched` through a new handle for attribute, size and last-write changes, prints "WATCHING-M" and
+     waits (the test looks `renamed.txt` up and sets its mode through B, which announces the
+     modification); checks MODIFIED renamed.txt; then again, prints "WATCHING-W" and waits
+     (the test writes it through B, FILE_SYNC); checks MODIFIED renamed.txt;
   4. watches `watched` and, through a new handle, the root (WATCH_TREE), prints "WATCHING3" and waits (the test
      creates `top.txt` in the root, then removes `watched/renamed.txt`, through B); checks that
      the tree watch reports top.txt ADDED and the watch on `watched` renamed.txt REMOVED;
@@ -29,6 +33,7 @@ import uuid
 
 try:
     from smbprotocol.connection import Ciphers, Dialects
+    from smbprotocol.change_notify import CompletionFilter
     from smbprotocol.open import CreateDisposition
 
     import harness
@@ -51,6 +56,12 @@ except ImportError as e:  # pragma: no cover - the environment's fault, said pla
     sys.exit(2)
 
 REMOVED = 2
+MODIFIED = 3
+MODIFIES = (
+    CompletionFilter.FILE_NOTIFY_CHANGE_ATTRIBUTES
+    | CompletionFilter.FILE_NOTIFY_CHANGE_SIZE
+    | CompletionFilter.FILE_NOTIFY_CHANGE_LAST_WRITE
+)
 
 
 def expect(got, want, what):
@@ -92,6 +103,19 @@ def main():
             [(RENAMED_OLD_NAME, "fromb.txt"), (RENAMED_NEW_NAME, "renamed.txt")],
             "the watch on `watched`, for B's rename",
         )
+
+        # 3b: B modifies the file: its mode, then its data. A handle of its own: a handle's
+        # first CompletionFilter stays until it closes.
+        dm = open_dir(tree, "watched", CreateDisposition.FILE_OPEN)
+        w = watch(dm, False, MODIFIES)
+        say("WATCHING-M")
+        wait_go()
+        expect(changes(w), [(MODIFIED, "renamed.txt")], "the watch on `watched`, for B's SETATTR")
+        w = watch(dm, False, MODIFIES)
+        say("WATCHING-W")
+        wait_go()
+        expect(changes(w), [(MODIFIED, "renamed.txt")], "the watch on `watched`, for B's WRITE")
+        dm.close()
 
         # 4: a create in the tree watch's own directory, and a remove, through B.
         root = open_dir(tree, "", CreateDisposition.FILE_OPEN)

@@ -27,9 +27,16 @@
 //! `1 ORIGIN DIR GENERATION ENTRY…`, space-separated, where `1` is the format version,
 //! `ORIGIN` the announcing store value's random id in hex, `DIR` and `GENERATION` the
 //! directory's inode and generation in decimal, and each `ENTRY` an action letter (`a` added,
-//! `r` removed, `o` a rename's old name, `n` its new name), a kind letter (`d` directory, `f`
-//! anything else) and the name's bytes in hex. Names are at most 255 bytes, so a payload holds
-//! at most two of 512 characters each.
+//! `r` removed, `o` a rename's old name, `n` its new name, `m` the node modified, followed by
+//! its [`Modified`] bits as four hex digits), a kind letter (`d` directory, `f` anything
+//! else) and the name's bytes in hex. Names are at most 255 bytes, so a payload holds at most
+//! two of 516 characters each. An older build reads a payload with `m` as one it cannot
+//! decode, so its watchers re-read ([`DirEvent::Lost`]) rather than miss it.
+//!
+//! Modifications (a node's data or attributes) change no entry, so no namespace transaction
+//! announces them: the front end that made one announces it through
+//! [`MetadataStore::announce`](crate::api::MetadataStore::announce), outside any transaction,
+//! under the same rule (only while another origin follows).
 //!
 //! # Following
 //!
@@ -56,7 +63,9 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use super::{Node, Step, random_u64};
-use crate::api::{DirChange, DirEvent, DirFeed, EntryAction, EntryChange, Generation, InodeId};
+use crate::api::{
+    DirChange, DirEvent, DirFeed, EntryAction, EntryChange, Generation, InodeId, Modified,
+};
 
 /// The `LISTEN`/`NOTIFY` channel namespace changes are announced on.
 pub const DIR_CHANGES_CHANNEL: &str = "dittofs_dir_changes";
@@ -146,6 +155,28 @@ impl Feed {
         Ok(())
     }
 
+    /// Announces `entries` of directory `dir` outside any transaction, through a connection
+    /// of `pool`, if a follower of another origin is connected (see the module docs).
+    pub(super) async fn announce_now(
+        &self,
+        pool: &PgPool,
+        dir: InodeId,
+        generation: Generation,
+        entries: &[(&[u8], EntryAction, bool)],
+    ) -> Step<()> {
+        let mut c = pool.acquire().await?;
+        if !self.followed(&mut c).await? {
+            return Ok(());
+        }
+        let payload = encode(self.origin, dir, generation, entries);
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(DIR_CHANGES_CHANNEL)
+            .bind(payload)
+            .execute(&mut *c)
+            .await?;
+        Ok(())
+    }
+
     /// Whether a follower of another origin is connected to this database, as last seen at
     /// most [`FOLLOWERS_FRESH`] ago (looked up through `c` when older).
     async fn followed(&self, c: &mut PgConnection) -> Step<bool> {
@@ -197,16 +228,17 @@ fn encode(
     use std::fmt::Write as _;
     let mut s = format!("{FORMAT} {origin:x} {} {}", dir.0, generation.0);
     for &(name, action, is_dir) in entries {
-        let a = match action {
-            EntryAction::Added => 'a',
-            EntryAction::Removed => 'r',
-            EntryAction::RenamedFrom => 'o',
-            EntryAction::RenamedTo => 'n',
-        };
-        let k = if is_dir { 'd' } else { 'f' };
         s.push(' ');
-        s.push(a);
-        s.push(k);
+        match action {
+            EntryAction::Added => s.push('a'),
+            EntryAction::Removed => s.push('r'),
+            EntryAction::RenamedFrom => s.push('o'),
+            EntryAction::RenamedTo => s.push('n'),
+            EntryAction::Modified(m) => {
+                let _ = write!(s, "m{:04x}", m.0);
+            }
+        }
+        s.push(if is_dir { 'd' } else { 'f' });
         for b in name {
             let _ = write!(s, "{b:02x}");
         }
@@ -225,15 +257,23 @@ fn decode(payload: &str) -> Option<(u64, DirChange)> {
     let generation = Generation(words.next()?.parse().ok()?);
     let mut entries = Vec::new();
     for w in words {
-        let (action, rest) = w.split_at_checked(1)?;
-        let (kind, hex) = rest.split_at_checked(1)?;
+        let (action, mut rest) = w.split_at_checked(1)?;
         let action = match action {
             "a" => EntryAction::Added,
             "r" => EntryAction::Removed,
             "o" => EntryAction::RenamedFrom,
             "n" => EntryAction::RenamedTo,
+            "m" => {
+                let (bits, after) = rest.split_at_checked(4)?;
+                if !bits.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return None;
+                }
+                rest = after;
+                EntryAction::Modified(Modified(u16::from_str_radix(bits, 16).ok()?))
+            }
             _ => return None,
         };
+        let (kind, hex) = rest.split_at_checked(1)?;
         let is_dir = match kind {
             "d" => true,
             "f" => false,
@@ -310,6 +350,16 @@ mod tests {
             (long.as_slice(), EntryAction::RenamedFrom, false),
             (odd.as_slice(), EntryAction::RenamedTo, true),
         ];
+        let modified = [(
+            long.as_slice(),
+            EntryAction::Modified(Modified::SIZE | Modified::WRITE),
+            false,
+        )];
+        let p = encode(5, InodeId(8), Generation(1), &modified);
+        assert!(p.len() < 8000);
+        let (_, change) = decode(&p).expect("a modification decodes");
+        assert_eq!(change.entries[0].action, EntryAction::Modified(Modified(3)));
+        assert_eq!(change.entries[0].name, long);
         let p = encode(u64::MAX, InodeId(7), Generation(3), &entries);
         assert!(p.len() < 8000);
         let (origin, change) = decode(&p).expect("decodes");
@@ -332,6 +382,10 @@ mod tests {
             "1 1 7 3 af6",
             "1 1 7 3 af",
             "1 1 7 3 afé1",
+            "1 1 7 3 mf61",
+            "1 1 7 3 m00zzf61",
+            "1 1 7 3 m+003f61",
+            "1 1 7 3 m0003",
         ] {
             assert!(decode(bad).is_none(), "{bad:?} decoded");
         }

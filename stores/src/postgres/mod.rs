@@ -83,10 +83,10 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Row};
 
 use crate::api::{
-    Attr, ContentVersion, Cookie, Device, DirEntry, DirFeed, DirPage, EntryAction, FileKind,
-    ForeignLock, Generation, InodeId, LockNews, MetadataStore, NewNode, RangeLock, Recorded,
-    Removed, Renamed, SetAttr, SharedCaching, StoreError, StoreId, StoreResult, Timestamp, Usage,
-    XattrEntry, check_name, check_xattr_name, fold_case,
+    Attr, ContentVersion, Cookie, Device, DirEntry, DirFeed, DirPage, EntryAction, EntryChange,
+    FileKind, ForeignLock, Generation, InodeId, LockNews, MetadataStore, NewNode, RangeLock,
+    Recorded, Removed, Renamed, SetAttr, SharedCaching, StoreError, StoreId, StoreResult,
+    Timestamp, Usage, XattrEntry, check_name, check_xattr_name, fold_case,
 };
 use crate::rules::{self, add_link};
 
@@ -1802,6 +1802,28 @@ impl MetadataStore for PgMetadata {
 
     fn dir_changes(&self) -> Option<DirFeed> {
         Some(self.feed.subscribe())
+    }
+
+    async fn announce(
+        &self,
+        dir: InodeId,
+        generation: Generation,
+        entries: Vec<EntryChange>,
+    ) -> StoreResult<()> {
+        let entries: Vec<(&[u8], EntryAction, bool)> = entries
+            .iter()
+            .map(|e| (e.name.as_slice(), e.action, e.is_dir))
+            .collect();
+        // At most two entries fit one notification's payload.
+        for chunk in entries.chunks(2) {
+            self.retry(|_| async move {
+                self.feed
+                    .announce_now(&self.pool, dir, generation, chunk)
+                    .await
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     async fn put_durable_open(&self, share: &str, id: u64, record: Vec<u8>) -> StoreResult<()> {

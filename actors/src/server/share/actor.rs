@@ -307,6 +307,9 @@ share_ops! {
     RemoveDurable => remove_durable(id: u64) -> ();
     /// Every SMB durable-open record of the share, with its id.
     DurableOpens => durable_opens() -> Vec<(u64, Vec<u8>)>;
+    /// Tells other gateways following the metadata store that `entries` of `dir` changed
+    /// (`MetadataStore::announce`: modifications, which no namespace change announces).
+    Announce => announce(dir: Node, entries: Vec<stores::EntryChange>) -> ();
     /// A file is opened (SMB will keep open state here).
     @method #[expect(dead_code, reason = "the hook the SMB front end will call; NFSv3 has no open")]
     Open => open(node: Node) -> Attr;
@@ -771,6 +774,19 @@ mod ops {
         r.map_err(|e| Failure::from(OpError::Store(e)))
     }
 
+    pub(super) async fn announce<M: MetadataStore, C: ContentStore>(
+        share: &Share<M, C>,
+        _caller: &Caller,
+        dir: Node,
+        entries: Vec<stores::EntryChange>,
+    ) -> Outcome<()> {
+        let r = share
+            .meta()
+            .announce(dir.ino, dir.generation, entries)
+            .await;
+        r.map_err(|e| Failure::from(OpError::Store(e)))
+    }
+
     pub(super) async fn durable_opens<M: MetadataStore, C: ContentStore>(
         share: &Share<M, C>,
         _caller: &Caller,
@@ -823,6 +839,12 @@ pub(crate) struct ShareHandle {
     file_size_max: u64,
     /// The share's metadata store keeps SMB durable-open records across a restart.
     keeps_durable: bool,
+    /// Whether other gateways share the metadata store (`MetadataStore::shares_locks`), so
+    /// changes may need announcing to them.
+    shared: bool,
+    /// The entries nodes were last reached by through a front end that names nodes by
+    /// handle (NFS).
+    names: Arc<super::foreign::NameHints>,
 }
 
 impl ShareHandle {
@@ -1021,6 +1043,18 @@ impl ShareHandle {
     pub(crate) fn keeps_durable(&self) -> bool {
         self.keeps_durable
     }
+
+    /// Whether other gateways share the share's metadata store, so that a modification
+    /// worth telling their watchers must be announced ([`Self::announce`]).
+    pub(crate) fn shared(&self) -> bool {
+        self.shared
+    }
+
+    /// The entries nodes of the share were last reached by
+    /// ([`super::foreign::NameHints`]).
+    pub(crate) fn names(&self) -> &super::foreign::NameHints {
+        &self.names
+    }
 }
 
 /// The actor that owns one share.
@@ -1050,6 +1084,8 @@ impl<M: MetadataStore, C: ContentStore> ShareActor<M, C> {
             root: Node::from(share.root()),
             file_size_max: share.file_size_max(),
             keeps_durable: share.meta().keeps_durable_opens(),
+            shared: share.meta().shares_locks(),
+            names: Arc::default(),
         };
         let mut manager = LockManager::with_gauge(locks_held);
         let remote = share.meta().shares_locks().then(|| {

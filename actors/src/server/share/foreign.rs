@@ -13,7 +13,10 @@
 //! Directory changes made through *other gateways* on a metadata store several gateways share
 //! reach the watches the same way: [`follow`] reads the store's feed
 //! ([`stores::MetadataStore::dir_changes`]) for one share and calls [`Foreign::changed`], or
-//! [`Foreign::lost_track`] when the feed may have missed changes.
+//! [`Foreign::lost_track`] when the feed may have missed changes. Entry changes are announced
+//! by the store's own transactions; modifications of a node's data or attributes
+//! ([`Event::Modified`]) only the front end can relate to a directory entry, so the front end
+//! that made one announces it ([`announce`]).
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -21,7 +24,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use stores::{DirEvent, DirFeed, EntryAction};
+use stores::{DirEvent, DirFeed, EntryAction, Modified};
 use tokio_util::sync::CancellationToken;
 
 use super::actor::ShareHandle;
@@ -54,6 +57,8 @@ pub(crate) enum Event {
     RenamedFrom,
     /// The entry's new name in a rename within the directory.
     RenamedTo,
+    /// The entry's node changed its data or attributes (what: the bits).
+    Modified(Modified),
 }
 
 /// One changed entry: its name, what happened, and whether it is a directory.
@@ -134,15 +139,7 @@ pub(crate) async fn follow(
     foreign: Arc<dyn Foreign>,
     shutdown: CancellationToken,
 ) {
-    // `..` lookups need only search permission, which root has on every directory with an
-    // execute bit; the lookups change nothing.
-    let caller = Caller {
-        user: None,
-        uid: 0,
-        gid: 0,
-        gids: Vec::new(),
-        permission: Permission::Read,
-    };
+    let caller = server_caller();
     let id = share.id();
     loop {
         let event = tokio::select! {
@@ -176,6 +173,7 @@ pub(crate) async fn follow(
                             EntryAction::Removed => Event::Removed,
                             EntryAction::RenamedFrom => Event::RenamedFrom,
                             EntryAction::RenamedTo => Event::RenamedTo,
+                            EntryAction::Modified(m) => Event::Modified(m),
                         },
                         is_dir: e.is_dir,
                     })
@@ -183,5 +181,182 @@ pub(crate) async fn follow(
                 foreign.changed(id, dir, &ancestors, &changes);
             }
         }
+    }
+}
+
+/// Announces to the other gateways sharing `share`'s metadata store that the node named
+/// `name` in `dir` was modified (`what`), in a task of its own (nobody waits for it); nothing
+/// when no other gateway shares the store.
+pub(crate) fn announce(share: &ShareHandle, dir: Node, name: &[u8], is_dir: bool, what: Modified) {
+    if !share.shared() || what.is_empty() || name.is_empty() {
+        return;
+    }
+    let share = share.clone();
+    let entry = stores::EntryChange {
+        name: name.to_vec(),
+        action: EntryAction::Modified(what),
+        is_dir,
+    };
+    tokio::spawn(async move {
+        if let Err(f) = share.announce(server_caller(), dir, vec![entry]).await {
+            tracing::debug!(error = %f.error, "a modification was not announced to the other gateways");
+        }
+    });
+}
+
+/// Entries remembered at most by one share's [`NameHints`].
+pub(crate) const NAME_HINTS_MAX: usize = 16_384;
+
+/// The directory entry each of a share's recently named nodes was last reached by: what a
+/// front end that changes nodes by handle alone (NFS: WRITE, SETATTR, COMMIT name no
+/// directory) needs to tell watchers and directory leases of the node's directory that it was
+/// modified ([`Event::Modified`]). Filled from the entries such a front end looks up,
+/// creates or lists; a hint may be stale (the entry renamed or removed since), so its user
+/// checks it with a lookup first. Bounded by [`NAME_HINTS_MAX`], oldest first out.
+#[derive(Debug, Default)]
+pub(crate) struct NameHints {
+    inner: std::sync::Mutex<Hints>,
+}
+
+#[derive(Debug, Default)]
+struct Hints {
+    /// Per inode: its generation, directory, name, whether a directory, and the stamp of its
+    /// newest place in `order`.
+    by_ino: std::collections::HashMap<u64, (Node, Node, Bytes, bool, u64)>,
+    /// Inodes in the order they were remembered, with the stamp they were remembered under
+    /// (an entry remembered again leaves its older stamp here, skipped when it comes out).
+    order: std::collections::VecDeque<(u64, u64)>,
+    /// The next stamp.
+    stamp: u64,
+}
+
+impl NameHints {
+    /// Remembers that `node` was reached as `name` in `dir`.
+    pub(crate) fn remember(&self, node: Node, dir: Node, name: &[u8], is_dir: bool) {
+        if name.is_empty() || name == b"." || name == b".." {
+            return;
+        }
+        let mut h = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        h.remember(node, dir, name, is_dir);
+    }
+
+    /// Remembers a batch of entries of `dir` (a directory page) under one lock.
+    pub(crate) fn remember_all<'a>(
+        &self,
+        dir: Node,
+        entries: impl Iterator<Item = (Node, &'a [u8], bool)>,
+    ) {
+        let mut h = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (node, name, is_dir) in entries {
+            if !name.is_empty() && name != b"." && name != b".." {
+                h.remember(node, dir, name, is_dir);
+            }
+        }
+    }
+
+    /// The directory, name and kind `node` was last reached by, if remembered.
+    pub(crate) fn named(&self, node: Node) -> Option<(Node, Bytes, bool)> {
+        let h = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        h.by_ino
+            .get(&node.ino.0)
+            .filter(|(n, ..)| *n == node)
+            .map(|(_, dir, name, is_dir, _)| (*dir, name.clone(), *is_dir))
+    }
+
+    /// How many nodes are remembered.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .by_ino
+            .len()
+    }
+}
+
+impl Hints {
+    fn remember(&mut self, node: Node, dir: Node, name: &[u8], is_dir: bool) {
+        let stamp = self.stamp;
+        self.stamp += 1;
+        self.by_ino.insert(
+            node.ino.0,
+            (node, dir, Bytes::copy_from_slice(name), is_dir, stamp),
+        );
+        self.order.push_back((node.ino.0, stamp));
+        // Out go the oldest: entries past the bound, and stale stamps past twice it.
+        while self.by_ino.len() > NAME_HINTS_MAX || self.order.len() > 2 * NAME_HINTS_MAX {
+            let Some((ino, at)) = self.order.pop_front() else {
+                break;
+            };
+            if self.by_ino.get(&ino).is_some_and(|e| e.4 == at) {
+                self.by_ino.remove(&ino);
+            }
+        }
+    }
+}
+
+/// The caller a front end acts as to check a hint or find ancestors: root, which may search
+/// every directory with an execute bit; those lookups change nothing.
+pub(crate) fn server_caller() -> Caller {
+    Caller {
+        user: None,
+        uid: 0,
+        gid: 0,
+        gids: Vec::new(),
+        permission: Permission::Read,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(ino: u64) -> Node {
+        Node {
+            ino: stores::InodeId(ino),
+            generation: stores::Generation(1),
+        }
+    }
+
+    /// Goal: a name hint answers the newest entry a node was reached by, only for the same
+    /// generation, and the hints stay bounded however often nodes are remembered. Method:
+    /// remember, re-remember, ask with another generation, then remember past the bound.
+    #[test]
+    fn name_hints_answer_the_newest_and_stay_bounded() {
+        let h = NameHints::default();
+        let dir = node(1);
+        h.remember(node(5), dir, b"a", false);
+        h.remember(node(5), node(2), b"b", false);
+        h.remember(node(6), dir, b"..", true);
+        assert_eq!(
+            h.named(node(5)),
+            Some((node(2), Bytes::from_static(b"b"), false))
+        );
+        assert_eq!(h.named(node(6)), None, "`..` is no name");
+        let other = Node {
+            generation: stores::Generation(2),
+            ..node(5)
+        };
+        assert_eq!(h.named(other), None, "another generation of the inode");
+        for i in 0..3 * NAME_HINTS_MAX as u64 {
+            h.remember(
+                node(100 + i % (NAME_HINTS_MAX as u64 + 10)),
+                dir,
+                b"x",
+                false,
+            );
+        }
+        assert!(h.len() <= NAME_HINTS_MAX);
+        let inner = h.inner.lock().unwrap();
+        assert!(inner.order.len() <= 2 * NAME_HINTS_MAX);
     }
 }

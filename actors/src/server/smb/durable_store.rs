@@ -320,7 +320,7 @@ impl Record {
             app_instance: self.app_instance,
             channel_sequence: 0.into(),
             parent_lease: self.parent_lease,
-            wrote: false,
+            wrote: stores::Modified::default(),
         }
     }
 }

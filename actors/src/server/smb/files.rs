@@ -348,9 +348,10 @@ impl Conn {
         self.server.send_breaks(breaks);
     }
 
-    /// The node open as `id` changed its attributes, size or times: its directory's leases
-    /// break, but the one its lease names as parent.
-    pub(crate) fn parent_changed(&self, id: u64) {
+    /// The node open as `id` changed its attributes, size or times (`filter`: which, as
+    /// CHANGE_NOTIFY filter bits): its directory's leases break, but the one its lease names
+    /// as parent, and other gateways are told ([`Self::announce_open`]).
+    pub(crate) fn parent_changed(&self, id: u64, filter: CompletionFilter) {
         let Some(open) = self.opens.get(&id) else {
             return;
         };
@@ -359,6 +360,37 @@ impl Conn {
         };
         if let Ok((share, _)) = self.share_of(open) {
             self.dir_changed(share.id(), *parent, open.parent_lease);
+        }
+        self.announce_open(id, filter);
+    }
+
+    /// Tells the other gateways sharing the metadata store that the node open as `id` was
+    /// modified (`filter`: which, as CHANGE_NOTIFY filter bits), so their watchers of its
+    /// directory get a MODIFIED and their leases on the directory break
+    /// ([`crate::server::share::foreign::announce`]; nothing on a store no other gateway
+    /// shares). Named streams are not announced.
+    pub(crate) fn announce_open(&self, id: u64, filter: CompletionFilter) {
+        let Some(open) = self.opens.get(&id) else {
+            return;
+        };
+        let OpenKind::Node {
+            parent,
+            name,
+            is_dir,
+            stream: None,
+            ..
+        } = &open.kind
+        else {
+            return;
+        };
+        if let Ok((share, _)) = self.share_of(open) {
+            crate::server::share::foreign::announce(
+                &share,
+                *parent,
+                name.as_bytes(),
+                *is_dir,
+                notify::filter_modified(filter),
+            );
         }
     }
 
@@ -920,7 +952,7 @@ impl Conn {
             app_instance,
             channel_sequence: req.hdr.channel_sequence().into(),
             parent_lease,
-            wrote: false,
+            wrote: stores::Modified::default(),
         })?;
         if durable.is_some() {
             // Before the answer: a client told its open is durable finds it after a crash.
@@ -1199,7 +1231,7 @@ impl Conn {
             app_instance: None,
             channel_sequence: 0.into(),
             parent_lease: None,
-            wrote: false,
+            wrote: stores::Modified::default(),
         })?;
         if action != CreateAction::OPENED {
             let (what, filter) = if action == CreateAction::CREATED {
@@ -1444,8 +1476,17 @@ impl Conn {
         // A file written through this open changed its directory's listing (size, times):
         // the directory's leases break now, once, rather than at every write (Windows and
         // Samba alike; smbtorture lease.v2_request).
-        if open.wrote {
+        if !open.wrote.is_empty() {
             self.dir_changed(share.id(), *parent, open.parent_lease);
+            if stream.is_none() {
+                crate::server::share::foreign::announce(
+                    &share,
+                    *parent,
+                    name.as_bytes(),
+                    *is_dir,
+                    open.wrote,
+                );
+            }
         }
         if !open.delete_on_close && !delete {
             return false;
@@ -1769,7 +1810,7 @@ impl Conn {
                     o.position = offset + count as u64;
                     if count > 0 {
                         o.archived = true;
-                        o.wrote = true;
+                        o.wrote |= notify::filter_modified(filter);
                     }
                     if stability == Stability::Unstable {
                         o.dirty = true;
@@ -1941,7 +1982,7 @@ impl Conn {
             app_instance: None,
             channel_sequence: 0.into(),
             parent_lease: None,
-            wrote: false,
+            wrote: stores::Modified::default(),
         })?;
         let mut w = Out::writer();
         CreateResponse {

@@ -639,7 +639,7 @@ impl Conn {
                     let filter = basic_filter(&info);
                     if !filter.is_empty() {
                         self.notify_open(id, filter);
-                        self.parent_changed(id);
+                        self.parent_changed(id, filter);
                     }
                     if let Some(o) = self.opens.get_mut(&id) {
                         o.user_ctime = user_ctime;
@@ -674,7 +674,10 @@ impl Conn {
                     } else {
                         self.set_size(id, node, info.end_of_file).await?;
                         self.notify_open(id, CompletionFilter::SIZE | CompletionFilter::LAST_WRITE);
-                        self.parent_changed(id);
+                        self.parent_changed(
+                            id,
+                            CompletionFilter::SIZE | CompletionFilter::LAST_WRITE,
+                        );
                     }
                 }
                 FileInfoClass::ALLOCATION => {
@@ -708,7 +711,10 @@ impl Conn {
                     if !is_dir && info.allocation_size < a.size {
                         self.set_size(id, node, info.allocation_size).await?;
                         self.notify_open(id, CompletionFilter::SIZE | CompletionFilter::LAST_WRITE);
-                        self.parent_changed(id);
+                        self.parent_changed(
+                            id,
+                            CompletionFilter::SIZE | CompletionFilter::LAST_WRITE,
+                        );
                     } else if !is_dir {
                         // Any other change of allocation breaks level II oplocks and read
                         // leases of other opens too, as a write does (smbtorture
@@ -1027,6 +1033,7 @@ impl Conn {
                     || additional & security::secinfo::DACL != 0
                 {
                     self.notify_open(id, CompletionFilter::SECURITY);
+                    self.announce_open(id, CompletionFilter::SECURITY);
                 }
             }
             InfoType::FILESYSTEM => return Err(NtStatus::ACCESS_DENIED),

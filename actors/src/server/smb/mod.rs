@@ -295,13 +295,20 @@ impl Foreign for SmbServer {
             .iter()
             .zip(&names)
             .map(|(c, name)| {
-                let action = match c.event {
-                    Event::Added => NotifyAction::ADDED,
-                    Event::Removed => NotifyAction::REMOVED,
-                    Event::RenamedFrom => NotifyAction::RENAMED_OLD_NAME,
-                    Event::RenamedTo => NotifyAction::RENAMED_NEW_NAME,
+                let (action, filter) = match c.event {
+                    Event::Added => (NotifyAction::ADDED, notify::name_filter(c.is_dir)),
+                    Event::Removed => (NotifyAction::REMOVED, notify::name_filter(c.is_dir)),
+                    Event::RenamedFrom => (
+                        NotifyAction::RENAMED_OLD_NAME,
+                        notify::name_filter(c.is_dir),
+                    ),
+                    Event::RenamedTo => (
+                        NotifyAction::RENAMED_NEW_NAME,
+                        notify::name_filter(c.is_dir),
+                    ),
+                    Event::Modified(m) => (NotifyAction::MODIFIED, notify::modified_filter(m)),
                 };
-                (name.as_str(), action, notify::name_filter(c.is_dir))
+                (name.as_str(), action, filter)
             })
             .collect();
         self.watches.emit_at(share, dir.ino.0, ancestors, &events);

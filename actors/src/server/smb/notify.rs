@@ -37,6 +37,7 @@ use protocol::smb2::notify::{
     NotifyAction, NotifyBuffer,
 };
 use protocol::smb2::status::NtStatus;
+use stores::Modified;
 use tokio::sync::oneshot;
 
 use super::attrs::access;
@@ -463,6 +464,34 @@ pub(crate) fn split_path(path: &str) -> (&str, &str) {
     path.rsplit_once('\\').unwrap_or(("", path))
 }
 
+/// The pairs of a modification's bits and the CHANGE_NOTIFY filter bits they answer to.
+const MODIFIED_FILTERS: [(Modified, CompletionFilter); 7] = [
+    (Modified::SIZE, CompletionFilter::SIZE),
+    (Modified::WRITE, CompletionFilter::LAST_WRITE),
+    (Modified::ATTRIBUTES, CompletionFilter::ATTRIBUTES),
+    (Modified::ACCESS_TIME, CompletionFilter::LAST_ACCESS),
+    (Modified::CREATION_TIME, CompletionFilter::CREATION),
+    (Modified::XATTRS, CompletionFilter::EA),
+    (Modified::SECURITY, CompletionFilter::SECURITY),
+];
+
+/// The filter bits a modification (announced by another gateway, or made through NFS)
+/// answers to.
+pub(crate) fn modified_filter(m: Modified) -> CompletionFilter {
+    MODIFIED_FILTERS
+        .iter()
+        .filter(|(bit, _)| m.intersects(*bit))
+        .fold(CompletionFilter(0), |f, (_, c)| f | *c)
+}
+
+/// The modification a MODIFIED event with `filter` tells of (its other bits have none).
+pub(crate) fn filter_modified(filter: CompletionFilter) -> Modified {
+    MODIFIED_FILTERS
+        .iter()
+        .filter(|(_, c)| filter.intersects(*c))
+        .fold(Modified::default(), |m, (bit, _)| m | *bit)
+}
+
 /// The filter bit a name change of a file or directory answers to.
 pub(crate) fn name_filter(is_dir: bool) -> CompletionFilter {
     if is_dir {
@@ -807,6 +836,25 @@ mod tests {
     }
 
     /// Goal: the number of watches is bounded per connection.
+    /// Goal: a modification announced by another gateway or made over NFS reaches exactly the
+    /// watches whose filter names what changed, and an SMB change's filter bits survive the
+    /// trip through the store's bits. Method: map each bit both ways, then a mixed set.
+    #[test]
+    fn modification_bits_map_to_filters_and_back() {
+        for (bit, filter) in MODIFIED_FILTERS {
+            assert_eq!(modified_filter(bit), filter);
+            assert_eq!(filter_modified(filter), bit);
+        }
+        assert_eq!(modified_filter(Modified::ALL).0, 0x1fc);
+        let names = CompletionFilter::FILE_NAME | CompletionFilter::DIR_NAME;
+        assert!(
+            filter_modified(names).is_empty(),
+            "names are no modification"
+        );
+        let f = CompletionFilter::SIZE | CompletionFilter::LAST_WRITE;
+        assert_eq!(modified_filter(filter_modified(f)), f);
+    }
+
     #[test]
     fn watches_are_bounded() {
         let w = Watches::default();

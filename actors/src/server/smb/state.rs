@@ -270,9 +270,10 @@ pub(crate) struct Open {
     /// changes made through it leave that directory lease of its client alone
     /// ([`super::oplocks::OpenTable::dir_changed`]).
     pub(crate) parent_lease: Option<[u8; 16]>,
-    /// It wrote data: its CLOSE breaks the directory leases of its parent (the file's
-    /// size and times changed; Windows and Samba break them at close, not at each write).
-    pub(crate) wrote: bool,
+    /// What its writes changed (empty: it wrote nothing): its CLOSE breaks the directory
+    /// leases of its parent (the file's size and times changed; Windows and Samba break
+    /// them at close, not at each write) and tells the other gateways.
+    pub(crate) wrote: stores::Modified,
 }
 
 /// What an open knows of its byte-range locks (the locks themselves live in the share's

@@ -10,7 +10,7 @@ use super::{Ctx, Fail, R, with};
 use crate::server::nfs::attrs;
 use crate::server::nfs::filehandle::FILE_HANDLE_LEN;
 use crate::server::share::foreign::{EntryChange, Event, Recall};
-use crate::server::share::{AttrChange, COOKIE_VERIFIER, CreateMode, Listing, NewKind};
+use crate::server::share::{AttrChange, COOKIE_VERIFIER, CreateMode, Listing, NewKind, Node};
 
 pub(super) async fn lookup(
     cx: &Ctx<'_>,
@@ -19,12 +19,20 @@ pub(super) async fn lookup(
 ) -> R<Lookup3ResOk, Lookup3ResFail> {
     let dir = with(cx.node(a.what.dir), Lookup3ResFail::default)?;
     let name = raw.slice_ref(a.what.name);
-    match cx.share.lookup(cx.caller(), dir, name).await {
-        Ok((obj, d)) => Ok(Lookup3ResOk {
-            object: cx.handle_of(&obj),
-            obj_attributes: cx.post(Some(&obj)),
-            dir_attributes: cx.post(Some(&d)),
-        }),
+    match cx.share.lookup(cx.caller(), dir, name.clone()).await {
+        Ok((obj, d)) => {
+            cx.share.names().remember(
+                Node::from(&obj),
+                dir,
+                &name,
+                obj.kind == FileKind::Directory,
+            );
+            Ok(Lookup3ResOk {
+                object: cx.handle_of(&obj),
+                obj_attributes: cx.post(Some(&obj)),
+                dir_attributes: cx.post(Some(&d)),
+            })
+        }
         Err(f) => {
             let (fail, dir_attributes) = cx.failed_post(f);
             Err((fail, Lookup3ResFail { dir_attributes }))
@@ -50,6 +58,9 @@ async fn make(
     {
         Ok(m) => Ok((
             {
+                cx.share
+                    .names()
+                    .remember(Node::from(&m.attr), dir, &name, is_dir);
                 let added = EntryChange {
                     name: &name,
                     event: Event::Added,
@@ -274,6 +285,7 @@ pub(super) async fn link(
     let name = raw.slice_ref(a.link.name);
     match cx.share.link(cx.caller(), file, dir, name.clone()).await {
         Ok(m) => {
+            cx.share.names().remember(file, dir, &name, false);
             let added = EntryChange {
                 name: &name,
                 event: Event::Added,
@@ -386,6 +398,17 @@ pub(super) async fn readdirplus(
     let mut dir_used = 0;
     let mut out = Vec::new();
     let mut truncated = false;
+    // Clients reach the entries of a READDIRPLUS page by the handles in it, without LOOKUP.
+    cx.share.names().remember_all(
+        Node::from(&l.dir),
+        l.entries.iter().map(|e| {
+            (
+                Node::from(&e.attr),
+                e.name.as_slice(),
+                e.attr.kind == FileKind::Directory,
+            )
+        }),
+    );
     for e in l.entries {
         let e = Entryplus3 {
             fileid: e.attr.ino.0,

@@ -5,8 +5,40 @@ use protocol::nfs3::*;
 
 use super::{Ctx, IO_SIZE, R, with};
 use crate::server::nfs::attrs;
-use crate::server::share::Stability;
+use stores::Modified;
+
 use crate::server::share::foreign::Recall;
+use crate::server::share::{AttrChange, Change, Stability, TimeSet};
+
+/// What an attribute change modifies, for watchers ([`Ctx::modified`]).
+fn modified_by(c: &AttrChange) -> Modified {
+    let mut m = Modified::default();
+    if c.size.is_some() {
+        m |= Modified::SIZE | Modified::WRITE;
+    }
+    if c.mode.is_some() {
+        m |= Modified::ATTRIBUTES;
+    }
+    if c.uid.is_some() || c.gid.is_some() {
+        m |= Modified::SECURITY;
+    }
+    if c.atime != TimeSet::Keep {
+        m |= Modified::ACCESS_TIME;
+    }
+    if c.mtime != TimeSet::Keep {
+        m |= Modified::WRITE;
+    }
+    m
+}
+
+/// What a write modified: its data, and its size when that moved.
+fn written(c: &Change) -> Modified {
+    if c.before.as_ref().map(|a| a.size) == c.after.as_ref().map(|a| a.size) {
+        Modified::WRITE
+    } else {
+        Modified::WRITE | Modified::SIZE
+    }
+}
 
 pub(super) async fn getattr(
     cx: &Ctx<'_>,
@@ -33,10 +65,14 @@ pub(super) async fn setattr(
     if change.size.is_some() {
         cx.recall(node, Recall::Data).await;
     }
+    let what = modified_by(&change);
     match cx.share.setattr(cx.caller(), node, change, guard).await {
-        Ok(c) => Ok(Setattr3ResOk {
-            obj_wcc: cx.wcc(&c),
-        }),
+        Ok(c) => {
+            cx.modified(node, what).await;
+            Ok(Setattr3ResOk {
+                obj_wcc: cx.wcc(&c),
+            })
+        }
         Err(f) => {
             let (fail, obj_wcc) = cx.failed_wcc(f);
             Err((fail, Setattr3ResFail { obj_wcc }))
@@ -128,12 +164,19 @@ pub(super) async fn write(
         .write(cx.caller(), node, a.offset, data, stability)
         .await
     {
-        Ok(w) => Ok(Write3ResOk {
-            file_wcc: cx.wcc(&w.change),
-            count,
-            committed: a.stable,
-            verf: Writeverf3(w.verifier),
-        }),
+        Ok(w) => {
+            // A stable write is the file's last (NFS has no close): tell watchers now, as a
+            // COMMIT does after unstable ones.
+            if stability != Stability::Unstable {
+                cx.modified(node, written(&w.change)).await;
+            }
+            Ok(Write3ResOk {
+                file_wcc: cx.wcc(&w.change),
+                count,
+                committed: a.stable,
+                verf: Writeverf3(w.verifier),
+            })
+        }
         Err(f) => {
             let (fail, file_wcc) = cx.failed_wcc(f);
             Err((fail, Write3ResFail { file_wcc }))
@@ -148,10 +191,15 @@ pub(super) async fn commit(
 ) -> R<Commit3ResOk, Commit3ResFail> {
     let node = with(cx.node(a.file), Commit3ResFail::default)?;
     match cx.share.commit(cx.caller(), node).await {
-        Ok(w) => Ok(Commit3ResOk {
-            file_wcc: cx.wcc(&w.change),
-            verf: Writeverf3(w.verifier),
-        }),
+        Ok(w) => {
+            // The end of a run of unstable writes (a client commits at close): what SMB
+            // watchers of the file's directory hear at an SMB CLOSE after writes.
+            cx.modified(node, Modified::WRITE | Modified::SIZE).await;
+            Ok(Commit3ResOk {
+                file_wcc: cx.wcc(&w.change),
+                verf: Writeverf3(w.verifier),
+            })
+        }
         Err(f) => {
             let (fail, file_wcc) = cx.failed_wcc(f);
             Err((fail, Commit3ResFail { file_wcc }))

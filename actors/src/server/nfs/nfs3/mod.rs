@@ -16,7 +16,7 @@ use bytes::Bytes;
 use protocol::nfs3::*;
 use protocol::wire::{DecodeError, Encode, decode_exact, limits};
 use protocol::xdr::{Reader, Writer};
-use stores::{Attr, StoreError};
+use stores::{Attr, Modified, StoreError};
 
 use super::attrs;
 use super::errors::{handle_status, op_status};
@@ -126,6 +126,42 @@ impl Ctx<'_> {
         };
         self.foreign
             .changed(self.share.id(), dir, &ancestors, changes);
+    }
+
+    /// Tells other protocols' watchers and directory leases (SMB CHANGE_NOTIFY MODIFIED,
+    /// directory lease breaks), here and through other gateways sharing the store, that
+    /// `node` was modified (`what`). NFS names no directory for a node changed by handle: the
+    /// entry it was last reached by ([`foreign::NameHints`], from LOOKUP, CREATE and
+    /// READDIRPLUS) is checked with a lookup first, and a node reached by none is not told
+    /// of. Free while nobody watches on this gateway and no other gateway shares the store.
+    async fn modified(&self, node: Node, what: Modified) {
+        let watching = self.foreign.watching(self.share.id());
+        if watching.is_none() && !self.share.shared() {
+            return;
+        }
+        let Some((dir, name, is_dir)) = self.share.names().named(node) else {
+            return;
+        };
+        let caller = foreign::server_caller();
+        match self.share.lookup(caller.clone(), dir, name.clone()).await {
+            Ok((a, _)) if Node::from(&a) == node => {}
+            _ => return,
+        }
+        if let Some(tree) = watching {
+            let ancestors = if tree {
+                foreign::ancestors(self.share, &caller, dir).await
+            } else {
+                Vec::new()
+            };
+            let change = EntryChange {
+                name: &name,
+                event: Event::Modified(what),
+                is_dir,
+            };
+            self.foreign
+                .changed(self.share.id(), dir, &ancestors, &[change]);
+        }
+        foreign::announce(self.share, dir, &name, is_dir, what);
     }
 
     /// [`Self::notify`] for a RENAME: old and new name within one directory, removed and
