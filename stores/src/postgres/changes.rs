@@ -143,10 +143,22 @@ impl Feed {
         dir: &Node,
         entries: &[(&[u8], EntryAction, bool)],
     ) -> Step<()> {
+        self.announce_on(c, dir.attr.ino, dir.attr.generation, entries)
+            .await
+    }
+
+    /// [`Self::announce`] by the directory's inode and generation.
+    async fn announce_on(
+        &self,
+        c: &mut PgConnection,
+        dir: InodeId,
+        generation: Generation,
+        entries: &[(&[u8], EntryAction, bool)],
+    ) -> Step<()> {
         if !self.followed(c).await? {
             return Ok(());
         }
-        let payload = encode(self.origin, dir.attr.ino, dir.attr.generation, entries);
+        let payload = encode(self.origin, dir, generation, entries);
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(DIR_CHANGES_CHANNEL)
             .bind(payload)
@@ -165,16 +177,7 @@ impl Feed {
         entries: &[(&[u8], EntryAction, bool)],
     ) -> Step<()> {
         let mut c = pool.acquire().await?;
-        if !self.followed(&mut c).await? {
-            return Ok(());
-        }
-        let payload = encode(self.origin, dir, generation, entries);
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(DIR_CHANGES_CHANNEL)
-            .bind(payload)
-            .execute(&mut *c)
-            .await?;
-        Ok(())
+        self.announce_on(&mut c, dir, generation, entries).await
     }
 
     /// Whether a follower of another origin is connected to this database, as last seen at
