@@ -730,7 +730,13 @@ impl Conn {
             return;
         }
         tracing::info!(session = sid, "previous session replaced by a reconnect");
-        self.cancel_where(|op| op.hdr.session_id.0 == sid);
+        // As at LOGOFF: CHANGE_NOTIFYs end with their handles below (STATUS_NOTIFY_CLEANUP,
+        // smbtorture notify.session-reconnect), and so do waiting LOCKs.
+        self.cancel_where(|op| {
+            op.hdr.session_id.0 == sid
+                && op.hdr.command != Command::CHANGE_NOTIFY
+                && op.hdr.command != Command::LOCK
+        });
         let ids: Vec<u64> = self
             .opens
             .iter()
