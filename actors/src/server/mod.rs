@@ -309,7 +309,9 @@ where
             source,
         })?;
         caches.push(cache);
-        let handle = ShareActor::spawn(share, config.share_concurrency);
+        // Name hints serve SMB watchers here and announcements to other gateways.
+        let names = !listeners.smb.is_empty() || meta.shares_locks();
+        let handle = ShareActor::spawn(share, config.share_concurrency, names);
         stores_of.push((handle.clone(), meta));
         registry.insert(spec.name.clone(), handle);
         rules.insert(id, spec.nfs.clone());

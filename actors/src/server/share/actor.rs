@@ -843,8 +843,9 @@ pub(crate) struct ShareHandle {
     /// changes may need announcing to them.
     shared: bool,
     /// The entries nodes were last reached by through a front end that names nodes by
-    /// handle (NFS).
-    names: Arc<super::foreign::NameHints>,
+    /// handle (NFS); `None` where nothing could use them (no SMB served here and no other
+    /// gateway sharing the store), so NFS LOOKUP and READDIRPLUS pay nothing for them.
+    names: Option<Arc<super::foreign::NameHints>>,
 }
 
 impl ShareHandle {
@@ -1051,9 +1052,9 @@ impl ShareHandle {
     }
 
     /// The entries nodes of the share were last reached by
-    /// ([`super::foreign::NameHints`]).
-    pub(crate) fn names(&self) -> &super::foreign::NameHints {
-        &self.names
+    /// ([`super::foreign::NameHints`]), where they are kept.
+    pub(crate) fn names(&self) -> Option<&super::foreign::NameHints> {
+        self.names.as_deref()
     }
 }
 
@@ -1068,9 +1069,9 @@ pub(crate) struct ShareActor<M, C> {
 }
 
 impl<M: MetadataStore, C: ContentStore> ShareActor<M, C> {
-    /// Starts the actor for `share`, running up to `concurrency` operations at once; returns
-    /// its handle.
-    pub(crate) fn spawn(share: Share<M, C>, concurrency: usize) -> ShareHandle {
+    /// Starts the actor for `share`, running up to `concurrency` operations at once, keeping
+    /// name hints when `names` (see [`ShareHandle::names`]); returns its handle.
+    pub(crate) fn spawn(share: Share<M, C>, concurrency: usize, names: bool) -> ShareHandle {
         let (tx, rx) = mpsc::channel(SHARE_MAILBOX_CAPACITY);
         let (locks_tx, locks_rx) = mpsc::channel(LOCK_MAILBOX_CAPACITY);
         let locks_held = Arc::new(AtomicUsize::new(0));
@@ -1085,7 +1086,7 @@ impl<M: MetadataStore, C: ContentStore> ShareActor<M, C> {
             file_size_max: share.file_size_max(),
             keeps_durable: share.meta().keeps_durable_opens(),
             shared: share.meta().shares_locks(),
-            names: Arc::default(),
+            names: names.then(Arc::default),
         };
         let mut manager = LockManager::with_gauge(locks_held);
         let remote = share.meta().shares_locks().then(|| {

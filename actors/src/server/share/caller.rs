@@ -54,6 +54,18 @@ impl Caller {
         }
     }
 
+    /// The server acting for itself (root, no user name) with `permission`: what it looks
+    /// up, flushes or records on its own account, outside any client's request.
+    pub(crate) fn server(permission: Permission) -> Self {
+        Self {
+            user: None,
+            uid: 0,
+            gid: 0,
+            gids: Vec::new(),
+            permission,
+        }
+    }
+
     /// Whether the caller is root.
     pub(crate) fn is_root(&self) -> bool {
         self.uid == 0

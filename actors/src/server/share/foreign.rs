@@ -233,9 +233,6 @@ struct Hints {
 impl NameHints {
     /// Remembers that `node` was reached as `name` in `dir`.
     pub(crate) fn remember(&self, node: Node, dir: Node, name: &[u8], is_dir: bool) {
-        if name.is_empty() || name == b"." || name == b".." {
-            return;
-        }
         let mut h = self
             .inner
             .lock()
@@ -254,9 +251,7 @@ impl NameHints {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         for (node, name, is_dir) in entries {
-            if !name.is_empty() && name != b"." && name != b".." {
-                h.remember(node, dir, name, is_dir);
-            }
+            h.remember(node, dir, name, is_dir);
         }
     }
 
@@ -284,7 +279,11 @@ impl NameHints {
 }
 
 impl Hints {
+    /// Remembers one entry; `.`, `..` and empty names name no entry and are skipped.
     fn remember(&mut self, node: Node, dir: Node, name: &[u8], is_dir: bool) {
+        if name.is_empty() || name == b"." || name == b".." {
+            return;
+        }
         let stamp = self.stamp;
         self.stamp += 1;
         self.by_ino.insert(
@@ -307,13 +306,7 @@ impl Hints {
 /// The caller a front end acts as to check a hint or find ancestors: root, which may search
 /// every directory with an execute bit; those lookups change nothing.
 pub(crate) fn server_caller() -> Caller {
-    Caller {
-        user: None,
-        uid: 0,
-        gid: 0,
-        gids: Vec::new(),
-        permission: Permission::Read,
-    }
+    Caller::server(Permission::Read)
 }
 
 #[cfg(test)]

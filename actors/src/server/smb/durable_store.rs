@@ -327,13 +327,7 @@ impl Record {
 
 /// Who lists and removes records: the server itself (no permission applies to them).
 fn server_caller() -> Caller {
-    Caller {
-        user: None,
-        uid: 0,
-        gid: 0,
-        gids: Vec::new(),
-        permission: Permission::ReadWrite,
-    }
+    Caller::server(Permission::ReadWrite)
 }
 
 impl Conn {
@@ -416,28 +410,6 @@ impl Conn {
             .await
         {
             tracing::warn!(persistent, error = %f.error, "durable open not recorded; a restart loses it");
-        }
-    }
-}
-
-impl Conn {
-    /// Records the locks durable open `id` holds now (see [`record_locks`]); nothing when it
-    /// is not durable or its share keeps no records.
-    pub(crate) async fn record_open_locks(&self, id: u64) {
-        let Some(open) = self.opens.get(&id) else {
-            return;
-        };
-        let OpenKind::Node { node, .. } = &open.kind else {
-            return;
-        };
-        if open.durable.is_none() {
-            return;
-        }
-        let Ok((share, _)) = self.share_of(open) else {
-            return;
-        };
-        if share.keeps_durable() {
-            record_locks(&share, *node, self.lock_owner(id), open.persistent).await;
         }
     }
 }

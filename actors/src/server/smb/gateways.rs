@@ -495,13 +495,7 @@ async fn reconcile(server: Arc<SmbServer>, shutdown: CancellationToken) {
 /// The identity the flush after a recall runs as: the server itself (root, read-write), as
 /// the write-back's own flushes do.
 fn flusher() -> Caller {
-    Caller {
-        user: None,
-        uid: 0,
-        gid: 0,
-        gids: Vec::new(),
-        permission: crate::identity::Permission::ReadWrite,
-    }
+    Caller::server(crate::identity::Permission::ReadWrite)
 }
 
 /// Serves the recall requests other gateways send for inodes of `caching`'s store: each

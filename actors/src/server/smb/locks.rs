@@ -22,6 +22,7 @@ use protocol::smb2::status::NtStatus;
 use tokio::sync::oneshot;
 
 use super::connection::{Conn, Handled, Out, Req, undecodable};
+use super::durable_store::record_locks;
 use super::events::Finish;
 use super::oplocks::{NodeKey, OpenRef};
 use super::state::{OpenKind, OpenLocks};
@@ -93,6 +94,9 @@ impl Conn {
             OpenKind::Pipe { .. } => return Err(NtStatus::INVALID_DEVICE_REQUEST),
         };
         let (share, _) = self.share_of(open)?;
+        // A durable open whose share records its locks: every change is recorded before it
+        // is answered (super::durable_store::record_locks).
+        let recorded = (open.durable.is_some() && share.keeps_durable()).then_some(open.persistent);
         // Lock sequence replay ([MS-SMB2] 3.3.5.14): a repeated number is a replay of a
         // request that already succeeded; otherwise the entry is invalid until this one
         // succeeds.
@@ -126,9 +130,11 @@ impl Conn {
                 .iter()
                 .map(|e| (e.offset, e.length))
                 .collect();
-            let (unlocked, result) = share.unlock(node, owner, ranges).await;
-            if unlocked > 0 {
-                self.record_open_locks(id).await;
+            let (unlocked, result) = share.unlock(node, owner.clone(), ranges).await;
+            if unlocked > 0
+                && let Some(persistent) = recorded
+            {
+                record_locks(&share, node, owner, persistent).await;
             }
             result.map_err(lock_status)?;
             if valid < r.locks.len() {
@@ -163,16 +169,13 @@ impl Conn {
             self.lock_breaks(&share, id, node);
             match share.lock(node, owner.clone(), ranges.clone(), wait).await {
                 Ok(Locked::Granted) => {
-                    self.record_open_locks(id).await;
+                    if let Some(persistent) = recorded {
+                        record_locks(&share, node, owner, persistent).await;
+                    }
                     lock_ok()
                 }
                 Ok(Locked::Queued { id: waiter, rx }) => {
                     tracing::debug!(waiter, "LOCK waits for a conflicting lock");
-                    let recorded = self
-                        .opens
-                        .get(&id)
-                        .filter(|o| o.durable.is_some() && share.keeps_durable())
-                        .map(|o| o.persistent);
                     let pending = PendingLock {
                         share,
                         node,
@@ -280,13 +283,7 @@ impl PendingLock {
         if result.is_ok()
             && let Some(persistent) = self.recorded
         {
-            super::durable_store::record_locks(
-                &self.share,
-                self.node,
-                self.owner.clone(),
-                persistent,
-            )
-            .await;
+            record_locks(&self.share, self.node, self.owner.clone(), persistent).await;
         }
         Finish::Done(match result {
             Ok(()) => lock_ok(),

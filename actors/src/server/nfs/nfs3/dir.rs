@@ -21,12 +21,14 @@ pub(super) async fn lookup(
     let name = raw.slice_ref(a.what.name);
     match cx.share.lookup(cx.caller(), dir, name.clone()).await {
         Ok((obj, d)) => {
-            cx.share.names().remember(
-                Node::from(&obj),
-                dir,
-                &name,
-                obj.kind == FileKind::Directory,
-            );
+            if let Some(names) = cx.share.names() {
+                names.remember(
+                    Node::from(&obj),
+                    dir,
+                    &name,
+                    obj.kind == FileKind::Directory,
+                );
+            }
             Ok(Lookup3ResOk {
                 object: cx.handle_of(&obj),
                 obj_attributes: cx.post(Some(&obj)),
@@ -58,9 +60,9 @@ async fn make(
     {
         Ok(m) => Ok((
             {
-                cx.share
-                    .names()
-                    .remember(Node::from(&m.attr), dir, &name, is_dir);
+                if let Some(names) = cx.share.names() {
+                    names.remember(Node::from(&m.attr), dir, &name, is_dir);
+                }
                 let added = EntryChange {
                     name: &name,
                     event: Event::Added,
@@ -285,7 +287,9 @@ pub(super) async fn link(
     let name = raw.slice_ref(a.link.name);
     match cx.share.link(cx.caller(), file, dir, name.clone()).await {
         Ok(m) => {
-            cx.share.names().remember(file, dir, &name, false);
+            if let Some(names) = cx.share.names() {
+                names.remember(file, dir, &name, false);
+            }
             let added = EntryChange {
                 name: &name,
                 event: Event::Added,
@@ -399,16 +403,18 @@ pub(super) async fn readdirplus(
     let mut out = Vec::new();
     let mut truncated = false;
     // Clients reach the entries of a READDIRPLUS page by the handles in it, without LOOKUP.
-    cx.share.names().remember_all(
-        Node::from(&l.dir),
-        l.entries.iter().map(|e| {
-            (
-                Node::from(&e.attr),
-                e.name.as_slice(),
-                e.attr.kind == FileKind::Directory,
-            )
-        }),
-    );
+    if let Some(names) = cx.share.names() {
+        names.remember_all(
+            Node::from(&l.dir),
+            l.entries.iter().map(|e| {
+                (
+                    Node::from(&e.attr),
+                    e.name.as_slice(),
+                    e.attr.kind == FileKind::Directory,
+                )
+            }),
+        );
+    }
     for e in l.entries {
         let e = Entryplus3 {
             fileid: e.attr.ino.0,

@@ -2,11 +2,10 @@
 
 use bytes::Bytes;
 use protocol::nfs3::*;
+use stores::Modified;
 
 use super::{Ctx, IO_SIZE, R, with};
 use crate::server::nfs::attrs;
-use stores::Modified;
-
 use crate::server::share::foreign::Recall;
 use crate::server::share::{AttrChange, Change, Stability, TimeSet};
 

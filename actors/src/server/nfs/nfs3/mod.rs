@@ -119,8 +119,14 @@ impl Ctx<'_> {
         {
             return;
         }
+        self.tell(tree, dir, self.caller, changes).await;
+    }
+
+    /// Hands `changes` of `dir` to the watchers ([`Foreign::changed`]), with the directory's
+    /// ancestors (looked up as `caller`) when a tree watch (`tree`) wants them.
+    async fn tell(&self, tree: bool, dir: Node, caller: &Caller, changes: &[EntryChange<'_>]) {
         let ancestors = if tree {
-            foreign::ancestors(self.share, self.caller, dir).await
+            foreign::ancestors(self.share, caller, dir).await
         } else {
             Vec::new()
         };
@@ -139,7 +145,7 @@ impl Ctx<'_> {
         if watching.is_none() && !self.share.shared() {
             return;
         }
-        let Some((dir, name, is_dir)) = self.share.names().named(node) else {
+        let Some((dir, name, is_dir)) = self.share.names().and_then(|h| h.named(node)) else {
             return;
         };
         let caller = foreign::server_caller();
@@ -148,18 +154,12 @@ impl Ctx<'_> {
             _ => return,
         }
         if let Some(tree) = watching {
-            let ancestors = if tree {
-                foreign::ancestors(self.share, &caller, dir).await
-            } else {
-                Vec::new()
-            };
             let change = EntryChange {
                 name: &name,
                 event: Event::Modified(what),
                 is_dir,
             };
-            self.foreign
-                .changed(self.share.id(), dir, &ancestors, &[change]);
+            self.tell(tree, dir, &caller, &[change]).await;
         }
         foreign::announce(self.share, dir, &name, is_dir, what);
     }
