@@ -449,6 +449,28 @@ impl CacheBits {
     pub fn union(self, other: Self) -> Self {
         Self((self.0 | other.0) & Self::ALL.0)
     }
+
+    /// Whether the handles behind `self` and those behind `other` (each a row, or several
+    /// rows ORed) refuse each other by share modes ([MS-FSA] 2.1.5.1.2): one side uses a kind
+    /// of access (read, write, delete) the other does not share. A handle that uses no kind
+    /// sets no bit, so the ORed bits decide exactly as comparing the handles pair by pair.
+    pub fn modes_conflict(self, other: Self) -> bool {
+        let pairs = [
+            (Self::OPEN_READ, Self::DENY_READ),
+            (Self::OPEN_WRITE, Self::DENY_WRITE),
+            (Self::OPEN_DELETE, Self::DENY_DELETE),
+        ];
+        pairs.iter().any(|&(uses, denies)| {
+            self.intersects(uses) && other.intersects(denies)
+                || other.intersects(uses) && self.intersects(denies)
+        })
+    }
+
+    /// The share-mode bits alone (caching dropped).
+    #[must_use]
+    pub fn modes(self) -> Self {
+        Self(self.0 & Self::VALID.0 & !Self::ALL.0)
+    }
 }
 
 /// What a change does to an inode, as a recall request names it
@@ -512,6 +534,19 @@ pub trait SharedCaching: Send + Sync + std::fmt::Debug {
     /// Publishes what this process's clients cache of `ino` (`NONE` withdraws it); the
     /// others see it once this returns (and their notifications arrived).
     fn publish(&self, ino: InodeId, held: CacheBits) -> BoxFuture<'_, StoreResult<()>>;
+
+    /// Publishes `held` for `ino` as [`publish`](Self::publish) does, but only if the share
+    /// modes of the handle being opened (`opening`, a part of `held`) do not conflict with
+    /// another live process's row ([`CacheBits::modes_conflict`]), checked and written as one
+    /// step against every other process's claim of the inode: of two processes opening one
+    /// inode at once with conflicting share modes, at most one gets `Ok(true)`. `Ok(false)`:
+    /// refused, nothing written.
+    fn claim(
+        &self,
+        ino: InodeId,
+        held: CacheBits,
+        opening: CacheBits,
+    ) -> BoxFuture<'_, StoreResult<bool>>;
 
     /// What other processes cache of `ino`, from memory ([`CacheBits::ALL`] when unknown).
     fn elsewhere(&self, ino: InodeId) -> CacheBits;

@@ -128,3 +128,91 @@ async fn caching_is_mirrored_recalled_and_expires() {
         i32::from(CacheBits::READ.0)
     );
 }
+
+/// Goal: share modes are claimed as one step per inode ([`SharedCaching::claim`]): of two
+/// gateways claiming conflicting modes on one inode at the same moment exactly one wins and
+/// the loser writes nothing; modes that do not conflict both pass; a row's caching bits
+/// alone refuse nothing; the rows of a session that lapsed refuse nothing. Method: two
+/// stores on one throwaway database; 50 rounds of two claims started together (each round
+/// on a new inode), then compatible, caching-only and lapsed-session claims, with the table
+/// read back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn share_mode_claims_exclude_each_other() {
+    let server = PgServer::start();
+    let url = server.database();
+    let mut config = PgConfig::new(&url);
+    config.lock_session_ttl = Duration::from_millis(900);
+    let a = PgMetadata::connect(&config).await.expect("gateway a");
+    let b = PgMetadata::connect(&config).await.expect("gateway b");
+    let ca = a.shared_caching().expect("PostgreSQL shares caching");
+    let cb = b.shared_caching().expect("PostgreSQL shares caching");
+    let bits = |v: &[CacheBits]| CacheBits(v.iter().fold(0, |x, b| x | b.0));
+    // Reading and writing, sharing nothing; and reading, sharing everything.
+    let exclusive = bits(&[
+        CacheBits::OPEN_READ,
+        CacheBits::OPEN_WRITE,
+        CacheBits::DENY_READ,
+        CacheBits::DENY_WRITE,
+        CacheBits::DENY_DELETE,
+    ]);
+    let reader = CacheBits::OPEN_READ;
+    let rows = |ino: u64| {
+        let pool = a.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM caching WHERE ino = $1")
+                .bind(ino as i64)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let (mut won_a, mut won_b) = (0, 0);
+    for i in 0..50u64 {
+        let ino = InodeId(1000 + i);
+        let held = bits(&[exclusive, CacheBits::READ]);
+        let (ra, rb) = tokio::join!(
+            ca.claim(ino, held, exclusive),
+            cb.claim(ino, held, exclusive)
+        );
+        let (ra, rb) = (ra.expect("claim a"), rb.expect("claim b"));
+        assert!(
+            ra != rb,
+            "round {i}: a {ra}, b {rb}: exactly one claim was to win"
+        );
+        assert_eq!(rows(ino.0).await, 1, "round {i}: the loser wrote a row");
+        if ra {
+            won_a += 1;
+        } else {
+            won_b += 1;
+        }
+    }
+    println!("claims: a won {won_a}, b won {won_b} of 50");
+
+    // Readers sharing everything do not refuse each other (nor a row of caching alone).
+    let x = InodeId(7);
+    assert!(ca.claim(x, reader, reader).await.unwrap());
+    assert!(cb.claim(x, reader, reader).await.unwrap());
+    let y = InodeId(8);
+    ca.publish(y, CacheBits::ALL).await.unwrap();
+    assert!(cb.claim(y, exclusive, exclusive).await.unwrap());
+    // But an exclusive open beside a's reader is refused, and leaves b's row as it was.
+    assert!(!cb.claim(x, exclusive, exclusive).await.unwrap());
+    assert_eq!(
+        sqlx::query_scalar::<_, i32>("SELECT bits FROM caching WHERE session = $1 AND ino = 7")
+            .bind(b.lock_session())
+            .fetch_one(b.pool())
+            .await
+            .unwrap(),
+        i32::from(reader.0)
+    );
+
+    // a lapses (dropped: no heartbeat): its reader no longer refuses b's exclusive open,
+    // even before the heartbeat reaped its rows.
+    let z = InodeId(9);
+    ca.publish(z, reader).await.unwrap();
+    assert!(!cb.claim(z, exclusive, exclusive).await.unwrap());
+    drop(ca);
+    drop(a);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(cb.claim(z, exclusive, exclusive).await.unwrap());
+}

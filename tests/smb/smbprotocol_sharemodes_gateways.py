@@ -17,6 +17,11 @@ Client A on gateway A, client B on gateway B, both SMB 3.1.1; one line per case:
      open asking DELETE conflicts with it, so A's handle caching is recalled first: A gets a
      lease break that takes H (RWH -> RW), closes its handle (what a client does with a
      handle it kept only for reuse), and B's open then succeeds.
+  4. A race: ROUNDS times, A and B open `race.dat` at the same moment, each for reading and
+     writing and sharing nothing. Exactly one of the two opens succeeds and the other fails
+     with STATUS_SHARING_VIOLATION (never both: the gateways claim share modes in one
+     PostgreSQL transaction each); the winner closes, and the next round starts once each
+     side can open the file again.
 Exits 1 when a case failed, 2 when smbprotocol is missing.
 """
 
@@ -57,6 +62,7 @@ LEASE_R, LEASE_H, LEASE_W = 1, 2, 4
 # Seconds a withdrawn handle may take to reach the other gateway; a break to arrive.
 SETTLE = 10
 DEADLINE = 20
+ROUNDS = 20
 
 
 def open_file(tree, name, access, share, contexts=None, disposition=CreateDisposition.FILE_OPEN_IF):
@@ -142,18 +148,49 @@ def main():
             raise AssertionError(f"B's open after A closed: {result['error']}")
         result["open"].close()
 
+    def case_race():
+        wins = {"A": 0, "B": 0}
+        for round_ in range(ROUNDS):
+            for tree in (tree_a, tree_b):
+                opens_within("the file is free again", tree, "race.dat", RW, SR | SW | SD).close()
+            barrier = threading.Barrier(2)
+            result = {}
+
+            def race(side, tree):
+                barrier.wait(DEADLINE)
+                try:
+                    result[side] = open_file(tree, "race.dat", RW, 0)
+                except SMBResponseException as e:
+                    result[side] = e.status
+
+            threads = [threading.Thread(target=race, args=(s, t)) for s, t in (("A", tree_a), ("B", tree_b))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(DEADLINE)
+            winners = [s for s, r in result.items() if isinstance(r, Open)]
+            losers = {s: r for s, r in result.items() if not isinstance(r, Open)}
+            for f in winners:
+                result[f].close()
+            if len(winners) != 1 or list(losers.values()) != [STATUS_SHARING_VIOLATION]:
+                shown = {s: ("open" if isinstance(r, Open) else f"{r:#x}") for s, r in result.items()}
+                raise AssertionError(f"round {round_}: {shown}; exactly one open was to succeed")
+            wins[winners[0]] += 1
+        print(f"  race: {ROUNDS} rounds, A won {wins['A']}, B won {wins['B']}")
+
     try:
         for name, case in [
             ("A's share modes refuse B's opens", case_a_denies),
             ("B's share modes refuse A's opens", case_b_denies),
             ("handle caching in the way is recalled", case_handle_caching),
+            ("simultaneous conflicting opens: one wins", case_race),
         ]:
             if not harness.report(name, case):
                 failed += 1
     finally:
         conn_a.disconnect(True)
         conn_b.disconnect(True)
-    print(f"{3 - failed}/3 cases passed")
+    print(f"{4 - failed}/4 cases passed")
     sys.exit(1 if failed else 0)
 
 

@@ -19,6 +19,17 @@
 //! the mirror does not know: `elsewhere` answers [`CacheBits::ALL`] and
 //! [`SharedCaching::elsewhere_now`] asks the database.
 //!
+//! # Share modes
+//!
+//! An open whose share modes matter to others is published by [`SharedCaching::claim`]: one
+//! transaction that takes the inode's claim lock (`pg_advisory_xact_lock`, [`claim_keys`]),
+//! reads the other live sessions' rows and writes this session's only if their share modes
+//! do not refuse the new handle's ([`CacheBits::modes_conflict`]). Two gateways opening one
+//! file at once with conflicting modes serialise there, and the second sees the first's
+//! row. (The mirror's answer before that, [`SharedCaching::elsewhere_now`], only spares the
+//! loser its work. Plain publications take no lock: a handle they carry that has not been
+//! claimed yet still has its claim to pass, which decides.)
+//!
 //! # Recall requests
 //!
 //! A gateway about to change an inode another gateway caches sends `pg_notify` on the same
@@ -155,6 +166,41 @@ impl Drop for PgCaching {
     }
 }
 
+/// One statement: the session is created or renewed (the row's foreign key needs it) and
+/// the row `($1 session, $3 ino, $4 bits)` upserted; `$2` is the session's ttl in ms.
+const UPSERT_ROW: &str = "WITH s AS ( \
+         INSERT INTO gateway_sessions (id, expires_at) \
+         VALUES ($1, now() + $2 * interval '1 millisecond') \
+         ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at \
+         RETURNING id) \
+     INSERT INTO caching (session, ino, bits) SELECT id, $3, $4 FROM s \
+     ON CONFLICT (session, ino) DO UPDATE SET bits = EXCLUDED.bits";
+
+/// What the other live sessions' rows of `ino` add up to (`me`: this session).
+async fn others<'e>(
+    e: impl sqlx::PgExecutor<'e>,
+    ino: i64,
+    me: i64,
+) -> Result<CacheBits, sqlx::Error> {
+    let bits: Option<i32> = sqlx::query_scalar(
+        "SELECT bit_or(c.bits) FROM caching c JOIN gateway_sessions s ON s.id = c.session \
+         WHERE c.ino = $1 AND c.session <> $2 AND s.expires_at >= now()",
+    )
+    .bind(ino)
+    .bind(me)
+    .fetch_one(e)
+    .await?;
+    Ok(CacheBits(bits.unwrap_or(0) as u16 & CacheBits::VALID.0))
+}
+
+/// The advisory-lock keys a claim of `ino` takes ([`SharedCaching::claim`]): the two-key
+/// form of the inode number with the high key's sign bit set, a key space apart from the
+/// byte-range locks' (`locks`: inode numbers are 63-bit, so their high key is never
+/// negative) and from the one-key locks.
+fn claim_keys(ino: i64) -> (i32, i32) {
+    (((ino >> 32) as i32) | i32::MIN, ino as i32)
+}
+
 fn ino_of(ino: InodeId) -> StoreResult<i64> {
     i64::try_from(ino.0).map_err(|_| StoreError::Stale)
 }
@@ -185,16 +231,9 @@ impl PgCaching {
 
     /// What the database says other live sessions cache of `ino`.
     async fn query(&self, ino: i64) -> StoreResult<CacheBits> {
-        let bits: Option<i32> = sqlx::query_scalar(
-            "SELECT bit_or(c.bits) FROM caching c JOIN gateway_sessions s ON s.id = c.session \
-             WHERE c.ino = $1 AND c.session <> $2 AND s.expires_at >= now()",
-        )
-        .bind(ino)
-        .bind(self.shared.session.id())
-        .fetch_one(&self.shared.pool)
-        .await
-        .map_err(store_error)?;
-        Ok(CacheBits(bits.unwrap_or(0) as u16 & CacheBits::VALID.0))
+        others(&self.shared.pool, ino, self.shared.session.id())
+            .await
+            .map_err(store_error)
     }
 }
 
@@ -214,25 +253,54 @@ impl SharedCaching for PgCaching {
                 return Ok(());
             }
             s.session.start(&s.pool);
-            // One statement: the session is created or renewed (the row's foreign key needs
-            // it) and the row upserted.
-            sqlx::query(
-                "WITH s AS ( \
-                     INSERT INTO gateway_sessions (id, expires_at) \
-                     VALUES ($1, now() + $2 * interval '1 millisecond') \
-                     ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at \
-                     RETURNING id) \
-                 INSERT INTO caching (session, ino, bits) SELECT id, $3, $4 FROM s \
-                 ON CONFLICT (session, ino) DO UPDATE SET bits = EXCLUDED.bits",
-            )
-            .bind(session)
-            .bind(s.session.ttl_ms())
-            .bind(ino)
-            .bind(i32::from(held.0))
-            .execute(&s.pool)
-            .await
-            .map_err(store_error)?;
+            sqlx::query(UPSERT_ROW)
+                .bind(session)
+                .bind(s.session.ttl_ms())
+                .bind(ino)
+                .bind(i32::from(held.0))
+                .execute(&s.pool)
+                .await
+                .map_err(store_error)?;
             Ok(())
+        })
+    }
+
+    fn claim(
+        &self,
+        ino: InodeId,
+        held: CacheBits,
+        opening: CacheBits,
+    ) -> BoxFuture<'_, StoreResult<bool>> {
+        Box::pin(async move {
+            let ino = ino_of(ino)?;
+            let s = &self.shared;
+            let session = s.session.id();
+            s.session.start(&s.pool);
+            let mut tx = s.pool.begin().await.map_err(store_error)?;
+            let (hi, lo) = claim_keys(ino);
+            sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+                .bind(hi)
+                .bind(lo)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            // Read under the lock: every other claim of the inode committed before it, or
+            // waits for this one and then reads its row.
+            let others = others(&mut *tx, ino, session).await.map_err(store_error)?;
+            if opening.modes().modes_conflict(others) {
+                tx.rollback().await.map_err(store_error)?;
+                return Ok(false);
+            }
+            sqlx::query(UPSERT_ROW)
+                .bind(session)
+                .bind(s.session.ttl_ms())
+                .bind(ino)
+                .bind(i32::from(held.0))
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            tx.commit().await.map_err(store_error)?;
+            Ok(true)
         })
     }
 

@@ -233,16 +233,16 @@ impl Conn {
     /// leases across connections ([`super::oplocks`]).
     pub(crate) async fn create(&mut self, req: Req<'_>) -> Handled {
         let file = self.next_file_id()?;
+        let me = OpenRef {
+            conn: self.id,
+            file,
+        };
+        let server = self.server.clone();
+        let _settle = super::gateways::Opening::new(&server.published, me);
         let out = self.create_open(req, file).await;
         // An open the table admitted but that failed later (or waits) leaves no entry.
         if !self.opens.contains_key(&file) {
-            self.server.opens.remove(
-                OpenRef {
-                    conn: self.id,
-                    file,
-                },
-                false,
-            );
+            self.server.opens.remove(me, false);
         }
         out
     }
@@ -884,11 +884,41 @@ impl Conn {
                 OplockLevel::BATCH | OplockLevel::EXCLUSIVE | OplockLevel::II
             )
             || !super::gateways::mode_bits(access_mask, r.share_access.0).is_none();
+        // The share modes are claimed in the same store step that checks the other gateways'
+        // rows, so of two gateways opening the file at once with conflicting modes one fails
+        // here (both may have passed sharing_elsewhere above).
         if caches && self.server.published.shares(share.id()) {
             let key = NodeKey::new(share.id(), node);
-            if let Err(e) = self.server.published.sync(&self.server, key).await {
-                tracing::warn!(error = %e, "cannot publish the caching granted for the other gateways; the open fails");
-                return Err(super::errors::status(&e));
+            let opening = super::gateways::mode_bits(access_mask, r.share_access.0);
+            let published = if opening.is_none() {
+                self.server
+                    .published
+                    .sync(&self.server, key)
+                    .await
+                    .map(|()| true)
+            } else {
+                let me = OpenRef {
+                    conn: self.id,
+                    file,
+                };
+                self.server
+                    .published
+                    .claim(&self.server, key, me, opening)
+                    .await
+            };
+            match published {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::debug!(
+                        ino = node.ino.0,
+                        "another gateway's handle claimed the file first: sharing violation"
+                    );
+                    return Err(NtStatus::SHARING_VIOLATION);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot publish the caching granted for the other gateways; the open fails");
+                    return Err(super::errors::status(&e));
+                }
             }
         }
         // An allocation size asked for at creation (AlSi) is reported back.

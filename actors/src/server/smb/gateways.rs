@@ -16,7 +16,7 @@
 //!   requester's wait. At most [`RECALLS_RUNNING`] run at once;
 //!   further requests wait in the store's bounded queue.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::SmbServer;
-use super::oplocks::NodeKey;
+use super::oplocks::{NodeKey, OpenRef};
 use crate::server::share::caller::Caller;
 use crate::server::share::foreign::{Foreign, Recall};
 use crate::server::share::{Node, ShareId};
@@ -88,19 +88,7 @@ pub(crate) fn mode_bits(access: u32, share: u32) -> CacheBits {
 /// decides it between two opens: the rows OR each handle's bits, so a conflict with any one
 /// of them shows).
 pub(crate) fn modes_conflict(elsewhere: CacheBits, access: u32, share: u32) -> bool {
-    let mine = mode_bits(access, share);
-    if mine.is_none() {
-        return false;
-    }
-    let pairs = [
-        (CacheBits::OPEN_READ, CacheBits::DENY_READ),
-        (CacheBits::OPEN_WRITE, CacheBits::DENY_WRITE),
-        (CacheBits::OPEN_DELETE, CacheBits::DENY_DELETE),
-    ];
-    pairs.iter().any(|&(uses, denies)| {
-        mine.intersects(uses) && elsewhere.intersects(denies)
-            || elsewhere.intersects(uses) && mine.intersects(denies)
-    })
+    mode_bits(access, share).modes_conflict(elsewhere)
 }
 
 /// The rows this gateway published, one async lock each: a row's value is computed from the
@@ -122,6 +110,11 @@ pub(crate) struct Published {
     /// CREATE in a loop); and, under a key of their own, nodes whose read caching writes asked
     /// the others to drop, for [`NUDGE_EVERY`]. At most [`RECENT_MAX`] entries.
     recent: Mutex<HashMap<NodeKey, tokio::time::Instant>>,
+    /// Opens a CREATE is making whose share modes are not claimed yet ([`Self::claim`]):
+    /// a row published meanwhile leaves their modes out, so two gateways' CREATEs racing
+    /// for one file do not each publish their handle unchecked and then refuse each other.
+    /// Bounded by the CREATEs under way.
+    unclaimed: Mutex<HashSet<OpenRef>>,
 }
 
 /// Nodes [`Published`] remembers recent recalls of.
@@ -138,6 +131,7 @@ impl Published {
             caching,
             rows: Mutex::new(HashMap::new()),
             recent: Mutex::new(HashMap::new()),
+            unclaimed: Mutex::new(HashSet::new()),
         }
     }
 
@@ -334,6 +328,30 @@ impl Published {
         self.sync_after(server, key, async {}).await
     }
 
+    fn unclaimed(&self) -> std::sync::MutexGuard<'_, HashSet<OpenRef>> {
+        self.unclaimed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Publishes as [`Self::sync`] does for a CREATE that just admitted `open`, whose share
+    /// modes are `opening` ([`mode_bits`]), checked against the other gateways' rows in the
+    /// same store step ([`SharedCaching::claim`]): `Ok(false)` when another gateway's handle
+    /// refuses it (a sharing violation; nothing was published). Of two gateways opening one
+    /// file at once with conflicting modes, at most one gets `Ok(true)`, although both passed
+    /// [`Self::sharing_elsewhere`].
+    pub(crate) async fn claim(
+        &self,
+        server: &SmbServer,
+        key: NodeKey,
+        open: OpenRef,
+        opening: CacheBits,
+    ) -> StoreResult<bool> {
+        self.publish_row(server, key, async {}, Publish::Claim(open, opening))
+            .await
+            .map_err(|e| e.expect("a claim waits for its row"))
+    }
+
     /// [`Self::sync`] unless another sync holds the row (a recall may hold it up to the break
     /// timeout): `Err(None)` then, and the holder publishes when it is done.
     async fn try_sync(
@@ -341,7 +359,9 @@ impl Published {
         server: &SmbServer,
         key: NodeKey,
     ) -> Result<(), Option<stores::StoreError>> {
-        self.publish_row(server, key, async {}, false).await
+        self.publish_row(server, key, async {}, Publish::IfFree)
+            .await
+            .map(|_| ())
     }
 
     /// Runs `work` while holding `key`'s row, then publishes as [`Self::sync`] does: a
@@ -355,51 +375,70 @@ impl Published {
         key: NodeKey,
         work: impl Future<Output = ()>,
     ) -> StoreResult<()> {
-        self.publish_row(server, key, work, true)
+        self.publish_row(server, key, work, Publish::Wait)
             .await
+            .map(|_| ())
             .map_err(|e| e.expect("a sync that waits for its row is never refused"))
     }
 
     /// The row's publication: `work` under the row's lock (waited for, or `Err(None)` when it
-    /// is held and `wait` is false), then the table's state published if it changed.
+    /// is held and `how` is [`Publish::IfFree`]), then the table's state published if it
+    /// changed, or claimed ([`Publish::Claim`]) whether or not it did. `Ok(false)`: a claim
+    /// refused.
     async fn publish_row(
         &self,
         server: &SmbServer,
         key: NodeKey,
         work: impl Future<Output = ()>,
-        wait: bool,
-    ) -> Result<(), Option<stores::StoreError>> {
+        how: Publish,
+    ) -> Result<bool, Option<stores::StoreError>> {
         let Some(caching) = self.caching.get(&key.share) else {
             work.await;
-            return Ok(());
+            return Ok(true);
         };
         let key = NodeKey { stream: 0, ..key };
         let slot = self.rows().entry(key).or_default().clone();
         let result = {
-            let mut last = match wait {
-                true => slot.lock().await,
-                false => match slot.try_lock() {
+            let mut last = match how {
+                Publish::IfFree => match slot.try_lock() {
                     Ok(last) => last,
                     // The holder publishes when it is done.
                     Err(_) => return Err(None),
                 },
+                Publish::Wait | Publish::Claim(..) => slot.lock().await,
             };
             work.await;
-            let modes = server
-                .opens
-                .modes_of(key)
-                .into_iter()
-                .fold(0, |bits, (acc, share)| bits | mode_bits(acc, share).0);
-            let now = CacheBits(cache_bits(server.opens.held(key)).0 | modes);
-            if now == *last {
-                Ok(())
-            } else {
-                let r = caching.publish(InodeId(key.ino), now).await;
-                if r.is_ok() {
-                    *last = now;
+            let modes = {
+                let mut unclaimed = self.unclaimed();
+                if let Publish::Claim(open, _) = how {
+                    // Under the row's lock: from here every row this gateway writes has it.
+                    // A refused claim puts it back until the CREATE settles.
+                    unclaimed.remove(&open);
                 }
-                r.map_err(Some)
+                server
+                    .opens
+                    .modes_of(key)
+                    .into_iter()
+                    .filter(|(open, _, _)| !unclaimed.contains(open))
+                    .fold(0, |bits, (_, acc, share)| bits | mode_bits(acc, share).0)
+            };
+            let now = CacheBits(cache_bits(server.opens.held(key)).0 | modes);
+            let ino = InodeId(key.ino);
+            // Whether the row says `now` afterwards (`false`: a claim refused).
+            let stands = match how {
+                // Checked even when the row already says so (a sync since the handle was
+                // admitted published it unchecked).
+                Publish::Claim(_, opening) => caching.claim(ino, now, opening).await,
+                _ if now == *last => Ok(true),
+                _ => caching.publish(ino, now).await.map(|()| true),
+            };
+            if let (Publish::Claim(open, _), Ok(false) | Err(_)) = (how, &stands) {
+                self.unclaimed().insert(open);
             }
+            if let Ok(true) = stands {
+                *last = now;
+            }
+            stands.map_err(Some)
         };
         drop(slot);
         // A withdrawn row's slot goes unless someone is using it.
@@ -417,6 +456,43 @@ impl Published {
     fn keys(&self) -> Vec<NodeKey> {
         self.rows().keys().copied().collect()
     }
+}
+
+/// A CREATE under way of an open whose share modes are not claimed yet
+/// ([`Published::unclaimed`]): rows leave them out until it claims them
+/// ([`Published::claim`]) or this guard drops (the CREATE is done: opened, failed or
+/// waiting, and the open table dropped any entry it left). Nothing where no store is shared.
+pub(crate) struct Opening<'a> {
+    published: &'a Published,
+    open: OpenRef,
+}
+
+impl<'a> Opening<'a> {
+    pub(crate) fn new(published: &'a Published, open: OpenRef) -> Self {
+        if !published.caching.is_empty() {
+            published.unclaimed().insert(open);
+        }
+        Self { published, open }
+    }
+}
+
+impl Drop for Opening<'_> {
+    fn drop(&mut self) {
+        if !self.published.caching.is_empty() {
+            self.published.unclaimed().remove(&self.open);
+        }
+    }
+}
+
+/// How [`Published::publish_row`] goes about a row.
+#[derive(Debug, Clone, Copy)]
+enum Publish {
+    /// Waits for the row's lock.
+    Wait,
+    /// Gives up when another holds the row's lock (it publishes when done).
+    IfFree,
+    /// Waits, and claims the row for an open with these share modes.
+    Claim(OpenRef, CacheBits),
 }
 
 /// Starts the tasks that keep the published rows current and serve other gateways' recall

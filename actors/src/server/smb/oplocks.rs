@@ -437,10 +437,12 @@ impl OpenTable {
 
     /// The access and share access of each open of `key`, for the share modes the other
     /// gateways see ([`super::gateways::mode_bits`]).
-    pub(crate) fn modes_of(&self, key: NodeKey) -> Vec<(u32, u32)> {
+    pub(crate) fn modes_of(&self, key: NodeKey) -> Vec<(OpenRef, u32, u32)> {
         let g = self.lock();
         g.nodes.get(&key).map_or_else(Vec::new, |v| {
-            v.iter().map(|e| (e.access, e.share_access)).collect()
+            v.iter()
+                .map(|e| (e.open, e.access, e.share_access))
+                .collect()
         })
     }
 
