@@ -32,6 +32,26 @@ async fn until(c: &Arc<dyn SharedCaching>, what: &str, cond: impl Fn() -> bool) 
     assert!(waited.is_ok(), "timed out: {what}");
 }
 
+/// Two stores (gateways) on one new database of `server`, with a short session ttl (900 ms),
+/// and their shared caching.
+async fn two_gateways(
+    server: &PgServer,
+) -> (
+    PgMetadata,
+    PgMetadata,
+    Arc<dyn SharedCaching>,
+    Arc<dyn SharedCaching>,
+) {
+    let url = server.database();
+    let mut config = PgConfig::new(&url);
+    config.lock_session_ttl = Duration::from_millis(900);
+    let a = PgMetadata::connect(&config).await.expect("gateway a");
+    let b = PgMetadata::connect(&config).await.expect("gateway b");
+    let ca = a.shared_caching().expect("PostgreSQL shares caching");
+    let cb = b.shared_caching().expect("PostgreSQL shares caching");
+    (a, b, ca, cb)
+}
+
 /// Goal: what one gateway publishes, the other sees in memory (never its own), withdrawn
 /// and changed rows follow, recall requests reach the other gateway only, and the rows of a
 /// gateway whose session lapses (a gateway killed with -9 stops its heartbeat) vanish from the
@@ -41,13 +61,7 @@ async fn until(c: &Arc<dyn SharedCaching>, what: &str, cond: impl Fn() -> bool) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caching_is_mirrored_recalled_and_expires() {
     let server = PgServer::start();
-    let url = server.database();
-    let mut config = PgConfig::new(&url);
-    config.lock_session_ttl = Duration::from_millis(900);
-    let a = PgMetadata::connect(&config).await.expect("gateway a");
-    let b = PgMetadata::connect(&config).await.expect("gateway b");
-    let ca = a.shared_caching().expect("PostgreSQL shares caching");
-    let cb = b.shared_caching().expect("PostgreSQL shares caching");
+    let (a, b, ca, cb) = two_gateways(&server).await;
     let (x, y) = (InodeId(42), InodeId(43));
     // Loaded mirrors know that nobody caches anything yet.
     until(&ca, "a's mirror loaded", || {
@@ -139,13 +153,7 @@ async fn caching_is_mirrored_recalled_and_expires() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn share_mode_claims_exclude_each_other() {
     let server = PgServer::start();
-    let url = server.database();
-    let mut config = PgConfig::new(&url);
-    config.lock_session_ttl = Duration::from_millis(900);
-    let a = PgMetadata::connect(&config).await.expect("gateway a");
-    let b = PgMetadata::connect(&config).await.expect("gateway b");
-    let ca = a.shared_caching().expect("PostgreSQL shares caching");
-    let cb = b.shared_caching().expect("PostgreSQL shares caching");
+    let (a, b, ca, cb) = two_gateways(&server).await;
     let bits = |v: &[CacheBits]| CacheBits(v.iter().fold(0, |x, b| x | b.0));
     // Reading and writing, sharing nothing; and reading, sharing everything.
     let exclusive = bits(&[
