@@ -24,6 +24,7 @@ TEST_PACKAGES=(
   python3-pip       # installs smbprotocol (PyPI), the Python SMB client the tests use
   postgresql        # initdb and pg_ctl: the PostgreSQL metadata tests start a throwaway server
   socat             # the VM's guestfwd to the server's portmapper and NFS port (kernel_nlm)
+  curl              # the HTTP endpoint tests (actors/tests/http.rs) ask it with curl
 )
 
 # missing_packages PKG...: prints the ones dpkg does not have installed, one per line.

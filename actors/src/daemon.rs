@@ -664,6 +664,46 @@ async fn run_async(config: Config, source: ConfigSource) -> anyhow::Result<()> {
         }
     }
     let shutdown = CancellationToken::new();
+    // The operations endpoint: bound now, so a port in use fails the start.
+    let http = match &config.server.http {
+        Some(h) => {
+            let listener = crate::http::bind(h).await?;
+            let mut adapters = Vec::new();
+            if nfs.enabled {
+                adapters.push(("nfs", addr));
+            }
+            if smb.enabled {
+                adapters.push(("smb", smb.socket_addr()));
+            }
+            let endpoint = crate::http::Endpoint {
+                token: h.token.clone(),
+                metadata: stores
+                    .metadata
+                    .iter()
+                    .map(|(n, s)| (n.clone(), s.clone()))
+                    .collect(),
+                content: stores
+                    .content
+                    .iter()
+                    .map(|(n, s)| (n.clone(), s.clone()))
+                    .collect(),
+                adapters,
+                shutdown: shutdown.clone(),
+            };
+            tracing::info!(addr = %h.socket_addr(), token = h.token.is_some(), "HTTP endpoint listening (/health, /ready)");
+            if h.token.is_none() && !h.bind.is_loopback() {
+                tracing::warn!(addr = %h.socket_addr(), "the HTTP endpoint listens beyond loopback without a token (server.http.token)");
+            }
+            let stop = CancellationToken::new();
+            let task = tokio::spawn(crate::http::serve(
+                listener,
+                Arc::new(endpoint),
+                stop.clone(),
+            ));
+            Some((task, stop))
+        }
+        None => None,
+    };
     // Users, groups and guest, followed live from the configuration file.
     let resolver = identity_resolver(&config, &source, shutdown.clone()).await?;
     let mut sc = server_config(&config, key);
@@ -695,6 +735,14 @@ async fn run_async(config: Config, source: ConfigSource) -> anyhow::Result<()> {
     )
     .await;
     signal.abort();
+    if let Some((task, stop)) = http {
+        stop.cancel();
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "the HTTP endpoint failed"),
+            Err(e) => tracing::warn!(error = %e, "the HTTP endpoint's task failed"),
+        }
+    }
     result.context("server stopped with an error")
 }
 

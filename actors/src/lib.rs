@@ -13,6 +13,8 @@
 //! - [`identity`]: users, groups and share permissions, shared by every protocol.
 //! - [`cli`]: the `dittofs` command line.
 //! - [`daemon`]: stores, listeners and signals for `dittofs start`.
+//! - [`http`]: the operations endpoint (`/health`, `/ready`) `dittofs start` serves when
+//!   `server.http` is set.
 
 // The crate's documentation is for the people working on it: it links private items freely
 // (`cargo doc --document-private-items` renders them).
@@ -21,6 +23,7 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod http;
 pub mod identity;
 pub mod runtime;
 pub mod server;

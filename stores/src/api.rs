@@ -1198,6 +1198,12 @@ pub trait ContentStore: Send + Sync + 'static {
     /// Capacity figures (bytes only; the inode fields are ignored).
     fn usage(&self) -> impl Future<Output = StoreResult<Usage>> + Send;
 
+    /// Whether the store answers now, for a readiness check: one cheap request where the
+    /// store is remote, else what [`usage`](Self::usage) reads.
+    fn probe(&self) -> impl Future<Output = StoreResult<()>> + Send {
+        async move { self.usage().await.map(|_| ()) }
+    }
+
     /// The parts of `[offset, offset + len)` of `key` that hold data, as `(offset, length)`
     /// pairs in order, none empty, none past the object's length; holes (never written, or
     /// deallocated by [`ContentStore::punch_hole`]) are left out. A store that cannot tell

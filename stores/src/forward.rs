@@ -333,6 +333,9 @@ macro_rules! forward_content_store {
             async fn usage(&self) -> $crate::StoreResult<$crate::Usage> {
                 $via!(self, async usage, s => $crate::ContentStore::usage(s).await)
             }
+            async fn probe(&self) -> $crate::StoreResult<()> {
+                $via!(self, async probe, s => $crate::ContentStore::probe(s).await)
+            }
             async fn allocated(
                 &self,
                 key: $crate::ContentKey,

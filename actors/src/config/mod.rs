@@ -34,7 +34,7 @@ pub use self::load::ConfigEnv;
 pub use self::overrides::{ENV_PREFIX, ENV_SEPARATOR};
 pub use self::schema::{
     AdaptersSection, CacheSection, Config, ContentSection, ContentStoreConfig, DatabaseUrl,
-    GroupConfig, GuestConfig, IdentityBackend, IdentitySection, LogFormat, LogLevel,
+    GroupConfig, GuestConfig, HttpSection, IdentityBackend, IdentitySection, LogFormat, LogLevel,
     LoggingSection, MetadataSection, MetadataStoreConfig, NfsConfig, NfsLockingConfig,
     PortmapperConfig, PostgresOptions, S3Options, ServerSection, ShareConfig, ShareRoot,
     ShareSmbConfig, SmbCipher, SmbConfig, SmbDialect, SmbDialects, SmbEncryption, Squash,

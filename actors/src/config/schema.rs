@@ -129,6 +129,40 @@ pub struct ServerSection {
     /// Where the server keeps its own state (the file handle key, `handle.key`, mode 0600).
     /// Handles clients hold stay valid only while this key does: keep it with the metadata.
     pub state_dir: PathBuf,
+    /// The operations endpoint (`/health`, `/ready`); absent: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpSection>,
+}
+
+/// `server.http`: the operations endpoint, plain HTTP/1.1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSection {
+    /// The address it listens on: loopback unless set (a wider one should come with a token).
+    pub bind: IpAddr,
+    /// Its TCP port.
+    pub port: u16,
+    /// A bearer token every route but `/health` asks for (`Authorization: Bearer TOKEN`);
+    /// absent: none is asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<Secret>,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        Self {
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 9464,
+            token: None,
+        }
+    }
+}
+
+impl HttpSection {
+    /// Where it listens.
+    pub fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind, self.port)
+    }
 }
 
 /// `metadata`: named metadata stores.
@@ -967,6 +1001,7 @@ impl Default for ServerSection {
         Self {
             shutdown_timeout: Duration::from_secs(30),
             state_dir: PathBuf::from("~/.local/share/dittofs"),
+            http: None,
         }
     }
 }
@@ -1067,6 +1102,9 @@ impl Config {
                 **o = o.redacted();
             }
         }
+        if let Some(token) = copy.server.http.as_mut().and_then(|h| h.token.as_mut()) {
+            *token = Secret::redacted();
+        }
         copy
     }
 
@@ -1098,6 +1136,9 @@ impl Config {
             if matches!(s, ContentStoreConfig::S3(o) if o.secret_access_key.is_some()) {
                 found.push(format!("the S3 secret key of content store {name}"));
             }
+        }
+        if self.server.http.as_ref().is_some_and(|h| h.token.is_some()) {
+            found.push("the HTTP endpoint's token (server.http.token)".to_owned());
         }
         found
     }

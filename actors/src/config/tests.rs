@@ -873,3 +873,53 @@ fn s3_store_options() {
         "{shown:#?}"
     );
 }
+
+/// Goal: `server.http` is off unless present, takes its defaults when empty (loopback, 9464,
+/// no token), refuses port 0, a port an adapter uses and an empty token by key, and its
+/// token is a secret: never in `Debug` or `config show`, and it makes the file private.
+/// Method: parse a few files.
+#[test]
+fn http_endpoint_options() {
+    assert_eq!(Config::default_config().server.http, None);
+    let on = parse("server:\n  http: {}\n").expect("an empty http section");
+    let http = on.server.http.as_ref().expect("present");
+    assert_eq!(http.socket_addr().to_string(), "127.0.0.1:9464");
+    assert_eq!(http.token, None);
+    assert!(!on.has_secrets());
+    let text = "server:\n  http:\n    bind: 0.0.0.0\n    port: 9100\n    token: tok-very-secret\n";
+    let config = parse(text).expect("valid http section");
+    assert_eq!(
+        config
+            .server
+            .http
+            .as_ref()
+            .unwrap()
+            .socket_addr()
+            .to_string(),
+        "0.0.0.0:9100"
+    );
+    assert_eq!(
+        config.secrets(),
+        ["the HTTP endpoint's token (server.http.token)"]
+    );
+    let shown = config.redacted().to_yaml();
+    assert!(shown.contains("token: <redacted>"), "{shown}");
+    assert!(!shown.contains("tok-very-secret"));
+    assert!(!format!("{config:?}").contains("tok-very-secret"));
+    parse(&shown).expect("config show output reloads");
+    let err = error(&text.replace("port: 9100", "prot: 9100"));
+    assert!(err.contains("unknown field `prot`"), "{err}");
+    for (bad, want) in [
+        (text.replace("9100", "0"), "0 is not a valid port"),
+        (text.replace("9100", "12049"), "is also adapters.nfs.port"),
+        (text.replace("tok-very-secret", "' '"), "is empty"),
+    ] {
+        let shown: Vec<String> = problems(&bad).iter().map(ToString::to_string).collect();
+        assert!(
+            shown
+                .iter()
+                .any(|p| p.starts_with("server.http.") && p.contains(want)),
+            "{want} in {shown:#?}"
+        );
+    }
+}

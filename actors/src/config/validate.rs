@@ -73,6 +73,34 @@ impl Config {
                 "must be longer than 0s, or shutdown cannot wait for in-flight writes",
             );
         }
+        if let Some(http) = &self.server.http {
+            if http.port == 0 {
+                problems.push("server.http.port", "0 is not a valid port");
+            }
+            let nfs = &self.adapters.nfs;
+            let smb = &self.adapters.smb;
+            for (on, port, key) in [
+                (nfs.enabled, nfs.port, "adapters.nfs.port"),
+                (smb.enabled, smb.port, "adapters.smb.port"),
+            ] {
+                if on && port == http.port {
+                    problems.push(
+                        "server.http.port",
+                        format!("{port} is also {key}; they need different ports"),
+                    );
+                }
+            }
+            if http
+                .token
+                .as_ref()
+                .is_some_and(|t| t.expose().trim().is_empty())
+            {
+                problems.push(
+                    "server.http.token",
+                    "is empty; remove the key to ask for no token, or set a long random one",
+                );
+            }
+        }
     }
 
     fn validate_stores(&self, problems: &mut Problems) {

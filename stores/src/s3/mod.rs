@@ -1437,6 +1437,12 @@ impl ContentStore for S3Content {
         Ok(Some(ContentVersion(v)))
     }
 
+    async fn probe(&self) -> StoreResult<()> {
+        // One HEAD request: any answer of the bucket's (the name need not exist) will do.
+        let name = format!("{}ready-probe", self.inner.names.prefix);
+        self.inner.client.etag(&name).await.map(|_| ())
+    }
+
     async fn usage(&self) -> StoreResult<Usage> {
         // A bucket has no fixed capacity: report the largest file as both.
         Ok(Usage {

@@ -1,0 +1,230 @@
+//! The operations endpoint (`server.http`, `actors::http`) of a running `dittofs`, asked with
+//! curl: liveness, readiness and its bearer token, on the embedded default stores, and on a
+//! PostgreSQL store and an S3 store whose servers go away (`testkit::postgres`,
+//! `testkit::s3`).
+#![expect(
+    clippy::unwrap_used,
+    reason = "test harness: a failed setup step should abort the test with its error"
+)]
+#![expect(
+    clippy::disallowed_methods,
+    reason = "a test against real processes waits in real time"
+)]
+
+#[cfg(all(feature = "postgres", feature = "s3"))]
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use testkit::daemon::{Daemon, free_port};
+#[cfg(all(feature = "postgres", feature = "s3"))]
+use testkit::postgres::PgServer;
+#[cfg(all(feature = "postgres", feature = "s3"))]
+use testkit::s3::Moto;
+
+const TOKEN: &str = "a-long-random-test-token-1f0c";
+
+/// `(status, body without its last newlines)` of `GET http://127.0.0.1:PORT/PATH`, with `Authorization: Bearer
+/// TOKEN` when `token` is given.
+fn get(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut c = Command::new("curl");
+    c.args(["-sS", "--max-time", "10", "-w", "\n%{http_code}"]);
+    if let Some(t) = token {
+        c.args(["-H", &format!("Authorization: Bearer {t}")]);
+    }
+    let out = c
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .expect("running curl (ci/setup.sh installs it)");
+    assert!(
+        out.status.success(),
+        "curl {path}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').expect("curl printed the status");
+    (
+        code.trim().parse().expect("an HTTP status"),
+        body.trim_end_matches('\n').to_owned(),
+    )
+}
+
+/// Adds `http` (YAML flow-mapping entries) to the `server` section of `d`'s configuration.
+fn with_http(d: &Daemon, http: &str) {
+    let text = std::fs::read_to_string(&d.config).unwrap();
+    let (head, rest) = text
+        .split_once("server: { state_dir: ")
+        .expect("the test configuration has a server section");
+    let (state, tail) = rest.split_once(" }").unwrap();
+    std::fs::write(
+        &d.config,
+        format!("{head}server: {{ state_dir: {state}, http: {{ {http} }} }}{tail}"),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &d.config,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+}
+
+/// Asks `path` until `want` holds of the answer (up to 20 s); the last answer.
+fn until(port: u16, path: &str, what: &str, want: impl Fn(u16, &str) -> bool) -> (u16, String) {
+    let give_up = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (code, body) = get(port, path, Some(TOKEN));
+        if want(code, &body) {
+            return (code, body);
+        }
+        assert!(Instant::now() < give_up, "{what}: still {code}\n{body}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Goal: `/health` answers without a token; `/ready` asks for the token (401 without it or
+/// with a wrong one) and with it answers 200, naming each store and adapter; neither the log
+/// nor `config show` shows the token; SIGTERM stops the server cleanly with the endpoint on.
+/// Method: a RocksDB + filesystem dittofs serving NFS and SMB with `server.http` set.
+#[test]
+fn health_and_readiness_with_a_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let http = free_port();
+    let mut d = Daemon::prepare_smb(
+        env!("CARGO_BIN_EXE_dittofs"),
+        tmp.path(),
+        &["name: /export"],
+        "",
+        "",
+    );
+    with_http(&d, &format!("port: {http}, token: {TOKEN}"));
+    d.spawn();
+
+    let (code, body) = get(http, "/health", None);
+    assert_eq!((code, body.as_str()), (200, "ok"));
+    for token in [None, Some("wrong"), Some("")] {
+        let (code, body) = get(http, "/ready", token);
+        assert_eq!(code, 401, "/ready with {token:?}: {body}");
+        assert!(body.contains("server.http.token"), "{body}");
+    }
+    let (code, body) = until(http, "/ready", "ready", |c, _| c == 200);
+    assert_eq!(code, 200);
+    for line in [
+        "ready",
+        "metadata store default: ok",
+        "content store default: ok",
+    ] {
+        assert!(
+            body.lines().any(|l| l == line),
+            "no line {line:?} in\n{body}"
+        );
+    }
+    // The adapters listen on every address by default: the line names the port.
+    for (adapter, port) in [("nfs", d.port), ("smb", d.smb_port.unwrap())] {
+        assert!(
+            body.lines().any(|l| {
+                l.starts_with(&format!("adapter {adapter}: listening on "))
+                    && l.ends_with(&format!(":{port}"))
+            }),
+            "no {adapter} adapter on port {port} in\n{body}"
+        );
+    }
+    let (code, _) = get(http, "/nothing-here", Some(TOKEN));
+    assert_eq!(code, 404);
+
+    let shown = d.cli(&["config", "show"], "");
+    assert!(shown.contains("token: <redacted>"), "{shown}");
+    assert!(!shown.contains(TOKEN), "config show printed the token");
+    assert_eq!(d.terminate(), Some(0), "{}", d.log());
+    assert!(!d.log().contains(TOKEN), "the log shows the token");
+}
+
+/// Goal: `/ready` follows the stores: 503 naming the PostgreSQL store while its server is
+/// down (within the probe timeout, not hanging), 200 again once it is back; 503 naming the
+/// S3 store once the S3 server is gone; `/health` stays 200 throughout. Method: a dittofs on
+/// a throwaway PostgreSQL and a moto S3 server, without a token; the database server is
+/// stopped for 6 s (`PgServer::restart`) on another thread, then moto is killed.
+#[cfg(all(feature = "postgres", feature = "s3"))]
+#[test]
+fn readiness_follows_the_stores() {
+    let pg = PgServer::start();
+    let url = pg.database();
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let http = free_port();
+    let mut d = Daemon::prepare(
+        env!("CARGO_BIN_EXE_dittofs"),
+        tmp.path(),
+        &["name: /export"],
+        "",
+    );
+    write_stores_config(&d, tmp.path(), &url, &moto.endpoint(), http);
+    d.spawn();
+    let (_, body) = until(http, "/ready", "ready", |c, _| c == 200);
+    for line in ["metadata store pg: ok", "content store s3: ok"] {
+        assert!(
+            body.lines().any(|l| l == line),
+            "no line {line:?} in\n{body}"
+        );
+    }
+
+    std::thread::scope(|s| {
+        s.spawn(|| pg.restart(Duration::from_secs(6)));
+        let started = Instant::now();
+        let (_, body) = until(
+            http,
+            "/ready",
+            "not ready while PostgreSQL is down",
+            |c, _| c == 503,
+        );
+        assert!(
+            body.lines()
+                .any(|l| l.starts_with("metadata store pg: not answering")),
+            "{body}"
+        );
+        assert!(body.starts_with("not ready"), "{body}");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "readiness took {:?} to notice",
+            started.elapsed()
+        );
+        assert_eq!(get(http, "/health", None).0, 200);
+    });
+    let (_, body) = until(http, "/ready", "ready again", |c, _| c == 200);
+    assert!(body.contains("metadata store pg: ok"), "{body}");
+
+    drop(moto);
+    let (_, body) = until(http, "/ready", "not ready without S3", |c, _| c == 503);
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("content store s3: not answering")),
+        "{body}"
+    );
+    assert!(body.contains("metadata store pg: ok"), "{body}");
+    assert_eq!(get(http, "/health", None).0, 200);
+}
+
+/// `d`'s configuration: metadata on PostgreSQL `url` (store `pg`), content in S3 at
+/// `endpoint` (store `s3`, its cache in `dir`), the endpoint on `http` without a token.
+#[cfg(all(feature = "postgres", feature = "s3"))]
+fn write_stores_config(d: &Daemon, dir: &Path, url: &str, endpoint: &str, http: u16) {
+    std::fs::write(
+        &d.config,
+        format!(
+            "server: {{ state_dir: {dir}/state, http: {{ port: {http} }} }}\n\
+             metadata: {{ stores: {{ pg: {{ type: postgres, postgres: {{ url: '{url}', max_connections: 4, retry_deadline: 1s }} }} }} }}\n\
+             content: {{ stores: {{ s3: {{ type: s3, s3: {{ bucket: ready, endpoint: '{endpoint}', \
+             force_path_style: true, create_bucket: true, access_key_id: k, secret_access_key: ready-secret, \
+             retry_deadline: 1s, cache_dir: '{dir}/s3-cache' }} }} }} }}\n\
+             shares:\n  - {{ name: /export, metadata_store: pg, content_store: s3, allowed_clients: [] }}\n\
+             adapters: {{ nfs: {{ port: {port}, portmapper: {{ enabled: false }} }} }}\n",
+            dir = dir.display(),
+            port = d.port,
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &d.config,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+}
