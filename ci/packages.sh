@@ -25,6 +25,7 @@ TEST_PACKAGES=(
   postgresql        # initdb and pg_ctl: the PostgreSQL metadata tests start a throwaway server
   socat             # the VM's guestfwd to the server's portmapper and NFS port (kernel_nlm)
   curl              # the HTTP endpoint tests (actors/tests/http.rs) ask it with curl
+  prometheus        # promtool check metrics, on the /metrics exposition (actors/tests/http.rs)
 )
 
 # missing_packages PKG...: prints the ones dpkg does not have installed, one per line.

@@ -675,7 +675,10 @@ async fn run_async(config: Config, source: ConfigSource) -> anyhow::Result<()> {
             if smb.enabled {
                 adapters.push(("smb", smb.socket_addr()));
             }
+            let metrics = crate::telemetry::install()?;
+            tokio::spawn(crate::telemetry::upkeep(metrics.clone()));
             let endpoint = crate::http::Endpoint {
+                metrics,
                 token: h.token.clone(),
                 metadata: stores
                     .metadata
@@ -690,7 +693,7 @@ async fn run_async(config: Config, source: ConfigSource) -> anyhow::Result<()> {
                 adapters,
                 shutdown: shutdown.clone(),
             };
-            tracing::info!(addr = %h.socket_addr(), token = h.token.is_some(), "HTTP endpoint listening (/health, /ready)");
+            tracing::info!(addr = %h.socket_addr(), token = h.token.is_some(), "HTTP endpoint listening (/health, /ready, /metrics)");
             if h.token.is_none() && !h.bind.is_loopback() {
                 tracing::warn!(addr = %h.socket_addr(), "the HTTP endpoint listens beyond loopback without a token (server.http.token)");
             }

@@ -1,6 +1,7 @@
 //! The operations endpoint (`server.http`): plain HTTP/1.1 on its own port, loopback unless
 //! configured otherwise.
 //!
+//! - `GET /metrics`: the Prometheus text exposition of every metric ([`crate::telemetry`]).
 //! - `GET /health`: liveness. 200 `ok` while the process serves HTTP at all; never asks for
 //!   the token (it tells nothing).
 //! - `GET /ready`: readiness. 200 when every store answers (each asked at once, one cheap
@@ -46,6 +47,8 @@ pub struct Endpoint {
     pub adapters: Vec<(&'static str, SocketAddr)>,
     /// Cancelled when shutdown starts: from then on the server is not ready.
     pub shutdown: CancellationToken,
+    /// Renders the metrics ([`crate::telemetry::install`]).
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 /// Binds the endpoint's port (before anything else starts, so a port in use fails the start
@@ -69,6 +72,7 @@ pub async fn serve(
     let app = Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
         .with_state(endpoint);
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { stop.cancelled().await })
@@ -162,6 +166,20 @@ async fn ready(State(endpoint): State<Arc<Endpoint>>, headers: HeaderMap) -> Res
     };
     let head = if ok { "ready\n" } else { "not ready\n" };
     (status, format!("{head}{body}")).into_response()
+}
+
+async fn metrics(State(endpoint): State<Arc<Endpoint>>, headers: HeaderMap) -> Response {
+    if let Some(no) = refused(&endpoint, &headers) {
+        return no;
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        endpoint.metrics.render(),
+    )
+        .into_response()
 }
 
 /// A probe's outcome as a line's state.

@@ -13,8 +13,8 @@
 //! - [`identity`]: users, groups and share permissions, shared by every protocol.
 //! - [`cli`]: the `dittofs` command line.
 //! - [`daemon`]: stores, listeners and signals for `dittofs start`.
-//! - [`http`]: the operations endpoint (`/health`, `/ready`) `dittofs start` serves when
-//!   `server.http` is set.
+//! - [`http`]: the operations endpoint (`/health`, `/ready`, `/metrics`) `dittofs start`
+//!   serves when `server.http` is set; [`telemetry`]: the metrics the server records.
 
 // The crate's documentation is for the people working on it: it links private items freely
 // (`cargo doc --document-private-items` renders them).
@@ -27,3 +27,4 @@ pub mod http;
 pub mod identity;
 pub mod runtime;
 pub mod server;
+pub mod telemetry;

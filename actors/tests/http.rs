@@ -68,6 +68,35 @@ fn with_http(d: &Daemon, http: &str) {
     .unwrap();
 }
 
+/// `promtool check metrics` (Debian's `prometheus`) finds nothing wrong with `text`.
+fn promtool_accepts(text: &str) {
+    use std::io::Write as _;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running promtool (ci/setup.sh installs Debian's prometheus)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{text}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "promtool check metrics: {}\n{said}\n{text}",
+        out.status
+    );
+}
+
 /// Asks `path` until `want` holds of the answer (up to 20 s); the last answer.
 fn until(port: u16, path: &str, what: &str, want: impl Fn(u16, &str) -> bool) -> (u16, String) {
     let give_up = Instant::now() + Duration::from_secs(20);
@@ -82,9 +111,12 @@ fn until(port: u16, path: &str, what: &str, want: impl Fn(u16, &str) -> bool) ->
 }
 
 /// Goal: `/health` answers without a token; `/ready` asks for the token (401 without it or
-/// with a wrong one) and with it answers 200, naming each store and adapter; neither the log
-/// nor `config show` shows the token; SIGTERM stops the server cleanly with the endpoint on.
-/// Method: a RocksDB + filesystem dittofs serving NFS and SMB with `server.http` set.
+/// with a wrong one) and with it answers 200, naming each store and adapter; `/metrics` asks
+/// for it too and shows NFS and SMB requests by procedure and status, their latency
+/// histograms, connections and the build, in an exposition `promtool check metrics` accepts;
+/// neither the log nor `config show` shows the token; SIGTERM stops the server cleanly with
+/// the endpoint on. Method: a RocksDB + filesystem dittofs serving NFS and SMB with
+/// `server.http` set; libnfs's nfs-ls and smbclient as clients.
 #[test]
 fn health_and_readiness_with_a_token() {
     let tmp = tempfile::tempdir().unwrap();
@@ -130,6 +162,46 @@ fn health_and_readiness_with_a_token() {
     }
     let (code, _) = get(http, "/nothing-here", Some(TOKEN));
     assert_eq!(code, 404);
+
+    // Metrics: behind the token; after an NFS listing (libnfs) and an SMB negotiation
+    // (smbclient, refused at login), the requests, connections and build show, and promtool
+    // accepts the exposition.
+    assert_eq!(get(http, "/metrics", None).0, 401);
+    let ls = Command::new("nfs-ls")
+        .arg(d.url("/"))
+        .output()
+        .expect("running nfs-ls (ci/setup.sh installs libnfs-utils)");
+    assert!(
+        ls.status.success(),
+        "nfs-ls: {}",
+        String::from_utf8_lossy(&ls.stderr)
+    );
+    let smb = Command::new("smbclient")
+        .args(["-L", "127.0.0.1", "-p", &d.smb_port.unwrap().to_string()])
+        .args(["-U", "nobody%wrong", "-m", "SMB3"])
+        .output()
+        .expect("running smbclient (ci/setup.sh installs it)");
+    assert!(!smb.status.success(), "an unknown user logged in");
+    let (code, text) = get(http, "/metrics", Some(TOKEN));
+    assert_eq!(code, 200, "{text}");
+    for series in [
+        "dittofs_build_info{version=\"",
+        "dittofs_requests_total{protocol=\"nfs\",procedure=\"READDIRPLUS\",status=\"NFS3_OK\"}",
+        "dittofs_requests_total{protocol=\"smb\",procedure=\"NEGOTIATE\",status=\"STATUS_SUCCESS\"}",
+        "dittofs_request_duration_seconds_bucket{protocol=\"nfs\",procedure=\"GETATTR\",le=\"",
+        "dittofs_request_duration_seconds_count{protocol=\"smb\",procedure=\"SESSION_SETUP\"}",
+        "dittofs_connections{protocol=\"nfs\"}",
+        "dittofs_connections_accepted_total{protocol=\"smb\"}",
+        "# TYPE dittofs_request_duration_seconds histogram",
+    ] {
+        assert!(text.contains(series), "no {series} in\n{text}");
+    }
+    let accepted = text
+        .lines()
+        .find_map(|l| l.strip_prefix("dittofs_connections_accepted_total{protocol=\"nfs\"} "))
+        .expect("the NFS accepted series");
+    assert!(accepted.parse::<f64>().unwrap() >= 1.0, "{accepted}");
+    promtool_accepts(&text);
 
     let shown = d.cli(&["config", "show"], "");
     assert!(shown.contains("token: <redacted>"), "{shown}");

@@ -400,9 +400,10 @@ where
                 };
                 let d = dispatcher.clone();
                 let s = shutdown.child_token();
+                let open = crate::telemetry::connection("nfs");
                 conns.spawn(async move {
                     connection::run(stream, info, d, limits, s).await;
-                    drop(slot);
+                    drop((slot, open));
                 });
             }
         });

@@ -124,7 +124,17 @@ impl Dispatcher {
                 };
                 Some(mount::serve_call(&cx, &call, &creds, &args, conn))
             }
-            PROG_NFS => self.nfs(&call, &creds, args, conn).await,
+            PROG_NFS => {
+                let started = self.env.now();
+                let out = self.nfs(&call, &creds, args, conn).await;
+                crate::telemetry::request(
+                    "nfs",
+                    protocol::nfs3::Nfs3Proc::from_u32(call.proc_).map_or("unknown", |p| p.name()),
+                    nfs_status(out.as_deref()),
+                    self.env.now().duration_since(started),
+                );
+                out
+            }
             PROG_NLM => Some(
                 self.nlm
                     .serve_call(&self.exports, &self.codec, &call, &args, conn)
@@ -234,6 +244,28 @@ impl Dispatcher {
                 .complete(key, out.clone());
         }
         Some(out)
+    }
+}
+
+/// The status label of an NFS reply (`out`: the RPC reply, `None` when none is sent): the
+/// NFSv3 status of an accepted call, else the RPC outcome.
+fn nfs_status(out: Option<&[u8]>) -> &'static str {
+    let Some(out) = out else {
+        return "no_reply";
+    };
+    let word = |at: usize| {
+        out.get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    // xid, REPLY, MSG_ACCEPTED, verifier (flavor, empty body), accept_stat: REPLY_HEAD bytes.
+    match (word(8), word(nfs3::REPLY_HEAD - 4)) {
+        (Some(0), Some(0)) => match word(nfs3::REPLY_HEAD) {
+            Some(stat) => NfsStat3(stat).name().unwrap_or("unknown"),
+            // NULL answers nothing but success.
+            None => "NFS3_OK",
+        },
+        (Some(0), Some(_)) => "rpc_not_accepted",
+        _ => "rpc_denied",
     }
 }
 

@@ -988,7 +988,18 @@ impl Conn {
 
     /// Runs one element of a compound.
     pub(crate) async fn element(&mut self, req: Req<'_>) -> Out {
-        self.element_as(req, false).await
+        let started = self.server.env.now();
+        let command = req.hdr.command;
+        let out = self.element_as(req, false).await;
+        crate::telemetry::request(
+            "smb",
+            command
+                .name()
+                .map_or("unknown", |n| n.trim_start_matches("SMB2 ")),
+            out.status.name().unwrap_or("unknown"),
+            self.server.env.now().duration_since(started),
+        );
+        out
     }
 
     /// [`Self::element`], boxed (a forwarded request runs it from inside another element's

@@ -373,9 +373,10 @@ pub(crate) fn spawn_listeners<L: Listener>(
                 let id = next_id.fetch_add(1, Ordering::Relaxed);
                 let server = server.clone();
                 let s = shutdown.child_token();
+                let open = crate::telemetry::connection("smb");
                 conns.spawn(async move {
                     connection::run(stream, id, peer, local, server, s).await;
-                    drop(slot);
+                    drop((slot, open));
                 });
             }
         });

@@ -1,0 +1,125 @@
+//! Prometheus metrics, through the `metrics` facade: the server records them wherever it is
+//! (a no-op while no recorder is installed, as in the simulator and the in-process tests);
+//! `dittofs start` with `server.http` installs the Prometheus recorder ([`install`]) and
+//! serves its rendering at `/metrics` (module `http`).
+//!
+//! Names follow Prometheus practice: a `dittofs_` prefix, base units, `_total` counters,
+//! `_seconds` histograms. Labels have bounded values: protocol (`nfs`, `smb`), procedure or
+//! command (the spec's names), status (the spec's names, or `unknown`).
+//!
+//! | metric | type | labels |
+//! | --- | --- | --- |
+//! | `dittofs_build_info` | gauge (1) | `version` |
+//! | `dittofs_requests_total` | counter | `protocol`, `procedure`, `status` |
+//! | `dittofs_request_duration_seconds` | histogram | `protocol`, `procedure` |
+//! | `dittofs_connections` | gauge | `protocol` |
+//! | `dittofs_connections_accepted_total` | counter | `protocol` |
+
+use std::time::Duration;
+
+use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Requests answered.
+pub const REQUESTS: &str = "dittofs_requests_total";
+/// How long requests took, from decoding to the answer.
+pub const REQUEST_SECONDS: &str = "dittofs_request_duration_seconds";
+/// Open client connections.
+pub const CONNECTIONS: &str = "dittofs_connections";
+/// Client connections accepted.
+pub const CONNECTIONS_ACCEPTED: &str = "dittofs_connections_accepted_total";
+/// The build: `version` label, value 1.
+pub const BUILD_INFO: &str = "dittofs_build_info";
+
+/// Request latency buckets, in seconds: 50 µs to 10 s.
+const LATENCY_BUCKETS: [f64; 16] = [
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 10.0,
+];
+
+/// How often the recorder folds recorded histogram samples into its buckets (what keeps its
+/// memory bounded between scrapes).
+pub const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Installs the Prometheus recorder for this process and describes every metric; the handle
+/// renders the exposition. Call once; [`upkeep`] must then run.
+pub fn install() -> anyhow::Result<PrometheusHandle> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets(&LATENCY_BUCKETS)
+        .map_err(|e| anyhow::anyhow!("metrics buckets: {e}"))?
+        .install_recorder()
+        .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
+    describe_counter!(
+        REQUESTS,
+        Unit::Count,
+        "Requests answered, by protocol, procedure (NFS) or command (SMB) and status."
+    );
+    describe_histogram!(
+        REQUEST_SECONDS,
+        Unit::Seconds,
+        "How long requests took, by protocol and procedure or command."
+    );
+    describe_gauge!(
+        CONNECTIONS,
+        Unit::Count,
+        "Open client connections, by protocol."
+    );
+    describe_counter!(
+        CONNECTIONS_ACCEPTED,
+        Unit::Count,
+        "Client connections accepted, by protocol."
+    );
+    describe_gauge!(
+        BUILD_INFO,
+        "The running build (its version label); always 1."
+    );
+    gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    // Every series exists from the start, so a scrape before the first client shows zeros
+    // rather than nothing.
+    for protocol in ["nfs", "smb"] {
+        gauge!(CONNECTIONS, "protocol" => protocol).set(0.0);
+        counter!(CONNECTIONS_ACCEPTED, "protocol" => protocol).absolute(0);
+    }
+    Ok(handle)
+}
+
+/// Runs the recorder's upkeep every [`UPKEEP_EVERY`] until the task is dropped or aborted.
+pub async fn upkeep(handle: PrometheusHandle) {
+    loop {
+        tokio::time::sleep(UPKEEP_EVERY).await;
+        handle.run_upkeep();
+    }
+}
+
+/// One request answered: `protocol` (`nfs`, `smb`), its procedure or command, its status,
+/// and how long it took.
+pub fn request(
+    protocol: &'static str,
+    procedure: &'static str,
+    status: &'static str,
+    took: Duration,
+) {
+    counter!(REQUESTS, "protocol" => protocol, "procedure" => procedure, "status" => status)
+        .increment(1);
+    metrics::histogram!(REQUEST_SECONDS, "protocol" => protocol, "procedure" => procedure)
+        .record(took.as_secs_f64());
+}
+
+/// A connection of `protocol` was accepted; the guard counts it open until dropped.
+pub fn connection(protocol: &'static str) -> OpenConnection {
+    counter!(CONNECTIONS_ACCEPTED, "protocol" => protocol).increment(1);
+    gauge!(CONNECTIONS, "protocol" => protocol).increment(1.0);
+    OpenConnection { protocol }
+}
+
+/// An open connection, counted in [`CONNECTIONS`] until dropped.
+#[derive(Debug)]
+pub struct OpenConnection {
+    protocol: &'static str,
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        gauge!(CONNECTIONS, "protocol" => self.protocol).decrement(1.0);
+    }
+}
