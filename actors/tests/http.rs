@@ -1,7 +1,8 @@
 //! The operations endpoint (`server.http`, `actors::http`) of a running `dittofs`, asked with
 //! curl: liveness, readiness and its bearer token, on the embedded default stores, and on a
 //! PostgreSQL store and an S3 store whose servers go away (`testkit::postgres`,
-//! `testkit::s3`).
+//! `testkit::s3`); its metrics, checked by promtool and scraped and queried by a real
+//! Prometheus (Debian's `prometheus`).
 #![expect(
     clippy::unwrap_used,
     reason = "test harness: a failed setup step should abort the test with its error"
@@ -11,7 +12,6 @@
     reason = "a test against real processes waits in real time"
 )]
 
-#[cfg(all(feature = "postgres", feature = "s3"))]
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -299,4 +299,132 @@ fn write_stores_config(d: &Daemon, dir: &Path, url: &str, endpoint: &str, http: 
         std::os::unix::fs::PermissionsExt::from_mode(0o600),
     )
     .unwrap();
+}
+
+/// A Prometheus server (Debian's `prometheus`) scraping `127.0.0.1:target` every second with
+/// bearer token `token`, its data in `dir`, its API on a free loopback port; killed on drop.
+struct Prometheus {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Prometheus {
+    fn start(dir: &Path, target: u16, token: &str) -> Self {
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global: {{ scrape_interval: 1s, evaluation_interval: 1s }}\n\
+                 scrape_configs:\n  - job_name: dittofs\n    \
+                 authorization: {{ type: Bearer, credentials: {token} }}\n    \
+                 static_configs: [ {{ targets: ['127.0.0.1:{target}'] }} ]\n"
+            ),
+        )
+        .unwrap();
+        let port = free_port();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
+            .spawn()
+            .expect("running prometheus (ci/setup.sh installs Debian's prometheus)");
+        let p = Self { child, port };
+        let give_up = Instant::now() + Duration::from_secs(30);
+        let ready = || {
+            Command::new("curl")
+                .args(["-sf", "--max-time", "2", "-o", "/dev/null"])
+                .arg(format!("http://127.0.0.1:{port}/-/ready"))
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        while !ready() {
+            assert!(
+                Instant::now() < give_up,
+                "prometheus did not become ready: {}",
+                std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        p
+    }
+
+    /// The result list of instant query `q` (its JSON text).
+    fn query(&self, q: &str) -> String {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "10", "-G"])
+            .arg(format!("http://127.0.0.1:{}/api/v1/query", self.port))
+            .args(["--data-urlencode", &format!("query={q}")])
+            .output()
+            .expect("running curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Goal: a real Prometheus scrapes `/metrics` with the bearer token and can query one series
+/// of each kind: a counter (requests), a gauge (connections), a histogram (latency, through
+/// `histogram_quantile`) and the build info. Method: Debian's prometheus scraping a dittofs
+/// every second; libnfs's nfs-ls makes the requests; the queries go through Prometheus's HTTP
+/// API until each has a result (up to 30 s).
+#[test]
+fn prometheus_scrapes_and_queries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let http = free_port();
+    let mut d = Daemon::prepare(
+        env!("CARGO_BIN_EXE_dittofs"),
+        tmp.path(),
+        &["name: /export"],
+        "",
+    );
+    with_http(&d, &format!("port: {http}, token: {TOKEN}"));
+    d.spawn();
+    let prom_dir = tmp.path().join("prometheus");
+    std::fs::create_dir_all(&prom_dir).unwrap();
+    let prom = Prometheus::start(&prom_dir, http, TOKEN);
+    for _ in 0..3 {
+        let ls = Command::new("nfs-ls").arg(d.url("/")).output().unwrap();
+        assert!(
+            ls.status.success(),
+            "nfs-ls: {}",
+            String::from_utf8_lossy(&ls.stderr)
+        );
+    }
+    for (kind, q) in [
+        ("up", "up{job=\"dittofs\"} == 1"),
+        (
+            "counter",
+            "sum(dittofs_requests_total{protocol=\"nfs\",status=\"NFS3_OK\"}) > 0",
+        ),
+        ("gauge", "dittofs_connections{protocol=\"nfs\"}"),
+        (
+            "histogram",
+            "histogram_quantile(0.5, sum by (le) (dittofs_request_duration_seconds_bucket{protocol=\"nfs\"}))",
+        ),
+        ("info", "dittofs_build_info == 1"),
+    ] {
+        let give_up = Instant::now() + Duration::from_secs(30);
+        loop {
+            let answer = prom.query(q);
+            if answer.contains("\"status\":\"success\"") && answer.contains("\"value\":[") {
+                break;
+            }
+            assert!(
+                Instant::now() < give_up,
+                "{kind}: no result for {q}: {answer}\n{}",
+                std::fs::read_to_string(prom_dir.join("prometheus.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
 }
