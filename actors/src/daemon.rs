@@ -55,9 +55,10 @@ mod s3;
 #[path = "daemon_identity.rs"]
 pub mod identity_pg;
 
-/// How one call reaches the backend inside an [`AnyMetadata`]; see `stores::forward`.
+/// How one call reaches the backend inside an [`AnyMetadata`]; see `stores::forward`. Every
+/// async call is counted and timed ([`crate::telemetry::store_call`]).
 macro_rules! meta_dispatch {
-    ($this:ident, $kind:ident $op:ident, $s:ident => $e:expr) => {
+    ($this:ident, fn $op:ident, $s:ident => $e:expr) => {
         match $this {
             AnyMetadata::Memory($s) => $e,
             #[cfg(feature = "rocksdb")]
@@ -66,11 +67,30 @@ macro_rules! meta_dispatch {
             AnyMetadata::Postgres($s) => $e,
         }
     };
+    ($this:ident, async $op:ident, $s:ident => $e:expr) => {{
+        let started = crate::telemetry::real_now();
+        let (backend, result) = match $this {
+            AnyMetadata::Memory($s) => ("memory", $e),
+            #[cfg(feature = "rocksdb")]
+            AnyMetadata::Rocks($s) => ("rocksdb", $e),
+            #[cfg(feature = "postgres")]
+            AnyMetadata::Postgres($s) => ("postgres", $e),
+        };
+        crate::telemetry::store_call(
+            "metadata",
+            backend,
+            stringify!($op),
+            &result,
+            started.elapsed(),
+        );
+        result
+    }};
 }
 
-/// How one call reaches the backend inside an [`AnyContent`]; see `stores::forward`.
+/// How one call reaches the backend inside an [`AnyContent`]; see `stores::forward`. Every
+/// async call is counted and timed ([`crate::telemetry::store_call`]).
 macro_rules! content_dispatch {
-    ($this:ident, $kind:ident $op:ident, $s:ident => $e:expr) => {
+    ($this:ident, fn $op:ident, $s:ident => $e:expr) => {
         match $this {
             AnyContent::Memory($s) => $e,
             AnyContent::Fs($s) => $e,
@@ -78,6 +98,23 @@ macro_rules! content_dispatch {
             AnyContent::S3($s) => $e,
         }
     };
+    ($this:ident, async $op:ident, $s:ident => $e:expr) => {{
+        let started = crate::telemetry::real_now();
+        let (backend, result) = match $this {
+            AnyContent::Memory($s) => ("memory", $e),
+            AnyContent::Fs($s) => ("filesystem", $e),
+            #[cfg(feature = "s3")]
+            AnyContent::S3($s) => ("s3", $e),
+        };
+        crate::telemetry::store_call(
+            "content",
+            backend,
+            stringify!($op),
+            &result,
+            started.elapsed(),
+        );
+        result
+    }};
 }
 
 stores::forward_metadata_store!(impl[] for AnyMetadata, meta_dispatch);

@@ -14,6 +14,8 @@
 //! | `dittofs_request_duration_seconds` | histogram | `protocol`, `procedure` |
 //! | `dittofs_connections` | gauge | `protocol` |
 //! | `dittofs_connections_accepted_total` | counter | `protocol` |
+//! | `dittofs_store_operations_total` | counter | `store` (`metadata`, `content`), `backend`, `operation`, `result` |
+//! | `dittofs_store_operation_duration_seconds` | histogram | `store`, `backend`, `operation` |
 
 use std::time::Duration;
 
@@ -28,6 +30,11 @@ pub const REQUEST_SECONDS: &str = "dittofs_request_duration_seconds";
 pub const CONNECTIONS: &str = "dittofs_connections";
 /// Client connections accepted.
 pub const CONNECTIONS_ACCEPTED: &str = "dittofs_connections_accepted_total";
+/// Store calls made, by store kind, backend, operation and result (`ok`, or the error's kind:
+/// `not_found` and the like are answers, `io_error`, `backend_error` and `busy` failures).
+pub const STORE_OPERATIONS: &str = "dittofs_store_operations_total";
+/// How long store calls took.
+pub const STORE_SECONDS: &str = "dittofs_store_operation_duration_seconds";
 /// The build: `version` label, value 1.
 pub const BUILD_INFO: &str = "dittofs_build_info";
 
@@ -68,6 +75,16 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
         CONNECTIONS_ACCEPTED,
         Unit::Count,
         "Client connections accepted, by protocol."
+    );
+    describe_counter!(
+        STORE_OPERATIONS,
+        Unit::Count,
+        "Store calls, by store kind, backend, operation and result (ok or the error's kind)."
+    );
+    describe_histogram!(
+        STORE_SECONDS,
+        Unit::Seconds,
+        "How long store calls took, by store kind, backend and operation."
     );
     describe_gauge!(
         BUILD_INFO,
@@ -121,5 +138,66 @@ pub struct OpenConnection {
 impl Drop for OpenConnection {
     fn drop(&mut self) {
         gauge!(CONNECTIONS, "protocol" => self.protocol).decrement(1.0);
+    }
+}
+
+/// Real time now, for timing the daemon's store calls (only the binary's `AnyMetadata` and
+/// `AnyContent` use it; the simulator's stores never run through them).
+pub fn real_now() -> tokio::time::Instant {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the daemon's stores run in real time; the simulator never reaches them"
+    )]
+    tokio::time::Instant::now()
+}
+
+/// One store call answered: `store` (`metadata`, `content`), its backend, the operation, how
+/// it ended and how long it took.
+pub fn store_call<T>(
+    store: &'static str,
+    backend: &'static str,
+    operation: &'static str,
+    result: &stores::StoreResult<T>,
+    took: Duration,
+) {
+    counter!(
+        STORE_OPERATIONS,
+        "store" => store,
+        "backend" => backend,
+        "operation" => operation,
+        "result" => result_label(result),
+    )
+    .increment(1);
+    metrics::histogram!(
+        STORE_SECONDS,
+        "store" => store,
+        "backend" => backend,
+        "operation" => operation,
+    )
+    .record(took.as_secs_f64());
+}
+
+/// A store call's result as a label value.
+fn result_label<T>(result: &stores::StoreResult<T>) -> &'static str {
+    use stores::StoreError as E;
+    match result {
+        Ok(_) => "ok",
+        Err(e) => match e {
+            E::NotFound => "not_found",
+            E::Exists => "exists",
+            E::NotEmpty => "not_empty",
+            E::NotDir => "not_dir",
+            E::IsDir => "is_dir",
+            E::Stale => "stale",
+            E::NameTooLong => "name_too_long",
+            E::NoSpace => "no_space",
+            E::ReadOnly => "read_only",
+            E::FileTooLarge => "file_too_large",
+            E::Invalid(_) => "invalid",
+            E::XattrTooLarge => "xattr_too_large",
+            E::Busy => "busy",
+            E::Io(_) => "io_error",
+            E::Backend(_) => "backend_error",
+        },
     }
 }

@@ -113,7 +113,7 @@ fn until(port: u16, path: &str, what: &str, want: impl Fn(u16, &str) -> bool) ->
 /// Goal: `/health` answers without a token; `/ready` asks for the token (401 without it or
 /// with a wrong one) and with it answers 200, naming each store and adapter; `/metrics` asks
 /// for it too and shows NFS and SMB requests by procedure and status, their latency
-/// histograms, connections and the build, in an exposition `promtool check metrics` accepts;
+/// histograms, connections, store calls by backend, operation and result, and the build, in an exposition `promtool check metrics` accepts;
 /// neither the log nor `config show` shows the token; SIGTERM stops the server cleanly with
 /// the endpoint on. Method: a RocksDB + filesystem dittofs serving NFS and SMB with
 /// `server.http` set; libnfs's nfs-ls and smbclient as clients.
@@ -193,6 +193,9 @@ fn health_and_readiness_with_a_token() {
         "dittofs_connections{protocol=\"nfs\"}",
         "dittofs_connections_accepted_total{protocol=\"smb\"}",
         "# TYPE dittofs_request_duration_seconds histogram",
+        "dittofs_store_operations_total{store=\"metadata\",backend=\"rocksdb\",operation=\"readdir\",result=\"ok\"}",
+        "dittofs_store_operations_total{store=\"content\",backend=\"filesystem\",operation=\"probe\",result=\"ok\"}",
+        "dittofs_store_operation_duration_seconds_bucket{store=\"metadata\",backend=\"rocksdb\",operation=\"getattr\",le=\"",
     ] {
         assert!(text.contains(series), "no {series} in\n{text}");
     }
