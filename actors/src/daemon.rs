@@ -701,6 +701,7 @@ async fn run_async(config: Config, source: ConfigSource) -> anyhow::Result<()> {
         }
     }
     let shutdown = CancellationToken::new();
+    let serving = Arc::new(std::sync::atomic::AtomicBool::new(false));
     // The operations endpoint: bound now, so a port in use fails the start.
     let http = match &config.server.http {
         Some(h) => {
@@ -716,6 +717,7 @@ async fn run_async(config: Config, source: ConfigSource) -> anyhow::Result<()> {
             tokio::spawn(crate::telemetry::upkeep(metrics.clone()));
             let endpoint = crate::http::Endpoint {
                 metrics,
+                serving: serving.clone(),
                 token: h.token.clone(),
                 metadata: stores
                     .metadata
@@ -749,6 +751,7 @@ async fn run_async(config: Config, source: ConfigSource) -> anyhow::Result<()> {
     let mut sc = server_config(&config, key);
     sc.smb.gateway_id = gateway_id(&config.server.state_dir)?;
     sc.resolver = Some(resolver);
+    sc.serving = Some(serving);
     for s in &config.shares {
         tracing::info!(share = %s.name, metadata = %s.metadata_store, content = %s.content_store, "serving share");
     }

@@ -6,7 +6,8 @@
 //!   the token (it tells nothing).
 //! - `GET /ready`: readiness. 200 when every store answers (each asked at once, one cheap
 //!   request each: [`MetadataStore::usage`], [`ContentStore::probe`], at most
-//!   [`PROBE_TIMEOUT`]) and every enabled adapter listens; 503 otherwise, and from the moment
+//!   [`PROBE_TIMEOUT`]) and the server has opened every share and accepts connections on
+//!   every enabled adapter; 503 otherwise (also while it starts), and from the moment
 //!   shutdown starts (so a load balancer stops sending clients before the listeners close).
 //!   The body names each store and adapter with its state, one per line.
 //!
@@ -15,6 +16,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -47,6 +49,9 @@ pub struct Endpoint {
     pub adapters: Vec<(&'static str, SocketAddr)>,
     /// Cancelled when shutdown starts: from then on the server is not ready.
     pub shutdown: CancellationToken,
+    /// Set once the server opened every share and accepts connections
+    /// ([`crate::server::ServerConfig::serving`]): not ready before.
+    pub serving: Arc<AtomicBool>,
     /// Renders the metrics ([`crate::telemetry::install`]).
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
@@ -141,7 +146,8 @@ async fn ready(State(endpoint): State<Arc<Endpoint>>, headers: HeaderMap) -> Res
     }
     lines.sort_by_key(|(i, _, _)| *i);
     let stopping = endpoint.shutdown.is_cancelled();
-    let mut ok = !stopping;
+    let starting = !endpoint.serving.load(Ordering::Acquire);
+    let mut ok = !stopping && !starting;
     let mut body = String::new();
     for (_, what, state) in &lines {
         match state {
@@ -155,6 +161,10 @@ async fn ready(State(endpoint): State<Arc<Endpoint>>, headers: HeaderMap) -> Res
     for (adapter, addr) in &endpoint.adapters {
         if stopping {
             body.push_str(&format!("adapter {adapter}: shutting down\n"));
+        } else if starting {
+            body.push_str(&format!(
+                "adapter {adapter}: starting (opening the shares)\n"
+            ));
         } else {
             body.push_str(&format!("adapter {adapter}: listening on {addr}\n"));
         }

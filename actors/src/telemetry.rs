@@ -14,6 +14,8 @@
 //! | `dittofs_request_duration_seconds` | histogram | `protocol`, `procedure` |
 //! | `dittofs_connections` | gauge | `protocol` |
 //! | `dittofs_connections_accepted_total` | counter | `protocol` |
+//! | `dittofs_read_bytes_total` | counter | `share` |
+//! | `dittofs_written_bytes_total` | counter | `share` |
 //! | `dittofs_store_operations_total` | counter | `store` (`metadata`, `content`), `backend`, `operation`, `result` |
 //! | `dittofs_store_operation_duration_seconds` | histogram | `store`, `backend`, `operation` |
 
@@ -30,6 +32,10 @@ pub const REQUEST_SECONDS: &str = "dittofs_request_duration_seconds";
 pub const CONNECTIONS: &str = "dittofs_connections";
 /// Client connections accepted.
 pub const CONNECTIONS_ACCEPTED: &str = "dittofs_connections_accepted_total";
+/// Bytes read from files through a share (either protocol).
+pub const READ_BYTES: &str = "dittofs_read_bytes_total";
+/// Bytes written to files through a share (either protocol), as accepted.
+pub const WRITTEN_BYTES: &str = "dittofs_written_bytes_total";
 /// Store calls made, by store kind, backend, operation and result (`ok`, or the error's kind:
 /// `not_found` and the like are answers, `io_error`, `backend_error` and `busy` failures).
 pub const STORE_OPERATIONS: &str = "dittofs_store_operations_total";
@@ -85,6 +91,12 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
         STORE_SECONDS,
         Unit::Seconds,
         "How long store calls took, by store kind, backend and operation."
+    );
+    describe_counter!(READ_BYTES, Unit::Bytes, "Bytes read from files, by share.");
+    describe_counter!(
+        WRITTEN_BYTES,
+        Unit::Bytes,
+        "Bytes written to files, by share."
     );
     describe_gauge!(
         BUILD_INFO,
@@ -199,5 +211,25 @@ fn result_label<T>(result: &stores::StoreResult<T>) -> &'static str {
             E::Io(_) => "io_error",
             E::Backend(_) => "backend_error",
         },
+    }
+}
+
+/// A share's byte counters, registered once when the share opens (labelled by its name, which
+/// the configuration bounds).
+#[derive(Debug)]
+pub struct ShareBytes {
+    /// [`READ_BYTES`] of the share.
+    pub read: metrics::Counter,
+    /// [`WRITTEN_BYTES`] of the share.
+    pub written: metrics::Counter,
+}
+
+impl ShareBytes {
+    /// The counters of share `name` (no-ops where no recorder is installed).
+    pub fn new(name: &str) -> Self {
+        Self {
+            read: counter!(READ_BYTES, "share" => name.to_owned()),
+            written: counter!(WRITTEN_BYTES, "share" => name.to_owned()),
+        }
     }
 }

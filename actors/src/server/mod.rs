@@ -192,6 +192,9 @@ pub struct ServerConfig {
     pub smb: SmbSettings,
     /// The NFS lock manager's settings (grace period, state directory, callbacks).
     pub nlm: NlmSettings,
+    /// Set once every share is open and every listener accepts connections (what the
+    /// readiness check, `/ready`, waits for).
+    pub serving: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl ServerConfig {
@@ -212,6 +215,7 @@ impl ServerConfig {
             resolver: None,
             smb: SmbSettings::default(),
             nlm: NlmSettings::default(),
+            serving: None,
         }
     }
 }
@@ -430,6 +434,9 @@ where
         }
     }
     smb::spawn_listeners(&tracker, smb_server, listeners.smb, &shutdown, &next_id);
+    if let Some(serving) = &config.serving {
+        serving.store(true, std::sync::atomic::Ordering::Release);
+    }
     shutdown.cancelled().await;
     tracing::info!("shutting down: no new connections; finishing in-flight calls");
     tracker.close();

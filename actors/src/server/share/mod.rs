@@ -338,6 +338,8 @@ struct ShareInner<M, C> {
     /// read, change and write ([`Share::edit_xattr`]) is never interleaved with another change
     /// of the same node's attributes by an operation running beside it.
     xattr_locks: Box<[tokio::sync::Mutex<()>]>,
+    /// Bytes read and written through the share, for the metrics ([`crate::telemetry`]).
+    bytes: crate::telemetry::ShareBytes,
 }
 
 impl<M: MetadataStore, C: ContentStore> Share<M, C> {
@@ -396,6 +398,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
                 xattr_locks: (0..XATTR_LOCK_STRIPES)
                     .map(|_| tokio::sync::Mutex::new(()))
                     .collect(),
+                bytes: crate::telemetry::ShareBytes::new(name),
             }),
         })
     }
@@ -831,6 +834,7 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
             .read(a.ino, a.generation, offset, count, a.size)
             .await?;
         let eof = offset.saturating_add(data.len() as u64) >= a.size;
+        self.inner.bytes.read.increment(data.len() as u64);
         Ok((data, eof))
     }
 
@@ -879,11 +883,13 @@ impl<M: MetadataStore, C: ContentStore> Share<M, C> {
         }
         // The verifier under which the bytes entered the cache is the one to answer: a flush
         // that drops them changes the verifier after that (simulator, buggify seeds 0x3f, 0x1e).
+        let len = data.len() as u64;
         let accepted = self
             .inner
             .cache
             .write(ino, offset, data, self.now())
             .await?;
+        self.inner.bytes.written.increment(len);
         if crate::buggify!("write-reply-delayed") {
             // buggify: the WRITE is held between entering the cache and its reply (a
             // descheduled task), long enough for a flush worker to flush, and perhaps drop,
