@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use testkit::daemon::{Daemon, free_port};
+use testkit::daemon::{Daemon, free_port, write_private_config};
 #[cfg(all(feature = "postgres", feature = "s3"))]
 use testkit::postgres::PgServer;
 #[cfg(all(feature = "postgres", feature = "s3"))]
@@ -56,16 +56,10 @@ fn with_http(d: &Daemon, http: &str) {
         .split_once("server: { state_dir: ")
         .expect("the test configuration has a server section");
     let (state, tail) = rest.split_once(" }").unwrap();
-    std::fs::write(
+    write_private_config(
         &d.config,
-        format!("{head}server: {{ state_dir: {state}, http: {{ {http} }} }}{tail}"),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &d.config,
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .unwrap();
+        &format!("{head}server: {{ state_dir: {state}, http: {{ {http} }} }}{tail}"),
+    );
 }
 
 /// `promtool check metrics` (Debian's `prometheus`) finds nothing wrong with `text`.
@@ -97,6 +91,22 @@ fn promtool_accepts(text: &str) {
     );
 }
 
+/// A started dittofs in `dir` on the embedded default stores serving NFS (and SMB when
+/// `smb`), with the endpoint on a free port asking for [`TOKEN`]; and that port.
+fn with_token(dir: &Path, smb: bool) -> (Daemon, u16) {
+    let http = free_port();
+    let bin = env!("CARGO_BIN_EXE_dittofs");
+    let shares = ["name: /export"];
+    let mut d = if smb {
+        Daemon::prepare_smb(bin, dir, &shares, "", "")
+    } else {
+        Daemon::prepare(bin, dir, &shares, "")
+    };
+    with_http(&d, &format!("port: {http}, token: {TOKEN}"));
+    d.spawn();
+    (d, http)
+}
+
 /// Asks `path` until `want` holds of the answer (up to 20 s); the last answer.
 fn until(port: u16, path: &str, what: &str, want: impl Fn(u16, &str) -> bool) -> (u16, String) {
     let give_up = Instant::now() + Duration::from_secs(20);
@@ -113,23 +123,15 @@ fn until(port: u16, path: &str, what: &str, want: impl Fn(u16, &str) -> bool) ->
 /// Goal: `/health` answers without a token; `/ready` asks for the token (401 without it or
 /// with a wrong one) and with it answers 200, naming each store and adapter; `/metrics` asks
 /// for it too and shows NFS and SMB requests by procedure and status, their latency
-/// histograms, connections, store calls by backend, operation and result, and the build, in an exposition `promtool check metrics` accepts;
-/// neither the log nor `config show` shows the token; SIGTERM stops the server cleanly with
+/// histograms, connections, bytes by share, store calls by backend, operation and result,
+/// and the build, in an exposition `promtool check metrics` accepts; neither the log nor
+/// `config show` shows the token; SIGTERM stops the server cleanly with
 /// the endpoint on. Method: a RocksDB + filesystem dittofs serving NFS and SMB with
 /// `server.http` set; libnfs's nfs-ls and smbclient as clients.
 #[test]
 fn health_and_readiness_with_a_token() {
     let tmp = tempfile::tempdir().unwrap();
-    let http = free_port();
-    let mut d = Daemon::prepare_smb(
-        env!("CARGO_BIN_EXE_dittofs"),
-        tmp.path(),
-        &["name: /export"],
-        "",
-        "",
-    );
-    with_http(&d, &format!("port: {http}, token: {TOKEN}"));
-    d.spawn();
+    let (mut d, http) = with_token(tmp.path(), true);
 
     let (code, body) = get(http, "/health", None);
     assert_eq!((code, body.as_str()), (200, "ok"));
@@ -323,9 +325,9 @@ fn readiness_follows_the_stores() {
 /// `endpoint` (store `s3`, its cache in `dir`), the endpoint on `http` without a token.
 #[cfg(all(feature = "postgres", feature = "s3"))]
 fn write_stores_config(d: &Daemon, dir: &Path, url: &str, endpoint: &str, http: u16) {
-    std::fs::write(
+    write_private_config(
         &d.config,
-        format!(
+        &format!(
             "server: {{ state_dir: {dir}/state, http: {{ port: {http} }} }}\n\
              metadata: {{ stores: {{ pg: {{ type: postgres, postgres: {{ url: '{url}', max_connections: 4, retry_deadline: 1s }} }} }} }}\n\
              content: {{ stores: {{ s3: {{ type: s3, s3: {{ bucket: ready, endpoint: '{endpoint}', \
@@ -336,13 +338,7 @@ fn write_stores_config(d: &Daemon, dir: &Path, url: &str, endpoint: &str, http: 
             dir = dir.display(),
             port = d.port,
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &d.config,
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .unwrap();
+    );
 }
 
 /// A Prometheus server (Debian's `prometheus`) scraping `127.0.0.1:target` every second with
@@ -424,15 +420,7 @@ impl Drop for Prometheus {
 #[test]
 fn prometheus_scrapes_and_queries() {
     let tmp = tempfile::tempdir().unwrap();
-    let http = free_port();
-    let mut d = Daemon::prepare(
-        env!("CARGO_BIN_EXE_dittofs"),
-        tmp.path(),
-        &["name: /export"],
-        "",
-    );
-    with_http(&d, &format!("port: {http}, token: {TOKEN}"));
-    d.spawn();
+    let (d, http) = with_token(tmp.path(), false);
     let prom_dir = tmp.path().join("prometheus");
     std::fs::create_dir_all(&prom_dir).unwrap();
     let prom = Prometheus::start(&prom_dir, http, TOKEN);

@@ -67,6 +67,15 @@ pub fn write_config_full(
     config
 }
 
+/// Writes configuration `text` to `path`, readable by its owner only (mode 0600): dittofs
+/// refuses a configuration holding secrets (a database password, an S3 secret key, a token)
+/// that others can read.
+pub fn write_private_config(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("writing the test configuration");
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("making the test configuration private");
+}
+
 /// A running daemon; killed on drop. Its stdout and stderr go to `DIR/dittofs.log`.
 #[derive(Debug)]
 pub struct Daemon {

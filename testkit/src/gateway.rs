@@ -61,9 +61,10 @@ fn configure(d: Daemon, dir: &Path, url: &str, content: &Content) -> Daemon {
             dir.join("s3-cache").display()
         ),
     };
-    std::fs::write(
+    // The URL holds the database password (and S3 the secret key).
+    crate::daemon::write_private_config(
         &d.config,
-        format!(
+        &format!(
             "logging: {{ level: info }}\n\
              server: {{ state_dir: {state}/state }}\n\
              metadata: {{ stores: {{ default: {{ type: postgres, postgres: {{ url: '{url}', max_connections: 8 }} }} }} }}\n\
@@ -77,14 +78,6 @@ fn configure(d: Daemon, dir: &Path, url: &str, content: &Content) -> Daemon {
                 .map(|p| format!(", smb: {{ enabled: true, port: {p} }}"))
                 .unwrap_or_default(),
         ),
-    )
-    .expect("writing the gateway configuration");
-    // The URL holds the database password (and S3 the secret key): dittofs refuses a
-    // configuration others can read.
-    std::fs::set_permissions(
-        &d.config,
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .expect("making the gateway configuration private");
+    );
     d
 }
