@@ -62,6 +62,62 @@ fn with_http(d: &Daemon, http: &str) {
     );
 }
 
+/// Every metric the Grafana dashboard (`docs/grafana/dittofs.json`) queries is one the
+/// exposition `text` declares (`# TYPE`; a histogram's `_bucket`, `_sum` and `_count` series
+/// by its name), and the dashboard queries every one of them.
+fn dashboard_uses_only(text: &str) {
+    let path = testkit::vm::repo().join("docs/grafana/dittofs.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut exprs = Vec::new();
+    let mut stack = vec![&dashboard];
+    while let Some(v) = stack.pop() {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(serde_json::Value::String(e)) = m.get("expr") {
+                    exprs.push(e.clone());
+                }
+                stack.extend(m.values());
+            }
+            serde_json::Value::Array(a) => stack.extend(a),
+            _ => {}
+        }
+    }
+    assert!(!exprs.is_empty(), "no queries in {}", path.display());
+    let declared: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .filter(|n| n.starts_with("dittofs_"))
+        .collect();
+    let mut used = std::collections::BTreeSet::new();
+    for e in &exprs {
+        let mut rest = e.as_str();
+        while let Some(at) = rest.find("dittofs_") {
+            let name: String = rest[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            rest = &rest[at + name.len()..];
+            let base = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s).filter(|b| declared.contains(b)))
+                .map_or(name.clone(), str::to_owned);
+            assert!(
+                declared.contains(base.as_str()),
+                "the dashboard queries {name}, which /metrics does not have: {e}"
+            );
+            used.insert(base);
+        }
+    }
+    for name in &declared {
+        assert!(
+            used.contains(*name),
+            "the dashboard shows nothing of {name}"
+        );
+    }
+}
+
 /// `promtool check metrics` (Debian's `prometheus`) finds nothing wrong with `text`.
 fn promtool_accepts(text: &str) {
     use std::io::Write as _;
@@ -124,7 +180,8 @@ fn until(port: u16, path: &str, what: &str, want: impl Fn(u16, &str) -> bool) ->
 /// with a wrong one) and with it answers 200, naming each store and adapter; `/metrics` asks
 /// for it too and shows NFS and SMB requests by procedure and status, their latency
 /// histograms, connections, bytes by share, store calls by backend, operation and result,
-/// and the build, in an exposition `promtool check metrics` accepts; neither the log nor
+/// and the build, in an exposition `promtool check metrics` accepts, and the Grafana
+/// dashboard queries exactly those metrics; neither the log nor
 /// `config show` shows the token; SIGTERM stops the server cleanly with
 /// the endpoint on. Method: a RocksDB + filesystem dittofs serving NFS and SMB with
 /// `server.http` set; libnfs's nfs-ls and smbclient as clients.
@@ -243,6 +300,7 @@ fn health_and_readiness_with_a_token() {
         assert!(value >= at_least, "{series}{value}");
     }
     promtool_accepts(&text);
+    dashboard_uses_only(&text);
 
     let shown = d.cli(&["config", "show"], "");
     assert!(shown.contains("token: <redacted>"), "{shown}");
