@@ -36,6 +36,19 @@ pub enum AnyMetadata {
     Postgres(stores::postgres::PgMetadata),
 }
 
+impl AnyMetadata {
+    /// The backend's name, as the configuration's `type` spells it (a metrics label).
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Memory(_) => "memory",
+            #[cfg(feature = "rocksdb")]
+            Self::Rocks(_) => "rocksdb",
+            #[cfg(feature = "postgres")]
+            Self::Postgres(_) => "postgres",
+        }
+    }
+}
+
 /// Every content backend the binary can run.
 pub enum AnyContent {
     /// In memory; lost at exit.
@@ -45,6 +58,18 @@ pub enum AnyContent {
     /// Blocks and manifests in an S3 bucket.
     #[cfg(feature = "s3")]
     S3(stores::s3::S3Content),
+}
+
+impl AnyContent {
+    /// The backend's name, as the configuration's `type` spells it (a metrics label).
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Memory(_) => "memory",
+            Self::Fs(_) => "filesystem",
+            #[cfg(feature = "s3")]
+            Self::S3(_) => "s3",
+        }
+    }
 }
 
 #[cfg(feature = "s3")]
@@ -69,16 +94,10 @@ macro_rules! meta_dispatch {
     };
     ($this:ident, async $op:ident, $s:ident => $e:expr) => {{
         let started = crate::telemetry::real_now();
-        let (backend, result) = match $this {
-            AnyMetadata::Memory($s) => ("memory", $e),
-            #[cfg(feature = "rocksdb")]
-            AnyMetadata::Rocks($s) => ("rocksdb", $e),
-            #[cfg(feature = "postgres")]
-            AnyMetadata::Postgres($s) => ("postgres", $e),
-        };
+        let result = meta_dispatch!($this, fn $op, $s => $e);
         crate::telemetry::store_call(
             "metadata",
-            backend,
+            $this.backend(),
             stringify!($op),
             &result,
             started.elapsed(),
@@ -100,15 +119,10 @@ macro_rules! content_dispatch {
     };
     ($this:ident, async $op:ident, $s:ident => $e:expr) => {{
         let started = crate::telemetry::real_now();
-        let (backend, result) = match $this {
-            AnyContent::Memory($s) => ("memory", $e),
-            AnyContent::Fs($s) => ("filesystem", $e),
-            #[cfg(feature = "s3")]
-            AnyContent::S3($s) => ("s3", $e),
-        };
+        let result = content_dispatch!($this, fn $op, $s => $e);
         crate::telemetry::store_call(
             "content",
-            backend,
+            $this.backend(),
             stringify!($op),
             &result,
             started.elapsed(),

@@ -454,6 +454,7 @@ impl CacheBits {
     /// rows ORed) refuse each other by share modes ([MS-FSA] 2.1.5.1.2): one side uses a kind
     /// of access (read, write, delete) the other does not share. A handle that uses no kind
     /// sets no bit, so the ORed bits decide exactly as comparing the handles pair by pair.
+    /// Caching bits (read, write, handle) take no part.
     pub fn modes_conflict(self, other: Self) -> bool {
         let pairs = [
             (Self::OPEN_READ, Self::DENY_READ),
@@ -464,12 +465,6 @@ impl CacheBits {
             self.intersects(uses) && other.intersects(denies)
                 || other.intersects(uses) && self.intersects(denies)
         })
-    }
-
-    /// The share-mode bits alone (caching dropped).
-    #[must_use]
-    pub fn modes(self) -> Self {
-        Self(self.0 & Self::VALID.0 & !Self::ALL.0)
     }
 }
 

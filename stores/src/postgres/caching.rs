@@ -193,12 +193,13 @@ async fn others<'e>(
     Ok(CacheBits(bits.unwrap_or(0) as u16 & CacheBits::VALID.0))
 }
 
-/// The advisory-lock keys a claim of `ino` takes ([`SharedCaching::claim`]): the two-key
-/// form of the inode number with the high key's sign bit set, a key space apart from the
-/// byte-range locks' (`locks`: inode numbers are 63-bit, so their high key is never
+/// The advisory-lock keys a claim of `ino` takes ([`SharedCaching::claim`]): the byte-range
+/// locks' keys of the inode ([`super::locks::inode_keys`]) with the high key's sign bit set,
+/// a key space apart from theirs (inode numbers are 63-bit, so their high key is never
 /// negative) and from the one-key locks.
 fn claim_keys(ino: i64) -> (i32, i32) {
-    (((ino >> 32) as i32) | i32::MIN, ino as i32)
+    let (hi, lo) = super::locks::inode_keys(ino);
+    (hi | i32::MIN, lo)
 }
 
 fn ino_of(ino: InodeId) -> StoreResult<i64> {
@@ -287,7 +288,7 @@ impl SharedCaching for PgCaching {
             // Read under the lock: every other claim of the inode committed before it, or
             // waits for this one and then reads its row.
             let others = others(&mut *tx, ino, session).await.map_err(store_error)?;
-            if opening.modes().modes_conflict(others) {
+            if opening.modes_conflict(others) {
                 tx.rollback().await.map_err(store_error)?;
                 return Ok(false);
             }

@@ -247,7 +247,7 @@ async fn heartbeat(pool: PgPool, id: i64, ttl: Duration) {
 }
 
 /// The advisory-lock keys of an inode: its high and low 32 bits.
-fn inode_keys(ino: i64) -> (i32, i32) {
+pub(super) fn inode_keys(ino: i64) -> (i32, i32) {
     ((ino >> 32) as i32, ino as i32)
 }
 
